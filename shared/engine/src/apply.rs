@@ -1,0 +1,312 @@
+//! Applying events to a customer's state. Each function either changes the
+//! state completely or returns an error having changed nothing.
+
+use crate::config::{Aggregate, Measure};
+use crate::decimal::{Money, Points};
+use crate::error::EngineError;
+use crate::evaluate::Evaluator;
+use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
+use crate::period::day_of;
+use crate::program::{Program, TierIndex, Tracker};
+use crate::state::{CustomerState, TierChange};
+use crate::upgrade::Decision;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedOrder {
+    pub decision: Decision,
+    pub record: OrderRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downgrade {
+    pub from: TierIndex,
+    pub to: TierIndex,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedReturn {
+    pub returned: Money,
+    pub points_reversed: Points,
+    pub tier_before: TierIndex,
+    pub tier_after: TierIndex,
+    pub downgrade: Option<Downgrade>,
+}
+
+/// The share of `value` that `returned` out of `amount` takes back: exact
+/// once everything is returned, so a whole return restores every figure.
+fn taken(value: Decimal, returned: Money, amount: Money) -> Decimal {
+    if returned >= amount {
+        value
+    } else if returned.is_zero() {
+        Decimal::ZERO
+    } else {
+        (value * returned / amount).round_dp(value.scale().max(2))
+    }
+}
+
+/// What the order contributes to `tracker` once `returned` of it is gone.
+fn kept_contribution(tracker: &Tracker, record: &OrderRecord, returned: Money) -> Decimal {
+    let category_total = match &tracker.category {
+        Some(c) => match record.category_total(c) {
+            Some(total) => total,
+            None => return Decimal::ZERO,
+        },
+        None => record.line_items_total,
+    };
+    let keep = |v: Decimal| v - taken(v, returned, record.amount);
+    match tracker.measure {
+        Measure::Visits if returned >= record.amount => Decimal::ZERO,
+        Measure::Visits => Decimal::ONE,
+        Measure::BillAmount => record.amount - returned.min(record.amount),
+        Measure::GrossBillAmount => keep(record.gross_amount),
+        Measure::LineItemPrice => keep(category_total),
+        Measure::Points => {
+            record.points_awarded - taken(record.points_awarded, returned, record.amount)
+        }
+    }
+}
+
+impl Program {
+    /// Applies a completed order. The customer's series must be aligned.
+    pub fn apply_order(
+        &self,
+        state: &mut CustomerState,
+        order: &Order,
+    ) -> Result<AppliedOrder, EngineError> {
+        order.check()?;
+        if let Some(currency) = &order.currency {
+            if currency != self.currency() {
+                return Err(EngineError::CurrencyMismatch {
+                    expected: self.currency().to_owned(),
+                    got: currency.clone(),
+                });
+            }
+        }
+        if order.status != OrderStatus::Completed {
+            return Err(EngineError::NotCompleted);
+        }
+        let decision = self.decide(state, order);
+        let record = self.record_of(state, order, &decision);
+        let day = day_of(order.placed_at);
+        if record.counts_for_purchases {
+            state.lifetime_purchases += order.amount;
+            state.set_best_order(&order.order_id, order.amount);
+        }
+        state.add_points(day, decision.points);
+        self.count_in_trackers(state, &record, None);
+        for u in &decision.upgrades {
+            state.record_change(TierChange {
+                from: self.tier_name(u.from).to_owned(),
+                to: self.tier_name(u.to).to_owned(),
+                at: u.at,
+                cause: format!("order {}", order.order_id),
+            });
+        }
+        state.orders_applied += 1;
+        Ok(AppliedOrder { decision, record })
+    }
+
+    fn record_of(&self, state: &CustomerState, order: &Order, decision: &Decision) -> OrderRecord {
+        let mut categories: Vec<(String, Money)> = Vec::new();
+        for item in &order.line_items {
+            if let Some(c) = &item.category {
+                let line = item.price * item.quantity;
+                match categories.iter_mut().find(|(name, _)| name == c) {
+                    Some((_, total)) => *total += line,
+                    None => categories.push((c.clone(), line)),
+                }
+            }
+        }
+        OrderRecord {
+            order_id: order.order_id.clone(),
+            placed_at: order.placed_at,
+            amount: order.amount,
+            gross_amount: order.gross_amount.unwrap_or(order.amount),
+            line_items_total: order.line_total(None).0,
+            categories,
+            counts_for_purchases: order.placed_at >= self.start_date,
+            points_awarded: decision.points,
+            returned_amount: Decimal::ZERO,
+            points_reversed: Decimal::ZERO,
+            tier_before: state.tier.clone(),
+            tier_after: self.tier_name(decision.tier_after).to_owned(),
+        }
+    }
+
+    /// Moves the record's contribution in every tracker from what it was with
+    /// `returned_before` (None: not counted yet) to what it is now.
+    fn count_in_trackers(
+        &self,
+        state: &mut CustomerState,
+        record: &OrderRecord,
+        returned_before: Option<Money>,
+    ) {
+        let day = day_of(record.placed_at);
+        for (i, tracker) in self.trackers.iter().enumerate() {
+            let before =
+                returned_before.map_or(Decimal::ZERO, |r| kept_contribution(tracker, record, r));
+            let after = kept_contribution(tracker, record, record.returned_amount);
+            let series = &mut state.trackers[i];
+            match tracker.aggregate {
+                Aggregate::Sum => series.change(day, after - before, None, None),
+                Aggregate::Max => {
+                    let remove = (before > Decimal::ZERO).then_some(before);
+                    let insert = (after > Decimal::ZERO).then_some(after);
+                    series.change(day, Decimal::ZERO, remove, insert)
+                }
+            }
+        }
+    }
+
+    /// Counts an order of the customer's history into tracker `tracker`
+    /// (a tracker added to a live program, or whose definition changed), if
+    /// it falls on or after `since`.
+    pub fn rebuild_tracker(
+        &self,
+        state: &mut CustomerState,
+        tracker: usize,
+        history: &[OrderRecord],
+        now: DateTime<Utc>,
+    ) {
+        let t = &self.trackers[tracker];
+        let first = t.period.window_first_day(day_of(now));
+        for record in history {
+            let day = day_of(record.placed_at);
+            if day < first {
+                continue;
+            }
+            let kept = kept_contribution(t, record, record.returned_amount);
+            let series = &mut state.trackers[tracker];
+            match t.aggregate {
+                Aggregate::Sum => series.change(day, kept, None, None),
+                Aggregate::Max if kept > Decimal::ZERO => {
+                    series.change(day, Decimal::ZERO, None, Some(kept))
+                }
+                Aggregate::Max => {}
+            }
+        }
+    }
+
+    /// Applies a return of `record` (the order's stored contribution, which
+    /// is updated too).
+    pub fn apply_return(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        ret: &Return,
+    ) -> Result<AppliedReturn, EngineError> {
+        ret.check()?;
+        let remaining = record.remaining();
+        let amount = ret.amount.unwrap_or(remaining);
+        if amount > remaining || remaining.is_zero() {
+            return Err(EngineError::ReturnExceedsRemaining {
+                requested: amount,
+                remaining,
+            });
+        }
+        let tier_before = state.tier_index(self);
+        let returned_before = record.returned_amount;
+        record.returned_amount += amount;
+        // Never more than were awarded: the share taken is capped by `taken`.
+        let points_taken = taken(record.points_awarded, record.returned_amount, record.amount);
+        let points_reversed = points_taken - record.points_reversed;
+        record.points_reversed = points_taken;
+
+        if record.counts_for_purchases {
+            state.lifetime_purchases -= amount;
+            state.set_best_order(&record.order_id, record.remaining());
+        }
+        state.reverse_points(day_of(record.placed_at), points_reversed);
+        self.count_in_trackers(state, record, Some(returned_before));
+
+        let downgrade = self.reverse_upgrade(state, record, ret);
+        Ok(AppliedReturn {
+            returned: amount,
+            points_reversed,
+            tier_before,
+            tier_after: state.tier_index(self),
+            downgrade,
+        })
+    }
+
+    /// The reference: "If a customer returns a transaction that resulted in
+    /// a tier upgrade, the upgrade will be reversed, and the customer will be
+    /// downgraded to the previous eligible tier." Only the upgrade this order
+    /// caused is reconsidered, and only while the customer still holds it.
+    fn reverse_upgrade(
+        &self,
+        state: &mut CustomerState,
+        record: &OrderRecord,
+        ret: &Return,
+    ) -> Option<Downgrade> {
+        let current = state.tier_index(self);
+        let floor = self.tier_index(&record.tier_before)?;
+        let caused = self.tier_index(&record.tier_after)?;
+        if caused <= floor || current != caused {
+            return None;
+        }
+        let eval = Evaluator::new(self, state, ret.returned_at, floor, None);
+        if eval.holds(current, Decimal::ZERO, Decimal::ZERO).is_some() {
+            return None;
+        }
+        let landing = (floor + 1..current)
+            .rev()
+            .find(|t| eval.holds(*t, Decimal::ZERO, Decimal::ZERO).is_some())
+            .unwrap_or(floor);
+        state.record_change(TierChange {
+            from: self.tier_name(current).to_owned(),
+            to: self.tier_name(landing).to_owned(),
+            at: ret.returned_at,
+            cause: format!("return {} of order {}", ret.return_id, record.order_id),
+        });
+        Some(Downgrade {
+            from: current,
+            to: landing,
+            at: ret.returned_at,
+        })
+    }
+
+    /// Spends current points; never below zero.
+    pub fn redeem(
+        &self,
+        state: &mut CustomerState,
+        redemption: &Redemption,
+    ) -> Result<(), EngineError> {
+        redemption.check()?;
+        if redemption.points > state.current_points {
+            return Err(EngineError::InsufficientPoints {
+                requested: redemption.points,
+                available: state.current_points.max(Decimal::ZERO),
+            });
+        }
+        state.spend_points(redemption.points);
+        Ok(())
+    }
+
+    /// The admin "upgrade-to-tier" action: sets the tier whatever the rules say.
+    pub fn set_tier(
+        &self,
+        state: &mut CustomerState,
+        tier: &str,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Option<TierChange>, EngineError> {
+        let index = self
+            .tier_index(tier)
+            .ok_or_else(|| EngineError::UnknownTier(tier.to_owned()))?;
+        if state.tier_index(self) == index && state.tier == tier {
+            return Ok(None);
+        }
+        let change = TierChange {
+            from: state.tier.clone(),
+            to: tier.to_owned(),
+            at,
+            cause: format!("set by admin: {reason}"),
+        };
+        state.record_change(change.clone());
+        Ok(Some(change))
+    }
+}

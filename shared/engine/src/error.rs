@@ -1,0 +1,31 @@
+use crate::decimal::{Money, Points};
+use thiserror::Error;
+
+/// Why the engine refused an event. Nothing was changed when it refuses.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EngineError {
+    #[error("{field}: {message}")]
+    InvalidInput { field: String, message: String },
+    #[error("the order is in {got}, the program counts {expected}")]
+    CurrencyMismatch { expected: String, got: String },
+    #[error("only completed orders count")]
+    NotCompleted,
+    #[error("the return of {requested} is more than the {remaining} that remains of the order")]
+    ReturnExceedsRemaining { requested: Money, remaining: Money },
+    #[error("the redemption of {requested} points is more than the {available} current points")]
+    InsufficientPoints {
+        requested: Points,
+        available: Points,
+    },
+    #[error("the program has no tier `{0}`")]
+    UnknownTier(String),
+}
+
+impl EngineError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        EngineError::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

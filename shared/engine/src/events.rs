@@ -1,0 +1,197 @@
+//! The events the engine decides on, and the checks every one must pass
+//! before it may change anything.
+
+use crate::decimal::{exact, exact_opt, Money, Points};
+use crate::error::EngineError;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+pub const MAX_LINE_ITEMS: usize = 1000;
+pub const MAX_ID_LEN: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OrderStatus {
+    Completed,
+    Pending,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Order {
+    pub order_id: String,
+    pub customer_id: String,
+    pub placed_at: DateTime<Utc>,
+    pub status: OrderStatus,
+    #[serde(with = "exact")]
+    pub amount: Money,
+    #[serde(default, with = "exact_opt", skip_serializing_if = "Option::is_none")]
+    pub gross_amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_items: Vec<LineItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LineItem {
+    pub sku: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(with = "exact")]
+    pub price: Money,
+    #[serde(with = "exact")]
+    pub quantity: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Return {
+    pub return_id: String,
+    pub order_id: String,
+    pub customer_id: String,
+    pub returned_at: DateTime<Utc>,
+    /// What is returned; absent means everything that remains of the order.
+    #[serde(default, with = "exact_opt", skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Redemption {
+    pub redemption_id: String,
+    #[serde(with = "exact")]
+    pub points: Points,
+    pub at: DateTime<Utc>,
+}
+
+/// An id from a client: 1 to 128 characters, no control characters.
+pub fn check_id(field: &str, id: &str) -> Result<(), EngineError> {
+    if id.is_empty() || id.chars().count() > MAX_ID_LEN || id.chars().any(char::is_control) {
+        return Err(EngineError::invalid(
+            field,
+            format!("must be 1 to {MAX_ID_LEN} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_positive(field: &str, value: Decimal) -> Result<(), EngineError> {
+    if value <= Decimal::ZERO {
+        return Err(EngineError::invalid(
+            field,
+            format!("must be positive, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Order {
+    pub fn check(&self) -> Result<(), EngineError> {
+        check_id("orderId", &self.order_id)?;
+        check_id("customerId", &self.customer_id)?;
+        check_positive("amount", self.amount)?;
+        if let Some(gross) = self.gross_amount {
+            check_positive("grossAmount", gross)?;
+        }
+        if self.line_items.len() > MAX_LINE_ITEMS {
+            return Err(EngineError::invalid(
+                "lineItems",
+                format!(
+                    "at most {MAX_LINE_ITEMS} line items, got {}",
+                    self.line_items.len()
+                ),
+            ));
+        }
+        for (i, item) in self.line_items.iter().enumerate() {
+            check_id(&format!("lineItems/{i}/sku"), &item.sku)?;
+            if let Some(c) = &item.category {
+                check_id(&format!("lineItems/{i}/category"), c)?;
+            }
+            if item.price < Decimal::ZERO {
+                return Err(EngineError::invalid(
+                    format!("lineItems/{i}/price"),
+                    "must not be negative",
+                ));
+            }
+            check_positive(&format!("lineItems/{i}/quantity"), item.quantity)?;
+        }
+        Ok(())
+    }
+
+    /// Sum of price x quantity over the items of `category` (all items when
+    /// `None`), and whether the order has any such item.
+    pub fn line_total(&self, category: Option<&str>) -> (Decimal, bool) {
+        let mut total = Decimal::ZERO;
+        let mut found = false;
+        for item in &self.line_items {
+            if category.is_none() || item.category.as_deref() == category {
+                total += item.price * item.quantity;
+                found = true;
+            }
+        }
+        (total, found || category.is_none())
+    }
+}
+
+impl Return {
+    pub fn check(&self) -> Result<(), EngineError> {
+        check_id("returnId", &self.return_id)?;
+        check_id("orderId", &self.order_id)?;
+        check_id("customerId", &self.customer_id)?;
+        if let Some(a) = self.amount {
+            check_positive("amount", a)?;
+        }
+        Ok(())
+    }
+}
+
+impl Redemption {
+    pub fn check(&self) -> Result<(), EngineError> {
+        check_id("redemptionId", &self.redemption_id)?;
+        check_positive("points", self.points)
+    }
+}
+
+/// What an applied order contributed, kept with the order so that a return
+/// can take back exactly its share and a new tracker can count it later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderRecord {
+    pub order_id: String,
+    pub placed_at: DateTime<Utc>,
+    pub amount: Money,
+    pub gross_amount: Money,
+    /// Price x quantity over all line items.
+    pub line_items_total: Money,
+    /// Price x quantity per category, for category-filtered trackers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<(String, Money)>,
+    /// Placed at or after the program's start date.
+    pub counts_for_purchases: bool,
+    pub points_awarded: Points,
+    pub returned_amount: Money,
+    pub points_reversed: Points,
+    pub tier_before: String,
+    pub tier_after: String,
+}
+
+impl OrderRecord {
+    pub fn remaining(&self) -> Money {
+        self.amount - self.returned_amount
+    }
+
+    pub fn fully_returned(&self) -> bool {
+        self.returned_amount >= self.amount
+    }
+
+    pub fn category_total(&self, category: &str) -> Option<Money> {
+        self.categories
+            .iter()
+            .find(|(c, _)| c == category)
+            .map(|(_, v)| *v)
+    }
+}

@@ -1,0 +1,66 @@
+//! The scheduled job's rules: points expire `pointsExpiry` after the day they
+//! were earned (oldest first), and tracker days that have left every window
+//! are dropped. Expiring twice for the same moment changes nothing more.
+
+use crate::period::{date_of, day_of, DayNumber};
+use crate::program::Program;
+use crate::state::CustomerState;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expired {
+    pub points: Decimal,
+    pub tracker_days: usize,
+}
+
+impl Expired {
+    pub fn changed(&self) -> bool {
+        !self.points.is_zero() || self.tracker_days > 0
+    }
+}
+
+impl Program {
+    pub fn expire(&self, state: &mut CustomerState, now: DateTime<Utc>) -> Expired {
+        let today = day_of(now);
+        let mut expired = Expired::default();
+        if let Some(period) = self.config().points_expiry {
+            while let Some(lot) = state.lots.first() {
+                if period.forward_from(lot.day) > today {
+                    break;
+                }
+                let gone = lot.points.min(state.current_points.max(Decimal::ZERO));
+                state.current_points -= gone;
+                expired.points += gone;
+                state.lots.remove(0);
+            }
+        }
+        for (tracker, series) in self.trackers().iter().zip(state.trackers.iter_mut()) {
+            let first = tracker.period.window_first_day(today);
+            let before = series.buckets().len();
+            if series.drop_before(first) {
+                expired.tracker_days += before - series.buckets().len();
+            }
+        }
+        expired
+    }
+
+    /// The first day on which something of this customer expires: the key of
+    /// the sparse index the scheduled job reads instead of scanning.
+    pub fn next_expiry(&self, state: &CustomerState) -> Option<NaiveDate> {
+        let points = self
+            .config()
+            .points_expiry
+            .and_then(|p| state.lots.first().map(|l| p.forward_from(l.day)));
+        let trackers = self
+            .trackers()
+            .iter()
+            .zip(&state.trackers)
+            .filter_map(|(t, s)| s.first_day().map(|d| t.period.forward_from(d)));
+        points
+            .into_iter()
+            .chain(trackers)
+            .min()
+            .map(|d: DayNumber| date_of(d))
+    }
+}

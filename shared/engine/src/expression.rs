@@ -1,0 +1,343 @@
+//! Custom upgrade conditions such as `(A AND B) OR C`.
+//!
+//! The reference: "All expressions are evaluated from left to right. The
+//! expression A OR B AND C is read as (A OR B) AND C." Operators are `AND`,
+//! `OR` (any case), `&&` and `||`; a single `&` or `|` is invalid.
+//!
+//! A rule has at most three criteria, so a parsed expression is compiled to a
+//! truth table over the 2^3 combinations of met criteria: evaluating it on the
+//! hot path is one shift.
+
+use std::fmt;
+
+/// Which of a rule's criteria (by position) are met: bit i for criterion i.
+pub type MetMask = u8;
+
+/// A boolean function of up to eight criteria, one bit per [`MetMask`] value
+/// (only the low 2^N bits matter for N criteria).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TruthTable(u8);
+
+impl TruthTable {
+    pub fn holds(self, met: MetMask) -> bool {
+        (self.0 >> met) & 1 == 1
+    }
+
+    pub fn from_fn(criteria: usize, f: impl Fn(MetMask) -> bool) -> Self {
+        let mut bits = 0u8;
+        for mask in 0..(1u8 << criteria) {
+            if f(mask) {
+                bits |= 1 << mask;
+            }
+        }
+        TruthTable(bits)
+    }
+
+    pub fn all(criteria: usize) -> Self {
+        let every = ((1u16 << criteria) - 1) as u8;
+        Self::from_fn(criteria, |m| m == every)
+    }
+
+    pub fn any(criteria: usize, at_least: u32) -> Self {
+        Self::from_fn(criteria, |m| m.count_ones() >= at_least)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Label(usize),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+}
+
+impl Expr {
+    pub fn eval(&self, met: MetMask) -> bool {
+        match self {
+            Expr::Label(i) => (met >> i) & 1 == 1,
+            Expr::And(a, b) => a.eval(met) && b.eval(met),
+            Expr::Or(a, b) => a.eval(met) || b.eval(met),
+        }
+    }
+
+    /// The expression fully parenthesised, for messages and tests.
+    pub fn render(&self, labels: &[&str]) -> String {
+        match self {
+            Expr::Label(i) => labels[*i].to_owned(),
+            Expr::And(a, b) => format!("({} AND {})", a.render(labels), b.render(labels)),
+            Expr::Or(a, b) => format!("({} OR {})", a.render(labels), b.render(labels)),
+        }
+    }
+}
+
+/// A parse error with the 1-based character position of the offending token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExprError {
+    pub position: usize,
+    pub token: String,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for ExprError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.token.is_empty() {
+            write!(f, "{} at position {}", self.reason, self.position)
+        } else {
+            write!(
+                f,
+                "{} at position {}: `{}`",
+                self.reason, self.position, self.token
+            )
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Label(String),
+    And,
+    Or,
+    Open,
+    Close,
+}
+
+struct Lexed {
+    token: Token,
+    position: usize,
+    text: String,
+}
+
+fn lex(source: &str) -> Result<Vec<Lexed>, ExprError> {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let position = i + 1;
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let (token, len) = match c {
+            '(' => (Token::Open, 1),
+            ')' => (Token::Close, 1),
+            '&' | '|' => {
+                if chars.get(i + 1) == Some(&c) {
+                    (if c == '&' { Token::And } else { Token::Or }, 2)
+                } else {
+                    return Err(ExprError {
+                        position,
+                        token: c.to_string(),
+                        reason: "a single `&` or `|` is not an operator (use AND, OR, && or ||)",
+                    });
+                }
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' => {
+                let len = chars[i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+                    .count();
+                let word: String = chars[i..i + len].iter().collect();
+                let token = match word.to_ascii_uppercase().as_str() {
+                    "AND" => Token::And,
+                    "OR" => Token::Or,
+                    _ => Token::Label(word),
+                };
+                (token, len)
+            }
+            other => {
+                return Err(ExprError {
+                    position,
+                    token: other.to_string(),
+                    reason: "unexpected character",
+                })
+            }
+        };
+        out.push(Lexed {
+            token,
+            position,
+            text: chars[i..i + len].iter().collect(),
+        });
+        i += len;
+    }
+    Ok(out)
+}
+
+struct Parser<'a> {
+    tokens: Vec<Lexed>,
+    next: usize,
+    labels: &'a [&'a str],
+    end: usize,
+}
+
+impl Parser<'_> {
+    fn error_here(&self, reason: &'static str) -> ExprError {
+        match self.tokens.get(self.next) {
+            Some(t) => ExprError {
+                position: t.position,
+                token: t.text.clone(),
+                reason,
+            },
+            None => ExprError {
+                position: self.end,
+                token: String::new(),
+                reason,
+            },
+        }
+    }
+
+    /// sequence := operand (operator operand)*, folded strictly left to right.
+    fn sequence(&mut self) -> Result<Expr, ExprError> {
+        let mut left = self.operand()?;
+        while let Some(t) = self.tokens.get(self.next) {
+            let is_and = match t.token {
+                Token::And => true,
+                Token::Or => false,
+                Token::Close => break,
+                _ => return Err(self.error_here("expected AND, OR or `)`")),
+            };
+            self.next += 1;
+            let right = self.operand()?;
+            left = if is_and {
+                Expr::And(Box::new(left), Box::new(right))
+            } else {
+                Expr::Or(Box::new(left), Box::new(right))
+            };
+        }
+        Ok(left)
+    }
+
+    fn operand(&mut self) -> Result<Expr, ExprError> {
+        let Some(t) = self.tokens.get(self.next) else {
+            return Err(self.error_here("expected a criterion or `(` after the operator"));
+        };
+        match &t.token {
+            Token::Label(name) => {
+                let index = self
+                    .labels
+                    .iter()
+                    .position(|l| *l == name)
+                    .ok_or_else(|| self.error_here("unknown criterion"))?;
+                self.next += 1;
+                Ok(Expr::Label(index))
+            }
+            Token::Open => {
+                let open = self.next;
+                self.next += 1;
+                let inner = self.sequence()?;
+                match self.tokens.get(self.next) {
+                    Some(Lexed {
+                        token: Token::Close,
+                        ..
+                    }) => {
+                        self.next += 1;
+                        Ok(inner)
+                    }
+                    _ => {
+                        let t = &self.tokens[open];
+                        Err(ExprError {
+                            position: t.position,
+                            token: t.text.clone(),
+                            reason: "unbalanced parenthesis",
+                        })
+                    }
+                }
+            }
+            Token::And | Token::Or => Err(self.error_here("operator without a left operand")),
+            Token::Close => Err(self.error_here("unexpected `)`")),
+        }
+    }
+}
+
+/// Parses `source` against the rule's criterion ids (`labels`).
+pub fn parse(source: &str, labels: &[&str]) -> Result<Expr, ExprError> {
+    let tokens = lex(source)?;
+    if tokens.is_empty() {
+        return Err(ExprError {
+            position: 1,
+            token: String::new(),
+            reason: "empty expression",
+        });
+    }
+    let mut parser = Parser {
+        tokens,
+        next: 0,
+        labels,
+        end: source.chars().count() + 1,
+    };
+    let expr = parser.sequence()?;
+    if parser.next < parser.tokens.len() {
+        return Err(parser.error_here("unbalanced parenthesis"));
+    }
+    Ok(expr)
+}
+
+/// Parses and compiles to a truth table (at most 3 labels).
+pub fn compile(source: &str, labels: &[&str]) -> Result<TruthTable, ExprError> {
+    let expr = parse(source, labels)?;
+    Ok(TruthTable::from_fn(labels.len(), |m| expr.eval(m)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ABC: [&str; 3] = ["A", "B", "C"];
+
+    fn render(source: &str) -> String {
+        parse(source, &ABC).unwrap().render(&ABC)
+    }
+
+    #[test]
+    fn a_or_b_and_c_is_read_as_a_or_b_then_and_c() {
+        assert_eq!(render("A OR B AND C"), "((A OR B) AND C)");
+        // Only C met: conventional precedence would say true, left to right says false.
+        let t = compile("A OR B AND C", &ABC).unwrap();
+        assert!(!t.holds(0b100));
+        assert!(t.holds(0b101));
+    }
+
+    #[test]
+    fn the_e_commerce_expression_needs_a_and_b_or_c() {
+        let t = compile("(A AND B) OR C", &ABC).unwrap();
+        assert!(t.holds(0b011));
+        assert!(t.holds(0b100));
+        assert!(!t.holds(0b001));
+        assert!(!t.holds(0b010));
+    }
+
+    #[test]
+    fn symbols_and_any_case_words_are_operators() {
+        assert_eq!(
+            render("(a && B) || C".replace('a', "A").as_str()),
+            "((A AND B) OR C)"
+        );
+        assert_eq!(render("A and B Or C"), "((A AND B) OR C)");
+    }
+
+    #[test]
+    fn single_ampersand_names_its_position() {
+        let e = parse("A & B", &ABC).unwrap_err();
+        assert_eq!((e.position, e.token.as_str()), (3, "&"));
+        let e = parse("(A || B) | C", &ABC).unwrap_err();
+        assert_eq!((e.position, e.token.as_str()), (10, "|"));
+    }
+
+    #[test]
+    fn unknown_labels_unbalanced_parentheses_and_dangling_operators_are_errors() {
+        let e = parse("A AND D", &ABC).unwrap_err();
+        assert_eq!(
+            (e.position, e.token.as_str(), e.reason),
+            (7, "D", "unknown criterion")
+        );
+        let e = parse("(A AND B", &ABC).unwrap_err();
+        assert_eq!((e.position, e.reason), (1, "unbalanced parenthesis"));
+        let e = parse("A AND B)", &ABC).unwrap_err();
+        assert_eq!((e.position, e.reason), (8, "unbalanced parenthesis"));
+        let e = parse("A AND", &ABC).unwrap_err();
+        assert_eq!(e.position, 6);
+        let e = parse("OR A", &ABC).unwrap_err();
+        assert_eq!((e.position, e.token.as_str()), (1, "OR"));
+        assert!(parse("", &ABC).is_err());
+        assert!(parse("A B", &ABC).is_err());
+    }
+}

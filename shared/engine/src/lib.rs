@@ -1,0 +1,31 @@
+//! The loyalty-tier engine: pure decisions, no I/O.
+//!
+//! A [`ProgramConfig`] is validated into a [`Program`]; a program applies
+//! orders, returns and redemptions to a [`CustomerState`], decides upgrades
+//! (lazy, eager, dynamic), and reports status and progress.
+
+pub mod apply;
+pub mod config;
+pub mod decimal;
+pub mod error;
+pub mod evaluate;
+pub mod events;
+pub mod expiry;
+pub mod expression;
+pub mod period;
+pub mod program;
+pub mod progress;
+pub mod series;
+pub mod state;
+pub mod upgrade;
+
+pub use apply::{AppliedOrder, AppliedReturn, Downgrade};
+pub use config::*;
+pub use decimal::{Money, Points};
+pub use error::EngineError;
+pub use events::{LineItem, Order, OrderRecord, OrderStatus, Redemption, Return};
+pub use expiry::Expired;
+pub use program::{Problem, Program, TierIndex};
+pub use progress::{CriterionProgress, Status, TierProgress};
+pub use state::{CustomerState, TierChange};
+pub use upgrade::{Decision, Segment, Upgrade};

@@ -1,0 +1,481 @@
+//! The validated program: the only form the rest of the engine accepts.
+//! It can only be built by [`Program::validate`], which reports every problem
+//! of a configuration at once, each with a JSON-pointer-like path.
+
+use crate::config::*;
+use crate::expression::{self, TruthTable};
+use crate::period::DayNumber;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use smallvec::SmallVec;
+use std::collections::HashSet;
+
+/// Position of a tier in the program, base tier first.
+pub type TierIndex = usize;
+
+/// At most this many criteria per upgrade rule (the references' limit).
+pub const MAX_CRITERIA: usize = 3;
+/// At most this many trackers per program, so per-order tracker figures fit
+/// in a fixed array on the stack.
+pub const MAX_TRACKERS: usize = 16;
+/// At most this many tiers per program.
+pub const MAX_TIERS: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Program {
+    config: ProgramConfig,
+    pub(crate) tiers: Vec<Tier>,
+    pub(crate) trackers: Vec<Tracker>,
+    pub(crate) start_date: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tier {
+    pub name: String,
+    pub earn_rate: Decimal,
+    pub rule: Option<Rule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub criteria: SmallVec<[Criterion; MAX_CRITERIA]>,
+    pub table: TruthTable,
+    pub upgrade_type: UpgradeType,
+}
+
+#[derive(Debug, Clone)]
+pub struct Criterion {
+    pub id: String,
+    pub kind: CriterionKind,
+    pub min: Decimal,
+    /// Index into [`Program::trackers`] for `tracker` criteria.
+    pub tracker: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    pub id: String,
+    pub measure: Measure,
+    pub aggregate: Aggregate,
+    pub category: Option<String>,
+    pub period: Period,
+    /// Identifies what the tracker counts; a customer's stored series is only
+    /// reused while this is unchanged, otherwise it is rebuilt from history.
+    pub key: String,
+}
+
+/// One problem of a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Program {
+    pub fn config(&self) -> &ProgramConfig {
+        &self.config
+    }
+
+    pub fn tiers(&self) -> &[Tier] {
+        &self.tiers
+    }
+
+    pub fn trackers(&self) -> &[Tracker] {
+        &self.trackers
+    }
+
+    pub fn tier_index(&self, name: &str) -> Option<TierIndex> {
+        self.tiers.iter().position(|t| t.name == name)
+    }
+
+    pub fn tier_name(&self, tier: TierIndex) -> &str {
+        &self.tiers[tier].name
+    }
+
+    pub fn currency(&self) -> &str {
+        &self.config.currency
+    }
+
+    pub fn start_date(&self) -> DateTime<Utc> {
+        self.start_date
+    }
+
+    /// The longest tracker window, in days back from `day`: how far history
+    /// must reach to rebuild any tracker.
+    pub fn earliest_tracked_day(&self, day: DayNumber) -> DayNumber {
+        self.trackers
+            .iter()
+            .map(|t| t.period.window_first_day(day))
+            .min()
+            .unwrap_or(day)
+    }
+
+    pub fn validate(config: ProgramConfig) -> Result<Program, Vec<Problem>> {
+        let mut problems = Problems::default();
+        check_currency(&config.currency, &mut problems);
+        if let Some(p) = config.points_expiry {
+            check_period(p, "/pointsExpiry", &mut problems);
+        }
+        let trackers = build_trackers(&config.trackers, &mut problems);
+        let tiers = build_tiers(&config.tiers, &config.trackers, &mut problems);
+        if !problems.0.is_empty() {
+            return Err(problems.0);
+        }
+        let start_date = config.start_date;
+        Ok(Program {
+            start_date,
+            tiers,
+            trackers,
+            config,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, code: &'static str, message: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.into(),
+            code,
+            message: message.into(),
+        });
+    }
+}
+
+fn check_currency(currency: &str, problems: &mut Problems) {
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        problems.add(
+            "/currency",
+            "invalid_currency",
+            format!("`{currency}` is not a three-letter ISO 4217 code such as USD"),
+        );
+    }
+}
+
+fn check_period(period: Period, path: &str, problems: &mut Problems) {
+    match (period.days, period.months) {
+        (Some(0), None) | (None, Some(0)) => problems.add(
+            path,
+            "invalid_period",
+            "a period must be at least 1 day or month",
+        ),
+        (Some(_), None) | (None, Some(_)) => {}
+        _ => problems.add(
+            path,
+            "invalid_period",
+            "a period needs exactly one of `days` or `months`",
+        ),
+    }
+}
+
+fn check_id(id: &str, path: &str, what: &str, problems: &mut Problems) {
+    let well_formed = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !well_formed {
+        problems.add(
+            path,
+            "invalid_id",
+            format!("{what} `{id}` must be 1 to 64 letters, digits, `_` or `-`"),
+        );
+    }
+}
+
+fn build_trackers(configs: &[TrackerConfig], problems: &mut Problems) -> Vec<Tracker> {
+    if configs.len() > MAX_TRACKERS {
+        problems.add(
+            "/trackers",
+            "too_many_trackers",
+            format!("at most {MAX_TRACKERS} trackers per program"),
+        );
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(configs.len());
+    for (i, t) in configs.iter().enumerate() {
+        let path = format!("/trackers/{i}");
+        check_id(&t.id, &format!("{path}/id"), "tracker id", problems);
+        if !seen.insert(t.id.as_str()) {
+            problems.add(
+                format!("{path}/id"),
+                "duplicate_id",
+                format!("tracker id `{}` is used twice", t.id),
+            );
+        }
+        check_period(t.period, &format!("{path}/period"), problems);
+        if t.measure == Measure::Visits && t.aggregate == Aggregate::Max {
+            problems.add(
+                format!("{path}/aggregate"),
+                "invalid_aggregate",
+                "`max` of visits is always 1; use `sum` to count visits",
+            );
+        }
+        if let Some(f) = &t.filter {
+            if f.category.is_empty() {
+                problems.add(
+                    format!("{path}/filter/category"),
+                    "invalid_filter",
+                    "the category must not be empty",
+                );
+            }
+        }
+        let key = serde_json::to_string(&(
+            &t.measure,
+            &t.aggregate,
+            &t.filter,
+            t.period.days,
+            t.period.months,
+        ))
+        .unwrap_or_default();
+        out.push(Tracker {
+            id: t.id.clone(),
+            measure: t.measure,
+            aggregate: t.aggregate,
+            category: t.filter.as_ref().map(|f| f.category.clone()),
+            period: t.period,
+            key: format!("{}:{key}", t.id),
+        });
+    }
+    out
+}
+
+fn build_tiers(
+    configs: &[TierConfig],
+    trackers: &[TrackerConfig],
+    problems: &mut Problems,
+) -> Vec<Tier> {
+    if configs.is_empty() {
+        problems.add(
+            "/tiers",
+            "no_tiers",
+            "a program needs at least its base tier",
+        );
+    }
+    if configs.len() > MAX_TIERS {
+        problems.add(
+            "/tiers",
+            "too_many_tiers",
+            format!("at most {MAX_TIERS} tiers per program"),
+        );
+    }
+    let mut names = HashSet::new();
+    let mut out = Vec::with_capacity(configs.len());
+    for (i, tier) in configs.iter().enumerate() {
+        let path = format!("/tiers/{i}");
+        if tier.name.trim().is_empty() || tier.name.len() > 128 {
+            problems.add(
+                format!("{path}/name"),
+                "invalid_name",
+                "a tier name must be 1 to 128 characters",
+            );
+        }
+        if !names.insert(tier.name.as_str()) {
+            problems.add(
+                format!("{path}/name"),
+                "duplicate_name",
+                format!("tier name `{}` is used twice", tier.name),
+            );
+        }
+        if tier.earn_rate <= Decimal::ZERO {
+            problems.add(
+                format!("{path}/earnRate"),
+                "invalid_earn_rate",
+                format!("earn rate must be positive, got {}", tier.earn_rate),
+            );
+        }
+        let rule = match (&tier.upgrade, i) {
+            (Some(_), 0) => {
+                problems.add(
+                    format!("{path}/upgrade"),
+                    "base_tier_upgrade",
+                    "the base tier (first) is where every customer starts; it has no upgrade rule",
+                );
+                None
+            }
+            (None, 0) => None,
+            (None, _) => {
+                problems.add(
+                    format!("{path}/upgrade"),
+                    "unreachable_tier",
+                    format!(
+                        "tier `{}` has no upgrade rule, so nobody can reach it",
+                        tier.name
+                    ),
+                );
+                None
+            }
+            (Some(rule), _) => build_rule(rule, &format!("{path}/upgrade"), trackers, problems),
+        };
+        out.push(Tier {
+            name: tier.name.clone(),
+            earn_rate: tier.earn_rate,
+            rule,
+        });
+    }
+    out
+}
+
+fn build_rule(
+    rule: &UpgradeRuleConfig,
+    path: &str,
+    trackers: &[TrackerConfig],
+    problems: &mut Problems,
+) -> Option<Rule> {
+    let before = problems.0.len();
+    let n = rule.criteria.len();
+    if n == 0 {
+        problems.add(
+            format!("{path}/criteria"),
+            "unreachable_tier",
+            "an upgrade rule needs at least one criterion",
+        );
+    }
+    if n > MAX_CRITERIA {
+        problems.add(
+            format!("{path}/criteria"),
+            "too_many_criteria",
+            format!("at most {MAX_CRITERIA} criteria per tier, got {n}"),
+        );
+    }
+    let mut ids = HashSet::new();
+    let mut criteria = SmallVec::new();
+    for (j, c) in rule.criteria.iter().enumerate() {
+        let cpath = format!("{path}/criteria/{j}");
+        check_id(&c.id, &format!("{cpath}/id"), "criterion id", problems);
+        if matches!(c.id.to_ascii_uppercase().as_str(), "AND" | "OR") {
+            problems.add(
+                format!("{cpath}/id"),
+                "invalid_id",
+                "AND and OR are operators, not criterion ids",
+            );
+        }
+        if !ids.insert(c.id.as_str()) {
+            problems.add(
+                format!("{cpath}/id"),
+                "duplicate_id",
+                format!("criterion id `{}` is used twice in this rule", c.id),
+            );
+        }
+        if c.min <= Decimal::ZERO {
+            problems.add(
+                format!("{cpath}/min"),
+                "invalid_min",
+                format!("a threshold must be positive, got {}", c.min),
+            );
+        }
+        let tracker = match (c.kind, &c.tracker) {
+            (CriterionKind::Tracker, Some(name)) => {
+                let found = trackers.iter().position(|t| &t.id == name);
+                match found {
+                    None => problems.add(
+                        format!("{cpath}/tracker"),
+                        "unknown_tracker",
+                        format!("no tracker `{name}` in /trackers"),
+                    ),
+                    Some(t)
+                        if trackers[t].measure == Measure::Visits && !c.min.fract().is_zero() =>
+                    {
+                        problems.add(
+                            format!("{cpath}/min"),
+                            "invalid_min",
+                            "a visit count threshold must be a whole number",
+                        )
+                    }
+                    Some(_) => {}
+                }
+                found
+            }
+            (CriterionKind::Tracker, None) => {
+                problems.add(
+                    format!("{cpath}/tracker"),
+                    "missing_tracker",
+                    "a `tracker` criterion names its tracker",
+                );
+                None
+            }
+            (_, Some(_)) => {
+                problems.add(
+                    format!("{cpath}/tracker"),
+                    "unexpected_tracker",
+                    format!(
+                        "only `tracker` criteria name a tracker, this is `{}`",
+                        c.kind.as_str()
+                    ),
+                );
+                None
+            }
+            (_, None) => None,
+        };
+        if let Some(own) = c.upgrade_type {
+            if own != rule.upgrade_type && !matches!(rule.condition, ConditionConfig::All) {
+                problems.add(
+                    format!("{cpath}/upgradeType"),
+                    "mixed_upgrade_types",
+                    format!(
+                        "under an any or custom condition every criterion uses the rule's upgrade type `{}`; \
+                         with `{}` here the engine could not know whose upgrade type applies",
+                        rule.upgrade_type.as_str(),
+                        own.as_str()
+                    ),
+                );
+            }
+        }
+        criteria.push(Criterion {
+            id: c.id.clone(),
+            kind: c.kind,
+            min: c.min,
+            tracker,
+        });
+    }
+    let n = n.min(MAX_CRITERIA);
+    let table = match &rule.condition {
+        ConditionConfig::All => Some(TruthTable::all(n)),
+        ConditionConfig::Any(k) => {
+            if *k < 1 || (*k as usize) >= n.max(1) {
+                problems.add(
+                    format!("{path}/condition"),
+                    "invalid_any",
+                    format!(
+                        "`any` needs 1 <= k <= N-1 = {} for {n} criteria (k = N is `all`), got {k}",
+                        n.saturating_sub(1)
+                    ),
+                );
+                None
+            } else {
+                Some(TruthTable::any(n, *k))
+            }
+        }
+        ConditionConfig::Custom(source) => {
+            let labels: Vec<&str> = rule
+                .criteria
+                .iter()
+                .take(n)
+                .map(|c| c.id.as_str())
+                .collect();
+            match expression::compile(source, &labels) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problems.add(
+                        format!("{path}/condition"),
+                        "invalid_expression",
+                        e.to_string(),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    if problems.0.len() > before {
+        return None;
+    }
+    table.map(|table| Rule {
+        criteria,
+        table,
+        upgrade_type: rule.upgrade_type,
+    })
+}

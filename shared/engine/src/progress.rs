@@ -1,0 +1,90 @@
+//! Status and progress: for every tier above the customer's, each criterion's
+//! required and actual value and what remains ("spend $1,000 more to reach
+//! Diamond"). Visits count whole visits: `>4` in the reference is `min: 5`.
+
+use crate::config::{Aggregate, CriterionKind};
+use crate::evaluate::Evaluator;
+use crate::period::day_of;
+use crate::program::{Program, TierIndex};
+use crate::state::CustomerState;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub tier: TierIndex,
+    /// Every tracker's value over its window ending at the moment asked.
+    pub trackers: Vec<(String, Decimal)>,
+    /// Tiers above the customer's, nearest first.
+    pub progress: Vec<TierProgress>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierProgress {
+    pub tier: TierIndex,
+    pub qualifies: bool,
+    pub criteria: Vec<CriterionProgress>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriterionProgress {
+    pub id: String,
+    pub kind: CriterionKind,
+    pub required: Decimal,
+    pub actual: Decimal,
+    pub remaining: Decimal,
+    pub met: bool,
+}
+
+impl Program {
+    pub fn status(&self, state: &CustomerState, as_of: DateTime<Utc>) -> Status {
+        let tier = state.tier_index(self);
+        let day = day_of(as_of);
+        let trackers = self
+            .trackers()
+            .iter()
+            .zip(&state.trackers)
+            .map(|(t, s)| {
+                let first = t.period.window_first_day(day);
+                let value = match t.aggregate {
+                    Aggregate::Sum => s.sum(first, day),
+                    Aggregate::Max => s.max(first, day),
+                };
+                (t.id.clone(), value.normalize())
+            })
+            .collect();
+        let eval = Evaluator::new(self, state, as_of, tier, None);
+        let progress = (tier + 1..self.tiers().len())
+            .filter_map(|t| {
+                let rule = self.tiers()[t].rule.as_ref()?;
+                let met = eval.met(rule, Decimal::ZERO, Decimal::ZERO);
+                let criteria = rule
+                    .criteria
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let actual = eval.value(c, Decimal::ZERO, Decimal::ZERO);
+                        CriterionProgress {
+                            id: c.id.clone(),
+                            kind: c.kind,
+                            required: c.min,
+                            actual: actual.normalize(),
+                            remaining: (c.min - actual).max(Decimal::ZERO).normalize(),
+                            met: met & (1 << i) != 0,
+                        }
+                    })
+                    .collect();
+                Some(TierProgress {
+                    tier: t,
+                    qualifies: rule.table.holds(met),
+                    criteria,
+                })
+            })
+            .collect();
+        Status {
+            tier,
+            trackers,
+            progress,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! One customer's standing in one program: everything a decision reads.
+
+use crate::decimal::{Money, Points};
+use crate::period::DayNumber;
+use crate::program::{Program, TierIndex};
+use crate::series::Series;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// How many of the largest orders are kept for `singleOrder` criteria: enough
+/// that returning the best one still leaves the next ones to qualify with.
+pub const BEST_ORDERS_KEPT: usize = 5;
+/// Tier changes kept in the state item; older ones stay in the order items.
+pub const HISTORY_KEPT: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerState {
+    pub tier: String,
+    pub tier_since: DateTime<Utc>,
+    pub current_points: Points,
+    pub lifetime_points: Points,
+    pub lifetime_purchases: Money,
+    /// Points still to expire, by the UTC day they were earned, oldest first.
+    #[serde(default)]
+    pub lots: Vec<Lot>,
+    /// One series per program tracker, in the program's tracker order once
+    /// [`CustomerState::align`] has run.
+    #[serde(default)]
+    pub trackers: Vec<Series>,
+    /// The largest completed orders (net of returns), largest first.
+    #[serde(default)]
+    pub best_orders: Vec<BestOrder>,
+    #[serde(default)]
+    pub history: Vec<TierChange>,
+    /// Completed orders ever applied: zero means there is no history to read.
+    #[serde(default)]
+    pub orders_applied: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lot {
+    pub day: DayNumber,
+    pub points: Points,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BestOrder {
+    pub order_id: String,
+    pub net: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierChange {
+    pub from: String,
+    pub to: String,
+    pub at: DateTime<Utc>,
+    pub cause: String,
+}
+
+impl CustomerState {
+    /// A customer who has just joined: base tier, nothing earned.
+    pub fn new(program: &Program, at: DateTime<Utc>) -> Self {
+        CustomerState {
+            tier: program.tier_name(0).to_owned(),
+            tier_since: at,
+            current_points: Decimal::ZERO,
+            lifetime_points: Decimal::ZERO,
+            lifetime_purchases: Decimal::ZERO,
+            lots: Vec::new(),
+            trackers: program
+                .trackers()
+                .iter()
+                .map(|t| Series::new(t.key.clone()))
+                .collect(),
+            best_orders: Vec::new(),
+            history: Vec::new(),
+            orders_applied: 0,
+        }
+    }
+
+    /// The customer's tier in `program`. A tier the program no longer has
+    /// (the service refuses such config changes) counts as the base tier.
+    pub fn tier_index(&self, program: &Program) -> TierIndex {
+        program.tier_index(&self.tier).unwrap_or(0)
+    }
+
+    /// Puts the tracker series in the program's order, dropping series of
+    /// trackers the program no longer has. Returns the indexes of program
+    /// trackers that had no series: they must be rebuilt from order history
+    /// (see [`Program::rebuild_tracker`]) before the next decision.
+    pub fn align(&mut self, program: &Program) -> Vec<usize> {
+        let already = self.trackers.len() == program.trackers().len()
+            && self
+                .trackers
+                .iter()
+                .zip(program.trackers())
+                .all(|(s, t)| s.key == t.key);
+        if already {
+            return Vec::new();
+        }
+        let mut old = std::mem::take(&mut self.trackers);
+        let mut missing = Vec::new();
+        for (i, t) in program.trackers().iter().enumerate() {
+            match old.iter().position(|s| s.key == t.key) {
+                Some(p) => self.trackers.push(old.swap_remove(p)),
+                None => {
+                    self.trackers.push(Series::new(t.key.clone()));
+                    missing.push(i);
+                }
+            }
+        }
+        missing
+    }
+
+    pub fn best_order(&self) -> Money {
+        self.best_orders.first().map_or(Decimal::ZERO, |b| b.net)
+    }
+
+    pub(crate) fn set_best_order(&mut self, order_id: &str, net: Money) {
+        self.best_orders.retain(|b| b.order_id != order_id);
+        if net > Decimal::ZERO {
+            self.best_orders.push(BestOrder {
+                order_id: order_id.to_owned(),
+                net,
+            });
+            self.best_orders.sort_by(|a, b| b.net.cmp(&a.net));
+            self.best_orders.truncate(BEST_ORDERS_KEPT);
+        }
+    }
+
+    pub(crate) fn record_change(&mut self, change: TierChange) {
+        self.tier.clone_from(&change.to);
+        self.tier_since = change.at;
+        self.history.push(change);
+        if self.history.len() > HISTORY_KEPT {
+            let excess = self.history.len() - HISTORY_KEPT;
+            self.history.drain(..excess);
+        }
+    }
+
+    pub(crate) fn add_points(&mut self, day: DayNumber, points: Points) {
+        if points.is_zero() {
+            return;
+        }
+        self.current_points += points;
+        self.lifetime_points += points;
+        let at = self.lots.partition_point(|l| l.day < day);
+        match self.lots.get_mut(at) {
+            Some(lot) if lot.day == day => lot.points += points,
+            _ => self.lots.insert(at, Lot { day, points }),
+        }
+    }
+
+    /// Takes points back for a return: from the order's own day first, then
+    /// the newest. Current points may go below zero when the points were
+    /// already spent: the customer owes them.
+    pub(crate) fn reverse_points(&mut self, day: DayNumber, points: Points) {
+        self.current_points -= points;
+        self.lifetime_points -= points;
+        let mut left = points;
+        if let Some(lot) = self.lots.iter_mut().find(|l| l.day == day) {
+            let take = left.min(lot.points);
+            lot.points -= take;
+            left -= take;
+        }
+        for lot in self.lots.iter_mut().rev() {
+            if left.is_zero() {
+                break;
+            }
+            let take = left.min(lot.points);
+            lot.points -= take;
+            left -= take;
+        }
+        self.lots.retain(|l| !l.points.is_zero());
+    }
+
+    /// Spends points oldest first.
+    pub(crate) fn spend_points(&mut self, points: Points) {
+        self.current_points -= points;
+        let mut left = points;
+        for lot in self.lots.iter_mut() {
+            if left.is_zero() {
+                break;
+            }
+            let take = left.min(lot.points);
+            lot.points -= take;
+            left -= take;
+        }
+        self.lots.retain(|l| !l.points.is_zero());
+    }
+}
