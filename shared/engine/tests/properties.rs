@@ -229,7 +229,11 @@ fn fully_parenthesised(g: &Gen) -> String {
         Gen::Seq(ops, ands) => {
             let mut s = fully_parenthesised(&ops[0]);
             for (op, and) in ops[1..].iter().zip(ands) {
-                s = format!("({s} {} {})", if *and { "AND" } else { "OR" }, fully_parenthesised(op));
+                s = format!(
+                    "({s} {} {})",
+                    if *and { "AND" } else { "OR" },
+                    fully_parenthesised(op)
+                );
             }
             s
         }
@@ -239,9 +243,18 @@ fn fully_parenthesised(g: &Gen) -> String {
 fn fold(g: &Gen, met: u8) -> bool {
     match g {
         Gen::Label(i) => met >> i & 1 == 1,
-        Gen::Seq(ops, ands) => ops[1..].iter().zip(ands).fold(fold(&ops[0], met), |acc, (op, and)| {
-            if *and { acc && fold(op, met) } else { acc || fold(op, met) }
-        }),
+        Gen::Seq(ops, ands) => {
+            ops[1..]
+                .iter()
+                .zip(ands)
+                .fold(fold(&ops[0], met), |acc, (op, and)| {
+                    if *and {
+                        acc && fold(op, met)
+                    } else {
+                        acc || fold(op, met)
+                    }
+                })
+        }
     }
 }
 

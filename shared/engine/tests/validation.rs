@@ -77,10 +77,16 @@ fn every_problem_is_reported_at_once_with_its_path() {
         ("/tiers/2/upgrade/criteria/0/tracker", "unknown_tracker"),
         ("/tiers/2/upgrade/criteria/1/id", "duplicate_id"),
         ("/tiers/2/upgrade/condition", "invalid_any"),
-        ("/tiers/3/upgrade/criteria/1/upgradeType", "mixed_upgrade_types"),
+        (
+            "/tiers/3/upgrade/criteria/1/upgradeType",
+            "mixed_upgrade_types",
+        ),
         ("/tiers/3/upgrade/condition", "invalid_expression"),
     ] {
-        assert!(has(&ps, path, code), "expected {code} at {path}, got {ps:?}");
+        assert!(
+            has(&ps, path, code),
+            "expected {code} at {path}, got {ps:?}"
+        );
     }
 }
 
@@ -112,28 +118,51 @@ fn any_must_lie_between_1_and_n_minus_1_and_criteria_are_at_most_three() {
     };
     let c = |id: &str| json!({"id": id, "kind": "currentPoints", "min": 1});
     assert!(problems(rule(json!([c("A"), c("B")]), json!({"any": 1}))).is_empty());
-    assert!(has(&problems(rule(json!([c("A"), c("B")]), json!({"any": 2}))), "/tiers/1/upgrade/condition", "invalid_any"));
-    assert!(has(&problems(rule(json!([c("A"), c("B")]), json!({"any": 0}))), "/tiers/1/upgrade/condition", "invalid_any"));
-    assert!(has(&problems(rule(json!([c("A")]), json!({"any": 1}))), "/tiers/1/upgrade/condition", "invalid_any"));
+    assert!(has(
+        &problems(rule(json!([c("A"), c("B")]), json!({"any": 2}))),
+        "/tiers/1/upgrade/condition",
+        "invalid_any"
+    ));
+    assert!(has(
+        &problems(rule(json!([c("A"), c("B")]), json!({"any": 0}))),
+        "/tiers/1/upgrade/condition",
+        "invalid_any"
+    ));
+    assert!(has(
+        &problems(rule(json!([c("A")]), json!({"any": 1}))),
+        "/tiers/1/upgrade/condition",
+        "invalid_any"
+    ));
     assert!(has(
         &problems(rule(json!([c("A"), c("B"), c("C"), c("D")]), json!("all"))),
         "/tiers/1/upgrade/criteria",
         "too_many_criteria"
     ));
-    assert!(has(&problems(rule(json!([]), json!("all"))), "/tiers/1/upgrade/criteria", "unreachable_tier"));
+    assert!(has(
+        &problems(rule(json!([]), json!("all"))),
+        "/tiers/1/upgrade/criteria",
+        "unreachable_tier"
+    ));
 }
 
 #[test]
 fn the_base_tier_has_no_upgrade_and_non_increasing_rates_are_allowed() {
-    let ps = problems(json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+    let ps = problems(
+        json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
       "tiers": [
         {"name": "B", "earnRate": "0.5", "upgrade": {"criteria": [{"id": "A", "kind": "currentPoints", "min": 1}], "condition": "all", "upgradeType": "lazy"}},
-        {"name": "P", "earnRate": "0.1", "upgrade": {"criteria": [{"id": "A", "kind": "currentPoints", "min": 1}], "condition": "all", "upgradeType": "lazy"}}]}));
-    assert_eq!(ps, vec![("/tiers/0/upgrade".to_owned(), "base_tier_upgrade")]);
+        {"name": "P", "earnRate": "0.1", "upgrade": {"criteria": [{"id": "A", "kind": "currentPoints", "min": 1}], "condition": "all", "upgradeType": "lazy"}}]}),
+    );
+    assert_eq!(
+        ps,
+        vec![("/tiers/0/upgrade".to_owned(), "base_tier_upgrade")]
+    );
 }
 
 #[test]
 fn unknown_fields_are_refused_so_typos_do_not_pass_silently() {
-    let r: Result<ProgramConfig, _> = serde_json::from_value(json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z", "tiers": [], "tier": []}));
+    let r: Result<ProgramConfig, _> = serde_json::from_value(
+        json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z", "tiers": [], "tier": []}),
+    );
     assert!(r.is_err());
 }

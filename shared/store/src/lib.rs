@@ -1,1 +1,565 @@
+//! The DynamoDB adapter: one implementation for AWS, AWS's DynamoDB Local and
+//! the local API's embedded dynoxide. It speaks the service's language
+//! (`load_customer`, `commit`); every `AttributeValue`, expression string and
+//! cancellation reason stays in here.
 
+mod codec;
+pub mod keys;
+mod metrics;
+mod table;
+
+pub use codec::{decode_state, encode_state};
+pub use metrics::{Metrics, MetricsSnapshot};
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tier_engine::CustomerState;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB request failed: {0}")]
+    Request(String),
+    #[error("stored item is corrupt: {0}")]
+    Corrupt(String),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+fn request_error<E: std::error::Error + 'static>(e: E) -> StoreError {
+    StoreError::Request(DisplayErrorContext(e).to_string())
+}
+
+/// A program configuration version as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConfig {
+    pub version: u64,
+    pub config_json: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCustomer {
+    pub version: u64,
+    pub state: CustomerState,
+}
+
+/// An order, return or redemption item: the idempotency record of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventItem {
+    pub sk: String,
+    /// Digest of the event's payload, to tell a replay from a conflict.
+    pub payload_hash: String,
+    /// The order's status, for orders.
+    pub status: Option<String>,
+    /// The response first returned for the event (JSON).
+    pub result: String,
+    /// The order's recorded contribution (JSON), for completed orders.
+    pub record: Option<String>,
+    /// When the order was placed (RFC 3339), for range reads of history.
+    pub placed_at: Option<String>,
+    /// Bumped on every change of the item (a return updates its order).
+    pub item_version: u64,
+}
+
+/// One event item to write in a customer commit.
+#[derive(Debug, Clone)]
+pub enum EventWrite {
+    /// A first sighting: fails with [`CommitError::EventExists`] if present.
+    Create(EventItem),
+    /// A change of an existing item whose `item_version` was `expected`.
+    Replace { item: EventItem, expected: u64 },
+}
+
+/// Everything one event changes for one customer, written atomically.
+#[derive(Debug, Clone)]
+pub struct CustomerCommit<'a> {
+    pub program: &'a str,
+    pub customer: &'a str,
+    /// The config version the decision used; the commit fails if it changed.
+    pub config_version: Option<u64>,
+    /// The state version read (None: the customer was new).
+    pub expected_version: Option<u64>,
+    /// The new state and the day something of it next expires.
+    pub state: Option<(&'a CustomerState, Option<NaiveDate>)>,
+    pub events: Vec<EventWrite>,
+}
+
+#[derive(Debug)]
+pub enum CommitError {
+    /// An event item already exists (index into `events`), with the stored
+    /// item taken from the cancellation reason when the engine returned it.
+    EventExists {
+        index: usize,
+        existing: Option<EventItem>,
+    },
+    /// Somebody else changed the customer (or the event item) first.
+    Conflict {
+        current: Option<StoredCustomer>,
+    },
+    /// The program config changed since the decision.
+    ConfigChanged,
+    Store(StoreError),
+}
+
+impl From<StoreError> for CommitError {
+    fn from(e: StoreError) -> Self {
+        CommitError::Store(e)
+    }
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    metrics: Arc<Metrics>,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("missing number `{name}`")))
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// The production wiring: region and credentials from the environment,
+    /// `TABLE_NAME`, and `DYNAMODB_ENDPOINT` when set (DynamoDB Local).
+    pub async fn from_env() -> Result<Self, StoreError> {
+        let table = std::env::var("TABLE_NAME")
+            .map_err(|_| StoreError::Config("TABLE_NAME is not set".into()))?;
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        Ok(Self::new(Client::new(&config), table))
+    }
+
+    /// A client for a local engine (dynoxide or DynamoDB Local): any static
+    /// credentials and region do.
+    pub fn local(endpoint: &str, table: impl Into<String>) -> Self {
+        let config = aws_sdk_dynamodb::config::Builder::new()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "local",
+            ))
+            .endpoint_url(endpoint)
+            .build();
+        Self::new(Client::from_conf(config), table)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(request_error)?;
+        self.metrics
+            .count(false, out.consumed_capacity().into_iter());
+        Ok(out.item)
+    }
+
+    // ---------------------------------------------------------- programs
+
+    pub async fn load_config(&self, program: &str) -> Result<Option<StoredConfig>, StoreError> {
+        let Some(item) = self
+            .get(keys::program_pk(program), keys::CONFIG_POINTER)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(StoredConfig {
+            version: get_n(&item, "version")?,
+            config_json: get_s(&item, "config")
+                .ok_or_else(|| StoreError::Corrupt("config item without config".into()))?,
+        }))
+    }
+
+    /// Stores `config_json` as version `expected + 1` (1 for a new program).
+    /// Returns `Ok(None)` when another writer got there first.
+    pub async fn put_config(
+        &self,
+        program: &str,
+        expected: Option<u64>,
+        config_json: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let version = expected.unwrap_or(0) + 1;
+        let pk = keys::program_pk(program);
+        let mut pointer = key(pk.clone(), keys::CONFIG_POINTER);
+        pointer.insert("version".into(), n(version));
+        pointer.insert("config".into(), s(config_json));
+        pointer.insert("programId".into(), s(program));
+        let mut history = key(pk, keys::config_version_sk(version));
+        history.insert("version".into(), n(version));
+        history.insert("config".into(), s(config_json));
+        let pointer_put = match expected {
+            None => Put::builder().condition_expression("attribute_not_exists(pk)"),
+            Some(v) => Put::builder()
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        }
+        .table_name(&self.table)
+        .set_item(Some(pointer))
+        .build()
+        .map_err(request_error)?;
+        let history_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(history))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(request_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(pointer_put).build())
+            .transact_items(TransactWriteItem::builder().put(history_put).build())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.metrics.count(true, out.consumed_capacity().iter());
+                Ok(Some(version))
+            }
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                self.metrics.count_request();
+                Ok(None)
+            }
+            Err(e) => Err(request_error(e)),
+        }
+    }
+
+    // ---------------------------------------------------------- customers
+
+    pub async fn load_customer(
+        &self,
+        program: &str,
+        customer: &str,
+    ) -> Result<Option<StoredCustomer>, StoreError> {
+        let item = self
+            .get(keys::customer_pk(program, customer), keys::STATE)
+            .await?;
+        item.map(|i| customer_of(&i)).transpose()
+    }
+
+    pub async fn load_event(
+        &self,
+        program: &str,
+        customer: &str,
+        sk: &str,
+    ) -> Result<Option<EventItem>, StoreError> {
+        let item = self.get(keys::customer_pk(program, customer), sk).await?;
+        item.map(|i| event_of(&i)).transpose()
+    }
+
+    /// The customer's order items placed at or after `since` (RFC 3339), for
+    /// rebuilding a tracker added to a live program.
+    pub async fn orders_since(
+        &self,
+        program: &str,
+        customer: &str,
+        since: &str,
+    ) -> Result<Vec<EventItem>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :order)")
+                .filter_expression("placedAt >= :since")
+                .expression_attribute_values(":pk", s(keys::customer_pk(program, customer)))
+                .expression_attribute_values(":order", s("ORDER#"))
+                .expression_attribute_values(":since", s(since))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(request_error)?;
+            self.metrics
+                .count(false, page.consumed_capacity().into_iter());
+            for item in page.items() {
+                out.push(event_of(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Writes an event's items, the customer's state and a check that the
+    /// program config is unchanged, all or nothing.
+    pub async fn commit(&self, commit: CustomerCommit<'_>) -> Result<(), CommitError> {
+        let pk = keys::customer_pk(commit.program, commit.customer);
+        let mut items = Vec::new();
+        for event in &commit.events {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.event_put(&pk, event)?)
+                    .build(),
+            );
+        }
+        let state_index = items.len();
+        if let Some((state, expires)) = commit.state {
+            let put = self.state_put(&pk, &commit, state, expires)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let config_index = items.len();
+        if let Some(version) = commit.config_version {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(
+                    keys::program_pk(commit.program),
+                    keys::CONFIG_POINTER,
+                )))
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(version))
+                .build()
+                .map_err(request_error)?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.metrics.count(true, out.consumed_capacity().iter());
+                Ok(())
+            }
+            Err(SdkError::ServiceError(e)) => {
+                self.metrics.count_request();
+                match e.err() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => Err(cancellation(
+                        c.cancellation_reasons(),
+                        state_index,
+                        config_index,
+                    )),
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                    | TransactWriteItemsError::ProvisionedThroughputExceededException(_)
+                    | TransactWriteItemsError::ThrottlingException(_) => {
+                        Err(CommitError::Conflict { current: None })
+                    }
+                    _ => Err(CommitError::Store(request_error(e.into_err()))),
+                }
+            }
+            Err(e) => Err(CommitError::Store(request_error(e))),
+        }
+    }
+
+    fn event_put(&self, pk: &str, event: &EventWrite) -> Result<Put, StoreError> {
+        let (item, builder) = match event {
+            EventWrite::Create(item) => (
+                item,
+                Put::builder().condition_expression("attribute_not_exists(pk)"),
+            ),
+            EventWrite::Replace { item, expected } => (
+                item,
+                Put::builder()
+                    .condition_expression("itemVersion = :iv")
+                    .expression_attribute_values(":iv", n(*expected)),
+            ),
+        };
+        let mut attrs = key(pk.to_owned(), item.sk.clone());
+        attrs.insert("hash".into(), s(&item.payload_hash));
+        attrs.insert("result".into(), s(&item.result));
+        attrs.insert("itemVersion".into(), n(item.item_version));
+        if let Some(v) = &item.status {
+            attrs.insert("status".into(), s(v));
+        }
+        if let Some(v) = &item.record {
+            attrs.insert("record".into(), s(v));
+        }
+        if let Some(v) = &item.placed_at {
+            attrs.insert("placedAt".into(), s(v));
+        }
+        builder
+            .table_name(&self.table)
+            .set_item(Some(attrs))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(request_error)
+    }
+
+    fn state_put(
+        &self,
+        pk: &str,
+        commit: &CustomerCommit<'_>,
+        state: &CustomerState,
+        expires: Option<NaiveDate>,
+    ) -> Result<Put, StoreError> {
+        let version = commit.expected_version.unwrap_or(0) + 1;
+        let mut attrs = key(pk.to_owned(), keys::STATE);
+        attrs.insert("version".into(), n(version));
+        attrs.insert(
+            "state".into(),
+            AttributeValue::B(Blob::new(encode_state(state))),
+        );
+        attrs.insert("programId".into(), s(commit.program));
+        attrs.insert("customerId".into(), s(commit.customer));
+        if let Some(day) = expires {
+            attrs.insert("expiryShard".into(), s(keys::expiry_shard(pk)));
+            attrs.insert("expiresOn".into(), s(day.format("%Y-%m-%d").to_string()));
+        }
+        let builder = match commit.expected_version {
+            None => Put::builder().condition_expression("attribute_not_exists(pk)"),
+            Some(v) => Put::builder()
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        builder
+            .table_name(&self.table)
+            .set_item(Some(attrs))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(request_error)
+    }
+
+    /// One page of customers of `shard` with something expiring on or before
+    /// `day`, from the sparse index.
+    pub async fn due_customers(
+        &self,
+        shard: u32,
+        day: NaiveDate,
+        page_size: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<(String, String)>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::EXPIRY_INDEX)
+            .key_condition_expression("expiryShard = :shard AND expiresOn <= :day")
+            .expression_attribute_values(":shard", s(format!("E#{shard}")))
+            .expression_attribute_values(":day", s(day.format("%Y-%m-%d").to_string()))
+            .limit(page_size)
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(request_error)?;
+        self.metrics
+            .count(false, out.consumed_capacity().into_iter());
+        let customers = out
+            .items()
+            .iter()
+            .filter_map(|i| Some((get_s(i, "programId")?, get_s(i, "customerId")?)))
+            .collect();
+        Ok((customers, out.last_evaluated_key))
+    }
+}
+
+fn customer_of(item: &Item) -> Result<StoredCustomer, StoreError> {
+    let bytes = item
+        .get("state")
+        .and_then(|v| v.as_b().ok())
+        .ok_or_else(|| StoreError::Corrupt("state item without state".into()))?;
+    Ok(StoredCustomer {
+        version: get_n(item, "version")?,
+        state: decode_state(bytes.as_ref()).map_err(StoreError::Corrupt)?,
+    })
+}
+
+fn event_of(item: &Item) -> Result<EventItem, StoreError> {
+    Ok(EventItem {
+        sk: get_s(item, "sk").unwrap_or_default(),
+        payload_hash: get_s(item, "hash").unwrap_or_default(),
+        status: get_s(item, "status"),
+        result: get_s(item, "result").unwrap_or_default(),
+        record: get_s(item, "record"),
+        placed_at: get_s(item, "placedAt"),
+        item_version: get_n(item, "itemVersion")?,
+    })
+}
+
+fn cancellation(
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+    state_index: usize,
+    config_index: usize,
+) -> CommitError {
+    let failed =
+        |r: &aws_sdk_dynamodb::types::CancellationReason| r.code().is_some_and(|c| c != "None");
+    for (i, r) in reasons.iter().enumerate() {
+        if !failed(r) {
+            continue;
+        }
+        if r.code() != Some("ConditionalCheckFailed") {
+            return CommitError::Conflict { current: None };
+        }
+        if i < state_index {
+            // An event put: a first sighting that already exists, or a
+            // replace whose item changed meanwhile.
+            let existing = r.item().map(event_of).and_then(Result::ok);
+            return CommitError::EventExists { index: i, existing };
+        }
+        if i == state_index && state_index != config_index {
+            let current = r.item().map(customer_of).and_then(Result::ok);
+            return CommitError::Conflict { current };
+        }
+        return CommitError::ConfigChanged;
+    }
+    CommitError::Conflict { current: None }
+}

@@ -1,0 +1,321 @@
+//! The store's contract, run against both engines: dynoxide (embedded here)
+//! and AWS's DynamoDB Local (started by scripts/test.sh, which exports
+//! DYNAMODB_LOCAL_ENDPOINT). Each test works in a fresh table.
+
+use chrono::NaiveDate;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tier_engine::{CustomerState, Program, ProgramConfig};
+use tier_store::*;
+
+static TABLES: AtomicU32 = AtomicU32::new(0);
+
+async fn dynoxide_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let db = dynoxide::Database::memory().unwrap();
+    tokio::spawn(dynoxide::server::serve_on(listener, db));
+    format!("http://{address}")
+}
+
+fn dynamodb_local_endpoint() -> String {
+    std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
+        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
+    )
+}
+
+async fn store(endpoint: String) -> DynamoStore {
+    let table = format!(
+        "conformance-{}-{}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::Relaxed)
+    );
+    let store = DynamoStore::local(&endpoint, table);
+    store.ensure_table().await.unwrap();
+    store
+}
+
+fn state() -> CustomerState {
+    let config: ProgramConfig = serde_json::from_value(serde_json::json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Base", "earnRate": "0.1"}]
+    }))
+    .unwrap();
+    let program = Program::validate(config).unwrap();
+    CustomerState::new(&program, "2026-01-01T00:00:00Z".parse().unwrap())
+}
+
+fn event(sk: &str, hash: &str) -> EventItem {
+    EventItem {
+        sk: sk.into(),
+        payload_hash: hash.into(),
+        status: Some("completed".into()),
+        result: format!("{{\"hash\":\"{hash}\"}}"),
+        record: None,
+        placed_at: Some("2026-03-01T00:00:00Z".into()),
+        item_version: 1,
+    }
+}
+
+fn commit<'a>(
+    customer: &'a str,
+    expected: Option<u64>,
+    state: &'a CustomerState,
+    events: Vec<EventWrite>,
+) -> CustomerCommit<'a> {
+    CustomerCommit {
+        program: "p",
+        customer,
+        config_version: None,
+        expected_version: expected,
+        state: Some((state, None)),
+        events,
+    }
+}
+
+async fn config_versions_are_conditional(store: DynamoStore) {
+    assert_eq!(
+        store.put_config("p", None, "{\"v\":1}").await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store.put_config("p", None, "{\"v\":1}").await.unwrap(),
+        None,
+        "second create loses"
+    );
+    assert_eq!(
+        store.put_config("p", Some(1), "{\"v\":2}").await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store.put_config("p", Some(1), "{\"v\":3}").await.unwrap(),
+        None,
+        "stale version loses"
+    );
+    let current = store.load_config("p").await.unwrap().unwrap();
+    assert_eq!(
+        (current.version, current.config_json.as_str()),
+        (2, "{\"v\":2}")
+    );
+    assert_eq!(store.load_config("other").await.unwrap(), None);
+}
+
+async fn duplicates_come_back_from_the_cancellation_reason(store: DynamoStore) {
+    let s = state();
+    store
+        .commit(commit(
+            "c",
+            None,
+            &s,
+            vec![EventWrite::Create(event("ORDER#1", "h1"))],
+        ))
+        .await
+        .unwrap();
+    let again = store
+        .commit(commit(
+            "c",
+            Some(1),
+            &s,
+            vec![EventWrite::Create(event("ORDER#1", "h2"))],
+        ))
+        .await;
+    match again {
+        Err(CommitError::EventExists {
+            index: 0,
+            existing: Some(item),
+        }) => {
+            assert_eq!(item.payload_hash, "h1", "the stored item, not the new one");
+        }
+        other => panic!("expected EventExists with the stored item, got {other:?}"),
+    }
+    let stored = store.load_customer("p", "c").await.unwrap().unwrap();
+    assert_eq!(
+        stored.version, 1,
+        "nothing of the failed commit was written"
+    );
+}
+
+async fn version_conflicts_return_the_current_state(store: DynamoStore) {
+    let mut s = state();
+    store.commit(commit("c", None, &s, vec![])).await.unwrap();
+    s.lifetime_points = 7.into();
+    store
+        .commit(commit("c", Some(1), &s, vec![]))
+        .await
+        .unwrap();
+    let stale = store
+        .commit(commit(
+            "c",
+            Some(1),
+            &s,
+            vec![EventWrite::Create(event("ORDER#9", "h"))],
+        ))
+        .await;
+    match stale {
+        Err(CommitError::Conflict {
+            current: Some(current),
+        }) => {
+            assert_eq!(current.version, 2);
+            assert_eq!(current.state.lifetime_points, 7.into());
+        }
+        other => panic!("expected a conflict carrying version 2, got {other:?}"),
+    }
+    assert_eq!(
+        store.load_event("p", "c", "ORDER#9").await.unwrap(),
+        None,
+        "the order item of a failed transaction is not written"
+    );
+}
+
+async fn replacing_an_event_checks_its_item_version(store: DynamoStore) {
+    let s = state();
+    store
+        .commit(commit(
+            "c",
+            None,
+            &s,
+            vec![EventWrite::Create(event("ORDER#1", "h1"))],
+        ))
+        .await
+        .unwrap();
+    let mut changed = event("ORDER#1", "h1");
+    changed.item_version = 2;
+    changed.status = Some("cancelled".into());
+    store
+        .commit(commit(
+            "c",
+            Some(1),
+            &s,
+            vec![EventWrite::Replace {
+                item: changed.clone(),
+                expected: 1,
+            }],
+        ))
+        .await
+        .unwrap();
+    let stale = store
+        .commit(commit(
+            "c",
+            Some(2),
+            &s,
+            vec![EventWrite::Replace {
+                item: changed,
+                expected: 1,
+            }],
+        ))
+        .await;
+    assert!(
+        matches!(stale, Err(CommitError::EventExists { index: 0, .. })),
+        "{stale:?}"
+    );
+    let item = store
+        .load_event("p", "c", "ORDER#1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (item.item_version, item.status.as_deref()),
+        (2, Some("cancelled"))
+    );
+}
+
+async fn a_changed_config_fails_the_commit(store: DynamoStore) {
+    store.put_config("p", None, "{}").await.unwrap();
+    store.put_config("p", Some(1), "{}").await.unwrap();
+    let s = state();
+    let mut c = commit("c", None, &s, vec![]);
+    c.config_version = Some(1);
+    assert!(matches!(
+        store.commit(c).await,
+        Err(CommitError::ConfigChanged)
+    ));
+    let mut c = commit("c", None, &s, vec![]);
+    c.config_version = Some(2);
+    store.commit(c).await.unwrap();
+}
+
+async fn the_sparse_index_pages_through_due_customers_once_each(store: DynamoStore) {
+    let s = state();
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 5, d).unwrap();
+    for i in 0..23u32 {
+        let name = format!("due{i}");
+        let mut c = commit(&name, None, &s, vec![]);
+        c.state = Some((&s, Some(day(1 + i % 10))));
+        store.commit(c).await.unwrap();
+    }
+    for i in 0..5 {
+        let name = format!("later{i}");
+        let mut c = commit(&name, None, &s, vec![]);
+        c.state = Some((&s, Some(day(20))));
+        store.commit(c).await.unwrap();
+        let name = format!("never{i}");
+        store.commit(commit(&name, None, &s, vec![])).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    for shard in 0..keys::EXPIRY_SHARDS {
+        let mut start = None;
+        loop {
+            let (page, next) = store.due_customers(shard, day(15), 4, start).await.unwrap();
+            assert!(page.len() <= 4);
+            seen.extend(page.into_iter().map(|(_, c)| c));
+            start = next;
+            if start.is_none() {
+                break;
+            }
+        }
+    }
+    seen.sort();
+    let mut expected: Vec<String> = (0..23).map(|i| format!("due{i}")).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+async fn order_items_are_read_back_by_date(store: DynamoStore) {
+    let s = state();
+    let mut events = Vec::new();
+    for (i, placed) in [
+        "2026-01-05T00:00:00Z",
+        "2026-03-01T00:00:00Z",
+        "2026-06-30T23:00:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut e = event(&format!("ORDER#o{i}"), "h");
+        e.placed_at = Some((*placed).into());
+        events.push(EventWrite::Create(e));
+    }
+    events.push(EventWrite::Create(event("RETURN#r1", "h")));
+    store.commit(commit("c", None, &s, events)).await.unwrap();
+    let since = store
+        .orders_since("p", "c", "2026-03-01T00:00:00Z")
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = since.iter().map(|e| e.sk.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["ORDER#o1", "ORDER#o2"]);
+}
+
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod dynoxide_engine {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::store(super::dynoxide_endpoint().await).await).await }
+            )*
+        }
+        mod dynamodb_local {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::store(super::dynamodb_local_endpoint()).await).await }
+            )*
+        }
+    };
+}
+
+on_both_engines!(
+    config_versions_are_conditional,
+    duplicates_come_back_from_the_cancellation_reason,
+    version_conflicts_return_the_current_state,
+    replacing_an_event_checks_its_item_version,
+    a_changed_config_fails_the_commit,
+    the_sparse_index_pages_through_due_customers_once_each,
+    order_items_are_read_back_by_date,
+);
