@@ -1,1 +1,62 @@
+//! Use cases and HTTP/event mapping shared by every Lambda function and the
+//! local API. Decisions come from `tier-engine`, storage from `tier-store`.
 
+mod account;
+mod customers;
+pub mod error;
+mod expiry;
+mod json;
+pub mod lambda;
+mod orders;
+pub mod programs;
+mod retry;
+mod returns;
+pub mod router;
+pub mod wire;
+
+pub use error::ApiError;
+pub use router::{ApiRequest, ApiResponse, Function, Serves, ROUTES};
+
+use programs::LoadedProgram;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tier_store::DynamoStore;
+use tokio::sync::RwLock;
+
+/// Built once per container (or local process) and shared by every request.
+pub struct Service {
+    store: DynamoStore,
+    cache: RwLock<HashMap<String, Arc<LoadedProgram>>>,
+}
+
+impl Service {
+    pub fn new(store: DynamoStore) -> Self {
+        Service {
+            store,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+
+    /// Runs the scheduled expiry job for an EventBridge scheduled event.
+    pub async fn handle_scheduled(
+        &self,
+        event: &serde_json::Value,
+    ) -> Result<wire::ExpiryReport, ApiError> {
+        let time = event
+            .get("time")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| ApiError::bad_request("a scheduled event carries its `time`"))?;
+        let time = chrono::DateTime::parse_from_rfc3339(time)
+            .map_err(|e| ApiError::bad_request(format!("`time` {time}: {e}")))?
+            .with_timezone(&chrono::Utc);
+        self.expire(time).await
+    }
+}
+
+pub(crate) fn check_path_id(field: &str, id: &str) -> Result<(), ApiError> {
+    tier_engine::events::check_id(field, id).map_err(ApiError::from)
+}

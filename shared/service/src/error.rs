@@ -1,0 +1,135 @@
+//! Every error a client can see, mapped to its HTTP status and code in this
+//! one place: `{"error": {"code", "message", "details"}}`.
+
+use serde::Serialize;
+use serde_json::Value;
+use tier_engine::{EngineError, Problem};
+use tier_store::StoreError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Vec<Value>,
+    /// Seconds, for 503s.
+    pub retry_after: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    details: &'a [Value],
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Vec<Value>) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request", message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(404, code, message)
+    }
+
+    pub fn idempotency_conflict(what: &str, id: &str) -> Self {
+        Self::new(
+            409,
+            "idempotency_conflict",
+            format!("{what} `{id}` was already received with a different payload"),
+        )
+    }
+
+    pub fn busy() -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..Self::new(
+                503,
+                "contention",
+                "conflicting writes to this customer persisted; retry shortly",
+            )
+        }
+    }
+
+    pub fn invalid_config(problems: Vec<Problem>) -> Self {
+        let details = problems
+            .iter()
+            .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+            .collect();
+        Self::new(
+            422,
+            "invalid_config",
+            format!("the configuration has {} problem(s)", problems.len()),
+        )
+        .with_details(details)
+    }
+
+    pub fn body(&self) -> String {
+        serde_json::to_string(&Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                details: &self.details,
+            },
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let message = e.to_string();
+        match e {
+            EngineError::InvalidInput { field, .. } => {
+                ApiError::new(400, "invalid_request", message)
+                    .with_details(vec![serde_json::json!({ "field": field })])
+            }
+            EngineError::CurrencyMismatch { .. } => {
+                ApiError::new(422, "currency_mismatch", message)
+            }
+            EngineError::NotCompleted => ApiError::new(422, "order_not_completed", message),
+            EngineError::ReturnExceedsRemaining { .. } => {
+                ApiError::new(422, "return_exceeds_order", message)
+            }
+            EngineError::InsufficientPoints { .. } => {
+                ApiError::new(422, "insufficient_points", message)
+            }
+            EngineError::UnknownTier(_) => ApiError::new(422, "unknown_tier", message),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                503,
+                "store_unavailable",
+                "the store could not be reached; retry shortly",
+            )
+        }
+    }
+}

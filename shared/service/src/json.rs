@@ -1,0 +1,32 @@
+//! Request decoding: malformed JSON and missing or mistyped fields are 400s
+//! that say where; payload digests for idempotency.
+
+use crate::error::ApiError;
+use serde::{de::DeserializeOwned, Serialize};
+use sha2::{Digest, Sha256};
+
+pub fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            400,
+            "invalid_json",
+            format!("the {what} body is empty"),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let code = if e.is_syntax() || e.is_eof() {
+            "invalid_json"
+        } else {
+            "invalid_request"
+        };
+        ApiError::new(400, code, format!("{what}: {e}"))
+    })
+}
+
+/// SHA-256 of the event's canonical JSON (typed, so `10` and `"10.00"`
+/// are the same payload).
+pub fn digest<T: Serialize>(event: &T) -> String {
+    let canonical = serde_json::to_vec(event).unwrap_or_default();
+    let hash = Sha256::digest(&canonical);
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}

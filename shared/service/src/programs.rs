@@ -1,0 +1,117 @@
+//! Program configs: validation, versions, and a per-container cache. An order
+//! uses the cached version and its commit checks that version, so a change is
+//! never missed and costs no read per order.
+
+use crate::error::ApiError;
+use crate::json::decode;
+use crate::Service;
+use serde::Serialize;
+use std::sync::Arc;
+use tier_engine::{Problem, Program, ProgramConfig};
+
+pub struct LoadedProgram {
+    pub version: u64,
+    pub program: Program,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigResponse {
+    pub program_id: String,
+    pub version: u64,
+    pub config: ProgramConfig,
+}
+
+fn parse_config(body: &[u8]) -> Result<Program, ApiError> {
+    let config: ProgramConfig = decode(body, "config")?;
+    Program::validate(config).map_err(ApiError::invalid_config)
+}
+
+impl Service {
+    /// The program as cached, loading it on first use.
+    pub async fn program(&self, program_id: &str) -> Result<Arc<LoadedProgram>, ApiError> {
+        if let Some(p) = self.cache.read().await.get(program_id) {
+            return Ok(p.clone());
+        }
+        self.reload_program(program_id).await
+    }
+
+    pub async fn reload_program(&self, program_id: &str) -> Result<Arc<LoadedProgram>, ApiError> {
+        let stored = self.store.load_config(program_id).await?.ok_or_else(|| {
+            ApiError::not_found("program_not_found", format!("no program `{program_id}`"))
+        })?;
+        let config: ProgramConfig = serde_json::from_str(&stored.config_json)
+            .map_err(|e| ApiError::new(500, "corrupt_config", e.to_string()))?;
+        let program = Program::validate(config).map_err(|_| {
+            ApiError::new(500, "corrupt_config", "a stored config no longer validates")
+        })?;
+        let loaded = Arc::new(LoadedProgram {
+            version: stored.version,
+            program,
+        });
+        self.cache
+            .write()
+            .await
+            .insert(program_id.to_owned(), loaded.clone());
+        Ok(loaded)
+    }
+
+    pub fn validate_config(&self, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+        parse_config(body)?;
+        Ok(serde_json::json!({ "valid": true }))
+    }
+
+    pub async fn get_config(&self, program_id: &str) -> Result<ConfigResponse, ApiError> {
+        let loaded = self.reload_program(program_id).await?;
+        Ok(ConfigResponse {
+            program_id: program_id.to_owned(),
+            version: loaded.version,
+            config: loaded.program.config().clone(),
+        })
+    }
+
+    /// Stores a new version. Customers keep the tiers they hold, so a new
+    /// version may not drop or rename a tier the previous one had.
+    pub async fn put_config(
+        &self,
+        program_id: &str,
+        body: &[u8],
+    ) -> Result<ConfigResponse, ApiError> {
+        crate::check_path_id("programId", program_id)?;
+        let program = parse_config(body)?;
+        let json = serde_json::to_string(program.config()).unwrap_or_default();
+        for _ in 0..crate::retry::MAX_ATTEMPTS {
+            let previous = self.store.load_config(program_id).await?;
+            if let Some(prev) = &previous {
+                if let Ok(old) = serde_json::from_str::<ProgramConfig>(&prev.config_json) {
+                    let dropped: Vec<Problem> = old
+                        .tiers
+                        .iter()
+                        .filter(|t| program.tier_index(&t.name).is_none())
+                        .map(|t| Problem {
+                            path: "/tiers".into(),
+                            code: "tier_removed",
+                            message: format!(
+                                "tier `{}` is in version {}: customers may hold it, so it must stay",
+                                t.name, prev.version
+                            ),
+                        })
+                        .collect();
+                    if !dropped.is_empty() {
+                        return Err(ApiError::invalid_config(dropped));
+                    }
+                }
+            }
+            let expected = previous.map(|p| p.version);
+            if let Some(version) = self.store.put_config(program_id, expected, &json).await? {
+                self.cache.write().await.remove(program_id);
+                return Ok(ConfigResponse {
+                    program_id: program_id.to_owned(),
+                    version,
+                    config: program.config().clone(),
+                });
+            }
+        }
+        Err(ApiError::busy())
+    }
+}

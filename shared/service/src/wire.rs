@@ -1,0 +1,156 @@
+//! Response bodies, camelCase; decimals leave as strings.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A decimal rendered as a JSON string without trailing zeros.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Dec(#[serde(with = "tier_engine::decimal::exact")] pub Decimal);
+
+impl From<Decimal> for Dec {
+    fn from(d: Decimal) -> Self {
+        Dec(d.normalize())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentOut {
+    pub tier: String,
+    pub amount: Dec,
+    pub rate: Dec,
+    pub points: Dec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeOut {
+    pub from: String,
+    pub to: String,
+    pub at: DateTime<Utc>,
+    pub upgrade_type: String,
+    /// Ids of the target tier's criteria that held.
+    pub criteria: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DowngradeOut {
+    pub from: String,
+    pub to: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderResponse {
+    pub program_id: String,
+    pub customer_id: String,
+    pub order_id: String,
+    pub applied: bool,
+    pub duplicate: bool,
+    pub status: String,
+    pub tier_before: String,
+    pub tier_after: String,
+    pub points_awarded: Dec,
+    pub points_segments: Vec<SegmentOut>,
+    pub upgrades: Vec<UpgradeOut>,
+    /// Only for a `cancelled` event of a completed order (a whole return).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points_reversed: Option<Dec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downgrades: Vec<DowngradeOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnResponse {
+    pub program_id: String,
+    pub customer_id: String,
+    pub order_id: String,
+    pub return_id: String,
+    pub duplicate: bool,
+    pub amount_returned: Dec,
+    pub points_reversed: Dec,
+    pub tier_before: String,
+    pub tier_after: String,
+    pub downgrades: Vec<DowngradeOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedemptionResponse {
+    pub program_id: String,
+    pub customer_id: String,
+    pub redemption_id: String,
+    pub duplicate: bool,
+    pub points_redeemed: Dec,
+    pub current_points: Dec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierSetResponse {
+    pub program_id: String,
+    pub customer_id: String,
+    pub tier_before: String,
+    pub tier: String,
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CriterionOut {
+    pub id: String,
+    pub kind: String,
+    pub required: Dec,
+    pub actual: Dec,
+    pub remaining: Dec,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressOut {
+    pub tier: String,
+    pub qualifies: bool,
+    pub criteria: Vec<CriterionOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryOut {
+    pub from: String,
+    pub to: String,
+    pub at: DateTime<Utc>,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusResponse {
+    pub program_id: String,
+    pub customer_id: String,
+    pub as_of: DateTime<Utc>,
+    pub tier: String,
+    pub tier_since: DateTime<Utc>,
+    pub current_points: Dec,
+    pub lifetime_points: Dec,
+    pub lifetime_purchases: Dec,
+    pub trackers: BTreeMap<String, Dec>,
+    pub progress: Vec<ProgressOut>,
+    pub history: Vec<HistoryOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiryReport {
+    pub time: DateTime<Utc>,
+    pub customers_due: u64,
+    pub customers_changed: u64,
+    pub points_expired: Dec,
+    pub tracker_days_dropped: u64,
+}
