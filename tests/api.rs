@@ -1,1 +1,538 @@
+//! The references' examples and the idempotency contract, through HTTP.
 
+use e2e::{on_both_engines, order, Api};
+use serde_json::{json, Value};
+
+fn ako() -> Value {
+    json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "0.01"},
+            {"name": "Silver", "earnRate": "0.02", "upgrade": {
+                "criteria": [
+                    {"id": "entryGoal", "kind": "lifetimePurchases", "min": 3000},
+                    {"id": "singleOrder", "kind": "singleOrder", "min": 1500}],
+                "condition": {"any": 1}, "upgradeType": "lazy"}}]
+    })
+}
+
+fn silver_gold_diamond(kind: &str) -> Value {
+    json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Silver", "earnRate": "0.10"},
+            {"name": "Gold", "earnRate": "0.20", "upgrade": {
+                "criteria": [{"id": "A", "kind": "lifetimePurchases", "min": 10000}],
+                "condition": "all", "upgradeType": kind}},
+            {"name": "Diamond", "earnRate": "0.30", "upgrade": {
+                "criteria": [{"id": "A", "kind": "lifetimePurchases", "min": 15000}],
+                "condition": "all", "upgradeType": kind}}]
+    })
+}
+
+fn segments(reply: &Value) -> Vec<(String, String, String)> {
+    reply["pointsSegments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["tier"].as_str().unwrap().into(),
+                s["amount"].as_str().unwrap().into(),
+                s["points"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+fn seg(t: &str, a: &str, p: &str) -> (String, String, String) {
+    (t.into(), a.into(), p.into())
+}
+
+async fn ako_silver_by_entry_goal_or_single_order(api: Api) {
+    api.program("ako", &ako()).await;
+    let first = api
+        .order("ako", "ann", "a1", "2026-03-01T10:00:00Z", "1000")
+        .await;
+    assert_eq!(first["tierAfter"], "Member");
+    let second = api
+        .order("ako", "ann", "a2", "2026-03-02T10:00:00Z", "1200")
+        .await;
+    assert_eq!(
+        second["tierAfter"], "Member",
+        "2200 of 3000, no single order of 1500"
+    );
+    let third = api
+        .order("ako", "ann", "a3", "2026-03-02T11:00:00Z", "800")
+        .await;
+    assert_eq!(
+        (third["tierBefore"].as_str(), third["tierAfter"].as_str()),
+        (Some("Member"), Some("Silver"))
+    );
+    assert_eq!(third["upgrades"][0]["criteria"], json!(["entryGoal"]));
+    let status = api.status("ako", "ann", "2026-03-03T00:00:00Z").await;
+    assert_eq!(status["tier"], "Silver");
+    assert_eq!(status["lifetimePurchases"], "3000");
+    assert_eq!(
+        status["currentPoints"], "30",
+        "1% of 1000, 1200 and 800 (lazy)"
+    );
+    assert_eq!(status["progress"], json!([]), "no tier above Silver");
+
+    let big = api
+        .order("ako", "bob", "b1", "2026-03-01T10:00:00Z", "1500")
+        .await;
+    assert_eq!(
+        big["tierAfter"], "Silver",
+        "one order of 1500 unlocks Silver at once"
+    );
+    assert_eq!(big["upgrades"][0]["criteria"], json!(["singleOrder"]));
+    let small = api
+        .order("ako", "cy", "c1", "2026-03-01T10:00:00Z", "1499.99")
+        .await;
+    assert_eq!(small["tierAfter"], "Member");
+    let progress = api.status("ako", "cy", "2026-03-02T00:00:00Z").await["progress"][0].clone();
+    assert_eq!(progress["tier"], "Silver");
+    assert_eq!(progress["criteria"][0]["remaining"], "1500.01");
+    assert_eq!(progress["criteria"][1]["remaining"], "0.01");
+}
+
+async fn capillary_upgrade_types_award_400_600_and_200_plus_300(api: Api) {
+    for (kind, expected) in [
+        ("lazy", vec![seg("Gold", "2000", "400")]),
+        ("eager", vec![seg("Diamond", "2000", "600")]),
+        (
+            "dynamic",
+            vec![seg("Gold", "1000", "200"), seg("Diamond", "1000", "300")],
+        ),
+    ] {
+        api.program(kind, &silver_gold_diamond(kind)).await;
+        let to_gold = api
+            .order(kind, "c", "o1", "2026-01-10T00:00:00Z", "14000")
+            .await;
+        assert_eq!(to_gold["tierAfter"], "Gold");
+        let crossing = api
+            .order(kind, "c", "o2", "2026-01-11T00:00:00Z", "2000")
+            .await;
+        assert_eq!(segments(&crossing), expected, "{kind}");
+        assert_eq!(crossing["tierAfter"], "Diamond");
+        assert_eq!(crossing["upgrades"][0]["upgradeType"], kind);
+    }
+    api.program("three", &silver_gold_diamond("dynamic")).await;
+    api.order("three", "c", "o1", "2026-01-10T00:00:00Z", "9000")
+        .await;
+    let split = api
+        .order("three", "c", "o2", "2026-01-11T00:00:00Z", "7000")
+        .await;
+    assert_eq!(
+        segments(&split),
+        vec![
+            seg("Silver", "1000", "100"),
+            seg("Gold", "5000", "1000"),
+            seg("Diamond", "1000", "300")
+        ]
+    );
+    assert_eq!(split["pointsAwarded"], "1400");
+}
+
+async fn capillary_progress_shows_what_remains(api: Api) {
+    let one = |kind: &str, min: u32| {
+        json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "visits", "measure": "visits", "period": {"months": 12}}],
+        "tiers": [{"name": "Base", "earnRate": "1"},
+                  {"name": "Next", "earnRate": "1", "upgrade": {
+                      "criteria": [if kind == "tracker" { json!({"id": "A", "kind": "tracker", "tracker": "visits", "min": min}) } else { json!({"id": "A", "kind": kind, "min": min}) }],
+                      "condition": "all", "upgradeType": "lazy"}}]})
+    };
+    for (kind, min, orders, actual, remaining) in [
+        ("currentPoints", 1000, vec!["900"], "900", "100"),
+        ("lifetimePoints", 5000, vec!["3500"], "3500", "1500"),
+        ("lifetimePurchases", 5000, vec!["4000"], "4000", "1000"),
+        ("tracker", 5, vec!["10", "10", "10", "10"], "4", "1"),
+    ] {
+        api.program(kind, &one(kind, min)).await;
+        for (i, amount) in orders.iter().enumerate() {
+            api.order(
+                kind,
+                "c",
+                &format!("o{i}"),
+                &format!("2026-0{}-15T00:00:00Z", i + 1),
+                amount,
+            )
+            .await;
+        }
+        let status = api.status(kind, "c", "2026-10-15T00:00:00Z").await;
+        let c = &status["progress"][0]["criteria"][0];
+        assert_eq!(
+            (
+                c["actual"].as_str(),
+                c["remaining"].as_str(),
+                c["met"].as_bool()
+            ),
+            (Some(actual), Some(remaining), Some(false)),
+            "{kind}"
+        );
+        assert_eq!(status["progress"][0]["qualifies"], false);
+    }
+}
+
+async fn capillary_returning_the_fifth_visit_reverses_the_upgrade(api: Api) {
+    api.program(
+        "gym",
+        &json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "visits", "measure": "visits", "period": {"months": 12}}],
+        "tiers": [{"name": "Regular", "earnRate": "0.1"},
+                  {"name": "Frequent", "earnRate": "0.2", "upgrade": {
+                      "criteria": [{"id": "A", "kind": "tracker", "tracker": "visits", "min": 5}],
+                      "condition": "all", "upgradeType": "lazy"}}]}),
+    )
+    .await;
+    for i in 0..4 {
+        api.order(
+            "gym",
+            "c",
+            &format!("v{i}"),
+            &format!("2026-0{}-10T00:00:00Z", i * 2 + 1),
+            "50",
+        )
+        .await;
+    }
+    let fifth = api
+        .order("gym", "c", "v5", "2026-10-01T00:00:00Z", "50")
+        .await;
+    assert_eq!(fifth["tierAfter"], "Frequent", "the fifth visit upgrades");
+    let back = api.post("/programs/gym/returns", &json!({"returnId": "r5", "orderId": "v5", "customerId": "c", "returnedAt": "2026-10-02T00:00:00Z"})).await;
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(back.body["tierAfter"], "Regular");
+    assert_eq!(back.body["pointsReversed"], "5");
+    assert_eq!(
+        back.body["downgrades"],
+        json!([{"from": "Frequent", "to": "Regular", "at": "2026-10-02T00:00:00Z"}])
+    );
+    let status = api.status("gym", "c", "2026-10-03T00:00:00Z").await;
+    assert_eq!(status["trackers"]["visits"], "4");
+    assert_eq!(status["tier"], "Regular");
+    let history: Vec<_> = status["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["to"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(history, vec!["Frequent", "Regular"]);
+}
+
+async fn capillary_conditions_any_all_and_custom(api: Api) {
+    api.program("travel", &json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [
+            {"id": "flights", "measure": "visits", "filter": {"category": "flight"}, "period": {"months": 12}},
+            {"id": "hotels", "measure": "visits", "filter": {"category": "partnerHotel"}, "period": {"months": 12}}],
+        "tiers": [{"name": "Gold", "earnRate": "0.05"},
+                  {"name": "Platinum", "earnRate": "0.1", "upgrade": {"criteria": [
+                      {"id": "A", "kind": "lifetimePoints", "min": 1500},
+                      {"id": "B", "kind": "tracker", "tracker": "flights", "min": 5},
+                      {"id": "C", "kind": "tracker", "tracker": "hotels", "min": 3}],
+                      "condition": {"any": 1}, "upgradeType": "eager"}}]})).await;
+    for i in 0..3 {
+        let mut o = order("t", &format!("h{i}"), "2026-02-01T00:00:00Z", "100");
+        o["lineItems"] =
+            json!([{"sku": "room", "category": "partnerHotel", "price": "100", "quantity": 1}]);
+        let r = api.post("/programs/travel/orders", &o).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.body["tierAfter"],
+            if i < 2 { "Gold" } else { "Platinum" },
+            "ANY 1: the third partner hotel stay suffices"
+        );
+    }
+
+    api.program(
+        "shop",
+        &json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "purchases6m", "measure": "visits", "period": {"months": 6}}],
+        "tiers": [{"name": "Standard", "earnRate": "1"},
+                  {"name": "Plus", "earnRate": "2", "upgrade": {"criteria": [
+                      {"id": "A", "kind": "currentPoints", "min": 3000},
+                      {"id": "B", "kind": "tracker", "tracker": "purchases6m", "min": 5},
+                      {"id": "C", "kind": "singleOrder", "min": 1000}],
+                      "condition": {"custom": "(A AND B) OR C"}, "upgradeType": "eager"}}]}),
+    )
+    .await;
+    for i in 0..4 {
+        let r = api
+            .order("shop", "s", &format!("o{i}"), "2026-02-01T00:00:00Z", "750")
+            .await;
+        assert_eq!(r["tierAfter"], "Standard", "A without B is not enough");
+    }
+    let fifth = api
+        .order("shop", "s", "o5", "2026-02-02T00:00:00Z", "10")
+        .await;
+    assert_eq!(fifth["tierAfter"], "Plus", "A AND B");
+    let big = api
+        .order("shop", "x", "big", "2026-02-02T00:00:00Z", "1000")
+        .await;
+    assert_eq!(big["tierAfter"], "Plus", "C alone");
+    assert_eq!(big["pointsAwarded"], "2000", "eager: at Plus's rate");
+
+    api.program("gym", &json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [
+            {"id": "workouts", "measure": "visits", "filter": {"category": "workout"}, "period": {"months": 3}},
+            {"id": "accessories", "measure": "lineItemPrice", "filter": {"category": "accessory"}, "period": {"months": 3}}],
+        "tiers": [{"name": "Pro", "earnRate": "10"},
+                  {"name": "Ultimate", "earnRate": "20", "upgrade": {"criteria": [
+                      {"id": "A", "kind": "currentPoints", "min": 2000},
+                      {"id": "B", "kind": "tracker", "tracker": "workouts", "min": 15},
+                      {"id": "C", "kind": "tracker", "tracker": "accessories", "min": 500}],
+                      "condition": "all", "upgradeType": "lazy"}}]})).await;
+    let workouts: Vec<_> = (0..15)
+        .map(|i| {
+            let mut o = order(
+                "g",
+                &format!("w{i}"),
+                &format!("2026-04-{:02}T07:00:00Z", i + 1),
+                "20",
+            );
+            o["lineItems"] =
+                json!([{"sku": "class", "category": "workout", "price": "20", "quantity": 1}]);
+            o
+        })
+        .collect();
+    for o in &workouts {
+        assert_eq!(
+            api.post("/programs/gym/orders", o).await.body["tierAfter"],
+            "Pro"
+        );
+    }
+    let mut gear = order("g", "gear", "2026-04-20T07:00:00Z", "500");
+    gear["lineItems"] =
+        json!([{"sku": "gloves", "category": "accessory", "price": "250", "quantity": 2}]);
+    let r = api.post("/programs/gym/orders", &gear).await;
+    assert_eq!(
+        r.body["tierAfter"], "Ultimate",
+        "ALL three: 8000 points, 15 workouts, 500 of accessories"
+    );
+}
+
+async fn replays_answer_the_original_and_changed_payloads_conflict(api: Api) {
+    api.program("p", &silver_gold_diamond("lazy")).await;
+    let first = api
+        .order("p", "c", "o1", "2026-01-10T00:00:00Z", "100")
+        .await;
+    let again = api
+        .post(
+            "/programs/p/orders",
+            &order("c", "o1", "2026-01-10T00:00:00Z", "100.00"),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["duplicate"], true);
+    assert_eq!(again.body["pointsAwarded"], first["pointsAwarded"]);
+    let changed = api
+        .post(
+            "/programs/p/orders",
+            &order("c", "o1", "2026-01-10T00:00:00Z", "101"),
+        )
+        .await;
+    assert_eq!(
+        (changed.status, changed.code()),
+        (409, "idempotency_conflict")
+    );
+    let status = api.status("p", "c", "2026-01-11T00:00:00Z").await;
+    assert_eq!(status["lifetimePurchases"], "100", "counted once");
+
+    let ret = json!({"returnId": "r1", "orderId": "o1", "customerId": "c", "returnedAt": "2026-01-12T00:00:00Z", "amount": "40"});
+    assert_eq!(
+        api.post("/programs/p/returns", &ret).await.body["pointsReversed"],
+        "4"
+    );
+    let replay = api.post("/programs/p/returns", &ret).await;
+    assert_eq!(
+        (replay.status, replay.body["duplicate"].as_bool()),
+        (200, Some(true))
+    );
+    let mut other = ret.clone();
+    other["amount"] = json!("41");
+    assert_eq!(
+        api.post("/programs/p/returns", &other).await.code(),
+        "idempotency_conflict"
+    );
+
+    let redeem = json!({"redemptionId": "x1", "points": "5", "at": "2026-01-13T00:00:00Z"});
+    let r = api
+        .post("/programs/p/customers/c/redemptions", &redeem)
+        .await;
+    assert_eq!(
+        (r.status, r.body["currentPoints"].as_str()),
+        (200, Some("1"))
+    );
+    let r = api
+        .post("/programs/p/customers/c/redemptions", &redeem)
+        .await;
+    assert_eq!(
+        (r.status, r.body["duplicate"].as_bool()),
+        (200, Some(true)),
+        "a replay even though only 1 point is left"
+    );
+    let status = api.status("p", "c", "2026-01-14T00:00:00Z").await;
+    assert_eq!(
+        (
+            status["currentPoints"].as_str(),
+            status["lifetimePurchases"].as_str()
+        ),
+        (Some("1"), Some("60"))
+    );
+}
+
+async fn pending_orders_count_when_completed_and_cancellation_returns_them(api: Api) {
+    api.program("p", &silver_gold_diamond("lazy")).await;
+    let mut o = order("c", "o1", "2026-01-10T00:00:00Z", "12000");
+    o["status"] = json!("pending");
+    let pending = api.post("/programs/p/orders", &o).await;
+    assert_eq!(
+        (pending.status, pending.body["applied"].as_bool()),
+        (200, Some(false))
+    );
+    assert_eq!(
+        api.get("/programs/p/customers/c").await.code(),
+        "customer_not_found",
+        "a pending order counts for nothing"
+    );
+    o["status"] = json!("completed");
+    let done = api.post("/programs/p/orders", &o).await;
+    assert_eq!(
+        (
+            done.body["applied"].as_bool(),
+            done.body["tierAfter"].as_str()
+        ),
+        (Some(true), Some("Gold"))
+    );
+    o["status"] = json!("cancelled");
+    let cancelled = api.post("/programs/p/orders", &o).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.body["pointsReversed"], "1200");
+    assert_eq!(
+        cancelled.body["tierAfter"], "Silver",
+        "the upgrade the order caused is reversed"
+    );
+    let status = api.status("p", "c", "2026-01-11T00:00:00Z").await;
+    assert_eq!(
+        (
+            status["lifetimePurchases"].as_str(),
+            status["currentPoints"].as_str()
+        ),
+        (Some("0"), Some("0"))
+    );
+    o["status"] = json!("completed");
+    assert_eq!(
+        api.post("/programs/p/orders", &o).await.code(),
+        "idempotency_conflict",
+        "a cancelled order cannot complete again"
+    );
+}
+
+async fn config_versions_and_admin_tier_changes(api: Api) {
+    api.program("p", &silver_gold_diamond("lazy")).await;
+    let r = api.get("/programs/p/config").await;
+    assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(1)));
+    api.order("p", "c", "o1", "2026-01-10T00:00:00Z", "12000")
+        .await;
+    let mut raised = silver_gold_diamond("lazy");
+    raised["tiers"][1]["upgrade"]["criteria"][0]["min"] = json!(20000);
+    let r = api.put("/programs/p/config", &raised).await;
+    assert_eq!(r.body["version"], 2);
+    assert_eq!(
+        api.status("p", "c", "2026-01-11T00:00:00Z").await["tier"],
+        "Gold",
+        "a config change never demotes"
+    );
+    let fresh = api
+        .order("p", "d", "o1", "2026-01-10T00:00:00Z", "12000")
+        .await;
+    assert_eq!(
+        fresh["tierAfter"], "Silver",
+        "new rules apply to future events"
+    );
+    let mut dropped = raised.clone();
+    dropped["tiers"].as_array_mut().unwrap().pop();
+    let r = api.put("/programs/p/config", &dropped).await;
+    assert_eq!((r.status, r.code()), (422, "invalid_config"));
+    assert_eq!(r.body["error"]["details"][0]["code"], "tier_removed");
+    let r = api
+        .put(
+            "/programs/p/customers/d/tier",
+            &json!({"tier": "Diamond", "reason": "VIP migration"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["tier"].as_str(),
+            r.body["changed"].as_bool()
+        ),
+        (200, Some("Diamond"), Some(true))
+    );
+    let status = api.status("p", "d", "2026-01-11T00:00:00Z").await;
+    assert_eq!(status["tier"], "Diamond");
+    assert!(status["history"][0]["cause"]
+        .as_str()
+        .unwrap()
+        .contains("VIP migration"));
+    let valid = api.post("/programs/p/config/validate", &raised).await;
+    assert_eq!(
+        (valid.status, valid.body.clone()),
+        (200, json!({"valid": true}))
+    );
+}
+
+async fn the_expiry_job_twice_gives_the_same_state(api: Api) {
+    let mut config = silver_gold_diamond("lazy");
+    config["pointsExpiry"] = json!({"months": 12});
+    config["trackers"] = json!([{"id": "visits", "measure": "visits", "period": {"days": 30}}]);
+    api.program("p", &config).await;
+    api.order("p", "c", "o1", "2026-01-10T00:00:00Z", "1000")
+        .await;
+    api.order("p", "c", "o2", "2026-06-10T00:00:00Z", "500")
+        .await;
+    let event = json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2027-01-10T03:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let first = api.post("/_local/scheduled", &event).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(
+        (
+            first.body["customersChanged"].as_u64(),
+            first.body["pointsExpired"].as_str()
+        ),
+        (Some(1), Some("100"))
+    );
+    let after_first = api.status("p", "c", "2027-01-10T04:00:00Z").await;
+    assert_eq!(after_first["currentPoints"], "50");
+    assert_eq!(after_first["lifetimePoints"], "150");
+    let second = api.post("/_local/scheduled", &event).await;
+    assert_eq!(
+        (
+            second.body["customersDue"].as_u64(),
+            second.body["customersChanged"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        api.status("p", "c", "2027-01-10T04:00:00Z").await,
+        after_first
+    );
+}
+
+on_both_engines!(
+    ako_silver_by_entry_goal_or_single_order,
+    capillary_upgrade_types_award_400_600_and_200_plus_300,
+    capillary_progress_shows_what_remains,
+    capillary_returning_the_fifth_visit_reverses_the_upgrade,
+    capillary_conditions_any_all_and_custom,
+    replays_answer_the_original_and_changed_payloads_conflict,
+    pending_orders_count_when_completed_and_cancellation_returns_them,
+    config_versions_and_admin_tier_changes,
+    the_expiry_job_twice_gives_the_same_state,
+);

@@ -1,1 +1,157 @@
+//! Test support: a local API of its own per test, on either engine, talked
+//! to over HTTP like any client.
 
+use serde_json::Value;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static TABLES: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    /// dynoxide inside the local API process, in memory.
+    Embedded,
+    /// AWS's DynamoDB Local, started by scripts/test.sh.
+    DynamoDbLocal,
+}
+
+pub struct Api {
+    pub base: String,
+    client: reqwest::Client,
+    _running: local_api::Running,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after: Option<String>,
+}
+
+impl Reply {
+    /// The error code of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    pub async fn start(engine: Engine) -> Api {
+        let table = format!(
+            "e2e-{}-{}",
+            std::process::id(),
+            TABLES.fetch_add(1, Ordering::Relaxed)
+        );
+        let dynamodb_endpoint = match engine {
+            Engine::Embedded => None,
+            Engine::DynamoDbLocal => Some(std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
+                "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
+            )),
+        };
+        let args = local_api::Args {
+            port: 0,
+            data_dir: std::env::temp_dir(),
+            in_memory: true,
+            dynamodb_endpoint,
+            table,
+        };
+        let running = local_api::start(&args).await.expect("local API starts");
+        Api {
+            base: format!("http://{}", running.address),
+            client: reqwest::Client::new(),
+            _running: running,
+        }
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: Option<String>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            request = request.header("content-type", "application/json").body(b);
+        }
+        let response = request.send().await.expect("request is answered");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap_or("").to_owned());
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("reply to {path} is not JSON ({e}): {text}"));
+        Reply {
+            status,
+            body,
+            retry_after,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send("POST", path, Some(body.to_string())).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send("PUT", path, Some(body.to_string())).await
+    }
+
+    /// Stores a program config, asserting success.
+    pub async fn program(&self, id: &str, config: &Value) {
+        let r = self.put(&format!("/programs/{id}/config"), config).await;
+        assert_eq!(r.status, 200, "config for {id} is accepted: {}", r.body);
+    }
+
+    /// Sends a completed order, asserting success.
+    pub async fn order(
+        &self,
+        program: &str,
+        customer: &str,
+        id: &str,
+        at: &str,
+        amount: &str,
+    ) -> Value {
+        let r = self
+            .post(
+                &format!("/programs/{program}/orders"),
+                &order(customer, id, at, amount),
+            )
+            .await;
+        assert_eq!(r.status, 200, "order {id}: {}", r.body);
+        r.body
+    }
+
+    pub async fn status(&self, program: &str, customer: &str, as_of: &str) -> Value {
+        let r = self
+            .get(&format!(
+                "/programs/{program}/customers/{customer}?asOf={as_of}"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "status of {customer}: {}", r.body);
+        r.body
+    }
+}
+
+pub fn order(customer: &str, id: &str, at: &str, amount: &str) -> Value {
+    serde_json::json!({
+        "orderId": id, "customerId": customer, "placedAt": at,
+        "status": "completed", "amount": amount, "currency": "USD"
+    })
+}
+
+/// Defines each listed async test fn (taking an `Api`) once per engine.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Api::start($crate::Engine::Embedded).await).await }
+            )*
+        }
+        mod dynamodb_local {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Api::start($crate::Engine::DynamoDbLocal).await).await }
+            )*
+        }
+    };
+}
