@@ -127,7 +127,7 @@ impl CustomerState {
                 order_id: order_id.to_owned(),
                 net,
             });
-            self.best_orders.sort_by(|a, b| b.net.cmp(&a.net));
+            self.best_orders.sort_by_key(|b| std::cmp::Reverse(b.net));
             self.best_orders.truncate(BEST_ORDERS_KEPT);
         }
     }
