@@ -16,6 +16,9 @@ pub enum Engine {
 
 pub struct Api {
     pub base: String,
+    /// The DynamoDB endpoint and table behind this API.
+    pub dynamodb_endpoint: String,
+    pub table: String,
     client: reqwest::Client,
     _running: local_api::Running,
 }
@@ -52,11 +55,13 @@ impl Api {
             data_dir: std::env::temp_dir(),
             in_memory: true,
             dynamodb_endpoint,
-            table,
+            table: table.clone(),
         };
         let running = local_api::start(&args).await.expect("local API starts");
         Api {
             base: format!("http://{}", running.address),
+            dynamodb_endpoint: running.dynamodb_endpoint.clone(),
+            table,
             client: reqwest::Client::new(),
             _running: running,
         }
