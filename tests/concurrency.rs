@@ -89,3 +89,34 @@ on_both_engines!(
     the_same_order_sent_eight_times_at_once_is_applied_once,
     concurrent_returns_of_one_order_never_take_back_more_than_it_had,
 );
+
+/// AWS's billing rules, as dynoxide reports them: a warm container's order
+/// for a known customer is one consistent read (<= 4 KB) and one transaction
+/// of the order item, the state item and the config-version check (<= 1 KB
+/// each, 2 units per KB transactional).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncontended_order_costs_one_read_unit_and_six_write_units() {
+    let api = Api::start(e2e::Engine::Embedded).await;
+    let mut program = config();
+    program["pointsExpiry"] = json!({"months": 12});
+    api.program("p", &program).await;
+    for i in 0..20 {
+        api.order(
+            "p",
+            "c",
+            &format!("o{i}"),
+            &format!("2026-03-{:02}T10:00:00Z", i + 1),
+            "10",
+        )
+        .await;
+    }
+    let before = api.get("/_local/metrics").await.body;
+    api.order("p", "c", "next", "2026-03-25T10:00:00Z", "10")
+        .await;
+    let after = api.get("/_local/metrics").await.body;
+    let delta = |k: &str| after[k].as_f64().unwrap() - before[k].as_f64().unwrap();
+    assert_eq!(
+        (delta("requests"), delta("readUnits"), delta("writeUnits")),
+        (2.0, 1.0, 6.0)
+    );
+}

@@ -220,7 +220,7 @@ async fn raw_ceiling(api: &Api, clients: usize, seconds: u64) -> (f64, Vec<Durat
                 let check = ConditionCheck::builder()
                     .table_name(&table)
                     .key("pk", s("PROGRAM#load"))
-                    .key("sk", s("CONFIG"))
+                    .key("sk", s("CONFIG_VERSION"))
                     .condition_expression("version = :cv")
                     .expression_attribute_values(":cv", AttributeValue::N("1".into()))
                     .build()

@@ -238,10 +238,20 @@ fn build_trackers(configs: &[TrackerConfig], problems: &mut Problems) -> Vec<Tra
             aggregate: t.aggregate,
             category: t.filter.as_ref().map(|f| f.category.clone()),
             period: t.period,
-            key: format!("{}:{key}", t.id),
+            key: fingerprint(&format!("{}:{key}", t.id)),
         });
     }
     out
+}
+
+/// FNV-1a 64 of a tracker's definition: stored with every series, so short.
+fn fingerprint(definition: &str) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in definition.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    format!("{hash:016x}")
 }
 
 fn build_tiers(

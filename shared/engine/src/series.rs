@@ -46,17 +46,38 @@ impl PartialEq for Series {
     }
 }
 
+/// The stored form: days as differences from the previous bucket (the first
+/// from day 0), so a year of daily buckets is mostly one-digit numbers and
+/// the state item stays small (DynamoDB bills writes per started KB).
 #[derive(Serialize, Deserialize)]
 struct StoredSeries {
+    #[serde(rename = "k")]
     key: String,
-    buckets: Vec<Bucket>,
+    #[serde(rename = "b")]
+    buckets: Vec<StoredBucket>,
 }
+
+#[derive(Serialize, Deserialize)]
+struct StoredBucket(
+    DayNumber,
+    Decimal,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")] Vec<Decimal>,
+);
 
 impl From<StoredSeries> for Series {
     fn from(s: StoredSeries) -> Self {
+        let mut day = 0;
+        let buckets = s
+            .buckets
+            .into_iter()
+            .map(|StoredBucket(delta, sum, values)| {
+                day += delta;
+                Bucket { day, sum, values }
+            })
+            .collect();
         let mut series = Series {
             key: s.key,
-            buckets: s.buckets,
+            buckets,
             ..Default::default()
         };
         series.buckets.sort_by_key(|b| b.day);
@@ -67,9 +88,19 @@ impl From<StoredSeries> for Series {
 
 impl From<Series> for StoredSeries {
     fn from(s: Series) -> Self {
+        let mut previous = 0;
+        let buckets = s
+            .buckets
+            .into_iter()
+            .map(|b| {
+                let delta = b.day - previous;
+                previous = b.day;
+                StoredBucket(delta, b.sum, b.values)
+            })
+            .collect();
         StoredSeries {
             key: s.key,
-            buckets: s.buckets,
+            buckets,
         }
     }
 }

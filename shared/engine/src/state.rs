@@ -23,7 +23,7 @@ pub struct CustomerState {
     pub lifetime_points: Points,
     pub lifetime_purchases: Money,
     /// Points still to expire, by the UTC day they were earned, oldest first.
-    #[serde(default)]
+    #[serde(default, with = "delta_lots")]
     pub lots: Vec<Lot>,
     /// One series per program tracker, in the program's tracker order once
     /// [`CustomerState::align`] has run.
@@ -191,5 +191,38 @@ impl CustomerState {
             left -= take;
         }
         self.lots.retain(|l| !l.points.is_zero());
+    }
+}
+
+mod delta_lots {
+    //! Lots stored as `[day difference, points]` pairs: small and sorted.
+    use super::Lot;
+    use crate::period::DayNumber;
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(lots: &[Lot], s: S) -> Result<S::Ok, S::Error> {
+        let mut previous = 0;
+        let pairs: Vec<(DayNumber, Decimal)> = lots
+            .iter()
+            .map(|l| {
+                let delta = l.day - previous;
+                previous = l.day;
+                (delta, l.points)
+            })
+            .collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Lot>, D::Error> {
+        let pairs: Vec<(DayNumber, Decimal)> = Deserialize::deserialize(d)?;
+        let mut day = 0;
+        Ok(pairs
+            .into_iter()
+            .map(|(delta, points)| {
+                day += delta;
+                Lot { day, points }
+            })
+            .collect())
     }
 }

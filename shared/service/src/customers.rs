@@ -13,6 +13,7 @@ use tier_store::StoredCustomer;
 pub(crate) struct Prepared {
     pub version: Option<u64>,
     pub state: CustomerState,
+    pub indexed_expiry: Option<chrono::NaiveDate>,
 }
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
@@ -29,9 +30,9 @@ impl Service {
         at: DateTime<Utc>,
     ) -> Result<Prepared, ApiError> {
         let program = &loaded.program;
-        let (version, mut state) = match stored {
-            Some(s) => (Some(s.version), s.state),
-            None => (None, CustomerState::new(program, at)),
+        let (version, mut state, indexed_expiry) = match stored {
+            Some(s) => (Some(s.version), s.state, s.indexed_expiry),
+            None => (None, CustomerState::new(program, at), None),
         };
         let missing = state.align(program);
         if !missing.is_empty() && state.orders_applied > 0 {
@@ -50,6 +51,10 @@ impl Service {
                 program.rebuild_tracker(&mut state, tracker, &records, at);
             }
         }
-        Ok(Prepared { version, state })
+        Ok(Prepared {
+            version,
+            state,
+            indexed_expiry,
+        })
     }
 }

@@ -68,6 +68,7 @@ impl Service {
                 return Ok(None);
             };
             let stored_version = stored.version;
+            let indexed_expiry = stored.indexed_expiry;
             let prepared = self
                 .prepare(&loaded, program_id, customer, Some(stored), time)
                 .await?;
@@ -80,6 +81,7 @@ impl Service {
                 customer,
                 config_version: Some(loaded.version),
                 expected_version: Some(stored_version),
+                indexed_expiry,
                 state: Some((&state, next)),
                 events: vec![],
             };

@@ -67,6 +67,7 @@ pub(crate) fn upgrades_out(program: &Program, decision: &Decision) -> Vec<Upgrad
 
 struct Plan {
     version: Option<u64>,
+    indexed_expiry: Option<chrono::NaiveDate>,
     state: Option<tier_engine::CustomerState>,
     event: EventWrite,
     response: OrderResponse,
@@ -145,6 +146,7 @@ impl Service {
                 customer: &order.customer_id,
                 config_version: plan.state.as_ref().map(|_| loaded.version),
                 expected_version: plan.version,
+                indexed_expiry: plan.indexed_expiry,
                 state: plan.state.as_ref().map(|s| (s, next_expiry)),
                 events: vec![plan.event],
             };
@@ -191,7 +193,11 @@ impl Service {
         existing: Option<&EventItem>,
     ) -> Result<Plan, ApiError> {
         let program = &loaded.program;
-        let Prepared { version, mut state } = prepared;
+        let Prepared {
+            version,
+            mut state,
+            indexed_expiry,
+        } = prepared;
         let tier = program.tier_name(state.tier_index(program)).to_owned();
         let mut response = OrderResponse {
             program_id: program_id.to_owned(),
@@ -278,6 +284,7 @@ impl Service {
         };
         Ok(Plan {
             version,
+            indexed_expiry,
             state: changed_state.then_some(state),
             event,
             response,

@@ -134,6 +134,7 @@ impl Service {
                 customer,
                 config_version: Some(loaded.version),
                 expected_version: prepared.version,
+                indexed_expiry: prepared.indexed_expiry,
                 state: Some((&state, next_expiry)),
                 events: vec![
                     EventWrite::Create(return_item),

@@ -2,7 +2,12 @@
 //! the program id: `a#b` + `c` and `a` + `b#c` never meet.
 
 pub const CONFIG_POINTER: &str = "CONFIG";
+/// A small item holding only the current config version: what every order's
+/// transaction checks (a `ConditionCheck` is billed by the checked item's size).
+pub const CONFIG_VERSION: &str = "CONFIG_VERSION";
 pub const STATE: &str = "STATE";
+/// A customer's entry in the expiry index.
+pub const EXPIRY: &str = "EXPIRY";
 /// The sparse index the scheduled job reads instead of scanning.
 pub const EXPIRY_INDEX: &str = "expiry";
 /// Shards of the expiry index's partition key, so one busy day does not make

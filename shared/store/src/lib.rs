@@ -51,6 +51,8 @@ pub struct StoredConfig {
 pub struct StoredCustomer {
     pub version: u64,
     pub state: CustomerState,
+    /// The day under which the customer is in the expiry index.
+    pub indexed_expiry: Option<NaiveDate>,
 }
 
 /// An order, return or redemption item: the idempotency record of one event.
@@ -91,6 +93,9 @@ pub struct CustomerCommit<'a> {
     pub expected_version: Option<u64>,
     /// The new state and the day something of it next expires.
     pub state: Option<(&'a CustomerState, Option<NaiveDate>)>,
+    /// The expiry day the stored state was indexed under: the index item is
+    /// only rewritten when the day changes, so most orders do not touch it.
+    pub indexed_expiry: Option<NaiveDate>,
     pub events: Vec<EventWrite>,
 }
 
@@ -241,9 +246,21 @@ impl DynamoStore {
         pointer.insert("version".into(), n(version));
         pointer.insert("config".into(), s(config_json));
         pointer.insert("programId".into(), s(program));
-        let mut history = key(pk, keys::config_version_sk(version));
+        let mut history = key(pk.clone(), keys::config_version_sk(version));
         history.insert("version".into(), n(version));
         history.insert("config".into(), s(config_json));
+        let mut guard = key(pk, keys::CONFIG_VERSION);
+        guard.insert("version".into(), n(version));
+        let guard_put = match expected {
+            None => Put::builder().condition_expression("attribute_not_exists(pk)"),
+            Some(v) => Put::builder()
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        }
+        .table_name(&self.table)
+        .set_item(Some(guard))
+        .build()
+        .map_err(request_error)?;
         let pointer_put = match expected {
             None => Put::builder().condition_expression("attribute_not_exists(pk)"),
             Some(v) => Put::builder()
@@ -265,6 +282,7 @@ impl DynamoStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(pointer_put).build())
             .transact_items(TransactWriteItem::builder().put(history_put).build())
+            .transact_items(TransactWriteItem::builder().put(guard_put).build())
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
@@ -363,6 +381,9 @@ impl DynamoStore {
         if let Some((state, expires)) = commit.state {
             let put = self.state_put(&pk, &commit, state, expires)?;
             items.push(TransactWriteItem::builder().put(put).build());
+            if expires != commit.indexed_expiry {
+                items.push(self.expiry_write(&pk, &commit, expires)?);
+            }
         }
         let config_index = items.len();
         if let Some(version) = commit.config_version {
@@ -370,7 +391,7 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .set_key(Some(key(
                     keys::program_pk(commit.program),
-                    keys::CONFIG_POINTER,
+                    keys::CONFIG_VERSION,
                 )))
                 .condition_expression("version = :v")
                 .expression_attribute_values(":v", n(version))
@@ -425,13 +446,16 @@ impl DynamoStore {
         };
         let mut attrs = key(pk.to_owned(), item.sk.clone());
         attrs.insert("hash".into(), s(&item.payload_hash));
-        attrs.insert("result".into(), s(&item.result));
+        attrs.insert(
+            "data".into(),
+            AttributeValue::B(Blob::new(codec::encode_event(
+                &item.result,
+                item.record.as_deref(),
+            ))),
+        );
         attrs.insert("itemVersion".into(), n(item.item_version));
         if let Some(v) = &item.status {
             attrs.insert("status".into(), s(v));
-        }
-        if let Some(v) = &item.record {
-            attrs.insert("record".into(), s(v));
         }
         if let Some(v) = &item.placed_at {
             attrs.insert("placedAt".into(), s(v));
@@ -458,11 +482,8 @@ impl DynamoStore {
             "state".into(),
             AttributeValue::B(Blob::new(encode_state(state))),
         );
-        attrs.insert("programId".into(), s(commit.program));
-        attrs.insert("customerId".into(), s(commit.customer));
         if let Some(day) = expires {
-            attrs.insert("expiryShard".into(), s(keys::expiry_shard(pk)));
-            attrs.insert("expiresOn".into(), s(day.format("%Y-%m-%d").to_string()));
+            attrs.insert("nextExpiry".into(), s(day.format("%Y-%m-%d").to_string()));
         }
         let builder = match commit.expected_version {
             None => Put::builder().condition_expression("attribute_not_exists(pk)"),
@@ -476,6 +497,36 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(request_error)
+    }
+
+    /// The customer's entry in the sparse expiry index: its own small item,
+    /// so the state item carries no index key and its writes cost no index
+    /// write.
+    fn expiry_write(
+        &self,
+        pk: &str,
+        commit: &CustomerCommit<'_>,
+        expires: Option<NaiveDate>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let Some(day) = expires else {
+            let delete = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.to_owned(), keys::EXPIRY)))
+                .build()
+                .map_err(request_error)?;
+            return Ok(TransactWriteItem::builder().delete(delete).build());
+        };
+        let mut attrs = key(pk.to_owned(), keys::EXPIRY);
+        attrs.insert("programId".into(), s(commit.program));
+        attrs.insert("customerId".into(), s(commit.customer));
+        attrs.insert("expiryShard".into(), s(keys::expiry_shard(pk)));
+        attrs.insert("expiresOn".into(), s(day.format("%Y-%m-%d").to_string()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(attrs))
+            .build()
+            .map_err(request_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// One page of customers of `shard` with something expiring on or before
@@ -520,16 +571,23 @@ fn customer_of(item: &Item) -> Result<StoredCustomer, StoreError> {
     Ok(StoredCustomer {
         version: get_n(item, "version")?,
         state: decode_state(bytes.as_ref()).map_err(StoreError::Corrupt)?,
+        indexed_expiry: get_s(item, "nextExpiry")
+            .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
     })
 }
 
 fn event_of(item: &Item) -> Result<EventItem, StoreError> {
+    let data = item
+        .get("data")
+        .and_then(|v| v.as_b().ok())
+        .ok_or_else(|| StoreError::Corrupt("event item without data".into()))?;
+    let (result, record) = codec::decode_event(data.as_ref()).map_err(StoreError::Corrupt)?;
     Ok(EventItem {
         sk: get_s(item, "sk").unwrap_or_default(),
         payload_hash: get_s(item, "hash").unwrap_or_default(),
         status: get_s(item, "status"),
-        result: get_s(item, "result").unwrap_or_default(),
-        record: get_s(item, "record"),
+        result,
+        record,
         placed_at: get_s(item, "placedAt"),
         item_version: get_n(item, "itemVersion")?,
     })
@@ -555,11 +613,13 @@ fn cancellation(
             let existing = r.item().map(event_of).and_then(Result::ok);
             return CommitError::EventExists { index: i, existing };
         }
-        if i == state_index && state_index != config_index {
-            let current = r.item().map(customer_of).and_then(Result::ok);
-            return CommitError::Conflict { current };
+        if i == config_index {
+            return CommitError::ConfigChanged;
         }
-        return CommitError::ConfigChanged;
+        let current = (i == state_index)
+            .then(|| r.item().map(customer_of).and_then(Result::ok))
+            .flatten();
+        return CommitError::Conflict { current };
     }
     CommitError::Conflict { current: None }
 }

@@ -68,6 +68,7 @@ fn commit<'a>(
         config_version: None,
         expected_version: expected,
         state: Some((state, None)),
+        indexed_expiry: None,
         events,
     }
 }
