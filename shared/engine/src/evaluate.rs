@@ -6,7 +6,7 @@ use crate::config::{Aggregate, CriterionKind, Measure};
 use crate::decimal::{Money, Points};
 use crate::events::Order;
 use crate::expression::MetMask;
-use crate::period::day_of;
+use crate::period::{day_of, DayNumber};
 use crate::program::{Criterion, Program, Rule, TierIndex, MAX_TRACKERS};
 use crate::state::CustomerState;
 use chrono::{DateTime, Utc};
@@ -46,25 +46,40 @@ impl<'a> Evaluator<'a> {
         let mut base = [Decimal::ZERO; MAX_TRACKERS];
         let mut matches = 0u32;
         let mut full = [Decimal::ZERO; MAX_TRACKERS];
+        // Trackers often share a period: compute each window start once.
+        let mut firsts: [(Option<crate::config::Period>, DayNumber); MAX_TRACKERS] =
+            [(None, 0); MAX_TRACKERS];
         for (i, tracker) in program.trackers.iter().enumerate() {
             if used & (1 << i) == 0 {
                 continue;
             }
             if let Some(series) = state.trackers.get(i) {
-                let first = tracker.period.window_first_day(day);
+                let first = match firsts.iter().find(|(p, _)| *p == Some(tracker.period)) {
+                    Some((_, first)) => *first,
+                    None => {
+                        let first = tracker.period.window_first_day(day);
+                        firsts[i] = (Some(tracker.period), first);
+                        first
+                    }
+                };
                 base[i] = match tracker.aggregate {
                     Aggregate::Sum => series.sum(first, day),
                     Aggregate::Max => series.max(first, day),
                 };
             }
             if let Some(order) = order {
-                let (line_total, matched) = order.line_total(tracker.category.as_deref());
+                let category = tracker.category.as_deref();
+                let matched = category.is_none()
+                    || order
+                        .line_items
+                        .iter()
+                        .any(|item| item.category.as_deref() == category);
                 if matched {
                     matches |= 1 << i;
                     full[i] = match tracker.measure {
                         Measure::BillAmount => order.amount,
                         Measure::GrossBillAmount => order.gross_amount.unwrap_or(order.amount),
-                        Measure::LineItemPrice => line_total,
+                        Measure::LineItemPrice => order.line_total(category).0,
                         Measure::Visits => Decimal::ONE,
                         Measure::Points => Decimal::ZERO,
                     };

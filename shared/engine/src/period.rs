@@ -21,6 +21,10 @@ pub fn date_of(day: DayNumber) -> NaiveDate {
 impl Period {
     /// `day - P`, saturating at the calendar's ends.
     pub fn back_from(self, day: DayNumber) -> DayNumber {
+        if let (Some(d), _) = (self.days, self.months) {
+            // Day numbers are consecutive: no calendar needed.
+            return day.saturating_sub(d.min(i32::MAX as u32) as i32);
+        }
         let date = date_of(day);
         let moved = match (self.days, self.months) {
             (Some(d), _) => date.checked_sub_days(Days::new(d.into())),

@@ -17,8 +17,8 @@ pub type TierIndex = usize;
 /// At most this many criteria per upgrade rule (the references' limit).
 pub const MAX_CRITERIA: usize = 3;
 /// At most this many trackers per program, so per-order tracker figures fit
-/// in a fixed array on the stack.
-pub const MAX_TRACKERS: usize = 16;
+/// in a small fixed array on the stack (the references allow three per tier).
+pub const MAX_TRACKERS: usize = 8;
 /// At most this many tiers per program.
 pub const MAX_TIERS: usize = 32;
 

@@ -36,6 +36,8 @@ pub struct Series {
     /// The tracker definition this series was counted for (`Tracker::key`).
     pub key: String,
     buckets: Vec<Bucket>,
+    /// The buckets' days, contiguous, for cache-friendly binary searches.
+    days: Vec<DayNumber>,
     cumulative: Vec<Decimal>,
     suffix_max: Vec<Decimal>,
 }
@@ -178,6 +180,8 @@ impl Series {
     }
 
     fn reindex_from(&mut self, from: usize) {
+        self.days.truncate(from);
+        self.days.extend(self.buckets[from..].iter().map(|b| b.day));
         self.cumulative.truncate(from);
         let mut running = self.cumulative.last().copied().unwrap_or(Decimal::ZERO);
         for b in &self.buckets[from..] {
@@ -193,10 +197,19 @@ impl Series {
         }
     }
 
+    /// Index one past the last bucket on or before `last`: usually the end,
+    /// as orders mostly arrive in time order, so that case skips the search.
+    fn end_of(&self, last: DayNumber) -> usize {
+        match self.days.last() {
+            Some(day) if *day <= last => self.days.len(),
+            _ => self.days.partition_point(|d| *d <= last),
+        }
+    }
+
     /// Sum of the buckets with `first <= day <= last`.
     pub fn sum(&self, first: DayNumber, last: DayNumber) -> Decimal {
-        let lo = self.buckets.partition_point(|b| b.day < first);
-        let hi = self.buckets.partition_point(|b| b.day <= last);
+        let hi = self.end_of(last);
+        let lo = self.days[..hi].partition_point(|d| *d < first);
         if hi <= lo {
             return Decimal::ZERO;
         }
@@ -210,8 +223,8 @@ impl Series {
 
     /// Largest single value in the buckets with `first <= day <= last`.
     pub fn max(&self, first: DayNumber, last: DayNumber) -> Decimal {
-        let lo = self.buckets.partition_point(|b| b.day < first);
-        let hi = self.buckets.partition_point(|b| b.day <= last);
+        let hi = self.end_of(last);
+        let lo = self.days[..hi].partition_point(|d| *d < first);
         if hi <= lo {
             Decimal::ZERO
         } else if hi == self.buckets.len() {

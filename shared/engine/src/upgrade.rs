@@ -46,8 +46,18 @@ pub struct Decision {
 
 impl Decision {
     fn pay(&mut self, program: &Program, tier: TierIndex, amount: Money) -> Points {
+        let points = round_points(amount * program.tiers[tier].earn_rate);
+        self.pay_computed(program, tier, amount, points)
+    }
+
+    fn pay_computed(
+        &mut self,
+        program: &Program,
+        tier: TierIndex,
+        amount: Money,
+        points: Points,
+    ) -> Points {
         let rate = program.tiers[tier].earn_rate;
-        let points = round_points(amount * rate);
         if amount > Decimal::ZERO {
             self.segments.push(Segment {
                 tier,
@@ -100,9 +110,10 @@ impl Program {
         let mut tier = from;
         loop {
             let rest = amount - start;
-            let rest_points = earned + round_points(rest * self.tiers[tier].earn_rate);
-            let Some((target, met)) = eval.highest_holding(tier, amount, rest_points) else {
-                decision.pay(self, tier, rest);
+            let rest_at_tier = round_points(rest * self.tiers[tier].earn_rate);
+            let Some((target, met)) = eval.highest_holding(tier, amount, earned + rest_at_tier)
+            else {
+                decision.pay_computed(self, tier, rest, rest_at_tier);
                 break;
             };
             let kind = self.tiers[target]
@@ -111,7 +122,7 @@ impl Program {
                 .map_or(UpgradeType::Lazy, |r| r.upgrade_type);
             match kind {
                 UpgradeType::Lazy => {
-                    decision.pay(self, tier, rest);
+                    decision.pay_computed(self, tier, rest, rest_at_tier);
                     decision.upgrade(tier, target, order, kind, met);
                     break;
                 }

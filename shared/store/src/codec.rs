@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use tier_engine::CustomerState;
 
 fn deflate(json: &[u8]) -> Vec<u8> {
-    let mut encoder = DeflateEncoder::new(Vec::with_capacity(json.len() / 3), Compression::best());
+    let mut encoder =
+        DeflateEncoder::new(Vec::with_capacity(json.len() / 3), Compression::default());
     encoder.write_all(json).expect("writing to a Vec");
     encoder.finish().expect("writing to a Vec")
 }
