@@ -143,6 +143,7 @@ impl Series {
                 },
             );
         }
+        let appended = !exists && at + 1 == self.buckets.len();
         let bucket = &mut self.buckets[at];
         bucket.sum += delta;
         let mut shrank = false;
@@ -158,6 +159,13 @@ impl Series {
         if bucket.is_empty() {
             self.buckets.remove(at);
             self.reindex_from(at);
+        } else if appended {
+            // A new newest day: extend the indexes instead of rebuilding them.
+            let running = self.cumulative.last().copied().unwrap_or(Decimal::ZERO);
+            self.days.push(day);
+            self.cumulative.push(running);
+            self.suffix_max.push(Decimal::ZERO);
+            self.extend_last(delta, insert);
         } else if !exists || shrank || at + 1 != self.buckets.len() {
             self.reindex_from(at);
         } else {
