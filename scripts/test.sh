@@ -18,6 +18,29 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "Lambda tooling (pinned, from PyPI): sam validate --lint"
+eval "$(scripts/lambda-tools.sh)"
+sam validate --lint --region us-east-1
+
+step "sam build (cargo-lambda, arm64) from the committed samconfig.toml"
+rustup target add aarch64-unknown-linux-gnu >/dev/null
+sam_started=$(date +%s)
+sam build
+echo "sam build took $(( $(date +%s) - sam_started )) s"
+for bootstrap in .aws-sam/build/*/bootstrap; do
+  # ELF e_machine at offset 18: 0x00b7 is AArch64.
+  machine=$(od -An -t x2 -j 18 -N 2 "$bootstrap" | tr -d ' ')
+  if [ "$machine" != "00b7" ]; then
+    echo "$bootstrap is not an aarch64 binary (e_machine $machine)" >&2
+    exit 1
+  fi
+  printf '%-60s aarch64, %d bytes\n' "$bootstrap" "$(stat -c %s "$bootstrap")"
+done
+test "$(ls .aws-sam/build/*/bootstrap | wc -l)" -eq 5
+
+step "function binaries (run as Lambdas by tests/lambda.rs)"
+cargo build --workspace --bins --locked
+
 step "DynamoDB Local"
 eval "$(scripts/dynamodb-local.sh start)"
 trap 'scripts/dynamodb-local.sh stop' EXIT

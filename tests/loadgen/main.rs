@@ -2,6 +2,7 @@
 //!
 //!   loadgen cost  [--engine embedded|dynamodb-local]
 //!   loadgen load  [--engine embedded|dynamodb-local] [--seconds 5]
+//!   loadgen coldstart BINARY... [--runs 20]
 //!
 //! `cost` counts the DynamoDB requests and capacity units of one uncontended
 //! order (from the engine's own ReturnConsumedCapacity answers) for customers
@@ -258,6 +259,58 @@ async fn collect(
     (all.len() as f64 / seconds as f64, all)
 }
 
+/// Init time of each Lambda binary: from exec to its first request for an
+/// event on a local Runtime API, median of `runs` starts, with the
+/// environment Lambda gives (aws-config resolves region and credentials from
+/// it, as in production).
+async fn coldstart(binaries: &[&String], runs: usize) {
+    println!("| binary | stripped size | init median ms | min | max |");
+    println!("|---|---|---|---|---|");
+    for binary in binaries {
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let running = e2e::runtime_api::RuntimeApi::start().await;
+            let started = Instant::now();
+            let mut child = std::process::Command::new(binary)
+                .env_clear()
+                .env("AWS_LAMBDA_RUNTIME_API", &running.address)
+                .env("AWS_LAMBDA_FUNCTION_NAME", "coldstart")
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+                .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/coldstart")
+                .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+                .env("AWS_REGION", "us-east-1")
+                .env("AWS_ACCESS_KEY_ID", "local")
+                .env("AWS_SECRET_ACCESS_KEY", "local")
+                .env("AWS_SESSION_TOKEN", "local")
+                .env("TABLE_NAME", "coldstart")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("binary starts");
+            let polled = tokio::time::timeout(Duration::from_secs(10), running.api.first_poll())
+                .await
+                .expect("the binary asks for an event within 10 s");
+            times.push(polled - started);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        times.sort();
+        let size = std::fs::metadata(binary).map(|m| m.len()).unwrap_or(0);
+        let name = std::path::Path::new(binary.as_str())
+            .file_name()
+            .unwrap()
+            .to_string_lossy();
+        println!(
+            "| {name} | {:.1} MB | {:.1} | {:.1} | {:.1} |",
+            size as f64 / 1e6,
+            percentile(&times, 0.5),
+            times[0].as_secs_f64() * 1000.0,
+            times[times.len() - 1].as_secs_f64() * 1000.0
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -275,6 +328,14 @@ async fn main() {
     match args.get(1).map(String::as_str) {
         Some("cost") => cost(engine).await,
         Some("load") => load(engine, seconds).await,
+        Some("coldstart") => {
+            let runs = flag("--runs").and_then(|s| s.parse().ok()).unwrap_or(20);
+            let binaries: Vec<&String> = args[2..]
+                .iter()
+                .take_while(|a| !a.starts_with("--"))
+                .collect();
+            coldstart(&binaries, runs).await
+        }
         _ => eprintln!("usage: loadgen cost|load [--engine embedded|dynamodb-local] [--seconds N]"),
     }
 }

@@ -1,6 +1,8 @@
 //! Test support: a local API of its own per test, on either engine, talked
 //! to over HTTP like any client.
 
+pub mod runtime_api;
+
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 
