@@ -38,7 +38,9 @@ for bootstrap in .aws-sam/build/*/bootstrap; do
 done
 test "$(ls .aws-sam/build/*/bootstrap | wc -l)" -eq 5
 
-step "function binaries (run as Lambdas by tests/lambda.rs)"
+step "cargo lambda build: the bootstraps tests/lambda.rs runs as Lambdas; the local API binary"
+cargo lambda build --bin ingest-order --bin reverse-return --bin update-config \
+  --bin query-status --bin expire-windows
 cargo build --workspace --bins --locked
 
 step "DynamoDB Local"

@@ -4,7 +4,8 @@
 //! the wiring the local API bypasses (lambda_http/lambda_runtime, event
 //! mapping, aws-config from the environment).
 //!
-//! scripts/test.sh builds the binaries (`cargo build --bins`) first.
+//! scripts/test.sh builds the bootstraps with `cargo lambda build` first
+//! (for this machine's architecture: the deployed arm64 ones cannot run here).
 
 use e2e::runtime_api::RuntimeApi;
 use serde_json::{json, Value};

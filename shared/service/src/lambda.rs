@@ -6,13 +6,17 @@ use crate::Service;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-/// JSON logs for CloudWatch, level from `RUST_LOG` (default info).
+/// JSON logs for CloudWatch at the level `RUST_LOG` names (default info):
+/// a plain level, not a directive list, which keeps the regex engine out of
+/// the binaries.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_current_span(false)
         .without_time()
         .init();
