@@ -297,10 +297,13 @@ async fn coldstart(binaries: &[&String], runs: usize) {
         }
         times.sort();
         let size = std::fs::metadata(binary).map(|m| m.len()).unwrap_or(0);
-        let name = std::path::Path::new(binary.as_str())
-            .file_name()
-            .unwrap()
-            .to_string_lossy();
+        // cargo lambda names every binary `bootstrap`: show its directory.
+        let path = std::path::Path::new(binary.as_str());
+        let name = match path.file_name().and_then(|n| n.to_str()) {
+            Some("bootstrap") => path.parent().and_then(|p| p.file_name()).unwrap_or_default(),
+            _ => path.file_name().unwrap_or_default(),
+        }
+        .to_string_lossy();
         println!(
             "| {name} | {:.1} MB | {:.1} | {:.1} | {:.1} |",
             size as f64 / 1e6,
