@@ -300,7 +300,10 @@ async fn coldstart(binaries: &[&String], runs: usize) {
         // cargo lambda names every binary `bootstrap`: show its directory.
         let path = std::path::Path::new(binary.as_str());
         let name = match path.file_name().and_then(|n| n.to_str()) {
-            Some("bootstrap") => path.parent().and_then(|p| p.file_name()).unwrap_or_default(),
+            Some("bootstrap") => path
+                .parent()
+                .and_then(|p| p.file_name())
+                .unwrap_or_default(),
             _ => path.file_name().unwrap_or_default(),
         }
         .to_string_lossy();

@@ -1,7 +1,7 @@
 //! Redemptions, the admin "upgrade-to-tier" action and status queries.
 
 use crate::error::ApiError;
-use crate::json::{decode, digest};
+use crate::json::{decode, digest, replay};
 use crate::retry::{backoff, MAX_ATTEMPTS};
 use crate::wire::*;
 use crate::Service;
@@ -53,7 +53,7 @@ impl Service {
             if let Err(e) = program.redeem(&mut state, &redemption) {
                 if matches!(e, EngineError::InsufficientPoints { .. }) {
                     if let Some(item) = self.store.load_event(program_id, customer, &sk).await? {
-                        return replay_redemption(&item, &hash, &redemption.redemption_id);
+                        return replay(&item, &hash, "redemption", &redemption.redemption_id);
                     }
                 }
                 return Err(e.into());
@@ -93,7 +93,7 @@ impl Service {
                         None => self.store.load_event(program_id, customer, &sk).await?,
                     };
                     if let Some(e) = existing {
-                        return replay_redemption(&e, &hash, &redemption.redemption_id);
+                        return replay(&e, &hash, "redemption", &redemption.redemption_id);
                     }
                 }
                 Err(CommitError::Conflict { current }) => known_state = current.map(Some),
@@ -237,18 +237,4 @@ impl Service {
                 .collect(),
         })
     }
-}
-
-fn replay_redemption(
-    item: &EventItem,
-    hash: &str,
-    id: &str,
-) -> Result<RedemptionResponse, ApiError> {
-    if item.payload_hash != hash {
-        return Err(ApiError::idempotency_conflict("redemption", id));
-    }
-    let mut response: RedemptionResponse = serde_json::from_str(&item.result)
-        .map_err(|e| ApiError::new(500, "corrupt_redemption", e.to_string()))?;
-    response.duplicate = true;
-    Ok(response)
 }

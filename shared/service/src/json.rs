@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use serde::{de::DeserializeOwned, Serialize};
 use sha2::{Digest, Sha256};
+use tier_store::EventItem;
 
 pub fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -29,4 +30,22 @@ pub fn digest<T: Serialize>(event: &T) -> String {
     let canonical = serde_json::to_vec(event).unwrap_or_default();
     let hash = Sha256::digest(&canonical);
     hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The reply first given for an event, marked as a replay; a different
+/// payload under the same id is a conflict.
+pub fn replay<T: DeserializeOwned>(
+    item: &EventItem,
+    hash: &str,
+    what: &str,
+    id: &str,
+) -> Result<T, ApiError> {
+    if item.payload_hash != hash {
+        return Err(ApiError::idempotency_conflict(what, id));
+    }
+    let corrupt = |e: serde_json::Error| ApiError::new(500, "corrupt_event", e.to_string());
+    let mut reply: serde_json::Value = serde_json::from_str(&item.result).map_err(corrupt)?;
+    reply["duplicate"] = serde_json::Value::Bool(true);
+    // Through text again: decimals are read from their literal text.
+    serde_json::from_str(&reply.to_string()).map_err(corrupt)
 }

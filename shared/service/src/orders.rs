@@ -4,7 +4,7 @@
 
 use crate::customers::{timestamp, Prepared};
 use crate::error::ApiError;
-use crate::json::{decode, digest};
+use crate::json::{decode, digest, replay};
 use crate::programs::LoadedProgram;
 use crate::retry::{backoff, MAX_ATTEMPTS};
 use crate::wire::*;
@@ -96,7 +96,9 @@ impl Service {
                 .as_ref()
                 .map(|i| classify(i, &body_hash, order.status));
             match (&seen, &known_item) {
-                (Some(Seen::Duplicate), Some(item)) => return replay(item),
+                (Some(Seen::Duplicate), Some(item)) => {
+                    return replay(item, &body_hash, "order", &order.order_id)
+                }
                 (Some(Seen::Conflict), _) => {
                     return Err(ApiError::idempotency_conflict("order", &order.order_id))
                 }
@@ -290,11 +292,4 @@ impl Service {
             response,
         })
     }
-}
-
-fn replay(item: &EventItem) -> Result<OrderResponse, ApiError> {
-    let mut response: OrderResponse = serde_json::from_str(&item.result)
-        .map_err(|e| ApiError::new(500, "corrupt_order", e.to_string()))?;
-    response.duplicate = true;
-    Ok(response)
 }

@@ -2,7 +2,7 @@
 //! record, at the version read) and the state, in one transaction.
 
 use crate::error::ApiError;
-use crate::json::{decode, digest};
+use crate::json::{decode, digest, replay};
 use crate::retry::{backoff, MAX_ATTEMPTS};
 use crate::wire::*;
 use crate::Service;
@@ -156,7 +156,7 @@ impl Service {
                         }
                     };
                     if let Some(e) = existing {
-                        return replay_return(&e, &hash, &ret.return_id);
+                        return replay(&e, &hash, "return", &ret.return_id);
                     }
                 }
                 // The order item changed under us: read everything again.
@@ -177,18 +177,8 @@ impl Service {
         hash: &str,
     ) -> Result<Option<ReturnResponse>, ApiError> {
         match self.store.load_event(program_id, customer, sk).await? {
-            Some(e) => replay_return(&e, hash, sk.trim_start_matches("RETURN#")).map(Some),
+            Some(e) => replay(&e, hash, "return", sk.trim_start_matches("RETURN#")).map(Some),
             None => Ok(None),
         }
     }
-}
-
-fn replay_return(item: &EventItem, hash: &str, id: &str) -> Result<ReturnResponse, ApiError> {
-    if item.payload_hash != hash {
-        return Err(ApiError::idempotency_conflict("return", id));
-    }
-    let mut response: ReturnResponse = serde_json::from_str(&item.result)
-        .map_err(|e| ApiError::new(500, "corrupt_return", e.to_string()))?;
-    response.duplicate = true;
-    Ok(response)
 }

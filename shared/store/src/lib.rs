@@ -251,32 +251,9 @@ impl DynamoStore {
         history.insert("config".into(), s(config_json));
         let mut guard = key(pk, keys::CONFIG_VERSION);
         guard.insert("version".into(), n(version));
-        let guard_put = match expected {
-            None => Put::builder().condition_expression("attribute_not_exists(pk)"),
-            Some(v) => Put::builder()
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-        }
-        .table_name(&self.table)
-        .set_item(Some(guard))
-        .build()
-        .map_err(request_error)?;
-        let pointer_put = match expected {
-            None => Put::builder().condition_expression("attribute_not_exists(pk)"),
-            Some(v) => Put::builder()
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-        }
-        .table_name(&self.table)
-        .set_item(Some(pointer))
-        .build()
-        .map_err(request_error)?;
-        let history_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(history))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(request_error)?;
+        let guard_put = self.versioned_put(guard, expected)?;
+        let pointer_put = self.versioned_put(pointer, expected)?;
+        let history_put = self.versioned_put(history, None)?;
         let result = self
             .client
             .transact_write_items()
@@ -485,18 +462,24 @@ impl DynamoStore {
         if let Some(day) = expires {
             attrs.insert("nextExpiry".into(), s(day.format("%Y-%m-%d").to_string()));
         }
-        let builder = match commit.expected_version {
+        self.versioned_put(attrs, commit.expected_version)
+    }
+
+    /// A put that succeeds only on the version read (`None`: only if the
+    /// item is new), returning the stored item when it fails so that a
+    /// retry needs no read.
+    fn versioned_put(&self, item: Item, expected: Option<u64>) -> Result<Put, StoreError> {
+        match expected {
             None => Put::builder().condition_expression("attribute_not_exists(pk)"),
             Some(v) => Put::builder()
                 .condition_expression("version = :v")
                 .expression_attribute_values(":v", n(v)),
-        };
-        builder
-            .table_name(&self.table)
-            .set_item(Some(attrs))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(request_error)
+        }
+        .table_name(&self.table)
+        .set_item(Some(item))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(request_error)
     }
 
     /// The customer's entry in the sparse expiry index: its own small item,
