@@ -11,6 +11,7 @@ use crate::program::{Criterion, Program, Rule, TierIndex, MAX_TRACKERS};
 use crate::state::CustomerState;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use std::cell::Cell;
 
 /// The order as eligibility sees it.
 pub(crate) struct OrderFacts {
@@ -26,14 +27,17 @@ pub(crate) struct OrderFacts {
 pub(crate) struct Evaluator<'a> {
     pub program: &'a Program,
     pub state: &'a CustomerState,
-    /// Each used tracker's window value before the order.
-    base: [Decimal; MAX_TRACKERS],
+    day: DayNumber,
+    /// Each tracker's window value before the order, computed on first use
+    /// (bit i of `known`): a condition decided early never pays for it.
+    base: [Cell<Decimal>; MAX_TRACKERS],
+    known: Cell<u32>,
     order: Option<OrderFacts>,
 }
 
 impl<'a> Evaluator<'a> {
-    /// Evaluates at `at`, computing only the trackers the rules of tiers
-    /// above `from` use.
+    /// Evaluates at `at`, with the order's per-tracker figures for the
+    /// trackers the rules of tiers above `from` use.
     pub fn new(
         program: &'a Program,
         state: &'a CustomerState,
@@ -41,33 +45,14 @@ impl<'a> Evaluator<'a> {
         from: TierIndex,
         order: Option<&Order>,
     ) -> Self {
-        let day = day_of(at);
-        let used = program.trackers_used_above(from);
-        let mut base = [Decimal::ZERO; MAX_TRACKERS];
-        let mut matches = 0u32;
-        let mut full = [Decimal::ZERO; MAX_TRACKERS];
-        // Trackers often share a period: compute each window start once.
-        let mut firsts: [(Option<crate::config::Period>, DayNumber); MAX_TRACKERS] =
-            [(None, 0); MAX_TRACKERS];
-        for (i, tracker) in program.trackers.iter().enumerate() {
-            if used & (1 << i) == 0 {
-                continue;
-            }
-            if let Some(series) = state.trackers.get(i) {
-                let first = match firsts.iter().find(|(p, _)| *p == Some(tracker.period)) {
-                    Some((_, first)) => *first,
-                    None => {
-                        let first = tracker.period.window_first_day(day);
-                        firsts[i] = (Some(tracker.period), first);
-                        first
-                    }
-                };
-                base[i] = match tracker.aggregate {
-                    Aggregate::Sum => series.sum(first, day),
-                    Aggregate::Max => series.max(first, day),
-                };
-            }
-            if let Some(order) = order {
+        let order = order.map(|order| {
+            let used = program.trackers_above.get(from).copied().unwrap_or(0);
+            let mut matches = 0u32;
+            let mut full = [Decimal::ZERO; MAX_TRACKERS];
+            for (i, tracker) in program.trackers.iter().enumerate() {
+                if used & (1 << i) == 0 {
+                    continue;
+                }
                 let category = tracker.category.as_deref();
                 let matched = category.is_none()
                     || order
@@ -85,19 +70,42 @@ impl<'a> Evaluator<'a> {
                     };
                 }
             }
-        }
-        let order = order.map(|o| OrderFacts {
-            amount: o.amount,
-            counts_for_purchases: o.placed_at >= program.start_date,
-            matches,
-            full,
+            OrderFacts {
+                amount: order.amount,
+                counts_for_purchases: order.placed_at >= program.start_date,
+                matches,
+                full,
+            }
         });
         Evaluator {
             program,
             state,
-            base,
+            day: day_of(at),
+            base: Default::default(),
+            known: Cell::new(0),
             order,
         }
+    }
+
+    fn base(&self, tracker: usize) -> Decimal {
+        if self.known.get() & (1 << tracker) != 0 {
+            return self.base[tracker].get();
+        }
+        let t = &self.program.trackers[tracker];
+        let value = self
+            .state
+            .trackers
+            .get(tracker)
+            .map_or(Decimal::ZERO, |series| {
+                let first = t.period.window_first_day(self.day);
+                match t.aggregate {
+                    Aggregate::Sum => series.sum(first, self.day),
+                    Aggregate::Max => series.max(first, self.day),
+                }
+            });
+        self.base[tracker].set(value);
+        self.known.set(self.known.get() | (1 << tracker));
+        value
     }
 
     /// A criterion's value with the first `prefix` of the order counted and
@@ -116,8 +124,8 @@ impl<'a> Evaluator<'a> {
                 let i = c.tracker.unwrap_or(0);
                 let add = self.contribution(i, prefix, points);
                 match self.program.trackers[i].aggregate {
-                    Aggregate::Sum => self.base[i] + add,
-                    Aggregate::Max => self.base[i].max(add),
+                    Aggregate::Sum => self.base(i) + add,
+                    Aggregate::Max => self.base(i).max(add),
                 }
             }
         }
@@ -151,10 +159,37 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Whether tier `tier`'s condition holds, and which criteria were met.
+    /// Criteria are evaluated in order only until the condition is decided;
+    /// all of them only when it holds (to report which were met).
     pub fn holds(&self, tier: TierIndex, prefix: Money, points: Points) -> Option<MetMask> {
         let rule = self.program.tiers[tier].rule.as_ref()?;
-        let met = self.met(rule, prefix, points);
-        rule.table.holds(met).then_some(met)
+        self.decides(tier, prefix, points)
+            .then(|| self.met(rule, prefix, points))
+    }
+
+    /// Whether tier `tier`'s condition holds, evaluating criteria in order
+    /// only until the condition is decided.
+    #[inline]
+    pub fn decides(&self, tier: TierIndex, prefix: Money, points: Points) -> bool {
+        let Some(rule) = self.program.tiers[tier].rule.as_ref() else {
+            return false;
+        };
+        let n = rule.criteria.len();
+        let mut met = 0;
+        for (i, c) in rule.criteria.iter().enumerate() {
+            if self.value(c, prefix, points) >= c.min {
+                met |= 1 << i;
+            }
+            if let Some(outcome) = rule.table.decided(n, i + 1, met) {
+                return outcome;
+            }
+        }
+        rule.table.holds(met)
+    }
+
+    /// Whether any tier above `above` holds.
+    pub fn any_holds(&self, above: TierIndex, prefix: Money, points: Points) -> bool {
+        (above + 1..self.program.tiers.len()).any(|t| self.decides(t, prefix, points))
     }
 
     /// The highest tier above `above` whose condition holds.
@@ -164,25 +199,10 @@ impl<'a> Evaluator<'a> {
         prefix: Money,
         points: Points,
     ) -> Option<(TierIndex, MetMask)> {
-        (above + 1..self.program.tiers.len())
+        let tier = (above + 1..self.program.tiers.len())
             .rev()
-            .find_map(|t| self.holds(t, prefix, points).map(|m| (t, m)))
-    }
-}
-
-impl Program {
-    /// Bit i set when some tier above `from` has a criterion on tracker i.
-    pub(crate) fn trackers_used_above(&self, from: TierIndex) -> u32 {
-        let mut used = 0u32;
-        for tier in self.tiers.iter().skip(from + 1) {
-            if let Some(rule) = &tier.rule {
-                for c in &rule.criteria {
-                    if let Some(t) = c.tracker {
-                        used |= 1 << t;
-                    }
-                }
-            }
-        }
-        used
+            .find(|t| self.decides(*t, prefix, points))?;
+        let rule = self.program.tiers[tier].rule.as_ref()?;
+        Some((tier, self.met(rule, prefix, points)))
     }
 }

@@ -23,6 +23,19 @@ impl TruthTable {
         (self.0 >> met) & 1 == 1
     }
 
+    /// The outcome once the first `known` of `criteria` criteria are
+    /// evaluated (their bits in `met`), if every value of the rest agrees.
+    pub fn decided(self, criteria: usize, known: usize, met: MetMask) -> Option<bool> {
+        let first = self.holds(met);
+        let rest = criteria - known;
+        for completion in 1..(1u8 << rest) {
+            if self.holds(met | (completion << known)) != first {
+                return None;
+            }
+        }
+        Some(first)
+    }
+
     pub fn from_fn(criteria: usize, f: impl Fn(MetMask) -> bool) -> Self {
         let mut bits = 0u8;
         for mask in 0..(1u8 << criteria) {
@@ -294,6 +307,21 @@ mod tests {
         let t = compile("A OR B AND C", &ABC).unwrap();
         assert!(!t.holds(0b100));
         assert!(t.holds(0b101));
+    }
+
+    #[test]
+    fn a_condition_is_decided_as_soon_as_the_rest_cannot_change_it() {
+        let t = compile("(A AND B) OR C", &ABC).unwrap();
+        assert_eq!(t.decided(3, 1, 0b000), None, "C could still hold");
+        assert_eq!(t.decided(3, 2, 0b011), Some(true));
+        assert_eq!(t.decided(3, 3, 0b001), Some(false));
+        let any2 = TruthTable::any(3, 2);
+        assert_eq!(
+            any2.decided(3, 2, 0b00),
+            Some(false),
+            "one left cannot make two"
+        );
+        assert_eq!(any2.decided(3, 2, 0b11), Some(true));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct Program {
     pub(crate) tiers: Vec<Tier>,
     pub(crate) trackers: Vec<Tracker>,
     pub(crate) start_date: DateTime<Utc>,
+    /// For each tier, bit i set when a tier above it has a criterion on
+    /// tracker i: the trackers a decision for a customer there may read.
+    pub(crate) trackers_above: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,8 +127,19 @@ impl Program {
             return Err(problems.0);
         }
         let start_date = config.start_date;
+        let trackers_above = (0..tiers.len())
+            .map(|from| {
+                tiers
+                    .iter()
+                    .skip(from + 1)
+                    .filter_map(|t| t.rule.as_ref())
+                    .flat_map(|r| r.criteria.iter().filter_map(|c| c.tracker))
+                    .fold(0u32, |used, t| used | (1 << t))
+            })
+            .collect();
         Ok(Program {
             start_date,
+            trackers_above,
             tiers,
             trackers,
             config,

@@ -166,7 +166,7 @@ impl Program {
         let rate = self.tiers[tier].earn_rate;
         let holds_at = |prefix: Money| {
             let points = earned + round_points((prefix - start) * rate);
-            eval.highest_holding(tier, prefix, points).is_some()
+            eval.any_holds(tier, prefix, points)
         };
         if holds_at(start) {
             return start;
