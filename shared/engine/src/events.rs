@@ -8,6 +8,12 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_LINE_ITEMS: usize = 1000;
+/// Largest amount, price or point figure accepted (10^15): far beyond any
+/// real order, and far enough below `Decimal`'s range that no sum or product
+/// of the engine can overflow.
+pub const MAX_FIGURE: i64 = 1_000_000_000_000_000;
+/// Largest line-item quantity accepted.
+pub const MAX_QUANTITY: i64 = 1_000_000;
 pub const MAX_ID_LEN: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +92,16 @@ fn check_positive(field: &str, value: Decimal) -> Result<(), EngineError> {
             format!("must be positive, got {value}"),
         ));
     }
+    check_at_most(field, value, MAX_FIGURE)
+}
+
+fn check_at_most(field: &str, value: Decimal, max: i64) -> Result<(), EngineError> {
+    if value > Decimal::from(max) {
+        return Err(EngineError::invalid(
+            field,
+            format!("must be at most {max}, got {value}"),
+        ));
+    }
     Ok(())
 }
 
@@ -117,7 +133,13 @@ impl Order {
                     "must not be negative",
                 ));
             }
+            check_at_most(&format!("lineItems/{i}/price"), item.price, MAX_FIGURE)?;
             check_positive(&format!("lineItems/{i}/quantity"), item.quantity)?;
+            check_at_most(
+                &format!("lineItems/{i}/quantity"),
+                item.quantity,
+                MAX_QUANTITY,
+            )?;
         }
         Ok(())
     }

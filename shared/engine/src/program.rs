@@ -21,6 +21,8 @@ pub const MAX_CRITERIA: usize = 3;
 pub const MAX_TRACKERS: usize = 8;
 /// At most this many tiers per program.
 pub const MAX_TIERS: usize = 32;
+/// Highest earn rate (points per unit of money) accepted.
+pub const MAX_EARN_RATE: i64 = 1000;
 
 #[derive(Debug, Clone)]
 pub struct Program {
@@ -305,11 +307,14 @@ fn build_tiers(
                 format!("tier name `{}` is used twice", tier.name),
             );
         }
-        if tier.earn_rate <= Decimal::ZERO {
+        if tier.earn_rate <= Decimal::ZERO || tier.earn_rate > Decimal::from(MAX_EARN_RATE) {
             problems.add(
                 format!("{path}/earnRate"),
                 "invalid_earn_rate",
-                format!("earn rate must be positive, got {}", tier.earn_rate),
+                format!(
+                    "earn rate must be positive and at most {MAX_EARN_RATE}, got {}",
+                    tier.earn_rate
+                ),
             );
         }
         let rule = match (&tier.upgrade, i) {
@@ -385,11 +390,15 @@ fn build_rule(
                 format!("criterion id `{}` is used twice in this rule", c.id),
             );
         }
-        if c.min <= Decimal::ZERO {
+        if c.min <= Decimal::ZERO || c.min > Decimal::from(crate::events::MAX_FIGURE) {
             problems.add(
                 format!("{cpath}/min"),
                 "invalid_min",
-                format!("a threshold must be positive, got {}", c.min),
+                format!(
+                    "a threshold must be positive and at most {}, got {}",
+                    crate::events::MAX_FIGURE,
+                    c.min
+                ),
             );
         }
         let tracker = match (c.kind, &c.tracker) {

@@ -248,7 +248,13 @@ impl Service {
                 changed_state = true;
             }
             (Some(Seen::CancelCompleted), _) => {
-                let existing = existing.expect("a completed order item");
+                let Some(existing) = existing else {
+                    return Err(ApiError::new(
+                        500,
+                        "corrupt_order",
+                        "cancellation without the order item",
+                    ));
+                };
                 let mut record: OrderRecord = existing
                     .record
                     .as_deref()
