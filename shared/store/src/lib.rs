@@ -251,9 +251,9 @@ impl DynamoStore {
         history.insert("config".into(), s(config_json));
         let mut guard = key(pk, keys::CONFIG_VERSION);
         guard.insert("version".into(), n(version));
-        let guard_put = self.versioned_put(guard, expected)?;
-        let pointer_put = self.versioned_put(pointer, expected)?;
-        let history_put = self.versioned_put(history, None)?;
+        let guard_put = self.versioned_put(guard, "version", expected)?;
+        let pointer_put = self.versioned_put(pointer, "version", expected)?;
+        let history_put = self.versioned_put(history, "version", None)?;
         let result = self
             .client
             .transact_write_items()
@@ -409,17 +409,9 @@ impl DynamoStore {
     }
 
     fn event_put(&self, pk: &str, event: &EventWrite) -> Result<Put, StoreError> {
-        let (item, builder) = match event {
-            EventWrite::Create(item) => (
-                item,
-                Put::builder().condition_expression("attribute_not_exists(pk)"),
-            ),
-            EventWrite::Replace { item, expected } => (
-                item,
-                Put::builder()
-                    .condition_expression("itemVersion = :iv")
-                    .expression_attribute_values(":iv", n(*expected)),
-            ),
+        let (item, expected) = match event {
+            EventWrite::Create(item) => (item, None),
+            EventWrite::Replace { item, expected } => (item, Some(*expected)),
         };
         let mut attrs = key(pk.to_owned(), item.sk.clone());
         attrs.insert("hash".into(), s(&item.payload_hash));
@@ -437,12 +429,7 @@ impl DynamoStore {
         if let Some(v) = &item.placed_at {
             attrs.insert("placedAt".into(), s(v));
         }
-        builder
-            .table_name(&self.table)
-            .set_item(Some(attrs))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(request_error)
+        self.versioned_put(attrs, "itemVersion", expected)
     }
 
     fn state_put(
@@ -462,17 +449,22 @@ impl DynamoStore {
         if let Some(day) = expires {
             attrs.insert("nextExpiry".into(), s(day.format("%Y-%m-%d").to_string()));
         }
-        self.versioned_put(attrs, commit.expected_version)
+        self.versioned_put(attrs, "version", commit.expected_version)
     }
 
-    /// A put that succeeds only on the version read (`None`: only if the
-    /// item is new), returning the stored item when it fails so that a
-    /// retry needs no read.
-    fn versioned_put(&self, item: Item, expected: Option<u64>) -> Result<Put, StoreError> {
+    /// A put that succeeds only while `attribute` still holds the version
+    /// read (`None`: only if the item is new), returning the stored item when
+    /// it fails so that a retry needs no read.
+    fn versioned_put(
+        &self,
+        item: Item,
+        attribute: &str,
+        expected: Option<u64>,
+    ) -> Result<Put, StoreError> {
         match expected {
             None => Put::builder().condition_expression("attribute_not_exists(pk)"),
             Some(v) => Put::builder()
-                .condition_expression("version = :v")
+                .condition_expression(format!("{attribute} = :v"))
                 .expression_attribute_values(":v", n(v)),
         }
         .table_name(&self.table)
