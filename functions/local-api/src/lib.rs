@@ -1,21 +1,31 @@
 //! Every route of the product on 127.0.0.1, over an embedded dynoxide engine
 //! (its SQLite file kept under --data-dir), or over any DynamoDB endpoint
 //! with --dynamodb-endpoint. The same service code as the Lambdas serves it.
+//!
+//! One process serves every program, so no request may take it down: the
+//! `local` build profile unwinds, and each request runs under
+//! `catch_unwind`, so a panic (a bug) is answered 500 `internal` and logged
+//! while the server goes on. (The Lambdas build with `panic = "abort"`:
+//! Lambda replaces a crashed container by itself.)
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use clap::Parser;
+use futures::FutureExt;
+use std::fs::File;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tier_service::{ApiRequest, ApiResponse, Serves, Service};
+use tier_service::{ApiError, ApiRequest, ApiResponse, Serves, Service};
 use tier_store::DynamoStore;
+use tokio::sync::watch;
 
 #[derive(Parser, Debug, Clone)]
-#[command(about = "The loyalty-tier engine's HTTP API on localhost")]
+#[command(version, about = "The loyalty-tier engine's HTTP API on localhost")]
 pub struct Args {
     /// Port on 127.0.0.1 (0 picks a free one; the chosen address is printed).
     #[arg(long, default_value_t = 3000)]
@@ -33,18 +43,72 @@ pub struct Args {
     pub table: String,
 }
 
-async fn embedded_engine(args: &Args) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    let db = if args.in_memory {
-        dynoxide::Database::memory()?
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A startup failure, worded for the person who ran the command.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(String);
+
+struct Engine {
+    endpoint: String,
+    /// Held for the process's life: a second local API on the same data
+    /// directory would corrupt it, so it is refused.
+    _lock: Option<File>,
+}
+
+fn lock_data_dir(args: &Args) -> Result<File, StartError> {
+    let dir = &args.data_dir;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        StartError(format!(
+            "cannot create the data directory {}: {e}; pass --data-dir PATH or --in-memory",
+            dir.display()
+        ))
+    })?;
+    let path = dir.join("local-api.lock");
+    let file = File::create(&path).map_err(|e| {
+        StartError(format!(
+            "cannot write {}: {e}; pass --data-dir PATH or --in-memory",
+            path.display()
+        ))
+    })?;
+    file.try_lock().map_err(|_| {
+        StartError(format!(
+            "another local API is already using {}: stop it first, or pass another \
+             --data-dir (or --in-memory)",
+            dir.display()
+        ))
+    })?;
+    Ok(file)
+}
+
+async fn embedded_engine(args: &Args) -> Result<Engine, StartError> {
+    let (db, lock) = if args.in_memory {
+        let db = dynoxide::Database::memory()
+            .map_err(|e| StartError(format!("cannot start the in-memory engine: {e}")))?;
+        (db, None)
     } else {
-        std::fs::create_dir_all(&args.data_dir)?;
+        let lock = lock_data_dir(args)?;
         let file = args.data_dir.join("tier-engine.sqlite");
-        dynoxide::Database::new(&file.to_string_lossy())?
+        let db = dynoxide::Database::new(&file.to_string_lossy()).map_err(|e| {
+            StartError(format!(
+                "cannot open {}: {e}; pass another --data-dir (or --in-memory)",
+                file.display()
+            ))
+        })?;
+        (db, Some(lock))
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| StartError(format!("cannot open a loopback port for the engine: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| StartError(e.to_string()))?;
     tokio::spawn(dynoxide::server::serve_on(listener, db));
-    Ok(format!("http://{address}"))
+    Ok(Engine {
+        endpoint: format!("http://{address}"),
+        _lock: lock,
+    })
 }
 
 fn to_response(reply: ApiResponse) -> Response {
@@ -63,10 +127,34 @@ fn to_response(reply: ApiResponse) -> Response {
     response
 }
 
+fn error_response(e: &ApiError) -> Response {
+    let mut response = (
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        e.body(),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        HeaderName::from_static("content-type"),
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The caller's `x-request-id` when it is a sane one, else a new id.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(tier_service::router::new_request_id)
+}
+
 async fn api(
     State(service): State<Arc<Service>>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
@@ -74,34 +162,59 @@ async fn api(
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(&q).ok())
         .unwrap_or_default();
     let request = ApiRequest {
+        request_id: request_id(&headers),
         method: method.to_string(),
         path: uri.path().to_owned(),
         query,
         body: body.to_vec(),
     };
-    to_response(service.handle(request, Serves::All).await)
+    let request_id = request.request_id.clone();
+    let served = AssertUnwindSafe(service.handle(request, Serves::All))
+        .catch_unwind()
+        .await;
+    match served {
+        Ok(reply) => to_response(reply),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(requestId = %request_id, panic = %what, path = %uri.path(), "request panicked");
+            let mut response = error_response(&ApiError::internal(
+                "the request failed on our side; it has been logged",
+            ));
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert("x-request-id", v);
+            }
+            response
+        }
+    }
 }
 
 /// Runs the expiry job as the EventBridge schedule would.
 async fn scheduled(State(service): State<Arc<Service>>, body: Bytes) -> Response {
     let event: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => {
-            let error = tier_service::ApiError::new(400, "invalid_json", e.to_string());
-            return (StatusCode::BAD_REQUEST, error.body()).into_response();
-        }
+        Err(e) => return error_response(&ApiError::new(400, "invalid_json", e.to_string())),
     };
-    match service.handle_scheduled(&event).await {
-        Ok(report) => (
+    let ran = AssertUnwindSafe(service.handle_scheduled(&event))
+        .catch_unwind()
+        .await;
+    match ran {
+        Ok(Ok(report)) => (
             StatusCode::OK,
+            [("content-type", "application/json")],
             serde_json::to_string(&report).unwrap_or_default(),
         )
             .into_response(),
-        Err(e) => (
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.body(),
-        )
-            .into_response(),
+        Ok(Err(e)) => error_response(&e),
+        Err(_) => {
+            tracing::error!("the scheduled job panicked");
+            error_response(&ApiError::internal(
+                "the scheduled job failed; it has been logged",
+            ))
+        }
     }
 }
 
@@ -109,7 +222,22 @@ async fn scheduled(State(service): State<Arc<Service>>, body: Bytes) -> Response
 async fn metrics(State(service): State<Arc<Service>>) -> Response {
     let m = service.store().metrics().snapshot();
     let body = serde_json::json!({"requests": m.requests, "readUnits": m.read_units, "writeUnits": m.write_units});
-    (StatusCode::OK, body.to_string()).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn health() -> Response {
+    let body = serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")});
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// A running local API.
@@ -119,29 +247,65 @@ pub struct Running {
     /// The DynamoDB endpoint it stores to.
     pub dynamodb_endpoint: String,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: watch::Sender<bool>,
+    _engine: Option<Engine>,
+}
+
+impl Running {
+    /// Stops accepting, lets the requests in flight finish, then returns.
+    pub async fn stop(self) -> Result<(), BoxError> {
+        let _ = self.stop.send(true);
+        self.server.await??;
+        Ok(())
+    }
 }
 
 /// Starts the engine (unless an endpoint is given), creates the table if
 /// missing, binds the port and serves in the background.
-pub async fn start(args: &Args) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
-    let endpoint = match &args.dynamodb_endpoint {
-        Some(e) => e.clone(),
-        None => embedded_engine(args).await?,
+pub async fn start(args: &Args) -> Result<Running, BoxError> {
+    let (endpoint, engine) = match &args.dynamodb_endpoint {
+        Some(e) => (e.clone(), None),
+        None => {
+            let engine = embedded_engine(args).await?;
+            (engine.endpoint.clone(), Some(engine))
+        }
     };
     let store = DynamoStore::local(&endpoint, args.table.clone());
-    store.ensure_table().await?;
+    store.ensure_table().await.map_err(|e| {
+        StartError(format!(
+            "cannot reach or create table `{}` at {endpoint}: {e}",
+            args.table
+        ))
+    })?;
     let service = Arc::new(Service::new(store));
     let app = Router::new()
+        .route("/health", get(health))
         .route("/_local/scheduled", post(scheduled))
         .route("/_local/metrics", get(metrics))
         .fallback(api)
         .with_state(service);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| {
+            StartError(format!(
+                "cannot listen on 127.0.0.1:{}: {e}; pass --port N (0 picks a free port)",
+                args.port
+            ))
+        })?;
     let address = listener.local_addr()?;
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (stop, mut stopped) = watch::channel(false);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
     Ok(Running {
         address,
         dynamodb_endpoint: endpoint,
         server,
+        stop,
+        _engine: engine,
     })
 }

@@ -35,15 +35,20 @@ pub struct AppliedReturn {
     pub downgrade: Option<Downgrade>,
 }
 
+/// Orders one customer may count. With every figure of an order at most
+/// 10^15 (10^18 points at the highest earn rate), no total of a customer can
+/// pass 10^27, inside `Decimal`'s 7.9 x 10^28: no sum can overflow.
+pub const MAX_ORDERS_PER_CUSTOMER: u64 = 1_000_000_000;
+
 /// The share of `value` that `returned` out of `amount` takes back: exact
 /// once everything is returned, so a whole return restores every figure.
 fn taken(value: Decimal, returned: Money, amount: Money) -> Decimal {
-    if returned >= amount {
-        value
-    } else if returned.is_zero() {
+    if returned.is_zero() {
         Decimal::ZERO
+    } else if returned >= amount {
+        value
     } else {
-        (value * returned / amount).round_dp(value.scale().max(2))
+        crate::decimal::share(value, returned, amount).round_dp(value.scale().max(2))
     }
 }
 
@@ -58,7 +63,8 @@ fn kept_contribution(tracker: &Tracker, record: &OrderRecord, returned: Money) -
     };
     let keep = |v: Decimal| v - taken(v, returned, record.amount);
     match tracker.measure {
-        Measure::Visits if returned >= record.amount => Decimal::ZERO,
+        // A free order stays a visit: nothing of it can be returned.
+        Measure::Visits if returned > Decimal::ZERO && returned >= record.amount => Decimal::ZERO,
         Measure::Visits => Decimal::ONE,
         Measure::BillAmount => record.amount - returned.min(record.amount),
         Measure::GrossBillAmount => keep(record.gross_amount),
@@ -70,23 +76,56 @@ fn kept_contribution(tracker: &Tracker, record: &OrderRecord, returned: Money) -
 }
 
 impl Program {
+    /// Whether the program takes this order at all, whatever its status: a
+    /// well-formed order in the program's currency.
+    pub fn accepts(&self, order: &Order) -> Result<(), EngineError> {
+        order.check()?;
+        match &order.currency {
+            Some(currency) if currency != self.currency() => Err(EngineError::CurrencyMismatch {
+                expected: self.currency().to_owned(),
+                got: currency.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Cancelling a completed order returns what remains of it, effective
+    /// `at` (never before the order); None when nothing remains.
+    pub fn cancel_completed(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        at: DateTime<Utc>,
+    ) -> Result<Option<AppliedReturn>, EngineError> {
+        if record.remaining() <= Decimal::ZERO {
+            return Ok(None);
+        }
+        let ret = Return {
+            // Short: the order's own id may already use the length limit.
+            return_id: String::from("cancellation"),
+            order_id: record.order_id.clone(),
+            customer_id: String::from("-"),
+            returned_at: at.max(record.placed_at),
+            amount: None,
+        };
+        self.apply_return(state, record, &ret).map(Some)
+    }
+
     /// Applies a completed order. The customer's series must be aligned.
     pub fn apply_order(
         &self,
         state: &mut CustomerState,
         order: &Order,
     ) -> Result<AppliedOrder, EngineError> {
-        order.check()?;
-        if let Some(currency) = &order.currency {
-            if currency != self.currency() {
-                return Err(EngineError::CurrencyMismatch {
-                    expected: self.currency().to_owned(),
-                    got: currency.clone(),
-                });
-            }
-        }
+        self.accepts(order)?;
         if order.status != OrderStatus::Completed {
             return Err(EngineError::NotCompleted);
+        }
+        if state.orders_applied >= MAX_ORDERS_PER_CUSTOMER {
+            return Err(EngineError::OutOfRange {
+                field: "customerId".into(),
+                message: format!("a customer counts at most {MAX_ORDERS_PER_CUSTOMER} orders"),
+            });
         }
         let decision = self.decide(state, order);
         let record = self.record_of(state, order, &decision);

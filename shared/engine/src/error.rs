@@ -6,6 +6,9 @@ use thiserror::Error;
 pub enum EngineError {
     #[error("{field}: {message}")]
     InvalidInput { field: String, message: String },
+    /// A figure, or a total it would produce, beyond the documented limits.
+    #[error("{field}: {message}")]
+    OutOfRange { field: String, message: String },
     #[error("the order is in {got}, the program counts {expected}")]
     CurrencyMismatch { expected: String, got: String },
     #[error("only completed orders count")]

@@ -144,7 +144,9 @@ impl<'a> Evaluator<'a> {
             Measure::Points => points,
             Measure::BillAmount => prefix,
             Measure::GrossBillAmount | Measure::LineItemPrice if prefix == o.amount => full,
-            Measure::GrossBillAmount | Measure::LineItemPrice => full * prefix / o.amount,
+            Measure::GrossBillAmount | Measure::LineItemPrice => {
+                crate::decimal::share(full, prefix, o.amount)
+            }
         }
     }
 

@@ -74,12 +74,40 @@ pub struct Redemption {
     pub at: DateTime<Utc>,
 }
 
+/// Longest free text accepted (an admin action's reason).
+pub const MAX_TEXT_LEN: usize = 1000;
+
+/// The instants events may carry: 1970-01-01 up to (excluding) 2200-01-01.
+/// Day numbers, expiry dates and index keys stay well-formed inside it, and
+/// no real order is placed outside it.
+pub fn check_time(field: &str, at: DateTime<Utc>) -> Result<(), EngineError> {
+    use chrono::Datelike;
+    if !(1970..2200).contains(&at.year()) {
+        return Err(EngineError::invalid(
+            field,
+            format!("must be from 1970-01-01 up to 2200-01-01, got {at}"),
+        ));
+    }
+    Ok(())
+}
+
 /// An id from a client: 1 to 128 characters, no control characters.
 pub fn check_id(field: &str, id: &str) -> Result<(), EngineError> {
     if id.is_empty() || id.chars().count() > MAX_ID_LEN || id.chars().any(char::is_control) {
         return Err(EngineError::invalid(
             field,
             format!("must be 1 to {MAX_ID_LEN} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Free text: at most [`MAX_TEXT_LEN`] characters.
+pub fn check_text(field: &str, text: &str) -> Result<(), EngineError> {
+    if text.chars().count() > MAX_TEXT_LEN {
+        return Err(EngineError::invalid(
+            field,
+            format!("must be at most {MAX_TEXT_LEN} characters"),
         ));
     }
     Ok(())
@@ -95,23 +123,39 @@ fn check_positive(field: &str, value: Decimal) -> Result<(), EngineError> {
     check_at_most(field, value, MAX_FIGURE)
 }
 
-fn check_at_most(field: &str, value: Decimal, max: i64) -> Result<(), EngineError> {
-    if value > Decimal::from(max) {
+fn check_not_negative(field: &str, value: Decimal) -> Result<(), EngineError> {
+    if value < Decimal::ZERO {
         return Err(EngineError::invalid(
             field,
-            format!("must be at most {max}, got {value}"),
+            format!("must not be negative, got {value}"),
         ));
+    }
+    check_at_most(field, value, MAX_FIGURE)
+}
+
+fn check_at_most(field: &str, value: Decimal, max: i64) -> Result<(), EngineError> {
+    if value > Decimal::from(max) {
+        return Err(EngineError::OutOfRange {
+            field: field.to_owned(),
+            message: format!("must be at most {max}, got {value}"),
+        });
     }
     Ok(())
 }
 
 impl Order {
+    /// An amount of zero (a free or fully discounted order) counts as a
+    /// transaction and a visit and earns nothing.
     pub fn check(&self) -> Result<(), EngineError> {
         check_id("orderId", &self.order_id)?;
         check_id("customerId", &self.customer_id)?;
-        check_positive("amount", self.amount)?;
+        check_time("placedAt", self.placed_at)?;
+        check_not_negative("amount", self.amount)?;
         if let Some(gross) = self.gross_amount {
-            check_positive("grossAmount", gross)?;
+            check_not_negative("grossAmount", gross)?;
+        }
+        if let Some(c) = &self.currency {
+            check_id("currency", c)?;
         }
         if self.line_items.len() > MAX_LINE_ITEMS {
             return Err(EngineError::invalid(
@@ -127,13 +171,7 @@ impl Order {
             if let Some(c) = &item.category {
                 check_id(&format!("lineItems/{i}/category"), c)?;
             }
-            if item.price < Decimal::ZERO {
-                return Err(EngineError::invalid(
-                    format!("lineItems/{i}/price"),
-                    "must not be negative",
-                ));
-            }
-            check_at_most(&format!("lineItems/{i}/price"), item.price, MAX_FIGURE)?;
+            check_not_negative(&format!("lineItems/{i}/price"), item.price)?;
             check_positive(&format!("lineItems/{i}/quantity"), item.quantity)?;
             check_at_most(
                 &format!("lineItems/{i}/quantity"),
@@ -141,6 +179,9 @@ impl Order {
                 MAX_QUANTITY,
             )?;
         }
+        // Each product fits (10^15 x 10^6); their sum is what trackers add
+        // up, so it is held to the same limit as any other figure.
+        check_at_most("lineItems", self.line_total(None).0, MAX_FIGURE)?;
         Ok(())
     }
 
@@ -164,6 +205,7 @@ impl Return {
         check_id("returnId", &self.return_id)?;
         check_id("orderId", &self.order_id)?;
         check_id("customerId", &self.customer_id)?;
+        check_time("returnedAt", self.returned_at)?;
         if let Some(a) = self.amount {
             check_positive("amount", a)?;
         }
@@ -174,6 +216,16 @@ impl Return {
 impl Redemption {
     pub fn check(&self) -> Result<(), EngineError> {
         check_id("redemptionId", &self.redemption_id)?;
+        check_time("at", self.at)?;
+        if self.points.normalize().scale() > crate::decimal::POINTS_SCALE {
+            return Err(EngineError::invalid(
+                "points",
+                format!(
+                    "points carry at most {} decimals",
+                    crate::decimal::POINTS_SCALE
+                ),
+            ));
+        }
         check_positive("points", self.points)
     }
 }
@@ -206,8 +258,10 @@ impl OrderRecord {
         self.amount - self.returned_amount
     }
 
+    /// Whether a return took all of it (never true of a free order, which
+    /// nothing can be returned from).
     pub fn fully_returned(&self) -> bool {
-        self.returned_amount >= self.amount
+        self.returned_amount > Decimal::ZERO && self.returned_amount >= self.amount
     }
 
     pub fn category_total(&self, category: &str) -> Option<Money> {

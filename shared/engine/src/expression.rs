@@ -82,6 +82,12 @@ impl Expr {
     }
 }
 
+/// Longest expression accepted: three criteria need a few dozen characters;
+/// the bound keeps every parse tree shallow enough to walk recursively.
+pub const MAX_EXPRESSION_CHARS: usize = 256;
+/// Deepest parenthesis nesting accepted.
+pub const MAX_NESTING: usize = 16;
+
 /// A parse error with the 1-based character position of the offending token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExprError {
@@ -178,6 +184,7 @@ fn lex(source: &str) -> Result<Vec<Lexed>, ExprError> {
 struct Parser<'a> {
     tokens: Vec<Lexed>,
     next: usize,
+    depth: usize,
     labels: &'a [&'a str],
     end: usize,
 }
@@ -234,9 +241,14 @@ impl Parser<'_> {
                 Ok(Expr::Label(index))
             }
             Token::Open => {
+                if self.depth == MAX_NESTING {
+                    return Err(self.error_here("parentheses nested deeper than 16"));
+                }
                 let open = self.next;
                 self.next += 1;
+                self.depth += 1;
                 let inner = self.sequence()?;
+                self.depth -= 1;
                 match self.tokens.get(self.next) {
                     Some(Lexed {
                         token: Token::Close,
@@ -263,6 +275,13 @@ impl Parser<'_> {
 
 /// Parses `source` against the rule's criterion ids (`labels`).
 pub fn parse(source: &str, labels: &[&str]) -> Result<Expr, ExprError> {
+    if source.chars().count() > MAX_EXPRESSION_CHARS {
+        return Err(ExprError {
+            position: MAX_EXPRESSION_CHARS + 1,
+            token: String::new(),
+            reason: "expression longer than 256 characters",
+        });
+    }
     let tokens = lex(source)?;
     if tokens.is_empty() {
         return Err(ExprError {
@@ -274,6 +293,7 @@ pub fn parse(source: &str, labels: &[&str]) -> Result<Expr, ExprError> {
     let mut parser = Parser {
         tokens,
         next: 0,
+        depth: 0,
         labels,
         end: source.chars().count() + 1,
     };
@@ -367,5 +387,28 @@ mod tests {
         assert_eq!((e.position, e.token.as_str()), (1, "OR"));
         assert!(parse("", &ABC).is_err());
         assert!(parse("A B", &ABC).is_err());
+    }
+
+    #[test]
+    fn depth_and_length_are_bounded_before_any_recursion() {
+        let deep = format!("{}A{}", "(".repeat(6000), ")".repeat(6000));
+        let e = parse(&deep, &ABC).unwrap_err();
+        assert_eq!(
+            (e.position, e.reason),
+            (257, "expression longer than 256 characters")
+        );
+        let long = vec!["A"; 100_000].join(" AND ");
+        assert_eq!(parse(&long, &ABC).unwrap_err().position, 257);
+        let nested = format!("{}A{}", "(".repeat(17), ")".repeat(17));
+        let e = parse(&nested, &ABC).unwrap_err();
+        assert_eq!(
+            (e.position, e.reason),
+            (17, "parentheses nested deeper than 16")
+        );
+        let ok = format!("{}A{}", "(".repeat(16), ")".repeat(16));
+        assert_eq!(render(&ok), "A");
+        let widest = vec!["A"; 50].join(" OR ");
+        assert!(widest.len() <= MAX_EXPRESSION_CHARS);
+        assert!(compile(&widest, &ABC).unwrap().holds(0b001));
     }
 }

@@ -21,6 +21,9 @@ pub const MAX_CRITERIA: usize = 3;
 pub const MAX_TRACKERS: usize = 8;
 /// At most this many tiers per program.
 pub const MAX_TIERS: usize = 32;
+/// Longest period (tracker window, points expiry) accepted: 100 years.
+pub const MAX_PERIOD_DAYS: u32 = 36_600;
+pub const MAX_PERIOD_MONTHS: u32 = 1_200;
 /// Highest earn rate (points per unit of money) accepted.
 pub const MAX_EARN_RATE: i64 = 1000;
 
@@ -120,6 +123,9 @@ impl Program {
     pub fn validate(config: ProgramConfig) -> Result<Program, Vec<Problem>> {
         let mut problems = Problems::default();
         check_currency(&config.currency, &mut problems);
+        if let Err(e) = crate::events::check_time("startDate", config.start_date) {
+            problems.add("/startDate", "invalid_start_date", e.to_string());
+        }
         if let Some(p) = config.points_expiry {
             check_period(p, "/pointsExpiry", &mut problems);
         }
@@ -178,6 +184,16 @@ fn check_period(period: Period, path: &str, problems: &mut Problems) {
             path,
             "invalid_period",
             "a period must be at least 1 day or month",
+        ),
+        (Some(d), None) if d > MAX_PERIOD_DAYS => problems.add(
+            path,
+            "invalid_period",
+            format!("a period is at most {MAX_PERIOD_DAYS} days (100 years)"),
+        ),
+        (None, Some(m)) if m > MAX_PERIOD_MONTHS => problems.add(
+            path,
+            "invalid_period",
+            format!("a period is at most {MAX_PERIOD_MONTHS} months (100 years)"),
         ),
         (Some(_), None) | (None, Some(_)) => {}
         _ => problems.add(

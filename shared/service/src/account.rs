@@ -1,20 +1,170 @@
 //! Redemptions, the admin "upgrade-to-tier" action and status queries.
 
 use crate::error::ApiError;
-use crate::json::{decode, digest, replay};
-use crate::retry::{backoff, MAX_ATTEMPTS};
+use crate::json::{self, decode, digest, replay};
+use crate::programs::LoadedProgram;
+use crate::transact::{Snapshot, Step, UseCase};
 use crate::wire::*;
 use crate::Service;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tier_engine::{EngineError, Redemption};
-use tier_store::{keys, CommitError, CustomerCommit, EventItem, EventWrite, StoredCustomer};
+use tier_store::{keys, EventItem, EventWrite};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetTier {
     pub tier: String,
     pub reason: String,
+}
+
+struct Redeem<'a> {
+    program_id: &'a str,
+    customer: &'a str,
+    redemption: &'a Redemption,
+    hash: String,
+    /// Also read the redemption's item: too few points may mean a replay.
+    check_replay: bool,
+}
+
+impl Redeem<'_> {
+    fn sk(&self) -> String {
+        keys::redemption_sk(&self.redemption.redemption_id)
+    }
+
+    fn replayed(&self, item: Option<&EventItem>) -> Result<Option<RedemptionResponse>, ApiError> {
+        item.map(|e| replay(e, &self.hash, "redemption", &self.redemption.redemption_id))
+            .transpose()
+    }
+}
+
+impl UseCase for Redeem<'_> {
+    type Reply = RedemptionResponse;
+
+    fn customer(&self) -> &str {
+        self.customer
+    }
+
+    fn at(&self) -> DateTime<Utc> {
+        self.redemption.at
+    }
+
+    fn reads(&self) -> Vec<String> {
+        if self.check_replay {
+            vec![self.sk()]
+        } else {
+            vec![]
+        }
+    }
+
+    fn decide(
+        &mut self,
+        loaded: &LoadedProgram,
+        snapshot: Snapshot,
+    ) -> Result<Step<RedemptionResponse>, ApiError> {
+        if !snapshot.exists {
+            return Err(ApiError::not_found(
+                "customer_not_found",
+                format!(
+                    "no customer `{}` in program `{}`",
+                    self.customer, self.program_id
+                ),
+            ));
+        }
+        let mut state = snapshot.state;
+        if let Err(e) = loaded.program.redeem(&mut state, self.redemption) {
+            if matches!(e, EngineError::InsufficientPoints { .. }) {
+                if !self.check_replay {
+                    self.check_replay = true;
+                    return Ok(Step::ReadMore);
+                }
+                let item = snapshot.items.first().and_then(Option::as_ref);
+                if let Some(reply) = self.replayed(item)? {
+                    return Ok(Step::Answer(reply));
+                }
+            }
+            return Err(e.into());
+        }
+        let response = RedemptionResponse {
+            program_id: self.program_id.to_owned(),
+            customer_id: self.customer.to_owned(),
+            redemption_id: self.redemption.redemption_id.clone(),
+            duplicate: false,
+            points_redeemed: self.redemption.points.into(),
+            current_points: state.current_points.into(),
+        };
+        let item = EventItem {
+            sk: self.sk(),
+            payload_hash: self.hash.clone(),
+            status: None,
+            result: json::to_string(&response)?,
+            record: None,
+            placed_at: None,
+            item_version: 1,
+        };
+        Ok(Step::Commit {
+            state: Some(Box::new(state)),
+            events: vec![EventWrite::Create(item)],
+            reply: response,
+        })
+    }
+
+    fn event_exists(
+        &mut self,
+        _index: usize,
+        existing: Option<EventItem>,
+    ) -> Result<Option<RedemptionResponse>, ApiError> {
+        self.replayed(existing.as_ref())
+    }
+}
+
+struct SetTierAction<'a> {
+    program_id: &'a str,
+    customer: &'a str,
+    request: &'a SetTier,
+    at: DateTime<Utc>,
+}
+
+impl UseCase for SetTierAction<'_> {
+    type Reply = TierSetResponse;
+
+    fn customer(&self) -> &str {
+        self.customer
+    }
+
+    fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    fn decide(
+        &mut self,
+        loaded: &LoadedProgram,
+        snapshot: Snapshot,
+    ) -> Result<Step<TierSetResponse>, ApiError> {
+        let mut state = snapshot.state;
+        let before = state.tier.clone();
+        let change = loaded.program.set_tier(
+            &mut state,
+            &self.request.tier,
+            self.at,
+            &self.request.reason,
+        )?;
+        let reply = TierSetResponse {
+            program_id: self.program_id.to_owned(),
+            customer_id: self.customer.to_owned(),
+            tier_before: before,
+            tier: self.request.tier.clone(),
+            changed: change.is_some(),
+        };
+        if change.is_none() && snapshot.exists {
+            return Ok(Step::Answer(reply));
+        }
+        Ok(Step::Commit {
+            state: Some(Box::new(state)),
+            events: vec![],
+            reply,
+        })
+    }
 }
 
 impl Service {
@@ -27,81 +177,14 @@ impl Service {
         crate::check_path_id("customerId", customer)?;
         let redemption: Redemption = decode(body, "redemption")?;
         redemption.check()?;
-        let hash = digest(&redemption);
-        let sk = keys::redemption_sk(&redemption.redemption_id);
-        let mut loaded = self.program(program_id).await?;
-        let mut known_state: Option<Option<StoredCustomer>> = None;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
-            let stored = match known_state.take() {
-                Some(s) => s,
-                None => self.store.load_customer(program_id, customer).await?,
-            };
-            let Some(stored) = stored else {
-                return Err(ApiError::not_found(
-                    "customer_not_found",
-                    format!("no customer `{customer}` in program `{program_id}`"),
-                ));
-            };
-            let prepared = self
-                .prepare(&loaded, program_id, customer, Some(stored), redemption.at)
-                .await?;
-            let mut state = prepared.state;
-            let program = &loaded.program;
-            if let Err(e) = program.redeem(&mut state, &redemption) {
-                if matches!(e, EngineError::InsufficientPoints { .. }) {
-                    if let Some(item) = self.store.load_event(program_id, customer, &sk).await? {
-                        return replay(&item, &hash, "redemption", &redemption.redemption_id);
-                    }
-                }
-                return Err(e.into());
-            }
-            let response = RedemptionResponse {
-                program_id: program_id.to_owned(),
-                customer_id: customer.to_owned(),
-                redemption_id: redemption.redemption_id.clone(),
-                duplicate: false,
-                points_redeemed: redemption.points.into(),
-                current_points: state.current_points.into(),
-            };
-            let item = EventItem {
-                sk: sk.clone(),
-                payload_hash: hash.clone(),
-                status: None,
-                result: serde_json::to_string(&response).unwrap_or_default(),
-                record: None,
-                placed_at: None,
-                item_version: 1,
-            };
-            let next_expiry = program.next_expiry(&state);
-            let commit = CustomerCommit {
-                program: program_id,
-                customer,
-                config_version: Some(loaded.version),
-                expected_version: prepared.version,
-                indexed_expiry: prepared.indexed_expiry,
-                state: Some((&state, next_expiry)),
-                events: vec![EventWrite::Create(item)],
-            };
-            match self.store.commit(commit).await {
-                Ok(()) => return Ok(response),
-                Err(CommitError::EventExists { existing, .. }) => {
-                    let existing = match existing {
-                        Some(e) => Some(e),
-                        None => self.store.load_event(program_id, customer, &sk).await?,
-                    };
-                    if let Some(e) = existing {
-                        return replay(&e, &hash, "redemption", &redemption.redemption_id);
-                    }
-                }
-                Err(CommitError::Conflict { current }) => known_state = current.map(Some),
-                Err(CommitError::ConfigChanged) => loaded = self.reload_program(program_id).await?,
-                Err(CommitError::Store(e)) => return Err(e.into()),
-            }
-        }
-        Err(ApiError::busy())
+        let mut use_case = Redeem {
+            program_id,
+            customer,
+            redemption: &redemption,
+            hash: digest(&redemption),
+            check_replay: false,
+        };
+        self.run(program_id, &mut use_case).await
     }
 
     /// Sets a customer's tier whatever the rules say (creating the customer
@@ -114,53 +197,14 @@ impl Service {
     ) -> Result<TierSetResponse, ApiError> {
         crate::check_path_id("customerId", customer)?;
         let request: SetTier = decode(body, "tier change")?;
-        let mut loaded = self.program(program_id).await?;
-        let now = Utc::now();
-        let mut known_state: Option<Option<StoredCustomer>> = None;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
-            let stored = match known_state.take() {
-                Some(s) => s,
-                None => self.store.load_customer(program_id, customer).await?,
-            };
-            let prepared = self
-                .prepare(&loaded, program_id, customer, stored, now)
-                .await?;
-            let mut state = prepared.state;
-            let program = &loaded.program;
-            let before = state.tier.clone();
-            let change = program.set_tier(&mut state, &request.tier, now, &request.reason)?;
-            let response = TierSetResponse {
-                program_id: program_id.to_owned(),
-                customer_id: customer.to_owned(),
-                tier_before: before,
-                tier: request.tier.clone(),
-                changed: change.is_some(),
-            };
-            if change.is_none() && prepared.version.is_some() {
-                return Ok(response);
-            }
-            let next_expiry = program.next_expiry(&state);
-            let commit = CustomerCommit {
-                program: program_id,
-                customer,
-                config_version: Some(loaded.version),
-                expected_version: prepared.version,
-                indexed_expiry: prepared.indexed_expiry,
-                state: Some((&state, next_expiry)),
-                events: vec![],
-            };
-            match self.store.commit(commit).await {
-                Ok(()) => return Ok(response),
-                Err(CommitError::Conflict { current }) => known_state = current.map(Some),
-                Err(CommitError::ConfigChanged) => loaded = self.reload_program(program_id).await?,
-                Err(CommitError::EventExists { .. }) => {}
-                Err(CommitError::Store(e)) => return Err(e.into()),
-            }
-        }
-        Err(ApiError::busy())
+        tier_engine::events::check_text("reason", &request.reason)?;
+        let mut use_case = SetTierAction {
+            program_id,
+            customer,
+            request: &request,
+            at: Utc::now(),
+        };
+        self.run(program_id, &mut use_case).await
     }
 
     pub async fn status(
@@ -169,14 +213,17 @@ impl Service {
         customer: &str,
         as_of: Option<&str>,
     ) -> Result<StatusResponse, ApiError> {
+        crate::check_path_id("customerId", customer)?;
         let as_of = match as_of {
             None => Utc::now(),
             Some(text) => DateTime::parse_from_rfc3339(text)
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|e| {
-                    ApiError::bad_request(format!("asOf `{text}` is not an RFC 3339 time: {e}"))
+                    let shown: String = text.chars().take(64).collect();
+                    ApiError::bad_request(format!("asOf `{shown}` is not an RFC 3339 time: {e}"))
                 })?,
         };
+        tier_engine::events::check_time("asOf", as_of)?;
         let loaded = self.program(program_id).await?;
         let stored = self.store.load_customer(program_id, customer).await?;
         let Some(stored) = stored else {

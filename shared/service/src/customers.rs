@@ -2,13 +2,12 @@
 //! program, and with trackers that the program gained since rebuilt from the
 //! customer's retained order history.
 
-use crate::error::ApiError;
 use crate::programs::LoadedProgram;
 use crate::Service;
 use chrono::{DateTime, SecondsFormat, Utc};
 use tier_engine::period::{date_of, day_of};
 use tier_engine::{CustomerState, OrderRecord};
-use tier_store::StoredCustomer;
+use tier_store::{StoreError, StoredCustomer};
 
 pub(crate) struct Prepared {
     pub version: Option<u64>,
@@ -28,7 +27,7 @@ impl Service {
         customer_id: &str,
         stored: Option<StoredCustomer>,
         at: DateTime<Utc>,
-    ) -> Result<Prepared, ApiError> {
+    ) -> Result<Prepared, StoreError> {
         let program = &loaded.program;
         let (version, mut state, indexed_expiry) = match stored {
             Some(s) => (Some(s.version), s.state, s.indexed_expiry),

@@ -45,6 +45,11 @@ impl ApiError {
         self
     }
 
+    /// A failure of ours that a retry will not fix (logged where it arose).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "internal", message)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", message)
     }
@@ -105,6 +110,10 @@ impl From<EngineError> for ApiError {
                 ApiError::new(400, "invalid_request", message)
                     .with_details(vec![serde_json::json!({ "field": field })])
             }
+            EngineError::OutOfRange { field, .. } => {
+                ApiError::new(422, "amount_out_of_range", message)
+                    .with_details(vec![serde_json::json!({ "field": field })])
+            }
             EngineError::CurrencyMismatch { .. } => {
                 ApiError::new(422, "currency_mismatch", message)
             }
@@ -121,15 +130,30 @@ impl From<EngineError> for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// Logged here, once, with its cause: every store failure a client sees
+    /// passes through this mapping.
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store failure");
-        ApiError {
-            retry_after: Some(1),
-            ..ApiError::new(
-                503,
-                "store_unavailable",
-                "the store could not be reached; retry shortly",
-            )
+        match &e {
+            StoreError::Transient(_) => {
+                tracing::warn!(error = %e, "store unavailable after retries");
+                ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(
+                        503,
+                        "store_unavailable",
+                        "the store could not be reached; retry shortly",
+                    )
+                }
+            }
+            StoreError::TooLarge { .. } => ApiError::new(422, "item_too_large", e.to_string()),
+            StoreError::Config(_) => {
+                tracing::error!(error = %e, "store misconfigured");
+                ApiError::new(500, "configuration_error", e.to_string())
+            }
+            StoreError::Request(_) | StoreError::Corrupt(_) => {
+                tracing::error!(error = %e, "store failure");
+                ApiError::internal("the request failed on our side; it has been logged")
+            }
         }
     }
 }

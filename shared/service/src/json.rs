@@ -32,6 +32,15 @@ pub fn digest<T: Serialize>(event: &T) -> String {
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Encodes what we store; our own types always encode, so a failure is a
+/// bug, answered 500 rather than stored as an empty string.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| {
+        tracing::error!(error = %e, "could not encode a stored value");
+        ApiError::internal("could not encode the result; it has been logged")
+    })
+}
+
 /// The reply first given for an event, marked as a replay; a different
 /// payload under the same id is a conflict.
 pub fn replay<T: DeserializeOwned>(

@@ -16,6 +16,8 @@ pub fn init_tracing() {
         .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
+        .flatten_event(true)
+        .with_target(false)
         .with_max_level(level)
         .with_current_span(false)
         .without_time()
@@ -31,7 +33,14 @@ pub fn api_request(request: &Request) -> ApiRequest {
                 .collect()
         })
         .unwrap_or_default();
+    let request_id = match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
+    .unwrap_or_else(crate::router::new_request_id);
     ApiRequest {
+        request_id,
         method: request.method().as_str().to_owned(),
         path: request.raw_http_path().to_owned(),
         query,

@@ -12,6 +12,7 @@ pub mod programs;
 mod retry;
 mod returns;
 pub mod router;
+mod transact;
 pub mod wire;
 
 pub use error::ApiError;

@@ -79,8 +79,9 @@ impl Service {
     ) -> Result<ConfigResponse, ApiError> {
         crate::check_path_id("programId", program_id)?;
         let program = parse_config(body)?;
-        let json = serde_json::to_string(program.config()).unwrap_or_default();
-        for _ in 0..crate::retry::MAX_ATTEMPTS {
+        let json = crate::json::to_string(program.config())?;
+        let mut retry = crate::retry::Retry::new();
+        loop {
             let previous = self.store.load_config(program_id).await?;
             if let Some(prev) = &previous {
                 if let Ok(old) = serde_json::from_str::<ProgramConfig>(&prev.config_json) {
@@ -111,7 +112,7 @@ impl Service {
                     config: program.config().clone(),
                 });
             }
+            retry.wait(crate::retry::Cause::Contention).await?;
         }
-        Err(ApiError::busy())
     }
 }

@@ -4,7 +4,6 @@
 
 use crate::error::ApiError;
 use crate::Service;
-use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
@@ -32,10 +31,30 @@ impl Serves {
 
 #[derive(Debug, Clone, Default)]
 pub struct ApiRequest {
+    /// Echoed as `x-request-id` and logged (API Gateway's id in Lambda).
+    pub request_id: String,
     pub method: String,
     pub path: String,
     pub query: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+/// What a request's log line says beyond its route and status.
+#[derive(Debug, Default)]
+struct Note {
+    route: &'static str,
+    program: Option<String>,
+    customer: Option<String>,
+    tier_change: Option<String>,
+}
+
+impl Note {
+    fn tiers(&mut self, customer: &str, before: &str, after: &str) {
+        self.customer = Some(customer.to_owned());
+        if before != after {
+            self.tier_change = Some(format!("{before} -> {after}"));
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,14 +65,6 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
-    fn json<T: Serialize>(status: u16, body: &T) -> Self {
-        ApiResponse {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: serde_json::to_string(body).unwrap_or_default(),
-        }
-    }
-
     fn error(e: &ApiError) -> Self {
         let mut headers = vec![("content-type", "application/json".into())];
         if let Some(seconds) = e.retry_after {
@@ -146,8 +157,45 @@ fn matches(pattern: &str, path: &str) -> Option<Vec<String>> {
     Some(params)
 }
 
+/// A new request id for a request that came without one.
+pub fn new_request_id() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
 impl Service {
+    /// Serves one request and writes its one log line (the same shape in
+    /// Lambda and locally): request id, route, status, latency, program,
+    /// customer, tier change, DynamoDB requests and capacity units.
     pub async fn handle(&self, request: ApiRequest, serves: Serves) -> ApiResponse {
+        let started = std::time::Instant::now();
+        let mut note = Note::default();
+        let (mut reply, used) = tier_store::measured(self.route(&request, serves, &mut note)).await;
+        let error_code = (reply.status >= 400)
+            .then(|| serde_json::from_str::<serde_json::Value>(&reply.body).ok())
+            .flatten()
+            .and_then(|b| b["error"]["code"].as_str().map(str::to_owned));
+        tracing::info!(
+            requestId = %request.request_id,
+            method = %request.method,
+            route = note.route,
+            status = reply.status,
+            latencyMs = started.elapsed().as_secs_f64() * 1000.0,
+            programId = note.program.as_deref(),
+            customerId = note.customer.as_deref(),
+            tierChange = note.tier_change.as_deref(),
+            errorCode = error_code.as_deref(),
+            dynamodbRequests = used.requests,
+            readUnits = used.read_units,
+            writeUnits = used.write_units,
+            "request"
+        );
+        reply
+            .headers
+            .push(("x-request-id", request.request_id.clone()));
+        reply
+    }
+
+    async fn route(&self, request: &ApiRequest, serves: Serves, note: &mut Note) -> ApiResponse {
         let mut path_known = false;
         for (method, pattern, function) in ROUTES {
             let Some(params) = matches(pattern, &request.path) else {
@@ -160,7 +208,12 @@ impl Service {
             if !method.eq_ignore_ascii_case(&request.method) {
                 continue;
             }
-            return match self.dispatch(method, pattern, &params, &request).await {
+            note.route = pattern;
+            // Ids are checked later: a hostile one is logged cut short.
+            let short = |s: &String| s.chars().take(128).collect::<String>();
+            note.program = params.first().map(short);
+            note.customer = params.get(1).map(short);
+            return match self.dispatch(method, pattern, &params, request, note).await {
                 Ok(r) => r,
                 Err(e) => ApiResponse::error(&e),
             };
@@ -186,6 +239,7 @@ impl Service {
         pattern: &str,
         params: &[String],
         request: &ApiRequest,
+        note: &mut Note,
     ) -> Result<ApiResponse, ApiError> {
         let program = params[0].as_str();
         crate::check_path_id("programId", program)?;
@@ -202,16 +256,22 @@ impl Service {
             ("GET", "/programs/{programId}/config") => ok(&self.get_config(program).await?),
             ("POST", "/programs/{programId}/config/validate") => ok(&self.validate_config(body)?),
             ("PUT", "/programs/{programId}/customers/{customerId}/tier") => {
-                ok(&self.set_tier(program, &params[1], body).await?)
+                let r = self.set_tier(program, &params[1], body).await?;
+                note.tiers(&r.customer_id, &r.tier_before, &r.tier);
+                ok(&r)
             }
             ("POST", "/programs/{programId}/orders") => {
-                ok(&self.ingest_order(program, body).await?)
+                let r = self.ingest_order(program, body).await?;
+                note.tiers(&r.customer_id, &r.tier_before, &r.tier_after);
+                ok(&r)
             }
             ("POST", "/programs/{programId}/customers/{customerId}/redemptions") => {
                 ok(&self.redeem(program, &params[1], body).await?)
             }
             ("POST", "/programs/{programId}/returns") => {
-                ok(&self.reverse_return(program, body).await?)
+                let r = self.reverse_return(program, body).await?;
+                note.tiers(&r.customer_id, &r.tier_before, &r.tier_after);
+                ok(&r)
             }
             ("GET", "/programs/{programId}/customers/{customerId}") => {
                 let as_of = request
@@ -221,10 +281,7 @@ impl Service {
                     .map(|(_, v)| v.as_str());
                 ok(&self.status(program, &params[1], as_of).await?)
             }
-            _ => Ok(ApiResponse::json(
-                404,
-                &serde_json::json!({"error": {"code": "route_not_found", "message": pattern}}),
-            )),
+            _ => Err(ApiError::not_found("route_not_found", pattern.to_owned())),
         }
     }
 }

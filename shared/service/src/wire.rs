@@ -151,6 +151,19 @@ pub struct ExpiryReport {
     pub time: DateTime<Utc>,
     pub customers_due: u64,
     pub customers_changed: u64,
+    /// Customers that could not be processed: reported, logged and skipped.
+    pub customers_failed: u64,
     pub points_expired: Dec,
     pub tracker_days_dropped: u64,
+    /// The first failures, with why.
+    pub failures: Vec<ExpiryFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiryFailure {
+    pub program_id: String,
+    pub customer_id: String,
+    pub code: String,
+    pub message: String,
 }

@@ -9,9 +9,10 @@ mod metrics;
 mod table;
 
 pub use codec::{decode_state, encode_state};
-pub use metrics::{Metrics, MetricsSnapshot};
+pub use metrics::{measured, Metrics, MetricsSnapshot};
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -28,16 +29,93 @@ type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("DynamoDB request failed: {0}")]
+    /// May succeed if tried again: throttling, a timeout, a dropped
+    /// connection, a transaction conflict, a 5xx of the service.
+    #[error("DynamoDB is busy or unreachable: {0}")]
+    Transient(String),
+    /// Will fail the same way every time (a request DynamoDB refuses).
+    #[error("DynamoDB refused the request: {0}")]
     Request(String),
     #[error("stored item is corrupt: {0}")]
     Corrupt(String),
+    /// An item would pass DynamoDB's 400 KB limit: refused before writing,
+    /// with the size, instead of a transaction that fails every time.
+    #[error("{what} would be {bytes} bytes, over the {MAX_ITEM_BYTES} bytes an item may hold")]
+    TooLarge { what: &'static str, bytes: usize },
+    /// The deployment is wrong (no such table, no TABLE_NAME, no access).
     #[error("configuration: {0}")]
     Config(String),
 }
 
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Transient(_))
+    }
+}
+
 fn request_error<E: std::error::Error + 'static>(e: E) -> StoreError {
     StoreError::Request(DisplayErrorContext(e).to_string())
+}
+
+/// Largest encoded state or event an item may carry: DynamoDB's 400 KB less
+/// room for keys and the other attributes.
+pub const MAX_ITEM_BYTES: usize = 350 * 1024;
+
+fn check_size(what: &'static str, bytes: &[u8]) -> Result<(), StoreError> {
+    if bytes.len() > MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge {
+            what,
+            bytes: bytes.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Error codes DynamoDB answers that a later attempt may not get.
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+];
+
+/// Error codes that mean the deployment, not the request, is wrong.
+const CONFIG_CODES: &[&str] = &[
+    "ResourceNotFoundException",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "MissingAuthenticationTokenException",
+];
+
+/// Sorts an SDK failure into what a retry can fix and what it cannot.
+fn classify<E>(e: SdkError<E, HttpResponse>, table: &str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let transient = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().unwrap_or_default();
+            if CONFIG_CODES.contains(&code) {
+                return StoreError::Config(format!("table `{table}`: {}", DisplayErrorContext(&e)));
+            }
+            TRANSIENT_CODES.contains(&code) || ctx.raw().status().is_server_error()
+        }
+        _ => false,
+    };
+    let text = DisplayErrorContext(&e).to_string();
+    if transient {
+        StoreError::Transient(text)
+    } else {
+        StoreError::Request(text)
+    }
 }
 
 /// A program configuration version as stored.
@@ -210,7 +288,7 @@ impl DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(request_error)?;
+            .map_err(|e| classify(e, &self.table))?;
         self.metrics
             .count(false, out.consumed_capacity().into_iter());
         Ok(out.item)
@@ -277,7 +355,7 @@ impl DynamoStore {
                 self.metrics.count_request();
                 Ok(None)
             }
-            Err(e) => Err(request_error(e)),
+            Err(e) => Err(classify(e, &self.table)),
         }
     }
 
@@ -329,7 +407,7 @@ impl DynamoStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
-                .map_err(request_error)?;
+                .map_err(|e| classify(e, &self.table))?;
             self.metrics
                 .count(false, page.consumed_capacity().into_iter());
             for item in page.items() {
@@ -388,23 +466,19 @@ impl DynamoStore {
                 self.metrics.count(true, out.consumed_capacity().iter());
                 Ok(())
             }
-            Err(SdkError::ServiceError(e)) => {
-                self.metrics.count_request();
-                match e.err() {
-                    TransactWriteItemsError::TransactionCanceledException(c) => Err(cancellation(
-                        c.cancellation_reasons(),
-                        state_index,
-                        config_index,
-                    )),
-                    TransactWriteItemsError::TransactionInProgressException(_)
-                    | TransactWriteItemsError::ProvisionedThroughputExceededException(_)
-                    | TransactWriteItemsError::ThrottlingException(_) => {
-                        Err(CommitError::Conflict { current: None })
+            Err(e) => {
+                if let SdkError::ServiceError(ctx) = &e {
+                    self.metrics.count_request();
+                    if let TransactWriteItemsError::TransactionCanceledException(c) = ctx.err() {
+                        return Err(cancellation(
+                            c.cancellation_reasons(),
+                            state_index,
+                            config_index,
+                        ));
                     }
-                    _ => Err(CommitError::Store(request_error(e.into_err()))),
                 }
+                Err(CommitError::Store(classify(e, &self.table)))
             }
-            Err(e) => Err(CommitError::Store(request_error(e))),
         }
     }
 
@@ -415,13 +489,9 @@ impl DynamoStore {
         };
         let mut attrs = key(pk.to_owned(), item.sk.clone());
         attrs.insert("hash".into(), s(&item.payload_hash));
-        attrs.insert(
-            "data".into(),
-            AttributeValue::B(Blob::new(codec::encode_event(
-                &item.result,
-                item.record.as_deref(),
-            ))),
-        );
+        let data = codec::encode_event(&item.result, item.record.as_deref());
+        check_size("the event item", &data)?;
+        attrs.insert("data".into(), AttributeValue::B(Blob::new(data)));
         attrs.insert("itemVersion".into(), n(item.item_version));
         if let Some(v) = &item.status {
             attrs.insert("status".into(), s(v));
@@ -442,10 +512,9 @@ impl DynamoStore {
         let version = commit.expected_version.unwrap_or(0) + 1;
         let mut attrs = key(pk.to_owned(), keys::STATE);
         attrs.insert("version".into(), n(version));
-        attrs.insert(
-            "state".into(),
-            AttributeValue::B(Blob::new(encode_state(state))),
-        );
+        let encoded = encode_state(state);
+        check_size("the customer's state", &encoded)?;
+        attrs.insert("state".into(), AttributeValue::B(Blob::new(encoded)));
         if let Some(day) = expires {
             attrs.insert("nextExpiry".into(), s(day.format("%Y-%m-%d").to_string()));
         }
@@ -526,7 +595,7 @@ impl DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(request_error)?;
+            .map_err(|e| classify(e, &self.table))?;
         self.metrics
             .count(false, out.consumed_capacity().into_iter());
         let customers = out
@@ -579,8 +648,22 @@ fn cancellation(
         if !failed(r) {
             continue;
         }
-        if r.code() != Some("ConditionalCheckFailed") {
-            return CommitError::Conflict { current: None };
+        match r.code() {
+            Some("ConditionalCheckFailed") => {}
+            // Another transaction on one of the items, or throttling: the
+            // same write can succeed on a later attempt.
+            Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded") => {
+                return CommitError::Conflict { current: None }
+            }
+            // A validation error (an item over 400 KB, a bad attribute)
+            // fails again on every attempt.
+            code => {
+                return CommitError::Store(StoreError::Request(format!(
+                    "transaction cancelled: {} ({})",
+                    code.unwrap_or("unknown"),
+                    r.message().unwrap_or_default()
+                )))
+            }
         }
         if i < state_index {
             // An event put: a first sighting that already exists, or a

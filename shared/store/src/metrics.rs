@@ -2,7 +2,22 @@
 //! (`ReturnConsumedCapacity::Total`), for the cost-per-order figures.
 
 use aws_sdk_dynamodb::types::ConsumedCapacity;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+tokio::task_local! {
+    /// The counters of the request being served, beside the process's own.
+    static REQUEST: Arc<Metrics>;
+}
+
+/// Runs `work` with its own counters and returns them with its output: the
+/// DynamoDB requests and capacity of one API request, for its log line.
+pub async fn measured<F: Future>(work: F) -> (F::Output, MetricsSnapshot) {
+    let metrics = Arc::new(Metrics::default());
+    let output = REQUEST.scope(metrics.clone(), work).await;
+    (output, metrics.snapshot())
+}
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -26,18 +41,25 @@ impl Metrics {
         write: bool,
         consumed: impl Iterator<Item = &'a ConsumedCapacity>,
     ) {
-        self.count_request();
         let units: f64 = consumed.map(|c| c.capacity_units().unwrap_or(0.0)).sum();
+        let milliunits = (units * 1000.0).round() as u64;
+        self.add(write, milliunits);
+        let _ = REQUEST.try_with(|request| request.add(write, milliunits));
+    }
+
+    pub(crate) fn count_request(&self) {
+        self.add(false, 0);
+        let _ = REQUEST.try_with(|request| request.add(false, 0));
+    }
+
+    fn add(&self, write: bool, milliunits: u64) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let counter = if write {
             &self.write_milliunits
         } else {
             &self.read_milliunits
         };
-        counter.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
-    }
-
-    pub(crate) fn count_request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(milliunits, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {

@@ -1,0 +1,210 @@
+//! The one load-decide-commit loop every use case that changes a customer
+//! runs (orders, returns, redemptions, the admin tier action, the expiry
+//! job). A use case only decides, on data this loop read; the loop owns the
+//! reads, the conditional commit, and what happens when the commit fails, so
+//! the retry and error policy lives in one place ([`crate::retry`]).
+
+use crate::error::ApiError;
+use crate::programs::LoadedProgram;
+use crate::retry::{Cause, Retry};
+use crate::Service;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::Arc;
+use tier_engine::CustomerState;
+use tier_store::{CommitError, CustomerCommit, EventItem, EventWrite, StoreError, StoredCustomer};
+
+/// What one attempt read: the customer (prepared for the use case's
+/// instant, or new) and the event items the use case asked for.
+pub(crate) struct Snapshot {
+    /// Whether the customer was stored.
+    pub exists: bool,
+    pub state: CustomerState,
+    /// Event items named by [`UseCase::reads`], in that order.
+    pub items: Vec<Option<EventItem>>,
+}
+
+/// What a use case decided on a snapshot.
+pub(crate) enum Step<T> {
+    /// Nothing to write: answer now (a replay, a no-op).
+    Answer(T),
+    /// Write this, all or nothing, and answer once it is written.
+    Commit {
+        /// The customer's new state (None: only event items change).
+        state: Option<Box<CustomerState>>,
+        events: Vec<EventWrite>,
+        reply: T,
+    },
+    /// Read again with what [`UseCase::reads`] names now, at once.
+    ReadMore,
+}
+
+pub(crate) trait UseCase {
+    type Reply;
+
+    fn customer(&self) -> &str;
+
+    /// The instant the customer's state is prepared for.
+    fn at(&self) -> DateTime<Utc>;
+
+    /// Event items (by sort key) to read beside the state.
+    fn reads(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn decide(
+        &mut self,
+        loaded: &LoadedProgram,
+        snapshot: Snapshot,
+    ) -> Result<Step<Self::Reply>, ApiError>;
+
+    /// The commit's event `index` already existed or changed meanwhile;
+    /// `existing` is what is stored now. An answer ends the loop (a replay);
+    /// `None` decides again on fresh data.
+    fn event_exists(
+        &mut self,
+        _index: usize,
+        _existing: Option<EventItem>,
+    ) -> Result<Option<Self::Reply>, ApiError> {
+        Ok(None)
+    }
+}
+
+enum Attempt<T> {
+    Done(T),
+    Contended,
+    ConfigChanged,
+    ReadMore,
+}
+
+enum Failure {
+    Store(StoreError),
+    Api(ApiError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure::Api(e)
+    }
+}
+
+/// Reads that a `ReadMore` may add in one attempt before it is a bug.
+const MAX_READ_ROUNDS: u32 = 4;
+
+impl Service {
+    /// Runs `use_case` for its customer of `program_id` until it is answered.
+    pub(crate) async fn run<U: UseCase>(
+        &self,
+        program_id: &str,
+        use_case: &mut U,
+    ) -> Result<U::Reply, ApiError> {
+        let mut loaded = self.program(program_id).await?;
+        let mut retry = Retry::new();
+        let mut known: Option<Option<StoredCustomer>> = None;
+        let mut read_rounds = 0;
+        loop {
+            let attempt = self
+                .attempt(program_id, &loaded, use_case, &mut known)
+                .await;
+            match attempt {
+                Ok(Attempt::Done(reply)) => return Ok(reply),
+                Ok(Attempt::Contended) => retry.wait(Cause::Contention).await?,
+                Ok(Attempt::ConfigChanged) => loaded = self.reload_program(program_id).await?,
+                Ok(Attempt::ReadMore) if read_rounds < MAX_READ_ROUNDS => read_rounds += 1,
+                Ok(Attempt::ReadMore) => {
+                    return Err(ApiError::internal("a use case kept asking for more reads"))
+                }
+                Err(Failure::Store(e)) if e.is_transient() => {
+                    known = None;
+                    retry.wait(Cause::Transient(e)).await?
+                }
+                Err(Failure::Store(e)) => return Err(e.into()),
+                Err(Failure::Api(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn attempt<U: UseCase>(
+        &self,
+        program_id: &str,
+        loaded: &Arc<LoadedProgram>,
+        use_case: &mut U,
+        known: &mut Option<Option<StoredCustomer>>,
+    ) -> Result<Attempt<U::Reply>, Failure> {
+        let customer = use_case.customer().to_owned();
+        let reads = use_case.reads();
+        let stored = match known.take() {
+            Some(s) => s,
+            None => self.store.load_customer(program_id, &customer).await?,
+        };
+        let mut items = Vec::with_capacity(reads.len());
+        for sk in &reads {
+            items.push(self.store.load_event(program_id, &customer, sk).await?);
+        }
+        let exists = stored.is_some();
+        let prepared = self
+            .prepare(loaded, program_id, &customer, stored, use_case.at())
+            .await?;
+        let snapshot = Snapshot {
+            exists,
+            state: prepared.state,
+            items,
+        };
+        let (state, events, reply) = match use_case.decide(loaded, snapshot)? {
+            Step::Answer(reply) => return Ok(Attempt::Done(reply)),
+            Step::ReadMore => return Ok(Attempt::ReadMore),
+            Step::Commit {
+                state,
+                events,
+                reply,
+            } => (state, events, reply),
+        };
+        let program = &loaded.program;
+        let next_expiry: Option<NaiveDate> = state.as_deref().and_then(|s| program.next_expiry(s));
+        let sort_keys: Vec<String> = events.iter().map(|e| event_sk(e).to_owned()).collect();
+        let commit = CustomerCommit {
+            program: program_id,
+            customer: &customer,
+            config_version: state.as_ref().map(|_| loaded.version),
+            expected_version: prepared.version,
+            indexed_expiry: prepared.indexed_expiry,
+            state: state.as_deref().map(|s| (s, next_expiry)),
+            events,
+        };
+        match self.store.commit(commit).await {
+            Ok(()) => Ok(Attempt::Done(reply)),
+            Err(CommitError::EventExists { index, existing }) => {
+                let existing = match existing {
+                    Some(item) => Some(item),
+                    None => match sort_keys.get(index) {
+                        Some(sk) => self.store.load_event(program_id, &customer, sk).await?,
+                        None => None,
+                    },
+                };
+                // Otherwise another writer got to the item first: a race
+                // lost like any other, decided again after a short wait.
+                match use_case.event_exists(index, existing)? {
+                    Some(reply) => Ok(Attempt::Done(reply)),
+                    None => Ok(Attempt::Contended),
+                }
+            }
+            Err(CommitError::Conflict { current }) => {
+                *known = current.map(Some);
+                Ok(Attempt::Contended)
+            }
+            Err(CommitError::ConfigChanged) => Ok(Attempt::ConfigChanged),
+            Err(CommitError::Store(e)) => Err(e.into()),
+        }
+    }
+}
+
+fn event_sk(event: &EventWrite) -> &str {
+    match event {
+        EventWrite::Create(item) | EventWrite::Replace { item, .. } => &item.sk,
+    }
+}
