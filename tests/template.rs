@@ -1,0 +1,888 @@
+//! infra/template.yaml as CloudFormation receives it: transformed by the
+//! pinned aws-sam-translator (tests/template/transform.py, offline), then the
+//! intrinsic functions that the transform leaves (Sub, Split, Select, If, …)
+//! evaluated here with the parameter values, so that the IAM wiring, the
+//! alarms, tracing and the per-program scoping are checked on what would be
+//! deployed.
+//!
+//! Needs the pinned Lambda tooling's python3 first on PATH:
+//! `eval "$(scripts/lambda-tools.sh)"` (scripts/test.sh does it). Without it
+//! every test here fails and says so; none is skipped.
+
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use tier_service::{Function, ROUTES};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+const INSTALL: &str = r#"eval "$(scripts/lambda-tools.sh)""#;
+
+/// The pseudo parameters the evaluation uses (the transform runs for us-east-1).
+const ACCOUNT: &str = "123456789012";
+const STACK: &str = "stack";
+/// `arn:…:${Api}/${StageName}` of the default stage, with `Ref Api` as `<Api>`.
+const API_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:<Api>";
+
+const TABLE_ARN: &str = "<Table.Arn>";
+const INDEX_ARN: &str = "<Table.Arn>/index/expiry";
+const FIVE_XX_PATTERN: &str = r#"{ $.message = "request" && $.status >= 500 }"#;
+
+fn run_transform(params: &[&str]) -> Output {
+    Command::new("python3")
+        .arg("tests/template/transform.py")
+        .args(params)
+        .current_dir(ROOT)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run python3 ({e}); the template test needs the pinned aws-sam-translator: run `{INSTALL}` first")
+        })
+}
+
+fn transformed(params: &[&str]) -> Value {
+    let out = run_transform(params);
+    assert!(
+        out.status.success(),
+        "python3 tests/template/transform.py {params:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("transform.py prints JSON")
+}
+
+/// The transformed template with the default parameter values, made once.
+fn default_template() -> &'static Template {
+    static TEMPLATE: OnceLock<Template> = OnceLock::new();
+    TEMPLATE.get_or_init(|| Template::new(transformed(&[]), &[]))
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other}"),
+    }
+}
+
+/// A list, or a single value as a list of one (IAM's Action and Resource).
+fn list(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().map(text).collect(),
+        other => vec![text(other)],
+    }
+}
+
+/// Transformed CloudFormation and the parameter values it is evaluated with.
+struct Template {
+    doc: Value,
+    params: BTreeMap<String, String>,
+}
+
+impl Template {
+    fn new(doc: Value, overrides: &[&str]) -> Self {
+        let mut params = BTreeMap::new();
+        for (name, spec) in doc["Parameters"].as_object().expect("Parameters") {
+            if let Some(default) = spec.get("Default") {
+                params.insert(name.clone(), text(default));
+            }
+        }
+        for o in overrides {
+            let (name, value) = o.split_once('=').expect("Name=Value");
+            assert!(params.contains_key(name), "no parameter {name}");
+            params.insert(name.to_owned(), value.to_owned());
+        }
+        for (name, value) in [
+            ("AWS::Partition", "aws"),
+            ("AWS::Region", "us-east-1"),
+            ("AWS::AccountId", ACCOUNT),
+            ("AWS::StackName", STACK),
+            ("AWS::URLSuffix", "amazonaws.com"),
+        ] {
+            params.insert(name.to_owned(), value.to_owned());
+        }
+        Template { doc, params }
+    }
+
+    /// Transformed with these parameter values and evaluated with them.
+    fn with(params: &[&str]) -> Self {
+        Template::new(transformed(params), params)
+    }
+
+    /// The same transform output evaluated with other parameter values (for
+    /// parameters that only intrinsic functions use).
+    fn evaluated_with(&self, params: &[&str]) -> Self {
+        let mut t = Template::new(self.doc.clone(), &[]);
+        t.params = self.params.clone();
+        for o in params {
+            let (name, value) = o.split_once('=').expect("Name=Value");
+            t.params.insert(name.to_owned(), value.to_owned());
+        }
+        t
+    }
+
+    fn resources(&self) -> &Map<String, Value> {
+        self.doc["Resources"].as_object().expect("Resources")
+    }
+
+    fn resource(&self, id: &str) -> &Value {
+        self.resources()
+            .get(id)
+            .unwrap_or_else(|| panic!("no resource {id}"))
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<(&str, &Value)> {
+        self.resources()
+            .iter()
+            .filter(|(_, r)| r["Type"] == kind)
+            .map(|(id, r)| (id.as_str(), r))
+            .collect()
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        let c = self.doc["Conditions"]
+            .get(name)
+            .unwrap_or_else(|| panic!("no condition {name}"));
+        self.truth(c)
+    }
+
+    fn truth(&self, v: &Value) -> bool {
+        let (f, arg) = v
+            .as_object()
+            .and_then(|m| m.iter().next())
+            .unwrap_or_else(|| panic!("not a condition: {v}"));
+        match f.as_str() {
+            "Fn::Not" => !self.truth(&arg[0]),
+            "Fn::And" => arg.as_array().unwrap().iter().all(|c| self.truth(c)),
+            "Fn::Or" => arg.as_array().unwrap().iter().any(|c| self.truth(c)),
+            "Fn::Equals" => self.string(&arg[0]) == self.string(&arg[1]),
+            "Condition" => self.condition(arg.as_str().unwrap()),
+            other => panic!("condition function {other}"),
+        }
+    }
+
+    /// What `Ref name` resolves to: a parameter's value, or `<name>` for a
+    /// resource; `None` for AWS::NoValue.
+    fn reference(&self, name: &str) -> Option<Value> {
+        if name == "AWS::NoValue" {
+            return None;
+        }
+        if let Some(v) = self.params.get(name) {
+            return Some(Value::String(v.clone()));
+        }
+        assert!(self.resources().contains_key(name), "Ref to unknown {name}");
+        Some(Value::String(format!("<{name}>")))
+    }
+
+    fn sub(&self, template: &str, vars: &Map<String, Value>) -> String {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(i) = rest.find("${") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let end = after.find('}').expect("an unclosed ${ in Fn::Sub");
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str(&format!("${{{literal}}}"));
+            } else if let Some(v) = vars.get(name) {
+                out.push_str(&self.string(v));
+            } else if name.contains('.') && !name.starts_with("AWS::") {
+                let (resource, _) = name.split_once('.').unwrap();
+                assert!(self.resources().contains_key(resource), "${{{name}}}");
+                out.push_str(&format!("<{name}>"));
+            } else {
+                out.push_str(&text(&self.reference(name).expect("NoValue in Fn::Sub")));
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn string(&self, v: &Value) -> String {
+        text(&self.eval(v).expect("a value"))
+    }
+
+    /// Resolves every intrinsic function in `v`; `None` is AWS::NoValue,
+    /// dropped from the lists and objects that hold it.
+    fn eval(&self, v: &Value) -> Option<Value> {
+        match v {
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|i| self.eval(i)).collect(),
+            )),
+            Value::Object(m) if m.len() == 1 => {
+                let (f, arg) = m.iter().next().unwrap();
+                match f.as_str() {
+                    "Ref" => self.reference(arg.as_str().expect("Ref name")),
+                    "Fn::GetAtt" => {
+                        let (resource, attribute) = match arg {
+                            Value::Array(a) => (text(&a[0]), text(&a[1])),
+                            other => {
+                                let s = text(other);
+                                let (r, a) = s.split_once('.').expect("Resource.Attribute");
+                                (r.to_owned(), a.to_owned())
+                            }
+                        };
+                        assert!(
+                            self.resources().contains_key(&resource),
+                            "GetAtt {resource}"
+                        );
+                        Some(Value::String(format!("<{resource}.{attribute}>")))
+                    }
+                    "Fn::Sub" => Some(Value::String(match arg {
+                        Value::String(s) => self.sub(s, &Map::new()),
+                        Value::Array(a) => {
+                            let vars = self.eval(&a[1]).expect("Fn::Sub variables");
+                            self.sub(a[0].as_str().unwrap(), vars.as_object().unwrap())
+                        }
+                        other => panic!("Fn::Sub {other}"),
+                    })),
+                    "Fn::Join" => {
+                        let items = self.eval(&arg[1]).expect("Fn::Join list");
+                        let parts: Vec<String> = list(&items);
+                        Some(Value::String(parts.join(arg[0].as_str().unwrap())))
+                    }
+                    "Fn::Split" => {
+                        let s = self.string(&arg[1]);
+                        Some(Value::Array(
+                            s.split(arg[0].as_str().unwrap())
+                                .map(|p| Value::String(p.to_owned()))
+                                .collect(),
+                        ))
+                    }
+                    "Fn::Select" => {
+                        let index: usize = self.string(&arg[0]).parse().unwrap();
+                        let items = self.eval(&arg[1]).expect("Fn::Select list");
+                        let items = items.as_array().expect("Fn::Select of a list");
+                        assert!(index < items.len(), "Fn::Select {index} of {items:?}");
+                        Some(items[index].clone())
+                    }
+                    "Fn::If" => {
+                        let branch = if self.condition(arg[0].as_str().unwrap()) {
+                            1
+                        } else {
+                            2
+                        };
+                        self.eval(&arg[branch])
+                    }
+                    _ => self.eval_object(m),
+                }
+            }
+            Value::Object(m) => self.eval_object(m),
+            other => Some(other.clone()),
+        }
+    }
+
+    fn eval_object(&self, m: &Map<String, Value>) -> Option<Value> {
+        Some(Value::Object(
+            m.iter()
+                .filter_map(|(k, v)| self.eval(v).map(|v| (k.clone(), v)))
+                .collect(),
+        ))
+    }
+
+    fn alarms(&self) -> Vec<(&str, &Value)> {
+        self.of_type("AWS::CloudWatch::Alarm")
+    }
+
+    /// The alarms on one metric (not metric math).
+    fn alarms_on(&self, namespace: &str, metric: &str) -> Vec<Value> {
+        self.alarms()
+            .into_iter()
+            .map(|(_, a)| self.eval(&a["Properties"]).unwrap())
+            .filter(|p| p["Namespace"] == namespace && p["MetricName"] == metric)
+            .collect()
+    }
+}
+
+fn logical_id(f: Function) -> &'static str {
+    match f {
+        Function::UpdateConfig => "UpdateConfigFunction",
+        Function::IngestOrder => "IngestOrderFunction",
+        Function::ReverseReturn => "ReverseReturnFunction",
+        Function::QueryStatus => "QueryStatusFunction",
+    }
+}
+
+/// The execute-api ARN of a route in the default stage for one program id
+/// (customer ids as `*`).
+fn route_arn(method: &str, path: &str, stage: &str, program: &str) -> String {
+    let path = path
+        .replace("{programId}", program)
+        .replace("{customerId}", "*");
+    format!("{API_ARN}/{stage}/{method}{path}")
+}
+
+/// Route ARNs of the functions `which` picks, for each of `programs`.
+fn route_arns(which: impl Fn(Function) -> bool, programs: &[&str]) -> BTreeSet<String> {
+    ROUTES
+        .iter()
+        .filter(|(_, _, f)| which(*f))
+        .flat_map(|(m, p, _)| programs.iter().map(|id| route_arn(m, p, "prod", id)))
+        .collect()
+}
+
+fn is_admin(f: Function) -> bool {
+    f == Function::UpdateConfig
+}
+
+/// Every resource a caller policy allows; each statement allows
+/// execute-api:Invoke alone, with no condition or NotResource to misread.
+fn caller_policy_resources(t: &Template, id: &str) -> BTreeSet<String> {
+    let policy = t.resource(id);
+    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+    for name in ["ManagedPolicyName", "Roles", "Users", "Groups"] {
+        assert!(policy["Properties"].get(name).is_none(), "{id} sets {name}");
+    }
+    let document = t.eval(&policy["Properties"]["PolicyDocument"]).unwrap();
+    let mut resources = BTreeSet::new();
+    for statement in document["Statement"].as_array().unwrap() {
+        let keys: BTreeSet<&str> = statement
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["Action", "Effect", "Resource"]),
+            "{id}: {statement}"
+        );
+        assert_eq!(statement["Effect"], "Allow");
+        assert_eq!(
+            list(&statement["Action"]),
+            vec!["execute-api:Invoke"],
+            "{id}"
+        );
+        resources.extend(list(&statement["Resource"]));
+    }
+    resources
+}
+
+/// Walks every object in `v`.
+fn walk<'a>(v: &'a Value, visit: &mut dyn FnMut(&'a Map<String, Value>)) {
+    match v {
+        Value::Object(m) => {
+            visit(m);
+            m.values().for_each(|c| walk(c, visit));
+        }
+        Value::Array(a) => a.iter().for_each(|c| walk(c, visit)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_route_is_iam_authorized_and_invokes_its_function_without_the_callers_credentials() {
+    let t = default_template();
+    let api = t.resource("Api");
+    assert_eq!(api["Type"], "AWS::ApiGateway::RestApi");
+    let body = &api["Properties"]["Body"];
+    assert_eq!(
+        body["securityDefinitions"]["AWS_IAM"]["x-amazon-apigateway-authtype"],
+        "awsSigv4"
+    );
+    let mut served = BTreeSet::new();
+    for (path, methods) in body["paths"].as_object().unwrap() {
+        for (method, operation) in methods.as_object().unwrap() {
+            assert_eq!(
+                operation["security"],
+                json!([{"AWS_IAM": []}]),
+                "{method} {path} is not AWS_IAM-authorized"
+            );
+            let integration = &operation["x-amazon-apigateway-integration"];
+            assert_eq!(integration["type"], "aws_proxy", "{method} {path}");
+            assert!(
+                integration.get("credentials").is_none(),
+                "{method} {path}: API Gateway would invoke the function with {} (InvokeRole NONE missing?)",
+                integration["credentials"]
+            );
+            let uri = t.string(&integration["uri"]);
+            let function = uri
+                .split("/functions/<")
+                .nth(1)
+                .and_then(|s| s.split(".Arn>").next())
+                .unwrap_or_else(|| panic!("{method} {path}: integration {uri}"))
+                .to_owned();
+            served.insert((method.to_uppercase(), path.clone(), function));
+        }
+    }
+    let expected: BTreeSet<(String, String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, f)| ((*m).to_owned(), (*p).to_owned(), logical_id(*f).to_owned()))
+        .collect();
+    assert_eq!(served, expected);
+
+    // Nor anywhere else: no integration of any kind carries credentials.
+    walk(&t.doc, &mut |object| {
+        for key in ["x-amazon-apigateway-integration", "Integration"] {
+            if let Some(integration) = object.get(key) {
+                assert!(
+                    integration.get("credentials").is_none()
+                        && integration.get("Credentials").is_none(),
+                    "an integration with credentials: {integration}"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn lambda_permissions_let_this_api_invoke_each_function_on_its_own_routes_only() {
+    let t = default_template();
+    let mut granted: Vec<(String, String, String)> = t
+        .of_type("AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(id, p)| {
+            let props = &p["Properties"];
+            assert_eq!(props["Action"], "lambda:InvokeFunction", "{id}");
+            for key in ["SourceAccount", "EventSourceToken", "PrincipalOrgID"] {
+                assert!(props.get(key).is_none(), "{id} sets {key}");
+            }
+            let function = props["FunctionName"]["Ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: FunctionName {}", props["FunctionName"]));
+            (
+                function.to_owned(),
+                text(&props["Principal"]),
+                t.string(&props["SourceArn"]),
+            )
+        })
+        .collect();
+    granted.sort();
+    // SAM grants each API event on every stage of this API ("*"), scoped to
+    // the route's method and path.
+    let mut expected: Vec<(String, String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, f)| {
+            (
+                logical_id(*f).to_owned(),
+                "apigateway.amazonaws.com".to_owned(),
+                route_arn(m, p, "*", "*"),
+            )
+        })
+        .chain([(
+            "ExpireWindowsFunction".to_owned(),
+            "events.amazonaws.com".to_owned(),
+            "<ExpireWindowsFunctionSchedule.Arn>".to_owned(),
+        )])
+        .collect();
+    expected.sort();
+    assert_eq!(granted, expected);
+}
+
+/// DynamoDB actions a function's binary uses, from shared/store and
+/// shared/service: GetItem (every load), Query (a customer's orders when a
+/// tracker is rebuilt, which every customer read may do), and
+/// TransactWriteItems, authorized per item as PutItem (events, state, expiry
+/// entries, configs), DeleteItem (an expiry entry dropped) and
+/// ConditionCheckItem (the config version check). query-status only reads.
+const READER: &[&str] = &["dynamodb:GetItem", "dynamodb:Query"];
+const WRITER: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+];
+
+#[test]
+fn each_function_role_allows_only_the_dynamodb_actions_its_binary_uses_on_the_table() {
+    let t = default_template();
+    let expected: &[(&str, &[&str], &[&str])] = &[
+        ("IngestOrderFunction", WRITER, &[TABLE_ARN]),
+        ("ReverseReturnFunction", WRITER, &[TABLE_ARN]),
+        ("UpdateConfigFunction", WRITER, &[TABLE_ARN]),
+        ("QueryStatusFunction", READER, &[TABLE_ARN]),
+        // The scheduled job also queries the sparse expiry index.
+        ("ExpireWindowsFunction", WRITER, &[TABLE_ARN, INDEX_ARN]),
+    ];
+    let functions: BTreeSet<&str> = t
+        .of_type("AWS::Lambda::Function")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        functions,
+        expected.iter().map(|(f, _, _)| *f).collect::<BTreeSet<_>>()
+    );
+    for (function, actions, resources) in expected {
+        let role_id = t.resource(function)["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("{function} has no role of this stack"));
+        let role = t.eval(&t.resource(role_id)["Properties"]).unwrap();
+        assert_eq!(
+            role["AssumeRolePolicyDocument"]["Statement"],
+            json!([{"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}}]),
+            "{role_id}"
+        );
+        // Logs (to its own group) and X-Ray segments, nothing else.
+        assert_eq!(
+            list(&role["ManagedPolicyArns"]),
+            vec![
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+            ],
+            "{role_id}"
+        );
+        assert!(role.get("PermissionsBoundary").is_none());
+        let mut allowed = BTreeSet::new();
+        let mut on = BTreeSet::new();
+        for policy in role["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                assert_eq!(statement["Effect"], "Allow", "{role_id}: {statement}");
+                assert!(
+                    statement.get("NotAction").is_none() && statement.get("NotResource").is_none()
+                );
+                for action in list(&statement["Action"]) {
+                    assert!(
+                        action.starts_with("dynamodb:") && !action.contains('*'),
+                        "{role_id} allows {action}"
+                    );
+                    allowed.insert(action);
+                }
+                for resource in list(&statement["Resource"]) {
+                    assert!(
+                        resources.contains(&resource.as_str()),
+                        "{role_id} allows {resource}"
+                    );
+                    on.insert(resource);
+                }
+            }
+        }
+        assert_eq!(
+            allowed,
+            actions
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect::<BTreeSet<_>>(),
+            "{function}"
+        );
+        assert_eq!(
+            on,
+            resources
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect::<BTreeSet<_>>(),
+            "{function}"
+        );
+    }
+}
+
+#[test]
+fn the_caller_policies_allow_exactly_their_own_routes_of_this_api_and_stage() {
+    let t = default_template();
+    // ProgramIds defaults to "*": every program.
+    assert_eq!(
+        caller_policy_resources(t, "IngestionClientPolicy"),
+        route_arns(|f| !is_admin(f), &["*"])
+    );
+    assert_eq!(
+        caller_policy_resources(t, "AdminPolicy"),
+        route_arns(is_admin, &["*"])
+    );
+}
+
+#[test]
+fn program_ids_scope_both_caller_policies_to_those_programs_paths() {
+    let t = Template::with(&["ProgramIds=brand-a,brand-b"]);
+    let ingestion = caller_policy_resources(&t, "IngestionClientPolicy");
+    let admin = caller_policy_resources(&t, "AdminPolicy");
+    assert_eq!(
+        ingestion,
+        route_arns(|f| !is_admin(f), &["brand-a", "brand-b"])
+    );
+    assert_eq!(admin, route_arns(is_admin, &["brand-a", "brand-b"]));
+    for arn in ingestion.iter().chain(&admin) {
+        assert!(
+            arn.contains("/programs/brand-a/") || arn.contains("/programs/brand-b/"),
+            "{arn}"
+        );
+    }
+}
+
+#[test]
+fn five_program_ids_are_all_scoped_and_a_sixth_or_a_wildcard_id_is_refused() {
+    let five = ["p1", "p2", "p3", "p4", "p5"];
+    let t = Template::with(&[&format!("ProgramIds={}", five.join(","))]);
+    assert_eq!(
+        caller_policy_resources(&t, "IngestionClientPolicy"),
+        route_arns(|f| !is_admin(f), &five)
+    );
+    assert_eq!(
+        caller_policy_resources(&t, "AdminPolicy"),
+        route_arns(is_admin, &five)
+    );
+    // A value the template cannot scope exactly must fail the deploy, not
+    // widen or silently drop a program.
+    for refused in [
+        "p1,p2,p3,p4,p5,p6",
+        "brand-*",
+        "*,brand-a",
+        "brand-?",
+        "a/b",
+        "a,,b",
+        "",
+    ] {
+        let out = run_transform(&[&format!("ProgramIds={refused}")]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "ProgramIds={refused} was accepted:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("AllowedPattern"));
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_topic_which_mails_only_when_an_address_is_given() {
+    let t = default_template();
+    let alarms = t.alarms();
+    assert!(alarms.len() >= 15, "{} alarms", alarms.len());
+    for (id, alarm) in &alarms {
+        assert_eq!(
+            alarm["Properties"]["AlarmActions"],
+            json!([{"Ref": "AlarmTopic"}]),
+            "{id}"
+        );
+        assert!(alarm.get("Condition").is_none(), "{id} is conditional");
+    }
+    assert_eq!(t.resource("AlarmTopic")["Type"], "AWS::SNS::Topic");
+    let subscriptions = t.of_type("AWS::SNS::Subscription");
+    assert_eq!(subscriptions.len(), 1);
+    let (_, subscription) = subscriptions[0];
+    assert_eq!(subscription["Condition"], "HasAlarmEmail");
+    assert_eq!(
+        subscription["Properties"],
+        json!({"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}})
+    );
+    assert!(!t.condition("HasAlarmEmail"), "subscribed with no address");
+    assert!(t
+        .evaluated_with(&["AlarmEmail=ops@example.com"])
+        .condition("HasAlarmEmail"));
+}
+
+/// A metric's name and dimensions.
+type Metric = (String, BTreeMap<String, String>);
+
+#[test]
+fn the_api_and_the_table_have_alarms_on_5xx_p99_latency_throttles_and_system_errors() {
+    let t = default_template();
+    let api_name = t.string(&t.resource("Api")["Properties"]["Name"]);
+    assert_eq!(api_name, STACK);
+    let api_dimensions = json!([
+        {"Name": "ApiName", "Value": api_name},
+        {"Name": "Stage", "Value": "prod"}
+    ]);
+
+    let errors = t.alarms_on("AWS/ApiGateway", "5XXError");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["Dimensions"], api_dimensions);
+    assert_eq!(errors[0]["Statistic"], "Sum");
+
+    let latency = t.alarms_on("AWS/ApiGateway", "Latency");
+    assert_eq!(latency.len(), 1);
+    assert_eq!(latency[0]["Dimensions"], api_dimensions);
+    assert_eq!(latency[0]["ExtendedStatistic"], "p99");
+    assert_eq!(latency[0]["Threshold"], "1000");
+
+    // Metric-math alarms: (metric, dimensions) of every metric they add up.
+    let mut math: Vec<(String, BTreeSet<Metric>)> = Vec::new();
+    for (id, alarm) in t.alarms() {
+        let props = t.eval(&alarm["Properties"]).unwrap();
+        let Some(queries) = props["Metrics"].as_array() else {
+            continue;
+        };
+        let returned: Vec<&Value> = queries.iter().filter(|q| q["ReturnData"] == true).collect();
+        assert_eq!(returned.len(), 1, "{id}");
+        let expression = text(&returned[0]["Expression"]);
+        let mut metrics = BTreeSet::new();
+        for q in queries.iter().filter(|q| q["ReturnData"] == false) {
+            assert!(
+                expression.contains(&text(&q["Id"])),
+                "{id}: {expression} leaves out {}",
+                q["Id"]
+            );
+            let metric = &q["MetricStat"]["Metric"];
+            assert_eq!(metric["Namespace"], "AWS/DynamoDB", "{id}");
+            let dimensions = metric["Dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| (text(&d["Name"]), text(&d["Value"])))
+                .collect();
+            metrics.insert((text(&metric["MetricName"]), dimensions));
+        }
+        math.push((id.to_owned(), metrics));
+    }
+    let dims = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let has = |metric: &str, d: BTreeMap<String, String>| {
+        math.iter()
+            .any(|(_, ms)| ms.contains(&(metric.to_owned(), d.clone())))
+    };
+    for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] {
+        assert!(
+            has(metric, dims(&[("TableName", "<Table>")])),
+            "{metric} of the table"
+        );
+        assert!(
+            has(
+                metric,
+                dims(&[
+                    ("TableName", "<Table>"),
+                    ("GlobalSecondaryIndexName", "expiry")
+                ])
+            ),
+            "{metric} of the expiry index"
+        );
+    }
+    for operation in ["GetItem", "Query", "TransactWriteItems"] {
+        assert!(
+            has(
+                "SystemErrors",
+                dims(&[("TableName", "<Table>"), ("Operation", operation)])
+            ),
+            "SystemErrors of {operation}"
+        );
+    }
+}
+
+#[test]
+fn each_api_function_counts_its_own_5xx_answers_in_its_log_group_and_alarms_on_them() {
+    let t = default_template();
+    let api_functions: BTreeSet<&str> = ROUTES.iter().map(|(_, _, f)| logical_id(*f)).collect();
+    let filters = t.of_type("AWS::Logs::MetricFilter");
+    assert_eq!(filters.len(), api_functions.len());
+    for (id, function) in t.of_type("AWS::Lambda::Function") {
+        let logging = &function["Properties"]["LoggingConfig"];
+        assert_eq!(logging["LogFormat"], "JSON", "{id}");
+        let group_id = logging["LogGroup"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} logs to no group of this stack"));
+        let group = t.resource(group_id);
+        assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+        assert_eq!(
+            group["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"}),
+            "{group_id}"
+        );
+        if !api_functions.contains(id) {
+            continue;
+        }
+        let on_group: Vec<&Value> = filters
+            .iter()
+            .filter(|(_, f)| f["Properties"]["LogGroupName"] == json!({"Ref": group_id}))
+            .map(|(_, f)| *f)
+            .collect();
+        assert_eq!(on_group.len(), 1, "{id}: metric filters on {group_id}");
+        let filter = t.eval(&on_group[0]["Properties"]).unwrap();
+        assert_eq!(filter["FilterPattern"], FIVE_XX_PATTERN, "{id}");
+        let transformations = filter["MetricTransformations"].as_array().unwrap();
+        assert_eq!(transformations.len(), 1);
+        let m = &transformations[0];
+        assert_eq!(m["MetricValue"], "1");
+        let alarms = t.alarms_on(&text(&m["MetricNamespace"]), &text(&m["MetricName"]));
+        assert_eq!(alarms.len(), 1, "{id}: alarms on {}", m["MetricName"]);
+        assert_eq!(alarms[0]["Statistic"], "Sum");
+        // No other filter or function feeds the same metric.
+        let same_metric = filters
+            .iter()
+            .filter(|(_, f)| {
+                t.eval(&f["Properties"]["MetricTransformations"][0])
+                    .unwrap()
+                    == *m
+            })
+            .count();
+        assert_eq!(same_metric, 1, "{id}");
+    }
+}
+
+#[test]
+fn the_api_stage_and_every_function_are_traced_with_x_ray() {
+    let t = default_template();
+    let stages = t.of_type("AWS::ApiGateway::Stage");
+    assert_eq!(stages.len(), 1);
+    assert_eq!(stages[0].1["Properties"]["TracingEnabled"], true);
+    for (id, function) in t.of_type("AWS::Lambda::Function") {
+        assert_eq!(
+            function["Properties"]["TracingConfig"],
+            json!({"Mode": "Active"}),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn the_account_wide_api_gateway_role_is_set_only_when_asked_and_access_logs_stay_on() {
+    let t = default_template();
+    let conditional = ["ApiGatewayAccount", "ApiGatewayCloudWatchRole"];
+    for id in conditional {
+        assert_eq!(
+            t.resource(id)["Condition"],
+            "ManagesApiGatewayAccountRole",
+            "{id}"
+        );
+    }
+    assert!(
+        !t.condition("ManagesApiGatewayAccountRole"),
+        "on by default"
+    );
+    let on = t.evaluated_with(&["ManageApiGatewayAccountRole=true"]);
+    assert!(on.condition("ManagesApiGatewayAccountRole"));
+
+    // Off, nothing left refers to the two resources; on, the access log group
+    // (and so the stage that writes to it) waits for the account setting.
+    for (flag, evaluated) in [(false, t), (true, &on)] {
+        for (id, resource) in t.resources() {
+            if conditional.contains(&id.as_str()) {
+                continue;
+            }
+            let text = evaluated.eval(resource).unwrap().to_string();
+            let refers =
+                text.contains("<ApiGatewayAccount>") || text.contains("<ApiGatewayCloudWatchRole");
+            assert_eq!(
+                refers,
+                flag && id == "ApiAccessLogs",
+                "{id} with the role {flag}"
+            );
+        }
+    }
+    let stage = &t.of_type("AWS::ApiGateway::Stage")[0].1["Properties"];
+    assert_eq!(
+        stage["AccessLogSetting"]["DestinationArn"],
+        json!({"Fn::GetAtt": ["ApiAccessLogs", "Arn"]})
+    );
+}
+
+#[test]
+fn no_iam_resource_is_named_so_the_deploy_asks_for_capability_iam_only() {
+    let t = default_template();
+    for (id, resource) in t.resources() {
+        if !text(&resource["Type"]).starts_with("AWS::IAM::") {
+            continue;
+        }
+        for name in [
+            "RoleName",
+            "ManagedPolicyName",
+            "GroupName",
+            "UserName",
+            "InstanceProfileName",
+        ] {
+            assert!(
+                resource["Properties"].get(name).is_none(),
+                "{id} sets {name}"
+            );
+        }
+    }
+    let samconfig = std::fs::read_to_string(format!("{ROOT}/samconfig.toml")).unwrap();
+    let capabilities: Vec<&str> = samconfig
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("capabilities"))
+        .map(|rest| rest.trim_start_matches([' ', '=']).trim())
+        .collect();
+    assert_eq!(capabilities, vec![r#""CAPABILITY_IAM""#]);
+}
