@@ -22,7 +22,7 @@ pub struct Api {
     pub dynamodb_endpoint: String,
     pub table: String,
     client: reqwest::Client,
-    _running: local_api::Running,
+    running: local_api::Running,
 }
 
 #[derive(Debug)]
@@ -65,7 +65,7 @@ impl Api {
             dynamodb_endpoint: running.dynamodb_endpoint.clone(),
             table,
             client: reqwest::Client::new(),
-            _running: running,
+            running,
         }
     }
 
@@ -89,6 +89,11 @@ impl Api {
             body,
             retry_after,
         }
+    }
+
+    /// The store under the API, to look at or damage what it keeps.
+    pub fn store(&self) -> &tier_store::DynamoStore {
+        &self.running.store
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -246,6 +246,8 @@ pub struct Running {
     pub address: std::net::SocketAddr,
     /// The DynamoDB endpoint it stores to.
     pub dynamodb_endpoint: String,
+    /// The store it serves from (for tests and tools that look underneath).
+    pub store: DynamoStore,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: watch::Sender<bool>,
     _engine: Option<Engine>,
@@ -277,7 +279,7 @@ pub async fn start(args: &Args) -> Result<Running, BoxError> {
             args.table
         ))
     })?;
-    let service = Arc::new(Service::new(store));
+    let service = Arc::new(Service::new(store.clone()));
     let app = Router::new()
         .route("/health", get(health))
         .route("/_local/scheduled", post(scheduled))
@@ -304,6 +306,7 @@ pub async fn start(args: &Args) -> Result<Running, BoxError> {
     Ok(Running {
         address,
         dynamodb_endpoint: endpoint,
+        store,
         server,
         stop,
         _engine: engine,

@@ -1,0 +1,361 @@
+//! Single hostile requests that used to abort or wedge the service, each a
+//! regression test on both engines: every one is answered 4xx with a JSON
+//! code (or served correctly), nothing is written by a refused one, and the
+//! server and every customer keep working afterwards.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use e2e::{on_both_engines, order, Api};
+use serde_json::{json, Value};
+
+fn config() -> Value {
+    json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "tiers": [{"name": "Base", "earnRate": "1"},
+                  {"name": "Gold", "earnRate": "2", "upgrade": {
+                      "criteria": [{"id": "A", "kind": "lifetimePurchases", "min": 1000}],
+                      "condition": "all", "upgradeType": "lazy"}}]
+    })
+}
+
+async fn still_serving(api: &Api) {
+    let r = api.get("/health").await;
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ok")));
+}
+
+async fn absurd_expressions_are_422_and_the_server_stays_up(api: Api) {
+    let deep = format!("{}A{}", "(".repeat(6000), ")".repeat(6000));
+    let long = vec!["A"; 100_000].join(" AND ");
+    for source in [deep, long] {
+        let mut bad = config();
+        bad["tiers"][1]["upgrade"]["condition"] = json!({ "custom": source });
+        for (method, path) in [
+            ("POST", "/programs/p/config/validate"),
+            ("PUT", "/programs/p/config"),
+        ] {
+            let r = api.send(method, path, Some(bad.to_string())).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (422, "invalid_config"),
+                "{method} {path}"
+            );
+            let detail = &r.body["error"]["details"][0];
+            assert_eq!(detail["path"], "/tiers/1/upgrade/condition");
+            assert!(
+                detail["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("256 characters"),
+                "names the limit: {detail}"
+            );
+        }
+        still_serving(&api).await;
+    }
+    let mut nested = config();
+    nested["tiers"][1]["upgrade"]["condition"] =
+        json!({"custom": format!("{}A{}", "(".repeat(17), ")".repeat(17))});
+    let r = api.post("/programs/p/config/validate", &nested).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["details"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nested deeper than 16"));
+}
+
+async fn the_largest_figures_are_served_exactly(api: Api) {
+    api.program("p", &config()).await;
+    // Earn rate 1 on 10^15: a partial return used to overflow 10^15 x 10^15.
+    let placed = api
+        .order("p", "c", "big", "2026-01-01T00:00:00Z", "1000000000000000")
+        .await;
+    assert_eq!(placed["pointsAwarded"], "1000000000000000");
+    let r = api
+        .post(
+            "/programs/p/returns",
+            &json!({"returnId": "r1", "orderId": "big",
+            "customerId": "c", "returnedAt": "2026-01-02T00:00:00Z", "amount": "1"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["pointsReversed"], "1");
+    let r = api
+        .post("/programs/p/returns", &json!({"returnId": "r2", "orderId": "big",
+            "customerId": "c", "returnedAt": "2026-01-02T00:00:00Z", "amount": "333333333333333.333333"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["pointsReversed"], "333333333333333.33");
+
+    // A dynamic upgrade on a gross amount tracker of 5 x 10^14, crossed by
+    // an order of 10^15: the split used to multiply 10^15 by 10^15.
+    let dynamic = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "gross", "measure": "grossBillAmount", "period": {"months": 12}}],
+        "tiers": [{"name": "Base", "earnRate": "1"},
+                  {"name": "Gold", "earnRate": "2", "upgrade": {
+                      "criteria": [{"id": "G", "kind": "tracker", "tracker": "gross", "min": "500000000000000"}],
+                      "condition": "all", "upgradeType": "dynamic"}}]
+    });
+    api.program("d", &dynamic).await;
+    let mut big = order("c", "o1", "2026-01-01T00:00:00Z", "1000000000000000");
+    big["grossAmount"] = json!("1000000000000000");
+    let r = api.post("/programs/d/orders", &big).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["tierAfter"], "Gold");
+    assert_eq!(r.body["pointsAwarded"], "1500000000000000");
+    still_serving(&api).await;
+}
+
+async fn line_items_beyond_the_limit_are_refused_and_nothing_is_written(api: Api) {
+    let with_tracker = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "lines", "measure": "lineItemPrice", "period": {"months": 12}}],
+        "tiers": [{"name": "Base", "earnRate": "1"},
+                  {"name": "Gold", "earnRate": "2", "upgrade": {
+                      "criteria": [{"id": "L", "kind": "tracker", "tracker": "lines", "min": "100"}],
+                      "condition": "all", "upgradeType": "dynamic"}}]
+    });
+    api.program("p", &with_tracker).await;
+    let mut o = order("c", "o1", "2026-01-01T00:00:00Z", "10");
+    o["lineItems"] = Value::Array(
+        (0..100)
+            .map(|i| json!({"sku": format!("s{i}"), "price": "1000000000000000", "quantity": 1000000}))
+            .collect(),
+    );
+    let r = api.post("/programs/p/orders", &o).await;
+    assert_eq!((r.status, r.code()), (422, "amount_out_of_range"));
+    assert_eq!(r.body["error"]["details"][0]["field"], "lineItems");
+    let r = api.get("/programs/p/customers/c").await;
+    assert_eq!(r.code(), "customer_not_found", "nothing was written");
+    let mut decimals = order("c", "o2", "2026-01-01T00:00:00Z", "10");
+    decimals["amount"] = json!("1.0000000000000000000000000001");
+    let r = api.post("/programs/p/orders", &decimals).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("more than 6 decimals"));
+}
+
+/// Config v1 without trackers, a large line-item order, a partial return,
+/// then v2 adding a `lineItemPrice` tracker: every later read, order and
+/// job run for that customer used to kill the server.
+async fn a_tracker_added_later_rebuilds_from_the_largest_orders(api: Api) {
+    api.program("p", &config()).await;
+    let mut o = order("c", "o1", "2026-06-01T00:00:00Z", "1000000000000000");
+    o["lineItems"] = Value::Array(
+        (0..100)
+            .map(|i| json!({"sku": format!("s{i}"), "price": "100000000", "quantity": 100000}))
+            .collect(),
+    );
+    let r = api.post("/programs/p/orders", &o).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api
+        .post(
+            "/programs/p/returns",
+            &json!({"returnId": "r1", "orderId": "o1",
+            "customerId": "c", "returnedAt": "2026-06-02T00:00:00Z", "amount": "1"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut v2 = config();
+    v2["trackers"] = json!([{"id": "lines", "measure": "lineItemPrice", "period": {"months": 12}}]);
+    v2["tiers"][1]["upgrade"]["criteria"] =
+        json!([{"id": "L", "kind": "tracker", "tracker": "lines", "min": "100"}]);
+    api.program("p", &v2).await;
+    let status = api.status("p", "c", "2026-06-03T00:00:00Z").await;
+    assert_eq!(status["trackers"]["lines"], "999999999999999");
+    api.order("p", "c", "o2", "2026-06-04T00:00:00Z", "5").await;
+    let job = api
+        .post(
+            "/_local/scheduled",
+            &json!({"time": "2027-07-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(job.status, 200, "{}", job.body);
+    assert_eq!(job.body["customersFailed"], 0);
+    still_serving(&api).await;
+}
+
+async fn long_texts_and_ids_are_refused_and_the_customer_keeps_working(api: Api) {
+    api.program("p", &config()).await;
+    let r = api
+        .put(
+            "/programs/p/customers/c/tier",
+            &json!({"tier": "Gold", "reason": "x".repeat(560 * 1024)}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("1000"));
+    for i in 0..3 {
+        let r = api
+            .put(
+                "/programs/p/customers/c/tier",
+                &json!({"tier": if i % 2 == 0 { "Gold" } else { "Base" }, "reason": "y".repeat(1000)}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    api.order("p", "c", "o1", "2026-01-01T00:00:00Z", "10")
+        .await;
+    let r = api
+        .get(&format!("/programs/p/customers/{}", "c".repeat(3000)))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"), "not a 503");
+    let r = api
+        .get(&format!(
+            "/programs/p/customers/c?asOf={}",
+            "9".repeat(5000)
+        ))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["error"]["message"].as_str().unwrap().len() < 300);
+}
+
+async fn only_the_documented_decimals_and_dates_are_read(api: Api) {
+    api.program("p", &config()).await;
+    for amount in ["1E+3", "1_000", "+5", ".5", "5.", " 5 ", "1e3", "0x10"] {
+        let r = api
+            .post(
+                "/programs/p/orders",
+                &order("c", "o", "2026-01-01T00:00:00Z", amount),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "invalid_request"),
+            "amount {amount:?}"
+        );
+    }
+    // A JSON number literal follows the same grammar (sent as raw text:
+    // serde_json's Value would rewrite it).
+    let number = order("c", "o", "2026-01-01T00:00:00Z", "1")
+        .to_string()
+        .replace(r#""amount":"1""#, r#""amount":1.5e3"#);
+    assert!(number.contains("1.5e3"));
+    let r = api.send("POST", "/programs/p/orders", Some(number)).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"));
+    for at in [
+        "0000-01-01T00:00:00Z",
+        "-0001-01-01T00:00:00Z",
+        "9999-12-31T00:00:00Z",
+        "+10000-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "2200-01-01T00:00:00Z",
+    ] {
+        let r = api
+            .post("/programs/p/orders", &order("c", "o", at, "5"))
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "invalid_request"),
+            "placedAt {at}"
+        );
+    }
+    let r = api.get("/programs/p/customers/c").await;
+    assert_eq!(r.code(), "customer_not_found", "nothing was written");
+    let mut start = config();
+    start["startDate"] = json!("9999-01-01T00:00:00Z");
+    assert_eq!(api.put("/programs/q/config", &start).await.status, 422);
+    for edge in ["1970-01-01T00:00:00Z", "2199-12-31T23:59:59Z"] {
+        let r = api
+            .post("/programs/p/orders", &order("edge", edge, edge, "5"))
+            .await;
+        assert_eq!(r.status, 200, "{edge}: {}", r.body);
+    }
+}
+
+async fn free_orders_count_as_visits_and_earn_nothing(api: Api) {
+    let visits = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "v", "measure": "visits", "period": {"days": 30}}],
+        "tiers": [{"name": "Base", "earnRate": "1"},
+                  {"name": "Gold", "earnRate": "2", "upgrade": {
+                      "criteria": [{"id": "V", "kind": "tracker", "tracker": "v", "min": 2}],
+                      "condition": "all", "upgradeType": "lazy"}}]
+    });
+    api.program("p", &visits).await;
+    let first = api
+        .order("p", "c", "o1", "2026-01-01T00:00:00Z", "0.00")
+        .await;
+    assert_eq!(first["pointsAwarded"], "0");
+    let second = api.order("p", "c", "o2", "2026-01-02T00:00:00Z", "0").await;
+    assert_eq!(second["tierAfter"], "Gold", "two free visits reach Gold");
+    let status = api.status("p", "c", "2026-01-03T00:00:00Z").await;
+    assert_eq!(status["trackers"]["v"], "2");
+    assert_eq!(status["currentPoints"], "0");
+    let r = api
+        .post(
+            "/programs/p/returns",
+            &json!({"returnId": "r", "orderId": "o1",
+            "customerId": "c", "returnedAt": "2026-01-04T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "return_exceeds_order"),
+        "nothing to return"
+    );
+}
+
+/// A customer whose stored state cannot be read is reported and skipped by
+/// the job; the others are processed.
+async fn the_job_skips_a_broken_customer_and_goes_on(api: Api) {
+    let expiring = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z", "pointsExpiry": {"days": 30},
+        "tiers": [{"name": "Base", "earnRate": "1"}]
+    });
+    api.program("p", &expiring).await;
+    api.order("p", "good", "o1", "2026-01-01T00:00:00Z", "10")
+        .await;
+    api.order("p", "bad", "o1", "2026-01-01T00:00:00Z", "10")
+        .await;
+    let store = api.store();
+    store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            AttributeValue::S(tier_store::keys::customer_pk("p", "bad")),
+        )
+        .key("sk", AttributeValue::S(tier_store::keys::STATE.into()))
+        .update_expression("SET #s = :garbage")
+        .expression_attribute_names("#s", "state")
+        .expression_attribute_values(":garbage", AttributeValue::B(vec![1, 2, 3].into()))
+        .send()
+        .await
+        .unwrap();
+    let job = api
+        .post(
+            "/_local/scheduled",
+            &json!({"time": "2026-03-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(job.status, 200, "{}", job.body);
+    assert_eq!(job.body["customersDue"], 2);
+    assert_eq!(job.body["customersChanged"], 1);
+    assert_eq!(job.body["customersFailed"], 1);
+    assert_eq!(job.body["failures"][0]["customerId"], "bad");
+    assert_eq!(job.body["failures"][0]["code"], "internal");
+    let good = api.status("p", "good", "2026-03-01T00:00:00Z").await;
+    assert_eq!(
+        good["currentPoints"], "0",
+        "the good customer's points expired"
+    );
+    let r = api.get("/programs/p/customers/bad").await;
+    assert_eq!((r.status, r.code()), (500, "internal"));
+    still_serving(&api).await;
+}
+
+on_both_engines!(
+    absurd_expressions_are_422_and_the_server_stays_up,
+    the_largest_figures_are_served_exactly,
+    line_items_beyond_the_limit_are_refused_and_nothing_is_written,
+    a_tracker_added_later_rebuilds_from_the_largest_orders,
+    long_texts_and_ids_are_refused_and_the_customer_keeps_working,
+    only_the_documented_decimals_and_dates_are_read,
+    free_orders_count_as_visits_and_earn_nothing,
+    the_job_skips_a_broken_customer_and_goes_on,
+);
