@@ -28,13 +28,20 @@ use tokio::sync::RwLock;
 pub struct Service {
     store: DynamoStore,
     cache: RwLock<HashMap<String, Arc<LoadedProgram>>>,
+    config_ttl: std::time::Duration,
 }
 
 impl Service {
     pub fn new(store: DynamoStore) -> Self {
+        Self::with_config_ttl(store, programs::CONFIG_TTL)
+    }
+
+    /// A service whose cached configs are re-read after `config_ttl`.
+    pub fn with_config_ttl(store: DynamoStore, config_ttl: std::time::Duration) -> Self {
         Service {
             store,
             cache: RwLock::new(HashMap::new()),
+            config_ttl,
         }
     }
 

@@ -7,11 +7,16 @@ use crate::json::decode;
 use crate::Service;
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tier_engine::{Problem, Program, ProgramConfig};
+
+/// How long a container trusts its cached config for reads.
+pub const CONFIG_TTL: Duration = Duration::from_secs(5);
 
 pub struct LoadedProgram {
     pub version: u64,
     pub program: Program,
+    loaded_at: Instant,
 }
 
 #[derive(Serialize)]
@@ -28,10 +33,15 @@ fn parse_config(body: &[u8]) -> Result<Program, ApiError> {
 }
 
 impl Service {
-    /// The program as cached, loading it on first use.
+    /// The program as cached, loading it on first use and again once the
+    /// cached copy is older than the service's config TTL. Writes never
+    /// depend on the TTL (their commit checks the version); reads that
+    /// commit nothing (status queries) see a new version within it.
     pub async fn program(&self, program_id: &str) -> Result<Arc<LoadedProgram>, ApiError> {
         if let Some(p) = self.cache.read().await.get(program_id) {
-            return Ok(p.clone());
+            if p.loaded_at.elapsed() < self.config_ttl {
+                return Ok(p.clone());
+            }
         }
         self.reload_program(program_id).await
     }
@@ -48,6 +58,7 @@ impl Service {
         let loaded = Arc::new(LoadedProgram {
             version: stored.version,
             program,
+            loaded_at: Instant::now(),
         });
         self.cache
             .write()

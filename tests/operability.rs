@@ -1,0 +1,219 @@
+//! What an operator sees: health, version, request ids, one JSON log line
+//! per request, graceful shutdown, clear startup errors, one local API per
+//! data directory, and a config cache that follows a new version.
+
+use e2e::{on_both_engines, Api};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().unwrap().parent().unwrap().join("local-api");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --bins` (scripts/test.sh does)",
+        binary.display()
+    );
+    binary
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tier-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Starts the binary and reads the address it prints.
+fn spawn(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(binary())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, address)
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn version_is_printed() {
+    let out = Command::new(binary()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.trim(),
+        format!("local-api {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn one_json_log_line_per_request_and_a_graceful_stop() {
+    let dir = temp_dir("logs");
+    let dir_arg = dir.to_string_lossy().to_string();
+    let (mut child, address) = spawn(&["--port", "0", "--data-dir", &dir_arg]);
+    let client = reqwest::Client::new();
+    let health: Value = client
+        .get(format!("{address}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Base", "earnRate": "0.1"},
+                  {"name": "Gold", "earnRate": "0.2", "upgrade": {"criteria": [
+                      {"id": "A", "kind": "lifetimePurchases", "min": "100"}],
+                      "condition": "all", "upgradeType": "lazy"}}]});
+    let r = client
+        .put(format!("{address}/programs/logs/config"))
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let order = json!({"orderId": "o1", "customerId": "ann", "placedAt": "2026-02-01T00:00:00Z",
+        "status": "completed", "amount": "250"});
+    let r = client
+        .post(format!("{address}/programs/logs/orders"))
+        .header("x-request-id", "trace-me-1")
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-request-id"], "trace-me-1", "echoed");
+    let r = client
+        .get(format!("{address}/programs/logs/customers/nobody"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let generated = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 32, "a new id when none was sent");
+
+    terminate(&child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a SIGTERM stops it cleanly: {status}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("local-api: stopped"), "{stderr}");
+    let requests: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 3, "one line per API request: {stderr}");
+    let order_line = &requests[1];
+    assert_eq!(order_line["requestId"], "trace-me-1");
+    assert_eq!(order_line["route"], "/programs/{programId}/orders");
+    assert_eq!(order_line["status"], 200);
+    assert_eq!(order_line["programId"], "logs");
+    assert_eq!(order_line["customerId"], "ann");
+    assert_eq!(order_line["tierChange"], "Base -> Gold");
+    assert!(order_line["latencyMs"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        order_line["dynamodbRequests"], 3,
+        "the config (first use after its PUT), the customer, one transaction"
+    );
+    assert!(order_line["writeUnits"].as_f64().unwrap() > 0.0);
+    let missing = &requests[2];
+    assert_eq!(missing["status"], 404);
+    assert_eq!(missing["errorCode"], "customer_not_found");
+    assert_eq!(missing["requestId"], generated);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_second_local_api_on_the_same_data_is_refused_and_a_busy_port_is_named() {
+    let dir = temp_dir("lock");
+    let dir_arg = dir.to_string_lossy().to_string();
+    let (mut first, address) = spawn(&["--port", "0", "--data-dir", &dir_arg]);
+    let second = Command::new(binary())
+        .args(["--port", "0", "--data-dir", &dir_arg])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        message.contains("another local API is already using"),
+        "{message}"
+    );
+    assert!(!message.contains("Os {"), "no Debug dump: {message}");
+    let port = address.rsplit(':').next().unwrap();
+    let busy = Command::new(binary())
+        .args(["--port", port, "--in-memory"])
+        .output()
+        .unwrap();
+    assert!(!busy.status.success());
+    let message = String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        message.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && message.contains("--port"),
+        "{message}"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A warm status container must see a new config version within its TTL
+/// (it never commits, so no version check would tell it).
+async fn a_cached_config_follows_a_new_version(api: Api) {
+    let config = |min: &str| {
+        json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "tiers": [{"name": "Base", "earnRate": "0.1"},
+                      {"name": "Gold", "earnRate": "0.2", "upgrade": {"criteria": [
+                          {"id": "A", "kind": "lifetimePurchases", "min": min}],
+                          "condition": "all", "upgradeType": "lazy"}}]})
+    };
+    api.program("p", &config("1000")).await;
+    api.order("p", "c", "o1", "2026-02-01T00:00:00Z", "100")
+        .await;
+    let ttl = Duration::from_millis(300);
+    let status_container = tier_service::Service::with_config_ttl(api.store().clone(), ttl);
+    let required = |s: &tier_service::wire::StatusResponse| s.progress[0].criteria[0].required.0;
+    let before = status_container
+        .status("p", "c", Some("2026-02-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(required(&before).to_string(), "1000");
+    api.program("p", &config("2000")).await;
+    let cached = status_container
+        .status("p", "c", Some("2026-02-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(required(&cached).to_string(), "1000", "within the TTL");
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    let fresh = status_container
+        .status("p", "c", Some("2026-02-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(required(&fresh).to_string(), "2000", "after the TTL");
+}
+
+on_both_engines!(a_cached_config_follows_a_new_version);
