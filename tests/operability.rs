@@ -216,4 +216,38 @@ async fn a_cached_config_follows_a_new_version(api: Api) {
     assert_eq!(required(&fresh).to_string(), "2000", "after the TTL");
 }
 
-on_both_engines!(a_cached_config_follows_a_new_version);
+/// A wrong table name is a configuration error, answered at once, not a
+/// 503 retried until the deadline.
+async fn a_missing_table_is_a_configuration_error_at_once(api: Api) {
+    let wrong =
+        tier_store::DynamoStore::new(api.store().client().clone(), "no-such-table-anywhere");
+    let service = tier_service::Service::new(wrong);
+    let started = std::time::Instant::now();
+    let e = service
+        .status("p", "c", Some("2026-02-02T00:00:00Z"))
+        .await
+        .unwrap_err();
+    assert_eq!((e.status, e.code), (500, "configuration_error"));
+    assert!(
+        e.message.contains("no-such-table-anywhere"),
+        "{}",
+        e.message
+    );
+    let order = json!({"orderId": "o1", "customerId": "c", "placedAt": "2026-02-01T00:00:00Z",
+        "status": "completed", "amount": "1"});
+    let e = service
+        .ingest_order("p", order.to_string().as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "configuration_error");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered without retrying: {:?}",
+        started.elapsed()
+    );
+}
+
+on_both_engines!(
+    a_cached_config_follows_a_new_version,
+    a_missing_table_is_a_configuration_error_at_once
+);

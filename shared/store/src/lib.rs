@@ -239,12 +239,24 @@ impl DynamoStore {
         }
     }
 
+    /// Timeouts on every call, so a hung connection becomes a transient
+    /// failure that the service's retry policy handles within its deadline
+    /// (the SDK has none by default).
+    pub fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+        aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .operation_attempt_timeout(std::time::Duration::from_secs(3))
+            .operation_timeout(std::time::Duration::from_secs(8))
+            .build()
+    }
+
     /// The production wiring: region and credentials from the environment,
     /// `TABLE_NAME`, and `DYNAMODB_ENDPOINT` when set (DynamoDB Local).
     pub async fn from_env() -> Result<Self, StoreError> {
         let table = std::env::var("TABLE_NAME")
             .map_err(|_| StoreError::Config("TABLE_NAME is not set".into()))?;
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(Self::timeouts());
         if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
             loader = loader.endpoint_url(endpoint);
         }
@@ -262,6 +274,7 @@ impl DynamoStore {
                 "local", "local", None, None, "local",
             ))
             .endpoint_url(endpoint)
+            .timeout_config(Self::timeouts())
             .build();
         Self::new(Client::from_conf(config), table)
     }
