@@ -164,8 +164,10 @@ impl Program {
         amount: Money,
     ) -> Money {
         let rate = self.tiers[tier].earn_rate;
+        // On exact points: rounding first would move the cut off the exact
+        // cent (900 points + 10 % of $999.95 rounds to 1,000.00).
         let holds_at = |prefix: Money| {
-            let points = earned + round_points((prefix - start) * rate);
+            let points = earned + (prefix - start) * rate;
             eval.any_holds(tier, prefix, points)
         };
         if holds_at(start) {

@@ -785,3 +785,42 @@ fn a_tracker_added_to_a_live_program_counts_earlier_orders() {
         "four earlier visits + this one = 5"
     );
 }
+
+/// The dynamic split on a points threshold lands on the exact cent: Silver
+/// earns 10 %, Gold needs 1,000 current points, the customer holds 900 and
+/// orders $2,000: $1,000 at Silver (100 points) and $1,000 at Gold (200).
+#[test]
+fn dynamic_split_on_a_points_threshold_lands_on_the_exact_cent() {
+    let p = program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Silver", "earnRate": "0.10"},
+            {"name": "Gold", "earnRate": "0.20", "upgrade": {
+                "criteria": [{"id": "P", "kind": "currentPoints", "min": "1000"}],
+                "condition": "all", "upgradeType": "dynamic"}}]
+    }));
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    let first = p
+        .apply_order(&mut s, &order("o1", at("2026-01-02T00:00:00Z"), "9000"))
+        .unwrap();
+    assert_eq!(first.decision.points, d("900"));
+    assert_eq!(tier_of(&p, &s), "Silver");
+    let second = p
+        .apply_order(&mut s, &order("o2", at("2026-01-03T00:00:00Z"), "2000"))
+        .unwrap();
+    let segments: Vec<(String, Decimal, Decimal)> = second
+        .decision
+        .segments
+        .iter()
+        .map(|seg| (p.tier_name(seg.tier).to_owned(), seg.amount, seg.points))
+        .collect();
+    assert_eq!(
+        segments,
+        vec![
+            ("Silver".to_owned(), d("1000"), d("100")),
+            ("Gold".to_owned(), d("1000"), d("200"))
+        ]
+    );
+    assert_eq!(second.decision.points, d("300"));
+    assert_eq!(tier_of(&p, &s), "Gold");
+}
