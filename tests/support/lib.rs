@@ -1,6 +1,7 @@
 //! Test support: a local API of its own per test, on either engine, talked
 //! to over HTTP like any client.
 
+pub mod faults;
 pub mod runtime_api;
 
 use serde_json::Value;

@@ -273,10 +273,18 @@ pub async fn start(args: &Args) -> Result<Running, BoxError> {
         }
     };
     let store = DynamoStore::local(&endpoint, args.table.clone());
+    let mut running = serve(store, args.port, &endpoint).await?;
+    running._engine = engine;
+    Ok(running)
+}
+
+/// Serves every route over `store` (creating its table if missing) on
+/// 127.0.0.1:`port`; `endpoint` only names the store in messages.
+pub async fn serve(store: DynamoStore, port: u16, endpoint: &str) -> Result<Running, BoxError> {
     store.ensure_table().await.map_err(|e| {
         StartError(format!(
             "cannot reach or create table `{}` at {endpoint}: {e}",
-            args.table
+            store.table()
         ))
     })?;
     let service = Arc::new(Service::new(store.clone()));
@@ -286,12 +294,11 @@ pub async fn start(args: &Args) -> Result<Running, BoxError> {
         .route("/_local/metrics", get(metrics))
         .fallback(api)
         .with_state(service);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| {
             StartError(format!(
-                "cannot listen on 127.0.0.1:{}: {e}; pass --port N (0 picks a free port)",
-                args.port
+                "cannot listen on 127.0.0.1:{port}: {e}; pass --port N (0 picks a free port)"
             ))
         })?;
     let address = listener.local_addr()?;
@@ -305,10 +312,10 @@ pub async fn start(args: &Args) -> Result<Running, BoxError> {
     });
     Ok(Running {
         address,
-        dynamodb_endpoint: endpoint,
+        dynamodb_endpoint: endpoint.to_owned(),
         store,
         server,
         stop,
-        _engine: engine,
+        _engine: None,
     })
 }

@@ -1,0 +1,157 @@
+//! Transient failures between the service and the engine (throttling,
+//! timeouts, dropped connections, replies lost after the write was applied)
+//! on both engines: clients that retry what they are told to retry (503)
+//! end with every order counted exactly once, and nothing else is ever
+//! answered 5xx.
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use e2e::faults::FaultyClient;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tier_store::DynamoStore;
+
+const CLIENTS: usize = 8;
+const ORDERS_PER_CLIENT: usize = 20;
+const CUSTOMERS: usize = 4;
+
+async fn every_order_counts_once_through_injected_faults(endpoint: String, label: &str) {
+    let table = format!("faults-{label}-{}", std::process::id());
+    let clean = DynamoStore::local(&endpoint, table.clone());
+    clean.ensure_table().await.unwrap();
+    let faulty = FaultyClient::new(
+        aws_smithy_http_client::Builder::new().build_http(),
+        5,
+        0x5eed,
+    );
+    let config = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+        .endpoint_url(&endpoint)
+        .timeout_config(DynamoStore::timeouts())
+        // Only the service's own policy retries here, so every fault
+        // reaches it.
+        .retry_config(RetryConfig::disabled())
+        .http_client(faulty.clone())
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    // The table exists, so the start-up check is one DescribeTable; a fault
+    // there is a start-up error, so try until one start succeeds.
+    let mut running = None;
+    for _ in 0..20 {
+        if let Ok(r) = local_api::serve(store.clone(), 0, &endpoint).await {
+            running = Some(r);
+            break;
+        }
+    }
+    let running = running.expect("the faulty API starts within 20 tries");
+    let base = format!("http://{}", running.address);
+    let http = reqwest::Client::new();
+
+    // Sends until answered with anything but 503 (what clients are told to
+    // retry), and returns that answer.
+    let send = |method: reqwest::Method, path: String, body: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        async move {
+            for _ in 0..200 {
+                let r = http
+                    .request(method.clone(), &url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let body: serde_json::Value = r.json().await.unwrap();
+                if status != 503 {
+                    return (status, body);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("still 503 after 200 tries: {url}");
+        }
+    };
+
+    let program = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Base", "earnRate": "0.1"},
+                  {"name": "Gold", "earnRate": "0.2", "upgrade": {"criteria": [
+                      {"id": "A", "kind": "lifetimePurchases", "min": "1000000"}],
+                      "condition": "all", "upgradeType": "lazy"}}]});
+    let (status, body) = send(reqwest::Method::PUT, "/programs/f/config".into(), program).await;
+    assert_eq!(status, 200, "{body}");
+
+    let workers = (0..CLIENTS).map(|client| {
+        let send = &send;
+        async move {
+            for i in 0..ORDERS_PER_CLIENT {
+                let customer = format!("c{}", (client + i) % CUSTOMERS);
+                let order = json!({"orderId": format!("o{client}-{i}"), "customerId": customer,
+                    "placedAt": "2026-02-01T00:00:00Z", "status": "completed",
+                    "amount": format!("{}", 10 + client)});
+                let (status, body) =
+                    send(reqwest::Method::POST, "/programs/f/orders".into(), order).await;
+                assert_eq!(status, 200, "order o{client}-{i}: {body}");
+            }
+        }
+    });
+    futures::future::join_all(workers).await;
+
+    let mut total = 0u64;
+    for c in 0..CUSTOMERS {
+        let expected: u64 = (0..CLIENTS)
+            .flat_map(|client| (0..ORDERS_PER_CLIENT).map(move |i| (client, i)))
+            .filter(|(client, i)| (client + i) % CUSTOMERS == c)
+            .map(|(client, _)| 10 + client as u64)
+            .sum();
+        total += expected;
+        let (status, body) = send(
+            reqwest::Method::GET,
+            format!("/programs/f/customers/c{c}?asOf=2026-02-02T00:00:00Z"),
+            json!(null),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["lifetimePurchases"],
+            expected.to_string(),
+            "customer c{c}: every order counted exactly once"
+        );
+        let points = rust_decimal::Decimal::from(expected) / rust_decimal::Decimal::TEN;
+        assert_eq!(body["currentPoints"], points.normalize().to_string());
+    }
+    assert_eq!(
+        total,
+        (0..CLIENTS as u64)
+            .map(|c| (10 + c) * ORDERS_PER_CLIENT as u64)
+            .sum::<u64>()
+    );
+    let counts = &faulty.counts;
+    for (name, n) in [
+        ("throttled", counts.throttled.load(Ordering::Relaxed)),
+        ("timed out", counts.timed_out.load(Ordering::Relaxed)),
+        ("dropped", counts.dropped.load(Ordering::Relaxed)),
+        ("lost replies", counts.lost_replies.load(Ordering::Relaxed)),
+    ] {
+        assert!(n > 0, "the run injected no `{name}` fault: {counts:?}");
+    }
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_on_the_embedded_engine() {
+    let db = dynoxide::Database::memory().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(dynoxide::server::serve_on(listener, db));
+    every_order_counts_once_through_injected_faults(endpoint, "embedded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_on_dynamodb_local() {
+    let endpoint = std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
+        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
+    );
+    every_order_counts_once_through_injected_faults(endpoint, "dynamodb-local").await;
+}
