@@ -87,7 +87,7 @@ impl FaultyConnector {
         x ^= x >> 31;
         x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
         x ^= x >> 29;
-        if x % self.one_in != 0 {
+        if !x.is_multiple_of(self.one_in) {
             return None;
         }
         Some(match (x >> 8) % 4 {
