@@ -8,6 +8,7 @@ use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
 use crate::period::day_of;
 use crate::program::{Program, TierIndex, Tracker};
+use crate::reversal::ReturnHistory;
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
@@ -32,7 +33,11 @@ pub struct AppliedReturn {
     pub points_reversed: Points,
     pub tier_before: TierIndex,
     pub tier_after: TierIndex,
+    /// From the tier before to the tier after, when they differ.
     pub downgrade: Option<Downgrade>,
+    /// Every tier change the return made: one per upgrade it reversed,
+    /// highest first (empty when the tier stands).
+    pub downgrades: Vec<Downgrade>,
 }
 
 /// Orders one customer may count. With every figure of an order at most
@@ -96,6 +101,7 @@ impl Program {
         state: &mut CustomerState,
         record: &mut OrderRecord,
         at: DateTime<Utc>,
+        history: &ReturnHistory<'_>,
     ) -> Result<Option<AppliedReturn>, EngineError> {
         if record.remaining() <= Decimal::ZERO {
             return Ok(None);
@@ -108,7 +114,8 @@ impl Program {
             returned_at: at.max(record.placed_at),
             amount: None,
         };
-        self.apply_return(state, record, &ret).map(Some)
+        self.apply_return_judged(state, record, &ret, history)
+            .map(Some)
     }
 
     /// Applies a completed order. The customer's series must be aligned.
@@ -142,6 +149,8 @@ impl Program {
                 to: self.tier_name(u.to).to_owned(),
                 at: u.at,
                 cause: format!("order {}", order.order_id),
+                config_version: Some(self.version()),
+                admin: false,
             });
         }
         state.orders_applied += 1;
@@ -172,12 +181,13 @@ impl Program {
             points_reversed: Decimal::ZERO,
             tier_before: state.tier.clone(),
             tier_after: self.tier_name(decision.tier_after).to_owned(),
+            config_version: Some(self.version()),
         }
     }
 
     /// Moves the record's contribution in every tracker from what it was with
     /// `returned_before` (None: not counted yet) to what it is now.
-    fn count_in_trackers(
+    pub(crate) fn count_in_trackers(
         &self,
         state: &mut CustomerState,
         record: &OrderRecord,
@@ -237,6 +247,111 @@ impl Program {
         record: &mut OrderRecord,
         ret: &Return,
     ) -> Result<AppliedReturn, EngineError> {
+        let mut back = self.take_back(state, record, ret)?;
+        back.downgrade = self.reverse_upgrade(state, record, ret);
+        back.downgrades = back.downgrade.iter().cloned().collect();
+        back.tier_after = state.tier_index(self);
+        Ok(back)
+    }
+
+    /// Applies a return of `record` (updated too) and reverses every upgrade
+    /// of the customer's history that no longer holds (see
+    /// [`crate::reversal`]): the customer lands on the highest tier still
+    /// earned, never above the tier held and never below an admin's setting.
+    pub fn apply_return_judged(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        ret: &Return,
+        history: &ReturnHistory<'_>,
+    ) -> Result<AppliedReturn, EngineError> {
+        let mut back = self.take_back(state, record, ret)?;
+        let mut orders: Vec<OrderRecord> = history
+            .orders
+            .iter()
+            .filter(|o| o.order_id != record.order_id)
+            .cloned()
+            .collect();
+        orders.push(record.clone());
+        let current = state.tier_index(self);
+        let landing = self
+            .rejudged_tier(state, &orders, history.rules)
+            .min(current);
+        if landing < current {
+            let steps = self.reversed_steps(state, current, landing, ret.returned_at);
+            for step in &steps {
+                state.record_change(TierChange {
+                    from: self.tier_name(step.from).to_owned(),
+                    to: self.tier_name(step.to).to_owned(),
+                    at: ret.returned_at,
+                    cause: format!("return {} of order {}", ret.return_id, record.order_id),
+                    config_version: None,
+                    admin: false,
+                });
+            }
+            back.downgrade = Some(Downgrade {
+                from: current,
+                to: landing,
+                at: ret.returned_at,
+            });
+            back.downgrades = steps;
+        }
+        back.tier_after = state.tier_index(self);
+        Ok(back)
+    }
+
+    /// The upgrades between `landing` and `current` undone one by one, most
+    /// recent first (Diamond -> Gold, then Gold -> Silver), or one step when
+    /// the history does not chain them (an admin setting between).
+    fn reversed_steps(
+        &self,
+        state: &CustomerState,
+        current: TierIndex,
+        landing: TierIndex,
+        at: DateTime<Utc>,
+    ) -> Vec<Downgrade> {
+        let mut steps: Vec<Downgrade> = Vec::new();
+        let mut top = current;
+        for change in state.history.iter().rev() {
+            if top == landing {
+                break;
+            }
+            let (Some(from), Some(to)) =
+                (self.tier_index(&change.from), self.tier_index(&change.to))
+            else {
+                break;
+            };
+            if change.admin || from >= to {
+                break;
+            }
+            if to != top {
+                continue;
+            }
+            let down_to = from.max(landing);
+            steps.push(Downgrade {
+                from: top,
+                to: down_to,
+                at,
+            });
+            top = down_to;
+        }
+        if top != landing {
+            return vec![Downgrade {
+                from: current,
+                to: landing,
+                at,
+            }];
+        }
+        steps
+    }
+
+    /// Takes back what `ret` returns of `record`: amounts, points, trackers.
+    fn take_back(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        ret: &Return,
+    ) -> Result<AppliedReturn, EngineError> {
         ret.check()?;
         let remaining = record.remaining();
         let amount = ret.amount.unwrap_or(remaining);
@@ -260,14 +375,13 @@ impl Program {
         }
         state.reverse_points(day_of(record.placed_at), points_reversed);
         self.count_in_trackers(state, record, Some(returned_before));
-
-        let downgrade = self.reverse_upgrade(state, record, ret);
         Ok(AppliedReturn {
             returned: amount,
             points_reversed,
             tier_before,
-            tier_after: state.tier_index(self),
-            downgrade,
+            tier_after: tier_before,
+            downgrade: None,
+            downgrades: Vec::new(),
         })
     }
 
@@ -300,6 +414,8 @@ impl Program {
             to: self.tier_name(landing).to_owned(),
             at: ret.returned_at,
             cause: format!("return {} of order {}", ret.return_id, record.order_id),
+            config_version: None,
+            admin: false,
         });
         Some(Downgrade {
             from: current,
@@ -344,6 +460,8 @@ impl Program {
             to: tier.to_owned(),
             at,
             cause: format!("set by admin: {reason}"),
+            config_version: Some(self.version()),
+            admin: true,
         };
         state.record_change(change.clone());
         Ok(Some(change))

@@ -251,6 +251,10 @@ pub struct OrderRecord {
     pub points_reversed: Points,
     pub tier_before: String,
     pub tier_after: String,
+    /// The config version the order was decided under: a return judges
+    /// the tier it earned under the same rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<u64>,
 }
 
 impl OrderRecord {

@@ -30,6 +30,8 @@ pub const MAX_EARN_RATE: i64 = 1000;
 #[derive(Debug, Clone)]
 pub struct Program {
     config: ProgramConfig,
+    /// The config version this program was stored as (0 when not stored).
+    version: u64,
     pub(crate) tiers: Vec<Tier>,
     pub(crate) trackers: Vec<Tracker>,
     pub(crate) start_date: DateTime<Utc>,
@@ -84,6 +86,16 @@ pub struct Problem {
 impl Program {
     pub fn config(&self) -> &ProgramConfig {
         &self.config
+    }
+
+    /// The same program, known as stored config version `version`.
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     pub fn tiers(&self) -> &[Tier] {
@@ -146,6 +158,7 @@ impl Program {
             })
             .collect();
         Ok(Program {
+            version: 0,
             start_date,
             trackers_above,
             tiers,

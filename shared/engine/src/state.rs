@@ -59,6 +59,13 @@ pub struct TierChange {
     pub to: String,
     pub at: DateTime<Utc>,
     pub cause: String,
+    /// The config version an upgrade was decided under, so a return judges
+    /// it under the same rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<u64>,
+    /// Set by the admin tier action: a return never goes below it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
 }
 
 impl CustomerState {

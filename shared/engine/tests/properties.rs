@@ -180,6 +180,136 @@ proptest! {
     }
 }
 
+/// One step of a random history: an order (the next by date) or a return
+/// of `share`/100 of what remains of an order already placed (all of it at
+/// 100 or more), in any order.
+#[derive(Debug, Clone)]
+enum Step {
+    Order,
+    Return { pick: usize, share: u32 },
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => Just(Step::Order),
+            2 => (any::<usize>(), 1u32..150).prop_map(|(pick, share)| Step::Return { pick, share }),
+        ],
+        1..30,
+    )
+}
+
+/// What remains of a placed order, as the order a fresh customer would
+/// place: the same day, the amount and shoe share net of returns.
+fn net_order(record: &OrderRecord, original: &Order) -> Option<Order> {
+    if record.remaining() <= Decimal::ZERO {
+        return None;
+    }
+    let shoes = original
+        .line_items
+        .iter()
+        .find(|i| i.category.as_deref() == Some("shoes"))
+        .map_or(Decimal::ZERO, |i| i.price);
+    let kept_shoes =
+        shoes - (shoes * record.returned_amount / record.amount).round_dp(shoes.scale().max(2));
+    let kept_shoes = if record.returned_amount.is_zero() {
+        shoes
+    } else {
+        kept_shoes
+    };
+    let remaining = record.remaining();
+    let mut line_items = vec![LineItem {
+        sku: "other".into(),
+        category: Some("other".into()),
+        price: (remaining - kept_shoes).max(Decimal::ZERO),
+        quantity: Decimal::ONE,
+    }];
+    if kept_shoes > Decimal::ZERO {
+        line_items.push(LineItem {
+            sku: "shoe".into(),
+            category: Some("shoes".into()),
+            price: kept_shoes,
+            quantity: Decimal::ONE,
+        });
+    }
+    Some(Order {
+        amount: remaining,
+        gross_amount: Some(remaining + Decimal::ONE),
+        line_items,
+        ..original.clone()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A return reverses every upgrade that no longer holds, whatever the
+    /// order of returns: after every step the tier is the one a fresh
+    /// customer reaches by replaying only the net amounts in time order.
+    #[test]
+    fn after_any_returns_the_tier_is_what_the_net_history_earns(
+        kind in prop::sample::select(vec!["lazy", "eager", "dynamic"]),
+        specs in prop::collection::vec(spec(), 1..20),
+        plan in steps(),
+    ) {
+        let p = program(kind);
+        let mut specs = specs;
+        specs.sort_by_key(|s| s.day);
+        let mut state = CustomerState::new(&p, base_time());
+        let mut placed: Vec<(Order, OrderRecord)> = Vec::new();
+        let mut next = 0;
+        for (n, step) in plan.iter().enumerate() {
+            match step {
+                Step::Order if next < specs.len() => {
+                    let o = order(next, &specs[next]);
+                    next += 1;
+                    let applied = p.apply_order(&mut state, &o).unwrap();
+                    placed.push((o, applied.record));
+                }
+                Step::Return { pick, share } if !placed.is_empty() => {
+                    let i = pick % placed.len();
+                    let remaining = placed[i].1.remaining();
+                    if remaining <= Decimal::ZERO {
+                        continue;
+                    }
+                    let amount = if *share >= 100 {
+                        None
+                    } else {
+                        Some((remaining * Decimal::from(*share) / Decimal::ONE_HUNDRED).round_dp(2).max(Decimal::new(1, 2)).min(remaining))
+                    };
+                    let last_placed = placed.iter().map(|(o, _)| o.placed_at).max().unwrap();
+                    let ret = Return { return_id: format!("r{n}"), order_id: placed[i].0.order_id.clone(), customer_id: "c".into(), returned_at: last_placed, amount };
+                    let records: Vec<OrderRecord> = placed.iter().map(|(_, r)| r.clone()).collect();
+                    let mut record = placed[i].1.clone();
+                    let history = ReturnHistory { orders: &records, rules: &CurrentRulesOnly };
+                    let back = p.apply_return_judged(&mut state, &mut record, &ret, &history).unwrap();
+                    placed[i].1 = record;
+                    prop_assert_eq!(back.tier_after, state.tier_index(&p));
+                    let chained = back.downgrades.windows(2).all(|w| w[0].to == w[1].from);
+                    prop_assert!(chained, "{:?}", back.downgrades);
+                    if let (Some(first), Some(last)) = (back.downgrades.first(), back.downgrades.last()) {
+                        prop_assert_eq!((first.from, last.to), (back.tier_before, back.tier_after));
+                    } else {
+                        prop_assert_eq!(back.tier_before, back.tier_after);
+                    }
+                }
+                _ => continue,
+            }
+            let mut fresh = CustomerState::new(&p, base_time());
+            for (o, record) in &placed {
+                if let Some(net) = net_order(record, o) {
+                    p.apply_order(&mut fresh, &net).unwrap();
+                }
+            }
+            prop_assert_eq!(
+                p.tier_name(state.tier_index(&p)),
+                p.tier_name(fresh.tier_index(&p)),
+                "after step {} ({:?}); purchases {} vs {}", n, step, state.lifetime_purchases, fresh.lifetime_purchases
+            );
+        }
+    }
+}
+
 /// A random expression: operands separated by operators, where an operand is
 /// a label or a parenthesised sub-expression.
 #[derive(Debug, Clone)]

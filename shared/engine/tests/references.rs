@@ -824,3 +824,147 @@ fn dynamic_split_on_a_points_threshold_lands_on_the_exact_cent() {
     assert_eq!(second.decision.points, d("300"));
     assert_eq!(tier_of(&p, &s), "Gold");
 }
+
+fn ladder() -> Program {
+    program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Silver", "earnRate": "0.01"},
+            {"name": "Gold", "earnRate": "0.02", "upgrade": {
+                "criteria": [{"id": "P", "kind": "lifetimePurchases", "min": "10000"}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Diamond", "earnRate": "0.03", "upgrade": {
+                "criteria": [{"id": "P", "kind": "lifetimePurchases", "min": "15000"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    }))
+}
+
+/// Applies a return judged against every order placed so far.
+fn judged_return(
+    p: &Program,
+    s: &mut CustomerState,
+    records: &mut [OrderRecord],
+    index: usize,
+    ret: &Return,
+) -> AppliedReturn {
+    let all = records.to_vec();
+    let history = ReturnHistory {
+        orders: &all,
+        rules: &CurrentRulesOnly,
+    };
+    p.apply_return_judged(s, &mut records[index], ret, &history)
+        .unwrap()
+}
+
+fn names(p: &Program, downs: &[Downgrade]) -> Vec<(String, String)> {
+    downs
+        .iter()
+        .map(|d| (p.tier_name(d.from).to_owned(), p.tier_name(d.to).to_owned()))
+        .collect()
+}
+
+/// Returning the older, upgrading order first no longer keeps the top tier.
+#[test]
+fn returning_the_upgrading_orders_in_any_order_reverses_every_upgrade() {
+    let p = ladder();
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    let a = p
+        .apply_order(&mut s, &order("A", at("2026-02-01T00:00:00Z"), "10000"))
+        .unwrap();
+    let b = p
+        .apply_order(&mut s, &order("B", at("2026-02-02T00:00:00Z"), "5000"))
+        .unwrap();
+    assert_eq!(tier_of(&p, &s), "Diamond");
+    let mut records = vec![a.record, b.record];
+    let back = judged_return(
+        &p,
+        &mut s,
+        &mut records,
+        0,
+        &whole_return("rA", "A", at("2026-02-03T00:00:00Z")),
+    );
+    assert_eq!(tier_of(&p, &s), "Silver", "$5,000 left earns nothing");
+    assert_eq!(
+        names(&p, &back.downgrades),
+        vec![
+            ("Diamond".to_owned(), "Gold".to_owned()),
+            ("Gold".to_owned(), "Silver".to_owned())
+        ],
+        "each reversed upgrade, most recent first"
+    );
+    let back = judged_return(
+        &p,
+        &mut s,
+        &mut records,
+        1,
+        &whole_return("rB", "B", at("2026-02-04T00:00:00Z")),
+    );
+    assert!(back.downgrades.is_empty());
+    assert_eq!(tier_of(&p, &s), "Silver");
+    assert_eq!(s.lifetime_purchases, d("0"));
+    let causes: Vec<&str> = s.history.iter().map(|h| h.cause.as_str()).collect();
+    assert_eq!(
+        causes,
+        vec![
+            "order A",
+            "order B",
+            "return rA of order A",
+            "return rA of order A"
+        ]
+    );
+}
+
+/// A jump half returned lands on the middle tier; the rest returned, on the
+/// tier the first order alone earns.
+#[test]
+fn a_partly_returned_jump_keeps_only_what_still_holds() {
+    let p = ladder();
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    let first = p
+        .apply_order(&mut s, &order("o1", at("2026-02-01T00:00:00Z"), "9000"))
+        .unwrap();
+    assert_eq!(tier_of(&p, &s), "Silver");
+    let jump = p
+        .apply_order(&mut s, &order("o2", at("2026-02-02T00:00:00Z"), "7000"))
+        .unwrap();
+    assert_eq!(tier_of(&p, &s), "Diamond");
+    let mut records = vec![first.record, jump.record];
+    let mut partial = whole_return("r1", "o2", at("2026-02-03T00:00:00Z"));
+    partial.amount = Some(d("3000"));
+    let back = judged_return(&p, &mut s, &mut records, 1, &partial);
+    assert_eq!(tier_of(&p, &s), "Gold", "$13,000 still holds Gold");
+    assert_eq!(
+        names(&p, &back.downgrades),
+        vec![("Diamond".to_owned(), "Gold".to_owned())]
+    );
+    let rest = whole_return("r2", "o2", at("2026-02-04T00:00:00Z"));
+    let back = judged_return(&p, &mut s, &mut records, 1, &rest);
+    assert_eq!(tier_of(&p, &s), "Silver", "$9,000 does not hold Gold");
+    assert_eq!(
+        names(&p, &back.downgrades),
+        vec![("Gold".to_owned(), "Silver".to_owned())]
+    );
+    assert_eq!(s.lifetime_purchases, d("9000"));
+}
+
+/// An admin's setting is a floor a return never goes below.
+#[test]
+fn a_return_never_goes_below_an_admin_setting() {
+    let p = ladder();
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    p.set_tier(&mut s, "Gold", at("2026-01-15T00:00:00Z"), "migrated")
+        .unwrap();
+    let a = p
+        .apply_order(&mut s, &order("A", at("2026-02-01T00:00:00Z"), "15000"))
+        .unwrap();
+    assert_eq!(tier_of(&p, &s), "Diamond");
+    let mut records = vec![a.record];
+    judged_return(
+        &p,
+        &mut s,
+        &mut records,
+        0,
+        &whole_return("rA", "A", at("2026-02-03T00:00:00Z")),
+    );
+    assert_eq!(tier_of(&p, &s), "Gold");
+}

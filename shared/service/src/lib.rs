@@ -28,6 +28,8 @@ use tokio::sync::RwLock;
 pub struct Service {
     store: DynamoStore,
     cache: RwLock<HashMap<String, Arc<LoadedProgram>>>,
+    /// Past config versions a return judges upgrades under.
+    versions: RwLock<HashMap<(String, u64), Arc<tier_engine::Program>>>,
     config_ttl: std::time::Duration,
 }
 
@@ -41,6 +43,7 @@ impl Service {
         Service {
             store,
             cache: RwLock::new(HashMap::new()),
+            versions: RwLock::new(HashMap::new()),
             config_ttl,
         }
     }

@@ -12,7 +12,9 @@ use crate::wire::*;
 use crate::Service;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use tier_engine::{transition, Decision, Order, OrderRecord, OrderStatus, Program, Transition};
+use tier_engine::{
+    transition, Decision, Order, OrderRecord, OrderStatus, Program, ReturnHistory, Transition,
+};
 use tier_store::{keys, EventItem, EventWrite};
 
 pub(crate) fn upgrades_out(program: &Program, decision: &Decision) -> Vec<UpgradeOut> {
@@ -54,6 +56,15 @@ impl UseCase for IngestOrder<'_> {
         self.order.placed_at
     }
 
+    /// Cancelling a completed order returns it: every upgrade is judged.
+    fn needs_orders(&self) -> bool {
+        self.order.status == OrderStatus::Cancelled
+            && self
+                .known_item
+                .as_ref()
+                .is_some_and(|i| i.status.as_deref() == Some(OrderStatus::Completed.as_str()))
+    }
+
     fn decide(
         &mut self,
         loaded: &LoadedProgram,
@@ -74,7 +85,11 @@ impl UseCase for IngestOrder<'_> {
             _ => {}
         }
         loaded.program.accepts(order)?;
-        self.plan(loaded, snapshot.state, seen)
+        let history = ReturnHistory {
+            orders: &snapshot.orders,
+            rules: &snapshot.rules,
+        };
+        self.plan(loaded, snapshot.state, seen, &history)
     }
 
     fn event_exists(
@@ -93,6 +108,7 @@ impl IngestOrder<'_> {
         loaded: &LoadedProgram,
         mut state: tier_engine::CustomerState,
         seen: Option<Transition>,
+        history: &ReturnHistory<'_>,
     ) -> Result<Step<OrderResponse>, ApiError> {
         let program = &loaded.program;
         let order = self.order;
@@ -152,7 +168,9 @@ impl IngestOrder<'_> {
                         tracing::error!(order = %order.order_id, "completed order item without its record");
                         ApiError::internal("the stored order is unreadable; it has been logged")
                     })?;
-                if let Some(back) = program.cancel_completed(&mut state, &mut record, Utc::now())? {
+                if let Some(back) =
+                    program.cancel_completed(&mut state, &mut record, Utc::now(), history)?
+                {
                     response.tier_after = program.tier_name(back.tier_after).to_owned();
                     response.points_reversed = Some(back.points_reversed.into());
                     response.downgrades = crate::returns::downgrades_out(program, &back);

@@ -52,9 +52,11 @@ impl Service {
         })?;
         let config: ProgramConfig = serde_json::from_str(&stored.config_json)
             .map_err(|e| ApiError::new(500, "corrupt_config", e.to_string()))?;
-        let program = Program::validate(config).map_err(|_| {
-            ApiError::new(500, "corrupt_config", "a stored config no longer validates")
-        })?;
+        let program = Program::validate(config)
+            .map_err(|_| {
+                ApiError::new(500, "corrupt_config", "a stored config no longer validates")
+            })?
+            .with_version(stored.version);
         let loaded = Arc::new(LoadedProgram {
             version: stored.version,
             program,
@@ -65,6 +67,31 @@ impl Service {
             .await
             .insert(program_id.to_owned(), loaded.clone());
         Ok(loaded)
+    }
+
+    /// The program as stored at config version `version` (immutable, so
+    /// cached for good).
+    pub(crate) async fn program_version(
+        &self,
+        program_id: &str,
+        version: u64,
+    ) -> Result<Option<Arc<Program>>, tier_store::StoreError> {
+        let key = (program_id.to_owned(), version);
+        if let Some(p) = self.versions.read().await.get(&key) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(stored) = self.store.load_config_version(program_id, version).await? else {
+            return Ok(None);
+        };
+        let Some(program) = serde_json::from_str::<ProgramConfig>(&stored.config_json)
+            .ok()
+            .and_then(|c| Program::validate(c).ok())
+        else {
+            return Ok(None);
+        };
+        let program = Arc::new(program.with_version(version));
+        self.versions.write().await.insert(key, program.clone());
+        Ok(Some(program))
     }
 
     pub fn validate_config(&self, body: &[u8]) -> Result<serde_json::Value, ApiError> {

@@ -8,11 +8,11 @@ use crate::transact::{Snapshot, Step, UseCase};
 use crate::wire::*;
 use crate::Service;
 use chrono::{DateTime, Utc};
-use tier_engine::{AppliedReturn, EngineError, OrderRecord, Program, Return};
+use tier_engine::{AppliedReturn, EngineError, OrderRecord, Program, Return, ReturnHistory};
 use tier_store::{keys, EventItem, EventWrite};
 
 pub(crate) fn downgrades_out(program: &Program, back: &AppliedReturn) -> Vec<DowngradeOut> {
-    back.downgrade
+    back.downgrades
         .iter()
         .map(|d| DowngradeOut {
             from: program.tier_name(d.from).to_owned(),
@@ -66,6 +66,10 @@ impl UseCase for ReverseReturn<'_> {
         reads
     }
 
+    fn needs_orders(&self) -> bool {
+        true
+    }
+
     fn decide(
         &mut self,
         loaded: &LoadedProgram,
@@ -93,9 +97,13 @@ impl UseCase for ReverseReturn<'_> {
             .and_then(|r| serde_json::from_str::<OrderRecord>(r).ok());
         let program = &loaded.program;
         let mut state = snapshot.state;
+        let history = ReturnHistory {
+            orders: &snapshot.orders,
+            rules: &snapshot.rules,
+        };
         let outcome = record.map(|mut record| {
             program
-                .apply_return(&mut state, &mut record, ret)
+                .apply_return_judged(&mut state, &mut record, ret, &history)
                 .map(|back| (back, record))
         });
         let (back, record) = match outcome {

@@ -9,8 +9,9 @@ use crate::programs::LoadedProgram;
 use crate::retry::{Cause, Retry};
 use crate::Service;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
 use std::sync::Arc;
-use tier_engine::CustomerState;
+use tier_engine::{CustomerState, OrderRecord, Program, RuleBook};
 use tier_store::{CommitError, CustomerCommit, EventItem, EventWrite, StoreError, StoredCustomer};
 
 /// What one attempt read: the customer (prepared for the use case's
@@ -21,6 +22,20 @@ pub(crate) struct Snapshot {
     pub state: CustomerState,
     /// Event items named by [`UseCase::reads`], in that order.
     pub items: Vec<Option<EventItem>>,
+    /// Every completed order's record, when [`UseCase::needs_orders`].
+    pub orders: Vec<OrderRecord>,
+    /// The config versions those orders were decided under.
+    pub rules: Versions,
+}
+
+/// Past program versions, by config version.
+#[derive(Default)]
+pub(crate) struct Versions(HashMap<u64, Arc<Program>>);
+
+impl RuleBook for Versions {
+    fn version(&self, version: u64) -> Option<&Program> {
+        self.0.get(&version).map(|p| p.as_ref())
+    }
 }
 
 /// What a use case decided on a snapshot.
@@ -49,6 +64,12 @@ pub(crate) trait UseCase {
     /// Event items (by sort key) to read beside the state.
     fn reads(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Whether the decision needs every order of the customer (a return
+    /// judges every upgrade again).
+    fn needs_orders(&self) -> bool {
+        false
     }
 
     fn decide(
@@ -146,6 +167,11 @@ impl Service {
         for sk in &reads {
             items.push(self.store.load_event(program_id, &customer, sk).await?);
         }
+        let (orders, rules) = if use_case.needs_orders() {
+            self.order_history(program_id, &customer, loaded).await?
+        } else {
+            (Vec::new(), Versions::default())
+        };
         let exists = stored.is_some();
         let prepared = self
             .prepare(loaded, program_id, &customer, stored, use_case.at())
@@ -154,6 +180,8 @@ impl Service {
             exists,
             state: prepared.state,
             items,
+            orders,
+            rules,
         };
         let (state, events, reply) = match use_case.decide(loaded, snapshot)? {
             Step::Answer(reply) => return Ok(Attempt::Done(reply)),
@@ -200,6 +228,34 @@ impl Service {
             Err(CommitError::ConfigChanged) => Ok(Attempt::ConfigChanged),
             Err(CommitError::Store(e)) => Err(e.into()),
         }
+    }
+}
+
+impl Service {
+    /// Every completed order's record, and the past config versions they
+    /// were decided under.
+    async fn order_history(
+        &self,
+        program_id: &str,
+        customer: &str,
+        loaded: &LoadedProgram,
+    ) -> Result<(Vec<OrderRecord>, Versions), StoreError> {
+        let items = self.store.orders_since(program_id, customer, "0").await?;
+        let orders: Vec<OrderRecord> = items
+            .iter()
+            .filter_map(|i| i.record.as_deref())
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect();
+        let mut rules = Versions::default();
+        for version in orders.iter().filter_map(|o| o.config_version) {
+            if version == loaded.version || rules.0.contains_key(&version) {
+                continue;
+            }
+            if let Some(program) = self.program_version(program_id, version).await? {
+                rules.0.insert(version, program);
+            }
+        }
+        Ok((orders, rules))
     }
 }
 

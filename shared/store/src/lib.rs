@@ -323,6 +323,25 @@ impl DynamoStore {
         }))
     }
 
+    /// Version `version` of a program's config, as it was stored.
+    pub async fn load_config_version(
+        &self,
+        program: &str,
+        version: u64,
+    ) -> Result<Option<StoredConfig>, StoreError> {
+        let Some(item) = self
+            .get(keys::program_pk(program), &keys::config_version_sk(version))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(StoredConfig {
+            version: get_n(&item, "version")?,
+            config_json: get_s(&item, "config")
+                .ok_or_else(|| StoreError::Corrupt("config item without config".into()))?,
+        }))
+    }
+
     /// Stores `config_json` as version `expected + 1` (1 for a new program).
     /// Returns `Ok(None)` when another writer got there first.
     pub async fn put_config(

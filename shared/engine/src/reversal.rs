@@ -1,0 +1,167 @@
+//! What a return does to the tier: every upgrade in the customer's history
+//! is judged again with the returned amounts removed, each as of its own
+//! instant and under the rules it was decided under.
+//!
+//! The reference: "If a customer returns a transaction that resulted in a
+//! tier upgrade, the upgrade will be reversed, and the customer will be
+//! downgraded to the previous eligible tier." Judging every upgrade (not
+//! only the returned order's own) closes the gap where returning the older,
+//! upgrading orders first kept the top tier with nothing bought. Judging
+//! each on its own instant's windows means a window that rolled off since
+//! never demotes through a return (demotion by time is the lifecycle's
+//! job). Judging under the upgrade's own config version means a threshold
+//! raised since never demotes anyone through a return either.
+//!
+//! For criteria on purchases, trackers and single orders this is exactly
+//! the tier a fresh customer reaches by replaying only the net (unreturned)
+//! amounts in time order (tests/properties.rs proves it on random
+//! histories). Points criteria are judged on the net points of the orders
+//! placed up to the instant (redemptions and expiry are not replayed, as
+//! spending points never costs a tier either).
+
+use crate::evaluate::Evaluator;
+use crate::events::OrderRecord;
+use crate::program::{Program, TierIndex};
+use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+/// The program versions a customer's upgrades were decided under.
+pub trait RuleBook {
+    /// The program as it was at config version `version`, if known.
+    fn version(&self, version: u64) -> Option<&Program>;
+}
+
+/// Only the current program: every upgrade is judged under today's rules.
+pub struct CurrentRulesOnly;
+
+impl RuleBook for CurrentRulesOnly {
+    fn version(&self, _version: u64) -> Option<&Program> {
+        None
+    }
+}
+
+/// What a return is judged against beside the customer's state.
+pub struct ReturnHistory<'a> {
+    /// Every completed order of the customer (their stored records).
+    pub orders: &'a [OrderRecord],
+    pub rules: &'a dyn RuleBook,
+}
+
+impl Program {
+    fn rules_for<'a>(&'a self, version: Option<u64>, book: &'a dyn RuleBook) -> &'a Program {
+        match version {
+            Some(v) if v != self.version() => book.version(v).unwrap_or(self),
+            _ => self,
+        }
+    }
+
+    fn same_trackers(&self, other: &Program) -> bool {
+        self.trackers().len() == other.trackers().len()
+            && self
+                .trackers()
+                .iter()
+                .zip(other.trackers())
+                .all(|(a, b)| a.key == b.key)
+    }
+
+    /// The tier the customer's history earns with every order at what
+    /// remains of it: the history replayed in time order, where each order
+    /// lifts the customer to the highest tier whose rule (of the config
+    /// version the order was decided under) holds with what remains of the
+    /// orders placed so far, and each admin action sets the tier.
+    pub fn rejudged_tier(
+        &self,
+        state: &CustomerState,
+        orders: &[OrderRecord],
+        book: &dyn RuleBook,
+    ) -> TierIndex {
+        let mut sorted: Vec<&OrderRecord> = orders.iter().collect();
+        sorted.sort_by_key(|o| o.placed_at);
+        let history = &state.history;
+        // A history cut at its limit starts where its first entry started.
+        let mut tier = match history.first() {
+            Some(first) if history.len() >= HISTORY_KEPT => {
+                self.tier_index(&first.from).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        let admin: Vec<&TierChange> = history.iter().filter(|c| c.admin).collect();
+        let mut next_admin = 0;
+        let mut running = CustomerState::new(self, state.tier_since);
+        let mut i = 0;
+        while i < sorted.len() {
+            let at = sorted[i].placed_at;
+            while next_admin < admin.len() && admin[next_admin].at <= at {
+                tier = self.tier_index(&admin[next_admin].to).unwrap_or(tier);
+                next_admin += 1;
+            }
+            // Orders of one instant count together.
+            while i < sorted.len() && sorted[i].placed_at == at {
+                self.add_net(&mut running, sorted[i]);
+                i += 1;
+            }
+            let rules = self.rules_for(sorted[i - 1].config_version, book);
+            let fresh;
+            let net = if self.same_trackers(rules) {
+                &running
+            } else {
+                let upto: Vec<OrderRecord> = sorted[..i].iter().map(|o| (*o).clone()).collect();
+                fresh = net_state_at(rules, &upto, at);
+                &fresh
+            };
+            let eval = Evaluator::new(rules, net, at, 0, None);
+            let held = (tier + 1..self.tiers().len()).rev().find(|t| {
+                rules
+                    .tier_index(self.tier_name(*t))
+                    .is_some_and(|rt| eval.holds(rt, Decimal::ZERO, Decimal::ZERO).is_some())
+            });
+            if let Some(t) = held {
+                tier = t;
+            }
+        }
+        for change in &admin[next_admin..] {
+            tier = self.tier_index(&change.to).unwrap_or(tier);
+        }
+        tier
+    }
+
+    /// Adds what remains of `order` to a replayed customer.
+    fn add_net(&self, state: &mut CustomerState, order: &OrderRecord) {
+        if order.fully_returned() {
+            return;
+        }
+        let net = order.remaining();
+        if order.placed_at >= self.start_date() {
+            state.lifetime_purchases += net;
+            state.set_best_order(&order.order_id, net);
+        }
+        let points = order.points_awarded - order.points_reversed;
+        state.current_points += points;
+        state.lifetime_points += points;
+        self.count_in_trackers(state, order, None);
+    }
+}
+
+/// A fresh customer holding, at `at`, what remains of `orders` (all placed
+/// at or before `at`), counted by `rules`' own trackers.
+fn net_state_at(rules: &Program, orders: &[OrderRecord], at: DateTime<Utc>) -> CustomerState {
+    let mut state = CustomerState::new(rules, at);
+    for order in orders {
+        if order.fully_returned() {
+            continue;
+        }
+        let net = order.remaining();
+        if order.placed_at >= rules.start_date() {
+            state.lifetime_purchases += net;
+            state.set_best_order(&order.order_id, net);
+        }
+        let points = order.points_awarded - order.points_reversed;
+        state.current_points += points;
+        state.lifetime_points += points;
+    }
+    for tracker in 0..rules.trackers().len() {
+        rules.rebuild_tracker(&mut state, tracker, orders, at);
+    }
+    state
+}

@@ -1,0 +1,143 @@
+//! Returns reverse every upgrade that no longer holds, whatever the order
+//! of returns, judged under the rules each upgrade was decided under.
+
+use e2e::{on_both_engines, Api};
+use serde_json::{json, Value};
+
+fn ladder(gold: &str, diamond: &str) -> Value {
+    json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Silver", "earnRate": "0.01"},
+            {"name": "Gold", "earnRate": "0.02", "upgrade": {
+                "criteria": [{"id": "P", "kind": "lifetimePurchases", "min": gold}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Diamond", "earnRate": "0.03", "upgrade": {
+                "criteria": [{"id": "P", "kind": "lifetimePurchases", "min": diamond}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    })
+}
+
+async fn give_back(api: &Api, id: &str, order: &str, amount: Option<&str>) -> Value {
+    let mut body = json!({"returnId": id, "orderId": order, "customerId": "c",
+        "returnedAt": "2026-03-01T00:00:00Z"});
+    if let Some(a) = amount {
+        body["amount"] = json!(a);
+    }
+    let r = api.post("/programs/p/returns", &body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+fn steps(reply: &Value) -> Vec<(String, String)> {
+    reply["downgrades"]
+        .as_array()
+        .expect("downgrades is always a list")
+        .iter()
+        .map(|d| {
+            (
+                d["from"].as_str().unwrap().to_owned(),
+                d["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn returning_the_older_upgrading_order_first_takes_back_both_upgrades(api: Api) {
+    api.program("p", &ladder("10000", "15000")).await;
+    api.order("p", "c", "A", "2026-02-01T00:00:00Z", "10000")
+        .await;
+    let b = api
+        .order("p", "c", "B", "2026-02-02T00:00:00Z", "5000")
+        .await;
+    assert_eq!(b["tierAfter"], "Diamond");
+    let back = give_back(&api, "rA", "A", None).await;
+    assert_eq!(back["tierAfter"], "Silver");
+    assert_eq!(
+        steps(&back),
+        vec![
+            ("Diamond".to_owned(), "Gold".to_owned()),
+            ("Gold".to_owned(), "Silver".to_owned())
+        ]
+    );
+    let back = give_back(&api, "rB", "B", None).await;
+    assert_eq!(back["tierAfter"], "Silver");
+    assert_eq!(
+        steps(&back),
+        Vec::<(String, String)>::new(),
+        "an empty list"
+    );
+    let status = api.status("p", "c", "2026-03-02T00:00:00Z").await;
+    assert_eq!(status["tier"], "Silver");
+    assert_eq!(status["lifetimePurchases"], "0");
+    let causes: Vec<&str> = status["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        causes,
+        vec![
+            "order A",
+            "order B",
+            "return rA of order A",
+            "return rA of order A"
+        ]
+    );
+}
+
+async fn a_jump_returned_in_two_parts_steps_down_twice(api: Api) {
+    api.program("p", &ladder("10000", "15000")).await;
+    api.order("p", "c", "o1", "2026-02-01T00:00:00Z", "9000")
+        .await;
+    let jump = api
+        .order("p", "c", "o2", "2026-02-02T00:00:00Z", "7000")
+        .await;
+    assert_eq!(jump["tierAfter"], "Diamond");
+    let back = give_back(&api, "r1", "o2", Some("3000")).await;
+    assert_eq!(back["tierAfter"], "Gold");
+    let back = give_back(&api, "r2", "o2", None).await;
+    assert_eq!(back["tierAfter"], "Silver", "$9,000 does not hold Gold");
+    assert_eq!(steps(&back), vec![("Gold".to_owned(), "Silver".to_owned())]);
+}
+
+/// A threshold raised after an upgrade never demotes through a return: the
+/// upgrade is judged under the version it was decided under.
+async fn upgrades_are_judged_under_their_own_config_version(api: Api) {
+    api.program("p", &ladder("1000", "15000")).await;
+    let up = api
+        .order("p", "c", "o1", "2026-02-01T00:00:00Z", "1500")
+        .await;
+    assert_eq!(up["tierAfter"], "Gold");
+    api.program("p", &ladder("2000", "15000")).await;
+    let back = give_back(&api, "r1", "o1", Some("100")).await;
+    assert_eq!(
+        back["tierAfter"], "Gold",
+        "$1,400 still holds Gold at $1,000"
+    );
+    let back = give_back(&api, "r2", "o1", Some("500")).await;
+    assert_eq!(back["tierAfter"], "Silver", "$900 does not");
+}
+
+/// Cancelling a completed order is a whole return, judged the same way.
+async fn cancelling_an_upgrading_order_reverses_every_upgrade_it_held_up(api: Api) {
+    api.program("p", &ladder("10000", "15000")).await;
+    api.order("p", "c", "A", "2026-02-01T00:00:00Z", "10000")
+        .await;
+    api.order("p", "c", "B", "2026-02-02T00:00:00Z", "5000")
+        .await;
+    let cancel = json!({"orderId": "A", "customerId": "c", "placedAt": "2026-02-01T00:00:00Z",
+        "status": "cancelled", "amount": "10000", "currency": "USD"});
+    let r = api.post("/programs/p/orders", &cancel).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["tierAfter"], "Silver");
+    assert_eq!(r.body["downgrades"].as_array().unwrap().len(), 2);
+}
+
+on_both_engines!(
+    returning_the_older_upgrading_order_first_takes_back_both_upgrades,
+    a_jump_returned_in_two_parts_steps_down_twice,
+    upgrades_are_judged_under_their_own_config_version,
+    cancelling_an_upgrading_order_reverses_every_upgrade_it_held_up,
+);
