@@ -140,4 +140,72 @@ on_both_engines!(
     a_jump_returned_in_two_parts_steps_down_twice,
     upgrades_are_judged_under_their_own_config_version,
     cancelling_an_upgrading_order_reverses_every_upgrade_it_held_up,
+    status_before_the_last_change_is_refused_with_the_earliest_instant,
+    the_return_policy_applies_to_spent_points,
 );
+
+/// `asOf` before the customer's last applied change is refused, naming the
+/// earliest instant allowed; at that instant it is answered.
+async fn status_before_the_last_change_is_refused_with_the_earliest_instant(api: Api) {
+    api.program("p", &ladder("10000", "15000")).await;
+    api.order("p", "c", "o1", "2026-02-01T00:00:00Z", "100")
+        .await;
+    api.order("p", "c", "o2", "2026-02-03T12:00:00Z", "100")
+        .await;
+    let r = api
+        .get("/programs/p/customers/c?asOf=2026-02-03T11:59:59Z")
+        .await;
+    assert_eq!((r.status, r.code()), (422, "as_of_before_last_change"));
+    assert_eq!(
+        r.body["error"]["details"][0]["earliest"],
+        "2026-02-03T12:00:00Z"
+    );
+    let at_last = api.status("p", "c", "2026-02-03T12:00:00Z").await;
+    assert_eq!(at_last["lifetimePurchases"], "200");
+    // A late order placed before the last change does not move it back.
+    api.order("p", "c", "o0", "2026-01-15T00:00:00Z", "50")
+        .await;
+    let r = api
+        .get("/programs/p/customers/c?asOf=2026-02-02T00:00:00Z")
+        .await;
+    assert_eq!(r.code(), "as_of_before_last_change");
+}
+
+/// `withinBalance` stops at zero and reports the shortfall; the default
+/// owes the spent points.
+async fn the_return_policy_applies_to_spent_points(api: Api) {
+    for (policy, current, shortfall) in [(None, "-40", "0"), (Some("withinBalance"), "0", "40")] {
+        let mut config = ladder("10000", "15000");
+        config["tiers"][0]["earnRate"] = json!("0.1");
+        if let Some(p) = policy {
+            config["returnPolicy"] = json!({ "spentPoints": p });
+        }
+        api.program("p", &config).await;
+        let customer = format!("c-{}", policy.unwrap_or("default"));
+        api.order("p", &customer, "o1", "2026-02-01T00:00:00Z", "500")
+            .await;
+        let r = api
+            .post(
+                &format!("/programs/p/customers/{customer}/redemptions"),
+                &json!({"redemptionId": "x", "points": "40", "at": "2026-02-02T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = api
+            .post(
+                "/programs/p/returns",
+                &json!({"returnId": "r", "orderId": "o1",
+                "customerId": customer, "returnedAt": "2026-02-03T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["pointsReversed"], "50");
+        assert_eq!(r.body["pointsShortfall"], shortfall, "{policy:?}");
+        let status = api.status("p", &customer, "2026-02-03T00:00:00Z").await;
+        assert_eq!(status["currentPoints"], current, "{policy:?}");
+    }
+    let mut bad = ladder("10000", "15000");
+    bad["returnPolicy"] = json!({"spentPoints": "sometimes"});
+    let r = api.put("/programs/p/config", &bad).await;
+    assert_eq!(r.status, 400);
+}

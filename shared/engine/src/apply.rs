@@ -1,7 +1,7 @@
 //! Applying events to a customer's state. Each function either changes the
 //! state completely or returns an error having changed nothing.
 
-use crate::config::{Aggregate, Measure};
+use crate::config::{Aggregate, Measure, SpentPoints};
 use crate::decimal::{Money, Points};
 use crate::error::EngineError;
 use crate::evaluate::Evaluator;
@@ -31,6 +31,8 @@ pub struct Downgrade {
 pub struct AppliedReturn {
     pub returned: Money,
     pub points_reversed: Points,
+    /// Points the return could not take back under a `withinBalance` policy.
+    pub points_shortfall: Points,
     pub tier_before: TierIndex,
     pub tier_after: TierIndex,
     /// From the tier before to the tier after, when they differ.
@@ -128,6 +130,10 @@ impl Program {
         if order.status != OrderStatus::Completed {
             return Err(EngineError::NotCompleted);
         }
+        // Points due to expire by the order's time no longer count toward
+        // its decision, whether or not the scheduled job has run.
+        self.expire(state, order.placed_at);
+        state.saw_event(order.placed_at);
         if state.orders_applied >= MAX_ORDERS_PER_CUSTOMER {
             return Err(EngineError::OutOfRange {
                 field: "customerId".into(),
@@ -345,6 +351,33 @@ impl Program {
         steps
     }
 
+    /// How much of `points` a return takes from current points, and the
+    /// shortfall left: expired points are never taken back (lifetime points
+    /// still drop by all of them); spent ones are taken per the program's
+    /// return policy.
+    fn points_to_take_back(
+        &self,
+        state: &CustomerState,
+        record: &OrderRecord,
+        ret: &Return,
+        points: Points,
+    ) -> (Points, Points) {
+        let expired = self.config().points_expiry.is_some_and(|period| {
+            period.forward_from(day_of(record.placed_at)) <= day_of(ret.returned_at)
+        });
+        if expired {
+            return (Decimal::ZERO, Decimal::ZERO);
+        }
+        let policy = self.config().return_policy.unwrap_or_default();
+        match policy.spent_points {
+            SpentPoints::NegativeBalance => (points, Decimal::ZERO),
+            SpentPoints::WithinBalance => {
+                let taken = points.min(state.current_points.max(Decimal::ZERO));
+                (taken, points - taken)
+            }
+        }
+    }
+
     /// Takes back what `ret` returns of `record`: amounts, points, trackers.
     fn take_back(
         &self,
@@ -373,11 +406,16 @@ impl Program {
             state.lifetime_purchases -= amount;
             state.set_best_order(&record.order_id, record.remaining());
         }
-        state.reverse_points(day_of(record.placed_at), points_reversed);
+        self.expire(state, ret.returned_at);
+        state.saw_event(ret.returned_at);
+        let (from_current, shortfall) =
+            self.points_to_take_back(state, record, ret, points_reversed);
+        state.reverse_points(day_of(record.placed_at), points_reversed, from_current);
         self.count_in_trackers(state, record, Some(returned_before));
         Ok(AppliedReturn {
             returned: amount,
             points_reversed,
+            points_shortfall: shortfall,
             tier_before,
             tier_after: tier_before,
             downgrade: None,
@@ -431,6 +469,8 @@ impl Program {
         redemption: &Redemption,
     ) -> Result<(), EngineError> {
         redemption.check()?;
+        self.expire(state, redemption.at);
+        state.saw_event(redemption.at);
         if redemption.points > state.current_points {
             return Err(EngineError::InsufficientPoints {
                 requested: redemption.points,
@@ -455,6 +495,7 @@ impl Program {
         if state.tier_index(self) == index && state.tier == tier {
             return Ok(None);
         }
+        state.saw_event(at);
         let change = TierChange {
             from: state.tier.clone(),
             to: tier.to_owned(),

@@ -17,6 +17,27 @@ pub struct ProgramConfig {
     #[serde(default)]
     pub trackers: Vec<TrackerConfig>,
     pub tiers: Vec<TierConfig>,
+    /// What a return may do to a balance whose points were already spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_policy: Option<ReturnPolicy>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReturnPolicy {
+    pub spent_points: SpentPoints,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SpentPoints {
+    /// The return takes the points back anyway: the balance may go below
+    /// zero (the customer owes them).
+    #[default]
+    NegativeBalance,
+    /// The return takes back at most the balance; the rest is reported as
+    /// a shortfall.
+    WithinBalance,
 }
 
 /// A rolling window or a lifetime: exactly one of `days` or `months`.

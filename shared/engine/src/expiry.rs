@@ -23,6 +23,7 @@ impl Expired {
 impl Program {
     pub fn expire(&self, state: &mut CustomerState, now: DateTime<Utc>) -> Expired {
         let today = day_of(now);
+        state.saw_event(now);
         let mut expired = Expired::default();
         if let Some(period) = self.config().points_expiry {
             while let Some(lot) = state.lots.first() {

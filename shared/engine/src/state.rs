@@ -37,6 +37,11 @@ pub struct CustomerState {
     /// Completed orders ever applied: zero means there is no history to read.
     #[serde(default)]
     pub orders_applied: u64,
+    /// The latest instant of any event applied (an order's `placedAt`, a
+    /// return's `returnedAt`, a redemption's `at`, an admin action, the
+    /// job's time): status is only told as of this or later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +91,7 @@ impl CustomerState {
             best_orders: Vec::new(),
             history: Vec::new(),
             orders_applied: 0,
+            last_event_at: None,
         }
     }
 
@@ -121,6 +127,12 @@ impl CustomerState {
             }
         }
         missing
+    }
+
+    pub(crate) fn saw_event(&mut self, at: DateTime<Utc>) {
+        if self.last_event_at.is_none_or(|last| last < at) {
+            self.last_event_at = Some(at);
+        }
     }
 
     pub fn best_order(&self) -> Money {
@@ -162,13 +174,14 @@ impl CustomerState {
         }
     }
 
-    /// Takes points back for a return: from the order's own day first, then
-    /// the newest. Current points may go below zero when the points were
-    /// already spent: the customer owes them.
-    pub(crate) fn reverse_points(&mut self, day: DayNumber, points: Points) {
-        self.current_points -= points;
-        self.lifetime_points -= points;
-        let mut left = points;
+    /// Takes points back for a return: `lifetime` from lifetime points and
+    /// `current` from current points, from the order's own day's lot first,
+    /// then the newest. Current points may go below zero when the points
+    /// were already spent: the customer owes them.
+    pub(crate) fn reverse_points(&mut self, day: DayNumber, lifetime: Points, current: Points) {
+        self.lifetime_points -= lifetime;
+        self.current_points -= current;
+        let mut left = current;
         if let Some(lot) = self.lots.iter_mut().find(|l| l.day == day) {
             let take = left.min(lot.points);
             lot.points -= take;

@@ -104,9 +104,11 @@ proptest! {
     ) {
         let p = program(kind);
         let mut state = history(&p, &past);
-        let before = state.clone();
         let mut o = order(999, &new);
         o.placed_at = o.placed_at.max(base_time() + Duration::days(400));
+        // What expires by the order's time expires before it is decided.
+        let mut before = state.clone();
+        p.expire(&mut before, o.placed_at);
         let applied = p.apply_order(&mut state, &o).unwrap();
         let mut record = applied.record;
         let ret = Return { return_id: "r".into(), order_id: o.order_id.clone(), customer_id: "c".into(), returned_at: o.placed_at, amount: None };

@@ -968,3 +968,116 @@ fn a_return_never_goes_below_an_admin_setting() {
     );
     assert_eq!(tier_of(&p, &s), "Gold");
 }
+
+fn expiring(policy: Option<&str>) -> Program {
+    let mut config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z", "pointsExpiry": {"days": 30},
+        "tiers": [
+            {"name": "Base", "earnRate": "0.1"},
+            {"name": "Gold", "earnRate": "0.2", "upgrade": {
+                "criteria": [{"id": "P", "kind": "currentPoints", "min": "100"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    if let Some(p) = policy {
+        config["returnPolicy"] = json!({ "spentPoints": p });
+    }
+    program(config)
+}
+
+/// Points due to expire by an order's time do not count toward it, whether
+/// or not the scheduled job ran.
+#[test]
+fn due_points_expire_before_the_decision() {
+    let p = expiring(None);
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    p.apply_order(&mut s, &order("o1", at("2026-01-01T10:00:00Z"), "900"))
+        .unwrap();
+    assert_eq!(s.current_points, d("90"));
+    // 30 days later the 90 points are gone: 90 + 20 would have made Gold.
+    let late = p
+        .apply_order(&mut s, &order("o2", at("2026-01-31T10:00:00Z"), "200"))
+        .unwrap();
+    assert_eq!(p.tier_name(late.decision.tier_after), "Base");
+    assert_eq!(s.current_points, d("20"));
+    assert_eq!(s.lifetime_points, d("110"));
+    // A day earlier they still counted.
+    let mut t = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    p.apply_order(&mut t, &order("o1", at("2026-01-01T10:00:00Z"), "900"))
+        .unwrap();
+    p.apply_order(&mut t, &order("o2", at("2026-01-30T10:00:00Z"), "200"))
+        .unwrap();
+    assert_eq!(tier_of(&p, &t), "Gold");
+    let spent = Redemption {
+        redemption_id: "x".into(),
+        points: d("90"),
+        at: at("2026-02-05T00:00:00Z"),
+    };
+    assert!(
+        p.redeem(&mut s, &spent).is_err(),
+        "expired points cannot be redeemed"
+    );
+}
+
+/// Expired points are never taken back: lifetime points drop by the full
+/// amount, current points by nothing.
+#[test]
+fn a_return_takes_back_only_points_still_held() {
+    let p = expiring(None);
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    let o = p
+        .apply_order(&mut s, &order("o1", at("2026-01-01T10:00:00Z"), "500"))
+        .unwrap();
+    p.apply_order(&mut s, &order("o2", at("2026-02-10T10:00:00Z"), "100"))
+        .unwrap();
+    assert_eq!(s.current_points, d("10"), "o1's 50 points expired");
+    let mut record = o.record;
+    let back = p
+        .apply_return(
+            &mut s,
+            &mut record,
+            &whole_return("r", "o1", at("2026-02-11T00:00:00Z")),
+        )
+        .unwrap();
+    assert_eq!(back.points_reversed, d("50"));
+    assert_eq!(
+        s.current_points,
+        d("10"),
+        "nothing of the expired 50 is taken"
+    );
+    assert_eq!(s.lifetime_points, d("10"));
+}
+
+/// Spent points: `negativeBalance` (the default) owes them, `withinBalance`
+/// stops at zero and reports the shortfall.
+#[test]
+fn the_return_policy_decides_what_happens_to_spent_points() {
+    for (policy, current, shortfall) in [
+        (None, "-40", "0"),
+        (Some("negativeBalance"), "-40", "0"),
+        (Some("withinBalance"), "0", "40"),
+    ] {
+        let p = expiring(policy);
+        let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+        let o = p
+            .apply_order(&mut s, &order("o1", at("2026-01-01T10:00:00Z"), "500"))
+            .unwrap();
+        let spend = Redemption {
+            redemption_id: "x".into(),
+            points: d("40"),
+            at: at("2026-01-02T00:00:00Z"),
+        };
+        p.redeem(&mut s, &spend).unwrap();
+        let mut record = o.record;
+        let back = p
+            .apply_return(
+                &mut s,
+                &mut record,
+                &whole_return("r", "o1", at("2026-01-03T00:00:00Z")),
+            )
+            .unwrap();
+        assert_eq!(back.points_reversed, d("50"), "{policy:?}");
+        assert_eq!(s.current_points, d(current), "{policy:?}");
+        assert_eq!(back.points_shortfall, d(shortfall), "{policy:?}");
+        assert_eq!(s.lifetime_points, d("0"), "{policy:?}");
+    }
+}

@@ -214,16 +214,19 @@ impl Service {
         as_of: Option<&str>,
     ) -> Result<StatusResponse, ApiError> {
         crate::check_path_id("customerId", customer)?;
-        let as_of = match as_of {
-            None => Utc::now(),
+        let asked = match as_of {
+            None => None,
             Some(text) => DateTime::parse_from_rfc3339(text)
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|e| {
                     let shown: String = text.chars().take(64).collect();
                     ApiError::bad_request(format!("asOf `{shown}` is not an RFC 3339 time: {e}"))
-                })?,
+                })
+                .map(Some)?,
         };
-        tier_engine::events::check_time("asOf", as_of)?;
+        if let Some(t) = asked {
+            tier_engine::events::check_time("asOf", t)?;
+        }
         let loaded = self.program(program_id).await?;
         let stored = self.store.load_customer(program_id, customer).await?;
         let Some(stored) = stored else {
@@ -232,11 +235,34 @@ impl Service {
                 format!("no customer `{customer}` in program `{program_id}`"),
             ));
         };
+        // The store keeps the customer as of its latest event only: an
+        // earlier instant is refused rather than answered with today's tier
+        // and balances (docs: "asOf").
+        let last = stored.state.last_event_at;
+        let as_of = match (asked, last) {
+            (Some(t), Some(last)) if t < last => {
+                return Err(ApiError::new(
+                    422,
+                    "as_of_before_last_change",
+                    format!(
+                        "customer `{customer}` changed last at {}; ask as of that instant or later",
+                        crate::customers::timestamp(last)
+                    ),
+                )
+                .with_details(vec![serde_json::json!({ "earliest": last })]))
+            }
+            (Some(t), _) => t,
+            (None, Some(last)) => Utc::now().max(last),
+            (None, None) => Utc::now(),
+        };
         let prepared = self
             .prepare(&loaded, program_id, customer, Some(stored), as_of)
             .await?;
-        let state = prepared.state;
+        let mut state = prepared.state;
         let program = &loaded.program;
+        // Points and tracker days due by then show as expired, whether or
+        // not the scheduled job has run (nothing is written here).
+        program.expire(&mut state, as_of);
         let status = program.status(&state, as_of);
         Ok(StatusResponse {
             program_id: program_id.to_owned(),

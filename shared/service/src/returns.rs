@@ -142,6 +142,7 @@ impl UseCase for ReverseReturn<'_> {
             duplicate: false,
             amount_returned: back.returned.into(),
             points_reversed: back.points_reversed.into(),
+            points_shortfall: back.points_shortfall.into(),
             tier_before: program.tier_name(back.tier_before).to_owned(),
             tier_after: program.tier_name(back.tier_after).to_owned(),
             downgrades: downgrades_out(program, &back),

@@ -75,6 +75,8 @@ pub struct ReturnResponse {
     pub duplicate: bool,
     pub amount_returned: Dec,
     pub points_reversed: Dec,
+    /// Points a `withinBalance` return policy could not take back.
+    pub points_shortfall: Dec,
     pub tier_before: String,
     pub tier_after: String,
     pub downgrades: Vec<DowngradeOut>,
