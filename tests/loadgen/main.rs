@@ -18,7 +18,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWrite
 use e2e::{Api, Engine};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tier_store::DynamoStore;
 
 fn program() -> Value {
     json!({
@@ -97,7 +96,7 @@ async fn cost(engine: Engine) {
 }
 
 async fn state_size(api: &Api, program: &str, customer: &str) -> usize {
-    let store = DynamoStore::local(&api.dynamodb_endpoint, api.table.clone());
+    let store = api.store().clone();
     let state = store
         .load_customer(program, customer)
         .await
@@ -172,7 +171,7 @@ async fn through_api(
 }
 
 async fn raw_ceiling(api: &Api, clients: usize, seconds: u64) -> (f64, Vec<Duration>) {
-    let store = DynamoStore::local(&api.dynamodb_endpoint, api.table.clone());
+    let store = api.store().clone();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for c in 0..clients {

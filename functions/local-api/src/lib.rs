@@ -24,6 +24,8 @@ use tier_service::{ApiError, ApiRequest, ApiResponse, Serves, Service};
 use tier_store::DynamoStore;
 use tokio::sync::watch;
 
+pub mod embedded;
+
 #[derive(Parser, Debug, Clone)]
 #[command(version, about = "The loyalty-tier engine's HTTP API on localhost")]
 pub struct Args {
@@ -51,7 +53,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct StartError(String);
 
 struct Engine {
-    endpoint: String,
+    client: aws_sdk_dynamodb::Client,
     /// Held for the process's life: a second local API on the same data
     /// directory would corrupt it, so it is refused.
     _lock: Option<File>,
@@ -98,15 +100,10 @@ async fn embedded_engine(args: &Args) -> Result<Engine, StartError> {
         })?;
         (db, Some(lock))
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| StartError(format!("cannot open a loopback port for the engine: {e}")))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| StartError(e.to_string()))?;
-    tokio::spawn(dynoxide::server::serve_on(listener, db));
+    // In process, behind the SDK's HTTP client: no port that another local
+    // process could reach, and no HTTP hop per call (src/embedded.rs).
     Ok(Engine {
-        endpoint: format!("http://{address}"),
+        client: embedded::client(db),
         _lock: lock,
     })
 }
@@ -244,7 +241,7 @@ async fn health() -> Response {
 pub struct Running {
     /// Where the API listens (127.0.0.1 and the port chosen).
     pub address: std::net::SocketAddr,
-    /// The DynamoDB endpoint it stores to.
+    /// The DynamoDB it stores to: an endpoint, or the embedded engine.
     pub dynamodb_endpoint: String,
     /// The store it serves from (for tests and tools that look underneath).
     pub store: DynamoStore,
@@ -265,14 +262,19 @@ impl Running {
 /// Starts the engine (unless an endpoint is given), creates the table if
 /// missing, binds the port and serves in the background.
 pub async fn start(args: &Args) -> Result<Running, BoxError> {
-    let (endpoint, engine) = match &args.dynamodb_endpoint {
-        Some(e) => (e.clone(), None),
+    let (store, endpoint, engine) = match &args.dynamodb_endpoint {
+        Some(e) => (DynamoStore::local(e, args.table.clone()), e.clone(), None),
         None => {
             let engine = embedded_engine(args).await?;
-            (engine.endpoint.clone(), Some(engine))
+            let store = DynamoStore::new(engine.client.clone(), args.table.clone());
+            let name = if args.in_memory {
+                "embedded, in memory".to_owned()
+            } else {
+                format!("embedded, {}", args.data_dir.display())
+            };
+            (store, name, Some(engine))
         }
     };
-    let store = DynamoStore::local(&endpoint, args.table.clone());
     let mut running = serve(store, args.port, &endpoint).await?;
     running._engine = engine;
     Ok(running)

@@ -41,7 +41,7 @@ async fn main() {
         }
     };
     println!(
-        "local-api listening on http://{} (DynamoDB at {})",
+        "local-api listening on http://{} (DynamoDB: {})",
         running.address, running.dynamodb_endpoint
     );
     stop_signal().await;

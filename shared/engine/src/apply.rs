@@ -61,6 +61,14 @@ fn taken(value: Decimal, returned: Money, amount: Money) -> Decimal {
 
 /// What the order contributes to `tracker` once `returned` of it is gone.
 fn kept_contribution(tracker: &Tracker, record: &OrderRecord, returned: Money) -> Decimal {
+    // An order the returns bring below the tracker's minimum no longer
+    // qualifies.
+    if tracker
+        .min_order
+        .is_some_and(|min| record.amount - returned.min(record.amount) < min)
+    {
+        return Decimal::ZERO;
+    }
     let category_total = match &tracker.category {
         Some(c) => match record.category_total(c) {
             Some(total) => total,
@@ -227,7 +235,7 @@ impl Program {
         now: DateTime<Utc>,
     ) {
         let t = &self.trackers[tracker];
-        let first = t.period.window_first_day(day_of(now));
+        let first = t.kept_from(day_of(now));
         for record in history {
             let day = day_of(record.placed_at);
             if day < first {

@@ -40,7 +40,8 @@ pub enum SpentPoints {
     WithinBalance,
 }
 
-/// A rolling window or a lifetime: exactly one of `days` or `months`.
+/// A rolling window of `days` or `months`, or the current calendar `year`,
+/// `quarter` or `month` (UTC): exactly one of the three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Period {
@@ -48,6 +49,16 @@ pub struct Period {
     pub days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub months: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<Calendar>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Calendar {
+    Year,
+    Quarter,
+    Month,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,10 +73,20 @@ pub struct TrackerConfig {
     pub period: Period,
 }
 
+/// Which orders a tracker counts: those with an item of `category`, those
+/// of at least `minOrderAmount` (the reference's "purchases over $1000"),
+/// or both.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrackerFilter {
-    pub category: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(
+        default,
+        with = "crate::decimal::exact_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub min_order_amount: Option<Money>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,6 +136,27 @@ pub struct CriterionConfig {
     pub tracker: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_type: Option<UpgradeType>,
+    /// `gte` (default: at least `min`) or `gt` (more than `min`).
+    #[serde(default, skip_serializing_if = "Op::is_default")]
+    pub op: Op,
+    /// A tracker criterion's own window over the tracker's series (the
+    /// tracker's period when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Op {
+    #[default]
+    Gte,
+    Gt,
+}
+
+impl Op {
+    pub fn is_default(&self) -> bool {
+        *self == Op::Gte
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -108,6 +108,22 @@ impl<'a> Evaluator<'a> {
         value
     }
 
+    /// Tracker `tracker`'s value over a criterion's own window (not cached:
+    /// few criteria have one).
+    fn window(&self, tracker: usize, period: crate::config::Period) -> Decimal {
+        let t = &self.program.trackers[tracker];
+        self.state
+            .trackers
+            .get(tracker)
+            .map_or(Decimal::ZERO, |series| {
+                let first = period.window_first_day(self.day);
+                match t.aggregate {
+                    Aggregate::Sum => series.sum(first, self.day),
+                    Aggregate::Max => series.max(first, self.day),
+                }
+            })
+    }
+
     /// A criterion's value with the first `prefix` of the order counted and
     /// `points` earned by it.
     pub fn value(&self, c: &Criterion, prefix: Money, points: Points) -> Decimal {
@@ -123,9 +139,13 @@ impl<'a> Evaluator<'a> {
             CriterionKind::Tracker => {
                 let i = c.tracker.unwrap_or(0);
                 let add = self.contribution(i, prefix, points);
+                let base = match c.period {
+                    Some(period) => self.window(i, period),
+                    None => self.base(i),
+                };
                 match self.program.trackers[i].aggregate {
-                    Aggregate::Sum => self.base(i) + add,
-                    Aggregate::Max => self.base(i).max(add),
+                    Aggregate::Sum => base + add,
+                    Aggregate::Max => base.max(add),
                 }
             }
         }
@@ -139,6 +159,14 @@ impl<'a> Evaluator<'a> {
             return Decimal::ZERO;
         }
         let full = o.full[tracker];
+        // A minimum order amount counts the order once (the prefix of) it
+        // reaches the minimum, so the value still grows with the prefix.
+        if self.program.trackers[tracker]
+            .min_order
+            .is_some_and(|min| prefix < min)
+        {
+            return Decimal::ZERO;
+        }
         match self.program.trackers[tracker].measure {
             Measure::Visits => Decimal::ONE,
             Measure::Points => points,
@@ -153,7 +181,7 @@ impl<'a> Evaluator<'a> {
     pub fn met(&self, rule: &Rule, prefix: Money, points: Points) -> MetMask {
         let mut met = 0;
         for (i, c) in rule.criteria.iter().enumerate() {
-            if self.value(c, prefix, points) >= c.min {
+            if c.met_by(self.value(c, prefix, points)) {
                 met |= 1 << i;
             }
         }
@@ -179,7 +207,7 @@ impl<'a> Evaluator<'a> {
         let n = rule.criteria.len();
         let mut met = 0;
         for (i, c) in rule.criteria.iter().enumerate() {
-            if self.value(c, prefix, points) >= c.min {
+            if c.met_by(self.value(c, prefix, points)) {
                 met |= 1 << i;
             }
             if let Some(outcome) = rule.table.decided(n, i + 1, met) {

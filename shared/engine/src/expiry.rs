@@ -37,7 +37,7 @@ impl Program {
             }
         }
         for (tracker, series) in self.trackers().iter().zip(state.trackers.iter_mut()) {
-            let first = tracker.period.window_first_day(today);
+            let first = tracker.kept_from(today);
             let before = series.buckets().len();
             if series.drop_before(first) {
                 expired.tracker_days += before - series.buckets().len();
@@ -57,7 +57,7 @@ impl Program {
             .trackers()
             .iter()
             .zip(&state.trackers)
-            .filter_map(|(t, s)| s.first_day().map(|d| t.period.forward_from(d)));
+            .filter_map(|(t, s)| s.first_day().map(|d| t.leaves_all(d)));
         points
             .into_iter()
             .chain(trackers)

@@ -4,7 +4,7 @@
 //! `date(t) - P < d <= date(t)`: "the last 12 months" on 2026-11-26 starts on
 //! 2025-11-27. Points earned on date d expire when the date reaches `d + P`.
 
-use crate::config::Period;
+use crate::config::{Calendar, Period};
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 
 /// Days since 0001-01-01 (chrono's `num_days_from_ce`): a cheap, ordered key.
@@ -45,18 +45,52 @@ impl Period {
         moved.map_or(NaiveDate::MAX.num_days_from_ce(), |d| d.num_days_from_ce())
     }
 
-    /// The first day inside the window that ends on `day`.
+    /// The first day inside the window that ends on `day`: the day after
+    /// `day - P` for a rolling window, the first day of the calendar year,
+    /// quarter or month for a calendar one.
     pub fn window_first_day(self, day: DayNumber) -> DayNumber {
-        self.back_from(day) + 1
+        match self.calendar {
+            Some(calendar) => calendar_start(calendar, date_of(day)).num_days_from_ce(),
+            None => self.back_from(day) + 1,
+        }
+    }
+
+    /// The first day whose window no longer holds `day`: `day + P` for a
+    /// rolling window, the first day of the next calendar period.
+    pub fn window_leaves(self, day: DayNumber) -> DayNumber {
+        let Some(calendar) = self.calendar else {
+            return self.forward_from(day);
+        };
+        let start = calendar_start(calendar, date_of(day));
+        let months = match calendar {
+            Calendar::Year => 12,
+            Calendar::Quarter => 3,
+            Calendar::Month => 1,
+        };
+        start
+            .checked_add_months(Months::new(months))
+            .map_or(NaiveDate::MAX.num_days_from_ce(), |d| d.num_days_from_ce())
     }
 
     pub fn describe(self) -> String {
+        if let Some(c) = self.calendar {
+            return format!("this calendar {c:?}").to_lowercase();
+        }
         match (self.days, self.months) {
             (Some(d), _) => format!("{d} days"),
             (None, Some(m)) => format!("{m} months"),
             (None, None) => "no period".to_owned(),
         }
     }
+}
+
+fn calendar_start(calendar: Calendar, date: NaiveDate) -> NaiveDate {
+    let month = match calendar {
+        Calendar::Year => 1,
+        Calendar::Quarter => (date.month0() / 3) * 3 + 1,
+        Calendar::Month => date.month(),
+    };
+    NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date)
 }
 
 #[cfg(test)]
@@ -74,6 +108,7 @@ mod tests {
         let p = Period {
             days: None,
             months: Some(12),
+            calendar: None,
         };
         assert_eq!(p.window_first_day(day("2026-11-26")), day("2025-11-27"));
         assert_eq!(p.forward_from(day("2026-02-28")), day("2027-02-28"));
@@ -84,7 +119,38 @@ mod tests {
         let p = Period {
             days: Some(365),
             months: None,
+            calendar: None,
         };
         assert_eq!(p.window_first_day(day("2026-12-31")), day("2026-01-01"));
+    }
+
+    #[test]
+    fn calendar_windows_start_on_the_first_day_of_their_period() {
+        let period = |c| Period {
+            days: None,
+            months: None,
+            calendar: Some(c),
+        };
+        let d = day("2026-08-17");
+        assert_eq!(
+            period(Calendar::Year).window_first_day(d),
+            day("2026-01-01")
+        );
+        assert_eq!(
+            period(Calendar::Quarter).window_first_day(d),
+            day("2026-07-01")
+        );
+        assert_eq!(
+            period(Calendar::Month).window_first_day(d),
+            day("2026-08-01")
+        );
+        assert_eq!(
+            period(Calendar::Quarter).window_leaves(d),
+            day("2026-10-01")
+        );
+        assert_eq!(
+            period(Calendar::Year).window_leaves(day("2026-12-31")),
+            day("2027-01-01")
+        );
     }
 }

@@ -59,8 +59,43 @@ pub struct Criterion {
     pub id: String,
     pub kind: CriterionKind,
     pub min: Decimal,
+    /// `op: gt`: the value must be more than `min`.
+    pub strict: bool,
     /// Index into [`Program::trackers`] for `tracker` criteria.
     pub tracker: Option<usize>,
+    /// The criterion's own window over its tracker's series.
+    pub period: Option<Period>,
+}
+
+impl Criterion {
+    pub fn met_by(&self, value: Decimal) -> bool {
+        if self.strict {
+            value > self.min
+        } else {
+            value >= self.min
+        }
+    }
+}
+
+impl Tracker {
+    /// The first day any window over the series still reads, for windows
+    /// ending on `day`.
+    pub fn kept_from(&self, day: DayNumber) -> DayNumber {
+        self.retention
+            .iter()
+            .map(|p| p.window_first_day(day))
+            .min()
+            .unwrap_or(day)
+    }
+
+    /// The first day on which `day` has left every window.
+    pub fn leaves_all(&self, day: DayNumber) -> DayNumber {
+        self.retention
+            .iter()
+            .map(|p| p.window_leaves(day))
+            .max()
+            .unwrap_or(day)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -69,7 +104,12 @@ pub struct Tracker {
     pub measure: Measure,
     pub aggregate: Aggregate,
     pub category: Option<String>,
+    /// Only orders of at least this amount count.
+    pub min_order: Option<Decimal>,
     pub period: Period,
+    /// Every window read over the series (the tracker's own and those of
+    /// criteria with their own `period`): days are kept while any holds them.
+    pub retention: Vec<Period>,
     /// Identifies what the tracker counts; a customer's stored series is only
     /// reused while this is unchanged, otherwise it is rebuilt from history.
     pub key: String,
@@ -127,7 +167,7 @@ impl Program {
     pub fn earliest_tracked_day(&self, day: DayNumber) -> DayNumber {
         self.trackers
             .iter()
-            .map(|t| t.period.window_first_day(day))
+            .map(|t| t.kept_from(day))
             .min()
             .unwrap_or(day)
     }
@@ -140,11 +180,28 @@ impl Program {
         }
         if let Some(p) = config.points_expiry {
             check_period(p, "/pointsExpiry", &mut problems);
+            if p.calendar.is_some() {
+                problems.add(
+                    "/pointsExpiry",
+                    "invalid_period",
+                    "points expire after `days` or `months`; calendar periods are for trackers",
+                );
+            }
         }
         let trackers = build_trackers(&config.trackers, &mut problems);
         let tiers = build_tiers(&config.tiers, &config.trackers, &mut problems);
         if !problems.0.is_empty() {
             return Err(problems.0);
+        }
+        let mut trackers = trackers;
+        for rule in tiers.iter().filter_map(|t| t.rule.as_ref()) {
+            for c in &rule.criteria {
+                if let (Some(t), Some(p)) = (c.tracker, c.period) {
+                    if !trackers[t].retention.contains(&p) {
+                        trackers[t].retention.push(p);
+                    }
+                }
+            }
         }
         let start_date = config.start_date;
         let trackers_above = (0..tiers.len())
@@ -192,27 +249,27 @@ fn check_currency(currency: &str, problems: &mut Problems) {
 }
 
 fn check_period(period: Period, path: &str, problems: &mut Problems) {
-    match (period.days, period.months) {
-        (Some(0), None) | (None, Some(0)) => problems.add(
+    match (period.days, period.months, period.calendar) {
+        (Some(0), None, None) | (None, Some(0), None) => problems.add(
             path,
             "invalid_period",
             "a period must be at least 1 day or month",
         ),
-        (Some(d), None) if d > MAX_PERIOD_DAYS => problems.add(
+        (Some(d), None, None) if d > MAX_PERIOD_DAYS => problems.add(
             path,
             "invalid_period",
             format!("a period is at most {MAX_PERIOD_DAYS} days (100 years)"),
         ),
-        (None, Some(m)) if m > MAX_PERIOD_MONTHS => problems.add(
+        (None, Some(m), None) if m > MAX_PERIOD_MONTHS => problems.add(
             path,
             "invalid_period",
             format!("a period is at most {MAX_PERIOD_MONTHS} months (100 years)"),
         ),
-        (Some(_), None) | (None, Some(_)) => {}
+        (Some(_), None, None) | (None, Some(_), None) | (None, None, Some(_)) => {}
         _ => problems.add(
             path,
             "invalid_period",
-            "a period needs exactly one of `days` or `months`",
+            "a period needs exactly one of `days`, `months` or `calendar`",
         ),
     }
 }
@@ -261,15 +318,34 @@ fn build_trackers(configs: &[TrackerConfig], problems: &mut Problems) -> Vec<Tra
             );
         }
         if let Some(f) = &t.filter {
-            if f.category.is_empty() {
+            if f.category.as_ref().is_some_and(|c| c.is_empty()) {
                 problems.add(
                     format!("{path}/filter/category"),
                     "invalid_filter",
                     "the category must not be empty",
                 );
             }
+            if f.category.is_none() && f.min_order_amount.is_none() {
+                problems.add(
+                    format!("{path}/filter"),
+                    "invalid_filter",
+                    "a filter names a `category`, a `minOrderAmount`, or both",
+                );
+            }
+            if let Some(m) = f.min_order_amount {
+                if m < Decimal::ZERO || m > Decimal::from(crate::events::MAX_FIGURE) {
+                    problems.add(
+                        format!("{path}/filter/minOrderAmount"),
+                        "invalid_filter",
+                        format!(
+                            "a minimum order amount is from 0 to {}",
+                            crate::events::MAX_FIGURE
+                        ),
+                    );
+                }
+            }
         }
-        let key = serde_json::to_string(&(
+        let mut key = serde_json::to_string(&(
             &t.measure,
             &t.aggregate,
             &t.filter,
@@ -277,12 +353,19 @@ fn build_trackers(configs: &[TrackerConfig], problems: &mut Problems) -> Vec<Tra
             t.period.months,
         ))
         .unwrap_or_default();
+        // Appended only when present, so existing trackers keep their key
+        // (and their stored series).
+        if let Some(c) = t.period.calendar {
+            key.push_str(&format!(":{c:?}"));
+        }
         out.push(Tracker {
             id: t.id.clone(),
             measure: t.measure,
             aggregate: t.aggregate,
-            category: t.filter.as_ref().map(|f| f.category.clone()),
+            category: t.filter.as_ref().and_then(|f| f.category.clone()),
+            min_order: t.filter.as_ref().and_then(|f| f.min_order_amount),
             period: t.period,
+            retention: vec![t.period],
             key: fingerprint(&format!("{}:{key}", t.id)),
         });
     }
@@ -487,11 +570,23 @@ fn build_rule(
                 );
             }
         }
+        if let Some(p) = c.period {
+            check_period(p, &format!("{cpath}/period"), problems);
+            if c.kind != CriterionKind::Tracker {
+                problems.add(
+                    format!("{cpath}/period"),
+                    "unexpected_period",
+                    "only `tracker` criteria take a `period`",
+                );
+            }
+        }
         criteria.push(Criterion {
             id: c.id.clone(),
             kind: c.kind,
             min: c.min,
+            strict: c.op == Op::Gt,
             tracker,
+            period: c.period,
         });
     }
     let n = n.min(MAX_CRITERIA);

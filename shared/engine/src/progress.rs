@@ -34,6 +34,27 @@ pub struct CriterionProgress {
     pub actual: Decimal,
     pub remaining: Decimal,
     pub met: bool,
+    /// What it takes, in words, where `remaining` alone would mislead: a
+    /// single-order criterion needs one order of the size, not a sum.
+    pub needs: Option<String>,
+}
+
+/// What is still missing for `c` at `actual`: for `gt`, one unit more than
+/// the threshold (a visit, or a cent); for a single order, an order of the
+/// whole threshold.
+fn remaining(c: &crate::program::Criterion, actual: Decimal, unit: Decimal) -> Decimal {
+    if c.met_by(actual) {
+        return Decimal::ZERO;
+    }
+    if c.kind == CriterionKind::SingleOrder {
+        return if c.strict { c.min + unit } else { c.min };
+    }
+    let gap = (c.min - actual).max(Decimal::ZERO);
+    if c.strict {
+        gap + unit
+    } else {
+        gap
+    }
 }
 
 impl Program {
@@ -64,13 +85,30 @@ impl Program {
                     .enumerate()
                     .map(|(i, c)| {
                         let actual = eval.value(c, Decimal::ZERO, Decimal::ZERO);
+                        let visits = c.tracker.is_some_and(|t| {
+                            self.trackers()[t].measure == crate::config::Measure::Visits
+                        });
+                        let unit = if visits {
+                            Decimal::ONE
+                        } else {
+                            Decimal::new(1, 2)
+                        };
+                        let more = if c.strict { "more than" } else { "at least" };
+                        let needs = (c.kind == CriterionKind::SingleOrder).then(|| {
+                            format!(
+                                "one order of {more} {}; best so far {}",
+                                c.min.normalize(),
+                                actual.normalize()
+                            )
+                        });
                         CriterionProgress {
                             id: c.id.clone(),
                             kind: c.kind,
                             required: c.min,
                             actual: actual.normalize(),
-                            remaining: (c.min - actual).max(Decimal::ZERO).normalize(),
+                            remaining: remaining(c, actual, unit).normalize(),
                             met: met & (1 << i) != 0,
+                            needs,
                         }
                     })
                     .collect();

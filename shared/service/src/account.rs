@@ -294,6 +294,7 @@ impl Service {
                             actual: c.actual.into(),
                             remaining: c.remaining.into(),
                             met: c.met,
+                            needs: c.needs,
                         })
                         .collect(),
                 })

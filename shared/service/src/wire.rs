@@ -112,6 +112,8 @@ pub struct CriterionOut {
     pub actual: Dec,
     pub remaining: Dec,
     pub met: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
