@@ -139,6 +139,119 @@ async fn every_order_counts_once_through_injected_faults(endpoint: String, label
     running.stop().await.unwrap();
 }
 
+/// Orders of many customers at once, with a config change among them,
+/// through a store that cancels any transaction sharing an item with one
+/// in flight (as DynamoDB does): no transaction touches an item of another
+/// customer or of the program, so none is ever cancelled.
+async fn no_item_is_shared_by_two_customers_transactions(endpoint: String, label: &str) {
+    let table = format!("shared-{label}-{}", std::process::id());
+    let clean = DynamoStore::local(&endpoint, table.clone());
+    clean.ensure_table().await.unwrap();
+    let recording = FaultyClient::new(aws_smithy_http_client::Builder::new().build_http(), 0, 0);
+    let config = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+        .endpoint_url(&endpoint)
+        .timeout_config(DynamoStore::timeouts())
+        .http_client(recording.clone())
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    let running = local_api::serve(store, 0, &endpoint).await.unwrap();
+    let base = format!("http://{}", running.address);
+    let http = reqwest::Client::new();
+    let program = |min: &str| {
+        json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "tiers": [{"name": "Base", "earnRate": "0.1"},
+                      {"name": "Gold", "earnRate": "0.2", "upgrade": {"criteria": [
+                          {"id": "A", "kind": "lifetimePurchases", "min": min}],
+                          "condition": "all", "upgradeType": "lazy"}}]})
+    };
+    let put = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{base}/programs/s/config");
+        async move {
+            http.put(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(put(program("1000")).await, 200);
+    let workers = (0..CLIENTS).map(|client| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            for i in 0..ORDERS_PER_CLIENT {
+                let order = json!({"orderId": format!("o{i}"), "customerId": format!("c{client}-{}", i % 5),
+                    "placedAt": "2026-02-01T00:00:00Z", "status": "completed", "amount": "300"});
+                let r = http
+                    .post(format!("{base}/programs/s/orders"))
+                    .json(&order)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            }
+        }
+    });
+    let change = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(put(program("2000")).await, 200);
+    };
+    futures::join!(futures::future::join_all(workers), change);
+    let log = &recording.transactions;
+    let sent = log.sent.lock().unwrap();
+    let customers: Vec<&Vec<(String, String)>> = sent
+        .iter()
+        .filter(|items| items.iter().any(|(pk, _)| pk.starts_with("CUSTOMER#")))
+        .collect();
+    assert_eq!(
+        customers.len(),
+        CLIENTS * ORDERS_PER_CLIENT,
+        "one transaction an order"
+    );
+    let mut owner: std::collections::HashMap<&(String, String), &str> = Default::default();
+    for items in &customers {
+        let pk = items[0].0.as_str();
+        for item in items.iter() {
+            assert_eq!(
+                item.0, pk,
+                "a transaction touches only its customer's items: {items:?}"
+            );
+            let first = owner.entry(item).or_insert(pk);
+            assert_eq!(*first, pk, "{item:?} is in two customers' transactions");
+        }
+    }
+    assert_eq!(
+        log.conflicts.load(Ordering::Relaxed),
+        0,
+        "no transaction was cancelled"
+    );
+    drop(sent);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_shared_item_on_the_embedded_engine() {
+    let db = dynoxide::Database::memory().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(dynoxide::server::serve_on(listener, db));
+    no_item_is_shared_by_two_customers_transactions(endpoint, "embedded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_shared_item_on_dynamodb_local() {
+    let endpoint = std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
+        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
+    );
+    no_item_is_shared_by_two_customers_transactions(endpoint, "dynamodb-local").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_on_the_embedded_engine() {
     let db = dynoxide::Database::memory().unwrap();

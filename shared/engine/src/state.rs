@@ -42,6 +42,10 @@ pub struct CustomerState {
     /// job's time): status is only told as of this or later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_at: Option<DateTime<Utc>>,
+    /// The newest config version an event of this customer was decided
+    /// under: a later event is never decided under an older one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +96,7 @@ impl CustomerState {
             history: Vec::new(),
             orders_applied: 0,
             last_event_at: None,
+            config_version: None,
         }
     }
 

@@ -135,7 +135,10 @@ impl Service {
             match attempt {
                 Ok(Attempt::Done(reply)) => return Ok(reply),
                 Ok(Attempt::Contended) => retry.wait(Cause::Contention).await?,
-                Ok(Attempt::ConfigChanged) => loaded = self.reload_program(program_id).await?,
+                Ok(Attempt::ConfigChanged) => {
+                    loaded = self.reload_program(program_id).await?;
+                    retry.wait(Cause::Contention).await?
+                }
                 Ok(Attempt::ReadMore) if read_rounds < MAX_READ_ROUNDS => read_rounds += 1,
                 Ok(Attempt::ReadMore) => {
                     return Err(ApiError::internal("a use case kept asking for more reads"))
@@ -176,6 +179,15 @@ impl Service {
         let prepared = self
             .prepare(loaded, program_id, &customer, stored, use_case.at())
             .await?;
+        // This customer was already decided under a newer config than this
+        // container's: read the config again rather than go back.
+        if prepared
+            .state
+            .config_version
+            .is_some_and(|seen| seen > loaded.version)
+        {
+            return Ok(Attempt::ConfigChanged);
+        }
         let snapshot = Snapshot {
             exists,
             state: prepared.state,
@@ -183,7 +195,7 @@ impl Service {
             orders,
             rules,
         };
-        let (state, events, reply) = match use_case.decide(loaded, snapshot)? {
+        let (mut state, events, reply) = match use_case.decide(loaded, snapshot)? {
             Step::Answer(reply) => return Ok(Attempt::Done(reply)),
             Step::ReadMore => return Ok(Attempt::ReadMore),
             Step::Commit {
@@ -192,13 +204,15 @@ impl Service {
                 reply,
             } => (state, events, reply),
         };
+        if let Some(s) = state.as_deref_mut() {
+            s.config_version = Some(loaded.version);
+        }
         let program = &loaded.program;
         let next_expiry: Option<NaiveDate> = state.as_deref().and_then(|s| program.next_expiry(s));
         let sort_keys: Vec<String> = events.iter().map(|e| event_sk(e).to_owned()).collect();
         let commit = CustomerCommit {
             program: program_id,
             customer: &customer,
-            config_version: state.as_ref().map(|_| loaded.version),
             expected_version: prepared.version,
             indexed_expiry: prepared.indexed_expiry,
             state: state.as_deref().map(|s| (s, next_expiry)),
@@ -225,7 +239,6 @@ impl Service {
                 *known = current.map(Some);
                 Ok(Attempt::Contended)
             }
-            Err(CommitError::ConfigChanged) => Ok(Attempt::ConfigChanged),
             Err(CommitError::Store(e)) => Err(e.into()),
         }
     }

@@ -2,8 +2,8 @@
 //! the program id: `a#b` + `c` and `a` + `b#c` never meet.
 
 pub const CONFIG_POINTER: &str = "CONFIG";
-/// A small item holding only the current config version: what every order's
-/// transaction checks (a `ConditionCheck` is billed by the checked item's size).
+/// A small item holding only the current config version (written with every
+/// config change; orders no longer check it).
 pub const CONFIG_VERSION: &str = "CONFIG_VERSION";
 pub const STATE: &str = "STATE";
 /// A customer's entry in the expiry index.

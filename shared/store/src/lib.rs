@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnConsumedCapacity,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
@@ -165,8 +165,6 @@ pub enum EventWrite {
 pub struct CustomerCommit<'a> {
     pub program: &'a str,
     pub customer: &'a str,
-    /// The config version the decision used; the commit fails if it changed.
-    pub config_version: Option<u64>,
     /// The state version read (None: the customer was new).
     pub expected_version: Option<u64>,
     /// The new state and the day something of it next expires.
@@ -189,8 +187,6 @@ pub enum CommitError {
     Conflict {
         current: Option<StoredCustomer>,
     },
-    /// The program config changed since the decision.
-    ConfigChanged,
     Store(StoreError),
 }
 
@@ -452,8 +448,10 @@ impl DynamoStore {
         }
     }
 
-    /// Writes an event's items, the customer's state and a check that the
-    /// program config is unchanged, all or nothing.
+    /// Writes an event's items and the customer's state, all or nothing.
+    /// Every item is the customer's own: no item is shared with another
+    /// customer's transactions (no program-wide hot item, no
+    /// `TransactionConflict` between customers).
     pub async fn commit(&self, commit: CustomerCommit<'_>) -> Result<(), CommitError> {
         let pk = keys::customer_pk(commit.program, commit.customer);
         let mut items = Vec::new();
@@ -472,20 +470,6 @@ impl DynamoStore {
                 items.push(self.expiry_write(&pk, &commit, expires)?);
             }
         }
-        let config_index = items.len();
-        if let Some(version) = commit.config_version {
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(
-                    keys::program_pk(commit.program),
-                    keys::CONFIG_VERSION,
-                )))
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(version))
-                .build()
-                .map_err(request_error)?;
-            items.push(TransactWriteItem::builder().condition_check(check).build());
-        }
         let result = self
             .client
             .transact_write_items()
@@ -502,11 +486,7 @@ impl DynamoStore {
                 if let SdkError::ServiceError(ctx) = &e {
                     self.metrics.count_request();
                     if let TransactWriteItemsError::TransactionCanceledException(c) = ctx.err() {
-                        return Err(cancellation(
-                            c.cancellation_reasons(),
-                            state_index,
-                            config_index,
-                        ));
+                        return Err(cancellation(c.cancellation_reasons(), state_index));
                     }
                 }
                 Err(CommitError::Store(classify(e, &self.table)))
@@ -672,7 +652,6 @@ fn event_of(item: &Item) -> Result<EventItem, StoreError> {
 fn cancellation(
     reasons: &[aws_sdk_dynamodb::types::CancellationReason],
     state_index: usize,
-    config_index: usize,
 ) -> CommitError {
     let failed =
         |r: &aws_sdk_dynamodb::types::CancellationReason| r.code().is_some_and(|c| c != "None");
@@ -702,9 +681,6 @@ fn cancellation(
             // replace whose item changed meanwhile.
             let existing = r.item().map(event_of).and_then(Result::ok);
             return CommitError::EventExists { index: i, existing };
-        }
-        if i == config_index {
-            return CommitError::ConfigChanged;
         }
         let current = (i == state_index)
             .then(|| r.item().map(customer_of).and_then(Result::ok))

@@ -65,7 +65,6 @@ fn commit<'a>(
     CustomerCommit {
         program: "p",
         customer,
-        config_version: None,
         expected_version: expected,
         state: Some((state, None)),
         indexed_expiry: None,
@@ -219,21 +218,6 @@ async fn replacing_an_event_checks_its_item_version(store: DynamoStore) {
     );
 }
 
-async fn a_changed_config_fails_the_commit(store: DynamoStore) {
-    store.put_config("p", None, "{}").await.unwrap();
-    store.put_config("p", Some(1), "{}").await.unwrap();
-    let s = state();
-    let mut c = commit("c", None, &s, vec![]);
-    c.config_version = Some(1);
-    assert!(matches!(
-        store.commit(c).await,
-        Err(CommitError::ConfigChanged)
-    ));
-    let mut c = commit("c", None, &s, vec![]);
-    c.config_version = Some(2);
-    store.commit(c).await.unwrap();
-}
-
 async fn the_sparse_index_pages_through_due_customers_once_each(store: DynamoStore) {
     let s = state();
     let day = |d: u32| NaiveDate::from_ymd_opt(2026, 5, d).unwrap();
@@ -316,7 +300,6 @@ on_both_engines!(
     duplicates_come_back_from_the_cancellation_reason,
     version_conflicts_return_the_current_state,
     replacing_an_event_checks_its_item_version,
-    a_changed_config_fails_the_commit,
     the_sparse_index_pages_through_due_customers_once_each,
     order_items_are_read_back_by_date,
 );
