@@ -217,7 +217,11 @@ async fn huge_figures_are_refused_not_a_crash() {
     assert_eq!((r.status, r.code()), (422, "amount_out_of_range"));
     let mut rate = config();
     rate["tiers"][0]["earnRate"] = json!("79228162514264337593543950335");
-    assert_eq!(api.put("/programs/q/config", &rate).await.status, 400, "unread");
+    assert_eq!(
+        api.put("/programs/q/config", &rate).await.status,
+        400,
+        "unread"
+    );
     rate["tiers"][0]["earnRate"] = json!("1000.000001");
     assert_eq!(api.put("/programs/q/config", &rate).await.status, 422);
     let ok = api

@@ -41,10 +41,13 @@ pub struct FaultCounts {
 /// items of those still in flight: DynamoDB cancels a transaction with
 /// `TransactionConflict` when an item of it is part of another transaction
 /// in flight, which neither local engine does by itself.
+/// An item's (pk, sk).
+pub type ItemKey = (String, String);
+
 #[derive(Debug, Default)]
 pub struct Transactions {
-    pub sent: Mutex<Vec<Vec<(String, String)>>>,
-    in_flight: Mutex<Vec<(u64, Vec<(String, String)>)>>,
+    pub sent: Mutex<Vec<Vec<ItemKey>>>,
+    in_flight: Mutex<Vec<(u64, Vec<ItemKey>)>>,
     pub conflicts: AtomicU64,
 }
 

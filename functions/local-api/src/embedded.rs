@@ -787,7 +787,6 @@ mod tests {
         let commit = |e: EventItem| CustomerCommit {
             program: "p",
             customer: "c",
-            config_version: None,
             expected_version: None,
             state: None,
             indexed_expiry: None,
