@@ -4,19 +4,12 @@
 
 use e2e::{on_both_engines, Api};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 fn binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe.parent().unwrap().parent().unwrap().join("local-api");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --bins` (scripts/test.sh does)",
-        binary.display()
-    );
-    binary
+    e2e::local_api_binary()
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -25,24 +18,9 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Starts the binary and reads the address it prints.
 fn spawn(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(binary())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (child, address)
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    e2e::spawn_local_api(&args)
 }
 
 fn terminate(child: &Child) {

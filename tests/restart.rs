@@ -1,34 +1,15 @@
 //! The local API binary keeps its embedded engine's data across restarts,
 //! even after being killed.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 fn local_api(data_dir: &std::path::Path) -> (Child, String) {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe.parent().unwrap().parent().unwrap().join("local-api");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --bins` (scripts/test.sh does)",
-        binary.display()
-    );
-    let mut child = Command::new(binary)
-        .args(["--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (child, address)
+    e2e::spawn_local_api(&[
+        "--port".as_ref(),
+        "0".as_ref(),
+        "--data-dir".as_ref(),
+        data_dir.as_os_str(),
+    ])
 }
 
 #[tokio::test]

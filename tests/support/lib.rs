@@ -145,6 +145,41 @@ impl Api {
     }
 }
 
+/// The local API binary of this build (`cargo build --bins`, which
+/// scripts/test.sh runs).
+pub fn local_api_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().unwrap().parent().unwrap().join("local-api");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --bins` (scripts/test.sh does)",
+        binary.display()
+    );
+    binary
+}
+
+/// Starts the local API binary with `args` and reads the address it prints
+/// (its stderr is piped, for tests that read the logs).
+pub fn spawn_local_api(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(local_api_binary())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, address)
+}
+
 pub fn order(customer: &str, id: &str, at: &str, amount: &str) -> Value {
     serde_json::json!({
         "orderId": id, "customerId": customer, "placedAt": at,

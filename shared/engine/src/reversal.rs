@@ -106,8 +106,7 @@ impl Program {
             let net = if self.same_trackers(rules) {
                 &running
             } else {
-                let upto: Vec<OrderRecord> = sorted[..i].iter().map(|o| (*o).clone()).collect();
-                fresh = net_state_at(rules, &upto, at);
+                fresh = net_state_at(rules, &sorted[..i], at);
                 &fresh
             };
             let eval = Evaluator::new(rules, net, at, 0, None);
@@ -145,23 +144,10 @@ impl Program {
 
 /// A fresh customer holding, at `at`, what remains of `orders` (all placed
 /// at or before `at`), counted by `rules`' own trackers.
-fn net_state_at(rules: &Program, orders: &[OrderRecord], at: DateTime<Utc>) -> CustomerState {
+fn net_state_at(rules: &Program, orders: &[&OrderRecord], at: DateTime<Utc>) -> CustomerState {
     let mut state = CustomerState::new(rules, at);
     for order in orders {
-        if order.fully_returned() {
-            continue;
-        }
-        let net = order.remaining();
-        if order.placed_at >= rules.start_date() {
-            state.lifetime_purchases += net;
-            state.set_best_order(&order.order_id, net);
-        }
-        let points = order.points_awarded - order.points_reversed;
-        state.current_points += points;
-        state.lifetime_points += points;
-    }
-    for tracker in 0..rules.trackers().len() {
-        rules.rebuild_tracker(&mut state, tracker, orders, at);
+        rules.add_net(&mut state, order);
     }
     state
 }

@@ -306,17 +306,10 @@ impl DynamoStore {
     // ---------------------------------------------------------- programs
 
     pub async fn load_config(&self, program: &str) -> Result<Option<StoredConfig>, StoreError> {
-        let Some(item) = self
+        let item = self
             .get(keys::program_pk(program), keys::CONFIG_POINTER)
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(StoredConfig {
-            version: get_n(&item, "version")?,
-            config_json: get_s(&item, "config")
-                .ok_or_else(|| StoreError::Corrupt("config item without config".into()))?,
-        }))
+            .await?;
+        item.map(|i| config_of(&i)).transpose()
     }
 
     /// Version `version` of a program's config, as it was stored.
@@ -325,17 +318,10 @@ impl DynamoStore {
         program: &str,
         version: u64,
     ) -> Result<Option<StoredConfig>, StoreError> {
-        let Some(item) = self
+        let item = self
             .get(keys::program_pk(program), &keys::config_version_sk(version))
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(StoredConfig {
-            version: get_n(&item, "version")?,
-            config_json: get_s(&item, "config")
-                .ok_or_else(|| StoreError::Corrupt("config item without config".into()))?,
-        }))
+            .await?;
+        item.map(|i| config_of(&i)).transpose()
     }
 
     /// Stores `config_json` as version `expected + 1` (1 for a new program).
@@ -617,6 +603,14 @@ impl DynamoStore {
             .collect();
         Ok((customers, out.last_evaluated_key))
     }
+}
+
+fn config_of(item: &Item) -> Result<StoredConfig, StoreError> {
+    Ok(StoredConfig {
+        version: get_n(item, "version")?,
+        config_json: get_s(item, "config")
+            .ok_or_else(|| StoreError::Corrupt("config item without config".into()))?,
+    })
 }
 
 fn customer_of(item: &Item) -> Result<StoredCustomer, StoreError> {
