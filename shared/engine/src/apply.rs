@@ -138,16 +138,16 @@ impl Program {
         if order.status != OrderStatus::Completed {
             return Err(EngineError::NotCompleted);
         }
-        // Points due to expire by the order's time no longer count toward
-        // its decision, whether or not the scheduled job has run.
-        self.expire(state, order.placed_at);
-        state.saw_event(order.placed_at);
         if state.orders_applied >= MAX_ORDERS_PER_CUSTOMER {
             return Err(EngineError::OutOfRange {
                 field: "customerId".into(),
                 message: format!("a customer counts at most {MAX_ORDERS_PER_CUSTOMER} orders"),
             });
         }
+        // Points due to expire by the order's time no longer count toward
+        // its decision, whether or not the scheduled job has run.
+        self.expire(state, order.placed_at);
+        state.saw_event(order.placed_at);
         let decision = self.decide(state, order);
         let record = self.record_of(state, order, &decision);
         let day = day_of(order.placed_at);
@@ -477,15 +477,18 @@ impl Program {
         redemption: &Redemption,
     ) -> Result<(), EngineError> {
         redemption.check()?;
-        self.expire(state, redemption.at);
-        state.saw_event(redemption.at);
-        if redemption.points > state.current_points {
+        // Expired points cannot be spent; a refusal changes nothing.
+        let mut next = state.clone();
+        self.expire(&mut next, redemption.at);
+        next.saw_event(redemption.at);
+        if redemption.points > next.current_points {
             return Err(EngineError::InsufficientPoints {
                 requested: redemption.points,
-                available: state.current_points.max(Decimal::ZERO),
+                available: next.current_points.max(Decimal::ZERO),
             });
         }
-        state.spend_points(redemption.points);
+        next.spend_points(redemption.points);
+        *state = next;
         Ok(())
     }
 
