@@ -255,6 +255,10 @@ impl Program {
 
     /// Applies a return of `record` (the order's stored contribution, which
     /// is updated too).
+    /// Applies a return judging only the upgrade the returned order caused
+    /// (while the customer still holds it): what a return did before every
+    /// upgrade was judged again. Tests of one order's own reversal use it;
+    /// the service applies [`Program::apply_return_judged`].
     pub fn apply_return(
         &self,
         state: &mut CustomerState,
