@@ -204,7 +204,7 @@ async fn no_item_is_shared_by_two_customers_transactions(endpoint: String, label
     };
     futures::join!(futures::future::join_all(workers), change);
     let log = &recording.transactions;
-    let sent = log.sent.lock().unwrap();
+    let sent = log.sent.lock().unwrap().clone();
     let customers: Vec<&Vec<(String, String)>> = sent
         .iter()
         .filter(|items| items.iter().any(|(pk, _)| pk.starts_with("CUSTOMER#")))
@@ -231,7 +231,6 @@ async fn no_item_is_shared_by_two_customers_transactions(endpoint: String, label
         0,
         "no transaction was cancelled"
     );
-    drop(sent);
     running.stop().await.unwrap();
 }
 
