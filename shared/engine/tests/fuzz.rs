@@ -633,6 +633,23 @@ fn decimal_text(range: Range) -> BoxedStrategy<String> {
     ])
 }
 
+/// What a decimal field must do with `text` placed in the document as is.
+fn raw_decimal_expect(text: &str, range: Range, optional: bool) -> (Expect, Option<Decimal>) {
+    let literal = text.trim_matches([' ', '\t', '\n', '\r']);
+    if is_json_number(literal) {
+        return judge_decimal(api_decimal(literal), range);
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::String(s)) => judge_decimal(api_decimal(&s), range),
+        Ok(serde_json::Value::Null) if optional => (Good, None),
+        Ok(_) => (Bad, None),
+        // Not one JSON value: without structural characters the document
+        // cannot parse; with them it might parse as something else.
+        Err(_) if !text.contains(['"', ',', ':', '{', '}', '[', ']']) => (Bad, None),
+        Err(_) => (Unknown, None),
+    }
+}
+
 fn judge_decimal(value: Option<Decimal>, range: Range) -> (Expect, Option<Decimal>) {
     match value {
         Some(v) if range.accepts(v) => (Good, Some(v)),
@@ -704,13 +721,10 @@ fn hostile_decimal_frag(range: Range, optional: bool) -> BoxedStrategy<Frag> {
             value,
         }
     });
+    // The text as is, where a JSON number goes: most often a number literal,
+    // but random text can also be another JSON value (`"0"` is a string).
     let as_number = decimal_text(range).prop_map(move |t| {
-        let literal = t.trim_matches([' ', '\t', '\n', '\r']);
-        let (expect, value) = if is_json_number(literal) {
-            judge_decimal(api_decimal(literal), range)
-        } else {
-            (Bad, None)
-        };
+        let (expect, value) = raw_decimal_expect(&t, range, optional);
         Frag {
             json: t,
             expect,
@@ -4330,5 +4344,25 @@ fn fuzz_decision() {
 }
 
 // ---------------------------------------------------------------------------
-// Regression tests: minimal inputs the targets found (none yet).
+// Regression tests: minimal inputs the targets found. No engine failure so
+// far; this one fixed the test's own oracle.
 // ---------------------------------------------------------------------------
+
+/// Found by the first long run of `fuzz_order_decoder` (an oracle bug, not an
+/// engine one): random text placed where a number goes can be a JSON string,
+/// which the decimal reader rightly accepts.
+#[test]
+fn oracle_reads_raw_text_that_is_a_json_string() {
+    assert_eq!(raw_decimal_expect("\"0\"", Range::Amount, false).0, Good);
+    assert_eq!(raw_decimal_expect("\"-1\"", Range::Amount, false).0, Bad);
+    assert_eq!(raw_decimal_expect("null", Range::Amount, true).0, Good);
+    assert_eq!(raw_decimal_expect("1e3", Range::Amount, false).0, Bad);
+    assert_eq!(raw_decimal_expect("1 2", Range::Amount, false).0, Bad);
+    assert_eq!(
+        raw_decimal_expect("1,\"x\":2", Range::Amount, false).0,
+        Unknown
+    );
+    let order = r#"{"orderId":"A","customerId":"0","placedAt":"1970-01-01T00:00:00Z","status":"completed","amount":"0"}"#;
+    let decoded: Order = serde_json::from_str(order).unwrap();
+    assert!(decoded.check().is_ok());
+}
