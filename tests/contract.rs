@@ -46,7 +46,7 @@ fn openapi_documents_exactly_the_routes_the_service_serves() {
 async fn the_local_api_answers_every_documented_route() {
     let api = Api::start(Engine::Embedded).await;
     let documented = documented();
-    assert_eq!(documented.len(), 8);
+    assert_eq!(documented.len(), 9);
     for (method, path) in documented {
         let concrete = path
             .replace("{programId}", "p")

@@ -4,7 +4,7 @@
 
 use crate::config::{Aggregate, CriterionKind, Measure};
 use crate::decimal::{Money, Points};
-use crate::events::Order;
+use crate::events::{Order, OrderRecord};
 use crate::expression::MetMask;
 use crate::period::{day_of, DayNumber};
 use crate::program::{Criterion, Program, Rule, TierIndex, MAX_TRACKERS};
@@ -22,6 +22,48 @@ pub(crate) struct OrderFacts {
     /// Each tracker's contribution of the whole order (points excluded: they
     /// depend on the rate the order earns at).
     full: [Decimal; MAX_TRACKERS],
+}
+
+impl OrderFacts {
+    /// A stored order as eligibility sees it, resized to `amount` (what
+    /// the order would have needed): the figures that follow the bill (gross
+    /// amount, line items) grow or shrink with it in proportion.
+    pub fn of_record(program: &Program, record: &OrderRecord, amount: Money) -> Self {
+        let resized = |figure: Decimal| {
+            if amount == record.amount || record.amount.is_zero() {
+                figure
+            } else {
+                figure
+                    .checked_mul(amount)
+                    .map_or_else(|| figure * (amount / record.amount), |p| p / record.amount)
+            }
+        };
+        let mut matches = 0u32;
+        let mut full = [Decimal::ZERO; MAX_TRACKERS];
+        for (i, tracker) in program.trackers.iter().enumerate() {
+            let line_total = match &tracker.category {
+                Some(c) => match record.category_total(c) {
+                    Some(total) => total,
+                    None => continue,
+                },
+                None => record.line_items_total,
+            };
+            matches |= 1 << i;
+            full[i] = match tracker.measure {
+                Measure::BillAmount => amount,
+                Measure::GrossBillAmount => resized(record.gross_amount),
+                Measure::LineItemPrice => resized(line_total),
+                Measure::Visits => Decimal::ONE,
+                Measure::Points => Decimal::ZERO,
+            };
+        }
+        OrderFacts {
+            amount,
+            counts_for_purchases: record.counts_for_purchases,
+            matches,
+            full,
+        }
+    }
 }
 
 pub(crate) struct Evaluator<'a> {
@@ -77,6 +119,16 @@ impl<'a> Evaluator<'a> {
                 full,
             }
         });
+        Self::with_facts(program, state, at, order)
+    }
+
+    /// Evaluates at `at` with an order's figures already worked out.
+    pub fn with_facts(
+        program: &'a Program,
+        state: &'a CustomerState,
+        at: DateTime<Utc>,
+        order: Option<OrderFacts>,
+    ) -> Self {
         Evaluator {
             program,
             state,

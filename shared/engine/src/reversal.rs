@@ -49,7 +49,11 @@ pub struct ReturnHistory<'a> {
 }
 
 impl Program {
-    fn rules_for<'a>(&'a self, version: Option<u64>, book: &'a dyn RuleBook) -> &'a Program {
+    pub(crate) fn rules_for<'a>(
+        &'a self,
+        version: Option<u64>,
+        book: &'a dyn RuleBook,
+    ) -> &'a Program {
         match version {
             Some(v) if v != self.version() => book.version(v).unwrap_or(self),
             _ => self,
@@ -144,7 +148,11 @@ impl Program {
 
 /// A fresh customer holding, at `at`, what remains of `orders` (all placed
 /// at or before `at`), counted by `rules`' own trackers.
-fn net_state_at(rules: &Program, orders: &[&OrderRecord], at: DateTime<Utc>) -> CustomerState {
+pub(crate) fn net_state_at(
+    rules: &Program,
+    orders: &[&OrderRecord],
+    at: DateTime<Utc>,
+) -> CustomerState {
     let mut state = CustomerState::new(rules, at);
     for order in orders {
         rules.add_net(&mut state, order);

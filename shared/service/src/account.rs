@@ -214,47 +214,10 @@ impl Service {
         as_of: Option<&str>,
     ) -> Result<StatusResponse, ApiError> {
         crate::check_path_id("customerId", customer)?;
-        let asked = match as_of {
-            None => None,
-            Some(text) => DateTime::parse_from_rfc3339(text)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    let shown: String = text.chars().take(64).collect();
-                    ApiError::bad_request(format!("asOf `{shown}` is not an RFC 3339 time: {e}"))
-                })
-                .map(Some)?,
-        };
-        if let Some(t) = asked {
-            tier_engine::events::check_time("asOf", t)?;
-        }
+        let asked = crate::customers::parse_as_of(as_of)?;
         let loaded = self.program(program_id).await?;
-        let stored = self.store.load_customer(program_id, customer).await?;
-        let Some(stored) = stored else {
-            return Err(ApiError::not_found(
-                "customer_not_found",
-                format!("no customer `{customer}` in program `{program_id}`"),
-            ));
-        };
-        // The store keeps the customer as of its latest event only: an
-        // earlier instant is refused rather than answered with today's tier
-        // and balances (docs: "asOf").
-        let last = stored.state.last_event_at;
-        let as_of = match (asked, last) {
-            (Some(t), Some(last)) if t < last => {
-                return Err(ApiError::new(
-                    422,
-                    "as_of_before_last_change",
-                    format!(
-                        "customer `{customer}` changed last at {}; ask as of that instant or later",
-                        crate::customers::timestamp(last)
-                    ),
-                )
-                .with_details(vec![serde_json::json!({ "earliest": last })]))
-            }
-            (Some(t), _) => t,
-            (None, Some(last)) => Utc::now().max(last),
-            (None, None) => Utc::now(),
-        };
+        let stored = self.stored_customer(program_id, customer).await?;
+        let as_of = crate::customers::judged_instant(customer, asked, stored.state.last_event_at)?;
         let prepared = self
             .prepare(&loaded, program_id, customer, Some(stored), as_of)
             .await?;

@@ -3,7 +3,7 @@
 //! customer's retained order history.
 
 use crate::programs::LoadedProgram;
-use crate::Service;
+use crate::{ApiError, Service};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tier_engine::period::{date_of, day_of};
 use tier_engine::{CustomerState, OrderRecord};
@@ -19,7 +19,64 @@ pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// An `asOf` query parameter: an RFC 3339 instant within the supported
+/// dates.
+pub(crate) fn parse_as_of(text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let at = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            let shown: String = text.chars().take(64).collect();
+            ApiError::bad_request(format!("asOf `{shown}` is not an RFC 3339 time: {e}"))
+        })?;
+    tier_engine::events::check_time("asOf", at)?;
+    Ok(Some(at))
+}
+
+/// The instant a read judges the customer at. The store keeps the customer
+/// as of its latest event only: an earlier instant is refused rather than
+/// answered with today's tier and balances (docs: "asOf").
+pub(crate) fn judged_instant(
+    customer: &str,
+    asked: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+) -> Result<DateTime<Utc>, ApiError> {
+    match (asked, last) {
+        (Some(t), Some(last)) if t < last => Err(ApiError::new(
+            422,
+            "as_of_before_last_change",
+            format!(
+                "customer `{customer}` changed last at {}; ask as of that instant or later",
+                timestamp(last)
+            ),
+        )
+        .with_details(vec![serde_json::json!({ "earliest": last })])),
+        (Some(t), _) => Ok(t),
+        (None, Some(last)) => Ok(Utc::now().max(last)),
+        (None, None) => Ok(Utc::now()),
+    }
+}
+
 impl Service {
+    /// A stored customer, or 404 `customer_not_found`.
+    pub(crate) async fn stored_customer(
+        &self,
+        program_id: &str,
+        customer: &str,
+    ) -> Result<StoredCustomer, ApiError> {
+        self.store
+            .load_customer(program_id, customer)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "customer_not_found",
+                    format!("no customer `{customer}` in program `{program_id}`"),
+                )
+            })
+    }
+
     pub(crate) async fn prepare(
         &self,
         loaded: &LoadedProgram,

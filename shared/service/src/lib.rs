@@ -5,6 +5,7 @@ mod account;
 mod customers;
 pub mod error;
 mod expiry;
+pub mod explain;
 mod json;
 pub mod lambda;
 mod orders;

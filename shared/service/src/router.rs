@@ -39,6 +39,16 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
 }
 
+impl ApiRequest {
+    /// A query parameter's value (the first, if repeated).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// What a request's log line says beyond its route and status.
 #[derive(Debug, Default)]
 struct Note {
@@ -118,6 +128,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     (
         "GET",
         "/programs/{programId}/customers/{customerId}",
+        Function::QueryStatus,
+    ),
+    (
+        "GET",
+        "/programs/{programId}/customers/{customerId}/explain",
         Function::QueryStatus,
     ),
 ];
@@ -273,13 +288,16 @@ impl Service {
                 note.tiers(&r.customer_id, &r.tier_before, &r.tier_after);
                 ok(&r)
             }
-            ("GET", "/programs/{programId}/customers/{customerId}") => {
-                let as_of = request
-                    .query
-                    .iter()
-                    .find(|(k, _)| k == "asOf")
-                    .map(|(_, v)| v.as_str());
-                ok(&self.status(program, &params[1], as_of).await?)
+            ("GET", "/programs/{programId}/customers/{customerId}") => ok(&self
+                .status(program, &params[1], request.param("asOf"))
+                .await?),
+            ("GET", "/programs/{programId}/customers/{customerId}/explain") => {
+                let query = crate::explain::ExplainQuery {
+                    tier: request.param("tier"),
+                    order_id: request.param("orderId"),
+                    as_of: request.param("asOf"),
+                };
+                ok(&self.explain(program, &params[1], query).await?)
             }
             _ => Err(ApiError::not_found("route_not_found", pattern.to_owned())),
         }

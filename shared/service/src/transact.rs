@@ -247,7 +247,7 @@ impl Service {
 impl Service {
     /// Every completed order's record, and the past config versions they
     /// were decided under.
-    async fn order_history(
+    pub(crate) async fn order_history(
         &self,
         program_id: &str,
         customer: &str,

@@ -171,3 +171,57 @@ pub struct ExpiryFailure {
     pub code: String,
     pub message: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CriterionTruthOut {
+    pub id: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracker: Option<String>,
+    /// `gte` (at least `required`) or `gt` (more than `required`).
+    pub op: String,
+    pub required: Dec,
+    pub actual: Dec,
+    pub met: bool,
+}
+
+/// What a past order would have needed to reach the tier explained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderNeedOut {
+    pub order_id: String,
+    pub placed_at: DateTime<Utc>,
+    pub amount: Dec,
+    pub tier_before: String,
+    pub tier_after: String,
+    /// `heldBefore`, `met`, `amount` or `noAmount`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smallest_amount: Option<Dec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_amount: Option<Dec>,
+    /// Why no amount could (`noAmount`), one line per criterion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExplainResponse {
+    pub program_id: String,
+    pub customer_id: String,
+    /// The instant judged: `asOf` (default now), or the order's `placedAt`.
+    pub as_of: DateTime<Utc>,
+    /// The config version whose rules were applied.
+    pub config_version: u64,
+    /// The customer's tier at that instant (before the order, with one).
+    pub customer_tier: String,
+    pub tier: String,
+    pub qualifies: bool,
+    pub criteria: Vec<CriterionTruthOut>,
+    pub condition: String,
+    pub evaluation: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderNeedOut>,
+}
