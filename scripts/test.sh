@@ -43,6 +43,16 @@ cargo lambda build --bin ingest-order --bin reverse-return --bin update-config \
   --bin query-status --bin expire-windows
 cargo build --workspace --bins --locked
 
+step "Chromium and chromedriver (Debian packages) for the browser tests"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver
+fi
+chromium --version
+chromedriver --version
+
 step "DynamoDB Local"
 eval "$(scripts/dynamodb-local.sh start)"
 trap 'scripts/dynamodb-local.sh stop' EXIT
@@ -53,6 +63,14 @@ step "tests (engine, store conformance on both engines, end to end on both engin
 # deep (the engine's decoders stop at serde_json's 128 levels): test threads
 # get a stack large enough for the oracle, not for the engine.
 export RUST_MIN_STACK=$((256 * 1024 * 1024))
+# Every request and reply of the end-to-end tests is recorded for the
+# contract check below.
+E2E_EXCHANGES_DIR="$(mktemp -d)"
+export E2E_EXCHANGES_DIR
 cargo test --workspace --locked
+
+step "contract: every recorded exchange against openapi.yaml (openapi-core, pinned)"
+"$(scripts/contract-tools.sh)" tests/contract/validate.py openapi.yaml "$E2E_EXCHANGES_DIR"
+rm -rf "$E2E_EXCHANGES_DIR"
 
 step "all tests passed"

@@ -3,12 +3,20 @@
 use e2e::{Api, Engine};
 use std::collections::BTreeSet;
 
-/// (METHOD, path) pairs of openapi.yaml's `paths`.
+/// (METHOD, path) pairs of openapi.yaml's `paths` that the service serves
+/// (deployed and locally).
 fn documented() -> BTreeSet<(String, String)> {
+    documented_where(false)
+}
+
+/// (METHOD, path) pairs of the paths marked `x-local-only: true` (the
+/// local API's own routes), or of all the others.
+fn documented_where(local_only: bool) -> BTreeSet<(String, String)> {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
     let mut routes = BTreeSet::new();
     let mut path = None;
+    let mut local = false;
     let mut in_paths = false;
     for line in text.lines() {
         if !line.starts_with(' ') {
@@ -20,6 +28,11 @@ fn documented() -> BTreeSet<(String, String)> {
         }
         if let Some(p) = line.strip_prefix("  /") {
             path = Some(format!("/{}", p.trim_end().trim_end_matches(':')));
+            local = false;
+        } else if line.trim_end() == "    x-local-only: true" {
+            local = true;
+        } else if local != local_only {
+            continue;
         } else if let Some(m) = line.strip_prefix("    ") {
             let m = m.trim_end().trim_end_matches(':');
             if ["get", "put", "post", "delete", "patch"].contains(&m) {
@@ -46,7 +59,7 @@ fn openapi_documents_exactly_the_routes_the_service_serves() {
 async fn the_local_api_answers_every_documented_route() {
     let api = Api::start(Engine::Embedded).await;
     let documented = documented();
-    assert_eq!(documented.len(), 9);
+    assert_eq!(documented.len(), 10);
     for (method, path) in documented {
         let concrete = path
             .replace("{programId}", "p")
@@ -58,6 +71,31 @@ async fn the_local_api_answers_every_documented_route() {
             "{method} {path} is not served: {}",
             reply.body
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_api_serves_its_own_documented_routes() {
+    let local = documented_where(true);
+    assert_eq!(
+        local
+            .iter()
+            .map(|(m, p)| format!("{m} {p}"))
+            .collect::<Vec<_>>(),
+        [
+            "GET /_local/metrics",
+            "GET /health",
+            "POST /_local/scheduled"
+        ]
+    );
+    let api = Api::start(Engine::Embedded).await;
+    for (method, path) in local {
+        let body = (method == "POST").then(|| {
+            serde_json::json!({"time": "2026-01-01T00:00:00Z", "detail-type": "Scheduled Event"})
+                .to_string()
+        });
+        let reply = api.send(&method, &path, body).await;
+        assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
     }
 }
 
@@ -143,5 +181,128 @@ fn every_documented_route_has_exactly_one_template_event_on_the_function_that_se
         events,
         documented().len(),
         "no template event without a documented route"
+    );
+}
+
+/// Runs tests/contract/validate.py over `exchanges` (JSON lines), with the
+/// pinned validator scripts/contract-tools.sh installs.
+fn validate(exchanges: &[serde_json::Value]) -> (bool, String) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let tools = std::process::Command::new("bash")
+        .arg("scripts/contract-tools.sh")
+        .current_dir(root)
+        .output()
+        .expect("scripts/contract-tools.sh runs");
+    assert!(
+        tools.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tools.stderr)
+    );
+    let python = String::from_utf8(tools.stdout).unwrap().trim().to_owned();
+    let dir = std::env::temp_dir().join(format!(
+        "contract-selftest-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lines: Vec<String> = exchanges.iter().map(|e| e.to_string()).collect();
+    std::fs::write(dir.join("exchanges-1.jsonl"), lines.join("\n") + "\n").unwrap();
+    let out = std::process::Command::new(python)
+        .args(["tests/contract/validate.py", "openapi.yaml"])
+        .arg(&dir)
+        .current_dir(root)
+        .output()
+        .expect("the validator runs");
+    std::fs::remove_dir_all(&dir).ok();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn exchange(
+    method: &str,
+    path: &str,
+    request: Option<&str>,
+    status: u16,
+    reply: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "test": "selftest", "method": method, "path": path, "query": "",
+        "requestBody": request, "requestBodyOmitted": false, "status": status,
+        "headers": {"content-type": "application/json"}, "responseBody": reply,
+    })
+}
+
+#[test]
+fn the_contract_check_fails_on_drift() {
+    let not_found = r#"{"error":{"code":"customer_not_found","message":"no customer"}}"#;
+    let ok = exchange("GET", "/programs/p/customers/c", None, 404, not_found);
+    let (passed, report) = validate(std::slice::from_ref(&ok));
+    assert!(passed, "{report}");
+
+    // A reply field the spec does not name, a status it does not list, a
+    // request accepted that the spec forbids, an undocumented route served.
+    let drifts = [
+        exchange(
+            "GET",
+            "/programs/p/customers/c",
+            None,
+            404,
+            r#"{"error":{"code":"x","message":"y"},"extra":1}"#,
+        ),
+        exchange("GET", "/programs/p/customers/c", None, 418, not_found),
+        exchange(
+            "POST",
+            "/programs/p/config/validate",
+            Some(r#"{"currency":"USD","tiers":[]}"#),
+            200,
+            r#"{"valid":true}"#,
+        ),
+        exchange("GET", "/programs/p/secret", None, 200, "{}"),
+    ];
+    for drift in drifts {
+        let (passed, report) = validate(&[ok.clone(), drift.clone()]);
+        assert!(!passed, "{drift} passed: {report}");
+        assert!(report.contains("disagree with the spec"), "{report}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spec_and_its_rendered_reference_are_served_from_the_binary() {
+    let api = Api::start(Engine::Embedded).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{}{path}", api.base)).send();
+    let spec = get("/openapi.yaml").await.unwrap();
+    assert_eq!(spec.status(), 200);
+    assert!(spec.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/yaml"));
+    let served = spec.text().await.unwrap();
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap();
+    assert_eq!(served, file);
+
+    let page = get("/docs").await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains(r#"<script src="/docs/redoc.standalone.js">"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"Redoc.init("/openapi.yaml""#));
+    // Built in from the pinned npm package (CI has npm): the whole bundle,
+    // nothing to fetch at run time.
+    let bundle = get("/docs/redoc.standalone.js").await.unwrap();
+    assert_eq!(bundle.status(), 200);
+    let bundle = bundle.bytes().await.unwrap();
+    assert!(bundle.len() > 1_000_000, "{} bytes", bundle.len());
+    assert!(
+        bundle.starts_with(b"/*! For license information"),
+        "{:?}",
+        &bundle[..40]
     );
 }

@@ -349,7 +349,33 @@ async fn the_job_skips_a_broken_customer_and_goes_on(api: Api) {
     still_serving(&api).await;
 }
 
+/// A body over the local API's 2 MiB limit is a JSON 413, on every route
+/// that takes one, and the API goes on.
+async fn a_body_over_the_limit_is_a_json_413(api: Api) {
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    for path in [
+        "/programs/p/orders",
+        "/programs/p/config",
+        "/console/api/programs/p/orders",
+        "/_local/scheduled",
+    ] {
+        let method = if path.ends_with("/config") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let reply = api.send(method, path, Some(huge.clone())).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (413, "payload_too_large"),
+            "{path}"
+        );
+    }
+    still_serving(&api).await;
+}
+
 on_both_engines!(
+    a_body_over_the_limit_is_a_json_413,
     absurd_expressions_are_422_and_the_server_stays_up,
     the_largest_figures_are_served_exactly,
     line_items_beyond_the_limit_are_refused_and_nothing_is_written,

@@ -1,6 +1,8 @@
 //! Test support: a local API of its own per test, on either engine, talked
 //! to over HTTP like any client.
 
+pub mod browser;
+pub mod exchanges;
 pub mod faults;
 pub mod runtime_api;
 
@@ -59,6 +61,8 @@ impl Api {
             in_memory: true,
             dynamodb_endpoint,
             table: table.clone(),
+            remote: None,
+            region: None,
         };
         let running = local_api::start(&args).await.expect("local API starts");
         Api {
@@ -72,17 +76,34 @@ impl Api {
 
     pub async fn send(&self, method: &str, path: &str, body: Option<String>) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            request = request.header("content-type", "application/json").body(b);
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(b) = &body {
+            request = request
+                .header("content-type", "application/json")
+                .body(b.clone());
         }
         let response = request.send().await.expect("request is answered");
         let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
         let retry_after = response
             .headers()
             .get("retry-after")
             .map(|v| v.to_str().unwrap_or("").to_owned());
         let text = response.text().await.unwrap();
+        exchanges::record(exchanges::Exchange {
+            method: method.as_str(),
+            target: path,
+            request_body: body.as_deref(),
+            status,
+            headers,
+            response_body: &text,
+        });
         let body = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("reply to {path} is not JSON ({e}): {text}"));
         Reply {
@@ -94,7 +115,10 @@ impl Api {
 
     /// The store under the API, to look at or damage what it keeps.
     pub fn store(&self) -> &tier_store::DynamoStore {
-        &self.running.store
+        self.running
+            .store
+            .as_ref()
+            .expect("a local store under the API")
     }
 
     pub async fn get(&self, path: &str) -> Reply {

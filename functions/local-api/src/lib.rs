@@ -9,13 +9,15 @@
 //! Lambda replaces a crashed container by itself.)
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use clap::Parser;
 use futures::FutureExt;
+use remote::RemoteApi;
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -24,7 +26,10 @@ use tier_service::{ApiError, ApiRequest, ApiResponse, Serves, Service};
 use tier_store::DynamoStore;
 use tokio::sync::watch;
 
+mod console;
+mod docs;
 pub mod embedded;
+pub mod remote;
 
 #[derive(Parser, Debug, Clone)]
 #[command(version, about = "The loyalty-tier engine's HTTP API on localhost")]
@@ -43,6 +48,14 @@ pub struct Args {
     pub dynamodb_endpoint: Option<String>,
     #[arg(long, default_value = "tier-engine")]
     pub table: String,
+    /// Serve the console against a deployed stack instead of a local store:
+    /// its API URL with the stage (https://{id}.execute-api.{region}.amazonaws.com/prod).
+    /// Every call is signed with SigV4 from your own AWS credentials.
+    #[arg(long)]
+    pub remote: Option<String>,
+    /// The deployed API's region (default: read from --remote's URL, else AWS_REGION).
+    #[arg(long, requires = "remote")]
+    pub region: Option<String>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -153,44 +166,89 @@ async fn api(
     uri: Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let query = query
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(&q).ok())
-        .unwrap_or_default();
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(refused) => return *refused,
+    };
     let request = ApiRequest {
         request_id: request_id(&headers),
         method: method.to_string(),
         path: uri.path().to_owned(),
-        query,
+        query: parse_query(query),
         body: body.to_vec(),
     };
+    to_response(serve_request(&service, request).await)
+}
+
+/// The request body, or the JSON error for one that could not be read (over
+/// the 2 MiB limit: 413 `payload_too_large`).
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Box<Response>> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "invalid_request"
+        };
+        let mut response =
+            error_response(&ApiError::new(status.as_u16(), code, rejection.body_text()));
+        // The rest of the body is never read: the connection cannot carry
+        // another request, so the client must not pool it.
+        response.headers_mut().insert(
+            HeaderName::from_static("connection"),
+            HeaderValue::from_static("close"),
+        );
+        Box::new(response)
+    })
+}
+
+fn parse_query(query: Option<String>) -> Vec<(String, String)> {
+    query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(&q).ok())
+        .unwrap_or_default()
+}
+
+/// Serves one API request; a panic becomes a logged 500, never the end of
+/// the process (every program is served here).
+async fn serve_request(service: &Service, request: ApiRequest) -> ApiResponse {
     let request_id = request.request_id.clone();
+    let path = request.path.clone();
     let served = AssertUnwindSafe(service.handle(request, Serves::All))
         .catch_unwind()
         .await;
     match served {
-        Ok(reply) => to_response(reply),
+        Ok(reply) => reply,
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!(requestId = %request_id, panic = %what, path = %uri.path(), "request panicked");
-            let mut response = error_response(&ApiError::internal(
-                "the request failed on our side; it has been logged",
-            ));
-            if let Ok(v) = HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-request-id", v);
+            tracing::error!(requestId = %request_id, panic = %what, path = %path, "request panicked");
+            let e = ApiError::internal("the request failed on our side; it has been logged");
+            ApiResponse {
+                status: e.status,
+                headers: vec![
+                    ("content-type", "application/json".into()),
+                    ("x-request-id", request_id),
+                ],
+                body: e.body(),
             }
-            response
         }
     }
 }
 
 /// Runs the expiry job as the EventBridge schedule would.
-async fn scheduled(State(service): State<Arc<Service>>, body: Bytes) -> Response {
+async fn scheduled(
+    State(service): State<Arc<Service>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(refused) => return *refused,
+    };
     let event: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return error_response(&ApiError::new(400, "invalid_json", e.to_string())),
@@ -243,8 +301,9 @@ pub struct Running {
     pub address: std::net::SocketAddr,
     /// The DynamoDB it stores to: an endpoint, or the embedded engine.
     pub dynamodb_endpoint: String,
-    /// The store it serves from (for tests and tools that look underneath).
-    pub store: DynamoStore,
+    /// The store it serves from (for tests and tools that look underneath);
+    /// none in `--remote` mode.
+    pub store: Option<DynamoStore>,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop: watch::Sender<bool>,
     _engine: Option<Engine>,
@@ -262,6 +321,12 @@ impl Running {
 /// Starts the engine (unless an endpoint is given), creates the table if
 /// missing, binds the port and serves in the background.
 pub async fn start(args: &Args) -> Result<Running, BoxError> {
+    if let Some(url) = &args.remote {
+        let remote = RemoteApi::new(url, args.region.clone())
+            .await
+            .map_err(StartError)?;
+        return serve_remote(remote, args.port).await;
+    }
     let (store, endpoint, engine) = match &args.dynamodb_endpoint {
         Some(e) => (DynamoStore::local(e, args.table.clone()), e.clone(), None),
         None => {
@@ -290,12 +355,46 @@ pub async fn serve(store: DynamoStore, port: u16, endpoint: &str) -> Result<Runn
         ))
     })?;
     let service = Arc::new(Service::new(store.clone()));
+    let backend = Arc::new(console::Backend::Local(service.clone()));
     let app = Router::new()
         .route("/health", get(health))
         .route("/_local/scheduled", post(scheduled))
         .route("/_local/metrics", get(metrics))
         .fallback(api)
-        .with_state(service);
+        .with_state(service)
+        .merge(pages(backend));
+    let (address, server, stop) = listen(app, port).await?;
+    Ok(Running {
+        address,
+        dynamodb_endpoint: endpoint.to_owned(),
+        store: Some(store),
+        server,
+        stop,
+        _engine: None,
+    })
+}
+
+/// The console, the contract and its reference, over `backend`.
+fn pages(backend: Arc<console::Backend>) -> Router {
+    Router::new()
+        .route("/openapi.yaml", get(docs::spec))
+        .route("/docs", get(docs::page))
+        .route("/docs/redoc.standalone.js", get(docs::bundle))
+        .route("/console", get(console::page))
+        .route("/console/", get(console::page))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::style))
+        .route("/console/api/{*path}", any(console::api))
+        .with_state(backend)
+}
+
+type Served = (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    watch::Sender<bool>,
+);
+
+async fn listen(app: Router, port: u16) -> Result<Served, BoxError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| {
@@ -312,12 +411,50 @@ pub async fn serve(store: DynamoStore, port: u16, endpoint: &str) -> Result<Runn
             })
             .await
     });
+    Ok((address, server, stop))
+}
+
+/// `--remote`: the console and a signing proxy in front of a deployed API;
+/// no local store.
+pub async fn serve_remote(remote: RemoteApi, port: u16) -> Result<Running, BoxError> {
+    let remote = Arc::new(remote);
+    let endpoint = format!("remote API {}", remote.base());
+    let backend = Arc::new(console::Backend::Remote(remote));
+    let app = Router::new()
+        .route("/health", get(health))
+        .fallback(proxy)
+        .with_state(backend.clone())
+        .merge(pages(backend));
+    let (address, server, stop) = listen(app, port).await?;
     Ok(Running {
         address,
-        dynamodb_endpoint: endpoint.to_owned(),
-        store,
+        dynamodb_endpoint: endpoint,
+        store: None,
         server,
         stop,
         _engine: None,
     })
+}
+
+/// Any API route, in remote mode: signed and forwarded as it came.
+async fn proxy(
+    State(backend): State<Arc<console::Backend>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(refused) => return *refused,
+    };
+    let request = ApiRequest {
+        request_id: request_id(&headers),
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: parse_query(query),
+        body: body.to_vec(),
+    };
+    to_response(backend.serve(request).await)
 }

@@ -46,6 +46,29 @@ impl Program {
         expired
     }
 
+    /// The customer's points by the day they expire, soonest first (points
+    /// expire oldest first, so a day's figure is at most what is left).
+    pub fn expiring_points(&self, state: &CustomerState) -> Vec<(NaiveDate, Decimal)> {
+        let Some(period) = self.config().points_expiry else {
+            return Vec::new();
+        };
+        let mut left = state.current_points.max(Decimal::ZERO);
+        let mut out: Vec<(NaiveDate, Decimal)> = Vec::new();
+        for lot in &state.lots {
+            let points = lot.points.min(left);
+            if points <= Decimal::ZERO {
+                break;
+            }
+            left -= points;
+            let on = date_of(period.forward_from(lot.day));
+            match out.last_mut() {
+                Some((day, sum)) if *day == on => *sum += points,
+                _ => out.push((on, points)),
+            }
+        }
+        out
+    }
+
     /// The first day on which something of this customer expires: the key of
     /// the sparse index the scheduled job reads instead of scanning.
     pub fn next_expiry(&self, state: &CustomerState) -> Option<NaiveDate> {

@@ -121,6 +121,10 @@ pub struct Problem {
     pub path: String,
     pub code: &'static str,
     pub message: String,
+    /// For an expression: the 1-based character of the text at `path`
+    /// where the problem is (an editor puts its caret there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
 }
 
 impl Program {
@@ -234,6 +238,16 @@ impl Problems {
             path: path.into(),
             code,
             message: message.into(),
+            position: None,
+        });
+    }
+
+    fn add_at(&mut self, path: String, code: &'static str, message: String, position: usize) {
+        self.0.push(Problem {
+            path,
+            code,
+            message,
+            position: Some(position),
         });
     }
 }
@@ -617,10 +631,11 @@ fn build_rule(
             match expression::compile(source, &labels) {
                 Ok(t) => Some(t),
                 Err(e) => {
-                    problems.add(
+                    problems.add_at(
                         format!("{path}/condition"),
                         "invalid_expression",
                         e.to_string(),
+                        e.position,
                     );
                     None
                 }

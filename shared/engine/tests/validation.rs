@@ -166,3 +166,21 @@ fn unknown_fields_are_refused_so_typos_do_not_pass_silently() {
     );
     assert!(r.is_err());
 }
+
+/// An editor puts its caret where the expression goes wrong.
+#[test]
+fn an_expression_problem_names_its_character() {
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+      "tiers": [{"name": "B", "earnRate": "1"},
+                {"name": "P", "earnRate": "1", "upgrade": {
+                  "criteria": [{"id": "A", "kind": "currentPoints", "min": 1},
+                               {"id": "B", "kind": "currentPoints", "min": 2}],
+                  "condition": {"custom": "A AND & B"}, "upgradeType": "lazy"}}]});
+    let config: ProgramConfig = serde_json::from_value(config).unwrap();
+    let problems = Program::validate(config).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "/tiers/1/upgrade/condition");
+    assert_eq!(problems[0].position, Some(7), "{}", problems[0].message);
+    let other = &problems[0];
+    assert_eq!(serde_json::to_value(other).unwrap()["position"], 7);
+}

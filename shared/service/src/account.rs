@@ -262,6 +262,14 @@ impl Service {
                         .collect(),
                 })
                 .collect(),
+            expiring_points: program
+                .expiring_points(&state)
+                .into_iter()
+                .map(|(on, points)| ExpiringOut {
+                    on,
+                    points: points.into(),
+                })
+                .collect(),
             history: state
                 .history
                 .iter()

@@ -114,3 +114,95 @@ impl Service {
         })
     }
 }
+
+/// Orders listed when no `limit` is asked, and the most one page holds.
+const DEFAULT_ORDERS: usize = 100;
+const MOST_ORDERS: usize = 1000;
+
+impl Service {
+    /// The customer's latest orders, newest first, with what returns took.
+    pub async fn orders(
+        &self,
+        program_id: &str,
+        customer: &str,
+        limit: Option<&str>,
+    ) -> Result<crate::wire::CustomerOrdersResponse, ApiError> {
+        use crate::wire::CustomerOrderOut;
+        crate::check_path_id("customerId", customer)?;
+        let limit = match limit {
+            None => DEFAULT_ORDERS,
+            Some(text) => Some(text)
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|t| t.parse::<usize>().ok())
+                .filter(|n| (1..=MOST_ORDERS).contains(n))
+                .ok_or_else(|| {
+                    let shown: String = text.chars().take(32).collect();
+                    ApiError::bad_request(format!(
+                        "limit `{shown}` must be a whole number from 1 to {MOST_ORDERS}"
+                    ))
+                })?,
+        };
+        self.program(program_id).await?;
+        self.stored_customer(program_id, customer).await?;
+        let items = self.store.orders_since(program_id, customer, "0").await?;
+        let mut orders: Vec<CustomerOrderOut> = items
+            .iter()
+            .map(|item| {
+                let record: Option<OrderRecord> = item
+                    .record
+                    .as_deref()
+                    .and_then(|r| serde_json::from_str(r).ok());
+                let placed_at = item
+                    .placed_at
+                    .as_deref()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                let id = item
+                    .sk
+                    .strip_prefix("ORDER#")
+                    .unwrap_or(&item.sk)
+                    .to_owned();
+                let status = item.status.clone().unwrap_or_else(|| "completed".into());
+                match record {
+                    Some(r) => CustomerOrderOut {
+                        order_id: r.order_id,
+                        status,
+                        placed_at: Some(r.placed_at),
+                        amount: Some(r.amount.into()),
+                        returned_amount: Some(r.returned_amount.into()),
+                        points_awarded: Some(r.points_awarded.into()),
+                        points_reversed: Some(r.points_reversed.into()),
+                        tier_before: Some(r.tier_before),
+                        tier_after: Some(r.tier_after),
+                        config_version: r.config_version,
+                    },
+                    None => CustomerOrderOut {
+                        order_id: id,
+                        status,
+                        placed_at,
+                        amount: None,
+                        returned_amount: None,
+                        points_awarded: None,
+                        points_reversed: None,
+                        tier_before: None,
+                        tier_after: None,
+                        config_version: None,
+                    },
+                }
+            })
+            .collect();
+        orders.sort_by(|a, b| {
+            b.placed_at
+                .cmp(&a.placed_at)
+                .then(b.order_id.cmp(&a.order_id))
+        });
+        let total = orders.len() as u64;
+        orders.truncate(limit);
+        Ok(crate::wire::CustomerOrdersResponse {
+            program_id: program_id.to_owned(),
+            customer_id: customer.to_owned(),
+            total,
+            orders,
+        })
+    }
+}

@@ -99,12 +99,57 @@ impl Service {
         Ok(serde_json::json!({ "valid": true }))
     }
 
-    pub async fn get_config(&self, program_id: &str) -> Result<ConfigResponse, ApiError> {
+    pub async fn get_config(
+        &self,
+        program_id: &str,
+        version: Option<&str>,
+    ) -> Result<ConfigResponse, ApiError> {
+        if let Some(text) = version {
+            return self.get_config_version(program_id, text).await;
+        }
         let loaded = self.reload_program(program_id).await?;
         Ok(ConfigResponse {
             program_id: program_id.to_owned(),
             version: loaded.version,
             config: loaded.program.config().clone(),
+        })
+    }
+
+    /// A stored config version, as it was published (for history and
+    /// diffs).
+    async fn get_config_version(
+        &self,
+        program_id: &str,
+        text: &str,
+    ) -> Result<ConfigResponse, ApiError> {
+        let version: u64 = Some(text)
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse().ok())
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| {
+                let shown: String = text.chars().take(32).collect();
+                ApiError::bad_request(format!(
+                    "version `{shown}` is not a version number (1, 2, ...)"
+                ))
+            })?;
+        let stored = self.store.load_config_version(program_id, version).await?;
+        if stored.is_none() {
+            // Not found for the right reason: no program at all, or no
+            // such version of it.
+            self.program(program_id).await?;
+        }
+        let config = stored
+            .and_then(|s| serde_json::from_str::<ProgramConfig>(&s.config_json).ok())
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "config_version_not_found",
+                    format!("program `{program_id}` has no config version {version}"),
+                )
+            })?;
+        Ok(ConfigResponse {
+            program_id: program_id.to_owned(),
+            version,
+            config,
         })
     }
 
@@ -134,6 +179,7 @@ impl Service {
                                 "tier `{}` is in version {}: customers may hold it, so it must stay",
                                 t.name, prev.version
                             ),
+                            position: None,
                         })
                         .collect();
                     if !dropped.is_empty() {

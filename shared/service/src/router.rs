@@ -135,6 +135,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
         "/programs/{programId}/customers/{customerId}/explain",
         Function::QueryStatus,
     ),
+    (
+        "GET",
+        "/programs/{programId}/customers/{customerId}/orders",
+        Function::QueryStatus,
+    ),
 ];
 
 fn percent_decode(segment: &str) -> Option<String> {
@@ -268,7 +273,9 @@ impl Service {
         };
         match (method, pattern) {
             ("PUT", "/programs/{programId}/config") => ok(&self.put_config(program, body).await?),
-            ("GET", "/programs/{programId}/config") => ok(&self.get_config(program).await?),
+            ("GET", "/programs/{programId}/config") => {
+                ok(&self.get_config(program, request.param("version")).await?)
+            }
             ("POST", "/programs/{programId}/config/validate") => ok(&self.validate_config(body)?),
             ("PUT", "/programs/{programId}/customers/{customerId}/tier") => {
                 let r = self.set_tier(program, &params[1], body).await?;
@@ -290,6 +297,9 @@ impl Service {
             }
             ("GET", "/programs/{programId}/customers/{customerId}") => ok(&self
                 .status(program, &params[1], request.param("asOf"))
+                .await?),
+            ("GET", "/programs/{programId}/customers/{customerId}/orders") => ok(&self
+                .orders(program, &params[1], request.param("limit"))
                 .await?),
             ("GET", "/programs/{programId}/customers/{customerId}/explain") => {
                 let query = crate::explain::ExplainQuery {

@@ -147,6 +147,53 @@ pub struct StatusResponse {
     pub trackers: BTreeMap<String, Dec>,
     pub progress: Vec<ProgressOut>,
     pub history: Vec<HistoryOut>,
+    /// Current points by the day they expire, soonest first (empty without
+    /// `pointsExpiry`).
+    pub expiring_points: Vec<ExpiringOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiringOut {
+    pub on: chrono::NaiveDate,
+    pub points: Dec,
+}
+
+/// One order of a customer, as the console's order list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerOrderOut {
+    pub order_id: String,
+    /// `completed`, `pending` or `cancelled`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<DateTime<Utc>>,
+    /// The figures of a completed order (absent while pending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Dec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned_amount: Option<Dec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points_awarded: Option<Dec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points_reversed: Option<Dec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerOrdersResponse {
+    pub program_id: String,
+    pub customer_id: String,
+    /// How many orders the customer has in all.
+    pub total: u64,
+    /// The latest `limit` of them, newest first.
+    pub orders: Vec<CustomerOrderOut>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
