@@ -22,6 +22,8 @@ const INLINE_LOGO: &str = "data:image/svg+xml,%3Csvg%20xmlns=%22http://www.w3.or
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=REDOC_BUNDLE");
+    // A build without npm tries again once npm may be on the path.
+    println!("cargo:rerun-if-env-changed=PATH");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target = out.join("redoc.standalone.js");
     let result = match std::env::var_os("REDOC_BUNDLE") {
