@@ -7,11 +7,9 @@
 //! browser's log.
 
 use crate::remote::RemoteApi;
-use crate::{parse_query, request_id, serve_request};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use crate::{serve_request, Incoming};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use tier_service::{ApiRequest, ApiResponse, Service};
@@ -60,30 +58,12 @@ pub async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
 }
 
-pub async fn api(
-    State(backend): State<Arc<Backend>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match crate::read_body(body) {
-        Ok(b) => b,
-        Err(refused) => return *refused,
-    };
-    let path = uri
-        .path()
+pub async fn api(State(backend): State<Arc<Backend>>, Incoming(mut request): Incoming) -> Response {
+    request.path = request
+        .path
         .strip_prefix("/console/api")
         .unwrap_or("/")
         .to_owned();
-    let request = ApiRequest {
-        request_id: request_id(&headers),
-        method: method.to_string(),
-        path,
-        query: parse_query(query),
-        body: body.to_vec(),
-    };
     let reply = backend.serve(request).await;
     let body = serde_json::from_str::<serde_json::Value>(&reply.body)
         .unwrap_or(serde_json::Value::String(reply.body));

@@ -10,8 +10,8 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -160,26 +160,33 @@ fn request_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(tier_service::router::new_request_id)
 }
 
-async fn api(
-    State(service): State<Arc<Service>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match read_body(body) {
-        Ok(b) => b,
-        Err(refused) => return *refused,
-    };
-    let request = ApiRequest {
-        request_id: request_id(&headers),
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: parse_query(query),
-        body: body.to_vec(),
-    };
+async fn api(State(service): State<Arc<Service>>, Incoming(request): Incoming) -> Response {
     to_response(serve_request(&service, request).await)
+}
+
+/// An API request as the service takes it (method, path, query, body and
+/// request id); a body that cannot be read is refused as a JSON error.
+pub(crate) struct Incoming(pub ApiRequest);
+
+impl<S: Send + Sync> FromRequest<S> for Incoming {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let method = parts.method.to_string();
+        let path = parts.uri.path().to_owned();
+        let query = parse_query(parts.uri.query().map(str::to_owned));
+        let request_id = request_id(&parts.headers);
+        let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
+        let body = read_body(body).map_err(|refused| *refused)?;
+        Ok(Incoming(ApiRequest {
+            request_id,
+            method,
+            path,
+            query,
+            body: body.to_vec(),
+        }))
+    }
 }
 
 /// The request body, or the JSON error for one that could not be read (over
@@ -439,22 +446,7 @@ pub async fn serve_remote(remote: RemoteApi, port: u16) -> Result<Running, BoxEr
 /// Any API route, in remote mode: signed and forwarded as it came.
 async fn proxy(
     State(backend): State<Arc<console::Backend>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Result<Bytes, BytesRejection>,
+    Incoming(request): Incoming,
 ) -> Response {
-    let body = match read_body(body) {
-        Ok(b) => b,
-        Err(refused) => return *refused,
-    };
-    let request = ApiRequest {
-        request_id: request_id(&headers),
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: parse_query(query),
-        body: body.to_vec(),
-    };
     to_response(backend.serve(request).await)
 }
