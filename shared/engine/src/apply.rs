@@ -156,7 +156,7 @@ impl Program {
             state.set_best_order(&order.order_id, order.amount);
         }
         state.add_points(day, decision.points);
-        self.count_in_trackers(state, &record, None);
+        self.count_in_trackers(state, &record, None, &[]);
         for u in &decision.upgrades {
             state.record_change(TierChange {
                 from: self.tier_name(u.from).to_owned(),
@@ -201,11 +201,15 @@ impl Program {
 
     /// Moves the record's contribution in every tracker from what it was with
     /// `returned_before` (None: not counted yet) to what it is now.
+    /// `others` are the customer's other orders (at least those of the
+    /// record's day): a return that shrinks a day's largest order leaves the
+    /// day's maximum to the largest of what remains of them.
     pub(crate) fn count_in_trackers(
         &self,
         state: &mut CustomerState,
         record: &OrderRecord,
         returned_before: Option<Money>,
+        others: &[OrderRecord],
     ) {
         let day = day_of(record.placed_at);
         for (i, tracker) in self.trackers.iter().enumerate() {
@@ -214,11 +218,16 @@ impl Program {
             let after = kept_contribution(tracker, record, record.returned_amount);
             let series = &mut state.trackers[i];
             match tracker.aggregate {
-                Aggregate::Sum => series.change(day, after - before, None, None),
+                Aggregate::Sum => series.add(day, after - before),
+                Aggregate::Max if after >= before => series.raise_max(day, after),
+                Aggregate::Max if before < series.day_max(day) => {}
                 Aggregate::Max => {
-                    let remove = (before > Decimal::ZERO).then_some(before);
-                    let insert = (after > Decimal::ZERO).then_some(after);
-                    series.change(day, Decimal::ZERO, remove, insert)
+                    let rest = others
+                        .iter()
+                        .filter(|o| o.order_id != record.order_id && day_of(o.placed_at) == day)
+                        .map(|o| kept_contribution(tracker, o, o.returned_amount))
+                        .fold(after, Decimal::max);
+                    series.set_max(day, rest);
                 }
             }
         }
@@ -244,28 +253,27 @@ impl Program {
             let kept = kept_contribution(t, record, record.returned_amount);
             let series = &mut state.trackers[tracker];
             match t.aggregate {
-                Aggregate::Sum => series.change(day, kept, None, None),
-                Aggregate::Max if kept > Decimal::ZERO => {
-                    series.change(day, Decimal::ZERO, None, Some(kept))
-                }
-                Aggregate::Max => {}
+                Aggregate::Sum => series.add(day, kept),
+                Aggregate::Max => series.raise_max(day, kept),
             }
         }
     }
 
     /// Applies a return of `record` (the order's stored contribution, which
-    /// is updated too).
-    /// Applies a return judging only the upgrade the returned order caused
+    /// is updated too), judging only the upgrade the returned order caused
     /// (while the customer still holds it): what a return did before every
     /// upgrade was judged again. Tests of one order's own reversal use it;
-    /// the service applies [`Program::apply_return_judged`].
+    /// the service applies [`Program::apply_return_judged`]. `others` are
+    /// the customer's other orders, for the day's maximum of `max` trackers
+    /// (see `count_in_trackers`).
     pub fn apply_return(
         &self,
         state: &mut CustomerState,
         record: &mut OrderRecord,
         ret: &Return,
+        others: &[OrderRecord],
     ) -> Result<AppliedReturn, EngineError> {
-        let mut back = self.take_back(state, record, ret)?;
+        let mut back = self.take_back(state, record, ret, others)?;
         back.downgrade = self.reverse_upgrade(state, record, ret);
         back.downgrades = back.downgrade.iter().cloned().collect();
         back.tier_after = state.tier_index(self);
@@ -283,7 +291,7 @@ impl Program {
         ret: &Return,
         history: &ReturnHistory<'_>,
     ) -> Result<AppliedReturn, EngineError> {
-        let mut back = self.take_back(state, record, ret)?;
+        let mut back = self.take_back(state, record, ret, history.orders)?;
         let mut orders: Vec<OrderRecord> = history
             .orders
             .iter()
@@ -396,6 +404,7 @@ impl Program {
         state: &mut CustomerState,
         record: &mut OrderRecord,
         ret: &Return,
+        others: &[OrderRecord],
     ) -> Result<AppliedReturn, EngineError> {
         ret.check()?;
         let remaining = record.remaining();
@@ -423,7 +432,7 @@ impl Program {
         let (from_current, shortfall) =
             self.points_to_take_back(state, record, ret, points_reversed);
         state.reverse_points(day_of(record.placed_at), points_reversed, from_current);
-        self.count_in_trackers(state, record, Some(returned_before));
+        self.count_in_trackers(state, record, Some(returned_before), others);
         Ok(AppliedReturn {
             returned: amount,
             points_reversed,

@@ -149,7 +149,7 @@ impl<'a> Evaluator<'a> {
             .trackers
             .get(tracker)
             .map_or(Decimal::ZERO, |series| {
-                let first = t.period.window_first_day(self.day);
+                let first = t.window_first_day(self.day);
                 match t.aggregate {
                     Aggregate::Sum => series.sum(first, self.day),
                     Aggregate::Max => series.max(first, self.day),

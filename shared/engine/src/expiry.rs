@@ -26,21 +26,21 @@ impl Program {
         state.saw_event(now);
         let mut expired = Expired::default();
         if let Some(period) = self.config().points_expiry {
-            while let Some(lot) = state.lots.first() {
+            while let Some(lot) = state.lots.front() {
                 if period.forward_from(lot.day) > today {
                     break;
                 }
                 let gone = lot.points.min(state.current_points.max(Decimal::ZERO));
                 state.current_points -= gone;
                 expired.points += gone;
-                state.lots.remove(0);
+                state.lots.pop_front();
             }
         }
         for (tracker, series) in self.trackers().iter().zip(state.trackers.iter_mut()) {
             let first = tracker.kept_from(today);
-            let before = series.buckets().len();
+            let before = series.len();
             if series.drop_before(first) {
-                expired.tracker_days += before - series.buckets().len();
+                expired.tracker_days += before - series.len();
             }
         }
         expired
@@ -75,7 +75,7 @@ impl Program {
         let points = self
             .config()
             .points_expiry
-            .and_then(|p| state.lots.first().map(|l| p.forward_from(l.day)));
+            .and_then(|p| state.lots.front().map(|l| p.forward_from(l.day)));
         let trackers = self
             .trackers()
             .iter()

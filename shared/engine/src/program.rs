@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use smallvec::SmallVec;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Position of a tier in the program, base tier first.
 pub type TierIndex = usize;
@@ -38,6 +39,9 @@ pub struct Program {
     /// For each tier, bit i set when a tier above it has a criterion on
     /// tracker i: the trackers a decision for a customer there may read.
     pub(crate) trackers_above: Vec<u32>,
+    /// Thresholds and rates in fixed point for the common case of a
+    /// decision (`None` when one has no fixed-point form).
+    pub(crate) screen: Option<crate::screen::ScreenRules>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +81,49 @@ impl Criterion {
     }
 }
 
+/// The last window start a tracker computed, as `(day << 32) | first`: every
+/// decision needs each tracker's window start on the order's day, orders
+/// mostly come on the same day as the one before, and a month's start is
+/// calendar arithmetic. Shared by the threads deciding with one program.
+#[derive(Debug)]
+pub(crate) struct WindowMemo(AtomicU64);
+
+impl WindowMemo {
+    fn new(period: Period) -> Self {
+        let memo = WindowMemo(AtomicU64::new(0));
+        memo.store(-1, period.window_first_day(-1));
+        memo
+    }
+
+    fn store(&self, day: DayNumber, first: DayNumber) {
+        let packed = (u64::from(day as u32) << 32) | u64::from(first as u32);
+        self.0.store(packed, Ordering::Relaxed);
+    }
+
+    fn get(&self, day: DayNumber) -> Option<DayNumber> {
+        let packed = self.0.load(Ordering::Relaxed);
+        ((packed >> 32) as u32 as i32 == day).then_some(packed as u32 as i32)
+    }
+}
+
+impl Clone for WindowMemo {
+    fn clone(&self) -> Self {
+        WindowMemo(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
 impl Tracker {
+    /// The first day of the tracker's own window ending on `day`.
+    #[inline]
+    pub fn window_first_day(&self, day: DayNumber) -> DayNumber {
+        if let Some(first) = self.window_memo.get(day) {
+            return first;
+        }
+        let first = self.period.window_first_day(day);
+        self.window_memo.store(day, first);
+        first
+    }
+
     /// The first day any window over the series still reads, for windows
     /// ending on `day`.
     pub fn kept_from(&self, day: DayNumber) -> DayNumber {
@@ -113,6 +159,7 @@ pub struct Tracker {
     /// Identifies what the tracker counts; a customer's stored series is only
     /// reused while this is unchanged, otherwise it is rebuilt from history.
     pub key: String,
+    pub(crate) window_memo: WindowMemo,
 }
 
 /// One problem of a configuration.
@@ -218,14 +265,17 @@ impl Program {
                     .fold(0u32, |used, t| used | (1 << t))
             })
             .collect();
-        Ok(Program {
+        let mut program = Program {
             version: 0,
             start_date,
             trackers_above,
             tiers,
             trackers,
             config,
-        })
+            screen: None,
+        };
+        program.screen = crate::screen::ScreenRules::of(&program);
+        Ok(program)
     }
 }
 
@@ -381,6 +431,7 @@ fn build_trackers(configs: &[TrackerConfig], problems: &mut Problems) -> Vec<Tra
             period: t.period,
             retention: vec![t.period],
             key: fingerprint(&format!("{}:{key}", t.id)),
+            window_memo: WindowMemo::new(t.period),
         });
     }
     out

@@ -142,7 +142,7 @@ impl Program {
         let points = order.points_awarded - order.points_reversed;
         state.current_points += points;
         state.lifetime_points += points;
-        self.count_in_trackers(state, order, None);
+        self.count_in_trackers(state, order, None, &[]);
     }
 }
 

@@ -7,6 +7,7 @@ use crate::series::Series;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// How many of the largest orders are kept for `singleOrder` criteria: enough
 /// that returning the best one still leaves the next ones to qualify with.
@@ -22,9 +23,10 @@ pub struct CustomerState {
     pub current_points: Points,
     pub lifetime_points: Points,
     pub lifetime_purchases: Money,
-    /// Points still to expire, by the UTC day they were earned, oldest first.
+    /// Points still to expire, by the UTC day they were earned, oldest first
+    /// (a deque: the oldest leave from the front without moving the rest).
     #[serde(default, with = "delta_lots")]
-    pub lots: Vec<Lot>,
+    pub lots: VecDeque<Lot>,
     /// One series per program tracker, in the program's tracker order once
     /// [`CustomerState::align`] has run.
     #[serde(default)]
@@ -86,7 +88,7 @@ impl CustomerState {
             current_points: Decimal::ZERO,
             lifetime_points: Decimal::ZERO,
             lifetime_purchases: Decimal::ZERO,
-            lots: Vec::new(),
+            lots: VecDeque::new(),
             trackers: program
                 .trackers()
                 .iter()
@@ -172,6 +174,12 @@ impl CustomerState {
         }
         self.current_points += points;
         self.lifetime_points += points;
+        // Usually the newest day: no search through the year's lots.
+        match self.lots.back_mut() {
+            Some(lot) if lot.day == day => return lot.points += points,
+            Some(lot) if lot.day > day => {}
+            _ => return self.lots.push_back(Lot { day, points }),
+        }
         let at = self.lots.partition_point(|l| l.day < day);
         match self.lots.get_mut(at) {
             Some(lot) if lot.day == day => lot.points += points,
@@ -225,8 +233,9 @@ mod delta_lots {
     use crate::period::DayNumber;
     use rust_decimal::Decimal;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::VecDeque;
 
-    pub fn serialize<S: Serializer>(lots: &[Lot], s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(lots: &VecDeque<Lot>, s: S) -> Result<S::Ok, S::Error> {
         let mut previous = 0;
         let pairs: Vec<(DayNumber, Decimal)> = lots
             .iter()
@@ -239,7 +248,7 @@ mod delta_lots {
         pairs.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Lot>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<VecDeque<Lot>, D::Error> {
         let pairs: Vec<(DayNumber, Decimal)> = Deserialize::deserialize(d)?;
         let mut day = 0;
         Ok(pairs

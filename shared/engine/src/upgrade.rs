@@ -39,8 +39,8 @@ pub struct Upgrade {
 pub struct Decision {
     pub tier_before: TierIndex,
     pub tier_after: TierIndex,
-    pub segments: SmallVec<[Segment; 4]>,
-    pub upgrades: SmallVec<[Upgrade; 4]>,
+    pub segments: SmallVec<[Segment; 2]>,
+    pub upgrades: SmallVec<[Upgrade; 2]>,
     pub points: Points,
 }
 
@@ -94,6 +94,31 @@ impl Program {
     /// aligned with this program. Pure: the state is not changed.
     pub fn decide(&self, state: &CustomerState, order: &Order) -> Decision {
         let from = state.tier_index(self);
+        let points = self
+            .screen(state, order, from)
+            .and_then(crate::fixed::cents_to_decimal);
+        if let Some(points) = points {
+            let mut decision = Decision {
+                tier_before: from,
+                tier_after: from,
+                segments: SmallVec::new(),
+                upgrades: SmallVec::new(),
+                points: Decimal::ZERO,
+            };
+            decision.pay_computed(self, from, order.amount, points);
+            return decision;
+        }
+        self.decide_exactly(state, order, from)
+    }
+
+    /// The decision in `Decimal`, for every order: the one [`Program::decide`]
+    /// takes when an order may cross a threshold.
+    pub(crate) fn decide_exactly(
+        &self,
+        state: &CustomerState,
+        order: &Order,
+        from: TierIndex,
+    ) -> Decision {
         let eval = Evaluator::new(self, state, order.placed_at, from, Some(order));
         let mut decision = Decision {
             tier_before: from,

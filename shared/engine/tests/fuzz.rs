@@ -3833,7 +3833,11 @@ fn check_state(
         "lots {:?}",
         s.lots
     );
-    prop_assert!(s.lots.windows(2).all(|w| w[0].day < w[1].day));
+    prop_assert!(s
+        .lots
+        .iter()
+        .zip(s.lots.iter().skip(1))
+        .all(|(a, b)| a.day < b.day));
     prop_assert!(s.best_orders.windows(2).all(|w| w[0].net >= w[1].net));
     prop_assert!(s.best_orders.iter().all(|b| b.net > Decimal::ZERO));
     Ok(())
@@ -4056,7 +4060,8 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
                 }
                 let before = state.clone();
                 let record_before = records[i].clone();
-                match p.apply_return(&mut state, &mut records[i], &ret) {
+                let others = records.clone();
+                match p.apply_return(&mut state, &mut records[i], &ret, &others) {
                     Ok(back) => {
                         prop_assert!(acceptable, "a return beyond the rules was applied");
                         tally.add(2);
@@ -4239,7 +4244,9 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
 
     // Returning everything of every order leaves no purchases or points.
     expire_before(&p, &mut state, clock, &mut expired);
-    for (i, record) in records.iter_mut().enumerate() {
+    for i in 0..records.len() {
+        let others = records.clone();
+        let record = &mut records[i];
         if record.remaining() > Decimal::ZERO {
             let ret = Return {
                 return_id: format!("final{i}"),
@@ -4251,7 +4258,7 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
             let before = state.clone();
             let record_before = record.clone();
             let back = p
-                .apply_return(&mut state, record, &ret)
+                .apply_return(&mut state, record, &ret, &others)
                 .map_err(|e| fail(format!("returning the rest of an order was refused: {e}")))?;
             check_return(&p, &before, &state, &record_before, record, &back, None)?;
             if before.current_points == state.current_points {

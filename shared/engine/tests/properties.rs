@@ -83,14 +83,16 @@ fn order(id: usize, s: &Spec) -> Order {
     }
 }
 
-fn history(p: &Program, specs: &[Spec]) -> CustomerState {
+/// The customer after `specs` in time order, with the orders' records.
+fn history(p: &Program, specs: &[Spec]) -> (CustomerState, Vec<OrderRecord>) {
     let mut state = CustomerState::new(p, base_time());
     let mut sorted = specs.to_vec();
     sorted.sort_by_key(|s| s.day);
+    let mut records = Vec::new();
     for (i, s) in sorted.iter().enumerate() {
-        p.apply_order(&mut state, &order(i, s)).unwrap();
+        records.push(p.apply_order(&mut state, &order(i, s)).unwrap().record);
     }
-    state
+    (state, records)
 }
 
 proptest! {
@@ -103,7 +105,7 @@ proptest! {
         new in spec(),
     ) {
         let p = program(kind);
-        let mut state = history(&p, &past);
+        let (mut state, others) = history(&p, &past);
         let mut o = order(999, &new);
         o.placed_at = o.placed_at.max(base_time() + Duration::days(400));
         // What expires by the order's time expires before it is decided.
@@ -112,7 +114,7 @@ proptest! {
         let applied = p.apply_order(&mut state, &o).unwrap();
         let mut record = applied.record;
         let ret = Return { return_id: "r".into(), order_id: o.order_id.clone(), customer_id: "c".into(), returned_at: o.placed_at, amount: None };
-        let back = p.apply_return(&mut state, &mut record, &ret).unwrap();
+        let back = p.apply_return(&mut state, &mut record, &ret, &others).unwrap();
         prop_assert_eq!(back.points_reversed, applied.decision.points);
         prop_assert_eq!(state.current_points, before.current_points);
         prop_assert_eq!(state.lifetime_points, before.lifetime_points);
@@ -138,7 +140,7 @@ proptest! {
         parts in prop::collection::vec(1u32..100, 1..5),
     ) {
         let p = program("dynamic");
-        let mut state = history(&p, &past);
+        let (mut state, others) = history(&p, &past);
         let o = order(999, &new);
         let applied = p.apply_order(&mut state, &o).unwrap();
         let mut record = applied.record;
@@ -149,12 +151,12 @@ proptest! {
             let amount = amount.min(record.remaining());
             if amount <= Decimal::ZERO { continue; }
             let r = Return { return_id: format!("r{i}"), order_id: o.order_id.clone(), customer_id: "c".into(), returned_at: o.placed_at, amount: Some(amount) };
-            reversed += p.apply_return(&mut state, &mut record, &r).unwrap().points_reversed;
+            reversed += p.apply_return(&mut state, &mut record, &r, &others).unwrap().points_reversed;
             prop_assert!(reversed <= applied.decision.points);
         }
         if record.remaining() > Decimal::ZERO {
             let r = Return { return_id: "last".into(), order_id: o.order_id.clone(), customer_id: "c".into(), returned_at: o.placed_at, amount: None };
-            reversed += p.apply_return(&mut state, &mut record, &r).unwrap().points_reversed;
+            reversed += p.apply_return(&mut state, &mut record, &r, &others).unwrap().points_reversed;
         }
         prop_assert_eq!(reversed, applied.decision.points, "a full return in parts takes back exactly what was awarded");
     }
@@ -166,7 +168,7 @@ proptest! {
     ) {
         let points = |kind: &str| {
             let p = program(kind);
-            let state = history(&p, &past);
+            let (state, _) = history(&p, &past);
             (p.decide(&state, &order(999, &new)), p)
         };
         let (lazy, _) = points("lazy");

@@ -309,6 +309,7 @@ fn capillary_returning_the_fifth_visit_reverses_the_upgrade() {
             &mut s,
             &mut record,
             &whole_return("r5", "v5", at("2026-11-05T12:00:00Z")),
+            &[],
         )
         .unwrap();
     assert_eq!(
@@ -690,7 +691,7 @@ fn returning_the_order_that_crossed_into_diamond_lands_on_the_highest_tier_still
         amount: Some(d("4000")),
         ..whole_return("r1", "b", at("2026-03-05T00:00:00Z"))
     };
-    let r = p.apply_return(&mut s, &mut record, &partial).unwrap();
+    let r = p.apply_return(&mut s, &mut record, &partial, &[]).unwrap();
     assert_eq!(s.lifetime_purchases, d("11000"));
     assert_eq!(
         tier_of(&p, &s),
@@ -709,6 +710,7 @@ fn returning_the_order_that_crossed_into_diamond_lands_on_the_highest_tier_still
             amount: Some(d("2000.01")),
             ..whole_return("r2", "b", at("2026-03-06T00:00:00Z"))
         },
+        &[],
     );
     assert!(matches!(
         err,
@@ -1036,6 +1038,7 @@ fn a_return_takes_back_only_points_still_held() {
             &mut s,
             &mut record,
             &whole_return("r", "o1", at("2026-02-11T00:00:00Z")),
+            &[],
         )
         .unwrap();
     assert_eq!(back.points_reversed, d("50"));
@@ -1073,6 +1076,7 @@ fn the_return_policy_decides_what_happens_to_spent_points() {
                 &mut s,
                 &mut record,
                 &whole_return("r", "o1", at("2026-01-03T00:00:00Z")),
+                &[],
             )
             .unwrap();
         assert_eq!(back.points_reversed, d("50"), "{policy:?}");
@@ -1080,4 +1084,55 @@ fn the_return_policy_decides_what_happens_to_spent_points() {
         assert_eq!(back.points_shortfall, d(shortfall), "{policy:?}");
         assert_eq!(s.lifetime_points, d("0"), "{policy:?}");
     }
+}
+
+/// A `max` tracker keeps one figure per day: returning the day's largest
+/// order leaves the largest of what remains of the day's other orders.
+#[test]
+fn returning_a_days_largest_order_leaves_the_next_largest_of_that_day() {
+    let config = serde_json::json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "big", "measure": "billAmount", "aggregate": "max", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Gold", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "A", "kind": "tracker", "tracker": "big", "min": "900"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let mut s = CustomerState::new(&p, at("2026-03-01T00:00:00Z"));
+    let mut records = Vec::new();
+    for (id, time, amount) in [
+        ("a", "2026-03-01T09:00:00Z", "300"),
+        ("b", "2026-03-01T10:00:00Z", "700"),
+        ("c", "2026-03-01T11:00:00Z", "500"),
+        ("d", "2026-03-02T11:00:00Z", "200"),
+    ] {
+        records.push(
+            p.apply_order(&mut s, &order(id, at(time), amount))
+                .unwrap()
+                .record,
+        );
+    }
+    let window = |s: &CustomerState| p.status(s, at("2026-03-03T00:00:00Z")).trackers[0].1;
+    assert_eq!(window(&s), d("700"));
+    let others = records.clone();
+    p.apply_return(
+        &mut s,
+        &mut records[1],
+        &whole_return("r1", "b", at("2026-03-03T00:00:00Z")),
+        &others,
+    )
+    .unwrap();
+    assert_eq!(window(&s), d("500"), "c is the day's largest now");
+    let partial = Return {
+        amount: Some(d("450")),
+        ..whole_return("r2", "c", at("2026-03-03T00:00:00Z"))
+    };
+    let others = records.clone();
+    p.apply_return(&mut s, &mut records[2], &partial, &others)
+        .unwrap();
+    assert_eq!(window(&s), d("300"), "a beats what is left of c (50)");
+    let stored: CustomerState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(window(&stored), d("300"), "one figure per day round-trips");
 }

@@ -1,0 +1,173 @@
+//! Figures as integers of 10^-12 units, for the hot path of a decision.
+//!
+//! Every figure the engine stores has at most 12 decimals: amounts, prices
+//! and quantities at most 6 each (the API's grammar), a line total their
+//! product, points 2, and the share a return takes back is rounded to the
+//! figure's own scale. In these units such figures add and compare as plain
+//! `i128`s, exactly, without `Decimal`'s rescaling. Only figures below
+//! 10^15 are converted: there `Decimal` is exact too (28 digits hold 15
+//! integer and 12 decimal digits with room for a few sums), so both
+//! representations give the same answers. Anything else is `None`, and the
+//! caller takes the `Decimal` path.
+
+use rust_decimal::Decimal;
+
+/// Decimals kept by a fixed-point figure.
+pub(crate) const SCALE: u32 = 12;
+const ONE: i128 = 1_000_000_000_000;
+/// Largest magnitude converted, in units (10^15).
+const LIMIT: i128 = 1_000_000_000_000_000 * ONE;
+
+const POW10: [i128; 13] = {
+    let mut p = [1i128; 13];
+    let mut i = 1;
+    while i < 13 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// `value` in 10^-12 units when it has at most 12 decimals and is below
+/// 10^15 in magnitude.
+#[inline]
+pub(crate) fn of(value: Decimal) -> Option<i128> {
+    let scale = value.scale();
+    if scale > SCALE {
+        return None;
+    }
+    let units = value.mantissa() * POW10[(SCALE - scale) as usize];
+    (units.abs() < LIMIT).then_some(units)
+}
+
+/// `value` in 10^-12 units whatever its magnitude, when it fits: running
+/// totals are kept this way and only their window differences are bounded.
+#[inline]
+pub(crate) fn of_any(value: Decimal) -> Option<i128> {
+    let scale = value.scale();
+    if scale > SCALE {
+        return None;
+    }
+    value
+        .mantissa()
+        .checked_mul(POW10[(SCALE - scale) as usize])
+}
+
+/// `units` when below the converted range, so `Decimal` would agree on it.
+#[inline]
+pub(crate) fn bounded(units: i128) -> Option<i128> {
+    (units.abs() < LIMIT).then_some(units)
+}
+
+/// Units back to a decimal (trailing zeros dropped, as the API prints).
+pub(crate) fn to_decimal(units: i128) -> Option<Decimal> {
+    if let Ok(mut small) = i64::try_from(units) {
+        // Trailing zeros off in 64 bits: a constant divisor there is a
+        // multiplication, not a 128-bit division per digit.
+        let mut scale = SCALE;
+        while scale > 0 && small % 10 == 0 {
+            small /= 10;
+            scale -= 1;
+        }
+        return Some(Decimal::new(small, scale));
+    }
+    Decimal::try_from_i128_with_scale(units, SCALE)
+        .ok()
+        .map(|d| d.normalize())
+}
+
+/// Units of a whole number.
+pub(crate) const fn whole(n: i128) -> i128 {
+    n * ONE
+}
+
+/// A rate with at most 6 decimals (every earn rate) in 10^-6 units.
+pub(crate) fn rate_of(rate: Decimal) -> Option<i128> {
+    let scale = rate.scale();
+    (scale <= 6).then(|| rate.mantissa() * POW10[(6 - scale) as usize])
+}
+
+/// `round_points(amount x rate)` in cents: the product of an amount with at
+/// most 6 decimals and a rate in 10^-6 units has at most 12, rounded half
+/// away from zero to the points' 2, exactly as
+/// [`crate::decimal::round_points`] does. Taken from the amount's own
+/// digits, so the division is by a power of ten that usually fits 64 bits.
+#[inline]
+pub(crate) fn points_cents(amount: Decimal, rate_micro: i128) -> Option<i128> {
+    let scale = amount.scale();
+    if scale > 6 {
+        return None;
+    }
+    let product = amount.mantissa().checked_mul(rate_micro)?;
+    let step = POW10[(scale + 4) as usize];
+    let cents = match u64::try_from(product.unsigned_abs()) {
+        Ok(small) => i128::from((small + (step as u64) / 2) / step as u64),
+        Err(_) => (product.unsigned_abs() as i128 + step / 2) / step,
+    };
+    let cents = if product < 0 { -cents } else { cents };
+    bounded(cents.checked_mul(POW10[10])?).map(|_| cents)
+}
+
+/// Cents as units.
+#[inline]
+pub(crate) fn of_cents(cents: i128) -> i128 {
+    cents * POW10[10]
+}
+
+/// Cents as the decimal `round_points` gives.
+pub(crate) fn cents_to_decimal(cents: i128) -> Option<Decimal> {
+    let cents = i64::try_from(cents).ok()?;
+    Some(Decimal::new(cents, 2).normalize())
+}
+
+/// `price x quantity` in units when the product has at most 12 decimals.
+#[inline]
+pub(crate) fn product(price: Decimal, quantity: Decimal) -> Option<i128> {
+    let scale = price.scale() + quantity.scale();
+    if scale > SCALE {
+        return None;
+    }
+    price
+        .mantissa()
+        .checked_mul(quantity.mantissa())?
+        .checked_mul(POW10[(SCALE - scale) as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn figures_convert_exactly_within_range() {
+        assert_eq!(of(Decimal::new(1250, 2)), Some(12_500_000_000_000));
+        assert_eq!(of(Decimal::new(-1, 12)), Some(-1));
+        assert_eq!(of(Decimal::new(1, 13)), None, "13 decimals");
+        assert_eq!(of(Decimal::from(1_000_000_000_000_000i64)), None);
+        assert_eq!(
+            to_decimal(of(Decimal::new(1250, 2)).unwrap()),
+            Some(Decimal::new(125, 1))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn points_round_as_decimal_does(
+            cents in -10_000_000_000_000i64..10_000_000_000_000,
+            amount_scale in 0u32..=6,
+            rate_micro in 1i64..=1_000_000_000,
+        ) {
+            let amount = Decimal::new(cents, amount_scale);
+            // Every scale from 0 to 6, as rates are written.
+            let rate = Decimal::new(rate_micro, 6).normalize();
+            let expected = crate::decimal::round_points(amount * rate);
+            let got = points_cents(amount, rate_of(rate).unwrap())
+                .and_then(cents_to_decimal);
+            if let Some(got) = got {
+                prop_assert_eq!(got, expected);
+            } else {
+                prop_assert!(expected.abs() >= Decimal::from(1_000_000_000_000_000i64));
+            }
+        }
+    }
+}
