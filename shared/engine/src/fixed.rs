@@ -114,10 +114,17 @@ pub(crate) fn of_cents(cents: i128) -> i128 {
     cents * POW10[10]
 }
 
-/// Cents as the decimal `round_points` gives.
+/// Cents as the decimal `round_points` gives (trailing zeros dropped, in
+/// 64 bits rather than by `Decimal::normalize`).
+#[inline]
 pub(crate) fn cents_to_decimal(cents: i128) -> Option<Decimal> {
-    let cents = i64::try_from(cents).ok()?;
-    Some(Decimal::new(cents, 2).normalize())
+    let mut mantissa = i64::try_from(cents).ok()?;
+    let mut scale = 2;
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    Some(Decimal::new(mantissa, scale))
 }
 
 /// `price x quantity` in units when the product has at most 12 decimals.

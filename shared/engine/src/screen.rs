@@ -72,8 +72,10 @@ struct Facts<'a> {
     /// The amount as purchases count it (zero before the program's start).
     counted: i128,
     points: i128,
-    /// Each tracker's window before the order, found on first use.
-    windows: [Option<i128>; MAX_TRACKERS],
+    /// Each tracker's window before the order, found on first use (bit i
+    /// of `known`).
+    windows: [i128; MAX_TRACKERS],
+    known: u32,
 }
 
 impl Program {
@@ -101,7 +103,8 @@ impl Program {
                 0
             },
             points: fixed::of_cents(cents),
-            windows: [None; MAX_TRACKERS],
+            windows: [0; MAX_TRACKERS],
+            known: 0,
         };
         for tier in from + 1..self.tiers.len() {
             if facts.holds(tier)? {
@@ -145,15 +148,14 @@ impl Facts<'_> {
                 let i = c.tracker?;
                 let base = match c.period {
                     Some(period) => self.window(i, period.window_first_day(self.day))?,
-                    None => match self.windows[i] {
-                        Some(v) => v,
-                        None => {
-                            let first = self.program.trackers[i].window_first_day(self.day);
-                            let v = self.window(i, first)?;
-                            self.windows[i] = Some(v);
-                            v
-                        }
-                    },
+                    None if self.known & (1 << i) != 0 => self.windows[i],
+                    None => {
+                        let first = self.program.trackers[i].window_first_day(self.day);
+                        let v = self.window(i, first)?;
+                        self.windows[i] = v;
+                        self.known |= 1 << i;
+                        v
+                    }
                 };
                 let add = self.contribution(i)?;
                 match self.program.trackers[i].aggregate {

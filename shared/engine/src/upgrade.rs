@@ -98,15 +98,27 @@ impl Program {
             .screen(state, order, from)
             .and_then(crate::fixed::cents_to_decimal);
         if let Some(points) = points {
-            let mut decision = Decision {
+            // As `pay_computed` would: one segment, unless the order is free.
+            let mut segments = SmallVec::new();
+            if order.amount.is_sign_positive() && !order.amount.is_zero() {
+                segments.push(Segment {
+                    tier: from,
+                    amount: order.amount,
+                    rate: self.tiers[from].earn_rate,
+                    points,
+                });
+            }
+            return Decision {
                 tier_before: from,
                 tier_after: from,
-                segments: SmallVec::new(),
+                points: if segments.is_empty() {
+                    Decimal::ZERO
+                } else {
+                    points
+                },
+                segments,
                 upgrades: SmallVec::new(),
-                points: Decimal::ZERO,
             };
-            decision.pay_computed(self, from, order.amount, points);
-            return decision;
         }
         self.decide_exactly(state, order, from)
     }
