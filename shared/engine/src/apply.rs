@@ -217,11 +217,16 @@ impl Program {
                 returned_before.map_or(Decimal::ZERO, |r| kept_contribution(tracker, record, r));
             let after = kept_contribution(tracker, record, record.returned_amount);
             let series = &mut state.trackers[i];
-            match tracker.aggregate {
-                Aggregate::Sum => series.add(day, after - before),
-                Aggregate::Max if after >= before => series.raise_max(day, after),
-                Aggregate::Max if before < series.day_max(day) => {}
-                Aggregate::Max => {
+            match (tracker.aggregate, returned_before) {
+                (Aggregate::Sum, _) => series.add(day, after - before),
+                (Aggregate::Max, None) => series.raise_max(day, after),
+                (Aggregate::Max, Some(_)) => {
+                    let held = series.day_max(day);
+                    // Nothing to work out when the order did not lead its
+                    // day, or when the day has left every window already.
+                    if after >= before || before < held || held.is_zero() {
+                        continue;
+                    }
                     let rest = others
                         .iter()
                         .filter(|o| o.order_id != record.order_id && day_of(o.placed_at) == day)

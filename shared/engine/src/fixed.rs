@@ -100,9 +100,12 @@ pub(crate) fn points_cents(amount: Decimal, rate_micro: i128) -> Option<i128> {
     }
     let product = amount.mantissa().checked_mul(rate_micro)?;
     let step = POW10[(scale + 4) as usize];
-    let cents = match u64::try_from(product.unsigned_abs()) {
-        Ok(small) => i128::from((small + (step as u64) / 2) / step as u64),
-        Err(_) => (product.unsigned_abs() as i128 + step / 2) / step,
+    // The half step is added before the 64-bit test: added after, a product
+    // just below 2^64 would wrap.
+    let rounded = product.unsigned_abs().checked_add(step as u128 / 2)?;
+    let cents = match u64::try_from(rounded) {
+        Ok(small) => i128::from(small / step as u64),
+        Err(_) => (rounded / step as u128) as i128,
     };
     let cents = if product < 0 { -cents } else { cents };
     bounded(cents.checked_mul(POW10[10])?).map(|_| cents)
@@ -155,6 +158,21 @@ mod tests {
             to_decimal(of(Decimal::new(1250, 2)).unwrap()),
             Some(Decimal::new(125, 1))
         );
+    }
+
+    #[test]
+    fn points_near_two_to_the_sixty_fourth_round_without_wrapping() {
+        for (amount, rate) in [
+            ("18446744073.709", "1"),
+            ("1844674407370.95", "0.1"),
+            ("1844674407.370955", "0.01"),
+        ] {
+            let (amount, rate): (Decimal, Decimal) =
+                (amount.parse().unwrap(), rate.parse().unwrap());
+            let expected = crate::decimal::round_points(amount * rate);
+            let got = points_cents(amount, rate_of(rate).unwrap()).and_then(cents_to_decimal);
+            assert_eq!(got, Some(expected), "{amount} x {rate}");
+        }
     }
 
     proptest! {

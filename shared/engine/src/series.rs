@@ -78,8 +78,9 @@ struct StoredBucket(
     #[serde(default, skip_serializing_if = "StoredMax::is_none")] StoredMax,
 );
 
-/// A day's maximum; states written before it was one figure per day hold
-/// every order's value, of which the largest is the day's maximum.
+/// A day's maximum, written as a one-value list; states written before it
+/// was one figure per day hold every order's value, of which the largest is
+/// the day's maximum.
 #[derive(Serialize, Deserialize, Default)]
 #[serde(untagged)]
 enum StoredMax {
@@ -147,10 +148,12 @@ impl From<Series> for StoredSeries {
             .map(|b| {
                 let delta = b.day - previous;
                 previous = b.day;
+                // A one-value list, as states were written when they kept
+                // every order's value: a rolled-back engine still reads it.
                 let max = if b.max.is_zero() {
                     StoredMax::None
                 } else {
-                    StoredMax::One(b.max)
+                    StoredMax::PerOrder(vec![b.max])
                 };
                 StoredBucket(delta, b.sum, max)
             })
@@ -525,7 +528,7 @@ mod tests {
         assert_eq!(s.sum(0, 10), d(7));
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"k":"t","b":[[5,"0","9"],[1,"0","4"],[2,"7"]]}"#
+            r#"{"k":"t","b":[[5,"0",["9"]],[1,"0",["4"]],[2,"7"]]}"#
         );
     }
 

@@ -1136,3 +1136,37 @@ fn returning_a_days_largest_order_leaves_the_next_largest_of_that_day() {
     let stored: CustomerState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(window(&stored), d("300"), "one figure per day round-trips");
 }
+
+/// A day that has left every window stays gone when one of its orders is
+/// returned later: the return does not bring the day's other orders back.
+#[test]
+fn a_return_after_its_day_left_the_window_does_not_bring_the_day_back() {
+    let config = serde_json::json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "big", "measure": "billAmount", "aggregate": "max", "period": {"days": 14}}],
+        "tiers": [{"name": "Member", "earnRate": "1"}]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let mut s = CustomerState::new(&p, at("2026-01-02T00:00:00Z"));
+    let mut records: Vec<OrderRecord> = ["0.50", "0.40"]
+        .iter()
+        .enumerate()
+        .map(|(i, amount)| {
+            p.apply_order(
+                &mut s,
+                &order(&format!("o{i}"), at("2026-01-02T10:00:00Z"), amount),
+            )
+            .unwrap()
+            .record
+        })
+        .collect();
+    let others = records.clone();
+    p.apply_return(
+        &mut s,
+        &mut records[0],
+        &whole_return("r", "o0", at("2026-01-20T00:00:00Z")),
+        &others,
+    )
+    .unwrap();
+    assert_eq!(s.trackers[0].len(), 0, "{:?}", s.trackers[0]);
+}
