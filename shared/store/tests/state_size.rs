@@ -59,6 +59,11 @@ fn state_item_bytes(per_year: usize) -> usize {
 fn the_state_item_stays_flat_in_order_count() {
     let thousand = state_item_bytes(1_000);
     let ten_thousand = state_item_bytes(10_000);
+    // The figures of docs/benchmarks.md (`-- --nocapture`).
+    eprintln!(
+        "state item: 50 orders {} B, 1,000 {thousand} B, 10,000 {ten_thousand} B",
+        state_item_bytes(50)
+    );
     assert!(
         ten_thousand <= 4_096,
         "{ten_thousand} bytes: more than one read unit"
