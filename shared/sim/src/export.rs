@@ -1,0 +1,430 @@
+//! Our table as a DynamoDB S3 export: one JSON object per line,
+//! `{"Item": {"pk": {"S": ..}, "sk": {"S": ..}, "data": {"B": <base64>}, ..}}`
+//! (see `shared/store/src/keys.rs`, `lib.rs` and `codec.rs` for the layout).
+//!
+//! - `PROGRAM#<program>` / `CONFIG`: the current config (`config`, `version`);
+//!   `CONFIG#<version>`: every version published.
+//! - `CUSTOMER#<len>:<program>#<customer>` / `STATE`: the customer's state
+//!   (deflated JSON in `state`); `ORDER#<id>`, `RETURN#<id>`,
+//!   `REDEMPTION#<id>`: event items, whose `data` is the deflated JSON pair
+//!   `[reply, record]` (the record only for orders that completed).
+//!
+//! What the items keep, and so what a replay from an export can know:
+//! an order's record (amount, gross amount, line-item totals per category,
+//! `placedAt`) and its final status; a return's order, id and amount; a
+//! redemption's id and points. The store does not keep the instant a return,
+//! a redemption or a cancellation was decided at. An item carrying an `at`
+//! attribute (RFC 3339) is replayed at that instant; without it
+//! [`assemble`] places those events after the customer's last order:
+//! returns, then redemptions, at that order's `placedAt`, then cancellations
+//! at the state's `lastEventAt` (docs/simulation.md, "What an export cannot
+//! tell").
+
+use crate::history::{Action, CustomerHistory, Event};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use flate2::bufread::DeflateDecoder;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::io::Read;
+use tier_engine::{LineItem, Order, OrderRecord, OrderStatus, Redemption, Return};
+
+/// Largest inflated event or state accepted (the store refuses items over
+/// 350 KB deflated; JSON deflates about 4:1).
+const MAX_INFLATED: u64 = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{0}")]
+pub struct ItemError(pub String);
+
+fn bad(message: impl Into<String>) -> ItemError {
+    ItemError(message.into())
+}
+
+/// One item of the export that the replay reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportItem {
+    Config {
+        program: String,
+        version: u64,
+        config_json: String,
+        /// The `CONFIG` pointer (the current version), not a history item.
+        current: bool,
+    },
+    Customer {
+        program: String,
+        customer: String,
+        item: CustomerItem,
+    },
+    /// Anything else (the config guard, expiry index entries).
+    Other,
+}
+
+/// A customer's item, reduced to what the replay needs: this is also the
+/// form the CLI writes to its partition files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "k")]
+pub enum CustomerItem {
+    Order {
+        id: String,
+        status: OrderStatus,
+        /// Present when the order completed (even if cancelled since).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<OrderRecord>,
+        /// When a cancellation was decided, if the item says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
+    Return {
+        id: String,
+        order: String,
+        amount: Decimal,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
+    Redemption {
+        id: String,
+        points: Decimal,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
+    State {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_event_at: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "Item", borrow)]
+    item: Attributes<'a>,
+}
+
+#[derive(Deserialize)]
+struct Attributes<'a> {
+    #[serde(borrow)]
+    pk: Value<'a>,
+    #[serde(borrow)]
+    sk: Value<'a>,
+    #[serde(default, borrow)]
+    data: Option<Value<'a>>,
+    #[serde(default, borrow)]
+    state: Option<Value<'a>>,
+    #[serde(default, borrow)]
+    status: Option<Value<'a>>,
+    #[serde(default, borrow)]
+    config: Option<Value<'a>>,
+    #[serde(default, borrow)]
+    version: Option<Value<'a>>,
+    #[serde(default, borrow)]
+    at: Option<Value<'a>>,
+}
+
+/// A DynamoDB JSON attribute value, of the types our table uses.
+#[derive(Deserialize)]
+struct Value<'a> {
+    #[serde(rename = "S", default, borrow)]
+    s: Option<Cow<'a, str>>,
+    #[serde(rename = "N", default, borrow)]
+    n: Option<Cow<'a, str>>,
+    #[serde(rename = "B", default, borrow)]
+    b: Option<Cow<'a, str>>,
+}
+
+fn string<'v>(v: Option<&'v Value<'_>>, name: &str) -> Result<&'v str, ItemError> {
+    v.and_then(|v| v.s.as_deref())
+        .ok_or_else(|| bad(format!("`{name}` is not a string attribute")))
+}
+
+fn binary(v: Option<&Value<'_>>, name: &str) -> Result<Vec<u8>, ItemError> {
+    let text = v
+        .and_then(|v| v.b.as_deref())
+        .ok_or_else(|| bad(format!("`{name}` is not a binary attribute")))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| bad(format!("`{name}` is not base64: {e}")))
+}
+
+fn inflate(bytes: &[u8], name: &str) -> Result<Vec<u8>, ItemError> {
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    DeflateDecoder::new(bytes)
+        .take(MAX_INFLATED)
+        .read_to_end(&mut out)
+        .map_err(|e| bad(format!("`{name}` is not deflated: {e}")))?;
+    Ok(out)
+}
+
+fn instant(v: Option<&Value<'_>>) -> Result<Option<DateTime<Utc>>, ItemError> {
+    let Some(text) = v.and_then(|v| v.s.as_deref()) else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| bad(format!("`at` is not an RFC 3339 instant: {e}")))
+}
+
+/// `CUSTOMER#<len>:<program>#<customer>` -> (program, customer).
+pub fn parse_customer_pk(pk: &str) -> Option<(&str, &str)> {
+    let rest = pk.strip_prefix("CUSTOMER#")?;
+    let (len, rest) = rest.split_once(':')?;
+    let len: usize = len.parse().ok()?;
+    let program = rest.get(..len)?;
+    let customer = rest.get(len..)?.strip_prefix('#')?;
+    Some((program, customer))
+}
+
+/// The program and customer of a line, without decoding the rest: how the
+/// CLI partitions an export by customer cheaply. None for program items.
+pub fn customer_key(line: &str) -> Result<Option<(String, String)>, ItemError> {
+    let parsed: Line<'_> =
+        serde_json::from_str(line).map_err(|e| bad(format!("not an export line: {e}")))?;
+    let pk = string(Some(&parsed.item.pk), "pk")?;
+    Ok(parse_customer_pk(pk).map(|(p, c)| (p.to_owned(), c.to_owned())))
+}
+
+/// Decodes one export line. Items of programs other than `program` (when
+/// given) come back as [`ExportItem::Other`] without their data decoded.
+pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemError> {
+    let parsed: Line<'_> =
+        serde_json::from_str(line).map_err(|e| bad(format!("not an export line: {e}")))?;
+    let a = &parsed.item;
+    let pk = string(Some(&a.pk), "pk")?;
+    let sk = string(Some(&a.sk), "sk")?;
+    if let Some(p) = pk.strip_prefix("PROGRAM#") {
+        if program.is_some_and(|want| want != p) {
+            return Ok(ExportItem::Other);
+        }
+        let current = sk == "CONFIG";
+        if !current && !sk.starts_with("CONFIG#") {
+            return Ok(ExportItem::Other);
+        }
+        let version = a
+            .version
+            .as_ref()
+            .and_then(|v| v.n.as_deref())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| bad("config item without a numeric `version`"))?;
+        return Ok(ExportItem::Config {
+            program: p.to_owned(),
+            version,
+            config_json: string(a.config.as_ref(), "config")?.to_owned(),
+            current,
+        });
+    }
+    let Some((p, customer)) = parse_customer_pk(pk) else {
+        return Ok(ExportItem::Other);
+    };
+    if program.is_some_and(|want| want != p) {
+        return Ok(ExportItem::Other);
+    }
+    let item = if sk == "STATE" {
+        let json = inflate(&binary(a.state.as_ref(), "state")?, "state")?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct LastEvent {
+            #[serde(default)]
+            last_event_at: Option<DateTime<Utc>>,
+        }
+        let s: LastEvent = serde_json::from_slice(&json)
+            .map_err(|e| bad(format!("state does not decode: {e}")))?;
+        CustomerItem::State {
+            last_event_at: s.last_event_at,
+        }
+    } else if let Some(id) = sk.strip_prefix("ORDER#") {
+        let status = string(a.status.as_ref(), "status")?;
+        let status = OrderStatus::from_name(status)
+            .ok_or_else(|| bad(format!("order status `{status}` is not one of ours")))?;
+        let json = inflate(&binary(a.data.as_ref(), "data")?, "data")?;
+        let (_, record): (serde::de::IgnoredAny, Option<String>) = serde_json::from_slice(&json)
+            .map_err(|e| bad(format!("order data does not decode: {e}")))?;
+        let record = record
+            .map(|r| serde_json::from_str::<OrderRecord>(&r))
+            .transpose()
+            .map_err(|e| bad(format!("order record does not decode: {e}")))?;
+        CustomerItem::Order {
+            id: id.to_owned(),
+            status,
+            record,
+            at: instant(a.at.as_ref())?,
+        }
+    } else if let Some(id) = sk.strip_prefix("RETURN#") {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Reply {
+            order_id: String,
+            amount_returned: Decimal,
+        }
+        let reply: Reply = reply_of(a, "return")?;
+        CustomerItem::Return {
+            id: id.to_owned(),
+            order: reply.order_id,
+            amount: reply.amount_returned,
+            at: instant(a.at.as_ref())?,
+        }
+    } else if let Some(id) = sk.strip_prefix("REDEMPTION#") {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Reply {
+            points_redeemed: Decimal,
+        }
+        let reply: Reply = reply_of(a, "redemption")?;
+        CustomerItem::Redemption {
+            id: id.to_owned(),
+            points: reply.points_redeemed,
+            at: instant(a.at.as_ref())?,
+        }
+    } else {
+        return Ok(ExportItem::Other);
+    };
+    Ok(ExportItem::Customer {
+        program: p.to_owned(),
+        customer: customer.to_owned(),
+        item,
+    })
+}
+
+fn reply_of<T: serde::de::DeserializeOwned>(
+    a: &Attributes<'_>,
+    what: &str,
+) -> Result<T, ItemError> {
+    let json = inflate(&binary(a.data.as_ref(), "data")?, "data")?;
+    let (reply, _): (String, serde::de::IgnoredAny) = serde_json::from_slice(&json)
+        .map_err(|e| bad(format!("{what} data does not decode: {e}")))?;
+    serde_json::from_str(&reply).map_err(|e| bad(format!("{what} reply does not decode: {e}")))
+}
+
+/// The order a record was made from, as far as any decision can tell: the
+/// same amounts, and line items with the same total per category and
+/// overall (one item per category, one for the rest).
+pub fn order_of(customer: &str, record: &OrderRecord, status: OrderStatus) -> Order {
+    let mut line_items: Vec<LineItem> = record
+        .categories
+        .iter()
+        .map(|(category, total)| LineItem {
+            sku: category.clone(),
+            category: Some(category.clone()),
+            price: *total,
+            quantity: Decimal::ONE,
+        })
+        .collect();
+    let categorised: Decimal = record.categories.iter().map(|(_, t)| *t).sum();
+    let rest = record.line_items_total - categorised;
+    if !rest.is_zero() || (line_items.is_empty() && !record.line_items_total.is_zero()) {
+        line_items.push(LineItem {
+            sku: "-".into(),
+            category: None,
+            price: rest,
+            quantity: Decimal::ONE,
+        });
+    }
+    Order {
+        order_id: record.order_id.clone(),
+        customer_id: customer.to_owned(),
+        placed_at: record.placed_at,
+        status,
+        amount: record.amount,
+        gross_amount: Some(record.gross_amount),
+        currency: None,
+        line_items,
+    }
+}
+
+/// A customer's history from their items (any order). Events the items
+/// date are placed at their instant; the rest as the module says.
+pub fn assemble(customer: &str, mut items: Vec<CustomerItem>) -> CustomerHistory {
+    items.sort_by(|a, b| item_id(a).cmp(item_id(b)));
+    let last_order = items
+        .iter()
+        .filter_map(|i| match i {
+            CustomerItem::Order {
+                record: Some(r), ..
+            } => Some(r.placed_at),
+            _ => None,
+        })
+        .max();
+    let last_event = items.iter().find_map(|i| match i {
+        CustomerItem::State { last_event_at } => *last_event_at,
+        _ => None,
+    });
+    let mut events = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            CustomerItem::Order {
+                status,
+                record: Some(record),
+                at,
+                ..
+            } => {
+                let completed = order_of(customer, &record, OrderStatus::Completed);
+                if status == OrderStatus::Cancelled {
+                    let when = at.or(last_event).or(last_order).unwrap_or(record.placed_at);
+                    let mut cancelled = completed.clone();
+                    cancelled.status = OrderStatus::Cancelled;
+                    events.push(Event {
+                        at: when,
+                        seq: 3,
+                        action: Action::Order(cancelled),
+                    });
+                }
+                events.push(Event {
+                    at: record.placed_at,
+                    seq: 0,
+                    action: Action::Order(completed),
+                });
+            }
+            // Never completed: counted by no config.
+            CustomerItem::Order { record: None, .. } | CustomerItem::State { .. } => {}
+            CustomerItem::Return {
+                id,
+                order,
+                amount,
+                at,
+            } => {
+                let Some(when) = at.or(last_order) else {
+                    continue;
+                };
+                events.push(Event {
+                    at: when,
+                    seq: 1,
+                    action: Action::Return(Return {
+                        return_id: id,
+                        order_id: order,
+                        customer_id: customer.to_owned(),
+                        returned_at: when,
+                        amount: Some(amount),
+                    }),
+                });
+            }
+            CustomerItem::Redemption { id, points, at } => {
+                let Some(when) = at.or(last_order) else {
+                    continue;
+                };
+                events.push(Event {
+                    at: when,
+                    seq: 2,
+                    action: Action::Redemption(Redemption {
+                        redemption_id: id,
+                        points,
+                        at: when,
+                    }),
+                });
+            }
+        }
+    }
+    let mut history = CustomerHistory {
+        customer_id: customer.to_owned(),
+        events,
+    };
+    history.sort();
+    history
+}
+
+fn item_id(item: &CustomerItem) -> &str {
+    match item {
+        CustomerItem::Order { id, .. }
+        | CustomerItem::Return { id, .. }
+        | CustomerItem::Redemption { id, .. } => id,
+        CustomerItem::State { .. } => "",
+    }
+}

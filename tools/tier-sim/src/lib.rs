@@ -1,0 +1,567 @@
+//! The `tier-sim` CLI's work: read a draft (and current) config, read a
+//! DynamoDB export or a plain orders file, replay, write the report.
+//!
+//! An export is read in two passes so that memory stays bounded by the
+//! largest partition, not by the export: pass 1 decodes every line of every
+//! data file (files in parallel) and appends the customer's item, reduced
+//! to what the replay needs, to one of N partition files chosen by a hash
+//! of the customer id; pass 2 replays the partitions in parallel, each
+//! grouped by customer in memory, and merges their reports.
+
+pub mod generate;
+
+use chrono::{DateTime, Utc};
+use flate2::read::MultiGzDecoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tier_engine::{Order, OrderStatus, Problem, Program, ProgramConfig};
+use tier_sim_core::export::{self, CustomerItem, ExportItem};
+use tier_sim_core::{
+    replay, Action, CustomerHistory, CustomerRun, Event, Mover, Report, ReportOptions,
+};
+
+/// Why a run stopped, and the exit code that says so.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{what} is not a valid config:\n{}", problems.iter().map(|p| format!("  {}: {} ({})", p.path, p.message, p.code)).collect::<Vec<_>>().join("\n"))]
+    InvalidConfig {
+        what: String,
+        problems: Vec<Problem>,
+    },
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Output(String),
+}
+
+impl SimError {
+    /// 2: bad arguments or an invalid config; 3: unreadable or malformed
+    /// input; 4: the report could not be written.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SimError::Usage(_) | SimError::InvalidConfig { .. } => 2,
+            SimError::Input(_) => 3,
+            SimError::Output(_) => 4,
+        }
+    }
+}
+
+fn input(what: impl std::fmt::Display, e: impl std::fmt::Display) -> SimError {
+    SimError::Input(format!("{what}: {e}"))
+}
+
+/// Validates a config's JSON text as `PUT config` does.
+pub fn program_of(what: &str, json: &str, version: u64) -> Result<Program, SimError> {
+    let config: ProgramConfig =
+        serde_json::from_str(json).map_err(|e| SimError::InvalidConfig {
+            what: what.to_owned(),
+            problems: vec![Problem {
+                path: String::new(),
+                code: "invalid_json",
+                message: e.to_string(),
+                position: None,
+            }],
+        })?;
+    Program::validate(config)
+        .map(|p| p.with_version(version))
+        .map_err(|problems| SimError::InvalidConfig {
+            what: what.to_owned(),
+            problems,
+        })
+}
+
+pub fn read_config_file(path: &Path) -> Result<String, SimError> {
+    std::fs::read_to_string(path).map_err(|e| input(path.display(), e))
+}
+
+/// What one customer came to under both configs, for callers that look
+/// at states (the exactness test).
+pub type Observer<'a> = &'a (dyn Fn(&str, &CustomerRun, &CustomerRun) + Sync);
+
+/// Both programs and the report's options.
+pub struct Run<'a> {
+    pub current: &'a Program,
+    pub draft: &'a Program,
+    pub options: ReportOptions,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub progress: bool,
+    pub observer: Option<Observer<'a>>,
+}
+
+/// Replays one customer under both programs into `report`.
+fn replay_customer(
+    run: &Run<'_>,
+    mut history: CustomerHistory,
+    report: &mut Report,
+) -> Option<Mover> {
+    history.window(run.from, run.to);
+    if history.events.is_empty() {
+        return None;
+    }
+    let current = replay(run.current, &history, &run.options.as_of);
+    let draft = replay(run.draft, &history, &run.options.as_of);
+    if let Some(observe) = run.observer {
+        observe(&history.customer_id, &current, &draft);
+    }
+    report.add(
+        &history.customer_id,
+        history.events.len(),
+        (run.current, &current),
+        (run.draft, &draft),
+    )
+}
+
+fn bar(show: bool, len: u64, what: &str, bytes: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let template = if bytes {
+        "{msg:>10} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})"
+    } else {
+        "{msg:>10} [{bar:40}] {pos}/{len} (eta {eta})"
+    };
+    let b = ProgressBar::new(len);
+    b.set_style(
+        ProgressStyle::with_template(template)
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    b.set_message(what.to_owned());
+    b
+}
+
+/// The data files of an export directory: every `*.json.gz` (or `*.json`)
+/// under it, e.g. `AWSDynamoDB/<export id>/data/*.json.gz`.
+pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>, SimError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| input(d.display(), e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| input(d.display(), e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.ends_with(".json.gz") || (n.ends_with(".json") && !n.starts_with("manifest"))
+            }) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(SimError::Input(format!(
+            "{}: no *.json.gz data files (an S3 export keeps them under AWSDynamoDB/<id>/data/)",
+            dir.display()
+        )));
+    }
+    Ok(out)
+}
+
+fn open_data(path: &Path) -> Result<Box<dyn BufRead>, SimError> {
+    let file = File::open(path).map_err(|e| input(path.display(), e))?;
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file)))
+    } else {
+        Box::new(file)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+}
+
+/// FNV-1a: the same partition for a customer on every run and platform.
+fn partition_of(customer: &str, partitions: usize) -> usize {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in customer.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    (hash % partitions as u64) as usize
+}
+
+/// The configs an export holds for a program.
+#[derive(Debug, Default, Clone)]
+pub struct ExportConfigs {
+    /// The current version and its JSON (the `CONFIG` pointer).
+    pub current: Option<(u64, String)>,
+    pub versions: Vec<(u64, String)>,
+}
+
+/// Pass 1: every data file's items of `program` into `partitions` files
+/// under `work`, and the program's configs.
+pub fn partition_export(
+    files: &[PathBuf],
+    program: &str,
+    work: &Path,
+    partitions: usize,
+    progress: bool,
+) -> Result<ExportConfigs, SimError> {
+    let threads = rayon::current_num_threads();
+    let writers: Vec<Mutex<Vec<BufWriter<File>>>> = (0..threads)
+        .map(|t| {
+            (0..partitions)
+                .map(|p| {
+                    let path = work.join(format!("part-{p:05}-{t:03}"));
+                    File::create(&path)
+                        .map(|f| BufWriter::with_capacity(64 * 1024, f))
+                        .map_err(|e| SimError::Output(format!("{}: {e}", path.display())))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Mutex::new)
+        })
+        .collect::<Result<_, _>>()?;
+    let total: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let bar = bar(progress, total, "partition", true);
+    let configs = Mutex::new(ExportConfigs::default());
+    files
+        .par_iter()
+        .try_for_each(|path| -> Result<(), SimError> {
+            let mut reader = open_data(path)?;
+            let t = rayon::current_thread_index().unwrap_or(0) % threads;
+            let mut out = writers[t].lock().expect("a writer set per thread");
+            let mut line = String::new();
+            let mut number = 0u64;
+            loop {
+                line.clear();
+                let n = reader
+                    .read_line(&mut line)
+                    .map_err(|e| input(format!("{} line {}", path.display(), number + 1), e))?;
+                if n == 0 {
+                    break;
+                }
+                number += 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let item = export::parse_line(&line, Some(program))
+                    .map_err(|e| input(format!("{} line {number}", path.display()), e))?;
+                match item {
+                    ExportItem::Config {
+                        version,
+                        config_json,
+                        current,
+                        ..
+                    } => {
+                        let mut c = configs.lock().expect("configs");
+                        if current {
+                            c.current = Some((version, config_json));
+                        } else {
+                            c.versions.push((version, config_json));
+                        }
+                    }
+                    ExportItem::Customer { customer, item, .. } => {
+                        let p = partition_of(&customer, partitions);
+                        let w = &mut out[p];
+                        let json = serde_json::to_string(&item).expect("items serialise");
+                        writeln!(w, "{customer}\t{json}")
+                            .map_err(|e| SimError::Output(format!("partition {p}: {e}")))?;
+                    }
+                    ExportItem::Other => {}
+                }
+            }
+            bar.inc(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+            Ok(())
+        })?;
+    for set in writers {
+        for mut w in set.into_inner().expect("writers") {
+            w.flush().map_err(|e| SimError::Output(e.to_string()))?;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(configs.into_inner().expect("configs"))
+}
+
+/// Pass 2: every partition replayed (in parallel), reports merged, movers
+/// sorted by customer id.
+pub fn replay_partitions(
+    run: &Run<'_>,
+    work: &Path,
+    partitions: usize,
+) -> Result<(Report, Vec<Mover>), SimError> {
+    let threads = rayon::current_num_threads();
+    let bar = bar(run.progress, partitions as u64, "replay", false);
+    let parts: Vec<(Report, Vec<Mover>)> = (0..partitions)
+        .into_par_iter()
+        .map(|p| -> Result<(Report, Vec<Mover>), SimError> {
+            let mut by_customer: HashMap<String, Vec<CustomerItem>> = HashMap::new();
+            for t in 0..threads {
+                let path = work.join(format!("part-{p:05}-{t:03}"));
+                let file = File::open(&path).map_err(|e| input(path.display(), e))?;
+                for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
+                    let line = line.map_err(|e| input(path.display(), e))?;
+                    let (customer, json) = line.split_once('\t').ok_or_else(|| {
+                        input(format!("{} line {}", path.display(), i + 1), "no customer")
+                    })?;
+                    let item: CustomerItem = serde_json::from_str(json)
+                        .map_err(|e| input(format!("{} line {}", path.display(), i + 1), e))?;
+                    by_customer
+                        .entry(customer.to_owned())
+                        .or_default()
+                        .push(item);
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            let mut customers: Vec<(String, Vec<CustomerItem>)> = by_customer.into_iter().collect();
+            customers.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut report = Report::new(&run.options, run.current, run.draft);
+            let mut movers = Vec::new();
+            for (customer, items) in customers {
+                let history = export::assemble(&customer, items);
+                movers.extend(replay_customer(run, history, &mut report));
+            }
+            bar.inc(1);
+            Ok((report, movers))
+        })
+        .collect::<Result<_, _>>()?;
+    bar.finish_and_clear();
+    let mut report = Report::new(&run.options, run.current, run.draft);
+    let mut movers = Vec::new();
+    for (r, m) in parts {
+        report
+            .merge(&r)
+            .map_err(|e| SimError::Output(format!("merging partitions: {e}")))?;
+        movers.extend(m);
+    }
+    movers.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    Ok((report, movers))
+}
+
+/// A plain orders file into customers' histories: completed orders count
+/// at `placedAt`; pending and cancelled ones are recorded and count nothing.
+pub fn read_orders_file(path: &Path) -> Result<Vec<CustomerHistory>, SimError> {
+    let file = File::open(path).map_err(|e| input(path.display(), e))?;
+    let name = path.display().to_string();
+    let orders: Vec<Order> = if name.ends_with(".csv") {
+        tier_sim_core::orders::read_csv(BufReader::new(file)).map_err(|e| input(&name, e))?
+    } else {
+        tier_sim_core::orders::read_jsonl(BufReader::new(file))
+            .collect::<Result<_, _>>()
+            .map_err(|e| input(&name, e))?
+    };
+    let mut by_customer: HashMap<String, Vec<Order>> = HashMap::new();
+    for o in orders {
+        by_customer
+            .entry(o.customer_id.clone())
+            .or_default()
+            .push(o);
+    }
+    let mut out: Vec<CustomerHistory> = by_customer
+        .into_iter()
+        .map(|(customer_id, orders)| {
+            let mut h = CustomerHistory {
+                customer_id,
+                events: orders
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, o)| Event {
+                        at: o.placed_at,
+                        seq: i as u64,
+                        action: Action::Order(o),
+                    })
+                    .collect(),
+            };
+            h.sort();
+            h
+        })
+        .collect();
+    out.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    Ok(out)
+}
+
+/// Replays orders-file histories (in parallel).
+pub fn replay_histories(
+    run: &Run<'_>,
+    histories: Vec<CustomerHistory>,
+) -> Result<(Report, Vec<Mover>), SimError> {
+    let bar = bar(run.progress, histories.len() as u64, "replay", false);
+    let chunk = histories
+        .len()
+        .div_ceil(rayon::current_num_threads() * 8)
+        .max(1);
+    let parts: Vec<(Report, Vec<Mover>)> = histories
+        .par_chunks(chunk)
+        .map(|hs| {
+            let mut report = Report::new(&run.options, run.current, run.draft);
+            let mut movers = Vec::new();
+            for h in hs {
+                movers.extend(replay_customer(run, h.clone(), &mut report));
+                bar.inc(1);
+            }
+            (report, movers)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut report = Report::new(&run.options, run.current, run.draft);
+    let mut movers = Vec::new();
+    for (r, m) in parts {
+        report
+            .merge(&r)
+            .map_err(|e| SimError::Output(format!("merging: {e}")))?;
+        movers.extend(m);
+    }
+    Ok((report, movers))
+}
+
+/// Writes report.json and movers.csv into `dir`.
+pub fn write_outputs(dir: &Path, report: &Report, movers: &[Mover]) -> Result<(), SimError> {
+    let out = |e: &dyn std::fmt::Display| SimError::Output(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(|e| out(&e))?;
+    let json = serde_json::to_string_pretty(report).expect("a report serialises");
+    std::fs::write(dir.join("report.json"), json).map_err(|e| out(&e))?;
+    let mut csv = csv::Writer::from_path(dir.join("movers.csv")).map_err(|e| out(&e))?;
+    csv.write_record(tier_sim_core::report::MOVERS_HEADER)
+        .map_err(|e| out(&e))?;
+    for m in movers {
+        csv.write_record(tier_sim_core::report::mover_row(m))
+            .map_err(|e| out(&e))?;
+    }
+    csv.flush().map_err(|e| out(&e))?;
+    Ok(())
+}
+
+/// The report as tables for a terminal.
+pub fn summary(report: &Report) -> String {
+    use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+    let mut out = String::new();
+    let mut tiers = Table::new();
+    tiers.load_preset(UTF8_FULL_CONDENSED);
+    tiers.set_header(vec!["tier", "current", "draft", "change"]);
+    let mut names: Vec<&String> = report.current.ladder.iter().collect();
+    for t in &report.draft.ladder {
+        if !names.contains(&t) {
+            names.push(t);
+        }
+    }
+    for t in names {
+        let c = report.current.tiers.get(t).copied().unwrap_or(0);
+        let d = report.draft.tiers.get(t).copied().unwrap_or(0);
+        tiers.add_row(vec![
+            t.clone(),
+            c.to_string(),
+            d.to_string(),
+            format!("{:+}", d as i64 - c as i64),
+        ]);
+    }
+    out.push_str(&format!(
+        "{} customers, {} events replayed; balances as of {}\n{tiers}\n",
+        report.customers,
+        report.events,
+        report.end.to_rfc3339()
+    ));
+    let mut points = Table::new();
+    points.load_preset(UTF8_FULL_CONDENSED);
+    points.set_header(vec!["points", "current", "draft"]);
+    for (name, c, d) in [
+        (
+            "awarded",
+            report.current.points_awarded,
+            report.draft.points_awarded,
+        ),
+        (
+            "reversed",
+            report.current.points_reversed,
+            report.draft.points_reversed,
+        ),
+        (
+            "redeemed",
+            report.current.points_redeemed,
+            report.draft.points_redeemed,
+        ),
+        (
+            "outstanding",
+            report.current.points_outstanding,
+            report.draft.points_outstanding,
+        ),
+    ] {
+        points.add_row(vec![name.to_owned(), c.to_string(), d.to_string()]);
+    }
+    points.add_row(vec![
+        "events refused".to_owned(),
+        report.current.events_refused.to_string(),
+        report.draft.events_refused.to_string(),
+    ]);
+    out.push_str(&format!("{points}\n"));
+    let m = &report.movers;
+    out.push_str(&format!(
+        "movers: {} higher, {} lower, {} unchanged; the draft would demote {} customers if applied retroactively (informational: publishing never demotes)\n",
+        m.higher, m.lower, m.unchanged, m.lower
+    ));
+    if !m.sample.is_empty() {
+        let mut movers = Table::new();
+        movers.load_preset(UTF8_FULL_CONDENSED);
+        movers.set_header(vec!["customer", "move", "current", "draft"]);
+        for s in &m.sample {
+            movers.add_row(vec![
+                s.customer_id.clone(),
+                s.direction.as_str().to_owned(),
+                s.current_tier.clone().unwrap_or_else(|| "-".into()),
+                s.draft_tier.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        out.push_str(&format!("{movers}\n"));
+    }
+    let mut months: Vec<&String> = report.current.upgrades_per_month.keys().collect();
+    for k in report.draft.upgrades_per_month.keys() {
+        if !months.contains(&k) {
+            months.push(k);
+        }
+    }
+    months.sort();
+    if !months.is_empty() {
+        let mut up = Table::new();
+        up.load_preset(UTF8_FULL_CONDENSED);
+        up.set_header(vec!["upgrades in", "current", "draft"]);
+        for k in months {
+            up.add_row(vec![
+                k.clone(),
+                report
+                    .current
+                    .upgrades_per_month
+                    .get(k)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+                report
+                    .draft
+                    .upgrades_per_month
+                    .get(k)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            ]);
+        }
+        out.push_str(&format!("{up}\n"));
+    }
+    for a in &report.as_of {
+        let row = |m: &std::collections::BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "as of {}: current {{{}}}, draft {{{}}}\n",
+            a.at.to_rfc3339(),
+            row(&a.current),
+            row(&a.draft)
+        ));
+    }
+    out
+}
+
+/// Statuses an orders file may carry, for the docs and errors.
+pub const STATUSES: [OrderStatus; 3] = [
+    OrderStatus::Completed,
+    OrderStatus::Pending,
+    OrderStatus::Cancelled,
+];
