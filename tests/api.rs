@@ -531,7 +531,81 @@ async fn the_expiry_job_twice_gives_the_same_state(api: Api) {
     );
 }
 
+async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "eager"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "keep", "kind": "tracker", "min": "2000", "tracker": "spend12m"}],
+                "condition": "all", "onFail": "oneDown", "graceDays": 10, "warnDaysBefore": [30]}}
+        ]
+    });
+    api.program("p", &config).await;
+    let stored = api.get("/programs/p/config").await;
+    assert_eq!(
+        stored.body["config"]["tiers"][1]["retention"],
+        config["tiers"][1]["retention"]
+    );
+    api.order("p", "c", "o1", "2026-02-01T10:00:00Z", "3000")
+        .await;
+    let early = api.status("p", "c", "2026-06-01T00:00:00Z").await;
+    assert_eq!(
+        (&early["tier"], &early["validUntil"], early.get("atRisk")),
+        (&json!("Silver"), &json!("2027-02-01T10:00:00Z"), None)
+    );
+    let warned = api.status("p", "c", "2027-01-05T00:00:00Z").await;
+    assert_eq!(
+        warned["atRisk"],
+        json!({"tier": "Silver", "on": "2027-02-01T10:00:00Z", "criteria": [
+            {"id": "keep", "kind": "tracker", "required": "2000", "actual": "0",
+             "remaining": "2000", "met": false}]})
+    );
+    let job = |time: &str| {
+        json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": {}})
+    };
+    let first = api
+        .post("/_local/scheduled", &job("2027-02-01T12:00:00Z"))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let grace = api.status("p", "c", "2027-02-02T00:00:00Z").await;
+    assert_eq!(
+        (
+            &grace["tier"],
+            &grace["inGraceUntil"],
+            &grace["atRisk"]["on"]
+        ),
+        (
+            &json!("Silver"),
+            &json!("2027-02-11T10:00:00Z"),
+            &json!("2027-02-11T10:00:00Z")
+        )
+    );
+    let second = api
+        .post("/_local/scheduled", &job("2027-02-12T00:00:00Z"))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let after = api.status("p", "c", "2027-02-12T00:00:00Z").await;
+    assert_eq!(after["tier"], "Member");
+    assert_eq!(
+        after["history"].as_array().unwrap().last().unwrap(),
+        &json!({"from": "Silver", "to": "Member", "at": "2027-02-11T10:00:00Z", "cause": "retention"})
+    );
+    assert_eq!(after.get("validUntil"), None);
+    let again = api
+        .post("/_local/scheduled", &job("2027-02-12T00:00:00Z"))
+        .await;
+    assert_eq!(again.body["customersChanged"], 0, "{}", again.body);
+    assert_eq!(api.status("p", "c", "2027-02-12T00:00:00Z").await, after);
+}
+
 on_both_engines!(
+    a_tier_warns_gives_grace_and_lapses_through_the_api,
     ako_silver_by_entry_goal_or_single_order,
     capillary_upgrade_types_award_400_600_and_200_plus_300,
     capillary_progress_shows_what_remains,

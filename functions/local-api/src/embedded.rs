@@ -590,6 +590,7 @@ mod tests {
             result: format!("{{\"hash\":\"{hash}\"}}"),
             record: None,
             placed_at: Some("2026-03-01T00:00:00Z".into()),
+            at: None,
             item_version: 1,
         }
     }

@@ -168,6 +168,9 @@ impl Program {
             });
         }
         state.orders_applied += 1;
+        if self.lapses {
+            self.recover_in_grace(state, order.placed_at);
+        }
         Ok(AppliedOrder { decision, record })
     }
 

@@ -115,6 +115,96 @@ pub struct TierConfig {
     pub earn_rate: Decimal,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeRuleConfig>,
+    /// How long the tier lasts once reached and what keeps it (absent: it
+    /// never lapses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionConfig>,
+}
+
+/// What keeps a customer in a tier: at the end of each validity period the
+/// condition is judged as of that instant; met, the tier renews, otherwise
+/// (after any grace) the customer moves as `onFail` says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetentionConfig {
+    pub validity: Validity,
+    pub criteria: Vec<CriterionConfig>,
+    pub condition: ConditionConfig,
+    pub on_fail: OnFail,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub grace_days: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warn_days_before: Vec<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Validity {
+    pub months: u32,
+    pub from: ValidityFrom,
+}
+
+/// Where validity periods are counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ValidityFrom {
+    /// The instant the tier was reached or last renewed.
+    TierStart,
+    /// The customer's first event: periods end on its anniversaries.
+    ProgramJoin,
+    /// A day of the year (`"--01-01"`), at 00:00 UTC.
+    FixedDate(MonthDay),
+}
+
+/// A day of the year in ISO 8601's `--MM-DD` form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthDay {
+    pub month: u32,
+    pub day: u32,
+}
+
+impl Serialize for MonthDay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("--{:02}-{:02}", self.month, self.day))
+    }
+}
+
+impl<'de> Deserialize<'de> for MonthDay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bad = || {
+            let shown: String = text.chars().take(32).collect();
+            serde::de::Error::custom(format!(
+                "`{shown}` is not a day of the year as --MM-DD (every year has it: not --02-29)"
+            ))
+        };
+        let rest = text.strip_prefix("--").ok_or_else(bad)?;
+        let (m, d) = rest.split_once('-').ok_or_else(bad)?;
+        if m.len() != 2 || d.len() != 2 {
+            return Err(bad());
+        }
+        let month: u32 = m.parse().map_err(|_| bad())?;
+        let day: u32 = d.parse().map_err(|_| bad())?;
+        // 2001 is not a leap year: a day it lacks is not in every year.
+        chrono::NaiveDate::from_ymd_opt(2001, month, day).ok_or_else(bad)?;
+        Ok(MonthDay { month, day })
+    }
+}
+
+/// Where a customer goes when a tier's retention condition fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OnFail {
+    /// The tier just below.
+    OneDown,
+    /// The highest tier whose upgrade condition holds then (never higher).
+    Qualified,
+    /// The base tier.
+    Base,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,27 +4,51 @@
 
 use crate::period::{date_of, day_of, DayNumber};
 use crate::program::Program;
-use crate::state::CustomerState;
+use crate::state::{CustomerState, TierChange};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Period ends judged in one call at most: a monthly validity over the
+/// 100 years of supported dates is 1,200; a bound keeps a bad state from
+/// looping.
+const MAX_VALIDITY_STEPS: usize = 2_000;
+
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Expired {
     pub points: Decimal,
     pub tracker_days: usize,
+    /// Renewals and moves down, in time order.
+    pub changes: Vec<TierChange>,
 }
 
 impl Expired {
     pub fn changed(&self) -> bool {
-        !self.points.is_zero() || self.tracker_days > 0
+        !self.points.is_zero() || self.tracker_days > 0 || !self.changes.is_empty()
     }
 }
 
 impl Program {
+    /// Everything due by `now`, in time order: points and tracker days, and
+    /// each end of a tier's validity or grace judged as of its instant (with
+    /// what expired before it gone and nothing after it).
     pub fn expire(&self, state: &mut CustomerState, now: DateTime<Utc>) -> Expired {
-        let today = day_of(now);
         state.saw_event(now);
         let mut expired = Expired::default();
+        if self.lapses {
+            for _ in 0..MAX_VALIDITY_STEPS {
+                let Some(at) = self.next_validity_instant(state).filter(|at| *at <= now) else {
+                    break;
+                };
+                self.expire_by(state, at, &mut expired);
+                self.judge_validity_at(state, at, &mut expired.changes);
+            }
+        }
+        self.expire_by(state, now, &mut expired);
+        expired
+    }
+
+    fn expire_by(&self, state: &mut CustomerState, now: DateTime<Utc>, expired: &mut Expired) {
+        let today = day_of(now);
         if let Some(period) = self.config().points_expiry {
             while let Some(lot) = state.lots.front() {
                 if period.forward_from(lot.day) > today {
@@ -43,7 +67,6 @@ impl Program {
                 expired.tracker_days += before - series.len();
             }
         }
-        expired
     }
 
     /// The customer's points by the day they expire, soonest first (points
@@ -81,9 +104,16 @@ impl Program {
             .iter()
             .zip(&state.trackers)
             .filter_map(|(t, s)| s.first_day().map(|d| t.leaves_all(d)));
+        // The day a validity or grace ends: the job judges it then.
+        let validity = self
+            .lapses
+            .then(|| self.next_validity_instant(state))
+            .flatten()
+            .map(day_of);
         points
             .into_iter()
             .chain(trackers)
+            .chain(validity)
             .min()
             .map(|d: DayNumber| date_of(d))
     }

@@ -23,6 +23,7 @@ mod screen;
 pub mod series;
 pub mod state;
 pub mod upgrade;
+pub mod validity;
 
 pub use apply::{AppliedOrder, AppliedReturn, Downgrade};
 pub use config::*;
@@ -37,3 +38,4 @@ pub use progress::{CriterionProgress, Status, TierProgress};
 pub use reversal::{CurrentRulesOnly, ReturnHistory, RuleBook};
 pub use state::{CustomerState, TierChange};
 pub use upgrade::{Decision, Segment, Upgrade};
+pub use validity::AtRisk;

@@ -42,6 +42,9 @@ pub struct Program {
     /// Thresholds and rates in fixed point for the common case of a
     /// decision (`None` when one has no fixed-point form).
     pub(crate) screen: Option<crate::screen::ScreenRules>,
+    /// Whether any tier has a retention rule (else nothing ever lapses and
+    /// no event pays to look).
+    pub(crate) lapses: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +52,28 @@ pub struct Tier {
     pub name: String,
     pub earn_rate: Decimal,
     pub rule: Option<Rule>,
+    /// What keeps a customer in the tier (None: it never lapses).
+    pub retention: Option<Retention>,
 }
+
+/// A validated retention rule (see [`RetentionConfig`]).
+#[derive(Debug, Clone)]
+pub struct Retention {
+    pub validity_months: u32,
+    pub from: ValidityFrom,
+    /// The condition, compiled as upgrade conditions are (its upgrade type
+    /// is never read).
+    pub rule: Rule,
+    pub on_fail: OnFail,
+    pub grace_days: u32,
+    /// Largest first.
+    pub warn_days_before: Vec<u32>,
+}
+
+/// Longest grace and earliest warning, in days.
+pub const MAX_RETENTION_DAYS: u32 = 366;
+/// At most this many warning days per tier.
+pub const MAX_WARNINGS: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -245,7 +269,14 @@ impl Program {
             return Err(problems.0);
         }
         let mut trackers = trackers;
-        for rule in tiers.iter().filter_map(|t| t.rule.as_ref()) {
+        let retention_rules = tiers
+            .iter()
+            .filter_map(|t| t.retention.as_ref().map(|r| &r.rule));
+        for rule in tiers
+            .iter()
+            .filter_map(|t| t.rule.as_ref())
+            .chain(retention_rules)
+        {
             for c in &rule.criteria {
                 if let (Some(t), Some(p)) = (c.tracker, c.period) {
                     if !trackers[t].retention.contains(&p) {
@@ -269,6 +300,7 @@ impl Program {
             version: 0,
             start_date,
             trackers_above,
+            lapses: tiers.iter().any(|t| t.retention.is_some()),
             tiers,
             trackers,
             config,
@@ -517,13 +549,118 @@ fn build_tiers(
             }
             (Some(rule), _) => build_rule(rule, &format!("{path}/upgrade"), trackers, problems),
         };
+        let retention = tier.retention.as_ref().and_then(|r| {
+            if i == 0 {
+                problems.add(
+                    format!("{path}/retention"),
+                    "base_tier_retention",
+                    "the base tier is the lowest: there is nothing to keep or lose",
+                );
+                return None;
+            }
+            build_retention(r, &format!("{path}/retention"), trackers, problems)
+        });
         out.push(Tier {
             name: tier.name.clone(),
             earn_rate: tier.earn_rate,
             rule,
+            retention,
         });
     }
     out
+}
+
+fn build_retention(
+    config: &RetentionConfig,
+    path: &str,
+    trackers: &[TrackerConfig],
+    problems: &mut Problems,
+) -> Option<Retention> {
+    let before = problems.0.len();
+    let months = config.validity.months;
+    if months == 0 || months > MAX_PERIOD_MONTHS {
+        problems.add(
+            format!("{path}/validity/months"),
+            "invalid_validity",
+            format!("a validity period is 1 to {MAX_PERIOD_MONTHS} months, got {months}"),
+        );
+    }
+    if config.grace_days > MAX_RETENTION_DAYS {
+        problems.add(
+            format!("{path}/graceDays"),
+            "invalid_grace",
+            format!(
+                "grace is 0 to {MAX_RETENTION_DAYS} days, got {}",
+                config.grace_days
+            ),
+        );
+    }
+    let warnings = &config.warn_days_before;
+    if warnings.len() > MAX_WARNINGS {
+        problems.add(
+            format!("{path}/warnDaysBefore"),
+            "invalid_warnings",
+            format!(
+                "at most {MAX_WARNINGS} warning days, got {}",
+                warnings.len()
+            ),
+        );
+    }
+    for (j, days) in warnings.iter().enumerate() {
+        if *days == 0 || *days > MAX_RETENTION_DAYS {
+            problems.add(
+                format!("{path}/warnDaysBefore/{j}"),
+                "invalid_warnings",
+                format!(
+                    "a warning comes 1 to {MAX_RETENTION_DAYS} days before the end, got {days}"
+                ),
+            );
+        }
+        if warnings[..j].contains(days) {
+            problems.add(
+                format!("{path}/warnDaysBefore/{j}"),
+                "invalid_warnings",
+                format!("{days} days is listed twice"),
+            );
+        }
+    }
+    for (j, c) in config.criteria.iter().enumerate() {
+        if c.upgrade_type.is_some() {
+            problems.add(
+                format!("{path}/criteria/{j}/upgradeType"),
+                "unexpected_upgrade_type",
+                "a retention criterion keeps a tier; it issues no points and has no upgrade type",
+            );
+        }
+    }
+    let rule = if config.criteria.is_empty() {
+        problems.add(
+            format!("{path}/criteria"),
+            "no_criteria",
+            "a retention rule needs at least one criterion (leave `retention` out for a tier that never lapses)",
+        );
+        None
+    } else {
+        let as_upgrade = UpgradeRuleConfig {
+            criteria: config.criteria.clone(),
+            condition: config.condition.clone(),
+            upgrade_type: UpgradeType::Lazy,
+        };
+        build_rule(&as_upgrade, path, trackers, problems)
+    };
+    if problems.0.len() > before {
+        return None;
+    }
+    let mut warn_days_before = warnings.clone();
+    warn_days_before.sort_unstable_by(|a, b| b.cmp(a));
+    rule.map(|rule| Retention {
+        validity_months: months,
+        from: config.validity.from,
+        rule,
+        on_fail: config.on_fail,
+        grace_days: config.grace_days,
+        warn_days_before,
+    })
 }
 
 fn build_rule(

@@ -17,6 +17,13 @@ pub struct Status {
     pub trackers: Vec<(String, Decimal)>,
     /// Tiers above the customer's, nearest first.
     pub progress: Vec<TierProgress>,
+    /// When the tier lapses unless its retention condition holds then
+    /// (None: it never lapses).
+    pub valid_until: Option<DateTime<Utc>>,
+    /// Set while the condition failed at the end of the validity and the
+    /// tier's grace runs.
+    pub in_grace_until: Option<DateTime<Utc>>,
+    pub at_risk: Option<crate::validity::AtRisk>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,34 +90,7 @@ impl Program {
                     .criteria
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| {
-                        let actual = eval.value(c, Decimal::ZERO, Decimal::ZERO);
-                        let visits = c.tracker.is_some_and(|t| {
-                            self.trackers()[t].measure == crate::config::Measure::Visits
-                        });
-                        let unit = if visits {
-                            Decimal::ONE
-                        } else {
-                            Decimal::new(1, 2)
-                        };
-                        let more = if c.strict { "more than" } else { "at least" };
-                        let needs = (c.kind == CriterionKind::SingleOrder).then(|| {
-                            format!(
-                                "one order of {more} {}; best so far {}",
-                                c.min.normalize(),
-                                actual.normalize()
-                            )
-                        });
-                        CriterionProgress {
-                            id: c.id.clone(),
-                            kind: c.kind,
-                            required: c.min,
-                            actual: actual.normalize(),
-                            remaining: remaining(c, actual, unit).normalize(),
-                            met: met & (1 << i) != 0,
-                            needs,
-                        }
-                    })
+                    .map(|(i, c)| self.criterion_progress(&eval, c, met & (1 << i) != 0))
                     .collect();
                 Some(TierProgress {
                     tier: t,
@@ -123,6 +103,45 @@ impl Program {
             tier,
             trackers,
             progress,
+            valid_until: self.valid_until(state),
+            in_grace_until: self.in_grace_until(state),
+            at_risk: self.at_risk(state, as_of),
+        }
+    }
+
+    /// How far criterion `c` is from being met, as of the evaluator's
+    /// instant.
+    pub(crate) fn criterion_progress(
+        &self,
+        eval: &Evaluator<'_>,
+        c: &crate::program::Criterion,
+        met: bool,
+    ) -> CriterionProgress {
+        let actual = eval.value(c, Decimal::ZERO, Decimal::ZERO);
+        let visits = c
+            .tracker
+            .is_some_and(|t| self.trackers()[t].measure == crate::config::Measure::Visits);
+        let unit = if visits {
+            Decimal::ONE
+        } else {
+            Decimal::new(1, 2)
+        };
+        let more = if c.strict { "more than" } else { "at least" };
+        let needs = (c.kind == CriterionKind::SingleOrder).then(|| {
+            format!(
+                "one order of {more} {}; best so far {}",
+                c.min.normalize(),
+                actual.normalize()
+            )
+        });
+        CriterionProgress {
+            id: c.id.clone(),
+            kind: c.kind,
+            required: c.min,
+            actual: actual.normalize(),
+            remaining: remaining(c, actual, unit).normalize(),
+            met,
+            needs,
         }
     }
 }

@@ -48,6 +48,19 @@ pub struct CustomerState {
     /// under: a later event is never decided under an older one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_version: Option<u64>,
+    /// The customer's first event: `programJoin` validity counts from it.
+    /// Absent in states written before it was kept (see
+    /// [`CustomerState::joined`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at: Option<DateTime<Utc>>,
+    /// When the tier was last renewed: its validity counts from here
+    /// (absent: from `tier_since`, when it was reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_at: Option<DateTime<Utc>>,
+    /// Set while the tier's retention condition failed at the end of its
+    /// validity and its grace runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,7 +112,23 @@ impl CustomerState {
             orders_applied: 0,
             last_event_at: None,
             config_version: None,
+            joined_at: Some(at),
+            renewed_at: None,
+            grace_until: None,
         }
+    }
+
+    /// The customer's first event. States written before it was kept fall
+    /// back to the earliest instant they still know of.
+    pub fn joined(&self) -> DateTime<Utc> {
+        self.joined_at
+            .or_else(|| self.history.first().map(|h| h.at.min(self.tier_since)))
+            .unwrap_or(self.tier_since)
+    }
+
+    /// Where the current tier's validity counts from.
+    pub fn valid_from(&self) -> DateTime<Utc> {
+        self.renewed_at.unwrap_or(self.tier_since)
     }
 
     /// The customer's tier in `program`. A tier the program no longer has
@@ -158,14 +187,27 @@ impl CustomerState {
         }
     }
 
-    pub(crate) fn record_change(&mut self, change: TierChange) {
-        self.tier.clone_from(&change.to);
-        self.tier_since = change.at;
+    /// A renewal: history only, the tier and its `tier_since` stay.
+    pub(crate) fn record_renewal(&mut self, change: TierChange) {
         self.history.push(change);
+        self.trim_history();
+    }
+
+    fn trim_history(&mut self) {
         if self.history.len() > HISTORY_KEPT {
             let excess = self.history.len() - HISTORY_KEPT;
             self.history.drain(..excess);
         }
+    }
+
+    pub(crate) fn record_change(&mut self, change: TierChange) {
+        self.tier.clone_from(&change.to);
+        self.tier_since = change.at;
+        // A new tier starts a validity period of its own.
+        self.renewed_at = None;
+        self.grace_until = None;
+        self.history.push(change);
+        self.trim_history();
     }
 
     pub(crate) fn add_points(&mut self, day: DayNumber, points: Points) {

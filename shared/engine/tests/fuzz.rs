@@ -2357,6 +2357,7 @@ fn config_of(seed: &ProgramSeed) -> ProgramConfig {
                     condition,
                     upgrade_type: t.upgrade_type,
                 }),
+                retention: None,
             }
         })
         .collect();
@@ -4204,6 +4205,7 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
                             condition: ConditionConfig::All,
                             upgrade_type: *kind,
                         }),
+                        retention: None,
                     });
                 }
                 let too_many = next.trackers.len() > MAX_TRACKERS || next.tiers.len() > MAX_TIERS;

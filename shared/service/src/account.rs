@@ -100,6 +100,7 @@ impl UseCase for Redeem<'_> {
             result: json::to_string(&response)?,
             record: None,
             placed_at: None,
+            at: Some(crate::customers::timestamp(self.redemption.at)),
             item_version: 1,
         };
         Ok(Step::Commit {
@@ -247,21 +248,16 @@ impl Service {
                 .map(|t| ProgressOut {
                     tier: program.tier_name(t.tier).to_owned(),
                     qualifies: t.qualifies,
-                    criteria: t
-                        .criteria
-                        .into_iter()
-                        .map(|c| CriterionOut {
-                            id: c.id,
-                            kind: c.kind.as_str().to_owned(),
-                            required: c.required.into(),
-                            actual: c.actual.into(),
-                            remaining: c.remaining.into(),
-                            met: c.met,
-                            needs: c.needs,
-                        })
-                        .collect(),
+                    criteria: t.criteria.into_iter().map(criterion_out).collect(),
                 })
                 .collect(),
+            valid_until: status.valid_until,
+            in_grace_until: status.in_grace_until,
+            at_risk: status.at_risk.map(|r| AtRiskOut {
+                tier: program.tier_name(r.tier).to_owned(),
+                on: r.on,
+                criteria: r.criteria.into_iter().map(criterion_out).collect(),
+            }),
             expiring_points: program
                 .expiring_points(&state)
                 .into_iter()
@@ -281,5 +277,17 @@ impl Service {
                 })
                 .collect(),
         })
+    }
+}
+
+fn criterion_out(c: tier_engine::CriterionProgress) -> CriterionOut {
+    CriterionOut {
+        id: c.id,
+        kind: c.kind.as_str().to_owned(),
+        required: c.required.into(),
+        actual: c.actual.into(),
+        remaining: c.remaining.into(),
+        met: c.met,
+        needs: c.needs,
     }
 }

@@ -136,6 +136,7 @@ impl IngestOrder<'_> {
             result: String::new(),
             record: None,
             placed_at: Some(timestamp(order.placed_at)),
+            at: None,
             item_version: existing.map_or(1, |e| e.item_version + 1),
         };
         let mut changed_state = false;
@@ -144,6 +145,9 @@ impl IngestOrder<'_> {
                 let applied = program.apply_order(&mut state, order)?;
                 let d = &applied.decision;
                 response.applied = true;
+                // A validity that ran out by the order's time moved the
+                // customer before the order was decided.
+                response.tier_before = program.tier_name(d.tier_before).to_owned();
                 response.tier_after = program.tier_name(d.tier_after).to_owned();
                 response.points_awarded = d.points.into();
                 response.points_segments = d
@@ -168,8 +172,10 @@ impl IngestOrder<'_> {
                         tracing::error!(order = %order.order_id, "completed order item without its record");
                         ApiError::internal("the stored order is unreadable; it has been logged")
                     })?;
+                let now = Utc::now();
+                item.at = Some(timestamp(now));
                 if let Some(back) =
-                    program.cancel_completed(&mut state, &mut record, Utc::now(), history)?
+                    program.cancel_completed(&mut state, &mut record, now, history)?
                 {
                     response.tier_after = program.tier_name(back.tier_after).to_owned();
                     response.points_reversed = Some(back.points_reversed.into());

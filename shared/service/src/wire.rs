@@ -150,6 +150,28 @@ pub struct StatusResponse {
     /// Current points by the day they expire, soonest first (empty without
     /// `pointsExpiry`).
     pub expiring_points: Vec<ExpiringOut>,
+    /// When the tier lapses unless its retention condition holds then
+    /// (absent: the tier never lapses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<DateTime<Utc>>,
+    /// Set while the retention condition failed and the tier's grace runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_grace_until: Option<DateTime<Utc>>,
+    /// From the first warning day before the end, while the condition
+    /// would not hold then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_risk: Option<AtRiskOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AtRiskOut {
+    pub tier: String,
+    /// The end of the validity, or of the grace while it runs.
+    pub on: DateTime<Utc>,
+    /// Each retention criterion as it would stand at `on` with what is
+    /// known now.
+    pub criteria: Vec<CriterionOut>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

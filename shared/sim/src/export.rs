@@ -55,7 +55,9 @@ pub enum ExportItem {
     Customer {
         program: String,
         customer: String,
-        item: CustomerItem,
+        /// Boxed: an order item with its record is far larger than the
+        /// other variants.
+        item: Box<CustomerItem>,
     },
     /// Anything else (the config guard, expiry index entries).
     Other,
@@ -280,7 +282,7 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
     Ok(ExportItem::Customer {
         program: p.to_owned(),
         customer: customer.to_owned(),
-        item,
+        item: Box::new(item),
     })
 }
 

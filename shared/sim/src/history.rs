@@ -34,8 +34,7 @@ impl CustomerHistory {
     /// Puts the events in the order they are replayed: by instant, then
     /// by `seq`.
     pub fn sort(&mut self) {
-        self.events
-            .sort_by(|a, b| (a.at, a.seq).cmp(&(b.at, b.seq)));
+        self.events.sort_by_key(|e| (e.at, e.seq));
     }
 
     /// Only the events at or after `from` and before `to`.

@@ -147,6 +147,10 @@ pub struct EventItem {
     pub record: Option<String>,
     /// When the order was placed (RFC 3339), for range reads of history.
     pub placed_at: Option<String>,
+    /// When the event was decided at, where `placed_at` does not tell: a
+    /// return's or redemption's instant, a completed order's cancellation.
+    /// A replay from a table export needs it to be exact.
+    pub at: Option<String>,
     /// Bumped on every change of the item (a return updates its order).
     pub item_version: u64,
 }
@@ -497,6 +501,9 @@ impl DynamoStore {
         if let Some(v) = &item.placed_at {
             attrs.insert("placedAt".into(), s(v));
         }
+        if let Some(v) = &item.at {
+            attrs.insert("at".into(), s(v));
+        }
         self.versioned_put(attrs, "itemVersion", expected)
     }
 
@@ -639,6 +646,7 @@ fn event_of(item: &Item) -> Result<EventItem, StoreError> {
         result,
         record,
         placed_at: get_s(item, "placedAt"),
+        at: get_s(item, "at"),
         item_version: get_n(item, "itemVersion")?,
     })
 }

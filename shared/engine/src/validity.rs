@@ -1,0 +1,237 @@
+//! Tier validity: when a tier's period ends, whether it renews, grace, and
+//! where a customer goes when it does not.
+//!
+//! Period ends are judged in time order with everything else that falls due
+//! ([`Program::expire`] runs before every event and in the scheduled job), so
+//! the condition at an end sees the customer exactly as of that instant:
+//! every event before it counted, nothing after it. Judging again for the
+//! same instant changes nothing more.
+
+use crate::config::{OnFail, ValidityFrom};
+use crate::evaluate::Evaluator;
+use crate::program::{Program, Retention, TierIndex};
+use crate::progress::CriterionProgress;
+use crate::state::{CustomerState, TierChange};
+use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
+use rust_decimal::Decimal;
+
+/// History cause of a renewal (`from` and `to` are the same tier).
+pub const RENEWED: &str = "renewed";
+/// History cause of a move down because retention failed.
+pub const RETENTION: &str = "retention";
+
+/// The customer's tier will lapse unless its condition is met by `on`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AtRisk {
+    pub tier: TierIndex,
+    /// The end of the validity, or of the grace when it runs.
+    pub on: DateTime<Utc>,
+    pub criteria: Vec<CriterionProgress>,
+}
+
+impl Program {
+    fn retention_of(&self, state: &CustomerState) -> Option<(TierIndex, &Retention)> {
+        let tier = state.tier_index(self);
+        self.tiers[tier].retention.as_ref().map(|r| (tier, r))
+    }
+
+    /// When the customer's tier lapses unless its condition holds then
+    /// (None: it never lapses, or the end is past the supported dates).
+    pub fn valid_until(&self, state: &CustomerState) -> Option<DateTime<Utc>> {
+        let (_, r) = self.retention_of(state)?;
+        period_end(r, state.valid_from(), state.joined())
+    }
+
+    /// The end of the grace, while one runs.
+    pub fn in_grace_until(&self, state: &CustomerState) -> Option<DateTime<Utc>> {
+        self.retention_of(state).and(state.grace_until)
+    }
+
+    /// The next instant something about the tier's validity is decided: the
+    /// end of the grace while one runs, else the end of the period.
+    pub fn next_validity_instant(&self, state: &CustomerState) -> Option<DateTime<Utc>> {
+        self.in_grace_until(state)
+            .or_else(|| self.valid_until(state))
+    }
+
+    fn retains(
+        &self,
+        state: &CustomerState,
+        tier: TierIndex,
+        r: &Retention,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let eval = Evaluator::new(self, state, at, tier, None);
+        r.rule
+            .table
+            .holds(eval.met(&r.rule, Decimal::ZERO, Decimal::ZERO))
+    }
+
+    /// Decides what falls due at `at`, which must be
+    /// [`Program::next_validity_instant`], with the state brought to `at`.
+    pub(crate) fn judge_validity_at(
+        &self,
+        state: &mut CustomerState,
+        at: DateTime<Utc>,
+        changes: &mut Vec<TierChange>,
+    ) {
+        let Some((tier, r)) = self.retention_of(state) else {
+            return;
+        };
+        if state.grace_until.is_some() {
+            // The grace ran out without the condition being met.
+            return self.fail(state, tier, r, at, changes);
+        }
+        if self.retains(state, tier, r, at) {
+            self.renew(state, tier, at, at, changes);
+        } else if r.grace_days > 0 {
+            state.grace_until = Some(at + Duration::days(r.grace_days.into()));
+        } else {
+            self.fail(state, tier, r, at, changes);
+        }
+    }
+
+    /// After an event during grace: a customer who meets the condition now
+    /// keeps the tier, renewed as from the end of the period that had run
+    /// out (so its anniversaries do not move).
+    pub(crate) fn recover_in_grace(
+        &self,
+        state: &mut CustomerState,
+        at: DateTime<Utc>,
+    ) -> Option<TierChange> {
+        let grace = state.grace_until?;
+        let (tier, r) = self.retention_of(state)?;
+        if at >= grace || !self.retains(state, tier, r, at) {
+            return None;
+        }
+        let ended = period_end(r, state.valid_from(), state.joined())?;
+        let mut changes = Vec::with_capacity(1);
+        self.renew(state, tier, ended, at, &mut changes);
+        changes.pop()
+    }
+
+    fn renew(
+        &self,
+        state: &mut CustomerState,
+        tier: TierIndex,
+        period_from: DateTime<Utc>,
+        at: DateTime<Utc>,
+        changes: &mut Vec<TierChange>,
+    ) {
+        state.renewed_at = Some(period_from);
+        state.grace_until = None;
+        let name = self.tier_name(tier).to_owned();
+        let change = TierChange {
+            from: name.clone(),
+            to: name,
+            at,
+            cause: RENEWED.to_owned(),
+            config_version: Some(self.version()),
+            admin: false,
+        };
+        state.record_renewal(change.clone());
+        changes.push(change);
+    }
+
+    fn fail(
+        &self,
+        state: &mut CustomerState,
+        tier: TierIndex,
+        r: &Retention,
+        at: DateTime<Utc>,
+        changes: &mut Vec<TierChange>,
+    ) {
+        let to = match r.on_fail {
+            OnFail::OneDown => tier.saturating_sub(1),
+            OnFail::Base => 0,
+            OnFail::Qualified => Evaluator::new(self, state, at, 0, None)
+                .highest_holding(0, Decimal::ZERO, Decimal::ZERO)
+                .map_or(0, |(t, _)| t)
+                .min(tier),
+        };
+        if to == tier {
+            // Still qualified for the tier itself: a new period from now.
+            return self.renew(state, tier, at, at, changes);
+        }
+        let change = TierChange {
+            from: self.tier_name(tier).to_owned(),
+            to: self.tier_name(to).to_owned(),
+            at,
+            cause: RETENTION.to_owned(),
+            config_version: Some(self.version()),
+            admin: false,
+        };
+        state.record_change(change.clone());
+        changes.push(change);
+    }
+
+    /// From the first warning day before the end of the validity (and
+    /// throughout grace) while the condition would not hold at that end:
+    /// what is missing. It is judged as of the end with what is known now,
+    /// so spending that will have left a window by then does not count.
+    pub fn at_risk(&self, state: &CustomerState, now: DateTime<Utc>) -> Option<AtRisk> {
+        let (tier, r) = self.retention_of(state)?;
+        let on = match state.grace_until {
+            Some(grace) => grace,
+            None => {
+                let end = period_end(r, state.valid_from(), state.joined())?;
+                let earliest = *r.warn_days_before.first()?;
+                if now < end - Duration::days(earliest.into()) {
+                    return None;
+                }
+                end
+            }
+        };
+        let eval = Evaluator::new(self, state, on.max(now), tier, None);
+        let met = eval.met(&r.rule, Decimal::ZERO, Decimal::ZERO);
+        if r.rule.table.holds(met) {
+            return None;
+        }
+        let criteria = r
+            .rule
+            .criteria
+            .iter()
+            .enumerate()
+            .map(|(i, c)| self.criterion_progress(&eval, c, met & (1 << i) != 0))
+            .collect();
+        Some(AtRisk { tier, on, criteria })
+    }
+}
+
+/// The end of a validity period that started at `from`.
+fn period_end(r: &Retention, from: DateTime<Utc>, joined: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let months = r.validity_months;
+    match r.from {
+        ValidityFrom::TierStart => from.checked_add_months(Months::new(months)),
+        ValidityFrom::ProgramJoin => {
+            // The first anniversary after `from`, counted from the join
+            // itself so that a 31st stays a 31st where the month has one.
+            let anniversary =
+                |k: u32| joined.checked_add_months(Months::new(k.checked_mul(months)?));
+            let elapsed =
+                (from.year() - joined.year()) * 12 + from.month() as i32 - joined.month() as i32;
+            let mut k = (elapsed.max(0) as u32 / months).max(1);
+            loop {
+                let end = anniversary(k)?;
+                if end > from {
+                    return Some(end);
+                }
+                k += 1;
+            }
+        }
+        ValidityFrom::FixedDate(day) => {
+            // The first such date at least a whole validity after `from`.
+            let earliest = from.checked_add_months(Months::new(months))?;
+            let on = |year: i32| {
+                Utc.with_ymd_and_hms(year, day.month, day.day, 0, 0, 0)
+                    .single()
+            };
+            let this_year = on(earliest.year())?;
+            if this_year >= earliest {
+                Some(this_year)
+            } else {
+                on(earliest.year() + 1)
+            }
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! Tier validity and retention: renewal, each `onFail`, grace and recovery,
+//! fixed-date and anniversary periods, warnings, and that judging in many
+//! steps or in one gives the same customer.
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tier_engine::*;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn order(id: &str, placed_at: DateTime<Utc>, amount: &str) -> Order {
+    Order {
+        order_id: id.into(),
+        customer_id: "c1".into(),
+        placed_at,
+        status: OrderStatus::Completed,
+        amount: d(amount),
+        gross_amount: None,
+        currency: None,
+        line_items: vec![],
+    }
+}
+
+/// Member -> Silver ($3,000 spent) -> Gold ($10,000 spent), lazy; Silver
+/// and Gold are kept by `keep_silver` / `keep_gold` dollars spent over the
+/// last 12 months, with `retention` merged into both rules.
+fn program(keep_silver: u32, keep_gold: u32, retention: Value) -> Program {
+    let rule = |keep: u32| {
+        let mut r = json!({
+            "validity": {"months": 12, "from": "tierStart"},
+            "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": keep}],
+            "condition": "all",
+            "onFail": "oneDown"
+        });
+        for (k, v) in retention.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        r
+    };
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": rule(keep_silver)},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "lifetimePurchases", "min": 10000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": rule(keep_gold)}
+        ]
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+struct Customer<'a> {
+    p: &'a Program,
+    s: CustomerState,
+    n: usize,
+}
+
+impl<'a> Customer<'a> {
+    fn new(p: &'a Program, first: &str) -> Self {
+        Customer {
+            p,
+            s: CustomerState::new(p, at(first)),
+            n: 0,
+        }
+    }
+
+    fn buy(&mut self, when: &str, amount: &str) -> AppliedOrder {
+        self.n += 1;
+        self.p
+            .apply_order(
+                &mut self.s,
+                &order(&format!("o{}", self.n), at(when), amount),
+            )
+            .unwrap()
+    }
+
+    fn job(&mut self, when: &str) -> Expired {
+        self.p.expire(&mut self.s, at(when))
+    }
+
+    fn tier(&self) -> &str {
+        self.p.tier_name(self.s.tier_index(self.p))
+    }
+
+    fn last(&self) -> (&str, &str, DateTime<Utc>, &str) {
+        let h = self.s.history.last().unwrap();
+        (&h.from, &h.to, h.at, &h.cause)
+    }
+}
+
+#[test]
+fn a_tier_whose_condition_holds_at_the_end_renews_for_another_period() {
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(p.valid_until(&c.s), Some(at("2027-02-01T10:00:00Z")));
+    c.buy("2026-09-01T00:00:00Z", "2000");
+    let e = c.job("2027-02-01T10:00:00Z");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(e.changes.len(), 1);
+    assert_eq!(
+        c.last(),
+        ("Silver", "Silver", at("2027-02-01T10:00:00Z"), "renewed")
+    );
+    // Renewed, not reached again.
+    assert_eq!(c.s.tier_since, at("2026-02-01T10:00:00Z"));
+    assert_eq!(p.valid_until(&c.s), Some(at("2028-02-01T10:00:00Z")));
+    // The same instant again changes nothing.
+    let again = c.s.clone();
+    assert!(!c.job("2027-02-01T10:00:00Z").changed());
+    assert_eq!(c.s, again);
+}
+
+#[test]
+fn the_end_is_judged_as_of_its_instant_not_when_the_job_runs() {
+    // $2,000 spent on 2026-02-02 is still in the 12-month window on
+    // 2027-02-01 but has left it by 2027-03-01, when the job runs late.
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-02-02T00:00:00Z", "2000");
+    c.job("2027-03-01T00:00:00Z");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(c.last().3, "renewed");
+    assert_eq!(c.last().2, at("2027-02-01T10:00:00Z"));
+}
+
+#[test]
+fn one_down_moves_a_customer_who_missed_one_tier_down() {
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-01-05T00:00:00Z");
+    c.buy("2026-01-05T00:00:00Z", "10000");
+    assert_eq!(c.tier(), "Gold");
+    // Nothing more: at 2027-01-05 the window holds the $10,000 of
+    // 2026-01-05? No: the 12-month window ending 2027-01-05 starts on
+    // 2026-01-06.
+    c.job("2027-01-05T00:00:00Z");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(
+        c.last(),
+        ("Gold", "Silver", at("2027-01-05T00:00:00Z"), "retention")
+    );
+    // Silver's own period starts at the move.
+    assert_eq!(p.valid_until(&c.s), Some(at("2028-01-05T00:00:00Z")));
+    // And a year later Silver lapses too.
+    c.job("2028-01-05T00:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    assert_eq!(p.valid_until(&c.s), None);
+}
+
+#[test]
+fn base_moves_a_customer_who_missed_to_the_base_tier() {
+    let p = program(2000, 8000, json!({"onFail": "base"}));
+    let mut c = Customer::new(&p, "2026-01-05T00:00:00Z");
+    c.buy("2026-01-05T00:00:00Z", "10000");
+    c.buy("2026-06-01T00:00:00Z", "5000");
+    c.job("2027-01-05T00:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    assert_eq!(c.last().3, "retention");
+}
+
+/// Member -> Silver ($3,000 over 12 months) -> Gold ($10,000 over 12
+/// months); Gold is kept by $8,000 over 12 months, else `qualified`.
+fn windowed() -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "tracker", "tracker": "spend12m", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "tracker", "tracker": "spend12m", "min": 10000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 8000}],
+                "condition": "all", "onFail": "qualified"}}
+        ]
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+#[test]
+fn qualified_moves_to_the_highest_tier_whose_upgrade_condition_holds_then() {
+    let p = windowed();
+    let mut c = Customer::new(&p, "2026-01-05T00:00:00Z");
+    c.buy("2026-01-05T00:00:00Z", "10000");
+    c.buy("2026-12-01T00:00:00Z", "3500");
+    c.job("2027-01-05T00:00:00Z");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(
+        c.last(),
+        ("Gold", "Silver", at("2027-01-05T00:00:00Z"), "retention")
+    );
+}
+
+#[test]
+fn qualified_for_the_tier_itself_is_a_new_period_not_a_move() {
+    // The program of `program`: Gold's upgrade rule (lifetime purchases)
+    // still holds when its retention rule fails.
+    let p = program(2000, 8000, json!({"onFail": "qualified"}));
+    let mut c = Customer::new(&p, "2026-01-05T00:00:00Z");
+    c.buy("2026-01-05T00:00:00Z", "10000");
+    c.job("2027-01-05T00:00:00Z");
+    assert_eq!(c.tier(), "Gold");
+    assert_eq!(
+        c.last(),
+        ("Gold", "Gold", at("2027-01-05T00:00:00Z"), "renewed")
+    );
+    assert_eq!(p.valid_until(&c.s), Some(at("2028-01-05T00:00:00Z")));
+}
+
+#[test]
+fn qualified_can_skip_tiers_when_no_upgrade_rule_holds() {
+    let p = windowed();
+    let mut c = Customer::new(&p, "2026-01-05T00:00:00Z");
+    c.buy("2026-01-05T00:00:00Z", "10000");
+    assert_eq!(c.tier(), "Gold");
+    c.job("2027-01-05T00:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    assert_eq!(
+        c.last(),
+        ("Gold", "Member", at("2027-01-05T00:00:00Z"), "retention")
+    );
+}
+
+#[test]
+fn grace_then_recovery_keeps_the_tier_renewed_from_the_end_of_the_period() {
+    let p = program(2000, 8000, json!({"graceDays": 30}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    let e = c.job("2027-02-01T10:00:00Z");
+    assert!(e.changes.is_empty());
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(p.in_grace_until(&c.s), Some(at("2027-03-03T10:00:00Z")));
+    let risk = p.at_risk(&c.s, at("2027-02-02T00:00:00Z")).unwrap();
+    assert_eq!(risk.on, at("2027-03-03T10:00:00Z"));
+    assert_eq!(risk.criteria[0].remaining, d("2000"));
+    // $1,500 is not enough, $600 more is.
+    c.buy("2027-02-10T00:00:00Z", "1500");
+    assert_eq!(p.in_grace_until(&c.s), Some(at("2027-03-03T10:00:00Z")));
+    assert_eq!(
+        p.at_risk(&c.s, at("2027-02-10T00:00:00Z"))
+            .unwrap()
+            .criteria[0]
+            .remaining,
+        d("500")
+    );
+    c.buy("2027-02-20T00:00:00Z", "600");
+    assert_eq!(p.in_grace_until(&c.s), None);
+    assert_eq!(
+        c.last(),
+        ("Silver", "Silver", at("2027-02-20T00:00:00Z"), "renewed")
+    );
+    assert_eq!(p.valid_until(&c.s), Some(at("2028-02-01T10:00:00Z")));
+    assert!(p.at_risk(&c.s, at("2027-02-20T00:00:00Z")).is_none());
+    c.job("2027-03-04T00:00:00Z");
+    assert_eq!(c.tier(), "Silver");
+}
+
+#[test]
+fn grace_that_runs_out_moves_the_customer_at_its_end() {
+    let p = program(2000, 8000, json!({"graceDays": 30}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2027-02-10T00:00:00Z", "100");
+    assert_eq!(c.tier(), "Silver");
+    // An order after the grace ended is decided from the tier below; its
+    // lifetime purchases qualify again for Silver (a lazy upgrade).
+    let applied = c.buy("2027-03-10T00:00:00Z", "100");
+    assert_eq!(applied.decision.tier_before, 0);
+    let moves: Vec<_> =
+        c.s.history
+            .iter()
+            .map(|h| (h.to.as_str(), h.at, h.cause.as_str()))
+            .collect();
+    assert_eq!(
+        moves[1..],
+        [
+            ("Member", at("2027-03-03T10:00:00Z"), "retention"),
+            ("Silver", at("2027-03-10T00:00:00Z"), "order o3"),
+        ]
+    );
+    // Member's points rate applies to it: 100 x 1.
+    assert_eq!(applied.decision.points, d("100"));
+}
+
+#[test]
+fn a_fixed_date_validity_ends_on_that_date_a_whole_period_or_more_after_the_start() {
+    let p = program(
+        2000,
+        8000,
+        json!({"validity": {"months": 12, "from": {"fixedDate": "--01-01"}}}),
+    );
+    let mut c = Customer::new(&p, "2026-03-15T12:00:00Z");
+    c.buy("2026-03-15T12:00:00Z", "3000");
+    assert_eq!(p.valid_until(&c.s), Some(at("2028-01-01T00:00:00Z")));
+    c.buy("2027-06-01T00:00:00Z", "2500");
+    c.job("2028-01-01T00:00:00Z");
+    assert_eq!(c.last().3, "renewed");
+    assert_eq!(p.valid_until(&c.s), Some(at("2029-01-01T00:00:00Z")));
+}
+
+#[test]
+fn an_anniversary_validity_ends_on_the_first_anniversary_of_the_join_after_the_start() {
+    let p = program(
+        2000,
+        8000,
+        json!({"validity": {"months": 12, "from": "programJoin"}}),
+    );
+    let mut c = Customer::new(&p, "2026-01-31T08:00:00Z");
+    c.buy("2026-01-31T08:00:00Z", "100");
+    c.buy("2026-06-01T00:00:00Z", "2900");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(p.valid_until(&c.s), Some(at("2027-01-31T08:00:00Z")));
+    c.buy("2026-12-01T00:00:00Z", "2000");
+    c.job("2027-01-31T08:00:00Z");
+    assert_eq!(c.last().3, "renewed");
+    assert_eq!(p.valid_until(&c.s), Some(at("2028-01-31T08:00:00Z")));
+}
+
+#[test]
+fn monthly_anniversaries_keep_the_day_of_the_join() {
+    let p = program(
+        1,
+        8000,
+        json!({"validity": {"months": 1, "from": "programJoin"}}),
+    );
+    let mut c = Customer::new(&p, "2026-01-31T00:00:00Z");
+    c.buy("2026-01-31T00:00:00Z", "3000");
+    assert_eq!(p.valid_until(&c.s), Some(at("2026-02-28T00:00:00Z")));
+    c.job("2026-02-28T00:00:00Z");
+    assert_eq!(p.valid_until(&c.s), Some(at("2026-03-31T00:00:00Z")));
+}
+
+#[test]
+fn warnings_start_the_configured_days_before_the_end() {
+    let p = program(2000, 8000, json!({"warnDaysBefore": [30, 7]}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-03-01T00:00:00Z", "500");
+    let end = at("2027-02-01T10:00:00Z");
+    assert!(p
+        .at_risk(&c.s, end - Duration::days(30) - Duration::seconds(1))
+        .is_none());
+    let risk = p.at_risk(&c.s, end - Duration::days(30)).unwrap();
+    assert_eq!(risk.tier, 1);
+    assert_eq!(risk.on, end);
+    assert_eq!(risk.criteria.len(), 1);
+    assert_eq!(risk.criteria[0].id, "A");
+    assert_eq!(risk.criteria[0].required, d("2000"));
+    assert_eq!(risk.criteria[0].actual, d("500"));
+    assert_eq!(risk.criteria[0].remaining, d("1500"));
+    let status = p.status(&c.s, end - Duration::days(7));
+    assert_eq!(status.at_risk.unwrap().criteria[0].remaining, d("1500"));
+    assert_eq!(status.valid_until, Some(end));
+    // Met again: no longer at risk.
+    c.buy("2027-01-20T00:00:00Z", "1500");
+    assert!(p.at_risk(&c.s, end - Duration::days(7)).is_none());
+}
+
+#[test]
+fn an_upgrade_during_a_period_starts_the_new_tiers_validity() {
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-07-01T00:00:00Z", "7000");
+    assert_eq!(c.tier(), "Gold");
+    assert_eq!(p.valid_until(&c.s), Some(at("2027-07-01T00:00:00Z")));
+    // Silver's end no longer applies.
+    c.job("2027-02-01T10:00:00Z");
+    assert_eq!(c.tier(), "Gold");
+}
+
+#[test]
+fn a_return_before_the_end_counts_when_the_end_is_judged() {
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    let applied = c.buy("2026-09-01T00:00:00Z", "2000");
+    let mut record = applied.record;
+    let ret = Return {
+        return_id: "r1".into(),
+        order_id: record.order_id.clone(),
+        customer_id: "c1".into(),
+        returned_at: at("2026-10-01T00:00:00Z"),
+        amount: Some(d("500")),
+    };
+    p.apply_return(&mut c.s, &mut record, &ret, &[]).unwrap();
+    c.job("2027-02-01T10:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    assert_eq!(c.last().3, "retention");
+}
+
+#[test]
+fn a_tier_without_retention_never_lapses() {
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    // Member has no rule, and reaching Silver then losing it leaves
+    // Member for good.
+    c.job("2030-01-01T00:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    assert_eq!(p.valid_until(&c.s), None);
+    assert!(p.at_risk(&c.s, at("2030-01-01T00:00:00Z")).is_none());
+}
+
+#[test]
+fn the_job_sees_the_customer_due_on_the_day_the_validity_ends() {
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-12-20T00:00:00Z", "2000");
+    // The tracker's oldest day leaves the window on 2027-02-02; the
+    // validity ends first.
+    assert_eq!(
+        p.next_expiry(&c.s),
+        Some(chrono::NaiveDate::from_ymd_opt(2027, 2, 1).unwrap())
+    );
+}
+
+#[test]
+fn retention_rules_are_validated() {
+    let bad = |tier1_retention: Value| {
+        let config = json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+            "tiers": [
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                    {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                    "condition": "all", "upgradeType": "lazy"},
+                 "retention": tier1_retention}
+            ]
+        });
+        match serde_json::from_value::<ProgramConfig>(config) {
+            Err(e) => vec![format!("parse: {e}")],
+            Ok(c) => match Program::validate(c) {
+                Ok(_) => vec![],
+                Err(ps) => ps
+                    .into_iter()
+                    .map(|p| format!("{} {}", p.path, p.code))
+                    .collect(),
+            },
+        }
+    };
+    let good = json!({
+        "validity": {"months": 12, "from": "tierStart"},
+        "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}],
+        "condition": "all", "onFail": "oneDown", "graceDays": 30, "warnDaysBefore": [30, 7]
+    });
+    assert_eq!(bad(good.clone()), Vec::<String>::new());
+    let with = |k: &str, v: Value| {
+        let mut r = good.clone();
+        r[k] = v;
+        bad(r)
+    };
+    assert_eq!(
+        with("validity", json!({"months": 0, "from": "tierStart"})),
+        ["/tiers/1/retention/validity/months invalid_validity"]
+    );
+    assert_eq!(
+        with("graceDays", json!(367)),
+        ["/tiers/1/retention/graceDays invalid_grace"]
+    );
+    assert_eq!(
+        with("warnDaysBefore", json!([7, 7])),
+        ["/tiers/1/retention/warnDaysBefore/1 invalid_warnings"]
+    );
+    assert_eq!(
+        with("warnDaysBefore", json!([0])),
+        ["/tiers/1/retention/warnDaysBefore/0 invalid_warnings"]
+    );
+    assert_eq!(
+        with("warnDaysBefore", json!([1, 2, 3, 4, 5, 6])),
+        ["/tiers/1/retention/warnDaysBefore invalid_warnings"]
+    );
+    assert_eq!(
+        with("criteria", json!([])),
+        ["/tiers/1/retention/criteria no_criteria"]
+    );
+    assert_eq!(
+        with(
+            "criteria",
+            json!([{"id": "A", "kind": "tracker", "tracker": "nope", "min": 1}])
+        ),
+        ["/tiers/1/retention/criteria/0/tracker unknown_tracker"]
+    );
+    assert_eq!(
+        with("condition", json!({"custom": "A OR"})),
+        ["/tiers/1/retention/condition invalid_expression"]
+    );
+    for date in ["--02-29", "--13-01", "01-01", "--1-01", "--00-10", "x"] {
+        let r = with(
+            "validity",
+            json!({"months": 12, "from": {"fixedDate": date}}),
+        );
+        assert!(r.len() == 1 && r[0].starts_with("parse:"), "{date}: {r:?}");
+    }
+    assert!(with("onFail", json!("sideways"))[0].starts_with("parse:"));
+    // The base tier has nothing to lose.
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1", "retention": good}]
+    });
+    let ps = Program::validate(serde_json::from_value(config).unwrap()).unwrap_err();
+    assert_eq!(ps[0].code, "base_tier_retention");
+}
+
+proptest! {
+    /// Running the job at any increasing times, between orders, gives the
+    /// same customer as running it once at the last time.
+    #[test]
+    fn judging_in_steps_or_at_once_gives_the_same_customer(
+        orders in proptest::collection::vec((0i64..900, 1u32..6000), 1..12),
+        steps in proptest::collection::vec(0i64..1200, 0..8),
+        grace in 0u32..40,
+        on_fail in 0usize..3,
+        from in 0usize..3,
+    ) {
+        let on_fail = ["oneDown", "qualified", "base"][on_fail];
+        let validity = [
+            json!({"months": 6, "from": "tierStart"}),
+            json!({"months": 3, "from": "programJoin"}),
+            json!({"months": 4, "from": {"fixedDate": "--03-01"}}),
+        ][from].clone();
+        let p = program(1500, 6000, json!({"graceDays": grace, "onFail": on_fail, "validity": validity}));
+        let start = at("2026-01-01T00:00:00Z");
+        let mut orders = orders;
+        orders.sort();
+        let last = start + Duration::days(1300);
+        let mut once = CustomerState::new(&p, start);
+        let mut stepped = once.clone();
+        let mut steps = steps;
+        steps.sort();
+        let mut step = steps.into_iter().peekable();
+        for (i, (day, dollars)) in orders.iter().enumerate() {
+            let when = start + Duration::days(*day) + Duration::hours(i as i64 % 24);
+            while let Some(s) = step.peek().copied().filter(|s| start + Duration::days(*s) <= when) {
+                p.expire(&mut stepped, start + Duration::days(s));
+                step.next();
+            }
+            let o = order(&format!("o{i}"), when, &dollars.to_string());
+            let a = p.apply_order(&mut once, &o).unwrap();
+            let b = p.apply_order(&mut stepped, &o).unwrap();
+            prop_assert_eq!(a.decision, b.decision);
+        }
+        for s in step {
+            p.expire(&mut stepped, start + Duration::days(s).max(Duration::zero()));
+        }
+        let at_last = |mut s: CustomerState| {
+            p.expire(&mut s, last);
+            s.last_event_at = None;
+            s
+        };
+        prop_assert_eq!(at_last(once), at_last(stepped));
+    }
+}
