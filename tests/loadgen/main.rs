@@ -1,22 +1,27 @@
 //! Load and cost measurements through the local API, on either engine.
 //!
 //!   loadgen cost  [--engine embedded|dynamodb-local]
-//!   loadgen load  [--engine embedded|dynamodb-local] [--seconds 5]
+//!   loadgen load  [--engine embedded|dynamodb-local] [--seconds 5] [--clients 1,8,32]
+//!   loadgen sustain [--engine embedded|dynamodb-local] [--orders 100000] [--clients 8] [--block 10000]
 //!   loadgen coldstart BINARY... [--runs 20]
 //!
 //! `cost` counts the DynamoDB requests and capacity units of one uncontended
 //! order (from the engine's own ReturnConsumedCapacity answers) for customers
 //! with 50 and with 10,000 orders in the past year, with the state item's
 //! size. `load` drives 1, 8 and 32 concurrent clients through the HTTP API
-//! and, in the same run, the raw ceiling: one GetItem plus one
-//! TransactWriteItems of the same items straight to the engine.
+//! and, in the same run, the raw ceiling: the GetItem and the
+//! TransactWriteItems the API's store sends for an uncontended order (the
+//! same items, conditions and sizes) straight to the engine. `sustain`
+//! replays a seeded history of many customers through the API and prints
+//! the throughput of each block of orders, to show whether it stays flat.
 //! DynamoDB Local's endpoint comes from DYNAMODB_LOCAL_ENDPOINT
 //! (scripts/dynamodb-local.sh start).
 
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use e2e::{Api, Engine};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 fn program() -> Value {
@@ -111,31 +116,205 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-async fn load(engine: Engine, seconds: u64) {
-    println!("| pattern | clients | ops/s | p50 ms | p99 ms |");
-    println!("|---|---|---|---|---|");
-    for clients in [1usize, 8, 32] {
-        // Each pattern gets a fresh engine: dynoxide keeps every
-        // transaction's idempotency token for ten minutes and scans them all
-        // on each transaction, so a pattern run second would pay for the first.
-        let raw_api = Api::start(engine).await;
-        raw_api.program("load", &program()).await;
-        let raw = raw_ceiling(&raw_api, clients, seconds).await;
-        drop(raw_api);
+/// CPU seconds this process has used so far (user and system, all
+/// threads: load generator, server and engine), from /proc/self/stat.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        // utime and stime, in clock ticks of 1/100 s on Linux.
+        (Some(user), Some(system)) => (user + system) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+async fn load(engine: Engine, seconds: u64, patterns: &[usize]) {
+    println!("| clients | raw ops/s | API orders/s | API / raw | raw CPU ms/op | API CPU ms/order | raw p50 ms | raw p99 ms | API p50 ms | API p99 ms |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut shapes = Vec::new();
+    for &clients in patterns {
+        // Each pattern gets a fresh engine per harness, so neither pays for
+        // what the other left behind (dynoxide's kept idempotency tokens, on
+        // DynamoDB Local; a larger table).
         let api = std::sync::Arc::new(Api::start(engine).await);
         api.program("load", &program()).await;
-        let orders = through_api(api.clone(), clients, seconds).await;
-        for (name, (ops, lat)) in [
-            ("GetItem + TransactWriteItems (raw)", raw),
-            ("POST /orders through the API", orders),
-        ] {
-            println!(
-                "| {name} | {clients} | {:.0} | {:.2} | {:.2} |",
-                ops,
-                percentile(&lat, 0.5),
-                percentile(&lat, 0.99)
-            );
+        let shape = Shape::probe(&api).await;
+        let cpu = cpu_seconds();
+        let (orders, api_lat) = through_api(api.clone(), clients, seconds).await;
+        let api_cpu = (cpu_seconds() - cpu) / api_lat.len() as f64;
+        let shape = shape.measured(&api, clients).await;
+        drop(api);
+        let raw_api = Api::start(engine).await;
+        raw_api.program("load", &program()).await;
+        let cpu = cpu_seconds();
+        let (raw, raw_lat) = raw_ceiling(&raw_api, &shape, clients, seconds).await;
+        let raw_cpu = (cpu_seconds() - cpu) / raw_lat.len() as f64;
+        drop(raw_api);
+        println!(
+            "| {clients} | {raw:.0} | {orders:.0} | {:.0} % | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            100.0 * orders / raw,
+            raw_cpu * 1000.0,
+            api_cpu * 1000.0,
+            percentile(&raw_lat, 0.5),
+            percentile(&raw_lat, 0.99),
+            percentile(&api_lat, 0.5),
+            percentile(&api_lat, 0.99)
+        );
+        shapes.push((clients, shape));
+    }
+    println!();
+    println!("Raw transaction per order, as the API's (sizes from its items in the same pattern):");
+    for (clients, shape) in shapes {
+        println!(
+            "- {clients} clients: GetItem (consistent) + TransactWriteItems of {} items \
+             (order put if absent: {} bytes of data; state put on its version: {} bytes \
+             after the first order, +{:.2} bytes per order), the first per customer also \
+             putting the expiry index item",
+            if shape.expiry_item { "2 or 3" } else { "2" },
+            shape.order_data,
+            shape.state_first,
+            shape.state_growth
+        );
+    }
+}
+
+/// What the API's transaction for an uncontended order writes (see
+/// `tier_store::DynamoStore::commit`): the order item, created if absent,
+/// and the state item, put on the version read; the first order of a
+/// customer also puts its expiry index item. Sizes are taken from the
+/// items the API wrote in the same pattern.
+#[derive(Clone)]
+struct Shape {
+    /// Length of the order item's deflated `data` (reply and record).
+    order_data: usize,
+    /// Length of the state blob after a customer's first order.
+    state_first: usize,
+    /// Growth of the state blob per order (the `max` tracker keeps a value
+    /// per order).
+    state_growth: f64,
+    /// Whether the first order wrote an expiry index item.
+    expiry_item: bool,
+}
+
+async fn item(api: &Api, pk: &str, sk: &str) -> Option<HashMap<String, AttributeValue>> {
+    api.store()
+        .client()
+        .get_item()
+        .table_name(&api.table)
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+fn blob_len(item: &HashMap<String, AttributeValue>, name: &str) -> usize {
+    item[name].as_b().unwrap().as_ref().len()
+}
+
+impl Shape {
+    /// One order of a probe customer through the API: the first order's
+    /// items.
+    async fn probe(api: &Api) -> Shape {
+        let at = "2026-01-01T00:00:00Z".parse().unwrap();
+        let r = api
+            .post("/programs/load/orders", &order("probe", 0, at))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let pk = tier_store::keys::customer_pk("load", "probe");
+        let state = item(api, &pk, tier_store::keys::STATE).await.unwrap();
+        let order = item(api, &pk, &tier_store::keys::order_sk("o0"))
+            .await
+            .unwrap();
+        Shape {
+            order_data: blob_len(&order, "data"),
+            state_first: blob_len(&state, "state"),
+            state_growth: 0.0,
+            expiry_item: item(api, &pk, tier_store::keys::EXPIRY).await.is_some(),
         }
+    }
+
+    /// The state's growth per order and the order item's size, from what
+    /// the clients of a pattern wrote through the API.
+    async fn measured(mut self, api: &Api, clients: usize) -> Shape {
+        let mut growth = Vec::new();
+        let mut data = Vec::new();
+        for c in 0..clients {
+            let pk = tier_store::keys::customer_pk("load", &format!("load{c}"));
+            let state = item(api, &pk, tier_store::keys::STATE).await.unwrap();
+            let version: f64 = state["version"].as_n().unwrap().parse().unwrap();
+            let size = blob_len(&state, "state") as f64;
+            if version > 1.0 {
+                growth.push((size - self.state_first as f64) / (version - 1.0));
+            }
+            let last = format!("o{}", version as u64 - 1);
+            let order = item(api, &pk, &tier_store::keys::order_sk(&last))
+                .await
+                .unwrap();
+            data.push(blob_len(&order, "data") as f64);
+        }
+        self.state_growth = if growth.is_empty() {
+            0.0
+        } else {
+            median(&mut growth).max(0.0)
+        };
+        self.order_data = median(&mut data) as usize;
+        self
+    }
+
+    fn state_len(&self, orders: usize) -> usize {
+        self.state_first + (self.state_growth * orders as f64) as usize
+    }
+}
+
+/// A client of its own that posts orders to the `load` program and checks
+/// each is applied, and does nothing else: the tests' `Api` helper also
+/// copies the headers, parses every reply into a `Value` and looks for a
+/// file to record the exchange in, which is the load generator's CPU, not
+/// the API's, on the same two cores.
+struct Poster {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Poster {
+    fn new(api: &Api) -> Poster {
+        Poster {
+            client: reqwest::Client::new(),
+            url: format!("{}/programs/load/orders", api.base),
+        }
+    }
+
+    async fn order(&self, body: String) {
+        let response = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the order is answered");
+        let status = response.status().as_u16();
+        let reply = response.bytes().await.expect("the reply is read");
+        let needle = b"\"applied\":true";
+        let applied = reply.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            status == 200 && applied,
+            "{status}: {}",
+            String::from_utf8_lossy(&reply)
+        );
     }
 }
 
@@ -148,7 +327,7 @@ async fn through_api(
     let start: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let api = api.clone();
+        let poster = Poster::new(&api);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = 0;
@@ -158,9 +337,9 @@ async fn through_api(
                     i,
                     start + chrono::Duration::minutes(i as i64),
                 );
+                let body = body.to_string();
                 let t = Instant::now();
-                let r = api.post("/programs/load/orders", &body).await;
-                assert_eq!(r.status, 200, "{}", r.body);
+                poster.order(body).await;
                 lat.push(t.elapsed());
                 i += 1;
             }
@@ -170,68 +349,98 @@ async fn through_api(
     collect(tasks, seconds).await
 }
 
-async fn raw_ceiling(api: &Api, clients: usize, seconds: u64) -> (f64, Vec<Duration>) {
+/// The raw ceiling: per order, the requests the API's store sends for an
+/// uncontended order (`DynamoStore::load_customer` and `commit`), with the
+/// same keys, conditions, options and sizes, straight to the engine.
+async fn raw_ceiling(
+    api: &Api,
+    shape: &Shape,
+    clients: usize,
+    seconds: u64,
+) -> (f64, Vec<Duration>) {
     let store = api.store().clone();
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    // Deflated data does not compress; neither do these bytes.
+    let mut rng = fastrand::Rng::with_seed(15);
+    let noise: std::sync::Arc<Vec<u8>> = std::sync::Arc::new(
+        (0..shape.state_len(1_000_000).max(shape.order_data) + 64)
+            .map(|_| rng.u8(..))
+            .collect(),
+    );
+    let start: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
     let mut tasks = Vec::new();
     for c in 0..clients {
         let client = store.client().clone();
         let table = api.table.clone();
+        let shape = shape.clone();
+        let noise = noise.clone();
         tasks.push(tokio::spawn(async move {
-            let pk = format!("RAW#{c}");
+            use aws_sdk_dynamodb::types::{
+                ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+            };
+            let customer = format!("raw{c}");
+            let pk = tier_store::keys::customer_pk("load", &customer);
+            let s = |v: &str| AttributeValue::S(v.to_owned());
             let mut version = 0u64;
             let mut lat = Vec::new();
-            let state = Blob::new(vec![7u8; 400]);
             while Instant::now() < deadline {
+                let i = version as usize;
+                let placed_at = (start + chrono::Duration::minutes(i as i64))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 let t = Instant::now();
-                let s = |v: &str| AttributeValue::S(v.to_owned());
                 client
                     .get_item()
                     .table_name(&table)
                     .key("pk", s(&pk))
-                    .key("sk", s("STATE"))
+                    .key("sk", s(tier_store::keys::STATE))
                     .consistent_read(true)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .unwrap();
                 let order = Put::builder()
                     .table_name(&table)
                     .item("pk", s(&pk))
-                    .item("sk", s(&format!("ORDER#{version}")))
+                    .item("sk", s(&tier_store::keys::order_sk(&format!("o{i}"))))
                     .item(
                         "hash",
                         s("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
                     )
-                    .item("result", s(&"x".repeat(420)))
-                    .item("record", s(&"y".repeat(300)))
+                    .item(
+                        "data",
+                        AttributeValue::B(Blob::new(&noise[i % 64..i % 64 + shape.order_data])),
+                    )
+                    .item("itemVersion", AttributeValue::N("1".into()))
+                    .item("status", s("completed"))
+                    .item("placedAt", s(&placed_at))
                     .condition_expression("attribute_not_exists(pk)")
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .build()
                     .unwrap();
-                let cond = if version == 0 {
-                    "attribute_not_exists(pk)"
-                } else {
-                    "version = :v"
-                };
+                let state_len = shape.state_len(i + 1);
                 let mut state_put = Put::builder()
                     .table_name(&table)
                     .item("pk", s(&pk))
-                    .item("sk", s("STATE"))
+                    .item("sk", s(tier_store::keys::STATE))
                     .item("version", AttributeValue::N((version + 1).to_string()))
-                    .item("state", AttributeValue::B(state.clone()))
-                    .condition_expression(cond);
-                if version > 0 {
-                    state_put = state_put
-                        .expression_attribute_values(":v", AttributeValue::N(version.to_string()));
-                }
-                let check = ConditionCheck::builder()
-                    .table_name(&table)
-                    .key("pk", s("PROGRAM#load"))
-                    .key("sk", s("CONFIG_VERSION"))
-                    .condition_expression("version = :cv")
-                    .expression_attribute_values(":cv", AttributeValue::N("1".into()))
-                    .build()
-                    .unwrap();
-                client
+                    .item(
+                        "state",
+                        AttributeValue::B(Blob::new(&noise[i % 64..i % 64 + state_len])),
+                    )
+                    .item("nextExpiry", s("2027-01-01"))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    );
+                state_put = if version == 0 {
+                    state_put.condition_expression("attribute_not_exists(pk)")
+                } else {
+                    state_put
+                        .condition_expression("version = :v")
+                        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+                };
+                let mut transaction = client
                     .transact_write_items()
                     .transact_items(TransactWriteItem::builder().put(order).build())
                     .transact_items(
@@ -239,10 +448,22 @@ async fn raw_ceiling(api: &Api, clients: usize, seconds: u64) -> (f64, Vec<Durat
                             .put(state_put.build().unwrap())
                             .build(),
                     )
-                    .transact_items(TransactWriteItem::builder().condition_check(check).build())
-                    .send()
-                    .await
-                    .unwrap();
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total);
+                if version == 0 && shape.expiry_item {
+                    let expiry = Put::builder()
+                        .table_name(&table)
+                        .item("pk", s(&pk))
+                        .item("sk", s(tier_store::keys::EXPIRY))
+                        .item("programId", s("load"))
+                        .item("customerId", s(&customer))
+                        .item("expiryShard", s(&tier_store::keys::expiry_shard(&pk)))
+                        .item("expiresOn", s("2027-01-01"))
+                        .build()
+                        .unwrap();
+                    transaction = transaction
+                        .transact_items(TransactWriteItem::builder().put(expiry).build());
+                }
+                transaction.send().await.unwrap();
                 lat.push(t.elapsed());
                 version += 1;
             }
@@ -262,6 +483,119 @@ async fn collect(
     }
     all.sort();
     (all.len() as f64 / seconds as f64, all)
+}
+
+/// A history to replay: `orders` orders of many customers (1 to 19 each,
+/// 10 on average), each customer's in time order over 18 months, all of
+/// them in time order; seeded, so every run replays the same history.
+fn history(orders: usize) -> Vec<(usize, Value)> {
+    let mut rng = fastrand::Rng::with_seed(15);
+    let start: chrono::DateTime<chrono::Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+    let mut all = Vec::with_capacity(orders);
+    let mut customer = 0;
+    while all.len() < orders {
+        let count = (1 + rng.usize(..19)).min(orders - all.len());
+        let mut at = start + chrono::Duration::seconds(rng.i64(0..365 * 86_400));
+        for i in 0..count {
+            // Mostly everyday amounts; one order in 500 large enough for
+            // Gold's single-order criterion (a dynamic upgrade).
+            let cents = if rng.usize(..500) == 0 {
+                rng.u64(2_500_000..3_000_000)
+            } else {
+                rng.u64(1_000..40_000)
+            };
+            let amount = format!("{}.{:02}", cents / 100, cents % 100);
+            let body = json!({
+                "orderId": format!("o{i}"), "customerId": format!("cust{customer:06}"),
+                "placedAt": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "status": "completed", "amount": amount, "currency": "USD",
+                "lineItems": [{"sku": "a", "category": "shirts", "price": amount, "quantity": 1}]
+            });
+            all.push((at, customer, body));
+            at += chrono::Duration::seconds(rng.i64(3_600..40 * 86_400));
+        }
+        customer += 1;
+    }
+    all.sort_by_key(|(at, customer, _)| (*at, *customer));
+    all.into_iter().map(|(_, c, body)| (c, body)).collect()
+}
+
+/// Replays [`history`] through the API with `clients` concurrent clients,
+/// each serving its own customers (so each customer's orders arrive in
+/// order), and prints the throughput of each consecutive block of orders.
+async fn sustain(engine: Engine, orders: usize, clients: usize, block: usize) {
+    let history = history(orders);
+    let customers = history.iter().map(|(c, _)| c + 1).max().unwrap_or(0);
+    let mut queues: Vec<Vec<String>> = vec![Vec::new(); clients];
+    for (customer, body) in history {
+        queues[customer % clients].push(body.to_string());
+    }
+    let api = std::sync::Arc::new(Api::start(engine).await);
+    api.program("load", &program()).await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let marks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let started_cpu = cpu_seconds();
+    let mut tasks = Vec::new();
+    for queue in queues {
+        let (poster, done, marks) = (Poster::new(&api), done.clone(), marks.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(queue.len());
+            for body in queue {
+                let t = Instant::now();
+                poster.order(body).await;
+                let now = Instant::now();
+                lat.push((now, now - t));
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n % block == 0 {
+                    marks.lock().unwrap().push((n, now, cpu_seconds()));
+                }
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    let mut marks = marks.lock().unwrap().clone();
+    marks.sort_by_key(|(n, _, _)| *n);
+    println!(
+        "{orders} orders of {customers} customers, {clients} clients, {:?} engine",
+        engine
+    );
+    println!();
+    println!("| orders | orders/s | CPU ms/order | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|");
+    let mut rates = Vec::new();
+    let mut from = (0, started, started_cpu);
+    for (n, at, cpu) in marks {
+        let mut in_block: Vec<Duration> = lat
+            .iter()
+            .filter(|(end, _)| *end > from.1 && *end <= at)
+            .map(|(_, d)| *d)
+            .collect();
+        in_block.sort();
+        let rate = (n - from.0) as f64 / (at - from.1).as_secs_f64();
+        rates.push(rate);
+        println!(
+            "| {}-{} | {rate:.0} | {:.3} | {:.2} | {:.2} |",
+            from.0 + 1,
+            n,
+            (cpu - from.2) * 1000.0 / (n - from.0) as f64,
+            percentile(&in_block, 0.5),
+            percentile(&in_block, 0.99)
+        );
+        from = (n, at, cpu);
+    }
+    println!();
+    println!(
+        "Overall: {orders} orders in {:.1} s, {:.0} orders/s; last block / first block: {:.2}",
+        elapsed.as_secs_f64(),
+        orders as f64 / elapsed.as_secs_f64(),
+        rates.last().unwrap_or(&0.0) / rates.first().unwrap_or(&1.0)
+    );
 }
 
 /// Init time of each Lambda binary: from exec to its first request for an
@@ -331,22 +665,50 @@ async fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    let number = |name: &str, default: usize| {
+        flag(name)
+            .map(|s| {
+                s.parse()
+                    .unwrap_or_else(|_| panic!("{name} {s}: not a number"))
+            })
+            .unwrap_or(default)
+    };
     let engine = match flag("--engine").as_deref() {
         Some("dynamodb-local") => Engine::DynamoDbLocal,
         _ => Engine::Embedded,
     };
-    let seconds = flag("--seconds").and_then(|s| s.parse().ok()).unwrap_or(5);
+    let seconds = number("--seconds", 5) as u64;
     match args.get(1).map(String::as_str) {
         Some("cost") => cost(engine).await,
-        Some("load") => load(engine, seconds).await,
+        Some("load") => {
+            let patterns: Vec<usize> = flag("--clients")
+                .unwrap_or_else(|| "1,8,32".into())
+                .split(',')
+                .map(|c| c.parse().expect("--clients N[,N...]"))
+                .collect();
+            load(engine, seconds, &patterns).await
+        }
+        Some("sustain") => {
+            let block = number("--block", 10_000);
+            sustain(
+                engine,
+                number("--orders", 100_000),
+                number("--clients", 8),
+                block,
+            )
+            .await
+        }
         Some("coldstart") => {
-            let runs = flag("--runs").and_then(|s| s.parse().ok()).unwrap_or(20);
+            let runs = number("--runs", 20);
             let binaries: Vec<&String> = args[2..]
                 .iter()
                 .take_while(|a| !a.starts_with("--"))
                 .collect();
             coldstart(&binaries, runs).await
         }
-        _ => eprintln!("usage: loadgen cost|load [--engine embedded|dynamodb-local] [--seconds N]"),
+        _ => eprintln!(
+            "usage: loadgen cost|load|sustain|coldstart [--engine embedded|dynamodb-local] \
+             [--seconds N] [--clients N[,N...]] [--orders N] [--block N]"
+        ),
     }
 }
