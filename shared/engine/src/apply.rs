@@ -524,6 +524,8 @@ impl Program {
         let index = self
             .tier_index(tier)
             .ok_or_else(|| EngineError::UnknownTier(tier.to_owned()))?;
+        // What fell due by then is judged first, as before every event.
+        self.expire(state, at);
         if state.tier_index(self) == index && state.tier == tier {
             return Ok(None);
         }

@@ -184,7 +184,8 @@ impl<'de> Deserialize<'de> for MonthDay {
         };
         let rest = text.strip_prefix("--").ok_or_else(bad)?;
         let (m, d) = rest.split_once('-').ok_or_else(bad)?;
-        if m.len() != 2 || d.len() != 2 {
+        let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(m) || !two_digits(d) {
             return Err(bad());
         }
         let month: u32 = m.parse().map_err(|_| bad())?;

@@ -8,10 +8,11 @@ use crate::state::{CustomerState, TierChange};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-/// Period ends judged in one call at most: a monthly validity over the
-/// 100 years of supported dates is 1,200; a bound keeps a bad state from
-/// looping.
-const MAX_VALIDITY_STEPS: usize = 2_000;
+/// Period ends judged in one call at most, a bound that valid data never
+/// reaches: events fall in 1970..2200, so a monthly validity has at most
+/// 2,760 ends there, each with at most one grace end (5,520 instants). A
+/// bad state stops here instead of looping.
+const MAX_VALIDITY_STEPS: usize = 10_000;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Expired {
@@ -34,6 +35,11 @@ impl Program {
     pub fn expire(&self, state: &mut CustomerState, now: DateTime<Utc>) -> Expired {
         state.saw_event(now);
         let mut expired = Expired::default();
+        // A grace left by a rule a later config removed ends with the rule:
+        // it must not come back if a rule is added again.
+        if state.grace_until.is_some() && self.in_grace_until(state).is_none() {
+            state.grace_until = None;
+        }
         if self.lapses {
             for _ in 0..MAX_VALIDITY_STEPS {
                 let Some(at) = self.next_validity_instant(state).filter(|at| *at <= now) else {

@@ -73,7 +73,8 @@ impl Program {
     /// remains of it: the history replayed in time order, where each order
     /// lifts the customer to the highest tier whose rule (of the config
     /// version the order was decided under) holds with what remains of the
-    /// orders placed so far, and each admin action sets the tier.
+    /// orders placed so far, and each admin action and each move down by the
+    /// validity rules sets the tier.
     pub fn rejudged_tier(
         &self,
         state: &CustomerState,
@@ -90,7 +91,12 @@ impl Program {
             }
             _ => 0,
         };
-        let admin: Vec<&TierChange> = history.iter().filter(|c| c.admin).collect();
+        // Admin sets and moves down by the validity rules set the tier at
+        // their instant whatever the orders say.
+        let admin: Vec<&TierChange> = history
+            .iter()
+            .filter(|c| c.admin || (c.cause == crate::validity::RETENTION && c.from != c.to))
+            .collect();
         let mut next_admin = 0;
         let mut running = CustomerState::new(self, state.tier_since);
         let mut i = 0;

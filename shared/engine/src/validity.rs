@@ -104,9 +104,15 @@ impl Program {
         if at >= grace || !self.retains(state, tier, r, at) {
             return None;
         }
-        let ended = period_end(r, state.valid_from(), state.joined())?;
+        // Renewed as from the last period end passed by now: with a grace
+        // longer than the period, more than one end has gone by.
+        let joined = state.joined();
+        let mut from = period_end(r, state.valid_from(), joined)?;
+        while let Some(next) = period_end(r, from, joined).filter(|next| *next <= at) {
+            from = next;
+        }
         let mut changes = Vec::with_capacity(1);
-        self.renew(state, tier, ended, at, &mut changes);
+        self.renew(state, tier, from, at, &mut changes);
         changes.pop()
     }
 

@@ -73,6 +73,103 @@ fn three_tiers(start: &str, silver: Value, gold: Value) -> Program {
     }))
 }
 
+// ---------------------------------------------------------------- bugs
+
+/// A customer idle from 1970 to 2199 with a monthly validity that always
+/// renews has ~2,760 period ends to judge; one `expire` must leave the
+/// customer judged up to `now`, and a second `expire` at the same instant
+/// must change nothing.
+#[test]
+fn an_idle_customer_over_the_whole_supported_range_is_judged_up_to_now() {
+    let p = three_tiers("1970-01-01T00:00:00Z", json!({}), json!({}));
+    let mut s = CustomerState::new(&p, at("1970-01-02T00:00:00Z"));
+    p.apply_order(&mut s, &order("o1", at("1970-01-02T00:00:00Z"), "3000"))
+        .unwrap();
+    assert_eq!(tier(&p, &s), "Silver");
+    let now = at("2199-12-01T00:00:00Z");
+    p.expire(&mut s, now);
+    let until = p.valid_until(&s).unwrap();
+    assert!(until > now, "valid until {until}, in the past of {now}");
+    let again = p.expire(&mut s, now);
+    assert!(
+        !again.changed(),
+        "a second expire at {now} changed {again:?}"
+    );
+}
+
+/// A recovery during a grace longer than the period renews "as from the end
+/// of the period that ran out": the next end is then already past, and the
+/// customer who just met the condition is judged again at an instant
+/// before their recovering order.
+#[test]
+fn a_recovery_in_a_grace_longer_than_the_period_leaves_an_end_in_the_past() {
+    let keep = json!({
+        "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend1m", "min": 1000}],
+        "graceDays": 60
+    });
+    let p = three_tiers("2026-01-01T00:00:00Z", keep.clone(), keep);
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    p.apply_order(&mut s, &order("o1", at("2026-01-01T00:00:00Z"), "3000"))
+        .unwrap();
+    assert_eq!(tier(&p, &s), "Silver");
+    // Ends 2026-02-01 with nothing in the last month: grace to 2026-04-02.
+    p.expire(&mut s, at("2026-02-01T00:00:00Z"));
+    assert_eq!(p.in_grace_until(&s), Some(at("2026-04-02T00:00:00Z")));
+    let when = at("2026-03-15T00:00:00Z");
+    p.apply_order(&mut s, &order("o2", when, "1000")).unwrap();
+    assert_eq!(p.in_grace_until(&s), None, "recovered");
+    let next = p.next_validity_instant(&s).unwrap();
+    assert!(
+        next > when,
+        "renewed at {when} but the next end is {next}, already past"
+    );
+}
+
+/// A customer moved down by retention who is upgraded again by a new order
+/// and returns that order: the return must take back the upgrade it caused.
+/// `rejudged_tier` replays orders and admin actions only, so the earlier
+/// orders lift the replay back to the old tier and the return changes
+/// nothing.
+#[test]
+fn returning_the_order_that_re_upgraded_after_a_retention_move_takes_it_back() {
+    let gold_keep = json!({
+        "validity": {"months": 12, "from": "tierStart"},
+        "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 8000}],
+        "onFail": "qualified"
+    });
+    let p = three_tiers("2026-01-01T00:00:00Z", json!({}), gold_keep);
+    let mut s = CustomerState::new(&p, at("2026-01-05T00:00:00Z"));
+    let o1 = p
+        .apply_order(&mut s, &order("o1", at("2026-01-05T00:00:00Z"), "10000"))
+        .unwrap();
+    assert_eq!(tier(&p, &s), "Gold");
+    p.expire(&mut s, at("2027-01-05T00:00:00Z"));
+    assert_eq!(tier(&p, &s), "Member");
+    let o2 = p
+        .apply_order(&mut s, &order("o2", at("2027-02-01T00:00:00Z"), "10000"))
+        .unwrap();
+    assert_eq!(tier(&p, &s), "Gold");
+    let mut record = o2.record.clone();
+    let orders = vec![o1.record.clone(), o2.record.clone()];
+    let ret = Return {
+        return_id: "r1".into(),
+        order_id: "o2".into(),
+        customer_id: "c1".into(),
+        returned_at: at("2027-02-10T00:00:00Z"),
+        amount: None,
+    };
+    let history = ReturnHistory {
+        orders: &orders,
+        rules: &CurrentRulesOnly,
+    };
+    p.apply_return_judged(&mut s, &mut record, &ret, &history)
+        .unwrap();
+    // Nothing spent in the last 12 months and the upgrading order returned.
+    assert_eq!(tier(&p, &s), "Member");
+}
+
+// ---------------------------------------------------------- held attacks
+
 #[test]
 fn fixed_dates_at_the_edges_of_the_year_end_on_that_day() {
     for (day, reached, first_end, second_end) in [
@@ -179,6 +276,8 @@ fn odd_fixed_date_strings_are_refused_by_the_parser() {
         "--0x-01",
         "--01/01",
         "2026-01-01",
+        "--+1-01",
+        "--01-+1",
         "--\u{0}1-01",
     ] {
         let v = json!({"months": 12, "from": {"fixedDate": date}});
@@ -390,6 +489,7 @@ fn an_admin_set_or_an_upgrade_during_grace_ends_the_grace() {
     p.expire(&mut r, grace.unwrap());
     assert_eq!(tier(&p, &r), "Member");
 }
+
 // ---------------------------------------------------------- properties
 
 fn validity(i: usize) -> Value {
@@ -476,4 +576,60 @@ proptest! {
         }
         prop_assert_eq!(once, stepped);
     }
+}
+
+/// The admin tier action is an event like any other: a validity end that
+/// fell due before it (the job not having run yet) is judged first, so the
+/// history shows the move down before the admin's setting.
+#[test]
+fn an_admin_set_after_an_unjudged_end_judges_that_end_first() {
+    let keep = json!({
+        "validity": {"months": 12, "from": "tierStart"},
+        "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend1m", "min": 1000}]
+    });
+    let p = three_tiers("2026-01-01T00:00:00Z", keep.clone(), keep);
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    p.apply_order(&mut s, &order("o1", at("2026-01-01T00:00:00Z"), "3000"))
+        .unwrap();
+    // Silver lapsed on 2027-01-01; nobody ran the job.
+    let change = p
+        .set_tier(&mut s, "Gold", at("2027-03-01T00:00:00Z"), "vip")
+        .unwrap()
+        .unwrap();
+    let moves: Vec<_> = s
+        .history
+        .iter()
+        .map(|h| (h.from.as_str(), h.to.as_str(), h.at))
+        .collect();
+    assert_eq!(
+        moves[1..],
+        [
+            ("Silver", "Member", at("2027-01-01T00:00:00Z")),
+            ("Member", "Gold", at("2027-03-01T00:00:00Z")),
+        ],
+        "admin change {change:?}"
+    );
+}
+
+/// What the customer of the grace-longer-than-a-period case sees a day
+/// after recovering: back in grace, for an end before the recovery.
+#[test]
+fn a_customer_who_recovered_in_grace_is_not_back_in_grace_the_next_day() {
+    let keep = json!({
+        "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend1m", "min": 1000}],
+        "graceDays": 60
+    });
+    let p = three_tiers("2026-01-01T00:00:00Z", keep.clone(), keep);
+    let mut s = CustomerState::new(&p, at("2026-01-01T00:00:00Z"));
+    p.apply_order(&mut s, &order("o1", at("2026-01-01T00:00:00Z"), "3000"))
+        .unwrap();
+    p.expire(&mut s, at("2026-02-01T00:00:00Z"));
+    p.apply_order(&mut s, &order("o2", at("2026-03-15T00:00:00Z"), "1000"))
+        .unwrap();
+    let e = p.expire(&mut s, at("2026-03-16T00:00:00Z"));
+    assert_eq!(
+        p.in_grace_until(&s),
+        None,
+        "renewed on 2026-03-15, in grace again on 2026-03-16 ({e:?})"
+    );
 }

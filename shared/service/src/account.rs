@@ -143,6 +143,8 @@ impl UseCase for SetTierAction<'_> {
         snapshot: Snapshot,
     ) -> Result<Step<TierSetResponse>, ApiError> {
         let mut state = snapshot.state;
+        // A validity that ran out by then moved the customer first.
+        let expired = loaded.program.expire(&mut state, self.at);
         let before = state.tier.clone();
         let change = loaded.program.set_tier(
             &mut state,
@@ -157,7 +159,7 @@ impl UseCase for SetTierAction<'_> {
             tier: self.request.tier.clone(),
             changed: change.is_some(),
         };
-        if change.is_none() && snapshot.exists {
+        if change.is_none() && snapshot.exists && !expired.changed() {
             return Ok(Step::Answer(reply));
         }
         Ok(Step::Commit {
