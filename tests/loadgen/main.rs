@@ -2,6 +2,7 @@
 //!
 //!   loadgen cost  [--engine embedded|dynamodb-local]
 //!   loadgen load  [--engine embedded|dynamodb-local] [--seconds 5] [--clients 1,8,32]
+//!   loadgen load  --url http://127.0.0.1:3999 [--seconds 5] [--clients 1,8,32]
 //!   loadgen sustain [--engine embedded|dynamodb-local] [--orders 100000] [--clients 8] [--block 10000]
 //!   loadgen coldstart BINARY... [--runs 20]
 //!
@@ -150,7 +151,7 @@ async fn load(engine: Engine, seconds: u64, patterns: &[usize]) {
         api.program("load", &program()).await;
         let shape = Shape::probe(&api).await;
         let cpu = cpu_seconds();
-        let (orders, api_lat) = through_api(api.clone(), clients, seconds).await;
+        let (orders, api_lat) = through_api(&api.base, "load", clients, seconds).await;
         let api_cpu = (cpu_seconds() - cpu) / api_lat.len() as f64;
         let shape = shape.measured(&api, clients).await;
         drop(api);
@@ -291,9 +292,13 @@ struct Poster {
 
 impl Poster {
     fn new(api: &Api) -> Poster {
+        Poster::at(&api.base, "load")
+    }
+
+    fn at(base: &str, program: &str) -> Poster {
         Poster {
             client: reqwest::Client::new(),
-            url: format!("{}/programs/load/orders", api.base),
+            url: format!("{base}/programs/{program}/orders"),
         }
     }
 
@@ -319,7 +324,8 @@ impl Poster {
 }
 
 async fn through_api(
-    api: std::sync::Arc<Api>,
+    base: &str,
+    program: &str,
     clients: usize,
     seconds: u64,
 ) -> (f64, Vec<Duration>) {
@@ -327,7 +333,7 @@ async fn through_api(
     let start: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let poster = Poster::new(&api);
+        let poster = Poster::at(base, program);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = 0;
@@ -483,6 +489,33 @@ async fn collect(
     }
     all.sort();
     (all.len() as f64 / seconds as f64, all)
+}
+
+/// Orders per second through a local API already running at `base` (for
+/// example the `local` profile's binary, `--in-memory`): the same orders
+/// as `load`'s API side, without the raw ceiling.
+async fn load_url(base: &str, seconds: u64, patterns: &[usize]) {
+    println!("| clients | API orders/s | p50 ms | p99 ms |");
+    println!("|---|---|---|---|");
+    for &clients in patterns {
+        // A program of its own per pattern, so every pattern starts with
+        // new customers.
+        let id = format!("load{}", fastrand::u64(..));
+        let r = reqwest::Client::new()
+            .put(format!("{base}/programs/{id}/config"))
+            .header("content-type", "application/json")
+            .body(program().to_string())
+            .send()
+            .await
+            .expect("the config is answered");
+        assert!(r.status().is_success(), "config: {}", r.status());
+        let (orders, lat) = through_api(base, &id, clients, seconds).await;
+        println!(
+            "| {clients} | {orders:.0} | {:.2} | {:.2} |",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99)
+        );
+    }
 }
 
 /// A history to replay: `orders` orders of many customers (1 to 19 each,
@@ -678,16 +711,17 @@ async fn main() {
         _ => Engine::Embedded,
     };
     let seconds = number("--seconds", 5) as u64;
+    let patterns: Vec<usize> = flag("--clients")
+        .unwrap_or_else(|| "1,8,32".into())
+        .split(',')
+        .map(|c| c.parse().expect("--clients N[,N...]"))
+        .collect();
     match args.get(1).map(String::as_str) {
         Some("cost") => cost(engine).await,
-        Some("load") => {
-            let patterns: Vec<usize> = flag("--clients")
-                .unwrap_or_else(|| "1,8,32".into())
-                .split(',')
-                .map(|c| c.parse().expect("--clients N[,N...]"))
-                .collect();
-            load(engine, seconds, &patterns).await
+        Some("load") if flag("--url").is_some() => {
+            load_url(&flag("--url").unwrap_or_default(), seconds, &patterns).await
         }
+        Some("load") => load(engine, seconds, &patterns).await,
         Some("sustain") => {
             let block = number("--block", 10_000);
             sustain(
