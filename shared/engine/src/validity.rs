@@ -126,15 +126,7 @@ impl Program {
     ) {
         state.renewed_at = Some(period_from);
         state.grace_until = None;
-        let name = self.tier_name(tier).to_owned();
-        let change = TierChange {
-            from: name.clone(),
-            to: name,
-            at,
-            cause: RENEWED.to_owned(),
-            config_version: Some(self.version()),
-            admin: false,
-        };
+        let change = self.validity_change(tier, tier, at, RENEWED);
         state.record_renewal(change.clone());
         changes.push(change);
     }
@@ -159,16 +151,26 @@ impl Program {
             // Still qualified for the tier itself: a new period from now.
             return self.renew(state, tier, at, at, changes);
         }
-        let change = TierChange {
-            from: self.tier_name(tier).to_owned(),
-            to: self.tier_name(to).to_owned(),
-            at,
-            cause: RETENTION.to_owned(),
-            config_version: Some(self.version()),
-            admin: false,
-        };
+        let change = self.validity_change(tier, to, at, RETENTION);
         state.record_change(change.clone());
         changes.push(change);
+    }
+
+    fn validity_change(
+        &self,
+        from: TierIndex,
+        to: TierIndex,
+        at: DateTime<Utc>,
+        cause: &str,
+    ) -> TierChange {
+        TierChange {
+            from: self.tier_name(from).to_owned(),
+            to: self.tier_name(to).to_owned(),
+            at,
+            cause: cause.to_owned(),
+            config_version: Some(self.version()),
+            admin: false,
+        }
     }
 
     /// From the first warning day before the end of the validity (and

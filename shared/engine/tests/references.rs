@@ -6,30 +6,12 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use tier_engine::*;
 
+mod common;
+use common::{at, d, order};
+
 fn program(config: serde_json::Value) -> Program {
     let config: ProgramConfig = serde_json::from_value(config).expect("config parses");
     Program::validate(config).expect("config is valid")
-}
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-fn order(id: &str, placed_at: DateTime<Utc>, amount: &str) -> Order {
-    Order {
-        order_id: id.into(),
-        customer_id: "c1".into(),
-        placed_at,
-        status: OrderStatus::Completed,
-        amount: d(amount),
-        gross_amount: None,
-        currency: None,
-        line_items: vec![],
-    }
 }
 
 fn with_items(mut o: Order, items: &[(&str, &str)]) -> Order {

@@ -4,30 +4,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tier_engine::*;
 
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
-
-fn order(id: &str, placed_at: DateTime<Utc>, amount: &str) -> Order {
-    Order {
-        order_id: id.into(),
-        customer_id: "c1".into(),
-        placed_at,
-        status: OrderStatus::Completed,
-        amount: d(amount),
-        gross_amount: None,
-        currency: None,
-        line_items: vec![],
-    }
-}
+mod common;
+use common::{at, d, order};
 
 /// Member -> Silver ($3,000 spent) -> Gold ($10,000 spent), lazy; Silver
 /// and Gold are kept by `keep_silver` / `keep_gold` dollars spent over the

@@ -3,32 +3,13 @@
 //! states stored before the validity fields existed, and judging in steps
 //! or at once over several tiers that all lapse.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use proptest::prelude::*;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tier_engine::*;
 
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
-
-fn order(id: &str, placed_at: DateTime<Utc>, amount: &str) -> Order {
-    Order {
-        order_id: id.into(),
-        customer_id: "c1".into(),
-        placed_at,
-        status: OrderStatus::Completed,
-        amount: d(amount),
-        gross_amount: None,
-        currency: None,
-        line_items: vec![],
-    }
-}
+mod common;
+use common::{at, d, order};
 
 fn build(config: Value) -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
