@@ -23,11 +23,9 @@
 use crate::history::{Action, CustomerHistory, Event};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use flate2::bufread::DeflateDecoder;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::io::Read;
 use tier_engine::{LineItem, Order, OrderRecord, OrderStatus, Redemption, Return};
 
 /// Largest inflated event or state accepted (the store refuses items over
@@ -64,9 +62,10 @@ pub enum ExportItem {
 }
 
 /// A customer's item, reduced to what the replay needs: this is also the
-/// form the CLI writes to its partition files.
+/// form the CLI writes to its partition files (externally tagged: an
+/// internally tagged enum is buffered whole before it is decoded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "k")]
+#[serde(rename_all = "camelCase")]
 pub enum CustomerItem {
     Order {
         id: String,
@@ -139,22 +138,62 @@ fn string<'v>(v: Option<&'v Value<'_>>, name: &str) -> Result<&'v str, ItemError
         .ok_or_else(|| bad(format!("`{name}` is not a string attribute")))
 }
 
-fn binary(v: Option<&Value<'_>>, name: &str) -> Result<Vec<u8>, ItemError> {
+fn binary(v: Option<&Value<'_>>, name: &str, out: &mut Vec<u8>) -> Result<(), ItemError> {
     let text = v
         .and_then(|v| v.b.as_deref())
         .ok_or_else(|| bad(format!("`{name}` is not a binary attribute")))?;
+    out.clear();
     base64::engine::general_purpose::STANDARD
-        .decode(text)
+        .decode_vec(text, out)
         .map_err(|e| bad(format!("`{name}` is not base64: {e}")))
 }
 
-fn inflate(bytes: &[u8], name: &str) -> Result<Vec<u8>, ItemError> {
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    DeflateDecoder::new(bytes)
-        .take(MAX_INFLATED)
-        .read_to_end(&mut out)
-        .map_err(|e| bad(format!("`{name}` is not deflated: {e}")))?;
-    Ok(out)
+thread_local! {
+    /// One inflater and its buffers per thread: a fresh decoder per item
+    /// allocated and zeroed its tables every time.
+    static INFLATER: std::cell::RefCell<(flate2::Decompress, Vec<u8>)> =
+        std::cell::RefCell::new((flate2::Decompress::new(false), Vec::new()));
+}
+
+/// The base64 attribute `name` of `v`, inflated, handed to `read`.
+fn inflated<T>(
+    v: Option<&Value<'_>>,
+    name: &str,
+    read: impl FnOnce(&[u8]) -> Result<T, ItemError>,
+) -> Result<T, ItemError> {
+    INFLATER.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (decoder, raw) = &mut *guard;
+        binary(v, name, raw)?;
+        let mut out = Vec::with_capacity(raw.len() * 4 + 64);
+        decoder.reset(false);
+        loop {
+            if out.len() == out.capacity() {
+                if out.len() as u64 >= MAX_INFLATED {
+                    break;
+                }
+                out.reserve(out.len().max(1024));
+            }
+            let consumed = decoder.total_in() as usize;
+            let written = out.len();
+            let status = decoder
+                .decompress_vec(&raw[consumed..], &mut out, flate2::FlushDecompress::None)
+                .map_err(|e| bad(format!("`{name}` is not deflated: {e}")))?;
+            if status == flate2::Status::StreamEnd {
+                break;
+            }
+            if out.len() < out.capacity()
+                && decoder.total_in() as usize == consumed
+                && out.len() == written
+            {
+                return Err(bad(format!(
+                    "`{name}` is not deflated: the stream ends early"
+                )));
+            }
+        }
+        out.truncate(MAX_INFLATED as usize);
+        read(&out)
+    })
 }
 
 fn instant(v: Option<&Value<'_>>) -> Result<Option<DateTime<Utc>>, ItemError> {
@@ -221,15 +260,15 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
         return Ok(ExportItem::Other);
     }
     let item = if sk == "STATE" {
-        let json = inflate(&binary(a.state.as_ref(), "state")?, "state")?;
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct LastEvent {
             #[serde(default)]
             last_event_at: Option<DateTime<Utc>>,
         }
-        let s: LastEvent = serde_json::from_slice(&json)
-            .map_err(|e| bad(format!("state does not decode: {e}")))?;
+        let s: LastEvent = inflated(a.state.as_ref(), "state", |json| {
+            serde_json::from_slice(json).map_err(|e| bad(format!("state does not decode: {e}")))
+        })?;
         CustomerItem::State {
             last_event_at: s.last_event_at,
         }
@@ -237,9 +276,11 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
         let status = string(a.status.as_ref(), "status")?;
         let status = OrderStatus::from_name(status)
             .ok_or_else(|| bad(format!("order status `{status}` is not one of ours")))?;
-        let json = inflate(&binary(a.data.as_ref(), "data")?, "data")?;
-        let (_, record): (serde::de::IgnoredAny, Option<String>) = serde_json::from_slice(&json)
-            .map_err(|e| bad(format!("order data does not decode: {e}")))?;
+        let (_, record): (serde::de::IgnoredAny, Option<String>) =
+            inflated(a.data.as_ref(), "data", |json| {
+                serde_json::from_slice(json)
+                    .map_err(|e| bad(format!("order data does not decode: {e}")))
+            })?;
         let record = record
             .map(|r| serde_json::from_str::<OrderRecord>(&r))
             .transpose()
@@ -290,9 +331,9 @@ fn reply_of<T: serde::de::DeserializeOwned>(
     a: &Attributes<'_>,
     what: &str,
 ) -> Result<T, ItemError> {
-    let json = inflate(&binary(a.data.as_ref(), "data")?, "data")?;
-    let (reply, _): (String, serde::de::IgnoredAny) = serde_json::from_slice(&json)
-        .map_err(|e| bad(format!("{what} data does not decode: {e}")))?;
+    let (reply, _): (String, serde::de::IgnoredAny) = inflated(a.data.as_ref(), "data", |json| {
+        serde_json::from_slice(json).map_err(|e| bad(format!("{what} data does not decode: {e}")))
+    })?;
     serde_json::from_str(&reply).map_err(|e| bad(format!("{what} reply does not decode: {e}")))
 }
 

@@ -262,9 +262,13 @@ pub fn partition_export(
                     ExportItem::Customer { customer, item, .. } => {
                         let p = partition_of(&customer, partitions);
                         let w = &mut out[p];
-                        let json = serde_json::to_string(&item).expect("items serialise");
-                        writeln!(w, "{customer}\t{json}")
-                            .map_err(|e| SimError::Output(format!("partition {p}: {e}")))?;
+                        let written = (|| {
+                            w.write_all(customer.as_bytes())?;
+                            w.write_all(b"\t")?;
+                            serde_json::to_writer(&mut *w, &item)?;
+                            w.write_all(b"\n")
+                        })();
+                        written.map_err(|e| SimError::Output(format!("partition {p}: {e}")))?;
                     }
                     ExportItem::Other => {}
                 }

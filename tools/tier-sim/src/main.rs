@@ -138,6 +138,9 @@ fn simulate(args: RunArgs) -> Result<(), SimError> {
             tier_sim::program_of("the draft", &draft_json, 0)?;
             let configs =
                 tier_sim::partition_export(&files, &program_id, &work, partitions, progress)?;
+            if progress {
+                eprintln!("partitioned in {:.1} s", started.elapsed().as_secs_f64());
+            }
             let (version, current_json) = match (current_json, configs.current) {
                 (Some(json), stored) => (stored.map_or(1, |s| s.0), json),
                 (None, Some(stored)) => stored,

@@ -1,0 +1,61 @@
+//! Export items whose data is not what it should be are refused, never a
+//! panic or a hang; good ones decode the same however many come through
+//! one thread's inflater.
+
+use base64::Engine as _;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+use std::io::Write;
+use tier_sim_core::export::{parse_line, CustomerItem, ExportItem};
+
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn line(data: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+    format!(
+        r#"{{"Item":{{"pk":{{"S":"CUSTOMER#3:ako#c1"}},"sk":{{"S":"ORDER#o1"}},"status":{{"S":"completed"}},"data":{{"B":"{b64}"}}}}}}"#
+    )
+}
+
+const PAIR: &str = r#"["{\"applied\":true}","{\"orderId\":\"o1\",\"placedAt\":\"2026-02-23T05:30:00Z\",\"amount\":\"82.91\",\"grossAmount\":\"82.91\",\"lineItemsTotal\":\"0\",\"countsForPurchases\":true,\"pointsAwarded\":\"0.83\",\"returnedAmount\":\"0\",\"pointsReversed\":\"0\",\"tierBefore\":\"Member\",\"tierAfter\":\"Member\",\"configVersion\":1}"]"#;
+
+#[test]
+fn good_items_decode_again_and_again() {
+    let good = line(&deflate(PAIR.as_bytes()));
+    // A large one (more than one output buffer) between small ones.
+    let padding = "x".repeat(200_000);
+    let big = format!(r#"["{padding}",{}"#, &PAIR[PAIR.find(',').unwrap() + 1..]);
+    let big = line(&deflate(big.as_bytes()));
+    for l in [&good, &big, &good, &big, &good] {
+        match parse_line(l, Some("ako")).expect("decodes") {
+            ExportItem::Customer { item, .. } => match *item {
+                CustomerItem::Order { record, .. } => {
+                    assert_eq!(record.expect("a record").order_id, "o1")
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn broken_data_is_refused() {
+    let whole = deflate(PAIR.as_bytes());
+    for data in [
+        whole[..whole.len() / 2].to_vec(),
+        Vec::new(),
+        b"not deflate at all, not at all".to_vec(),
+        deflate(b"[1, 2"),
+    ] {
+        assert!(parse_line(&line(&data), Some("ako")).is_err(), "{data:?}");
+        // And the next good item still decodes.
+        assert!(parse_line(&line(&whole), Some("ako")).is_ok());
+    }
+    let not_base64 = line(b"").replace(r#""B":"""#, r#""B":"***""#);
+    assert!(parse_line(&not_base64, Some("ako")).is_err());
+}
