@@ -573,6 +573,8 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
         .post("/_local/scheduled", &job("2027-02-01T12:00:00Z"))
         .await;
     assert_eq!(first.status, 200, "{}", first.body);
+    // The grace that began is a change the status shows.
+    assert_eq!(first.body["customersChanged"], 1, "{}", first.body);
     let grace = api.status("p", "c", "2027-02-02T00:00:00Z").await;
     assert_eq!(
         (
@@ -590,6 +592,7 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
         .post("/_local/scheduled", &job("2027-02-12T00:00:00Z"))
         .await;
     assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body["customersChanged"], 1, "{}", second.body);
     let after = api.status("p", "c", "2027-02-12T00:00:00Z").await;
     assert_eq!(after["tier"], "Member");
     assert_eq!(

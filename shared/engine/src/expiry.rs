@@ -20,11 +20,17 @@ pub struct Expired {
     pub tracker_days: usize,
     /// Renewals and moves down, in time order.
     pub changes: Vec<TierChange>,
+    /// Graces that began (the condition failed at the end of a validity):
+    /// the status shows them, so the job reports the customer changed.
+    pub graces_started: usize,
 }
 
 impl Expired {
     pub fn changed(&self) -> bool {
-        !self.points.is_zero() || self.tracker_days > 0 || !self.changes.is_empty()
+        !self.points.is_zero()
+            || self.tracker_days > 0
+            || !self.changes.is_empty()
+            || self.graces_started > 0
     }
 }
 
@@ -46,7 +52,11 @@ impl Program {
                     break;
                 };
                 self.expire_by(state, at, &mut expired);
+                let in_grace = state.grace_until.is_some();
                 self.judge_validity_at(state, at, &mut expired.changes);
+                if !in_grace && state.grace_until.is_some() {
+                    expired.graces_started += 1;
+                }
             }
         }
         self.expire_by(state, now, &mut expired);

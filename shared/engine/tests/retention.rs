@@ -228,6 +228,8 @@ fn grace_then_recovery_keeps_the_tier_renewed_from_the_end_of_the_period() {
     c.buy("2026-02-01T10:00:00Z", "3000");
     let e = c.job("2027-02-01T10:00:00Z");
     assert!(e.changes.is_empty());
+    assert_eq!(e.graces_started, 1);
+    assert_eq!(c.job("2027-02-01T10:00:00Z").graces_started, 0);
     assert_eq!(c.tier(), "Silver");
     assert_eq!(p.in_grace_until(&c.s), Some(at("2027-03-03T10:00:00Z")));
     let risk = p.at_risk(&c.s, at("2027-02-02T00:00:00Z")).unwrap();
