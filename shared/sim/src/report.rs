@@ -37,6 +37,13 @@ pub struct Report {
     pub movers: Movers,
 }
 
+/// A figure as the report prints it: without trailing zeros, so that a sum
+/// prints the same whichever parts it was added from ("0" whether from 0 or
+/// from 0.00).
+fn normalized<S: serde::Serializer>(figure: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&figure.normalize(), s)
+}
+
 /// One config's totals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,12 +55,16 @@ pub struct SideReport {
     /// Customers per tier at the end.
     pub tiers: BTreeMap<String, u64>,
     /// Points the orders earned.
+    #[serde(serialize_with = "normalized")]
     pub points_awarded: Decimal,
     /// Points returns and cancellations took back.
+    #[serde(serialize_with = "normalized")]
     pub points_reversed: Decimal,
     /// Points redemptions spent.
+    #[serde(serialize_with = "normalized")]
     pub points_redeemed: Decimal,
     /// Current points at `end`, after what is due by then has expired.
+    #[serde(serialize_with = "normalized")]
     pub points_outstanding: Decimal,
     /// Upgrades by the month (UTC, `YYYY-MM`) they happened in.
     pub upgrades_per_month: BTreeMap<String, u64>,
