@@ -158,14 +158,22 @@ impl Program {
         state.add_points(day, decision.points);
         self.count_in_trackers(state, &record, None, &[]);
         for u in &decision.upgrades {
-            state.record_change(TierChange {
-                from: self.tier_name(u.from).to_owned(),
-                to: self.tier_name(u.to).to_owned(),
-                at: u.at,
-                cause: format!("order {}", order.order_id),
-                config_version: Some(self.version()),
-                admin: false,
-            });
+            let criteria = self.tiers[u.to]
+                .rule
+                .as_ref()
+                .map(|rule| rule.ids(u.met, true))
+                .unwrap_or_default();
+            state.record_change(
+                TierChange {
+                    from: self.tier_name(u.from).to_owned(),
+                    to: self.tier_name(u.to).to_owned(),
+                    at: u.at,
+                    cause: format!("order {}", order.order_id),
+                    config_version: Some(self.version()),
+                    admin: false,
+                },
+                criteria,
+            );
         }
         state.orders_applied += 1;
         if self.lapses {
@@ -314,14 +322,17 @@ impl Program {
         if landing < current {
             let steps = self.reversed_steps(state, current, landing, ret.returned_at);
             for step in &steps {
-                state.record_change(TierChange {
-                    from: self.tier_name(step.from).to_owned(),
-                    to: self.tier_name(step.to).to_owned(),
-                    at: ret.returned_at,
-                    cause: format!("return {} of order {}", ret.return_id, record.order_id),
-                    config_version: None,
-                    admin: false,
-                });
+                state.record_change(
+                    TierChange {
+                        from: self.tier_name(step.from).to_owned(),
+                        to: self.tier_name(step.to).to_owned(),
+                        at: ret.returned_at,
+                        cause: format!("return {} of order {}", ret.return_id, record.order_id),
+                        config_version: None,
+                        admin: false,
+                    },
+                    Vec::new(),
+                );
             }
             back.downgrade = Some(Downgrade {
                 from: current,
@@ -476,14 +487,17 @@ impl Program {
             .rev()
             .find(|t| eval.holds(*t, Decimal::ZERO, Decimal::ZERO).is_some())
             .unwrap_or(floor);
-        state.record_change(TierChange {
-            from: self.tier_name(current).to_owned(),
-            to: self.tier_name(landing).to_owned(),
-            at: ret.returned_at,
-            cause: format!("return {} of order {}", ret.return_id, record.order_id),
-            config_version: None,
-            admin: false,
-        });
+        state.record_change(
+            TierChange {
+                from: self.tier_name(current).to_owned(),
+                to: self.tier_name(landing).to_owned(),
+                at: ret.returned_at,
+                cause: format!("return {} of order {}", ret.return_id, record.order_id),
+                config_version: None,
+                admin: false,
+            },
+            Vec::new(),
+        );
         Some(Downgrade {
             from: current,
             to: landing,
@@ -538,7 +552,7 @@ impl Program {
             config_version: Some(self.version()),
             admin: true,
         };
-        state.record_change(change.clone());
+        state.record_change(change.clone(), Vec::new());
         Ok(Some(change))
     }
 }

@@ -12,7 +12,8 @@ use rust_decimal::Decimal;
 /// reaches: events fall in 1970..2200, so a monthly validity has at most
 /// 2,760 ends there, each with at most one grace end (5,520 instants). A
 /// bad state stops here instead of looping.
-const MAX_VALIDITY_STEPS: usize = 10_000;
+/// With up to five warning days per period, 5,520 + 13,800 = 19,320.
+const MAX_VALIDITY_STEPS: usize = 40_000;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Expired {
@@ -23,6 +24,10 @@ pub struct Expired {
     /// Graces that began (the condition failed at the end of a validity):
     /// the status shows them, so the job reports the customer changed.
     pub graces_started: usize,
+    /// Warning days that came (each is recorded so it warns once).
+    pub warning_days: usize,
+    /// Warnings that went out on them (the tier was at risk).
+    pub warnings: usize,
 }
 
 impl Expired {
@@ -31,6 +36,7 @@ impl Expired {
             || self.tracker_days > 0
             || !self.changes.is_empty()
             || self.graces_started > 0
+            || self.warning_days > 0
     }
 }
 
@@ -48,8 +54,20 @@ impl Program {
         }
         if self.lapses {
             for _ in 0..MAX_VALIDITY_STEPS {
-                let Some(at) = self.next_validity_instant(state).filter(|at| *at <= now) else {
-                    break;
+                let due = |at: &DateTime<Utc>| *at <= now;
+                let validity = self.next_validity_instant(state).filter(due);
+                let warning = self.next_warning(state).filter(due);
+                let at = match (warning, validity) {
+                    (Some(w), v) if v.is_none_or(|v| w < v) => {
+                        self.expire_by(state, w, &mut expired);
+                        expired.warning_days += 1;
+                        if self.warn_at(state, w) {
+                            expired.warnings += 1;
+                        }
+                        continue;
+                    }
+                    (_, Some(at)) => at,
+                    (_, None) => break,
                 };
                 self.expire_by(state, at, &mut expired);
                 let in_grace = state.grace_until.is_some();
@@ -120,10 +138,15 @@ impl Program {
             .iter()
             .zip(&state.trackers)
             .filter_map(|(t, s)| s.first_day().map(|d| t.leaves_all(d)));
-        // The day a validity or grace ends: the job judges it then.
+        // The day a validity or grace ends, or a warning day: the job
+        // judges it then.
         let validity = self
             .lapses
-            .then(|| self.next_validity_instant(state))
+            .then(|| {
+                let end = self.next_validity_instant(state);
+                let warning = self.next_warning(state);
+                end.into_iter().chain(warning).min()
+            })
             .flatten()
             .map(day_of);
         points

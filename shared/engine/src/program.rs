@@ -56,6 +56,18 @@ pub struct Tier {
     pub retention: Option<Retention>,
 }
 
+impl Rule {
+    /// The ids of the criteria whose bit in `mask` is `met`.
+    pub fn ids(&self, mask: crate::expression::MetMask, met: bool) -> Vec<String> {
+        self.criteria
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (mask & (1 << i) != 0) == met)
+            .map(|(_, c)| c.id.clone())
+            .collect()
+    }
+}
+
 /// A validated retention rule (see [`RetentionConfig`]).
 #[derive(Debug, Clone)]
 pub struct Retention {

@@ -1,8 +1,10 @@
 //! One customer's standing in one program: everything a decision reads.
 
 use crate::decimal::{Money, Points};
+use crate::notice::{Notice, NoticeKind, Outbox};
 use crate::period::DayNumber;
 use crate::program::{Program, TierIndex};
+use crate::progress::CriterionProgress;
 use crate::series::Series;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -61,6 +63,22 @@ pub struct CustomerState {
     /// validity and its grace runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_until: Option<DateTime<Utc>>,
+    /// The latest warning day of the current validity already handled, so
+    /// each warning goes out once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warned_through: Option<DateTime<Utc>>,
+    /// Notices ever published for this customer: the next one's `seq` is
+    /// one more.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub notices_sent: u64,
+    /// Notices of the decision in progress, for the service to write with
+    /// the state.
+    #[serde(skip)]
+    pub outbox: Outbox,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +133,9 @@ impl CustomerState {
             joined_at: Some(at),
             renewed_at: None,
             grace_until: None,
+            warned_through: None,
+            notices_sent: 0,
+            outbox: Outbox::default(),
         }
     }
 
@@ -188,9 +209,31 @@ impl CustomerState {
     }
 
     /// A renewal: history only, the tier and its `tier_since` stay.
-    pub(crate) fn record_renewal(&mut self, change: TierChange) {
-        self.history.push(change);
+    pub(crate) fn record_renewal(&mut self, change: TierChange, criteria: Vec<String>) {
+        self.history.push(change.clone());
         self.trim_history();
+        self.publish(NoticeKind::Changed { change, criteria });
+    }
+
+    pub(crate) fn publish(&mut self, kind: NoticeKind) {
+        self.notices_sent += 1;
+        let seq = self.notices_sent;
+        self.outbox.push(Notice { seq, kind });
+    }
+
+    pub(crate) fn warn(
+        &mut self,
+        at: DateTime<Utc>,
+        on: DateTime<Utc>,
+        criteria: Vec<CriterionProgress>,
+    ) {
+        let tier = self.tier.clone();
+        self.publish(NoticeKind::AtRisk {
+            tier,
+            on,
+            at,
+            criteria,
+        });
     }
 
     fn trim_history(&mut self) {
@@ -200,14 +243,15 @@ impl CustomerState {
         }
     }
 
-    pub(crate) fn record_change(&mut self, change: TierChange) {
+    pub(crate) fn record_change(&mut self, change: TierChange, criteria: Vec<String>) {
         self.tier.clone_from(&change.to);
         self.tier_since = change.at;
         // A new tier starts a validity period of its own.
         self.renewed_at = None;
         self.grace_until = None;
-        self.history.push(change);
+        self.history.push(change.clone());
         self.trim_history();
+        self.publish(NoticeKind::Changed { change, criteria });
     }
 
     pub(crate) fn add_points(&mut self, day: DayNumber, points: Points) {

@@ -9,6 +9,7 @@
 
 use crate::config::{OnFail, ValidityFrom};
 use crate::evaluate::Evaluator;
+use crate::expression::MetMask;
 use crate::program::{Program, Retention, TierIndex};
 use crate::progress::CriterionProgress;
 use crate::state::{CustomerState, TierChange};
@@ -54,17 +55,18 @@ impl Program {
             .or_else(|| self.valid_until(state))
     }
 
-    fn retains(
+    /// Whether the tier's retention condition holds at `at`, and which of
+    /// its criteria are met.
+    fn retention_outcome(
         &self,
         state: &CustomerState,
         tier: TierIndex,
         r: &Retention,
         at: DateTime<Utc>,
-    ) -> bool {
+    ) -> (bool, MetMask) {
         let eval = Evaluator::new(self, state, at, tier, None);
-        r.rule
-            .table
-            .holds(eval.met(&r.rule, Decimal::ZERO, Decimal::ZERO))
+        let met = eval.met(&r.rule, Decimal::ZERO, Decimal::ZERO);
+        (r.rule.table.holds(met), met)
     }
 
     /// Decides what falls due at `at`, which must be
@@ -78,16 +80,21 @@ impl Program {
         let Some((tier, r)) = self.retention_of(state) else {
             return;
         };
+        let (holds, met) = self.retention_outcome(state, tier, r, at);
+        let missed = r.rule.ids(met, false);
         if state.grace_until.is_some() {
             // The grace ran out without the condition being met.
-            return self.fail(state, tier, r, at, changes);
+            return self.fail(state, tier, r, at, missed, changes);
         }
-        if self.retains(state, tier, r, at) {
-            self.renew(state, tier, at, at, changes);
+        if holds {
+            self.renew(state, tier, at, at, r.rule.ids(met, true), changes);
         } else if r.grace_days > 0 {
             state.grace_until = Some(at + Duration::days(r.grace_days.into()));
+            if let Some(risk) = self.at_risk(state, at) {
+                state.warn(at, risk.on, risk.criteria);
+            }
         } else {
-            self.fail(state, tier, r, at, changes);
+            self.fail(state, tier, r, at, missed, changes);
         }
     }
 
@@ -101,9 +108,14 @@ impl Program {
     ) -> Option<TierChange> {
         let grace = state.grace_until?;
         let (tier, r) = self.retention_of(state)?;
-        if at >= grace || !self.retains(state, tier, r, at) {
+        if at >= grace {
             return None;
         }
+        let (holds, met) = self.retention_outcome(state, tier, r, at);
+        if !holds {
+            return None;
+        }
+        let criteria = r.rule.ids(met, true);
         // Renewed as from the last period end passed by now: with a grace
         // longer than the period, more than one end has gone by.
         let joined = state.joined();
@@ -112,7 +124,7 @@ impl Program {
             from = next;
         }
         let mut changes = Vec::with_capacity(1);
-        self.renew(state, tier, from, at, &mut changes);
+        self.renew(state, tier, from, at, criteria, &mut changes);
         changes.pop()
     }
 
@@ -122,12 +134,13 @@ impl Program {
         tier: TierIndex,
         period_from: DateTime<Utc>,
         at: DateTime<Utc>,
+        criteria: Vec<String>,
         changes: &mut Vec<TierChange>,
     ) {
         state.renewed_at = Some(period_from);
         state.grace_until = None;
         let change = self.validity_change(tier, tier, at, RENEWED);
-        state.record_renewal(change.clone());
+        state.record_renewal(change.clone(), criteria);
         changes.push(change);
     }
 
@@ -137,6 +150,7 @@ impl Program {
         tier: TierIndex,
         r: &Retention,
         at: DateTime<Utc>,
+        missed: Vec<String>,
         changes: &mut Vec<TierChange>,
     ) {
         let to = match r.on_fail {
@@ -148,12 +162,51 @@ impl Program {
                 .min(tier),
         };
         if to == tier {
-            // Still qualified for the tier itself: a new period from now.
-            return self.renew(state, tier, at, at, changes);
+            // Still qualified for the tier itself: a new period from now,
+            // decided by its upgrade criteria.
+            let upgrade = Evaluator::new(self, state, at, 0, None)
+                .holds(tier, Decimal::ZERO, Decimal::ZERO)
+                .zip(self.tiers[tier].rule.as_ref())
+                .map(|(met, rule)| rule.ids(met, true))
+                .unwrap_or_default();
+            return self.renew(state, tier, at, at, upgrade, changes);
         }
         let change = self.validity_change(tier, to, at, RETENTION);
-        state.record_change(change.clone());
+        state.record_change(change.clone(), missed);
         changes.push(change);
+    }
+
+    /// The next warning day of the current period not handled yet: each
+    /// `warnDaysBefore` day before the end that falls after the period began
+    /// (none during grace, whose start warns by itself).
+    pub fn next_warning(&self, state: &CustomerState) -> Option<DateTime<Utc>> {
+        if state.grace_until.is_some() {
+            return None;
+        }
+        let (_, r) = self.retention_of(state)?;
+        if r.warn_days_before.is_empty() {
+            return None;
+        }
+        let from = state.valid_from();
+        let end = period_end(r, from, state.joined())?;
+        r.warn_days_before
+            .iter()
+            .map(|days| end - Duration::days((*days).into()))
+            .filter(|w| *w > from && state.warned_through.is_none_or(|done| *w > done))
+            .min()
+    }
+
+    /// A warning day `at` came ([`Program::next_warning`], the state brought
+    /// to `at`): a warning goes out if the tier is at risk then.
+    pub(crate) fn warn_at(&self, state: &mut CustomerState, at: DateTime<Utc>) -> bool {
+        state.warned_through = Some(at);
+        match self.at_risk(state, at) {
+            Some(risk) => {
+                state.warn(at, risk.on, risk.criteria);
+                true
+            }
+            None => false,
+        }
     }
 
     fn validity_change(

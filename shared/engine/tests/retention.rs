@@ -358,6 +358,99 @@ fn warnings_start_the_configured_days_before_the_end() {
     assert!(p.at_risk(&c.s, end - Duration::days(7)).is_none());
 }
 
+/// The at-risk notices in the customer's outbox: (when, the end they warn of).
+fn warnings(s: &mut CustomerState) -> Vec<(DateTime<Utc>, DateTime<Utc>, String)> {
+    s.outbox
+        .take()
+        .into_iter()
+        .filter_map(|n| match n.kind {
+            NoticeKind::AtRisk { at, on, tier, .. } => Some((at, on, tier)),
+            NoticeKind::Changed { .. } => None,
+        })
+        .collect()
+}
+
+#[test]
+fn each_warning_day_warns_once_while_the_tier_is_at_risk() {
+    let p = program(
+        2000,
+        8000,
+        json!({"warnDaysBefore": [30, 7], "graceDays": 10}),
+    );
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-03-01T00:00:00Z", "500");
+    warnings(&mut c.s);
+    let end = at("2027-02-01T10:00:00Z");
+    // The job wakes the customer on the first warning day.
+    assert_eq!(
+        p.next_expiry(&c.s),
+        Some((end - Duration::days(30)).date_naive())
+    );
+    assert!(!c.job("2027-01-02T09:59:59Z").changed());
+    let first = c.job("2027-01-02T10:00:00Z");
+    assert_eq!((first.warning_days, first.warnings), (1, 1));
+    assert_eq!(
+        warnings(&mut c.s),
+        vec![(end - Duration::days(30), end, "Silver".to_owned())]
+    );
+    // Again before the next warning day: nothing more.
+    assert!(!c.job("2027-01-20T00:00:00Z").changed());
+    assert!(warnings(&mut c.s).is_empty());
+    let second = c.job("2027-01-30T00:00:00Z");
+    assert_eq!((second.warning_days, second.warnings), (1, 1));
+    assert_eq!(warnings(&mut c.s)[0].0, end - Duration::days(7));
+    // The end: a grace begins, which warns with its own end.
+    c.job("2027-02-01T10:00:00Z");
+    let grace_end = end + Duration::days(10);
+    assert_eq!(
+        warnings(&mut c.s),
+        vec![(end, grace_end, "Silver".to_owned())]
+    );
+    assert_eq!(c.s.notices_sent, 4, "upgrade and three warnings");
+}
+
+#[test]
+fn a_warning_day_passes_quietly_when_the_tier_is_safe() {
+    let p = program(2000, 8000, json!({"warnDaysBefore": [30]}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-12-01T00:00:00Z", "2500");
+    warnings(&mut c.s);
+    let day = c.job("2027-01-05T00:00:00Z");
+    assert_eq!((day.warning_days, day.warnings), (1, 0));
+    assert!(warnings(&mut c.s).is_empty());
+    // It was recorded: the next run does not judge it again.
+    assert!(!c.job("2027-01-06T00:00:00Z").changed());
+}
+
+#[test]
+fn tier_changes_name_the_criteria_that_decided_them() {
+    let p = program(2000, 8000, json!({"graceDays": 0}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.job("2027-02-01T10:00:00Z");
+    let changes: Vec<(u64, String, String, Vec<String>)> =
+        c.s.outbox
+            .take()
+            .into_iter()
+            .filter_map(|n| match n.kind {
+                NoticeKind::Changed { change, criteria } => {
+                    Some((n.seq, change.to, change.cause, criteria))
+                }
+                NoticeKind::AtRisk { .. } => None,
+            })
+            .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (1, "Silver".into(), "order o1".into(), vec!["S".to_owned()]),
+            // Spend of the last 12 months fell to 0 at the end: A missed.
+            (2, "Member".into(), "retention".into(), vec!["A".to_owned()]),
+        ]
+    );
+}
+
 #[test]
 fn an_upgrade_during_a_period_starts_the_new_tiers_validity() {
     let p = program(2000, 8000, json!({}));
@@ -516,6 +609,7 @@ proptest! {
         grace in 0u32..40,
         on_fail in 0usize..3,
         from in 0usize..3,
+        warn in 0usize..3,
     ) {
         let on_fail = ["oneDown", "qualified", "base"][on_fail];
         let validity = [
@@ -523,7 +617,10 @@ proptest! {
             json!({"months": 3, "from": "programJoin"}),
             json!({"months": 4, "from": {"fixedDate": "--03-01"}}),
         ][from].clone();
-        let p = program(1500, 6000, json!({"graceDays": grace, "onFail": on_fail, "validity": validity}));
+        let warn = [json!([]), json!([30]), json!([60, 7, 1])][warn].clone();
+        let p = program(1500, 6000, json!({
+            "graceDays": grace, "onFail": on_fail, "validity": validity, "warnDaysBefore": warn
+        }));
         let start = at("2026-01-01T00:00:00Z");
         let mut orders = orders;
         orders.sort();
@@ -550,8 +647,11 @@ proptest! {
         let at_last = |mut s: CustomerState| {
             p.expire(&mut s, last);
             s.last_event_at = None;
-            s
+            let notices = s.outbox.take();
+            (s, notices)
         };
+        // The same notices too, each once: what is published does not
+        // depend on when the job ran.
         prop_assert_eq!(at_last(once), at_last(stepped));
     }
 }

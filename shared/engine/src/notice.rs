@@ -1,0 +1,74 @@
+//! What a change of a customer tells the world: every tier change, renewal
+//! and at-risk warning, collected while the engine decides, so that the
+//! service writes each one in the same transaction as the state it belongs
+//! to (published once, or not at all when that write loses a race).
+
+use crate::progress::CriterionProgress;
+use crate::state::TierChange;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoticeKind {
+    /// An upgrade, a move down (retention or a return), an admin set, or a
+    /// renewal (`from` and `to` the same tier).
+    Changed {
+        change: TierChange,
+        /// The criteria that decided: those met for an upgrade or a
+        /// renewal, those missed for a move down by retention (empty for an
+        /// admin set and a return).
+        criteria: Vec<String>,
+    },
+    /// The tier lapses unless its retention condition holds by `on`: a
+    /// warning day came, or a grace began.
+    AtRisk {
+        tier: String,
+        on: DateTime<Utc>,
+        at: DateTime<Utc>,
+        criteria: Vec<CriterionProgress>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The customer's count of notices so far, this one included: with the
+    /// program and customer, the notice's identity (consumers dedupe on it).
+    pub seq: u64,
+    pub kind: NoticeKind,
+}
+
+impl Notice {
+    /// When what the notice tells happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        match &self.kind {
+            NoticeKind::Changed { change, .. } => change.at,
+            NoticeKind::AtRisk { at, .. } => *at,
+        }
+    }
+}
+
+/// The notices of the decision in progress. Not stored and not part of what
+/// a state is: two states that hold the same standing are equal whatever
+/// they still have to tell.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox(Vec<Notice>);
+
+impl PartialEq for Outbox {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Outbox {
+    pub(crate) fn push(&mut self, notice: Notice) {
+        self.0.push(notice);
+    }
+
+    /// Takes every notice, oldest first, leaving the outbox empty.
+    pub fn take(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.0)
+    }
+
+    pub fn notices(&self) -> &[Notice] {
+        &self.0
+    }
+}
