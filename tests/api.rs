@@ -607,7 +607,205 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
     assert_eq!(api.status("p", "c", "2027-02-12T00:00:00Z").await, after);
 }
 
+/// Every event of the program's feed from the start, following `next`.
+async fn feed(api: &Api, program: &str, limit: usize) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..50 {
+        let query = match &after {
+            Some(cursor) => format!("?limit={limit}&after={}", urlencode(cursor)),
+            None => format!("?limit={limit}"),
+        };
+        let page = api.get(&format!("/programs/{program}/events{query}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let got = page.body["events"].as_array().unwrap().clone();
+        let next = page.body["next"].as_str().map(str::to_owned);
+        for e in got.iter() {
+            // Recent events come again until they settle: dedupe on eventId.
+            if !events
+                .iter()
+                .any(|seen: &Value| seen["eventId"] == e["eventId"])
+            {
+                events.push(e.clone());
+            }
+        }
+        if got.len() < limit || next == after {
+            return events;
+        }
+        after = next;
+    }
+    panic!("the feed never ended");
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "eager"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "keep", "kind": "tracker", "min": "2000", "tracker": "spend12m"}],
+                "condition": "all", "onFail": "oneDown", "graceDays": 0, "warnDaysBefore": [30, 7]}}
+        ]
+    });
+    api.program("ev", &config).await;
+    let none = api.get("/programs/ev/events").await;
+    assert_eq!(none.status, 200, "{}", none.body);
+    assert_eq!(none.body, json!({"events": []}));
+    api.order("ev", "c1", "o1", "2026-02-01T10:00:00Z", "3000")
+        .await;
+    // A second customer who keeps the tier: renewed, never warned.
+    api.order("ev", "c2", "o2", "2026-02-01T11:00:00Z", "3000")
+        .await;
+    api.order("ev", "c2", "o3", "2026-12-01T00:00:00Z", "2500")
+        .await;
+    let job = |time: &str| {
+        json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": {}})
+    };
+    // The job at every day of the period's last month, twice each time:
+    // each warning goes out once, on its day.
+    for day in [
+        "2027-01-01",
+        "2027-01-02",
+        "2027-01-10",
+        "2027-01-25",
+        "2027-01-25",
+        "2027-02-02",
+    ] {
+        let r = api
+            .post("/_local/scheduled", &job(&format!("{day}T12:00:00Z")))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let events = feed(&api, "ev", 2).await;
+    let summary: Vec<(String, String, String, String, String, String)> = events
+        .iter()
+        .map(|e| {
+            let f = |k: &str| {
+                e[k].as_str()
+                    .unwrap_or_else(|| panic!("{k} in {e}"))
+                    .to_owned()
+            };
+            (
+                f("type"),
+                f("customerId"),
+                f("from"),
+                f("to"),
+                f("at"),
+                f("cause"),
+            )
+        })
+        .collect();
+    let row = |t: &str, c: &str, from: &str, to: &str, at: &str, cause: &str| {
+        (
+            t.into(),
+            c.into(),
+            from.into(),
+            to.into(),
+            at.into(),
+            cause.into(),
+        )
+    };
+    let mut expected = vec![
+        row(
+            "TierChanged",
+            "c1",
+            "Member",
+            "Silver",
+            "2026-02-01T10:00:00Z",
+            "order o1",
+        ),
+        row(
+            "TierChanged",
+            "c2",
+            "Member",
+            "Silver",
+            "2026-02-01T11:00:00Z",
+            "order o2",
+        ),
+        row(
+            "TierAtRisk",
+            "c1",
+            "Silver",
+            "",
+            "2027-01-02T10:00:00Z",
+            "warning",
+        ),
+        row(
+            "TierAtRisk",
+            "c1",
+            "Silver",
+            "",
+            "2027-01-25T10:00:00Z",
+            "warning",
+        ),
+        row(
+            "TierChanged",
+            "c1",
+            "Silver",
+            "Member",
+            "2027-02-01T10:00:00Z",
+            "retention",
+        ),
+        row(
+            "TierRenewed",
+            "c2",
+            "Silver",
+            "Silver",
+            "2027-02-01T11:00:00Z",
+            "renewed",
+        ),
+    ];
+    // The feed is in the order events were written; customers' events
+    // written by one job run may interleave either way.
+    let mut got = summary.clone();
+    got.sort_by(|a, b| (&a.4, &a.1).cmp(&(&b.4, &b.1)));
+    expected.sort_by(|a, b| (&a.4, &a.1).cmp(&(&b.4, &b.1)));
+    assert_eq!(got, expected);
+    let ids: std::collections::HashSet<&str> = events
+        .iter()
+        .map(|e| e["eventId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), events.len(), "every event has its own id");
+    let upgrade = &events[0];
+    assert_eq!(upgrade["programId"], "ev");
+    assert_eq!(upgrade["seq"], "1");
+    assert_eq!(upgrade["criteria"], "[\"S\"]");
+    let warning = events.iter().find(|e| e["type"] == "TierAtRisk").unwrap();
+    assert_eq!(warning["on"], "2027-02-01T10:00:00Z");
+    let criteria: Value = serde_json::from_str(warning["criteria"].as_str().unwrap()).unwrap();
+    assert_eq!(criteria[0]["id"], "keep");
+    assert_eq!(criteria[0]["remaining"], "2000");
+    let lapse = events.iter().find(|e| e["cause"] == "retention").unwrap();
+    assert_eq!(lapse["criteria"], "[\"keep\"]", "the criterion missed");
+    // Pages of one and of a hundred tell the same feed.
+    assert_eq!(feed(&api, "ev", 1).await, events);
+    assert_eq!(feed(&api, "ev", 100).await, events);
+    for bad in ["limit=0", "limit=1001", "limit=x", "limit=-1", "after="] {
+        let r = api.get(&format!("/programs/ev/events?{bad}")).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let long = "x".repeat(5000);
+    let r = api.get(&format!("/programs/ev/events?after={long}")).await;
+    assert_eq!(r.body["error"]["code"], "invalid_cursor");
+    assert_eq!(api.get("/programs/nope/events").await.status, 404);
+}
+
 on_both_engines!(
+    tier_events_are_written_with_the_change_and_published_once,
     a_tier_warns_gives_grace_and_lapses_through_the_api,
     ako_silver_by_entry_goal_or_single_order,
     capillary_upgrade_types_award_400_600_and_200_plus_300,

@@ -792,6 +792,7 @@ mod tests {
             state: None,
             indexed_expiry: None,
             events: vec![EventWrite::Create(e)],
+            notices: Vec::new(),
         };
         store.commit(commit(first.clone())).await.unwrap();
         match store.commit(commit(event("ORDER#o1", "h2"))).await {

@@ -25,6 +25,8 @@ pub enum NoticeKind {
         on: DateTime<Utc>,
         at: DateTime<Utc>,
         criteria: Vec<CriterionProgress>,
+        /// A grace began (`on` is its end) rather than a warning day came.
+        grace: bool,
     },
 }
 

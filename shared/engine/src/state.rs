@@ -228,11 +228,13 @@ impl CustomerState {
         criteria: Vec<CriterionProgress>,
     ) {
         let tier = self.tier.clone();
+        let grace = self.grace_until == Some(on);
         self.publish(NoticeKind::AtRisk {
             tier,
             on,
             at,
             criteria,
+            grace,
         });
     }
 

@@ -282,7 +282,7 @@ impl Service {
     }
 }
 
-fn criterion_out(c: tier_engine::CriterionProgress) -> CriterionOut {
+pub(crate) fn criterion_out(c: tier_engine::CriterionProgress) -> CriterionOut {
     CriterionOut {
         id: c.id,
         kind: c.kind.as_str().to_owned(),

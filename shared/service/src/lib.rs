@@ -8,6 +8,7 @@ mod expiry;
 pub mod explain;
 mod json;
 pub mod lambda;
+pub mod notices;
 mod orders;
 pub mod programs;
 mod retry;

@@ -140,6 +140,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
         "/programs/{programId}/customers/{customerId}/orders",
         Function::QueryStatus,
     ),
+    ("GET", "/programs/{programId}/events", Function::QueryStatus),
 ];
 
 fn percent_decode(segment: &str) -> Option<String> {
@@ -309,6 +310,9 @@ impl Service {
                 };
                 ok(&self.explain(program, &params[1], query).await?)
             }
+            ("GET", "/programs/{programId}/events") => ok(&self
+                .events(program, request.param("after"), request.param("limit"))
+                .await?),
             _ => Err(ApiError::not_found("route_not_found", pattern.to_owned())),
         }
     }

@@ -204,8 +204,10 @@ impl Service {
                 reply,
             } => (state, events, reply),
         };
+        let mut notices = Vec::new();
         if let Some(s) = state.as_deref_mut() {
             s.config_version = Some(loaded.version);
+            notices = crate::notices::notice_items(program_id, &customer, s.outbox.take())?;
         }
         let program = &loaded.program;
         let next_expiry: Option<NaiveDate> = state.as_deref().and_then(|s| program.next_expiry(s));
@@ -217,6 +219,7 @@ impl Service {
             indexed_expiry: prepared.indexed_expiry,
             state: state.as_deref().map(|s| (s, next_expiry)),
             events,
+            notices,
         };
         match self.store.commit(commit).await {
             Ok(()) => Ok(Attempt::Done(reply)),

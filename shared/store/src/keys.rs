@@ -38,15 +38,36 @@ pub fn redemption_sk(redemption: &str) -> String {
     format!("REDEMPTION#{redemption}")
 }
 
-/// A stable shard for a customer's partition key (FNV-1a: no dependency,
-/// the same on every platform and release).
-pub fn expiry_shard(pk: &str) -> String {
+/// A stable hash of a customer's partition key (FNV-1a: no dependency, the
+/// same on every platform and release).
+fn shard_of(pk: &str) -> u32 {
     let mut hash: u32 = 0x811c9dc5;
     for b in pk.bytes() {
         hash ^= u32::from(b);
         hash = hash.wrapping_mul(0x01000193);
     }
-    format!("E#{}", hash % EXPIRY_SHARDS)
+    hash % EXPIRY_SHARDS
+}
+
+pub fn expiry_shard(pk: &str) -> String {
+    format!("E#{}", shard_of(pk))
+}
+
+/// A notice item's sort key: the customer's notices in order.
+pub fn notice_sk(seq: u64) -> String {
+    format!("NOTICE#{seq:012}")
+}
+
+/// The feed partitions of a program's notices in the sparse index (the
+/// same index as the job's: notice items fill other partitions of it, so
+/// no second index and no table migration). Sharded like the job's, so no
+/// one partition takes every notice of a busy program.
+pub fn feed_shard(program: &str, shard: u32) -> String {
+    format!("N#{}:{program}#{shard}", program.len())
+}
+
+pub fn feed_shard_of(program: &str, pk: &str) -> String {
+    feed_shard(program, shard_of(pk))
 }
 
 #[cfg(test)]

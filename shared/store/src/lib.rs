@@ -164,6 +164,31 @@ pub enum EventWrite {
     Replace { item: EventItem, expected: u64 },
 }
 
+/// A notice (tier change, renewal, warning) written as its own item in the
+/// commit that decided it: DynamoDB Streams carry it to the event bus, and
+/// the feed reads it locally. Its attributes are flat strings because the
+/// bus's input template reads them by name.
+#[derive(Debug, Clone)]
+pub struct NoticeItem {
+    pub seq: u64,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+/// A notice as the feed reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedNotice {
+    /// Where the feed stands after this notice (opaque to clients).
+    pub cursor: String,
+    pub fields: HashMap<String, String>,
+}
+
+/// Notices one commit writes at most: with the event items, the state and
+/// its index entry, a transaction stays well inside DynamoDB's 100 items
+/// (and the 25 that older engines took). A commit that owes more (a
+/// customer idle for years under a monthly validity) writes the newest;
+/// the gap shows in their `seq`.
+pub const MAX_NOTICES_PER_COMMIT: usize = 20;
+
 /// Everything one event changes for one customer, written atomically.
 #[derive(Debug, Clone)]
 pub struct CustomerCommit<'a> {
@@ -177,6 +202,8 @@ pub struct CustomerCommit<'a> {
     /// only rewritten when the day changes, so most orders do not touch it.
     pub indexed_expiry: Option<NaiveDate>,
     pub events: Vec<EventWrite>,
+    /// Written only with a state (`state` is Some).
+    pub notices: Vec<NoticeItem>,
 }
 
 #[derive(Debug)]
@@ -459,6 +486,12 @@ impl DynamoStore {
             if expires != commit.indexed_expiry {
                 items.push(self.expiry_write(&pk, &commit, expires)?);
             }
+            let skip = commit.notices.len().saturating_sub(MAX_NOTICES_PER_COMMIT);
+            let written = feed_instant();
+            for notice in &commit.notices[skip..] {
+                let put = self.notice_put(&pk, commit.program, notice, &written)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
         }
         let result = self
             .client
@@ -505,6 +538,84 @@ impl DynamoStore {
             attrs.insert("at".into(), s(v));
         }
         self.versioned_put(attrs, "itemVersion", expected)
+    }
+
+    fn notice_put(
+        &self,
+        pk: &str,
+        program: &str,
+        notice: &NoticeItem,
+        written: &str,
+    ) -> Result<Put, StoreError> {
+        let mut attrs = key(pk.to_owned(), keys::notice_sk(notice.seq));
+        for (name, value) in &notice.fields {
+            attrs.insert((*name).to_owned(), s(value));
+        }
+        attrs.insert("expiryShard".into(), s(keys::feed_shard_of(program, pk)));
+        attrs.insert(
+            "expiresOn".into(),
+            s(format!("{written}#{:012}#{pk}", notice.seq)),
+        );
+        // Each seq is written once: the state's version check already
+        // ensures it, this makes a double publish impossible.
+        self.versioned_put(attrs, "version", None)
+    }
+
+    /// Up to `limit` of a program's notices written after `after` (a
+    /// cursor from an earlier page; None: from the first), in the order
+    /// they were written.
+    pub async fn notices_after(
+        &self,
+        program: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FeedNotice>, StoreError> {
+        let mut keys_found: Vec<(String, String, String)> = Vec::new();
+        for shard in 0..keys::EXPIRY_SHARDS {
+            let (condition, from) = match after {
+                Some(cursor) => ("expiryShard = :shard AND expiresOn > :after", cursor),
+                None => ("expiryShard = :shard", ""),
+            };
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::EXPIRY_INDEX)
+                .key_condition_expression(condition)
+                .expression_attribute_values(":shard", s(keys::feed_shard(program, shard)))
+                .limit(limit.clamp(1, 1000) as i32)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            if after.is_some() {
+                query = query.expression_attribute_values(":after", s(from));
+            }
+            let out = query.send().await.map_err(|e| classify(e, &self.table))?;
+            self.metrics
+                .count(false, out.consumed_capacity().into_iter());
+            for item in out.items() {
+                if let (Some(pk), Some(sk), Some(at)) = (
+                    get_s(item, "pk"),
+                    get_s(item, "sk"),
+                    get_s(item, "expiresOn"),
+                ) {
+                    keys_found.push((at, pk, sk));
+                }
+            }
+        }
+        keys_found.sort();
+        keys_found.truncate(limit);
+        let mut out = Vec::with_capacity(keys_found.len());
+        for (cursor, pk, sk) in keys_found {
+            let Some(item) = self.get(pk, &sk).await? else {
+                continue;
+            };
+            let fields = item
+                .into_iter()
+                .filter(|(name, _)| !INTERNAL_ATTRIBUTES.contains(&name.as_str()))
+                .filter_map(|(name, v)| v.as_s().ok().cloned().map(|v| (name, v)))
+                .collect();
+            out.push(FeedNotice { cursor, fields });
+        }
+        Ok(out)
     }
 
     fn state_put(
@@ -610,6 +721,23 @@ impl DynamoStore {
             .collect();
         Ok((customers, out.last_evaluated_key))
     }
+}
+
+/// Attributes of a notice item that are keys, not what it tells.
+const INTERNAL_ATTRIBUTES: &[&str] = &["pk", "sk", "expiryShard", "expiresOn"];
+
+/// The feed's order: when the notice was written, to the microsecond
+/// (fixed width, so that text order is time order).
+fn feed_instant() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// The feed cursor of a notice written at `instant`: every notice written
+/// before it sorts before.
+pub fn feed_cursor_at(instant: chrono::DateTime<chrono::Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 fn config_of(item: &Item) -> Result<StoredConfig, StoreError> {

@@ -70,6 +70,7 @@ fn commit<'a>(
         state: Some((state, None)),
         indexed_expiry: None,
         events,
+        notices: Vec::new(),
     }
 }
 
