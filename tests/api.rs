@@ -800,7 +800,7 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
     }
     let long = "x".repeat(5000);
     let r = api.get(&format!("/programs/ev/events?after={long}")).await;
-    assert_eq!(r.body["error"]["code"], "invalid_cursor");
+    assert_eq!(r.body["error"]["code"], "invalid_request");
     assert_eq!(api.get("/programs/nope/events").await.status, 404);
 }
 

@@ -491,7 +491,8 @@ fn each_function_role_allows_only_the_dynamodb_actions_its_binary_uses_on_the_ta
         ("IngestOrderFunction", WRITER, &[TABLE_ARN]),
         ("ReverseReturnFunction", WRITER, &[TABLE_ARN]),
         ("UpdateConfigFunction", WRITER, &[TABLE_ARN]),
-        ("QueryStatusFunction", READER, &[TABLE_ARN]),
+        // The events feed reads its partitions of the sparse index.
+        ("QueryStatusFunction", READER, &[TABLE_ARN, INDEX_ARN]),
         // The scheduled job also queries the sparse expiry index.
         ("ExpireWindowsFunction", WRITER, &[TABLE_ARN, INDEX_ARN]),
     ];
@@ -885,4 +886,100 @@ fn no_iam_resource_is_named_so_the_deploy_asks_for_capability_iam_only() {
         .map(|rest| rest.trim_start_matches([' ', '=']).trim())
         .collect();
     assert_eq!(capabilities, vec![r#""CAPABILITY_IAM""#]);
+}
+
+#[test]
+fn tier_events_flow_from_the_table_stream_through_a_pipe_to_the_stacks_bus() {
+    let t = default_template();
+    let table = t.eval(&t.resource("Table")["Properties"]).unwrap();
+    assert_eq!(
+        table["StreamSpecification"],
+        json!({"StreamViewType": "NEW_IMAGE"})
+    );
+    let pipes = t.of_type("AWS::Pipes::Pipe");
+    assert_eq!(pipes.len(), 1);
+    let pipe = t.eval(&pipes[0].1["Properties"]).unwrap();
+    assert_eq!(pipe["Source"], "<Table.StreamArn>");
+    assert_eq!(pipe["Target"], "<TierEventsBus.Arn>");
+    assert_eq!(t.resource("TierEventsBus")["Type"], "AWS::Events::EventBus");
+    let source = &pipe["SourceParameters"];
+    let stream = &source["DynamoDBStreamParameters"];
+    // From the oldest record kept, so nothing written while the pipe is
+    // created is lost; what fails its retries is kept, not dropped.
+    assert_eq!(stream["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(
+        stream["DeadLetterConfig"]["Arn"],
+        "<TierEventsDeadLetters.Arn>"
+    );
+    let filters = source["FilterCriteria"]["Filters"].as_array().unwrap();
+    assert_eq!(filters.len(), 1);
+    let pattern: Value = serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        pattern,
+        json!({"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "NOTICE#"}]}}}})
+    );
+    // The prefix is the store's: a notice item's sort key.
+    assert!(tier_store::keys::notice_sk(7).starts_with("NOTICE#"));
+    let target = &pipe["TargetParameters"];
+    assert_eq!(
+        target["EventBridgeEventBusParameters"],
+        json!({"DetailType": "$.dynamodb.NewImage.type.S", "Source": "tier-engine"})
+    );
+    // The detail carries exactly the fields the local feed serves, each
+    // from the item attribute of its name.
+    let detail = target["InputTemplate"].as_str().unwrap();
+    let marked = detail
+        .replace("<$.dynamodb.NewImage.", "@")
+        .replace(".S>", "");
+    let marked: Map<String, Value> = serde_json::from_str(&marked).expect(detail);
+    let mut names: Vec<&str> = marked.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let mut fields = tier_service::notices::EVENT_FIELDS.to_vec();
+    fields.sort_unstable();
+    assert_eq!(names, fields);
+    for (name, value) in &marked {
+        assert_eq!(value, &json!(format!("@{name}")), "{detail}");
+    }
+    // The pipe's role reads this table's stream and writes to this bus and
+    // its dead-letter queue, nothing else.
+    let role = t
+        .eval(&t.resource("TierEventsPipeRole")["Properties"])
+        .unwrap();
+    assert_eq!(pipe["RoleArn"], "<TierEventsPipeRole.Arn>");
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "pipes.amazonaws.com"})
+    );
+    let mut granted = BTreeSet::new();
+    for policy in role["Policies"].as_array().unwrap() {
+        for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+            assert_eq!(statement["Effect"], "Allow");
+            for action in list(&statement["Action"]) {
+                for resource in list(&statement["Resource"]) {
+                    granted.insert((action.clone(), resource));
+                }
+            }
+        }
+    }
+    let stream_arn = "<Table.StreamArn>";
+    let expected: BTreeSet<(String, String)> = [
+        ("dynamodb:DescribeStream", stream_arn),
+        ("dynamodb:GetRecords", stream_arn),
+        ("dynamodb:GetShardIterator", stream_arn),
+        ("dynamodb:ListStreams", stream_arn),
+        ("events:PutEvents", "<TierEventsBus.Arn>"),
+        ("sqs:SendMessage", "<TierEventsDeadLetters.Arn>"),
+    ]
+    .iter()
+    .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+    .collect();
+    assert_eq!(granted, expected);
+    // Undelivered events alarm.
+    let depth = t.alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible");
+    assert!(
+        depth
+            .iter()
+            .any(|a| a["Dimensions"][0]["Value"] == "<TierEventsDeadLetters.QueueName>"),
+        "{depth:?}"
+    );
 }

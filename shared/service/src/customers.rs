@@ -115,6 +115,27 @@ impl Service {
     }
 }
 
+/// A `limit` query parameter: a whole number from 1 to `most`.
+pub(crate) fn parse_limit(
+    limit: Option<&str>,
+    default: usize,
+    most: usize,
+) -> Result<usize, ApiError> {
+    let Some(text) = limit else {
+        return Ok(default);
+    };
+    Some(text)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|n| (1..=most).contains(n))
+        .ok_or_else(|| {
+            let shown: String = text.chars().take(32).collect();
+            ApiError::bad_request(format!(
+                "limit `{shown}` must be a whole number from 1 to {most}"
+            ))
+        })
+}
+
 /// Orders listed when no `limit` is asked, and the most one page holds.
 const DEFAULT_ORDERS: usize = 100;
 const MOST_ORDERS: usize = 1000;
@@ -129,19 +150,7 @@ impl Service {
     ) -> Result<crate::wire::CustomerOrdersResponse, ApiError> {
         use crate::wire::CustomerOrderOut;
         crate::check_path_id("customerId", customer)?;
-        let limit = match limit {
-            None => DEFAULT_ORDERS,
-            Some(text) => Some(text)
-                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|t| t.parse::<usize>().ok())
-                .filter(|n| (1..=MOST_ORDERS).contains(n))
-                .ok_or_else(|| {
-                    let shown: String = text.chars().take(32).collect();
-                    ApiError::bad_request(format!(
-                        "limit `{shown}` must be a whole number from 1 to {MOST_ORDERS}"
-                    ))
-                })?,
-        };
+        let limit = parse_limit(limit, DEFAULT_ORDERS, MOST_ORDERS)?;
         self.program(program_id).await?;
         self.stored_customer(program_id, customer).await?;
         let items = self.store.orders_since(program_id, customer, "0").await?;

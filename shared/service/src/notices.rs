@@ -5,7 +5,7 @@
 //! the same items to the stack's bus (infra/template.yaml).
 
 use crate::account::criterion_out;
-use crate::customers::timestamp;
+use crate::customers::{parse_limit, timestamp};
 use crate::error::ApiError;
 use crate::json;
 use crate::Service;
@@ -143,27 +143,12 @@ impl Service {
                 || cursor.chars().count() > MAX_CURSOR_CHARS
                 || cursor.chars().any(char::is_control)
             {
-                return Err(ApiError::new(
-                    400,
-                    "invalid_cursor",
-                    "`after` must be a cursor from an earlier page",
+                return Err(ApiError::bad_request(
+                    "`after` must be the `next` of an earlier page",
                 ));
             }
         }
-        let limit = match limit {
-            None => DEFAULT_PAGE,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or_else(|| {
-                    ApiError::new(
-                        400,
-                        "invalid_limit",
-                        format!("`limit` is a whole number from 1 to {MAX_PAGE}"),
-                    )
-                })?,
-        };
+        let limit = parse_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
         let found = self.store.notices_after(program, after, limit).await?;
         let next = next_cursor(
             &found,
