@@ -282,6 +282,61 @@ async fn order_items_are_read_back_by_date(store: DynamoStore) {
     assert_eq!(ids, vec!["ORDER#o1", "ORDER#o2"]);
 }
 
+fn notice(seq: u64, customer: &str) -> NoticeItem {
+    NoticeItem {
+        seq,
+        fields: vec![
+            ("eventId", format!("{customer}-{seq}")),
+            ("customerId", customer.to_owned()),
+        ],
+    }
+}
+
+async fn notices_are_written_with_the_state_once_and_read_in_written_order(store: DynamoStore) {
+    let s = state();
+    let mut first = commit("c1", None, &s, vec![]);
+    first.notices = vec![notice(1, "c1"), notice(2, "c1")];
+    store.commit(first).await.unwrap();
+    // A writer that lost the race for the state writes none of its notices.
+    let mut stale = commit("c1", None, &s, vec![]);
+    stale.notices = vec![notice(3, "c1")];
+    assert!(matches!(
+        store.commit(stale).await,
+        Err(CommitError::Conflict { .. })
+    ));
+    let mut other = commit("c2", None, &s, vec![]);
+    other.notices = vec![notice(1, "c2")];
+    store.commit(other).await.unwrap();
+    // The same seq twice is refused even if the state check were passed.
+    let mut again = commit("c2", Some(1), &s, vec![]);
+    again.notices = vec![notice(1, "c2")];
+    assert!(store.commit(again).await.is_err());
+    // Another program's notices are not in this feed.
+    let mut elsewhere = commit("c1", None, &s, vec![]);
+    elsewhere.program = "q";
+    elsewhere.notices = vec![notice(1, "c1")];
+    store.commit(elsewhere).await.unwrap();
+    let ids = |page: &[FeedNotice]| -> Vec<String> {
+        page.iter().map(|n| n.fields["eventId"].clone()).collect()
+    };
+    let all = store.notices_after("p", None, 10).await.unwrap();
+    assert_eq!(ids(&all), ["c1-1", "c1-2", "c2-1"]);
+    assert_eq!(all[0].fields.len(), 2, "only what the notice tells");
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.notices_after("p", after.as_deref(), 1).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.cursor.clone());
+        paged.extend(ids(&page));
+    }
+    assert_eq!(paged, ids(&all));
+    assert_eq!(
+        ids(&store.notices_after("q", None, 10).await.unwrap()),
+        ["c1-1"]
+    );
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
         mod dynoxide_engine {
@@ -304,4 +359,5 @@ on_both_engines!(
     replacing_an_event_checks_its_item_version,
     the_sparse_index_pages_through_due_customers_once_each,
     order_items_are_read_back_by_date,
+    notices_are_written_with_the_state_once_and_read_in_written_order,
 );
