@@ -126,18 +126,18 @@ impl Program {
         out
     }
 
-    /// The first day on which something of this customer expires: the key of
-    /// the sparse index the scheduled job reads instead of scanning.
+    /// The first day on which something observable happens to this
+    /// customer: points expire, a validity or grace ends, a warning day
+    /// comes. The key of the sparse index the scheduled job reads instead of
+    /// scanning. A tracker day leaving its window is not one: windows are
+    /// computed as of any instant, and the days that left are trimmed on
+    /// the customer's next write, so with 12-month trackers a customer is
+    /// not due every day (docs/benchmarks.md, "The job").
     pub fn next_expiry(&self, state: &CustomerState) -> Option<NaiveDate> {
         let points = self
             .config()
             .points_expiry
             .and_then(|p| state.lots.front().map(|l| p.forward_from(l.day)));
-        let trackers = self
-            .trackers()
-            .iter()
-            .zip(&state.trackers)
-            .filter_map(|(t, s)| s.first_day().map(|d| t.leaves_all(d)));
         // The day a validity or grace ends, or a warning day: the job
         // judges it then.
         let validity = self
@@ -151,7 +151,6 @@ impl Program {
             .map(day_of);
         points
             .into_iter()
-            .chain(trackers)
             .chain(validity)
             .min()
             .map(|d: DayNumber| date_of(d))

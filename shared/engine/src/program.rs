@@ -169,15 +169,6 @@ impl Tracker {
             .min()
             .unwrap_or(day)
     }
-
-    /// The first day on which `day` has left every window.
-    pub fn leaves_all(&self, day: DayNumber) -> DayNumber {
-        self.retention
-            .iter()
-            .map(|p| p.window_leaves(day))
-            .max()
-            .unwrap_or(day)
-    }
 }
 
 #[derive(Debug, Clone)]
