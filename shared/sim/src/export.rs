@@ -274,49 +274,18 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
         }
     } else if let Some(id) = sk.strip_prefix("ORDER#") {
         let status = string(a.status.as_ref(), "status")?;
-        let status = OrderStatus::from_name(status)
-            .ok_or_else(|| bad(format!("order status `{status}` is not one of ours")))?;
         let (_, record): (serde::de::IgnoredAny, Option<String>) =
             inflated(a.data.as_ref(), "data", |json| {
                 serde_json::from_slice(json)
                     .map_err(|e| bad(format!("order data does not decode: {e}")))
             })?;
-        let record = record
-            .map(|r| serde_json::from_str::<OrderRecord>(&r))
-            .transpose()
-            .map_err(|e| bad(format!("order record does not decode: {e}")))?;
-        CustomerItem::Order {
-            id: id.to_owned(),
-            status,
-            record,
-            at: instant(a.at.as_ref())?,
-        }
+        order_item(id, status, record.as_deref(), instant(a.at.as_ref())?)?
     } else if let Some(id) = sk.strip_prefix("RETURN#") {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Reply {
-            order_id: String,
-            amount_returned: Decimal,
-        }
-        let reply: Reply = reply_of(a, "return")?;
-        CustomerItem::Return {
-            id: id.to_owned(),
-            order: reply.order_id,
-            amount: reply.amount_returned,
-            at: instant(a.at.as_ref())?,
-        }
+        let reply = reply_text(a, "return")?;
+        return_item(id, &reply, instant(a.at.as_ref())?)?
     } else if let Some(id) = sk.strip_prefix("REDEMPTION#") {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Reply {
-            points_redeemed: Decimal,
-        }
-        let reply: Reply = reply_of(a, "redemption")?;
-        CustomerItem::Redemption {
-            id: id.to_owned(),
-            points: reply.points_redeemed,
-            at: instant(a.at.as_ref())?,
-        }
+        let reply = reply_text(a, "redemption")?;
+        redemption_item(id, &reply, instant(a.at.as_ref())?)?
     } else {
         return Ok(ExportItem::Other);
     };
@@ -327,14 +296,107 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
     })
 }
 
-fn reply_of<T: serde::de::DeserializeOwned>(
-    a: &Attributes<'_>,
-    what: &str,
-) -> Result<T, ItemError> {
+/// The reply an event item keeps (the first of its `data` pair).
+fn reply_text(a: &Attributes<'_>, what: &str) -> Result<String, ItemError> {
     let (reply, _): (String, serde::de::IgnoredAny) = inflated(a.data.as_ref(), "data", |json| {
         serde_json::from_slice(json).map_err(|e| bad(format!("{what} data does not decode: {e}")))
     })?;
-    serde_json::from_str(&reply).map_err(|e| bad(format!("{what} reply does not decode: {e}")))
+    Ok(reply)
+}
+
+/// An order item from its parts as stored: the `status` attribute, the
+/// record (JSON) of its `data` pair, and its `at`. The export reader and
+/// the API's simulation job (which reads the table with a Scan) both build
+/// their items here, so that both replay the same history.
+pub fn order_item(
+    id: &str,
+    status: &str,
+    record: Option<&str>,
+    at: Option<DateTime<Utc>>,
+) -> Result<CustomerItem, ItemError> {
+    let status = OrderStatus::from_name(status)
+        .ok_or_else(|| bad(format!("order status `{status}` is not one of ours")))?;
+    let record = record
+        .map(serde_json::from_str::<OrderRecord>)
+        .transpose()
+        .map_err(|e| bad(format!("order record does not decode: {e}")))?;
+    Ok(CustomerItem::Order {
+        id: id.to_owned(),
+        status,
+        record,
+        at,
+    })
+}
+
+/// A return item from its stored reply (JSON) and `at`.
+pub fn return_item(
+    id: &str,
+    reply: &str,
+    at: Option<DateTime<Utc>>,
+) -> Result<CustomerItem, ItemError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Reply {
+        order_id: String,
+        amount_returned: Decimal,
+    }
+    let reply: Reply = serde_json::from_str(reply)
+        .map_err(|e| bad(format!("return reply does not decode: {e}")))?;
+    Ok(CustomerItem::Return {
+        id: id.to_owned(),
+        order: reply.order_id,
+        amount: reply.amount_returned,
+        at,
+    })
+}
+
+/// A redemption item from its stored reply (JSON) and `at`.
+pub fn redemption_item(
+    id: &str,
+    reply: &str,
+    at: Option<DateTime<Utc>>,
+) -> Result<CustomerItem, ItemError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Reply {
+        points_redeemed: Decimal,
+    }
+    let reply: Reply = serde_json::from_str(reply)
+        .map_err(|e| bad(format!("redemption reply does not decode: {e}")))?;
+    Ok(CustomerItem::Redemption {
+        id: id.to_owned(),
+        points: reply.points_redeemed,
+        at,
+    })
+}
+
+/// An event item of a customer from its stored parts (sort key, `status`,
+/// `at`, and the reply and record of its `data`): None for a sort key that
+/// is not an order, return or redemption.
+pub fn event_item(
+    sk: &str,
+    status: Option<&str>,
+    at: Option<&str>,
+    reply: &str,
+    record: Option<&str>,
+) -> Result<Option<CustomerItem>, ItemError> {
+    let at = at
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| bad(format!("`at` is not an RFC 3339 instant: {e}")))
+        })
+        .transpose()?;
+    if let Some(id) = sk.strip_prefix("ORDER#") {
+        let status = status.ok_or_else(|| bad("`status` is not a string attribute"))?;
+        order_item(id, status, record, at).map(Some)
+    } else if let Some(id) = sk.strip_prefix("RETURN#") {
+        return_item(id, reply, at).map(Some)
+    } else if let Some(id) = sk.strip_prefix("REDEMPTION#") {
+        redemption_item(id, reply, at).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// The order a record was made from, as far as any decision can tell: the

@@ -13,6 +13,7 @@ pub mod history;
 pub mod orders;
 pub mod replay;
 pub mod report;
+pub mod whatif;
 
 pub use history::{Action, CustomerHistory, Event};
 pub use replay::{replay, CustomerRun};
