@@ -6,10 +6,12 @@
 mod codec;
 pub mod keys;
 mod metrics;
+mod scan;
 mod table;
 
 pub use codec::{decode_state, encode_state};
 pub use metrics::{measured, Metrics, MetricsSnapshot};
+pub use scan::{HistoryItem, HistoryPage, ScanCursor, SimulationEnd, SimulationRecord};
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

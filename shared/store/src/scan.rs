@@ -1,0 +1,418 @@
+//! A program's stored history read by a Scan, and the items of the what-if
+//! simulation job that reads it (docs/simulation.md, "Through the API").
+//!
+//! The table has no per-program index of customers, so the job scans the
+//! table (in parallel segments) with a filter to the program's customer
+//! partitions. DynamoDB bills a Scan for every item it reads, filtered out
+//! or not: reading one program's history costs the whole table.
+//!
+//! The job's items live under the program's partition: `SIMULATION#<id>`
+//! (request, status, progress, heartbeat, report) and `SIMULATION` (the id
+//! of the program's latest simulation: one runs at a time).
+
+use super::{classify, customer_of, event_of, get_n, get_s, key, keys, n, request_error, s};
+use super::{DynamoStore, EventItem, Item, StoreError, StoredCustomer, MAX_ITEM_BYTES};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem};
+use std::io::{Read, Write};
+
+/// The pointer to a program's latest simulation.
+pub const SIMULATION_POINTER: &str = "SIMULATION";
+
+pub fn simulation_sk(id: &str) -> String {
+    format!("SIMULATION#{id}")
+}
+
+/// The prefix of every partition key of `program`'s customers.
+pub fn customer_prefix(program: &str) -> String {
+    format!("CUSTOMER#{}:{program}#", program.len())
+}
+
+/// One item of a customer's history as a Scan finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryItem {
+    State(Box<StoredCustomer>),
+    Event(EventItem),
+}
+
+/// Where a Scan segment goes on from (opaque: DynamoDB's last key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanCursor(Item);
+
+/// One page of a program's history: (customer id, item) in the order the
+/// Scan returned them (a customer's items together, by sort key).
+#[derive(Debug, Default)]
+pub struct HistoryPage {
+    pub items: Vec<(String, HistoryItem)>,
+    /// Items DynamoDB read for the page, before the filter.
+    pub scanned: u64,
+    pub next: Option<ScanCursor>,
+}
+
+/// A simulation job as stored.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SimulationRecord {
+    pub id: String,
+    /// queued, running, done or failed.
+    pub status: String,
+    /// The request as accepted (JSON: draft, window, current version).
+    pub request: String,
+    /// The process that runs it.
+    pub owner: String,
+    /// When the job last said it was alive (milliseconds since the epoch).
+    pub heartbeat_ms: u64,
+    pub customers_seen: u64,
+    pub customers_total: Option<u64>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    /// The report (JSON), once done.
+    pub report: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// What the job read and wrote (JSON), once finished.
+    pub usage: Option<String>,
+}
+
+/// How a job ends.
+#[derive(Debug, Clone)]
+pub enum SimulationEnd<'a> {
+    Done {
+        report: &'a str,
+        customers: u64,
+        usage: &'a str,
+    },
+    Failed {
+        error: &'a str,
+    },
+}
+
+fn deflate(json: &str) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(json.as_bytes()).expect("writing to a Vec");
+    e.finish().expect("writing to a Vec")
+}
+
+fn inflate(bytes: &[u8]) -> Result<String, StoreError> {
+    let mut out = String::new();
+    flate2::read::DeflateDecoder::new(bytes)
+        .read_to_string(&mut out)
+        .map_err(|e| StoreError::Corrupt(format!("simulation report: {e}")))?;
+    Ok(out)
+}
+
+fn simulation_of(item: &Item) -> Result<SimulationRecord, StoreError> {
+    let sk = get_s(item, "sk").unwrap_or_default();
+    let report = match item.get("report").and_then(|v| v.as_b().ok()) {
+        Some(b) => Some(inflate(b.as_ref())?),
+        None => None,
+    };
+    Ok(SimulationRecord {
+        id: sk
+            .strip_prefix("SIMULATION#")
+            .unwrap_or_default()
+            .to_owned(),
+        status: get_s(item, "status")
+            .ok_or_else(|| StoreError::Corrupt("simulation without status".into()))?,
+        request: get_s(item, "request").unwrap_or_default(),
+        owner: get_s(item, "owner").unwrap_or_default(),
+        heartbeat_ms: get_n(item, "heartbeat")?,
+        customers_seen: get_n(item, "seen").unwrap_or(0),
+        customers_total: get_n(item, "total").ok(),
+        created_at: get_s(item, "createdAt").unwrap_or_default(),
+        finished_at: get_s(item, "finishedAt"),
+        report,
+        error: get_s(item, "error"),
+        usage: get_s(item, "usage"),
+    })
+}
+
+impl DynamoStore {
+    /// One page of segment `segment` of `segments` of a parallel Scan,
+    /// keeping `program`'s customers' state, order, return and redemption
+    /// items. Eventually consistent (half the read units of a strong read):
+    /// the history of a program changes under a simulation anyway.
+    pub async fn scan_program_history(
+        &self,
+        program: &str,
+        segment: u32,
+        segments: u32,
+        start: Option<ScanCursor>,
+    ) -> Result<HistoryPage, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(segment as i32)
+            .total_segments(segments as i32)
+            .filter_expression(
+                "begins_with(pk, :prefix) AND (sk = :state OR begins_with(sk, :order) \
+                 OR begins_with(sk, :ret) OR begins_with(sk, :redemption))",
+            )
+            .expression_attribute_values(":prefix", s(customer_prefix(program)))
+            .expression_attribute_values(":state", s(keys::STATE))
+            .expression_attribute_values(":order", s("ORDER#"))
+            .expression_attribute_values(":ret", s("RETURN#"))
+            .expression_attribute_values(":redemption", s("REDEMPTION#"))
+            .set_exclusive_start_key(start.map(|c| c.0))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify(e, &self.table))?;
+        self.metrics
+            .count(false, out.consumed_capacity().into_iter());
+        let prefix = customer_prefix(program);
+        let mut items = Vec::with_capacity(out.items().len());
+        for item in out.items() {
+            let pk = get_s(item, "pk").unwrap_or_default();
+            let Some(customer) = pk.strip_prefix(&prefix) else {
+                continue;
+            };
+            let sk = get_s(item, "sk").unwrap_or_default();
+            let decoded = if sk == keys::STATE {
+                HistoryItem::State(Box::new(customer_of(item)?))
+            } else {
+                HistoryItem::Event(event_of(item)?)
+            };
+            items.push((customer.to_owned(), decoded));
+        }
+        Ok(HistoryPage {
+            items,
+            scanned: out.scanned_count().max(0) as u64,
+            next: out.last_evaluated_key.map(ScanCursor),
+        })
+    }
+
+    /// The id of the program's latest simulation.
+    pub async fn latest_simulation(&self, program: &str) -> Result<Option<String>, StoreError> {
+        let item = self
+            .get(keys::program_pk(program), SIMULATION_POINTER)
+            .await?;
+        Ok(item.and_then(|i| get_s(&i, "active")))
+    }
+
+    pub async fn load_simulation(
+        &self,
+        program: &str,
+        id: &str,
+    ) -> Result<Option<SimulationRecord>, StoreError> {
+        let item = self
+            .get(keys::program_pk(program), &simulation_sk(id))
+            .await?;
+        item.map(|i| simulation_of(&i)).transpose()
+    }
+
+    /// Stores a new (queued) simulation and points the program at it, if
+    /// the pointer still names `previous` (None: no simulation yet).
+    /// `Ok(false)`: another simulation was started first.
+    pub async fn create_simulation(
+        &self,
+        program: &str,
+        record: &SimulationRecord,
+        previous: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let pk = keys::program_pk(program);
+        let mut item = key(pk.clone(), simulation_sk(&record.id));
+        item.insert("status".into(), s(&record.status));
+        item.insert("request".into(), s(&record.request));
+        item.insert("owner".into(), s(&record.owner));
+        item.insert("heartbeat".into(), n(record.heartbeat_ms));
+        item.insert("seen".into(), n(0));
+        item.insert("createdAt".into(), s(&record.created_at));
+        if record.request.len() > MAX_ITEM_BYTES {
+            return Err(StoreError::TooLarge {
+                what: "the simulation request",
+                bytes: record.request.len(),
+            });
+        }
+        let job = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(request_error)?;
+        let mut pointer = key(pk, SIMULATION_POINTER);
+        pointer.insert("active".into(), s(&record.id));
+        let pointer = match previous {
+            None => Put::builder().condition_expression("attribute_not_exists(pk)"),
+            Some(p) => Put::builder()
+                .condition_expression("#active = :previous")
+                .expression_attribute_names("#active", "active")
+                .expression_attribute_values(":previous", s(p)),
+        }
+        .table_name(&self.table)
+        .set_item(Some(pointer))
+        .build()
+        .map_err(request_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(pointer).build())
+            .transact_items(TransactWriteItem::builder().put(job).build())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.metrics.count(true, out.consumed_capacity().iter());
+                Ok(true)
+            }
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                self.metrics.count_request();
+                Ok(false)
+            }
+            Err(e) => Err(classify(e, &self.table)),
+        }
+    }
+
+    /// Sets status, progress and heartbeat of a job `owner` still runs
+    /// (queued or running). `Ok(false)`: it no longer does (the job was
+    /// marked failed meanwhile): the job stops.
+    pub async fn simulation_progress(
+        &self,
+        program: &str,
+        id: &str,
+        owner: &str,
+        seen: u64,
+        heartbeat_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::program_pk(program), simulation_sk(id))))
+            .update_expression("SET #status = :running, #seen = :seen, #hb = :hb")
+            .condition_expression("#owner = :owner AND #status IN (:queued, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#seen", "seen")
+            .expression_attribute_names("#hb", "heartbeat")
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":seen", n(seen))
+            .expression_attribute_values(":hb", n(heartbeat_ms))
+            .expression_attribute_values(":owner", s(owner));
+        self.conditional_update(update).await
+    }
+
+    /// Ends a job `owner` still runs: done with its report, or failed.
+    pub async fn finish_simulation(
+        &self,
+        program: &str,
+        id: &str,
+        owner: &str,
+        finished_at: &str,
+        end: SimulationEnd<'_>,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::program_pk(program), simulation_sk(id))))
+            .condition_expression("#owner = :owner AND #status IN (:queued, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_names("#finished", "finishedAt")
+            .expression_attribute_values(":finished", s(finished_at));
+        update = match end {
+            SimulationEnd::Done {
+                report,
+                customers,
+                usage,
+            } => {
+                let data = deflate(report);
+                // Room for the request beside it (checked at creation).
+                if data.len() > MAX_ITEM_BYTES / 2 {
+                    return Err(StoreError::TooLarge {
+                        what: "the simulation report",
+                        bytes: data.len(),
+                    });
+                }
+                update
+                    .update_expression(
+                        "SET #status = :done, #finished = :finished, #report = :report, \
+                         #seen = :n, #total = :n, #usage = :usage",
+                    )
+                    .expression_attribute_names("#total", "total")
+                    .expression_attribute_names("#report", "report")
+                    .expression_attribute_names("#seen", "seen")
+                    .expression_attribute_names("#usage", "usage")
+                    .expression_attribute_values(":done", s("done"))
+                    .expression_attribute_values(":report", AttributeValue::B(Blob::new(data)))
+                    .expression_attribute_values(":n", n(customers))
+                    .expression_attribute_values(":usage", s(usage))
+            }
+            SimulationEnd::Failed { error } => update
+                .update_expression("SET #status = :failed, #finished = :finished, #error = :error")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":failed", s("failed"))
+                .expression_attribute_values(":error", s(error)),
+        };
+        self.conditional_update(update).await
+    }
+
+    /// Marks failed a job that has not said it was alive since
+    /// `heartbeat_ms` (its process stopped). `Ok(false)`: it has since, or
+    /// it ended.
+    pub async fn fail_stale_simulation(
+        &self,
+        program: &str,
+        id: &str,
+        heartbeat_ms: u64,
+        finished_at: &str,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::program_pk(program), simulation_sk(id))))
+            .update_expression("SET #status = :failed, #finished = :finished, #error = :error")
+            .condition_expression("#hb = :hb AND #status IN (:queued, :running)")
+            .expression_attribute_names("#hb", "heartbeat")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_names("#finished", "finishedAt")
+            .expression_attribute_values(":hb", n(heartbeat_ms))
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":running", s("running"))
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":finished", s(finished_at))
+            .expression_attribute_values(":error", s(error));
+        self.conditional_update(update).await
+    }
+
+    async fn conditional_update(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        match update
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                self.metrics
+                    .count(true, out.consumed_capacity().into_iter());
+                Ok(true)
+            }
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                self.metrics.count_request();
+                Ok(false)
+            }
+            Err(e) => Err(classify(e, &self.table)),
+        }
+    }
+}
