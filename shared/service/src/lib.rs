@@ -14,6 +14,7 @@ pub mod programs;
 mod retry;
 mod returns;
 pub mod router;
+pub mod simulations;
 mod transact;
 pub mod wire;
 

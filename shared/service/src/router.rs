@@ -136,6 +136,16 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
         Function::QueryStatus,
     ),
     (
+        "POST",
+        "/programs/{programId}/simulations",
+        Function::UpdateConfig,
+    ),
+    (
+        "GET",
+        "/programs/{programId}/simulations/{simulationId}",
+        Function::UpdateConfig,
+    ),
+    (
         "GET",
         "/programs/{programId}/customers/{customerId}/orders",
         Function::QueryStatus,
@@ -278,6 +288,14 @@ impl Service {
                 ok(&self.get_config(program, request.param("version")).await?)
             }
             ("POST", "/programs/{programId}/config/validate") => ok(&self.validate_config(body)?),
+            ("POST", "/programs/{programId}/simulations") => Ok(ApiResponse {
+                status: 202,
+                headers: vec![("content-type", "application/json".into())],
+                body: erased::Json::to_json(&self.start_simulation(program, body).await?),
+            }),
+            ("GET", "/programs/{programId}/simulations/{simulationId}") => {
+                ok(&self.get_simulation(program, &params[1]).await?)
+            }
             ("PUT", "/programs/{programId}/customers/{customerId}/tier") => {
                 let r = self.set_tier(program, &params[1], body).await?;
                 note.tiers(&r.customer_id, &r.tier_before, &r.tier);
