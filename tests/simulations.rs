@@ -1,0 +1,809 @@
+//! What-if through the API (issue 13): `POST /programs/{programId}/simulations`
+//! and `GET .../simulations/{simulationId}` on both engines. The report is
+//! the one `tier-sim` gives for the same history (the table scanned into an
+//! export and replayed by the CLI's own functions); a draft is refused as
+//! `PUT config` refuses it; hostile input is a 4xx with a code and writes
+//! nothing; one simulation per program runs at a time; a job whose process
+//! stopped is answered `failed`, also across a real restart of the local API.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use e2e::{on_both_engines, Api};
+use flate2::{write::GzEncoder, Compression};
+use serde_json::{json, Map, Value};
+use std::io::Write;
+use std::time::{Duration, Instant};
+use tier_sim_core::ReportOptions;
+
+fn ladder() -> Value {
+    json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "pointsExpiry": {"months": 6},
+        "tiers": [
+            {"name": "Member", "earnRate": "0.01"},
+            {"name": "Silver", "earnRate": "0.02", "upgrade": {"criteria": [
+                {"id": "spent", "kind": "lifetimePurchases", "min": "3000"},
+                {"id": "one", "kind": "singleOrder", "min": "1500"}],
+                "condition": {"any": 1}, "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "0.03", "upgrade": {"criteria": [
+                {"id": "spent", "kind": "lifetimePurchases", "min": "10000"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    })
+}
+
+/// Gold at 6,000 and 4 %, Silver dynamic: customers move both ways.
+fn draft() -> Value {
+    let mut d = ladder();
+    d["tiers"][2]["earnRate"] = json!("0.04");
+    d["tiers"][2]["upgrade"]["criteria"][0]["min"] = json!("6000");
+    d["tiers"][1]["upgrade"]["criteria"][1]["min"] = json!("2500");
+    d["tiers"][1]["upgrade"]["upgradeType"] = json!("dynamic");
+    d
+}
+
+fn amount(rng: &mut fastrand::Rng) -> String {
+    let cents = match rng.u8(0..20) {
+        0 => 0,
+        1 | 2 => rng.i64(150_000..400_000),
+        _ => rng.i64(1..120_000),
+    };
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// One customer's random history (as tools/tier-sim/tests/sim_exactness.rs
+/// sends it): completed, pending then completed or cancelled, pending for
+/// good; partial and whole returns, redemptions, a cancellation of a
+/// completed order.
+async fn history(api: &Api, program: &str, customer: &str, rng: &mut fastrand::Rng) {
+    let post = |path: String, body: Value| async move {
+        let r = api.post(&path, &body).await;
+        assert!(
+            r.status == 200 || r.status == 422,
+            "{path} {body}: {} {}",
+            r.status,
+            r.body
+        );
+        r.status == 200
+    };
+    let orders_path = format!("/programs/{program}/orders");
+    let start: chrono::DateTime<chrono::Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let mut minutes = rng.i64(0..20 * 24 * 60);
+    let mut completed: Vec<(String, Value)> = Vec::new();
+    let mut last = String::new();
+    for i in 0..rng.usize(1..8) {
+        minutes += rng.i64(1..25 * 24 * 60);
+        let at = (start + chrono::Duration::minutes(minutes))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let id = format!("o{i}");
+        let mut order = json!({"orderId": id, "customerId": customer, "placedAt": at,
+            "status": "completed", "amount": amount(rng), "currency": "USD"});
+        last.clone_from(&at);
+        let kind = rng.u8(0..20);
+        if kind < 5 {
+            order["status"] = json!("pending");
+            post(orders_path.clone(), order.clone()).await;
+            match kind {
+                0..=1 => order["status"] = json!("completed"),
+                2..=3 => order["status"] = json!("cancelled"),
+                _ => continue,
+            }
+        }
+        if post(orders_path.clone(), order.clone()).await && order["status"] == "completed" {
+            completed.push((id, order.clone()));
+        }
+    }
+    if completed.is_empty() {
+        return;
+    }
+    for r in 0..rng.usize(0..3) {
+        let (order, body) = &completed[rng.usize(0..completed.len())];
+        let total: f64 = body["amount"].as_str().unwrap().parse().unwrap();
+        let mut body = json!({"returnId": format!("r{r}"), "orderId": order,
+            "customerId": customer, "returnedAt": last});
+        if rng.u8(0..4) > 0 {
+            body["amount"] = json!(format!("{:.2}", (total * rng.f64()).max(0.01)));
+        }
+        post(format!("/programs/{program}/returns"), body).await;
+    }
+    for r in 0..rng.usize(0..3) {
+        let body = json!({"redemptionId": format!("d{r}"),
+            "points": format!("{}.{:02}", rng.u32(0..40), rng.u32(0..100)), "at": last});
+        post(
+            format!("/programs/{program}/customers/{customer}/redemptions"),
+            body,
+        )
+        .await;
+    }
+    if rng.u8(0..4) == 0 {
+        let (_, order) = &completed[rng.usize(0..completed.len())];
+        let mut cancel = order.clone();
+        cancel["status"] = json!("cancelled");
+        post(orders_path.clone(), cancel).await;
+    }
+}
+
+/// Polls a simulation until it is done or failed.
+async fn finished(api: &Api, program: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = api
+            .get(&format!("/programs/{program}/simulations/{id}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let status = r.body["status"].as_str().unwrap().to_owned();
+        assert!(
+            ["queued", "running", "done", "failed"].contains(&status.as_str()),
+            "{}",
+            r.body
+        );
+        if status == "done" || status == "failed" {
+            return r.body;
+        }
+        assert!(Instant::now() < deadline, "still {status}: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn attribute(v: &AttributeValue) -> Value {
+    match v {
+        AttributeValue::S(s) => json!({"S": s}),
+        AttributeValue::N(n) => json!({"N": n}),
+        AttributeValue::B(b) => {
+            json!({"B": base64::engine::general_purpose::STANDARD.encode(b.as_ref())})
+        }
+        AttributeValue::Bool(b) => json!({"BOOL": b}),
+        other => panic!("an attribute type the table does not use: {other:?}"),
+    }
+}
+
+/// The whole table as an S3 export writes it (two data files).
+async fn export(api: &Api, dir: &std::path::Path) {
+    let data = dir.join("AWSDynamoDB/01234567890123-abcdefgh/data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut files: Vec<GzEncoder<std::fs::File>> = (0..2)
+        .map(|i| {
+            let f = std::fs::File::create(data.join(format!("part{i}.json.gz"))).unwrap();
+            GzEncoder::new(f, Compression::default())
+        })
+        .collect();
+    let mut start = None;
+    let mut n = 0usize;
+    loop {
+        let page = api
+            .store()
+            .client()
+            .scan()
+            .table_name(&api.table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let m: Map<String, Value> = item
+                .iter()
+                .map(|(k, v)| (k.clone(), attribute(v)))
+                .collect();
+            writeln!(files[n % 2], "{}", json!({"Item": m})).unwrap();
+            n += 1;
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    for f in files {
+        f.finish().unwrap();
+    }
+}
+
+/// The report `tier-sim --export` gives for `program` over the table as it
+/// is now, with the simulation's window and `end`.
+async fn cli_report(api: &Api, program: &str, draft: &Value, simulation: &Value) -> Value {
+    let dir = std::env::temp_dir().join(format!(
+        "sim-api-{}-{}-{}",
+        std::process::id(),
+        api.table,
+        simulation["simulationId"].as_str().unwrap()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    export(api, &dir).await;
+    let files = tier_sim::data_files(&dir).unwrap();
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let configs = tier_sim::partition_export(&files, program, &work, 4, false).unwrap();
+    let (version, current_json) = configs.current.expect("the export holds the config");
+    let current = tier_sim::program_of("current", &current_json, version).unwrap();
+    let draft = tier_sim::program_of("draft", &draft.to_string(), version + 1).unwrap();
+    let instant = |field: &str| {
+        simulation[field]
+            .as_str()
+            .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap())
+    };
+    let run = tier_sim::Run {
+        current: &current,
+        draft: &draft,
+        options: ReportOptions {
+            as_of: vec![],
+            end: instant("end").unwrap(),
+            sample: tier_sim_core::report::DEFAULT_SAMPLE,
+        },
+        from: instant("from"),
+        to: instant("to"),
+        progress: false,
+        observer: None,
+    };
+    let (report, _) = tier_sim::replay_partitions(&run, &work, 4).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    serde_json::to_value(&report).unwrap()
+}
+
+async fn start(api: &Api, program: &str, body: &Value) -> Value {
+    let r = api
+        .post(&format!("/programs/{program}/simulations"), body)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["status"], "queued", "{}", r.body);
+    assert_eq!(r.body["progress"]["customersSeen"], 0);
+    assert_eq!(r.body["progress"]["customersTotal"], Value::Null);
+    r.body
+}
+
+async fn the_report_is_the_one_tier_sim_gives_for_the_same_history(api: Api) {
+    api.program("ako", &ladder()).await;
+    api.program("other", &ladder()).await;
+    let mut rng = fastrand::Rng::with_seed(1313);
+    for c in 0..60 {
+        history(&api, "ako", &format!("c{c:03}"), &mut rng).await;
+    }
+    // Another program's customers (one id shared) are not ako's.
+    for c in 55..70 {
+        history(&api, "other", &format!("c{c:03}"), &mut rng).await;
+    }
+    let draft = draft();
+    let accepted = start(&api, "ako", &json!({"config": draft})).await;
+    let id = accepted["simulationId"].as_str().unwrap();
+    let done = finished(&api, "ako", id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let report = &done["report"];
+    let cli = cli_report(&api, "ako", &draft, &done).await;
+    assert_eq!(
+        report, &cli,
+        "the API's report is the CLI's for the same history"
+    );
+    assert!(
+        report["customers"].as_u64().unwrap() > 40,
+        "ako's customers replayed: {report}"
+    );
+    let m = &report["movers"];
+    assert!(
+        m["higher"].as_u64().unwrap() + m["lower"].as_u64().unwrap() > 0,
+        "the draft moves someone: {m}"
+    );
+    assert_eq!(
+        done["progress"]["customersSeen"], done["progress"]["customersTotal"],
+        "{done}"
+    );
+    assert!(done["usage"]["readUnits"].as_f64().unwrap() > 0.0, "{done}");
+
+    // A window, from and to: the same again.
+    let window = json!({"config": draft, "from": "2026-02-01T00:00:00Z",
+        "to": "2026-05-01T12:00:00+02:00"});
+    let accepted = start(&api, "ako", &window).await;
+    assert_eq!(accepted["to"], "2026-05-01T10:00:00.000Z");
+    let done = finished(&api, "ako", accepted["simulationId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["end"], "2026-05-01T10:00:00.000Z");
+    let cli = cli_report(&api, "ako", &draft, &done).await;
+    assert_eq!(done["report"], cli, "the windowed report is the CLI's");
+    assert_ne!(done["report"]["events"], report["events"]);
+
+    // Nothing of the live program changed.
+    let config = api.get("/programs/ako/config").await;
+    assert_eq!(config.body["version"], 1);
+    let first = api.get(&format!("/programs/ako/simulations/{id}")).await;
+    assert_eq!(first.body["report"], *report, "a done report is kept");
+}
+
+/// The items under the program's partition that a simulation writes.
+async fn simulation_items(api: &Api, program: &str) -> usize {
+    let out = api
+        .store()
+        .client()
+        .query()
+        .table_name(&api.table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("PROGRAM#{program}")))
+        .expression_attribute_values(":s", AttributeValue::S("SIMULATION".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items().len()
+}
+
+async fn a_draft_is_refused_as_put_config_refuses_it(api: Api) {
+    api.program("ako", &ladder()).await;
+    api.program("mirror", &ladder()).await;
+    let mut bad_rate = ladder();
+    bad_rate["tiers"][1]["earnRate"] = json!("-1");
+    let mut bad_type = ladder();
+    bad_type["tiers"] = json!("Gold");
+    let mut dropped = ladder();
+    dropped["tiers"].as_array_mut().unwrap().pop();
+    let mut unknown = ladder();
+    unknown["colour"] = json!("gold");
+    let mut expression = ladder();
+    expression["tiers"][2]["upgrade"]["condition"] = json!("spent AND (");
+    let mut long_name = ladder();
+    long_name["tiers"][0]["name"] = json!("M".repeat(100_000));
+    let mut no_tiers = ladder();
+    no_tiers["tiers"] = json!([]);
+    let mut deep = json!(1);
+    for _ in 0..200 {
+        deep = json!({ "a": deep });
+    }
+    for draft in [
+        bad_rate,
+        bad_type,
+        dropped,
+        unknown,
+        expression,
+        long_name,
+        no_tiers,
+        deep,
+        json!(null),
+        json!(7),
+        json!({}),
+    ] {
+        let put = api.put("/programs/mirror/config", &draft).await;
+        assert!(put.status >= 400, "the draft is invalid: {draft}");
+        let sim = api
+            .post("/programs/ako/simulations", &json!({"config": draft}))
+            .await;
+        assert_eq!(
+            (sim.status, sim.code()),
+            (put.status, put.code()),
+            "as PUT config: {}\n{}",
+            sim.body,
+            put.body
+        );
+        assert_eq!(sim.body["error"]["details"], put.body["error"]["details"]);
+    }
+    let sim = api
+        .post(
+            "/programs/ako/simulations",
+            &json!({"config": {"tiers": []}}),
+        )
+        .await;
+    assert_eq!(sim.status, 400, "{}", sim.body);
+    assert_eq!(simulation_items(&api, "ako").await, 0, "nothing written");
+    assert_eq!(api.get("/programs/ako/config").await.body["version"], 1);
+}
+
+async fn hostile_input_is_a_4xx_with_a_code_and_writes_nothing(api: Api) {
+    api.program("ako", &ladder()).await;
+    let config = ladder();
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let long_id = "p".repeat(200);
+    let cases: Vec<(&str, String, Option<String>, u16, &str)> = vec![
+        ("POST", "/programs/ako/simulations".into(), Some(String::new()), 400, "invalid_json"),
+        ("POST", "/programs/ako/simulations".into(), Some("{".into()), 400, "invalid_json"),
+        ("POST", "/programs/ako/simulations".into(), Some("[]".into()), 400, "invalid_request"),
+        ("POST", "/programs/ako/simulations".into(), Some("{}".into()), 400, "invalid_request"),
+        ("POST", "/programs/ako/simulations".into(), Some("\"config\"".into()), 400, "invalid_request"),
+        // As PUT config answers `[[[...`: a sequence where an object is due.
+        ("POST", "/programs/ako/simulations".into(), Some(deep.clone()), 400, "invalid_request"),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(format!("{{\"config\": {config}, \"from\": {deep}}}")),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(format!("{{\"config\": {deep}}}")),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "dryRun": true}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(format!("{{\"config\": {config}, \"config\": {config}}}")),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "from": 5}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "to": ["2026-01-01T00:00:00Z"]}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "from": "yesterday"}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "from": "2026-02-30T00:00:00Z"}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "from": "2026-01-01"}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "to": "2200-01-01T00:00:00Z"}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "from": "1969-12-31T23:59:59Z"}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(
+                json!({"config": config, "from": "2026-03-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"})
+                    .to_string(),
+            ),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(
+                json!({"config": config, "from": "2026-03-01T01:00:00+01:00", "to": "2026-03-01T00:00:00Z"})
+                    .to_string(),
+            ),
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(format!("{{\"config\": {config}, \"pad\": \"{}\"}}", "x".repeat(3 << 20))),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            "/programs/nobody/simulations".into(),
+            Some(json!({"config": config}).to_string()),
+            404,
+            "program_not_found",
+        ),
+        (
+            "POST",
+            format!("/programs/{long_id}/simulations"),
+            Some(json!({"config": config}).to_string()),
+            400,
+            "invalid_request",
+        ),
+        ("PUT", "/programs/ako/simulations".into(), Some("{}".into()), 405, "method_not_allowed"),
+        ("GET", "/programs/ako/simulations".into(), None, 405, "method_not_allowed"),
+        (
+            "GET",
+            "/programs/ako/simulations/0123456789abcdef0123456789abcdef".into(),
+            None,
+            404,
+            "simulation_not_found",
+        ),
+        ("GET", "/programs/ako/simulations/x".into(), None, 404, "simulation_not_found"),
+        (
+            "GET",
+            "/programs/ako/simulations/..%2F..%2Fconfig".into(),
+            None,
+            404,
+            "simulation_not_found",
+        ),
+        (
+            "GET",
+            format!("/programs/ako/simulations/{}", "9".repeat(129)),
+            None,
+            400,
+            "invalid_request",
+        ),
+        (
+            "GET",
+            "/programs/nobody/simulations/0123456789abcdef0123456789abcdef".into(),
+            None,
+            404,
+            "program_not_found",
+        ),
+        (
+            "DELETE",
+            "/programs/ako/simulations/0123456789abcdef0123456789abcdef".into(),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let shown: String = body.clone().unwrap_or_default().chars().take(120).collect();
+        let r = api.send(method, &path, body).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (status, code),
+            "{method} {path} {shown}: {}",
+            r.body
+        );
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(simulation_items(&api, "ako").await, 0, "nothing written");
+    assert_eq!(simulation_items(&api, "nobody").await, 0);
+}
+
+/// A job as another process would have stored it.
+fn record(id: &str, heartbeat_ms: u64) -> tier_store::SimulationRecord {
+    tier_store::SimulationRecord {
+        id: id.to_owned(),
+        status: "running".into(),
+        request: json!({"end": "2026-06-01T00:00:00Z", "currentVersion": 1, "draft": ladder()})
+            .to_string(),
+        owner: "another-process".into(),
+        heartbeat_ms,
+        created_at: "2026-06-01T00:00:00.000Z".into(),
+        ..Default::default()
+    }
+}
+
+fn now_ms() -> u64 {
+    chrono::Utc::now().timestamp_millis() as u64
+}
+
+async fn one_simulation_runs_at_a_time_and_a_silent_one_is_failed(api: Api) {
+    api.program("ako", &ladder()).await;
+    api.order("ako", "ann", "o1", "2026-03-01T00:00:00Z", "3500")
+        .await;
+    let live = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    assert!(api
+        .store()
+        .create_simulation("ako", &record(live, now_ms()), None)
+        .await
+        .unwrap());
+    let r = api
+        .post("/programs/ako/simulations", &json!({"config": draft()}))
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "simulation_running"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body["error"]["message"].as_str().unwrap().contains(live),
+        "{}",
+        r.body
+    );
+    let shown = api.get(&format!("/programs/ako/simulations/{live}")).await;
+    assert_eq!(shown.body["status"], "running", "{}", shown.body);
+
+    // Silent for a minute: its process is gone.
+    api.program("bo", &ladder()).await;
+    api.order("bo", "ann", "o1", "2026-03-01T00:00:00Z", "3500")
+        .await;
+    let silent = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    assert!(api
+        .store()
+        .create_simulation("bo", &record(silent, now_ms() - 60_000), None)
+        .await
+        .unwrap());
+    let shown = api.get(&format!("/programs/bo/simulations/{silent}")).await;
+    assert_eq!(shown.body["status"], "failed", "{}", shown.body);
+    assert!(
+        shown.body["failureReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{}",
+        shown.body
+    );
+    let accepted = start(&api, "bo", &json!({"config": draft()})).await;
+    let done = finished(&api, "bo", accepted["simulationId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["report"]["customers"], 1);
+    assert_eq!(done["report"]["draft"]["tiers"]["Silver"], 1, "{done}");
+    // A finished one does not block the next.
+    let again = start(&api, "bo", &json!({"config": draft()})).await;
+    let mut again = finished(&api, "bo", again["simulationId"].as_str().unwrap()).await;
+    // The same but for `end` (when each was asked).
+    again["report"]["end"] = done["report"]["end"].clone();
+    assert_eq!(again["report"], done["report"]);
+}
+
+on_both_engines!(
+    the_report_is_the_one_tier_sim_gives_for_the_same_history,
+    a_draft_is_refused_as_put_config_refuses_it,
+    hostile_input_is_a_4xx_with_a_code_and_writes_nothing,
+    one_simulation_runs_at_a_time_and_a_silent_one_is_failed,
+);
+
+/// The local API binary with the job slowed (a pause before every Scan
+/// page) and a 2 s stale limit.
+fn local_api(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(e2e::local_api_binary())
+        .args(args)
+        .env("TIER_SIMULATION_PAGE_DELAY_MS", "3000")
+        .env("TIER_SIMULATION_STALE_SECS", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, address)
+}
+
+async fn a_restart_leaves_a_running_simulation_failed(args: Vec<std::ffi::OsString>) {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let client = reqwest::Client::new();
+    let (mut first, base) = local_api(&args);
+    let r = client
+        .put(format!("{base}/programs/kept/config"))
+        .json(&ladder())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let order = json!({"orderId": "o1", "customerId": "c", "placedAt": "2026-02-01T00:00:00Z",
+        "status": "completed", "amount": "3250"});
+    let r = client
+        .post(format!("{base}/programs/kept/orders"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(format!("{base}/programs/kept/simulations"))
+        .json(&json!({"config": draft()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["simulationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/programs/kept/simulations/{id}");
+    let shown: Value = client
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        ["queued", "running"].contains(&shown["status"].as_str().unwrap()),
+        "{shown}"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, base) = local_api(&args);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let shown: Value = client
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Started again, it runs to the end in the new process.
+    let again = client
+        .post(format!("{base}/programs/kept/simulations"))
+        .json(&json!({"config": draft()}))
+        .send()
+        .await
+        .unwrap();
+    let again_status = again.status();
+    let again: Value = again.json().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let id = again["simulationId"].as_str().unwrap_or_default();
+        let body: Value = client
+            .get(format!("{base}/programs/kept/simulations/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["status"] != "queued" && body["status"] != "running" || Instant::now() > deadline {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(again_status, 202, "{again}");
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert!(
+        shown["failureReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{shown}"
+    );
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["report"]["draft"]["tiers"]["Silver"], 1, "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_of_the_embedded_local_api_leaves_a_running_simulation_failed() {
+    let dir = std::env::temp_dir().join(format!("tier-sim-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    a_restart_leaves_a_running_simulation_failed(vec![
+        "--port".into(),
+        "0".into(),
+        "--data-dir".into(),
+        dir.clone().into(),
+    ])
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_of_the_local_api_on_dynamodb_local_leaves_a_running_simulation_failed() {
+    let endpoint = std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
+        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
+    );
+    let table = format!("e2e-sim-restart-{}", std::process::id());
+    a_restart_leaves_a_running_simulation_failed(vec![
+        "--port".into(),
+        "0".into(),
+        "--dynamodb-endpoint".into(),
+        endpoint.into(),
+        "--table".into(),
+        table.into(),
+    ])
+    .await;
+}
