@@ -607,6 +607,89 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
     assert_eq!(api.status("p", "c", "2027-02-12T00:00:00Z").await, after);
 }
 
+/// The scheduled job as the state machine runs it: a step per shard page
+/// (`pageSize` 1 and `budgetMs` 0: one customer a step), `after` handed
+/// back until each shard is done, then the totals.
+async fn the_job_in_shard_steps_adds_up_to_one_run(api: Api) {
+    let mut config = silver_gold_diamond("lazy");
+    config["pointsExpiry"] = json!({"months": 12});
+    api.program("p", &config).await;
+    for i in 0..6 {
+        api.order(
+            "p",
+            &format!("c{i}"),
+            &format!("o{i}"),
+            "2026-01-10T00:00:00Z",
+            "100",
+        )
+        .await;
+    }
+    let time = "2027-01-11T00:00:00Z";
+    let mut runs = Vec::new();
+    let mut steps = 0;
+    for shard in 0..tier_store::keys::EXPIRY_SHARDS {
+        let mut step = json!({"shard": shard, "time": time, "pageSize": 1, "budgetMs": 0});
+        loop {
+            let r = api.post("/_local/scheduled", &step).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            steps += 1;
+            step = r.body.clone();
+            if r.body.get("after").is_none() {
+                break;
+            }
+            // Handed back as the state machine does, with the knobs kept.
+            step["pageSize"] = json!(1);
+            step["budgetMs"] = json!(0);
+        }
+        runs.push(step);
+    }
+    assert!(steps > 8, "some shard took more than one step");
+    // A shard the state machine gave up on is counted, not added.
+    runs.push(json!({"shard": 0, "time": time, "failed": true}));
+    let totals = api
+        .post("/_local/scheduled", &json!({"time": time, "totals": runs}))
+        .await;
+    assert_eq!(totals.status, 200, "{}", totals.body);
+    assert_eq!(
+        (
+            &totals.body["customersDue"],
+            &totals.body["customersChanged"],
+            &totals.body["customersFailed"],
+            &totals.body["pointsExpired"]
+        ),
+        (&json!(6), &json!(6), &json!(0), &json!("60"))
+    );
+    assert_eq!(totals.body["shardsFailed"], 1);
+    let whole = api.post("/_local/scheduled", &json!({"time": time})).await;
+    assert_eq!(
+        whole.body["customersDue"], 0,
+        "nothing left: {}",
+        whole.body
+    );
+    assert_eq!(api.status("p", "c3", time).await["currentPoints"], "0");
+    let bad_cursor = json!({"expiryShard": "E#1", "expiresOn": "2027-01-01", "pk": "x", "sk": "y"});
+    for bad in [
+        json!({"shard": 8, "time": time}),
+        json!({"shard": -1, "time": time}),
+        json!({"shard": 0}),
+        json!({"shard": 0, "time": time, "pageSize": 0}),
+        json!({"shard": 0, "time": time, "budgetMs": 15001}),
+        json!({"shard": 0, "time": time, "after": bad_cursor}),
+        json!({"shard": 0, "time": time, "after": {"pk": "x"}}),
+        json!({"shard": 0, "time": "9999-01-01T00:00:00Z"}),
+        json!({"time": time, "totals": "all"}),
+        json!({"time": time, "totals": [{"shard": 0}]}),
+        json!({"shard": 0, "time": time, "report": {"time": "2020-01-01T00:00:00Z", "customersDue": 1,
+            "customersChanged": 0, "customersFailed": 0, "pointsExpired": "0", "trackerDaysDropped": 0, "failures": []}}),
+        json!({"shard": 0, "time": time, "extra": 1}),
+        json!({"shard": 0, "time": time, "failed": true}),
+    ] {
+        let r = api.post("/_local/scheduled", &bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], "invalid_request", "{bad}");
+    }
+}
+
 /// Every event of the program's feed from the start, following `next`.
 async fn feed(api: &Api, program: &str, limit: usize) -> Vec<Value> {
     let mut events = Vec::new();
@@ -805,6 +888,7 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
 }
 
 on_both_engines!(
+    the_job_in_shard_steps_adds_up_to_one_run,
     tier_events_are_written_with_the_change_and_published_once,
     a_tier_warns_gives_grace_and_lapses_through_the_api,
     ako_silver_by_entry_goal_or_single_order,

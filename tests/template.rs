@@ -459,11 +459,6 @@ fn lambda_permissions_let_this_api_invoke_each_function_on_its_own_routes_only()
                 route_arn(m, p, "*", "*"),
             )
         })
-        .chain([(
-            "ExpireWindowsFunction".to_owned(),
-            "events.amazonaws.com".to_owned(),
-            "<ExpireWindowsFunctionSchedule.Arn>".to_owned(),
-        )])
         .collect();
     expected.sort();
     assert_eq!(granted, expected);
@@ -982,4 +977,90 @@ fn tier_events_flow_from_the_table_stream_through_a_pipe_to_the_stacks_bus() {
             .any(|a| a["Dimensions"][0]["Value"] == "<TierEventsDeadLetters.QueueName>"),
         "{depth:?}"
     );
+}
+
+#[test]
+fn the_schedule_runs_a_state_machine_that_fans_the_job_out_over_every_shard() {
+    let t = default_template();
+    // The schedule starts the state machine, not the function.
+    let rules = t.of_type("AWS::Events::Rule");
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let rule = t.eval(&rules[0].1["Properties"]).unwrap();
+    let target = &rule["Targets"][0];
+    assert_eq!(target["Arn"], t.reference("ExpiryStateMachine").unwrap());
+    assert_eq!(
+        target["DeadLetterConfig"]["Arn"],
+        "<ExpiryStateMachineScheduleQueue.Arn>"
+    );
+    let machine = t
+        .eval(&t.resource("ExpiryStateMachine")["Properties"])
+        .unwrap();
+    assert_eq!(machine["TracingConfiguration"]["Enabled"], true);
+    assert_eq!(
+        machine["DefinitionSubstitutions"]["Worker"],
+        "<ExpireWindowsFunction.Arn>"
+    );
+    let definition: Value =
+        serde_json::from_str(machine["DefinitionString"].as_str().unwrap()).unwrap();
+    let states = &definition["States"];
+    let last = tier_store::keys::EXPIRY_SHARDS - 1;
+    assert_eq!(
+        states["Shards"]["Parameters"]["shards.$"],
+        format!("States.ArrayRange(0, {last}, 1)"),
+        "one branch per shard of the index"
+    );
+    let map = &states["EachShard"];
+    assert_eq!(map["Type"], "Map");
+    assert_eq!(map["MaxConcurrency"], tier_store::keys::EXPIRY_SHARDS);
+    assert_eq!(
+        map["ItemSelector"],
+        json!({"shard.$": "$$.Map.Item.Value", "time.$": "$.time"})
+    );
+    let branch = &map["ItemProcessor"]["States"];
+    let page = &branch["Page"];
+    assert_eq!(page["Resource"], "arn:aws:states:::lambda:invoke");
+    assert_eq!(page["Parameters"]["FunctionName"], "${Worker}");
+    assert_eq!(page["Parameters"]["Payload.$"], "$");
+    assert!(page["Retry"][0]["ErrorEquals"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("States.TaskFailed")));
+    // A shard that keeps failing is reported to the totals; the others go on.
+    assert_eq!(page["Catch"][0]["Next"], "ShardFailed");
+    assert_eq!(branch["ShardFailed"]["Parameters"]["failed"], true);
+    // Another page while the worker hands back `after`.
+    assert_eq!(
+        branch["MorePages"]["Choices"][0],
+        json!({"Variable": "$.after", "IsPresent": true, "Next": "Page"})
+    );
+    assert_eq!(map["Next"], "Totals");
+    assert_eq!(
+        states["Totals"]["Parameters"]["Payload"],
+        json!({"time.$": "$.time", "totals.$": "$.shards"})
+    );
+    // The machine's role invokes the worker and nothing else.
+    let role_id = machine["RoleArn"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches('<')
+        .trim_end_matches(".Arn>")
+        .to_owned();
+    let role = t.eval(&t.resource(&role_id)["Properties"]).unwrap();
+    let statements: Vec<&Value> = role["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect();
+    assert_eq!(
+        statements,
+        vec![
+            &json!({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "<ExpireWindowsFunction.Arn>"})
+        ]
+    );
+    // Runs that fail and shards or customers skipped alarm.
+    let failed_runs = t.alarms_on("AWS/States", "ExecutionsFailed");
+    assert_eq!(failed_runs.len(), 1);
+    assert_eq!(t.alarms_on("TierEngine", "JobShardsFailed").len(), 1);
+    assert_eq!(t.alarms_on("TierEngine", "JobCustomersFailed").len(), 1);
 }

@@ -1,7 +1,7 @@
-//! The expire-windows Lambda: an EventBridge schedule expires points and
-//! tracker windows as of each event's `time`.
+//! The expire-windows Lambda: the scheduled job's worker. The state
+//! machine (infra/template.yaml) calls it once per shard page and once for
+//! the run's totals; a scheduled event sent directly runs the whole job.
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
 use tier_service::{lambda, Service};
@@ -11,11 +11,9 @@ use tier_store::DynamoStore;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
     let service = Arc::new(Service::new(DynamoStore::from_env().await?));
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| {
-            let service = service.clone();
-            async move { lambda::serve_scheduled(&service, event.payload).await }
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let service = service.clone();
+        async move { lambda::serve_scheduled(&service, event.payload).await }
+    }))
     .await
 }

@@ -47,6 +47,14 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, ApiError> {
     })
 }
 
+/// As [`to_string`], for a reply built as a JSON value.
+pub fn to_value<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| {
+        tracing::error!(error = %e, "could not encode a reply");
+        ApiError::internal("could not encode the result; it has been logged")
+    })
+}
+
 /// The reply first given for an event, marked as a replay; a different
 /// payload under the same id is a conflict.
 pub fn replay<T: DeserializeOwned>(

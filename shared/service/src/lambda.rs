@@ -3,7 +3,6 @@
 
 use crate::router::{ApiRequest, Serves};
 use crate::Service;
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 /// JSON logs for CloudWatch at the level `RUST_LOG` names (default info):
@@ -62,14 +61,14 @@ pub async fn serve_http(
     Ok(builder.body(Body::Text(reply.body))?)
 }
 
-/// Runs the expiry job for one EventBridge scheduled event.
+/// Runs one step of the scheduled job: a shard step or the totals from the
+/// state machine, or a whole run for an EventBridge scheduled event.
 pub async fn serve_scheduled(
     service: &Service,
-    event: EventBridgeEvent<serde_json::Value>,
-) -> Result<crate::wire::ExpiryReport, lambda_http::Error> {
-    let time = event.time.ok_or("a scheduled event carries its `time`")?;
+    event: serde_json::Value,
+) -> Result<serde_json::Value, lambda_http::Error> {
     service
-        .expire(time)
+        .handle_scheduled(&event)
         .await
         .map_err(|e| format!("{}: {}", e.code, e.message).into())
 }

@@ -54,21 +54,6 @@ impl Service {
     pub fn store(&self) -> &DynamoStore {
         &self.store
     }
-
-    /// Runs the scheduled expiry job for an EventBridge scheduled event.
-    pub async fn handle_scheduled(
-        &self,
-        event: &serde_json::Value,
-    ) -> Result<wire::ExpiryReport, ApiError> {
-        let time = event
-            .get("time")
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| ApiError::bad_request("a scheduled event carries its `time`"))?;
-        let time = chrono::DateTime::parse_from_rfc3339(time)
-            .map_err(|e| ApiError::bad_request(format!("`time` {time}: {e}")))?
-            .with_timezone(&chrono::Utc);
-        self.expire(time).await
-    }
 }
 
 pub(crate) fn check_path_id(field: &str, id: &str) -> Result<(), ApiError> {

@@ -230,6 +230,69 @@ pub struct ExpiryReport {
     pub tracker_days_dropped: u64,
     /// The first failures, with why.
     pub failures: Vec<ExpiryFailure>,
+    /// Shards whose worker kept failing (the state machine's fan-out): their
+    /// due customers wait for the next run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shards_failed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One shard's run of the job, handed from one worker step to the next by
+/// the state machine: where it stands and its figures so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShardRun {
+    pub shard: u32,
+    pub time: DateTime<Utc>,
+    /// Where the shard's next page starts: absent at the start, and in a
+    /// reply when the shard is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<tier_store::PageCursor>,
+    /// Customers per index page (1 to 100; default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<i32>,
+    /// How long a step takes pages for (at most 15,000; default 10,000; 0:
+    /// one page a step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_ms: Option<u64>,
+    /// The shard's figures so far (absent at the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ExpiryReport>,
+    /// Set by the state machine for a shard whose worker kept failing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
+}
+
+impl ShardRun {
+    pub fn start(time: DateTime<Utc>, shard: u32) -> Self {
+        ShardRun {
+            shard,
+            time,
+            after: None,
+            page_size: None,
+            budget_ms: None,
+            report: None,
+            failed: false,
+        }
+    }
+}
+
+impl ExpiryReport {
+    pub fn empty(time: DateTime<Utc>) -> Self {
+        ExpiryReport {
+            time,
+            customers_due: 0,
+            customers_changed: 0,
+            customers_failed: 0,
+            points_expired: rust_decimal::Decimal::ZERO.into(),
+            tracker_days_dropped: 0,
+            failures: Vec::new(),
+            shards_failed: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -120,6 +120,9 @@ where
     }
 }
 
+/// Where a paged read goes on: the last key read, as strings.
+pub type PageCursor = std::collections::BTreeMap<String, String>;
+
 /// A program configuration version as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredConfig {
@@ -691,15 +694,23 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// One page of customers of `shard` with something expiring on or before
-    /// `day`, from the sparse index.
+    /// One page of customers of `shard` with something due on or before
+    /// `day`, from the sparse index, and where the next page starts (None:
+    /// the shard is done). The cursor is plain strings, so a job can carry
+    /// it between invocations.
     pub async fn due_customers(
         &self,
         shard: u32,
         day: NaiveDate,
         page_size: i32,
-        start: Option<Item>,
-    ) -> Result<(Vec<(String, String)>, Option<Item>), StoreError> {
+        start: Option<PageCursor>,
+    ) -> Result<(Vec<(String, String)>, Option<PageCursor>), StoreError> {
+        let start = start.map(|cursor| {
+            cursor
+                .into_iter()
+                .map(|(name, value)| (name, s(value)))
+                .collect::<Item>()
+        });
         let out = self
             .client
             .query()
@@ -721,7 +732,20 @@ impl DynamoStore {
             .iter()
             .filter_map(|i| Some((get_s(i, "programId")?, get_s(i, "customerId")?)))
             .collect();
-        Ok((customers, out.last_evaluated_key))
+        let next = out
+            .last_evaluated_key
+            .map(|key| {
+                key.into_iter()
+                    .map(|(name, value)| match value {
+                        AttributeValue::S(text) => Ok((name, text)),
+                        _ => Err(StoreError::Corrupt(format!(
+                            "index key `{name}` is not a string"
+                        ))),
+                    })
+                    .collect::<Result<PageCursor, StoreError>>()
+            })
+            .transpose()?;
+        Ok((customers, next))
     }
 }
 
