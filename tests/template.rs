@@ -308,7 +308,8 @@ fn logical_id(f: Function) -> &'static str {
 fn route_arn(method: &str, path: &str, stage: &str, program: &str) -> String {
     let path = path
         .replace("{programId}", program)
-        .replace("{customerId}", "*");
+        .replace("{customerId}", "*")
+        .replace("{simulationId}", "*");
     format!("{API_ARN}/{stage}/{method}{path}")
 }
 
@@ -471,6 +472,17 @@ fn lambda_permissions_let_this_api_invoke_each_function_on_its_own_routes_only()
 /// entries, configs), DeleteItem (an expiry entry dropped) and
 /// ConditionCheckItem (the config version check). query-status only reads.
 const READER: &[&str] = &["dynamodb:GetItem", "dynamodb:Query"];
+/// The admin function also runs simulations: a Scan of the program's
+/// history and UpdateItem for the job's progress.
+const ADMIN: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+];
 const WRITER: &[&str] = &[
     "dynamodb:GetItem",
     "dynamodb:Query",
@@ -485,7 +497,7 @@ fn each_function_role_allows_only_the_dynamodb_actions_its_binary_uses_on_the_ta
     let expected: &[(&str, &[&str], &[&str])] = &[
         ("IngestOrderFunction", WRITER, &[TABLE_ARN]),
         ("ReverseReturnFunction", WRITER, &[TABLE_ARN]),
-        ("UpdateConfigFunction", WRITER, &[TABLE_ARN]),
+        ("UpdateConfigFunction", ADMIN, &[TABLE_ARN]),
         // The events feed reads its partitions of the sparse index.
         ("QueryStatusFunction", READER, &[TABLE_ARN, INDEX_ARN]),
         // The scheduled job also queries the sparse expiry index.
