@@ -19,6 +19,7 @@ pub mod notice;
 pub mod period;
 pub mod program;
 pub mod progress;
+pub mod reevaluate;
 pub mod reversal;
 mod screen;
 pub mod series;

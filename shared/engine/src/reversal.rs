@@ -92,47 +92,97 @@ impl Program {
             _ => 0,
         };
         // Admin sets and moves down by the validity rules set the tier at
-        // their instant whatever the orders say.
-        let admin: Vec<&TierChange> = history
+        // their instant whatever the orders say; a re-evaluation after a
+        // config change judges, at its instant and under its version, what
+        // remains of the orders placed before it.
+        let mut marks: Vec<&TierChange> = history
             .iter()
-            .filter(|c| c.admin || (c.cause == crate::validity::RETENTION && c.from != c.to))
+            .filter(|c| {
+                c.admin
+                    || (c.cause == crate::validity::RETENTION && c.from != c.to)
+                    || c.is_reevaluation()
+            })
             .collect();
-        let mut next_admin = 0;
+        marks.sort_by_key(|c| c.at);
+        let mut next_mark = 0;
         let mut running = CustomerState::new(self, state.tier_since);
         let mut i = 0;
+        let mark = |tier: TierIndex,
+                    change: &TierChange,
+                    running: &CustomerState,
+                    before: &[&OrderRecord]| {
+            if change.is_reevaluation() {
+                self.lifted(
+                    tier,
+                    change.config_version,
+                    book,
+                    running,
+                    before,
+                    change.at,
+                )
+            } else {
+                self.tier_index(&change.to).unwrap_or(tier)
+            }
+        };
         while i < sorted.len() {
             let at = sorted[i].placed_at;
-            while next_admin < admin.len() && admin[next_admin].at <= at {
-                tier = self.tier_index(&admin[next_admin].to).unwrap_or(tier);
-                next_admin += 1;
+            // An admin set at an order's instant comes first; a
+            // re-evaluation at it came after the order.
+            while next_mark < marks.len()
+                && (marks[next_mark].at < at
+                    || (marks[next_mark].at == at && !marks[next_mark].is_reevaluation()))
+            {
+                tier = mark(tier, marks[next_mark], &running, &sorted[..i]);
+                next_mark += 1;
             }
             // Orders of one instant count together.
             while i < sorted.len() && sorted[i].placed_at == at {
                 self.add_net(&mut running, sorted[i]);
                 i += 1;
             }
-            let rules = self.rules_for(sorted[i - 1].config_version, book);
-            let fresh;
-            let net = if self.same_trackers(rules) {
-                &running
-            } else {
-                fresh = net_state_at(rules, &sorted[..i], at);
-                &fresh
-            };
-            let eval = Evaluator::new(rules, net, at, 0, None);
-            let held = (tier + 1..self.tiers().len()).rev().find(|t| {
+            tier = self.lifted(
+                tier,
+                sorted[i - 1].config_version,
+                book,
+                &running,
+                &sorted[..i],
+                at,
+            );
+        }
+        for change in &marks[next_mark..] {
+            tier = mark(tier, change, &running, &sorted);
+        }
+        tier
+    }
+
+    /// The highest tier above `tier` whose rule (of config `version`) holds
+    /// at `at` with what remains of `orders` (`running` holds them).
+    fn lifted(
+        &self,
+        tier: TierIndex,
+        version: Option<u64>,
+        book: &dyn RuleBook,
+        running: &CustomerState,
+        orders: &[&OrderRecord],
+        at: DateTime<Utc>,
+    ) -> TierIndex {
+        let rules = self.rules_for(version, book);
+        let fresh;
+        let net = if self.same_trackers(rules) {
+            running
+        } else {
+            fresh = net_state_at(rules, orders, at);
+            &fresh
+        };
+        let eval = Evaluator::new(rules, net, at, 0, None);
+        (tier + 1..self.tiers().len())
+            .rev()
+            .find(|t| {
                 rules
                     .tier_index(self.tier_name(*t))
                     .is_some_and(|rt| eval.holds(rt, Decimal::ZERO, Decimal::ZERO).is_some())
-            });
-            if let Some(t) = held {
-                tier = t;
-            }
-        }
-        for change in &admin[next_admin..] {
-            tier = self.tier_index(&change.to).unwrap_or(tier);
-        }
-        tier
+            })
+            .unwrap_or(tier)
     }
 
     /// Adds what remains of `order` to a replayed customer.
