@@ -690,6 +690,175 @@ async fn the_job_in_shard_steps_adds_up_to_one_run(api: Api) {
     }
 }
 
+/// Polls a job until it is no longer running.
+async fn finished_job(api: &Api, program: &str, id: &str) -> Value {
+    for _ in 0..200 {
+        let r = api.get(&format!("/programs/{program}/jobs/{id}")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.body["status"] != "running" {
+            return r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {id} still running");
+}
+
+fn gold_at(threshold: u32) -> Value {
+    json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "lifetimePurchases", "min": threshold}],
+                "condition": "all", "upgradeType": "lazy"}}
+        ]
+    })
+}
+
+async fn a_config_that_lowers_a_threshold_upgrades_who_qualifies_now(api: Api) {
+    api.program("rv", &gold_at(10000)).await;
+    for (customer, amount) in [("c1", "8000"), ("c2", "5000"), ("c3", "11000")] {
+        api.order(
+            "rv",
+            customer,
+            &format!("o-{customer}"),
+            "2026-02-01T10:00:00Z",
+            amount,
+        )
+        .await;
+    }
+    let before = api.status("rv", "c1", "2026-02-01T10:00:00Z").await;
+    assert_eq!(before["tier"], "Silver");
+    let put = api.put("/programs/rv/config", &gold_at(7500)).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let job_id = put.body["jobId"]
+        .as_str()
+        .expect("the reply names the job")
+        .to_owned();
+    let job = finished_job(&api, "rv", &job_id).await;
+    assert_eq!(
+        (
+            &job["status"],
+            &job["kind"],
+            &job["configVersion"],
+            &job["customersSeen"],
+            &job["customersUpgraded"],
+            &job["customersFailed"]
+        ),
+        (
+            &json!("done"),
+            &json!("reevaluation"),
+            &json!(2),
+            &json!(3),
+            &json!(1),
+            &json!(0)
+        ),
+        "{job}"
+    );
+    let r = api.get("/programs/rv/customers/c1").await;
+    assert_eq!(r.body["tier"], "Gold");
+    assert_eq!(
+        r.body["currentPoints"], before["currentPoints"],
+        "points stay"
+    );
+    let last = r.body["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&last["from"], &last["to"], &last["cause"]),
+        (&json!("Silver"), &json!("Gold"), &json!("config v2"))
+    );
+    assert_eq!(last["at"], job["at"], "as of the change");
+    let events = feed(&api, "rv", 100).await;
+    let upgrade = events
+        .iter()
+        .find(|e| e["cause"] == "config v2")
+        .expect("published");
+    assert_eq!(
+        (&upgrade["customerId"], &upgrade["criteria"]),
+        (&json!("c1"), &json!("[\"G\"]"))
+    );
+    // A version that only changes earn rates can upgrade nobody: no job.
+    let mut rates = gold_at(7500);
+    rates["tiers"][1]["earnRate"] = json!("2.5");
+    let put = api.put("/programs/rv/config", &rates).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert!(put.body.get("jobId").is_none(), "{}", put.body);
+    // Lowering again judges again: c1 and c3 are Gold already, c2 now too.
+    let put = api.put("/programs/rv/config", &gold_at(5000)).await;
+    let job = finished_job(&api, "rv", put.body["jobId"].as_str().unwrap()).await;
+    assert_eq!(
+        (&job["customersSeen"], &job["customersUpgraded"]),
+        (&json!(3), &json!(1)),
+        "{job}"
+    );
+    assert_eq!(
+        api.get("/programs/rv/customers/c2").await.body["tier"],
+        "Gold"
+    );
+    for (path, code) in [
+        (
+            "/programs/rv/jobs/0123456789abcdef0123456789abcdef",
+            "job_not_found",
+        ),
+        ("/programs/rv/jobs/nope", "job_not_found"),
+        (
+            "/programs/none/jobs/0123456789abcdef0123456789abcdef",
+            "program_not_found",
+        ),
+    ] {
+        let r = api.get(path).await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (404, Some(code)),
+            "{path}"
+        );
+    }
+}
+
+/// A job whose process stopped (here: stored as running, silent for a
+/// minute, its cursors at the start) is resumed by the next read of it and
+/// finishes; customers it judged already are not judged twice.
+async fn a_reevaluation_left_by_a_stopped_process_resumes_when_read(api: Api) {
+    api.program("rs", &gold_at(10000)).await;
+    api.order("rs", "c1", "o1", "2026-02-01T10:00:00Z", "8000")
+        .await;
+    let put = api.put("/programs/rs/config", &gold_at(7500)).await;
+    let done = finished_job(&api, "rs", put.body["jobId"].as_str().unwrap()).await;
+    assert_eq!(done["customersUpgraded"], 1);
+    let stalled = tier_store::JobRecord {
+        id: "00000000000000000000000000000001".into(),
+        kind: "reevaluation".into(),
+        status: "running".into(),
+        request: json!({"configVersion": 2, "at": done["at"]}).to_string(),
+        owner: "a process that died".into(),
+        heartbeat_ms: (chrono::Utc::now().timestamp_millis() - 60_000) as u64,
+        cursors: json!([{"done": false}, {"done": false}]).to_string(),
+        progress: "{}".into(),
+        created_at: "2026-11-30T00:00:00Z".into(),
+        finished_at: None,
+    };
+    assert!(api.store().create_job("rs", &stalled).await.unwrap());
+    let resumed = finished_job(&api, "rs", &stalled.id).await;
+    assert_eq!(
+        (
+            &resumed["status"],
+            &resumed["customersSeen"],
+            &resumed["customersUpgraded"]
+        ),
+        (&json!("done"), &json!(1), &json!(0)),
+        "{resumed}"
+    );
+    let history = api.get("/programs/rs/customers/c1").await.body["history"].clone();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+}
+
 /// Every event of the program's feed from the start, following `next`.
 async fn feed(api: &Api, program: &str, limit: usize) -> Vec<Value> {
     let mut events = Vec::new();
@@ -888,6 +1057,8 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
 }
 
 on_both_engines!(
+    a_config_that_lowers_a_threshold_upgrades_who_qualifies_now,
+    a_reevaluation_left_by_a_stopped_process_resumes_when_read,
     the_job_in_shard_steps_adds_up_to_one_run,
     tier_events_are_written_with_the_change_and_published_once,
     a_tier_warns_gives_grace_and_lapses_through_the_api,

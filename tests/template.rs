@@ -309,7 +309,8 @@ fn route_arn(method: &str, path: &str, stage: &str, program: &str) -> String {
     let path = path
         .replace("{programId}", program)
         .replace("{customerId}", "*")
-        .replace("{simulationId}", "*");
+        .replace("{simulationId}", "*")
+        .replace("{jobId}", "*");
     format!("{API_ARN}/{stage}/{method}{path}")
 }
 

@@ -6,6 +6,7 @@ mod customers;
 pub mod error;
 mod expiry;
 pub mod explain;
+pub mod jobs;
 mod json;
 pub mod lambda;
 pub mod notices;

@@ -25,6 +25,10 @@ pub struct ConfigResponse {
     pub program_id: String,
     pub version: u64,
     pub config: ProgramConfig,
+    /// The re-evaluation this version started (`GET .../jobs/{jobId}`):
+    /// only a version that could upgrade customers starts one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
 }
 
 fn parse_config(body: &[u8]) -> Result<Program, ApiError> {
@@ -112,6 +116,7 @@ impl Service {
             program_id: program_id.to_owned(),
             version: loaded.version,
             config: loaded.program.config().clone(),
+            job_id: None,
         })
     }
 
@@ -150,6 +155,7 @@ impl Service {
             program_id: program_id.to_owned(),
             version,
             config,
+            job_id: None,
         })
     }
 
@@ -187,13 +193,26 @@ impl Service {
                     }
                 }
             }
+            let reevaluate = previous
+                .as_ref()
+                .and_then(|p| serde_json::from_str::<ProgramConfig>(&p.config_json).ok())
+                .is_some_and(|old| crate::jobs::could_upgrade(&old, program.config()));
             let expected = previous.map(|p| p.version);
+            let published = chrono::Utc::now();
             if let Some(version) = self.store.put_config(program_id, expected, &json).await? {
                 self.cache.write().await.remove(program_id);
+                let job_id = match reevaluate {
+                    true => Some(
+                        self.start_reevaluation(program_id, version, published)
+                            .await?,
+                    ),
+                    false => None,
+                };
                 return Ok(ConfigResponse {
                     program_id: program_id.to_owned(),
                     version,
                     config: program.config().clone(),
+                    job_id,
                 });
             }
             retry.wait(crate::retry::Cause::Contention).await?;

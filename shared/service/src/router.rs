@@ -151,6 +151,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
         Function::QueryStatus,
     ),
     ("GET", "/programs/{programId}/events", Function::QueryStatus),
+    (
+        "GET",
+        "/programs/{programId}/jobs/{jobId}",
+        Function::UpdateConfig,
+    ),
 ];
 
 fn percent_decode(segment: &str) -> Option<String> {
@@ -327,6 +332,9 @@ impl Service {
                     as_of: request.param("asOf"),
                 };
                 ok(&self.explain(program, &params[1], query).await?)
+            }
+            ("GET", "/programs/{programId}/jobs/{jobId}") => {
+                ok(&self.get_job(program, &params[1]).await?)
             }
             ("GET", "/programs/{programId}/events") => ok(&self
                 .events(program, request.param("after"), request.param("limit"))

@@ -4,12 +4,14 @@
 //! cancellation reason stays in here.
 
 mod codec;
+mod jobs;
 pub mod keys;
 mod metrics;
 mod scan;
 mod table;
 
 pub use codec::{decode_state, encode_state};
+pub use jobs::{job_sk, JobRecord};
 pub use metrics::{measured, Metrics, MetricsSnapshot};
 pub use scan::{HistoryItem, HistoryPage, ScanCursor, SimulationEnd, SimulationRecord};
 
