@@ -5,6 +5,7 @@
 //!   loadgen load  --url http://127.0.0.1:3999 [--seconds 5] [--clients 1,8,32]
 //!   loadgen sustain [--engine embedded|dynamodb-local] [--orders 100000] [--clients 8] [--block 10000]
 //!   loadgen coldstart BINARY... [--runs 20]
+//!   loadgen job [--engine embedded|dynamodb-local] [--customers 100000] [--clients 8] [--days 7]
 //!
 //! `cost` counts the DynamoDB requests and capacity units of one uncontended
 //! order (from the engine's own ReturnConsumedCapacity answers) for customers
@@ -631,6 +632,128 @@ async fn sustain(engine: Engine, orders: usize, clients: usize, block: usize) {
     );
 }
 
+/// The day the `job` benchmark's runs start: a tenth of its customers'
+/// Silver periods end on it.
+const JOB_DAY: &str = "2026-06-01T00:00:00Z";
+
+fn job_program() -> Value {
+    json!({
+        "currency": "USD", "startDate": "2025-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": "10"}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend12m", "min": "50"}],
+                "condition": "all", "onFail": "oneDown"}}
+        ]
+    })
+}
+
+/// `customers` customers with 1 to 3 orders each over the year before
+/// [`JOB_DAY`]; a tenth placed their first order (and reached Silver)
+/// exactly a year before it. Seeded. Returns each customer's orders.
+fn job_history(customers: usize) -> Vec<Vec<(chrono::DateTime<chrono::Utc>, Value)>> {
+    let mut rng = fastrand::Rng::with_seed(12);
+    let day: chrono::DateTime<chrono::Utc> = JOB_DAY.parse().unwrap();
+    let year_before = day - chrono::Months::new(12);
+    (0..customers)
+        .map(|c| {
+            let first = if c % 10 == 0 {
+                year_before + chrono::Duration::seconds(rng.i64(0..3_600))
+            } else {
+                year_before + chrono::Duration::seconds(rng.i64(86_400..364 * 86_400))
+            };
+            let mut at = first;
+            (0..1 + rng.usize(..3))
+                .map(|i| {
+                    if i > 0 {
+                        at += chrono::Duration::seconds(rng.i64(3_600..(day - at).num_seconds().max(3_601)));
+                        at = at.min(day - chrono::Duration::seconds(1));
+                    }
+                    let amount = format!("{}.00", 20 + rng.u32(..80));
+                    let body = json!({
+                        "orderId": format!("o{i}"), "customerId": format!("j{c:06}"),
+                        "placedAt": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        "status": "completed", "amount": amount, "currency": "USD",
+                        "lineItems": [{"sku": "a", "price": amount, "quantity": 1}]
+                    });
+                    (at, body)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The scheduled job over many customers, a run a day: customers due,
+/// changed, time and DynamoDB work of each run, beside how many customers
+/// the rule before 9adc53d would have woken that day (one whose order day
+/// leaves its 12-month window is due), counted from the same history.
+async fn job(engine: Engine, customers: usize, clients: usize, days: u32) {
+    let history = job_history(customers);
+    let api = std::sync::Arc::new(Api::start(engine).await);
+    api.program("load", &job_program()).await;
+    let started = Instant::now();
+    let mut queues: Vec<Vec<String>> = vec![Vec::new(); clients];
+    let mut orders = 0;
+    for (c, customer) in history.iter().enumerate() {
+        for (_, body) in customer {
+            queues[c % clients].push(body.to_string());
+            orders += 1;
+        }
+    }
+    let mut tasks = Vec::new();
+    for queue in queues {
+        let poster = Poster::new(&api);
+        tasks.push(tokio::spawn(async move {
+            for body in queue {
+                poster.order(body).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    println!(
+        "{customers} customers, {orders} orders loaded in {:.0} s ({engine:?} engine)",
+        started.elapsed().as_secs_f64()
+    );
+    let day: chrono::DateTime<chrono::Utc> = JOB_DAY.parse().unwrap();
+    println!();
+    println!("| run (day) | due | changed | wall s | ms per due customer | requests | RCU | WCU | due by the old rule |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for d in 0..days {
+        let at = day + chrono::Duration::days(d.into()) + chrono::Duration::seconds(86_399);
+        let today = at.date_naive();
+        let old_rule = history
+            .iter()
+            .filter(|orders| {
+                orders.iter().any(|(placed, _)| {
+                    (placed.date_naive() + chrono::Months::new(12)) == today
+                })
+            })
+            .count();
+        let before = metrics(&api).await;
+        let t = Instant::now();
+        let event = json!({"time": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)});
+        let report = api.post("/_local/scheduled", &event).await;
+        let wall = t.elapsed().as_secs_f64();
+        assert_eq!(report.status, 200, "{}", report.body);
+        let after = metrics(&api).await;
+        let due = report.body["customersDue"].as_u64().unwrap_or(0);
+        println!(
+            "| {today} | {due} | {} | {wall:.2} | {:.2} | {:.0} | {:.0} | {:.0} | {old_rule} |",
+            report.body["customersChanged"],
+            wall * 1000.0 / due.max(1) as f64,
+            after.0 - before.0,
+            after.1 - before.1,
+            after.2 - before.2,
+        );
+    }
+}
+
 /// Init time of each Lambda binary: from exec to its first request for an
 /// event on a local Runtime API, median of `runs` starts, with the
 /// environment Lambda gives (aws-config resolves region and credentials from
@@ -732,6 +855,15 @@ async fn main() {
             )
             .await
         }
+        Some("job") => {
+            job(
+                engine,
+                number("--customers", 100_000),
+                number("--clients", 8),
+                number("--days", 7) as u32,
+            )
+            .await
+        }
         Some("coldstart") => {
             let runs = number("--runs", 20);
             let binaries: Vec<&String> = args[2..]
@@ -741,8 +873,8 @@ async fn main() {
             coldstart(&binaries, runs).await
         }
         _ => eprintln!(
-            "usage: loadgen cost|load|sustain|coldstart [--engine embedded|dynamodb-local] \
-             [--seconds N] [--clients N[,N...]] [--orders N] [--block N]"
+            "usage: loadgen cost|load|sustain|job|coldstart [--engine embedded|dynamodb-local] \
+             [--seconds N] [--clients N[,N...]] [--orders N] [--block N] [--customers N] [--days N]"
         ),
     }
 }
