@@ -75,6 +75,9 @@ pub(crate) struct Evaluator<'a> {
     base: [Cell<Decimal>; MAX_TRACKERS],
     known: Cell<u32>,
     order: Option<OrderFacts>,
+    /// Tracker days before this one are not counted (a retention rule's
+    /// configuration day).
+    floor: Option<DayNumber>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -136,7 +139,19 @@ impl<'a> Evaluator<'a> {
             base: Default::default(),
             known: Cell::new(0),
             order,
+            floor: None,
         }
+    }
+
+    /// Counts tracker days from `floor` on (the later of it and each
+    /// window's start).
+    pub fn counting_from(mut self, floor: Option<DayNumber>) -> Self {
+        self.floor = floor;
+        self
+    }
+
+    fn first_counted(&self, window_first: DayNumber) -> DayNumber {
+        self.floor.map_or(window_first, |f| f.max(window_first))
     }
 
     fn base(&self, tracker: usize) -> Decimal {
@@ -149,7 +164,7 @@ impl<'a> Evaluator<'a> {
             .trackers
             .get(tracker)
             .map_or(Decimal::ZERO, |series| {
-                let first = t.window_first_day(self.day);
+                let first = self.first_counted(t.window_first_day(self.day));
                 match t.aggregate {
                     Aggregate::Sum => series.sum(first, self.day),
                     Aggregate::Max => series.max(first, self.day),
@@ -168,7 +183,7 @@ impl<'a> Evaluator<'a> {
             .trackers
             .get(tracker)
             .map_or(Decimal::ZERO, |series| {
-                let first = period.window_first_day(self.day);
+                let first = self.first_counted(period.window_first_day(self.day));
                 match t.aggregate {
                     Aggregate::Sum => series.sum(first, self.day),
                     Aggregate::Max => series.max(first, self.day),

@@ -80,6 +80,11 @@ pub struct Retention {
     pub grace_days: u32,
     /// Largest first.
     pub warn_days_before: Vec<u32>,
+    /// The day the rule was configured as it is: its tracker criteria
+    /// count from then (the later of it and their window's start), so a
+    /// rule added to a live program does not judge spending from before it
+    /// existed. None: from the window's start (the publication is unknown).
+    pub counted_from: Option<DayNumber>,
 }
 
 /// Longest grace and earliest warning, in days.
@@ -209,6 +214,20 @@ impl Program {
     /// The same program, known as stored config version `version`.
     pub fn with_version(mut self, version: u64) -> Self {
         self.version = version;
+        self
+    }
+
+    /// When each tier's retention rule (by tier name) was configured as it
+    /// is; tiers not named count from their windows' start.
+    pub fn with_retention_since(mut self, since: &[(String, DateTime<Utc>)]) -> Self {
+        for tier in &mut self.tiers {
+            if let Some(r) = tier.retention.as_mut() {
+                r.counted_from = since
+                    .iter()
+                    .find(|(name, _)| *name == tier.name)
+                    .map(|(_, at)| crate::period::day_of(*at));
+            }
+        }
         self
     }
 
@@ -663,6 +682,7 @@ fn build_retention(
         on_fail: config.on_fail,
         grace_days: config.grace_days,
         warn_days_before,
+        counted_from: None,
     })
 }
 

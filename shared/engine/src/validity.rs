@@ -64,7 +64,7 @@ impl Program {
         r: &Retention,
         at: DateTime<Utc>,
     ) -> (bool, MetMask) {
-        let eval = Evaluator::new(self, state, at, tier, None);
+        let eval = Evaluator::new(self, state, at, tier, None).counting_from(r.counted_from);
         let met = eval.met(&r.rule, Decimal::ZERO, Decimal::ZERO);
         (r.rule.table.holds(met), met)
     }
@@ -243,7 +243,8 @@ impl Program {
                 end
             }
         };
-        let eval = Evaluator::new(self, state, on.max(now), tier, None);
+        let eval =
+            Evaluator::new(self, state, on.max(now), tier, None).counting_from(r.counted_from);
         let met = eval.met(&r.rule, Decimal::ZERO, Decimal::ZERO);
         if r.rule.table.holds(met) {
             return None;

@@ -452,6 +452,43 @@ fn tier_changes_name_the_criteria_that_decided_them() {
 }
 
 #[test]
+fn a_rule_configured_later_counts_its_trackers_from_the_day_it_was_configured() {
+    for (since, renewed) in [(None, true), (Some("2026-06-01T00:00:00Z"), false)] {
+        let mut p = program(2000, 8000, json!({"warnDaysBefore": [30]}));
+        if let Some(since) = since {
+            p = p.with_retention_since(&[("Silver".to_owned(), at(since))]);
+        }
+        let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+        c.buy("2026-02-01T10:00:00Z", "3000");
+        // In the window at the end, but before the rule existed.
+        c.buy("2026-04-01T00:00:00Z", "2500");
+        let risk = p.at_risk(&c.s, at("2027-01-05T00:00:00Z"));
+        assert_eq!(risk.is_none(), renewed, "{since:?}");
+        if let Some(risk) = risk {
+            assert_eq!(
+                risk.criteria[0].actual,
+                d("0"),
+                "April's spending is not counted"
+            );
+        }
+        c.job("2027-02-01T10:00:00Z");
+        assert_eq!(
+            c.tier(),
+            if renewed { "Silver" } else { "Member" },
+            "{since:?}"
+        );
+    }
+    // Spending after the rule was configured counts.
+    let p = program(2000, 8000, json!({}))
+        .with_retention_since(&[("Silver".to_owned(), at("2026-06-01T00:00:00Z"))]);
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-07-01T00:00:00Z", "2500");
+    c.job("2027-02-01T10:00:00Z");
+    assert_eq!(c.tier(), "Silver");
+}
+
+#[test]
 fn an_upgrade_during_a_period_starts_the_new_tiers_validity() {
     let p = program(2000, 8000, json!({}));
     let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
