@@ -4,12 +4,12 @@
 //! history; `GET .../simulations/{simulationId}` shows its progress and,
 //! once done, the report `tier-sim` would print for the same history.
 //!
-//! The job (docs/simulation.md, "Through the API"): a parallel Scan of the
-//! table in [`SEGMENTS`] segments filtered to the program's customers; each
+//! The job (docs/simulation.md, "Through the API"): a Scan of the table
+//! (in [`SEGMENTS`] parallel segments) filtered to the program's customers; each
 //! customer's items (together in a Scan) assembled into a history as the
 //! CLI assembles an export's (`tier_sim_core::export::assemble`), replayed
-//! under both configs on the blocking pool, and the segments' reports
-//! merged. It runs as a background task of the process that accepted it,
+//! under both configs on the blocking pool while the next page is read, and
+//! the reports merged. It runs as a background task of the process that accepted it,
 //! writing its progress and a heartbeat every second; a job whose heartbeat
 //! is older than the stale limit (its process stopped) is answered, and
 //! stored, as failed. One simulation per program runs at a time.
@@ -30,10 +30,24 @@ use tier_sim_core::export::{self, CustomerItem};
 use tier_sim_core::report::DEFAULT_SAMPLE;
 use tier_sim_core::whatif::Run;
 use tier_sim_core::{Report, ReportOptions};
-use tier_store::{DynamoStore, HistoryItem, ScanCursor, SimulationEnd, SimulationRecord};
+use tier_store::{
+    DynamoStore, HistoryItem, MetricsSnapshot, ScanCursor, SimulationEnd, SimulationRecord,
+};
 
-/// Parallel Scan segments a job reads at once (one per core here).
-pub const SEGMENTS: u32 = 2;
+/// Parallel Scan segments a job reads at once by default (the
+/// `TIER_SIMULATION_SEGMENTS` environment variable, 1 to 64, overrides it).
+/// One: each segment already replays a page while it reads the next, and
+/// the embedded engine sorts the whole table for every page of a parallel
+/// Scan (docs/simulation.md).
+pub const SEGMENTS: u32 = 1;
+
+fn segments() -> u32 {
+    std::env::var("TIER_SIMULATION_SEGMENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or(SEGMENTS)
+}
 /// How often a running job writes its progress and heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A job silent for longer has lost its process (default; the
@@ -402,12 +416,12 @@ impl Job {
         }
         let beat = tokio::spawn(self.clone().heartbeat());
         // Its own task, so that a panic (a bug) ends as a failed job.
-        let work = tokio::spawn(tier_store::measured(self.clone().replay()));
+        let work = tokio::spawn(self.clone().replay());
         let outcome = work.await;
         beat.abort();
         let now = timestamp(Utc::now());
         let end = match &outcome {
-            Ok((Ok(report), used)) => {
+            Ok(Ok((report, used))) => {
                 let usage = Usage {
                     dynamodb_requests: used.requests,
                     read_units: used.read_units,
@@ -428,7 +442,7 @@ impl Job {
                 let customers = self.seen.load(Ordering::Relaxed);
                 (report, usage, customers)
             }
-            Ok((Err(e), _)) => {
+            Ok(Err(e)) => {
                 tracing::warn!(programId = %self.program_id, simulationId = %self.id, error = %e, "simulation failed");
                 (String::new(), e.clone(), u64::MAX)
             }
@@ -504,25 +518,42 @@ impl Job {
         }
     }
 
-    async fn replay(self: Arc<Self>) -> Result<Report, String> {
-        let (a, b) = tokio::join!(self.segment(0), self.segment(1));
-        let mut report = a?;
-        report
-            .merge(&b?)
-            .map_err(|e| format!("merging the segments' reports: {e}"))?;
-        Ok(report)
+    /// Every segment at once, each in its own task (with its own request
+    /// counters, added up), their reports merged.
+    async fn replay(self: Arc<Self>) -> Result<(Report, MetricsSnapshot), String> {
+        let segments = segments();
+        let mut tasks = tokio::task::JoinSet::new();
+        for segment in 0..segments {
+            let job = self.clone();
+            tasks.spawn(tier_store::measured(async move {
+                job.segment(segment, segments).await
+            }));
+        }
+        let mut report = Report::new(&self.options, &self.current, &self.draft);
+        let mut used = MetricsSnapshot::default();
+        while let Some(done) = tasks.join_next().await {
+            let (part, u) = done.map_err(|e| format!("a segment failed: {e}"))?;
+            report
+                .merge(&part?)
+                .map_err(|e| format!("merging the segments' reports: {e}"))?;
+            used.requests += u.requests;
+            used.read_units += u.read_units;
+            used.write_units += u.write_units;
+        }
+        Ok((report, used))
     }
 
     async fn page(
         &self,
         segment: u32,
+        segments: u32,
         start: Option<ScanCursor>,
     ) -> Result<tier_store::HistoryPage, String> {
         let mut wait = Duration::from_millis(100);
         for attempt in 1.. {
             match self
                 .store
-                .scan_program_history(&self.program_id, segment, SEGMENTS, start.clone())
+                .scan_program_history(&self.program_id, segment, segments, start.clone())
                 .await
             {
                 Ok(page) => return Ok(page),
@@ -536,15 +567,41 @@ impl Job {
         unreachable!("the loop returns")
     }
 
-    /// One Scan segment, replayed page by page. A customer's items come
-    /// together (DynamoDB keeps a partition's items together and a Scan
-    /// reads them in order): the last customer of a page may go on in the
-    /// next, and a customer seen again after another one is an error.
-    async fn segment(&self, segment: u32) -> Result<Report, String> {
+    /// Replays complete customers on the blocking pool.
+    fn replay_page(
+        &self,
+        complete: Vec<(String, Vec<CustomerItem>)>,
+    ) -> tokio::task::JoinHandle<(Report, u64)> {
+        let (current, draft) = (self.current.clone(), self.draft.clone());
+        let (options, from, to) = (self.options.clone(), self.from, self.to);
+        tokio::task::spawn_blocking(move || {
+            let run = Run {
+                current: &current,
+                draft: &draft,
+                as_of: &options.as_of,
+                from,
+                to,
+            };
+            let mut part = Report::new(&options, &current, &draft);
+            let customers = complete.len() as u64;
+            for (customer, items) in complete {
+                run.customer(export::assemble(&customer, items), &mut part, None);
+            }
+            (part, customers)
+        })
+    }
+
+    /// One Scan segment, replayed page by page while the next page is read.
+    /// A customer's items come together (DynamoDB keeps a partition's items
+    /// together and a Scan reads them in order): the last customer of a
+    /// page may go on in the next, and a customer seen again after another
+    /// one is an error.
+    async fn segment(&self, segment: u32, segments: u32) -> Result<Report, String> {
         let mut report = Report::new(&self.options, &self.current, &self.draft);
         let mut cursor = None;
         let mut open: Option<(String, Vec<CustomerItem>)> = None;
         let mut finished: HashSet<String> = HashSet::new();
+        let mut replaying = None;
         loop {
             if let Some(pause) = page_delay() {
                 tokio::time::sleep(pause).await;
@@ -552,7 +609,7 @@ impl Job {
             if self.stop.load(Ordering::Relaxed) {
                 return Err("stopped: the job was marked failed".into());
             }
-            let page = self.page(segment, cursor).await?;
+            let page = self.page(segment, segments, cursor).await?;
             self.scanned.fetch_add(page.scanned, Ordering::Relaxed);
             cursor = page.next;
             let mut complete: Vec<(String, Vec<CustomerItem>)> = Vec::new();
@@ -580,33 +637,29 @@ impl Job {
             if cursor.is_none() {
                 complete.extend(open.take());
             }
-            let customers = complete.len() as u64;
-            let (current, draft) = (self.current.clone(), self.draft.clone());
-            let (options, from, to) = (self.options.clone(), self.from, self.to);
-            let part = tokio::task::spawn_blocking(move || {
-                let run = Run {
-                    current: &current,
-                    draft: &draft,
-                    as_of: &options.as_of,
-                    from,
-                    to,
-                };
-                let mut part = Report::new(&options, &current, &draft);
-                for (customer, items) in complete {
-                    run.customer(export::assemble(&customer, items), &mut part, None);
-                }
-                part
-            })
-            .await
-            .map_err(|e| format!("replay: {e}"))?;
-            report
-                .merge(&part)
-                .map_err(|e| format!("merging a page's report: {e}"))?;
-            self.seen.fetch_add(customers, Ordering::Relaxed);
+            if let Some(previous) = replaying.replace(self.replay_page(complete)) {
+                self.merge(&mut report, previous).await?;
+            }
             if cursor.is_none() {
+                if let Some(last) = replaying.take() {
+                    self.merge(&mut report, last).await?;
+                }
                 return Ok(report);
             }
         }
+    }
+
+    async fn merge(
+        &self,
+        report: &mut Report,
+        part: tokio::task::JoinHandle<(Report, u64)>,
+    ) -> Result<(), String> {
+        let (part, customers) = part.await.map_err(|e| format!("replay: {e}"))?;
+        report
+            .merge(&part)
+            .map_err(|e| format!("merging a page's report: {e}"))?;
+        self.seen.fetch_add(customers, Ordering::Relaxed);
+        Ok(())
     }
 }
 
