@@ -620,7 +620,71 @@ async fn a_return_judges_a_reevaluation_under_its_own_version(api: Api) {
     );
 }
 
+/// Every customer who qualifies as of the change is upgraded by its job,
+/// whatever else touches them meanwhile without judging upgrades (the
+/// scheduled job expiring their points).
+// BUG: the job skips a customer whose state names the version already or
+// whose last event is after the change (shared/service/src/jobs.rs:184-188,
+// `judged` and `later`), but the scheduled job's commit stamps the state
+// with the current version (transact.rs:190, `s.config_version =
+// Some(loaded.version)`) and its time as the last event
+// (engine expiry.rs:48, `saw_event(now)`) without judging any upgrade.
+// A customer the scheduled job reaches before the re-evaluation does is
+// skipped and stays below the tier they qualify for until their next
+// order (on AWS, where a job advances only while its container serves
+// requests, for days). The same holds for a redemption. Fix: record the
+// last version whose upgrade rules were judged for the customer
+// separately (say `judged_version`, set by orders, returns and the
+// re-evaluation only) and skip on it alone; for a customer with a later
+// event, judge as of that event's instant rather than skip (or judge at
+// max(at, last_event_at), which never moves them back in time).
+async fn the_scheduled_job_racing_a_reevaluation_does_not_cost_an_upgrade(api: Api) {
+    let config = |gold: u32| {
+        let mut c = ladder();
+        c["tiers"][2]["upgrade"]["criteria"][0]["min"] = json!(gold);
+        for t in [1, 2] {
+            c["tiers"][t].as_object_mut().unwrap().remove("retention");
+        }
+        c["pointsExpiry"] = json!({"months": 1});
+        c
+    };
+    api.program("rs", &config(600)).await;
+    let customers: Vec<String> = (0..150).map(|i| format!("c{i}")).collect();
+    for c in &customers {
+        api.order("rs", c, &format!("{c}-a"), "2026-03-01T10:00:00Z", "350")
+            .await;
+        api.order("rs", c, &format!("{c}-b"), "2026-03-02T10:00:00Z", "200")
+            .await;
+    }
+    let v2 = api.put("/programs/rs/config", &config(500)).await;
+    assert_eq!(v2.status, 200, "{}", v2.body);
+    let time = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let r = api.post("/_local/scheduled", &job(&time)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = job_done(&api, "rs", &v2.body).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let mut silver = Vec::new();
+    for c in &customers {
+        let s = api
+            .get(&format!("/programs/rs/customers/{c}?asOf={time}"))
+            .await
+            .body;
+        if s["tier"] != "Gold" {
+            silver.push(c.clone());
+        }
+    }
+    assert!(
+        silver.is_empty(),
+        "{} of {} customers qualify for Gold under v2 (550 >= 500) but were \
+         skipped: {done}",
+        silver.len(),
+        customers.len()
+    );
+}
+
 on_both_engines!(
+    the_scheduled_job_racing_a_reevaluation_does_not_cost_an_upgrade,
     a_return_judges_a_reevaluation_under_its_own_version,
     an_events_at_is_the_changes_instant,
     concurrent_and_duplicate_orders_publish_each_change_once,
