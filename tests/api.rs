@@ -859,6 +859,69 @@ async fn a_reevaluation_left_by_a_stopped_process_resumes_when_read(api: Api) {
     assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
 }
 
+/// A retention rule added to a live program judges spending from the day it
+/// was published, not from before it existed; a version that keeps the rule
+/// keeps that day. (Dates count from the test's own clock: publication is
+/// now.)
+async fn a_retention_rule_added_later_counts_from_its_publication(api: Api) {
+    let now = chrono::Utc::now();
+    let iso =
+        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let reached = now - chrono::Duration::days(300);
+    let end = reached + chrono::Months::new(12);
+    let mut config = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"}}
+        ]
+    });
+    api.program("late", &config).await;
+    for (customer, order) in [("c1", "o1"), ("c2", "o2")] {
+        api.order("late", customer, order, &iso(reached), "3000")
+            .await;
+        // In the window at the end of the period, but before the rule.
+        let before = now - chrono::Duration::days(200);
+        api.order("late", customer, &format!("{order}b"), &iso(before), "2500")
+            .await;
+    }
+    config["tiers"][1]["retention"] = json!({"validity": {"months": 12, "from": "tierStart"},
+        "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend12m", "min": "2000"}],
+        "condition": "all", "onFail": "oneDown", "warnDaysBefore": [30]});
+    api.program("late", &config).await;
+    // Another version keeping the rule keeps its day.
+    config["tiers"][1]["earnRate"] = json!("2.5");
+    api.program("late", &config).await;
+    let warned = end - chrono::Duration::days(10);
+    let risk = api.status("late", "c1", &iso(warned)).await["atRisk"].clone();
+    assert_eq!(risk["criteria"][0]["actual"], "0", "{risk}");
+    // c2 spends after the publication.
+    api.order(
+        "late",
+        "c2",
+        "o3",
+        &iso(now + chrono::Duration::days(5)),
+        "2500",
+    )
+    .await;
+    let after_end = end + chrono::Duration::days(1);
+    let r = api
+        .post("/_local/scheduled", &json!({"time": iso(after_end)}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        api.status("late", "c1", &iso(after_end)).await["tier"],
+        "Member"
+    );
+    assert_eq!(
+        api.status("late", "c2", &iso(after_end)).await["tier"],
+        "Silver"
+    );
+}
+
 /// Every event of the program's feed from the start, following `next`.
 async fn feed(api: &Api, program: &str, limit: usize) -> Vec<Value> {
     let mut events = Vec::new();
@@ -1057,6 +1120,7 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
 }
 
 on_both_engines!(
+    a_retention_rule_added_later_counts_from_its_publication,
     a_config_that_lowers_a_threshold_upgrades_who_qualifies_now,
     a_reevaluation_left_by_a_stopped_process_resumes_when_read,
     the_job_in_shard_steps_adds_up_to_one_run,

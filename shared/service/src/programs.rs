@@ -5,7 +5,9 @@
 use crate::error::ApiError;
 use crate::json::decode;
 use crate::Service;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tier_engine::{Problem, Program, ProgramConfig};
@@ -60,7 +62,8 @@ impl Service {
             .map_err(|_| {
                 ApiError::new(500, "corrupt_config", "a stored config no longer validates")
             })?
-            .with_version(stored.version);
+            .with_version(stored.version)
+            .with_retention_since(&retention_since_of(&stored));
         let loaded = Arc::new(LoadedProgram {
             version: stored.version,
             program,
@@ -93,7 +96,11 @@ impl Service {
         else {
             return Ok(None);
         };
-        let program = Arc::new(program.with_version(version));
+        let program = Arc::new(
+            program
+                .with_version(version)
+                .with_retention_since(&retention_since_of(&stored)),
+        );
         self.versions.write().await.insert(key, program.clone());
         Ok(Some(program))
     }
@@ -193,13 +200,25 @@ impl Service {
                     }
                 }
             }
-            let reevaluate = previous
+            let old = previous
                 .as_ref()
-                .and_then(|p| serde_json::from_str::<ProgramConfig>(&p.config_json).ok())
-                .is_some_and(|old| crate::jobs::could_upgrade(&old, program.config()));
-            let expected = previous.map(|p| p.version);
+                .and_then(|p| serde_json::from_str::<ProgramConfig>(&p.config_json).ok());
+            let reevaluate = old
+                .as_ref()
+                .is_some_and(|old| crate::jobs::could_upgrade(old, program.config()));
             let published = chrono::Utc::now();
-            if let Some(version) = self.store.put_config(program_id, expected, &json).await? {
+            let since = retention_since(
+                program.config(),
+                old.as_ref().zip(previous.as_ref()),
+                published,
+            );
+            let since = crate::json::to_string(&since)?;
+            let expected = previous.map(|p| p.version);
+            let stored = self
+                .store
+                .put_config_since(program_id, expected, &json, Some(&since))
+                .await?;
+            if let Some(version) = stored {
                 self.cache.write().await.remove(program_id);
                 let job_id = match reevaluate {
                     true => Some(
@@ -218,4 +237,51 @@ impl Service {
             retry.wait(crate::retry::Cause::Contention).await?;
         }
     }
+}
+
+/// When each tier's retention rule of `config` was configured as it is:
+/// kept from the version before when the rule is the same, `now` when it is
+/// new or changed (a rule kept from a version stored before this was
+/// recorded has no date, and counts from its windows' start).
+fn retention_since(
+    config: &ProgramConfig,
+    previous: Option<(&ProgramConfig, &tier_store::StoredConfig)>,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, DateTime<Utc>> {
+    let before = previous
+        .map(|(_, stored)| retention_since_of(stored))
+        .unwrap_or_default();
+    let mut since = BTreeMap::new();
+    for tier in &config.tiers {
+        let Some(rule) = &tier.retention else {
+            continue;
+        };
+        let kept = previous.is_some_and(|(old, _)| {
+            old.tiers
+                .iter()
+                .any(|t| t.name == tier.name && t.retention.as_ref() == Some(rule))
+        });
+        let at = match kept {
+            true => before
+                .iter()
+                .find(|(name, _)| *name == tier.name)
+                .map(|(_, at)| *at),
+            false => Some(now),
+        };
+        if let Some(at) = at {
+            since.insert(tier.name.clone(), at);
+        }
+    }
+    since
+}
+
+/// A stored version's retention dates (none if it has none or they do not
+/// read: the rules then count from their windows' start).
+fn retention_since_of(stored: &tier_store::StoredConfig) -> Vec<(String, DateTime<Utc>)> {
+    stored
+        .retention_since
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<BTreeMap<String, DateTime<Utc>>>(json).ok())
+        .map(|map| map.into_iter().collect())
+        .unwrap_or_default()
 }

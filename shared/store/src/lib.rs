@@ -130,6 +130,10 @@ pub type PageCursor = std::collections::BTreeMap<String, String>;
 pub struct StoredConfig {
     pub version: u64,
     pub config_json: String,
+    /// When each tier's retention rule was configured as it is (JSON: tier
+    /// name to RFC 3339 instant); absent in versions stored before it was
+    /// kept.
+    pub retention_since: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -370,6 +374,19 @@ impl DynamoStore {
         expected: Option<u64>,
         config_json: &str,
     ) -> Result<Option<u64>, StoreError> {
+        self.put_config_since(program, expected, config_json, None)
+            .await
+    }
+
+    /// [`DynamoStore::put_config`] with when each tier's retention rule was
+    /// configured (see [`StoredConfig::retention_since`]).
+    pub async fn put_config_since(
+        &self,
+        program: &str,
+        expected: Option<u64>,
+        config_json: &str,
+        retention_since: Option<&str>,
+    ) -> Result<Option<u64>, StoreError> {
         let version = expected.unwrap_or(0) + 1;
         let pk = keys::program_pk(program);
         let mut pointer = key(pk.clone(), keys::CONFIG_POINTER);
@@ -379,6 +396,10 @@ impl DynamoStore {
         let mut history = key(pk.clone(), keys::config_version_sk(version));
         history.insert("version".into(), n(version));
         history.insert("config".into(), s(config_json));
+        if let Some(since) = retention_since {
+            pointer.insert("retentionSince".into(), s(since));
+            history.insert("retentionSince".into(), s(since));
+        }
         let mut guard = key(pk, keys::CONFIG_VERSION);
         guard.insert("version".into(), n(version));
         let guard_put = self.versioned_put(guard, "version", expected)?;
@@ -773,6 +794,7 @@ fn config_of(item: &Item) -> Result<StoredConfig, StoreError> {
         version: get_n(item, "version")?,
         config_json: get_s(item, "config")
             .ok_or_else(|| StoreError::Corrupt("config item without config".into()))?,
+        retention_since: get_s(item, "retentionSince"),
     })
 }
 
