@@ -3,12 +3,11 @@
 //! a parallel Scan whose cursors are plain strings, so a job resumes where
 //! it stopped.
 
-use super::{classify, get_n, get_s, key, keys, n, s};
+use super::{classify, cursor_of, get_n, get_s, key, key_of, keys, n, s};
 use super::{DynamoStore, Item, PageCursor, StoreError};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 pub fn job_sk(id: &str) -> String {
     format!("JOB#{id}")
@@ -115,8 +114,7 @@ impl DynamoStore {
             .expression_attribute_values(":status", s(&job.status))
             .expression_attribute_values(":heartbeat", n(job.heartbeat_ms))
             .expression_attribute_values(":cursors", s(&job.cursors))
-            .expression_attribute_values(":progress", s(&job.progress))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            .expression_attribute_values(":progress", s(&job.progress));
         let mut set = "SET #status = :status, heartbeat = :heartbeat, cursors = :cursors, \
                        progress = :progress"
             .to_owned();
@@ -124,20 +122,7 @@ impl DynamoStore {
             set.push_str(", finishedAt = :finished");
             update = update.expression_attribute_values(":finished", s(finished));
         }
-        match update.update_expression(set).send().await {
-            Ok(out) => {
-                self.metrics
-                    .count(true, out.consumed_capacity().into_iter());
-                Ok(true)
-            }
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                self.metrics.count_request();
-                Ok(false)
-            }
-            Err(e) => Err(classify(e, &self.table)),
-        }
+        self.conditional_update(update.update_expression(set)).await
     }
 
     /// Takes over a job whose owner stopped (its heartbeat is still
@@ -150,7 +135,7 @@ impl DynamoStore {
         owner: &str,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
-        let out = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -163,24 +148,8 @@ impl DynamoStore {
             .expression_attribute_values(":seen", n(heartbeat_ms))
             .expression_attribute_values(":running", s("running"))
             .expression_attribute_values(":me", s(owner))
-            .expression_attribute_values(":now", n(now_ms))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                self.metrics
-                    .count(true, out.consumed_capacity().into_iter());
-                Ok(true)
-            }
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                self.metrics.count_request();
-                Ok(false)
-            }
-            Err(e) => Err(classify(e, &self.table)),
-        }
+            .expression_attribute_values(":now", n(now_ms));
+        self.conditional_update(update).await
     }
 
     /// One page of segment `segment` of `segments` of a parallel Scan for
@@ -193,11 +162,7 @@ impl DynamoStore {
         start: Option<PageCursor>,
     ) -> Result<(Vec<String>, Option<PageCursor>), StoreError> {
         let prefix = crate::scan::customer_prefix(program);
-        let start = start.map(|c| {
-            c.into_iter()
-                .map(|(name, value)| (name, s(value)))
-                .collect::<Item>()
-        });
+        let start = start.map(key_of);
         let out = self
             .client
             .scan()
@@ -221,19 +186,7 @@ impl DynamoStore {
             .filter_map(|i| get_s(i, "pk"))
             .filter_map(|pk| pk.strip_prefix(&prefix).map(str::to_owned))
             .collect();
-        let next = out
-            .last_evaluated_key
-            .map(|k| {
-                k.into_iter()
-                    .map(|(name, value)| match value {
-                        AttributeValue::S(text) => Ok((name, text)),
-                        _ => Err(StoreError::Corrupt(format!(
-                            "scan key `{name}` is not a string"
-                        ))),
-                    })
-                    .collect::<Result<PageCursor, StoreError>>()
-            })
-            .transpose()?;
+        let next = out.last_evaluated_key.map(cursor_of).transpose()?;
         Ok((customers, next))
     }
 }

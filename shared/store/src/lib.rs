@@ -125,6 +125,25 @@ where
 /// Where a paged read goes on: the last key read, as strings.
 pub type PageCursor = std::collections::BTreeMap<String, String>;
 
+/// A paged read's last key as a cursor (every key of the table and its
+/// index is a string).
+fn cursor_of(key: Item) -> Result<PageCursor, StoreError> {
+    key.into_iter()
+        .map(|(name, value)| match value {
+            AttributeValue::S(text) => Ok((name, text)),
+            _ => Err(StoreError::Corrupt(format!("key `{name}` is not a string"))),
+        })
+        .collect()
+}
+
+/// A cursor as the key a paged read starts after.
+fn key_of(cursor: PageCursor) -> Item {
+    cursor
+        .into_iter()
+        .map(|(name, value)| (name, s(value)))
+        .collect()
+}
+
 /// A program configuration version as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredConfig {
@@ -728,12 +747,7 @@ impl DynamoStore {
         page_size: i32,
         start: Option<PageCursor>,
     ) -> Result<(Vec<(String, String)>, Option<PageCursor>), StoreError> {
-        let start = start.map(|cursor| {
-            cursor
-                .into_iter()
-                .map(|(name, value)| (name, s(value)))
-                .collect::<Item>()
-        });
+        let start = start.map(key_of);
         let out = self
             .client
             .query()
@@ -755,19 +769,7 @@ impl DynamoStore {
             .iter()
             .filter_map(|i| Some((get_s(i, "programId")?, get_s(i, "customerId")?)))
             .collect();
-        let next = out
-            .last_evaluated_key
-            .map(|key| {
-                key.into_iter()
-                    .map(|(name, value)| match value {
-                        AttributeValue::S(text) => Ok((name, text)),
-                        _ => Err(StoreError::Corrupt(format!(
-                            "index key `{name}` is not a string"
-                        ))),
-                    })
-                    .collect::<Result<PageCursor, StoreError>>()
-            })
-            .transpose()?;
+        let next = out.last_evaluated_key.map(cursor_of).transpose()?;
         Ok((customers, next))
     }
 }

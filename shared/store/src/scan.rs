@@ -392,7 +392,9 @@ impl DynamoStore {
         self.conditional_update(update).await
     }
 
-    async fn conditional_update(
+    /// An update's outcome: true when written, false when its condition
+    /// failed.
+    pub(crate) async fn conditional_update(
         &self,
         update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     ) -> Result<bool, StoreError> {
