@@ -670,7 +670,9 @@ fn job_history(customers: usize) -> Vec<Vec<(chrono::DateTime<chrono::Utc>, Valu
             (0..1 + rng.usize(..3))
                 .map(|i| {
                     if i > 0 {
-                        at += chrono::Duration::seconds(rng.i64(3_600..(day - at).num_seconds().max(3_601)));
+                        at += chrono::Duration::seconds(
+                            rng.i64(3_600..(day - at).num_seconds().max(3_601)),
+                        );
                         at = at.min(day - chrono::Duration::seconds(1));
                     }
                     let amount = format!("{}.00", 20 + rng.u32(..80));
@@ -730,9 +732,9 @@ async fn job(engine: Engine, customers: usize, clients: usize, days: u32) {
         let old_rule = history
             .iter()
             .filter(|orders| {
-                orders.iter().any(|(placed, _)| {
-                    (placed.date_naive() + chrono::Months::new(12)) == today
-                })
+                orders
+                    .iter()
+                    .any(|(placed, _)| (placed.date_naive() + chrono::Months::new(12)) == today)
             })
             .count();
         let before = metrics(&api).await;
