@@ -683,7 +683,82 @@ async fn the_scheduled_job_racing_a_reevaluation_does_not_cost_an_upgrade(api: A
     );
 }
 
+/// A reader following the feed while many customers' changes are being
+/// written sees every event (once settled), whatever its page size.
+async fn a_reader_following_the_feed_during_a_burst_misses_nothing(api: Api) {
+    let mut config = ladder();
+    for t in [1, 2] {
+        config["tiers"][t]
+            .as_object_mut()
+            .unwrap()
+            .remove("retention");
+    }
+    api.program("fb", &config).await;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let writers = async {
+        // Customers at once, each one's orders in turn.
+        let customers = (0..60).map(|c| {
+            let api = &api;
+            async move {
+                for i in 0..3 {
+                    let body = e2e::order(
+                        &format!("c{c}"),
+                        &format!("c{c}-o{i}"),
+                        &format!("2026-03-01T10:00:0{i}Z"),
+                        "300",
+                    );
+                    let r = api.post("/programs/fb/orders", &body).await;
+                    assert_eq!(r.status, 200, "{}", r.body);
+                }
+            }
+        });
+        futures::future::join_all(customers).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let reader = async {
+        let mut seen = std::collections::HashSet::new();
+        let mut after: Option<String> = None;
+        let mut finished_at: Option<std::time::Instant> = None;
+        loop {
+            let query = match &after {
+                Some(cursor) => format!("?limit=1&after={}", urlencode(cursor)),
+                None => "?limit=1".to_owned(),
+            };
+            let page = api.get(&format!("/programs/fb/events{query}")).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            for e in page.body["events"].as_array().unwrap() {
+                seen.insert(e["eventId"].as_str().unwrap().to_owned());
+            }
+            if let Some(next) = page.body["next"].as_str() {
+                after = Some(next.to_owned());
+            }
+            if done.load(std::sync::atomic::Ordering::SeqCst) {
+                let since = *finished_at.get_or_insert_with(std::time::Instant::now);
+                // Past the settle time, and at the end of the feed.
+                if since.elapsed() > std::time::Duration::from_secs(12)
+                    && page.body["events"].as_array().unwrap().is_empty()
+                {
+                    return seen;
+                }
+            }
+        }
+    };
+    let ((), seen) = futures::future::join(writers, reader).await;
+    let all = feed(&api, "fb", 1000).await;
+    assert_eq!(all.len(), 180, "60 customers, 3 upgrades each");
+    let missed: Vec<&Value> = all
+        .iter()
+        .filter(|e| !seen.contains(e["eventId"].as_str().unwrap()))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "{} events never served: {missed:?}",
+        missed.len()
+    );
+}
+
 on_both_engines!(
+    a_reader_following_the_feed_during_a_burst_misses_nothing,
     the_scheduled_job_racing_a_reevaluation_does_not_cost_an_upgrade,
     a_return_judges_a_reevaluation_under_its_own_version,
     an_events_at_is_the_changes_instant,
