@@ -274,8 +274,8 @@ async fn hostile_feed_cursors_are_refused_or_served(api: Api) {
 // length check (characters, not bytes) and reaches DynamoDB as a key
 // condition value on the index's sort key, whose limit is 1,024 bytes:
 // DynamoDB refuses the query with a ValidationException, answered 500
-// `internal` instead of 400 (shared/service/src/notices.rs:139, the
-// `MAX_CURSOR_CHARS` check counts chars).
+// `internal` instead of 400 (shared/service/src/notices.rs, the
+// `MAX_CURSOR_CHARS` check at line 143 counts chars, not bytes).
 async fn a_feed_cursor_over_the_key_size_is_400_not_500(api: Api) {
     api.program("hk", &ladder()).await;
     let cursor = "\u{1F600}".repeat(700);
@@ -349,8 +349,8 @@ async fn hostile_shard_steps_are_4xx(api: Api) {
 }
 
 // BUG: the totals step adds the runs' u64 counters it is handed with `+=`
-// (shared/service/src/expiry.rs:255-258 in `totals`, and `+= 1` in
-// `expire_customer` at line 127 for a step's `report`): two runs each
+// (shared/service/src/expiry.rs:264-267 in `totals`, and `+= 1` in
+// `expire_customer` at line 134 for a step's `report`): two runs each
 // claiming u64::MAX customers due overflow, which panics in a build with
 // overflow checks (this test's: answered 500) and wraps silently in the
 // release profiles (a wrong total, metric and alarm). Fix: bound the
@@ -375,7 +375,7 @@ async fn totals_with_huge_figures_are_400_not_500(api: Api) {
 
 // BUG: a step's `after` whose `expiresOn` lies past the step's day (or is
 // longer than the index's 1,024-byte sort key) is accepted by
-// `check_cursor` (shared/service/src/expiry.rs:213 checks only the names,
+// `check_cursor` (shared/service/src/expiry.rs:228 checks only the names,
 // non-empty values of at most 2,048 bytes and the shard) and sent as the
 // Query's ExclusiveStartKey; DynamoDB refuses it (the start key is outside
 // the key condition `expiresOn <= :day`, or too large) and the step is
@@ -405,7 +405,7 @@ async fn a_shard_cursor_outside_the_query_is_400_not_500(api: Api) {
 /// Ids of 128 four-byte characters are valid ids (1 to 128 characters):
 /// the customer's upgrade must be stored and published like any other.
 // BUG (DynamoDB): a notice item's index sort key `expiresOn` is
-// `<instant>#<seq>#<pk>` (shared/store/src/lib.rs:562-565), and pk
+// `<instant>#<seq>#<pk>` (shared/store/src/lib.rs:603-604), and pk
 // `CUSTOMER#<n>:<program>#<customer>` is over 1,030 bytes for such ids:
 // past the 1,024 bytes DynamoDB allows an index sort key, so the whole
 // transaction (the order, the state, the notice) is refused: the customer
@@ -516,7 +516,7 @@ async fn reevaluation_twice_quickly_then_a_return(api: Api) {
 /// The event's `at` is the instant of the change it tells, as the history
 /// (and the status's `asOf`) know it.
 // BUG: notice items format `at` and `on` with `SecondsFormat::Secs`
-// (shared/service/src/notices.rs:47 and :80, `timestamp`), dropping the
+// (shared/service/src/notices.rs:47 and :81, `timestamp`), dropping the
 // fraction: an order placed at 10:00:00.5 publishes `at` 10:00:00, half a
 // second before the change, and a re-evaluation (stamped with the
 // publication's wall time, nanoseconds) always publishes an `at` earlier
@@ -566,7 +566,7 @@ async fn job_done(api: &Api, program: &str, reply: &Value) -> Value {
 /// A return re-judges a `config vN` upgrade under version N, as it does
 /// an order's, even after a later version raised the threshold again.
 // BUG: the return's rule book holds only the versions its orders were
-// decided under (shared/service/src/transact.rs:233-241,
+// decided under (shared/service/src/transact.rs:253-272,
 // `order_history`), and `rules_for` falls back to the current version
 // when a version is missing (shared/engine/src/reversal.rs:58). An
 // upgrade by re-evaluation under v2 (Gold at 500) is then judged under v3
@@ -624,9 +624,9 @@ async fn a_return_judges_a_reevaluation_under_its_own_version(api: Api) {
 /// whatever else touches them meanwhile without judging upgrades (the
 /// scheduled job expiring their points).
 // BUG: the job skips a customer whose state names the version already or
-// whose last event is after the change (shared/service/src/jobs.rs:184-188,
+// whose last event is after the change (shared/service/src/jobs.rs:186-189,
 // `judged` and `later`), but the scheduled job's commit stamps the state
-// with the current version (transact.rs:190, `s.config_version =
+// with the current version (transact.rs:209, `s.config_version =
 // Some(loaded.version)`) and its time as the last event
 // (engine expiry.rs:48, `saw_event(now)`) without judging any upgrade.
 // A customer the scheduled job reaches before the re-evaluation does is
@@ -757,7 +757,65 @@ async fn a_reader_following_the_feed_during_a_burst_misses_nothing(api: Api) {
     );
 }
 
+/// A job whose config version cannot be read fails (and says so) rather
+/// than judging under another; hostile job ids are 404 JSON.
+async fn a_job_of_an_unreadable_version_fails_and_hostile_ids_are_404(api: Api) {
+    api.program("jv", &ladder()).await;
+    api.order("jv", "c1", "o1", "2026-03-01T10:00:00Z", "400")
+        .await;
+    let before = api.status("jv", "c1", "2026-03-02T00:00:00Z").await;
+    let stalled = tier_store::JobRecord {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        kind: "reevaluation".into(),
+        status: "running".into(),
+        request: json!({"configVersion": 99, "at": "2026-03-01T12:00:00Z"}).to_string(),
+        owner: "a process that died".into(),
+        heartbeat_ms: (chrono::Utc::now().timestamp_millis() - 60_000) as u64,
+        cursors: json!([{"done": false}, {"done": false}]).to_string(),
+        progress: "{}".into(),
+        created_at: "2026-11-30T00:00:00Z".into(),
+        finished_at: None,
+    };
+    assert!(api.store().create_job("jv", &stalled).await.unwrap());
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let r = api.get(&format!("/programs/jv/jobs/{}", stalled.id)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        status = r.body;
+        if status["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(api.status("jv", "c1", "2026-03-02T00:00:00Z").await, before);
+    // Another program's job is not this one's.
+    api.program("jw", &ladder()).await;
+    let r = api.get(&format!("/programs/jw/jobs/{}", stalled.id)).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    for id in [
+        "0123456789ABCDEF0123456789ABCDEF",
+        "x",
+        "%F0%9F%98%80",
+        "..%2F..%2Fconfig",
+        "0123456789abcdef0123456789abcdef0",
+    ] {
+        let r = api.get(&format!("/programs/jv/jobs/{id}")).await;
+        assert!(
+            (400..500).contains(&r.status),
+            "{id}: {} {}",
+            r.status,
+            r.body
+        );
+        assert!(r.body["error"]["code"].is_string(), "{id}: {}", r.body);
+    }
+    let long = "a".repeat(5000);
+    let r = api.get(&format!("/programs/jv/jobs/{long}")).await;
+    assert!((400..500).contains(&r.status), "{} {}", r.status, r.body);
+}
+
 on_both_engines!(
+    a_job_of_an_unreadable_version_fails_and_hostile_ids_are_404,
     a_reader_following_the_feed_during_a_burst_misses_nothing,
     the_scheduled_job_racing_a_reevaluation_does_not_cost_an_upgrade,
     a_return_judges_a_reevaluation_under_its_own_version,
