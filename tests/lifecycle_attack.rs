@@ -814,7 +814,59 @@ async fn a_job_of_an_unreadable_version_fails_and_hostile_ids_are_404(api: Api) 
     assert!((400..500).contains(&r.status), "{} {}", r.status, r.body);
 }
 
+/// A version that adds a tracker and a tier criterion on it: the job
+/// rebuilds the tracker from the customer's orders and upgrades who
+/// qualifies; a customer whose orders left the window does not.
+async fn a_new_tracker_criterion_upgrades_through_the_job(api: Api) {
+    let v1 = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Gold", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "G", "kind": "lifetimePurchases", "min": 10000}],
+                "condition": "all", "upgradeType": "lazy"}}
+        ]
+    });
+    api.program("nt", &v1).await;
+    let recent = (chrono::Utc::now() - chrono::Duration::days(30))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let old = (chrono::Utc::now() - chrono::Duration::days(400))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    api.order("nt", "recent", "r1", &recent, "600").await;
+    api.order("nt", "old", "o1", &old, "600").await;
+    let mut v2 = v1.clone();
+    v2["trackers"] = json!([{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}]);
+    v2["tiers"][1]["upgrade"] = json!({"criteria": [
+        {"id": "T", "kind": "tracker", "tracker": "spend12m", "min": "500"}],
+        "condition": "all", "upgradeType": "lazy"});
+    let r = api.put("/programs/nt/config", &v2).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = job_done(&api, "nt", &r.body).await;
+    assert_eq!(
+        (
+            &done["status"],
+            &done["customersUpgraded"],
+            &done["customersFailed"]
+        ),
+        (&json!("done"), &json!(1), &json!(0)),
+        "{done}"
+    );
+    assert_eq!(
+        api.get("/programs/nt/customers/recent").await.body["tier"],
+        "Gold"
+    );
+    assert_eq!(
+        api.get("/programs/nt/customers/old").await.body["tier"],
+        "Member"
+    );
+    let events = feed(&api, "nt", 10).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["cause"], "config v2");
+    assert_eq!(events[0]["criteria"], "[\"T\"]");
+}
+
 on_both_engines!(
+    a_new_tracker_criterion_upgrades_through_the_job,
     a_job_of_an_unreadable_version_fails_and_hostile_ids_are_404,
     a_reader_following_the_feed_during_a_burst_misses_nothing,
     the_scheduled_job_racing_a_reevaluation_does_not_cost_an_upgrade,
