@@ -186,7 +186,10 @@ impl Service {
                 )));
             }
             if let Some(after) = &run.after {
-                check_cursor(after, run.shard)?;
+                check_cursor(after, run.shard, run.time)?;
+            }
+            if let Some(report) = &run.report {
+                check_report(report)?;
             }
             if run.report.as_ref().is_some_and(|r| r.time != run.time) {
                 return Err(ApiError::bad_request(
@@ -204,6 +207,7 @@ impl Service {
             json::to_value(&self.expire_shard(run, Some(budget)).await?)?
         } else if event.get("totals").is_some() {
             let step: Totals = decode_step(event, "the run's totals")?;
+            check_totals(&step)?;
             let report = totals(step.time, step.totals);
             // One line in CloudWatch's embedded metric format: the run's
             // figures become metrics without an API call.
@@ -223,13 +227,24 @@ impl Service {
     }
 }
 
-/// A cursor a step hands back is the index's own key of this shard; any
-/// other is refused before it reaches the store.
-fn check_cursor(after: &tier_store::PageCursor, shard: u32) -> Result<(), ApiError> {
+/// A cursor a step hands back is the index's own key of one of this
+/// shard's entries due by the step's day; any other is refused before it
+/// reaches the store.
+fn check_cursor(
+    after: &tier_store::PageCursor,
+    shard: u32,
+    time: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let names: Vec<&str> = after.keys().map(String::as_str).collect();
+    let due_by_then = |day: &str| {
+        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok_and(|day| day <= time.date_naive())
+    };
     let well_formed = names == ["expiresOn", "expiryShard", "pk", "sk"]
-        && after.values().all(|v| !v.is_empty() && v.len() <= 2048)
-        && after["expiryShard"] == format!("E#{shard}");
+        && after.values().all(|v| v.len() <= 1024)
+        && after["expiryShard"] == format!("E#{shard}")
+        && after["sk"] == keys::EXPIRY
+        && after["pk"].starts_with("CUSTOMER#")
+        && due_by_then(&after["expiresOn"]);
     if well_formed {
         Ok(())
     } else {
@@ -237,6 +252,56 @@ fn check_cursor(after: &tier_store::PageCursor, shard: u32) -> Result<(), ApiErr
             "`after` must be the `after` of this shard's previous step",
         ))
     }
+}
+
+/// More than any real run counts (a trillion customers): a step's figures
+/// beyond it are not the job's own, and adding them must not overflow.
+const MOST_COUNTED: u64 = 1_000_000_000_000;
+
+fn check_report(report: &ExpiryReport) -> Result<(), ApiError> {
+    let counts = [
+        report.customers_due,
+        report.customers_changed,
+        report.customers_failed,
+        report.tracker_days_dropped,
+        report.shards_failed,
+    ];
+    if counts.iter().any(|n| *n > MOST_COUNTED) || report.failures.len() > MAX_LISTED_FAILURES {
+        return Err(ApiError::bad_request(
+            "a step's report holds figures no run of the job reaches",
+        ));
+    }
+    Ok(())
+}
+
+/// The totals are the map's results: each shard once, of the run's time.
+fn check_totals(step: &Totals) -> Result<(), ApiError> {
+    let mut seen = [false; keys::EXPIRY_SHARDS as usize];
+    for run in &step.totals {
+        let slot = seen.get_mut(run.shard as usize).ok_or_else(|| {
+            ApiError::bad_request(format!("shard {} is not one of the index's", run.shard))
+        })?;
+        if std::mem::replace(slot, true) {
+            return Err(ApiError::bad_request(format!(
+                "shard {} is in the totals twice",
+                run.shard
+            )));
+        }
+        if run.time != step.time {
+            return Err(ApiError::bad_request(
+                "every shard's run is of the totals' `time`",
+            ));
+        }
+        if let Some(report) = &run.report {
+            check_report(report)?;
+            if report.time != step.time {
+                return Err(ApiError::bad_request(
+                    "every shard's report is of the totals' `time`",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn decode_step<T: serde::de::DeserializeOwned>(

@@ -89,7 +89,9 @@ impl Service {
             return Ok(reply(program, e, held, as_of, loaded.version));
         };
 
-        let (orders, versions) = self.order_history(program_id, customer, &loaded).await?;
+        let (orders, versions) = self
+            .order_history(program_id, customer, &loaded, &[])
+            .await?;
         let Some(record) = orders.iter().find(|o| o.order_id == order_id) else {
             return Err(ApiError::not_found(
                 "order_not_found",

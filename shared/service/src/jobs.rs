@@ -5,8 +5,8 @@
 //! `config vN`), points untouched, nobody demoted. The job walks the
 //! program's customers with a parallel Scan whose cursors it stores with
 //! its progress, so it resumes where it stopped, and judging a customer
-//! twice changes nothing (a customer already decided under the version, or
-//! with an event after the change, is skipped).
+//! twice changes nothing (a customer with an event after the change is
+//! judged as of that event).
 
 use crate::customers::timestamp;
 use crate::error::ApiError;
@@ -182,16 +182,17 @@ impl UseCase for Reevaluate<'_> {
                 ),
             ));
         }
-        let state = snapshot.state;
-        let judged = state
-            .config_version
-            .is_some_and(|v| v >= self.version.version());
-        let later = state.last_event_at.is_some_and(|last| last > self.at);
-        if !snapshot.exists || judged || later {
+        if !snapshot.exists {
             return Ok(Step::Answer(false));
         }
-        let mut state = state;
-        match self.version.reevaluate(&mut state, self.at) {
+        let mut state = snapshot.state;
+        // A customer with an event since the change is judged as of the
+        // latest (the job or a redemption may have stamped it without
+        // judging any upgrade); judging again changes nothing.
+        let at = state
+            .last_event_at
+            .map_or(self.at, |last| last.max(self.at));
+        match self.version.reevaluate(&mut state, at) {
             Some(_) => Ok(Step::Commit {
                 state: Some(Box::new(state)),
                 events: Vec::new(),

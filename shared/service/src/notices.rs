@@ -5,11 +5,11 @@
 //! the same items to the stack's bus (infra/template.yaml).
 
 use crate::account::criterion_out;
-use crate::customers::{parse_limit, timestamp};
+use crate::customers::parse_limit;
 use crate::error::ApiError;
 use crate::json;
 use crate::Service;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use tier_engine::{Notice, NoticeKind};
@@ -31,6 +31,12 @@ pub const EVENT_FIELDS: &[&str] = &[
     "criteria",
 ];
 
+/// An event's instants keep their fractions of a second, as the history
+/// and the status do, so `at` names the change's own instant.
+fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
 /// A commit's notices as items to write with it.
 pub(crate) fn notice_items(
     program: &str,
@@ -44,7 +50,7 @@ pub(crate) fn notice_items(
 }
 
 fn notice_item(program: &str, customer: &str, notice: Notice) -> Result<NoticeItem, ApiError> {
-    let at = timestamp(notice.at());
+    let at = instant(notice.at());
     let (kind, from, to, cause, on, criteria) = match notice.kind {
         NoticeKind::Changed { change, criteria } => {
             let kind = if change.from == change.to {
@@ -78,7 +84,7 @@ fn notice_item(program: &str, customer: &str, notice: Notice) -> Result<NoticeIt
                 tier,
                 to,
                 cause.to_owned(),
-                timestamp(on),
+                instant(on),
                 criteria,
             )
         }
@@ -115,16 +121,17 @@ const SETTLE_SECONDS: i64 = 10;
 
 pub const DEFAULT_PAGE: usize = 100;
 pub const MAX_PAGE: usize = 1000;
-/// Cursors are the store's own keys: an instant, a sequence and a partition
-/// key (ids of at most 256 characters).
-const MAX_CURSOR_CHARS: usize = 700;
+/// Cursors are the store's own index keys: an instant, a sequence and a
+/// 16-digit name of the customer (under 64 bytes; room to spare).
+const MAX_CURSOR_BYTES: usize = 200;
 
 #[derive(Debug, Serialize)]
 pub struct EventsPage {
     pub events: Vec<HashMap<String, String>>,
     /// Pass as `after` for the next page (absent: nothing was ever
-    /// published). Events written in the last few seconds come again on the
-    /// next page until they settle: dedupe on `eventId`, as for the bus.
+    /// published). Events written in the last 10 seconds all come on every
+    /// page that reaches them, until they settle: dedupe on `eventId`, as
+    /// for the bus.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
@@ -140,7 +147,7 @@ impl Service {
         self.program(program).await?;
         if let Some(cursor) = after {
             if cursor.is_empty()
-                || cursor.chars().count() > MAX_CURSOR_CHARS
+                || cursor.len() > MAX_CURSOR_BYTES
                 || cursor.chars().any(char::is_control)
             {
                 return Err(ApiError::bad_request(
@@ -149,13 +156,10 @@ impl Service {
             }
         }
         let limit = parse_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
-        let found = self.store.notices_after(program, after, limit).await?;
-        let next = next_cursor(
-            &found,
-            after,
-            limit,
-            feed_cursor_at(Utc::now() - Duration::seconds(SETTLE_SECONDS)),
-        );
+        let found = self.store.notices_after(program, after, MAX_PAGE).await?;
+        let settled = feed_cursor_at(Utc::now() - Duration::seconds(SETTLE_SECONDS));
+        let found = page_of(found, limit, &settled);
+        let next = next_cursor(&found, after, settled);
         let events = found
             .into_iter()
             .map(|n| {
@@ -168,20 +172,26 @@ impl Service {
     }
 }
 
-/// Where the next page starts: after the last event, except that a page
-/// that is not full starts again where events may still be joined by late
-/// ones (a full page always moves on, so a burst cannot hold a reader).
-fn next_cursor(
-    found: &[FeedNotice],
-    after: Option<&str>,
-    limit: usize,
-    settled: String,
-) -> Option<String> {
-    let Some(last) = found.last() else {
-        return after.map(str::to_owned);
-    };
-    if found.len() >= limit {
-        return Some(last.cursor.clone());
+/// Up to `limit` events, and past it every event not settled yet (up to
+/// [`MAX_PAGE`]): a reader gets the whole window that may still change on
+/// every page that reaches it, however small its pages.
+fn page_of(found: Vec<FeedNotice>, limit: usize, settled: &str) -> Vec<FeedNotice> {
+    let mut page = Vec::with_capacity(found.len().min(MAX_PAGE));
+    for notice in found {
+        if page.len() >= limit && notice.cursor.as_str() <= settled {
+            break;
+        }
+        page.push(notice);
     }
-    Some(last.cursor.clone().min(settled))
+    page
+}
+
+/// Where the next page starts: after the last event, or at the settle
+/// point when the page reached past it (events written since may still be
+/// joined by ones stamped earlier, so that window is served again).
+fn next_cursor(found: &[FeedNotice], after: Option<&str>, settled: String) -> Option<String> {
+    match found.last() {
+        None => after.map(str::to_owned),
+        Some(last) => Some(last.cursor.clone().min(settled)),
+    }
 }

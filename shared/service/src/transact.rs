@@ -171,7 +171,16 @@ impl Service {
             items.push(self.store.load_event(program_id, &customer, sk).await?);
         }
         let (orders, rules) = if use_case.needs_orders() {
-            self.order_history(program_id, &customer, loaded).await?
+            // Upgrades by re-evaluation are judged again under their own
+            // version, as orders are.
+            let reevaluated: Vec<u64> = stored
+                .iter()
+                .flat_map(|s| &s.state.history)
+                .filter(|c| c.is_reevaluation())
+                .filter_map(|c| c.config_version)
+                .collect();
+            self.order_history(program_id, &customer, loaded, &reevaluated)
+                .await?
         } else {
             (Vec::new(), Versions::default())
         };
@@ -255,6 +264,7 @@ impl Service {
         program_id: &str,
         customer: &str,
         loaded: &LoadedProgram,
+        also: &[u64],
     ) -> Result<(Vec<OrderRecord>, Versions), StoreError> {
         let items = self.store.orders_since(program_id, customer, "0").await?;
         let orders: Vec<OrderRecord> = items
@@ -263,7 +273,8 @@ impl Service {
             .filter_map(|r| serde_json::from_str(r).ok())
             .collect();
         let mut rules = Versions::default();
-        for version in orders.iter().filter_map(|o| o.config_version) {
+        let named = orders.iter().filter_map(|o| o.config_version);
+        for version in named.chain(also.iter().copied()) {
             if version == loaded.version || rules.0.contains_key(&version) {
                 continue;
             }

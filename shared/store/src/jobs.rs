@@ -171,6 +171,9 @@ impl DynamoStore {
             .total_segments(segments as i32)
             .filter_expression("begins_with(pk, :prefix) AND sk = :state")
             .projection_expression("pk")
+            // A page of at most 1,000 items read: the job saves its cursor
+            // and heartbeat after each, well inside its 30 s.
+            .limit(1000)
             .expression_attribute_values(":prefix", s(&prefix))
             .expression_attribute_values(":state", s(keys::STATE))
             .set_exclusive_start_key(start)

@@ -49,6 +49,18 @@ fn shard_of(pk: &str) -> u32 {
     hash % EXPIRY_SHARDS
 }
 
+/// A short fixed-size name for a partition key where the key itself could
+/// pass an index key's 1,024 bytes (ids of 128 four-byte characters): the
+/// 64-bit FNV-1a, in hex.
+pub fn short_name(pk: &str) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in pk.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    format!("{hash:016x}")
+}
+
 pub fn expiry_shard(pk: &str) -> String {
     format!("E#{}", shard_of(pk))
 }

@@ -601,7 +601,11 @@ impl DynamoStore {
         attrs.insert("expiryShard".into(), s(keys::feed_shard_of(program, pk)));
         attrs.insert(
             "expiresOn".into(),
-            s(format!("{written}#{:012}#{pk}", notice.seq)),
+            s(format!(
+                "{written}#{:012}#{}",
+                notice.seq,
+                keys::short_name(pk)
+            )),
         );
         // Each seq is written once: the state's version check already
         // ensures it, this makes a double publish impossible.
