@@ -656,9 +656,25 @@ on_both_engines!(
     one_simulation_runs_at_a_time_and_a_silent_one_is_failed,
 );
 
+/// A local API process, killed when dropped (a failed assertion too).
+struct Process(std::process::Child);
+
+impl Process {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The local API binary with the job slowed (a pause before every Scan
 /// page) and a 2 s stale limit.
-fn local_api(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+fn local_api(args: &[&std::ffi::OsStr]) -> (Process, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(e2e::local_api_binary())
         .args(args)
@@ -677,7 +693,7 @@ fn local_api(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
         .find(|w| w.starts_with("http://127.0.0.1:"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    (child, address)
+    (Process(child), address)
 }
 
 async fn a_restart_leaves_a_running_simulation_failed(args: Vec<std::ffi::OsString>) {
@@ -724,8 +740,7 @@ async fn a_restart_leaves_a_running_simulation_failed(args: Vec<std::ffi::OsStri
         ["queued", "running"].contains(&shown["status"].as_str().unwrap()),
         "{shown}"
     );
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.kill();
 
     let (mut second, base) = local_api(&args);
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -762,8 +777,7 @@ async fn a_restart_leaves_a_running_simulation_failed(args: Vec<std::ffi::OsStri
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     assert_eq!(again_status, 202, "{again}");
     assert_eq!(shown["status"], "failed", "{shown}");
     assert!(
