@@ -71,6 +71,19 @@ def main():
     error_schema = Draft4Validator(spec_dict["components"]["schemas"]["Error"])
     templates = list(spec_dict["paths"].items())
 
+    def decoded(path):
+        # Path parameters as the service reads them: each segment
+        # percent-decoded (one that would decode to a `/` is left as it is,
+        # so the path keeps its shape).
+        segments = []
+        for segment in path.split("/"):
+            try:
+                plain = urllib.parse.unquote(segment, errors="strict")
+            except UnicodeDecodeError:
+                plain = "/"
+            segments.append(segment if "/" in plain else plain)
+        return "/".join(segments)
+
     def documented(path, method):
         for template, item in templates:
             t = template.strip("/").split("/")
@@ -113,7 +126,7 @@ def main():
             request = MockRequest(
                 HOST,
                 method.lower(),
-                path,
+                decoded(path),
                 args=args,
                 data=(body or "").encode() if body is not None else None,
                 content_type="application/json" if body is not None else None,
