@@ -930,6 +930,85 @@ async fn a_retention_rule_added_later_counts_from_its_publication(api: Api) {
     );
 }
 
+/// On AWS a re-evaluation runs as state machine steps (the stream carries a
+/// new job to it): each step takes the job over and works it, `more` while
+/// it runs. Driven here as the machine would, on a job no process runs.
+async fn a_reevaluation_runs_step_by_step_as_the_state_machine_calls_it(api: Api) {
+    api.program("st", &gold_at(10000)).await;
+    for i in 0..5 {
+        api.order("st", &format!("c{i}"), "o", "2026-02-01T10:00:00Z", "8000")
+            .await;
+    }
+    // Published without a job in this process: the PUT below starts one,
+    // which is left to finish; a second, stalled job is then stepped.
+    let put = api.put("/programs/st/config", &gold_at(7500)).await;
+    let first = finished_job(&api, "st", put.body["jobId"].as_str().unwrap()).await;
+    let stalled = tier_store::JobRecord {
+        id: "00000000000000000000000000000002".into(),
+        kind: "reevaluation".into(),
+        status: "running".into(),
+        request: json!({"configVersion": 2, "at": first["at"]}).to_string(),
+        owner: "nobody".into(),
+        heartbeat_ms: chrono::Utc::now().timestamp_millis() as u64,
+        cursors: json!([{"done": false}, {"done": false}]).to_string(),
+        progress: "{}".into(),
+        created_at: "2026-11-30T00:00:00Z".into(),
+        finished_at: None,
+    };
+    assert!(api.store().create_job("st", &stalled).await.unwrap());
+    let mut step = json!({"reevaluate": {"programId": "st", "jobId": stalled.id}});
+    for _ in 0..20 {
+        let r = api.post("/_local/scheduled", &step).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            (&r.body["programId"], &r.body["jobId"]),
+            (&json!("st"), &json!(stalled.id))
+        );
+        if r.body["more"] == false {
+            break;
+        }
+        step = json!({"reevaluate": r.body});
+    }
+    let done = api
+        .get(&format!("/programs/st/jobs/{}", stalled.id))
+        .await
+        .body;
+    assert_eq!(
+        (
+            &done["status"],
+            &done["customersSeen"],
+            &done["customersUpgraded"]
+        ),
+        (&json!("done"), &json!(5), &json!(0)),
+        "the first job upgraded them all; judging again changes nothing: {done}"
+    );
+    // A finished job's step says so at once.
+    let again = api
+        .post(
+            "/_local/scheduled",
+            &json!({"reevaluate": {"programId": "st", "jobId": stalled.id}}),
+        )
+        .await;
+    assert_eq!(again.body["more"], false);
+    for bad in [
+        json!({"reevaluate": {"programId": "st", "jobId": "nope"}}),
+        json!({"reevaluate": {"programId": "st"}}),
+        json!({"reevaluate": {"programId": "st", "jobId": stalled.id, "x": 1}}),
+        json!({"reevaluate": "st"}),
+    ] {
+        let r = api.post("/_local/scheduled", &bad).await;
+        assert_eq!(
+            (r.status, r.body["error"]["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+    }
+    let missing = api
+        .post("/_local/scheduled", &json!({"reevaluate": {"programId": "st", "jobId": "0123456789abcdef0123456789abcdef"}}))
+        .await;
+    assert_eq!(missing.status, 400, "{}", missing.body);
+}
+
 /// Every event of the program's feed from the start, following `next`.
 async fn feed(api: &Api, program: &str, limit: usize) -> Vec<Value> {
     let mut events = Vec::new();
@@ -1131,6 +1210,7 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
 }
 
 on_both_engines!(
+    a_reevaluation_runs_step_by_step_as_the_state_machine_calls_it,
     a_retention_rule_added_later_counts_from_its_publication,
     a_config_that_lowers_a_threshold_upgrades_who_qualifies_now,
     a_reevaluation_left_by_a_stopped_process_resumes_when_read,

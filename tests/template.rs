@@ -501,8 +501,9 @@ fn each_function_role_allows_only_the_dynamodb_actions_its_binary_uses_on_the_ta
         ("UpdateConfigFunction", ADMIN, &[TABLE_ARN]),
         // The events feed reads its partitions of the sparse index.
         ("QueryStatusFunction", READER, &[TABLE_ARN, INDEX_ARN]),
-        // The scheduled job also queries the sparse expiry index.
-        ("ExpireWindowsFunction", WRITER, &[TABLE_ARN, INDEX_ARN]),
+        // The scheduled job also queries the sparse expiry index, and runs
+        // re-evaluation steps (a Scan, the job's UpdateItem).
+        ("ExpireWindowsFunction", ADMIN, &[TABLE_ARN, INDEX_ARN]),
     ];
     let functions: BTreeSet<&str> = t
         .of_type("AWS::Lambda::Function")
@@ -904,9 +905,17 @@ fn tier_events_flow_from_the_table_stream_through_a_pipe_to_the_stacks_bus() {
         table["StreamSpecification"],
         json!({"StreamViewType": "NEW_IMAGE"})
     );
-    let pipes = t.of_type("AWS::Pipes::Pipe");
-    assert_eq!(pipes.len(), 1);
-    let pipe = t.eval(&pipes[0].1["Properties"]).unwrap();
+    // Two pipes read the stream: notices to the bus, jobs to their runs.
+    let pipes: BTreeSet<&str> = t
+        .of_type("AWS::Pipes::Pipe")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        pipes,
+        BTreeSet::from(["ReevaluationPipe", "TierEventsPipe"])
+    );
+    let pipe = t.eval(&t.resource("TierEventsPipe")["Properties"]).unwrap();
     assert_eq!(pipe["Source"], "<Table.StreamArn>");
     assert_eq!(pipe["Target"], "<TierEventsBus.Arn>");
     assert_eq!(t.resource("TierEventsBus")["Type"], "AWS::Events::EventBus");
@@ -1073,7 +1082,75 @@ fn the_schedule_runs_a_state_machine_that_fans_the_job_out_over_every_shard() {
     );
     // Runs that fail and shards or customers skipped alarm.
     let failed_runs = t.alarms_on("AWS/States", "ExecutionsFailed");
-    assert_eq!(failed_runs.len(), 1);
+    assert!(failed_runs
+        .iter()
+        .any(|a| a["Dimensions"][0]["Value"] == t.reference("ExpiryStateMachine").unwrap()));
     assert_eq!(t.alarms_on("TierEngine", "JobShardsFailed").len(), 1);
     assert_eq!(t.alarms_on("TierEngine", "JobCustomersFailed").len(), 1);
+}
+
+#[test]
+fn each_new_reevaluation_job_starts_a_run_that_steps_the_worker_until_done() {
+    let t = default_template();
+    let pipe = t
+        .eval(&t.resource("ReevaluationPipe")["Properties"])
+        .unwrap();
+    assert_eq!(pipe["Source"], "<Table.StreamArn>");
+    assert_eq!(
+        pipe["Target"],
+        t.reference("ReevaluationStateMachine").unwrap()
+    );
+    let pattern: Value = serde_json::from_str(
+        pipe["SourceParameters"]["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pattern,
+        json!({"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "JOB#"}]}}}})
+    );
+    assert!(tier_store::job_sk("x").starts_with("JOB#"));
+    let input: Value = serde_json::from_str(
+        &pipe["TargetParameters"]["InputTemplate"]
+            .as_str()
+            .unwrap()
+            .replace("<$.dynamodb.NewImage.", "@")
+            .replace(".S>", ""),
+    )
+    .unwrap();
+    assert_eq!(input, json!({"programId": "@programId", "jobId": "@jobId"}));
+    let machine = t
+        .eval(&t.resource("ReevaluationStateMachine")["Properties"])
+        .unwrap();
+    assert_eq!(
+        machine["DefinitionSubstitutions"]["Worker"],
+        "<ExpireWindowsFunction.Arn>"
+    );
+    let definition: Value =
+        serde_json::from_str(machine["DefinitionString"].as_str().unwrap()).unwrap();
+    let step = &definition["States"]["Step"];
+    assert_eq!(step["Parameters"]["FunctionName"], "${Worker}");
+    assert_eq!(
+        step["Parameters"]["Payload"],
+        json!({"reevaluate": {"programId.$": "$.programId", "jobId.$": "$.jobId"}})
+    );
+    assert_eq!(
+        definition["States"]["More"]["Choices"][0],
+        json!({"Variable": "$.more", "BooleanEquals": true, "Next": "Step"})
+    );
+    let role = t
+        .eval(&t.resource("ReevaluationPipeRole")["Properties"])
+        .unwrap();
+    let granted: BTreeSet<String> = role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|st| list(&st["Action"]))
+        .collect();
+    assert!(granted.contains("states:StartExecution"), "{granted:?}");
+    assert!(t
+        .alarms_on("AWS/States", "ExecutionsFailed")
+        .iter()
+        .any(|a| a["Dimensions"][0]["Value"] == t.reference("ReevaluationStateMachine").unwrap()));
 }

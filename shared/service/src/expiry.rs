@@ -168,7 +168,10 @@ impl Service {
         &self,
         event: &serde_json::Value,
     ) -> Result<serde_json::Value, ApiError> {
-        let reply = if event.get("shard").is_some() {
+        let reply = if let Some(step) = event.get("reevaluate") {
+            let step: crate::jobs::ReevaluationStep = decode_step(step, "a re-evaluation step")?;
+            json::to_value(&self.reevaluation_step(step).await?)?
+        } else if event.get("shard").is_some() {
             let run: ShardRun = decode_step(event, "a shard step")?;
             let budget = match run.budget_ms {
                 Some(ms) if ms > MOST_BUDGET_MS => {

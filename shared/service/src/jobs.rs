@@ -29,6 +29,20 @@ const STALE_MS: u64 = 30_000;
 const MAX_LISTED_FAILURES: usize = 20;
 /// Attempts at a Scan page that fails transiently.
 const SCAN_ATTEMPTS: u32 = 5;
+/// How long one state machine step works pages for (inside the worker
+/// function's 20 s).
+const STEP_BUDGET: Duration = Duration::from_secs(10);
+
+/// A step of the state machine that runs a re-evaluation on AWS: handed to
+/// the worker and back until `more` is false.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReevaluationStep {
+    pub program_id: String,
+    pub job_id: String,
+    #[serde(default)]
+    pub more: bool,
+}
 
 /// Whether `new` could upgrade a customer `old` did not: an upgrade rule,
 /// a tier or a tracker changed. Conservative: a version that only changes
@@ -130,6 +144,13 @@ fn owner() -> &'static str {
 
 fn now_ms() -> u64 {
     Utc::now().timestamp_millis().max(0) as u64
+}
+
+/// A Lambda freezes once it answers, so no job runs in its background: on
+/// AWS the state machine runs them (infra/template.yaml,
+/// ReevaluationStateMachine).
+fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }
 
 /// A job id: 32 lowercase hex digits (ours; any other id is unknown).
@@ -238,6 +259,9 @@ impl Service {
     /// Runs the job in the background with a service of its own (its own
     /// config cache), so the request that started it answers at once.
     fn spawn_job(&self, program_id: &str, job: JobRecord) {
+        if in_lambda() {
+            return;
+        }
         let service = Arc::new(Service::with_config_ttl(
             self.store.clone(),
             self.config_ttl,
@@ -245,14 +269,22 @@ impl Service {
         let program_id = program_id.to_owned();
         tokio::spawn(async move {
             let id = job.id.clone();
-            if let Err(e) = service.run_job(&program_id, job).await {
+            if let Err(e) = service.run_job(&program_id, job, None).await {
                 tracing::error!(program = %program_id, job = %id, code = e.code,
                     error = %e.message, "a re-evaluation job stopped");
             }
         });
     }
 
-    async fn run_job(&self, program_id: &str, mut job: JobRecord) -> Result<(), ApiError> {
+    /// Works the job from where its cursors stand until it is done or, with
+    /// a `deadline`, until a page ends after it. True when it is no longer
+    /// running (done, failed, or taken over by another runner).
+    async fn run_job(
+        &self,
+        program_id: &str,
+        mut job: JobRecord,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<bool, ApiError> {
         let request: JobRequest = serde_json::from_str(&job.request).map_err(corrupt)?;
         let mut segments: Vec<Segment> = serde_json::from_str(&job.cursors).map_err(corrupt)?;
         let mut progress: Progress = serde_json::from_str(&job.progress).map_err(corrupt)?;
@@ -263,7 +295,7 @@ impl Service {
             job.status = "failed".into();
             job.finished_at = Some(timestamp(Utc::now()));
             self.store.save_job(program_id, &job, owner()).await?;
-            return Ok(());
+            return Ok(true);
         };
         for segment in 0..SEGMENTS {
             let index = segment as usize;
@@ -304,14 +336,65 @@ impl Service {
                 job.heartbeat_ms = now_ms();
                 if !self.store.save_job(program_id, &job, owner()).await? {
                     // Another process took the job over: it goes on alone.
-                    return Ok(());
+                    return Ok(true);
+                }
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return Ok(false);
                 }
             }
         }
         job.status = "done".into();
         job.finished_at = Some(timestamp(Utc::now()));
         self.store.save_job(program_id, &job, owner()).await?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// One step of a re-evaluation run by the state machine on AWS (the
+    /// stream carries each new job to it): takes the job over and works it
+    /// for up to `STEP_BUDGET`; `more` while it is still running.
+    pub(crate) async fn reevaluation_step(
+        &self,
+        step: ReevaluationStep,
+    ) -> Result<ReevaluationStep, ApiError> {
+        crate::check_path_id("programId", &step.program_id)?;
+        if !is_job_id(&step.job_id) {
+            return Err(ApiError::bad_request("`jobId` is not a job's id"));
+        }
+        let job = self
+            .store
+            .load_job(&step.program_id, &step.job_id)
+            .await?
+            .ok_or_else(|| ApiError::bad_request(format!("no job `{}`", step.job_id)))?;
+        if job.status != "running" {
+            return Ok(ReevaluationStep {
+                more: false,
+                ..step
+            });
+        }
+        let now = now_ms();
+        let claimed = self
+            .store
+            .claim_job(
+                &step.program_id,
+                &step.job_id,
+                job.heartbeat_ms,
+                owner(),
+                now,
+            )
+            .await?;
+        if !claimed {
+            // Moved on meanwhile: the next step reads it again.
+            return Ok(ReevaluationStep { more: true, ..step });
+        }
+        let mut job = job;
+        job.owner = owner().to_owned();
+        job.heartbeat_ms = now;
+        let deadline = std::time::Instant::now() + STEP_BUDGET;
+        let finished = self.run_job(&step.program_id, job, Some(deadline)).await?;
+        Ok(ReevaluationStep {
+            more: !finished,
+            ..step
+        })
     }
 
     async fn scan_page(
@@ -352,7 +435,8 @@ impl Service {
             .await?
             .ok_or_else(not_found)?;
         let now = now_ms();
-        if job.status == "running" && now.saturating_sub(job.heartbeat_ms) > STALE_MS {
+        let stale = now.saturating_sub(job.heartbeat_ms) > STALE_MS;
+        if job.status == "running" && stale && !in_lambda() {
             let claimed = self
                 .store
                 .claim_job(program_id, id, job.heartbeat_ms, owner(), now)

@@ -55,6 +55,10 @@ impl DynamoStore {
     /// Stores a new job; false if one with its id exists.
     pub async fn create_job(&self, program: &str, job: &JobRecord) -> Result<bool, StoreError> {
         let mut item = key(keys::program_pk(program), job_sk(&job.id));
+        // Named in the clear for the stream's consumer (the state machine
+        // that runs the job on AWS).
+        item.insert("programId".into(), s(program));
+        item.insert("jobId".into(), s(&job.id));
         item.insert("kind".into(), s(&job.kind));
         item.insert("status".into(), s(&job.status));
         item.insert("request".into(), s(&job.request));
