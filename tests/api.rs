@@ -1,6 +1,6 @@
 //! The references' examples and the idempotency contract, through HTTP.
 
-use e2e::{on_both_engines, order, Api};
+use e2e::{feed, on_both_engines, order, Api};
 use serde_json::{json, Value};
 
 fn ako() -> Value {
@@ -1007,48 +1007,6 @@ async fn a_reevaluation_runs_step_by_step_as_the_state_machine_calls_it(api: Api
         .post("/_local/scheduled", &json!({"reevaluate": {"programId": "st", "jobId": "0123456789abcdef0123456789abcdef"}}))
         .await;
     assert_eq!(missing.status, 400, "{}", missing.body);
-}
-
-/// Every event of the program's feed from the start, following `next`.
-async fn feed(api: &Api, program: &str, limit: usize) -> Vec<Value> {
-    let mut events = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..50 {
-        let query = match &after {
-            Some(cursor) => format!("?limit={limit}&after={}", urlencode(cursor)),
-            None => format!("?limit={limit}"),
-        };
-        let page = api.get(&format!("/programs/{program}/events{query}")).await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        let got = page.body["events"].as_array().unwrap().clone();
-        let next = page.body["next"].as_str().map(str::to_owned);
-        let seen_before = events.len();
-        for e in got.iter() {
-            // Recent events come again until they settle: dedupe on eventId.
-            if !events
-                .iter()
-                .any(|seen: &Value| seen["eventId"] == e["eventId"])
-            {
-                events.push(e.clone());
-            }
-        }
-        // A page with nothing new: up to date (the last seconds come
-        // again on every page until they settle).
-        if got.len() < limit || next == after || events.len() == seen_before {
-            return events;
-        }
-        after = next;
-    }
-    panic!("the feed never ended");
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {

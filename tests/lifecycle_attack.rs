@@ -3,49 +3,8 @@
 //! a config change. Tests marked `// Was a bug:` each showed a defect (the
 //! comment above it says which), fixed since; they stay as guards.
 
-use e2e::{on_both_engines, Api};
+use e2e::{feed, on_both_engines, urlencode, Api};
 use serde_json::{json, Value};
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Every event of the program's feed from the start, following `next`,
-/// deduped on `eventId` (recent events come again until they settle).
-async fn feed(api: &Api, program: &str, limit: usize) -> Vec<Value> {
-    let mut events: Vec<Value> = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..500 {
-        let query = match &after {
-            Some(cursor) => format!("?limit={limit}&after={}", urlencode(cursor)),
-            None => format!("?limit={limit}"),
-        };
-        let page = api
-            .get(&format!("/programs/{}/events{query}", urlencode(program)))
-            .await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        let got = page.body["events"].as_array().unwrap().clone();
-        let next = page.body["next"].as_str().map(str::to_owned);
-        let seen_before = events.len();
-        for e in got.iter() {
-            if !events.iter().any(|seen| seen["eventId"] == e["eventId"]) {
-                events.push(e.clone());
-            }
-        }
-        // A page with nothing new: up to date (the last seconds come
-        // again on every page until they settle).
-        if got.len() < limit || next == after || events.len() == seen_before {
-            return events;
-        }
-        after = next;
-    }
-    panic!("the feed never ended");
-}
 
 fn job(time: &str) -> Value {
     json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
