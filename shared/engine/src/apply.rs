@@ -8,6 +8,7 @@ use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
 use crate::period::day_of;
 use crate::program::{Program, TierIndex, Tracker};
+use crate::rejudge::Late;
 use crate::reversal::ReturnHistory;
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
@@ -60,7 +61,11 @@ fn taken(value: Decimal, returned: Money, amount: Money) -> Decimal {
 }
 
 /// What the order contributes to `tracker` once `returned` of it is gone.
-fn kept_contribution(tracker: &Tracker, record: &OrderRecord, returned: Money) -> Decimal {
+pub(crate) fn kept_contribution(
+    tracker: &Tracker,
+    record: &OrderRecord,
+    returned: Money,
+) -> Decimal {
     // An order the returns bring below the tracker's minimum no longer
     // qualifies.
     if tracker
@@ -148,7 +153,20 @@ impl Program {
         // its decision, whether or not the scheduled job has run.
         self.expire(state, order.placed_at);
         state.saw_event(order.placed_at);
-        let decision = self.decide(state, order);
+        let mut rewound = self
+            .lapses
+            .then(|| self.rewind_for(state, order.placed_at))
+            .flatten();
+        let mut decision = self.decide(state, order);
+        if !decision.upgrades.is_empty() {
+            if let Some(r) = rewound.take() {
+                // An order that upgrades past the tier held before the end
+                // would have started a new validity: too far from that end
+                // to judge it again, it is decided as the customer stands.
+                r.restore(state);
+                decision = self.decide(state, order);
+            }
+        }
         let record = self.record_of(state, order, &decision);
         let day = day_of(order.placed_at);
         if record.counts_for_purchases {
@@ -176,10 +194,26 @@ impl Program {
             );
         }
         state.orders_applied += 1;
-        if self.lapses {
-            self.recover_in_grace(state, order.placed_at);
+        let mut applied = AppliedOrder { decision, record };
+        if let Some(r) = rewound {
+            r.restore(state);
         }
-        Ok(AppliedOrder { decision, record })
+        if self.lapses {
+            let late = state
+                .judged
+                .as_ref()
+                .is_some_and(|j| order.placed_at < j.at);
+            if late {
+                if self.rejudge_late(state, Late::Order(&applied.record), order.placed_at) {
+                    let tier = state.tier_index(self);
+                    applied.decision.tier_after = tier;
+                    applied.record.tier_after = self.tier_name(tier).to_owned();
+                }
+            } else {
+                self.recover_in_grace(state, order.placed_at);
+            }
+        }
+        Ok(applied)
     }
 
     fn record_of(&self, state: &CustomerState, order: &Order, decision: &Decision) -> OrderRecord {
@@ -340,6 +374,20 @@ impl Program {
                 at: ret.returned_at,
             });
             back.downgrades = steps;
+        } else if self.lapses
+            && state
+                .judged
+                .as_ref()
+                .is_some_and(|j| ret.returned_at < j.at)
+        {
+            let late = Late::Return {
+                record,
+                returned_before: record.returned_amount - back.returned,
+                points: back.points_reversed,
+                from_current: back.points_reversed - back.points_shortfall,
+                others: history.orders,
+            };
+            self.rejudge_late(state, late, ret.returned_at);
         }
         back.tier_after = state.tier_index(self);
         Ok(back)

@@ -20,6 +20,7 @@ pub mod period;
 pub mod program;
 pub mod progress;
 pub mod reevaluate;
+pub mod rejudge;
 pub mod reversal;
 mod screen;
 pub mod series;

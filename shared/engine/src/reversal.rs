@@ -100,6 +100,7 @@ impl Program {
             .filter(|c| {
                 c.admin
                     || (c.cause == crate::validity::RETENTION && c.from != c.to)
+                    || c.cause.starts_with(crate::rejudge::LATE_ORDER)
                     || c.is_reevaluation()
             })
             .collect();

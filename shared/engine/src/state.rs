@@ -67,6 +67,10 @@ pub struct CustomerState {
     /// each warning goes out once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warned_through: Option<DateTime<Utc>>,
+    /// The latest end of a validity judged, with the figures it was
+    /// judged on, so a late event placed before it judges it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged: Option<crate::rejudge::Judged>,
     /// Notices ever published for this customer: the next one's `seq` is
     /// one more.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -134,6 +138,7 @@ impl CustomerState {
             renewed_at: None,
             grace_until: None,
             warned_through: None,
+            judged: None,
             notices_sent: 0,
             outbox: Outbox::default(),
         }

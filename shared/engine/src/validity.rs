@@ -12,6 +12,7 @@ use crate::evaluate::Evaluator;
 use crate::expression::MetMask;
 use crate::program::{Program, Retention, TierIndex};
 use crate::progress::CriterionProgress;
+use crate::rejudge::{Judged, Outcome};
 use crate::state::{CustomerState, TierChange};
 use chrono::{DateTime, Datelike, Duration, Months, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -69,6 +70,23 @@ impl Program {
         (r.rule.table.holds(met), met)
     }
 
+    /// Each of the rule's criterion values at `at` (kept with the
+    /// judgment, see [`crate::rejudge`]).
+    fn retention_figures(
+        &self,
+        state: &CustomerState,
+        tier: TierIndex,
+        r: &Retention,
+        at: DateTime<Utc>,
+    ) -> Vec<Decimal> {
+        let eval = Evaluator::new(self, state, at, tier, None).counting_from(r.counted_from);
+        r.rule
+            .criteria
+            .iter()
+            .map(|c| eval.value(c, Decimal::ZERO, Decimal::ZERO))
+            .collect()
+    }
+
     /// Decides what falls due at `at`, which must be
     /// [`Program::next_validity_instant`], with the state brought to `at`.
     pub(crate) fn judge_validity_at(
@@ -82,20 +100,83 @@ impl Program {
         };
         let (holds, met) = self.retention_outcome(state, tier, r, at);
         let missed = r.rule.ids(met, false);
+        let judged = |state: &CustomerState, outcome: Outcome, renews_from| Judged {
+            at,
+            tier: self.tier_name(tier).to_owned(),
+            version: self.version(),
+            figures: self.retention_figures(state, tier, r, at),
+            outcome,
+            renews_from,
+            renewed_before: state.renewed_at,
+            tier_since_before: state.tier_since,
+            end_figures: Vec::new(),
+        };
         if state.grace_until.is_some() {
-            // The grace ran out without the condition being met.
-            return self.fail(state, tier, r, at, missed, changes);
+            // The grace ran out without the condition being met. A renewal
+            // undoing it counts from the end of the period that had run out.
+            let Some(period_end) = period_end(r, state.valid_from(), state.joined()) else {
+                return;
+            };
+            let mut record = judged(state, Outcome::Renewed, period_end);
+            record.end_figures = state
+                .judged
+                .take()
+                .filter(|j| j.at == period_end)
+                .map(|j| j.figures)
+                .unwrap_or_default();
+            record.outcome = self.fail(state, tier, r, at, missed, changes);
+            state.judged = Some(record);
+            return;
         }
+        let mut record = judged(state, Outcome::Renewed, at);
         if holds {
             self.renew(state, tier, at, at, r.rule.ids(met, true), changes);
-        } else if r.grace_days > 0 {
-            state.grace_until = Some(at + Duration::days(r.grace_days.into()));
-            if let Some(risk) = self.at_risk(state, at) {
-                state.warn(at, risk.on, risk.criteria);
-            }
         } else {
-            self.fail(state, tier, r, at, missed, changes);
+            record.outcome = self.judge_failed(state, tier, r, at, missed, changes);
         }
+        state.judged = Some(record);
+    }
+
+    /// The condition failed at the end of a period: grace if the tier has
+    /// one, else the move down.
+    pub(crate) fn judge_failed(
+        &self,
+        state: &mut CustomerState,
+        tier: TierIndex,
+        r: &Retention,
+        at: DateTime<Utc>,
+        missed: Vec<String>,
+        changes: &mut Vec<TierChange>,
+    ) -> Outcome {
+        if r.grace_days == 0 {
+            return self.fail(state, tier, r, at, missed, changes);
+        }
+        let until = at + Duration::days(r.grace_days.into());
+        state.grace_until = Some(until);
+        if let Some(risk) = self.at_risk(state, at) {
+            state.warn(at, risk.on, risk.criteria);
+        }
+        Outcome::Grace { until }
+    }
+
+    /// A late order met the condition of the end that had started a grace:
+    /// renewed as of that end.
+    pub(crate) fn renew_judged(
+        &self,
+        state: &mut CustomerState,
+        tier: TierIndex,
+        judged: &Judged,
+        criteria: Vec<String>,
+    ) {
+        let mut changes = Vec::with_capacity(1);
+        self.renew(
+            state,
+            tier,
+            judged.renews_from,
+            judged.at,
+            criteria,
+            &mut changes,
+        );
     }
 
     /// After an event during grace: a customer who meets the condition now
@@ -144,7 +225,7 @@ impl Program {
         changes.push(change);
     }
 
-    fn fail(
+    pub(crate) fn fail(
         &self,
         state: &mut CustomerState,
         tier: TierIndex,
@@ -152,7 +233,7 @@ impl Program {
         at: DateTime<Utc>,
         missed: Vec<String>,
         changes: &mut Vec<TierChange>,
-    ) {
+    ) -> Outcome {
         let to = match r.on_fail {
             OnFail::OneDown => tier.saturating_sub(1),
             OnFail::Base => 0,
@@ -169,11 +250,15 @@ impl Program {
                 .zip(self.tiers[tier].rule.as_ref())
                 .map(|(met, rule)| rule.ids(met, true))
                 .unwrap_or_default();
-            return self.renew(state, tier, at, at, upgrade, changes);
+            self.renew(state, tier, at, at, upgrade, changes);
+            return Outcome::Requalified;
         }
         let change = self.validity_change(tier, to, at, RETENTION);
         state.record_change(change.clone(), missed);
         changes.push(change);
+        Outcome::Down {
+            to: self.tier_name(to).to_owned(),
+        }
     }
 
     /// The next warning day of the current period not handled yet: each

@@ -636,6 +636,355 @@ fn retention_rules_are_validated() {
     assert_eq!(ps[0].code, "base_tier_retention");
 }
 
+/// Judged at 2027-02-01T10:00 (a year after Silver): $600 in the window
+/// against the $2,000 Silver asks, so the end fails unless something more
+/// was bought before it.
+fn judged_short(p: &Program) -> Customer<'_> {
+    let mut c = Customer::new(p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-09-01T00:00:00Z", "600");
+    c
+}
+
+fn with_grace(days: u32) -> Program {
+    program(2000, 8000, json!({"graceDays": days}))
+}
+
+/// A late order: placed at `when`, applied now.
+fn late(c: &mut Customer<'_>, id: &str, when: &str, amount: &str) -> AppliedOrder {
+    c.p.apply_order(&mut c.s, &order(id, at(when), amount))
+        .unwrap()
+}
+
+fn changes_out(s: &mut CustomerState) -> Vec<(String, String, DateTime<Utc>, String)> {
+    s.outbox
+        .take()
+        .into_iter()
+        .filter_map(|n| match n.kind {
+            NoticeKind::Changed { change, .. } => {
+                Some((change.from, change.to, change.at, change.cause))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_late_order_placed_before_the_end_undoes_the_move_down_it_would_have_prevented() {
+    let p = with_grace(0);
+    let mut c = judged_short(&p);
+    let end = at("2027-02-01T10:00:00Z");
+    c.job("2027-02-10T00:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    c.s.outbox.take();
+
+    let applied = late(&mut c, "late1", "2027-01-15T00:00:00Z", "1500");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(c.p.tier_name(applied.decision.tier_after), "Silver");
+    assert_eq!(applied.record.tier_after, "Silver");
+    assert_eq!(c.last(), ("Member", "Silver", end, "late order late1"));
+    // As if it had come in time: renewed at the end, the next end a year on,
+    // the tier held since it was reached.
+    assert_eq!(c.s.tier_since, at("2026-02-01T10:00:00Z"));
+    assert_eq!(c.s.renewed_at, Some(end));
+    assert_eq!(c.p.valid_until(&c.s), Some(at("2028-02-01T10:00:00Z")));
+    assert_eq!(
+        changes_out(&mut c.s),
+        vec![(
+            "Member".into(),
+            "Silver".into(),
+            end,
+            "late order late1".into()
+        )]
+    );
+
+    // Another late order changes nothing more: the end is undone once.
+    let before = c.s.history.len();
+    late(&mut c, "late2", "2027-01-20T00:00:00Z", "100");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(c.s.history.len(), before);
+    assert!(changes_out(&mut c.s).is_empty());
+}
+
+#[test]
+fn late_orders_add_up_against_the_end_they_precede() {
+    let p = with_grace(0);
+    let mut c = judged_short(&p);
+    c.job("2027-02-10T00:00:00Z");
+    late(&mut c, "late1", "2026-12-01T00:00:00Z", "800");
+    assert_eq!(c.tier(), "Member", "$1,400 of $2,000");
+    late(&mut c, "late2", "2026-12-02T00:00:00Z", "500");
+    assert_eq!(c.tier(), "Member", "$1,900");
+    // Outside the end's window (before 2026-02-02): it does not count.
+    late(&mut c, "old", "2026-02-01T12:00:00Z", "5000");
+    assert_eq!(c.tier(), "Member");
+}
+
+#[test]
+fn two_late_orders_that_together_meet_the_condition_undo_the_move_down() {
+    let p = with_grace(0);
+    let mut c = judged_short(&p);
+    c.job("2027-02-10T00:00:00Z");
+    late(&mut c, "late1", "2026-12-01T00:00:00Z", "800");
+    assert_eq!(c.tier(), "Member");
+    late(&mut c, "late2", "2026-12-02T00:00:00Z", "700");
+    assert_eq!(c.tier(), "Silver", "$600 + $800 + $700 = $2,100");
+    assert_eq!(c.last().3, "late order late2");
+}
+
+#[test]
+fn an_order_placed_after_the_end_does_not_judge_it_again() {
+    let p = with_grace(0);
+    let mut c = judged_short(&p);
+    c.job("2027-02-10T00:00:00Z");
+    late(&mut c, "after", "2027-02-05T00:00:00Z", "100");
+    // Back at Silver by its upgrade rule ($3,700 bought in all), from the
+    // order's own instant: a new period, not the old one renewed.
+    assert_eq!(c.last().3, "order after");
+    assert_eq!(c.p.valid_until(&c.s), Some(at("2028-02-05T00:00:00Z")));
+}
+
+#[test]
+fn a_late_order_during_a_running_grace_renews_as_of_the_end() {
+    let p = with_grace(30);
+    let mut c = judged_short(&p);
+    let end = at("2027-02-01T10:00:00Z");
+    c.job("2027-02-05T00:00:00Z");
+    assert_eq!(c.p.in_grace_until(&c.s), Some(end + Duration::days(30)));
+    c.s.outbox.take();
+    late(&mut c, "late1", "2027-01-15T00:00:00Z", "1500");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(c.p.in_grace_until(&c.s), None);
+    assert_eq!(c.s.renewed_at, Some(end));
+    assert_eq!(c.last(), ("Silver", "Silver", end, "renewed"));
+    assert_eq!(
+        changes_out(&mut c.s),
+        vec![("Silver".into(), "Silver".into(), end, "renewed".into())]
+    );
+}
+
+#[test]
+fn a_late_order_before_the_end_undoes_the_move_at_the_end_of_the_grace_too() {
+    let p = with_grace(30);
+    let mut c = judged_short(&p);
+    let end = at("2027-02-01T10:00:00Z");
+    c.job("2027-03-10T00:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    assert_eq!(c.last().2, end + Duration::days(30));
+    late(&mut c, "late1", "2027-01-15T00:00:00Z", "1500");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(
+        c.last(),
+        (
+            "Member",
+            "Silver",
+            end + Duration::days(30),
+            "late order late1"
+        )
+    );
+    // Renewed from the end of the period that had run out.
+    assert_eq!(c.p.valid_until(&c.s), Some(at("2028-02-01T10:00:00Z")));
+}
+
+#[test]
+fn a_move_down_the_customer_has_moved_on_from_is_not_undone() {
+    let p = with_grace(0);
+    let mut c = judged_short(&p);
+    c.job("2027-02-10T00:00:00Z");
+    c.buy("2027-03-01T00:00:00Z", "7000");
+    assert_eq!(c.tier(), "Gold", "lifetime $10,600");
+    late(&mut c, "late1", "2027-01-15T00:00:00Z", "1500");
+    assert_eq!(c.tier(), "Gold");
+    assert_eq!(c.last().3, "order o3");
+}
+
+#[test]
+fn a_late_return_made_before_the_end_fails_the_renewal_it_would_have_failed() {
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    let end = at("2027-02-01T10:00:00Z");
+    let first = c.buy("2026-02-01T10:00:00Z", "3000").record;
+    let big = c.buy("2026-09-01T00:00:00Z", "1500").record;
+    let mut small = c.buy("2026-10-01T00:00:00Z", "600").record;
+    c.job("2027-02-10T00:00:00Z");
+    assert_eq!(c.last(), ("Silver", "Silver", end, "renewed"));
+    c.s.outbox.take();
+
+    let ret = Return {
+        return_id: "r1".into(),
+        order_id: small.order_id.clone(),
+        customer_id: "c1".into(),
+        returned_at: at("2027-01-20T00:00:00Z"),
+        amount: Some(d("200")),
+    };
+    let orders = [first, big];
+    let history = ReturnHistory {
+        orders: &orders,
+        rules: &CurrentRulesOnly,
+    };
+    let back = p
+        .apply_return_judged(&mut c.s, &mut small, &ret, &history)
+        .unwrap();
+    assert_eq!(c.tier(), "Member", "$1,900 of $2,000 at the end");
+    assert_eq!(p.tier_name(back.tier_after), "Member");
+    assert_eq!(c.last(), ("Silver", "Member", end, "retention"));
+    assert_eq!(c.s.tier_since, end);
+    assert_eq!(
+        changes_out(&mut c.s),
+        vec![("Silver".into(), "Member".into(), end, "retention".into())]
+    );
+    // And a late order that makes up for it renews it again, once.
+    late(&mut c, "late1", "2027-01-25T00:00:00Z", "100");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(c.p.valid_until(&c.s), Some(at("2028-02-01T10:00:00Z")));
+}
+
+/// One customer's orders and return, applied in time order or with some
+/// of them only after the period end was judged.
+struct Replayed<'a> {
+    p: &'a Program,
+    s: CustomerState,
+    records: Vec<OrderRecord>,
+}
+
+impl<'a> Replayed<'a> {
+    fn new(p: &'a Program, start: DateTime<Utc>) -> Self {
+        let mut r = Replayed {
+            p,
+            s: CustomerState::new(p, start),
+            records: Vec::new(),
+        };
+        r.order(&order("first", start, "3000"));
+        r
+    }
+
+    fn order(&mut self, o: &Order) {
+        let applied = self.p.apply_order(&mut self.s, o).unwrap();
+        self.records.push(applied.record);
+    }
+
+    fn give_back(&mut self, ret: &Return) {
+        let i = self
+            .records
+            .iter()
+            .position(|r| r.order_id == ret.order_id)
+            .unwrap();
+        let mut record = self.records.remove(i);
+        let history = ReturnHistory {
+            orders: &self.records,
+            rules: &CurrentRulesOnly,
+        };
+        self.p
+            .apply_return_judged(&mut self.s, &mut record, ret, &history)
+            .unwrap();
+        self.records.insert(i, record);
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Order(o) => self.order(o),
+            Event::Return(ret) => self.give_back(ret),
+        }
+    }
+
+    fn seen(&self) -> Seen {
+        let s = &self.s;
+        Seen {
+            tier: s.tier.clone(),
+            tier_since: s.tier_since,
+            valid_until: self.p.valid_until(s),
+            in_grace_until: self.p.in_grace_until(s),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Event {
+    Order(Order),
+    Return(Return),
+}
+
+/// What a customer's validity looks like from outside.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    tier: String,
+    tier_since: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+    in_grace_until: Option<DateTime<Utc>>,
+}
+
+proptest! {
+    /// Orders and a return placed before a period end give the same
+    /// customer whether they came in time or after the end was judged (and
+    /// any grace ran out), in any order: tier, tier start, validity and
+    /// grace alike.
+    #[test]
+    fn late_events_before_an_end_leave_the_customer_as_in_time_ones(
+        orders in proptest::collection::vec((30i64..365, 1u32..900, any::<bool>()), 1..8),
+        give_back in proptest::option::of((0usize..8, 1u32..100, 0i64..60, any::<bool>())),
+        grace in prop_oneof![Just(0u32), 1u32..40],
+        on_fail in 0usize..3,
+        reverse in any::<bool>(),
+    ) {
+        let on_fail = ["oneDown", "qualified", "base"][on_fail];
+        let p = program(2000, 8000, json!({"graceDays": grace, "onFail": on_fail}));
+        let start = at("2026-02-01T10:00:00Z");
+        let end = at("2027-02-01T10:00:00Z");
+        let mut in_time = Replayed::new(&p, start);
+        let mut with_late = Replayed::new(&p, start);
+        // (instant, event, whether it comes only after the end was judged)
+        let mut events: Vec<(DateTime<Utc>, Event, bool)> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, (day, dollars, delayed))| {
+                let o = order(&format!("o{i}"), start + Duration::days(*day), &dollars.to_string());
+                (o.placed_at, Event::Order(o), *delayed)
+            })
+            .collect();
+        if let Some((which, percent, after, delayed)) = give_back {
+            let which = which % events.len();
+            let Event::Order(o) = events[which].1.clone() else { unreachable!() };
+            let returned_at = (o.placed_at + Duration::days(after)).min(end - Duration::hours(1));
+            let amount = (o.amount * rust_decimal::Decimal::from(percent) / rust_decimal::Decimal::from(100)).round_dp(2);
+            if returned_at >= o.placed_at && amount > rust_decimal::Decimal::ZERO {
+                let ret = Return {
+                    return_id: "r1".into(),
+                    order_id: o.order_id.clone(),
+                    customer_id: "c1".into(),
+                    returned_at,
+                    amount: Some(amount),
+                };
+                // The order comes in time; its return perhaps late.
+                events[which].2 = false;
+                events.push((returned_at, Event::Return(ret), delayed));
+            }
+        }
+        events.sort_by_key(|(at, event, _)| (*at, matches!(event, Event::Return(_))));
+        let mut delayed = Vec::new();
+        for (_, event, is_late) in &events {
+            in_time.apply(event);
+            if *is_late {
+                delayed.push(event.clone());
+            } else {
+                with_late.apply(event);
+            }
+        }
+        let after = at("2027-04-01T00:00:00Z");
+        p.expire(&mut with_late.s, after);
+        // Orders in any order; a return after its order.
+        if reverse {
+            delayed.reverse();
+            delayed.sort_by_key(|event| matches!(event, Event::Return(_)));
+        }
+        for event in &delayed {
+            with_late.apply(event);
+        }
+        p.expire(&mut in_time.s, after);
+        p.expire(&mut with_late.s, after);
+        prop_assert_eq!(with_late.seen(), in_time.seen());
+    }
+}
+
 proptest! {
     /// Running the job at any increasing times, between orders, gives the
     /// same customer as running it once at the last time.

@@ -1,0 +1,395 @@
+//! Late events and the validity end they precede.
+//!
+//! An order placed before a period end that was judged already (the point
+//! of sale uploaded it days later), or a return made before it, may change
+//! that end's outcome. The end's criterion values are kept with its outcome
+//! ([`Judged`]), so the late event moves them exactly as it would have had
+//! it come in time, and the end is judged again on them: a downgrade or a
+//! grace that should not have happened is undone (renewed as of the end),
+//! a renewal that should not have happened fails as of the end (grace or
+//! the move down). Each judgment keeps its own values, so a second late
+//! event moves them further and nothing is undone twice.
+//!
+//! Only the latest end is judged again, and only while its outcome still
+//! stands (no tier change since; a running grace still runs): a later end
+//! or tier change already judged the customer on what came after. Points
+//! issued between the end and the late event stay as they were issued, as
+//! for a re-evaluation.
+
+use crate::apply::kept_contribution;
+use crate::config::{Aggregate, CriterionKind};
+use crate::decimal::{Money, Points};
+use crate::events::OrderRecord;
+use crate::program::{Criterion, Program, Retention, TierIndex};
+use crate::state::{CustomerState, TierChange};
+use crate::validity::RETENTION;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// History cause of a move back up to a tier a late order kept after all.
+pub const LATE_ORDER: &str = "late order";
+
+/// The latest judgment of a validity end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Judged {
+    pub at: DateTime<Utc>,
+    /// The tier whose retention rule was judged.
+    pub tier: String,
+    pub version: u64,
+    /// Each criterion's value at `at`, in the rule's order.
+    pub figures: Vec<Decimal>,
+    pub outcome: Outcome,
+    /// Where a renewal by this judgment counts its new period from: the
+    /// period end (also when the judgment was the end of its grace).
+    pub renews_from: DateTime<Utc>,
+    /// `renewed_at` before the judgment, to judge it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_before: Option<DateTime<Utc>>,
+    /// `tier_since` before the judgment.
+    pub tier_since_before: DateTime<Utc>,
+    /// When this judgment ended a grace: the figures of the period end
+    /// that started it. A late order that meets the condition on them
+    /// would have renewed the tier at that end, without a grace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub end_figures: Vec<Decimal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Outcome {
+    Renewed,
+    /// The condition failed, but the customer qualified for the tier again
+    /// by its upgrade rule (`onFail: qualified`): a new period from the
+    /// judgment.
+    Requalified,
+    Grace {
+        until: DateTime<Utc>,
+    },
+    Down {
+        to: String,
+    },
+}
+
+/// An event placed before the judged end that arrived after it.
+pub(crate) enum Late<'a> {
+    /// A completed order, counted whole.
+    Order(&'a OrderRecord),
+    /// A return of `record` (already updated) that took `points` back,
+    /// `from_current` of them from current points. `others` are the
+    /// customer's other orders, for maxima the returned order held.
+    Return {
+        record: &'a OrderRecord,
+        returned_before: Money,
+        points: Points,
+        from_current: Points,
+        others: &'a [OrderRecord],
+    },
+}
+
+impl Late<'_> {
+    fn record(&self) -> &OrderRecord {
+        match self {
+            Late::Order(record) | Late::Return { record, .. } => record,
+        }
+    }
+}
+
+/// The validity fields of a customer moved down by the latest end, kept
+/// while an order placed before that end is decided at the tier held then.
+pub(crate) struct Rewound {
+    tier: String,
+    tier_since: DateTime<Utc>,
+    renewed_at: Option<DateTime<Utc>>,
+}
+
+impl Rewound {
+    pub(crate) fn restore(self, state: &mut CustomerState) {
+        state.tier = self.tier;
+        state.tier_since = self.tier_since;
+        state.renewed_at = self.renewed_at;
+    }
+}
+
+impl Program {
+    /// Before deciding an order placed before the latest end, which moved
+    /// the customer down and still stands: puts the customer back at the
+    /// tier held then, so the order earns and upgrades as it would have in
+    /// time. [`Rewound::restore`] undoes it.
+    pub(crate) fn rewind_for(
+        &self,
+        state: &mut CustomerState,
+        placed: DateTime<Utc>,
+    ) -> Option<Rewound> {
+        let judged = state.judged.as_ref().filter(|j| placed < j.at)?;
+        let Outcome::Down { to } = &judged.outcome else {
+            return None;
+        };
+        if !self.down_stands(state, judged, to) || self.rule_of(judged).is_none() {
+            return None;
+        }
+        let rewound = Rewound {
+            tier: std::mem::replace(&mut state.tier, judged.tier.clone()),
+            tier_since: std::mem::replace(&mut state.tier_since, judged.tier_since_before),
+            renewed_at: std::mem::replace(&mut state.renewed_at, judged.renewed_before),
+        };
+        Some(rewound)
+    }
+
+    /// The retention rule that judged `judged`, if it is still the rule
+    /// in force: judged under this version, or configured before the end.
+    fn rule_of(&self, judged: &Judged) -> Option<(TierIndex, &Retention)> {
+        let tier = self.tier_index(&judged.tier)?;
+        let r = self.tiers()[tier].retention.as_ref()?;
+        let same = judged.version == self.version()
+            || r.counted_from
+                .is_some_and(|d| d <= crate::period::day_of(judged.at));
+        (same && r.rule.criteria.len() == judged.figures.len()).then_some((tier, r))
+    }
+
+    /// Judges the latest validity end again after a late event (placed
+    /// before it), which the state already counts. Returns whether the
+    /// outcome changed.
+    pub(crate) fn rejudge_late(
+        &self,
+        state: &mut CustomerState,
+        late: Late<'_>,
+        placed: DateTime<Utc>,
+    ) -> bool {
+        let Some(mut judged) = state.judged.take() else {
+            return false;
+        };
+        if placed >= judged.at {
+            state.judged = Some(judged);
+            return false;
+        }
+        let Some((tier, r)) = self.rule_of(&judged) else {
+            // The rule changed since: the end was judged under another.
+            return false;
+        };
+        for (c, figure) in r.rule.criteria.iter().zip(judged.figures.iter_mut()) {
+            *figure = self.moved(c, r, *figure, &late, judged.at);
+        }
+        for (c, figure) in r.rule.criteria.iter().zip(judged.end_figures.iter_mut()) {
+            *figure = self.moved(c, r, *figure, &late, judged.renews_from);
+        }
+        let met_on = |figures: &[Decimal]| {
+            r.rule
+                .criteria
+                .iter()
+                .zip(figures)
+                .enumerate()
+                .filter(|(_, (c, figure))| c.met_by(**figure))
+                .fold(0, |mask, (i, _)| mask | (1 << i))
+        };
+        let mut met = met_on(&judged.figures);
+        let mut holds = r.rule.table.holds(met);
+        if !holds && !judged.end_figures.is_empty() {
+            met = met_on(&judged.end_figures);
+            holds = r.rule.table.holds(met);
+        }
+        let changed = match (&judged.outcome, holds) {
+            (Outcome::Grace { until }, true) if state.grace_until == Some(*until) => {
+                let criteria = r.rule.ids(met, true);
+                self.renew_judged(state, tier, &judged, criteria);
+                judged.outcome = Outcome::Renewed;
+                true
+            }
+            (Outcome::Down { to }, true) if self.down_stands(state, &judged, to) => {
+                let from = self.tier_index(to).unwrap_or(0);
+                let change = TierChange {
+                    from: self.tier_name(from).to_owned(),
+                    to: self.tier_name(tier).to_owned(),
+                    at: judged.at,
+                    cause: format!("{LATE_ORDER} {}", late.record().order_id),
+                    config_version: Some(self.version()),
+                    admin: false,
+                };
+                state.record_change(change, r.rule.ids(met, true));
+                state.tier_since = judged.tier_since_before;
+                state.renewed_at = Some(judged.renews_from);
+                judged.outcome = Outcome::Renewed;
+                true
+            }
+            (Outcome::Requalified, true)
+                if state.tier_index(self) == tier
+                    && state.grace_until.is_none()
+                    && state.renewed_at == Some(judged.at) =>
+            {
+                // Renewed at the end after all: the period counts from it.
+                state.renewed_at = Some(judged.renews_from);
+                judged.outcome = Outcome::Renewed;
+                true
+            }
+            (Outcome::Renewed, false) if self.renewal_stands(state, &judged, tier) => {
+                state.renewed_at = judged.renewed_before;
+                state.tier_since = judged.tier_since_before;
+                let mut changes = Vec::new();
+                let missed = r.rule.ids(met, false);
+                // The end of a grace fails at once: the grace has run.
+                judged.outcome = if judged.end_figures.is_empty() {
+                    self.judge_failed(state, tier, r, judged.at, missed, &mut changes)
+                } else {
+                    self.fail(state, tier, r, judged.at, missed, &mut changes)
+                };
+                true
+            }
+            _ => false,
+        };
+        state.judged = Some(judged);
+        if changed {
+            // What the new outcome makes due by now (a grace that ran out,
+            // the warnings of a period restored) is judged in time order.
+            if let Some(now) = state.last_event_at {
+                self.expire(state, now);
+            }
+        }
+        changed
+    }
+
+    /// A move down still stands while nothing changed the tier after it.
+    fn down_stands(&self, state: &CustomerState, judged: &Judged, to: &str) -> bool {
+        state.tier == to
+            && state.history.last().is_some_and(|last| {
+                last.at == judged.at && last.cause == RETENTION && last.to == to
+            })
+    }
+
+    fn renewal_stands(&self, state: &CustomerState, judged: &Judged, tier: TierIndex) -> bool {
+        state.tier_index(self) == tier
+            && state.grace_until.is_none()
+            && state.renewed_at == Some(judged.renews_from)
+            && state.history.last().is_some_and(|last| {
+                last.at == judged.at
+                    && (last.cause == crate::validity::RENEWED
+                        || last.cause.starts_with(LATE_ORDER))
+            })
+    }
+
+    /// Criterion `c`'s value at `at` moved by the late event.
+    fn moved(
+        &self,
+        c: &Criterion,
+        r: &Retention,
+        figure: Decimal,
+        late: &Late<'_>,
+        at: DateTime<Utc>,
+    ) -> Decimal {
+        let record = late.record();
+        let kept_at_end = self.config().points_expiry.is_none_or(|period| {
+            period.forward_from(crate::period::day_of(record.placed_at)) > crate::period::day_of(at)
+        });
+        let purchases = |returned: Money| {
+            if record.counts_for_purchases {
+                record.amount - returned.min(record.amount)
+            } else {
+                Decimal::ZERO
+            }
+        };
+        match (c.kind, late) {
+            (CriterionKind::CurrentPoints, Late::Order(_)) if kept_at_end => {
+                figure + record.points_awarded
+            }
+            (CriterionKind::CurrentPoints, Late::Return { from_current, .. }) if kept_at_end => {
+                figure - *from_current
+            }
+            (CriterionKind::CurrentPoints, _) => figure,
+            (CriterionKind::LifetimePoints, Late::Order(_)) => figure + record.points_awarded,
+            (CriterionKind::LifetimePoints, Late::Return { points, .. }) => figure - *points,
+            (CriterionKind::LifetimePurchases, Late::Order(_)) => figure + purchases(Money::ZERO),
+            (
+                CriterionKind::LifetimePurchases,
+                Late::Return {
+                    returned_before, ..
+                },
+            ) => figure - (purchases(*returned_before) - purchases(record.returned_amount)),
+            (CriterionKind::SingleOrder, Late::Order(_)) => figure.max(purchases(Money::ZERO)),
+            (
+                CriterionKind::SingleOrder,
+                Late::Return {
+                    returned_before,
+                    others,
+                    ..
+                },
+            ) => {
+                if purchases(*returned_before) < figure {
+                    return figure;
+                }
+                others
+                    .iter()
+                    .filter(|o| o.order_id != record.order_id && o.placed_at < at)
+                    .filter(|o| o.counts_for_purchases)
+                    .map(OrderRecord::remaining)
+                    .fold(purchases(record.returned_amount), Decimal::max)
+            }
+            (CriterionKind::Tracker, _) => self.moved_tracker(c, r, figure, late, at),
+        }
+    }
+
+    fn moved_tracker(
+        &self,
+        c: &Criterion,
+        r: &Retention,
+        figure: Decimal,
+        late: &Late<'_>,
+        at: DateTime<Utc>,
+    ) -> Decimal {
+        let i = c.tracker.unwrap_or(0);
+        let tracker = &self.trackers()[i];
+        let end = crate::period::day_of(at);
+        let window_first = c.period.map_or_else(
+            || tracker.window_first_day(end),
+            |p| p.window_first_day(end),
+        );
+        let first = r.counted_from.map_or(window_first, |f| f.max(window_first));
+        let in_window = |o: &OrderRecord| {
+            let day = crate::period::day_of(o.placed_at);
+            day >= first && day <= end && o.placed_at < at
+        };
+        let record = late.record();
+        if !in_window(record) {
+            return figure;
+        }
+        match (tracker.aggregate, late) {
+            (Aggregate::Sum, Late::Order(_)) => {
+                figure + kept_contribution(tracker, record, Money::ZERO)
+            }
+            (Aggregate::Max, Late::Order(_)) => {
+                figure.max(kept_contribution(tracker, record, Money::ZERO))
+            }
+            (
+                Aggregate::Sum,
+                Late::Return {
+                    returned_before, ..
+                },
+            ) => {
+                figure
+                    - (kept_contribution(tracker, record, *returned_before)
+                        - kept_contribution(tracker, record, record.returned_amount))
+            }
+            (
+                Aggregate::Max,
+                Late::Return {
+                    returned_before,
+                    others,
+                    ..
+                },
+            ) => {
+                if kept_contribution(tracker, record, *returned_before) < figure {
+                    return figure;
+                }
+                // The returned order held the maximum: the largest of what
+                // remains of the window's orders takes its place.
+                others
+                    .iter()
+                    .filter(|o| o.order_id != record.order_id && in_window(o))
+                    .map(|o| kept_contribution(tracker, o, o.returned_amount))
+                    .fold(
+                        kept_contribution(tracker, record, record.returned_amount),
+                        Decimal::max,
+                    )
+            }
+        }
+    }
+}
