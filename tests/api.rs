@@ -605,6 +605,42 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
         .await;
     assert_eq!(again.body["customersChanged"], 0, "{}", again.body);
     assert_eq!(api.status("p", "c", "2027-02-12T00:00:00Z").await, after);
+
+    // The point of sale uploads an order placed before the end: $2,500 in
+    // the window would have renewed Silver there. The move down is undone,
+    // the tier renewed from the end, once, however often it is sent.
+    for _ in 0..2 {
+        let late = api
+            .order("p", "c", "late1", "2027-01-20T00:00:00Z", "2500")
+            .await;
+        assert_eq!(late["tierAfter"], "Silver", "{late}");
+    }
+    let undone = api.status("p", "c", "2027-02-12T00:00:00Z").await;
+    assert_eq!(undone["tier"], "Silver");
+    assert_eq!(undone["validUntil"], "2028-02-01T10:00:00Z");
+    assert_eq!(undone.get("inGraceUntil"), None);
+    let history = undone["history"].as_array().unwrap();
+    assert_eq!(
+        &history[history.len() - 2..],
+        &[
+            json!({"from": "Silver", "to": "Member", "at": "2027-02-11T10:00:00Z", "cause": "retention"}),
+            json!({"from": "Member", "to": "Silver", "at": "2027-02-11T10:00:00Z", "cause": "late order late1"}),
+        ]
+    );
+    let published: Vec<Value> = feed(&api, "p", 100)
+        .await
+        .into_iter()
+        .filter(|e| e["cause"] == "late order late1")
+        .collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(
+        (
+            &published[0]["type"],
+            &published[0]["from"],
+            &published[0]["to"]
+        ),
+        (&json!("TierChanged"), &json!("Member"), &json!("Silver"))
+    );
 }
 
 /// The scheduled job as the state machine runs it: a step per shard page
