@@ -2,8 +2,9 @@
 //! `{"Item": {"pk": {"S": ..}, "sk": {"S": ..}, "data": {"B": <base64>}, ..}}`
 //! (see `shared/store/src/keys.rs`, `lib.rs` and `codec.rs` for the layout).
 //!
-//! - `PROGRAM#<program>` / `CONFIG`: the current config (`config`, `version`);
-//!   `CONFIG#<version>`: every version published.
+//! - `PROGRAM#<program>` / `CONFIG`: the current config (`config`, `version`,
+//!   `retentionSince`: when each tier's retention rule was configured, see
+//!   [`crate::config`]); `CONFIG#<version>`: every version published.
 //! - `CUSTOMER#<len>:<program>#<customer>` / `STATE`: the customer's state
 //!   (deflated JSON in `state`); `ORDER#<id>`, `RETURN#<id>`,
 //!   `REDEMPTION#<id>`: event items, whose `data` is the deflated JSON pair
@@ -47,6 +48,9 @@ pub enum ExportItem {
         program: String,
         version: u64,
         config_json: String,
+        /// The `retentionSince` attribute as stored (JSON: tier name to
+        /// RFC 3339 instant); None on versions stored before it was kept.
+        retention_since: Option<String>,
         /// The `CONFIG` pointer (the current version), not a history item.
         current: bool,
     },
@@ -120,6 +124,8 @@ struct Attributes<'a> {
     version: Option<Value<'a>>,
     #[serde(default, borrow)]
     at: Option<Value<'a>>,
+    #[serde(rename = "retentionSince", default, borrow)]
+    retention_since: Option<Value<'a>>,
 }
 
 /// A DynamoDB JSON attribute value, of the types our table uses.
@@ -250,6 +256,12 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
             program: p.to_owned(),
             version,
             config_json: string(a.config.as_ref(), "config")?.to_owned(),
+            // As the store reads it: a string, else none.
+            retention_since: a
+                .retention_since
+                .as_ref()
+                .and_then(|v| v.s.as_deref())
+                .map(str::to_owned),
             current,
         });
     }

@@ -8,6 +8,7 @@
 //! for a plain orders file); the CLI (`tools/tier-sim`) owns files,
 //! partitions and threads.
 
+pub mod config;
 pub mod export;
 pub mod history;
 pub mod orders;

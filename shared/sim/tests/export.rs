@@ -59,3 +59,70 @@ fn broken_data_is_refused() {
     let not_base64 = line(b"").replace(r#""B":"""#, r#""B":"***""#);
     assert!(parse_line(&not_base64, Some("ako")).is_err());
 }
+
+#[test]
+fn config_items_keep_their_retention_since() {
+    let since = r#"{\"Silver\":\"2026-06-01T00:00:00Z\"}"#;
+    for (sk, current) in [("CONFIG", true), ("CONFIG#000000000002", false)] {
+        let with = format!(
+            r#"{{"Item":{{"pk":{{"S":"PROGRAM#ako"}},"sk":{{"S":"{sk}"}},"version":{{"N":"2"}},"config":{{"S":"{{}}"}},"retentionSince":{{"S":"{since}"}}}}}}"#
+        );
+        let without = with.replace(&format!(r#","retentionSince":{{"S":"{since}"}}"#), "");
+        assert!(!without.contains("retentionSince"));
+        for (line, want) in [
+            (&with, Some(r#"{"Silver":"2026-06-01T00:00:00Z"}"#)),
+            (&without, None),
+        ] {
+            assert_eq!(
+                parse_line(line, Some("ako")).unwrap(),
+                ExportItem::Config {
+                    program: "ako".into(),
+                    version: 2,
+                    config_json: "{}".into(),
+                    retention_since: want.map(str::to_owned),
+                    current,
+                },
+                "{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn retention_dates_read_as_the_service_reads_them() {
+    use tier_sim_core::config::{kept_retention_since, retention_since};
+    let june: chrono::DateTime<chrono::Utc> = "2026-06-01T00:00:00Z".parse().unwrap();
+    assert_eq!(
+        retention_since(Some(r#"{"Silver":"2026-06-01T00:00:00Z"}"#)),
+        vec![("Silver".to_owned(), june)]
+    );
+    assert_eq!(retention_since(Some("{}")), vec![]);
+    assert_eq!(retention_since(Some("[1]")), vec![], "does not read: none");
+    assert_eq!(retention_since(None), vec![]);
+
+    let config = |min: &str| -> tier_engine::ProgramConfig {
+        serde_json::from_value(serde_json::json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "trackers": [{"id": "t", "measure": "billAmount", "period": {"months": 12}}],
+            "tiers": [{"name": "Member", "earnRate": "0.01"},
+                {"name": "Silver", "earnRate": "0.02",
+                 "upgrade": {"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": "3000"}],
+                    "condition": "all", "upgradeType": "lazy"},
+                 "retention": {"validity": {"months": 12, "from": "tierStart"},
+                    "criteria": [{"id": "K", "kind": "tracker", "tracker": "t", "min": min}],
+                    "condition": "all", "onFail": "oneDown"}}]
+        }))
+        .unwrap()
+    };
+    let since = vec![("Silver".to_owned(), june), ("Gone".to_owned(), june)];
+    assert_eq!(
+        kept_retention_since(&config("2000"), &config("2000"), &since),
+        vec![("Silver".to_owned(), june)],
+        "the same rule keeps its date"
+    );
+    assert_eq!(
+        kept_retention_since(&config("1000"), &config("2000"), &since),
+        vec![],
+        "a changed rule has none"
+    );
+}

@@ -20,6 +20,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tier_engine::{Order, OrderStatus, Problem, Program, ProgramConfig};
+use tier_sim_core::config;
 use tier_sim_core::export::{self, CustomerItem, ExportItem};
 use tier_sim_core::{
     replay, Action, CustomerHistory, CustomerRun, Event, Mover, Report, ReportOptions,
@@ -191,7 +192,61 @@ fn partition_of(customer: &str, partitions: usize) -> usize {
 pub struct ExportConfigs {
     /// The current version and its JSON (the `CONFIG` pointer).
     pub current: Option<(u64, String)>,
+    /// The pointer's `retentionSince` as stored (JSON: tier name to RFC
+    /// 3339 instant), when it has one.
+    pub current_retention_since: Option<String>,
     pub versions: Vec<(u64, String)>,
+}
+
+/// The current program and the draft of a run over an export, as the
+/// service builds them (docs/simulation.md, "Retention rules: from when
+/// they count"):
+/// - the current config is the export's (`current_json`, from `--current`,
+///   replaces its text and keeps its version, 1 when the export has none),
+///   known as its stored version, each tier's retention rule counting from
+///   the stored `retentionSince` as the service loads it
+///   (`tier_sim_core::config::stored_program`); for a `--current` config,
+///   only the rules the same as the export's keep their date;
+/// - the draft is version + 1 and its retention rules carry no date (they
+///   count from their windows' start), as the API's simulation job builds
+///   it (`shared/service/src/simulations.rs`), so that both reports stay
+///   the same.
+pub fn export_programs(
+    program_id: &str,
+    configs: &ExportConfigs,
+    current_json: Option<&str>,
+    draft_json: &str,
+) -> Result<(Program, Program), SimError> {
+    let stored = configs.current.as_ref();
+    let stored_since = configs.current_retention_since.as_deref();
+    let current = match (current_json, stored) {
+        (None, Some((version, json))) => {
+            let program = program_of("the current config", json, *version)?;
+            config::stored_program(program, *version, stored_since)
+        }
+        (Some(json), stored) => {
+            let version = stored.map_or(1, |s| s.0);
+            let program = program_of("the current config", json, version)?;
+            let kept = stored
+                .and_then(|(_, json)| serde_json::from_str::<ProgramConfig>(json).ok())
+                .map(|old| {
+                    config::kept_retention_since(
+                        program.config(),
+                        &old,
+                        &config::retention_since(stored_since),
+                    )
+                })
+                .unwrap_or_default();
+            program.with_retention_since(&kept)
+        }
+        (None, None) => {
+            return Err(SimError::Input(format!(
+                "the export holds no config of program `{program_id}`; pass --current"
+            )))
+        }
+    };
+    let draft = program_of("the draft", draft_json, current.version() + 1)?;
+    Ok((current, draft))
 }
 
 /// Pass 1: every data file's items of `program` into `partitions` files
@@ -249,12 +304,14 @@ pub fn partition_export(
                     ExportItem::Config {
                         version,
                         config_json,
+                        retention_since,
                         current,
                         ..
                     } => {
                         let mut c = configs.lock().expect("configs");
                         if current {
                             c.current = Some((version, config_json));
+                            c.current_retention_since = retention_since;
                         } else {
                             c.versions.push((version, config_json));
                         }

@@ -141,17 +141,12 @@ fn simulate(args: RunArgs) -> Result<(), SimError> {
             if progress {
                 eprintln!("partitioned in {:.1} s", started.elapsed().as_secs_f64());
             }
-            let (version, current_json) = match (current_json, configs.current) {
-                (Some(json), stored) => (stored.map_or(1, |s| s.0), json),
-                (None, Some(stored)) => stored,
-                (None, None) => {
-                    return Err(SimError::Input(format!(
-                        "the export holds no config of program `{program_id}`; pass --current"
-                    )))
-                }
-            };
-            let current = tier_sim::program_of("the current config", &current_json, version)?;
-            let draft = tier_sim::program_of("the draft", &draft_json, version + 1)?;
+            let (current, draft) = tier_sim::export_programs(
+                &program_id,
+                &configs,
+                current_json.as_deref(),
+                &draft_json,
+            )?;
             let run = Run {
                 current: &current,
                 draft: &draft,
