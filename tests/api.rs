@@ -1203,7 +1203,45 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
     assert_eq!(api.get("/programs/nope/events").await.status, 404);
 }
 
+/// A Silver customer idle for three years under a monthly validity: 36
+/// renewals owed at once, more than one commit writes (20). The order that
+/// wakes the customer publishes every one of them, each seq once and in
+/// order, before it is decided itself. (The warning days pass quietly: the
+/// tier is never at risk.)
+async fn a_customer_idle_for_years_publishes_every_event_it_owes(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "programJoin"},
+                "criteria": [{"id": "keep", "kind": "lifetimePurchases", "min": "1"}],
+                "condition": "all", "onFail": "oneDown", "warnDaysBefore": [20, 10, 5]}}
+        ]
+    });
+    api.program("idle", &config).await;
+    api.order("idle", "c", "o1", "2026-01-15T10:00:00Z", "3000")
+        .await;
+    let r = api
+        .order("idle", "c", "o2", "2029-01-20T00:00:00Z", "10")
+        .await;
+    assert_eq!(r["tierAfter"], "Silver", "{r}");
+    let events = feed(&api, "idle", 1000).await;
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=37).collect::<Vec<_>>(), "the upgrade and 36 renewals");
+    let renewals = events.iter().filter(|e| e["type"] == "TierRenewed").count();
+    assert_eq!(renewals, 36, "one a month from 2026-02-15 to 2029-01-15");
+    let status = api.status("idle", "c", "2029-01-20T00:00:00Z").await;
+    assert_eq!(status["validUntil"], "2029-02-15T10:00:00Z");
+}
+
 on_both_engines!(
+    a_customer_idle_for_years_publishes_every_event_it_owes,
     a_reevaluation_runs_step_by_step_as_the_state_machine_calls_it,
     a_retention_rule_added_later_counts_from_its_publication,
     a_config_that_lowers_a_threshold_upgrades_who_qualifies_now,

@@ -45,8 +45,24 @@ impl Program {
     /// each end of a tier's validity or grace judged as of its instant (with
     /// what expired before it gone and nothing after it).
     pub fn expire(&self, state: &mut CustomerState, now: DateTime<Utc>) -> Expired {
-        state.saw_event(now);
+        self.expire_publishing_at_most(state, now, usize::MAX).0
+    }
+
+    /// [`Program::expire`], stopping before a validity instant once judging
+    /// it could leave more than `most` notices in the outbox (one commit
+    /// writes a bounded number): whether it got to `now`. What it did judge
+    /// is exactly what `expire` judges up to there, so calling it again after
+    /// the outbox is written carries on where it stopped.
+    pub fn expire_publishing_at_most(
+        &self,
+        state: &mut CustomerState,
+        now: DateTime<Utc>,
+        most: usize,
+    ) -> (Expired, bool) {
         let mut expired = Expired::default();
+        // A validity instant publishes at most two notices (the change, and
+        // the warning of a grace that begins); a warning day one.
+        let room = |state: &CustomerState| state.outbox.notices().len().saturating_add(2) <= most;
         // A grace left by a rule a later config removed ends with the rule:
         // it must not come back if a rule is added again.
         if state.grace_until.is_some() && self.in_grace_until(state).is_none() {
@@ -57,6 +73,9 @@ impl Program {
                 let due = |at: &DateTime<Utc>| *at <= now;
                 let validity = self.next_validity_instant(state).filter(due);
                 let warning = self.next_warning(state).filter(due);
+                if (warning.is_some() || validity.is_some()) && !room(state) {
+                    return (expired, false);
+                }
                 let at = match (warning, validity) {
                     (Some(w), v) if v.is_none_or(|v| w < v) => {
                         self.expire_by(state, w, &mut expired);
@@ -77,8 +96,9 @@ impl Program {
                 }
             }
         }
+        state.saw_event(now);
         self.expire_by(state, now, &mut expired);
-        expired
+        (expired, true)
     }
 
     fn expire_by(&self, state: &mut CustomerState, now: DateTime<Utc>, expired: &mut Expired) {

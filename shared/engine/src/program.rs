@@ -231,6 +231,11 @@ impl Program {
         self
     }
 
+    /// Whether any tier has a retention rule (its tier can lapse).
+    pub fn lapses(&self) -> bool {
+        self.lapses
+    }
+
     pub fn version(&self) -> u64 {
         self.version
     }

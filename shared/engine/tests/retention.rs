@@ -1041,3 +1041,41 @@ proptest! {
         prop_assert_eq!(at_last(once), at_last(stepped));
     }
 }
+
+proptest! {
+    /// Judging years of monthly periods in rounds of at most `most`
+    /// notices, the outbox written between rounds, gives the same customer
+    /// and the same notices, in the same order, as one run: a commit never
+    /// has to drop any.
+    #[test]
+    fn the_job_in_bounded_rounds_publishes_what_one_run_does(
+        most in 2usize..25,
+        grace in prop_oneof![Just(0u32), 1u32..20],
+        keep in prop_oneof![Just(1u32), Just(100_000u32)],
+    ) {
+        let p = program(keep, 100_000, json!({
+            "validity": {"months": 1, "from": "programJoin"},
+            "graceDays": grace, "onFail": "qualified", "warnDaysBefore": [20, 10, 5]
+        }));
+        let start = at("2026-01-31T10:00:00Z");
+        let mut once = CustomerState::new(&p, start);
+        p.apply_order(&mut once, &order("o1", start, "3000")).unwrap();
+        let mut rounds = once.clone();
+        let later = at("2029-06-01T00:00:00Z");
+        p.expire(&mut once, later);
+        let all = once.outbox.take();
+        prop_assert!(all.len() > 100, "{}", all.len());
+        let mut published = Vec::new();
+        for _ in 0..10_000 {
+            let (_, done) = p.expire_publishing_at_most(&mut rounds, later, most);
+            let batch = rounds.outbox.take();
+            prop_assert!(batch.len() <= most, "{} > {most}", batch.len());
+            published.extend(batch);
+            if done {
+                break;
+            }
+        }
+        prop_assert_eq!(published, all);
+        prop_assert_eq!(rounds, once);
+    }
+}

@@ -12,7 +12,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tier_engine::{CustomerState, OrderRecord, Program, RuleBook};
-use tier_store::{CommitError, CustomerCommit, EventItem, EventWrite, StoreError, StoredCustomer};
+use tier_store::{
+    CommitError, CustomerCommit, EventItem, EventWrite, StoreError, StoredCustomer,
+    MAX_NOTICES_PER_COMMIT,
+};
 
 /// What one attempt read: the customer (prepared for the use case's
 /// instant, or new) and the event items the use case asked for.
@@ -92,6 +95,8 @@ pub(crate) trait UseCase {
 
 enum Attempt<T> {
     Done(T),
+    /// A commit's worth of what fell due was written first: attempt again.
+    CaughtUp,
     Contended,
     ConfigChanged,
     ReadMore,
@@ -117,6 +122,11 @@ impl From<ApiError> for Failure {
 /// Reads that a `ReadMore` may add in one attempt before it is a bug.
 const MAX_READ_ROUNDS: u32 = 4;
 
+/// Catch-up commits one event may take: a monthly validity with five
+/// warning days over the 230 years events may span publishes about 17,000
+/// notices, 850 commits of 20.
+const MAX_CATCH_UPS: u32 = 1_000;
+
 impl Service {
     /// Runs `use_case` for its customer of `program_id` until it is answered.
     pub(crate) async fn run<U: UseCase>(
@@ -128,12 +138,17 @@ impl Service {
         let mut retry = Retry::new();
         let mut known: Option<Option<StoredCustomer>> = None;
         let mut read_rounds = 0;
+        let mut catch_ups = 0;
         loop {
             let attempt = self
                 .attempt(program_id, &loaded, use_case, &mut known)
                 .await;
             match attempt {
                 Ok(Attempt::Done(reply)) => return Ok(reply),
+                Ok(Attempt::CaughtUp) if catch_ups < MAX_CATCH_UPS => catch_ups += 1,
+                Ok(Attempt::CaughtUp) => {
+                    return Err(ApiError::internal("a customer kept owing notices"))
+                }
                 Ok(Attempt::Contended) => retry.wait(Cause::Contention).await?,
                 Ok(Attempt::ConfigChanged) => {
                     loaded = self.reload_program(program_id).await?;
@@ -197,9 +212,54 @@ impl Service {
         {
             return Ok(Attempt::ConfigChanged);
         }
+        let state = prepared.state;
+        let read = Read {
+            version: prepared.version,
+            indexed_expiry: prepared.indexed_expiry,
+        };
+        let program = &loaded.program;
+        let due = |s: &CustomerState| {
+            program
+                .next_expiry(s)
+                .is_some_and(|day| day <= use_case.at().date_naive())
+        };
+        if exists && program.lapses() && due(&state) {
+            // Validity ends and warnings owed since the customer was last
+            // written, a commit's worth of notices at a time: every notice is
+            // published, however long the customer was idle. Worked out on a
+            // copy: when one commit holds them all, the use case judges them
+            // itself (the job counts what it changed).
+            let mut ahead = state.clone();
+            let (_, caught_up) = program.expire_publishing_at_most(
+                &mut ahead,
+                use_case.at(),
+                MAX_NOTICES_PER_COMMIT,
+            );
+            if !caught_up {
+                let written = self
+                    .write(
+                        program_id,
+                        &customer,
+                        loaded,
+                        &read,
+                        Some(&mut ahead),
+                        Vec::new(),
+                    )
+                    .await?;
+                return match written {
+                    Ok(()) => Ok(Attempt::CaughtUp),
+                    Err(CommitError::Conflict { current }) => {
+                        *known = current.map(Some);
+                        Ok(Attempt::Contended)
+                    }
+                    Err(CommitError::EventExists { .. }) => Ok(Attempt::Contended),
+                    Err(CommitError::Store(e)) => Err(e.into()),
+                };
+            }
+        }
         let snapshot = Snapshot {
             exists,
-            state: prepared.state,
+            state,
             items,
             orders,
             rules,
@@ -213,24 +273,18 @@ impl Service {
                 reply,
             } => (state, events, reply),
         };
-        let mut notices = Vec::new();
-        if let Some(s) = state.as_deref_mut() {
-            s.config_version = Some(loaded.version);
-            notices = crate::notices::notice_items(program_id, &customer, s.outbox.take())?;
-        }
-        let program = &loaded.program;
-        let next_expiry: Option<NaiveDate> = state.as_deref().and_then(|s| program.next_expiry(s));
         let sort_keys: Vec<String> = events.iter().map(|e| event_sk(e).to_owned()).collect();
-        let commit = CustomerCommit {
-            program: program_id,
-            customer: &customer,
-            expected_version: prepared.version,
-            indexed_expiry: prepared.indexed_expiry,
-            state: state.as_deref().map(|s| (s, next_expiry)),
-            events,
-            notices,
-        };
-        match self.store.commit(commit).await {
+        let written = self
+            .write(
+                program_id,
+                &customer,
+                loaded,
+                &read,
+                state.as_deref_mut(),
+                events,
+            )
+            .await?;
+        match written {
             Ok(()) => Ok(Attempt::Done(reply)),
             Err(CommitError::EventExists { index, existing }) => {
                 let existing = match existing {
@@ -256,7 +310,45 @@ impl Service {
     }
 }
 
+/// The version of the customer an attempt read, and the expiry day it was
+/// indexed under: a commit is conditional on the first.
+struct Read {
+    version: Option<u64>,
+    indexed_expiry: Option<NaiveDate>,
+}
+
 impl Service {
+    /// Writes the customer's new state (with the notices it owes) and the
+    /// event items, all or nothing, if the customer is still as `read`.
+    async fn write(
+        &self,
+        program_id: &str,
+        customer: &str,
+        loaded: &LoadedProgram,
+        read: &Read,
+        mut state: Option<&mut CustomerState>,
+        events: Vec<EventWrite>,
+    ) -> Result<Result<(), CommitError>, ApiError> {
+        let mut notices = Vec::new();
+        if let Some(s) = state.as_deref_mut() {
+            s.config_version = Some(loaded.version);
+            notices = crate::notices::notice_items(program_id, customer, s.outbox.take())?;
+        }
+        let program = &loaded.program;
+        let state = state.as_deref();
+        let next_expiry: Option<NaiveDate> = state.and_then(|s| program.next_expiry(s));
+        let commit = CustomerCommit {
+            program: program_id,
+            customer,
+            expected_version: read.version,
+            indexed_expiry: read.indexed_expiry,
+            state: state.map(|s| (s, next_expiry)),
+            events,
+            notices,
+        };
+        Ok(self.store.commit(commit).await)
+    }
+
     /// Every completed order's record, and the past config versions they
     /// were decided under.
     pub(crate) async fn order_history(
