@@ -1002,6 +1002,61 @@ fn tier_events_flow_from_the_table_stream_through_a_pipe_to_the_stacks_bus() {
 }
 
 #[test]
+fn notice_items_expire_by_ttl_and_the_deletions_publish_nothing() {
+    let t = default_template();
+    let table = t.eval(&t.resource("Table")["Properties"]).unwrap();
+    // The store writes the attribute on notice items, and only there.
+    assert_eq!(
+        table["TimeToLiveSpecification"],
+        json!({"AttributeName": tier_store::NOTICE_TTL_ATTRIBUTE, "Enabled": true})
+    );
+    assert_eq!(tier_store::NOTICE_TTL_ATTRIBUTE, "expiresAt");
+    // The retention is a parameter with the store's default and bounds, in
+    // every function's environment (they all build the store from it).
+    let parameter = &t.doc["Parameters"]["NoticeRetentionDays"];
+    assert_eq!(parameter["Type"], "Number");
+    assert_eq!(
+        text(&parameter["Default"]),
+        tier_store::DEFAULT_NOTICE_RETENTION_DAYS.to_string()
+    );
+    assert_eq!(text(&parameter["MinValue"]), "1");
+    assert_eq!(
+        text(&parameter["MaxValue"]),
+        tier_store::MAX_NOTICE_RETENTION_DAYS.to_string()
+    );
+    let shorter = t.evaluated_with(&["NoticeRetentionDays=30"]);
+    let functions = shorter.of_type("AWS::Lambda::Function");
+    assert_eq!(functions.len(), 5, "{functions:?}");
+    for (id, function) in functions {
+        let env = shorter
+            .eval(&function["Properties"]["Environment"])
+            .unwrap();
+        assert_eq!(
+            env["Variables"][tier_store::NOTICE_RETENTION_ENV],
+            "30",
+            "{id}"
+        );
+        let days = text(&env["Variables"][tier_store::NOTICE_RETENTION_ENV]);
+        assert_eq!(tier_store::notice_retention_days(Some(&days)).unwrap(), 30);
+    }
+    // A TTL deletion reaches the stream as a REMOVE record: both pipes take
+    // INSERT records only, so it never publishes an event nor starts a run.
+    let pipes = t.of_type("AWS::Pipes::Pipe");
+    assert_eq!(pipes.len(), 2);
+    for (id, pipe) in pipes {
+        let pipe = t.eval(&pipe["Properties"]).unwrap();
+        let filters = pipe["SourceParameters"]["FilterCriteria"]["Filters"]
+            .as_array()
+            .unwrap();
+        assert!(!filters.is_empty(), "{id} has no filter");
+        for filter in filters {
+            let pattern: Value = serde_json::from_str(filter["Pattern"].as_str().unwrap()).unwrap();
+            assert_eq!(pattern["eventName"], json!(["INSERT"]), "{id}: {pattern}");
+        }
+    }
+}
+
+#[test]
 fn the_schedule_runs_a_state_machine_that_fans_the_job_out_over_every_shard() {
     let t = default_template();
     // The schedule starts the state machine, not the function.
@@ -1048,7 +1103,10 @@ fn the_schedule_runs_a_state_machine_that_fans_the_job_out_over_every_shard() {
         .unwrap()
         .contains(&json!("States.TaskFailed")));
     // A shard that keeps failing is reported to the totals; the others go on.
-    assert_eq!(page["Catch"][0]["Next"], "ShardFailed");
+    assert_eq!(
+        page["Catch"],
+        json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ShardFailed"}])
+    );
     assert_eq!(branch["ShardFailed"]["Parameters"]["failed"], true);
     // Another page while the worker hands back `after`.
     assert_eq!(
@@ -1129,15 +1187,77 @@ fn each_new_reevaluation_job_starts_a_run_that_steps_the_worker_until_done() {
     );
     let definition: Value =
         serde_json::from_str(machine["DefinitionString"].as_str().unwrap()).unwrap();
-    let step = &definition["States"]["Step"];
+    let states = &definition["States"];
+    let step = &states["Step"];
     assert_eq!(step["Parameters"]["FunctionName"], "${Worker}");
     assert_eq!(
         step["Parameters"]["Payload"],
         json!({"reevaluate": {"programId.$": "$.programId", "jobId.$": "$.jobId"}})
     );
+    // The step's answer and a failure go under keys of their own, so the
+    // run's programId and jobId stay as it began.
+    assert_eq!(step["ResultPath"], "$.step");
     assert_eq!(
-        definition["States"]["More"]["Choices"][0],
-        json!({"Variable": "$.more", "BooleanEquals": true, "Next": "Step"})
+        states["More"]["Choices"][0],
+        json!({"Variable": "$.step.more", "BooleanEquals": true, "Next": "Step"})
+    );
+    // A step that fails after its retries is caught, and the run waits 10
+    // minutes and steps again, at most 36 times, counted with MathAdd.
+    assert_eq!(
+        step["Catch"],
+        json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MayRestart"}])
+    );
+    assert_eq!(
+        states["MayRestart"]["Choices"],
+        json!([{"Variable": "$.restarts", "NumericLessThan": 36, "Next": "Pause"}])
+    );
+    assert_eq!(states["MayRestart"]["Default"], "GaveUp");
+    assert_eq!(states["Pause"]["Seconds"], 600);
+    assert_eq!(
+        states["Restart"]["Parameters"]["restarts.$"],
+        "States.MathAdd($.restarts, 1)"
+    );
+    assert_eq!(states["GaveUp"]["Type"], "Fail");
+    // The same, run: a worker that answers `more` twice and then is done.
+    let input = json!({"programId": "p", "jobId": "j"});
+    let payload = json!({"reevaluate": {"programId": "p", "jobId": "j"}});
+    let mut answers = [true, true, false].into_iter();
+    let run = run_machine(&definition, input.clone(), &mut |p: &Value| {
+        assert_eq!(p, &payload);
+        Ok(json!({"programId": "p", "jobId": "j", "more": answers.next().unwrap()}))
+    });
+    assert_eq!((run.end.as_str(), run.calls, run.waited), ("Done", 3, 0));
+    // A worker down for a whole round of retries (7 calls) and then back:
+    // one restart, 10 minutes later, with the same programId and jobId.
+    let mut calls = 0;
+    let run = run_machine(&definition, input.clone(), &mut |p: &Value| {
+        assert_eq!(p, &payload);
+        calls += 1;
+        if calls <= 7 {
+            Err("Lambda.Unknown".into())
+        } else {
+            Ok(json!({"programId": "p", "jobId": "j", "more": calls < 9}))
+        }
+    });
+    assert_eq!((run.end.as_str(), run.calls, run.waited), ("Done", 9, 600));
+    assert_eq!(run.output["restarts"], 1);
+    // A worker that never comes back: 36 restarts, then the run fails
+    // (the alarm below fires), well inside the 25,000 history events a
+    // run may hold, leaving more than 3,000 steps to the job.
+    let run = run_machine(&definition, input, &mut |p: &Value| {
+        assert_eq!(p, &payload);
+        Err("Lambda.Unknown".into())
+    });
+    assert_eq!(run.end, "GaveUp");
+    assert_eq!(run.calls, 37 * 7);
+    assert_eq!(run.waited, 36 * 600);
+    assert_eq!(run.output["restarts"], 36);
+    assert_eq!(run.output["programId"], "p");
+    assert_eq!(run.output["jobId"], "j");
+    assert!(
+        run.events + 3_000 * STEP_EVENTS < 25_000,
+        "{} events",
+        run.events
     );
     let role = t
         .eval(&t.resource("ReevaluationPipeRole")["Properties"])
@@ -1149,8 +1269,174 @@ fn each_new_reevaluation_job_starts_a_run_that_steps_the_worker_until_done() {
         .flat_map(|st| list(&st["Action"]))
         .collect();
     assert!(granted.contains("states:StartExecution"), "{granted:?}");
-    assert!(t
+    let alarm: Vec<Value> = t
         .alarms_on("AWS/States", "ExecutionsFailed")
-        .iter()
-        .any(|a| a["Dimensions"][0]["Value"] == t.reference("ReevaluationStateMachine").unwrap()));
+        .into_iter()
+        .filter(|a| a["Dimensions"][0]["Value"] == t.reference("ReevaluationStateMachine").unwrap())
+        .collect();
+    assert_eq!(alarm.len(), 1);
+    // It tells the operator how to go on.
+    let description = alarm[0]["AlarmDescription"].as_str().unwrap();
+    assert!(
+        description.contains("36 restarts") && description.contains("start-execution"),
+        "{description}"
+    );
+}
+
+/// History events a successful step costs (Task state entered, scheduled,
+/// started, succeeded, exited; the Choice entered and exited).
+const STEP_EVENTS: usize = 7;
+
+/// How a run of a state machine definition ended.
+struct Run {
+    end: String,
+    output: Value,
+    /// Worker calls, retries included.
+    calls: usize,
+    /// Seconds spent in Wait states.
+    waited: u64,
+    /// The run's history events, counted as Step Functions writes them:
+    /// every state entered and exited, every task attempt scheduled,
+    /// started and ended, the run started and ended.
+    events: usize,
+}
+
+/// The value at a JSONPath of the form `$` or `$.a.b`.
+fn at_path<'a>(v: &'a Value, path: &str) -> &'a Value {
+    let rest = path.strip_prefix('$').expect("a path from $");
+    rest.split('.')
+        .filter(|k| !k.is_empty())
+        .fold(v, |v, k| &v[k])
+}
+
+fn set_path(v: &mut Value, path: &str, value: Value) {
+    let keys: Vec<&str> = path
+        .strip_prefix("$.")
+        .expect("a ResultPath under $")
+        .split('.')
+        .collect();
+    let mut target = v;
+    for k in &keys[..keys.len() - 1] {
+        target = &mut target[*k];
+    }
+    target[*keys.last().unwrap()] = value;
+}
+
+/// Parameters, ResultSelector: `key.$` from a path or States.MathAdd.
+fn parameters(template: &Value, input: &Value) -> Value {
+    match template {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| match k.strip_suffix(".$") {
+                    Some(name) => {
+                        let expr = v.as_str().unwrap();
+                        let value = if let Some(args) = expr
+                            .strip_prefix("States.MathAdd(")
+                            .and_then(|a| a.strip_suffix(')'))
+                        {
+                            let (a, b) = args.split_once(", ").unwrap();
+                            let a = at_path(input, a).as_i64().unwrap();
+                            json!(a + b.parse::<i64>().unwrap())
+                        } else {
+                            at_path(input, expr).clone()
+                        };
+                        (name.to_owned(), value)
+                    }
+                    None => (k.clone(), parameters(v, input)),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Runs a definition of Pass, Task (the worker, with States.ALL retries and
+/// catches), Choice (BooleanEquals, NumericLessThan), Wait, Succeed and
+/// Fail states: the subset the re-evaluation machine uses, read as Step
+/// Functions reads it. Anything else fails the test.
+fn run_machine(
+    definition: &Value,
+    input: Value,
+    worker: &mut dyn FnMut(&Value) -> Result<Value, String>,
+) -> Run {
+    let mut run = Run {
+        end: String::new(),
+        output: input,
+        calls: 0,
+        waited: 0,
+        events: 2,
+    };
+    let mut name = definition["StartAt"].as_str().unwrap().to_owned();
+    for _ in 0..100_000 {
+        let state = &definition["States"][&name];
+        run.events += 2;
+        let next = match state["Type"].as_str().unwrap() {
+            "Pass" => {
+                run.output = parameters(&state["Parameters"], &run.output);
+                state["Next"].clone()
+            }
+            "Task" => {
+                let payload = parameters(&state["Parameters"], &run.output)["Payload"].clone();
+                let retry = &state["Retry"][0];
+                assert_eq!(retry["ErrorEquals"], json!(["States.ALL"]));
+                let attempts = 1 + retry["MaxAttempts"].as_u64().unwrap() as usize;
+                let mut answer = Err(String::new());
+                for _ in 0..attempts {
+                    run.calls += 1;
+                    run.events += 3;
+                    answer = worker(&payload);
+                    if answer.is_ok() {
+                        break;
+                    }
+                }
+                match answer {
+                    Ok(reply) => {
+                        let result =
+                            parameters(&state["ResultSelector"], &json!({"Payload": reply}));
+                        set_path(
+                            &mut run.output,
+                            state["ResultPath"].as_str().unwrap(),
+                            result,
+                        );
+                        state["Next"].clone()
+                    }
+                    Err(error) => {
+                        let catch = &state["Catch"][0];
+                        assert_eq!(catch["ErrorEquals"], json!(["States.ALL"]));
+                        let caught = json!({"Error": error, "Cause": "the worker failed"});
+                        set_path(
+                            &mut run.output,
+                            catch["ResultPath"].as_str().unwrap(),
+                            caught,
+                        );
+                        catch["Next"].clone()
+                    }
+                }
+            }
+            "Choice" => {
+                let chosen = state["Choices"].as_array().unwrap().iter().find(|c| {
+                    let value = at_path(&run.output, c["Variable"].as_str().unwrap());
+                    if let Some(b) = c.get("BooleanEquals") {
+                        value == b
+                    } else if let Some(n) = c.get("NumericLessThan") {
+                        value.as_f64().unwrap() < n.as_f64().unwrap()
+                    } else {
+                        panic!("a choice rule this runner does not know: {c}")
+                    }
+                });
+                chosen.map_or(state["Default"].clone(), |c| c["Next"].clone())
+            }
+            "Wait" => {
+                run.waited += state["Seconds"].as_u64().unwrap();
+                state["Next"].clone()
+            }
+            "Succeed" | "Fail" => {
+                run.end = name;
+                return run;
+            }
+            other => panic!("a state type this runner does not know: {other}"),
+        };
+        name = next.as_str().unwrap().to_owned();
+    }
+    panic!("the run did not end")
 }

@@ -212,6 +212,38 @@ pub struct FeedNotice {
     pub fields: HashMap<String, String>,
 }
 
+/// The notice items' TTL attribute: epoch seconds after which DynamoDB may
+/// delete the item (the table's `TimeToLiveSpecification` names it). No
+/// other item carries it.
+pub const NOTICE_TTL_ATTRIBUTE: &str = "expiresAt";
+/// The environment variable that sets how many days a notice item is kept
+/// ([`DynamoStore::from_env`] reads it; unset: 90).
+pub const NOTICE_RETENTION_ENV: &str = "NOTICE_RETENTION_DAYS";
+pub const DEFAULT_NOTICE_RETENTION_DAYS: u32 = 90;
+/// The longest retention accepted (the engine's longest period, 100 years):
+/// a typo of a few more digits is refused rather than kept forever.
+pub const MAX_NOTICE_RETENTION_DAYS: u32 = 36_600;
+
+/// Days a notice is kept, from the text of [`NOTICE_RETENTION_ENV`] (None:
+/// unset, the default): a whole number from 1 to
+/// [`MAX_NOTICE_RETENTION_DAYS`], digits only.
+pub fn notice_retention_days(value: Option<&str>) -> Result<u32, StoreError> {
+    let Some(text) = value else {
+        return Ok(DEFAULT_NOTICE_RETENTION_DAYS);
+    };
+    text.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| text.parse::<u32>().ok())
+        .flatten()
+        .filter(|days| (1..=MAX_NOTICE_RETENTION_DAYS).contains(days))
+        .ok_or_else(|| {
+            StoreError::Config(format!(
+                "{NOTICE_RETENTION_ENV} is `{text}`: it must be a whole number of days \
+                 from 1 to {MAX_NOTICE_RETENTION_DAYS}"
+            ))
+        })
+}
+
 /// Notices one commit writes at most: with the event items, the state and
 /// its index entry, a transaction stays well inside DynamoDB's 100 items
 /// (and the 25 that older engines took). A commit that owes more (a
@@ -236,6 +268,10 @@ pub struct CustomerCommit<'a> {
     pub notices: Vec<NoticeItem>,
 }
 
+// `Conflict` carries the state read back from the cancellation (about 470
+// bytes against 180): a commit fails with it at most once an attempt, and
+// boxing it would change every caller's match for nothing measurable.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum CommitError {
     /// An event item already exists (index into `events`), with the stored
@@ -262,6 +298,9 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     metrics: Arc<Metrics>,
+    /// How long after it is written a notice item expires (its TTL) and
+    /// stops being served by the feed.
+    notice_retention: std::time::Duration,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -293,7 +332,21 @@ impl DynamoStore {
             client,
             table: table.into(),
             metrics: Arc::new(Metrics::default()),
+            notice_retention: std::time::Duration::from_secs(
+                u64::from(DEFAULT_NOTICE_RETENTION_DAYS) * 86_400,
+            ),
         }
+    }
+
+    /// The same store with notices kept for `retention` (whole seconds;
+    /// the default is [`DEFAULT_NOTICE_RETENTION_DAYS`]).
+    pub fn with_notice_retention(mut self, retention: std::time::Duration) -> Self {
+        self.notice_retention = retention;
+        self
+    }
+
+    pub fn notice_retention(&self) -> std::time::Duration {
+        self.notice_retention
     }
 
     /// Timeouts on every call, so a hung connection becomes a transient
@@ -308,17 +361,33 @@ impl DynamoStore {
     }
 
     /// The production wiring: region and credentials from the environment,
-    /// `TABLE_NAME`, and `DYNAMODB_ENDPOINT` when set (DynamoDB Local).
+    /// `TABLE_NAME`, `NOTICE_RETENTION_DAYS` (unset: 90; anything but a
+    /// whole number from 1 to 36,600 is refused, so a function with a bad
+    /// value fails to start rather than keeping notices for a surprise),
+    /// and `DYNAMODB_ENDPOINT` when set (DynamoDB Local).
     pub async fn from_env() -> Result<Self, StoreError> {
         let table = std::env::var("TABLE_NAME")
             .map_err(|_| StoreError::Config("TABLE_NAME is not set".into()))?;
+        let retention = match std::env::var(NOTICE_RETENTION_ENV) {
+            Ok(text) => notice_retention_days(Some(&text))?,
+            Err(std::env::VarError::NotPresent) => notice_retention_days(None)?,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(StoreError::Config(format!(
+                    "{NOTICE_RETENTION_ENV} is not valid UTF-8"
+                )))
+            }
+        };
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(Self::timeouts());
         if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
             loader = loader.endpoint_url(endpoint);
         }
         let config = loader.load().await;
-        Ok(Self::new(Client::new(&config), table))
+        Ok(
+            Self::new(Client::new(&config), table).with_notice_retention(
+                std::time::Duration::from_secs(u64::from(retention) * 86_400),
+            ),
+        )
     }
 
     /// A client for a local engine (dynoxide or DynamoDB Local): any static
@@ -534,9 +603,11 @@ impl DynamoStore {
                 items.push(self.expiry_write(&pk, &commit, expires)?);
             }
             let skip = commit.notices.len().saturating_sub(MAX_NOTICES_PER_COMMIT);
-            let written = feed_instant();
+            let now = chrono::Utc::now();
+            let written = feed_cursor_at(now);
+            let expires_at = now.timestamp().saturating_add(self.notice_retention_secs());
             for notice in &commit.notices[skip..] {
-                let put = self.notice_put(&pk, commit.program, notice, &written)?;
+                let put = self.notice_put(&pk, commit.program, notice, &written, expires_at)?;
                 items.push(TransactWriteItem::builder().put(put).build());
             }
         }
@@ -593,11 +664,19 @@ impl DynamoStore {
         program: &str,
         notice: &NoticeItem,
         written: &str,
+        expires_at: i64,
     ) -> Result<Put, StoreError> {
         let mut attrs = key(pk.to_owned(), keys::notice_sk(notice.seq));
         for (name, value) in &notice.fields {
             attrs.insert((*name).to_owned(), s(value));
         }
+        // DynamoDB deletes the item some time after this (up to days
+        // later: the feed filters on it). The deletion is a REMOVE record
+        // on the stream, which neither pipe passes (both take INSERT only).
+        attrs.insert(
+            NOTICE_TTL_ATTRIBUTE.into(),
+            AttributeValue::N(expires_at.to_string()),
+        );
         attrs.insert("expiryShard".into(), s(keys::feed_shard_of(program, pk)));
         attrs.insert(
             "expiresOn".into(),
@@ -614,32 +693,79 @@ impl DynamoStore {
 
     /// Up to `limit` of a program's notices written after `after` (a
     /// cursor from an earlier page; None: from the first), in the order
-    /// they were written.
+    /// they were written. Only notices whose TTL has not passed: DynamoDB
+    /// deletes an expired item up to days later, so each one read is
+    /// checked, and the read goes on past expired ones until `limit` are
+    /// found or the feed ends (a page of expired notices never stalls a
+    /// reader). The feed starts no earlier than the retention period ago:
+    /// what was written before had its TTL pass (with the retention as
+    /// configured now), so a reader far behind does not read every expired
+    /// item DynamoDB has yet to delete.
     pub async fn notices_after(
         &self,
         program: &str,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<FeedNotice>, StoreError> {
+        let now = chrono::Utc::now();
+        let horizon = chrono::Duration::try_seconds(self.notice_retention_secs())
+            .and_then(|retention| now.checked_sub_signed(retention))
+            .map(feed_cursor_at)
+            .unwrap_or_default();
+        let mut from = match after {
+            Some(cursor) if cursor > horizon.as_str() => cursor.to_owned(),
+            _ => horizon,
+        };
+        let mut out = Vec::with_capacity(limit.min(1000));
+        while out.len() < limit {
+            let need = limit - out.len();
+            let found = self.notice_keys_after(program, &from, need).await?;
+            let exhausted = found.len() < need;
+            for (cursor, pk, sk) in found {
+                from.clone_from(&cursor);
+                let Some(item) = self.get(pk, &sk).await? else {
+                    continue;
+                };
+                if notice_expired(&item, now.timestamp()) {
+                    continue;
+                }
+                let fields = item
+                    .into_iter()
+                    .filter(|(name, _)| !INTERNAL_ATTRIBUTES.contains(&name.as_str()))
+                    .filter_map(|(name, v)| v.as_s().ok().cloned().map(|v| (name, v)))
+                    .collect();
+                out.push(FeedNotice { cursor, fields });
+            }
+            if exhausted {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first `limit` keys of a program's notices after `from` in the
+    /// feed's order, over every feed shard: (cursor, pk, sk).
+    async fn notice_keys_after(
+        &self,
+        program: &str,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
         let mut keys_found: Vec<(String, String, String)> = Vec::new();
         for shard in 0..keys::EXPIRY_SHARDS {
-            let (condition, from) = match after {
-                Some(cursor) => ("expiryShard = :shard AND expiresOn > :after", cursor),
-                None => ("expiryShard = :shard", ""),
-            };
-            let mut query = self
+            let out = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(keys::EXPIRY_INDEX)
-                .key_condition_expression(condition)
+                .key_condition_expression("expiryShard = :shard AND expiresOn > :after")
                 .expression_attribute_values(":shard", s(keys::feed_shard(program, shard)))
+                .expression_attribute_values(":after", s(from))
                 .limit(limit.clamp(1, 1000) as i32)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            if after.is_some() {
-                query = query.expression_attribute_values(":after", s(from));
-            }
-            let out = query.send().await.map_err(|e| classify(e, &self.table))?;
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| classify(e, &self.table))?;
             self.metrics
                 .count(false, out.consumed_capacity().into_iter());
             for item in out.items() {
@@ -654,19 +780,11 @@ impl DynamoStore {
         }
         keys_found.sort();
         keys_found.truncate(limit);
-        let mut out = Vec::with_capacity(keys_found.len());
-        for (cursor, pk, sk) in keys_found {
-            let Some(item) = self.get(pk, &sk).await? else {
-                continue;
-            };
-            let fields = item
-                .into_iter()
-                .filter(|(name, _)| !INTERNAL_ATTRIBUTES.contains(&name.as_str()))
-                .filter_map(|(name, v)| v.as_s().ok().cloned().map(|v| (name, v)))
-                .collect();
-            out.push(FeedNotice { cursor, fields });
-        }
-        Ok(out)
+        Ok(keys_found)
+    }
+
+    fn notice_retention_secs(&self) -> i64 {
+        i64::try_from(self.notice_retention.as_secs()).unwrap_or(i64::MAX)
     }
 
     fn state_put(
@@ -778,15 +896,18 @@ impl DynamoStore {
     }
 }
 
-/// Attributes of a notice item that are keys, not what it tells.
-const INTERNAL_ATTRIBUTES: &[&str] = &["pk", "sk", "expiryShard", "expiresOn"];
+/// Attributes of a notice item that are keys or its TTL, not what it tells.
+const INTERNAL_ATTRIBUTES: &[&str] =
+    &["pk", "sk", "expiryShard", "expiresOn", NOTICE_TTL_ATTRIBUTE];
 
-/// The feed's order: when the notice was written, to the microsecond
-/// (fixed width, so that text order is time order).
-fn feed_instant() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+/// Whether a notice's TTL has passed at `now` (epoch seconds): DynamoDB may
+/// delete it any time from then on. A notice written before notices had a
+/// TTL has none and never expires.
+fn notice_expired(item: &Item, now: i64) -> bool {
+    item.get(NOTICE_TTL_ATTRIBUTE)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|expires_at| expires_at <= now)
 }
 
 /// The feed cursor of a notice written at `instant`: every notice written
@@ -874,4 +995,43 @@ fn cancellation(
         return CommitError::Conflict { current };
     }
     CommitError::Conflict { current: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notice_retention_is_whole_days_from_one_to_the_bound() {
+        assert_eq!(notice_retention_days(None).unwrap(), 90);
+        assert_eq!(notice_retention_days(Some("1")).unwrap(), 1);
+        assert_eq!(notice_retention_days(Some("365")).unwrap(), 365);
+        assert_eq!(notice_retention_days(Some("36600")).unwrap(), 36_600);
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+5",
+            " 90",
+            "90 ",
+            "90d",
+            "1.5",
+            "36601",
+            "99999999999",
+        ] {
+            let e = notice_retention_days(Some(bad)).unwrap_err();
+            assert!(matches!(e, StoreError::Config(_)), "{bad}: {e}");
+            assert!(e.to_string().contains(NOTICE_RETENTION_ENV), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_notice_is_expired_from_its_ttl_on_and_one_without_a_ttl_never() {
+        let with =
+            |v: &str| Item::from([(NOTICE_TTL_ATTRIBUTE.to_owned(), AttributeValue::N(v.into()))]);
+        assert!(!notice_expired(&with("101"), 100));
+        assert!(notice_expired(&with("100"), 100));
+        assert!(notice_expired(&with("99"), 100));
+        assert!(!notice_expired(&Item::new(), 100));
+    }
 }

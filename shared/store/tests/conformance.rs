@@ -2,6 +2,7 @@
 //! and AWS's DynamoDB Local (started by scripts/test.sh, which exports
 //! DYNAMODB_LOCAL_ENDPOINT). Each test works in a fresh table.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use std::sync::atomic::{AtomicU32, Ordering};
 use tier_engine::{CustomerState, Program, ProgramConfig};
@@ -337,6 +338,146 @@ async fn notices_are_written_with_the_state_once_and_read_in_written_order(store
     );
 }
 
+/// A notice item as stored (None: not there).
+async fn notice_item(
+    store: &DynamoStore,
+    customer: &str,
+    seq: u64,
+) -> Option<std::collections::HashMap<String, AttributeValue>> {
+    store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(keys::customer_pk("p", customer)))
+        .key("sk", AttributeValue::S(keys::notice_sk(seq)))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+/// A notice item's TTL (`expiresAt`, epoch seconds) as stored.
+async fn stored_ttl(store: &DynamoStore, customer: &str, seq: u64) -> Option<i64> {
+    let item = notice_item(store, customer, seq)
+        .await
+        .expect("the notice item is there");
+    item.get(NOTICE_TTL_ATTRIBUTE)
+        .map(|v| v.as_n().expect("a number").parse().expect("whole seconds"))
+}
+
+/// Sets (Some) or removes (None) a stored notice's TTL, as DynamoDB would
+/// see an item it has not deleted yet, or one written before notices had
+/// a TTL.
+async fn set_ttl(store: &DynamoStore, customer: &str, seq: u64, ttl: Option<i64>) {
+    let update = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(keys::customer_pk("p", customer)))
+        .key("sk", AttributeValue::S(keys::notice_sk(seq)))
+        .expression_attribute_names("#ttl", NOTICE_TTL_ATTRIBUTE);
+    let update = match ttl {
+        Some(at) => update
+            .update_expression("SET #ttl = :at")
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string())),
+        None => update.update_expression("REMOVE #ttl"),
+    };
+    update.send().await.unwrap();
+}
+
+/// `kept`: the engine never deletes expired items (dynoxide's server runs
+/// no TTL sweep), so the feed's own check is what hides them; DynamoDB
+/// Local deletes them now and then, as DynamoDB does, and the feed must
+/// hide them whether or not it has yet.
+async fn notices_expire_and_the_feed_serves_none_whose_ttl_has_passed(
+    store: DynamoStore,
+    kept: bool,
+) {
+    // The table has TTL on the notices' attribute, as the template sets it.
+    let ttl = store
+        .client()
+        .describe_time_to_live()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .expect("a TTL description");
+    assert_eq!(ttl.attribute_name(), Some(NOTICE_TTL_ATTRIBUTE));
+    assert_eq!(
+        ttl.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
+    );
+    let s = state();
+    let before = chrono::Utc::now().timestamp();
+    let mut first = commit("c1", None, &s, vec![]);
+    first.notices = vec![notice(1, "c1"), notice(2, "c1")];
+    store.commit(first).await.unwrap();
+    let after = chrono::Utc::now().timestamp();
+    // Written with the default retention of 90 days, in epoch seconds.
+    let days90 = 90 * 86_400;
+    for seq in [1, 2] {
+        let at = stored_ttl(&store, "c1", seq).await.expect("a TTL");
+        assert!(
+            (before + days90..=after + days90).contains(&at),
+            "{at} not 90 days after {before}..{after}"
+        );
+    }
+    // Another store with a retention of one second writes c2's notice;
+    // c1's second notice has its TTL pass (DynamoDB deletes up to days
+    // later, so the item stays); c3's is written with the default.
+    let brief = store
+        .clone()
+        .with_notice_retention(std::time::Duration::from_secs(1));
+    let mut second = commit("c2", None, &s, vec![]);
+    second.notices = vec![notice(1, "c2")];
+    brief.commit(second).await.unwrap();
+    set_ttl(&store, "c1", 2, Some(chrono::Utc::now().timestamp() - 1)).await;
+    let mut third = commit("c3", None, &s, vec![]);
+    third.notices = vec![notice(1, "c3")];
+    store.commit(third).await.unwrap();
+    // A notice written before notices had a TTL is kept and served.
+    set_ttl(&store, "c1", 1, None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    if kept {
+        let now = chrono::Utc::now().timestamp();
+        assert!(stored_ttl(&store, "c2", 1).await.unwrap() <= now);
+        assert!(stored_ttl(&store, "c1", 2).await.unwrap() <= now);
+    }
+    let ids = |page: &[FeedNotice]| -> Vec<String> {
+        page.iter().map(|n| n.fields["eventId"].clone()).collect()
+    };
+    // The feed order is c1-1, c1-2, c2-1, c3-1: the two expired ones are
+    // not served, and a page goes on past them to fill its limit.
+    let all = store.notices_after("p", None, 10).await.unwrap();
+    assert_eq!(ids(&all), ["c1-1", "c3-1"]);
+    assert!(all
+        .iter()
+        .all(|n| !n.fields.contains_key(NOTICE_TTL_ATTRIBUTE)));
+    assert_eq!(
+        ids(&store.notices_after("p", None, 2).await.unwrap()),
+        ["c1-1", "c3-1"]
+    );
+    // A reader whose next page starts at expired notices is not held up
+    // by them: its page of one is the next live notice.
+    let first_page = store.notices_after("p", None, 1).await.unwrap();
+    assert_eq!(ids(&first_page), ["c1-1"]);
+    let next = store
+        .notices_after("p", Some(&first_page[0].cursor), 1)
+        .await
+        .unwrap();
+    assert_eq!(ids(&next), ["c3-1"]);
+    assert!(store
+        .notices_after("p", Some(&next[0].cursor), 1)
+        .await
+        .unwrap()
+        .is_empty());
+    // With a retention of one second, everything here was written longer
+    // ago than that: the feed starts after it, whatever the items say.
+    assert!(brief.notices_after("p", None, 10).await.unwrap().is_empty());
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
         mod dynoxide_engine {
@@ -361,3 +502,19 @@ on_both_engines!(
     order_items_are_read_back_by_date,
     notices_are_written_with_the_state_once_and_read_in_written_order,
 );
+
+/// The TTL test on both engines, told whether the engine keeps expired
+/// items.
+mod notice_ttl {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dynoxide_engine() {
+        let store = super::store(super::dynoxide_endpoint().await).await;
+        super::notices_expire_and_the_feed_serves_none_whose_ttl_has_passed(store, true).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dynamodb_local() {
+        let store = super::store(super::dynamodb_local_endpoint()).await;
+        super::notices_expire_and_the_feed_serves_none_whose_ttl_has_passed(store, false).await
+    }
+}
