@@ -246,9 +246,10 @@ pub fn notice_retention_days(value: Option<&str>) -> Result<u32, StoreError> {
 
 /// Notices one commit writes at most: with the event items, the state and
 /// its index entry, a transaction stays well inside DynamoDB's 100 items
-/// (and the 25 that older engines took). A commit that owes more (a
-/// customer idle for years under a monthly validity) writes the newest;
-/// the gap shows in their `seq`.
+/// (and the 25 that older engines took). The service never hands more: a
+/// customer idle for years under a monthly validity is caught up a commit
+/// of notices at a time before the event is decided. Should a caller hand
+/// more, the newest are written and the gap shows in their `seq`.
 pub const MAX_NOTICES_PER_COMMIT: usize = 20;
 
 /// Everything one event changes for one customer, written atomically.
