@@ -252,3 +252,188 @@ async fn the_console_fits_a_phone() {
     browser.quit().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }
+
+/// What the page's chart `id` draws: (side, label, value) of every bar.
+async fn bars(browser: &Browser, id: &str) -> Vec<(String, String, u64)> {
+    let found = browser
+        .driver
+        .execute(
+            "return Array.from(document.querySelectorAll('#' + arguments[0] + ' rect[data-side]'))\
+             .map((r) => [r.dataset.side, r.dataset.label, Number(r.dataset.value)]);",
+            vec![serde_json::Value::String(id.to_owned())],
+        )
+        .await
+        .unwrap();
+    found.convert().unwrap()
+}
+
+/// The chart's bars as the report's figures say they must be: each label
+/// of `labels`, current then draft, zero where the report has none.
+fn expected_bars(
+    labels: &[String],
+    current: &serde_json::Value,
+    draft: &serde_json::Value,
+) -> Vec<(String, String, u64)> {
+    labels
+        .iter()
+        .flat_map(|label| {
+            [("current", current), ("draft", draft)].map(|(side, figures)| {
+                let value = figures[label.as_str()].as_u64().unwrap_or(0);
+                (side.to_owned(), label.clone(), value)
+            })
+        })
+        .collect()
+}
+
+/// A brand tries a lower Gold threshold on its own history from the
+/// console: the draft in the editor is simulated, and the charts and tables
+/// show exactly the report the API gives for the same draft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_is_simulated_and_drawn_from_the_console() {
+    let api = Api::start(Engine::Embedded).await;
+    api.program("shop", &gold_config("A AND B", "1000")).await;
+    let history = [
+        ("ann", "2026-03-01T10:00:00Z", "400"),
+        ("ann", "2026-04-01T10:00:00Z", "400"),
+        ("ann", "2026-05-01T10:00:00Z", "400"),
+        ("bob", "2026-03-05T10:00:00Z", "250"),
+        ("bob", "2026-04-05T10:00:00Z", "250"),
+        ("bob", "2026-06-05T10:00:00Z", "250"),
+        ("cat", "2026-03-09T10:00:00Z", "600"),
+        ("cat", "2026-03-10T10:00:00Z", "600"),
+    ];
+    for (i, (customer, at, amount)) in history.iter().enumerate() {
+        api.order("shop", customer, &format!("o{i}"), at, amount)
+            .await;
+    }
+    let draft = gold_config("A AND B", "500");
+
+    let browser = Browser::start(1280, 1400).await;
+    goto(&browser, format!("{}/console#/programs/shop", api.base)).await;
+    browser.wait_for_text(".valid", "Valid configuration").await;
+    set_editor(&browser, &serde_json::to_string_pretty(&draft).unwrap()).await;
+    browser.wait_for_text(".valid", "Valid configuration").await;
+    browser
+        .driver
+        .find(By::Id("simulate"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let summary = browser
+        .wait_for_text("#whatif-summary", "unchanged under the draft")
+        .await;
+
+    // The same draft through the API, to the instant the console's run
+    // told its balances at: the same report.
+    let end = summary.attr("data-end").await.unwrap().expect("data-end");
+    let posted = api
+        .post(
+            "/programs/shop/simulations",
+            &serde_json::json!({"config": draft, "to": end}),
+        )
+        .await;
+    assert_eq!(posted.status, 202, "{}", posted.body);
+    let id = posted.body["simulationId"].as_str().unwrap().to_owned();
+    let report = loop {
+        let seen = api.get(&format!("/programs/shop/simulations/{id}")).await;
+        if seen.body["status"] == "done" {
+            break seen.body["report"].clone();
+        }
+        assert_ne!(seen.body["status"], "failed", "{}", seen.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (&report["movers"]["higher"], &report["movers"]["unchanged"]),
+        (&serde_json::json!(1), &serde_json::json!(2)),
+        "bob reaches Gold at $750: {report}"
+    );
+    assert!(summary
+        .text()
+        .await
+        .unwrap()
+        .contains("3 customers, 8 events"));
+    assert!(summary
+        .text()
+        .await
+        .unwrap()
+        .contains("1 higher, 0 lower, 2 unchanged"));
+
+    let ladder: Vec<String> = ["Member", "Gold", "Diamond"].map(String::from).to_vec();
+    assert_eq!(
+        bars(&browser, "chart-tiers").await,
+        expected_bars(
+            &ladder,
+            &report["current"]["tiers"],
+            &report["draft"]["tiers"]
+        )
+    );
+    let mut months: Vec<String> = report["current"]["upgradesPerMonth"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .chain(
+            report["draft"]["upgradesPerMonth"]
+                .as_object()
+                .unwrap()
+                .keys(),
+        )
+        .cloned()
+        .collect();
+    months.sort();
+    months.dedup();
+    assert_eq!(months, ["2026-05", "2026-06"], "{report}");
+    assert_eq!(
+        bars(&browser, "chart-upgrades").await,
+        expected_bars(
+            &months,
+            &report["current"]["upgradesPerMonth"],
+            &report["draft"]["upgradesPerMonth"]
+        )
+    );
+    let awarded = browser
+        .wait_for_text("#whatif-points [data-row='Points awarded']", "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        awarded,
+        format!(
+            "Points awarded {} {}",
+            report["current"]["pointsAwarded"].as_str().unwrap(),
+            report["draft"]["pointsAwarded"].as_str().unwrap()
+        )
+    );
+    browser
+        .wait_for_text("#whatif-movers [data-customer=bob]", "higher")
+        .await;
+    browser
+        .driver
+        .execute(
+            "document.getElementById('whatif-h').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.screenshot("whatif").await;
+
+    // A draft the API refuses is shown as such, and nothing is simulated.
+    set_editor(&browser, "{\"currency\": \"USD\"}").await;
+    browser
+        .driver
+        .find(By::Id("simulate"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("#whatif .error", "Not simulated")
+        .await;
+
+    let errors = browser.console_errors().await;
+    browser.quit().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+}

@@ -281,9 +281,116 @@ async function programPage(programId) {
     h("section", { "aria-labelledby": "editor-h" }, h("h2", { id: "editor-h" }, "Configuration"),
       h("div", { class: "editor" }, editor, h("div", { class: "card" }, h("h3", {}, "Validation"), validation,
         h("div", { class: "actions" }, publish), publishResult))),
+    exists ? whatIfPanel(programId, editor) : null,
     versions);
   announce(`Program ${programId} loaded`);
   validate();
+}
+
+// ---------- what-if: a draft replayed over the program's history ----------
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
+  for (const c of children.flat()) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+// Grouped bars, current beside draft, one group per label. Every bar
+// carries its numbers (data-*) and a <title>, so the chart reads without
+// the picture too; a table of the same figures follows it.
+function barChart(id, title, labels, series) {
+  const width = Math.max(360, labels.length * 64 + 60), height = 220, left = 40, bottom = 40, top = 12;
+  const most = Math.max(1, ...series.flatMap((s) => labels.map((l) => s.values[l] || 0)));
+  const band = (width - left - 10) / Math.max(1, labels.length);
+  const bar = Math.min(24, (band - 12) / series.length);
+  const y = (v) => top + (height - top - bottom) * (1 - v / most);
+  const bars = labels.flatMap((label, i) => series.map((s, k) => {
+    const v = s.values[label] || 0;
+    const x = left + i * band + (band - bar * series.length) / 2 + k * bar;
+    return svg("rect", { x, y: y(v), width: bar - 2, height: y(0) - y(v), class: `bar-${s.key}`,
+      "data-side": s.key, "data-label": label, "data-value": String(v) },
+    svg("title", {}, `${label}, ${s.name}: ${v}`));
+  }));
+  const ticks = labels.map((label, i) => svg("text", { x: left + i * band + band / 2, y: height - bottom + 16,
+    "text-anchor": "middle", class: "tick" }, label));
+  const axis = [svg("line", { x1: left, y1: y(0), x2: width - 10, y2: y(0), class: "axis" }),
+    svg("text", { x: left - 6, y: y(most) + 4, "text-anchor": "end", class: "tick" }, String(most)),
+    svg("text", { x: left - 6, y: y(0) + 4, "text-anchor": "end", class: "tick" }, "0")];
+  const key = series.map((s, k) => svg("g", {}, svg("rect", { x: left + k * 110, y: height - 14, width: 10, height: 10, class: `bar-${s.key}` }),
+    svg("text", { x: left + k * 110 + 14, y: height - 5, class: "tick" }, s.name)));
+  return h("figure", { class: "chart card" }, h("figcaption", {}, title),
+    svg("svg", { id, viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": title }, axis, bars, ticks, key));
+}
+
+function figuresTable(id, caption, rows) {
+  return h("div", { class: "table-wrap" }, h("table", { id },
+    h("caption", { class: "visually-hidden" }, caption),
+    h("thead", {}, h("tr", {}, ["", "Current", "Draft"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.map(([label, a, b]) => h("tr", { "data-row": label }, h("th", { scope: "row" }, label), h("td", {}, a), h("td", {}, b))))));
+}
+
+function whatIfReport(r) {
+  const sides = [{ key: "current", name: "Current", values: r.current.tiers }, { key: "draft", name: "Draft", values: r.draft.tiers }];
+  const ladder = r.draft.ladder.concat(r.current.ladder.filter((t) => !r.draft.ladder.includes(t)));
+  const months = Array.from(new Set(Object.keys(r.current.upgradesPerMonth).concat(Object.keys(r.draft.upgradesPerMonth)))).sort();
+  const m = r.movers;
+  return h("div", { id: "whatif-report" },
+    h("p", { id: "whatif-summary", "data-end": r.end }, `${r.customers} customers, ${r.events} events replayed to ${when(r.end)}: `,
+      h("strong", {}, `${m.higher} higher`), ", ", h("strong", {}, `${m.lower} lower`), `, ${m.unchanged} unchanged under the draft.`),
+    h("div", { class: "grid" },
+      barChart("chart-tiers", "Customers per tier", ladder, sides),
+      barChart("chart-upgrades", "Upgrades per month", months, [
+        { key: "current", name: "Current", values: r.current.upgradesPerMonth },
+        { key: "draft", name: "Draft", values: r.draft.upgradesPerMonth }])),
+    figuresTable("whatif-points", "Points under each config", [
+      ["Points awarded", r.current.pointsAwarded, r.draft.pointsAwarded],
+      ["Points taken back", r.current.pointsReversed, r.draft.pointsReversed],
+      ["Points outstanding", r.current.pointsOutstanding, r.draft.pointsOutstanding]]),
+    m.sample.length ? h("div", {}, h("h3", {}, `Movers (first ${m.sample.length} by customer id)`),
+      h("div", { class: "table-wrap" }, h("table", { id: "whatif-movers" },
+        h("thead", {}, h("tr", {}, ["Customer", "Moves", "Current tier", "Draft tier"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, m.sample.map((v) => h("tr", { "data-customer": v.customerId },
+          h("td", {}, v.customerId), h("td", { class: v.direction === "higher" ? "met" : "unmet" }, v.direction),
+          h("td", {}, v.currentTier || "—"), h("td", {}, v.draftTier || "—"))))))) : null);
+}
+
+// Asks for a simulation of the editor's draft and follows it to its report.
+function whatIfPanel(programId, editor) {
+  const out = h("div", { id: "whatif", "aria-live": "polite" });
+  const button = h("button", { id: "simulate", type: "button", class: "secondary" }, "Simulate this draft");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    out.replaceChildren(h("p", { class: "muted" }, "Replaying the program's history…"));
+    const asked = await call("POST", `/programs/${enc(programId)}/simulations`, `{"config": ${editor.value}}`);
+    if (asked.status !== 202) {
+      button.disabled = false;
+      out.replaceChildren(notice(`Not simulated: ${errorText(asked)}`, true));
+      return;
+    }
+    const id = asked.body.simulationId;
+    for (;;) {
+      const seen = await call("GET", `/programs/${enc(programId)}/simulations/${enc(id)}`);
+      const status = seen.body && seen.body.status;
+      if (seen.status !== 200 || status === "failed") {
+        out.replaceChildren(notice(`Simulation ${id} failed: ${seen.status === 200 ? (seen.body.failureReason || "no reason given") : errorText(seen)}`, true));
+        break;
+      }
+      if (status === "done") {
+        out.replaceChildren(whatIfReport(seen.body.report));
+        announce("Simulation done");
+        break;
+      }
+      out.replaceChildren(h("p", { class: "muted" }, `Replaying: ${seen.body.progress.customersSeen} customers so far…`));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    button.disabled = false;
+  });
+  return h("section", { "aria-labelledby": "whatif-h" }, h("h2", { id: "whatif-h" }, "What if"),
+    h("p", { class: "muted" }, "Replays every stored order, return and redemption under the draft in the editor and under the current version, side by side. Nothing of the live program changes."),
+    h("div", { class: "actions" }, button), out);
 }
 
 // ---------- customer page ----------
