@@ -1079,3 +1079,42 @@ proptest! {
         prop_assert_eq!(rounds, once);
     }
 }
+
+#[test]
+fn an_admin_set_is_a_floor_until_its_own_period_ends() {
+    let p = program(2000, 8000, json!({}));
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    p.set_tier(
+        &mut c.s,
+        "Gold",
+        at("2026-03-01T00:00:00Z"),
+        "VIP migration",
+    )
+    .unwrap();
+    let mut record = c.buy("2026-04-01T00:00:00Z", "500").record;
+    let ret = Return {
+        return_id: "r1".into(),
+        order_id: record.order_id.clone(),
+        customer_id: "c1".into(),
+        returned_at: at("2026-05-01T00:00:00Z"),
+        amount: None,
+    };
+    let history = ReturnHistory {
+        orders: &[],
+        rules: &CurrentRulesOnly,
+    };
+    p.apply_return_judged(&mut c.s, &mut record, &ret, &history)
+        .unwrap();
+    assert_eq!(
+        c.tier(),
+        "Gold",
+        "a return never goes below the admin's set"
+    );
+    // The set tier has a period of its own, judged at its end like any.
+    assert_eq!(p.valid_until(&c.s), Some(at("2027-03-01T00:00:00Z")));
+    c.job("2027-03-02T00:00:00Z");
+    assert_eq!(
+        c.last(),
+        ("Gold", "Silver", at("2027-03-01T00:00:00Z"), "retention")
+    );
+}
