@@ -1,7 +1,8 @@
 //! What-if through the API (issue 13): `POST /programs/{programId}/simulations`
 //! and `GET .../simulations/{simulationId}` on both engines. The report is
 //! the one `tier-sim` gives for the same history (the table scanned into an
-//! export and replayed by the CLI's own functions); a draft is refused as
+//! export and replayed by the CLI's own functions, the draft's retention
+//! rules dated as publishing it would date them); a draft is refused as
 //! `PUT config` refuses it; hostile input is a 4xx with a code and writes
 //! nothing; one simulation per program runs at a time; a job whose process
 //! stopped is answered `failed`, also across a real restart of the local API.
@@ -197,7 +198,8 @@ async fn export(api: &Api, dir: &std::path::Path) {
 }
 
 /// The report `tier-sim --export` gives for `program` over the table as it
-/// is now, with the simulation's window and `end`.
+/// is now, with the simulation's window and `end`, the draft published at
+/// the simulation's `createdAt` (`--published-at`).
 async fn cli_report(api: &Api, program: &str, draft: &Value, simulation: &Value) -> Value {
     let dir = std::env::temp_dir().join(format!(
         "sim-api-{}-{}-{}",
@@ -211,14 +213,21 @@ async fn cli_report(api: &Api, program: &str, draft: &Value, simulation: &Value)
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let configs = tier_sim::partition_export(&files, program, &work, 4, false).unwrap();
-    let (version, current_json) = configs.current.expect("the export holds the config");
-    let current = tier_sim::program_of("current", &current_json, version).unwrap();
-    let draft = tier_sim::program_of("draft", &draft.to_string(), version + 1).unwrap();
     let instant = |field: &str| {
         simulation[field]
             .as_str()
             .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap())
     };
+    // As the CLI builds them: the export's config with its retentionSince,
+    // the draft dated as published at the simulation's instant.
+    let (current, draft) = tier_sim::export_programs(
+        program,
+        &configs,
+        None,
+        &draft.to_string(),
+        instant("createdAt").unwrap(),
+    )
+    .unwrap();
     let run = tier_sim::Run {
         current: &current,
         draft: &draft,
@@ -302,6 +311,92 @@ async fn the_report_is_the_one_tier_sim_gives_for_the_same_history(api: Api) {
     assert_eq!(config.body["version"], 1);
     let first = api.get(&format!("/programs/ako/simulations/{id}")).await;
     assert_eq!(first.body["report"], *report, "a done report is kept");
+}
+
+/// Silver kept by 2,000 of spending over 12 months; the rule's
+/// `retentionSince` is the day it is configured (today, in the test).
+fn retention() -> Value {
+    json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "0.01"},
+            {"name": "Silver", "earnRate": "0.02", "upgrade": {"criteria": [
+                {"id": "S", "kind": "tracker", "tracker": "spend12m", "min": "3000"}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend12m", "min": "2000"}],
+                "condition": "all", "onFail": "oneDown"}}]
+    })
+}
+
+/// A program whose retention rule was configured today: customers reached
+/// Silver some 300 days ago, some spent enough to keep it before today (it
+/// does not count: they lapse), some after (it does), and each has an order
+/// after their period's end (so the end is judged). The current config as
+/// the draft moves nobody: the draft keeps the rule's day, as publishing it
+/// would (undated, its rule would count the spending before today and renew
+/// those the current config lets lapse). A draft that changes the rule dates
+/// it at the simulation's instant. Both reports are the CLI's.
+async fn a_draft_dates_its_retention_rules_as_publishing_would(api: Api) {
+    api.program("keep", &retention()).await;
+    let now = chrono::Utc::now();
+    let iso =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let days = chrono::Duration::days;
+    for c in 0..6i64 {
+        let customer = format!("c{c}");
+        let reached = now - days(300 + c);
+        let end = reached + chrono::Months::new(12);
+        let mut orders = vec![(reached, "3500")];
+        match c % 3 {
+            // Before the rule was configured: would renew were it counted.
+            0 => orders.push((now - days(20), "2500")),
+            // After it (before the period ends): renews.
+            1 => orders.push((now + days(5), "2500")),
+            // Too little either way: lapses.
+            _ => orders.push((now - days(20), "100")),
+        }
+        orders.push((end + days(3), "10"));
+        for (i, (at, amount)) in orders.iter().enumerate() {
+            api.order("keep", &customer, &format!("o{i}"), &iso(*at), amount)
+                .await;
+        }
+    }
+    let to = iso(now + days(200));
+
+    let same = retention();
+    let accepted = start(&api, "keep", &json!({"config": same, "to": to})).await;
+    let done = finished(&api, "keep", accepted["simulationId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let report = &done["report"];
+    assert_eq!(report["customers"], 6, "{report}");
+    assert_eq!(
+        report["current"]["tiers"],
+        json!({"Member": 4, "Silver": 2}),
+        "spending before the rule does not renew: {report}"
+    );
+    assert_eq!(report["movers"]["higher"], 0, "{}", report["movers"]);
+    assert_eq!(report["movers"]["lower"], 0, "{}", report["movers"]);
+    assert_eq!(report["draft"], report["current"]);
+    assert_eq!(*report, cli_report(&api, "keep", &same, &done).await);
+
+    // The rule changed (1,000 kept): it counts from the simulation's
+    // instant, so the spending before it still renews nobody.
+    let mut changed = retention();
+    changed["tiers"][1]["retention"]["criteria"][0]["min"] = json!("1000");
+    let accepted = start(&api, "keep", &json!({"config": changed, "to": to})).await;
+    let done = finished(&api, "keep", accepted["simulationId"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let report = &done["report"];
+    assert_eq!(
+        report["draft"]["tiers"],
+        json!({"Member": 4, "Silver": 2}),
+        "{report}"
+    );
+    assert_eq!(report["movers"]["higher"], 0, "{}", report["movers"]);
+    assert_eq!(*report, cli_report(&api, "keep", &changed, &done).await);
+    assert_eq!(api.get("/programs/keep/config").await.body["version"], 1);
 }
 
 /// The items under the program's partition that a simulation writes.
@@ -651,6 +746,7 @@ async fn one_simulation_runs_at_a_time_and_a_silent_one_is_failed(api: Api) {
 
 on_both_engines!(
     the_report_is_the_one_tier_sim_gives_for_the_same_history,
+    a_draft_dates_its_retention_rules_as_publishing_would,
     a_draft_is_refused_as_put_config_refuses_it,
     hostile_input_is_a_4xx_with_a_code_and_writes_nothing,
     one_simulation_runs_at_a_time_and_a_silent_one_is_failed,

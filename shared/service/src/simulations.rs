@@ -9,10 +9,12 @@
 //! customer's items (together in a Scan) assembled into a history as the
 //! CLI assembles an export's (`tier_sim_core::export::assemble`), replayed
 //! under both configs on the blocking pool while the next page is read, and
-//! the reports merged. It runs as a background task of the process that accepted it,
-//! writing its progress and a heartbeat every second; a job whose heartbeat
-//! is older than the stale limit (its process stopped) is answered, and
-//! stored, as failed. One simulation per program runs at a time.
+//! the reports merged. The draft's retention rules are dated as publishing
+//! it when the simulation is asked would date them (docs/simulation.md,
+//! "Retention rules: from when they count"). It runs as a background task
+//! of the process that accepted it, writing its progress and a heartbeat
+//! every second; a job whose heartbeat is older than the stale limit (its
+//! process stopped) is answered, and stored, as failed. One simulation per program runs at a time.
 
 use crate::error::ApiError;
 use crate::json::decode;
@@ -25,7 +27,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tier_engine::{Problem, Program, ProgramConfig};
+use tier_engine::{Program, ProgramConfig};
 use tier_sim_core::export::{self, CustomerItem};
 use tier_sim_core::report::DEFAULT_SAMPLE;
 use tier_sim_core::whatif::Run;
@@ -103,7 +105,9 @@ struct SimulationBody {
 }
 
 /// What the job was asked, as stored with it (the draft too, so that a
-/// worker elsewhere could run it).
+/// worker elsewhere could run it: the draft's retention dates follow from
+/// the current version's stored ones and the record's `createdAt`, see
+/// `tier_sim_core::config::published_program`).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredRequest {
@@ -201,25 +205,12 @@ fn instant(field: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
 }
 
 /// The draft, validated exactly as `PUT config` validates a new version:
-/// the config's own problems, then no tier of the current version dropped.
+/// the config's own problems, then no tier of the current version dropped
+/// (`tier_sim_core::config::removed_tiers`, which the CLI refuses too).
 fn validate_draft(raw: &RawValue, current: &Program, version: u64) -> Result<Program, ApiError> {
     let config: ProgramConfig = decode(raw.get().as_bytes(), "config")?;
     let draft = Program::validate(config).map_err(ApiError::invalid_config)?;
-    let dropped: Vec<Problem> = current
-        .config()
-        .tiers
-        .iter()
-        .filter(|t| draft.tier_index(&t.name).is_none())
-        .map(|t| Problem {
-            path: "/tiers".into(),
-            code: "tier_removed",
-            message: format!(
-                "tier `{}` is in version {version}: customers may hold it, so it must stay",
-                t.name
-            ),
-            position: None,
-        })
-        .collect();
+    let dropped = tier_sim_core::config::removed_tiers(current.config(), version, &draft);
     if !dropped.is_empty() {
         return Err(ApiError::invalid_config(dropped));
     }
@@ -265,8 +256,7 @@ impl Service {
             }
         }
         let loaded = self.reload_program(program_id).await?;
-        let draft = validate_draft(&request.config, &loaded.program, loaded.version)?
-            .with_version(loaded.version + 1);
+        let draft = validate_draft(&request.config, &loaded.program, loaded.version)?;
         let store = self.store();
         let previous = store.latest_simulation(program_id).await?;
         if let Some(id) = &previous {
@@ -290,6 +280,14 @@ impl Service {
         // To the millisecond: the instant shown is the one replayed.
         let created =
             DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
+        // Dated as `PUT config` would date it, published now (the instant
+        // shown as `createdAt`): an unchanged retention rule keeps the
+        // current version's day, a new or changed one counts from `created`.
+        let draft = tier_sim_core::config::published_program(
+            draft.with_version(loaded.version + 1),
+            &loaded.program,
+            created,
+        );
         let stored = StoredRequest {
             from,
             to,

@@ -126,3 +126,77 @@ fn retention_dates_read_as_the_service_reads_them() {
         "a changed rule has none"
     );
 }
+
+#[test]
+fn a_draft_is_dated_as_publishing_it_would_date_it() {
+    use tier_sim_core::config::{program_retention_since, published_program, removed_tiers};
+    let at = |t: &str| -> chrono::DateTime<chrono::Utc> { t.parse().unwrap() };
+    let program = |min: &str, gold: bool| -> tier_engine::Program {
+        let mut config = serde_json::json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "trackers": [{"id": "t", "measure": "billAmount", "period": {"months": 12}}],
+            "tiers": [{"name": "Member", "earnRate": "0.01"},
+                {"name": "Silver", "earnRate": "0.02",
+                 "upgrade": {"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": "3000"}],
+                    "condition": "all", "upgradeType": "lazy"},
+                 "retention": {"validity": {"months": 12, "from": "tierStart"},
+                    "criteria": [{"id": "K", "kind": "tracker", "tracker": "t", "min": min}],
+                    "condition": "all", "onFail": "oneDown"}}]
+        });
+        if gold {
+            config["tiers"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!(
+                {"name": "Gold", "earnRate": "0.03",
+                 "upgrade": {"criteria": [{"id": "G", "kind": "lifetimePurchases", "min": "9000"}],
+                    "condition": "all", "upgradeType": "lazy"},
+                 "retention": {"validity": {"months": 12, "from": "tierStart"},
+                    "criteria": [{"id": "K", "kind": "tracker", "tracker": "t", "min": "5000"}],
+                    "condition": "all", "onFail": "oneDown"}}));
+        }
+        tier_engine::Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+    };
+    // The engine keeps a day: read back as its start.
+    let current = program("2000", false)
+        .with_retention_since(&[("Silver".to_owned(), at("2026-06-01T15:30:00Z"))]);
+    assert_eq!(
+        program_retention_since(&current),
+        vec![("Silver".to_owned(), at("2026-06-01T00:00:00Z"))]
+    );
+    assert_eq!(program_retention_since(&program("2000", false)), vec![]);
+
+    let published = at("2026-11-30T12:00:00Z");
+    let day = at("2026-11-30T00:00:00Z");
+    // The same rule keeps the current day; a new tier's rule is published.
+    let draft = published_program(program("2000", true), &current, published);
+    assert_eq!(
+        program_retention_since(&draft),
+        vec![
+            ("Silver".to_owned(), at("2026-06-01T00:00:00Z")),
+            ("Gold".to_owned(), day)
+        ]
+    );
+    // A changed rule is published.
+    let draft = published_program(program("1000", false), &current, published);
+    assert_eq!(
+        program_retention_since(&draft),
+        vec![("Silver".to_owned(), day)]
+    );
+    // The same rule without a date keeps none, as `PUT config` keeps it.
+    let draft = published_program(program("2000", false), &program("2000", false), published);
+    assert_eq!(program_retention_since(&draft), vec![]);
+
+    // Dropping a tier: PUT config's problem.
+    let problems = removed_tiers(program("2000", true).config(), 4, &current);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        (problems[0].path.as_str(), problems[0].code),
+        ("/tiers", "tier_removed")
+    );
+    assert_eq!(
+        problems[0].message,
+        "tier `Gold` is in version 4: customers may hold it, so it must stay"
+    );
+    assert!(removed_tiers(current.config(), 4, &program("1000", true)).is_empty());
+}

@@ -207,15 +207,19 @@ pub struct ExportConfigs {
 ///   the stored `retentionSince` as the service loads it
 ///   (`tier_sim_core::config::stored_program`); for a `--current` config,
 ///   only the rules the same as the export's keep their date;
-/// - the draft is version + 1 and its retention rules carry no date (they
-///   count from their windows' start), as the API's simulation job builds
-///   it (`shared/service/src/simulations.rs`), so that both reports stay
-///   the same.
+/// - the draft is version + 1, refused when it drops a tier of the current
+///   config (`tier_removed`, as the API refuses it), and dated as
+///   publishing it over the current config at `published` would date it
+///   (`tier_sim_core::config::published_program`: an unchanged rule keeps
+///   the current date, a new or changed one counts from `published`), as
+///   the API's simulation job does with the instant it was asked, so that
+///   both reports stay the same.
 pub fn export_programs(
     program_id: &str,
     configs: &ExportConfigs,
     current_json: Option<&str>,
     draft_json: &str,
+    published: DateTime<Utc>,
 ) -> Result<(Program, Program), SimError> {
     let stored = configs.current.as_ref();
     let stored_since = configs.current_retention_since.as_deref();
@@ -245,8 +249,38 @@ pub fn export_programs(
             )))
         }
     };
-    let draft = program_of("the draft", draft_json, current.version() + 1)?;
+    let draft = config::published_program(draft_of(&current, draft_json)?, &current, published);
     Ok((current, draft))
+}
+
+/// The current program and the draft of a run over an orders file: the
+/// current config (`current_json`, the draft itself when not given) as
+/// version 1, the draft as version 2, refused when it drops a tier of the
+/// current config (`tier_removed`); no retention dates on either side
+/// (nothing was published: every rule counts from its windows' start).
+pub fn orders_programs(
+    current_json: Option<&str>,
+    draft_json: &str,
+) -> Result<(Program, Program), SimError> {
+    let current = program_of("the current config", current_json.unwrap_or(draft_json), 1)?;
+    let draft = draft_of(&current, draft_json)?;
+    Ok((current, draft))
+}
+
+/// The draft, validated as `PUT config` validates a new version over
+/// `current`: its own problems, then every tier of the current config kept
+/// (else [`SimError::InvalidConfig`] with a `tier_removed` problem per tier
+/// dropped, the API's code, path and message; exit code 2).
+pub fn draft_of(current: &Program, draft_json: &str) -> Result<Program, SimError> {
+    let draft = program_of("the draft", draft_json, current.version() + 1)?;
+    let problems = config::removed_tiers(current.config(), current.version(), &draft);
+    if !problems.is_empty() {
+        return Err(SimError::InvalidConfig {
+            what: "the draft".into(),
+            problems,
+        });
+    }
+    Ok(draft)
 }
 
 /// Pass 1: every data file's items of `program` into `partitions` files

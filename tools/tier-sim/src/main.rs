@@ -3,8 +3,10 @@
 //! report what would change. See docs/simulation.md.
 //!
 //! Exit codes: 0 done; 2 bad arguments or an invalid config (the engine's
-//! validation problems are printed); 3 unreadable or malformed input (file
-//! and line named); 4 the report could not be written.
+//! validation problems are printed; a draft that drops a tier of the
+//! current config too, `tier_removed`, as the API refuses it); 3 unreadable
+//! or malformed input (file and line named); 4 the report could not be
+//! written.
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +59,13 @@ struct RunArgs {
     /// (default: now).
     #[arg(long)]
     to: Option<DateTime<Utc>>,
+    /// When the draft is taken as published (RFC 3339; default: now): a
+    /// retention rule the draft adds or changes counts from this instant,
+    /// as `PUT config` dates it (an unchanged rule keeps the current
+    /// config's date). The API's simulation publishes at its `createdAt`.
+    /// Exports only (an orders file has no published config).
+    #[arg(long = "published-at", conflicts_with = "orders")]
+    published_at: Option<DateTime<Utc>>,
     /// Also count customers per tier as of this instant (repeatable).
     #[arg(long = "as-of")]
     as_of: Vec<DateTime<Utc>>,
@@ -107,9 +116,11 @@ fn simulate(args: RunArgs) -> Result<(), SimError> {
     }
     let mut as_of = args.as_of.clone();
     as_of.sort();
+    // One "now" for the balances' end and the draft's publication.
+    let now = Utc::now();
     let options = ReportOptions {
         as_of,
-        end: args.to.unwrap_or_else(Utc::now),
+        end: args.to.unwrap_or(now),
         sample: args.sample,
     };
     let draft_json = tier_sim::read_config_file(&draft_path)?;
@@ -134,7 +145,8 @@ fn simulate(args: RunArgs) -> Result<(), SimError> {
         std::fs::create_dir_all(&work)
             .map_err(|e| SimError::Output(format!("{}: {e}", work.display())))?;
         let result = (|| {
-            // The draft is checked before the long pass.
+            // The draft is checked before the long pass (its tiers against
+            // the current config's once pass 1 has read the export's).
             tier_sim::program_of("the draft", &draft_json, 0)?;
             let configs =
                 tier_sim::partition_export(&files, &program_id, &work, partitions, progress)?;
@@ -146,6 +158,7 @@ fn simulate(args: RunArgs) -> Result<(), SimError> {
                 &configs,
                 current_json.as_deref(),
                 &draft_json,
+                args.published_at.unwrap_or(now),
             )?;
             let run = Run {
                 current: &current,
@@ -163,9 +176,7 @@ fn simulate(args: RunArgs) -> Result<(), SimError> {
     } else {
         let path = args.orders.as_deref().expect("checked above");
         // A brand not on us yet has no current config: the draft alone.
-        let current_json = current_json.unwrap_or_else(|| draft_json.clone());
-        let current = tier_sim::program_of("the current config", &current_json, 1)?;
-        let draft = tier_sim::program_of("the draft", &draft_json, 2)?;
+        let (current, draft) = tier_sim::orders_programs(current_json.as_deref(), &draft_json)?;
         let histories = tier_sim::read_orders_file(path)?;
         let run = Run {
             current: &current,

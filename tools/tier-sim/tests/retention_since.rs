@@ -3,8 +3,10 @@
 //! `PUT config`): an export whose rule was configured after some of the
 //! spending it would count replays under the current config as the engine
 //! judges with `Program::with_retention_since`, not as if the rule had
-//! always been there. The draft's rules carry no date, as the API's
-//! simulation job builds it (docs/simulation.md).
+//! always been there. The draft is dated as publishing it would date it,
+//! as the API's simulation job dates it (docs/simulation.md): a rule left
+//! alone keeps the current date, a new or changed one counts from the
+//! publication (`--published-at`).
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -22,6 +24,9 @@ use tier_sim_core::{CustomerRun, ReportOptions};
 const PROGRAM: &str = "ret";
 /// When the Silver rule was configured: after the April orders below.
 const SINCE: &str = "2026-06-01T00:00:00Z";
+/// When the draft is taken as published (`--published-at`), unless a test
+/// says otherwise: after every order below.
+const PUBLISHED: &str = "2027-06-01T00:00:00Z";
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
@@ -207,17 +212,18 @@ fn the_current_config_counts_a_retention_rule_from_its_stored_day() {
     // The CLI's way: the export's config with its retentionSince.
     let (cli, tiers) = run(&dir, "cli", |configs| {
         assert_eq!(configs.current_retention_since.as_deref(), Some(&*since));
-        tier_sim::export_programs(PROGRAM, configs, None, &draft_json).unwrap()
+        tier_sim::export_programs(PROGRAM, configs, None, &draft_json, at(PUBLISHED)).unwrap()
     });
-    // The engine with the date, and the engine without it.
+    // The engine with the date (both sides: the draft is the same config,
+    // its rule keeps the date), and the engine without it.
     let dated = engine_program();
     let undated = tier_sim::program_of("undated", &config().to_string(), 1).unwrap();
-    let (engine, _) = run(&dir, "engine", |_| (dated.clone(), undated.clone()));
+    let (engine, _) = run(&dir, "engine", |_| (dated.clone(), dated.clone()));
     let (ignored, ignored_tiers) = run(&dir, "ignored", |_| (undated.clone(), undated.clone()));
 
     assert_eq!(
         cli, engine,
-        "the replay under the current config is the engine's with the date"
+        "the replay under both configs is the engine's with the date"
     );
     assert_ne!(
         cli["current"], ignored["current"],
@@ -230,18 +236,24 @@ fn the_current_config_counts_a_retention_rule_from_its_stored_day() {
     assert_eq!(tier(&ignored_tiers, "c1").0, "Silver", "{ignored_tiers:?}");
     assert_eq!(tier(&tiers, "c2").0, "Silver", "{tiers:?}");
     assert_eq!(tier(&tiers, "c3").0, "Member", "{tiers:?}");
-    // The draft (the same config) carries no date, as the API builds it:
-    // c1 renews under it, a mover up.
-    assert_eq!(tier(&tiers, "c1").1, "Silver", "{tiers:?}");
-    assert_eq!(cli["draft"], ignored["draft"]);
-    assert_eq!(cli["movers"]["higher"], 1, "{}", cli["movers"]);
-    assert_eq!(cli["movers"]["sample"][0]["customerId"], "c1");
+    // The draft (the same config) keeps the rule's stored date, as
+    // publishing it would: c1 lapses under it too, and nobody moves.
+    assert_eq!(tier(&tiers, "c1").1, "Member", "{tiers:?}");
+    assert_eq!(cli["draft"], cli["current"]);
+    assert_eq!(cli["movers"]["higher"], 0, "{}", cli["movers"]);
+    assert_eq!(cli["movers"]["lower"], 0, "{}", cli["movers"]);
 
     // `--current` with the same config keeps the stored date; with the rule
     // changed, the stored date no longer applies.
     let (same, _) = run(&dir, "same", |configs| {
-        tier_sim::export_programs(PROGRAM, configs, Some(&config().to_string()), &draft_json)
-            .unwrap()
+        tier_sim::export_programs(
+            PROGRAM,
+            configs,
+            Some(&config().to_string()),
+            &draft_json,
+            at(PUBLISHED),
+        )
+        .unwrap()
     });
     assert_eq!(same, cli);
     let mut changed = config();
@@ -255,6 +267,7 @@ fn the_current_config_counts_a_retention_rule_from_its_stored_day() {
         },
         Some(&changed.to_string()),
         &draft_json,
+        at(PUBLISHED),
     )
     .unwrap();
     let (_, changed_tiers) = run(&dir, "changed", |_| (current.clone(), current.clone()));
@@ -269,15 +282,228 @@ fn a_config_stored_without_retention_since_counts_from_the_windows_start() {
     let draft_json = config().to_string();
     let (cli, tiers) = run(&dir, "cli", |configs| {
         assert_eq!(configs.current_retention_since, None);
-        tier_sim::export_programs(PROGRAM, configs, None, &draft_json).unwrap()
+        tier_sim::export_programs(PROGRAM, configs, None, &draft_json, at(PUBLISHED)).unwrap()
     });
     assert_eq!(tiers["c1"].0, "Silver", "{tiers:?}");
     assert_eq!(cli["movers"]["higher"], 0, "{}", cli["movers"]);
     // A date that does not read is no date, as the service reads it.
     write_export(&dir, Some("not json"));
     let (unreadable, _) = run(&dir, "bad", |configs| {
-        tier_sim::export_programs(PROGRAM, configs, None, &draft_json).unwrap()
+        tier_sim::export_programs(PROGRAM, configs, None, &draft_json, at(PUBLISHED)).unwrap()
     });
     assert_eq!(unreadable, cli);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A draft that changes the rule (Silver kept at 1,000 instead of 2,000):
+/// the changed rule counts from the publication, as `PUT config` dates it,
+/// exactly as the engine judges with that date; published after the
+/// spending, the spending does not count (nobody renews who does not under
+/// the current config), published before it, it does.
+#[test]
+fn a_changed_rule_in_the_draft_counts_from_the_publication() {
+    let dir = temp("retention-published");
+    let since = json!({ "Silver": SINCE }).to_string();
+    write_export(&dir, Some(&since));
+    let mut changed = config();
+    changed["tiers"][1]["retention"]["criteria"][0]["min"] = json!("1000");
+    let draft_json = changed.to_string();
+    let engine_draft = |published: &str| {
+        let config: ProgramConfig = serde_json::from_value(changed.clone()).unwrap();
+        Program::validate(config)
+            .unwrap()
+            .with_version(2)
+            .with_retention_since(&[("Silver".to_owned(), at(published))])
+    };
+
+    // Published after every order: the rule counts none of them.
+    let (late, late_tiers) = run(&dir, "late", |configs| {
+        tier_sim::export_programs(PROGRAM, configs, None, &draft_json, at(PUBLISHED)).unwrap()
+    });
+    assert_eq!(late_tiers["c1"], ("Member".into(), "Member".into()));
+    assert_eq!(late_tiers["c2"], ("Silver".into(), "Member".into()));
+    let (engine, _) = run(&dir, "late-engine", |_| {
+        (engine_program(), engine_draft(PUBLISHED))
+    });
+    assert_eq!(late, engine, "the engine's with the publication's day");
+
+    // Published in May: c1's April spending still does not count, c2's
+    // July spending (2,500, over the draft's 1,000) does.
+    let may = "2026-05-01T12:00:00Z";
+    let (_, may_tiers) = run(&dir, "may", |configs| {
+        tier_sim::export_programs(PROGRAM, configs, None, &draft_json, at(may)).unwrap()
+    });
+    assert_eq!(may_tiers["c1"], ("Member".into(), "Member".into()));
+    assert_eq!(may_tiers["c2"], ("Silver".into(), "Silver".into()));
+
+    // Published in March: c1's April spending counts under the draft.
+    let march = "2026-03-01T00:00:00Z";
+    let (early, early_tiers) = run(&dir, "march", |configs| {
+        tier_sim::export_programs(PROGRAM, configs, None, &draft_json, at(march)).unwrap()
+    });
+    assert_eq!(early_tiers["c1"], ("Member".into(), "Silver".into()));
+    assert_eq!(early["movers"]["higher"], 1, "{}", early["movers"]);
+    assert_eq!(early["movers"]["sample"][0]["customerId"], "c1");
+    let (engine, _) = run(&dir, "march-engine", |_| {
+        (engine_program(), engine_draft(march))
+    });
+    assert_eq!(early, engine);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A draft that drops a tier of the current config is refused as the API
+/// refuses it: `tier_removed` on `/tiers`, the same message, exit code 2.
+#[test]
+fn a_draft_that_drops_a_tier_is_refused() {
+    let configs = ExportConfigs {
+        current: Some((3, config().to_string())),
+        current_retention_since: None,
+        versions: vec![],
+    };
+    let mut dropped = config();
+    dropped["tiers"].as_array_mut().unwrap().pop();
+    let refused = |result: Result<(Program, Program), tier_sim::SimError>| {
+        let e = result.expect_err("refused");
+        assert_eq!(e.exit_code(), 2, "{e}");
+        let tier_sim::SimError::InvalidConfig { what, problems } = &e else {
+            panic!("{e}");
+        };
+        assert_eq!(what, "the draft");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        (problems[0].clone(), e.to_string())
+    };
+    let (problem, shown) = refused(tier_sim::export_programs(
+        PROGRAM,
+        &configs,
+        None,
+        &dropped.to_string(),
+        at(PUBLISHED),
+    ));
+    assert_eq!(
+        (problem.path.as_str(), problem.code),
+        ("/tiers", "tier_removed")
+    );
+    assert_eq!(
+        problem.message,
+        "tier `Silver` is in version 3: customers may hold it, so it must stay"
+    );
+    assert!(shown.contains("(tier_removed)"), "{shown}");
+    // Against `--current`, and over an orders file with `--current`.
+    let (problem, _) = refused(tier_sim::export_programs(
+        PROGRAM,
+        &configs,
+        Some(&config().to_string()),
+        &dropped.to_string(),
+        at(PUBLISHED),
+    ));
+    assert_eq!(problem.code, "tier_removed");
+    let (problem, _) = refused(tier_sim::orders_programs(
+        Some(&config().to_string()),
+        &dropped.to_string(),
+    ));
+    assert_eq!(
+        problem.message,
+        "tier `Silver` is in version 1: customers may hold it, so it must stay"
+    );
+    // Adding a tier is fine.
+    let mut added = config();
+    added["tiers"].as_array_mut().unwrap().push(
+        json!({"name": "Gold", "earnRate": "0.03", "upgrade": {"criteria": [
+            {"id": "G", "kind": "lifetimePurchases", "min": "9000"}],
+            "condition": "all", "upgradeType": "lazy"}}),
+    );
+    tier_sim::export_programs(PROGRAM, &configs, None, &added.to_string(), at(PUBLISHED)).unwrap();
+}
+
+/// The binary: a draft that drops a tier exits 2 naming `tier_removed`
+/// (nothing written); the current config as the draft, published at any
+/// instant, moves nobody; `--published-at` does not go with `--orders`.
+#[test]
+fn the_cli_refuses_a_dropped_tier_and_dates_the_draft() {
+    let dir = temp("retention-cli");
+    let since = json!({ "Silver": SINCE }).to_string();
+    write_export(&dir, Some(&since));
+    let bin = env!("CARGO_BIN_EXE_tier-sim");
+    // Beside the export, not in it (its *.json files are data files).
+    let files = temp("retention-cli-files");
+    std::fs::create_dir_all(&files).unwrap();
+    let mut dropped = config();
+    dropped["tiers"].as_array_mut().unwrap().pop();
+    std::fs::write(files.join("dropped.json"), dropped.to_string()).unwrap();
+    std::fs::write(files.join("same.json"), config().to_string()).unwrap();
+    let tier_sim = |draft: &str, extra: &[&str]| {
+        std::process::Command::new(bin)
+            .args([
+                "--program",
+                PROGRAM,
+                "--quiet",
+                "--to",
+                "2027-06-01T00:00:00Z",
+            ])
+            .arg("--draft")
+            .arg(files.join(draft))
+            .arg("--out")
+            .arg(files.join(format!("out-{draft}")))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let export = dir.to_str().unwrap().to_owned();
+    let out = tier_sim("dropped.json", &["--export", &export]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "/tiers: tier `Silver` is in version 1: customers may hold it, so it must stay (tier_removed)"
+        ),
+        "{stderr}"
+    );
+    assert!(!files.join("out-dropped.json").exists(), "nothing written");
+
+    for published in [None, Some("2026-03-01T00:00:00Z")] {
+        let mut args = vec!["--export", &export];
+        args.extend(published.iter().flat_map(|p| ["--published-at", *p]));
+        let out = tier_sim("same.json", &args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(
+            &std::fs::read(files.join("out-same.json/report.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(report["customers"], 3, "{report}");
+        assert_eq!(report["movers"]["higher"], 0, "{published:?}: {report}");
+        assert_eq!(report["movers"]["lower"], 0, "{published:?}: {report}");
+        assert_eq!(report["draft"], report["current"]);
+    }
+
+    std::fs::write(
+        files.join("orders.jsonl"),
+        r#"{"orderId":"o1","customerId":"c1","placedAt":"2026-02-01T10:00:00Z","status":"completed","amount":"3000","currency":"USD"}"#,
+    )
+    .unwrap();
+    let orders = files.join("orders.jsonl").to_str().unwrap().to_owned();
+    let out = tier_sim(
+        "same.json",
+        &[
+            "--orders",
+            &orders,
+            "--published-at",
+            "2026-03-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let current = files.join("same.json").to_str().unwrap().to_owned();
+    let out = tier_sim(
+        "dropped.json",
+        &["--orders", &orders, "--current", &current],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("(tier_removed)"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&files);
 }

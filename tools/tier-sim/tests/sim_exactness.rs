@@ -231,13 +231,15 @@ async fn replaying_a_tracker_program_history_gives_every_stored_state() {
 }
 
 /// The current program and the draft as tier-sim builds them from the
-/// export (`export_programs`: the stored version and its `retentionSince`);
-/// the draft is the current config itself unless given.
+/// export (`export_programs`: the stored version and its `retentionSince`;
+/// the draft dated as published at `published`, default now); the draft is
+/// the current config itself unless given.
 fn programs_of(
     files: &[std::path::PathBuf],
     dir: &std::path::Path,
     id: &str,
     draft: Option<&Value>,
+    published: Option<chrono::DateTime<chrono::Utc>>,
 ) -> (Program, Program) {
     let work = dir.join(format!("configs-{id}"));
     std::fs::create_dir_all(&work).unwrap();
@@ -247,7 +249,8 @@ fn programs_of(
         .clone()
         .expect("the export holds the config");
     let draft = draft.map_or(json, Value::to_string);
-    let programs = tier_sim::export_programs(id, &configs, None, &draft).unwrap();
+    let published = published.unwrap_or_else(chrono::Utc::now);
+    let programs = tier_sim::export_programs(id, &configs, None, &draft, published).unwrap();
     let _ = std::fs::remove_dir_all(&work);
     programs
 }
@@ -451,7 +454,7 @@ async fn a_retention_rule_counts_from_its_stored_day_as_in_production() {
         "lapses and renewals both"
     );
 
-    let (current, _) = programs_of(&files, &dir, id, None);
+    let (current, _) = programs_of(&files, &dir, id, None, None);
     assert_eq!(compare(&files, &dir, id, &current, &stored), 40);
     // The store's own reading of the stored day gives the same program.
     let kept = api.store().load_config(id).await.unwrap().unwrap();
@@ -477,8 +480,9 @@ async fn a_retention_rule_counts_from_its_stored_day_as_in_production() {
     );
 
     // The API's simulation and the CLI give the same report; the draft (an
-    // earn rate changed, the rule as it is) counts its rule from the
-    // windows' start, as the API's job builds it.
+    // earn rate changed, the rule as it is) keeps the rule's stored day, as
+    // publishing it would (the API's job and the CLI date it alike, the CLI
+    // published at the simulation's `createdAt`).
     config["tiers"][1]["earnRate"] = json!("0.03");
     let to = iso(now + days(500));
     let r = api
@@ -500,7 +504,8 @@ async fn a_retention_rule_counts_from_its_stored_day_as_in_production() {
         assert!(std::time::Instant::now() < deadline, "{}", r.body);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    let (cli_current, cli_draft) = programs_of(&files, &dir, id, Some(&config));
+    let created = done["createdAt"].as_str().unwrap().parse().unwrap();
+    let (cli_current, cli_draft) = programs_of(&files, &dir, id, Some(&config), Some(created));
     let work = dir.join("work-api");
     std::fs::create_dir_all(&work).unwrap();
     let reports = |current: &Program, draft: &Program, work: &std::path::Path| {
@@ -532,6 +537,11 @@ async fn a_retention_rule_counts_from_its_stored_day_as_in_production() {
         cli["current"],
         reports(&ignoring, &cli_draft, &work)["current"]
     );
+    // The rule left alone: the draft renews and lapses exactly as the
+    // current config (only the earn rate differs), so nobody moves.
+    assert_eq!(cli["movers"]["higher"], 0, "{}", cli["movers"]);
+    assert_eq!(cli["movers"]["lower"], 0, "{}", cli["movers"]);
+    assert_eq!(cli["draft"]["tiers"], cli["current"]["tiers"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -561,7 +571,7 @@ async fn exact(programs: &[(&str, Value)]) {
     assert_eq!(files.len(), 3);
     let mut compared = 0;
     for (id, _) in programs {
-        let (program, _) = programs_of(&files, &dir, id, None);
+        let (program, _) = programs_of(&files, &dir, id, None, None);
         compared += compare(&files, &dir, id, &program, &stored);
     }
     assert!(compared > 80, "{compared} customers compared");
