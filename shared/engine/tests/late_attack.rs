@@ -1,0 +1,575 @@
+//! Adversarial tests of late events (orders and returns placed before the
+//! latest judged validity end, arriving after it; `src/rejudge.rs`).
+//!
+//! The claim under attack: orders and a return placed before an end give
+//! the same tier, tier start, validity and grace whether they come in time
+//! or late. Each test replays one customer twice (`Twin`): every event in
+//! time order in one, and in the other some of them only after the job
+//! judged the end, then compares what the customer looks like.
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tier_engine::*;
+
+mod common;
+use common::{at, d, order};
+
+fn program(config: Value) -> Program {
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+/// One customer: its state and the records of its orders.
+#[derive(Clone)]
+struct Cust<'a> {
+    p: &'a Program,
+    s: CustomerState,
+    records: Vec<OrderRecord>,
+}
+
+#[derive(Debug, Clone)]
+enum Ev {
+    Order(Order),
+    Return(Return),
+}
+
+impl Ev {
+    fn at(&self) -> DateTime<Utc> {
+        match self {
+            Ev::Order(o) => o.placed_at,
+            Ev::Return(r) => r.returned_at,
+        }
+    }
+}
+
+/// What a customer's validity looks like from outside.
+#[derive(Debug, PartialEq, Clone)]
+struct Seen {
+    tier: String,
+    tier_since: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+    in_grace_until: Option<DateTime<Utc>>,
+}
+
+impl<'a> Cust<'a> {
+    fn new(p: &'a Program, start: &str) -> Self {
+        Cust {
+            p,
+            s: CustomerState::new(p, at(start)),
+            records: Vec::new(),
+        }
+    }
+
+    fn order(&mut self, o: &Order) -> AppliedOrder {
+        let applied = self.p.apply_order(&mut self.s, o).unwrap();
+        self.records.push(applied.record.clone());
+        applied
+    }
+
+    fn try_give_back(&mut self, ret: &Return) -> Result<AppliedReturn, EngineError> {
+        let i = self
+            .records
+            .iter()
+            .position(|r| r.order_id == ret.order_id)
+            .unwrap();
+        let mut record = self.records.remove(i);
+        let history = ReturnHistory {
+            orders: &self.records,
+            rules: &CurrentRulesOnly,
+        };
+        let out = self
+            .p
+            .apply_return_judged(&mut self.s, &mut record, ret, &history);
+        self.records.insert(i, record);
+        out
+    }
+
+    fn give_back(&mut self, ret: &Return) -> AppliedReturn {
+        self.try_give_back(ret).unwrap()
+    }
+
+    fn apply(&mut self, ev: &Ev) {
+        match ev {
+            Ev::Order(o) => {
+                self.order(o);
+            }
+            Ev::Return(r) => {
+                self.give_back(r);
+            }
+        }
+    }
+
+    fn job(&mut self, when: &str) -> Expired {
+        self.p.expire(&mut self.s, at(when))
+    }
+
+    fn tier(&self) -> &str {
+        self.p.tier_name(self.s.tier_index(self.p))
+    }
+
+    fn seen(&self) -> Seen {
+        Seen {
+            tier: self.s.tier.clone(),
+            tier_since: self.s.tier_since,
+            valid_until: self.p.valid_until(&self.s),
+            in_grace_until: self.p.in_grace_until(&self.s),
+        }
+    }
+}
+
+#[allow(dead_code)] // the failing tests (uncommitted) use it
+fn ret(id: &str, order_id: &str, when: &str, amount: Option<&str>) -> Return {
+    Return {
+        return_id: id.into(),
+        order_id: order_id.into(),
+        customer_id: "c1".into(),
+        returned_at: at(when),
+        amount: amount.map(d),
+    }
+}
+
+fn with_items(mut o: Order, category: &str, price: &str) -> Order {
+    o.line_items = vec![LineItem {
+        sku: "sku".into(),
+        category: Some(category.into()),
+        price: d(price),
+        quantity: Decimal::ONE,
+    }];
+    o
+}
+
+/// Replays `events` (each with whether it comes late) on two customers:
+/// in time order in one; in the other the late ones only after the job ran
+/// at `job`, in the order given. Both are brought to `after` at the end.
+fn twins<'a>(
+    p: &'a Program,
+    start: &str,
+    events: &[(Ev, bool)],
+    job: &str,
+    after: &str,
+) -> (Cust<'a>, Cust<'a>) {
+    let mut in_time = Cust::new(p, start);
+    let mut late = Cust::new(p, start);
+    let mut sorted: Vec<&(Ev, bool)> = events.iter().collect();
+    sorted.sort_by_key(|(e, _)| (e.at(), matches!(e, Ev::Return(_))));
+    for (e, is_late) in &sorted {
+        in_time.apply(e);
+        if !*is_late {
+            late.apply(e);
+        }
+    }
+    late.job(job);
+    for (e, is_late) in events {
+        if *is_late {
+            late.apply(e);
+        }
+    }
+    in_time.job(after);
+    late.job(after);
+    (in_time, late)
+}
+
+fn changes_out(s: &mut CustomerState) -> Vec<(String, String, DateTime<Utc>, String)> {
+    s.outbox
+        .take()
+        .into_iter()
+        .filter_map(|n| match n.kind {
+            NoticeKind::Changed { change, .. } => {
+                Some((change.from, change.to, change.at, change.cause))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------
+// Programs
+// ---------------------------------------------------------------------
+
+/// Silver by $3,000 lifetime; kept by `retention` (merged into a 12-month
+/// tierStart rule, oneDown, no grace).
+fn silver(trackers: Value, upgrade_min: u32, retention: Value) -> Program {
+    let mut r = json!({
+        "validity": {"months": 12, "from": "tierStart"},
+        "condition": "all",
+        "onFail": "oneDown"
+    });
+    for (k, v) in retention.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": trackers,
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": upgrade_min}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": r}
+        ]
+    }))
+}
+
+// ---------------------------------------------------------------------
+// What held up (these pass)
+// ---------------------------------------------------------------------
+
+/// Orders at the exact end instant and a millisecond before it: the one at
+/// the instant comes after the judgment in time, the one before it counts.
+#[test]
+fn orders_at_and_just_before_the_end_instant_match_in_time() {
+    let p = silver(
+        json!([{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}]),
+        3000,
+        json!({"criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}],
+               "graceDays": 10}),
+    );
+    for (when, grace) in [
+        ("2027-02-01T10:00:00Z", true),
+        ("2027-02-01T09:59:59.999Z", false),
+    ] {
+        let events = [
+            (
+                Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "3000")),
+                false,
+            ),
+            (
+                Ev::Order(order("o2", at("2026-09-01T00:00:00Z"), "600")),
+                false,
+            ),
+            (Ev::Order(order("edge", at(when), "1500")), true),
+        ];
+        let (in_time, late) = twins(
+            &p,
+            "2026-02-01T10:00:00Z",
+            &events,
+            "2027-02-05T00:00:00Z",
+            "2027-02-06T00:00:00Z",
+        );
+        assert_eq!(late.seen(), in_time.seen(), "order at {when}");
+        let _ = grace;
+    }
+}
+
+/// The state is stored as JSON: a round trip between the end and the late
+/// order keeps `judged`, and a state stored before `judged` existed takes
+/// the late order without judging the end again.
+#[test]
+fn judged_survives_a_json_round_trip_and_old_states_do_nothing() {
+    let p = silver(
+        json!([{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}]),
+        3000,
+        json!({"criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}],
+               "graceDays": 30}),
+    );
+    let mut c = Cust::new(&p, "2026-02-01T10:00:00Z");
+    c.order(&order("first", at("2026-02-01T10:00:00Z"), "3000"));
+    c.order(&order("o2", at("2026-09-01T00:00:00Z"), "600"));
+    c.job("2027-03-10T00:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    let json = serde_json::to_value(&c.s).unwrap();
+    assert!(json.get("judged").is_some());
+    let mut back: CustomerState = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, c.s);
+    p.apply_order(
+        &mut back,
+        &order("late", at("2027-01-15T00:00:00Z"), "1500"),
+    )
+    .unwrap();
+    assert_eq!(p.tier_name(back.tier_index(&p)), "Silver");
+    // And again through JSON: nothing more happens on a second late order.
+    let mut again: CustomerState =
+        serde_json::from_value(serde_json::to_value(&back).unwrap()).unwrap();
+    again.outbox.take();
+    let h = again.history.len();
+    p.apply_order(
+        &mut again,
+        &order("late2", at("2027-01-16T00:00:00Z"), "10"),
+    )
+    .unwrap();
+    assert_eq!(again.history.len(), h);
+    assert!(changes_out(&mut again).is_empty());
+
+    // Without `judged`: the late order counts, the end stays as judged.
+    let mut old_json = json;
+    old_json.as_object_mut().unwrap().remove("judged");
+    let mut old: CustomerState = serde_json::from_value(old_json).unwrap();
+    old.outbox.take();
+    p.apply_order(&mut old, &order("late", at("2027-01-15T00:00:00Z"), "1500"))
+        .unwrap();
+    // Member with $5,100 lifetime: the order upgrades by Silver's rule, but
+    // nothing is undone as a late order.
+    assert!(old
+        .history
+        .iter()
+        .all(|h| !h.cause.starts_with("late order")));
+}
+
+/// Custom conditions read left to right (`A OR B AND C` is `(A OR B) AND
+/// C`), a criterion with its own period, a `visits` tracker and a
+/// `minOrder` filter: late orders before the end give the in-time customer.
+#[test]
+fn custom_conditions_and_filtered_trackers_match_in_time() {
+    let p = silver(
+        json!([
+            {"id": "spend12m", "measure": "billAmount", "period": {"months": 12}},
+            {"id": "visits", "measure": "visits", "period": {"months": 12}},
+            {"id": "big", "measure": "billAmount", "filter": {"minOrderAmount": "500"},
+             "period": {"months": 12}}
+        ]),
+        3000,
+        json!({"criteria": [
+                {"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000,
+                 "period": {"months": 3}},
+                {"id": "B", "kind": "tracker", "tracker": "visits", "min": 3},
+                {"id": "C", "kind": "tracker", "tracker": "big", "min": 1000}],
+               "condition": {"custom": "A OR B AND C"}, "graceDays": 20}),
+    );
+    let cases: [&[(&str, &str)]; 4] = [
+        // Three visits, but no $1,000 of orders of $500+: fails.
+        &[
+            ("2026-12-01T00:00:00Z", "100"),
+            ("2026-12-02T00:00:00Z", "100"),
+        ],
+        // $1,000 of big orders and three visits: C and B.
+        &[
+            ("2026-12-01T00:00:00Z", "600"),
+            ("2026-12-02T00:00:00Z", "400"),
+        ],
+        // $2,000 in the last 3 months but C fails: (A OR B) AND C fails.
+        &[("2027-01-01T00:00:00Z", "1900")],
+        // Outside the criterion's 3 months, inside the tracker's 12.
+        &[
+            ("2026-06-01T00:00:00Z", "600"),
+            ("2026-06-02T00:00:00Z", "600"),
+        ],
+    ];
+    for late_orders in cases {
+        let mut events = vec![
+            (
+                Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "3000")),
+                false,
+            ),
+            (
+                Ev::Order(order("o2", at("2026-09-01T00:00:00Z"), "200")),
+                false,
+            ),
+        ];
+        for (i, (when, amount)) in late_orders.iter().enumerate() {
+            events.push((Ev::Order(order(&format!("l{i}"), at(when), amount)), true));
+        }
+        let (in_time, late) = twins(
+            &p,
+            "2026-02-01T10:00:00Z",
+            &events,
+            "2027-03-01T00:00:00Z",
+            "2027-03-02T00:00:00Z",
+        );
+        assert_eq!(late.seen(), in_time.seen(), "{late_orders:?}");
+    }
+}
+
+/// An admin setting between the end and the late order: the move down is
+/// no longer the customer's latest tier change, nothing is undone.
+#[test]
+fn an_admin_setting_after_the_end_is_not_undone_by_a_late_order() {
+    let p = silver(
+        json!([{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}]),
+        3000,
+        json!({"criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}]}),
+    );
+    let mut c = Cust::new(&p, "2026-02-01T10:00:00Z");
+    c.order(&order("first", at("2026-02-01T10:00:00Z"), "3000"));
+    c.job("2027-02-05T00:00:00Z");
+    assert_eq!(c.tier(), "Member");
+    p.set_tier(&mut c.s, "Member", at("2027-02-06T00:00:00Z"), "x")
+        .unwrap();
+    let h = c.s.history.len();
+    c.order(&order("late", at("2027-01-15T00:00:00Z"), "2500"));
+    // Set to the tier it had: no change recorded, so the move still stands.
+    assert_eq!(c.s.history.len(), h + 1);
+    assert_eq!(c.tier(), "Silver");
+    let p2 = &p;
+    let mut c = Cust::new(p2, "2026-02-01T10:00:00Z");
+    c.order(&order("first", at("2026-02-01T10:00:00Z"), "3000"));
+    c.job("2027-02-05T00:00:00Z");
+    p.set_tier(&mut c.s, "Silver", at("2027-02-06T00:00:00Z"), "x")
+        .unwrap();
+    let h = c.s.history.len();
+    c.order(&order("late", at("2027-01-15T00:00:00Z"), "2500"));
+    assert_eq!(c.s.history.len(), h, "nothing undone over the admin");
+    assert_eq!(c.tier(), "Silver");
+}
+
+/// Hostile amounts on a late order: the largest amount an order may have
+/// and many decimals undo the move once, and leave the state serialisable.
+#[test]
+fn hostile_amounts_on_late_orders_undo_once() {
+    let p = silver(
+        json!([{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}]),
+        3000,
+        json!({"criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}]}),
+    );
+    for amount in ["1000000000000000", "1999.999999", "0.000001", "0"] {
+        let mut c = Cust::new(&p, "2026-02-01T10:00:00Z");
+        c.order(&order("first", at("2026-02-01T10:00:00Z"), "3000"));
+        c.order(&order("o2", at("2026-09-01T00:00:00Z"), "0.000001"));
+        c.job("2027-02-05T00:00:00Z");
+        c.s.outbox.take();
+        let r = p.apply_order(&mut c.s, &order("late", at("2027-01-15T00:00:00Z"), amount));
+        let Ok(applied) = r else { continue };
+        c.records.push(applied.record);
+        let renewed = d(amount) + d("0.000001") >= d("2000");
+        assert_eq!(
+            c.tier(),
+            if renewed { "Silver" } else { "Member" },
+            "{amount}"
+        );
+        assert_eq!(changes_out(&mut c.s).len(), usize::from(renewed));
+        serde_json::to_string(&c.s).unwrap();
+        // A second late order moves nothing again.
+        c.order(&order("late2", at("2027-01-16T00:00:00Z"), "1"));
+        assert!(changes_out(&mut c.s).is_empty());
+    }
+}
+
+/// The job run between two late orders changes nothing of what they do.
+#[test]
+fn the_job_between_late_orders_changes_nothing() {
+    let p = silver(
+        json!([{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}]),
+        3000,
+        json!({"criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}],
+               "graceDays": 30}),
+    );
+    let mut c = Cust::new(&p, "2026-02-01T10:00:00Z");
+    c.order(&order("first", at("2026-02-01T10:00:00Z"), "3000"));
+    c.job("2027-02-05T00:00:00Z");
+    c.order(&order("l1", at("2027-01-15T00:00:00Z"), "1000"));
+    c.job("2027-02-06T00:00:00Z");
+    c.job("2027-02-06T00:00:00Z");
+    c.order(&order("l2", at("2027-01-16T00:00:00Z"), "1000"));
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(p.in_grace_until(&c.s), None);
+    assert_eq!(c.s.renewed_at, Some(at("2027-02-01T10:00:00Z")));
+}
+
+// ---------------------------------------------------------------------
+// Property: more program shapes
+// ---------------------------------------------------------------------
+
+/// The shapes the property runs on: 0 tracker sum, 1 category tracker,
+/// 2 max tracker, 3 visits, 4 lifetime purchases AND tracker ("all"), 5
+/// currentPoints with expiry, 6 fixedDate, 7 programJoin.
+fn shape(which: usize, grace: u32) -> Program {
+    let trackers = json!([
+        {"id": "spend12m", "measure": "billAmount", "period": {"months": 12}},
+        {"id": "x12m", "measure": "lineItemPrice", "filter": {"category": "x"}, "period": {"months": 12}},
+        {"id": "max12m", "measure": "billAmount", "aggregate": "max", "period": {"months": 12}},
+        {"id": "visits", "measure": "visits", "period": {"months": 12}}
+    ]);
+    let tracker =
+        |t: &str, min: u32| json!({"id": "A", "kind": "tracker", "tracker": t, "min": min});
+    let (criteria, validity) = match which {
+        0 => (
+            json!([tracker("spend12m", 2000)]),
+            json!({"months": 12, "from": "tierStart"}),
+        ),
+        1 => (
+            json!([tracker("x12m", 1000)]),
+            json!({"months": 12, "from": "tierStart"}),
+        ),
+        2 => (
+            json!([tracker("max12m", 700)]),
+            json!({"months": 12, "from": "tierStart"}),
+        ),
+        3 => (
+            json!([tracker("visits", 4)]),
+            json!({"months": 12, "from": "tierStart"}),
+        ),
+        4 => (
+            json!([tracker("spend12m", 1500),
+                   {"id": "B", "kind": "lifetimePurchases", "min": 4500}]),
+            json!({"months": 12, "from": "tierStart"}),
+        ),
+        5 => (
+            json!([{"id": "A", "kind": "currentPoints", "min": 2000}]),
+            json!({"months": 12, "from": "tierStart"}),
+        ),
+        6 => (
+            json!([tracker("spend12m", 2000)]),
+            json!({"months": 12, "from": {"fixedDate": "--01-01"}}),
+        ),
+        _ => (
+            json!([tracker("spend12m", 2000)]),
+            json!({"months": 12, "from": "programJoin"}),
+        ),
+    };
+    let mut config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": trackers,
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": validity, "criteria": criteria, "condition": "all",
+                "onFail": "oneDown", "graceDays": grace}}
+        ]
+    });
+    if which == 5 {
+        config["pointsExpiry"] = json!({"months": 6});
+    }
+    program(config)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+    /// Orders (some with category `x`) and a return placed before the end,
+    /// each perhaps late: the same customer in time or late, across
+    /// criterion kinds and validity kinds.
+    #[test]
+    fn late_events_match_in_time_across_shapes(
+        which in 0usize..8,
+        orders in proptest::collection::vec((30i64..330, 1u32..1200, any::<bool>(), any::<bool>()), 1..7),
+        give_back in proptest::option::of((0usize..7, 1u32..=100, 0i64..30, any::<bool>())),
+        grace in prop_oneof![Just(0u32), 1u32..40],
+    ) {
+        let p = shape(which, grace);
+        let start = at("2026-02-01T10:00:00Z");
+        let end = p.valid_until(&{
+            let mut s = CustomerState::new(&p, start);
+            p.apply_order(&mut s, &order("first", start, "3000")).unwrap();
+            s
+        }).unwrap();
+        let mut events: Vec<(Ev, bool)> = vec![(Ev::Order(order("first", start, "3000")), false)];
+        for (i, (day, dollars, cat, delayed)) in orders.iter().enumerate() {
+            let when = start + Duration::days(*day);
+            if when >= end { continue; }
+            let mut o = order(&format!("o{i}"), when, &dollars.to_string());
+            if *cat { o = with_items(o, "x", &dollars.to_string()); }
+            events.push((Ev::Order(o), *delayed));
+        }
+        if let Some((which_o, percent, after, delayed)) = give_back {
+            let k = 1 + which_o % events.len().max(1);
+            if k < events.len() {
+                let Ev::Order(o) = events[k].0.clone() else { unreachable!() };
+                let returned_at = (o.placed_at + Duration::days(after)).min(end - Duration::hours(1));
+                let amount = (o.amount * Decimal::from(percent) / Decimal::from(100)).round_dp(2);
+                if returned_at >= o.placed_at && amount > Decimal::ZERO {
+                    events[k].1 = false;
+                    events.push((Ev::Return(Return {
+                        return_id: "r1".into(), order_id: o.order_id.clone(), customer_id: "c1".into(),
+                        returned_at, amount: Some(amount),
+                    }), delayed));
+                }
+            }
+        }
+        let job = end + Duration::days(i64::from(grace) + 5);
+        let after = job + Duration::days(1);
+        let fmt = |t: DateTime<Utc>| t.to_rfc3339();
+        let (in_time, late) = twins(&p, "2026-02-01T10:00:00Z", &events, &fmt(job), &fmt(after));
+        prop_assert_eq!(late.seen(), in_time.seen());
+    }
+}

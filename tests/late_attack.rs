@@ -1,0 +1,331 @@
+//! Adversarial tests of late orders and returns (placed before the latest
+//! judged validity end, arriving after it) through the local API, on both
+//! engines: the events feed publishes each change once, replays are
+//! answered from the stored result, hostile requests get 4xx JSON and
+//! write nothing, and a customer owing many notices is caught up.
+
+use e2e::{feed, on_both_engines, order, urlencode, Api};
+use serde_json::{json, Value};
+
+fn job(time: &str) -> Value {
+    json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": {}})
+}
+
+/// Silver by $3,000 lifetime, kept by $2,000 over 12 months (the end a year
+/// after it was reached), `graceDays` of grace.
+fn silver(grace: u32) -> Value {
+    json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "keep", "kind": "tracker", "min": "2000", "tracker": "spend12m"}],
+                "condition": "all", "onFail": "oneDown", "graceDays": grace}}
+        ]
+    })
+}
+
+async fn give_back(
+    api: &Api,
+    p: &str,
+    id: &str,
+    order: &str,
+    at: &str,
+    amount: Option<&str>,
+) -> (u16, Value) {
+    let mut body = json!({"returnId": id, "orderId": order, "customerId": "c",
+        "returnedAt": at});
+    if let Some(a) = amount {
+        body["amount"] = json!(a);
+    }
+    let r = api.post(&format!("/programs/{p}/returns"), &body).await;
+    (r.status, r.body)
+}
+
+/// The customer's events in the feed (type, from, to, at, cause).
+async fn published(api: &Api, p: &str) -> Vec<(String, String, String, String, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    feed(api, p, 50)
+        .await
+        .iter()
+        .filter(|e| e["customerId"] == "c")
+        .map(|e| {
+            (
+                s(&e["type"]),
+                s(&e["from"]),
+                s(&e["to"]),
+                s(&e["at"]),
+                s(&e["cause"]),
+            )
+        })
+        .collect()
+}
+
+/// Every seq of customer `c` once, without gaps.
+async fn seqs_without_gaps(api: &Api, p: &str) -> usize {
+    let events = feed(api, p, 7).await;
+    let mut seqs: Vec<u64> = events
+        .iter()
+        .filter(|e| e["customerId"] == "c")
+        .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
+        .collect();
+    seqs.sort();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "every seq once, no gap");
+    seqs.len()
+}
+
+/// A late return fails the renewal (grace, then the move down at its end
+/// since the grace has run by now), a replay of it changes nothing, a late
+/// order undoes the move; each change is published once.
+async fn a_late_return_then_a_late_order_publish_each_change_once(api: Api) {
+    api.program("p", &silver(10)).await;
+    api.order("p", "c", "o1", "2030-02-01T10:00:00Z", "3000")
+        .await;
+    api.order("p", "c", "o2", "2030-09-01T00:00:00Z", "1500")
+        .await;
+    api.order("p", "c", "o3", "2030-10-01T00:00:00Z", "600")
+        .await;
+    let r = api
+        .post("/_local/scheduled", &job("2031-02-03T00:00:00Z"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let renewed = api.status("p", "c", "2031-03-01T00:00:00Z").await;
+    assert_eq!(renewed["tier"], "Silver");
+    assert_eq!(renewed["validUntil"], "2032-02-01T10:00:00Z");
+    let before = published(&api, "p").await;
+
+    // Returned before the end: $1,900 at the end. The renewal fails as of
+    // the end: grace to 02-11 (the customer's latest event, the job at
+    // 02-03, is inside it).
+    for _ in 0..2 {
+        let (status, body) =
+            give_back(&api, "p", "r1", "o3", "2031-01-20T00:00:00Z", Some("200")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["tierAfter"], "Silver", "{body}");
+    }
+    let failed = api.status("p", "c", "2031-02-05T00:00:00Z").await;
+    assert_eq!(failed["inGraceUntil"], "2031-02-11T10:00:00Z", "{failed}");
+    let after_return = published(&api, "p").await;
+    let new: Vec<_> = after_return[before.len()..].to_vec();
+    assert_eq!(
+        new.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["TierAtRisk"],
+        "the grace that began, once: {new:?}"
+    );
+
+    // A late order makes up for it: renewed at the end after all, once.
+    for _ in 0..2 {
+        let late = api
+            .order("p", "c", "late1", "2031-01-25T00:00:00Z", "100")
+            .await;
+        assert_eq!(late["tierAfter"], "Silver", "{late}");
+    }
+    let back = api.status("p", "c", "2031-03-01T00:00:00Z").await;
+    assert_eq!(back["tier"], "Silver");
+    assert_eq!(back["validUntil"], "2032-02-01T10:00:00Z");
+    assert_eq!(back.get("inGraceUntil"), None);
+    let all = published(&api, "p").await;
+    let new: Vec<_> = all[after_return.len()..].to_vec();
+    assert_eq!(
+        new.iter()
+            .map(|e| (e.0.as_str(), e.3.as_str()))
+            .collect::<Vec<_>>(),
+        [("TierRenewed", "2031-02-01T10:00:00Z")],
+        "{new:?}"
+    );
+    // And the job after it changes nothing more.
+    let r = api
+        .post("/_local/scheduled", &job("2031-03-01T00:00:00Z"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(published(&api, "p").await, all);
+    seqs_without_gaps(&api, "p").await;
+}
+
+/// The same late order id with another payload is a conflict, and a
+/// hostile late order gets a 4xx JSON error; neither writes anything.
+async fn changed_or_hostile_late_orders_write_nothing(api: Api) {
+    api.program("p", &silver(0)).await;
+    api.order("p", "c", "o1", "2026-02-01T10:00:00Z", "3000")
+        .await;
+    let r = api
+        .post("/_local/scheduled", &job("2027-02-05T00:00:00Z"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    api.order("p", "c", "late1", "2027-01-20T00:00:00Z", "1000")
+        .await;
+    let status = api.status("p", "c", "2027-03-01T00:00:00Z").await;
+    let events = published(&api, "p").await;
+
+    let mut changed = order("c", "late1", "2027-01-20T00:00:00Z", "2500");
+    let r = api.post("/programs/p/orders", &changed).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "idempotency_conflict"),
+        "{}",
+        r.body
+    );
+    changed["placedAt"] = json!("2027-01-21T00:00:00Z");
+    changed["amount"] = json!("1000");
+    let r = api.post("/programs/p/orders", &changed).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    for amount in [
+        json!("-2500"),
+        json!("1e30"),
+        json!("99999999999999999999999999"),
+        json!("2500.0000000000000000000000001"),
+        json!("NaN"),
+        json!(""),
+    ] {
+        let mut hostile = order("c", "late2", "2027-01-20T00:00:00Z", "1");
+        hostile["amount"] = amount.clone();
+        let r = api.post("/programs/p/orders", &hostile).await;
+        assert!(
+            (400..500).contains(&r.status) && r.body.get("error").is_some()
+                || (400..500).contains(&r.status) && r.body.is_object(),
+            "{amount}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    for placed in [
+        "2027-01-20",
+        "0000-01-01T00:00:00Z",
+        "2027-01-20T00:00:00+25:00",
+    ] {
+        let mut hostile = order("c", "late3", "2027-01-20T00:00:00Z", "2500");
+        hostile["placedAt"] = json!(placed);
+        let r = api.post("/programs/p/orders", &hostile).await;
+        assert!(
+            (400..500).contains(&r.status),
+            "{placed}: {} {}",
+            r.status,
+            r.body
+        );
+        assert!(r.body.is_object(), "{}", r.body);
+    }
+    assert_eq!(api.status("p", "c", "2027-03-01T00:00:00Z").await, status);
+    assert_eq!(published(&api, "p").await, events);
+}
+
+/// Late orders of many customers arriving after the job, each sent twice at
+/// once: each customer's move down undone exactly once in the feed.
+async fn many_customers_late_orders_sent_twice_at_once(api: Api) {
+    api.program("p", &silver(0)).await;
+    let n = 8;
+    for i in 0..n {
+        let c = format!("c{i}");
+        api.order(
+            "p",
+            &c,
+            &format!("first-{i}"),
+            "2026-02-01T10:00:00Z",
+            "3000",
+        )
+        .await;
+    }
+    let r = api
+        .post("/_local/scheduled", &job("2027-02-05T00:00:00Z"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut sends = Vec::new();
+    for i in 0..n {
+        for _ in 0..2 {
+            let body = order(
+                &format!("c{i}"),
+                &format!("late-{i}"),
+                "2027-01-20T00:00:00Z",
+                "2500",
+            );
+            let api = &api;
+            sends.push(async move { api.post("/programs/p/orders", &body).await });
+        }
+    }
+    for r in futures::future::join_all(sends).await {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["tierAfter"], "Silver", "{}", r.body);
+    }
+    let events = feed(&api, "p", 20).await;
+    for i in 0..n {
+        let c = format!("c{i}");
+        let status = api.status("p", &c, "2027-03-01T00:00:00Z").await;
+        assert_eq!(status["tier"], "Silver", "{status}");
+        assert_eq!(status["validUntil"], "2028-02-01T10:00:00Z");
+        let mine: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["customerId"] == c.as_str())
+            .collect();
+        let undone = mine
+            .iter()
+            .filter(|e| e["cause"] == format!("late order late-{i}").as_str())
+            .count();
+        assert_eq!(undone, 1, "{c}: {mine:?}");
+        let mut seqs: Vec<u64> = mine
+            .iter()
+            .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
+            .collect();
+        seqs.sort();
+        assert_eq!(seqs, (1..=mine.len() as u64).collect::<Vec<_>>(), "{c}");
+    }
+}
+
+/// A customer owing more notices than one commit writes: monthly validity
+/// with two warning days, silent for three years, then a late order. Every
+/// notice reaches the feed, seqs without gaps, one per history entry.
+async fn a_customer_owing_many_notices_is_caught_up_by_a_late_order(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend1m", "measure": "billAmount", "period": {"months": 1}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 300}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "keep", "kind": "lifetimePurchases", "min": "300"}],
+                "condition": "all", "onFail": "oneDown", "warnDaysBefore": [10, 2]}}
+        ]
+    });
+    api.program("m", &config).await;
+    api.order("m", "c", "o1", "2026-01-05T00:00:00Z", "300")
+        .await;
+    // Renewed every month for three years (36 renewals), never warned
+    // (lifetime purchases keep it). Then an order placed "late", before the
+    // latest end the order itself finds.
+    api.order("m", "c", "o2", "2029-01-10T00:00:00Z", "1").await;
+    let late = api
+        .order("m", "c", "late", "2029-01-04T00:00:00Z", "1")
+        .await;
+    assert_eq!(late["tierAfter"], "Silver");
+    let status = api
+        .get(&format!(
+            "/programs/m/customers/c?asOf={}",
+            urlencode("2029-01-10T00:00:00Z")
+        ))
+        .await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    let events = feed(&api, "m", 7).await;
+    let mine: Vec<&Value> = events.iter().filter(|e| e["customerId"] == "c").collect();
+    let renewals = mine.iter().filter(|e| e["type"] == "TierRenewed").count();
+    assert_eq!(renewals, 36, "every monthly renewal once");
+    let mut seqs: Vec<u64> = mine
+        .iter()
+        .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=mine.len() as u64).collect::<Vec<_>>());
+}
+
+on_both_engines!(
+    a_late_return_then_a_late_order_publish_each_change_once,
+    changed_or_hostile_late_orders_write_nothing,
+    many_customers_late_orders_sent_twice_at_once,
+    a_customer_owing_many_notices_is_caught_up_by_a_late_order,
+);
