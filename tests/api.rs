@@ -1233,7 +1233,11 @@ async fn a_customer_idle_for_years_publishes_every_event_it_owes(api: Api) {
         .iter()
         .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
         .collect();
-    assert_eq!(seqs, (1..=37).collect::<Vec<_>>(), "the upgrade and 36 renewals");
+    assert_eq!(
+        seqs,
+        (1..=37).collect::<Vec<_>>(),
+        "the upgrade and 36 renewals"
+    );
     let renewals = events.iter().filter(|e| e["type"] == "TierRenewed").count();
     assert_eq!(renewals, 36, "one a month from 2026-02-15 to 2029-01-15");
     let status = api.status("idle", "c", "2029-01-20T00:00:00Z").await;

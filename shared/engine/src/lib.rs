@@ -19,6 +19,7 @@ pub mod notice;
 pub mod period;
 pub mod program;
 pub mod progress;
+pub mod publish;
 pub mod reevaluate;
 pub mod rejudge;
 pub mod reversal;

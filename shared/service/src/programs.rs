@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tier_engine::{Problem, Program, ProgramConfig};
+use tier_engine::{publish, Program, ProgramConfig};
 
 /// How long a container trusts its cached config for reads.
 pub const CONFIG_TTL: Duration = Duration::from_secs(5);
@@ -179,39 +179,30 @@ impl Service {
         let mut retry = crate::retry::Retry::new();
         loop {
             let previous = self.store.load_config(program_id).await?;
-            if let Some(prev) = &previous {
-                if let Ok(old) = serde_json::from_str::<ProgramConfig>(&prev.config_json) {
-                    let dropped: Vec<Problem> = old
-                        .tiers
-                        .iter()
-                        .filter(|t| program.tier_index(&t.name).is_none())
-                        .map(|t| Problem {
-                            path: "/tiers".into(),
-                            code: "tier_removed",
-                            message: format!(
-                                "tier `{}` is in version {}: customers may hold it, so it must stay",
-                                t.name, prev.version
-                            ),
-                            position: None,
-                        })
-                        .collect();
-                    if !dropped.is_empty() {
-                        return Err(ApiError::invalid_config(dropped));
-                    }
-                }
-            }
             let old = previous
                 .as_ref()
                 .and_then(|p| serde_json::from_str::<ProgramConfig>(&p.config_json).ok());
+            if let Some((old, prev)) = old.as_ref().zip(previous.as_ref()) {
+                let dropped = publish::removed_tiers(old, prev.version, &program);
+                if !dropped.is_empty() {
+                    return Err(ApiError::invalid_config(dropped));
+                }
+            }
             let reevaluate = old
                 .as_ref()
                 .is_some_and(|old| crate::jobs::could_upgrade(old, program.config()));
             let published = chrono::Utc::now();
-            let since = retention_since(
+            let before = previous
+                .as_ref()
+                .map(retention_since_of)
+                .unwrap_or_default();
+            let since: BTreeMap<String, DateTime<Utc>> = publish::retention_dates(
                 program.config(),
-                old.as_ref().zip(previous.as_ref()),
+                old.as_ref().map(|old| (old, before.as_slice())),
                 published,
-            );
+            )
+            .into_iter()
+            .collect();
             let since = crate::json::to_string(&since)?;
             let expected = previous.map(|p| p.version);
             let stored = self
@@ -239,49 +230,8 @@ impl Service {
     }
 }
 
-/// When each tier's retention rule of `config` was configured as it is:
-/// kept from the version before when the rule is the same, `now` when it is
-/// new or changed (a rule kept from a version stored before this was
-/// recorded has no date, and counts from its windows' start).
-fn retention_since(
-    config: &ProgramConfig,
-    previous: Option<(&ProgramConfig, &tier_store::StoredConfig)>,
-    now: DateTime<Utc>,
-) -> BTreeMap<String, DateTime<Utc>> {
-    let before = previous
-        .map(|(_, stored)| retention_since_of(stored))
-        .unwrap_or_default();
-    let mut since = BTreeMap::new();
-    for tier in &config.tiers {
-        let Some(rule) = &tier.retention else {
-            continue;
-        };
-        let kept = previous.is_some_and(|(old, _)| {
-            old.tiers
-                .iter()
-                .any(|t| t.name == tier.name && t.retention.as_ref() == Some(rule))
-        });
-        let at = match kept {
-            true => before
-                .iter()
-                .find(|(name, _)| *name == tier.name)
-                .map(|(_, at)| *at),
-            false => Some(now),
-        };
-        if let Some(at) = at {
-            since.insert(tier.name.clone(), at);
-        }
-    }
-    since
-}
-
 /// A stored version's retention dates (none if it has none or they do not
 /// read: the rules then count from their windows' start).
-fn retention_since_of(stored: &tier_store::StoredConfig) -> Vec<(String, DateTime<Utc>)> {
-    stored
-        .retention_since
-        .as_deref()
-        .and_then(|json| serde_json::from_str::<BTreeMap<String, DateTime<Utc>>>(json).ok())
-        .map(|map| map.into_iter().collect())
-        .unwrap_or_default()
+fn retention_since_of(stored: &tier_store::StoredConfig) -> Vec<publish::RetentionDate> {
+    publish::parse_retention_dates(stored.retention_since.as_deref())
 }

@@ -107,7 +107,7 @@ struct SimulationBody {
 /// What the job was asked, as stored with it (the draft too, so that a
 /// worker elsewhere could run it: the draft's retention dates follow from
 /// the current version's stored ones and the record's `createdAt`, see
-/// `tier_sim_core::config::published_program`).
+/// `Program::published_over`).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredRequest {
@@ -206,11 +206,11 @@ fn instant(field: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
 
 /// The draft, validated exactly as `PUT config` validates a new version:
 /// the config's own problems, then no tier of the current version dropped
-/// (`tier_sim_core::config::removed_tiers`, which the CLI refuses too).
+/// (`tier_engine::publish::removed_tiers`, which the CLI refuses too).
 fn validate_draft(raw: &RawValue, current: &Program, version: u64) -> Result<Program, ApiError> {
     let config: ProgramConfig = decode(raw.get().as_bytes(), "config")?;
     let draft = Program::validate(config).map_err(ApiError::invalid_config)?;
-    let dropped = tier_sim_core::config::removed_tiers(current.config(), version, &draft);
+    let dropped = tier_engine::publish::removed_tiers(current.config(), version, &draft);
     if !dropped.is_empty() {
         return Err(ApiError::invalid_config(dropped));
     }
@@ -283,11 +283,9 @@ impl Service {
         // Dated as `PUT config` would date it, published now (the instant
         // shown as `createdAt`): an unchanged retention rule keeps the
         // current version's day, a new or changed one counts from `created`.
-        let draft = tier_sim_core::config::published_program(
-            draft.with_version(loaded.version + 1),
-            &loaded.program,
-            created,
-        );
+        let draft = draft
+            .with_version(loaded.version + 1)
+            .published_over(&loaded.program, created);
         let stored = StoredRequest {
             from,
             to,

@@ -129,7 +129,7 @@ fn retention_dates_read_as_the_service_reads_them() {
 
 #[test]
 fn a_draft_is_dated_as_publishing_it_would_date_it() {
-    use tier_sim_core::config::{program_retention_since, published_program, removed_tiers};
+    use tier_sim_core::config::{published_program, removed_tiers};
     let at = |t: &str| -> chrono::DateTime<chrono::Utc> { t.parse().unwrap() };
     let program = |min: &str, gold: bool| -> tier_engine::Program {
         let mut config = serde_json::json!({
@@ -161,17 +161,17 @@ fn a_draft_is_dated_as_publishing_it_would_date_it() {
     let current = program("2000", false)
         .with_retention_since(&[("Silver".to_owned(), at("2026-06-01T15:30:00Z"))]);
     assert_eq!(
-        program_retention_since(&current),
+        current.retention_dates(),
         vec![("Silver".to_owned(), at("2026-06-01T00:00:00Z"))]
     );
-    assert_eq!(program_retention_since(&program("2000", false)), vec![]);
+    assert_eq!(program("2000", false).retention_dates(), vec![]);
 
     let published = at("2026-11-30T12:00:00Z");
     let day = at("2026-11-30T00:00:00Z");
     // The same rule keeps the current day; a new tier's rule is published.
     let draft = published_program(program("2000", true), &current, published);
     assert_eq!(
-        program_retention_since(&draft),
+        draft.retention_dates(),
         vec![
             ("Silver".to_owned(), at("2026-06-01T00:00:00Z")),
             ("Gold".to_owned(), day)
@@ -179,13 +179,10 @@ fn a_draft_is_dated_as_publishing_it_would_date_it() {
     );
     // A changed rule is published.
     let draft = published_program(program("1000", false), &current, published);
-    assert_eq!(
-        program_retention_since(&draft),
-        vec![("Silver".to_owned(), day)]
-    );
+    assert_eq!(draft.retention_dates(), vec![("Silver".to_owned(), day)]);
     // The same rule without a date keeps none, as `PUT config` keeps it.
     let draft = published_program(program("2000", false), &program("2000", false), published);
-    assert_eq!(program_retention_since(&draft), vec![]);
+    assert_eq!(draft.retention_dates(), vec![]);
 
     // Dropping a tier: PUT config's problem.
     let problems = removed_tiers(program("2000", true).config(), 4, &current);
