@@ -323,9 +323,70 @@ async fn a_customer_owing_many_notices_is_caught_up_by_a_late_order(api: Api) {
     assert_eq!(seqs, (1..=mine.len() as u64).collect::<Vec<_>>());
 }
 
+/// Was a bug, fixed: a late order that does not undo the move down is decided
+/// rewound at the tier held before the end (Silver), and the reply's
+/// `tierAfter` (and the stored record's) is that rewound tier, though the
+/// customer stays Member: `apply_order` only rewrites `tier_after` when
+/// `rejudge_late` changed the outcome.
+async fn a_late_order_that_undoes_nothing_reports_the_tier_the_customer_has(api: Api) {
+    api.program("p", &silver(0)).await;
+    api.order("p", "c", "o1", "2026-02-01T10:00:00Z", "3000")
+        .await;
+    let r = api
+        .post("/_local/scheduled", &job("2027-02-05T00:00:00Z"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let late = api
+        .order("p", "c", "late1", "2027-01-20T00:00:00Z", "1000")
+        .await;
+    let status = api.status("p", "c", "2027-03-01T00:00:00Z").await;
+    assert_eq!(status["tier"], "Member", "$1,000 of $2,000 at the end");
+    assert_eq!(late["tierAfter"], status["tier"], "{late}");
+}
+
+/// Was a bug, fixed: a return dated before the order it returns, and before the
+/// latest end, is accepted and judged as a late return of an order the end
+/// never saw: the renewal fails (lifetime purchases are the rule here).
+async fn a_return_dated_before_its_order_is_refused_or_changes_no_past_end(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "keep", "kind": "lifetimePurchases", "min": "2000"}],
+                "condition": "all", "onFail": "oneDown"}}
+        ]
+    });
+    api.program("p", &config).await;
+    api.order("p", "c", "o1", "2026-02-01T10:00:00Z", "1000")
+        .await;
+    api.order("p", "c", "o2", "2026-06-01T00:00:00Z", "1200")
+        .await;
+    let r = api
+        .post("/_local/scheduled", &job("2027-02-03T00:00:00Z"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    api.order("p", "c", "after", "2027-02-05T00:00:00Z", "500")
+        .await;
+    let status = api.status("p", "c", "2027-03-01T00:00:00Z").await;
+    assert_eq!(status["tier"], "Silver");
+    let (code, body) = give_back(&api, "p", "r1", "after", "2027-01-20T00:00:00Z", None).await;
+    if code == 200 {
+        let now = api.status("p", "c", "2027-03-01T00:00:00Z").await;
+        assert_eq!(now["tier"], "Silver", "return {body}; status {now}");
+    } else {
+        assert!((400..500).contains(&code), "{code} {body}");
+    }
+}
+
 on_both_engines!(
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
     many_customers_late_orders_sent_twice_at_once,
     a_customer_owing_many_notices_is_caught_up_by_a_late_order,
+    a_return_dated_before_its_order_is_refused_or_changes_no_past_end,
+    a_late_order_that_undoes_nothing_reports_the_tier_the_customer_has,
 );

@@ -204,11 +204,12 @@ impl Program {
                 .as_ref()
                 .is_some_and(|j| order.placed_at < j.at);
             if late {
-                if self.rejudge_late(state, Late::Order(&applied.record), order.placed_at) {
-                    let tier = state.tier_index(self);
-                    applied.decision.tier_after = tier;
-                    applied.record.tier_after = self.tier_name(tier).to_owned();
-                }
+                self.rejudge_late(state, Late::Order(&applied.record), order.placed_at);
+                // Decided at the tier held then; after it, the customer
+                // holds what the end, judged again, says.
+                let tier = state.tier_index(self);
+                applied.decision.tier_after = tier;
+                applied.record.tier_after = self.tier_name(tier).to_owned();
             } else {
                 self.recover_in_grace(state, order.placed_at);
             }
@@ -482,6 +483,21 @@ impl Program {
                 remaining,
             });
         }
+        if ret.returned_at < record.placed_at {
+            return Err(EngineError::invalid(
+                "returnedAt",
+                format!(
+                    "{} is before the order was placed ({})",
+                    ret.returned_at.to_rfc3339(),
+                    record.placed_at.to_rfc3339()
+                ),
+            ));
+        }
+        // What fell due by the return's instant is judged before it counts
+        // (an end between the last event and the return sees the order
+        // still whole).
+        self.expire(state, ret.returned_at);
+        state.saw_event(ret.returned_at);
         let tier_before = state.tier_index(self);
         let returned_before = record.returned_amount;
         record.returned_amount += amount;
@@ -494,8 +510,6 @@ impl Program {
             state.lifetime_purchases -= amount;
             state.set_best_order(&record.order_id, record.remaining());
         }
-        self.expire(state, ret.returned_at);
-        state.saw_event(ret.returned_at);
         let (from_current, shortfall) =
             self.points_to_take_back(state, record, ret, points_reversed);
         state.reverse_points(day_of(record.placed_at), points_reversed, from_current);

@@ -17,10 +17,12 @@
 //! for a re-evaluation.
 
 use crate::apply::kept_contribution;
+use crate::config::OnFail;
 use crate::config::{Aggregate, CriterionKind};
 use crate::decimal::{Money, Points};
 use crate::events::OrderRecord;
-use crate::program::{Criterion, Program, Retention, TierIndex};
+use crate::period::DayNumber;
+use crate::program::{Criterion, Program, Retention, Rule, TierIndex};
 use crate::state::{CustomerState, TierChange};
 use crate::validity::RETENTION;
 use chrono::{DateTime, Utc};
@@ -54,6 +56,12 @@ pub struct Judged {
     /// would have renewed the tier at that end, without a grace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub end_figures: Vec<Decimal>,
+    /// `onFail: qualified`: each upgrade criterion's value at `at` for the
+    /// tiers from the first above the base up to the judged tier (empty
+    /// where a tier has no upgrade rule), so a late event can move where
+    /// the customer lands too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landing: Vec<Vec<Decimal>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,24 +177,36 @@ impl Program {
             return false;
         };
         for (c, figure) in r.rule.criteria.iter().zip(judged.figures.iter_mut()) {
-            *figure = self.moved(c, r, *figure, &late, judged.at);
+            *figure = self.moved(c, r.counted_from, *figure, &late, placed, judged.at);
         }
         for (c, figure) in r.rule.criteria.iter().zip(judged.end_figures.iter_mut()) {
-            *figure = self.moved(c, r, *figure, &late, judged.renews_from);
+            *figure = self.moved(
+                c,
+                r.counted_from,
+                *figure,
+                &late,
+                placed,
+                judged.renews_from,
+            );
         }
-        let met_on = |figures: &[Decimal]| {
-            r.rule
-                .criteria
-                .iter()
-                .zip(figures)
-                .enumerate()
-                .filter(|(_, (c, figure))| c.met_by(**figure))
-                .fold(0, |mask, (i, _)| mask | (1 << i))
-        };
-        let mut met = met_on(&judged.figures);
+        // Upgrade rules are compared under the version that judged.
+        let landing_known = r.on_fail == OnFail::Qualified
+            && judged.version == self.version()
+            && !judged.landing.is_empty();
+        if landing_known {
+            for (t, figures) in (1..).zip(judged.landing.iter_mut()) {
+                let Some(rule) = self.tiers().get(t).and_then(|t| t.rule.as_ref()) else {
+                    continue;
+                };
+                for (c, figure) in rule.criteria.iter().zip(figures.iter_mut()) {
+                    *figure = self.moved(c, None, *figure, &late, placed, judged.at);
+                }
+            }
+        }
+        let mut met = met_on(&r.rule, &judged.figures);
         let mut holds = r.rule.table.holds(met);
         if !holds && !judged.end_figures.is_empty() {
-            met = met_on(&judged.end_figures);
+            met = met_on(&r.rule, &judged.end_figures);
             holds = r.rule.table.holds(met);
         }
         let changed = match (&judged.outcome, holds) {
@@ -222,6 +242,38 @@ impl Program {
                 judged.outcome = Outcome::Renewed;
                 true
             }
+            (Outcome::Down { to }, false)
+                if landing_known && self.down_stands(state, &judged, to) =>
+            {
+                let to = self.tier_index(to).unwrap_or(0);
+                let lands = self.landing_on(&judged, tier);
+                if lands == to {
+                    false
+                } else {
+                    let cause = match lands > to {
+                        true => format!("{LATE_ORDER} {}", late.record().order_id),
+                        false => RETENTION.to_owned(),
+                    };
+                    judged.outcome = self.land(state, &judged, to, lands, cause);
+                    true
+                }
+            }
+            (Outcome::Requalified, false)
+                if landing_known
+                    && state.tier_index(self) == tier
+                    && state.grace_until.is_none()
+                    && state.renewed_at == Some(judged.at) =>
+            {
+                let lands = self.landing_on(&judged, tier);
+                if lands == tier {
+                    false
+                } else {
+                    state.renewed_at = judged.renewed_before;
+                    state.tier_since = judged.tier_since_before;
+                    judged.outcome = self.land(state, &judged, tier, lands, RETENTION.to_owned());
+                    true
+                }
+            }
             (Outcome::Renewed, false) if self.renewal_stands(state, &judged, tier) => {
                 state.renewed_at = judged.renewed_before;
                 state.tier_since = judged.tier_since_before;
@@ -252,8 +304,56 @@ impl Program {
     fn down_stands(&self, state: &CustomerState, judged: &Judged, to: &str) -> bool {
         state.tier == to
             && state.history.last().is_some_and(|last| {
-                last.at == judged.at && last.cause == RETENTION && last.to == to
+                last.at == judged.at
+                    && last.to == to
+                    && (last.cause == RETENTION || last.cause.starts_with(LATE_ORDER))
             })
+    }
+
+    /// Where `onFail: qualified` lands on the judgment's (moved) upgrade
+    /// figures: the highest tier up to `tier` whose upgrade condition holds
+    /// on them, else the base.
+    fn landing_on(&self, judged: &Judged, tier: TierIndex) -> TierIndex {
+        (1..=tier)
+            .rev()
+            .find(|t| {
+                let rule = self.tiers()[*t].rule.as_ref();
+                let figures = judged.landing.get(t - 1);
+                rule.zip(figures)
+                    .is_some_and(|(rule, figures)| rule.table.holds(met_on(rule, figures)))
+            })
+            .unwrap_or(0)
+    }
+
+    /// Moves a customer from `from` (where the judgment left them) to
+    /// `lands` as of the judgment: the tier itself again is a new period
+    /// from the end, as `qualified` gives in time.
+    fn land(
+        &self,
+        state: &mut CustomerState,
+        judged: &Judged,
+        from: TierIndex,
+        lands: TierIndex,
+        cause: String,
+    ) -> Outcome {
+        let change = TierChange {
+            from: self.tier_name(from).to_owned(),
+            to: self.tier_name(lands).to_owned(),
+            at: judged.at,
+            cause,
+            config_version: Some(self.version()),
+            admin: false,
+        };
+        state.record_change(change, Vec::new());
+        let judged_tier = self.tier_index(&judged.tier).unwrap_or(0);
+        if lands == judged_tier {
+            state.tier_since = judged.tier_since_before;
+            state.renewed_at = Some(judged.at);
+            return Outcome::Requalified;
+        }
+        Outcome::Down {
+            to: self.tier_name(lands).to_owned(),
+        }
     }
 
     fn renewal_stands(&self, state: &CustomerState, judged: &Judged, tier: TierIndex) -> bool {
@@ -267,15 +367,21 @@ impl Program {
             })
     }
 
-    /// Criterion `c`'s value at `at` moved by the late event.
+    /// Criterion `c`'s value at `at` moved by the late event, which
+    /// happened at `happened` (an event at or after `at` does not count
+    /// there: an order placed during a grace is not the period end's).
     fn moved(
         &self,
         c: &Criterion,
-        r: &Retention,
+        floor: Option<DayNumber>,
         figure: Decimal,
         late: &Late<'_>,
+        happened: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Decimal {
+        if happened >= at {
+            return figure;
+        }
         let record = late.record();
         let kept_at_end = self.config().points_expiry.is_none_or(|period| {
             period.forward_from(crate::period::day_of(record.placed_at)) > crate::period::day_of(at)
@@ -323,14 +429,14 @@ impl Program {
                     .map(OrderRecord::remaining)
                     .fold(purchases(record.returned_amount), Decimal::max)
             }
-            (CriterionKind::Tracker, _) => self.moved_tracker(c, r, figure, late, at),
+            (CriterionKind::Tracker, _) => self.moved_tracker(c, floor, figure, late, at),
         }
     }
 
     fn moved_tracker(
         &self,
         c: &Criterion,
-        r: &Retention,
+        floor: Option<DayNumber>,
         figure: Decimal,
         late: &Late<'_>,
         at: DateTime<Utc>,
@@ -342,7 +448,7 @@ impl Program {
             || tracker.window_first_day(end),
             |p| p.window_first_day(end),
         );
-        let first = r.counted_from.map_or(window_first, |f| f.max(window_first));
+        let first = floor.map_or(window_first, |f| f.max(window_first));
         let in_window = |o: &OrderRecord| {
             let day = crate::period::day_of(o.placed_at);
             day >= first && day <= end && o.placed_at < at
@@ -392,4 +498,14 @@ impl Program {
             }
         }
     }
+}
+
+/// Which of `rule`'s criteria `figures` meet.
+fn met_on(rule: &Rule, figures: &[Decimal]) -> crate::expression::MetMask {
+    rule.criteria
+        .iter()
+        .zip(figures)
+        .enumerate()
+        .filter(|(_, (c, figure))| c.met_by(**figure))
+        .fold(0, |mask, (i, _)| mask | (1 << i))
 }

@@ -110,6 +110,10 @@ impl Program {
             renewed_before: state.renewed_at,
             tier_since_before: state.tier_since,
             end_figures: Vec::new(),
+            landing: match r.on_fail {
+                OnFail::Qualified => self.upgrade_figures(state, tier, at),
+                _ => Vec::new(),
+            },
         };
         if state.grace_until.is_some() {
             // The grace ran out without the condition being met. A renewal
@@ -135,6 +139,27 @@ impl Program {
             record.outcome = self.judge_failed(state, tier, r, at, missed, changes);
         }
         state.judged = Some(record);
+    }
+
+    /// Each upgrade criterion's value at `at` for the tiers above the base
+    /// up to `tier` (empty for a tier without an upgrade rule).
+    fn upgrade_figures(
+        &self,
+        state: &CustomerState,
+        tier: TierIndex,
+        at: DateTime<Utc>,
+    ) -> Vec<Vec<Decimal>> {
+        let eval = Evaluator::new(self, state, at, 0, None);
+        self.tiers[1..=tier]
+            .iter()
+            .map(|t| {
+                t.rule
+                    .iter()
+                    .flat_map(|rule| &rule.criteria)
+                    .map(|c| eval.value(c, Decimal::ZERO, Decimal::ZERO))
+                    .collect()
+            })
+            .collect()
     }
 
     /// The condition failed at the end of a period: grace if the tier has

@@ -4045,15 +4045,18 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
                     ReturnHow::Tiny => Some(dec("0.000001")),
                     ReturnHow::Huge => Some(max_figure() + Decimal::ONE),
                 };
-                let acceptable = match amount {
-                    None => remaining > Decimal::ZERO,
-                    Some(a) => a > Decimal::ZERO && a <= max_figure() && a <= remaining,
-                };
+                let returned_at = shift(records[i].placed_at, *after);
+                // A return before its order was placed is refused.
+                let acceptable = returned_at >= records[i].placed_at
+                    && match amount {
+                        None => remaining > Decimal::ZERO,
+                        Some(a) => a > Decimal::ZERO && a <= max_figure() && a <= remaining,
+                    };
                 let ret = Return {
                     return_id: format!("r{step}"),
                     order_id: records[i].order_id.clone(),
                     customer_id: "c".into(),
-                    returned_at: shift(records[i].placed_at, *after),
+                    returned_at,
                     amount,
                 };
                 if acceptable {

@@ -187,6 +187,27 @@ fn changes_out(s: &mut CustomerState) -> Vec<(String, String, DateTime<Utc>, Str
 // Programs
 // ---------------------------------------------------------------------
 
+/// Member -> Silver ($3,000 over 12 months) -> Gold ($10,000 over 12
+/// months); Gold is kept by $8,000 over 12 months, else `qualified`.
+fn windowed() -> Program {
+    program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "tracker", "tracker": "spend12m", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "tracker", "tracker": "spend12m", "min": 10000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 8000}],
+                "condition": "all", "onFail": "qualified"}}
+        ]
+    }))
+}
+
 /// Silver by $3,000 lifetime; kept by `retention` (merged into a 12-month
 /// tierStart rule, oneDown, no grace).
 fn silver(trackers: Value, upgrade_min: u32, retention: Value) -> Program {
@@ -209,6 +230,329 @@ fn silver(trackers: Value, upgrade_min: u32, retention: Value) -> Program {
              "retention": r}
         ]
     }))
+}
+
+// ---------------------------------------------------------------------
+// Bugs (these tests FAIL at the commit they were written against)
+// ---------------------------------------------------------------------
+
+/// Was a bug, fixed: `onFail: qualified` lands on the highest tier whose upgrade rule
+/// holds at the end. A late order placed before the end that would have
+/// lifted that landing (here from Member to Silver) changes nothing:
+/// `rejudge_late` only looks at whether the retention rule now holds
+/// (`(Down, false) => false`), and the order itself was decided rewound at
+/// Gold, so it did not upgrade either.
+#[test]
+fn qualified_landing_a_late_order_would_have_raised_is_not_raised() {
+    let p = windowed();
+    let events = [
+        (
+            Ev::Order(order("gold", at("2026-01-05T00:00:00Z"), "10000")),
+            false,
+        ),
+        (
+            Ev::Order(order("o2", at("2026-12-01T00:00:00Z"), "2000")),
+            false,
+        ),
+        (
+            Ev::Order(order("late", at("2026-12-15T00:00:00Z"), "1500")),
+            true,
+        ),
+    ];
+    let (in_time, late) = twins(
+        &p,
+        "2026-01-05T00:00:00Z",
+        &events,
+        "2027-01-10T00:00:00Z",
+        "2027-02-01T00:00:00Z",
+    );
+    assert_eq!(in_time.tier(), "Silver", "$3,500 in the window at the end");
+    assert_eq!(late.seen(), in_time.seen());
+}
+
+/// Was a bug, fixed: The other way round: a late return made before the end that
+/// would have lowered the `qualified` landing (Silver -> Member) leaves the
+/// customer at Silver.
+#[test]
+fn qualified_landing_a_late_return_would_have_lowered_is_not_lowered() {
+    let p = windowed();
+    let events = [
+        (
+            Ev::Order(order("gold", at("2026-01-05T00:00:00Z"), "10000")),
+            false,
+        ),
+        (
+            Ev::Order(order("o2", at("2026-12-01T00:00:00Z"), "3500")),
+            false,
+        ),
+        (
+            Ev::Return(ret("r1", "o2", "2026-12-20T00:00:00Z", Some("1000"))),
+            true,
+        ),
+    ];
+    let (in_time, late) = twins(
+        &p,
+        "2026-01-05T00:00:00Z",
+        &events,
+        "2027-01-10T00:00:00Z",
+        "2027-02-01T00:00:00Z",
+    );
+    assert_eq!(in_time.tier(), "Member", "$2,500 in the window at the end");
+    assert_eq!(late.seen(), in_time.seen());
+}
+
+/// Gold kept by $5,000 over 3 months, else `qualified`; Gold's upgrade
+/// asks $10,000 over 12 months.
+fn requalifying() -> Program {
+    program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [
+            {"id": "spend12m", "measure": "billAmount", "period": {"months": 12}},
+            {"id": "spend3m", "measure": "billAmount", "period": {"months": 3}}
+        ],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "tracker", "tracker": "spend12m", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "tracker", "tracker": "spend12m", "min": 10000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend3m", "min": 5000}],
+                "condition": "all", "onFail": "qualified"}}
+        ]
+    }))
+}
+
+/// Was a bug, fixed: A `qualified` requalification (retention failed, Gold's upgrade
+/// rule still held: a new period) that a late return would have prevented
+/// stands: `(Outcome::Requalified, false)` is not handled, so the customer
+/// keeps Gold where in time it moved to Silver at the end.
+#[test]
+fn a_requalification_a_late_return_would_have_prevented_stands() {
+    let p = requalifying();
+    let events = [
+        (
+            Ev::Order(order("gold", at("2026-01-05T00:00:00Z"), "10000")),
+            false,
+        ),
+        (
+            Ev::Order(order("o2", at("2026-03-01T00:00:00Z"), "10000")),
+            false,
+        ),
+        (
+            Ev::Return(ret("r1", "o2", "2026-12-01T00:00:00Z", Some("1000"))),
+            true,
+        ),
+    ];
+    let (in_time, late) = twins(
+        &p,
+        "2026-01-05T00:00:00Z",
+        &events,
+        "2027-01-10T00:00:00Z",
+        "2027-02-01T00:00:00Z",
+    );
+    assert_eq!(in_time.tier(), "Silver", "$9,000 over 12 months at the end");
+    assert_eq!(late.seen(), in_time.seen());
+}
+
+/// Silver kept by $500 of category `x` over one month AND $5,000 lifetime,
+/// with a 60-day grace.
+fn mixed_with_grace() -> Program {
+    silver(
+        json!([{"id": "x1m", "measure": "lineItemPrice", "filter": {"category": "x"},
+                "period": {"months": 1}}]),
+        3000,
+        json!({
+            "criteria": [
+                {"id": "A", "kind": "tracker", "tracker": "x1m", "min": 500},
+                {"id": "B", "kind": "lifetimePurchases", "min": 5000}
+            ],
+            "graceDays": 60
+        }),
+    )
+}
+
+/// Was a bug, fixed: An order placed during the grace (after the period end) that
+/// arrives after the grace ran out is counted into the figures of the
+/// period end (`end_figures`) too: `moved` adds it to every non-tracker
+/// criterion whatever its instant (only trackers check `placed < at`). The
+/// end's $500 of `x` plus the order's lifetime $1,500 "meet" the condition
+/// there, and the move down at the end of the grace is undone. In time, at
+/// the order, the `x` spending had left its window: no recovery, and the
+/// grace ran out.
+#[test]
+fn an_order_placed_during_the_grace_is_counted_at_the_period_end_before_it() {
+    let p = mixed_with_grace();
+    let events = [
+        (
+            Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "3000")),
+            false,
+        ),
+        (
+            Ev::Order(with_items(
+                order("x", at("2027-01-20T00:00:00Z"), "600"),
+                "x",
+                "600",
+            )),
+            false,
+        ),
+        // During the grace (2027-02-01T10:00 .. 2027-04-02T10:00).
+        (
+            Ev::Order(order("during", at("2027-03-20T00:00:00Z"), "1500")),
+            true,
+        ),
+    ];
+    let (in_time, late) = twins(
+        &p,
+        "2026-02-01T10:00:00Z",
+        &events,
+        "2027-04-10T00:00:00Z",
+        "2027-05-01T00:00:00Z",
+    );
+    assert_eq!(in_time.tier(), "Member", "the grace ran out in time");
+    assert_eq!(late.seen(), in_time.seen());
+}
+
+/// Silver kept by a single order of at least $1,100 (Silver itself by
+/// $1,000 lifetime).
+fn single_order() -> Program {
+    silver(
+        json!([]),
+        1000,
+        json!({"criteria": [{"id": "A", "kind": "singleOrder", "min": 1100}]}),
+    )
+}
+
+/// The stated limit (README, "Late events"): a late return of the order
+/// that held the largest single order takes the largest of what remains of
+/// the other orders *now*: an order returned after the end counts as
+/// returned, though at the end it was whole. In time the end saw B's
+/// $1,200 and renewed; late, the end is failed on the first order's
+/// $1,000. The test pins the limit so that lifting it shows.
+#[test]
+fn a_late_return_of_the_largest_order_reads_other_orders_as_they_are_now() {
+    let p = single_order();
+    let mut in_time = Cust::new(&p, "2026-02-01T10:00:00Z");
+    let mut late = Cust::new(&p, "2026-02-01T10:00:00Z");
+    for c in [&mut in_time, &mut late] {
+        c.order(&order("first", at("2026-02-01T10:00:00Z"), "1000"));
+        c.order(&order("a", at("2026-09-01T00:00:00Z"), "1500"));
+        c.order(&order("b", at("2026-10-01T00:00:00Z"), "1200"));
+    }
+    in_time.give_back(&ret("ra", "a", "2027-01-20T00:00:00Z", None));
+    for c in [&mut in_time, &mut late] {
+        c.job("2027-02-03T00:00:00Z");
+        c.give_back(&ret("rb", "b", "2027-02-05T00:00:00Z", None));
+    }
+    assert_eq!(in_time.tier(), "Silver", "B's $1,200 at the end");
+    late.give_back(&ret("ra", "a", "2027-01-20T00:00:00Z", None));
+    for c in [&mut in_time, &mut late] {
+        c.job("2027-03-01T00:00:00Z");
+    }
+    assert_eq!(in_time.tier(), "Silver");
+    assert_eq!(late.tier(), "Member", "the limit: B counted as returned");
+}
+
+/// Was a bug (in time, no late event), fixed: `take_back` lowers `lifetime_purchases`
+/// and the best orders *before* it calls `expire(returnedAt)`, so a return
+/// made after a validity end the job has not judged yet is counted at that
+/// end: the end's singleOrder (or lifetimePurchases) figure no longer sees
+/// the order it had. The same customer with the job run at the end keeps
+/// Silver; without the job it is moved down. (The end should be judged "as
+/// of its instant ... nothing after it".)
+#[test]
+fn a_return_after_an_unjudged_end_is_counted_at_that_end() {
+    let p = single_order();
+    let mut with_job = Cust::new(&p, "2026-02-01T10:00:00Z");
+    let mut without = Cust::new(&p, "2026-02-01T10:00:00Z");
+    for c in [&mut with_job, &mut without] {
+        c.order(&order("first", at("2026-02-01T10:00:00Z"), "1000"));
+        c.order(&order("b", at("2026-10-01T00:00:00Z"), "1200"));
+    }
+    with_job.job("2027-02-03T00:00:00Z");
+    for c in [&mut with_job, &mut without] {
+        c.give_back(&ret("rb", "b", "2027-02-05T00:00:00Z", None));
+        c.job("2027-03-01T00:00:00Z");
+    }
+    assert_eq!(with_job.tier(), "Silver");
+    assert_eq!(without.seen(), with_job.seen());
+}
+
+/// Was a bug (in time), fixed: the same with a `lifetimePurchases` retention criterion.
+#[test]
+fn a_return_after_an_unjudged_end_lowers_lifetime_purchases_at_that_end() {
+    let p = silver(
+        json!([]),
+        1000,
+        json!({"criteria": [{"id": "A", "kind": "lifetimePurchases", "min": 2000}]}),
+    );
+    let mut with_job = Cust::new(&p, "2026-02-01T10:00:00Z");
+    let mut without = Cust::new(&p, "2026-02-01T10:00:00Z");
+    for c in [&mut with_job, &mut without] {
+        c.order(&order("first", at("2026-02-01T10:00:00Z"), "1000"));
+        c.order(&order("b", at("2026-10-01T00:00:00Z"), "1200"));
+    }
+    with_job.job("2027-02-03T00:00:00Z");
+    for c in [&mut with_job, &mut without] {
+        c.give_back(&ret("rb", "b", "2027-02-05T00:00:00Z", Some("500")));
+        c.job("2027-03-01T00:00:00Z");
+    }
+    assert_eq!(with_job.tier(), "Silver");
+    assert_eq!(without.seen(), with_job.seen());
+}
+
+/// Was a bug, fixed: A return dated before the order it returns is accepted (neither
+/// `Return::check` nor `take_back` compares `returnedAt` with the order's
+/// `placedAt`). Dated before the latest end, it counts as a late return and
+/// takes an order placed *after* the end off the end's lifetime figure: a
+/// renewal fails that no order before the end could have failed.
+#[test]
+fn a_return_dated_before_its_order_fails_an_end_the_order_came_after() {
+    let p = silver(
+        json!([]),
+        1000,
+        json!({"criteria": [{"id": "A", "kind": "lifetimePurchases", "min": 2000}]}),
+    );
+    let mut c = Cust::new(&p, "2026-02-01T10:00:00Z");
+    c.order(&order("first", at("2026-02-01T10:00:00Z"), "1000"));
+    c.order(&order("o2", at("2026-06-01T00:00:00Z"), "1200"));
+    c.job("2027-02-03T00:00:00Z");
+    assert_eq!(c.tier(), "Silver", "$2,200 at the end: renewed");
+    c.order(&order("after", at("2027-02-05T00:00:00Z"), "500"));
+    c.s.outbox.take();
+    let before = c.seen();
+    // Returned "before" it was placed, and before the end.
+    let out = c.try_give_back(&ret("r1", "after", "2027-01-20T00:00:00Z", None));
+    if out.is_ok() {
+        assert_eq!(c.seen(), before, "{:?}", changes_out(&mut c.s));
+    }
+}
+
+/// Was a bug, fixed: A late order placed before a standing move down is decided at
+/// the tier held then (Silver); when it does not undo the move, the
+/// decision's `tier_after` and the record's `tier_after` still say Silver,
+/// though the customer stays Member (the API replies `tierAfter: Silver`).
+#[test]
+fn a_late_order_that_undoes_nothing_says_the_customer_stays_down() {
+    let p = silver(
+        json!([{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}]),
+        3000,
+        json!({"criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}]}),
+    );
+    let mut c = Cust::new(&p, "2026-02-01T10:00:00Z");
+    c.order(&order("first", at("2026-02-01T10:00:00Z"), "3000"));
+    c.job("2027-02-05T00:00:00Z");
+    let applied = c.order(&order("late", at("2027-01-20T00:00:00Z"), "1000"));
+    assert_eq!(c.tier(), "Member", "$1,000 of $2,000 at the end");
+    assert_eq!(
+        (
+            p.tier_name(applied.decision.tier_after),
+            applied.record.tier_after.as_str()
+        ),
+        ("Member", "Member")
+    );
 }
 
 // ---------------------------------------------------------------------
