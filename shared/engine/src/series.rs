@@ -175,6 +175,30 @@ impl Series {
         series
     }
 
+    /// A series of `buckets`, as a stored form other than serde's is loaded
+    /// (the store's binary state): buckets out of day order, empty or on
+    /// one day are put right as [`Series`]'s serde form puts them right,
+    /// so a series read back equals the one whose buckets were written.
+    pub fn from_buckets(key: String, buckets: impl IntoIterator<Item = Bucket>) -> Self {
+        let mut buckets: Vec<Bucket> = buckets.into_iter().filter(|b| !b.is_empty()).collect();
+        buckets.sort_by_key(|b| b.day);
+        buckets.dedup_by(|later, earlier| {
+            let same = later.day == earlier.day;
+            if same {
+                earlier.sum += later.sum;
+                earlier.max = earlier.max.max(later.max);
+            }
+            same
+        });
+        let mut series = Series {
+            key,
+            buckets: buckets.into(),
+            ..Default::default()
+        };
+        series.reindex();
+        series
+    }
+
     pub fn buckets(&self) -> impl ExactSizeIterator<Item = &Bucket> {
         self.buckets.iter()
     }

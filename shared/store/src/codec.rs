@@ -1,6 +1,15 @@
-//! The customer state's stored form: JSON, deflated. The state item is read
-//! and written on every order, and DynamoDB bills writes per started KB, so
-//! its size is the cost driver (see docs/benchmarks.md).
+//! The customer state's stored form, deflated. The state item is read and
+//! written on every order, and DynamoDB bills writes per started KB, so its
+//! size is the cost driver (see docs/benchmarks.md).
+//!
+//! Two forms are read: deflated JSON (every state written before the binary
+//! form, and by a store configured `STATE_FORMAT=json`), and the binary
+//! form ([`binary`]): the tag byte [`BINARY_V1`], then the deflated body.
+//! The tag cannot begin a deflate stream (its block type bits are 11, a
+//! type deflate reserves), so the first byte tells the forms apart. Which
+//! form is written is [`StateFormat::configured`].
+
+mod binary;
 
 use flate2::{bufread::DeflateDecoder, write::DeflateEncoder, Compression};
 use std::cell::RefCell;
@@ -15,14 +24,17 @@ thread_local! {
     static ENCODER: RefCell<Option<DeflateEncoder<Vec<u8>>>> = const { RefCell::new(None) };
 }
 
-fn deflate(json: &[u8]) -> Vec<u8> {
+/// `input` deflated, after `tag` when there is one.
+fn deflate(input: &[u8], tag: Option<u8>) -> Vec<u8> {
     // Taken out while in use: a panic mid-stream drops it rather than
     // leaving a half-written stream for the next item.
     let mut encoder = ENCODER
         .with(|cell| cell.borrow_mut().take())
         .unwrap_or_else(|| DeflateEncoder::new(Vec::new(), Compression::default()));
-    *encoder.get_mut() = Vec::with_capacity(json.len() / 3);
-    encoder.write_all(json).expect("writing to a Vec");
+    let mut out = Vec::with_capacity(input.len() / 3 + 1);
+    out.extend(tag);
+    *encoder.get_mut() = out;
+    encoder.write_all(input).expect("writing to a Vec");
     // Finishes the stream, resets the compressor, hands back the output.
     let out = encoder.reset(Vec::new()).expect("writing to a Vec");
     ENCODER.with(|cell| *cell.borrow_mut() = Some(encoder));
@@ -38,18 +50,87 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
     Ok(json)
 }
 
-pub fn encode_state(state: &CustomerState) -> Vec<u8> {
-    deflate(&serde_json::to_vec(state).expect("state serialises"))
+/// The first byte of a binary state: bits 1 and 2 set, the block type
+/// deflate reserves, so no deflated JSON state starts with it.
+pub const BINARY_V1: u8 = 0xF6;
+
+/// The environment variable that chooses the form states are written in:
+/// `json` (unset: the default) or `binary`. Both forms are always read.
+pub const STATE_FORMAT_ENV: &str = "STATE_FORMAT";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFormat {
+    /// Deflated JSON: what every release reads.
+    Json,
+    /// [`BINARY_V1`] and the deflated binary body: read by this release
+    /// and later ones only.
+    Binary,
 }
 
+impl StateFormat {
+    /// The value of [`STATE_FORMAT_ENV`]: unset or empty is JSON, so a
+    /// release that adds the binary reader writes what the release before
+    /// it reads, and a rollback of it is safe.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim) {
+            None | Some("") | Some("json") => Ok(StateFormat::Json),
+            Some("binary") => Ok(StateFormat::Binary),
+            Some(other) => Err(format!(
+                "{STATE_FORMAT_ENV} is {other:?}: expected json or binary"
+            )),
+        }
+    }
+
+    /// The form this process writes, read from the environment once. A
+    /// value that is neither is logged and JSON written (the form every
+    /// release reads).
+    pub fn configured() -> Self {
+        static FORMAT: std::sync::OnceLock<StateFormat> = std::sync::OnceLock::new();
+        *FORMAT.get_or_init(|| {
+            let value = std::env::var(STATE_FORMAT_ENV).ok();
+            StateFormat::parse(value.as_deref()).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "writing states as JSON");
+                StateFormat::Json
+            })
+        })
+    }
+}
+
+/// The state in the configured form ([`StateFormat::configured`]).
+pub fn encode_state(state: &CustomerState) -> Vec<u8> {
+    encode_state_as(state, StateFormat::configured())
+}
+
+pub fn encode_state_as(state: &CustomerState, format: StateFormat) -> Vec<u8> {
+    match format {
+        StateFormat::Json => deflate(&serde_json::to_vec(state).expect("state serialises"), None),
+        StateFormat::Binary => {
+            let mut body = Vec::with_capacity(4096);
+            binary::write(state, &mut body);
+            deflate(&body, Some(BINARY_V1))
+        }
+    }
+}
+
+/// A state in either form.
 pub fn decode_state(bytes: &[u8]) -> Result<CustomerState, String> {
-    serde_json::from_slice(&inflate(bytes)?).map_err(|e| format!("state item does not decode: {e}"))
+    match bytes.split_first() {
+        Some((&BINARY_V1, body)) => {
+            let body = inflate(body).map_err(|e| format!("binary state: {e}"))?;
+            binary::read(&body).map_err(|e| format!("state item does not decode: {e}"))
+        }
+        _ => serde_json::from_slice(&inflate(bytes)?)
+            .map_err(|e| format!("state item does not decode: {e}")),
+    }
 }
 
 /// An event item's reply and record (both JSON), deflated together: the
 /// order item is written with every order, so it is kept under 1 KB.
 pub fn encode_event(result: &str, record: Option<&str>) -> Vec<u8> {
-    deflate(&serde_json::to_vec(&(result, record)).expect("strings serialise"))
+    deflate(
+        &serde_json::to_vec(&(result, record)).expect("strings serialise"),
+        None,
+    )
 }
 
 pub fn decode_event(bytes: &[u8]) -> Result<(String, Option<String>), String> {
@@ -88,10 +169,294 @@ mod tests {
         }
         // Twice over, so every input follows a larger and a smaller one.
         for input in inputs.iter().chain(inputs.iter().rev()) {
-            let out = deflate(input);
+            let out = deflate(input, None);
             assert_eq!(out, fresh(input), "{} bytes in", input.len());
             assert_eq!(inflate(&out).unwrap(), *input);
         }
         assert!(inflate(b"not deflate").is_err());
+    }
+}
+
+#[cfg(test)]
+mod state_forms {
+    use super::*;
+    use chrono::{DateTime, Duration, Utc};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use serde_json::json;
+    use tier_engine::{Order, OrderRecord, OrderStatus, Program, Redemption, Return};
+
+    /// Visits, spend and the largest order, points that expire, and tiers
+    /// kept by a retention rule with a grace and warnings, so states get
+    /// lots, days of every kind, history, a judged end and each option.
+    fn program() -> Program {
+        let keep = |min: u32| {
+            json!({"validity": {"months": 2, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": min}],
+                "condition": "all", "onFail": "oneDown", "graceDays": 9,
+                "warnDaysBefore": [5]})
+        };
+        let config = json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "pointsExpiry": {"months": 2},
+            "trackers": [
+                {"id": "visits", "measure": "visits", "period": {"months": 3}},
+                {"id": "spend", "measure": "billAmount", "period": {"months": 2}},
+                {"id": "big", "measure": "billAmount", "aggregate": "max", "period": {"days": 40}}],
+            "tiers": [
+                {"name": "Member", "earnRate": "0.37"},
+                {"name": "Silver", "earnRate": "1.5", "upgrade": {"criteria": [
+                    {"id": "S", "kind": "tracker", "tracker": "spend", "min": 300}],
+                    "condition": "all", "upgradeType": "dynamic"},
+                 "retention": keep(200)},
+                {"name": "Gold", "earnRate": "2.25", "upgrade": {"criteria": [
+                    {"id": "G", "kind": "tracker", "tracker": "big", "min": 900},
+                    {"id": "V", "kind": "tracker", "tracker": "visits", "min": 12}],
+                    "condition": {"any": 1}, "upgradeType": "eager"},
+                 "retention": keep(600)}]
+        });
+        Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+    }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Hours after the latest event (before it when late), cents, and
+        /// how many decimals the amount is written with.
+        Order(i64, bool, i64, u32),
+        /// Which earlier order, and the percent of what is left (0: all).
+        Return(usize, i64),
+        Redeem(i64),
+        /// The scheduled job, hours after the latest event.
+        Job(i64),
+        SetTier(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            8 => (0i64..120, proptest::bool::weighted(0.15), 0i64..150_000, 0u32..4)
+                .prop_map(|(h, late, c, s)| Step::Order(h, late, c, s)),
+            2 => (0usize..50, 0i64..100).prop_map(|(i, p)| Step::Return(i, p)),
+            1 => (1i64..50_000).prop_map(Step::Redeem),
+            2 => (0i64..2_000).prop_map(Step::Job),
+            1 => (0usize..3).prop_map(Step::SetTier),
+        ]
+    }
+
+    /// A customer's state after `steps`, through the engine's public API.
+    fn state_after(steps: &[Step]) -> tier_engine::CustomerState {
+        let p = program();
+        let start: DateTime<Utc> = "2026-01-03T08:00:00Z".parse().unwrap();
+        let mut s = tier_engine::CustomerState::new(&p, start);
+        let mut now = start;
+        let mut records: Vec<OrderRecord> = Vec::new();
+        for (n, step) in steps.iter().enumerate() {
+            match *step {
+                Step::Order(hours, late, cents, scale) => {
+                    let at = if late {
+                        now - Duration::hours(hours)
+                    } else {
+                        now += Duration::hours(hours);
+                        now
+                    };
+                    // 12.3 written as 12, 12.3, 12.30 or 12.300.
+                    let amount = Decimal::new(cents, 2).round_dp(scale.min(2));
+                    let amount = Decimal::new(amount.mantissa() as i64, amount.scale());
+                    let mut amount = amount;
+                    if scale == 3 {
+                        amount.rescale(3);
+                    }
+                    let order = Order {
+                        order_id: format!("o{n}"),
+                        customer_id: "c".into(),
+                        placed_at: at,
+                        status: OrderStatus::Completed,
+                        amount,
+                        gross_amount: None,
+                        currency: None,
+                        line_items: vec![],
+                    };
+                    if let Ok(applied) = p.apply_order(&mut s, &order) {
+                        records.push(applied.record);
+                    }
+                }
+                Step::Return(which, percent) if !records.is_empty() => {
+                    let i = which % records.len();
+                    let left = records[i].remaining();
+                    let amount =
+                        (percent > 0).then(|| (left * Decimal::new(percent, 2)).round_dp(2));
+                    now += Duration::hours(1);
+                    let ret = Return {
+                        return_id: format!("r{n}"),
+                        order_id: records[i].order_id.clone(),
+                        customer_id: "c".into(),
+                        returned_at: now,
+                        amount: amount.filter(|a| *a > Decimal::ZERO),
+                    };
+                    let mut record = records[i].clone();
+                    let others: Vec<OrderRecord> = records
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, r)| r.clone())
+                        .collect();
+                    if p.apply_return(&mut s, &mut record, &ret, &others).is_ok() {
+                        records[i] = record;
+                    }
+                }
+                Step::Redeem(cents) => {
+                    now += Duration::minutes(5);
+                    let redemption = Redemption {
+                        redemption_id: format!("x{n}"),
+                        points: Decimal::new(cents, 2),
+                        at: now,
+                    };
+                    let _ = p.redeem(&mut s, &redemption);
+                }
+                Step::Job(hours) => {
+                    now += Duration::hours(hours);
+                    p.expire(&mut s, now);
+                }
+                Step::SetTier(tier) => {
+                    now += Duration::minutes(1);
+                    let _ = p.set_tier(&mut s, p.tier_name(tier), now, "test");
+                }
+                Step::Return(..) => {}
+            }
+        }
+        s.outbox.take();
+        s
+    }
+
+    fn assert_reads_back(state: &tier_engine::CustomerState, format: StateFormat) {
+        let encoded = encode_state_as(state, format);
+        assert_eq!(encoded[0] == BINARY_V1, format == StateFormat::Binary);
+        let back = decode_state(&encoded).unwrap();
+        assert_eq!(&back, state, "{format:?}");
+        // Equal decimals may differ in scale: the text tells them apart.
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            serde_json::to_string(state).unwrap(),
+            "{format:?}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any state the engine builds reads back equal, every figure with
+        /// its scale, from either form.
+        #[test]
+        fn every_state_reads_back_exactly(steps in proptest::collection::vec(step(), 0..120)) {
+            let state = state_after(&steps);
+            assert_reads_back(&state, StateFormat::Binary);
+            assert_reads_back(&state, StateFormat::Json);
+        }
+
+        /// Bytes that are no state are refused, never a panic: random
+        /// bytes, random bodies behind the tag, and real bodies cut short
+        /// or with bytes changed.
+        #[test]
+        fn garbage_is_refused_without_a_panic(
+            noise in proptest::collection::vec(any::<u8>(), 0..600),
+            steps in proptest::collection::vec(step(), 0..40),
+            cut in any::<proptest::sample::Index>(),
+            flips in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 1..4),
+        ) {
+            let _ = decode_state(&noise);
+            let _ = decode_state(&[&[BINARY_V1][..], &noise].concat());
+            let _ = decode_state(&deflate(&noise, Some(BINARY_V1)));
+            let _ = binary::read(&noise);
+            let mut body = Vec::new();
+            binary::write(&state_after(&steps), &mut body);
+            prop_assert!(binary::read(&body[..cut.index(body.len())]).is_err());
+            for (at, byte) in flips {
+                let at = at.index(body.len());
+                body[at] ^= byte | 1;
+            }
+            let _ = binary::read(&body);
+            let _ = decode_state(&deflate(&body, Some(BINARY_V1)));
+        }
+    }
+
+    /// A state as the release before the binary form wrote it (deflated
+    /// JSON, lots as day differences, a `max` day as a one-value list)
+    /// still reads, and so does any state written as JSON now.
+    #[test]
+    fn states_written_as_json_still_read() {
+        let old = br#"{"tier":"Silver","tierSince":"2026-03-01T10:00:00Z","currentPoints":"12.5","lifetimePoints":"40.50","lifetimePurchases":"300.10","lots":[[20500,"2.5"],[3,"10.00"]],"trackers":[{"k":"a1","b":[[20500,"2"],[3,"1"]]},{"k":"b2","b":[[20500,"0",["120.10"]],[3,"0",["80"]]]}],"bestOrders":[{"orderId":"o1","net":"120.10"}],"history":[{"from":"Member","to":"Silver","at":"2026-03-01T10:00:00Z","cause":"order o1","configVersion":3}],"ordersApplied":2,"lastEventAt":"2026-03-04T09:00:00Z","configVersion":3,"joinedAt":"2026-02-01T00:00:00Z","noticesSent":1}"#;
+        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(old).unwrap();
+        let stored = encoder.finish().unwrap();
+        assert_ne!(stored[0], BINARY_V1);
+        let state = decode_state(&stored).unwrap();
+        assert_eq!(state.lots[1].day, 20503);
+        assert_eq!(state.lots[1].points.to_string(), "10.00");
+        assert_eq!(state.trackers[1].day_max(20503).to_string(), "80");
+        assert_eq!(state.lifetime_points.to_string(), "40.50");
+        assert_eq!(state.config_version, Some(3));
+        assert_reads_back(&state, StateFormat::Binary);
+        // What the JSON form writes now, the previous release's reader
+        // (inflate, then serde_json) reads.
+        let steps: Vec<Step> = (0..60)
+            .map(|i| Step::Order(7 * (i % 5), false, 1_000 + 37 * i, (i % 4) as u32))
+            .collect();
+        let state = state_after(&steps);
+        let json = encode_state_as(&state, StateFormat::Json);
+        let back: tier_engine::CustomerState =
+            serde_json::from_slice(&inflate(&json).unwrap()).unwrap();
+        assert_eq!(back, state);
+    }
+
+    #[test]
+    fn the_binary_tag_cannot_start_a_deflate_stream() {
+        // Bit 0 is BFINAL, bits 1 and 2 the block type: 11 is reserved.
+        assert_eq!((BINARY_V1 >> 1) & 0b11, 0b11);
+        assert!(inflate(&[BINARY_V1, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn the_format_is_json_unless_told_binary() {
+        assert_eq!(StateFormat::parse(None), Ok(StateFormat::Json));
+        assert_eq!(StateFormat::parse(Some("")), Ok(StateFormat::Json));
+        assert_eq!(StateFormat::parse(Some("json")), Ok(StateFormat::Json));
+        assert_eq!(
+            StateFormat::parse(Some(" binary ")),
+            Ok(StateFormat::Binary)
+        );
+        assert!(StateFormat::parse(Some("bin")).is_err());
+    }
+
+    /// Figures no API event makes: a negative zero, 28 decimals, the
+    /// largest mantissa, mixed scales in one column (the unscaled mode).
+    /// (The fields kept as JSON read back as the JSON form reads them,
+    /// where a negative zero is read as zero.)
+    #[test]
+    fn extreme_figures_read_back_exactly() {
+        let mut state = state_after(&[
+            Step::Order(1, false, 5_000, 2),
+            Step::Order(30, false, 7, 1),
+        ]);
+        let mut negative_zero = Decimal::new(0, 3);
+        negative_zero.set_sign_negative(true);
+        let extremes = [
+            negative_zero,
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(1, 28),
+            Decimal::from_i128_with_scale(-7_922_816_251_426_433_759_354_395_033, 28),
+            Decimal::new(-5, 0),
+        ];
+        state.lots = extremes
+            .iter()
+            .enumerate()
+            .map(|(i, &points)| tier_engine::state::Lot {
+                day: i as i32 * 1000 - 2500,
+                points,
+            })
+            .collect();
+        assert_reads_back(&state, StateFormat::Binary);
+        let back = decode_state(&encode_state_as(&state, StateFormat::Binary)).unwrap();
+        assert!(back.lots[0].points.is_sign_negative());
+        assert_eq!(back.lots[0].points.scale(), 3);
     }
 }
