@@ -586,6 +586,12 @@ impl Program {
         }
         next.spend_points(redemption.points);
         *state = next;
+        if self.lapses {
+            let late = Late::Redemption {
+                points: redemption.points,
+            };
+            self.rejudge_late(state, late, redemption.at);
+        }
         Ok(())
     }
 

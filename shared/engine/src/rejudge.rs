@@ -94,13 +94,22 @@ pub(crate) enum Late<'a> {
         from_current: Points,
         others: &'a [OrderRecord],
     },
+    /// A redemption of `points`.
+    Redemption { points: Points },
 }
 
 impl Late<'_> {
-    fn record(&self) -> &OrderRecord {
+    fn record(&self) -> Option<&OrderRecord> {
         match self {
-            Late::Order(record) | Late::Return { record, .. } => record,
+            Late::Order(record) | Late::Return { record, .. } => Some(record),
+            Late::Redemption { .. } => None,
         }
+    }
+
+    /// The cause of a tier a late event gives back (only an order does).
+    fn cause(&self) -> String {
+        let id = self.record().map_or("", |r| r.order_id.as_str());
+        format!("{LATE_ORDER} {id}")
     }
 }
 
@@ -222,7 +231,7 @@ impl Program {
                     from: self.tier_name(from).to_owned(),
                     to: self.tier_name(tier).to_owned(),
                     at: judged.at,
-                    cause: format!("{LATE_ORDER} {}", late.record().order_id),
+                    cause: late.cause(),
                     config_version: Some(self.version()),
                     admin: false,
                 };
@@ -251,7 +260,7 @@ impl Program {
                     false
                 } else {
                     let cause = match lands > to {
-                        true => format!("{LATE_ORDER} {}", late.record().order_id),
+                        true => late.cause(),
                         false => RETENTION.to_owned(),
                     };
                     judged.outcome = self.land(state, &judged, to, lands, cause);
@@ -382,7 +391,14 @@ impl Program {
         if happened >= at {
             return figure;
         }
-        let record = late.record();
+        let Some(record) = late.record() else {
+            // A redemption spends current points only (with points expiry,
+            // as if none of them would have expired by the end).
+            return match (c.kind, late) {
+                (CriterionKind::CurrentPoints, Late::Redemption { points }) => figure - *points,
+                _ => figure,
+            };
+        };
         let kept_at_end = self.config().points_expiry.is_none_or(|period| {
             period.forward_from(crate::period::day_of(record.placed_at)) > crate::period::day_of(at)
         });
@@ -430,6 +446,7 @@ impl Program {
                     .fold(purchases(record.returned_amount), Decimal::max)
             }
             (CriterionKind::Tracker, _) => self.moved_tracker(c, floor, figure, late, at),
+            (_, Late::Redemption { .. }) => figure,
         }
     }
 
@@ -453,10 +470,9 @@ impl Program {
             let day = crate::period::day_of(o.placed_at);
             day >= first && day <= end && o.placed_at < at
         };
-        let record = late.record();
-        if !in_window(record) {
+        let Some(record) = late.record().filter(|r| in_window(r)) else {
             return figure;
-        }
+        };
         match (tracker.aggregate, late) {
             (Aggregate::Sum, Late::Order(_)) => {
                 figure + kept_contribution(tracker, record, Money::ZERO)
@@ -496,6 +512,7 @@ impl Program {
                         Decimal::max,
                     )
             }
+            (_, Late::Redemption { .. }) => figure,
         }
     }
 }

@@ -1118,3 +1118,32 @@ fn an_admin_set_is_a_floor_until_its_own_period_ends() {
         ("Gold", "Silver", at("2027-03-01T00:00:00Z"), "retention")
     );
 }
+
+#[test]
+fn a_late_redemption_made_before_the_end_fails_a_renewal_on_current_points() {
+    let p = program(
+        0,
+        0,
+        json!({"criteria": [{"id": "P", "kind": "currentPoints", "min": 2000}]}),
+    );
+    let redemption = Redemption {
+        redemption_id: "x1".into(),
+        points: d("1500"),
+        at: at("2026-12-01T00:00:00Z"),
+    };
+    let mut in_time = Customer::new(&p, "2026-02-01T10:00:00Z");
+    let mut late = Customer::new(&p, "2026-02-01T10:00:00Z");
+    for c in [&mut in_time, &mut late] {
+        c.buy("2026-02-01T10:00:00Z", "3000");
+    }
+    p.redeem(&mut in_time.s, &redemption).unwrap();
+    for c in [&mut in_time, &mut late] {
+        c.job("2027-02-05T00:00:00Z");
+    }
+    assert_eq!(late.last().3, "renewed", "3,000 points at the end");
+    p.redeem(&mut late.s, &redemption).unwrap();
+    assert_eq!(in_time.tier(), "Member", "1,500 points at the end");
+    assert_eq!(late.tier(), "Member");
+    assert_eq!(late.s.tier_since, in_time.s.tier_since);
+    assert_eq!(late.last(), in_time.last());
+}
