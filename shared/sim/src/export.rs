@@ -171,6 +171,10 @@ fn inflated<T>(
         let mut guard = cell.borrow_mut();
         let (decoder, raw) = &mut *guard;
         binary(v, name, raw)?;
+        // The store's binary state form: a tag byte, then a deflated body
+        // that opens with the length of the state's JSON part (the rest
+        // are columns of figures the replay does not read).
+        let tagged = usize::from(name == "state" && raw.first() == Some(&BINARY_STATE));
         let mut out = Vec::with_capacity(raw.len() * 4 + 64);
         decoder.reset(false);
         loop {
@@ -180,7 +184,7 @@ fn inflated<T>(
                 }
                 out.reserve(out.len().max(1024));
             }
-            let consumed = decoder.total_in() as usize;
+            let consumed = tagged + decoder.total_in() as usize;
             let written = out.len();
             let status = decoder
                 .decompress_vec(&raw[consumed..], &mut out, flate2::FlushDecompress::None)
@@ -189,7 +193,7 @@ fn inflated<T>(
                 break;
             }
             if out.len() < out.capacity()
-                && decoder.total_in() as usize == consumed
+                && tagged + decoder.total_in() as usize == consumed
                 && out.len() == written
             {
                 return Err(bad(format!(
@@ -198,8 +202,32 @@ fn inflated<T>(
             }
         }
         out.truncate(MAX_INFLATED as usize);
-        read(&out)
+        if tagged == 0 {
+            return read(&out);
+        }
+        let (length, at) = varint(&out).ok_or_else(|| bad("`state` has no JSON length"))?;
+        let json = usize::try_from(length)
+            .ok()
+            .and_then(|n| out.get(at..at.checked_add(n)?))
+            .ok_or_else(|| bad("`state` is shorter than its JSON length"))?;
+        read(json)
     })
+}
+
+/// The first byte of a state item in the store's binary form
+/// (`tier_store::codec::BINARY_V1`; no deflate stream starts with it).
+const BINARY_STATE: u8 = 0xF6;
+
+/// An unsigned LEB128 varint at the start of `bytes`, and where it ends.
+fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }
 
 fn instant(v: Option<&Value<'_>>) -> Result<Option<DateTime<Utc>>, ItemError> {

@@ -197,3 +197,57 @@ fn a_draft_is_dated_as_publishing_it_would_date_it() {
     );
     assert!(removed_tiers(current.config(), 4, &program("1000", true)).is_empty());
 }
+
+/// A state item as the store writes it, in either form: the replay reads
+/// the customer's `lastEventAt` from both (the binary form keeps it in its
+/// JSON part, after a tag byte and inside the deflated body).
+#[test]
+fn state_items_of_both_stored_forms_are_read() {
+    use tier_store::{encode_state_as, StateFormat};
+    let program = tier_engine::Program::validate(
+        serde_json::from_str(
+            r#"{"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+                "trackers": [{"id": "t", "measure": "billAmount", "period": {"months": 12}}],
+                "tiers": [{"name": "Member", "earnRate": "1"}]}"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let at: chrono::DateTime<chrono::Utc> = "2026-03-04T05:06:07.089Z".parse().unwrap();
+    let mut state = tier_engine::CustomerState::new(&program, at);
+    for day in 0..300 {
+        let order = tier_engine::Order {
+            order_id: format!("o{day}"),
+            customer_id: "c1".into(),
+            placed_at: at + chrono::Duration::days(day),
+            status: tier_engine::OrderStatus::Completed,
+            amount: "12.34".parse().unwrap(),
+            gross_amount: None,
+            currency: None,
+            line_items: vec![],
+        };
+        program.apply_order(&mut state, &order).unwrap();
+    }
+    let last = state.last_event_at;
+    assert!(last.is_some());
+    for format in [StateFormat::Json, StateFormat::Binary] {
+        let data = encode_state_as(&state, format);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+        let l = format!(
+            r#"{{"Item":{{"pk":{{"S":"CUSTOMER#3:ako#c1"}},"sk":{{"S":"STATE"}},"state":{{"B":"{b64}"}}}}}}"#
+        );
+        match parse_line(&l, Some("ako")).expect("decodes") {
+            ExportItem::Customer { item, .. } => match *item {
+                CustomerItem::State { last_event_at } => {
+                    assert_eq!(last_event_at, last, "{format:?}")
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+        // Cut short, it is refused.
+        let cut = base64::engine::general_purpose::STANDARD.encode(&data[..data.len() / 2]);
+        let l = l.replace(&b64, &cut);
+        assert!(parse_line(&l, Some("ako")).is_err(), "{format:?}");
+    }
+}

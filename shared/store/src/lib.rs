@@ -10,7 +10,7 @@ mod metrics;
 mod scan;
 mod table;
 
-pub use codec::{decode_state, encode_state};
+pub use codec::{decode_state, encode_state, encode_state_as, StateFormat, BINARY_V1};
 pub use jobs::{job_sk, JobRecord};
 pub use metrics::{measured, Metrics, MetricsSnapshot};
 pub use scan::{HistoryItem, HistoryPage, ScanCursor, SimulationEnd, SimulationRecord};
