@@ -1002,6 +1002,27 @@ fn tier_events_flow_from_the_table_stream_through_a_pipe_to_the_stacks_bus() {
 }
 
 #[test]
+fn every_function_writes_states_in_the_form_the_parameter_chooses() {
+    let t = default_template();
+    let parameter = &t.doc["Parameters"]["StateFormat"];
+    assert_eq!(parameter["Default"], "json", "the form every release reads");
+    assert_eq!(parameter["AllowedValues"], json!(["json", "binary"]));
+    for chosen in ["json", "binary"] {
+        let evaluated = t.evaluated_with(&[&format!("StateFormat={chosen}")]);
+        let functions = evaluated.of_type("AWS::Lambda::Function");
+        assert_eq!(functions.len(), 5, "{functions:?}");
+        for (id, function) in functions {
+            let env = evaluated
+                .eval(&function["Properties"]["Environment"])
+                .unwrap();
+            let value = text(&env["Variables"][tier_store::STATE_FORMAT_ENV]);
+            assert_eq!(value, chosen, "{id}");
+            assert!(tier_store::StateFormat::parse(Some(&value)).is_ok());
+        }
+    }
+}
+
+#[test]
 fn notice_items_expire_by_ttl_and_the_deletions_publish_nothing() {
     let t = default_template();
     let table = t.eval(&t.resource("Table")["Properties"]).unwrap();

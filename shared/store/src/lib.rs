@@ -10,7 +10,9 @@ mod metrics;
 mod scan;
 mod table;
 
-pub use codec::{decode_state, encode_state, encode_state_as, StateFormat, BINARY_V1};
+pub use codec::{
+    decode_state, encode_state, encode_state_as, StateFormat, BINARY_V1, STATE_FORMAT_ENV,
+};
 pub use jobs::{job_sk, JobRecord};
 pub use metrics::{measured, Metrics, MetricsSnapshot};
 pub use scan::{HistoryItem, HistoryPage, ScanCursor, SimulationEnd, SimulationRecord};
@@ -378,6 +380,10 @@ impl DynamoStore {
                 )))
             }
         };
+        // A function told to write a form it does not know refuses to
+        // start rather than write one nobody chose.
+        let format = std::env::var(codec::STATE_FORMAT_ENV).ok();
+        StateFormat::parse(format.as_deref()).map_err(StoreError::Config)?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(Self::timeouts());
         if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
