@@ -55,10 +55,12 @@ impl Api {
                 "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
             )),
         };
+        let on_disk = std::env::var_os("E2E_ON_DISK").is_some();
+        let data_dir = std::env::temp_dir().join(&table);
         let args = local_api::Args {
             port: 0,
-            data_dir: std::env::temp_dir(),
-            in_memory: true,
+            data_dir: if on_disk { data_dir } else { std::env::temp_dir() },
+            in_memory: !on_disk,
             dynamodb_endpoint,
             table: table.clone(),
             remote: None,
