@@ -59,7 +59,11 @@ impl Api {
         let data_dir = std::env::temp_dir().join(&table);
         let args = local_api::Args {
             port: 0,
-            data_dir: if on_disk { data_dir } else { std::env::temp_dir() },
+            data_dir: if on_disk {
+                data_dir
+            } else {
+                std::env::temp_dir()
+            },
             in_memory: !on_disk,
             dynamodb_endpoint,
             table: table.clone(),
