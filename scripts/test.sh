@@ -70,8 +70,10 @@ export E2E_EXCHANGES_DIR
 cargo test --workspace --locked
 
 step "the state item's binary form (STATE_FORMAT=binary) through the API and the store, on both engines"
-STATE_FORMAT=binary cargo test --locked -p tier-store --test conformance
-STATE_FORMAT=binary cargo test --locked -p e2e --test api --test returns --test late_attack
+# Selected from the whole workspace, so that they reuse the build above
+# (one package alone unifies its features differently and rebuilds).
+STATE_FORMAT=binary cargo test --workspace --locked \
+  --test conformance --test api --test returns --test late_attack
 
 step "contract: every recorded exchange against openapi.yaml (openapi-core, pinned)"
 "$(scripts/contract-tools.sh)" tests/contract/validate.py openapi.yaml "$E2E_EXCHANGES_DIR"
