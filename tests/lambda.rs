@@ -243,4 +243,18 @@ async fn every_function_answers_real_events_as_a_lambda() {
         again["customersChanged"], 0,
         "the same time twice changes nothing"
     );
+    // A step that can never succeed is refused with an errorType the state
+    // machines end the run on (no retries, no restarts).
+    let unknown =
+        json!({"reevaluate": {"programId": "ako", "jobId": "0123456789abcdef0123456789abcdef"}});
+    let refused = expiry.runtime.invoke(unknown).await.unwrap_err();
+    assert_eq!(
+        refused["errorType"],
+        tier_service::lambda::REFUSED,
+        "{refused}"
+    );
+    assert!(
+        refused["errorMessage"].as_str().unwrap().contains("no job"),
+        "{refused}"
+    );
 }

@@ -1119,10 +1119,21 @@ fn the_schedule_runs_a_state_machine_that_fans_the_job_out_over_every_shard() {
     assert_eq!(page["Resource"], "arn:aws:states:::lambda:invoke");
     assert_eq!(page["Parameters"]["FunctionName"], "${Worker}");
     assert_eq!(page["Parameters"]["Payload.$"], "$");
-    assert!(page["Retry"][0]["ErrorEquals"]
+    // A refused step (a cursor of another shard, say) is not retried:
+    // the first retrier takes it with no attempts, before the one for
+    // every task failure that would.
+    assert_eq!(
+        page["Retry"][0],
+        json!({"ErrorEquals": [tier_service::lambda::REFUSED], "MaxAttempts": 0})
+    );
+    assert!(page["Retry"][1]["ErrorEquals"]
         .as_array()
         .unwrap()
         .contains(&json!("States.TaskFailed")));
+    assert_eq!(
+        states["Totals"]["Retry"][0],
+        json!({"ErrorEquals": [tier_service::lambda::REFUSED], "MaxAttempts": 0})
+    );
     // A shard that keeps failing is reported to the totals; the others go on.
     assert_eq!(
         page["Catch"],
@@ -1226,8 +1237,16 @@ fn each_new_reevaluation_job_starts_a_run_that_steps_the_worker_until_done() {
     // minutes and steps again, at most 36 times, counted with MathAdd.
     assert_eq!(
         step["Catch"],
-        json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MayRestart"}])
+        json!([
+            {"ErrorEquals": ["Refused"], "ResultPath": "$.error", "Next": "Refused"},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MayRestart"}
+        ])
     );
+    assert_eq!(
+        step["Retry"][0],
+        json!({"ErrorEquals": ["Refused"], "MaxAttempts": 0})
+    );
+    assert_eq!(states["Refused"]["Type"], "Fail");
     assert_eq!(
         states["MayRestart"]["Choices"],
         json!([{"Variable": "$.restarts", "NumericLessThan": 36, "Next": "Pause"}])
@@ -1280,6 +1299,15 @@ fn each_new_reevaluation_job_starts_a_run_that_steps_the_worker_until_done() {
         "{} events",
         run.events
     );
+    // A step the worker refuses (the errorType `lambda::REFUSED`: a job
+    // that does not exist can never be stepped) ends the run at its first
+    // call, with no retry and no restart.
+    let run = run_machine(
+        &definition,
+        json!({"programId": "p", "jobId": "j"}),
+        &mut |_| Err(tier_service::lambda::REFUSED.into()),
+    );
+    assert_eq!((run.end.as_str(), run.calls, run.waited), ("Refused", 1, 0));
     let role = t
         .eval(&t.resource("ReevaluationPipeRole")["Properties"])
         .unwrap();
@@ -1375,6 +1403,16 @@ fn parameters(template: &Value, input: &Value) -> Value {
 /// catches), Choice (BooleanEquals, NumericLessThan), Wait, Succeed and
 /// Fail states: the subset the re-evaluation machine uses, read as Step
 /// Functions reads it. Anything else fails the test.
+/// Whether a retrier's or catcher's ErrorEquals names the error, as Step
+/// Functions reads it (`States.TaskFailed` is any task error but a timeout).
+fn names_error(names: &Value, error: &str) -> bool {
+    names.as_array().unwrap().iter().any(|name| {
+        name == "States.ALL"
+            || name == error
+            || (name == "States.TaskFailed" && error != "States.Timeout")
+    })
+}
+
 fn run_machine(
     definition: &Value,
     input: Value,
@@ -1398,18 +1436,27 @@ fn run_machine(
             }
             "Task" => {
                 let payload = parameters(&state["Parameters"], &run.output)["Payload"].clone();
-                let retry = &state["Retry"][0];
-                assert_eq!(retry["ErrorEquals"], json!(["States.ALL"]));
-                let attempts = 1 + retry["MaxAttempts"].as_u64().unwrap() as usize;
-                let mut answer = Err(String::new());
-                for _ in 0..attempts {
+                // Step Functions takes the first retrier whose ErrorEquals
+                // names the error, each with its own count of attempts.
+                let retriers = state["Retry"].as_array().unwrap();
+                let mut retried = vec![0; retriers.len()];
+                let answer = loop {
                     run.calls += 1;
                     run.events += 3;
-                    answer = worker(&payload);
-                    if answer.is_ok() {
-                        break;
+                    let error = match worker(&payload) {
+                        Ok(reply) => break Ok(reply),
+                        Err(error) => error,
+                    };
+                    let retrier = retriers
+                        .iter()
+                        .position(|r| names_error(&r["ErrorEquals"], &error));
+                    match retrier {
+                        Some(i) if retried[i] < retriers[i]["MaxAttempts"].as_u64().unwrap() => {
+                            retried[i] += 1;
+                        }
+                        _ => break Err(error),
                     }
-                }
+                };
                 match answer {
                     Ok(reply) => {
                         let result =
@@ -1422,8 +1469,12 @@ fn run_machine(
                         state["Next"].clone()
                     }
                     Err(error) => {
-                        let catch = &state["Catch"][0];
-                        assert_eq!(catch["ErrorEquals"], json!(["States.ALL"]));
+                        let catch = state["Catch"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|c| names_error(&c["ErrorEquals"], &error))
+                            .expect("every error is caught");
                         let caught = json!({"Error": error, "Cause": "the worker failed"});
                         set_path(
                             &mut run.output,

@@ -61,14 +61,30 @@ pub async fn serve_http(
     Ok(builder.body(Body::Text(reply.body))?)
 }
 
+/// The `errorType` of a step the worker refuses: the step as sent can never
+/// succeed (an unknown job, a malformed cursor), so the state machines end
+/// it at once instead of retrying and restarting it for hours.
+pub const REFUSED: &str = "Refused";
+
+/// The `errorType` of any other failed step (the store unavailable, a bug
+/// fixed by a deploy): worth another attempt later.
+const STEP_FAILED: &str = "StepFailed";
+
 /// Runs one step of the scheduled job: a shard step or the totals from the
 /// state machine, or a whole run for an EventBridge scheduled event.
 pub async fn serve_scheduled(
     service: &Service,
     event: serde_json::Value,
-) -> Result<serde_json::Value, lambda_http::Error> {
-    service
-        .handle_scheduled(&event)
-        .await
-        .map_err(|e| format!("{}: {}", e.code, e.message).into())
+) -> Result<serde_json::Value, lambda_http::lambda_runtime::Diagnostic> {
+    service.handle_scheduled(&event).await.map_err(|e| {
+        let error_type = if (400..500).contains(&e.status) {
+            REFUSED
+        } else {
+            STEP_FAILED
+        };
+        lambda_http::lambda_runtime::Diagnostic {
+            error_type: error_type.into(),
+            error_message: format!("{}: {}", e.code, e.message),
+        }
+    })
 }
