@@ -99,7 +99,13 @@ fn lock_data_dir(args: &Args) -> Result<File, StartError> {
 
 async fn embedded_engine(args: &Args) -> Result<Engine, StartError> {
     let (db, lock) = if args.in_memory {
-        let db = dynoxide::Database::memory()
+        // SQLite's temporary database (the empty name), not `:memory:`: it
+        // stays in memory while it fits SQLite's page cache and spills to a
+        // file SQLite deleted at once, so nothing outlives the process. An
+        // in-memory database holds every page in that cache, and each
+        // commit's truncate of the cache walks all of it: ingest slowed by
+        // a seventh over 100,000 orders (docs/benchmarks.md).
+        let db = dynoxide::Database::new("")
             .map_err(|e| StartError(format!("cannot start the in-memory engine: {e}")))?;
         (db, None)
     } else {
