@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let service = Arc::new(Service::new(DynamoStore::from_env().await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let service = service.clone();
-        async move { lambda::serve_scheduled(&service, event.payload).await }
+        async move { lambda::serve_scheduled(&service, event).await }
     }))
     .await
 }

@@ -168,7 +168,22 @@ impl Service {
         &self,
         event: &serde_json::Value,
     ) -> Result<serde_json::Value, ApiError> {
-        let reply = if let Some(step) = event.get("reevaluate") {
+        self.handle_worker(event, None).await
+    }
+
+    /// [`Self::handle_scheduled`] in an invocation with `left` to run: a
+    /// simulation step (`simulate`) works at most half of it.
+    pub async fn handle_worker(
+        &self,
+        event: &serde_json::Value,
+        left: Option<Duration>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let reply = if let Some(step) = event.get("simulate") {
+            let step: crate::simulations::SimulationStep = decode_step(step, "a simulation step")?;
+            let deadline = step.deadline(left)?;
+            // Boxed: the job's future is deep, and this one is in every worker.
+            json::to_value(&Box::pin(self.simulation_step(step, deadline)).await?)?
+        } else if let Some(step) = event.get("reevaluate") {
             let step: crate::jobs::ReevaluationStep = decode_step(step, "a re-evaluation step")?;
             json::to_value(&self.reevaluation_step(step).await?)?
         } else if event.get("shard").is_some() {

@@ -74,17 +74,24 @@ const STEP_FAILED: &str = "StepFailed";
 /// state machine, or a whole run for an EventBridge scheduled event.
 pub async fn serve_scheduled(
     service: &Service,
-    event: serde_json::Value,
+    event: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, lambda_http::lambda_runtime::Diagnostic> {
-    service.handle_scheduled(&event).await.map_err(|e| {
-        let error_type = if (400..500).contains(&e.status) {
-            REFUSED
-        } else {
-            STEP_FAILED
-        };
-        lambda_http::lambda_runtime::Diagnostic {
-            error_type: error_type.into(),
-            error_message: format!("{}: {}", e.code, e.message),
-        }
-    })
+    // What the invocation has left: a simulation step works half of it.
+    let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+    let left = deadline.duration_since(std::time::SystemTime::now()).ok();
+    let left = left.or(Some(std::time::Duration::ZERO));
+    service
+        .handle_worker(&event.payload, left)
+        .await
+        .map_err(|e| {
+            let error_type = if (400..500).contains(&e.status) {
+                REFUSED
+            } else {
+                STEP_FAILED
+            };
+            lambda_http::lambda_runtime::Diagnostic {
+                error_type: error_type.into(),
+                error_message: format!("{}: {}", e.code, e.message),
+            }
+        })
 }

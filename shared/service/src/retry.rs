@@ -70,3 +70,27 @@ impl Default for Retry {
         Self::new()
     }
 }
+
+/// Calls the store again while it fails transiently, waiting as [`Retry`]
+/// waits for `Cause::Transient`; any other failure, or the last transient
+/// one once the attempts or the deadline are spent, is answered. For a
+/// long job's own reads and writes (the simulation's Scan pages and
+/// parts), where no customer is contended.
+pub async fn store_call<T, F, Fut>(mut call: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut retry = Retry::new();
+    loop {
+        match call().await {
+            Err(StoreError::Transient(text)) => {
+                let cause = Cause::Transient(StoreError::Transient(text.clone()));
+                if retry.wait(cause).await.is_err() {
+                    return Err(StoreError::Transient(text));
+                }
+            }
+            other => return other,
+        }
+    }
+}

@@ -11,13 +11,25 @@
 //! under both configs on the blocking pool while the next page is read, and
 //! the reports merged. The draft's retention rules are dated as publishing
 //! it when the simulation is asked would date them (docs/simulation.md,
-//! "Retention rules: from when they count"). It runs as a background task
-//! of the process that accepted it, writing its progress and a heartbeat
+//! "Retention rules: from when they count"). One simulation per program
+//! runs at a time.
+//!
+//! The job is a sequence of resumable steps: after every page, a segment
+//! stores its part (`SIMULATION#<id>#PART#<segment>`: the Scan cursor at a
+//! customer boundary, the partial report, the counts) in one write
+//! conditional on the version it read, so a step run twice counts nobody
+//! twice; once every segment is done the parts are merged
+//! (`Report::merge`) into the report. Locally the process that accepted
+//! the job works it to the end (segments in parallel), writing a heartbeat
 //! every second; a job whose heartbeat is older than the stale limit (its
-//! process stopped) is answered, and stored, as failed. One simulation per program runs at a time.
+//! process stopped) is taken over by the next read of it and resumed from
+//! its parts. On AWS a state machine calls the worker with
+//! `{"simulate": {"programId", "simulationId"}}` while it answers `more`
+//! (`simulation_step`), each step bounded in time.
 
 use crate::error::ApiError;
 use crate::json::decode;
+use crate::retry;
 use crate::Service;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +45,8 @@ use tier_sim_core::report::DEFAULT_SAMPLE;
 use tier_sim_core::whatif::Run;
 use tier_sim_core::{Report, ReportOptions};
 use tier_store::{
-    DynamoStore, HistoryItem, MetricsSnapshot, ScanCursor, SimulationEnd, SimulationRecord,
+    cursor_in_customer, history_cursor, DynamoStore, HistoryItem, MetricsSnapshot, PageCursor,
+    SimulationEnd, SimulationPart, SimulationRecord, StoreError,
 };
 
 /// Parallel Scan segments a job reads at once by default (the
@@ -56,8 +69,60 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A job silent for longer has lost its process (default; the
 /// `TIER_SIMULATION_STALE_SECS` environment variable overrides it).
 const STALE_AFTER: Duration = Duration::from_secs(30);
-/// Attempts at a Scan page that fails transiently.
-const SCAN_ATTEMPTS: u32 = 5;
+/// How long one state machine step works pages for at most (less in a
+/// function with less time left: half of it).
+pub const STEP_BUDGET: Duration = Duration::from_secs(60);
+/// The most a step's `budgetMs` may ask.
+const MOST_STEP_BUDGET_MS: u64 = 60_000;
+
+/// A step of the state machine that runs a simulation on AWS: handed to
+/// the worker and back until `more` is false. `budgetMs` (for tests and
+/// operators) shortens the step's work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SimulationStep {
+    pub program_id: String,
+    pub simulation_id: String,
+    #[serde(default)]
+    pub more: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_ms: Option<u64>,
+}
+
+impl SimulationStep {
+    /// When the step stops taking pages: its budget, at most half of what
+    /// the invocation has left.
+    pub(crate) fn deadline(&self, left: Option<Duration>) -> Result<Instant, ApiError> {
+        let budget = match self.budget_ms {
+            Some(ms) if ms > MOST_STEP_BUDGET_MS => {
+                return Err(ApiError::bad_request(format!(
+                    "budgetMs is at most {MOST_STEP_BUDGET_MS}"
+                )))
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => STEP_BUDGET,
+        };
+        let budget = left.map_or(budget, |left| budget.min(left / 2));
+        Ok(Instant::now() + budget)
+    }
+}
+
+/// A Lambda freezes once it answers, so no job runs in its background: on
+/// AWS the state machine runs them (infra/template.yaml,
+/// SimulationStateMachine).
+fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+}
+
+/// Scan items per page, for tests that need many pages of few items
+/// (`TIER_SIMULATION_PAGE_ITEMS`), never set in production (DynamoDB's
+/// 1 MB pages).
+fn page_items() -> Option<i32> {
+    std::env::var("TIER_SIMULATION_PAGE_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+}
 
 fn stale_after() -> Duration {
     std::env::var("TIER_SIMULATION_STALE_SECS")
@@ -119,6 +184,13 @@ struct StoredRequest {
     end: DateTime<Utc>,
     current_version: u64,
     draft: ProgramConfig,
+    /// Scan segments, fixed for the job's life (its parts are per segment).
+    #[serde(default = "default_segments")]
+    segments: u32,
+}
+
+fn default_segments() -> u32 {
+    SEGMENTS
 }
 
 #[derive(Serialize)]
@@ -265,6 +337,13 @@ impl Service {
                     if !is_stale(&record) {
                         return Err(busy(id));
                     }
+                    if !in_lambda() {
+                        // Its process stopped: this one goes on with it.
+                        self.resume_simulation(program_id, &record).await?;
+                        return Err(busy(id));
+                    }
+                    // On AWS its state machine runs it; silent this long, a
+                    // new request replaces it (its run stops at its next step).
                     store
                         .fail_stale_simulation(
                             program_id,
@@ -283,6 +362,7 @@ impl Service {
         // Dated as `PUT config` would date it, published now (the instant
         // shown as `createdAt`): an unchanged retention rule keeps the
         // current version's day, a new or changed one counts from `created`.
+        // The job dates it again from what is stored (`Job::of`).
         let draft = draft
             .with_version(loaded.version + 1)
             .published_over(&loaded.program, created);
@@ -292,6 +372,7 @@ impl Service {
             end: to.unwrap_or(created),
             current_version: loaded.version,
             draft: draft.config().clone(),
+            segments: segments(),
         };
         let record = SimulationRecord {
             id: crate::router::new_request_id(),
@@ -308,28 +389,13 @@ impl Service {
         {
             return Err(busy("another"));
         }
-        let job = Job {
-            store: store.clone(),
-            program_id: program_id.to_owned(),
-            id: record.id.clone(),
-            current: Arc::new(loaded.program.clone()),
-            draft: Arc::new(draft),
-            options: ReportOptions {
-                as_of: Vec::new(),
-                end: stored.end,
-                sample: DEFAULT_SAMPLE,
-            },
-            from,
-            to,
-            seen: AtomicU64::new(0),
-            scanned: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-        };
-        tokio::spawn(Arc::new(job).run());
+        self.spawn_simulation(program_id, record.clone());
         view(program_id, &record)
     }
 
-    /// `GET /programs/{programId}/simulations/{simulationId}`.
+    /// `GET /programs/{programId}/simulations/{simulationId}`. Locally, a
+    /// job whose process stopped (silent for longer than the stale limit)
+    /// is taken over here and resumes from its stored parts.
     pub async fn get_simulation(
         &self,
         program_id: &str,
@@ -353,18 +419,138 @@ impl Service {
                 ),
             ));
         };
-        if is_stale(&found) {
-            let reason = interrupted(&found);
-            let now = timestamp(Utc::now());
-            store
-                .fail_stale_simulation(program_id, id, found.heartbeat_ms, &now, &reason)
-                .await?;
+        if is_stale(&found) && !in_lambda() && self.resume_simulation(program_id, &found).await? {
             found = store
                 .load_simulation(program_id, id)
                 .await?
                 .ok_or_else(|| ApiError::internal("a simulation disappeared"))?;
         }
         view(program_id, &found)
+    }
+
+    /// Takes over a job whose process stopped and works it here (the
+    /// conditional write on its last heartbeat lets one process only);
+    /// false if another process took it first.
+    async fn resume_simulation(
+        &self,
+        program_id: &str,
+        record: &SimulationRecord,
+    ) -> Result<bool, ApiError> {
+        let now = now_ms();
+        let claimed = self
+            .store
+            .claim_simulation(program_id, &record.id, record.heartbeat_ms, instance(), now)
+            .await?;
+        if claimed {
+            tracing::info!(programId = %program_id, simulationId = %record.id,
+                "resuming a simulation from its stored parts");
+            let mut ours = record.clone();
+            ours.owner = instance().to_owned();
+            ours.heartbeat_ms = now;
+            self.spawn_simulation(program_id, ours);
+        }
+        Ok(claimed)
+    }
+
+    /// Works a job this process owns in the background, to its end, with a
+    /// service of its own (its own config cache). Not in a Lambda: it
+    /// freezes once it answers; there the state machine steps the job
+    /// (`simulation_step`).
+    fn spawn_simulation(&self, program_id: &str, record: SimulationRecord) {
+        if in_lambda() {
+            return;
+        }
+        let service = Service::with_config_ttl(self.store.clone(), self.config_ttl);
+        let program_id = program_id.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = service.work_simulation(&program_id, record, None).await {
+                tracing::warn!(programId = %program_id, error = %e,
+                    "a simulation paused on a store failure; the next read of it resumes it");
+            }
+        });
+    }
+
+    /// One step of a simulation run by the state machine on AWS (the
+    /// stream carries each new job to it): takes the job over and works it
+    /// until `deadline` at most; `more` while it is not finished. A step
+    /// that can never succeed (a malformed step, an unknown simulation) is
+    /// refused (4xx: the run ends at once); a job that cannot be finished
+    /// (its stored request unreadable, its report too large) is stored
+    /// `failed` and answered `more: false`; a store failure is an error
+    /// (5xx: the run retries it).
+    pub(crate) async fn simulation_step(
+        &self,
+        step: SimulationStep,
+        deadline: Instant,
+    ) -> Result<SimulationStep, ApiError> {
+        crate::check_path_id("programId", &step.program_id)?;
+        if !is_simulation_id(&step.simulation_id) {
+            return Err(ApiError::bad_request(
+                "`simulationId` is not a simulation's id",
+            ));
+        }
+        let (program_id, id) = (step.program_id.as_str(), step.simulation_id.as_str());
+        let record = retry::store_call(|| self.store.load_simulation(program_id, id))
+            .await?
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("program `{program_id}` has no simulation `{id}`"))
+            })?;
+        let ended = |more| SimulationStep {
+            more,
+            ..step.clone()
+        };
+        if !running(&record) {
+            return Ok(ended(false));
+        }
+        let now = now_ms();
+        let claimed = retry::store_call(|| {
+            self.store
+                .claim_simulation(program_id, id, record.heartbeat_ms, instance(), now)
+        })
+        .await?;
+        if !claimed {
+            // Moved on meanwhile: the next step reads it again.
+            return Ok(ended(true));
+        }
+        let mut ours = record;
+        ours.owner = instance().to_owned();
+        ours.heartbeat_ms = now;
+        let finished = self
+            .work_simulation(program_id, ours, Some(deadline))
+            .await
+            .map_err(|e| ApiError::new(503, "simulation_step_failed", e))?;
+        Ok(ended(!finished))
+    }
+
+    /// Works a job this process owns from its stored parts until it ends
+    /// or, with a `deadline`, until a page after it; Ok(true) when it is
+    /// no longer running here (done, failed, or taken over). An error is a
+    /// store failure that outlasted the retries: the job keeps its parts
+    /// and goes on at the next step or resume.
+    async fn work_simulation(
+        &self,
+        program_id: &str,
+        record: SimulationRecord,
+        deadline: Option<Instant>,
+    ) -> Result<bool, String> {
+        let job = match Job::of(self, program_id, &record).await {
+            Ok(job) => Arc::new(job),
+            Err(Stop::Fail(reason)) => {
+                Job::fail(&self.store, program_id, &record.id, &reason).await;
+                return Ok(true);
+            }
+            Err(Stop::Retry(e)) => return Err(e),
+            Err(Stop::Lost) => return Ok(true),
+        };
+        match job.clone().run(deadline).await {
+            Ok(finished) => Ok(finished),
+            Err(Stop::Fail(reason)) => {
+                Job::fail(&self.store, program_id, &record.id, &reason).await;
+                Ok(true)
+            }
+            Err(Stop::Retry(e)) => Err(e),
+            Err(Stop::Lost) => Ok(true),
+        }
     }
 }
 
@@ -379,7 +565,29 @@ fn busy(id: &str) -> ApiError {
     )
 }
 
-/// A running job and what it has done so far.
+/// Why a job's work stopped before its end.
+#[derive(Debug)]
+enum Stop {
+    /// May pass on a later attempt (the store throttled, unreachable or
+    /// misconfigured): the job keeps its parts.
+    Retry(String),
+    /// Never will: the job is stored failed, with this reason.
+    Fail(String),
+    /// No longer this process's job (marked failed, or taken over).
+    Lost,
+}
+
+impl Stop {
+    fn store(what: &str, e: StoreError) -> Stop {
+        match e {
+            StoreError::Transient(_) | StoreError::Config(_) => Stop::Retry(format!("{what}: {e}")),
+            e => Stop::Fail(format!("{what}: {e}")),
+        }
+    }
+}
+
+/// A job as worked by this process: what it replays, from its stored
+/// request, and what it has done so far.
 struct Job {
     store: DynamoStore,
     program_id: String,
@@ -389,9 +597,12 @@ struct Job {
     options: ReportOptions,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
+    segments: u32,
+    created: DateTime<Utc>,
+    /// Customers in the stored parts and the pages merged since.
     seen: AtomicU64,
-    scanned: AtomicU64,
-    /// Set when the job is no longer ours to finish (marked failed).
+    /// Set when the job is no longer ours to finish (marked failed, or
+    /// taken over).
     stop: AtomicBool,
 }
 
@@ -405,88 +616,204 @@ struct Usage {
     seconds: f64,
 }
 
+/// What a page's replay brings to its segment's part.
+enum Checkpoint {
+    /// Customers up to this key are replayed: the part goes on after it.
+    At(PageCursor),
+    /// The segment is read to its end.
+    End,
+    /// No customer was completed (one customer's items go on): nothing to
+    /// store.
+    Same,
+}
+
+type Replayed = tokio::task::JoinHandle<(Report, u64)>;
+
 impl Job {
-    async fn run(self: Arc<Self>) {
-        let started = Instant::now();
-        if !matches!(self.progress().await, Ok(true)) {
-            return;
+    /// The job a stored record asks for: the current program at its stored
+    /// version, the draft dated as published at `createdAt`
+    /// (`Program::published_over`, as when it was asked).
+    async fn of(
+        service: &Service,
+        program_id: &str,
+        record: &SimulationRecord,
+    ) -> Result<Job, Stop> {
+        let request: StoredRequest = serde_json::from_str(&record.request)
+            .map_err(|e| Stop::Fail(format!("the stored request does not read: {e}")))?;
+        let created = DateTime::parse_from_rfc3339(&record.created_at)
+            .map_err(|e| Stop::Fail(format!("the stored createdAt does not read: {e}")))?
+            .with_timezone(&Utc);
+        let current = service
+            .program_version(program_id, request.current_version)
+            .await
+            .map_err(|e| Stop::store("loading the current config", e))?
+            .ok_or_else(|| {
+                Stop::Fail(format!(
+                    "config version {} is not stored or does not validate",
+                    request.current_version
+                ))
+            })?;
+        let draft = Program::validate(request.draft)
+            .map_err(|_| Stop::Fail("the stored draft does not validate".into()))?
+            .with_version(request.current_version + 1)
+            .published_over(&current, created);
+        Ok(Job {
+            store: service.store.clone(),
+            program_id: program_id.to_owned(),
+            id: record.id.clone(),
+            current,
+            draft: Arc::new(draft),
+            options: ReportOptions {
+                as_of: Vec::new(),
+                end: request.end,
+                sample: DEFAULT_SAMPLE,
+            },
+            from: request.from,
+            to: request.to,
+            segments: request.segments.clamp(1, 64),
+            created,
+            seen: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// Stores the job failed (if it still runs).
+    async fn fail(store: &DynamoStore, program_id: &str, id: &str, reason: &str) {
+        tracing::warn!(programId = %program_id, simulationId = %id, error = %reason, "simulation failed");
+        let now = timestamp(Utc::now());
+        let ending = SimulationEnd::Failed { error: reason };
+        if let Err(e) = store
+            .finish_simulation(program_id, id, instance(), &now, ending)
+            .await
+        {
+            tracing::error!(simulationId = %id, error = %e, "simulation end not stored");
+        }
+    }
+
+    fn empty_report(&self) -> Report {
+        Report::new(&self.options, &self.current, &self.draft)
+    }
+
+    /// Every unfinished segment at once, each in its own task (counting its
+    /// own requests), from its stored part; once all are done, the parts
+    /// merged into the job's report. Ok(false): paused at the deadline.
+    async fn run(self: Arc<Self>, deadline: Option<Instant>) -> Result<bool, Stop> {
+        let stored =
+            retry::store_call(|| self.store.load_simulation_parts(&self.program_id, &self.id))
+                .await
+                .map_err(|e| Stop::store("loading the job's parts", e))?;
+        let parts: Vec<SimulationPart> = (0..self.segments)
+            .map(|segment| {
+                stored
+                    .iter()
+                    .find(|p| p.segment == segment)
+                    .cloned()
+                    .unwrap_or(SimulationPart {
+                        segment,
+                        ..SimulationPart::default()
+                    })
+            })
+            .collect();
+        self.seen
+            .store(parts.iter().map(|p| p.seen).sum(), Ordering::Relaxed);
+        if !self
+            .progress()
+            .await
+            .map_err(|e| Stop::store("the job's heartbeat", e))?
+        {
+            return Err(Stop::Lost);
         }
         let beat = tokio::spawn(self.clone().heartbeat());
-        // Its own task, so that a panic (a bug) ends as a failed job.
-        let work = tokio::spawn(self.clone().replay());
-        let outcome = work.await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for part in parts.into_iter().filter(|p| !p.done) {
+            let job = self.clone();
+            tasks.spawn(async move { tier_store::measured(job.segment(part, deadline)).await.0 });
+        }
+        let mut outcome: Result<bool, Stop> = Ok(true);
+        while let Some(done) = tasks.join_next().await {
+            let ended = done.unwrap_or_else(|e| {
+                tracing::error!(simulationId = %self.id, error = %e, "a simulation segment panicked");
+                Err(Stop::Fail("the job failed on our side; it has been logged".into()))
+            });
+            // The gravest outcome wins: failed, lost, retry, paused.
+            outcome = match (outcome, ended) {
+                (Err(Stop::Fail(r)), _) | (_, Err(Stop::Fail(r))) => Err(Stop::Fail(r)),
+                (Err(Stop::Lost), _) | (_, Err(Stop::Lost)) => Err(Stop::Lost),
+                (Err(Stop::Retry(r)), _) | (_, Err(Stop::Retry(r))) => Err(Stop::Retry(r)),
+                (Ok(a), Ok(b)) => Ok(a && b),
+            };
+        }
         beat.abort();
-        let now = timestamp(Utc::now());
-        let end = match &outcome {
-            Ok(Ok((report, used))) => {
-                let usage = Usage {
-                    dynamodb_requests: used.requests,
-                    read_units: used.read_units,
-                    write_units: used.write_units,
-                    items_scanned: self.scanned.load(Ordering::Relaxed),
-                    seconds: started.elapsed().as_secs_f64(),
-                };
-                tracing::info!(
-                    programId = %self.program_id,
-                    simulationId = %self.id,
-                    customers = report.customers,
-                    readUnits = used.read_units,
-                    seconds = usage.seconds,
-                    "simulation done"
-                );
-                let report = serde_json::to_string(report).unwrap_or_default();
-                let usage = serde_json::to_string(&usage).unwrap_or_default();
-                let customers = self.seen.load(Ordering::Relaxed);
-                (report, usage, customers)
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(programId = %self.program_id, simulationId = %self.id, error = %e, "simulation failed");
-                (String::new(), e.clone(), u64::MAX)
-            }
-            Err(e) => {
-                tracing::error!(programId = %self.program_id, simulationId = %self.id, error = %e, "simulation panicked");
-                (
-                    String::new(),
-                    "the job failed on our side; it has been logged".into(),
-                    u64::MAX,
-                )
-            }
+        if outcome? {
+            self.finish().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Every segment is done: the parts as stored, merged into the report.
+    async fn finish(&self) -> Result<(), Stop> {
+        let parts =
+            retry::store_call(|| self.store.load_simulation_parts(&self.program_id, &self.id))
+                .await
+                .map_err(|e| Stop::store("loading the job's parts", e))?;
+        if parts.len() != self.segments as usize || parts.iter().any(|p| !p.done) {
+            return Err(Stop::Fail("a segment's part is missing".into()));
+        }
+        let mut report = self.empty_report();
+        let mut used = MetricsSnapshot::default();
+        let (mut customers, mut scanned) = (0, 0);
+        for part in &parts {
+            report
+                .merge(&part_report(self, part)?)
+                .map_err(|e| Stop::Fail(format!("merging the segments' reports: {e}")))?;
+            used.requests += part.requests;
+            used.read_units += part.read_units;
+            used.write_units += part.write_units;
+            customers += part.seen;
+            scanned += part.scanned;
+        }
+        let finished = Utc::now();
+        let usage = Usage {
+            dynamodb_requests: used.requests,
+            read_units: used.read_units,
+            write_units: used.write_units,
+            items_scanned: scanned,
+            seconds: (finished - self.created).num_milliseconds().max(0) as f64 / 1000.0,
         };
-        let (report, text, customers) = end;
-        let ending = if customers == u64::MAX {
-            SimulationEnd::Failed { error: &text }
-        } else {
-            SimulationEnd::Done {
-                report: &report,
-                customers,
-                usage: &text,
-            }
+        tracing::info!(
+            programId = %self.program_id,
+            simulationId = %self.id,
+            customers = report.customers,
+            readUnits = used.read_units,
+            seconds = usage.seconds,
+            "simulation done"
+        );
+        let report = serde_json::to_string(&report).unwrap_or_default();
+        let usage = serde_json::to_string(&usage).unwrap_or_default();
+        let now = timestamp(finished);
+        let ending = SimulationEnd::Done {
+            report: &report,
+            customers,
+            usage: &usage,
         };
-        let mut result = self
+        match self
             .store
             .finish_simulation(&self.program_id, &self.id, instance(), &now, ending)
-            .await;
-        if let Err(e) = &result {
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Stop::Lost),
             // A report too large for its item, say: the job still ends.
-            let error = format!("the report could not be stored: {e}");
-            result = self
-                .store
-                .finish_simulation(
-                    &self.program_id,
-                    &self.id,
-                    instance(),
-                    &now,
-                    SimulationEnd::Failed { error: &error },
-                )
-                .await;
-        }
-        if let Err(e) = result {
-            tracing::error!(simulationId = %self.id, error = %e, "simulation end not stored");
+            Err(e) if !e.is_transient() => {
+                Err(Stop::Fail(format!("the report could not be stored: {e}")))
+            }
+            Err(e) => Err(Stop::store("storing the report", e)),
         }
     }
 
     /// Progress and heartbeat; false when the job is no longer ours.
-    async fn progress(&self) -> Result<bool, tier_store::StoreError> {
+    async fn progress(&self) -> Result<bool, StoreError> {
         let ours = self
             .store
             .simulation_progress(
@@ -515,60 +842,8 @@ impl Job {
         }
     }
 
-    /// Every segment at once, each in its own task (with its own request
-    /// counters, added up), their reports merged.
-    async fn replay(self: Arc<Self>) -> Result<(Report, MetricsSnapshot), String> {
-        let segments = segments();
-        let mut tasks = tokio::task::JoinSet::new();
-        for segment in 0..segments {
-            let job = self.clone();
-            tasks.spawn(tier_store::measured(async move {
-                job.segment(segment, segments).await
-            }));
-        }
-        let mut report = Report::new(&self.options, &self.current, &self.draft);
-        let mut used = MetricsSnapshot::default();
-        while let Some(done) = tasks.join_next().await {
-            let (part, u) = done.map_err(|e| format!("a segment failed: {e}"))?;
-            report
-                .merge(&part?)
-                .map_err(|e| format!("merging the segments' reports: {e}"))?;
-            used.requests += u.requests;
-            used.read_units += u.read_units;
-            used.write_units += u.write_units;
-        }
-        Ok((report, used))
-    }
-
-    async fn page(
-        &self,
-        segment: u32,
-        segments: u32,
-        start: Option<ScanCursor>,
-    ) -> Result<tier_store::HistoryPage, String> {
-        let mut wait = Duration::from_millis(100);
-        for attempt in 1.. {
-            match self
-                .store
-                .scan_program_history(&self.program_id, segment, segments, start.clone())
-                .await
-            {
-                Ok(page) => return Ok(page),
-                Err(e) if e.is_transient() && attempt < SCAN_ATTEMPTS => {
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
-                Err(e) => return Err(format!("reading the program's history: {e}")),
-            }
-        }
-        unreachable!("the loop returns")
-    }
-
     /// Replays complete customers on the blocking pool.
-    fn replay_page(
-        &self,
-        complete: Vec<(String, Vec<CustomerItem>)>,
-    ) -> tokio::task::JoinHandle<(Report, u64)> {
+    fn replay_page(&self, complete: Vec<(String, Vec<CustomerItem>)>) -> Replayed {
         let (current, draft) = (self.current.clone(), self.draft.clone());
         let (options, from, to) = (self.options.clone(), self.from, self.to);
         tokio::task::spawn_blocking(move || {
@@ -588,75 +863,178 @@ impl Job {
         })
     }
 
-    /// One Scan segment, replayed page by page while the next page is read.
-    /// A customer's items come together (DynamoDB keeps a partition's items
-    /// together and a Scan reads them in order): the last customer of a
-    /// page may go on in the next, and a customer seen again after another
-    /// one is an error.
-    async fn segment(&self, segment: u32, segments: u32) -> Result<Report, String> {
-        let mut report = Report::new(&self.options, &self.current, &self.draft);
-        let mut cursor = None;
-        let mut open: Option<(String, Vec<CustomerItem>)> = None;
+    /// One Scan segment from its stored part, page by page, each page
+    /// replayed while the next is read. A customer's items come together
+    /// (DynamoDB keeps a partition's items together and a Scan reads them
+    /// in order): the last customer of a page may go on in the next, and a
+    /// customer seen again after another one is an error. After each page
+    /// the part is stored with its cursor at the last customer boundary
+    /// (after the last item of the last complete customer, or DynamoDB's
+    /// own last key once the Scan has left the open customer's partition),
+    /// so that the customer still open is read again, whole, by whoever
+    /// goes on. Ok(true): the segment is done; Ok(false): paused at the
+    /// deadline (at a boundary that moved).
+    async fn segment(
+        &self,
+        mut part: SimulationPart,
+        deadline: Option<Instant>,
+    ) -> Result<bool, Stop> {
+        let mut report = part_report(self, &part)?;
+        let stored_usage = (part.requests, part.read_units, part.write_units);
+        let mut read_from = part.cursor.clone();
+        let mut open: Option<(String, Vec<CustomerItem>, String)> = None;
         let mut finished: HashSet<String> = HashSet::new();
-        let mut replaying = None;
+        let mut pending: Option<(Replayed, Checkpoint)> = None;
         loop {
             if let Some(pause) = page_delay() {
                 tokio::time::sleep(pause).await;
             }
             if self.stop.load(Ordering::Relaxed) {
-                return Err("stopped: the job was marked failed".into());
+                return Err(Stop::Lost);
             }
-            let page = self.page(segment, segments, cursor).await?;
-            self.scanned.fetch_add(page.scanned, Ordering::Relaxed);
-            cursor = page.next;
+            let page = retry::store_call(|| {
+                self.store.scan_program_history(
+                    &self.program_id,
+                    part.segment,
+                    self.segments,
+                    read_from.clone(),
+                    page_items(),
+                )
+            })
+            .await
+            .map_err(|e| Stop::store("reading the program's history", e))?;
+            part.scanned += page.scanned;
             let mut complete: Vec<(String, Vec<CustomerItem>)> = Vec::new();
+            let mut boundary = None;
             for (customer, item) in page.items {
-                let Some(item) = customer_item(item)
-                    .map_err(|e| format!("customer `{customer}`: an item does not decode: {e}"))?
-                else {
-                    continue;
-                };
+                let sk = item.sk().to_owned();
+                let item = customer_item(item).map_err(|e| {
+                    Stop::Fail(format!(
+                        "customer `{customer}`: an item does not decode: {e}"
+                    ))
+                })?;
                 match &mut open {
-                    Some((c, items)) if *c == customer => items.push(item),
+                    Some((c, items, last)) if *c == customer => {
+                        items.extend(item);
+                        *last = sk;
+                    }
                     _ => {
                         if finished.contains(&customer) {
-                            return Err(format!(
+                            return Err(Stop::Fail(format!(
                                 "the Scan returned customer `{customer}`'s items apart"
-                            ));
+                            )));
                         }
-                        if let Some(done) = open.replace((customer, vec![item])) {
-                            finished.insert(done.0.clone());
-                            complete.push(done);
+                        let next = (customer, item.into_iter().collect(), sk);
+                        if let Some((c, items, last)) = open.replace(next) {
+                            boundary = Some(history_cursor(&self.program_id, &c, &last));
+                            finished.insert(c.clone());
+                            complete.push((c, items));
                         }
                     }
                 }
             }
-            if cursor.is_none() {
-                complete.extend(open.take());
-            }
-            if let Some(previous) = replaying.replace(self.replay_page(complete)) {
-                self.merge(&mut report, previous).await?;
-            }
-            if cursor.is_none() {
-                if let Some(last) = replaying.take() {
-                    self.merge(&mut report, last).await?;
+            let checkpoint = match &page.next {
+                None => {
+                    complete.extend(open.take().map(|(c, items, _)| (c, items)));
+                    Checkpoint::End
                 }
-                return Ok(report);
+                // The Scan has left the open customer's partition: complete.
+                Some(next)
+                    if open
+                        .as_ref()
+                        .is_none_or(|(c, ..)| !cursor_in_customer(&self.program_id, next, c)) =>
+                {
+                    if let Some((c, items, _)) = open.take() {
+                        finished.insert(c.clone());
+                        complete.push((c, items));
+                    }
+                    Checkpoint::At(next.clone())
+                }
+                Some(_) => boundary.map_or(Checkpoint::Same, Checkpoint::At),
+            };
+            read_from = page.next;
+            let at_end = matches!(checkpoint, Checkpoint::End);
+            let moved = !matches!(checkpoint, Checkpoint::Same);
+            let replaying = self.replay_page(complete);
+            if let Some(previous) = pending.replace((replaying, checkpoint)) {
+                self.settle(&mut part, &mut report, previous, stored_usage, false)
+                    .await?;
+            }
+            let pause = moved && deadline.is_some_and(|d| Instant::now() >= d);
+            if at_end || pause {
+                if let Some(last) = pending.take() {
+                    self.settle(&mut part, &mut report, last, stored_usage, true)
+                        .await?;
+                }
+                return Ok(at_end);
             }
         }
     }
 
-    async fn merge(
+    /// Merges a page's replay into the segment's report and stores the
+    /// part at the page's checkpoint (`force`: even if it did not move),
+    /// over the version it was read at.
+    async fn settle(
         &self,
+        part: &mut SimulationPart,
         report: &mut Report,
-        part: tokio::task::JoinHandle<(Report, u64)>,
-    ) -> Result<(), String> {
-        let (part, customers) = part.await.map_err(|e| format!("replay: {e}"))?;
+        (replaying, checkpoint): (Replayed, Checkpoint),
+        stored_usage: (u64, f64, f64),
+        force: bool,
+    ) -> Result<(), Stop> {
+        let (page, customers) = replaying
+            .await
+            .map_err(|e| Stop::Fail(format!("replay: {e}")))?;
         report
-            .merge(&part)
-            .map_err(|e| format!("merging a page's report: {e}"))?;
+            .merge(&page)
+            .map_err(|e| Stop::Fail(format!("merging a page's report: {e}")))?;
+        part.seen += customers;
         self.seen.fetch_add(customers, Ordering::Relaxed);
-        Ok(())
+        match checkpoint {
+            Checkpoint::At(cursor) => part.cursor = Some(cursor),
+            Checkpoint::End => {
+                part.cursor = None;
+                part.done = true;
+            }
+            Checkpoint::Same if !force => return Ok(()),
+            Checkpoint::Same => {}
+        }
+        let used = tier_store::measured_so_far().unwrap_or_default();
+        part.requests = stored_usage.0 + used.requests;
+        part.read_units = stored_usage.1 + used.read_units;
+        part.write_units = stored_usage.2 + used.write_units;
+        part.report = Some(
+            serde_json::to_string(&*report)
+                .map_err(|e| Stop::Fail(format!("a segment's report: {e}")))?,
+        );
+        part.version += 1;
+        let part: &SimulationPart = part;
+        let saved = retry::store_call(|| {
+            self.store
+                .save_simulation_part(&self.program_id, &self.id, part)
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::TooLarge { .. } => {
+                Stop::Fail(format!("the report could not be stored: {e}"))
+            }
+            e => Stop::store("storing a segment's part", e),
+        })?;
+        if saved {
+            Ok(())
+        } else {
+            // Another step stored this segment first: it goes on alone.
+            Err(Stop::Lost)
+        }
+    }
+}
+
+/// A part's report as stored (a part not stored yet: empty).
+fn part_report(job: &Job, part: &SimulationPart) -> Result<Report, Stop> {
+    match &part.report {
+        None => Ok(job.empty_report()),
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| Stop::Fail(format!("segment {}'s stored report: {e}", part.segment))),
     }
 }
 

@@ -14,8 +14,11 @@ pub use codec::{
     decode_state, encode_state, encode_state_as, StateFormat, BINARY_V1, STATE_FORMAT_ENV,
 };
 pub use jobs::{job_sk, JobRecord};
-pub use metrics::{measured, Metrics, MetricsSnapshot};
-pub use scan::{HistoryItem, HistoryPage, ScanCursor, SimulationEnd, SimulationRecord};
+pub use metrics::{measured, measured_so_far, Metrics, MetricsSnapshot};
+pub use scan::{
+    cursor_in_customer, history_cursor, HistoryItem, HistoryPage, SimulationEnd, SimulationPart,
+    SimulationRecord,
+};
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};

@@ -19,6 +19,12 @@ pub async fn measured<F: Future>(work: F) -> (F::Output, MetricsSnapshot) {
     (output, metrics.snapshot())
 }
 
+/// The counters of the [`measured`] work this is called from, so far (None
+/// outside one): a long job stores what it has used with its progress.
+pub fn measured_so_far() -> Option<MetricsSnapshot> {
+    REQUEST.try_with(|m| m.snapshot()).ok()
+}
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: AtomicU64,

@@ -7,12 +7,19 @@
 //! or not: reading one program's history costs the whole table.
 //!
 //! The job's items live under the program's partition: `SIMULATION#<id>`
-//! (request, status, progress, heartbeat, report) and `SIMULATION` (the id
-//! of the program's latest simulation: one runs at a time).
+//! (request, status, progress, heartbeat, report), `SIMULATION` (the id
+//! of the program's latest simulation: one runs at a time) and one
+//! `SIMULATION#<id>#PART#<segment>` per Scan segment (its cursor, partial
+//! report and counts, written together under a version, so that a job
+//! resumes where any of its steps stopped).
 
-use super::{classify, customer_of, event_of, get_n, get_s, key, keys, n, request_error, s};
-use super::{DynamoStore, EventItem, Item, StoreError, StoredCustomer, MAX_ITEM_BYTES};
+use super::{
+    classify, cursor_of, customer_of, event_of, get_n, get_s, key, key_of, keys, n, request_error,
+    s,
+};
+use super::{DynamoStore, EventItem, Item, PageCursor, StoreError, StoredCustomer, MAX_ITEM_BYTES};
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -31,6 +38,11 @@ pub fn customer_prefix(program: &str) -> String {
     format!("CUSTOMER#{}:{program}#", program.len())
 }
 
+/// A part of a simulation: one Scan segment's.
+pub fn simulation_part_sk(id: &str, segment: u32) -> String {
+    format!("SIMULATION#{id}#PART#{segment:03}")
+}
+
 /// One item of a customer's history as a Scan finds it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HistoryItem {
@@ -38,9 +50,32 @@ pub enum HistoryItem {
     Event(EventItem),
 }
 
-/// Where a Scan segment goes on from (opaque: DynamoDB's last key).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScanCursor(Item);
+impl HistoryItem {
+    /// The item's sort key.
+    pub fn sk(&self) -> &str {
+        match self {
+            HistoryItem::State(_) => keys::STATE,
+            HistoryItem::Event(e) => &e.sk,
+        }
+    }
+}
+
+/// The cursor a Scan of `program`'s history resumes from to read what
+/// follows `customer`'s item `sk` (in its partition, then the partitions
+/// after it): a Scan resumes after any key of its segment, not only the
+/// last one it answered.
+pub fn history_cursor(program: &str, customer: &str, sk: &str) -> PageCursor {
+    PageCursor::from([
+        ("pk".to_owned(), keys::customer_pk(program, customer)),
+        ("sk".to_owned(), sk.to_owned()),
+    ])
+}
+
+/// Whether `cursor` stands in `customer`'s partition (a Scan resumed from
+/// it may still return some of that customer's items).
+pub fn cursor_in_customer(program: &str, cursor: &PageCursor, customer: &str) -> bool {
+    cursor.get("pk").map(String::as_str) == Some(keys::customer_pk(program, customer).as_str())
+}
 
 /// One page of a program's history: (customer id, item) in the order the
 /// Scan returned them (a customer's items together, by sort key).
@@ -49,7 +84,32 @@ pub struct HistoryPage {
     pub items: Vec<(String, HistoryItem)>,
     /// Items DynamoDB read for the page, before the filter.
     pub scanned: u64,
-    pub next: Option<ScanCursor>,
+    /// DynamoDB's last key read (None: the segment is read to its end).
+    pub next: Option<PageCursor>,
+}
+
+/// One Scan segment's share of a simulation, as stored after each page: the
+/// cursor is at a customer boundary (every customer before it is in
+/// `report`, none after it), and the item is written only over the
+/// `version` it was read at, so a step that runs twice counts nobody twice.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SimulationPart {
+    pub segment: u32,
+    /// 0: not stored yet.
+    pub version: u64,
+    /// Where the segment goes on (None: at its start, or done).
+    pub cursor: Option<PageCursor>,
+    pub done: bool,
+    /// The partial report (JSON) of the customers before the cursor.
+    pub report: Option<String>,
+    /// Customers in `report`.
+    pub seen: u64,
+    /// Items the segment's Scan read, re-reads included.
+    pub scanned: u64,
+    /// The segment's DynamoDB requests and capacity so far.
+    pub requests: u64,
+    pub read_units: f64,
+    pub write_units: f64,
 }
 
 /// A simulation job as stored.
@@ -103,6 +163,47 @@ fn inflate(bytes: &[u8]) -> Result<String, StoreError> {
     Ok(out)
 }
 
+fn part_of(item: &Item) -> Result<SimulationPart, StoreError> {
+    let sk = get_s(item, "sk").unwrap_or_default();
+    let segment = sk
+        .rsplit_once("#PART#")
+        .and_then(|(_, n)| n.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("simulation part `{sk}`")))?;
+    let cursor = match get_s(item, "cursor") {
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("simulation part cursor: {e}")))?,
+        ),
+        None => None,
+    };
+    let report = match item.get("report").and_then(|v| v.as_b().ok()) {
+        Some(b) => Some(inflate(b.as_ref())?),
+        None => None,
+    };
+    let float = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok(SimulationPart {
+        segment,
+        version: get_n(item, "version")?,
+        cursor,
+        done: item
+            .get("done")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        report,
+        seen: get_n(item, "seen").unwrap_or(0),
+        scanned: get_n(item, "scanned").unwrap_or(0),
+        requests: get_n(item, "requests").unwrap_or(0),
+        read_units: float("readUnits"),
+        write_units: float("writeUnits"),
+    })
+}
+
 fn simulation_of(item: &Item) -> Result<SimulationRecord, StoreError> {
     let sk = get_s(item, "sk").unwrap_or_default();
     let report = match item.get("report").and_then(|v| v.as_b().ok()) {
@@ -133,13 +234,15 @@ impl DynamoStore {
     /// One page of segment `segment` of `segments` of a parallel Scan,
     /// keeping `program`'s customers' state, order, return and redemption
     /// items. Eventually consistent (half the read units of a strong read):
-    /// the history of a program changes under a simulation anyway.
+    /// the history of a program changes under a simulation anyway. `limit`:
+    /// items read per page (None: DynamoDB's 1 MB pages).
     pub async fn scan_program_history(
         &self,
         program: &str,
         segment: u32,
         segments: u32,
-        start: Option<ScanCursor>,
+        start: Option<PageCursor>,
+        limit: Option<i32>,
     ) -> Result<HistoryPage, StoreError> {
         let out = self
             .client
@@ -156,7 +259,8 @@ impl DynamoStore {
             .expression_attribute_values(":order", s("ORDER#"))
             .expression_attribute_values(":ret", s("RETURN#"))
             .expression_attribute_values(":redemption", s("REDEMPTION#"))
-            .set_exclusive_start_key(start.map(|c| c.0))
+            .set_exclusive_start_key(start.map(key_of))
+            .set_limit(limit)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
@@ -181,7 +285,7 @@ impl DynamoStore {
         Ok(HistoryPage {
             items,
             scanned: out.scanned_count().max(0) as u64,
-            next: out.last_evaluated_key.map(ScanCursor),
+            next: out.last_evaluated_key.map(cursor_of).transpose()?,
         })
     }
 
@@ -215,6 +319,10 @@ impl DynamoStore {
     ) -> Result<bool, StoreError> {
         let pk = keys::program_pk(program);
         let mut item = key(pk.clone(), simulation_sk(&record.id));
+        // Named in the clear for the stream's consumer (the state machine
+        // that runs the job on AWS); a part item has no `simulationId`.
+        item.insert("programId".into(), s(program));
+        item.insert("simulationId".into(), s(&record.id));
         item.insert("status".into(), s(&record.status));
         item.insert("request".into(), s(&record.request));
         item.insert("owner".into(), s(&record.owner));
@@ -359,6 +467,144 @@ impl DynamoStore {
                 .expression_attribute_values(":error", s(error)),
         };
         self.conditional_update(update).await
+    }
+
+    /// Takes over a job whose heartbeat is still `heartbeat_ms` (its owner
+    /// stopped, or a state machine step ended): `owner` runs it from now.
+    /// `Ok(false)`: somebody else beat first, or it ended.
+    pub async fn claim_simulation(
+        &self,
+        program: &str,
+        id: &str,
+        heartbeat_ms: u64,
+        owner: &str,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::program_pk(program), simulation_sk(id))))
+            .update_expression("SET #owner = :owner, #hb = :now")
+            .condition_expression("#hb = :seen AND #status IN (:queued, :running)")
+            .expression_attribute_names("#hb", "heartbeat")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":seen", n(heartbeat_ms))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":running", s("running"));
+        self.conditional_update(update).await
+    }
+
+    /// Every stored part of a simulation, by segment (strongly consistent).
+    pub async fn load_simulation_parts(
+        &self,
+        program: &str,
+        id: &str,
+    ) -> Result<Vec<SimulationPart>, StoreError> {
+        let mut parts = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::program_pk(program)))
+                .expression_attribute_values(":prefix", s(format!("SIMULATION#{id}#PART#")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| classify(e, &self.table))?;
+            self.metrics
+                .count(false, out.consumed_capacity().into_iter());
+            for item in out.items() {
+                parts.push(part_of(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        parts.sort_by_key(|p| p.segment);
+        Ok(parts)
+    }
+
+    /// Stores a segment's part as `part.version`, if the stored one is
+    /// still `part.version - 1` (none for 1). `Ok(false)`: another step
+    /// stored it first (this one stops: nothing is counted twice).
+    pub async fn save_simulation_part(
+        &self,
+        program: &str,
+        id: &str,
+        part: &SimulationPart,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(
+            keys::program_pk(program),
+            simulation_part_sk(id, part.segment),
+        );
+        item.insert("version".into(), n(part.version));
+        item.insert("done".into(), AttributeValue::Bool(part.done));
+        if let Some(cursor) = &part.cursor {
+            let text = serde_json::to_string(cursor)
+                .map_err(|e| StoreError::Request(format!("a cursor: {e}")))?;
+            item.insert("cursor".into(), s(text));
+        }
+        if let Some(report) = &part.report {
+            let data = deflate(report);
+            if data.len() > MAX_ITEM_BYTES / 2 {
+                return Err(StoreError::TooLarge {
+                    what: "a simulation segment's report",
+                    bytes: data.len(),
+                });
+            }
+            item.insert("report".into(), AttributeValue::B(Blob::new(data)));
+        }
+        item.insert("seen".into(), n(part.seen));
+        item.insert("scanned".into(), n(part.scanned));
+        item.insert("requests".into(), n(part.requests));
+        item.insert(
+            "readUnits".into(),
+            AttributeValue::N(format!("{:.3}", part.read_units)),
+        );
+        item.insert(
+            "writeUnits".into(),
+            AttributeValue::N(format!("{:.3}", part.write_units)),
+        );
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let put = if part.version <= 1 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("#version = :previous")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":previous", n(part.version - 1))
+        };
+        match put
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                self.metrics
+                    .count(true, out.consumed_capacity().into_iter());
+                Ok(true)
+            }
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                self.metrics.count_request();
+                Ok(false)
+            }
+            Err(e) => Err(classify(e, &self.table)),
+        }
     }
 
     /// Marks failed a job that has not said it was alive since
