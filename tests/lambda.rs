@@ -257,4 +257,70 @@ async fn every_function_answers_real_events_as_a_lambda() {
         refused["errorMessage"].as_str().unwrap().contains("no job"),
         "{refused}"
     );
+
+    // A what-if simulation on AWS: the API function only stores the job
+    // (a Lambda freezes once it answers, so nothing runs it there); the
+    // worker, stepped as the state machine steps it, works it to the end.
+    let draft = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z", "pointsExpiry": {"months": 12},
+        "tiers": [{"name": "Silver", "earnRate": "0.10"},
+                  {"name": "Gold", "earnRate": "0.20", "upgrade": {
+                      "criteria": [{"id": "A", "kind": "lifetimePurchases", "min": 5000}],
+                      "condition": "all", "upgradeType": "dynamic"}}]});
+    let (status, accepted) = reply(
+        config
+            .runtime
+            .invoke(proxy_event(
+                "POST",
+                "/programs/{programId}/simulations",
+                "/programs/lp/simulations",
+                None,
+                Some(json!({"config": draft, "to": "2026-06-01T00:00:00Z"})),
+            ))
+            .await,
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["simulationId"].as_str().unwrap().to_owned();
+    let show = |id: String| {
+        proxy_event(
+            "GET",
+            "/programs/{programId}/simulations/{simulationId}",
+            &format!("/programs/lp/simulations/{id}"),
+            None,
+            None,
+        )
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, shown) = reply(config.runtime.invoke(show(id.clone())).await);
+    assert_eq!(
+        shown["status"], "queued",
+        "no run in the API function: {shown}"
+    );
+    let mut step = json!({"simulate": {"programId": "lp", "simulationId": id}});
+    for _ in 0..20 {
+        let answer = expiry.runtime.invoke(step.clone()).await.unwrap();
+        assert_eq!(answer["simulationId"], json!(id), "{answer}");
+        if answer["more"] == false {
+            break;
+        }
+        step = json!({"simulate": answer});
+    }
+    let (_, done) = reply(config.runtime.invoke(show(id.clone())).await);
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        (
+            &done["report"]["customers"],
+            &done["report"]["draft"]["tiers"]
+        ),
+        (&json!(1), &json!({"Gold": 1})),
+        "{done}"
+    );
+    let unknown = json!({"simulate": {"programId": "lp",
+        "simulationId": "0123456789abcdef0123456789abcdef"}});
+    let refused = expiry.runtime.invoke(unknown).await.unwrap_err();
+    assert_eq!(
+        refused["errorType"],
+        tier_service::lambda::REFUSED,
+        "an unknown simulation ends the run at once: {refused}"
+    );
 }
