@@ -473,8 +473,27 @@ fn lambda_permissions_let_this_api_invoke_each_function_on_its_own_routes_only()
 /// entries, configs), DeleteItem (an expiry entry dropped) and
 /// ConditionCheckItem (the config version check). query-status only reads.
 const READER: &[&str] = &["dynamodb:GetItem", "dynamodb:Query"];
-/// The admin function also runs simulations: a Scan of the program's
-/// history and UpdateItem for the job's progress.
+/// The admin function also stores simulations (UpdateItem: a stale one
+/// failed), which their own worker runs.
+const CONFIG: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:UpdateItem",
+];
+/// The simulation worker: the job, its config versions and parts (GetItem,
+/// Query), the history (Scan), the parts (PutItem), the job (UpdateItem).
+const SIMULATOR: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+];
+/// The scheduled job's worker also runs re-evaluation steps: a Scan of the
+/// program's customers and UpdateItem for the job's progress.
 const ADMIN: &[&str] = &[
     "dynamodb:GetItem",
     "dynamodb:Query",
@@ -498,7 +517,8 @@ fn each_function_role_allows_only_the_dynamodb_actions_its_binary_uses_on_the_ta
     let expected: &[(&str, &[&str], &[&str])] = &[
         ("IngestOrderFunction", WRITER, &[TABLE_ARN]),
         ("ReverseReturnFunction", WRITER, &[TABLE_ARN]),
-        ("UpdateConfigFunction", ADMIN, &[TABLE_ARN]),
+        ("UpdateConfigFunction", CONFIG, &[TABLE_ARN]),
+        ("SimulationWorkerFunction", SIMULATOR, &[TABLE_ARN]),
         // The events feed reads its partitions of the sparse index.
         ("QueryStatusFunction", READER, &[TABLE_ARN, INDEX_ARN]),
         // The scheduled job also queries the sparse expiry index, and runs
@@ -913,7 +933,7 @@ fn tier_events_flow_from_the_table_stream_through_a_pipe_to_the_stacks_bus() {
         .collect();
     assert_eq!(
         pipes,
-        BTreeSet::from(["ReevaluationPipe", "TierEventsPipe"])
+        BTreeSet::from(["ReevaluationPipe", "SimulationPipe", "TierEventsPipe"])
     );
     let pipe = t.eval(&t.resource("TierEventsPipe")["Properties"]).unwrap();
     assert_eq!(pipe["Source"], "<Table.StreamArn>");
@@ -1010,7 +1030,7 @@ fn every_function_writes_states_in_the_form_the_parameter_chooses() {
     for chosen in ["json", "binary"] {
         let evaluated = t.evaluated_with(&[&format!("StateFormat={chosen}")]);
         let functions = evaluated.of_type("AWS::Lambda::Function");
-        assert_eq!(functions.len(), 5, "{functions:?}");
+        assert_eq!(functions.len(), 6, "{functions:?}");
         for (id, function) in functions {
             let env = evaluated
                 .eval(&function["Properties"]["Environment"])
@@ -1047,7 +1067,7 @@ fn notice_items_expire_by_ttl_and_the_deletions_publish_nothing() {
     );
     let shorter = t.evaluated_with(&["NoticeRetentionDays=30"]);
     let functions = shorter.of_type("AWS::Lambda::Function");
-    assert_eq!(functions.len(), 5, "{functions:?}");
+    assert_eq!(functions.len(), 6, "{functions:?}");
     for (id, function) in functions {
         let env = shorter
             .eval(&function["Properties"]["Environment"])
@@ -1063,7 +1083,7 @@ fn notice_items_expire_by_ttl_and_the_deletions_publish_nothing() {
     // A TTL deletion reaches the stream as a REMOVE record: both pipes take
     // INSERT records only, so it never publishes an event nor starts a run.
     let pipes = t.of_type("AWS::Pipes::Pipe");
-    assert_eq!(pipes.len(), 2);
+    assert_eq!(pipes.len(), 3);
     for (id, pipe) in pipes {
         let pipe = t.eval(&pipe["Properties"]).unwrap();
         let filters = pipe["SourceParameters"]["FilterCriteria"]["Filters"]
@@ -1325,6 +1345,233 @@ fn each_new_reevaluation_job_starts_a_run_that_steps_the_worker_until_done() {
         .collect();
     assert_eq!(alarm.len(), 1);
     // It tells the operator how to go on.
+    let description = alarm[0]["AlarmDescription"].as_str().unwrap();
+    assert!(
+        description.contains("36 restarts") && description.contains("start-execution"),
+        "{description}"
+    );
+}
+
+/// Whether an EventBridge (Pipes) filter pattern matches an event, for the
+/// pattern forms the pipes use: lists of values, `prefix` and `exists`.
+fn pattern_matches(pattern: &Value, event: &Value) -> bool {
+    pattern.as_object().unwrap().iter().all(|(key, want)| {
+        let got = event.get(key);
+        match want {
+            Value::Object(_) => got.is_some_and(|g| pattern_matches(want, g)),
+            Value::Array(options) => options.iter().any(|o| match o {
+                Value::Object(m) if m.contains_key("prefix") => got
+                    .and_then(Value::as_str)
+                    .is_some_and(|g| g.starts_with(m["prefix"].as_str().unwrap())),
+                Value::Object(m) if m.contains_key("exists") => {
+                    got.is_some() == m["exists"].as_bool().unwrap()
+                }
+                Value::Object(m) => panic!("a pattern form this test does not read: {m:?}"),
+                value => got == Some(value),
+            }),
+            other => panic!("a pattern value this test does not read: {other}"),
+        }
+    })
+}
+
+/// A stream record of an item written with these string attributes.
+fn stream_record(event_name: &str, sk: &str, image: &[(&str, &str)]) -> Value {
+    let mut new_image = json!({"pk": {"S": "PROGRAM#p"}, "sk": {"S": sk}});
+    for (name, value) in image {
+        new_image[*name] = json!({"S": value});
+    }
+    json!({"eventName": event_name, "dynamodb": {
+        "Keys": {"pk": {"S": "PROGRAM#p"}, "sk": {"S": sk}},
+        "NewImage": new_image}})
+}
+
+fn pipe_pattern(t: &Template, pipe: &str) -> Value {
+    let pipe = t.eval(&t.resource(pipe)["Properties"]).unwrap();
+    serde_json::from_str(
+        pipe["SourceParameters"]["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn each_new_simulation_starts_a_run_that_steps_its_worker_until_done() {
+    let t = default_template();
+    let pipe = t.eval(&t.resource("SimulationPipe")["Properties"]).unwrap();
+    assert_eq!(pipe["Source"], "<Table.StreamArn>");
+    assert_eq!(
+        pipe["Target"],
+        t.reference("SimulationStateMachine").unwrap()
+    );
+    assert_eq!(
+        pipe["SourceParameters"]["DynamoDBStreamParameters"]["StartingPosition"],
+        "TRIM_HORIZON"
+    );
+    // The simulation item as the store writes it starts a run; its parts,
+    // the program's pointer, a re-evaluation job and later changes do not;
+    // and the re-evaluation pipe does not take simulations.
+    let id = "0123456789abcdef0123456789abcdef";
+    let job = tier_store::simulation_sk(id);
+    let inserted = stream_record(
+        "INSERT",
+        &job,
+        &[
+            ("programId", "p"),
+            ("simulationId", id),
+            ("status", "queued"),
+        ],
+    );
+    let part = stream_record(
+        "INSERT",
+        &tier_store::simulation_part_sk(id, 0),
+        &[("status", "x")],
+    );
+    let pointer = stream_record("INSERT", tier_store::SIMULATION_POINTER, &[("active", id)]);
+    let reevaluation = stream_record(
+        "INSERT",
+        &tier_store::job_sk(id),
+        &[("programId", "p"), ("jobId", id)],
+    );
+    let modified = stream_record("MODIFY", &job, &[("programId", "p"), ("simulationId", id)]);
+    let simulations = pipe_pattern(t, "SimulationPipe");
+    let reevaluations = pipe_pattern(t, "ReevaluationPipe");
+    assert!(pattern_matches(&simulations, &inserted), "{simulations}");
+    for other in [&part, &pointer, &reevaluation, &modified] {
+        assert!(!pattern_matches(&simulations, other), "{other}");
+    }
+    assert!(pattern_matches(&reevaluations, &reevaluation));
+    for simulation in [&inserted, &part, &pointer] {
+        assert!(!pattern_matches(&reevaluations, simulation), "{simulation}");
+    }
+    let input: Value = serde_json::from_str(
+        &pipe["TargetParameters"]["InputTemplate"]
+            .as_str()
+            .unwrap()
+            .replace("<$.dynamodb.NewImage.", "@")
+            .replace(".S>", ""),
+    )
+    .unwrap();
+    assert_eq!(
+        input,
+        json!({"programId": "@programId", "simulationId": "@simulationId"})
+    );
+
+    let machine = t
+        .eval(&t.resource("SimulationStateMachine")["Properties"])
+        .unwrap();
+    assert_eq!(
+        machine["DefinitionSubstitutions"]["Worker"],
+        "<SimulationWorkerFunction.Arn>"
+    );
+    // Its role invokes the worker, nothing else.
+    let role_id = machine["RoleArn"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches('<')
+        .trim_end_matches(".Arn>")
+        .to_owned();
+    let role = t.eval(&t.resource(&role_id)["Properties"]).unwrap();
+    let statements: Vec<&Value> = role["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .collect();
+    assert_eq!(
+        statements,
+        vec![
+            &json!({"Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": "<SimulationWorkerFunction.Arn>"})
+        ]
+    );
+    let definition: Value =
+        serde_json::from_str(machine["DefinitionString"].as_str().unwrap()).unwrap();
+    let step = &definition["States"]["Step"];
+    assert_eq!(
+        step["Parameters"]["Payload"],
+        json!({"simulate": {"programId.$": "$.programId", "simulationId.$": "$.simulationId"}})
+    );
+    assert_eq!(step["ResultPath"], "$.step");
+    let input = json!({"programId": "p", "simulationId": id});
+    let payload = json!({"simulate": {"programId": "p", "simulationId": id}});
+    // Steps while the worker answers `more`.
+    let mut answers = [true, true, false].into_iter();
+    let run = run_machine(&definition, input.clone(), &mut |p: &Value| {
+        assert_eq!(p, &payload);
+        Ok(json!({"programId": "p", "simulationId": id, "more": answers.next().unwrap()}))
+    });
+    assert_eq!((run.end.as_str(), run.calls, run.waited), ("Done", 3, 0));
+    // A job that cannot finish is stored failed by the worker, which
+    // answers more: false: the run ends at once.
+    let run = run_machine(&definition, input.clone(), &mut |_| {
+        Ok(json!({"programId": "p", "simulationId": id, "more": false}))
+    });
+    assert_eq!((run.end.as_str(), run.calls), ("Done", 1));
+    // The worker down for a round of retries, then back: one restart.
+    let mut calls = 0;
+    let run = run_machine(&definition, input.clone(), &mut |_| {
+        calls += 1;
+        if calls <= 7 {
+            Err("StepFailed".into())
+        } else {
+            Ok(json!({"programId": "p", "simulationId": id, "more": false}))
+        }
+    });
+    assert_eq!((run.end.as_str(), run.calls, run.waited), ("Done", 8, 600));
+    assert_eq!(run.output["simulationId"], id);
+    // Never back: 36 restarts, then the run fails (the alarm fires).
+    let run = run_machine(
+        &definition,
+        input.clone(),
+        &mut |_| Err("StepFailed".into()),
+    );
+    assert_eq!(
+        (run.end.as_str(), run.calls, run.waited),
+        ("GaveUp", 37 * 7, 36 * 600)
+    );
+    assert!(run.events < 25_000, "{} events", run.events);
+    // Refused (an unknown simulation): ends at the first call.
+    let run = run_machine(&definition, input, &mut |_| {
+        Err(tier_service::lambda::REFUSED.into())
+    });
+    assert_eq!((run.end.as_str(), run.calls, run.waited), ("Refused", 1, 0));
+
+    // The pipe's role reads the stream and starts this machine only.
+    let role = t
+        .eval(&t.resource("SimulationPipeRole")["Properties"])
+        .unwrap();
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "pipes.amazonaws.com"})
+    );
+    let statements = role["Policies"][0]["PolicyDocument"]["Statement"].clone();
+    assert_eq!(
+        statements,
+        json!([
+            {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+             "Resource": "<Table.StreamArn>"},
+            {"Effect": "Allow", "Action": "states:StartExecution",
+             "Resource": t.reference("SimulationStateMachine").unwrap()}
+        ])
+    );
+    // The worker has the time for its 60 s steps, and a whole vCPU.
+    let worker = t
+        .eval(&t.resource("SimulationWorkerFunction")["Properties"])
+        .unwrap();
+    let timeout = worker["Timeout"].as_u64().unwrap();
+    assert!(
+        timeout >= 2 * tier_service::simulations::STEP_BUDGET.as_secs(),
+        "a step works at most half of what is left: {timeout}"
+    );
+    assert!(worker["MemorySize"].as_u64().unwrap() >= 1769);
+    let alarm: Vec<Value> = t
+        .alarms_on("AWS/States", "ExecutionsFailed")
+        .into_iter()
+        .filter(|a| a["Dimensions"][0]["Value"] == t.reference("SimulationStateMachine").unwrap())
+        .collect();
+    assert_eq!(alarm.len(), 1);
     let description = alarm[0]["AlarmDescription"].as_str().unwrap();
     assert!(
         description.contains("36 restarts") && description.contains("start-execution"),

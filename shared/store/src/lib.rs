@@ -16,8 +16,8 @@ pub use codec::{
 pub use jobs::{job_sk, JobRecord};
 pub use metrics::{measured, measured_so_far, Metrics, MetricsSnapshot};
 pub use scan::{
-    cursor_in_customer, history_cursor, HistoryItem, HistoryPage, SimulationEnd, SimulationPart,
-    SimulationRecord,
+    cursor_in_customer, history_cursor, simulation_part_sk, simulation_sk, HistoryItem,
+    HistoryPage, SimulationEnd, SimulationPart, SimulationRecord, SIMULATION_POINTER,
 };
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
