@@ -1,6 +1,6 @@
 //! The references' examples and the idempotency contract, through HTTP.
 
-use e2e::{feed, on_both_engines, order, Api};
+use e2e::{feed, on_both_engines, order, scheduled_event, Api};
 use serde_json::{json, Value};
 
 fn ako() -> Value {
@@ -503,8 +503,7 @@ async fn the_expiry_job_twice_gives_the_same_state(api: Api) {
         .await;
     api.order("p", "c", "o2", "2026-06-10T00:00:00Z", "500")
         .await;
-    let event = json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2027-01-10T03:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let event = scheduled_event("2027-01-10T03:00:00Z");
     let first = api.post("/_local/scheduled", &event).await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(
@@ -565,16 +564,9 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
             {"id": "keep", "kind": "tracker", "required": "2000", "actual": "0",
              "remaining": "2000", "met": false}]})
     );
-    let job = |time: &str| {
-        json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": {}})
-    };
-    let first = api
-        .post("/_local/scheduled", &job("2027-02-01T12:00:00Z"))
-        .await;
-    assert_eq!(first.status, 200, "{}", first.body);
+    let first = api.run_scheduled("2027-02-01T12:00:00Z").await;
     // The grace that began is a change the status shows.
-    assert_eq!(first.body["customersChanged"], 1, "{}", first.body);
+    assert_eq!(first["customersChanged"], 1, "{first}");
     let grace = api.status("p", "c", "2027-02-02T00:00:00Z").await;
     assert_eq!(
         (
@@ -588,11 +580,8 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
             &json!("2027-02-11T10:00:00Z")
         )
     );
-    let second = api
-        .post("/_local/scheduled", &job("2027-02-12T00:00:00Z"))
-        .await;
-    assert_eq!(second.status, 200, "{}", second.body);
-    assert_eq!(second.body["customersChanged"], 1, "{}", second.body);
+    let second = api.run_scheduled("2027-02-12T00:00:00Z").await;
+    assert_eq!(second["customersChanged"], 1, "{second}");
     let after = api.status("p", "c", "2027-02-12T00:00:00Z").await;
     assert_eq!(after["tier"], "Member");
     assert_eq!(
@@ -600,10 +589,8 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
         &json!({"from": "Silver", "to": "Member", "at": "2027-02-11T10:00:00Z", "cause": "retention"})
     );
     assert_eq!(after.get("validUntil"), None);
-    let again = api
-        .post("/_local/scheduled", &job("2027-02-12T00:00:00Z"))
-        .await;
-    assert_eq!(again.body["customersChanged"], 0, "{}", again.body);
+    let again = api.run_scheduled("2027-02-12T00:00:00Z").await;
+    assert_eq!(again["customersChanged"], 0, "{again}");
     assert_eq!(api.status("p", "c", "2027-02-12T00:00:00Z").await, after);
 
     // The point of sale uploads an order placed before the end: $2,500 in
@@ -734,19 +721,6 @@ async fn the_job_in_shard_steps_adds_up_to_one_run(api: Api) {
     }
 }
 
-/// Polls a job until it is no longer running.
-async fn finished_job(api: &Api, program: &str, id: &str) -> Value {
-    for _ in 0..200 {
-        let r = api.get(&format!("/programs/{program}/jobs/{id}")).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        if r.body["status"] != "running" {
-            return r.body;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("job {id} still running");
-}
-
 fn gold_at(threshold: u32) -> Value {
     json!({
         "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
@@ -782,7 +756,7 @@ async fn a_config_that_lowers_a_threshold_upgrades_who_qualifies_now(api: Api) {
         .as_str()
         .expect("the reply names the job")
         .to_owned();
-    let job = finished_job(&api, "rv", &job_id).await;
+    let job = api.finished_job("rv", &job_id).await;
     assert_eq!(
         (
             &job["status"],
@@ -836,7 +810,9 @@ async fn a_config_that_lowers_a_threshold_upgrades_who_qualifies_now(api: Api) {
     assert!(put.body.get("jobId").is_none(), "{}", put.body);
     // Lowering again judges again: c1 and c3 are Gold already, c2 now too.
     let put = api.put("/programs/rv/config", &gold_at(5000)).await;
-    let job = finished_job(&api, "rv", put.body["jobId"].as_str().unwrap()).await;
+    let job = api
+        .finished_job("rv", put.body["jobId"].as_str().unwrap())
+        .await;
     assert_eq!(
         (&job["customersSeen"], &job["customersUpgraded"]),
         (&json!(3), &json!(1)),
@@ -874,7 +850,9 @@ async fn a_reevaluation_left_by_a_stopped_process_resumes_when_read(api: Api) {
     api.order("rs", "c1", "o1", "2026-02-01T10:00:00Z", "8000")
         .await;
     let put = api.put("/programs/rs/config", &gold_at(7500)).await;
-    let done = finished_job(&api, "rs", put.body["jobId"].as_str().unwrap()).await;
+    let done = api
+        .finished_job("rs", put.body["jobId"].as_str().unwrap())
+        .await;
     assert_eq!(done["customersUpgraded"], 1);
     let stalled = tier_store::JobRecord {
         id: "00000000000000000000000000000001".into(),
@@ -889,7 +867,7 @@ async fn a_reevaluation_left_by_a_stopped_process_resumes_when_read(api: Api) {
         finished_at: None,
     };
     assert!(api.store().create_job("rs", &stalled).await.unwrap());
-    let resumed = finished_job(&api, "rs", &stalled.id).await;
+    let resumed = api.finished_job("rs", &stalled.id).await;
     assert_eq!(
         (
             &resumed["status"],
@@ -978,7 +956,9 @@ async fn a_reevaluation_runs_step_by_step_as_the_state_machine_calls_it(api: Api
     // Published without a job in this process: the PUT below starts one,
     // which is left to finish; a second, stalled job is then stepped.
     let put = api.put("/programs/st/config", &gold_at(7500)).await;
-    let first = finished_job(&api, "st", put.body["jobId"].as_str().unwrap()).await;
+    let first = api
+        .finished_job("st", put.body["jobId"].as_str().unwrap())
+        .await;
     let stalled = tier_store::JobRecord {
         id: "00000000000000000000000000000002".into(),
         kind: "reevaluation".into(),
@@ -1070,10 +1050,6 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
         .await;
     api.order("ev", "c2", "o3", "2026-12-01T00:00:00Z", "2500")
         .await;
-    let job = |time: &str| {
-        json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": {}})
-    };
     // The job at every day of the period's last month, twice each time:
     // each warning goes out once, on its day.
     for day in [
@@ -1084,10 +1060,7 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
         "2027-01-25",
         "2027-02-02",
     ] {
-        let r = api
-            .post("/_local/scheduled", &job(&format!("{day}T12:00:00Z")))
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
+        api.run_scheduled(&format!("{day}T12:00:00Z")).await;
     }
     let events = feed(&api, "ev", 2).await;
     let summary: Vec<(String, String, String, String, String, String)> = events

@@ -7,11 +7,6 @@
 use e2e::{feed, on_both_engines, order, urlencode, Api};
 use serde_json::{json, Value};
 
-fn job(time: &str) -> Value {
-    json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": {}})
-}
-
 /// Silver by $3,000 lifetime, kept by $2,000 over 12 months (the end a year
 /// after it was reached), `graceDays` of grace.
 fn silver(grace: u32) -> Value {
@@ -91,10 +86,7 @@ async fn a_late_return_then_a_late_order_publish_each_change_once(api: Api) {
         .await;
     api.order("p", "c", "o3", "2030-10-01T00:00:00Z", "600")
         .await;
-    let r = api
-        .post("/_local/scheduled", &job("2031-02-03T00:00:00Z"))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    api.run_scheduled("2031-02-03T00:00:00Z").await;
     let renewed = api.status("p", "c", "2031-03-01T00:00:00Z").await;
     assert_eq!(renewed["tier"], "Silver");
     assert_eq!(renewed["validUntil"], "2032-02-01T10:00:00Z");
@@ -140,10 +132,7 @@ async fn a_late_return_then_a_late_order_publish_each_change_once(api: Api) {
         "{new:?}"
     );
     // And the job after it changes nothing more.
-    let r = api
-        .post("/_local/scheduled", &job("2031-03-01T00:00:00Z"))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    api.run_scheduled("2031-03-01T00:00:00Z").await;
     assert_eq!(published(&api, "p").await, all);
     seqs_without_gaps(&api, "p").await;
 }
@@ -154,10 +143,7 @@ async fn changed_or_hostile_late_orders_write_nothing(api: Api) {
     api.program("p", &silver(0)).await;
     api.order("p", "c", "o1", "2026-02-01T10:00:00Z", "3000")
         .await;
-    let r = api
-        .post("/_local/scheduled", &job("2027-02-05T00:00:00Z"))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    api.run_scheduled("2027-02-05T00:00:00Z").await;
     api.order("p", "c", "late1", "2027-01-20T00:00:00Z", "1000")
         .await;
     let status = api.status("p", "c", "2027-03-01T00:00:00Z").await;
@@ -231,10 +217,7 @@ async fn many_customers_late_orders_sent_twice_at_once(api: Api) {
         )
         .await;
     }
-    let r = api
-        .post("/_local/scheduled", &job("2027-02-05T00:00:00Z"))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    api.run_scheduled("2027-02-05T00:00:00Z").await;
     let mut sends = Vec::new();
     for i in 0..n {
         for _ in 0..2 {
@@ -332,10 +315,7 @@ async fn a_late_order_that_undoes_nothing_reports_the_tier_the_customer_has(api:
     api.program("p", &silver(0)).await;
     api.order("p", "c", "o1", "2026-02-01T10:00:00Z", "3000")
         .await;
-    let r = api
-        .post("/_local/scheduled", &job("2027-02-05T00:00:00Z"))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    api.run_scheduled("2027-02-05T00:00:00Z").await;
     let late = api
         .order("p", "c", "late1", "2027-01-20T00:00:00Z", "1000")
         .await;
@@ -365,10 +345,7 @@ async fn a_return_dated_before_its_order_is_refused_or_changes_no_past_end(api: 
         .await;
     api.order("p", "c", "o2", "2026-06-01T00:00:00Z", "1200")
         .await;
-    let r = api
-        .post("/_local/scheduled", &job("2027-02-03T00:00:00Z"))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    api.run_scheduled("2027-02-03T00:00:00Z").await;
     api.order("p", "c", "after", "2027-02-05T00:00:00Z", "500")
         .await;
     let status = api.status("p", "c", "2027-03-01T00:00:00Z").await;

@@ -6,11 +6,6 @@
 use e2e::{feed, on_both_engines, urlencode, Api};
 use serde_json::{json, Value};
 
-fn job(time: &str) -> Value {
-    json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": {}})
-}
-
 fn ladder() -> Value {
     json!({
         "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
@@ -153,8 +148,7 @@ async fn concurrent_job_runs_and_orders_publish_each_notice_once(api: Api) {
             let api = &api;
             let time = time.clone();
             calls.push(async move {
-                let r = api.post("/_local/scheduled", &job(&time)).await;
-                assert_eq!(r.status, 200, "{}", r.body);
+                api.run_scheduled(&time).await;
             });
         }
         let orders = customers.iter().take(2).map(|c| {
@@ -511,20 +505,6 @@ async fn an_events_at_is_the_changes_instant(api: Api) {
     );
 }
 
-/// Polls a job until it is done.
-async fn job_done(api: &Api, program: &str, reply: &Value) -> Value {
-    let id = reply["jobId"].as_str().expect("a job").to_owned();
-    for _ in 0..200 {
-        let r = api.get(&format!("/programs/{program}/jobs/{id}")).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        if r.body["status"] != "running" {
-            return r.body;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("job {id} still running");
-}
-
 /// A return re-judges a `config vN` upgrade under version N, as it does
 /// an order's, even after a later version raised the threshold again.
 // Was a bug: the return's rule book holds only the versions its orders were
@@ -557,10 +537,18 @@ async fn a_return_judges_a_reevaluation_under_its_own_version(api: Api) {
         .await;
     let v2 = api.put("/programs/rb/config", &config(500)).await;
     assert_eq!(v2.status, 200, "{}", v2.body);
-    assert_eq!(job_done(&api, "rb", &v2.body).await["customersUpgraded"], 1);
+    assert_eq!(
+        api.finished_job("rb", v2.body["jobId"].as_str().expect("a job"))
+            .await["customersUpgraded"],
+        1
+    );
     let v3 = api.put("/programs/rb/config", &config(600)).await;
     assert_eq!(v3.status, 200, "{}", v3.body);
-    assert_eq!(job_done(&api, "rb", &v3.body).await["status"], "done");
+    assert_eq!(
+        api.finished_job("rb", v3.body["jobId"].as_str().expect("a job"))
+            .await["status"],
+        "done"
+    );
     assert_eq!(
         api.get("/programs/rb/customers/c").await.body["tier"],
         "Gold"
@@ -622,9 +610,10 @@ async fn the_scheduled_job_racing_a_reevaluation_does_not_cost_an_upgrade(api: A
     assert_eq!(v2.status, 200, "{}", v2.body);
     let time = (chrono::Utc::now() + chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let r = api.post("/_local/scheduled", &job(&time)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let done = job_done(&api, "rs", &v2.body).await;
+    api.run_scheduled(&time).await;
+    let done = api
+        .finished_job("rs", v2.body["jobId"].as_str().expect("a job"))
+        .await;
     assert_eq!(done["status"], "done", "{done}");
     let mut silver = Vec::new();
     for c in &customers {
@@ -803,7 +792,9 @@ async fn a_new_tracker_criterion_upgrades_through_the_job(api: Api) {
         "condition": "all", "upgradeType": "lazy"});
     let r = api.put("/programs/nt/config", &v2).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let done = job_done(&api, "nt", &r.body).await;
+    let done = api
+        .finished_job("nt", r.body["jobId"].as_str().expect("a job"))
+        .await;
     assert_eq!(
         (
             &done["status"],

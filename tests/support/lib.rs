@@ -164,6 +164,27 @@ impl Api {
         r.body
     }
 
+    /// Runs the scheduled job at `time` as the schedule's event would,
+    /// asserting success; its report.
+    pub async fn run_scheduled(&self, time: &str) -> Value {
+        let r = self.post("/_local/scheduled", &scheduled_event(time)).await;
+        assert_eq!(r.status, 200, "the job at {time}: {}", r.body);
+        r.body
+    }
+
+    /// Polls a re-evaluation job until it is no longer running.
+    pub async fn finished_job(&self, program: &str, id: &str) -> Value {
+        for _ in 0..200 {
+            let r = self.get(&format!("/programs/{program}/jobs/{id}")).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            if r.body["status"] != "running" {
+                return r.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("job {id} still running");
+    }
+
     pub async fn status(&self, program: &str, customer: &str, as_of: &str) -> Value {
         let r = self
             .get(&format!(
@@ -251,6 +272,13 @@ pub async fn feed(api: &Api, program: &str, limit: usize) -> Vec<Value> {
         after = next;
     }
     panic!("the feed never ended");
+}
+
+/// The EventBridge scheduled event the stack's schedule sends at `time`.
+pub fn scheduled_event(time: &str) -> Value {
+    serde_json::json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": time,
+        "region": "us-east-1", "resources": [], "detail": {}})
 }
 
 pub fn order(customer: &str, id: &str, at: &str, amount: &str) -> Value {
