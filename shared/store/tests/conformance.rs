@@ -478,6 +478,102 @@ async fn notices_expire_and_the_feed_serves_none_whose_ttl_has_passed(
     assert!(brief.notices_after("p", None, 10).await.unwrap().is_empty());
 }
 
+/// A simulation's parts are stored only over the version they were read
+/// at (a step run twice stores once), read back whole and by segment; a
+/// job is taken over only from the heartbeat the taker read.
+async fn simulation_parts_are_stored_over_the_version_read(store: DynamoStore) {
+    let id = "0123456789abcdef0123456789abcdef";
+    let job = SimulationRecord {
+        id: id.into(),
+        status: "running".into(),
+        request: "{}".into(),
+        owner: "a".into(),
+        heartbeat_ms: 1000,
+        created_at: "2026-11-30T00:00:00.000Z".into(),
+        ..SimulationRecord::default()
+    };
+    assert!(store.create_simulation("p", &job, None).await.unwrap());
+    let mut part = SimulationPart {
+        segment: 1,
+        version: 1,
+        cursor: Some(history_cursor("p", "c#1", "STATE")),
+        report: Some("{\"customers\":3}".into()),
+        seen: 3,
+        scanned: 40,
+        requests: 2,
+        read_units: 1.5,
+        write_units: 0.25,
+        ..SimulationPart::default()
+    };
+    assert!(store.save_simulation_part("p", id, &part).await.unwrap());
+    assert!(
+        !store.save_simulation_part("p", id, &part).await.unwrap(),
+        "a second version 1"
+    );
+    part.version = 2;
+    part.seen = 5;
+    part.done = true;
+    part.cursor = None;
+    assert!(store.save_simulation_part("p", id, &part).await.unwrap());
+    assert!(!store.save_simulation_part("p", id, &part).await.unwrap());
+    let first = SimulationPart {
+        segment: 0,
+        version: 1,
+        ..SimulationPart::default()
+    };
+    assert!(store.save_simulation_part("p", id, &first).await.unwrap());
+    // Another job's part is not this one's.
+    let other = SimulationPart {
+        segment: 0,
+        version: 1,
+        ..SimulationPart::default()
+    };
+    assert!(store
+        .save_simulation_part("p", "0123456789abcdef0123456789abcdee", &other)
+        .await
+        .unwrap());
+    let parts = store.load_simulation_parts("p", id).await.unwrap();
+    assert_eq!(parts, vec![first, part]);
+    // The job item carries its ids for the stream's consumer; a part none.
+    let item = |sk: String| {
+        let store = store.clone();
+        async move {
+            store
+                .client()
+                .get_item()
+                .table_name(store.table())
+                .key("pk", AttributeValue::S("PROGRAM#p".into()))
+                .key("sk", AttributeValue::S(sk))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        }
+    };
+    let stored = item(simulation_sk(id)).await;
+    assert_eq!(stored["simulationId"], AttributeValue::S(id.into()));
+    assert_eq!(stored["programId"], AttributeValue::S("p".into()));
+    assert!(!item(simulation_part_sk(id, 1))
+        .await
+        .contains_key("simulationId"));
+    // Taken over only from the heartbeat read.
+    assert!(!store
+        .claim_simulation("p", id, 999, "b", 2000)
+        .await
+        .unwrap());
+    assert!(store
+        .claim_simulation("p", id, 1000, "b", 2000)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_simulation("p", id, 1000, "c", 3000)
+        .await
+        .unwrap());
+    let claimed = store.load_simulation("p", id).await.unwrap().unwrap();
+    assert_eq!((claimed.owner.as_str(), claimed.heartbeat_ms), ("b", 2000));
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
         mod dynoxide_engine {
@@ -501,6 +597,7 @@ on_both_engines!(
     the_sparse_index_pages_through_due_customers_once_each,
     order_items_are_read_back_by_date,
     notices_are_written_with_the_state_once_and_read_in_written_order,
+    simulation_parts_are_stored_over_the_version_read,
 );
 
 /// The TTL test on both engines, told whether the engine keeps expired
