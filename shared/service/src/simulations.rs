@@ -491,7 +491,14 @@ impl Service {
         }
         let (program_id, id) = (step.program_id.as_str(), step.simulation_id.as_str());
         let record = retry::store_call(|| self.store.load_simulation(program_id, id))
-            .await?
+            .await
+            .map_err(|e| match e {
+                // An item that does not read never will: refused.
+                StoreError::Corrupt(_) => {
+                    ApiError::bad_request(format!("simulation `{id}` does not read: {e}"))
+                }
+                e => e.into(),
+            })?
             .ok_or_else(|| {
                 ApiError::bad_request(format!("program `{program_id}` has no simulation `{id}`"))
             })?;
