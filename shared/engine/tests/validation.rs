@@ -184,3 +184,58 @@ fn an_expression_problem_names_its_character() {
     let other = &problems[0];
     assert_eq!(serde_json::to_value(other).unwrap()["position"], 7);
 }
+
+#[test]
+fn a_bad_line_item_is_named_by_its_path_and_field() {
+    let order = |items: serde_json::Value| -> Order {
+        serde_json::from_value(json!({
+            "orderId": "o1", "customerId": "c", "placedAt": "2026-03-01T10:00:00Z",
+            "status": "completed", "amount": "10", "lineItems": items
+        }))
+        .expect("order parses")
+    };
+    let ok = json!({"sku": "a", "category": "shoes", "price": "5", "quantity": "1"});
+    let cases = [
+        (
+            json!({"sku": "", "price": "5", "quantity": "1"}),
+            "lineItems/1/sku",
+            false,
+        ),
+        (
+            json!({"sku": "b", "category": "", "price": "5", "quantity": "1"}),
+            "lineItems/1/category",
+            false,
+        ),
+        (
+            json!({"sku": "b", "price": "-5", "quantity": "1"}),
+            "lineItems/1/price",
+            false,
+        ),
+        (
+            json!({"sku": "b", "price": "5", "quantity": "0"}),
+            "lineItems/1/quantity",
+            false,
+        ),
+        (
+            json!({"sku": "b", "price": "5", "quantity": "1000001"}),
+            "lineItems/1/quantity",
+            true,
+        ),
+        (
+            json!({"sku": "b", "price": "1000000000000001", "quantity": "1"}),
+            "lineItems/1/price",
+            true,
+        ),
+    ];
+    for (bad, path, out_of_range) in cases {
+        let got = order(json!([ok, bad])).check();
+        match got {
+            Err(EngineError::InvalidInput { field, .. }) if !out_of_range => {
+                assert_eq!(field, path)
+            }
+            Err(EngineError::OutOfRange { field, .. }) if out_of_range => assert_eq!(field, path),
+            other => panic!("expected an error about {path}, got {other:?}"),
+        }
+    }
+    assert_eq!(order(json!([ok, ok])).check(), Ok(()));
+}
