@@ -11,7 +11,9 @@ use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 pub type DayNumber = i32;
 
 pub fn day_of(at: DateTime<Utc>) -> DayNumber {
-    at.date_naive().num_days_from_ce()
+    // The UTC date as stored: `date_naive` would first add a zero offset,
+    // checked for overflow, on every event and decision.
+    at.naive_utc().date().num_days_from_ce()
 }
 
 pub fn date_of(day: DayNumber) -> NaiveDate {

@@ -136,6 +136,14 @@ impl WindowMemo {
         memo
     }
 
+    /// A memo that answers nothing yet: `i32::MIN` is no day of any
+    /// instant (chrono's dates end within 10^8 days of day 0).
+    fn unset() -> Self {
+        let memo = WindowMemo(AtomicU64::new(0));
+        memo.store(DayNumber::MIN, 0);
+        memo
+    }
+
     fn store(&self, day: DayNumber, first: DayNumber) {
         let packed = (u64::from(day as u32) << 32) | u64::from(first as u32);
         self.0.store(packed, Ordering::Relaxed);
@@ -168,11 +176,19 @@ impl Tracker {
     /// The first day any window over the series still reads, for windows
     /// ending on `day`.
     pub fn kept_from(&self, day: DayNumber) -> DayNumber {
-        self.retention
+        // Every order expires first, and asks this of every tracker: month
+        // arithmetic per retained period per order, memoised as windows are.
+        if let Some(first) = self.kept_memo.get(day) {
+            return first;
+        }
+        let first = self
+            .retention
             .iter()
             .map(|p| p.window_first_day(day))
             .min()
-            .unwrap_or(day)
+            .unwrap_or(day);
+        self.kept_memo.store(day, first);
+        first
     }
 }
 
@@ -192,6 +208,9 @@ pub struct Tracker {
     /// reused while this is unchanged, otherwise it is rebuilt from history.
     pub key: String,
     pub(crate) window_memo: WindowMemo,
+    /// `kept_from`'s last answer (it depends on `retention`, which grows
+    /// while the program is validated, so it starts empty).
+    pub(crate) kept_memo: WindowMemo,
 }
 
 /// One problem of a configuration.
@@ -491,6 +510,7 @@ fn build_trackers(configs: &[TrackerConfig], problems: &mut Problems) -> Vec<Tra
             retention: vec![t.period],
             key: fingerprint(&format!("{}:{key}", t.id)),
             window_memo: WindowMemo::new(t.period),
+            kept_memo: WindowMemo::unset(),
         });
     }
     out

@@ -202,6 +202,19 @@ impl CustomerState {
     }
 
     pub(crate) fn set_best_order(&mut self, order_id: &str, net: Money) {
+        // Most orders are smaller than the smallest kept one: then the list
+        // stays as it is (a stable sort would put the order last and cut
+        // it), and no id is copied for nothing.
+        // A list not as this leaves it (longer, or out of order: not written
+        // by the engine) goes the long way, which puts it right.
+        let kept = &self.best_orders;
+        if kept.len() == BEST_ORDERS_KEPT
+            && kept.last().is_some_and(|b| net <= b.net)
+            && kept.windows(2).all(|w| w[0].net >= w[1].net)
+            && kept.iter().all(|b| b.order_id != order_id)
+        {
+            return;
+        }
         self.best_orders.retain(|b| b.order_id != order_id);
         if net > Decimal::ZERO {
             self.best_orders.push(BestOrder {
