@@ -28,6 +28,17 @@ const POW10: [i128; 13] = {
     p
 };
 
+/// `a x b`, when it fits. Figures on the hot path fit 64 bits, and a
+/// product of two such is one widening multiplication that cannot
+/// overflow; only wider ones pay for the overflow check.
+#[inline]
+fn mul(a: i128, b: i128) -> Option<i128> {
+    match (i64::try_from(a), i64::try_from(b)) {
+        (Ok(a), Ok(b)) => Some(i128::from(a) * i128::from(b)),
+        _ => a.checked_mul(b),
+    }
+}
+
 /// `value` in 10^-12 units when it has at most 12 decimals and is below
 /// 10^15 in magnitude.
 #[inline]
@@ -48,9 +59,7 @@ pub(crate) fn of_any(value: Decimal) -> Option<i128> {
     if scale > SCALE {
         return None;
     }
-    value
-        .mantissa()
-        .checked_mul(POW10[(SCALE - scale) as usize])
+    mul(value.mantissa(), POW10[(SCALE - scale) as usize])
 }
 
 /// `units` when below the converted range, so `Decimal` would agree on it.
@@ -98,7 +107,7 @@ pub(crate) fn points_cents(amount: Decimal, rate_micro: i128) -> Option<i128> {
     if scale > 6 {
         return None;
     }
-    let product = amount.mantissa().checked_mul(rate_micro)?;
+    let product = mul(amount.mantissa(), rate_micro)?;
     let step = POW10[(scale + 4) as usize];
     // The half step is added before the 64-bit test: added after, a product
     // just below 2^64 would wrap.
@@ -108,7 +117,7 @@ pub(crate) fn points_cents(amount: Decimal, rate_micro: i128) -> Option<i128> {
         Err(_) => (rounded / step as u128) as i128,
     };
     let cents = if product < 0 { -cents } else { cents };
-    bounded(cents.checked_mul(POW10[10])?).map(|_| cents)
+    bounded(mul(cents, POW10[10])?).map(|_| cents)
 }
 
 /// Cents as units.
@@ -137,10 +146,10 @@ pub(crate) fn product(price: Decimal, quantity: Decimal) -> Option<i128> {
     if scale > SCALE {
         return None;
     }
-    price
-        .mantissa()
-        .checked_mul(quantity.mantissa())?
-        .checked_mul(POW10[(SCALE - scale) as usize])
+    mul(
+        mul(price.mantissa(), quantity.mantissa())?,
+        POW10[(SCALE - scale) as usize],
+    )
 }
 
 #[cfg(test)]
@@ -172,6 +181,28 @@ mod tests {
             let expected = crate::decimal::round_points(amount * rate);
             let got = points_cents(amount, rate_of(rate).unwrap()).and_then(cents_to_decimal);
             assert_eq!(got, Some(expected), "{amount} x {rate}");
+        }
+    }
+
+    #[test]
+    fn products_are_checked_as_checked_mul_checks_them() {
+        let edges = [
+            0,
+            1,
+            -1,
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+            1 << 100,
+            -(1 << 100),
+            i128::MAX,
+            i128::MIN,
+        ];
+        for a in edges {
+            for b in edges {
+                assert_eq!(mul(a, b), a.checked_mul(b), "{a} x {b}");
+            }
         }
     }
 
