@@ -219,9 +219,14 @@ impl Program {
 
     fn record_of(&self, state: &CustomerState, order: &Order, decision: &Decision) -> OrderRecord {
         let mut categories: Vec<(String, Money)> = Vec::new();
+        // Summed here as `Order::line_total` sums them (the same products
+        // added in the same order, so the same figure), instead of
+        // multiplying every line again.
+        let mut line_items_total = Decimal::ZERO;
         for item in &order.line_items {
+            let line = item.price * item.quantity;
+            line_items_total += line;
             if let Some(c) = &item.category {
-                let line = item.price * item.quantity;
                 match categories.iter_mut().find(|(name, _)| name == c) {
                     Some((_, total)) => *total += line,
                     None => categories.push((c.clone(), line)),
@@ -233,7 +238,7 @@ impl Program {
             placed_at: order.placed_at,
             amount: order.amount,
             gross_amount: order.gross_amount.unwrap_or(order.amount),
-            line_items_total: order.line_total(None).0,
+            line_items_total,
             categories,
             counts_for_purchases: order.placed_at >= self.start_date,
             points_awarded: decision.points,

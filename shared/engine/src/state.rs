@@ -202,28 +202,7 @@ impl CustomerState {
     }
 
     pub(crate) fn set_best_order(&mut self, order_id: &str, net: Money) {
-        // Most orders are smaller than the smallest kept one: then the list
-        // stays as it is (a stable sort would put the order last and cut
-        // it), and no id is copied for nothing.
-        // A list not as this leaves it (longer, or out of order: not written
-        // by the engine) goes the long way, which puts it right.
-        let kept = &self.best_orders;
-        if kept.len() == BEST_ORDERS_KEPT
-            && kept.last().is_some_and(|b| net <= b.net)
-            && kept.windows(2).all(|w| w[0].net >= w[1].net)
-            && kept.iter().all(|b| b.order_id != order_id)
-        {
-            return;
-        }
-        self.best_orders.retain(|b| b.order_id != order_id);
-        if net > Decimal::ZERO {
-            self.best_orders.push(BestOrder {
-                order_id: order_id.to_owned(),
-                net,
-            });
-            self.best_orders.sort_by_key(|b| std::cmp::Reverse(b.net));
-            self.best_orders.truncate(BEST_ORDERS_KEPT);
-        }
+        keep_best(&mut self.best_orders, order_id, net);
     }
 
     /// A renewal: history only, the tier and its `tier_since` stay.
@@ -330,6 +309,74 @@ impl CustomerState {
             left -= take;
         }
         self.lots.retain(|l| !l.points.is_zero());
+    }
+}
+
+/// Counts an order of `net` in the largest orders kept, largest first.
+fn keep_best(best: &mut Vec<BestOrder>, order_id: &str, net: Money) {
+    // A full list as the engine leaves it, without this order: then the
+    // order either stays out (most orders are smaller than the smallest
+    // kept one; the stable sort would put it last and cut it) or takes the
+    // smallest one's place, where that sort would put it (after every kept
+    // one at least as large), with no sort and no growing past five. Any
+    // other list goes the long way, which puts it right.
+    let ordinary = best.len() == BEST_ORDERS_KEPT
+        && best.windows(2).all(|w| w[0].net >= w[1].net)
+        && best.iter().all(|b| b.order_id != order_id);
+    if ordinary && best.last().is_some_and(|b| net <= b.net) {
+        return;
+    }
+    if ordinary && net > Decimal::ZERO {
+        let at = best.partition_point(|b| b.net >= net);
+        best.pop();
+        let order_id = order_id.to_owned();
+        best.insert(at, BestOrder { order_id, net });
+        return;
+    }
+    keep_best_by_sorting(best, order_id, net);
+}
+
+fn keep_best_by_sorting(best: &mut Vec<BestOrder>, order_id: &str, net: Money) {
+    best.retain(|b| b.order_id != order_id);
+    if net > Decimal::ZERO {
+        best.push(BestOrder {
+            order_id: order_id.to_owned(),
+            net,
+        });
+        best.sort_by_key(|b| std::cmp::Reverse(b.net));
+        best.truncate(BEST_ORDERS_KEPT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any list, ordinary or not, ends as sorting it would leave it.
+        #[test]
+        fn the_best_orders_end_as_sorting_leaves_them(
+            start in prop::collection::vec((0u8..12, -3i64..40, 0u32..3), 0..8),
+            orders in prop::collection::vec((0u8..12, -3i64..40, 0u32..3), 0..40),
+        ) {
+            let figure = |id: u8, n: i64, scale: u32| BestOrder {
+                order_id: format!("o{id}"),
+                net: Decimal::new(n * 10i64.pow(scale), scale),
+            };
+            let mut fast: Vec<BestOrder> = start.iter().map(|&(i, n, s)| figure(i, n, s)).collect();
+            let mut slow = fast.clone();
+            for (i, n, s) in orders {
+                let o = figure(i, n, s);
+                keep_best(&mut fast, &o.order_id, o.net);
+                keep_best_by_sorting(&mut slow, &o.order_id, o.net);
+                prop_assert_eq!(&fast, &slow);
+                prop_assert_eq!(
+                    fast.iter().map(|b| b.net.scale()).collect::<Vec<_>>(),
+                    slow.iter().map(|b| b.net.scale()).collect::<Vec<_>>()
+                );
+            }
+        }
     }
 }
 
