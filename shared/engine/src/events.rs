@@ -93,7 +93,10 @@ pub fn check_time(field: &str, at: DateTime<Utc>) -> Result<(), EngineError> {
 
 /// An id from a client: 1 to 128 characters, no control characters.
 pub fn check_id(field: &str, id: &str) -> Result<(), EngineError> {
-    if id.is_empty() || id.chars().count() > MAX_ID_LEN || id.chars().any(char::is_control) {
+    // A character is at least one byte: within the limit in bytes, as ids
+    // almost always are, it needs no count of characters.
+    let too_long = id.len() > MAX_ID_LEN && id.chars().count() > MAX_ID_LEN;
+    if id.is_empty() || too_long || id.chars().any(char::is_control) {
         return Err(EngineError::invalid(
             field,
             format!("must be 1 to {MAX_ID_LEN} characters without control characters"),

@@ -239,3 +239,23 @@ fn a_bad_line_item_is_named_by_its_path_and_field() {
     }
     assert_eq!(order(json!([ok, ok])).check(), Ok(()));
 }
+
+#[test]
+fn an_id_is_limited_in_characters_not_bytes() {
+    use tier_engine::events::{check_id, MAX_ID_LEN};
+    let two_bytes_each = "é".repeat(MAX_ID_LEN);
+    assert_eq!(
+        check_id("orderId", &two_bytes_each),
+        Ok(()),
+        "128 characters in 256 bytes"
+    );
+    assert!(
+        check_id("orderId", &"é".repeat(MAX_ID_LEN + 1)).is_err(),
+        "129 characters"
+    );
+    assert!(
+        check_id("orderId", &"a".repeat(MAX_ID_LEN + 1)).is_err(),
+        "129 bytes"
+    );
+    assert_eq!(check_id("orderId", &"a".repeat(MAX_ID_LEN)), Ok(()));
+}
