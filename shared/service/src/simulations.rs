@@ -140,6 +140,21 @@ fn page_delay() -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
+/// The jobs (program, id) this process is working in the background: one
+/// whose heartbeat is late because the store is slow is still ours, and is
+/// not taken over a second time here.
+fn worked() -> std::sync::MutexGuard<'static, HashSet<(String, String)>> {
+    static WORKING: OnceLock<std::sync::Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    WORKING
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn working(program_id: &str, id: &str) -> bool {
+    worked().contains(&(program_id.to_owned(), id.to_owned()))
+}
+
 /// This process, as the owner of the jobs it runs.
 fn instance() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
@@ -436,6 +451,10 @@ impl Service {
         program_id: &str,
         record: &SimulationRecord,
     ) -> Result<bool, ApiError> {
+        if working(program_id, &record.id) {
+            // Ours, only late with its heartbeat (the store is busy).
+            return Ok(false);
+        }
         let now = now_ms();
         let claimed = self
             .store
@@ -460,6 +479,10 @@ impl Service {
         if in_lambda() {
             return;
         }
+        let key = (program_id.to_owned(), record.id.clone());
+        if !worked().insert(key.clone()) {
+            return;
+        }
         let service = Service::with_config_ttl(self.store.clone(), self.config_ttl);
         let program_id = program_id.to_owned();
         tokio::spawn(async move {
@@ -467,6 +490,7 @@ impl Service {
                 tracing::warn!(programId = %program_id, error = %e,
                     "a simulation paused on a store failure; the next read of it resumes it");
             }
+            worked().remove(&key);
         });
     }
 
