@@ -5,8 +5,6 @@
 
 use super::{classify, cursor_of, get_n, get_s, key, key_of, keys, n, s};
 use super::{DynamoStore, Item, PageCursor, StoreError};
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 pub fn job_sk(id: &str) -> String {
@@ -67,29 +65,13 @@ impl DynamoStore {
         item.insert("cursors".into(), s(&job.cursors));
         item.insert("progress".into(), s(&job.progress));
         item.insert("createdAt".into(), s(&job.created_at));
-        let out = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                self.metrics
-                    .count(true, out.consumed_capacity().into_iter());
-                Ok(true)
-            }
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                self.metrics.count_request();
-                Ok(false)
-            }
-            Err(e) => Err(classify(e, &self.table)),
-        }
+            .condition_expression("attribute_not_exists(pk)");
+        self.conditional_put(put).await
     }
 
     pub async fn load_job(&self, program: &str, id: &str) -> Result<Option<JobRecord>, StoreError> {

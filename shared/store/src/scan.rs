@@ -587,24 +587,7 @@ impl DynamoStore {
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_values(":previous", n(part.version - 1))
         };
-        match put
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                self.metrics
-                    .count(true, out.consumed_capacity().into_iter());
-                Ok(true)
-            }
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                self.metrics.count_request();
-                Ok(false)
-            }
-            Err(e) => Err(classify(e, &self.table)),
-        }
+        self.conditional_put(put).await
     }
 
     /// Marks failed a job that has not said it was alive since
@@ -636,6 +619,32 @@ impl DynamoStore {
             .expression_attribute_values(":finished", s(finished_at))
             .expression_attribute_values(":error", s(error));
         self.conditional_update(update).await
+    }
+
+    /// A put's outcome: true when written, false when its condition
+    /// failed.
+    pub(crate) async fn conditional_put(
+        &self,
+        put: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        match put
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                self.metrics
+                    .count(true, out.consumed_capacity().into_iter());
+                Ok(true)
+            }
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                self.metrics.count_request();
+                Ok(false)
+            }
+            Err(e) => Err(classify(e, &self.table)),
+        }
     }
 
     /// An update's outcome: true when written, false when its condition
