@@ -121,21 +121,12 @@ impl DynamoStore {
         owner: &str,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::program_pk(program)))
-            .key("sk", s(job_sk(id)))
-            .condition_expression("heartbeat = :seen AND #status = :running")
-            .update_expression("SET #owner = :me, heartbeat = :now")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":seen", n(heartbeat_ms))
-            .expression_attribute_values(":running", s("running"))
-            .expression_attribute_values(":me", s(owner))
-            .expression_attribute_values(":now", n(now_ms));
-        self.conditional_update(update).await
+        let claim = crate::scan::Claim {
+            heartbeat_ms,
+            owner,
+            now_ms,
+        };
+        self.claim(program, job_sk(id), &["running"], claim).await
     }
 
     /// One page of segment `segment` of `segments` of a parallel Scan for

@@ -22,7 +22,6 @@ pub use scan::{
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
@@ -503,31 +502,14 @@ impl DynamoStore {
         let guard_put = self.versioned_put(guard, "version", expected)?;
         let pointer_put = self.versioned_put(pointer, "version", expected)?;
         let history_put = self.versioned_put(history, "version", None)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(pointer_put).build())
-            .transact_items(TransactWriteItem::builder().put(history_put).build())
-            .transact_items(TransactWriteItem::builder().put(guard_put).build())
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                self.metrics.count(true, out.consumed_capacity().iter());
-                Ok(Some(version))
-            }
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                self.metrics.count_request();
-                Ok(None)
-            }
-            Err(e) => Err(classify(e, &self.table)),
-        }
+        let written = self
+            .conditional_transaction(vec![
+                TransactWriteItem::builder().put(pointer_put).build(),
+                TransactWriteItem::builder().put(history_put).build(),
+                TransactWriteItem::builder().put(guard_put).build(),
+            ])
+            .await?;
+        Ok(written.then_some(version))
     }
 
     // ---------------------------------------------------------- customers
@@ -621,27 +603,10 @@ impl DynamoStore {
                 items.push(TransactWriteItem::builder().put(put).build());
             }
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                self.metrics.count(true, out.consumed_capacity().iter());
-                Ok(())
-            }
-            Err(e) => {
-                if let SdkError::ServiceError(ctx) = &e {
-                    self.metrics.count_request();
-                    if let TransactWriteItemsError::TransactionCanceledException(c) = ctx.err() {
-                        return Err(cancellation(c.cancellation_reasons(), state_index));
-                    }
-                }
-                Err(CommitError::Store(classify(e, &self.table)))
-            }
+        match self.transaction(items).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(cancelled)) => Err(cancellation(cancelled.cancellation_reasons(), state_index)),
+            Err(e) => Err(CommitError::Store(e)),
         }
     }
 

@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnConsumedCapacity, TransactWriteItem};
 use std::io::{Read, Write};
 
@@ -354,30 +355,11 @@ impl DynamoStore {
         .set_item(Some(pointer))
         .build()
         .map_err(request_error)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(pointer).build())
-            .transact_items(TransactWriteItem::builder().put(job).build())
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                self.metrics.count(true, out.consumed_capacity().iter());
-                Ok(true)
-            }
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                self.metrics.count_request();
-                Ok(false)
-            }
-            Err(e) => Err(classify(e, &self.table)),
-        }
+        self.conditional_transaction(vec![
+            TransactWriteItem::builder().put(pointer).build(),
+            TransactWriteItem::builder().put(job).build(),
+        ])
+        .await
     }
 
     /// Sets status, progress and heartbeat of a job `owner` still runs
@@ -480,22 +462,13 @@ impl DynamoStore {
         owner: &str,
         now_ms: u64,
     ) -> Result<bool, StoreError> {
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::program_pk(program), simulation_sk(id))))
-            .update_expression("SET #owner = :owner, #hb = :now")
-            .condition_expression("#hb = :seen AND #status IN (:queued, :running)")
-            .expression_attribute_names("#hb", "heartbeat")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":seen", n(heartbeat_ms))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":queued", s("queued"))
-            .expression_attribute_values(":running", s("running"));
-        self.conditional_update(update).await
+        let claim = Claim {
+            heartbeat_ms,
+            owner,
+            now_ms,
+        };
+        self.claim(program, simulation_sk(id), &["queued", "running"], claim)
+            .await
     }
 
     /// Every stored part of a simulation, by segment (strongly consistent).
@@ -621,6 +594,80 @@ impl DynamoStore {
         self.conditional_update(update).await
     }
 
+    /// Takes over a background job's item (a re-evaluation job or a
+    /// simulation) whose heartbeat is still the one `claim` saw: of two
+    /// processes that both saw it stale, exactly one wins.
+    pub(crate) async fn claim(
+        &self,
+        program: &str,
+        sk: String,
+        live_statuses: &[&str],
+        claim: Claim<'_>,
+    ) -> Result<bool, StoreError> {
+        let placeholders: Vec<String> = (0..live_statuses.len())
+            .map(|i| format!(":live{i}"))
+            .collect();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::program_pk(program), sk)))
+            .update_expression("SET #owner = :owner, #hb = :now")
+            .condition_expression(format!(
+                "#hb = :seen AND #status IN ({})",
+                placeholders.join(", ")
+            ))
+            .expression_attribute_names("#hb", "heartbeat")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":seen", n(claim.heartbeat_ms))
+            .expression_attribute_values(":now", n(claim.now_ms))
+            .expression_attribute_values(":owner", s(claim.owner));
+        for (placeholder, status) in placeholders.iter().zip(live_statuses) {
+            update = update.expression_attribute_values(placeholder, s(*status));
+        }
+        self.conditional_update(update).await
+    }
+
+    /// A transaction's outcome: true when written, false when it was
+    /// cancelled (a condition failed, or it met another in flight: either
+    /// way the caller reads again and decides).
+    pub(crate) async fn conditional_transaction(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.transaction(items).await?.is_ok())
+    }
+
+    /// Sends a transaction: `Ok(Err(_))` when DynamoDB cancelled it, with
+    /// the reason for every item.
+    pub(crate) async fn transaction(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), TransactionCanceledException>, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        let e = match result {
+            Ok(out) => {
+                self.metrics.count(true, out.consumed_capacity().iter());
+                return Ok(Ok(()));
+            }
+            Err(e) => e,
+        };
+        if let SdkError::ServiceError(ctx) = &e {
+            self.metrics.count_request();
+            if let TransactWriteItemsError::TransactionCanceledException(c) = ctx.err() {
+                return Ok(Err(c.clone()));
+            }
+        }
+        Err(classify(e, &self.table))
+    }
+
     /// A put's outcome: true when written, false when its condition
     /// failed.
     pub(crate) async fn conditional_put(
@@ -672,4 +719,12 @@ impl DynamoStore {
             Err(e) => Err(classify(e, &self.table)),
         }
     }
+}
+
+/// The heartbeat a process saw on a job's item, and what it writes when it
+/// takes the job over.
+pub(crate) struct Claim<'a> {
+    pub heartbeat_ms: u64,
+    pub owner: &'a str,
+    pub now_ms: u64,
 }

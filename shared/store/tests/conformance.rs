@@ -574,6 +574,37 @@ async fn simulation_parts_are_stored_over_the_version_read(store: DynamoStore) {
     assert_eq!((claimed.owner.as_str(), claimed.heartbeat_ms), ("b", 2000));
 }
 
+/// A job is taken over only from the heartbeat its taker read, and only
+/// while it runs: of two takers, one wins; a finished job stays finished.
+async fn a_stale_job_is_claimed_once(store: DynamoStore) {
+    let job = |status: &str| JobRecord {
+        id: "j1".into(),
+        kind: "reevaluation".into(),
+        status: status.into(),
+        request: "{}".into(),
+        owner: "a".into(),
+        heartbeat_ms: 1000,
+        cursors: "{}".into(),
+        progress: "{}".into(),
+        created_at: "2026-12-01T00:00:00Z".into(),
+        finished_at: None,
+    };
+    assert!(store.create_job("p", &job("running")).await.unwrap());
+    assert!(!store.claim_job("p", "j1", 999, "b", 2000).await.unwrap());
+    assert!(store.claim_job("p", "j1", 1000, "b", 2000).await.unwrap());
+    assert!(!store.claim_job("p", "j1", 1000, "c", 3000).await.unwrap());
+    let claimed = store.load_job("p", "j1").await.unwrap().unwrap();
+    assert_eq!((claimed.owner.as_str(), claimed.heartbeat_ms), ("b", 2000));
+
+    assert!(store.create_job("q", &job("done")).await.unwrap());
+    assert!(!store.claim_job("q", "j1", 1000, "b", 2000).await.unwrap());
+    let finished = store.load_job("q", "j1").await.unwrap().unwrap();
+    assert_eq!(
+        (finished.owner.as_str(), finished.status.as_str()),
+        ("a", "done")
+    );
+}
+
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
         mod dynoxide_engine {
@@ -598,6 +629,7 @@ on_both_engines!(
     order_items_are_read_back_by_date,
     notices_are_written_with_the_state_once_and_read_in_written_order,
     simulation_parts_are_stored_over_the_version_read,
+    a_stale_job_is_claimed_once,
 );
 
 /// The TTL test on both engines, told whether the engine keeps expired
