@@ -236,34 +236,30 @@ async fn no_item_is_shared_by_two_customers_transactions(endpoint: String, label
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_shared_item_on_the_embedded_engine() {
-    let db = dynoxide::Database::memory().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(dynoxide::server::serve_on(listener, db));
-    no_item_is_shared_by_two_customers_transactions(endpoint, "embedded").await;
+    no_item_is_shared_by_two_customers_transactions(e2e::embedded_endpoint().await, "embedded")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_shared_item_on_dynamodb_local() {
-    let endpoint = std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
-        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
-    );
-    no_item_is_shared_by_two_customers_transactions(endpoint, "dynamodb-local").await;
+    no_item_is_shared_by_two_customers_transactions(
+        e2e::dynamodb_local_endpoint(),
+        "dynamodb-local",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_on_the_embedded_engine() {
-    let db = dynoxide::Database::memory().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(dynoxide::server::serve_on(listener, db));
-    every_order_counts_once_through_injected_faults(endpoint, "embedded").await;
+    every_order_counts_once_through_injected_faults(e2e::embedded_endpoint().await, "embedded")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_on_dynamodb_local() {
-    let endpoint = std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
-        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
-    );
-    every_order_counts_once_through_injected_faults(endpoint, "dynamodb-local").await;
+    every_order_counts_once_through_injected_faults(
+        e2e::dynamodb_local_endpoint(),
+        "dynamodb-local",
+    )
+    .await;
 }

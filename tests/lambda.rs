@@ -37,9 +37,7 @@ impl Drop for Function {
 }
 
 async fn start(name: &str, table: &str) -> Function {
-    let endpoint = std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
-        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
-    );
+    let endpoint = e2e::dynamodb_local_endpoint();
     let running = RuntimeApi::start().await;
     let child = Command::new(binary(name))
         .env_clear()
@@ -106,7 +104,7 @@ fn reply(response: Result<Value, Value>) -> (u64, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_function_answers_real_events_as_a_lambda() {
     let table = format!("lambda-{}", std::process::id());
-    let endpoint = std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect("run scripts/test.sh");
+    let endpoint = e2e::dynamodb_local_endpoint();
     tier_store::DynamoStore::local(&endpoint, table.clone())
         .ensure_table()
         .await

@@ -62,13 +62,9 @@ async fn one_json_log_line_per_request_and_a_graceful_stop() {
                   {"name": "Gold", "earnRate": "0.2", "upgrade": {"criteria": [
                       {"id": "A", "kind": "lifetimePurchases", "min": "100"}],
                       "condition": "all", "upgradeType": "lazy"}}]});
-    let r = client
-        .put(format!("{address}/programs/logs/config"))
-        .json(&config)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    e2e::Http::new(address.clone())
+        .program("logs", &config)
+        .await;
     let order = json!({"orderId": "o1", "customerId": "ann", "placedAt": "2026-02-01T00:00:00Z",
         "status": "completed", "amount": "250"});
     let r = client

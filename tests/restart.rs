@@ -16,39 +16,20 @@ fn local_api(data_dir: &std::path::Path) -> (Child, String) {
 async fn data_survives_a_killed_local_api() {
     let dir = std::env::temp_dir().join(format!("tier-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let client = reqwest::Client::new();
     let (mut first, address) = local_api(&dir);
+    let api = e2e::Http::new(address);
     let config = serde_json::json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
         "tiers": [{"name": "Base", "earnRate": "0.1"}]});
-    let r = client
-        .put(format!("{address}/programs/kept/config"))
-        .json(&config)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let order = serde_json::json!({"orderId": "o1", "customerId": "c", "placedAt": "2026-02-01T00:00:00Z", "status": "completed", "amount": "250"});
-    let r = client
-        .post(format!("{address}/programs/kept/orders"))
-        .json(&order)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    api.program("kept", &config).await;
+    api.order("kept", "c", "o1", "2026-02-01T00:00:00Z", "250")
+        .await;
     first.kill().unwrap();
     first.wait().unwrap();
 
     let (mut second, address) = local_api(&dir);
-    let status: serde_json::Value = client
-        .get(format!(
-            "{address}/programs/kept/customers/c?asOf=2026-02-02T00:00:00Z"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = e2e::Http::new(address)
+        .status("kept", "c", "2026-02-02T00:00:00Z")
+        .await;
     second.kill().unwrap();
     second.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);

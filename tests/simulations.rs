@@ -10,7 +10,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
-use e2e::{on_both_engines, Api};
+use e2e::{on_both_engines, Api, Http};
 use flate2::{write::GzEncoder, Compression};
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -125,13 +125,25 @@ async fn history(api: &Api, program: &str, customer: &str, rng: &mut fastrand::R
 }
 
 /// Polls a simulation until it is done or failed.
-async fn finished(api: &Api, program: &str, id: &str) -> Value {
+async fn finished(api: &Http, program: &str, id: &str) -> Value {
+    watched_until_finished(api, program, id, |_| {}).await
+}
+
+/// Polls a simulation until it is done or failed, handing every answer to
+/// `seen` on the way.
+async fn watched_until_finished(
+    api: &Http,
+    program: &str,
+    id: &str,
+    mut seen: impl FnMut(&Value),
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let r = api
             .get(&format!("/programs/{program}/simulations/{id}"))
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
+        seen(&r.body);
         let status = r.body["status"].as_str().unwrap().to_owned();
         assert!(
             ["queued", "running", "done", "failed"].contains(&status.as_str()),
@@ -247,7 +259,7 @@ async fn cli_report(api: &Api, program: &str, draft: &Value, simulation: &Value)
     serde_json::to_value(&report).unwrap()
 }
 
-async fn start(api: &Api, program: &str, body: &Value) -> Value {
+async fn start(api: &Http, program: &str, body: &Value) -> Value {
     let r = api
         .post(&format!("/programs/{program}/simulations"), body)
         .await;
@@ -925,52 +937,16 @@ impl Drop for Process {
 /// The local API binary with the job slowed (a pause before every Scan
 /// page of `delay_ms`, pages of 3 items, so customers span pages) and a
 /// 2 s stale limit.
-fn local_api(args: &[&std::ffi::OsStr], delay_ms: u64) -> (Process, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(e2e::local_api_binary())
+fn local_api(args: &[&std::ffi::OsStr], delay_ms: u64) -> (Process, Http) {
+    let mut command = std::process::Command::new(e2e::local_api_binary());
+    command
         .args(args)
         .env("TIER_SIMULATION_PAGE_DELAY_MS", delay_ms.to_string())
         .env("TIER_SIMULATION_PAGE_ITEMS", "3")
         .env("TIER_SIMULATION_STALE_SECS", "2")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (Process(child), address)
-}
-
-async fn get_json(client: &reqwest::Client, url: &str) -> Value {
-    let r = client.get(url).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{url}");
-    r.json().await.unwrap()
-}
-
-/// Polls until the job is no longer queued or running; every answer's
-/// customersSeen is handed to `seen`.
-async fn until_finished(
-    client: &reqwest::Client,
-    url: &str,
-    mut seen: impl FnMut(&Value),
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let body = get_json(client, url).await;
-        seen(&body);
-        if body["status"] != "queued" && body["status"] != "running" {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "still running: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .stderr(std::process::Stdio::null());
+    let (child, address) = e2e::spawn_configured(command);
+    (Process(child), Http::new(address))
 }
 
 /// A local API killed (SIGKILL) in the middle of a job, with some of its
@@ -981,46 +957,28 @@ async fn until_finished(
 /// pages), and customersSeen never goes back.
 async fn a_restart_resumes_a_running_simulation(args: Vec<std::ffi::OsString>) {
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    let client = reqwest::Client::new();
-    let (mut first, base) = local_api(&args, 300);
-    let r = client
-        .put(format!("{base}/programs/kept/config"))
-        .json(&ladder())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (mut first, api) = local_api(&args, 300);
+    api.program("kept", &ladder()).await;
     for c in 0..16 {
         for o in 0..(c % 3 + 1) {
-            let order = json!({"orderId": format!("o{o}"), "customerId": format!("c{c:02}"),
-                "placedAt": format!("2026-02-{:02}T00:00:00Z", o + 1 + c % 9),
-                "status": "completed", "amount": format!("{}", 700 * (c + 1) + 900 * o)});
-            let r = client
-                .post(format!("{base}/programs/kept/orders"))
-                .json(&order)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
+            let customer = format!("c{c:02}");
+            let at = format!("2026-02-{:02}T00:00:00Z", o + 1 + c % 9);
+            let amount = format!("{}", 700 * (c + 1) + 900 * o);
+            api.order("kept", &customer, &format!("o{o}"), &at, &amount)
+                .await;
         }
     }
     let body = json!({"config": draft(), "to": "2026-12-01T00:00:00Z"});
-    let r = client
-        .post(format!("{base}/programs/kept/simulations"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.unwrap()["simulationId"]
+    let id = start(&api, "kept", &body).await["simulationId"]
         .as_str()
         .unwrap()
         .to_owned();
-    let path = format!("/programs/kept/simulations/{id}");
     // Killed once some customers are stored, well before the end.
     let deadline = Instant::now() + Duration::from_secs(60);
     let before = loop {
-        let shown = get_json(&client, &format!("{base}{path}")).await;
+        let shown = api.get(&format!("/programs/kept/simulations/{id}")).await;
+        assert_eq!(shown.status, 200, "{}", shown.body);
+        let shown = shown.body;
         assert!(
             ["queued", "running"].contains(&shown["status"].as_str().unwrap()),
             "the kill comes before the end: {shown}"
@@ -1034,11 +992,11 @@ async fn a_restart_resumes_a_running_simulation(args: Vec<std::ffi::OsString>) {
     };
     first.kill();
 
-    let (mut second, base) = local_api(&args, 20);
+    let (mut second, api) = local_api(&args, 20);
     // Silent for the 2 s stale limit: the next read resumes it.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let mut last_seen = before;
-    let done = until_finished(&client, &format!("{base}{path}"), |shown| {
+    let done = watched_until_finished(&api, "kept", &id, |shown| {
         let seen = shown["progress"]["customersSeen"].as_u64().unwrap();
         assert!(
             seen >= last_seen,
@@ -1052,23 +1010,11 @@ async fn a_restart_resumes_a_running_simulation(args: Vec<std::ffi::OsString>) {
     assert_eq!(done["progress"]["customersSeen"], 16, "{done}");
 
     // The same request, uninterrupted, in the second process.
-    let r = client
-        .post(format!("{base}/programs/kept/simulations"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let again = r.json::<Value>().await.unwrap()["simulationId"]
+    let again = start(&api, "kept", &body).await["simulationId"]
         .as_str()
         .unwrap()
         .to_owned();
-    let whole = until_finished(
-        &client,
-        &format!("{base}/programs/kept/simulations/{again}"),
-        |_| {},
-    )
-    .await;
+    let whole = finished(&api, "kept", &again).await;
     second.kill();
     assert_eq!(whole["status"], "done", "{whole}");
     assert_eq!(
@@ -1098,9 +1044,7 @@ async fn a_restart_of_the_embedded_local_api_resumes_a_running_simulation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_of_the_local_api_on_dynamodb_local_resumes_a_running_simulation() {
-    let endpoint = std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
-        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
-    );
+    let endpoint = e2e::dynamodb_local_endpoint();
     let table = format!("e2e-sim-restart-{}", std::process::id());
     a_restart_resumes_a_running_simulation(vec![
         "--port".into(),

@@ -284,6 +284,23 @@ impl Template {
         self.of_type("AWS::CloudWatch::Alarm")
     }
 
+    /// Every statement of the policies of a state machine's role.
+    fn role_statements(&self, machine: &Value) -> Vec<Value> {
+        let role_id = machine["RoleArn"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('<')
+            .trim_end_matches(".Arn>");
+        let role = self.eval(&self.resource(role_id)["Properties"]).unwrap();
+        role["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+            .cloned()
+            .collect()
+    }
+
     /// The alarms on one metric (not metric math).
     fn alarms_on(&self, namespace: &str, metric: &str) -> Vec<Value> {
         self.alarms()
@@ -1171,24 +1188,10 @@ fn the_schedule_runs_a_state_machine_that_fans_the_job_out_over_every_shard() {
         json!({"time.$": "$.time", "totals.$": "$.shards"})
     );
     // The machine's role invokes the worker and nothing else.
-    let role_id = machine["RoleArn"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches('<')
-        .trim_end_matches(".Arn>")
-        .to_owned();
-    let role = t.eval(&t.resource(&role_id)["Properties"]).unwrap();
-    let statements: Vec<&Value> = role["Policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
-        .collect();
     assert_eq!(
-        statements,
-        vec![
-            &json!({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "<ExpireWindowsFunction.Arn>"})
-        ]
+        t.role_statements(&machine),
+        vec![json!({"Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": "<ExpireWindowsFunction.Arn>"})]
     );
     // Runs that fail and shards or customers skipped alarm.
     let failed_runs = t.alarms_on("AWS/States", "ExecutionsFailed");
@@ -1236,6 +1239,12 @@ fn each_new_reevaluation_job_starts_a_run_that_steps_the_worker_until_done() {
     assert_eq!(
         machine["DefinitionSubstitutions"]["Worker"],
         "<ExpireWindowsFunction.Arn>"
+    );
+    // Its role invokes the worker, nothing else.
+    assert_eq!(
+        t.role_statements(&machine),
+        vec![json!({"Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": "<ExpireWindowsFunction.Arn>"})]
     );
     let definition: Value =
         serde_json::from_str(machine["DefinitionString"].as_str().unwrap()).unwrap();
@@ -1465,25 +1474,10 @@ fn each_new_simulation_starts_a_run_that_steps_its_worker_until_done() {
         "<SimulationWorkerFunction.Arn>"
     );
     // Its role invokes the worker, nothing else.
-    let role_id = machine["RoleArn"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches('<')
-        .trim_end_matches(".Arn>")
-        .to_owned();
-    let role = t.eval(&t.resource(&role_id)["Properties"]).unwrap();
-    let statements: Vec<&Value> = role["Policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
-        .collect();
     assert_eq!(
-        statements,
-        vec![
-            &json!({"Effect": "Allow", "Action": "lambda:InvokeFunction",
-            "Resource": "<SimulationWorkerFunction.Arn>"})
-        ]
+        t.role_statements(&machine),
+        vec![json!({"Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": "<SimulationWorkerFunction.Arn>"})]
     );
     let definition: Value =
         serde_json::from_str(machine["DefinitionString"].as_str().unwrap()).unwrap();

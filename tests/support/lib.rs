@@ -20,12 +20,27 @@ pub enum Engine {
 }
 
 pub struct Api {
-    pub base: String,
+    http: Http,
     /// The DynamoDB endpoint and table behind this API.
     pub dynamodb_endpoint: String,
     pub table: String,
-    client: reqwest::Client,
     running: local_api::Running,
+}
+
+/// A client of a local API at `base`: one this test started in its own
+/// process, or a binary it spawned.
+#[derive(Clone)]
+pub struct Http {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+/// `api.get(..)`, `api.base`: an in-process API is talked to like any other.
+impl std::ops::Deref for Api {
+    type Target = Http;
+    fn deref(&self) -> &Http {
+        &self.http
+    }
 }
 
 #[derive(Debug)]
@@ -51,9 +66,7 @@ impl Api {
         );
         let dynamodb_endpoint = match engine {
             Engine::Embedded => None,
-            Engine::DynamoDbLocal => Some(std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
-                "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
-            )),
+            Engine::DynamoDbLocal => Some(dynamodb_local_endpoint()),
         };
         let on_disk = std::env::var_os("E2E_ON_DISK").is_some();
         let data_dir = std::env::temp_dir().join(&table);
@@ -72,11 +85,27 @@ impl Api {
         };
         let running = local_api::start(&args).await.expect("local API starts");
         Api {
-            base: format!("http://{}", running.address),
+            http: Http::new(format!("http://{}", running.address)),
             dynamodb_endpoint: running.dynamodb_endpoint.clone(),
             table,
-            client: reqwest::Client::new(),
             running,
+        }
+    }
+
+    /// The store under the API, to look at or damage what it keeps.
+    pub fn store(&self) -> &tier_store::DynamoStore {
+        self.running
+            .store
+            .as_ref()
+            .expect("a local store under the API")
+    }
+}
+
+impl Http {
+    pub fn new(base: String) -> Http {
+        Http {
+            base,
+            client: reqwest::Client::new(),
         }
     }
 
@@ -117,14 +146,6 @@ impl Api {
             body,
             retry_after,
         }
-    }
-
-    /// The store under the API, to look at or damage what it keeps.
-    pub fn store(&self) -> &tier_store::DynamoStore {
-        self.running
-            .store
-            .as_ref()
-            .expect("a local store under the API")
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -196,6 +217,23 @@ impl Api {
     }
 }
 
+/// AWS's DynamoDB Local, which scripts/test.sh starts.
+pub fn dynamodb_local_endpoint() -> String {
+    std::env::var("DYNAMODB_LOCAL_ENDPOINT").expect(
+        "DYNAMODB_LOCAL_ENDPOINT is not set: run scripts/test.sh, which starts DynamoDB Local",
+    )
+}
+
+/// A dynoxide server of this test's own, in memory, for tests that put
+/// something between the store and the engine.
+pub async fn embedded_endpoint() -> String {
+    let db = dynoxide::Database::memory().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(dynoxide::server::serve_on(listener, db));
+    endpoint
+}
+
 /// The local API binary of this build (`cargo build --bins`, which
 /// scripts/test.sh runs).
 pub fn local_api_binary() -> std::path::PathBuf {
@@ -212,11 +250,17 @@ pub fn local_api_binary() -> std::path::PathBuf {
 /// Starts the local API binary with `args` and reads the address it prints
 /// (its stderr is piped, for tests that read the logs).
 pub fn spawn_local_api(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    let mut command = std::process::Command::new(local_api_binary());
+    command.args(args).stderr(std::process::Stdio::piped());
+    spawn_configured(command)
+}
+
+/// Starts a local API `command` the caller has configured (environment,
+/// stderr) and reads the address it prints first.
+pub fn spawn_configured(mut command: std::process::Command) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(local_api_binary())
-        .args(args)
+    let mut child = command
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
