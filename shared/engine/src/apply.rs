@@ -243,6 +243,7 @@ impl Program {
             counts_for_purchases: order.placed_at >= self.start_date,
             points_awarded: decision.points,
             returned_amount: Decimal::ZERO,
+            returns: Vec::new(),
             points_reversed: Decimal::ZERO,
             tier_before: state.tier.clone(),
             tier_after: self.tier_name(decision.tier_after).to_owned(),
@@ -506,6 +507,7 @@ impl Program {
         let tier_before = state.tier_index(self);
         let returned_before = record.returned_amount;
         record.returned_amount += amount;
+        record.mark_return(ret.returned_at, amount);
         // Never more than were awarded: the share taken is capped by `taken`.
         let points_taken = taken(record.points_awarded, record.returned_amount, record.amount);
         let points_reversed = points_taken - record.points_reversed;

@@ -265,6 +265,12 @@ pub struct OrderRecord {
     pub counts_for_purchases: bool,
     pub points_awarded: Points,
     pub returned_amount: Money,
+    /// Each return's instant and amount, in the order they came: a late
+    /// event that judges a past period end again reads what every order had
+    /// left then. A record written before these were kept has none, and its
+    /// `returned_amount` counts as returned before any end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returns: Vec<ReturnMark>,
     pub points_reversed: Points,
     pub tier_before: String,
     pub tier_after: String,
@@ -274,9 +280,42 @@ pub struct OrderRecord {
     pub config_version: Option<u64>,
 }
 
+/// How many of an order's returns keep their instant.
+pub const MARKED_RETURNS: usize = 32;
+
+/// One return of an order: when it was made and how much it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnMark {
+    pub at: DateTime<Utc>,
+    pub amount: Money,
+}
+
 impl OrderRecord {
     pub fn remaining(&self) -> Money {
         self.amount - self.returned_amount
+    }
+
+    /// Keeps when a return was made. Only the latest [`MARKED_RETURNS`]
+    /// are kept, so that a client sending thousands of tiny returns cannot
+    /// grow the order's item without bound; an older one counts from then
+    /// on as returned before any end (as records written before marks did).
+    pub(crate) fn mark_return(&mut self, at: DateTime<Utc>, amount: Money) {
+        if self.returns.len() >= MARKED_RETURNS {
+            self.returns.remove(0);
+        }
+        self.returns.push(ReturnMark { at, amount });
+    }
+
+    /// What had been returned of the order before `instant` (a return at
+    /// the instant itself had not happened yet there).
+    pub fn returned_before(&self, instant: DateTime<Utc>) -> Money {
+        let marked: Money = self.returns.iter().map(|r| r.amount).sum();
+        let unmarked = self.returned_amount - marked;
+        self.returns
+            .iter()
+            .filter(|r| r.at < instant)
+            .fold(unmarked, |sum, r| sum + r.amount)
     }
 
     /// Whether a return took all of it (never true of a free order, which

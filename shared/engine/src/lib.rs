@@ -33,7 +33,9 @@ pub use apply::{AppliedOrder, AppliedReturn, Downgrade};
 pub use config::*;
 pub use decimal::{Money, Points};
 pub use error::EngineError;
-pub use events::{LineItem, Order, OrderRecord, OrderStatus, Redemption, Return};
+pub use events::{
+    LineItem, Order, OrderRecord, OrderStatus, Redemption, Return, ReturnMark, MARKED_RETURNS,
+};
 pub use expiry::Expired;
 pub use explain::{CriterionTruth, ExplainError, Explanation, Needed, OrderExplanation};
 pub use lifecycle::{transition, Transition};

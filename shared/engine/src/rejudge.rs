@@ -409,6 +409,10 @@ impl Program {
                 Decimal::ZERO
             }
         };
+        // What the late order had had returned by the end, with this return
+        // and without it (later returns, made after the end, did not count
+        // there).
+        let late_return = |returned_before: Money| record.returned_amount - returned_before;
         match (c.kind, late) {
             (CriterionKind::CurrentPoints, Late::Order(_)) if kept_at_end => {
                 figure + record.points_awarded
@@ -425,7 +429,11 @@ impl Program {
                 Late::Return {
                     returned_before, ..
                 },
-            ) => figure - (purchases(*returned_before) - purchases(record.returned_amount)),
+            ) => {
+                let with = record.returned_before(at);
+                let without = with - late_return(*returned_before);
+                figure - (purchases(without) - purchases(with))
+            }
             (CriterionKind::SingleOrder, Late::Order(_)) => figure.max(purchases(Money::ZERO)),
             (
                 CriterionKind::SingleOrder,
@@ -435,15 +443,16 @@ impl Program {
                     ..
                 },
             ) => {
-                if purchases(*returned_before) < figure {
+                let with = record.returned_before(at);
+                if purchases(with - late_return(*returned_before)) < figure {
                     return figure;
                 }
                 others
                     .iter()
                     .filter(|o| o.order_id != record.order_id && o.placed_at < at)
                     .filter(|o| o.counts_for_purchases)
-                    .map(OrderRecord::remaining)
-                    .fold(purchases(record.returned_amount), Decimal::max)
+                    .map(|o| o.amount - o.returned_before(at))
+                    .fold(purchases(with), Decimal::max)
             }
             (CriterionKind::Tracker, _) => self.moved_tracker(c, floor, figure, late, at),
             (_, Late::Redemption { .. }) => figure,
@@ -486,9 +495,11 @@ impl Program {
                     returned_before, ..
                 },
             ) => {
+                let with = record.returned_before(at);
+                let without = with - (record.returned_amount - *returned_before);
                 figure
-                    - (kept_contribution(tracker, record, *returned_before)
-                        - kept_contribution(tracker, record, record.returned_amount))
+                    - (kept_contribution(tracker, record, without)
+                        - kept_contribution(tracker, record, with))
             }
             (
                 Aggregate::Max,
@@ -498,19 +509,18 @@ impl Program {
                     ..
                 },
             ) => {
-                if kept_contribution(tracker, record, *returned_before) < figure {
+                let with = record.returned_before(at);
+                let without = with - (record.returned_amount - *returned_before);
+                if kept_contribution(tracker, record, without) < figure {
                     return figure;
                 }
                 // The returned order held the maximum: the largest of what
-                // remains of the window's orders takes its place.
+                // the window's orders had left at the end takes its place.
                 others
                     .iter()
                     .filter(|o| o.order_id != record.order_id && in_window(o))
-                    .map(|o| kept_contribution(tracker, o, o.returned_amount))
-                    .fold(
-                        kept_contribution(tracker, record, record.returned_amount),
-                        Decimal::max,
-                    )
+                    .map(|o| kept_contribution(tracker, o, o.returned_before(at)))
+                    .fold(kept_contribution(tracker, record, with), Decimal::max)
             }
             (_, Late::Redemption { .. }) => figure,
         }
