@@ -155,10 +155,11 @@ fn binary(v: Option<&Value<'_>>, name: &str, out: &mut Vec<u8>) -> Result<(), It
 }
 
 thread_local! {
-    /// One inflater and its buffers per thread: a fresh decoder per item
-    /// allocated and zeroed its tables every time.
-    static INFLATER: std::cell::RefCell<(flate2::Decompress, Vec<u8>)> =
-        std::cell::RefCell::new((flate2::Decompress::new(false), Vec::new()));
+    /// One inflater and its buffers (base64-decoded, inflated) per thread:
+    /// a fresh decoder per item allocated and zeroed its tables every time,
+    /// and a fresh output buffer cost an allocation and its growth.
+    static INFLATER: std::cell::RefCell<(flate2::Decompress, Vec<u8>, Vec<u8>)> =
+        std::cell::RefCell::new((flate2::Decompress::new(false), Vec::new(), Vec::new()));
 }
 
 /// The base64 attribute `name` of `v`, inflated, handed to `read`.
@@ -169,13 +170,14 @@ fn inflated<T>(
 ) -> Result<T, ItemError> {
     INFLATER.with(|cell| {
         let mut guard = cell.borrow_mut();
-        let (decoder, raw) = &mut *guard;
+        let (decoder, raw, out) = &mut *guard;
         binary(v, name, raw)?;
         // The store's binary state form: a tag byte, then a deflated body
         // that opens with the length of the state's JSON part (the rest
         // are columns of figures the replay does not read).
         let tagged = usize::from(name == "state" && raw.first() == Some(&BINARY_STATE));
-        let mut out = Vec::with_capacity(raw.len() * 4 + 64);
+        out.clear();
+        out.reserve(raw.len() * 4 + 64);
         decoder.reset(false);
         loop {
             if out.len() == out.capacity() {
@@ -187,7 +189,7 @@ fn inflated<T>(
             let consumed = tagged + decoder.total_in() as usize;
             let written = out.len();
             let status = decoder
-                .decompress_vec(&raw[consumed..], &mut out, flate2::FlushDecompress::None)
+                .decompress_vec(&raw[consumed..], out, flate2::FlushDecompress::None)
                 .map_err(|e| bad(format!("`{name}` is not deflated: {e}")))?;
             if status == flate2::Status::StreamEnd {
                 break;
@@ -203,9 +205,9 @@ fn inflated<T>(
         }
         out.truncate(MAX_INFLATED as usize);
         if tagged == 0 {
-            return read(&out);
+            return read(out);
         }
-        let (length, at) = varint(&out).ok_or_else(|| bad("`state` has no JSON length"))?;
+        let (length, at) = varint(out).ok_or_else(|| bad("`state` has no JSON length"))?;
         let json = usize::try_from(length)
             .ok()
             .and_then(|n| out.get(at..at.checked_add(n)?))
