@@ -263,6 +263,18 @@ pub fn customer_key(line: &str) -> Result<Option<(String, String)>, ItemError> {
 /// Decodes one export line. Items of programs other than `program` (when
 /// given) come back as [`ExportItem::Other`] without their data decoded.
 pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemError> {
+    parse_line_keeping_record(line, program, &mut None)
+}
+
+/// As [`parse_line`], and the record of an order item as its JSON text in
+/// `record_text` (None for any other item): the CLI writes that text to its
+/// partition files as it is, instead of the record serialised again.
+pub fn parse_line_keeping_record(
+    line: &str,
+    program: Option<&str>,
+    record_text: &mut Option<String>,
+) -> Result<ExportItem, ItemError> {
+    *record_text = None;
     let parsed: Line<'_> =
         serde_json::from_str(line).map_err(|e| bad(format!("not an export line: {e}")))?;
     let a = &parsed.item;
@@ -321,7 +333,9 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
                 serde_json::from_slice(json)
                     .map_err(|e| bad(format!("order data does not decode: {e}")))
             })?;
-        order_item(id, status, record.as_deref(), instant(a.at.as_ref())?)?
+        let item = order_item(id, status, record.as_deref(), instant(a.at.as_ref())?)?;
+        *record_text = record;
+        item
     } else if let Some(id) = sk.strip_prefix("RETURN#") {
         let reply = reply_text(a, "return")?;
         return_item(id, &reply, instant(a.at.as_ref())?)?

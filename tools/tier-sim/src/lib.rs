@@ -319,6 +319,7 @@ pub fn partition_export(
             let t = rayon::current_thread_index().unwrap_or(0) % threads;
             let mut out = writers[t].lock().expect("a writer set per thread");
             let mut line = String::new();
+            let mut record_text = None;
             let mut number = 0u64;
             loop {
                 line.clear();
@@ -332,8 +333,9 @@ pub fn partition_export(
                 if line.trim().is_empty() {
                     continue;
                 }
-                let item = export::parse_line(&line, Some(program))
-                    .map_err(|e| input(format!("{} line {number}", path.display()), e))?;
+                let item =
+                    export::parse_line_keeping_record(&line, Some(program), &mut record_text)
+                        .map_err(|e| input(format!("{} line {number}", path.display()), e))?;
                 match item {
                     ExportItem::Config {
                         version,
@@ -350,13 +352,32 @@ pub fn partition_export(
                             c.versions.push((version, config_json));
                         }
                     }
-                    ExportItem::Customer { customer, item, .. } => {
+                    ExportItem::Customer {
+                        customer, mut item, ..
+                    } => {
                         let p = partition_of(&customer, partitions);
                         let w = &mut out[p];
+                        // The record goes as the export holds it (already
+                        // checked to decode), after the item: serialising it
+                        // again cost more than the rest of the line. Text
+                        // with a line break in it is serialised instead.
+                        let raw = match (&mut *item, record_text.take()) {
+                            (CustomerItem::Order { record, .. }, Some(text))
+                                if !text.contains('\n') =>
+                            {
+                                *record = None;
+                                Some(text)
+                            }
+                            _ => None,
+                        };
                         let written = (|| {
                             w.write_all(customer.as_bytes())?;
                             w.write_all(b"\t")?;
                             serde_json::to_writer(&mut *w, &item)?;
+                            if let Some(text) = &raw {
+                                w.write_all(b"\t")?;
+                                w.write_all(text.as_bytes())?;
+                            }
                             w.write_all(b"\n")
                         })();
                         written.map_err(|e| SimError::Output(format!("partition {p}: {e}")))?;
@@ -392,17 +413,41 @@ pub fn replay_partitions(
             for t in 0..threads {
                 let path = work.join(format!("part-{p:05}-{t:03}"));
                 let file = File::open(&path).map_err(|e| input(path.display(), e))?;
-                for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
-                    let line = line.map_err(|e| input(path.display(), e))?;
-                    let (customer, json) = line.split_once('\t').ok_or_else(|| {
-                        input(format!("{} line {}", path.display(), i + 1), "no customer")
-                    })?;
-                    let item: CustomerItem = serde_json::from_str(json)
-                        .map_err(|e| input(format!("{} line {}", path.display(), i + 1), e))?;
-                    by_customer
-                        .entry(customer.to_owned())
-                        .or_default()
-                        .push(item);
+                let mut reader = BufReader::with_capacity(1 << 20, file);
+                let mut line = String::new();
+                for i in 1.. {
+                    line.clear();
+                    let n = reader
+                        .read_line(&mut line)
+                        .map_err(|e| input(path.display(), e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    let at = |e: &dyn std::fmt::Display| {
+                        input(format!("{} line {i}", path.display()), e)
+                    };
+                    let (customer, rest) = line
+                        .trim_end_matches('\n')
+                        .split_once('\t')
+                        .ok_or_else(|| at(&"no customer"))?;
+                    // The item, then (for an order) its record as pass 1
+                    // found it in the export.
+                    let (json, record) = match rest.split_once('\t') {
+                        Some((json, record)) => (json, Some(record)),
+                        None => (rest, None),
+                    };
+                    let mut item: CustomerItem = serde_json::from_str(json).map_err(|e| at(&e))?;
+                    if let (CustomerItem::Order { record: slot, .. }, Some(text)) =
+                        (&mut item, record)
+                    {
+                        *slot = Some(serde_json::from_str(text).map_err(|e| at(&e))?);
+                    }
+                    match by_customer.get_mut(customer) {
+                        Some(items) => items.push(item),
+                        None => {
+                            by_customer.insert(customer.to_owned(), vec![item]);
+                        }
+                    }
                 }
                 let _ = std::fs::remove_file(&path);
             }
