@@ -15,6 +15,9 @@ use std::time::Instant;
 use tier_sim::{Run, SimError};
 use tier_sim_core::ReportOptions;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tier-sim",
