@@ -314,18 +314,28 @@ pub fn customer_key(line: &str) -> Result<Option<(String, String)>, ItemError> {
 /// Decodes one export line. Items of programs other than `program` (when
 /// given) come back as [`ExportItem::Other`] without their data decoded.
 pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemError> {
-    parse_line_keeping_record(line, program, &mut None)
+    decode_line(line, program, None)
 }
 
-/// As [`parse_line`], and the record of an order item as its JSON text in
-/// `record_text` (None for any other item): the CLI writes that text to its
-/// partition files as it is, instead of the record serialised again.
-pub fn parse_line_keeping_record(
+/// As [`parse_line`], except that an order's record is not decoded: its
+/// JSON text is left in `record_text` (None for any other item, and for an
+/// order that never completed) and the item's `record` is None until the
+/// caller sets it from [`order_record`]. The CLI writes the text to its
+/// partition files and decodes it once, when it replays them.
+pub fn parse_line_deferring_record(
     line: &str,
     program: Option<&str>,
     record_text: &mut Option<String>,
 ) -> Result<ExportItem, ItemError> {
     *record_text = None;
+    decode_line(line, program, Some(record_text))
+}
+
+fn decode_line(
+    line: &str,
+    program: Option<&str>,
+    deferred: Option<&mut Option<String>>,
+) -> Result<ExportItem, ItemError> {
     let parsed: Line<'_> =
         serde_json::from_str(line).map_err(|e| bad(format!("not an export line: {e}")))?;
     let a = &parsed.item;
@@ -384,9 +394,14 @@ pub fn parse_line_keeping_record(
                 serde_json::from_slice(json)
                     .map_err(|e| bad(format!("order data does not decode: {e}")))
             })?;
-        let item = order_item(id, status, record.as_deref(), instant(a.at.as_ref())?)?;
-        *record_text = record;
-        item
+        let at = instant(a.at.as_ref())?;
+        match deferred {
+            Some(text) => {
+                *text = record;
+                order_item(id, status, None, at)?
+            }
+            None => order_item(id, status, record.as_deref(), at)?,
+        }
     } else if let Some(id) = sk.strip_prefix("RETURN#") {
         let reply = reply_text(a, "return")?;
         return_item(id, &reply, instant(a.at.as_ref())?)?
@@ -423,16 +438,18 @@ pub fn order_item(
 ) -> Result<CustomerItem, ItemError> {
     let status = OrderStatus::from_name(status)
         .ok_or_else(|| bad(format!("order status `{status}` is not one of ours")))?;
-    let record = record
-        .map(serde_json::from_str::<OrderRecord>)
-        .transpose()
-        .map_err(|e| bad(format!("order record does not decode: {e}")))?;
+    let record = record.map(order_record).transpose()?;
     Ok(CustomerItem::Order {
         id: id.to_owned(),
         status,
         record,
         at,
     })
+}
+
+/// An order's record from its JSON text as stored.
+pub fn order_record(text: &str) -> Result<OrderRecord, ItemError> {
+    serde_json::from_str(text).map_err(|e| bad(format!("order record does not decode: {e}")))
 }
 
 /// A return item from its stored reply (JSON) and `at`.

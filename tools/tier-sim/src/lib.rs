@@ -310,11 +310,16 @@ pub fn partition_export(
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
+    // Pass 2 names a data file by its place in this list (see below).
+    let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+    std::fs::write(work.join(FILES), list)
+        .map_err(|e| SimError::Output(format!("{}: {e}", work.display())))?;
     let bar = bar(progress, total, "partition", true);
     let configs = Mutex::new(ExportConfigs::default());
     files
         .par_iter()
-        .try_for_each(|path| -> Result<(), SimError> {
+        .enumerate()
+        .try_for_each(|(file, path)| -> Result<(), SimError> {
             let mut reader = open_data(path)?;
             let t = rayon::current_thread_index().unwrap_or(0) % threads;
             let mut out = writers[t].lock().expect("a writer set per thread");
@@ -333,9 +338,10 @@ pub fn partition_export(
                 if line.trim().is_empty() {
                     continue;
                 }
+                let at = |e| input(format!("{} line {number}", path.display()), e);
                 let item =
-                    export::parse_line_keeping_record(&line, Some(program), &mut record_text)
-                        .map_err(|e| input(format!("{} line {number}", path.display()), e))?;
+                    export::parse_line_deferring_record(&line, Some(program), &mut record_text)
+                        .map_err(at)?;
                 match item {
                     ExportItem::Config {
                         version,
@@ -357,16 +363,19 @@ pub fn partition_export(
                     } => {
                         let p = partition_of(&customer, partitions);
                         let w = &mut out[p];
-                        // The record goes as the export holds it (already
-                        // checked to decode), after the item: serialising it
-                        // again cost more than the rest of the line. Text
-                        // with a line break in it is serialised instead.
+                        // An order's record goes as the export holds it,
+                        // after the item, decoded only in pass 2: decoding
+                        // it here and serialising it again cost more than
+                        // the rest of the line. Text with a line break in
+                        // it is decoded here and serialised instead.
                         let raw = match (&mut *item, record_text.take()) {
-                            (CustomerItem::Order { record, .. }, Some(text))
-                                if !text.contains('\n') =>
-                            {
-                                *record = None;
-                                Some(text)
+                            (CustomerItem::Order { record, .. }, Some(text)) => {
+                                if text.contains('\n') {
+                                    *record = Some(export::order_record(&text).map_err(at)?);
+                                    None
+                                } else {
+                                    Some(text)
+                                }
                             }
                             _ => None,
                         };
@@ -375,7 +384,7 @@ pub fn partition_export(
                             w.write_all(b"\t")?;
                             serde_json::to_writer(&mut *w, &item)?;
                             if let Some(text) = &raw {
-                                w.write_all(b"\t")?;
+                                write!(w, "\t{file}:{number}\t")?;
                                 w.write_all(text.as_bytes())?;
                             }
                             w.write_all(b"\n")
@@ -395,6 +404,22 @@ pub fn partition_export(
     }
     bar.finish_and_clear();
     Ok(configs.into_inner().expect("configs"))
+}
+
+/// The list of data files pass 1 read, in the work directory.
+const FILES: &str = "files";
+
+/// `<file>:<line>` of a partition line as the data file's path and line,
+/// for an error (the file's place in the list pass 1 wrote).
+fn export_line(work: &Path, source: &str) -> String {
+    let (file, line) = source.split_once(':').unwrap_or((source, "?"));
+    let list = std::fs::read_to_string(work.join(FILES)).unwrap_or_default();
+    let path = file
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| list.lines().nth(i))
+        .unwrap_or("a data file");
+    format!("{path} line {line}")
 }
 
 /// Pass 2: every partition replayed (in parallel), reports merged, movers
@@ -430,17 +455,19 @@ pub fn replay_partitions(
                         .trim_end_matches('\n')
                         .split_once('\t')
                         .ok_or_else(|| at(&"no customer"))?;
-                    // The item, then (for an order) its record as pass 1
-                    // found it in the export.
+                    // The item, then (for an order) where the export holds
+                    // it and its record as found there.
                     let (json, record) = match rest.split_once('\t') {
-                        Some((json, record)) => (json, Some(record)),
+                        Some((json, record)) => (json, record.split_once('\t')),
                         None => (rest, None),
                     };
                     let mut item: CustomerItem = serde_json::from_str(json).map_err(|e| at(&e))?;
-                    if let (CustomerItem::Order { record: slot, .. }, Some(text)) =
+                    if let (CustomerItem::Order { record: slot, .. }, Some((source, text))) =
                         (&mut item, record)
                     {
-                        *slot = Some(serde_json::from_str(text).map_err(|e| at(&e))?);
+                        let record = export::order_record(text)
+                            .map_err(|e| input(export_line(work, source), e))?;
+                        *slot = Some(record);
                     }
                     match by_customer.get_mut(customer) {
                         Some(items) => items.push(item),
