@@ -78,7 +78,7 @@ pub(crate) fn to_decimal(units: i128) -> Option<Decimal> {
             small /= 10;
             scale -= 1;
         }
-        return Some(Decimal::new(small, scale));
+        return Some(small_decimal(small, scale));
     }
     Decimal::try_from_i128_with_scale(units, SCALE)
         .ok()
@@ -113,11 +113,27 @@ pub(crate) fn points_cents(amount: Decimal, rate_micro: i128) -> Option<i128> {
     // just below 2^64 would wrap.
     let rounded = product.unsigned_abs().checked_add(step as u128 / 2)?;
     let cents = match u64::try_from(rounded) {
-        Ok(small) => i128::from(small / step as u64),
+        Ok(small) => i128::from(div_pow10(small, scale + 4)),
         Err(_) => (rounded / step as u128) as i128,
     };
     let cents = if product < 0 { -cents } else { cents };
     bounded(mul(cents, POW10[10])?).map(|_| cents)
+}
+
+/// `n / 10^k` for the steps of `points_cents`, each divisor a constant
+/// (a multiplication) rather than a division by a variable.
+#[inline]
+fn div_pow10(n: u64, k: u32) -> u64 {
+    match k {
+        4 => n / 10_000,
+        5 => n / 100_000,
+        6 => n / 1_000_000,
+        7 => n / 10_000_000,
+        8 => n / 100_000_000,
+        9 => n / 1_000_000_000,
+        10 => n / 10_000_000_000,
+        _ => n / POW10[k as usize] as u64,
+    }
 }
 
 /// Cents as units.
@@ -136,7 +152,22 @@ pub(crate) fn cents_to_decimal(cents: i128) -> Option<Decimal> {
         mantissa /= 10;
         scale -= 1;
     }
-    Some(Decimal::new(mantissa, scale))
+    Some(small_decimal(mantissa, scale))
+}
+
+/// `Decimal::new(mantissa, scale)` for a scale of at most 12, built in
+/// registers: `Decimal::new` is a call that writes the figure's four words
+/// one by one, and reading them back as one stalled the decision.
+#[inline]
+fn small_decimal(mantissa: i64, scale: u32) -> Decimal {
+    let magnitude = mantissa.unsigned_abs();
+    Decimal::from_parts(
+        magnitude as u32,
+        (magnitude >> 32) as u32,
+        0,
+        mantissa < 0,
+        scale,
+    )
 }
 
 /// `price x quantity` in units when the product has at most 12 decimals.
@@ -167,6 +198,24 @@ mod tests {
             to_decimal(of(Decimal::new(1250, 2)).unwrap()),
             Some(Decimal::new(125, 1))
         );
+    }
+
+    #[test]
+    fn small_decimals_are_built_as_decimal_new_builds_them() {
+        for mantissa in [0, 1, -1, 10, -10, 12_345, i64::MAX, i64::MIN, i64::MIN + 1] {
+            for scale in 0..=SCALE {
+                let (got, expected) = (
+                    small_decimal(mantissa, scale),
+                    Decimal::new(mantissa, scale),
+                );
+                assert_eq!(
+                    got.serialize(),
+                    expected.serialize(),
+                    "{mantissa} at {scale}"
+                );
+                assert_eq!(got.to_string(), expected.to_string());
+            }
+        }
     }
 
     #[test]

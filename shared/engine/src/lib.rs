@@ -17,6 +17,7 @@ mod fixed;
 pub mod lifecycle;
 pub mod notice;
 pub mod period;
+mod plan;
 pub mod program;
 pub mod progress;
 pub mod publish;

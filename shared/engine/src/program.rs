@@ -39,9 +39,9 @@ pub struct Program {
     /// For each tier, bit i set when a tier above it has a criterion on
     /// tracker i: the trackers a decision for a customer there may read.
     pub(crate) trackers_above: Vec<u32>,
-    /// Thresholds and rates in fixed point for the common case of a
-    /// decision (`None` when one has no fixed-point form).
-    pub(crate) screen: Option<crate::screen::ScreenRules>,
+    /// The upgrade rules compiled for the common case of a decision
+    /// (`None` when a figure has no fixed-point form).
+    pub(crate) plan: Option<crate::plan::Plan>,
     /// Whether any tier has a retention rule (else nothing ever lapses and
     /// no event pays to look).
     pub(crate) lapses: bool,
@@ -120,6 +120,12 @@ impl Criterion {
             value >= self.min
         }
     }
+}
+
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// The last window start a tracker computed, as `(day << 32) | first`: every
@@ -268,7 +274,9 @@ impl Program {
     }
 
     pub fn tier_index(&self, name: &str) -> Option<TierIndex> {
-        self.tiers.iter().position(|t| t.name == name)
+        // Asked by every decision: short names compared inline, without a
+        // call to `memcmp` for each candidate of the same length.
+        self.tiers.iter().position(|t| same_name(&t.name, name))
     }
 
     pub fn tier_name(&self, tier: TierIndex) -> &str {
@@ -350,9 +358,9 @@ impl Program {
             tiers,
             trackers,
             config,
-            screen: None,
+            plan: None,
         };
-        program.screen = crate::screen::ScreenRules::of(&program);
+        program.plan = crate::plan::Plan::of(&program);
         Ok(program)
     }
 }

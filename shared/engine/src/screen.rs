@@ -10,61 +10,21 @@
 //! split. The two agree on every order this one answers (a property test
 //! below holds them to it).
 
-use crate::config::{Aggregate, CriterionKind, Measure};
+use crate::config::{Aggregate, Measure};
 use crate::events::Order;
 use crate::fixed;
 use crate::period::{day_of, DayNumber};
-use crate::program::{Criterion, Program, TierIndex, MAX_TRACKERS};
+use crate::plan::{Figure, Plan, Source, TrackerPlan};
+use crate::program::{Program, TierIndex, MAX_TRACKERS};
 use crate::state::CustomerState;
-use smallvec::SmallVec;
 
-/// A program's thresholds and rates in fixed point, when all have one.
-#[derive(Debug, Clone)]
-pub(crate) struct ScreenRules {
-    /// Each tier's earn rate in 10^-6 points per unit.
-    rates: Vec<i128>,
-    /// Each tier's criteria's thresholds, in rule order.
-    mins: Vec<SmallVec<[i128; 3]>>,
-    /// Each tracker's minimum order amount, if any.
-    min_orders: Vec<Option<i128>>,
-}
+const TRACKER_BIT: usize = 8;
 
-impl ScreenRules {
-    pub(crate) fn of(program: &Program) -> Option<Self> {
-        let rates = program
-            .tiers
-            .iter()
-            .map(|t| fixed::rate_of(t.earn_rate))
-            .collect::<Option<_>>()?;
-        let mins = program
-            .tiers
-            .iter()
-            .map(|t| {
-                t.rule.as_ref().map_or(Some(SmallVec::new()), |r| {
-                    r.criteria.iter().map(|c| fixed::of(c.min)).collect()
-                })
-            })
-            .collect::<Option<_>>()?;
-        let min_orders = program
-            .trackers
-            .iter()
-            .map(|t| match t.min_order {
-                Some(m) => fixed::of(m).map(Some),
-                None => Some(None),
-            })
-            .collect::<Option<_>>()?;
-        Some(ScreenRules {
-            rates,
-            mins,
-            min_orders,
-        })
-    }
-}
-
-/// What the order and the customer's standing come to, in fixed point.
+/// What the order and the customer's standing come to, in fixed point,
+/// each figure converted at most once per decision however many tiers'
+/// criteria read it.
 struct Facts<'a> {
-    program: &'a Program,
-    rules: &'a ScreenRules,
+    plan: &'a Plan,
     state: &'a CustomerState,
     order: &'a Order,
     day: DayNumber,
@@ -72,9 +32,14 @@ struct Facts<'a> {
     /// The amount as purchases count it (zero before the program's start).
     counted: i128,
     points: i128,
-    /// Each tracker's window before the order, found on first use (bit i
-    /// of `known`).
-    windows: [i128; MAX_TRACKERS],
+    /// The state's figures with the order counted, for [`Figure`] f when
+    /// bit f of `known` is set.
+    figures: [i128; 4],
+    /// Each tracker's figure with the order counted, over its own window,
+    /// for tracker i when bit `TRACKER_BIT + i` of `known` is set.
+    trackers: [i128; MAX_TRACKERS],
+    /// One word for both: as a byte, it was written narrow and read wide,
+    /// which stalls the read until the write has left the store buffer.
     known: u32,
 }
 
@@ -87,12 +52,11 @@ impl Program {
         order: &Order,
         from: TierIndex,
     ) -> Option<i128> {
-        let rules = self.screen.as_ref()?;
+        let plan = self.plan.as_ref()?;
         let amount = fixed::of(order.amount)?;
-        let cents = fixed::points_cents(order.amount, rules.rates[from])?;
+        let cents = fixed::points_cents(order.amount, plan.tiers[from].rate)?;
         let mut facts = Facts {
-            program: self,
-            rules,
+            plan,
             state,
             order,
             day: day_of(order.placed_at),
@@ -103,11 +67,12 @@ impl Program {
                 0
             },
             points: fixed::of_cents(cents),
-            windows: [0; MAX_TRACKERS],
+            figures: [0; 4],
+            trackers: [0; MAX_TRACKERS],
             known: 0,
         };
-        for tier in from + 1..self.tiers.len() {
-            if facts.holds(tier)? {
+        for tier in from + 1..plan.tiers.len() {
+            if facts.holds(self, tier)? {
                 return None;
             }
         }
@@ -118,79 +83,105 @@ impl Program {
 impl Facts<'_> {
     /// Whether `tier`'s condition holds, criteria evaluated in order only
     /// until the condition is decided (as `Evaluator::decides`).
-    fn holds(&mut self, tier: TierIndex) -> Option<bool> {
-        let Some(rule) = self.program.tiers[tier].rule.as_ref() else {
-            return Some(false);
-        };
-        let n = rule.criteria.len();
+    #[inline]
+    fn holds(&mut self, program: &Program, tier: TierIndex) -> Option<bool> {
+        let (t, steps) = self.plan.steps(tier);
+        let n = steps.len();
         let mut met = 0;
-        for (i, c) in rule.criteria.iter().enumerate() {
-            let min = self.rules.mins[tier][i];
-            let value = self.value(c)?;
-            if if c.strict { value > min } else { value >= min } {
+        for (i, step) in steps.iter().enumerate() {
+            let value = match step.source {
+                Source::State(f) => self.figure(f)?,
+                Source::Tracker(i) => self.tracker(program, usize::from(i))?,
+                Source::TrackerOver(i, period) => {
+                    let i = usize::from(i);
+                    let first = period.window_first_day(self.day);
+                    let base = self.window(i, first)?;
+                    self.with_order(i, base)?
+                }
+            };
+            if step.met_by(value) {
                 met |= 1 << i;
             }
-            if let Some(outcome) = rule.table.decided(n, i + 1, met) {
+            if let Some(outcome) = t.table.decided(n, i + 1, met) {
                 return Some(outcome);
             }
         }
-        Some(rule.table.holds(met))
+        Some(t.table.holds(met))
     }
 
-    fn value(&mut self, c: &Criterion) -> Option<i128> {
+    fn figure(&mut self, f: Figure) -> Option<i128> {
+        let bit = 1 << f as u32;
+        if self.known & bit != 0 {
+            return Some(self.figures[f as usize]);
+        }
         let s = self.state;
-        let value = match c.kind {
-            CriterionKind::CurrentPoints => fixed::of(s.current_points)? + self.points,
-            CriterionKind::LifetimePoints => fixed::of(s.lifetime_points)? + self.points,
-            CriterionKind::LifetimePurchases => fixed::of(s.lifetime_purchases)? + self.counted,
-            CriterionKind::SingleOrder => fixed::of(s.best_order())?.max(self.counted),
-            CriterionKind::Tracker => {
-                let i = c.tracker?;
-                let base = match c.period {
-                    Some(period) => self.window(i, period.window_first_day(self.day))?,
-                    None if self.known & (1 << i) != 0 => self.windows[i],
-                    None => {
-                        let first = self.program.trackers[i].window_first_day(self.day);
-                        let v = self.window(i, first)?;
-                        self.windows[i] = v;
-                        self.known |= 1 << i;
-                        v
-                    }
-                };
-                let add = self.contribution(i)?;
-                match self.program.trackers[i].aggregate {
-                    Aggregate::Sum => base + add,
-                    Aggregate::Max => base.max(add),
-                }
-            }
-        };
-        fixed::bounded(value)
+        let value = fixed::bounded(match f {
+            Figure::CurrentPoints => fixed::of(s.current_points)? + self.points,
+            Figure::LifetimePoints => fixed::of(s.lifetime_points)? + self.points,
+            Figure::LifetimePurchases => fixed::of(s.lifetime_purchases)? + self.counted,
+            Figure::SingleOrder => fixed::of(s.best_order())?.max(self.counted),
+        })?;
+        self.figures[f as usize] = value;
+        self.known |= bit;
+        Some(value)
+    }
+
+    /// Tracker `i` over its own window, with the order counted.
+    fn tracker(&mut self, program: &Program, i: usize) -> Option<i128> {
+        let bit = 1 << (TRACKER_BIT + i);
+        if self.known & bit != 0 {
+            return Some(self.trackers[i]);
+        }
+        let first = program.trackers[i].window_first_day(self.day);
+        let base = self.window(i, first)?;
+        let value = self.with_order(i, base)?;
+        self.trackers[i] = value;
+        self.known |= bit;
+        Some(value)
+    }
+
+    /// `base`, a window of tracker `i` before the order, with the order.
+    fn with_order(&self, i: usize, base: i128) -> Option<i128> {
+        let t = &self.plan.trackers[i];
+        let add = self.contribution(t)?;
+        fixed::bounded(match t.aggregate {
+            Aggregate::Sum => base + add,
+            Aggregate::Max => base.max(add),
+        })
     }
 
     fn window(&self, tracker: usize, first: DayNumber) -> Option<i128> {
         let Some(series) = self.state.trackers.get(tracker) else {
             return Some(0);
         };
-        match self.program.trackers[tracker].aggregate {
+        match self.plan.trackers[tracker].aggregate {
             Aggregate::Sum => series.sum_fixed(first, self.day),
             Aggregate::Max => series.max_fixed(first, self.day),
         }
     }
 
-    /// What the whole order adds to tracker `tracker`.
-    fn contribution(&self, tracker: usize) -> Option<i128> {
-        let t = &self.program.trackers[tracker];
-        let category = t.category.as_deref();
-        let matched = category.is_none()
-            || self
-                .order
-                .line_items
-                .iter()
-                .any(|item| item.category.as_deref() == category);
-        if !matched {
+    /// What the whole order adds to tracker `t`.
+    fn contribution(&self, t: &TrackerPlan) -> Option<i128> {
+        if t.min_order.is_some_and(|min| self.amount < min) {
             return Some(0);
         }
-        if self.rules.min_orders[tracker].is_some_and(|min| self.amount < min) {
+        let category = t.category.as_deref();
+        // One pass over the lines: whether any is in the category, and for
+        // line-item trackers their total (`Order::line_total`). A product
+        // out of range is only reached when a line matches, as the total
+        // would be taken then.
+        let lines = t.measure == Measure::LineItemPrice;
+        let mut matched = category.is_none();
+        let mut total = 0i128;
+        for item in &self.order.line_items {
+            if category.is_none() || item.category.as_deref() == category {
+                matched = true;
+                if lines {
+                    total = total.checked_add(fixed::product(item.price, item.quantity)?)?;
+                }
+            }
+        }
+        if !matched {
             return Some(0);
         }
         Some(match t.measure {
@@ -200,19 +191,8 @@ impl Facts<'_> {
             Measure::GrossBillAmount => {
                 fixed::of(self.order.gross_amount.unwrap_or(self.order.amount))?
             }
-            Measure::LineItemPrice => self.line_total(category)?,
+            Measure::LineItemPrice => fixed::bounded(total)?,
         })
-    }
-
-    /// `Order::line_total` in fixed point.
-    fn line_total(&self, category: Option<&str>) -> Option<i128> {
-        let mut total = 0i128;
-        for item in &self.order.line_items {
-            if category.is_none() || item.category.as_deref() == category {
-                total = total.checked_add(fixed::product(item.price, item.quantity)?)?;
-            }
-        }
-        fixed::bounded(total)
     }
 }
 
@@ -228,7 +208,32 @@ mod tests {
 
     /// Four tiers over every criterion kind and tracker measure, with
     /// thresholds drawn small enough that random histories reach them.
+    /// Conditions over three criteria, each read left to right.
+    const CONDITIONS: [&str; 8] = [
+        r#""all""#,
+        r#"{"any": 1}"#,
+        r#"{"any": 2}"#,
+        r#"{"custom": "C AND B OR A"}"#,
+        r#"{"custom": "(A AND B) OR C"}"#,
+        r#"{"custom": "A OR B AND C"}"#,
+        r#"{"custom": "C || A"}"#,
+        r#"{"custom": "B AND (C OR A)"}"#,
+    ];
+
     fn program(kind: &str, scale: i64, strict: bool, start: &str) -> Program {
+        program_with(kind, scale, strict, start, (4, 2))
+    }
+
+    /// `conditions`: Gold's and Diamond's, as indexes into [`CONDITIONS`].
+    fn program_with(
+        kind: &str,
+        scale: i64,
+        strict: bool,
+        start: &str,
+        conditions: (usize, usize),
+    ) -> Program {
+        let condition =
+            |i: usize| serde_json::from_str::<serde_json::Value>(CONDITIONS[i]).unwrap();
         let op = if strict { "gt" } else { "gte" };
         let min = |n: i64| (Decimal::new(n * scale, 2)).to_string();
         let config = json!({
@@ -249,12 +254,12 @@ mod tests {
                     {"id": "A", "kind": "lifetimePoints", "min": min(60)},
                     {"id": "B", "kind": "tracker", "tracker": "shoes", "min": min(300), "op": op},
                     {"id": "C", "kind": "singleOrder", "min": min(900)}],
-                    "condition": {"custom": "(A AND B) OR C"}, "upgradeType": kind}},
+                    "condition": condition(conditions.0), "upgradeType": kind}},
                 {"name": "Diamond", "earnRate": "0.333333", "upgrade": {"criteria": [
                     {"id": "A", "kind": "tracker", "tracker": "gross", "min": min(2000)},
                     {"id": "B", "kind": "tracker", "tracker": "big", "min": min(700), "period": {"days": 45}},
                     {"id": "C", "kind": "currentPoints", "min": min(150)}],
-                    "condition": {"any": 2}, "upgradeType": kind}}]
+                    "condition": condition(conditions.1), "upgradeType": kind}}]
         });
         Program::validate(serde_json::from_value(config).unwrap()).unwrap()
     }
@@ -304,9 +309,10 @@ mod tests {
             late_start in any::<bool>(),
             past in prop::collection::vec(spec(), 0..40),
             next in spec(),
+            conditions in (0..CONDITIONS.len(), 0..CONDITIONS.len()),
         ) {
             let start = if late_start { "2026-02-15T00:00:00Z" } else { "2025-01-01T00:00:00Z" };
-            let p = program(kind, scale, strict, start);
+            let p = program_with(kind, scale, strict, start, conditions);
             let origin: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
             let mut state = CustomerState::new(&p, origin);
             let mut past = past;
