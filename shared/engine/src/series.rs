@@ -439,8 +439,16 @@ impl Series {
         }
         if hi == self.buckets.len() {
             let first = self.days[lo];
-            let at = self.peaks.partition_point(|(day, _)| *day < first);
-            return fixed::bounded(self.peaks.get(at).map_or(0, |(_, m)| *m));
+            // Usually the oldest peak is in the window already (a window as
+            // long as the series' retention): no search.
+            let peak = match self.peaks.front() {
+                Some((day, m)) if *day >= first => Some(m),
+                _ => {
+                    let at = self.peaks.partition_point(|(day, _)| *day < first);
+                    self.peaks.get(at).map(|(_, m)| m)
+                }
+            };
+            return fixed::bounded(peak.map_or(0, |m| *m));
         }
         let mut best = 0i128;
         for b in self.buckets.range(lo..hi) {
