@@ -122,12 +122,6 @@ impl Criterion {
     }
 }
 
-#[inline]
-fn same_name(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
 /// The last window start a tracker computed, as `(day << 32) | first`: every
 /// decision needs each tracker's window start on the order's day, orders
 /// mostly come on the same day as the one before, and a month's start is
@@ -274,9 +268,7 @@ impl Program {
     }
 
     pub fn tier_index(&self, name: &str) -> Option<TierIndex> {
-        // Asked by every decision: short names compared inline, without a
-        // call to `memcmp` for each candidate of the same length.
-        self.tiers.iter().position(|t| same_name(&t.name, name))
+        self.tiers.iter().position(|t| t.name == name)
     }
 
     pub fn tier_name(&self, tier: TierIndex) -> &str {
