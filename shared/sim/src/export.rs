@@ -70,6 +70,10 @@ pub enum ExportItem {
 /// internally tagged enum is buffered whole before it is decoded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+// Not boxed: most items are orders, so a box would be one more allocation
+// per order on the replay's hot path, and only one partition's customers are
+// held at a time.
+#[allow(clippy::large_enum_variant)]
 pub enum CustomerItem {
     Order {
         id: String,
