@@ -39,8 +39,8 @@ pub struct Upgrade {
 pub struct Decision {
     pub tier_before: TierIndex,
     pub tier_after: TierIndex,
-    pub segments: SmallVec<[Segment; 2]>,
-    pub upgrades: SmallVec<[Upgrade; 2]>,
+    pub segments: SmallVec<[Segment; 1]>,
+    pub upgrades: SmallVec<[Upgrade; 1]>,
     pub points: Points,
 }
 
