@@ -19,6 +19,9 @@
 //! DynamoDB Local's endpoint comes from DYNAMODB_LOCAL_ENDPOINT
 //! (scripts/dynamodb-local.sh start).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use e2e::{Api, Engine};

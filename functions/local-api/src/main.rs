@@ -2,6 +2,9 @@
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Ctrl-C or SIGTERM (what `docker stop`, systemd and CI send).
 async fn stop_signal() {
     use tokio::signal::unix::{signal, SignalKind};
