@@ -443,6 +443,19 @@ fn single_order() -> Program {
     )
 }
 
+/// Two customers with the same orders, $1,000, A $1,500 and B $1,200: one
+/// to be given events in time, the other late.
+fn twins_of_three_orders(p: &Program) -> (Cust<'_>, Cust<'_>) {
+    let mut in_time = Cust::new(p, "2026-02-01T10:00:00Z");
+    let mut late = Cust::new(p, "2026-02-01T10:00:00Z");
+    for c in [&mut in_time, &mut late] {
+        c.order(&order("first", at("2026-02-01T10:00:00Z"), "1000"));
+        c.order(&order("a", at("2026-09-01T00:00:00Z"), "1500"));
+        c.order(&order("b", at("2026-10-01T00:00:00Z"), "1200"));
+    }
+    (in_time, late)
+}
+
 /// Was a stated limit, lifted: a late return of the order that held the
 /// largest single order took the largest of what remained of the other
 /// orders *now*, so an order returned after the end counted as returned
@@ -452,13 +465,7 @@ fn single_order() -> Program {
 #[test]
 fn a_late_return_of_the_largest_order_reads_other_orders_as_they_were_at_the_end() {
     let p = single_order();
-    let mut in_time = Cust::new(&p, "2026-02-01T10:00:00Z");
-    let mut late = Cust::new(&p, "2026-02-01T10:00:00Z");
-    for c in [&mut in_time, &mut late] {
-        c.order(&order("first", at("2026-02-01T10:00:00Z"), "1000"));
-        c.order(&order("a", at("2026-09-01T00:00:00Z"), "1500"));
-        c.order(&order("b", at("2026-10-01T00:00:00Z"), "1200"));
-    }
+    let (mut in_time, mut late) = twins_of_three_orders(&p);
     in_time.give_back(&ret("ra", "a", "2027-01-20T00:00:00Z", None));
     for c in [&mut in_time, &mut late] {
         c.job("2027-02-03T00:00:00Z");
@@ -486,13 +493,7 @@ fn a_late_return_under_a_max_tracker_reads_returns_made_after_the_end_as_not_yet
         1000,
         json!({"criteria": [{"id": "A", "kind": "tracker", "tracker": "big", "min": 1300}]}),
     );
-    let mut in_time = Cust::new(&p, "2026-02-01T10:00:00Z");
-    let mut late = Cust::new(&p, "2026-02-01T10:00:00Z");
-    for c in [&mut in_time, &mut late] {
-        c.order(&order("first", at("2026-02-01T10:00:00Z"), "1000"));
-        c.order(&order("a", at("2026-09-01T00:00:00Z"), "1500"));
-        c.order(&order("b", at("2026-10-01T00:00:00Z"), "1200"));
-    }
+    let (mut in_time, mut late) = twins_of_three_orders(&p);
     in_time.give_back(&ret("ra", "a", "2027-01-20T00:00:00Z", Some("300")));
     for c in [&mut in_time, &mut late] {
         c.job("2027-02-03T00:00:00Z");
