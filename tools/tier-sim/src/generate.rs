@@ -1,9 +1,9 @@
 //! A generated export of one program, in the S3 export format of our table
 //! (for benchmarks): each customer's orders decided by the engine under the
 //! given config, written as the store writes them (order items with the
-//! deflated `[reply, record]` pair, a few partial returns and redemptions,
-//! the state item, the config items), spread over the data files at random
-//! so that no file is sorted by customer.
+//! deflated `[reply, record]` pair, a partial return for one customer in
+//! 20, the state item, the config items; no redemptions), spread over the
+//! data files at random so that no file is sorted by customer.
 
 use crate::SimError;
 use base64::Engine as _;
