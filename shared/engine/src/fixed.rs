@@ -47,7 +47,9 @@ pub(crate) fn of(value: Decimal) -> Option<i128> {
     if scale > SCALE {
         return None;
     }
-    let units = value.mantissa() * POW10[(SCALE - scale) as usize];
+    // Checked: a mantissa near 2^96 times 10^12 wraps an i128 (release
+    // builds do not check) into a small value that would pass the limit.
+    let units = mul(value.mantissa(), POW10[(SCALE - scale) as usize])?;
     (units.abs() < LIMIT).then_some(units)
 }
 
@@ -197,6 +199,19 @@ mod tests {
         assert_eq!(
             to_decimal(of(Decimal::new(1250, 2)).unwrap()),
             Some(Decimal::new(125, 1))
+        );
+    }
+
+    #[test]
+    fn a_figure_whose_units_overflow_has_no_fixed_point_form() {
+        // 2^88 and a little: times 10^12 it wraps an i128 to about 5.7e11.
+        let huge = Decimal::from_i128_with_scale(340_282_366_920_938_463_463_374_608, 0);
+        assert_eq!(of(huge), None);
+        assert_eq!(of(-huge), None);
+        assert_eq!(of(Decimal::MAX), None);
+        assert_eq!(
+            of(Decimal::new(999_999_999_999_999, 0)),
+            Some(999_999_999_999_999 * POW10[12])
         );
     }
 

@@ -358,4 +358,21 @@ mod tests {
         );
         assert_eq!(p.decide(&state, &crossing).tier_after, 3);
     }
+
+    /// A stored figure far beyond anything orders can reach (a corrupted or
+    /// hand-edited state) must not wrap into a small one that the screen
+    /// reads as below the threshold.
+    #[test]
+    fn a_figure_too_large_for_fixed_point_goes_to_the_exact_path() {
+        let p = program("lazy", 20, false, "2025-01-01T00:00:00Z");
+        let origin: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut state = CustomerState::new(&p, origin);
+        state.lifetime_purchases =
+            Decimal::from_i128_with_scale(340_282_366_920_938_463_463_374_608, 0);
+        let small = order(1, origin, 100, 0, 1);
+        assert_eq!(p.screen(&state, &small, 0), None);
+        let exact = p.decide_exactly(&state, &small, 0);
+        assert_eq!(exact.tier_after, 1, "lifetime purchases reach Silver");
+        assert_eq!(p.decide(&state, &small), exact);
+    }
 }
