@@ -409,10 +409,6 @@ impl Program {
                 Decimal::ZERO
             }
         };
-        // What the late order had had returned by the end, with this return
-        // and without it (later returns, made after the end, did not count
-        // there).
-        let late_return = |returned_before: Money| record.returned_amount - returned_before;
         match (c.kind, late) {
             (CriterionKind::CurrentPoints, Late::Order(_)) if kept_at_end => {
                 figure + record.points_awarded
@@ -430,8 +426,7 @@ impl Program {
                     returned_before, ..
                 },
             ) => {
-                let with = record.returned_before(at);
-                let without = with - late_return(*returned_before);
+                let (with, without) = returned_at_end(record, *returned_before, at);
                 figure - (purchases(without) - purchases(with))
             }
             (CriterionKind::SingleOrder, Late::Order(_)) => figure.max(purchases(Money::ZERO)),
@@ -443,8 +438,8 @@ impl Program {
                     ..
                 },
             ) => {
-                let with = record.returned_before(at);
-                if purchases(with - late_return(*returned_before)) < figure {
+                let (with, without) = returned_at_end(record, *returned_before, at);
+                if purchases(without) < figure {
                     return figure;
                 }
                 others
@@ -495,8 +490,7 @@ impl Program {
                     returned_before, ..
                 },
             ) => {
-                let with = record.returned_before(at);
-                let without = with - (record.returned_amount - *returned_before);
+                let (with, without) = returned_at_end(record, *returned_before, at);
                 figure
                     - (kept_contribution(tracker, record, without)
                         - kept_contribution(tracker, record, with))
@@ -509,8 +503,7 @@ impl Program {
                     ..
                 },
             ) => {
-                let with = record.returned_before(at);
-                let without = with - (record.returned_amount - *returned_before);
+                let (with, without) = returned_at_end(record, *returned_before, at);
                 if kept_contribution(tracker, record, without) < figure {
                     return figure;
                 }
@@ -528,6 +521,18 @@ impl Program {
 }
 
 /// Which of `rule`'s criteria `figures` meet.
+/// What a late return's order had had returned by the end `at`: with the
+/// late return, and without it (`returned_before` is the order's returned
+/// amount before it; returns made after the end did not count there).
+fn returned_at_end(
+    record: &OrderRecord,
+    returned_before: Money,
+    at: DateTime<Utc>,
+) -> (Money, Money) {
+    let with = record.returned_before(at);
+    (with, with - (record.returned_amount - returned_before))
+}
+
 fn met_on(rule: &Rule, figures: &[Decimal]) -> crate::expression::MetMask {
     rule.criteria
         .iter()
