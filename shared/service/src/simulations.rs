@@ -550,7 +550,15 @@ impl Service {
             .work_simulation(program_id, ours, Some(deadline))
             .await
             .map_err(|e| ApiError::new(503, "simulation_step_failed", e))?;
-        Ok(ended(!finished))
+        if !finished {
+            return Ok(ended(true));
+        }
+        // Done, failed, or lost to another step: two runs stepping one job
+        // at once can each lose a segment to the other, and a run that
+        // stopped there would leave the job running with nobody on it. The
+        // run goes on while the job is running, whoever works it now.
+        let after = retry::store_call(|| self.store.load_simulation(program_id, id)).await?;
+        Ok(ended(after.as_ref().is_some_and(running)))
     }
 
     /// Works a job this process owns from its stored parts until it ends
