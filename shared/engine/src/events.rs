@@ -249,7 +249,7 @@ impl Redemption {
 
 /// What an applied order contributed, kept with the order so that a return
 /// can take back exactly its share and a new tracker can count it later.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderRecord {
     pub order_id: String,
@@ -284,7 +284,7 @@ pub struct OrderRecord {
 pub const MARKED_RETURNS: usize = 32;
 
 /// One return of an order: when it was made and how much it took.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReturnMark {
     pub at: DateTime<Utc>,

@@ -21,6 +21,7 @@ mod plan;
 pub mod program;
 pub mod progress;
 pub mod publish;
+pub mod record_bytes;
 pub mod reevaluate;
 pub mod rejudge;
 pub mod reversal;

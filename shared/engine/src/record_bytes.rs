@@ -1,0 +1,344 @@
+//! An order's record as bytes: the form the store keeps in an order's item
+//! when it writes events in binary (`EVENT_FORMAT=binary`), read again by
+//! the store and by the replay of a table export. An export replays every
+//! order's record, and its JSON (escaped inside the item's deflated JSON)
+//! cost more than the replay itself (docs/simulation.md); this form reads
+//! without inflating or parsing text, and is smaller than the deflated
+//! JSON it replaces, so an order item stays under DynamoDB's 1 KB write
+//! unit.
+//!
+//! Layout: a version byte, then the fields in declaration order. Strings
+//! and lists are a varint length and their contents; instants are seconds
+//! (zigzag varint) and nanoseconds (varint); decimals are a byte (scale,
+//! plus 0x80 when negative, so that `-0` stays `-0`) and the magnitude of
+//! the mantissa (varint); the config version is a varint of version + 1,
+//! 0 for none. Every bit of a record comes back (`read(write(r))` is `r`
+//! to the scale of each decimal), and any other input is an error, never a
+//! panic.
+
+use crate::events::{OrderRecord, ReturnMark};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+/// The first byte of this layout.
+const VERSION_1: u8 = 1;
+const NEGATIVE: u8 = 0x80;
+
+/// `record` appended to `out`.
+pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
+    out.push(VERSION_1);
+    put_str(out, &record.order_id);
+    put_instant(out, record.placed_at);
+    put_decimal(out, record.amount);
+    put_decimal(out, record.gross_amount);
+    put_decimal(out, record.line_items_total);
+    put_varint(out, record.categories.len() as u128);
+    for (category, total) in &record.categories {
+        put_str(out, category);
+        put_decimal(out, *total);
+    }
+    out.push(u8::from(record.counts_for_purchases));
+    put_decimal(out, record.points_awarded);
+    put_decimal(out, record.returned_amount);
+    put_varint(out, record.returns.len() as u128);
+    for mark in &record.returns {
+        put_instant(out, mark.at);
+        put_decimal(out, mark.amount);
+    }
+    put_decimal(out, record.points_reversed);
+    put_str(out, &record.tier_before);
+    put_str(out, &record.tier_after);
+    put_varint(out, record.config_version.map_or(0, |v| u128::from(v) + 1));
+}
+
+/// The record `bytes` hold, all of them.
+pub fn read(bytes: &[u8]) -> Result<OrderRecord, String> {
+    let mut r = Reader { bytes };
+    let version = r.byte()?;
+    if version != VERSION_1 {
+        return Err(format!(
+            "record layout {version} is not one this release reads"
+        ));
+    }
+    let order_id = r.string()?;
+    let placed_at = r.instant()?;
+    let amount = r.decimal()?;
+    let gross_amount = r.decimal()?;
+    let line_items_total = r.decimal()?;
+    let categories = (0..r.len()?)
+        .map(|_| Ok((r.string()?, r.decimal()?)))
+        .collect::<Result<_, String>>()?;
+    let counts_for_purchases = match r.byte()? {
+        0 => false,
+        1 => true,
+        other => return Err(format!("{other} is not a flag")),
+    };
+    let points_awarded = r.decimal()?;
+    let returned_amount = r.decimal()?;
+    let returns = (0..r.len()?)
+        .map(|_| {
+            Ok(ReturnMark {
+                at: r.instant()?,
+                amount: r.decimal()?,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    let points_reversed = r.decimal()?;
+    let tier_before = r.string()?;
+    let tier_after = r.string()?;
+    let config_version = match r.varint()? {
+        0 => None,
+        v => Some(u64::try_from(v - 1).map_err(|_| "the config version is too large")?),
+    };
+    if !r.bytes.is_empty() {
+        return Err(format!("{} bytes after the record", r.bytes.len()));
+    }
+    Ok(OrderRecord {
+        order_id,
+        placed_at,
+        amount,
+        gross_amount,
+        line_items_total,
+        categories,
+        counts_for_purchases,
+        points_awarded,
+        returned_amount,
+        returns,
+        points_reversed,
+        tier_before,
+        tier_after,
+        config_version,
+    })
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u128) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u128);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_instant(out: &mut Vec<u8>, at: DateTime<Utc>) {
+    let seconds = i128::from(at.timestamp());
+    put_varint(out, ((seconds << 1) ^ (seconds >> 127)) as u128);
+    put_varint(out, u128::from(at.timestamp_subsec_nanos()));
+}
+
+fn put_decimal(out: &mut Vec<u8>, d: Decimal) {
+    out.push(d.scale() as u8 | if d.is_sign_negative() { NEGATIVE } else { 0 });
+    put_varint(out, d.mantissa().unsigned_abs());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8, String> {
+        let (&b, rest) = self.bytes.split_first().ok_or("the record ends early")?;
+        self.bytes = rest;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u128, String> {
+        let mut v = 0u128;
+        for shift in (0..128).step_by(7) {
+            let b = self.byte()?;
+            let bits = u128::from(b & 0x7f);
+            if shift > 0 && bits >> (128 - shift) != 0 {
+                return Err("a varint overflows".into());
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("a varint overflows".into())
+    }
+
+    /// A length, at most the bytes left (each element takes at least one),
+    /// so that no input makes a large allocation.
+    fn len(&mut self) -> Result<usize, String> {
+        let n = self.varint()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= self.bytes.len())
+            .ok_or_else(|| format!("a length of {n} is longer than the record"))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let n = self.len()?;
+        let (text, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        std::str::from_utf8(text)
+            .map(str::to_owned)
+            .map_err(|e| format!("a string is not UTF-8: {e}"))
+    }
+
+    fn instant(&mut self) -> Result<DateTime<Utc>, String> {
+        let zigzag = self.varint()?;
+        let seconds = ((zigzag >> 1) as i128) ^ -((zigzag & 1) as i128);
+        let nanos = self.varint()?;
+        i64::try_from(seconds)
+            .ok()
+            .zip(u32::try_from(nanos).ok())
+            .and_then(|(s, n)| DateTime::from_timestamp(s, n))
+            .ok_or_else(|| format!("{seconds} s and {nanos} ns is not an instant"))
+    }
+
+    fn decimal(&mut self) -> Result<Decimal, String> {
+        let head = self.byte()?;
+        let scale = u32::from(head & !NEGATIVE);
+        let magnitude = self.varint()?;
+        let mut d = i128::try_from(magnitude)
+            .ok()
+            .and_then(|m| Decimal::try_from_i128_with_scale(m, scale).ok())
+            .ok_or_else(|| format!("{magnitude} at scale {scale} is not a decimal"))?;
+        d.set_sign_negative(head & NEGATIVE != 0);
+        Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decimal() -> impl Strategy<Value = Decimal> {
+        (any::<i128>(), 0u32..=28, any::<bool>()).prop_map(|(m, scale, negative)| {
+            let mut d = Decimal::try_from_i128_with_scale(m % (1i128 << 96), scale)
+                .expect("within 96 bits");
+            d.set_sign_negative(negative);
+            d
+        })
+    }
+
+    fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+        (-62_000_000_000i64..250_000_000_000, 0u32..2_000_000_000)
+            .prop_filter_map("an instant", |(s, n)| DateTime::from_timestamp(s, n))
+    }
+
+    fn record() -> impl Strategy<Value = OrderRecord> {
+        (
+            (".{0,40}", instant(), decimal(), decimal(), decimal()),
+            prop::collection::vec((".{0,20}", decimal()), 0..4),
+            (any::<bool>(), decimal(), decimal()),
+            prop::collection::vec((instant(), decimal()), 0..40),
+            (decimal(), ".{0,16}", ".{0,16}", any::<Option<u64>>()),
+        )
+            .prop_map(|(head, categories, counts, returns, tail)| OrderRecord {
+                order_id: head.0,
+                placed_at: head.1,
+                amount: head.2,
+                gross_amount: head.3,
+                line_items_total: head.4,
+                categories,
+                counts_for_purchases: counts.0,
+                points_awarded: counts.1,
+                returned_amount: counts.2,
+                returns: returns
+                    .into_iter()
+                    .map(|(at, amount)| ReturnMark { at, amount })
+                    .collect(),
+                points_reversed: tail.0,
+                tier_before: tail.1,
+                tier_after: tail.2,
+                config_version: tail.3,
+            })
+    }
+
+    fn bytes_of(record: &OrderRecord) -> Vec<u8> {
+        let mut out = Vec::new();
+        write(record, &mut out);
+        out
+    }
+
+    proptest! {
+        /// Every field comes back, each decimal at its own scale and sign
+        /// (the JSON the service writes tells them apart).
+        #[test]
+        fn a_record_reads_back_as_it_was(record in record()) {
+            let back = read(&bytes_of(&record)).expect("reads");
+            prop_assert_eq!(
+                serde_json::to_string(&back).unwrap(),
+                serde_json::to_string(&record).unwrap()
+            );
+            prop_assert_eq!(back, record);
+        }
+
+        /// Cut short, extended, or with any byte changed: an error or a
+        /// record, never a panic.
+        #[test]
+        fn damaged_bytes_never_panic(record in record(), at in any::<prop::sample::Index>(),
+                                     with in any::<u8>(), cut in any::<bool>()) {
+            let mut bytes = bytes_of(&record);
+            let i = at.index(bytes.len());
+            if cut {
+                bytes.truncate(i);
+                prop_assert!(read(&bytes).is_err());
+            } else {
+                bytes[i] = with;
+                let _ = read(&bytes);
+            }
+            bytes.push(0);
+            let _ = read(&bytes);
+        }
+
+        #[test]
+        fn noise_never_panics(noise in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = read(&noise);
+        }
+    }
+
+    #[test]
+    fn what_does_not_read_is_named() {
+        let record = OrderRecord {
+            order_id: "o1".into(),
+            placed_at: DateTime::from_timestamp(1_780_000_000, 0).unwrap(),
+            amount: Decimal::new(12345, 2),
+            gross_amount: Decimal::new(12345, 2),
+            line_items_total: Decimal::ZERO,
+            categories: vec![],
+            counts_for_purchases: true,
+            points_awarded: Decimal::new(123, 0),
+            returned_amount: Decimal::ZERO,
+            returns: vec![],
+            points_reversed: Decimal::ZERO,
+            tier_before: "Member".into(),
+            tier_after: "Silver".into(),
+            config_version: Some(3),
+        };
+        let bytes = bytes_of(&record);
+        assert!(bytes.len() < 64, "{} bytes", bytes.len());
+        let mut later = bytes.clone();
+        later[0] = 2;
+        assert!(read(&later).unwrap_err().contains("layout 2"));
+        let mut longer = bytes.clone();
+        longer.push(7);
+        assert!(read(&longer).unwrap_err().contains("after the record"));
+        // A scale beyond 28.
+        let mut scaled = vec![VERSION_1];
+        put_str(&mut scaled, "o");
+        put_instant(&mut scaled, record.placed_at);
+        scaled.extend([29, 1]);
+        assert!(read(&scaled).unwrap_err().contains("scale 29"));
+        // A mantissa beyond 96 bits.
+        let mut wide = vec![VERSION_1];
+        put_str(&mut wide, "o");
+        put_instant(&mut wide, record.placed_at);
+        wide.push(0);
+        put_varint(&mut wide, 1u128 << 96);
+        assert!(read(&wide).unwrap_err().contains("not a decimal"));
+        // A length longer than what is left.
+        let mut long = vec![VERSION_1];
+        put_varint(&mut long, u128::MAX);
+        assert!(read(&long).is_err());
+        assert!(read(&[VERSION_1, 0xff, 0xff]).is_err());
+    }
+}
