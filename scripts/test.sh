@@ -69,11 +69,12 @@ E2E_EXCHANGES_DIR="$(mktemp -d)"
 export E2E_EXCHANGES_DIR
 cargo test --workspace --locked
 
-step "the state item's binary form (STATE_FORMAT=binary) through the API and the store, on both engines"
+step "the binary item forms (STATE_FORMAT=binary, EVENT_FORMAT=binary) through the API, the store and the replay, on both engines"
 # Selected from the whole workspace, so that they reuse the build above
 # (one package alone unifies its features differently and rebuilds).
-STATE_FORMAT=binary cargo test --workspace --locked \
-  --test conformance --test api --test returns --test late_attack
+STATE_FORMAT=binary EVENT_FORMAT=binary cargo test --workspace --locked \
+  --test conformance --test api --test returns --test late_attack \
+  --test sim_exactness --test simulations
 
 step "contract: every recorded exchange against openapi.yaml (openapi-core, pinned)"
 "$(scripts/contract-tools.sh)" tests/contract/validate.py openapi.yaml "$E2E_EXCHANGES_DIR"

@@ -1039,22 +1039,30 @@ fn tier_events_flow_from_the_table_stream_through_a_pipe_to_the_stacks_bus() {
 }
 
 #[test]
-fn every_function_writes_states_in_the_form_the_parameter_chooses() {
+fn every_function_writes_states_and_events_in_the_forms_the_parameters_choose() {
     let t = default_template();
-    let parameter = &t.doc["Parameters"]["StateFormat"];
-    assert_eq!(parameter["Default"], "json", "the form every release reads");
-    assert_eq!(parameter["AllowedValues"], json!(["json", "binary"]));
-    for chosen in ["json", "binary"] {
-        let evaluated = t.evaluated_with(&[&format!("StateFormat={chosen}")]);
-        let functions = evaluated.of_type("AWS::Lambda::Function");
-        assert_eq!(functions.len(), 6, "{functions:?}");
-        for (id, function) in functions {
-            let env = evaluated
-                .eval(&function["Properties"]["Environment"])
-                .unwrap();
-            let value = text(&env["Variables"][tier_store::STATE_FORMAT_ENV]);
-            assert_eq!(value, chosen, "{id}");
-            assert!(tier_store::StateFormat::parse(Some(&value)).is_ok());
+    for (parameter, env) in [
+        ("StateFormat", tier_store::STATE_FORMAT_ENV),
+        ("EventFormat", tier_store::EVENT_FORMAT_ENV),
+    ] {
+        let declared = &t.doc["Parameters"][parameter];
+        assert_eq!(
+            declared["Default"], "json",
+            "{parameter}: the form every release reads"
+        );
+        assert_eq!(declared["AllowedValues"], json!(["json", "binary"]));
+        for chosen in ["json", "binary"] {
+            let evaluated = t.evaluated_with(&[&format!("{parameter}={chosen}")]);
+            let functions = evaluated.of_type("AWS::Lambda::Function");
+            assert_eq!(functions.len(), 6, "{functions:?}");
+            for (id, function) in functions {
+                let vars = evaluated
+                    .eval(&function["Properties"]["Environment"])
+                    .unwrap();
+                let value = text(&vars["Variables"][env]);
+                assert_eq!(value, chosen, "{id}: {env}");
+                assert!(tier_store::ItemFormat::parse(env, Some(&value)).is_ok());
+            }
         }
     }
 }

@@ -98,11 +98,7 @@ impl Service {
                 .store
                 .orders_since(program_id, customer_id, &since)
                 .await?;
-            let records: Vec<OrderRecord> = items
-                .iter()
-                .filter_map(|i| i.record.as_deref())
-                .filter_map(|r| serde_json::from_str(r).ok())
-                .collect();
+            let records: Vec<OrderRecord> = items.iter().filter_map(|i| i.record.clone()).collect();
             for tracker in missing {
                 program.rebuild_tracker(&mut state, tracker, &records, at);
             }
@@ -155,12 +151,8 @@ impl Service {
         self.stored_customer(program_id, customer).await?;
         let items = self.store.orders_since(program_id, customer, "0").await?;
         let mut orders: Vec<CustomerOrderOut> = items
-            .iter()
+            .into_iter()
             .map(|item| {
-                let record: Option<OrderRecord> = item
-                    .record
-                    .as_deref()
-                    .and_then(|r| serde_json::from_str(r).ok());
                 let placed_at = item
                     .placed_at
                     .as_deref()
@@ -172,7 +164,7 @@ impl Service {
                     .unwrap_or(&item.sk)
                     .to_owned();
                 let status = item.status.clone().unwrap_or_else(|| "completed".into());
-                match record {
+                match item.record {
                     Some(r) => CustomerOrderOut {
                         order_id: r.order_id,
                         status,

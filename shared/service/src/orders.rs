@@ -161,13 +161,12 @@ impl IngestOrder<'_> {
                     })
                     .collect();
                 response.upgrades = upgrades_out(program, d);
-                item.record = Some(json::to_string(&applied.record)?);
+                item.record = Some(applied.record.clone());
                 changed_state = true;
             }
             (Some(Transition::CancelCompleted), _) => {
                 let mut record: OrderRecord = existing
-                    .and_then(|e| e.record.as_deref())
-                    .and_then(|r| serde_json::from_str(r).ok())
+                    .and_then(|e| e.record.clone())
                     .ok_or_else(|| {
                         tracing::error!(order = %order.order_id, "completed order item without its record");
                         ApiError::internal("the stored order is unreadable; it has been logged")
@@ -182,7 +181,7 @@ impl IngestOrder<'_> {
                     response.downgrades = crate::returns::downgrades_out(program, &back);
                     changed_state = true;
                 }
-                item.record = Some(json::to_string(&record)?);
+                item.record = Some(record);
             }
             // First sighting of a pending or cancelled order, or a pending
             // order cancelled: recorded, nothing counted.

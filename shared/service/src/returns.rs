@@ -8,7 +8,7 @@ use crate::transact::{Snapshot, Step, UseCase};
 use crate::wire::*;
 use crate::Service;
 use chrono::{DateTime, Utc};
-use tier_engine::{AppliedReturn, EngineError, OrderRecord, Program, Return, ReturnHistory};
+use tier_engine::{AppliedReturn, EngineError, Program, Return, ReturnHistory};
 use tier_store::{keys, EventItem, EventWrite};
 
 pub(crate) fn downgrades_out(program: &Program, back: &AppliedReturn) -> Vec<DowngradeOut> {
@@ -91,10 +91,7 @@ impl UseCase for ReverseReturn<'_> {
             ));
         };
         let return_item = items.next().flatten();
-        let record = order_item
-            .record
-            .as_deref()
-            .and_then(|r| serde_json::from_str::<OrderRecord>(r).ok());
+        let record = order_item.record.clone();
         let program = &loaded.program;
         let mut state = snapshot.state;
         let history = ReturnHistory {
@@ -158,7 +155,7 @@ impl UseCase for ReverseReturn<'_> {
             item_version: 1,
         };
         let updated_order = EventItem {
-            record: Some(json::to_string(&record)?),
+            record: Some(record),
             item_version: order_item.item_version + 1,
             ..order_item.clone()
         };

@@ -1088,7 +1088,7 @@ fn customer_item(item: HistoryItem) -> Result<Option<CustomerItem>, export::Item
             e.status.as_deref(),
             e.at.as_deref(),
             &e.result,
-            e.record.as_deref(),
+            e.record,
         ),
     }
 }

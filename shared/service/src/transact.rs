@@ -359,11 +359,7 @@ impl Service {
         also: &[u64],
     ) -> Result<(Vec<OrderRecord>, Versions), StoreError> {
         let items = self.store.orders_since(program_id, customer, "0").await?;
-        let orders: Vec<OrderRecord> = items
-            .iter()
-            .filter_map(|i| i.record.as_deref())
-            .filter_map(|r| serde_json::from_str(r).ok())
-            .collect();
+        let orders: Vec<OrderRecord> = items.iter().filter_map(|i| i.record.clone()).collect();
         let mut rules = Versions::default();
         let named = orders.iter().filter_map(|o| o.config_version);
         for version in named.chain(also.iter().copied()) {

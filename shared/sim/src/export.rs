@@ -6,9 +6,13 @@
 //!   `retentionSince`: when each tier's retention rule was configured, see
 //!   [`crate::config`]); `CONFIG#<version>`: every version published.
 //! - `CUSTOMER#<len>:<program>#<customer>` / `STATE`: the customer's state
-//!   (deflated JSON in `state`); `ORDER#<id>`, `RETURN#<id>`,
-//!   `REDEMPTION#<id>`: event items, whose `data` is the deflated JSON pair
-//!   `[reply, record]` (the record only for orders that completed).
+//!   (deflated JSON in `state`, or the store's binary form); `ORDER#<id>`,
+//!   `RETURN#<id>`, `REDEMPTION#<id>`: event items, whose `data` is the
+//!   deflated JSON pair `[reply, record]` (the record only for orders that
+//!   completed), or the store's binary form: a tag byte, the record's
+//!   bytes (`tier_engine::record_bytes`), the reply deflated. An order's
+//!   reply is never read here, so in the binary form nothing of an order
+//!   is inflated.
 //!
 //! What the items keep, and so what a replay from an export can know:
 //! an order's record (amount, gross amount, line-item totals per category,
@@ -180,9 +184,7 @@ fn inflated<T>(
         // that opens with the length of the state's JSON part (the rest
         // are columns of figures the replay does not read).
         let tagged = usize::from(name == "state" && raw.first() == Some(&BINARY_STATE));
-        if !fast_inflate(&raw[tagged..], out) {
-            streamed_inflate(decoder, &raw[tagged..], out, name)?;
-        }
+        inflate_into(decoder, &raw[tagged..], out, name)?;
         if tagged == 0 {
             return read(out);
         }
@@ -193,6 +195,20 @@ fn inflated<T>(
             .ok_or_else(|| bad("`state` is shorter than its JSON length"))?;
         read(json)
     })
+}
+
+/// `deflated` inflated into `out`: by libdeflate when it can, else by the
+/// streaming inflater, which decides every failure.
+fn inflate_into(
+    decoder: &mut flate2::Decompress,
+    deflated: &[u8],
+    out: &mut Vec<u8>,
+    name: &str,
+) -> Result<(), ItemError> {
+    if !fast_inflate(deflated, out) {
+        streamed_inflate(decoder, deflated, out, name)?;
+    }
+    Ok(())
 }
 
 #[cfg(feature = "libdeflate")]
@@ -274,6 +290,11 @@ fn streamed_inflate(
 /// The first byte of a state item in the store's binary form
 /// (`tier_store::codec::BINARY_V1`; no deflate stream starts with it).
 const BINARY_STATE: u8 = 0xF6;
+
+/// The first byte of an event item's `data` in the store's binary form
+/// (`tier_store::codec::EVENT_BINARY_V1`): the record's length and bytes
+/// (`tier_engine::record_bytes`), then the reply deflated.
+const BINARY_EVENT: u8 = 0xF6;
 
 /// An unsigned LEB128 varint at the start of `bytes`, and where it ends.
 fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
@@ -393,18 +414,19 @@ fn decode_line(
         }
     } else if let Some(id) = sk.strip_prefix("ORDER#") {
         let status = string(a.status.as_ref(), "status")?;
-        let (_, record): (serde::de::IgnoredAny, Option<String>) =
-            inflated(a.data.as_ref(), "data", |json| {
-                serde_json::from_slice(json)
-                    .map_err(|e| bad(format!("order data does not decode: {e}")))
-            })?;
+        let record = order_data(a.data.as_ref())?;
         let at = instant(a.at.as_ref())?;
         match deferred {
             Some(text) => {
                 *text = record;
                 order_item(id, status, None, at)?
             }
-            None => order_item(id, status, record.as_deref(), at)?,
+            None => order_item(
+                id,
+                status,
+                record.as_deref().map(order_record).transpose()?,
+                at,
+            )?,
         }
     } else if let Some(id) = sk.strip_prefix("RETURN#") {
         let reply = reply_text(a, "return")?;
@@ -422,12 +444,56 @@ fn decode_line(
     })
 }
 
-/// The reply an event item keeps (the first of its `data` pair).
+/// The record an order item keeps, as text [`order_record`] reads: its
+/// JSON from the deflated pair, or (the binary form) its bytes in base64,
+/// taken without inflating the reply beside them.
+fn order_data(v: Option<&Value<'_>>) -> Result<Option<String>, ItemError> {
+    INFLATER.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (decoder, raw, out) = &mut *guard;
+        binary(v, "data", raw)?;
+        if let Some((&BINARY_EVENT, body)) = raw.split_first() {
+            let (record, _) = binary_parts(body)?;
+            let text = base64::engine::general_purpose::STANDARD.encode(record);
+            return Ok((!record.is_empty()).then_some(text));
+        }
+        inflate_into(decoder, raw, out, "data")?;
+        let (_, record): (serde::de::IgnoredAny, Option<String>) = serde_json::from_slice(out)
+            .map_err(|e| bad(format!("order data does not decode: {e}")))?;
+        Ok(record)
+    })
+}
+
+/// The reply an event item keeps: the first of its deflated pair, or the
+/// deflated rest of the binary form.
 fn reply_text(a: &Attributes<'_>, what: &str) -> Result<String, ItemError> {
-    let (reply, _): (String, serde::de::IgnoredAny) = inflated(a.data.as_ref(), "data", |json| {
-        serde_json::from_slice(json).map_err(|e| bad(format!("{what} data does not decode: {e}")))
-    })?;
-    Ok(reply)
+    INFLATER.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (decoder, raw, out) = &mut *guard;
+        binary(a.data.as_ref(), "data", raw)?;
+        if let Some((&BINARY_EVENT, body)) = raw.split_first() {
+            let (_, reply) = binary_parts(body)?;
+            inflate_into(decoder, reply, out, "data")?;
+            return String::from_utf8(out.clone())
+                .map_err(|e| bad(format!("{what} reply is not UTF-8: {e}")));
+        }
+        inflate_into(decoder, raw, out, "data")?;
+        let (reply, _): (String, serde::de::IgnoredAny) = serde_json::from_slice(out)
+            .map_err(|e| bad(format!("{what} data does not decode: {e}")))?;
+        Ok(reply)
+    })
+}
+
+/// A binary event body (after its tag): the record's bytes (empty for
+/// none) and the deflated reply.
+fn binary_parts(body: &[u8]) -> Result<(&[u8], &[u8]), ItemError> {
+    let (length, at) = varint(body).ok_or_else(|| bad("`data` has no record length"))?;
+    usize::try_from(length)
+        .ok()
+        .and_then(|n| at.checked_add(n))
+        .filter(|end| *end <= body.len())
+        .map(|end| (&body[at..end], &body[end..]))
+        .ok_or_else(|| bad("`data` is shorter than its record"))
 }
 
 /// An order item from its parts as stored: the `status` attribute, the
@@ -437,12 +503,11 @@ fn reply_text(a: &Attributes<'_>, what: &str) -> Result<String, ItemError> {
 pub fn order_item(
     id: &str,
     status: &str,
-    record: Option<&str>,
+    record: Option<OrderRecord>,
     at: Option<DateTime<Utc>>,
 ) -> Result<CustomerItem, ItemError> {
     let status = OrderStatus::from_name(status)
         .ok_or_else(|| bad(format!("order status `{status}` is not one of ours")))?;
-    let record = record.map(order_record).transpose()?;
     Ok(CustomerItem::Order {
         id: id.to_owned(),
         status,
@@ -451,9 +516,19 @@ pub fn order_item(
     })
 }
 
-/// An order's record from its JSON text as stored.
+/// An order's record from its text as the reader keeps it: its JSON, or
+/// (the store's binary form) its bytes in base64, which never start with
+/// a brace.
 pub fn order_record(text: &str) -> Result<OrderRecord, ItemError> {
-    serde_json::from_str(text).map_err(|e| bad(format!("order record does not decode: {e}")))
+    if text.starts_with('{') {
+        return serde_json::from_str(text)
+            .map_err(|e| bad(format!("order record does not decode: {e}")));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| bad(format!("order record is neither JSON nor base64: {e}")))?;
+    tier_engine::record_bytes::read(&bytes)
+        .map_err(|e| bad(format!("order record does not decode: {e}")))
 }
 
 /// A return item from its stored reply (JSON) and `at`.
@@ -506,7 +581,7 @@ pub fn event_item(
     status: Option<&str>,
     at: Option<&str>,
     reply: &str,
-    record: Option<&str>,
+    record: Option<OrderRecord>,
 ) -> Result<Option<CustomerItem>, ItemError> {
     let at = at
         .map(|t| {

@@ -203,7 +203,7 @@ fn a_draft_is_dated_as_publishing_it_would_date_it() {
 /// JSON part, after a tag byte and inside the deflated body).
 #[test]
 fn state_items_of_both_stored_forms_are_read() {
-    use tier_store::{encode_state_as, StateFormat};
+    use tier_store::{encode_state_as, ItemFormat};
     let program = tier_engine::Program::validate(
         serde_json::from_str(
             r#"{"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
@@ -230,7 +230,7 @@ fn state_items_of_both_stored_forms_are_read() {
     }
     let last = state.last_event_at;
     assert!(last.is_some());
-    for format in [StateFormat::Json, StateFormat::Binary] {
+    for format in [ItemFormat::Json, ItemFormat::Binary] {
         let data = encode_state_as(&state, format);
         let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
         let l = format!(
@@ -250,4 +250,62 @@ fn state_items_of_both_stored_forms_are_read() {
         let l = l.replace(&b64, &cut);
         assert!(parse_line(&l, Some("ako")).is_err(), "{format:?}");
     }
+}
+
+/// Order and return items as the store writes them, in either form
+/// (`tier_store::encode_event_as`): the reader gives the same record and
+/// reply from both, read at once or deferred to pass 2 as the CLI reads
+/// them, and refuses a binary item cut short.
+#[test]
+fn event_items_of_both_stored_forms_are_read() {
+    use tier_sim_core::export::{order_record, parse_line_deferring_record};
+    use tier_store::{encode_event_as, ItemFormat};
+    let record: tier_engine::OrderRecord =
+        serde_json::from_str(&serde_json::from_str::<(String, String)>(PAIR).unwrap().1).unwrap();
+    let mut marked = record.clone();
+    marked.returns.push(tier_engine::ReturnMark {
+        at: "2026-02-24T00:00:00.5Z".parse().unwrap(),
+        amount: "-0.00".parse().unwrap(),
+    });
+    let reply = r#"{"orderId":"o1","amountReturned":"10.50"}"#;
+    for format in [ItemFormat::Json, ItemFormat::Binary] {
+        for record in [&record, &marked] {
+            let data = encode_event_as("{\"applied\":true}", Some(record), format);
+            let order = line(&data);
+            let read = |item: ExportItem| match item {
+                ExportItem::Customer { item, .. } => *item,
+                other => panic!("{other:?}"),
+            };
+            match read(parse_line(&order, Some("ako")).expect("decodes")) {
+                CustomerItem::Order { record: r, .. } => {
+                    assert_eq!(r.as_ref(), Some(record), "{format:?}")
+                }
+                other => panic!("{other:?}"),
+            }
+            let mut text = None;
+            let item = parse_line_deferring_record(&order, Some("ako"), &mut text).unwrap();
+            assert!(matches!(
+                read(item),
+                CustomerItem::Order { record: None, .. }
+            ));
+            let text = text.expect("the record's text");
+            assert!(!text.contains(['\n', '\t']), "{text}");
+            assert_eq!(&order_record(&text).unwrap(), record, "{format:?}");
+            let cut = line(&data[..data.len() / 2]);
+            assert!(parse_line(&cut, Some("ako")).is_err(), "{format:?}");
+        }
+        let data = encode_event_as(reply, None, format);
+        let ret = line(&data).replace("ORDER#o1", "RETURN#r1");
+        match parse_line(&ret, Some("ako")).expect("decodes") {
+            ExportItem::Customer { item, .. } => match *item {
+                CustomerItem::Return { order, amount, .. } => {
+                    assert_eq!((order.as_str(), amount.to_string()), ("o1", "10.50".into()))
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(order_record("not base64 {").is_err());
+    assert!(order_record("AAAA").is_err());
 }

@@ -7,14 +7,14 @@
 //! form ([`binary`]): the tag byte [`BINARY_V1`], then the deflated body.
 //! The tag cannot begin a deflate stream (its block type bits are 11, a
 //! type deflate reserves), so the first byte tells the forms apart. Which
-//! form is written is [`StateFormat::configured`].
+//! form is written is [`ItemFormat::configured`].
 
 mod binary;
 
 use flate2::{bufread::DeflateDecoder, write::DeflateEncoder, Compression};
 use std::cell::RefCell;
 use std::io::{Read, Write};
-use tier_engine::CustomerState;
+use tier_engine::{CustomerState, OrderRecord};
 
 thread_local! {
     /// One compressor per thread, reset between items: a new one allocates
@@ -54,57 +54,72 @@ fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
 /// deflate reserves, so no deflated JSON state starts with it.
 pub const BINARY_V1: u8 = 0xF6;
 
+/// The first byte of a binary event item ([`encode_event`]), for the same
+/// reason as [`BINARY_V1`]: no deflated pair starts with it.
+pub const EVENT_BINARY_V1: u8 = 0xF6;
+
 /// The environment variable that chooses the form states are written in:
 /// `json` (unset: the default) or `binary`. Both forms are always read.
 pub const STATE_FORMAT_ENV: &str = "STATE_FORMAT";
 
+/// The same for event items: `json` (unset: the default) or `binary`.
+pub const EVENT_FORMAT_ENV: &str = "EVENT_FORMAT";
+
+/// The form an item is written in. Both are always read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateFormat {
+pub enum ItemFormat {
     /// Deflated JSON: what every release reads.
     Json,
-    /// [`BINARY_V1`] and the deflated binary body: read by this release
+    /// A tag byte and a binary body: read by the release that added it
     /// and later ones only.
     Binary,
 }
 
-impl StateFormat {
-    /// The value of [`STATE_FORMAT_ENV`]: unset or empty is JSON, so a
-    /// release that adds the binary reader writes what the release before
-    /// it reads, and a rollback of it is safe.
-    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+impl ItemFormat {
+    /// The value of the environment variable `env`: unset or empty is
+    /// JSON, so a release that adds a binary reader writes what the
+    /// release before it reads, and a rollback of it is safe.
+    pub fn parse(env: &str, value: Option<&str>) -> Result<Self, String> {
         match value.map(str::trim) {
-            None | Some("") | Some("json") => Ok(StateFormat::Json),
-            Some("binary") => Ok(StateFormat::Binary),
-            Some(other) => Err(format!(
-                "{STATE_FORMAT_ENV} is {other:?}: expected json or binary"
-            )),
+            None | Some("") | Some("json") => Ok(ItemFormat::Json),
+            Some("binary") => Ok(ItemFormat::Binary),
+            Some(other) => Err(format!("{env} is {other:?}: expected json or binary")),
         }
     }
 
-    /// The form this process writes, read from the environment once. A
-    /// value that is neither is logged and JSON written (the form every
-    /// release reads).
-    pub fn configured() -> Self {
-        static FORMAT: std::sync::OnceLock<StateFormat> = std::sync::OnceLock::new();
-        *FORMAT.get_or_init(|| {
-            let value = std::env::var(STATE_FORMAT_ENV).ok();
-            StateFormat::parse(value.as_deref()).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "writing states as JSON");
-                StateFormat::Json
-            })
+    /// The form this process writes states in ([`STATE_FORMAT_ENV`]).
+    pub fn states() -> Self {
+        static FORMAT: std::sync::OnceLock<ItemFormat> = std::sync::OnceLock::new();
+        *FORMAT.get_or_init(|| Self::configured(STATE_FORMAT_ENV))
+    }
+
+    /// The form this process writes event items in ([`EVENT_FORMAT_ENV`]).
+    pub fn events() -> Self {
+        static FORMAT: std::sync::OnceLock<ItemFormat> = std::sync::OnceLock::new();
+        *FORMAT.get_or_init(|| Self::configured(EVENT_FORMAT_ENV))
+    }
+
+    /// Read from the environment once. A value that is neither is logged
+    /// and JSON written (the form every release reads); the store refuses
+    /// to start with one (`DynamoStore::from_env`), so this is for tools.
+    fn configured(env: &str) -> Self {
+        let value = std::env::var(env).ok();
+        ItemFormat::parse(env, value.as_deref()).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "writing JSON");
+            ItemFormat::Json
         })
     }
 }
 
-/// The state in the configured form ([`StateFormat::configured`]).
+/// The state in the configured form ([`ItemFormat::states`]).
 pub fn encode_state(state: &CustomerState) -> Vec<u8> {
-    encode_state_as(state, StateFormat::configured())
+    encode_state_as(state, ItemFormat::states())
 }
 
-pub fn encode_state_as(state: &CustomerState, format: StateFormat) -> Vec<u8> {
+pub fn encode_state_as(state: &CustomerState, format: ItemFormat) -> Vec<u8> {
     match format {
-        StateFormat::Json => deflate(&serde_json::to_vec(state).expect("state serialises"), None),
-        StateFormat::Binary => {
+        ItemFormat::Json => deflate(&serde_json::to_vec(state).expect("state serialises"), None),
+        ItemFormat::Binary => {
             let mut body = Vec::with_capacity(4096);
             binary::write(state, &mut body);
             deflate(&body, Some(BINARY_V1))
@@ -124,17 +139,77 @@ pub fn decode_state(bytes: &[u8]) -> Result<CustomerState, String> {
     }
 }
 
-/// An event item's reply and record (both JSON), deflated together: the
-/// order item is written with every order, so it is kept under 1 KB.
-pub fn encode_event(result: &str, record: Option<&str>) -> Vec<u8> {
-    deflate(
-        &serde_json::to_vec(&(result, record)).expect("strings serialise"),
-        None,
-    )
+/// An event item's reply and the order's record in the configured form
+/// ([`ItemFormat::events`]). The order item is written with every order,
+/// so it is kept under 1 KB:
+/// - JSON: the pair `[reply, record JSON]`, deflated;
+/// - binary: [`EVENT_BINARY_V1`], the record's length (varint, 0 for none)
+///   and its bytes (`tier_engine::record_bytes`), then the reply deflated.
+///   A replay reads the record without inflating anything or parsing JSON.
+pub fn encode_event(result: &str, record: Option<&OrderRecord>) -> Vec<u8> {
+    encode_event_as(result, record, ItemFormat::events())
 }
 
-pub fn decode_event(bytes: &[u8]) -> Result<(String, Option<String>), String> {
-    serde_json::from_slice(&inflate(bytes)?).map_err(|e| format!("event item does not decode: {e}"))
+pub fn encode_event_as(result: &str, record: Option<&OrderRecord>, format: ItemFormat) -> Vec<u8> {
+    match format {
+        ItemFormat::Json => {
+            let record = record.map(|r| serde_json::to_string(r).expect("a record serialises"));
+            deflate(
+                &serde_json::to_vec(&(result, record)).expect("strings serialise"),
+                None,
+            )
+        }
+        ItemFormat::Binary => {
+            let mut body = Vec::with_capacity(128);
+            if let Some(record) = record {
+                tier_engine::record_bytes::write(record, &mut body);
+            }
+            let mut out = Vec::with_capacity(body.len() + result.len() / 2 + 8);
+            out.push(EVENT_BINARY_V1);
+            binary::put_varint(&mut out, body.len() as u128);
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&deflate(result.as_bytes(), None));
+            out
+        }
+    }
+}
+
+/// An event item's reply and record, in either form. A record that does
+/// not decode is logged and read as none (as the service has always read
+/// a record whose JSON does not parse): the order's reply still answers
+/// a repeat, and the customer keeps working.
+pub fn decode_event(bytes: &[u8]) -> Result<(String, Option<OrderRecord>), String> {
+    let (reply, record) = match bytes.split_first() {
+        Some((&EVENT_BINARY_V1, rest)) => {
+            let (length, at) =
+                binary::leading_varint(rest).ok_or("event item without a record length")?;
+            let body = usize::try_from(length)
+                .ok()
+                .and_then(|n| rest.get(at..at.checked_add(n)?))
+                .ok_or("event item shorter than its record")?;
+            let reply = inflate(&rest[at + body.len()..])?;
+            let reply = String::from_utf8(reply)
+                .map_err(|e| format!("event item's reply is not UTF-8: {e}"))?;
+            let record = (!body.is_empty())
+                .then(|| tier_engine::record_bytes::read(body))
+                .transpose();
+            (reply, record)
+        }
+        _ => {
+            let (reply, record): (String, Option<String>) =
+                serde_json::from_slice(&inflate(bytes)?)
+                    .map_err(|e| format!("event item does not decode: {e}"))?;
+            let record = record
+                .map(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+                .transpose();
+            (reply, record)
+        }
+    };
+    let record = record.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "an order's stored record does not decode; read as none");
+        None
+    });
+    Ok((reply, record))
 }
 
 #[cfg(test)]
@@ -327,9 +402,9 @@ mod state_forms {
         s
     }
 
-    fn assert_reads_back(state: &tier_engine::CustomerState, format: StateFormat) {
+    fn assert_reads_back(state: &tier_engine::CustomerState, format: ItemFormat) {
         let encoded = encode_state_as(state, format);
-        assert_eq!(encoded[0] == BINARY_V1, format == StateFormat::Binary);
+        assert_eq!(encoded[0] == BINARY_V1, format == ItemFormat::Binary);
         let back = decode_state(&encoded).unwrap();
         assert_eq!(&back, state, "{format:?}");
         // Equal decimals may differ in scale: the text tells them apart.
@@ -348,8 +423,8 @@ mod state_forms {
         #[test]
         fn every_state_reads_back_exactly(steps in proptest::collection::vec(step(), 0..120)) {
             let state = state_after(&steps);
-            assert_reads_back(&state, StateFormat::Binary);
-            assert_reads_back(&state, StateFormat::Json);
+            assert_reads_back(&state, ItemFormat::Binary);
+            assert_reads_back(&state, ItemFormat::Json);
         }
 
         /// Bytes that are no state are refused, never a panic: random
@@ -394,14 +469,14 @@ mod state_forms {
         assert_eq!(state.trackers[1].day_max(20503).to_string(), "80");
         assert_eq!(state.lifetime_points.to_string(), "40.50");
         assert_eq!(state.config_version, Some(3));
-        assert_reads_back(&state, StateFormat::Binary);
+        assert_reads_back(&state, ItemFormat::Binary);
         // What the JSON form writes now, the previous release's reader
         // (inflate, then serde_json) reads.
         let steps: Vec<Step> = (0..60)
             .map(|i| Step::Order(7 * (i % 5), false, 1_000 + 37 * i, (i % 4) as u32))
             .collect();
         let state = state_after(&steps);
-        let json = encode_state_as(&state, StateFormat::Json);
+        let json = encode_state_as(&state, ItemFormat::Json);
         let back: tier_engine::CustomerState =
             serde_json::from_slice(&inflate(&json).unwrap()).unwrap();
         assert_eq!(back, state);
@@ -416,14 +491,23 @@ mod state_forms {
 
     #[test]
     fn the_format_is_json_unless_told_binary() {
-        assert_eq!(StateFormat::parse(None), Ok(StateFormat::Json));
-        assert_eq!(StateFormat::parse(Some("")), Ok(StateFormat::Json));
-        assert_eq!(StateFormat::parse(Some("json")), Ok(StateFormat::Json));
         assert_eq!(
-            StateFormat::parse(Some(" binary ")),
-            Ok(StateFormat::Binary)
+            ItemFormat::parse("STATE_FORMAT", None),
+            Ok(ItemFormat::Json)
         );
-        assert!(StateFormat::parse(Some("bin")).is_err());
+        assert_eq!(
+            ItemFormat::parse("STATE_FORMAT", Some("")),
+            Ok(ItemFormat::Json)
+        );
+        assert_eq!(
+            ItemFormat::parse("STATE_FORMAT", Some("json")),
+            Ok(ItemFormat::Json)
+        );
+        assert_eq!(
+            ItemFormat::parse("STATE_FORMAT", Some(" binary ")),
+            Ok(ItemFormat::Binary)
+        );
+        assert!(ItemFormat::parse("STATE_FORMAT", Some("bin")).is_err());
     }
 
     /// Figures no API event makes: a negative zero, 28 decimals, the
@@ -454,9 +538,103 @@ mod state_forms {
                 points,
             })
             .collect();
-        assert_reads_back(&state, StateFormat::Binary);
-        let back = decode_state(&encode_state_as(&state, StateFormat::Binary)).unwrap();
+        assert_reads_back(&state, ItemFormat::Binary);
+        let back = decode_state(&encode_state_as(&state, ItemFormat::Binary)).unwrap();
         assert!(back.lots[0].points.is_sign_negative());
         assert_eq!(back.lots[0].points.scale(), 3);
+    }
+}
+
+#[cfg(test)]
+mod event_forms {
+    use super::*;
+    use chrono::DateTime;
+    use rust_decimal::Decimal;
+    use tier_engine::ReturnMark;
+
+    fn record() -> OrderRecord {
+        let at = |s| DateTime::from_timestamp(s, 250_000_000).unwrap();
+        OrderRecord {
+            order_id: "order-2026-0001".into(),
+            placed_at: at(1_780_000_000),
+            amount: Decimal::new(129_990, 2),
+            gross_amount: Decimal::new(141_690, 2),
+            line_items_total: Decimal::new(129_990, 2),
+            categories: vec![("shoes".into(), Decimal::new(89_990, 2))],
+            counts_for_purchases: true,
+            points_awarded: Decimal::new(259_980, 2),
+            returned_amount: Decimal::new(10_000, 2),
+            returns: vec![ReturnMark {
+                at: at(1_780_100_000),
+                amount: Decimal::new(10_000, 2),
+            }],
+            points_reversed: Decimal::new(20_000, 2),
+            tier_before: "Silver".into(),
+            tier_after: "Gold".into(),
+            config_version: Some(4),
+        }
+    }
+
+    const REPLY: &str = r#"{"programId":"ako","customerId":"c1","orderId":"order-2026-0001","applied":true,"duplicate":false,"status":"completed","tierBefore":"Silver","tierAfter":"Gold","pointsAwarded":"2599.8","pointsSegments":[{"tier":"Silver","points":"2599.8"}],"upgrades":[{"from":"Silver","to":"Gold"}]}"#;
+
+    #[test]
+    fn both_forms_read_back_the_same_reply_and_record() {
+        let record = record();
+        for r in [Some(&record), None] {
+            let json = encode_event_as(REPLY, r, ItemFormat::Json);
+            let binary = encode_event_as(REPLY, r, ItemFormat::Binary);
+            assert_eq!(binary[0], EVENT_BINARY_V1);
+            assert_ne!(json[0], EVENT_BINARY_V1);
+            for bytes in [&json, &binary] {
+                assert_eq!(decode_event(bytes).unwrap(), (REPLY.to_owned(), r.cloned()));
+            }
+        }
+    }
+
+    /// What a release before the binary form wrote, and still writes with
+    /// `EVENT_FORMAT=json`: the deflated pair of the reply and the
+    /// record's JSON text.
+    #[test]
+    fn the_json_form_is_the_bytes_of_the_release_before() {
+        let record = record();
+        let text = serde_json::to_string(&record).unwrap();
+        let before = deflate(&serde_json::to_vec(&(REPLY, Some(text))).unwrap(), None);
+        assert_eq!(
+            encode_event_as(REPLY, Some(&record), ItemFormat::Json),
+            before
+        );
+    }
+
+    /// The order item is written with every order: the binary form must
+    /// not cost more write units than the JSON form.
+    #[test]
+    fn the_binary_form_is_no_larger() {
+        let record = record();
+        let json = encode_event_as(REPLY, Some(&record), ItemFormat::Json);
+        let binary = encode_event_as(REPLY, Some(&record), ItemFormat::Binary);
+        assert!(
+            binary.len() <= json.len(),
+            "{} > {}",
+            binary.len(),
+            json.len()
+        );
+    }
+
+    /// A record that does not decode is read as none (the reply still
+    /// answers a repeat); an item whose frame is broken is an error.
+    #[test]
+    fn a_damaged_item_is_an_error_or_reads_without_its_record() {
+        let binary = encode_event_as(REPLY, Some(&record()), ItemFormat::Binary);
+        let (length, at) = binary::leading_varint(&binary[1..]).unwrap();
+        let mut bad_record = binary.clone();
+        bad_record[1 + at] = 99; // the record's layout byte
+        assert_eq!(decode_event(&bad_record).unwrap(), (REPLY.to_owned(), None));
+        for cut in [1, 2, 1 + at + length as usize - 1, binary.len() - 1] {
+            assert!(decode_event(&binary[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut long = binary[..1].to_vec();
+        binary::put_varint(&mut long, u128::MAX);
+        assert!(decode_event(&long).is_err());
+        assert!(decode_event(&[]).is_err());
     }
 }

@@ -11,7 +11,8 @@ mod scan;
 mod table;
 
 pub use codec::{
-    decode_state, encode_state, encode_state_as, StateFormat, BINARY_V1, STATE_FORMAT_ENV,
+    decode_event, decode_state, encode_event_as, encode_state, encode_state_as, ItemFormat,
+    BINARY_V1, EVENT_BINARY_V1, EVENT_FORMAT_ENV, STATE_FORMAT_ENV,
 };
 pub use jobs::{job_sk, JobRecord};
 pub use metrics::{measured, measured_so_far, Metrics, MetricsSnapshot};
@@ -31,7 +32,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tier_engine::CustomerState;
+use tier_engine::{CustomerState, OrderRecord};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -177,8 +178,8 @@ pub struct EventItem {
     pub status: Option<String>,
     /// The response first returned for the event (JSON).
     pub result: String,
-    /// The order's recorded contribution (JSON), for completed orders.
-    pub record: Option<String>,
+    /// The order's recorded contribution, for completed orders.
+    pub record: Option<OrderRecord>,
     /// When the order was placed (RFC 3339), for range reads of history.
     pub placed_at: Option<String>,
     /// When the event was decided at, where `placed_at` does not tell: a
@@ -384,8 +385,10 @@ impl DynamoStore {
         };
         // A function told to write a form it does not know refuses to
         // start rather than write one nobody chose.
-        let format = std::env::var(codec::STATE_FORMAT_ENV).ok();
-        StateFormat::parse(format.as_deref()).map_err(StoreError::Config)?;
+        for env in [codec::STATE_FORMAT_ENV, codec::EVENT_FORMAT_ENV] {
+            let format = std::env::var(env).ok();
+            ItemFormat::parse(env, format.as_deref()).map_err(StoreError::Config)?;
+        }
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(Self::timeouts());
         if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
@@ -617,7 +620,7 @@ impl DynamoStore {
         };
         let mut attrs = key(pk.to_owned(), item.sk.clone());
         attrs.insert("hash".into(), s(&item.payload_hash));
-        let data = codec::encode_event(&item.result, item.record.as_deref());
+        let data = codec::encode_event(&item.result, item.record.as_ref());
         check_size("the event item", &data)?;
         attrs.insert("data".into(), AttributeValue::B(Blob::new(data)));
         attrs.insert("itemVersion".into(), n(item.item_version));

@@ -48,7 +48,7 @@ pub fn simulation_part_sk(id: &str, segment: u32) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HistoryItem {
     State(Box<StoredCustomer>),
-    Event(EventItem),
+    Event(Box<EventItem>),
 }
 
 impl HistoryItem {
@@ -279,7 +279,7 @@ impl DynamoStore {
             let decoded = if sk == keys::STATE {
                 HistoryItem::State(Box::new(customer_of(item)?))
             } else {
-                HistoryItem::Event(event_of(item)?)
+                HistoryItem::Event(Box::new(event_of(item)?))
             };
             items.push((customer.to_owned(), decoded));
         }

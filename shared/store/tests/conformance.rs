@@ -270,6 +270,7 @@ async fn order_items_are_read_back_by_date(store: DynamoStore) {
     {
         let mut e = event(&format!("ORDER#o{i}"), "h");
         e.placed_at = Some((*placed).into());
+        e.record = Some(record(&format!("o{i}"), placed));
         events.push(EventWrite::Create(e));
     }
     events.push(EventWrite::Create(event("RETURN#r1", "h")));
@@ -278,9 +279,66 @@ async fn order_items_are_read_back_by_date(store: DynamoStore) {
         .orders_since("p", "c", "2026-03-01T00:00:00Z")
         .await
         .unwrap();
-    let mut ids: Vec<_> = since.iter().map(|e| e.sk.clone()).collect();
-    ids.sort();
-    assert_eq!(ids, vec!["ORDER#o1", "ORDER#o2"]);
+    let mut read: Vec<_> = since
+        .iter()
+        .map(|e| (e.sk.clone(), e.record.clone().map(|r| r.order_id)))
+        .collect();
+    read.sort();
+    assert_eq!(
+        read,
+        [
+            ("ORDER#o1".into(), Some("o1".into())),
+            ("ORDER#o2".into(), Some("o2".into()))
+        ]
+    );
+    assert_eq!(
+        since[0].record,
+        Some(record(
+            &since[0].sk[6..],
+            &since[0].placed_at.clone().unwrap()
+        ))
+    );
+    // Written in the form EVENT_FORMAT chooses (the suite runs both).
+    let raw = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(keys::customer_pk("p", "c")))
+        .key("sk", AttributeValue::S("ORDER#o1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let data = raw["data"].as_b().unwrap().as_ref();
+    assert_eq!(
+        data[0] == tier_store::EVENT_BINARY_V1,
+        tier_store::ItemFormat::events() == tier_store::ItemFormat::Binary
+    );
+}
+
+/// An order's record with every kind of field set.
+fn record(id: &str, placed: &str) -> tier_engine::OrderRecord {
+    let placed: chrono::DateTime<chrono::Utc> = placed.parse().unwrap();
+    tier_engine::OrderRecord {
+        order_id: id.into(),
+        placed_at: placed,
+        amount: "120.50".parse().unwrap(),
+        gross_amount: "130".parse().unwrap(),
+        line_items_total: "120.50".parse().unwrap(),
+        categories: vec![("shoes".into(), "100.5".parse().unwrap())],
+        counts_for_purchases: true,
+        points_awarded: "241".parse().unwrap(),
+        returned_amount: "20".parse().unwrap(),
+        returns: vec![tier_engine::ReturnMark {
+            at: placed + chrono::Duration::days(3),
+            amount: "20".parse().unwrap(),
+        }],
+        points_reversed: "40".parse().unwrap(),
+        tier_before: "Member".into(),
+        tier_after: "Silver".into(),
+        config_version: Some(2),
+    }
 }
 
 fn notice(seq: u64, customer: &str) -> NoticeItem {

@@ -17,7 +17,7 @@ use serde_json::json;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use tier_engine::{CustomerState, Order, OrderStatus, Return};
+use tier_engine::{CustomerState, Order, OrderRecord, OrderStatus, Return};
 
 #[derive(Args, Debug, Clone)]
 pub struct GenerateArgs {
@@ -39,6 +39,43 @@ pub struct GenerateArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 13)]
     pub seed: u64,
+    /// The form of the order and return items, as the store's
+    /// `EVENT_FORMAT` chooses it: `json` (the deflated pair) or `binary`.
+    #[arg(long, value_enum, default_value_t = EventForm::Json)]
+    pub event_format: EventForm,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventForm {
+    Json,
+    Binary,
+}
+
+/// An event item's `data` as the store writes it in `form`
+/// (`tier_store::encode_event_as`).
+fn event_data(reply: &str, record: Option<&OrderRecord>, form: EventForm) -> Vec<u8> {
+    match form {
+        EventForm::Json => {
+            let record = record.map(|r| serde_json::to_string(r).expect("a record"));
+            deflate(&serde_json::to_vec(&(reply, record)).expect("json"))
+        }
+        EventForm::Binary => {
+            let mut body = Vec::new();
+            if let Some(record) = record {
+                tier_engine::record_bytes::write(record, &mut body);
+            }
+            let mut out = vec![0xF6];
+            let mut n = body.len();
+            while n >= 0x80 {
+                out.push((n as u8) | 0x80);
+                n >>= 7;
+            }
+            out.push(n as u8);
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&deflate(reply.as_bytes()));
+            out
+        }
+    }
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -118,8 +155,7 @@ pub fn generate(args: &GenerateArgs) -> Result<(), SimError> {
                     "tierBefore": applied.record.tier_before, "tierAfter": applied.record.tier_after,
                     "pointsAwarded": applied.decision.points.to_string(), "pointsSegments": [], "upgrades": []});
                 records.push(applied.record);
-                let record = serde_json::to_string(records.last().expect("pushed")).expect("a record");
-                let blob = deflate(&serde_json::to_vec(&(reply.to_string(), Some(record))).expect("json"));
+                let blob = event_data(&reply.to_string(), records.last(), args.event_format);
                 let line = json!({"Item": {"pk": {"S": pk}, "sk": {"S": format!("ORDER#{}", order.order_id)},
                     "hash": {"S": format!("{:064x}", rng.u128(..))}, "data": {"B": b64(&blob)},
                     "itemVersion": {"N": "1"}, "status": {"S": "completed"}, "placedAt": {"S": stamp(at)}}});
@@ -140,7 +176,7 @@ pub fn generate(args: &GenerateArgs) -> Result<(), SimError> {
                             "returnId": "r0", "duplicate": false, "amountReturned": amount.to_string(),
                             "pointsReversed": back.points_reversed.to_string(), "pointsShortfall": "0",
                             "tierBefore": "", "tierAfter": "", "downgrades": []});
-                        let blob = deflate(&serde_json::to_vec(&(reply.to_string(), None::<String>)).expect("json"));
+                        let blob = event_data(&reply.to_string(), None, args.event_format);
                         let line = json!({"Item": {"pk": {"S": pk}, "sk": {"S": "RETURN#r0"},
                             "hash": {"S": "0"}, "data": {"B": b64(&blob)}, "itemVersion": {"N": "1"}}});
                         put(&mut rng, line.to_string())?;

@@ -196,7 +196,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
     Ok(state)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u128) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u128) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -293,6 +293,13 @@ fn put_planes(out: &mut Vec<u8>, integers: Vec<u128>) {
     for plane in 0..width {
         out.extend(integers.iter().map(|v| (v >> (8 * plane)) as u8));
     }
+}
+
+/// The varint `bytes` open with, and how many bytes it took.
+pub(super) fn leading_varint(bytes: &[u8]) -> Option<(u128, usize)> {
+    let mut r = Reader { bytes };
+    let v = r.varint().ok()?;
+    Some((v, bytes.len() - r.bytes.len()))
 }
 
 struct Reader<'a> {
