@@ -914,7 +914,69 @@ async fn a_simulation_runs_step_by_step_as_the_state_machine_calls_it(api: Api) 
     );
 }
 
+/// An order whose stored record does not decode (in either stored form)
+/// fails the job with why, as tier-sim refuses it; the service reads the
+/// order as one without a record, so the customer keeps working.
+async fn a_record_that_does_not_decode_fails_the_job_not_the_customer(api: Api) {
+    api.program("rd", &ladder()).await;
+    let mut rng = fastrand::Rng::with_seed(5);
+    for c in 0..3 {
+        history(&api, "rd", &format!("c{c}"), &mut rng).await;
+    }
+    let order = json!({"orderId": "broken", "customerId": "c9", "placedAt": "2026-02-01T00:00:00Z",
+        "status": "completed", "amount": "40.00", "currency": "USD"});
+    assert_eq!(api.post("/programs/rd/orders", &order).await.status, 200);
+    let reply = r#"{"applied":true}"#;
+    let json_form = {
+        let pair = serde_json::to_vec(&(reply, Some(r#"{"orderId":1}"#))).unwrap();
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
+        e.write_all(&pair).unwrap();
+        e.finish().unwrap()
+    };
+    let mut binary_form = tier_store::encode_event_as(reply, None, tier_store::ItemFormat::Binary);
+    // A record of layout 9, which no release writes.
+    binary_form.splice(1..2, [2, 9, 0]);
+    for (form, data) in [("json", json_form), ("binary", binary_form)] {
+        api.store()
+            .client()
+            .update_item()
+            .table_name(api.store().table())
+            .key(
+                "pk",
+                AttributeValue::S(tier_store::keys::customer_pk("rd", "c9")),
+            )
+            .key("sk", AttributeValue::S("ORDER#broken".into()))
+            .update_expression("SET #d = :d")
+            .expression_attribute_names("#d", "data")
+            .expression_attribute_values(":d", AttributeValue::B(data.into()))
+            .send()
+            .await
+            .unwrap();
+        let accepted = start(&api, "rd", &json!({"config": draft()})).await;
+        let done = finished(&api, "rd", accepted["simulationId"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "failed", "{form}: {done}");
+        assert!(
+            done["failureReason"]
+                .as_str()
+                .unwrap()
+                .contains("order record does not decode"),
+            "{form}: {done}"
+        );
+        let status = api.get("/programs/rd/customers/c9").await;
+        assert_eq!(status.status, 200, "{form}: {}", status.body);
+        let next = json!({"orderId": format!("after-{form}"), "customerId": "c9",
+            "placedAt": "2026-03-01T00:00:00Z", "status": "completed", "amount": "10.00",
+            "currency": "USD"});
+        assert_eq!(
+            api.post("/programs/rd/orders", &next).await.status,
+            200,
+            "{form}"
+        );
+    }
+}
+
 on_both_engines!(
+    a_record_that_does_not_decode_fails_the_job_not_the_customer,
     the_report_is_the_one_tier_sim_gives_for_the_same_history,
     a_simulation_runs_step_by_step_as_the_state_machine_calls_it,
     a_draft_dates_its_retention_rules_as_publishing_would,

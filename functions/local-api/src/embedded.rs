@@ -589,6 +589,7 @@ mod tests {
             status: Some("completed".into()),
             result: format!("{{\"hash\":\"{hash}\"}}"),
             record: None,
+            unreadable_record: None,
             placed_at: Some("2026-03-01T00:00:00Z".into()),
             at: None,
             item_version: 1,

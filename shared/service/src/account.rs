@@ -94,6 +94,7 @@ impl UseCase for Redeem<'_> {
             current_points: state.current_points.into(),
         };
         let item = EventItem {
+            unreadable_record: None,
             sk: self.sk(),
             payload_hash: self.hash.clone(),
             status: None,

@@ -130,6 +130,7 @@ impl IngestOrder<'_> {
             downgrades: vec![],
         };
         let mut item = EventItem {
+            unreadable_record: None,
             sk: keys::order_sk(&order.order_id),
             payload_hash: self.body_hash.clone(),
             status: Some(order.status.as_str().to_owned()),

@@ -145,6 +145,7 @@ impl UseCase for ReverseReturn<'_> {
             downgrades: downgrades_out(program, &back),
         };
         let return_item = EventItem {
+            unreadable_record: None,
             sk: self.return_sk(),
             payload_hash: self.hash.clone(),
             status: None,

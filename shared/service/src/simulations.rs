@@ -1083,6 +1083,12 @@ fn customer_item(item: HistoryItem) -> Result<Option<CustomerItem>, export::Item
         HistoryItem::State(stored) => Ok(Some(CustomerItem::State {
             last_event_at: stored.state.last_event_at,
         })),
+        // A record that does not decode stops the job, as it stops tier-sim
+        // (the service reads such an order as one without a record).
+        HistoryItem::Event(e) if e.unreadable_record.is_some() => Err(export::ItemError(format!(
+            "order record does not decode: {}",
+            e.unreadable_record.unwrap_or_default()
+        ))),
         HistoryItem::Event(e) => export::event_item(
             &e.sk,
             e.status.as_deref(),

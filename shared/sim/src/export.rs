@@ -296,10 +296,15 @@ const BINARY_STATE: u8 = 0xF6;
 /// (`tier_engine::record_bytes`), then the reply deflated.
 const BINARY_EVENT: u8 = 0xF6;
 
-/// An unsigned LEB128 varint at the start of `bytes`, and where it ends.
+/// An unsigned LEB128 varint at the start of `bytes`, and where it ends;
+/// None past 64 bits (as the store, which reads up to 128, refuses such a
+/// length too).
 fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (i, byte) in bytes.iter().enumerate().take(10) {
+        if i == 9 && byte & 0x7e != 0 {
+            return None;
+        }
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
             return Some((value, i + 1));
@@ -342,11 +347,13 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
     decode_line(line, program, None)
 }
 
-/// As [`parse_line`], except that an order's record is not decoded: its
-/// JSON text is left in `record_text` (None for any other item, and for an
+/// As [`parse_line`], except that an order's record is not decoded: it is
+/// left in `record_text` as text (None for any other item, and for an
 /// order that never completed) and the item's `record` is None until the
-/// caller sets it from [`order_record`]. The CLI writes the text to its
-/// partition files and decodes it once, when it replays them.
+/// caller sets it from [`deferred_record`]. The text is a letter for the
+/// stored form, then the record: `j` and its JSON, or `b` and its bytes
+/// in base64. The CLI writes the text to its partition files and decodes
+/// it once, when it replays them.
 pub fn parse_line_deferring_record(
     line: &str,
     program: Option<&str>,
@@ -421,12 +428,10 @@ fn decode_line(
                 *text = record;
                 order_item(id, status, None, at)?
             }
-            None => order_item(
-                id,
-                status,
-                record.as_deref().map(order_record).transpose()?,
-                at,
-            )?,
+            None => {
+                let record = record.map(|t| deferred_record(id, &t)).transpose()?;
+                order_item(id, status, record, at)?
+            }
         }
     } else if let Some(id) = sk.strip_prefix("RETURN#") {
         let reply = reply_text(a, "return")?;
@@ -444,9 +449,12 @@ fn decode_line(
     })
 }
 
-/// The record an order item keeps, as text [`order_record`] reads: its
-/// JSON from the deflated pair, or (the binary form) its bytes in base64,
-/// taken without inflating the reply beside them.
+/// The record an order item keeps, as text [`deferred_record`] reads:
+/// `j` and its JSON from the deflated pair, or (the binary form) `b` and
+/// its bytes in base64, taken without inflating the reply beside them:
+/// the replay never reads an order's reply, so in the binary form damage
+/// confined to the reply goes unseen here (the store, which reads it,
+/// refuses the item).
 fn order_data(v: Option<&Value<'_>>) -> Result<Option<String>, ItemError> {
     INFLATER.with(|cell| {
         let mut guard = cell.borrow_mut();
@@ -454,14 +462,38 @@ fn order_data(v: Option<&Value<'_>>) -> Result<Option<String>, ItemError> {
         binary(v, "data", raw)?;
         if let Some((&BINARY_EVENT, body)) = raw.split_first() {
             let (record, _) = binary_parts(body)?;
-            let text = base64::engine::general_purpose::STANDARD.encode(record);
-            return Ok((!record.is_empty()).then_some(text));
+            if record.is_empty() {
+                return Ok(None);
+            }
+            let mut text = String::with_capacity(1 + record.len() * 4 / 3 + 4);
+            text.push(BYTES);
+            base64::engine::general_purpose::STANDARD.encode_string(record, &mut text);
+            return Ok(Some(text));
         }
         inflate_into(decoder, raw, out, "data")?;
         let (_, record): (serde::de::IgnoredAny, Option<String>) = serde_json::from_slice(out)
             .map_err(|e| bad(format!("order data does not decode: {e}")))?;
-        Ok(record)
+        Ok(record.map(|json| format!("{JSON}{json}")))
     })
+}
+
+/// The letters [`order_data`] puts before a record's text.
+const JSON: char = 'j';
+const BYTES: char = 'b';
+
+/// The record of order `order_id` from its text as [`order_data`] left it.
+pub fn deferred_record(order_id: &str, text: &str) -> Result<OrderRecord, ItemError> {
+    if let Some(json) = text.strip_prefix(JSON) {
+        return order_record(json);
+    }
+    let b64 = text
+        .strip_prefix(BYTES)
+        .ok_or_else(|| bad("an order record's text names no form"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| bad(format!("order record is not base64: {e}")))?;
+    tier_engine::record_bytes::read(order_id, &bytes)
+        .map_err(|e| bad(format!("order record does not decode: {e}")))
 }
 
 /// The reply an event item keeps: the first of its deflated pair, or the
@@ -516,19 +548,9 @@ pub fn order_item(
     })
 }
 
-/// An order's record from its text as the reader keeps it: its JSON, or
-/// (the store's binary form) its bytes in base64, which never start with
-/// a brace.
+/// An order's record from its JSON text as stored.
 pub fn order_record(text: &str) -> Result<OrderRecord, ItemError> {
-    if text.starts_with('{') {
-        return serde_json::from_str(text)
-            .map_err(|e| bad(format!("order record does not decode: {e}")));
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| bad(format!("order record is neither JSON nor base64: {e}")))?;
-    tier_engine::record_bytes::read(&bytes)
-        .map_err(|e| bad(format!("order record does not decode: {e}")))
+    serde_json::from_str(text).map_err(|e| bad(format!("order record does not decode: {e}")))
 }
 
 /// A return item from its stored reply (JSON) and `at`.

@@ -180,6 +180,10 @@ pub struct EventItem {
     pub result: String,
     /// The order's recorded contribution, for completed orders.
     pub record: Option<OrderRecord>,
+    /// Why the stored record did not decode, when it did not (`record` is
+    /// then None). The service reads such an order as one without a
+    /// record, as it always has; a replay refuses it. Never written.
+    pub unreadable_record: Option<String>,
     /// When the order was placed (RFC 3339), for range reads of history.
     pub placed_at: Option<String>,
     /// When the event was decided at, where `placed_at` does not tell: a
@@ -620,6 +624,15 @@ impl DynamoStore {
         };
         let mut attrs = key(pk.to_owned(), item.sk.clone());
         attrs.insert("hash".into(), s(&item.payload_hash));
+        if let Some(record) = &item.record {
+            // The binary form keeps the id only in the sort key.
+            if item.sk.strip_prefix("ORDER#") != Some(record.order_id.as_str()) {
+                return Err(StoreError::Corrupt(format!(
+                    "a record of order `{}` written to item `{}`",
+                    record.order_id, item.sk
+                )));
+            }
+        }
         let data = codec::encode_event(&item.result, item.record.as_ref());
         check_size("the event item", &data)?;
         attrs.insert("data".into(), AttributeValue::B(Blob::new(data)));
@@ -921,13 +934,24 @@ fn event_of(item: &Item) -> Result<EventItem, StoreError> {
         .get("data")
         .and_then(|v| v.as_b().ok())
         .ok_or_else(|| StoreError::Corrupt("event item without data".into()))?;
-    let (result, record) = codec::decode_event(data.as_ref()).map_err(StoreError::Corrupt)?;
+    let sk = get_s(item, "sk").unwrap_or_default();
+    let order_id = sk.strip_prefix("ORDER#").unwrap_or(&sk);
+    let (result, record) =
+        codec::decode_event(data.as_ref(), order_id).map_err(StoreError::Corrupt)?;
+    let (record, unreadable_record) = match record {
+        Ok(record) => (record, None),
+        Err(e) => {
+            tracing::error!(sk = %sk, error = %e, "an order's stored record does not decode");
+            (None, Some(e))
+        }
+    };
     Ok(EventItem {
-        sk: get_s(item, "sk").unwrap_or_default(),
+        sk,
         payload_hash: get_s(item, "hash").unwrap_or_default(),
         status: get_s(item, "status"),
         result,
         record,
+        unreadable_record,
         placed_at: get_s(item, "placedAt"),
         at: get_s(item, "at"),
         item_version: get_n(item, "itemVersion")?,

@@ -52,6 +52,7 @@ fn event(sk: &str, hash: &str) -> EventItem {
         status: Some("completed".into()),
         result: format!("{{\"hash\":\"{hash}\"}}"),
         record: None,
+        unreadable_record: None,
         placed_at: Some("2026-03-01T00:00:00Z".into()),
         at: None,
         item_version: 1,

@@ -369,9 +369,9 @@ pub fn partition_export(
                         // the rest of the line. Text with a line break in
                         // it is decoded here and serialised instead.
                         let raw = match (&mut *item, record_text.take()) {
-                            (CustomerItem::Order { record, .. }, Some(text)) => {
+                            (CustomerItem::Order { id, record, .. }, Some(text)) => {
                                 if text.contains('\n') {
-                                    *record = Some(export::order_record(&text).map_err(at)?);
+                                    *record = Some(export::deferred_record(id, &text).map_err(at)?);
                                     None
                                 } else {
                                     Some(text)
@@ -462,10 +462,14 @@ pub fn replay_partitions(
                         None => (rest, None),
                     };
                     let mut item: CustomerItem = serde_json::from_str(json).map_err(|e| at(&e))?;
-                    if let (CustomerItem::Order { record: slot, .. }, Some((source, text))) =
-                        (&mut item, record)
+                    if let (
+                        CustomerItem::Order {
+                            id, record: slot, ..
+                        },
+                        Some((source, text)),
+                    ) = (&mut item, record)
                     {
-                        let record = export::order_record(text)
+                        let record = export::deferred_record(id, text)
                             .map_err(|e| input(export_line(work, source), e))?;
                         *slot = Some(record);
                     }
