@@ -57,7 +57,7 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
 
 /// The record of order `order_id` that `bytes` hold, all of them.
 pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
-    let mut r = Reader { bytes };
+    let mut r = ByteReader::new(bytes, "the record");
     let version = r.byte()?;
     if version != VERSION_1 {
         return Err(format!(
@@ -69,7 +69,7 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     let amount = r.decimal()?;
     let gross_amount = r.decimal()?;
     let line_items_total = r.decimal()?;
-    let categories = (0..r.len()?)
+    let categories = (0..r.count()?)
         .map(|_| Ok((r.string()?, r.decimal()?)))
         .collect::<Result<_, String>>()?;
     let counts_for_purchases = match r.byte()? {
@@ -79,7 +79,7 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     };
     let points_awarded = r.decimal()?;
     let returned_amount = r.decimal()?;
-    let returns = (0..r.len()?)
+    let returns = (0..r.count()?)
         .map(|_| {
             Ok(ReturnMark {
                 at: r.instant()?,
@@ -94,8 +94,8 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
         0 => None,
         v => Some(u64::try_from(v - 1).map_err(|_| "the config version is too large")?),
     };
-    if !r.bytes.is_empty() {
-        return Err(format!("{} bytes after the record", r.bytes.len()));
+    if r.left() > 0 {
+        return Err(format!("{} bytes after the record", r.left()));
     }
     Ok(OrderRecord {
         order_id,
@@ -115,12 +115,37 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     })
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u128) {
+/// `v` as an unsigned LEB128 varint: seven bits a byte, low bits first,
+/// the top bit set on every byte but the last. The store's other binary
+/// forms write their lengths and figures the same way.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u128) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// The varint `bytes` open with and how many bytes it took; Err when they
+/// end before it does ("ends early") or it passes 128 bits ("overflows").
+pub fn varint(bytes: &[u8]) -> Result<(u128, usize), &'static str> {
+    let mut v = 0u128;
+    for (i, &b) in bytes.iter().take(19).enumerate() {
+        let shift = 7 * i as u32;
+        let bits = u128::from(b & 0x7f);
+        if shift > 0 && bits >> (128 - shift) != 0 {
+            return Err("a varint overflows");
+        }
+        v |= bits << shift;
+        if b & 0x80 == 0 {
+            return Ok((v, i + 1));
+        }
+    }
+    Err(if bytes.len() < 19 {
+        "a varint ends early"
+    } else {
+        "a varint overflows"
+    })
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -139,47 +164,66 @@ fn put_decimal(out: &mut Vec<u8>, d: Decimal) {
     put_varint(out, d.mantissa().unsigned_abs());
 }
 
-struct Reader<'a> {
+/// A cursor over bytes in this module's conventions, for the store's
+/// other binary forms too: every read is checked, and a count is never
+/// more than the bytes left (each counted thing takes at least one byte),
+/// so that no input asks for a large allocation.
+pub struct ByteReader<'a> {
     bytes: &'a [u8],
+    /// What the bytes are, for errors: "the record", "the state".
+    what: &'static str,
 }
 
-impl Reader<'_> {
-    fn byte(&mut self) -> Result<u8, String> {
-        let (&b, rest) = self.bytes.split_first().ok_or("the record ends early")?;
-        self.bytes = rest;
-        Ok(b)
+impl<'a> ByteReader<'a> {
+    pub fn new(bytes: &'a [u8], what: &'static str) -> Self {
+        ByteReader { bytes, what }
     }
 
-    fn varint(&mut self) -> Result<u128, String> {
-        let mut v = 0u128;
-        for shift in (0..128).step_by(7) {
-            let b = self.byte()?;
-            let bits = u128::from(b & 0x7f);
-            if shift > 0 && bits >> (128 - shift) != 0 {
-                return Err("a varint overflows".into());
-            }
-            v |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
+    /// The bytes not read yet.
+    pub fn left(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if n > self.bytes.len() {
+            return Err(format!("{} ends early", self.what));
         }
-        Err("a varint overflows".into())
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
     }
 
-    /// A length, at most the bytes left (each element takes at least one),
-    /// so that no input makes a large allocation.
-    fn len(&mut self) -> Result<usize, String> {
+    pub fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub fn varint(&mut self) -> Result<u128, String> {
+        let (v, n) = varint(self.bytes).map_err(|e| format!("{}: {e}", self.what))?;
+        self.bytes = &self.bytes[n..];
+        Ok(v)
+    }
+
+    /// A count, at most the bytes left.
+    pub fn count(&mut self) -> Result<usize, String> {
         let n = self.varint()?;
         usize::try_from(n)
             .ok()
             .filter(|n| *n <= self.bytes.len())
-            .ok_or_else(|| format!("a length of {n} is longer than the record"))
+            .ok_or_else(|| {
+                format!(
+                    "a count of {n} with {} bytes left in {}",
+                    self.left(),
+                    self.what
+                )
+            })
     }
+}
 
+/// The record's own reads.
+impl ByteReader<'_> {
     fn string(&mut self) -> Result<String, String> {
-        let n = self.len()?;
-        let (text, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
+        let n = self.count()?;
+        let text = self.take(n)?;
         std::str::from_utf8(text)
             .map(str::to_owned)
             .map_err(|e| format!("a string is not UTF-8: {e}"))
@@ -359,7 +403,7 @@ mod tests {
         put_varint(&mut long, u128::MAX);
         assert!(read("o1", &long)
             .unwrap_err()
-            .contains("longer than the record"));
+            .contains("bytes left in the record"));
         // A varint past 128 bits.
         let mut endless = vec![VERSION_1];
         endless.extend([0xff; 18]);

@@ -300,17 +300,8 @@ const BINARY_EVENT: u8 = 0xF6;
 /// None past 64 bits (as the store, which reads up to 128, refuses such a
 /// length too).
 fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (i, byte) in bytes.iter().enumerate().take(10) {
-        if i == 9 && byte & 0x7e != 0 {
-            return None;
-        }
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
+    let (v, n) = tier_engine::record_bytes::varint(bytes).ok()?;
+    Some((u64::try_from(v).ok()?, n))
 }
 
 fn instant(v: Option<&Value<'_>>) -> Result<Option<DateTime<Utc>>, ItemError> {

@@ -14,6 +14,7 @@ mod binary;
 use flate2::{bufread::DeflateDecoder, write::DeflateEncoder, Compression};
 use std::cell::RefCell;
 use std::io::{Read, Write};
+use tier_engine::record_bytes::{put_varint, varint};
 use tier_engine::{CustomerState, OrderRecord};
 
 thread_local! {
@@ -166,7 +167,7 @@ pub fn encode_event_as(result: &str, record: Option<&OrderRecord>, format: ItemF
             }
             let mut out = Vec::with_capacity(body.len() + result.len() / 2 + 8);
             out.push(EVENT_BINARY_V1);
-            binary::put_varint(&mut out, body.len() as u128);
+            put_varint(&mut out, body.len() as u128);
             out.extend_from_slice(&body);
             out.extend_from_slice(&deflate(result.as_bytes(), None));
             out
@@ -188,7 +189,7 @@ pub fn decode_event(bytes: &[u8], order_id: &str) -> Result<DecodedEvent, String
     match bytes.split_first() {
         Some((&EVENT_BINARY_V1, rest)) => {
             let (length, at) =
-                binary::leading_varint(rest).ok_or("event item without a record length")?;
+                varint(rest).map_err(|e| format!("event item's record length: {e}"))?;
             let body = usize::try_from(length)
                 .ok()
                 .and_then(|n| rest.get(at..at.checked_add(n)?))
@@ -682,7 +683,7 @@ mod event_forms {
     #[test]
     fn a_damaged_item_is_an_error_or_reads_without_its_record() {
         let binary = encode_event_as(REPLY, Some(&record()), ItemFormat::Binary);
-        let (length, at) = binary::leading_varint(&binary[1..]).unwrap();
+        let (length, at) = varint(&binary[1..]).unwrap();
         let mut bad_record = binary.clone();
         bad_record[1 + at] = 99; // the record's layout byte
         let (reply, record) = decode_event(&bad_record, "o").unwrap();
@@ -694,7 +695,7 @@ mod event_forms {
             assert!(decode_event(&binary[..cut], "o").is_err(), "cut at {cut}");
         }
         let mut long = binary[..1].to_vec();
-        binary::put_varint(&mut long, u128::MAX);
+        put_varint(&mut long, u128::MAX);
         assert!(decode_event(&long, "o").is_err());
         assert!(decode_event(&[], "o").is_err());
     }

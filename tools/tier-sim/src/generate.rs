@@ -65,12 +65,7 @@ fn event_data(reply: &str, record: Option<&OrderRecord>, form: EventForm) -> Vec
                 tier_engine::record_bytes::write(record, &mut body);
             }
             let mut out = vec![0xF6];
-            let mut n = body.len();
-            while n >= 0x80 {
-                out.push((n as u8) | 0x80);
-                n >>= 7;
-            }
-            out.push(n as u8);
+            tier_engine::record_bytes::put_varint(&mut out, body.len() as u128);
             out.extend_from_slice(&body);
             out.extend_from_slice(&deflate(reply.as_bytes()));
             out

@@ -34,6 +34,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::VecDeque;
 use tier_engine::period::DayNumber;
+use tier_engine::record_bytes::{put_varint, ByteReader};
 use tier_engine::rejudge::Judged;
 use tier_engine::series::{Bucket, Series};
 use tier_engine::state::{BestOrder, Lot, TierChange};
@@ -143,8 +144,10 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
 }
 
 pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
-    let mut r = Reader { bytes };
-    let json_len = r.len()?;
+    let mut r = Reader {
+        bytes: ByteReader::new(bytes, "the state"),
+    };
+    let json_len = r.count()?;
     let json = r.take(json_len)?;
     let mut state: CustomerState =
         serde_json::from_slice(json).map_err(|e| format!("state fields: {e}"))?;
@@ -152,7 +155,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
         return Err("lots or trackers among the JSON fields".into());
     }
 
-    let count = r.len()?;
+    let count = r.count()?;
     let days = r.days(count)?;
     let points = r.decimals(count)?;
     state.lots = days
@@ -161,15 +164,15 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
         .map(|(day, points)| Lot { day, points })
         .collect::<VecDeque<_>>();
 
-    let series = r.len()?;
-    let mut keys = Vec::with_capacity(series.min(r.bytes.len()));
+    let series = r.count()?;
+    let mut keys = Vec::with_capacity(series.min(r.left()));
     let mut all_days = Vec::new();
     for _ in 0..series {
-        let key_len = r.len()?;
+        let key_len = r.count()?;
         let key = std::str::from_utf8(r.take(key_len)?)
             .map_err(|_| "a tracker key is not UTF-8")?
             .to_owned();
-        let count = r.len()?;
+        let count = r.count()?;
         let days = r.days(count)?;
         if days.windows(2).any(|w| w[0] >= w[1]) {
             return Err(format!("tracker {key}: days out of order"));
@@ -179,8 +182,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
     }
     let sums = r.decimals(all_days.len())?;
     let maxima = r.decimals(all_days.len())?;
-    if !r.bytes.is_empty() {
-        return Err(format!("{} bytes after the state", r.bytes.len()));
+    if r.left() > 0 {
+        return Err(format!("{} bytes after the state", r.left()));
     }
     let mut buckets = all_days
         .into_iter()
@@ -194,14 +197,6 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
         state.trackers.push(Series::from_buckets(key, mine));
     }
     Ok(state)
-}
-
-pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u128) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn put_len(out: &mut Vec<u8>, n: usize) {
@@ -295,60 +290,28 @@ fn put_planes(out: &mut Vec<u8>, integers: Vec<u128>) {
     }
 }
 
-/// The varint `bytes` open with, and how many bytes it took.
-pub(super) fn leading_varint(bytes: &[u8]) -> Option<(u128, usize)> {
-    let mut r = Reader { bytes };
-    let v = r.varint().ok()?;
-    Some((v, bytes.len() - r.bytes.len()))
-}
-
+/// The state's own reads on top of the shared byte reader.
 struct Reader<'a> {
-    bytes: &'a [u8],
+    bytes: ByteReader<'a>,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if n > self.bytes.len() {
-            return Err("the state ends early".into());
-        }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
+impl<'a> std::ops::Deref for Reader<'a> {
+    type Target = ByteReader<'a>;
+    fn deref(&self) -> &ByteReader<'a> {
+        &self.bytes
     }
+}
 
-    fn byte(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
+impl std::ops::DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.bytes
     }
+}
 
-    fn varint(&mut self) -> Result<u128, String> {
-        let mut v = 0u128;
-        for shift in (0..128).step_by(7) {
-            let b = self.byte()?;
-            let bits = u128::from(b & 0x7f);
-            if shift == 126 && bits > 0b11 {
-                return Err("a varint past 128 bits".into());
-            }
-            v |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err("a varint past 128 bits".into())
-    }
-
-    /// A count: never more than the bytes left, as every counted thing
-    /// takes at least one byte (so garbage cannot ask for a huge buffer).
-    fn len(&mut self) -> Result<usize, String> {
-        let n = self.varint()?;
-        usize::try_from(n)
-            .ok()
-            .filter(|n| *n <= self.bytes.len())
-            .ok_or_else(|| format!("a count of {n} with {} bytes left", self.bytes.len()))
-    }
-
+impl Reader<'_> {
     fn days(&mut self, count: usize) -> Result<Vec<DayNumber>, String> {
         let mut day = 0i128;
-        let mut days = Vec::with_capacity(count.min(self.bytes.len()));
+        let mut days = Vec::with_capacity(count.min(self.left()));
         for _ in 0..count {
             day = day
                 .checked_add(unzigzag(self.varint()?))
