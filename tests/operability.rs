@@ -31,6 +31,44 @@ fn terminate(child: &Child) {
     assert!(status.success());
 }
 
+/// Told to write an item form it does not know, the local API refuses to
+/// start and says why, as a deployed function does.
+#[test]
+fn an_unknown_item_form_stops_the_start() {
+    for env in [tier_store::STATE_FORMAT_ENV, tier_store::EVENT_FORMAT_ENV] {
+        let mut child = Command::new(binary())
+            .args(["--in-memory", "--port", "0"])
+            .env(env, "bson")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                child.kill().unwrap();
+                panic!("{env}: the local API started with an unknown form");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(1), "{env}");
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(
+            stderr.contains(&format!("{env} is \"bson\": expected json or binary")),
+            "{env}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn version_is_printed() {
     let out = Command::new(binary()).arg("--version").output().unwrap();

@@ -340,6 +340,7 @@ pub async fn start(args: &Args) -> Result<Running, BoxError> {
             .map_err(StartError)?;
         return serve_remote(remote, args.port).await;
     }
+    tier_store::check_item_formats().map_err(StartError)?;
     let (store, endpoint, engine) = match &args.dynamodb_endpoint {
         Some(e) => (DynamoStore::local(e, args.table.clone()), e.clone(), None),
         None => {

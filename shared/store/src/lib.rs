@@ -389,10 +389,7 @@ impl DynamoStore {
         };
         // A function told to write a form it does not know refuses to
         // start rather than write one nobody chose.
-        for env in [codec::STATE_FORMAT_ENV, codec::EVENT_FORMAT_ENV] {
-            let format = std::env::var(env).ok();
-            ItemFormat::parse(env, format.as_deref()).map_err(StoreError::Config)?;
-        }
+        check_item_formats().map_err(StoreError::Config)?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .timeout_config(Self::timeouts());
         if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
@@ -914,6 +911,17 @@ fn config_of(item: &Item) -> Result<StoredConfig, StoreError> {
             .ok_or_else(|| StoreError::Corrupt("config item without config".into()))?,
         retention_since: get_s(item, "retentionSince"),
     })
+}
+
+/// The item forms this process is told to write (`STATE_FORMAT`,
+/// `EVENT_FORMAT`) are ones it knows: a process told otherwise refuses to
+/// start rather than write one nobody chose.
+pub fn check_item_formats() -> Result<(), String> {
+    for env in [codec::STATE_FORMAT_ENV, codec::EVENT_FORMAT_ENV] {
+        let format = std::env::var(env).ok();
+        ItemFormat::parse(env, format.as_deref())?;
+    }
+    Ok(())
 }
 
 fn customer_of(item: &Item) -> Result<StoredCustomer, StoreError> {
