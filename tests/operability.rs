@@ -23,6 +23,18 @@ fn spawn(args: &[&str]) -> (Child, String) {
     e2e::spawn_local_api(&args)
 }
 
+/// All a finished child wrote to its (piped) stderr.
+fn stderr_of(child: &mut Child) -> String {
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
 fn terminate(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -55,13 +67,7 @@ fn an_unknown_item_form_stops_the_start() {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert_eq!(status.code(), Some(1), "{env}");
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let stderr = stderr_of(&mut child);
         assert!(
             stderr.contains(&format!("{env} is \"bson\": expected json or binary")),
             "{env}: {stderr}"
@@ -126,13 +132,7 @@ async fn one_json_log_line_per_request_and_a_graceful_stop() {
     terminate(&child);
     let status = child.wait().unwrap();
     assert!(status.success(), "a SIGTERM stops it cleanly: {status}");
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr_of(&mut child);
     assert!(stderr.contains("local-api: stopped"), "{stderr}");
     let requests: Vec<Value> = stderr
         .lines()

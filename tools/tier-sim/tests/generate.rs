@@ -21,18 +21,21 @@ fn tier_sim(args: &[&str]) {
     );
 }
 
+/// Member, Silver at 3,000 spent (lazy), Gold at `gold` spent (dynamic).
 fn ladder(gold: u32) -> Value {
-    json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "tiers": [
-            {"name": "Member", "earnRate": "0.01"},
-            {"name": "Silver", "earnRate": "0.02", "upgrade": {"criteria": [
-                {"id": "spent", "kind": "lifetimePurchases", "min": "3000"}],
-                "condition": "all", "upgradeType": "lazy"}},
-            {"name": "Gold", "earnRate": "0.03", "upgrade": {"criteria": [
-                {"id": "spent", "kind": "lifetimePurchases", "min": gold}],
-                "condition": "all", "upgradeType": "dynamic"}}]
-    })
+    let tier = |name: &str, rate: &str, upgrade: Option<(u32, &str)>| {
+        let mut tier = json!({"name": name, "earnRate": rate});
+        if let Some((min, kind)) = upgrade {
+            let spent = json!({"id": "spent", "kind": "lifetimePurchases", "min": min.to_string()});
+            tier["upgrade"] = json!({"criteria": [spent], "condition": "all", "upgradeType": kind});
+        }
+        tier
+    };
+    json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z", "tiers": [
+        tier("Member", "0.01", None),
+        tier("Silver", "0.02", Some((3000, "lazy"))),
+        tier("Gold", "0.03", Some((gold, "dynamic"))),
+    ]})
 }
 
 /// Every event item of the export: its sort key and `data` bytes.
