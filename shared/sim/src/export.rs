@@ -339,16 +339,15 @@ pub fn parse_line(line: &str, program: Option<&str>) -> Result<ExportItem, ItemE
 }
 
 /// As [`parse_line`], except that an order's record is not decoded: it is
-/// left in `record_text` as text (None for any other item, and for an
+/// left in `record_text` as stored (None for any other item, and for an
 /// order that never completed) and the item's `record` is None until the
-/// caller sets it from [`deferred_record`]. The text is a letter for the
-/// stored form, then the record: `j` and its JSON, or `b` and its bytes
-/// in base64. The CLI writes the text to its partition files and decodes
-/// it once, when it replays them.
+/// caller sets it ([`RecordText::record`]). The CLI writes it to its
+/// partition files ([`RecordText::write_to`]) and decodes it once, when
+/// it replays them ([`deferred_record`]).
 pub fn parse_line_deferring_record(
     line: &str,
     program: Option<&str>,
-    record_text: &mut Option<String>,
+    record_text: &mut Option<RecordText>,
 ) -> Result<ExportItem, ItemError> {
     *record_text = None;
     decode_line(line, program, Some(record_text))
@@ -357,7 +356,7 @@ pub fn parse_line_deferring_record(
 fn decode_line(
     line: &str,
     program: Option<&str>,
-    deferred: Option<&mut Option<String>>,
+    deferred: Option<&mut Option<RecordText>>,
 ) -> Result<ExportItem, ItemError> {
     let parsed: Line<'_> =
         serde_json::from_str(line).map_err(|e| bad(format!("not an export line: {e}")))?;
@@ -420,7 +419,7 @@ fn decode_line(
                 order_item(id, status, None, at)?
             }
             None => {
-                let record = record.map(|t| deferred_record(id, &t)).transpose()?;
+                let record = record.map(|r| r.record(id)).transpose()?;
                 order_item(id, status, record, at)?
             }
         }
@@ -440,51 +439,87 @@ fn decode_line(
     })
 }
 
-/// The record an order item keeps, as text [`deferred_record`] reads:
-/// `j` and its JSON from the deflated pair, or (the binary form) `b` and
-/// its bytes in base64, taken without inflating the reply beside them:
-/// the replay never reads an order's reply, so in the binary form damage
-/// confined to the reply goes unseen here (the store, which reads it,
-/// refuses the item).
-fn order_data(v: Option<&Value<'_>>) -> Result<Option<String>, ItemError> {
+/// An order's record as its item keeps it, not decoded yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordText {
+    /// Its JSON, from the deflated pair.
+    Json(String),
+    /// Its bytes (`tier_engine::record_bytes`), from the binary form.
+    Bytes(Vec<u8>),
+}
+
+/// The letters [`RecordText::write_to`] puts before a record's text.
+const JSON: u8 = b'j';
+const BYTES: u8 = b'b';
+
+impl RecordText {
+    /// The record of order `order_id`.
+    pub fn record(&self, order_id: &str) -> Result<OrderRecord, ItemError> {
+        match self {
+            RecordText::Json(json) => order_record(json),
+            RecordText::Bytes(bytes) => tier_engine::record_bytes::read(order_id, bytes)
+                .map_err(|e| bad(format!("order record does not decode: {e}"))),
+        }
+    }
+
+    /// Whether its text has no line break (JSON may; base64 never does).
+    pub fn is_one_line(&self) -> bool {
+        match self {
+            RecordText::Json(json) => !json.contains('\n'),
+            RecordText::Bytes(_) => true,
+        }
+    }
+
+    /// As one line of text [`deferred_record`] reads: `j` and its JSON, or
+    /// `b` and its bytes in base64.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        match self {
+            RecordText::Json(json) => {
+                w.write_all(&[JSON])?;
+                w.write_all(json.as_bytes())
+            }
+            RecordText::Bytes(bytes) => {
+                w.write_all(&[BYTES])?;
+                let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+                w.write_all(text.as_bytes())
+            }
+        }
+    }
+}
+
+/// The record of order `order_id` from the text [`RecordText::write_to`]
+/// wrote.
+pub fn deferred_record(order_id: &str, text: &str) -> Result<OrderRecord, ItemError> {
+    match text.as_bytes().first() {
+        Some(&JSON) => order_record(&text[1..]),
+        Some(&BYTES) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&text[1..])
+                .map_err(|e| bad(format!("order record is not base64: {e}")))?;
+            RecordText::Bytes(bytes).record(order_id)
+        }
+        _ => Err(bad("an order record's text names no form")),
+    }
+}
+
+/// The record an order item keeps, taken without inflating the reply
+/// beside it in the binary form: the replay never reads an order's reply,
+/// so there damage confined to the reply goes unseen here (the store,
+/// which reads it, refuses the item).
+fn order_data(v: Option<&Value<'_>>) -> Result<Option<RecordText>, ItemError> {
     INFLATER.with(|cell| {
         let mut guard = cell.borrow_mut();
         let (decoder, raw, out) = &mut *guard;
         binary(v, "data", raw)?;
         if let Some((&BINARY_EVENT, body)) = raw.split_first() {
             let (record, _) = binary_parts(body)?;
-            if record.is_empty() {
-                return Ok(None);
-            }
-            let mut text = String::with_capacity(1 + record.len() * 4 / 3 + 4);
-            text.push(BYTES);
-            base64::engine::general_purpose::STANDARD.encode_string(record, &mut text);
-            return Ok(Some(text));
+            return Ok((!record.is_empty()).then(|| RecordText::Bytes(record.to_vec())));
         }
         inflate_into(decoder, raw, out, "data")?;
         let (_, record): (serde::de::IgnoredAny, Option<String>) = serde_json::from_slice(out)
             .map_err(|e| bad(format!("order data does not decode: {e}")))?;
-        Ok(record.map(|json| format!("{JSON}{json}")))
+        Ok(record.map(RecordText::Json))
     })
-}
-
-/// The letters [`order_data`] puts before a record's text.
-const JSON: char = 'j';
-const BYTES: char = 'b';
-
-/// The record of order `order_id` from its text as [`order_data`] left it.
-pub fn deferred_record(order_id: &str, text: &str) -> Result<OrderRecord, ItemError> {
-    if let Some(json) = text.strip_prefix(JSON) {
-        return order_record(json);
-    }
-    let b64 = text
-        .strip_prefix(BYTES)
-        .ok_or_else(|| bad("an order record's text names no form"))?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|e| bad(format!("order record is not base64: {e}")))?;
-    tier_engine::record_bytes::read(order_id, &bytes)
-        .map_err(|e| bad(format!("order record does not decode: {e}")))
 }
 
 /// The reply an event item keeps: the first of its deflated pair, or the

@@ -290,9 +290,18 @@ fn event_items_of_both_stored_forms_are_read() {
                 read(item),
                 CustomerItem::Order { record: None, .. }
             ));
-            let deferred = text_of.expect("the record's text");
-            assert!(!deferred.contains(['\n', '\t']), "{deferred}");
-            let back = deferred_record("o1", &deferred).unwrap();
+            let deferred = text_of.expect("the record, not decoded");
+            assert_eq!(
+                text(&deferred.record("o1").unwrap()),
+                text(record),
+                "{format:?}"
+            );
+            // As the CLI writes it to a partition file and reads it back.
+            let mut written = Vec::new();
+            deferred.write_to(&mut written).unwrap();
+            let written = String::from_utf8(written).unwrap();
+            assert!(!written.contains(['\n', '\t']), "{written}");
+            let back = deferred_record("o1", &written).unwrap();
             assert_eq!(text(&back), text(record), "{format:?}");
             let cut = line(&data[..data.len() / 2]);
             assert!(parse_line(&cut, Some("ako")).is_err(), "{format:?}");

@@ -370,11 +370,11 @@ pub fn partition_export(
                         // it is decoded here and serialised instead.
                         let raw = match (&mut *item, record_text.take()) {
                             (CustomerItem::Order { id, record, .. }, Some(text)) => {
-                                if text.contains('\n') {
-                                    *record = Some(export::deferred_record(id, &text).map_err(at)?);
-                                    None
-                                } else {
+                                if text.is_one_line() {
                                     Some(text)
+                                } else {
+                                    *record = Some(text.record(id).map_err(at)?);
+                                    None
                                 }
                             }
                             _ => None,
@@ -385,7 +385,7 @@ pub fn partition_export(
                             serde_json::to_writer(&mut *w, &item)?;
                             if let Some(text) = &raw {
                                 write!(w, "\t{file}:{number}\t")?;
-                                w.write_all(text.as_bytes())?;
+                                text.write_to(&mut *w)?;
                             }
                             w.write_all(b"\n")
                         })();
