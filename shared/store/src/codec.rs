@@ -17,9 +17,16 @@ use std::io::{Read, Write};
 use tier_engine::record_bytes::{put_varint, varint};
 use tier_engine::{CustomerState, OrderRecord};
 
+/// The deflate level of every stored item. Items are billed per started
+/// KB and a write unit costs far more than the CPU of compressing, so the
+/// smaller output wins: zlib's level 9 writes what miniz_oxide's default
+/// level wrote (the backend before zlib-rs) and still takes less time
+/// (docs/benchmarks.md, eleventh session).
+pub const ITEM_LEVEL: Compression = Compression::new(9);
+
 thread_local! {
     /// One compressor per thread, reset between items: a new one allocates
-    /// and zeroes about 300 KB (miniz_oxide's dictionary, hash chains and
+    /// and zeroes a few hundred KB (zlib's window, hash chains and
     /// buffers), which cost more than compressing a state or an order item.
     /// A reset compressor writes the same bytes as a new one.
     static ENCODER: RefCell<Option<DeflateEncoder<Vec<u8>>>> = const { RefCell::new(None) };
@@ -31,7 +38,7 @@ fn deflate(input: &[u8], tag: Option<u8>) -> Vec<u8> {
     // leaving a half-written stream for the next item.
     let mut encoder = ENCODER
         .with(|cell| cell.borrow_mut().take())
-        .unwrap_or_else(|| DeflateEncoder::new(Vec::new(), Compression::default()));
+        .unwrap_or_else(|| DeflateEncoder::new(Vec::new(), ITEM_LEVEL));
     let mut out = Vec::with_capacity(input.len() / 3 + 1);
     out.extend(tag);
     *encoder.get_mut() = out;
@@ -220,7 +227,7 @@ mod tests {
 
     /// What a new encoder writes, as before the compressor was reused.
     fn fresh(json: &[u8]) -> Vec<u8> {
-        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
+        let mut encoder = DeflateEncoder::new(Vec::new(), ITEM_LEVEL);
         encoder.write_all(json).unwrap();
         encoder.finish().unwrap()
     }

@@ -12,7 +12,7 @@ mod table;
 
 pub use codec::{
     decode_event, decode_state, encode_event_as, encode_state, encode_state_as, ItemFormat,
-    BINARY_V1, EVENT_BINARY_V1, EVENT_FORMAT_ENV, STATE_FORMAT_ENV,
+    BINARY_V1, EVENT_BINARY_V1, EVENT_FORMAT_ENV, ITEM_LEVEL, STATE_FORMAT_ENV,
 };
 pub use jobs::{job_sk, JobRecord};
 pub use metrics::{measured, measured_so_far, Metrics, MetricsSnapshot};

@@ -151,7 +151,7 @@ pub enum SimulationEnd<'a> {
 }
 
 fn deflate(json: &str) -> Vec<u8> {
-    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), crate::codec::ITEM_LEVEL);
     e.write_all(json.as_bytes()).expect("writing to a Vec");
     e.finish().expect("writing to a Vec")
 }
