@@ -157,16 +157,19 @@ impl Program {
             .lapses
             .then(|| self.rewind_for(state, order.placed_at))
             .flatten();
-        let mut decision = self.decide(state, order);
-        if !decision.upgrades.is_empty() {
-            if let Some(r) = rewound.take() {
-                // An order that upgrades past the tier held before the end
-                // would have started a new validity: too far from that end
-                // to judge it again, it is decided as the customer stands.
-                r.restore(state);
-                decision = self.decide(state, order);
+        let decision = self.decide(state, order);
+        // An order that upgrades past the tier held before the end started
+        // the new tier's validity then, so that end never came: the order
+        // earns and upgrades as decided at the tier held then, and the
+        // customer holds the new tier from the order on. The change is
+        // told from the tier held now, the one the end's move left.
+        let superseded = match rewound.take() {
+            Some(r) if !decision.upgrades.is_empty() => Some(r.into_tier()),
+            kept => {
+                rewound = kept;
+                None
             }
-        }
+        };
         let record = self.record_of(state, order, &decision);
         let day = day_of(order.placed_at);
         if record.counts_for_purchases {
@@ -175,6 +178,7 @@ impl Program {
         }
         state.add_points(day, decision.points);
         self.count_in_trackers(state, &record, None, &[]);
+        let mut held_now = superseded.clone();
         for u in &decision.upgrades {
             let criteria = self.tiers[u.to]
                 .rule
@@ -183,7 +187,9 @@ impl Program {
                 .unwrap_or_default();
             state.record_change(
                 TierChange {
-                    from: self.tier_name(u.from).to_owned(),
+                    from: held_now
+                        .take()
+                        .unwrap_or_else(|| self.tier_name(u.from).to_owned()),
                     to: self.tier_name(u.to).to_owned(),
                     at: u.at,
                     cause: format!("order {}", order.order_id),
@@ -197,6 +203,13 @@ impl Program {
         let mut applied = AppliedOrder { decision, record };
         if let Some(r) = rewound {
             r.restore(state);
+        }
+        if superseded.is_some() {
+            // The new tier's period may have ended by now (an order later
+            // than its validity): judged as the job would have.
+            if let Some(now) = state.last_event_at {
+                self.expire(state, now);
+            }
         }
         if self.lapses {
             let late = state

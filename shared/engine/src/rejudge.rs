@@ -122,6 +122,11 @@ pub(crate) struct Rewound {
 }
 
 impl Rewound {
+    /// The tier the customer held before the rewind.
+    pub(crate) fn into_tier(self) -> String {
+        self.tier
+    }
+
     pub(crate) fn restore(self, state: &mut CustomerState) {
         state.tier = self.tier;
         state.tier_since = self.tier_since;

@@ -925,7 +925,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
     /// Orders (some with category `x`) and a return placed before the end,
     /// each perhaps late: the same customer in time or late, across
-    /// criterion kinds and validity kinds.
+    /// criterion kinds and validity kinds, with the same points.
     #[test]
     fn late_events_match_in_time_across_shapes(
         which in 0usize..8,
@@ -989,6 +989,13 @@ proptest! {
         let (in_time, late) = twins_with_returns_after_the_job(
             &p, "2026-02-01T10:00:00Z", &events, &returns_after_the_job, &fmt(job), &fmt(after));
         prop_assert_eq!(late.seen(), in_time.seen());
+        prop_assert_eq!(late.s.lifetime_points, in_time.s.lifetime_points);
+        // Under points expiry a late return of an order whose points have
+        // expired since takes them from current points again: the state
+        // no longer tells expired points from spent ones (README).
+        if which != 5 {
+            prop_assert_eq!(late.s.current_points, in_time.s.current_points);
+        }
     }
 }
 
@@ -1018,4 +1025,114 @@ fn an_order_keeps_the_instants_of_its_latest_returns_only() {
         record.returned_before(at("2027-01-01T00:00:00Z")),
         d("0.40")
     );
+}
+
+/// Was a bug, fixed: a late order placed before the end that moved the
+/// customer down, which would have upgraded the customer past the tier
+/// held then, was decided at the tier held after the end (Member's rate
+/// for a Silver customer's order). It now earns and upgrades as decided
+/// at the tier held then, and the end it superseded stays behind it: the
+/// customer holds Gold from the order, as in time, with in-time points.
+#[test]
+fn a_late_order_that_upgrades_past_the_tier_held_then_earns_at_that_tier() {
+    for (kind, points) in [("lazy", "10000"), ("eager", "15500"), ("dynamic", "10500")] {
+        let retention = json!({"validity": {"months": 12, "from": "tierStart"},
+            "condition": "all", "onFail": "oneDown",
+            "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}]});
+        let rule = |min: u32| {
+            json!({"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": min}],
+            "condition": "all", "upgradeType": kind})
+        };
+        let p = program(json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+            "tiers": [
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "2", "upgrade": rule(1000), "retention": retention},
+                {"name": "Gold", "earnRate": "3", "upgrade": rule(5000), "retention": retention}
+            ]
+        }));
+        let events = [
+            (
+                Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "1000")),
+                false,
+            ),
+            (
+                Ev::Order(order("late", at("2027-01-15T00:00:00Z"), "4500")),
+                true,
+            ),
+        ];
+        let (mut in_time, mut late) = twins(
+            &p,
+            "2026-02-01T10:00:00Z",
+            &events,
+            "2027-02-03T00:00:00Z",
+            "2027-02-04T00:00:00Z",
+        );
+        assert_eq!(in_time.tier(), "Gold", "{kind}");
+        assert_eq!(late.seen(), in_time.seen(), "{kind}");
+        assert_eq!(in_time.s.current_points, d(points), "{kind}");
+        assert_eq!(late.s.current_points, d(points), "{kind}");
+        assert_eq!(late.s.lifetime_points, in_time.s.lifetime_points, "{kind}");
+        // Late, the customer was seen moving down at the end; the upgrade
+        // is told from there, once.
+        let _ = changes_out(&mut in_time.s);
+        assert_eq!(
+            changes_out(&mut late.s),
+            vec![
+                (
+                    "Member".into(),
+                    "Silver".into(),
+                    at("2026-02-01T10:00:00Z"),
+                    "order first".into()
+                ),
+                (
+                    "Silver".into(),
+                    "Member".into(),
+                    at("2027-02-01T10:00:00Z"),
+                    "retention".into()
+                ),
+                (
+                    "Member".into(),
+                    "Gold".into(),
+                    at("2027-01-15T00:00:00Z"),
+                    "order late".into()
+                ),
+            ],
+            "{kind}"
+        );
+        // The record says what the order was decided at.
+        let record = late.records.iter().find(|r| r.order_id == "late").unwrap();
+        assert_eq!(record.tier_before, "Silver", "{kind}");
+        assert_eq!(record.tier_after, "Gold", "{kind}");
+
+        // Later than the new tier's own validity: Gold's period from the
+        // order (2026-02-15) has ended by the time the order arrives, and
+        // its end is judged at once, as in time.
+        let events = [
+            (Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "1000")), false),
+            (Ev::Order(order("late", at("2026-02-15T00:00:00Z"), "4500")), true),
+        ];
+        let (in_time, _) = twins(
+            &p,
+            "2026-02-01T10:00:00Z",
+            &events,
+            "2027-03-01T00:00:00Z",
+            "2027-03-01T00:00:00Z",
+        );
+        assert_eq!(in_time.tier(), "Silver", "{kind}: Gold lapsed one down");
+        // Seen right after the late order, before any later job.
+        let mut late = Cust::new(&p, "2026-02-01T10:00:00Z");
+        late.order(&order("first", at("2026-02-01T10:00:00Z"), "1000"));
+        late.job("2027-03-01T00:00:00Z");
+        late.order(&order("late", at("2026-02-15T00:00:00Z"), "4500"));
+        assert_eq!(late.seen(), in_time.seen(), "{kind}");
+        assert_eq!(late.s.current_points, in_time.s.current_points, "{kind}");
+        let out = changes_out(&mut late.s);
+        assert_eq!(
+            out.last().map(|c| (c.1.as_str(), c.2)),
+            Some(("Silver", at("2027-02-15T00:00:00Z"))),
+            "{kind}: {out:?}"
+        );
+    }
 }
