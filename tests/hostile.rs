@@ -374,7 +374,63 @@ async fn a_body_over_the_limit_is_a_json_413(api: Api) {
     still_serving(&api).await;
 }
 
+/// Eight trackers over 100 years each were a valid config, and daily
+/// orders then grew a customer's state past the item limit, after which
+/// every order and admin action of that customer was refused for good.
+/// A config may keep at most `MAX_KEPT_DAYS` days of figures in all
+/// (trackers' longest windows plus the points expiry period): beyond, it
+/// is refused before anything is stored, the version in force keeps
+/// serving, and a config at the bound is taken.
+async fn a_config_whose_state_could_outgrow_an_item_is_refused(api: Api) {
+    api.program("p", &config()).await;
+    let with_trackers = |days: u32, expiry_months: Option<u32>| {
+        let mut c = config();
+        c["trackers"] = json!((0..8)
+            .map(|i| json!({"id": format!("t{i}"), "measure": "billAmount", "period": {"days": days}}))
+            .collect::<Vec<_>>());
+        if let Some(m) = expiry_months {
+            c["pointsExpiry"] = json!({"months": m});
+        }
+        c
+    };
+    for bad in [with_trackers(36_600, None), with_trackers(1_500, Some(1))] {
+        for (method, path) in [
+            ("POST", "/programs/p/config/validate"),
+            ("PUT", "/programs/p/config"),
+        ] {
+            let r = api.send(method, path, Some(bad.to_string())).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (422, "invalid_config"),
+                "{method} {path}"
+            );
+            let detail = &r.body["error"]["details"][0];
+            assert_eq!(detail["code"], "too_many_kept_days", "{detail}");
+            assert!(
+                detail["message"].as_str().unwrap().contains("12000"),
+                "{detail}"
+            );
+        }
+        let r = api
+            .post("/programs/p/simulations", &json!({"config": bad}))
+            .await;
+        assert_eq!((r.status, r.code()), (422, "invalid_config"), "a draft too");
+    }
+    let r = api.get("/programs/p/config").await;
+    assert_eq!(r.body["version"], 1, "nothing was stored");
+    api.order("p", "c1", "o1", "2026-01-01T00:00:00Z", "1500")
+        .await;
+    // At the bound: 8 x 1,500 days + a month of expiry (counted as 31
+    // days) = 12,031 is over; 8 x 1,496 + 31 = 11,999 is not.
+    let r = api
+        .put("/programs/p/config", &with_trackers(1_496, Some(1)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    still_serving(&api).await;
+}
+
 on_both_engines!(
+    a_config_whose_state_could_outgrow_an_item_is_refused,
     a_body_over_the_limit_is_a_json_413,
     absurd_expressions_are_422_and_the_server_stays_up,
     the_largest_figures_are_served_exactly,

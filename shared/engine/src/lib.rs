@@ -42,7 +42,7 @@ pub use expiry::Expired;
 pub use explain::{CriterionTruth, ExplainError, Explanation, Needed, OrderExplanation};
 pub use lifecycle::{transition, Transition};
 pub use notice::{Notice, NoticeKind};
-pub use program::{Problem, Program, TierIndex};
+pub use program::{Problem, Program, TierIndex, MAX_KEPT_DAYS};
 pub use progress::{CriterionProgress, Status, TierProgress};
 pub use reversal::{CurrentRulesOnly, ReturnHistory, RuleBook};
 pub use state::{CustomerState, TierChange};

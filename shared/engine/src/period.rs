@@ -21,6 +21,18 @@ pub fn date_of(day: DayNumber) -> NaiveDate {
 }
 
 impl Period {
+    /// The most days a window of this period spans (a month counted as 31).
+    pub fn longest_days(self) -> u64 {
+        match (self.calendar, self.days, self.months) {
+            (Some(Calendar::Year), _, _) => 366,
+            (Some(Calendar::Quarter), _, _) => 92,
+            (Some(Calendar::Month), _, _) => 31,
+            (None, Some(d), _) => u64::from(d),
+            (None, None, Some(m)) => u64::from(m) * 31,
+            (None, None, None) => 0,
+        }
+    }
+
     /// `day - P`, saturating at the calendar's ends.
     pub fn back_from(self, day: DayNumber) -> DayNumber {
         if let (Some(d), _) = (self.days, self.months) {

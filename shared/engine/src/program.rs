@@ -27,6 +27,14 @@ pub const MAX_PERIOD_DAYS: u32 = 36_600;
 pub const MAX_PERIOD_MONTHS: u32 = 1_200;
 /// Highest earn rate (points per unit of money) accepted.
 pub const MAX_EARN_RATE: i64 = 1000;
+/// Days of figures a customer's state may keep in all: each tracker's
+/// longest window and the points expiry period, summed. Each kept day is a
+/// figure per tracker (and a points lot), so this bounds the state item:
+/// `shared/store/tests/state_size.rs` holds the largest state a config
+/// within it allows under the store's item limit. Without it, eight
+/// 100-year trackers let daily orders grow a state past the limit, after
+/// which every order of that customer was refused.
+pub const MAX_KEPT_DAYS: u32 = 12_000;
 
 #[derive(Debug, Clone)]
 pub struct Program {
@@ -291,6 +299,45 @@ impl Program {
             .map(|t| t.kept_from(day))
             .min()
             .unwrap_or(day)
+    }
+
+    /// [`Program::validate`] for a config about to be published: also
+    /// within [`MAX_KEPT_DAYS`]. Stored versions are read back with
+    /// `validate` alone, so a version stored before the bound still loads.
+    pub fn validate_new(config: ProgramConfig) -> Result<Program, Vec<Problem>> {
+        let program = Program::validate(config)?;
+        let kept = program.kept_days();
+        if kept > u64::from(MAX_KEPT_DAYS) {
+            let mut problems = Problems::default();
+            problems.add(
+                "/trackers",
+                "too_many_kept_days",
+                format!(
+                    "the trackers' longest windows and the points expiry period keep \
+                     {kept} days of figures in all, over the {MAX_KEPT_DAYS} a customer's \
+                     state can hold: shorten the longest periods"
+                ),
+            );
+            return Err(problems.0);
+        }
+        Ok(program)
+    }
+
+    /// At most how many days of figures a customer's state keeps: every
+    /// tracker's longest window plus the points expiry period.
+    pub fn kept_days(&self) -> u64 {
+        let trackers: u64 = self
+            .trackers
+            .iter()
+            .map(|t| {
+                t.retention
+                    .iter()
+                    .map(|p| p.longest_days())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .sum();
+        trackers + self.config.points_expiry.map_or(0, |p| p.longest_days())
     }
 
     pub fn validate(config: ProgramConfig) -> Result<Program, Vec<Problem>> {

@@ -1110,8 +1110,14 @@ fn a_late_order_that_upgrades_past_the_tier_held_then_earns_at_that_tier() {
         // order (2026-02-15) has ended by the time the order arrives, and
         // its end is judged at once, as in time.
         let events = [
-            (Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "1000")), false),
-            (Ev::Order(order("late", at("2026-02-15T00:00:00Z"), "4500")), true),
+            (
+                Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "1000")),
+                false,
+            ),
+            (
+                Ev::Order(order("late", at("2026-02-15T00:00:00Z"), "4500")),
+                true,
+            ),
         ];
         let (in_time, _) = twins(
             &p,

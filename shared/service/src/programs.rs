@@ -35,7 +35,7 @@ pub struct ConfigResponse {
 
 fn parse_config(body: &[u8]) -> Result<Program, ApiError> {
     let config: ProgramConfig = decode(body, "config")?;
-    Program::validate(config).map_err(ApiError::invalid_config)
+    Program::validate_new(config).map_err(ApiError::invalid_config)
 }
 
 impl Service {

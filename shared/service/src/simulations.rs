@@ -296,7 +296,7 @@ fn instant(field: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, Api
 /// (`tier_engine::publish::removed_tiers`, which the CLI refuses too).
 fn validate_draft(raw: &RawValue, current: &Program, version: u64) -> Result<Program, ApiError> {
     let config: ProgramConfig = decode(raw.get().as_bytes(), "config")?;
-    let draft = Program::validate(config).map_err(ApiError::invalid_config)?;
+    let draft = Program::validate_new(config).map_err(ApiError::invalid_config)?;
     let dropped = tier_engine::publish::removed_tiers(current.config(), version, &draft);
     if !dropped.is_empty() {
         return Err(ApiError::invalid_config(dropped));

@@ -112,3 +112,95 @@ fn the_state_item_stays_flat_in_order_count() {
         "1,000 orders: {thousand} bytes, 10,000: {ten_thousand}"
     );
 }
+
+/// The largest state a config can make a customer keep: every tracker and
+/// the points expiry at the configured bound of kept days
+/// (`MAX_KEPT_DAYS`), half the trackers `max`, an order every day of the
+/// longest window with amounts of the largest size and precision the API
+/// takes, a line in every tracker's category. Both
+/// stored forms must fit in an item with room to spare, so that no valid
+/// config lets a customer's state outgrow what the store can write.
+#[test]
+fn the_largest_state_a_valid_config_allows_fits_in_an_item() {
+    let expiry_months = 24u32;
+    let per_tracker = (MAX_KEPT_DAYS - expiry_months * 31) / 8;
+    let trackers: Vec<_> = (0..8)
+        .map(|i| {
+            json!({"id": format!("t{i}"), "aggregate": if i % 2 == 0 { "sum" } else { "max" },
+                   "measure": "lineItemPrice",
+                   "filter": {"category": format!("c{i}")}, "period": {"days": per_tracker}})
+        })
+        .collect();
+    let config = json!({
+        "currency": "USD", "startDate": "2000-01-01T00:00:00Z",
+        "pointsExpiry": {"months": expiry_months},
+        "trackers": trackers,
+        "tiers": [
+            {"name": "Blue", "earnRate": "1.123456"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "A", "kind": "tracker", "tracker": "t0", "min": "1000000000000000"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    let p = Program::validate_new(serde_json::from_value(config.clone()).unwrap()).unwrap();
+    assert!(p.kept_days() <= u64::from(MAX_KEPT_DAYS));
+    // One day more is refused when published.
+    let mut over = config;
+    over["trackers"][0]["period"]["days"] =
+        json!(per_tracker + (MAX_KEPT_DAYS - p.kept_days() as u32) + 1);
+    assert!(Program::validate_new(serde_json::from_value(over).unwrap()).is_err());
+
+    let start: chrono::DateTime<chrono::Utc> = "2001-01-01T09:00:00Z".parse().unwrap();
+    let mut s = CustomerState::new(&p, start);
+    let mut rng = 15u64;
+    let days = i64::from(per_tracker.max(expiry_months * 31));
+    for day in 0..days {
+        // 15 integer digits and 6 decimals, digits at random: they do not
+        // compress.
+        let mut next = || {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            rng >> 11
+        };
+        // A line in each tracker's category, so that no two trackers hold
+        // the same figures (which deflate would fold together).
+        let prices: Vec<(u64, u64)> = (0..8)
+            .map(|_| (next() % 100_000_000_000_000, next() % 1_000_000))
+            .collect();
+        let micros: u128 = prices
+            .iter()
+            .map(|(units, micros)| u128::from(*units) * 1_000_000 + u128::from(*micros))
+            .sum();
+        let amount = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+        let lines: Vec<_> = prices
+            .iter()
+            .enumerate()
+            .map(|(i, (units, micros))| {
+                json!({"sku": "a", "category": format!("c{i}"),
+                       "price": format!("{units}.{micros:06}"), "quantity": 1})
+            })
+            .collect();
+        let at = start + chrono::Duration::days(day);
+        let o: Order = serde_json::from_value(json!({
+            "orderId": format!("o{day}"), "customerId": "c",
+            "placedAt": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "status": "completed", "amount": amount, "currency": "USD",
+            "lineItems": lines
+        }))
+        .unwrap();
+        p.apply_order(&mut s, &o).unwrap();
+    }
+    let binary = tier_store::encode_state_as(&s, tier_store::ItemFormat::Binary).len();
+    let json_form = tier_store::encode_state_as(&s, tier_store::ItemFormat::Json).len();
+    eprintln!(
+        "the largest state: {} lots, binary {binary} B, JSON {json_form} B (item limit {} B)",
+        s.lots.len(),
+        tier_store::MAX_ITEM_BYTES
+    );
+    for (form, bytes) in [("binary", binary), ("JSON", json_form)] {
+        assert!(
+            bytes <= tier_store::MAX_ITEM_BYTES * 3 / 4,
+            "{form}: {bytes} bytes, too close to the item limit"
+        );
+    }
+}
