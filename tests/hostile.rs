@@ -429,7 +429,24 @@ async fn a_config_whose_state_could_outgrow_an_item_is_refused(api: Api) {
     still_serving(&api).await;
 }
 
+/// A tier name with control characters was published, then refused by
+/// the routes that take a tier by name and carried into history and
+/// events as it was.
+async fn a_tier_name_with_control_characters_is_refused(api: Api) {
+    for name in ["G\u{0}", "Gold\u{1b}[31m", "Go\nld"] {
+        let mut bad = config();
+        bad["tiers"][1]["name"] = json!(name);
+        let r = api.put("/programs/p/config", &bad).await;
+        assert_eq!((r.status, r.code()), (422, "invalid_config"), "{name:?}");
+        assert_eq!(r.body["error"]["details"][0]["path"], "/tiers/1/name");
+    }
+    let r = api.get("/programs/p/config").await;
+    assert_eq!(r.status, 404, "nothing was stored: {}", r.body);
+    still_serving(&api).await;
+}
+
 on_both_engines!(
+    a_tier_name_with_control_characters_is_refused,
     a_config_whose_state_could_outgrow_an_item_is_refused,
     a_body_over_the_limit_is_a_json_413,
     absurd_expressions_are_422_and_the_server_stays_up,

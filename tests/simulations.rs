@@ -598,6 +598,14 @@ async fn hostile_input_is_a_4xx_with_a_code_and_writes_nothing(api: Api) {
             400,
             "invalid_request",
         ),
+        // Without `to` it ends now: a `from` after now replays nothing.
+        (
+            "POST",
+            "/programs/ako/simulations".into(),
+            Some(json!({"config": config, "from": "2199-12-31T23:59:59Z"}).to_string()),
+            400,
+            "invalid_request",
+        ),
         (
             "POST",
             "/programs/ako/simulations".into(),

@@ -302,13 +302,25 @@ impl Program {
     }
 
     /// [`Program::validate`] for a config about to be published: also
-    /// within [`MAX_KEPT_DAYS`]. Stored versions are read back with
+    /// within [`MAX_KEPT_DAYS`], and tier names without control
+    /// characters. Stored versions are read back with
     /// `validate` alone, so a version stored before the bound still loads.
     pub fn validate_new(config: ProgramConfig) -> Result<Program, Vec<Problem>> {
         let program = Program::validate(config)?;
+        let mut problems = Problems::default();
+        for (i, tier) in program.config.tiers.iter().enumerate() {
+            // Names travel in history, events and URLs (`explain?tier=`),
+            // which refuse control characters.
+            if tier.name.chars().any(char::is_control) {
+                problems.add(
+                    format!("/tiers/{i}/name"),
+                    "invalid_name",
+                    "a tier name must not contain control characters",
+                );
+            }
+        }
         let kept = program.kept_days();
         if kept > u64::from(MAX_KEPT_DAYS) {
-            let mut problems = Problems::default();
             problems.add(
                 "/trackers",
                 "too_many_kept_days",
@@ -318,6 +330,8 @@ impl Program {
                      state can hold: shorten the longest periods"
                 ),
             );
+        }
+        if !problems.0.is_empty() {
             return Err(problems.0);
         }
         Ok(program)

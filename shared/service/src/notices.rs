@@ -146,10 +146,7 @@ impl Service {
     ) -> Result<EventsPage, ApiError> {
         self.program(program).await?;
         if let Some(cursor) = after {
-            if cursor.is_empty()
-                || cursor.len() > MAX_CURSOR_BYTES
-                || cursor.chars().any(char::is_control)
-            {
+            if !is_feed_cursor(cursor, Utc::now()) {
                 return Err(ApiError::bad_request(
                     "`after` must be the `next` of an earlier page",
                 ));
@@ -170,6 +167,46 @@ impl Service {
             .collect();
         Ok(EventsPage { events, next })
     }
+}
+
+/// How far ahead of this process's clock a cursor another one handed out
+/// may be (each stamps events with its own clock).
+const CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// Whether `cursor` is one a page hands out: an instant as
+/// [`feed_cursor_at`] writes it, alone (the settle point) or followed by
+/// `#`, a 12-digit sequence and `#` and a 16-hex-digit customer name (an
+/// event's index key), and not later than now. Anything else would read as
+/// a position and serve empty pages with itself as `next` for good.
+fn is_feed_cursor(cursor: &str, now: chrono::DateTime<Utc>) -> bool {
+    const INSTANT: usize = "2026-01-01T00:00:00.000000Z".len();
+    if cursor.len() > MAX_CURSOR_BYTES || !cursor.is_ascii() || cursor.len() < INSTANT {
+        return false;
+    }
+    let (instant, key) = cursor.split_at(INSTANT);
+    let Ok(at) = chrono::NaiveDateTime::parse_from_str(instant, "%Y-%m-%dT%H:%M:%S%.6fZ") else {
+        return false;
+    };
+    if feed_cursor_at(at.and_utc()) != instant
+        || at.and_utc() > now + Duration::seconds(CLOCK_SKEW_SECONDS)
+    {
+        return false;
+    }
+    if key.is_empty() {
+        return true;
+    }
+    let mut parts = key.split('#');
+    let digits = |part: Option<&str>, len: usize, radix: u32| {
+        part.is_some_and(|p| {
+            p.len() == len
+                && p.chars()
+                    .all(|c| c.is_digit(radix) && !c.is_ascii_uppercase())
+        })
+    };
+    parts.next() == Some("")
+        && digits(parts.next(), 12, 10)
+        && digits(parts.next(), 16, 16)
+        && parts.next().is_none()
 }
 
 /// Up to `limit` events, and past it every event not settled yet (up to
@@ -193,5 +230,46 @@ fn next_cursor(found: &[FeedNotice], after: Option<&str>, settled: String) -> Op
     match found.last() {
         None => after.map(str::to_owned),
         Some(last) => Some(last.cursor.clone().min(settled)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_cursors_a_page_hands_out_are_read() {
+        let now: DateTime<Utc> = "2026-12-01T08:00:00Z".parse().unwrap();
+        let settle = feed_cursor_at(now - Duration::seconds(SETTLE_SECONDS));
+        let event = format!("{settle}#000000000042#0123456789abcdef");
+        for good in [
+            settle.as_str(),
+            event.as_str(),
+            "1970-01-01T00:00:00.000000Z",
+        ] {
+            assert!(is_feed_cursor(good, now), "{good}");
+        }
+        let ahead = feed_cursor_at(now + Duration::seconds(CLOCK_SKEW_SECONDS - 1));
+        assert!(is_feed_cursor(&ahead, now), "another clock a little ahead");
+        for bad in [
+            String::new(),
+            "zzz".into(),
+            "2027".into(),
+            "AAAA".into(),
+            "99999999999999999999999999".into(),
+            feed_cursor_at(now + Duration::seconds(CLOCK_SKEW_SECONDS + 1)),
+            "2026-12-01T08:00:00Z".into(),
+            "2026-12-01T08:00:00.000000".into(),
+            "2026-13-01T08:00:00.000000Z".into(),
+            format!("{settle}#"),
+            format!("{settle}#42#0123456789abcdef"),
+            format!("{settle}#000000000042#0123456789ABCDEF"),
+            format!("{settle}#000000000042#0123456789abcdeg"),
+            format!("{settle}#000000000042#0123456789abcdef#"),
+            format!("{event}x"),
+            format!("{settle}\u{1F600}"),
+        ] {
+            assert!(!is_feed_cursor(&bad, now), "{bad:?}");
+        }
     }
 }

@@ -332,10 +332,16 @@ impl Service {
         let request: SimulationBody = decode(body, "simulation")?;
         let from = instant("from", request.from.as_deref())?;
         let to = instant("to", request.to.as_deref())?;
-        if let (Some(f), Some(t)) = (from, to) {
+        if let Some(f) = from {
+            // Without `to` the simulation ends now: a `from` after it would
+            // replay nothing and report an empty run as done.
+            let (t, named) = match to {
+                Some(t) => (t, "to"),
+                None => (Utc::now(), "now, the default to"),
+            };
             if f >= t {
                 return Err(ApiError::bad_request(format!(
-                    "from ({}) must be before to ({})",
+                    "from ({}) must be before {named} ({})",
                     timestamp(f),
                     timestamp(t)
                 ))
