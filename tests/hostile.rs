@@ -22,23 +22,32 @@ async fn still_serving(api: &Api) {
     assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ok")));
 }
 
+/// `bad` is refused 422 `invalid_config` by `validate` and by `PUT
+/// config`: the first problem each named.
+async fn refused_as_invalid_config(api: &Api, bad: &Value) -> Vec<Value> {
+    let mut details = Vec::new();
+    for (method, path) in [
+        ("POST", "/programs/p/config/validate"),
+        ("PUT", "/programs/p/config"),
+    ] {
+        let r = api.send(method, path, Some(bad.to_string())).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (422, "invalid_config"),
+            "{method} {path}"
+        );
+        details.push(r.body["error"]["details"][0].clone());
+    }
+    details
+}
+
 async fn absurd_expressions_are_422_and_the_server_stays_up(api: Api) {
     let deep = format!("{}A{}", "(".repeat(6000), ")".repeat(6000));
     let long = vec!["A"; 100_000].join(" AND ");
     for source in [deep, long] {
         let mut bad = config();
         bad["tiers"][1]["upgrade"]["condition"] = json!({ "custom": source });
-        for (method, path) in [
-            ("POST", "/programs/p/config/validate"),
-            ("PUT", "/programs/p/config"),
-        ] {
-            let r = api.send(method, path, Some(bad.to_string())).await;
-            assert_eq!(
-                (r.status, r.code()),
-                (422, "invalid_config"),
-                "{method} {path}"
-            );
-            let detail = &r.body["error"]["details"][0];
+        for detail in refused_as_invalid_config(&api, &bad).await {
             assert_eq!(detail["path"], "/tiers/1/upgrade/condition");
             assert!(
                 detail["message"]
@@ -394,17 +403,7 @@ async fn a_config_whose_state_could_outgrow_an_item_is_refused(api: Api) {
         c
     };
     for bad in [with_trackers(36_600, None), with_trackers(1_500, Some(1))] {
-        for (method, path) in [
-            ("POST", "/programs/p/config/validate"),
-            ("PUT", "/programs/p/config"),
-        ] {
-            let r = api.send(method, path, Some(bad.to_string())).await;
-            assert_eq!(
-                (r.status, r.code()),
-                (422, "invalid_config"),
-                "{method} {path}"
-            );
-            let detail = &r.body["error"]["details"][0];
+        for detail in refused_as_invalid_config(&api, &bad).await {
             assert_eq!(detail["code"], "too_many_kept_days", "{detail}");
             assert!(
                 detail["message"].as_str().unwrap().contains("12000"),
@@ -436,9 +435,9 @@ async fn a_tier_name_with_control_characters_is_refused(api: Api) {
     for name in ["G\u{0}", "Gold\u{1b}[31m", "Go\nld"] {
         let mut bad = config();
         bad["tiers"][1]["name"] = json!(name);
-        let r = api.put("/programs/p/config", &bad).await;
-        assert_eq!((r.status, r.code()), (422, "invalid_config"), "{name:?}");
-        assert_eq!(r.body["error"]["details"][0]["path"], "/tiers/1/name");
+        for detail in refused_as_invalid_config(&api, &bad).await {
+            assert_eq!(detail["path"], "/tiers/1/name", "{name:?}");
+        }
     }
     let r = api.get("/programs/p/config").await;
     assert_eq!(r.status, 404, "nothing was stored: {}", r.body);
