@@ -233,7 +233,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_compressor_writes_what_a_new_one_writes() {
+    fn a_reused_compressor_writes_what_a_new_one_writes_and_miniz_reads_it() {
         let mut rng = 15u64;
         let mut inputs: Vec<Vec<u8>> = vec![Vec::new(), b"{}".to_vec()];
         for n in [10usize, 300, 4_000, 70_000, 300_000] {
@@ -256,6 +256,17 @@ mod tests {
             let out = deflate(input, None);
             assert_eq!(out, fresh(input), "{} bytes in", input.len());
             assert_eq!(inflate(&out).unwrap(), *input);
+            // A release before zlib-rs (miniz_oxide) reads it too, so a
+            // rollback reads every item written since.
+            assert_eq!(
+                miniz_oxide::inflate::decompress_to_vec(&out).unwrap(),
+                *input,
+                "{} bytes in, read by miniz_oxide",
+                input.len()
+            );
+            // And what such a release wrote reads here.
+            let before = miniz_oxide::deflate::compress_to_vec(input, 6);
+            assert_eq!(inflate(&before).unwrap(), *input);
         }
         assert!(inflate(b"not deflate").is_err());
     }
