@@ -178,7 +178,8 @@ impl Program {
         }
         state.add_points(day, decision.points);
         self.count_in_trackers(state, &record, None, &[]);
-        let mut held_now = superseded.clone();
+        let was_superseded = superseded.is_some();
+        let mut held_now = superseded;
         for u in &decision.upgrades {
             let criteria = self.tiers[u.to]
                 .rule
@@ -204,7 +205,7 @@ impl Program {
         if let Some(r) = rewound {
             r.restore(state);
         }
-        if superseded.is_some() {
+        if was_superseded {
             // The new tier's period may have ended by now (an order later
             // than its validity): judged as the job would have.
             if let Some(now) = state.last_event_at {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use tier_engine::{Notice, NoticeKind};
-use tier_store::{feed_cursor_at, FeedNotice, NoticeItem};
+use tier_store::{feed_cursor_at, feed_cursor_instant, FeedNotice, NoticeItem};
 
 /// The fields every event carries, in the bus's order. Every one is present
 /// (empty where it does not apply): the Pipe's input template names them.
@@ -121,9 +121,6 @@ const SETTLE_SECONDS: i64 = 10;
 
 pub const DEFAULT_PAGE: usize = 100;
 pub const MAX_PAGE: usize = 1000;
-/// Cursors are the store's own index keys: an instant, a sequence and a
-/// 16-digit name of the customer (under 64 bytes; room to spare).
-const MAX_CURSOR_BYTES: usize = 200;
 
 #[derive(Debug, Serialize)]
 pub struct EventsPage {
@@ -173,40 +170,12 @@ impl Service {
 /// may be (each stamps events with its own clock).
 const CLOCK_SKEW_SECONDS: i64 = 300;
 
-/// Whether `cursor` is one a page hands out: an instant as
-/// [`feed_cursor_at`] writes it, alone (the settle point) or followed by
-/// `#`, a 12-digit sequence and `#` and a 16-hex-digit customer name (an
-/// event's index key), and not later than now. Anything else would read as
-/// a position and serve empty pages with itself as `next` for good.
+/// Whether `cursor` is one a page hands out: the feed's shape
+/// ([`feed_cursor_instant`]) and not later than now. Anything else would
+/// read as a position and serve empty pages with itself as `next` for
+/// good.
 fn is_feed_cursor(cursor: &str, now: chrono::DateTime<Utc>) -> bool {
-    const INSTANT: usize = "2026-01-01T00:00:00.000000Z".len();
-    if cursor.len() > MAX_CURSOR_BYTES || !cursor.is_ascii() || cursor.len() < INSTANT {
-        return false;
-    }
-    let (instant, key) = cursor.split_at(INSTANT);
-    let Ok(at) = chrono::NaiveDateTime::parse_from_str(instant, "%Y-%m-%dT%H:%M:%S%.6fZ") else {
-        return false;
-    };
-    if feed_cursor_at(at.and_utc()) != instant
-        || at.and_utc() > now + Duration::seconds(CLOCK_SKEW_SECONDS)
-    {
-        return false;
-    }
-    if key.is_empty() {
-        return true;
-    }
-    let mut parts = key.split('#');
-    let digits = |part: Option<&str>, len: usize, radix: u32| {
-        part.is_some_and(|p| {
-            p.len() == len
-                && p.chars()
-                    .all(|c| c.is_digit(radix) && !c.is_ascii_uppercase())
-        })
-    };
-    parts.next() == Some("")
-        && digits(parts.next(), 12, 10)
-        && digits(parts.next(), 16, 16)
-        && parts.next().is_none()
+    feed_cursor_instant(cursor).is_some_and(|at| at <= now + Duration::seconds(CLOCK_SKEW_SECONDS))
 }
 
 /// Up to `limit` events, and past it every event not settled yet (up to

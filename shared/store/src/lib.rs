@@ -668,11 +668,7 @@ impl DynamoStore {
         attrs.insert("expiryShard".into(), s(keys::feed_shard_of(program, pk)));
         attrs.insert(
             "expiresOn".into(),
-            s(format!(
-                "{written}#{:012}#{}",
-                notice.seq,
-                keys::short_name(pk)
-            )),
+            s(notice_cursor(written, notice.seq, pk)),
         );
         // Each seq is written once: the state's version check already
         // ensures it, this makes a double publish impossible.
@@ -898,10 +894,53 @@ fn notice_expired(item: &Item, now: i64) -> bool {
         .is_some_and(|expires_at| expires_at <= now)
 }
 
+const FEED_INSTANT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+/// Cursors are the index keys of notices: an instant, a sequence and a
+/// 16-digit name of the customer (under 64 bytes; room to spare).
+const MAX_FEED_CURSOR_BYTES: usize = 200;
+
 /// The feed cursor of a notice written at `instant`: every notice written
 /// before it sorts before.
 pub fn feed_cursor_at(instant: chrono::DateTime<chrono::Utc>) -> String {
-    instant.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    instant.format(FEED_INSTANT).to_string()
+}
+
+/// A notice's index key in the feed, which is its cursor: the instant its
+/// commit was written, its sequence and its customer's short name.
+fn notice_cursor(written: &str, seq: u64, pk: &str) -> String {
+    format!("{written}#{seq:012}#{}", keys::short_name(pk))
+}
+
+/// The feed position written as `cursor`, when it has the shape of one the
+/// feed hands out: an instant as [`feed_cursor_at`] writes it, alone (a
+/// settle point) or followed by a notice's sequence and customer name, as
+/// `notice_put` writes its index key. `None` for any other text.
+pub fn feed_cursor_instant(cursor: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    const INSTANT: usize = "2026-01-01T00:00:00.000000Z".len();
+    if cursor.len() > MAX_FEED_CURSOR_BYTES || !cursor.is_ascii() || cursor.len() < INSTANT {
+        return None;
+    }
+    let (instant, key) = cursor.split_at(INSTANT);
+    let at = chrono::NaiveDateTime::parse_from_str(instant, FEED_INSTANT)
+        .ok()?
+        .and_utc();
+    if feed_cursor_at(at) != instant {
+        return None;
+    }
+    let field = |part: Option<&str>, len: usize, radix: u32| {
+        part.is_some_and(|p| {
+            p.len() == len
+                && p.chars()
+                    .all(|c| c.is_digit(radix) && !c.is_ascii_uppercase())
+        })
+    };
+    let mut parts = key.split('#');
+    let shaped = key.is_empty()
+        || (parts.next() == Some("")
+            && field(parts.next(), 12, 10)
+            && field(parts.next(), 16, 16)
+            && parts.next().is_none());
+    shaped.then_some(at)
 }
 
 fn config_of(item: &Item) -> Result<StoredConfig, StoreError> {
@@ -1010,6 +1049,26 @@ fn cancellation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every cursor the feed hands out reads back as its instant: a
+    /// notice's key and a settle point, at the ends of the instants the
+    /// API takes.
+    #[test]
+    fn feed_cursors_read_back_as_their_instant() {
+        for at in [
+            "1970-01-01T00:00:00Z",
+            "2026-12-01T08:00:00.123456Z",
+            "2199-12-31T23:59:59.999999Z",
+        ] {
+            let at: chrono::DateTime<chrono::Utc> = at.parse().unwrap();
+            let written = feed_cursor_at(at);
+            assert_eq!(feed_cursor_instant(&written), Some(at));
+            for seq in [0, 1, 999_999_999_999] {
+                let key = notice_cursor(&written, seq, "CUSTOMER#1:p#c");
+                assert_eq!(feed_cursor_instant(&key), Some(at), "{key}");
+            }
+        }
+    }
 
     #[test]
     fn notice_retention_is_whole_days_from_one_to_the_bound() {
