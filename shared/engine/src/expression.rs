@@ -61,6 +61,24 @@ impl TruthTable {
         self.decided_one_by_one(criteria, known, met)
     }
 
+    /// Whether criterion `next` can still change the outcome once the
+    /// criteria before it are known (their bits in `met`): false when every
+    /// completion of the later criteria holds alike with it met or not, as
+    /// `B` of `(A AND B) OR C` once `A` has failed.
+    pub fn matters(self, criteria: usize, next: usize, met: MetMask) -> bool {
+        let mut completion = 0u8;
+        loop {
+            let rest = met | (completion << (next + 1));
+            if self.holds(rest) != self.holds(rest | (1 << next)) {
+                return true;
+            }
+            completion += 1;
+            if usize::from(completion) >= 1 << (criteria - next - 1) {
+                return false;
+            }
+        }
+    }
+
     /// [`TruthTable::decided`] by trying every completion of `met`.
     fn decided_one_by_one(self, criteria: usize, known: usize, met: MetMask) -> Option<bool> {
         let first = self.holds(met);
@@ -465,5 +483,36 @@ mod tests {
         let widest = vec!["A"; 50].join(" OR ");
         assert!(widest.len() <= MAX_EXPRESSION_CHARS);
         assert!(compile(&widest, &ABC).unwrap().holds(0b001));
+    }
+
+    /// Reading criteria left to right and skipping each one that
+    /// [`TruthTable::matters`] says cannot change the outcome (leaving it
+    /// unmet) reaches the outcome of the whole truth, for every boolean
+    /// function of up to three criteria and every combination of them.
+    #[test]
+    fn skipping_what_cannot_matter_keeps_every_outcome() {
+        for criteria in 0..=3usize {
+            for bits in 0..=u8::MAX {
+                let table = TruthTable::from_fn(criteria, |m| (bits >> m) & 1 == 1);
+                for truth in 0..1u8 << criteria {
+                    let mut met = 0;
+                    for next in 0..criteria {
+                        if table.matters(criteria, next, met) {
+                            met |= truth & (1 << next);
+                        }
+                    }
+                    assert_eq!(
+                        table.holds(met),
+                        table.holds(truth),
+                        "{bits:08b} {truth:03b}"
+                    );
+                }
+            }
+        }
+        let table = compile("(A AND B) OR C", &ABC).unwrap();
+        assert!(!table.matters(3, 1, 0b000), "B once A failed");
+        assert!(table.matters(3, 1, 0b001));
+        assert!(table.matters(3, 2, 0b000), "C decides once A failed");
+        assert!(!table.matters(3, 2, 0b011));
     }
 }

@@ -36,6 +36,10 @@ pub(crate) struct Step {
     pub(crate) source: Source,
     pub(crate) min: i128,
     pub(crate) strict: bool,
+    /// Bit m set when this criterion can change its tier's outcome once
+    /// the criteria before it are known with met mask m
+    /// ([`TruthTable::matters`]): a figure that cannot is never computed.
+    pub(crate) matters_after: u8,
 }
 
 impl Step {
@@ -83,11 +87,13 @@ impl Plan {
             let first = u16::try_from(steps.len()).ok()?;
             let (len, table) = match &tier.rule {
                 Some(rule) => {
-                    for c in &rule.criteria {
+                    let n = rule.criteria.len();
+                    for (i, c) in rule.criteria.iter().enumerate() {
                         steps.push(Step {
                             source: source_of(c.kind, c.tracker, c.period)?,
                             min: fixed::of(c.min)?,
                             strict: c.strict,
+                            matters_after: matters_after(rule.table, n, i),
                         });
                     }
                     (u8::try_from(rule.criteria.len()).ok()?, rule.table)
@@ -131,6 +137,13 @@ impl Plan {
         let first = usize::from(t.first);
         (t, &self.steps[first..first + usize::from(t.len)])
     }
+}
+
+/// [`Step::matters_after`] of criterion `i` of `n`.
+fn matters_after(table: TruthTable, n: usize, i: usize) -> u8 {
+    (0..1u8 << i)
+        .filter(|&met| table.matters(n, i, met))
+        .fold(0, |bits, met| bits | 1 << met)
 }
 
 fn source_of(

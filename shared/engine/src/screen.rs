@@ -89,6 +89,10 @@ impl Facts<'_> {
         let n = steps.len();
         let mut met = 0;
         for (i, step) in steps.iter().enumerate() {
+            if (step.matters_after >> met) & 1 == 0 {
+                // Its figure cannot change the outcome: left unmet, unread.
+                continue;
+            }
             let value = match step.source {
                 Source::State(f) => self.figure(f)?,
                 Source::Tracker(i) => self.tracker(program, usize::from(i))?,
