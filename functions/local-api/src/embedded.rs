@@ -3,7 +3,7 @@
 //! [`client`] builds an `aws_sdk_dynamodb::Client` whose HTTP client never
 //! sends anything. Each request the SDK would put on the wire (`POST /`, an
 //! `x-amz-target: DynamoDB_20120810.<Operation>` header, a JSON body) is read
-//! here and handed to dynoxide's `Database` on a blocking thread, and its
+//! here and handed to dynoxide's `Database` on the engine's thread, and its
 //! answer comes back as the response dynoxide's own HTTP server
 //! (`dynoxide::server`) would have written: the same status, the same JSON
 //! body (errors from `DynoxideError::to_json`, so `CancellationReasons` with
@@ -42,7 +42,7 @@
 //! - `ClientRequestToken` of TransactWriteItems is dropped (see
 //!   `dispatch`); ExecuteTransaction's is kept.
 //! - A request whose future the SDK drops (a timeout) still runs to the end
-//!   on its blocking thread, as the server finishes a request whose client
+//!   on the engine's thread, as the server finishes a request whose client
 //!   went away.
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -82,7 +82,7 @@ pub fn client(db: Database) -> aws_sdk_dynamodb::Client {
         ))
         .endpoint_url(ENDPOINT)
         .http_client(InProcessClient {
-            connector: SharedHttpConnector::new(Engine { db }),
+            connector: SharedHttpConnector::new(Engine::new(db)),
         })
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
@@ -153,9 +153,34 @@ impl HttpClient for InProcessClient {
     }
 }
 
-/// Answers each request from the database.
+/// Answers each request from the database, on a thread of its own.
+///
+/// The connection is one and every call holds its lock, so calls run one
+/// at a time whatever runs them. One thread that takes them from a queue
+/// does that without the cost of the alternative it replaced: a blocking
+/// pool thread per call, all of them but one asleep on the lock, each
+/// woken and put to sleep again (docs/benchmarks.md, twelfth session).
 struct Engine {
-    db: Database,
+    queue: std::sync::mpsc::Sender<Call>,
+}
+
+/// One request for the engine's thread: the work, and where its reply goes.
+type Call = Box<dyn FnOnce(&Database) + Send>;
+
+impl Engine {
+    fn new(db: Database) -> Self {
+        let (queue, calls) = std::sync::mpsc::channel::<Call>();
+        std::thread::Builder::new()
+            .name("embedded-engine".into())
+            .spawn(move || {
+                // Ends when the last client holding the engine is dropped.
+                for call in calls {
+                    call(&db);
+                }
+            })
+            .expect("starting the embedded engine's thread");
+        Engine { queue }
+    }
 }
 
 impl fmt::Debug for Engine {
@@ -177,24 +202,30 @@ impl HttpConnector for Engine {
                 "the in-process engine takes in-memory request bodies only".into(),
             )));
         }
-        // Database is an Arc around the SQLite connection (Clone, Send, Sync).
-        let db = self.db.clone();
+        let (reply_to, reply) = futures::channel::oneshot::channel();
+        let call: Call = Box::new(move |db: &Database| {
+            let bytes = body.bytes().unwrap_or_default();
+            // A panic drops `reply_to` unanswered and leaves the thread
+            // serving the next call.
+            let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                execute(db, operation, content_type, bytes)
+            }));
+            if let Ok(answer) = answer {
+                let _ = reply_to.send(answer);
+            }
+        });
+        let sent = self.queue.send(call);
         HttpConnectorFuture::new(async move {
-            let work = move || {
-                let bytes = body.bytes().unwrap_or_default();
-                execute(&db, operation, content_type, bytes)
+            let reply = match sent {
+                Ok(()) => reply.await.ok(),
+                Err(_) => None,
             };
-            // SQLite blocks: never on a runtime worker thread.
-            let reply = match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => runtime
-                    .spawn_blocking(work)
-                    .await
-                    // The engine panicked (or the runtime is shutting down):
-                    // no answer, as a dropped connection would give none. Not
-                    // retried: the same request would panic again.
-                    .map_err(|e| ConnectorError::other(Box::new(e), None))?,
-                Err(_) => work(),
-            };
+            // No answer, as a dropped connection would give none: the engine
+            // panicked or has stopped. Not retried: the same request would
+            // panic again.
+            let reply = reply.ok_or_else(|| {
+                ConnectorError::other("the embedded engine gave no answer".into(), None)
+            })?;
             Ok(reply.into_response())
         })
     }
@@ -913,9 +944,7 @@ mod tests {
 
     /// A request straight to the connector, as the SDK would send it.
     async fn send(target: Option<&str>, content_type: &str, body: &str) -> (u16, String, String) {
-        let engine = Engine {
-            db: Database::memory().unwrap(),
-        };
+        let engine = Engine::new(Database::memory().unwrap());
         let mut request = HttpRequest::new(SdkBody::from(body));
         request.set_method("POST").unwrap();
         request.set_uri(format!("{ENDPOINT}/")).unwrap();
