@@ -68,7 +68,8 @@ pub const ENDPOINT: &str = "http://in-process.dynoxide";
 ///
 /// Behavior version latest, region us-east-1, static credentials (signed and
 /// never checked) and the SDK's default retries. Calls need a Tokio runtime,
-/// as any SDK call does; the engine runs on its blocking threads.
+/// as any SDK call does; the engine runs on a thread of its own, which
+/// stops when the last clone of the client is dropped.
 pub fn client(db: Database) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -175,7 +176,9 @@ impl Engine {
             .spawn(move || {
                 // Ends when the last client holding the engine is dropped.
                 for call in calls {
-                    call(&db);
+                    // A call that panics drops its reply channel unanswered
+                    // as it unwinds; the thread goes on to the next call.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&db)));
                 }
             })
             .expect("starting the embedded engine's thread");
@@ -205,14 +208,8 @@ impl HttpConnector for Engine {
         let (reply_to, reply) = futures::channel::oneshot::channel();
         let call: Call = Box::new(move |db: &Database| {
             let bytes = body.bytes().unwrap_or_default();
-            // A panic drops `reply_to` unanswered and leaves the thread
-            // serving the next call.
-            let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                execute(db, operation, content_type, bytes)
-            }));
-            if let Ok(answer) = answer {
-                let _ = reply_to.send(answer);
-            }
+            // The caller may have stopped waiting: the work is done anyway.
+            let _ = reply_to.send(execute(db, operation, content_type, bytes));
         });
         let sent = self.queue.send(call);
         HttpConnectorFuture::new(async move {
@@ -339,7 +336,7 @@ fn route(request: &mut HttpRequest) -> Result<(&'static str, &'static str), Repl
         None => {
             // The server reads the body as JSON before it looks at the
             // target: a body that is not JSON is refused first. (A known
-            // operation's body is read once, typed, on the blocking thread.)
+            // operation's body is read once, typed, on the engine's thread.)
             let bytes = request.body().bytes().unwrap_or_default();
             if !bytes.is_empty() {
                 if let Err(e) = serde_json::from_slice::<serde_json::Value>(bytes) {
@@ -940,6 +937,39 @@ mod tests {
             err.message(),
             Some("The provided key element does not match the schema")
         );
+    }
+
+    /// A call that panics on the engine's thread is answered with nothing
+    /// (a connector error, as a dropped connection), and the thread serves
+    /// the calls after it; calls from many tasks at once are each answered.
+    #[tokio::test]
+    async fn a_panicking_call_leaves_the_engine_serving() {
+        let engine = Engine::new(Database::memory().unwrap());
+        let (reply_to, reply) = futures::channel::oneshot::channel::<Reply>();
+        engine
+            .queue
+            .send(Box::new(move |_: &Database| {
+                let _keep = reply_to;
+                panic!("a call that panics");
+            }))
+            .unwrap();
+        assert!(reply.await.is_err(), "no answer to the panicking call");
+        let list = || {
+            let mut request = HttpRequest::new(SdkBody::from("{}"));
+            request.set_method("POST").unwrap();
+            request.set_uri(format!("{ENDPOINT}/")).unwrap();
+            request
+                .headers_mut()
+                .insert("x-amz-target", "DynamoDB_20120810.ListTables");
+            request.headers_mut().insert("content-type", JSON_1_0);
+            engine.call(request)
+        };
+        let replies = futures::future::join_all((0..32).map(|_| list())).await;
+        for response in replies {
+            let response = response.expect("served after the panic");
+            assert_eq!(response.status().as_u16(), 200);
+            assert_eq!(response.body().bytes(), Some(&b"{\"TableNames\":[]}"[..]));
+        }
     }
 
     /// A request straight to the connector, as the SDK would send it.
