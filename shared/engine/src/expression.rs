@@ -65,7 +65,10 @@ impl TruthTable {
     /// criteria before it are known (their bits in `met`): false when every
     /// completion of the later criteria holds alike with it met or not, as
     /// `B` of `(A AND B) OR C` once `A` has failed.
-    pub fn matters(self, criteria: usize, next: usize, met: MetMask) -> bool {
+    pub(crate) fn matters(self, criteria: usize, next: usize, met: MetMask) -> bool {
+        if next >= criteria {
+            return false;
+        }
         let mut completion = 0u8;
         loop {
             let rest = met | (completion << (next + 1));
