@@ -161,8 +161,13 @@ impl HttpClient for InProcessClient {
 /// does that without the cost of the alternative it replaced: a blocking
 /// pool thread per call, all of them but one asleep on the lock, each
 /// woken and put to sleep again (docs/benchmarks.md, twelfth session).
+///
+/// A call is queued when the SDK makes it, and runs to the end whether or
+/// not its future is still awaited.
 struct Engine {
-    queue: std::sync::mpsc::Sender<Call>,
+    /// Always `Some` until dropped.
+    queue: Option<std::sync::mpsc::Sender<Call>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// One request for the engine's thread: the work, and where its reply goes.
@@ -171,10 +176,10 @@ type Call = Box<dyn FnOnce(&Database) + Send>;
 impl Engine {
     fn new(db: Database) -> Self {
         let (queue, calls) = std::sync::mpsc::channel::<Call>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("embedded-engine".into())
             .spawn(move || {
-                // Ends when the last client holding the engine is dropped.
+                // Ends once the engine is dropped and every queued call ran.
                 for call in calls {
                     // A call that panics drops its reply channel unanswered
                     // as it unwinds; the thread goes on to the next call.
@@ -182,7 +187,27 @@ impl Engine {
                 }
             })
             .expect("starting the embedded engine's thread");
-        Engine { queue }
+        Engine {
+            queue: Some(queue),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Engine {
+    /// Closes the database before returning: once the last client is
+    /// dropped the data directory's lock is released and the process may
+    /// exit, and neither may happen with the file still open. The calls
+    /// already queued run first.
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            // No call holds the engine, so this never runs on its thread;
+            // checked anyway, since joining itself would never return.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
     }
 }
 
@@ -211,11 +236,14 @@ impl HttpConnector for Engine {
             // The caller may have stopped waiting: the work is done anyway.
             let _ = reply_to.send(execute(db, operation, content_type, bytes));
         });
-        let sent = self.queue.send(call);
+        let sent = match &self.queue {
+            Some(queue) => queue.send(call).is_ok(),
+            None => false,
+        };
         HttpConnectorFuture::new(async move {
             let reply = match sent {
-                Ok(()) => reply.await.ok(),
-                Err(_) => None,
+                true => reply.await.ok(),
+                false => None,
             };
             // No answer, as a dropped connection would give none: the engine
             // panicked or has stopped. Not retried: the same request would
@@ -948,6 +976,8 @@ mod tests {
         let (reply_to, reply) = futures::channel::oneshot::channel::<Reply>();
         engine
             .queue
+            .as_ref()
+            .unwrap()
             .send(Box::new(move |_: &Database| {
                 let _keep = reply_to;
                 panic!("a call that panics");
@@ -970,6 +1000,27 @@ mod tests {
             assert_eq!(response.status().as_u16(), 200);
             assert_eq!(response.body().bytes(), Some(&b"{\"TableNames\":[]}"[..]));
         }
+    }
+
+    /// Dropping the last client closes the database before the drop
+    /// returns: SQLite removes the write-ahead log only when the last
+    /// connection to the file closes.
+    #[tokio::test]
+    async fn dropping_the_client_closes_the_database() {
+        let dir = std::env::temp_dir().join(format!("engine-close-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("close.sqlite");
+        for round in 0..5 {
+            let db = Database::new(&file.to_string_lossy()).unwrap();
+            let client = client(db);
+            let tables = client.list_tables().send().await.unwrap();
+            assert!(tables.table_names().is_empty());
+            let wal = dir.join("close.sqlite-wal");
+            assert!(wal.exists(), "round {round}: the database is open");
+            drop(client);
+            assert!(!wal.exists(), "round {round}: still open after the drop");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A request straight to the connector, as the SDK would send it.
