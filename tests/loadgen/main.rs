@@ -3,7 +3,7 @@
 //!   loadgen cost  [--engine embedded|dynamodb-local]
 //!   loadgen load  [--engine embedded|dynamodb-local] [--seconds 5] [--clients 1,8,32]
 //!   loadgen load  --url http://127.0.0.1:3999 [--seconds 5] [--clients 1,8,32]
-//!   loadgen sustain [--engine embedded|dynamodb-local] [--orders 100000] [--clients 8] [--block 10000]
+//!   loadgen sustain [--engine embedded|dynamodb-local] [--orders 100000] [--clients 8] [--block 10000] [--assign balanced|modulo]
 //!   loadgen coldstart BINARY... [--runs 20]
 //!   loadgen job [--engine embedded|dynamodb-local] [--customers 100000] [--clients 8] [--days 7]
 //!
@@ -144,8 +144,8 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 async fn load(engine: Engine, seconds: u64, patterns: &[usize]) {
-    println!("| clients | raw ops/s | API orders/s | API / raw | raw CPU ms/op | API CPU ms/order | raw p50 ms | raw p99 ms | API p50 ms | API p99 ms |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| clients | raw ops/s | API orders/s | API / raw | raw CPU ms/op | API CPU ms/order | raw p50 ms | raw p99 ms | API p50 ms | API p99 ms | HTTP floor req/s | floor CPU ms/req |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut shapes = Vec::new();
     for &clients in patterns {
         // Each pattern gets a fresh engine per harness, so neither pays for
@@ -165,15 +165,21 @@ async fn load(engine: Engine, seconds: u64, patterns: &[usize]) {
         let (raw, raw_lat) = raw_ceiling(&raw_api, &shape, clients, seconds).await;
         let raw_cpu = (cpu_seconds() - cpu) / raw_lat.len() as f64;
         drop(raw_api);
+        let floor = HttpFloor::start(shape.reply.clone()).await;
+        let cpu = cpu_seconds();
+        let (floor_rate, floor_lat) = through_api(&floor.base, "load", clients, seconds).await;
+        let floor_cpu = (cpu_seconds() - cpu) / floor_lat.len() as f64;
+        drop(floor);
         println!(
-            "| {clients} | {raw:.0} | {orders:.0} | {:.0} % | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {clients} | {raw:.0} | {orders:.0} | {:.0} % | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {floor_rate:.0} | {:.3} |",
             100.0 * orders / raw,
             raw_cpu * 1000.0,
             api_cpu * 1000.0,
             percentile(&raw_lat, 0.5),
             percentile(&raw_lat, 0.99),
             percentile(&api_lat, 0.5),
-            percentile(&api_lat, 0.99)
+            percentile(&api_lat, 0.99),
+            floor_cpu * 1000.0
         );
         shapes.push((clients, shape));
     }
@@ -193,6 +199,41 @@ async fn load(engine: Engine, seconds: u64, patterns: &[usize]) {
     }
 }
 
+/// The HTTP floor: the same client sending the same orders to a server on
+/// the same stack (axum over hyper, in this process) that only parses each
+/// order's JSON and answers the bytes the API answered. What an order
+/// costs before any decision or store call; the API's share of the raw
+/// ceiling cannot be higher than this leaves room for.
+struct HttpFloor {
+    base: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl HttpFloor {
+    async fn start(reply: bytes::Bytes) -> HttpFloor {
+        let app = axum::Router::new().fallback(move |body: bytes::Bytes| {
+            let reply = reply.clone();
+            async move {
+                let order: Value = serde_json::from_slice(&body).expect("an order");
+                assert!(order["orderId"].is_string(), "an order: {order}");
+                ([("content-type", "application/json")], reply)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        HttpFloor { base, server }
+    }
+}
+
+impl Drop for HttpFloor {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
 /// What the API's transaction for an uncontended order writes (see
 /// `tier_store::DynamoStore::commit`): the order item, created if absent,
 /// and the state item, put on the version read; the first order of a
@@ -209,6 +250,8 @@ struct Shape {
     state_growth: f64,
     /// Whether the first order wrote an expiry index item.
     expiry_item: bool,
+    /// The API's reply to the probe's order, for the HTTP floor.
+    reply: bytes::Bytes,
 }
 
 async fn item(api: &Api, pk: &str, sk: &str) -> Option<HashMap<String, AttributeValue>> {
@@ -248,6 +291,7 @@ impl Shape {
             state_first: blob_len(&state, "state"),
             state_growth: 0.0,
             expiry_item: item(api, &pk, tier_store::keys::EXPIRY).await.is_some(),
+            reply: serde_json::to_vec(&r.body).unwrap().into(),
         }
     }
 
@@ -557,16 +601,59 @@ fn history(orders: usize) -> Vec<(usize, Value)> {
     all.into_iter().map(|(_, c, body)| (c, body)).collect()
 }
 
+/// How `sustain` gives customers to clients (each customer's orders go
+/// through one client, in order).
+#[derive(Debug, Clone, Copy)]
+enum Assign {
+    /// Customer number modulo the clients: queues differ by a few hundred
+    /// orders, so the last block runs partly with fewer clients.
+    Modulo,
+    /// Largest customers first, each to the client with the fewest orders
+    /// so far: queues within one customer's orders of each other.
+    Balanced,
+}
+
+impl Assign {
+    fn clients_of(
+        self,
+        history: &[(usize, Value)],
+        customers: usize,
+        clients: usize,
+    ) -> Vec<usize> {
+        match self {
+            Assign::Modulo => (0..customers).map(|c| c % clients).collect(),
+            Assign::Balanced => {
+                let mut counts = vec![0usize; customers];
+                for (c, _) in history {
+                    counts[*c] += 1;
+                }
+                let mut by_size: Vec<usize> = (0..customers).collect();
+                by_size.sort_by_key(|c| (std::cmp::Reverse(counts[*c]), *c));
+                let mut load = vec![0usize; clients];
+                let mut client_of = vec![0; customers];
+                for c in by_size {
+                    let lightest = (0..clients).min_by_key(|k| (load[*k], *k)).unwrap_or(0);
+                    load[lightest] += counts[c];
+                    client_of[c] = lightest;
+                }
+                client_of
+            }
+        }
+    }
+}
+
 /// Replays [`history`] through the API with `clients` concurrent clients,
 /// each serving its own customers (so each customer's orders arrive in
 /// order), and prints the throughput of each consecutive block of orders.
-async fn sustain(engine: Engine, orders: usize, clients: usize, block: usize) {
+async fn sustain(engine: Engine, orders: usize, clients: usize, block: usize, assign: Assign) {
     let history = history(orders);
     let customers = history.iter().map(|(c, _)| c + 1).max().unwrap_or(0);
+    let client_of = assign.clients_of(&history, customers, clients);
     let mut queues: Vec<Vec<String>> = vec![Vec::new(); clients];
     for (customer, body) in history {
-        queues[customer % clients].push(body.to_string());
+        queues[client_of[customer]].push(body.to_string());
     }
+    let lengths: Vec<usize> = queues.iter().map(Vec::len).collect();
     let api = std::sync::Arc::new(Api::start(engine).await);
     api.program("load", &program()).await;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -588,18 +675,29 @@ async fn sustain(engine: Engine, orders: usize, clients: usize, block: usize) {
                     marks.lock().unwrap().push((n, now, cpu_seconds()));
                 }
             }
-            lat
+            (lat, Instant::now())
         }));
     }
     let mut lat = Vec::new();
+    let mut finished = Vec::new();
     for t in tasks {
-        lat.extend(t.await.unwrap());
+        let (client_lat, at) = t.await.unwrap();
+        lat.extend(client_lat);
+        finished.push(at);
     }
     let elapsed = started.elapsed();
+    // Orders answered after the first client ran out of orders went at
+    // less than full concurrency: the tail of the last block.
+    let first_done = finished.iter().min().copied().unwrap_or(started);
+    let in_tail = lat.iter().filter(|(end, _)| *end > first_done).count();
     let mut marks = marks.lock().unwrap().clone();
     marks.sort_by_key(|(n, _, _)| *n);
     println!(
-        "{orders} orders of {customers} customers, {clients} clients, {:?} engine",
+        "{orders} orders of {customers} customers, {clients} clients ({assign:?}: {} to {} \
+         orders each; {in_tail} orders answered after the first client had none left), \
+         {:?} engine",
+        lengths.iter().min().unwrap_or(&0),
+        lengths.iter().max().unwrap_or(&0),
         engine
     );
     println!();
@@ -852,11 +950,16 @@ async fn main() {
         Some("load") => load(engine, seconds, &patterns).await,
         Some("sustain") => {
             let block = number("--block", 10_000);
+            let assign = match flag("--assign").as_deref() {
+                Some("modulo") => Assign::Modulo,
+                _ => Assign::Balanced,
+            };
             sustain(
                 engine,
                 number("--orders", 100_000),
                 number("--clients", 8),
                 block,
+                assign,
             )
             .await
         }
@@ -879,7 +982,8 @@ async fn main() {
         }
         _ => eprintln!(
             "usage: loadgen cost|load|sustain|job|coldstart [--engine embedded|dynamodb-local] \
-             [--seconds N] [--clients N[,N...]] [--orders N] [--block N] [--customers N] [--days N]"
+             [--seconds N] [--clients N[,N...]] [--orders N] [--block N] [--assign balanced|modulo] \
+             [--customers N] [--days N]"
         ),
     }
 }
