@@ -987,3 +987,44 @@ async fn main() {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue_lengths(assign: Assign, history: &[(usize, Value)], clients: usize) -> Vec<usize> {
+        let customers = history.iter().map(|(c, _)| c + 1).max().unwrap_or(0);
+        let client_of = assign.clients_of(history, customers, clients);
+        assert_eq!(client_of.len(), customers, "every customer has one client");
+        let mut lengths = vec![0; clients];
+        for (customer, _) in history {
+            lengths[client_of[*customer]] += 1;
+        }
+        lengths
+    }
+
+    #[test]
+    fn balanced_queues_differ_by_at_most_one_customers_orders() {
+        // history() gives a customer at most 19 orders.
+        for (orders, clients) in [(20_000, 8), (5_003, 3), (997, 32), (19, 8)] {
+            let history = history(orders);
+            let lengths = queue_lengths(Assign::Balanced, &history, clients);
+            assert_eq!(lengths.iter().sum::<usize>(), orders);
+            let (min, max) = (lengths.iter().min().unwrap(), lengths.iter().max().unwrap());
+            assert!(
+                max - min <= 19,
+                "{orders} orders over {clients}: {lengths:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn modulo_is_what_the_runs_before_balancing_measured() {
+        let history = history(20_000);
+        let lengths = queue_lengths(Assign::Modulo, &history, 8);
+        let by_hand = (0..8)
+            .map(|k| history.iter().filter(|(c, _)| c % 8 == k).count())
+            .collect::<Vec<_>>();
+        assert_eq!(lengths, by_hand);
+    }
+}
