@@ -142,7 +142,41 @@ on_both_engines!(
     cancelling_an_upgrading_order_reverses_every_upgrade_it_held_up,
     status_before_the_last_change_is_refused_with_the_earliest_instant,
     the_return_policy_applies_to_spent_points,
+    returning_the_five_largest_orders_leaves_the_sixth_as_the_best,
 );
+
+/// The state keeps the five largest orders for `singleOrder` criteria; once
+/// all five are returned the sixth is the best order, as a customer with
+/// only that order would have it (an adversarial review found it read 0).
+async fn returning_the_five_largest_orders_leaves_the_sixth_as_the_best(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "0.01"},
+            {"name": "Silver", "earnRate": "0.02", "upgrade": {
+                "criteria": [{"id": "B", "kind": "singleOrder", "min": "1500"}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "0.03", "upgrade": {
+                "criteria": [{"id": "B", "kind": "singleOrder", "min": "5000"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    api.program("p", &config).await;
+    for (i, amount) in ["2000", "1900", "1800", "1700", "1600", "1550"]
+        .iter()
+        .enumerate()
+    {
+        let placed = format!("2026-02-0{}T10:00:00Z", i + 1);
+        api.order("p", "c", &format!("o{i}"), &placed, amount).await;
+    }
+    for i in 0..5 {
+        give_back(&api, &format!("r{i}"), &format!("o{i}"), None).await;
+    }
+    let status = api.status("p", "c", "2026-03-02T00:00:00Z").await;
+    assert_eq!(status["tier"], "Silver", "{status}");
+    let gold = &status["progress"][0];
+    assert_eq!(gold["tier"], "Gold", "{status}");
+    assert_eq!(gold["criteria"][0]["actual"], "1550", "{status}");
+}
 
 /// `asOf` before the customer's last applied change is refused, naming the
 /// earliest instant allowed; at that instant it is answered.

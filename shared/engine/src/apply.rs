@@ -529,7 +529,7 @@ impl Program {
 
         if record.counts_for_purchases {
             state.lifetime_purchases -= amount;
-            state.set_best_order(&record.order_id, record.remaining());
+            state.lower_best_order(record, others);
         }
         let (from_current, shortfall) =
             self.points_to_take_back(state, record, ret, points_reversed);

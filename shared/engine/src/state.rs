@@ -1,6 +1,7 @@
 //! One customer's standing in one program: everything a decision reads.
 
 use crate::decimal::{Money, Points};
+use crate::events::OrderRecord;
 use crate::notice::{Notice, NoticeKind, Outbox};
 use crate::period::DayNumber;
 use crate::program::{Program, TierIndex};
@@ -203,6 +204,28 @@ impl CustomerState {
 
     pub(crate) fn set_best_order(&mut self, order_id: &str, net: Money) {
         keep_best(&mut self.best_orders, order_id, net);
+    }
+
+    /// A return lowered `record`'s net. When it was one of the largest kept,
+    /// an order beyond them may now be among the largest: `others` (the
+    /// customer's other orders' records, all of them on the service's path)
+    /// fill the list again, so returning the kept ones never leaves a
+    /// customer's other orders uncounted.
+    pub(crate) fn lower_best_order(&mut self, record: &OrderRecord, others: &[OrderRecord]) {
+        let was_kept = self
+            .best_orders
+            .iter()
+            .any(|b| b.order_id == record.order_id);
+        keep_best(&mut self.best_orders, &record.order_id, record.remaining());
+        if !was_kept {
+            return;
+        }
+        let counted = others
+            .iter()
+            .filter(|o| o.order_id != record.order_id && o.counts_for_purchases);
+        for other in counted {
+            keep_best(&mut self.best_orders, &other.order_id, other.remaining());
+        }
     }
 
     /// A renewal: history only, the tier and its `tier_since` stay.

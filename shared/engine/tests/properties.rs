@@ -161,6 +161,35 @@ proptest! {
         prop_assert_eq!(reversed, applied.decision.points, "a full return in parts takes back exactly what was awarded");
     }
 
+    /// The state keeps the five largest orders only; returns in any order,
+    /// whole or in part, still leave the largest of what remains, however
+    /// many orders there are beyond the five.
+    #[test]
+    fn the_best_order_is_the_largest_remaining_after_any_returns(
+        past in prop::collection::vec(spec(), 1..14),
+        returns in prop::collection::vec((0usize..14, 1u32..=100), 1..12),
+    ) {
+        let p = program("lazy");
+        let (mut state, mut records) = history(&p, &past);
+        let last = records.iter().map(|r| r.placed_at).max().unwrap();
+        for (n, (which, percent)) in returns.iter().enumerate() {
+            let k = which % records.len();
+            let remaining = records[k].remaining();
+            let amount = (remaining * Decimal::from(*percent) / Decimal::from(100)).round_dp(2);
+            if amount <= Decimal::ZERO { continue; }
+            let ret = Return {
+                return_id: format!("r{n}"), order_id: records[k].order_id.clone(), customer_id: "c".into(),
+                returned_at: last + Duration::hours(n as i64), amount: Some(amount),
+            };
+            let mut record = records[k].clone();
+            p.apply_return(&mut state, &mut record, &ret, &records).unwrap();
+            records[k] = record;
+            let largest = records.iter().filter(|r| r.counts_for_purchases)
+                .map(|r| r.remaining()).max().unwrap_or(Decimal::ZERO);
+            prop_assert_eq!(state.best_order(), largest, "after return {} of {:?}", n, returns);
+        }
+    }
+
     #[test]
     fn dynamic_points_lie_between_lazy_and_eager(
         past in prop::collection::vec(spec(), 0..12),
