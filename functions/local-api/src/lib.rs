@@ -30,6 +30,7 @@ mod console;
 mod docs;
 pub mod embedded;
 pub mod remote;
+mod same_origin;
 
 #[derive(Parser, Debug, Clone)]
 #[command(version, about = "The loyalty-tier engine's HTTP API on localhost")]
@@ -418,6 +419,7 @@ async fn listen(app: Router, port: u16) -> Result<Served, BoxError> {
         })?;
     let address = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
+    let app = app.layer(axum::middleware::from_fn(same_origin::same_origin_only));
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
