@@ -9,7 +9,6 @@
 //! Lambda replaces a crashed container by itself.)
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +30,7 @@ mod docs;
 pub mod embedded;
 pub mod remote;
 mod same_origin;
+mod server;
 
 #[derive(Parser, Debug, Clone)]
 #[command(version, about = "The loyalty-tier engine's HTTP API on localhost")]
@@ -184,8 +184,9 @@ impl<S: Send + Sync> FromRequest<S> for Incoming {
         let path = parts.uri.path().to_owned();
         let query = parse_query(parts.uri.query().map(str::to_owned));
         let request_id = request_id(&parts.headers);
-        let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
-        let body = read_body(body).map_err(|refused| *refused)?;
+        let body = read_body(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|refused| *refused)?;
         Ok(Incoming(ApiRequest {
             request_id,
             method,
@@ -196,9 +197,28 @@ impl<S: Send + Sync> FromRequest<S> for Incoming {
     }
 }
 
-/// The request body, or the JSON error for one that could not be read (over
-/// the 2 MiB limit: 413 `payload_too_large`).
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Box<Response>> {
+/// How long a request's body may take to arrive after its head: a client
+/// that announces more than it sends would otherwise hold its connection
+/// for ever (the head has its own limit, `server::HEADER_READ_TIMEOUT`).
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The request body, or the JSON error for one that could not be read: over
+/// the 2 MiB limit (413 `payload_too_large`), cut short, or not all there
+/// within [`BODY_READ_TIMEOUT`] (400 `invalid_request`).
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Box<Response>> {
+    let Ok(body) =
+        tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(request, state)).await
+    else {
+        let message = format!(
+            "the request body did not arrive within {} s",
+            BODY_READ_TIMEOUT.as_secs()
+        );
+        return Err(Box::new(unread(ApiError::new(
+            400,
+            "invalid_request",
+            message,
+        ))));
+    };
     body.map_err(|rejection| {
         let status = rejection.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -206,16 +226,24 @@ fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Box<Response>
         } else {
             "invalid_request"
         };
-        let mut response =
-            error_response(&ApiError::new(status.as_u16(), code, rejection.body_text()));
-        // The rest of the body is never read: the connection cannot carry
-        // another request, so the client must not pool it.
-        response.headers_mut().insert(
-            HeaderName::from_static("connection"),
-            HeaderValue::from_static("close"),
-        );
-        Box::new(response)
+        Box::new(unread(ApiError::new(
+            status.as_u16(),
+            code,
+            rejection.body_text(),
+        )))
     })
+}
+
+/// The answer to a request whose body was not read to its end: the
+/// connection cannot carry another request, so the client must not pool
+/// it.
+fn unread(e: ApiError) -> Response {
+    let mut response = error_response(&e);
+    response.headers_mut().insert(
+        HeaderName::from_static("connection"),
+        HeaderValue::from_static("close"),
+    );
+    response
 }
 
 fn parse_query(query: Option<String>) -> Vec<(String, String)> {
@@ -255,11 +283,8 @@ async fn serve_request(service: &Service, request: ApiRequest) -> ApiResponse {
 }
 
 /// Runs the expiry job as the EventBridge schedule would.
-async fn scheduled(
-    State(service): State<Arc<Service>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match read_body(body) {
+async fn scheduled(State(service): State<Arc<Service>>, request: Request) -> Response {
+    let body = match read_body(request, &()).await {
         Ok(b) => b,
         Err(refused) => return *refused,
     };
@@ -418,15 +443,9 @@ async fn listen(app: Router, port: u16) -> Result<Served, BoxError> {
             ))
         })?;
     let address = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
     let app = app.layer(axum::middleware::from_fn(same_origin::same_origin_only));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(server::serve(listener, app, stopped, Default::default()));
     Ok((address, server, stop))
 }
 
