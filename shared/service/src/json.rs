@@ -16,7 +16,11 @@ pub fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiErro
         ));
     }
     serde_json::from_slice(body).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() {
+        // serde_json calls some shape errors syntax errors (`{}` or `true`
+        // where an enum such as `condition` is expected), so JSON that
+        // parses is a wrong shape, whatever the error's category says.
+        let parses = || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        let code = if (e.is_syntax() || e.is_eof()) && !parses() {
             "invalid_json"
         } else {
             "invalid_request"
@@ -82,5 +86,43 @@ mod tests {
             super::digest(&serde_json::json!({"a": 1})),
             "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"
         );
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    #[serde(rename_all = "camelCase")]
+    enum Shape {
+        All,
+        Any(u32),
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        condition: Shape,
+    }
+
+    #[test]
+    fn json_of_the_wrong_shape_is_invalid_request_and_broken_json_invalid_json() {
+        let code = |body: &str| decode::<Body>(body.as_bytes(), "config").unwrap_err().code;
+        for wrong in [
+            r#"{"condition": {}}"#,
+            r#"{"condition": true}"#,
+            r#"{"condition": {"any": 1, "all": null}}"#,
+            r#"{"condition": "some"}"#,
+            r#"{"condition": 3}"#,
+        ] {
+            assert_eq!(code(wrong), "invalid_request", "{wrong}");
+        }
+        for broken in [r#"{"condition": "#, r#"{"condition": all}"#, "{", "  "] {
+            assert_eq!(code(broken), "invalid_json", "{broken}");
+        }
+        assert!(decode::<Body>(br#"{"condition": "all"}"#, "config").is_ok());
     }
 }
