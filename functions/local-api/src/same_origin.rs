@@ -1,29 +1,59 @@
 //! Requests from other web pages. A page open in the operator's browser can
 //! POST to localhost without a preflight (an HTML form, or `text/plain`
 //! from `fetch`), and in `--remote` mode the proxy would sign what it sends
-//! with the operator's own AWS credentials. Browsers name the sending
-//! page's origin on every such request, so a request that can change
-//! something and names an origin other than this server's is refused.
-//! Clients that are not browsers (curl, SDKs, the tests) send no `Origin`
-//! and are not affected.
+//! with the operator's own AWS credentials. Two checks keep such pages out:
+//! - Browsers name the sending page's origin on every such request, so a
+//!   request that can change something and names an origin other than this
+//!   server's is refused.
+//! - A page can also point a name of its own at 127.0.0.1 (DNS rebinding):
+//!   the browser then sees the API as that page's own origin, and would let
+//!   it read answers too. The `Host` it sends is that name, so any request
+//!   whose `Host` is not a loopback name is refused.
+//!
+//! Clients that are not browsers (curl, SDKs, the tests) send a loopback
+//! `Host` and no `Origin`, and are not affected.
 
 use crate::error_response;
 use axum::extract::Request;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use tier_service::ApiError;
 
 pub(crate) async fn same_origin_only(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST);
+    if host.is_some_and(|host| !is_loopback(host)) {
+        return refused(
+            "the local API answers only requests sent to a loopback name \
+             (localhost, 127.0.0.1, [::1])",
+        );
+    }
     if names_another_origin(&request) {
-        return error_response(&ApiError::new(
-            403,
-            "cross_origin",
+        return refused(
             "a request from another web page is refused: the local API only takes \
              changes from its own console or from clients that send no Origin",
-        ));
+        );
     }
     next.run(request).await
+}
+
+fn refused(message: &str) -> Response {
+    error_response(&ApiError::new(403, "cross_origin", message))
+}
+
+/// `localhost`, a name under `.localhost`, `127.0.0.1` or `[::1]`, with
+/// any port.
+fn is_loopback(host: &HeaderValue) -> bool {
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost") || name == "127.0.0.1" || name == "[::1]"
 }
 
 /// Reads change nothing, and another page cannot read their answers (no
@@ -98,6 +128,37 @@ mod tests {
         }
         let (status, _) = status("PUT", &[("origin", "http://evil.example")]).await;
         assert_eq!(status, 403, "no Host to compare with");
+    }
+
+    #[tokio::test]
+    async fn a_name_pointed_at_loopback_by_another_page_is_refused_even_for_reads() {
+        // DNS rebinding: the page's own origin, so Origin matches Host.
+        let rebound = [
+            ("host", "evil.example:3000"),
+            ("origin", "http://evil.example:3000"),
+        ];
+        for method in ["GET", "POST"] {
+            let (status, body) = status(method, &rebound).await;
+            assert_eq!(status, 403, "{method}");
+            assert!(body.contains("cross_origin"), "{body}");
+        }
+        for host in [
+            "127.0.0.2:3000",
+            "localhost.evil.example",
+            "0.0.0.0:3000",
+            "[::2]:3000",
+        ] {
+            assert_eq!(status("GET", &[("host", host)]).await.0, 403, "{host}");
+        }
+        for host in [
+            "localhost",
+            "LOCALHOST:80",
+            "app.localhost:3000",
+            "127.0.0.1",
+            "[::1]:3000",
+        ] {
+            assert_eq!(status("GET", &[("host", host)]).await.0, 200, "{host}");
+        }
     }
 
     #[tokio::test]
