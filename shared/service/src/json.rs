@@ -19,7 +19,12 @@ pub fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiErro
         // serde_json calls some shape errors syntax errors (`{}` or `true`
         // where an enum such as `condition` is expected), so JSON that
         // parses is a wrong shape, whatever the error's category says.
-        let parses = || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        // Skipping a value does not check its strings' UTF-8, so that is
+        // checked first: bytes that are not UTF-8 are not JSON.
+        let parses = || {
+            std::str::from_utf8(body).is_ok()
+                && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+        };
         let code = if (e.is_syntax() || e.is_eof()) && !parses() {
             "invalid_json"
         } else {
@@ -123,6 +128,9 @@ mod shape_tests {
         for broken in [r#"{"condition": "#, r#"{"condition": all}"#, "{", "  "] {
             assert_eq!(code(broken), "invalid_json", "{broken}");
         }
+        let not_utf8 = b"{\"condition\": \"a\xffl\"}";
+        let e = decode::<Body>(not_utf8, "config").unwrap_err();
+        assert_eq!(e.code, "invalid_json", "{}", e.message);
         assert!(decode::<Body>(br#"{"condition": "all"}"#, "config").is_ok());
     }
 }
