@@ -143,6 +143,7 @@ on_both_engines!(
     status_before_the_last_change_is_refused_with_the_earliest_instant,
     the_return_policy_applies_to_spent_points,
     returning_the_five_largest_orders_leaves_the_sixth_as_the_best,
+    late_returns_and_redemptions_do_not_take_points_expiry_took,
 );
 
 /// The state keeps the five largest orders for `singleOrder` criteria; once
@@ -242,4 +243,64 @@ async fn the_return_policy_applies_to_spent_points(api: Api) {
     bad["returnPolicy"] = json!({"spentPoints": "sometimes"});
     let r = api.put("/programs/p/config", &bad).await;
     assert_eq!(r.status, 400);
+}
+
+/// A return and a redemption made before points expired, arriving after
+/// the job expired them: in time they would have taken those points from
+/// the lot before it expired, so they do not take them from current points
+/// a second time (before the fix the customer lost them twice).
+async fn late_returns_and_redemptions_do_not_take_points_expiry_took(api: Api) {
+    let mut config = ladder("10000", "15000");
+    config["tiers"][0]["earnRate"] = json!("1");
+    config["pointsExpiry"] = json!({"days": 30});
+    api.program("p", &config).await;
+    api.order("p", "c", "o1", "2026-01-01T10:00:00Z", "100")
+        .await;
+    api.order("p", "c", "o2", "2026-01-02T10:00:00Z", "80")
+        .await;
+    api.order("p", "c", "o3", "2026-01-20T10:00:00Z", "50")
+        .await;
+    // o1's and o2's 180 points expire on 31 January and 1 February.
+    let job = api
+        .post(
+            "/_local/scheduled",
+            &e2e::scheduled_event("2026-02-03T00:00:00Z"),
+        )
+        .await;
+    assert_eq!(job.body["pointsExpired"], "180", "{}", job.body);
+    let r = api
+        .post(
+            "/programs/p/returns",
+            &json!({"returnId": "r1", "orderId": "o1", "customerId": "c",
+                    "returnedAt": "2026-01-10T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (&r.body["pointsReversed"], &r.body["pointsShortfall"]),
+        (&json!("100"), &json!("0"))
+    );
+    // Only 50 points now; spent on 15 January, 60 came from o2's lot.
+    let x = api
+        .post(
+            "/programs/p/customers/c/redemptions",
+            &json!({"redemptionId": "x1", "points": "60", "at": "2026-01-15T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(x.status, 200, "{}", x.body);
+    let status = api.status("p", "c", "2026-02-04T00:00:00Z").await;
+    assert_eq!(
+        (&status["currentPoints"], &status["lifetimePoints"]),
+        (&json!("50"), &json!("130")),
+        "{status}"
+    );
+    // What was left of the expiry (20) covers no more than that.
+    let x = api
+        .post(
+            "/programs/p/customers/c/redemptions",
+            &json!({"redemptionId": "x2", "points": "71", "at": "2026-01-16T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(x.status, 422, "{}", x.body);
+    assert_eq!(x.code(), "insufficient_points");
 }

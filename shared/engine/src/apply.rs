@@ -6,7 +6,7 @@ use crate::decimal::{Money, Points};
 use crate::error::EngineError;
 use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
-use crate::period::day_of;
+use crate::period::{day_of, DayNumber};
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::Late;
 use crate::reversal::ReturnHistory;
@@ -462,10 +462,12 @@ impl Program {
     /// How much of `points` a return takes from current points, and the
     /// shortfall left: expired points are never taken back (lifetime points
     /// still drop by all of them); spent ones are taken per the program's
-    /// return policy.
+    /// return policy. A return made before the order's points expired but
+    /// arriving after takes what expiry has taken of them since from that
+    /// expiry instead (see [`Program::cover_late`]).
     fn points_to_take_back(
         &self,
-        state: &CustomerState,
+        state: &mut CustomerState,
         record: &OrderRecord,
         ret: &Return,
         points: Points,
@@ -476,6 +478,13 @@ impl Program {
         if expired {
             return (Decimal::ZERO, Decimal::ZERO);
         }
+        let own_lot = Some(day_of(record.placed_at));
+        let covered: Points = self
+            .cover_late(state, points, ret.returned_at, own_lot)
+            .iter()
+            .map(|(_, p)| *p)
+            .sum();
+        let points = points - covered;
         let policy = self.config().return_policy.unwrap_or_default();
         match policy.spent_points {
             SpentPoints::NegativeBalance => (points, Decimal::ZERO),
@@ -483,6 +492,27 @@ impl Program {
                 let taken = points.min(state.current_points.max(Decimal::ZERO));
                 (taken, points - taken)
             }
+        }
+    }
+
+    /// Of `points` taken by an event at `at` that arrives after points
+    /// expired which were still there at `at`: the part those lots would
+    /// have given (only the lot of `day` when given), by the day each
+    /// expired. Expiry already took that part from current points, so the
+    /// event must not take it again; in time the lot would have given it
+    /// and expired that much less.
+    pub(crate) fn cover_late(
+        &self,
+        state: &mut CustomerState,
+        points: Points,
+        at: DateTime<Utc>,
+        day: Option<DayNumber>,
+    ) -> Vec<(DayNumber, Points)> {
+        match self.config().points_expiry {
+            Some(period) => {
+                state.cover_from_expired(points, day_of(at), day, |d| period.forward_from(d))
+            }
+            None => Vec::new(),
         }
     }
 
@@ -599,17 +629,23 @@ impl Program {
         let mut next = state.clone();
         self.expire(&mut next, redemption.at);
         next.saw_event(redemption.at);
-        if redemption.points > next.current_points {
+        // A redemption made before points expired that arrives after
+        // spends those first, oldest first, as it would have in time.
+        let covered = self.cover_late(&mut next, redemption.points, redemption.at, None);
+        let from_expired: Points = covered.iter().map(|(_, p)| *p).sum();
+        let from_current = redemption.points - from_expired;
+        if from_current > next.current_points {
             return Err(EngineError::InsufficientPoints {
                 requested: redemption.points,
-                available: next.current_points.max(Decimal::ZERO),
+                available: next.current_points.max(Decimal::ZERO) + from_expired,
             });
         }
-        next.spend_points(redemption.points);
+        next.spend_points(from_current);
         *state = next;
         if self.lapses {
             let late = Late::Redemption {
                 points: redemption.points,
+                covered: &covered,
             };
             self.rejudge_late(state, late, redemption.at);
         }

@@ -109,10 +109,14 @@ impl Program {
                     break;
                 }
                 let gone = lot.points.min(state.current_points.max(Decimal::ZERO));
+                let day = lot.day;
                 state.current_points -= gone;
                 expired.points += gone;
                 state.lots.pop_front();
+                state.note_expired(day, gone, today, |d| period.forward_from(d));
             }
+            // Forgets the oldest as days go by, whether or not any expire.
+            state.note_expired(0, Decimal::ZERO, today, |d| period.forward_from(d));
         }
         for (tracker, series) in self.trackers().iter().zip(state.trackers.iter_mut()) {
             let first = tracker.kept_from(today);

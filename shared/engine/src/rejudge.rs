@@ -94,8 +94,13 @@ pub(crate) enum Late<'a> {
         from_current: Points,
         others: &'a [OrderRecord],
     },
-    /// A redemption of `points`.
-    Redemption { points: Points },
+    /// A redemption of `points`, `covered` of them by lots that expired
+    /// after it (by the day each expired): in time, each of those expired
+    /// that much less.
+    Redemption {
+        points: Points,
+        covered: &'a [(DayNumber, Points)],
+    },
 }
 
 impl Late<'_> {
@@ -397,10 +402,18 @@ impl Program {
             return figure;
         }
         let Some(record) = late.record() else {
-            // A redemption spends current points only (with points expiry,
-            // as if none of them would have expired by the end).
+            // A redemption spends current points only. What it took from
+            // lots that expired by the end, they did not lose at expiry.
             return match (c.kind, late) {
-                (CriterionKind::CurrentPoints, Late::Redemption { points }) => figure - *points,
+                (CriterionKind::CurrentPoints, Late::Redemption { points, covered }) => {
+                    let end = crate::period::day_of(at);
+                    let spared: Points = covered
+                        .iter()
+                        .filter(|(expired, _)| *expired <= end)
+                        .map(|(_, p)| *p)
+                        .sum();
+                    figure - *points + spared
+                }
                 _ => figure,
             };
         };

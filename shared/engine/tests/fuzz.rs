@@ -4082,7 +4082,20 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
                             );
                             unrecovered += back.points_reversed;
                         } else {
-                            prop_assert_eq!(from_current, back.points_reversed);
+                            // Made before its points expired but applied
+                            // after: what expiry took of its order's lot
+                            // since is not taken from current points again.
+                            let day = tier_engine::period::day_of(record_before.placed_at);
+                            let lot = |s: &CustomerState| {
+                                s.expired_lots
+                                    .iter()
+                                    .find(|l| l.day == day)
+                                    .map_or(Decimal::ZERO, |l| l.points)
+                            };
+                            let covered = lot(&before).min(back.points_reversed);
+                            prop_assert_eq!(from_current + covered, back.points_reversed);
+                            prop_assert_eq!(lot(&state), lot(&before) - covered);
+                            unrecovered += covered;
                         }
                         check_return(
                             &p,

@@ -1,0 +1,271 @@
+//! Returns and redemptions made before points expired that arrive after the
+//! expiry (`expired_lots` in the state): each customer is run twice, every
+//! event in time in one, and in the other the late event only after the
+//! job expired the points, and both must hold the same points.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tier_engine::*;
+
+mod common;
+use common::{at, d, order};
+
+/// 1 point a dollar, points expire 30 days after the day they were earned.
+fn expiring(policy: &str) -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "pointsExpiry": {"days": 30},
+        "returnPolicy": {"spentPoints": policy},
+        "tiers": [{"name": "Member", "earnRate": "1"}]
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+#[derive(Clone)]
+struct Cust<'a> {
+    p: &'a Program,
+    s: CustomerState,
+    records: Vec<OrderRecord>,
+}
+
+impl<'a> Cust<'a> {
+    fn new(p: &'a Program) -> Self {
+        Cust {
+            p,
+            s: CustomerState::new(p, at("2026-01-01T00:00:00Z")),
+            records: Vec::new(),
+        }
+    }
+
+    fn order(&mut self, id: &str, when: &str, amount: &str) {
+        let applied = self
+            .p
+            .apply_order(&mut self.s, &order(id, at(when), amount))
+            .unwrap();
+        self.records.push(applied.record);
+    }
+
+    fn give_back(&mut self, order_id: &str, when: &str) -> AppliedReturn {
+        let i = self
+            .records
+            .iter()
+            .position(|r| r.order_id == order_id)
+            .unwrap();
+        let mut record = self.records.remove(i);
+        let ret = Return {
+            return_id: format!("r-{order_id}"),
+            order_id: order_id.into(),
+            customer_id: "c1".into(),
+            returned_at: at(when),
+            amount: None,
+        };
+        let history = ReturnHistory {
+            orders: &self.records,
+            rules: &CurrentRulesOnly,
+        };
+        let out = self
+            .p
+            .apply_return_judged(&mut self.s, &mut record, &ret, &history)
+            .unwrap();
+        self.records.insert(i, record);
+        out
+    }
+
+    fn redeem(&mut self, id: &str, when: &str, points: &str) -> Result<(), EngineError> {
+        let r = Redemption {
+            redemption_id: id.into(),
+            points: d(points),
+            at: at(when),
+        };
+        self.p.redeem(&mut self.s, &r)
+    }
+
+    fn job(&mut self, when: &str) {
+        self.p.expire(&mut self.s, at(when));
+    }
+
+    fn points(&self) -> (Points, Points) {
+        (self.s.current_points, self.s.lifetime_points)
+    }
+}
+
+#[test]
+fn a_late_return_does_not_take_points_that_expired_after_it_was_made() {
+    for policy in ["negativeBalance", "withinBalance"] {
+        let p = expiring(policy);
+        let mut in_time = Cust::new(&p);
+        in_time.order("o1", "2026-01-01T10:00:00Z", "100");
+        in_time.give_back("o1", "2026-01-10T10:00:00Z");
+        in_time.order("o2", "2026-01-20T10:00:00Z", "50");
+        in_time.job("2026-02-05T00:00:00Z");
+
+        let mut late = Cust::new(&p);
+        late.order("o1", "2026-01-01T10:00:00Z", "100");
+        late.order("o2", "2026-01-20T10:00:00Z", "50");
+        // o1's 100 points expire on 31 January.
+        late.job("2026-02-03T00:00:00Z");
+        assert_eq!(late.s.current_points, d("50"));
+        let back = late.give_back("o1", "2026-01-10T10:00:00Z");
+        late.job("2026-02-05T00:00:00Z");
+
+        assert_eq!(in_time.points(), (d("50"), d("50")), "{policy}");
+        assert_eq!(late.points(), in_time.points(), "{policy}");
+        assert_eq!(back.points_reversed, d("100"));
+        assert_eq!(back.points_shortfall, d("0"));
+        // The lot's expired record was used up: nothing is covered twice.
+        assert!(late.s.expired_lots.is_empty());
+    }
+}
+
+/// Part of o1's lot was spent before it expired: the return takes the
+/// rest from the expiry and the spent part from current points.
+/// (`withinBalance` judges that rest against the balance when the return
+/// arrives, as for every return: the balance at its instant is not kept.)
+#[test]
+fn a_late_return_of_partly_spent_points_takes_only_what_expiry_did_not() {
+    let p = expiring("negativeBalance");
+    let mut in_time = Cust::new(&p);
+    in_time.order("o1", "2026-01-01T10:00:00Z", "100");
+    in_time.redeem("x1", "2026-01-05T10:00:00Z", "30").unwrap();
+    in_time.give_back("o1", "2026-01-10T10:00:00Z");
+    in_time.order("o2", "2026-01-20T10:00:00Z", "50");
+    in_time.job("2026-02-05T00:00:00Z");
+
+    let mut late = Cust::new(&p);
+    late.order("o1", "2026-01-01T10:00:00Z", "100");
+    late.redeem("x1", "2026-01-05T10:00:00Z", "30").unwrap();
+    late.order("o2", "2026-01-20T10:00:00Z", "50");
+    late.job("2026-02-03T00:00:00Z");
+    // 70 left of o1's lot expired.
+    assert_eq!(late.s.current_points, d("50"));
+    late.give_back("o1", "2026-01-10T10:00:00Z");
+    late.job("2026-02-05T00:00:00Z");
+
+    // In time: 70 - 100 = -30 on 10 January, then +50.
+    assert_eq!(in_time.points(), (d("20"), d("50")));
+    assert_eq!(late.points(), in_time.points());
+}
+
+#[test]
+fn a_late_redemption_spends_points_that_expired_after_it_was_made_first() {
+    let p = expiring("negativeBalance");
+    let mut in_time = Cust::new(&p);
+    in_time.order("o1", "2026-01-01T10:00:00Z", "100");
+    in_time.redeem("x1", "2026-01-15T10:00:00Z", "80").unwrap();
+    in_time.order("o2", "2026-01-20T10:00:00Z", "50");
+    in_time.job("2026-02-05T00:00:00Z");
+
+    let mut late = Cust::new(&p);
+    late.order("o1", "2026-01-01T10:00:00Z", "100");
+    late.order("o2", "2026-01-20T10:00:00Z", "50");
+    late.job("2026-02-03T00:00:00Z");
+    // Only 50 now: the 80 would be refused if judged on today's balance.
+    late.redeem("x1", "2026-01-15T10:00:00Z", "80").unwrap();
+    late.job("2026-02-05T00:00:00Z");
+
+    assert_eq!(in_time.points(), (d("50"), d("150")));
+    assert_eq!(late.points(), in_time.points());
+    // 20 of the expired 100 are left to cover a later late event.
+    assert_eq!(
+        late.s.expired_lots.iter().map(|l| l.points).sum::<Points>(),
+        d("20")
+    );
+    // A second late redemption uses those first, then today's points.
+    late.redeem("x2", "2026-01-16T10:00:00Z", "30").unwrap();
+    assert_eq!(late.s.current_points, d("40"));
+    assert!(late.s.expired_lots.is_empty());
+}
+
+#[test]
+fn events_made_after_the_expiry_or_in_time_take_from_current_points() {
+    let p = expiring("negativeBalance");
+    let mut c = Cust::new(&p);
+    c.order("o1", "2026-01-01T10:00:00Z", "100");
+    c.order("o2", "2026-01-20T10:00:00Z", "50");
+    c.job("2026-02-03T00:00:00Z");
+    // Made after o1's points expired: a return takes none of them back,
+    // a redemption spends today's points.
+    let back = c.give_back("o1", "2026-02-01T10:00:00Z");
+    assert_eq!(back.points_reversed, d("100"));
+    assert_eq!(c.points(), (d("50"), d("50")));
+    c.redeem("x1", "2026-02-04T10:00:00Z", "20").unwrap();
+    assert_eq!(c.s.current_points, d("30"));
+    // The expired record is still whole: nothing made before it took any.
+    assert_eq!(
+        c.s.expired_lots.iter().map(|l| l.points).sum::<Points>(),
+        d("100")
+    );
+    assert_eq!(
+        c.redeem("x2", "2026-02-04T11:00:00Z", "31"),
+        Err(EngineError::InsufficientPoints {
+            requested: d("31"),
+            available: d("30"),
+        })
+    );
+}
+
+#[test]
+fn what_expired_is_forgotten_after_the_days_kept() {
+    let p = expiring("negativeBalance");
+    let kept = i64::from(state::EXPIRED_KEPT_DAYS);
+    let expired_on: DateTime<Utc> = at("2026-01-31T00:00:00Z");
+    let mut c = Cust::new(&p);
+    c.order("o1", "2026-01-01T10:00:00Z", "100");
+    c.job(&(expired_on + chrono::Duration::days(kept)).to_rfc3339());
+    assert_eq!(c.s.expired_lots.len(), 1);
+    c.job(&(expired_on + chrono::Duration::days(kept + 1)).to_rfc3339());
+    assert!(c.s.expired_lots.is_empty());
+    // Past the bound a late return takes the points from current points,
+    // as the state can no longer tell expired points from spent ones.
+    c.give_back("o1", "2026-01-10T10:00:00Z");
+    assert_eq!(c.points(), (d("-100"), d("0")));
+}
+
+#[test]
+fn expired_lots_survive_a_json_round_trip_and_old_states_read_empty() {
+    let p = expiring("negativeBalance");
+    let mut c = Cust::new(&p);
+    c.order("o1", "2026-01-01T10:00:00Z", "100");
+    c.order("o2", "2026-01-02T10:00:00Z", "7.5");
+    c.job("2026-02-03T00:00:00Z");
+    assert_eq!(c.s.expired_lots.len(), 2);
+    let json = serde_json::to_value(&c.s).unwrap();
+    let back: CustomerState = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, c.s);
+    let mut old = json;
+    old.as_object_mut().unwrap().remove("expiredLots");
+    let old: CustomerState = serde_json::from_value(old).unwrap();
+    assert!(old.expired_lots.is_empty());
+}
+
+/// Late orders landing on many old days cannot grow the state: only days
+/// whose lot expired within the days kept are remembered, one entry each.
+#[test]
+fn late_orders_on_many_old_days_keep_at_most_the_days_kept() {
+    let p = expiring("negativeBalance");
+    let mut c = Cust::new(&p);
+    let now: DateTime<Utc> = at("2027-06-01T00:00:00Z");
+    c.order("first", "2026-01-01T10:00:00Z", "1");
+    c.job(&now.to_rfc3339());
+    for back in 1..=400 {
+        let placed = now - chrono::Duration::days(back);
+        let amount = format!("{}.{:02}", back, back % 100);
+        c.order(&format!("o{back}"), &placed.to_rfc3339(), &amount);
+        for twice in ["late-a", "late-b"] {
+            // A second order on the same day merges into its entry.
+            if back % 7 == 0 {
+                c.order(&format!("{twice}{back}"), &placed.to_rfc3339(), "1");
+            }
+        }
+        c.job(&now.to_rfc3339());
+    }
+    let kept = usize::try_from(state::EXPIRED_KEPT_DAYS).unwrap();
+    let entries = c.s.expired_lots.len();
+    assert!(entries <= kept + 1, "{entries} entries");
+    assert!(
+        entries >= kept - 1,
+        "{entries} entries: the recent ones are kept"
+    );
+    let days: Vec<_> = c.s.expired_lots.iter().map(|l| l.day).collect();
+    assert!(days.windows(2).all(|w| w[0] < w[1]), "sorted, one a day");
+}
