@@ -364,4 +364,54 @@ on_both_engines!(
     a_customer_owing_many_notices_is_caught_up_by_a_late_order,
     a_return_dated_before_its_order_is_refused_or_changes_no_past_end,
     a_late_order_that_undoes_nothing_reports_the_tier_the_customer_has,
+    a_late_order_completing_an_upgrade_is_dated_when_it_would_have_come,
 );
+
+/// Silver at $3,000 (lazy) and a validity of a year from the tier's start.
+/// The $1,000 order placed on 5 March comes after the $800 of 8 March: in
+/// time, 8 March completed the $3,000, so Silver starts then (and its year
+/// with it), not on 5 March; the response and the `TierChanged` say so.
+async fn a_late_order_completing_an_upgrade_is_dated_when_it_would_have_come(api: Api) {
+    api.program("p", &silver(0)).await;
+    api.order("p", "c", "a", "2026-03-01T10:00:00Z", "1200")
+        .await;
+    api.order("p", "c", "b", "2026-03-08T10:00:00Z", "800")
+        .await;
+    let late = api
+        .order("p", "c", "late", "2026-03-05T10:00:00Z", "1000")
+        .await;
+    assert_eq!(late["tierAfter"], "Silver", "{late}");
+    assert_eq!(late["upgrades"][0]["at"], "2026-03-08T10:00:00Z", "{late}");
+    // Lazy: the order earns at the tier it was decided at, as in time.
+    assert_eq!(late["pointsAwarded"], "1000");
+    let status = api.status("p", "c", "2026-03-09T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"], &status["validUntil"]),
+        (
+            &json!("Silver"),
+            &json!("2026-03-08T10:00:00Z"),
+            &json!("2027-03-08T10:00:00Z")
+        ),
+        "{status}"
+    );
+    let changes: Vec<(String, String)> = feed(&api, "p", 20)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "TierChanged")
+        .map(|e| {
+            (
+                e["to"].as_str().unwrap().to_owned(),
+                e["at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![("Silver".to_owned(), "2026-03-08T10:00:00Z".to_owned())]
+    );
+    // Sent again, it answers what it answered.
+    let again = api
+        .order("p", "c", "late", "2026-03-05T10:00:00Z", "1000")
+        .await;
+    assert_eq!(again["upgrades"], late["upgrades"]);
+}

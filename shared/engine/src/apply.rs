@@ -134,10 +134,25 @@ impl Program {
     }
 
     /// Applies a completed order. The customer's series must be aligned.
+    /// An upgrade is dated at the order's `placedAt`; see
+    /// [`Program::apply_order_among`] for an order placed before others.
     pub fn apply_order(
         &self,
         state: &mut CustomerState,
         order: &Order,
+    ) -> Result<AppliedOrder, EngineError> {
+        self.apply_order_among(state, order, &[])
+    }
+
+    /// [`Program::apply_order`] with the customer's other orders (their
+    /// stored records): an upgrade of an order placed before some of them
+    /// is dated when it would have come in time (see
+    /// [`crate::late_upgrade`]).
+    pub fn apply_order_among(
+        &self,
+        state: &mut CustomerState,
+        order: &Order,
+        orders: &[OrderRecord],
     ) -> Result<AppliedOrder, EngineError> {
         self.accepts(order)?;
         if order.status != OrderStatus::Completed {
@@ -157,7 +172,7 @@ impl Program {
             .lapses
             .then(|| self.rewind_for(state, order.placed_at))
             .flatten();
-        let decision = self.decide(state, order);
+        let mut decision = self.decide(state, order);
         // An order that upgrades past the tier held before the end started
         // the new tier's validity then, so that end never came: the order
         // earns and upgrades as decided at the tier held then, and the
@@ -170,6 +185,16 @@ impl Program {
                 None
             }
         };
+        let before_an_end = state
+            .judged
+            .as_ref()
+            .is_some_and(|j| order.placed_at < j.at);
+        if !orders.is_empty() && superseded.is_none() && !before_an_end {
+            // The record as `record_of` makes it, before the upgrades are
+            // dated (it reads no instant of theirs).
+            let record = self.record_of(state, order, &decision);
+            self.date_late_upgrades(&mut decision, &record, orders);
+        }
         let record = self.record_of(state, order, &decision);
         let day = day_of(order.placed_at);
         if record.counts_for_purchases {

@@ -14,6 +14,7 @@ pub mod expiry;
 pub mod explain;
 pub mod expression;
 mod fixed;
+mod late_upgrade;
 pub mod lifecycle;
 pub mod notice;
 pub mod period;

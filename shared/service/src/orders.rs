@@ -43,6 +43,9 @@ struct IngestOrder<'a> {
     body_hash: String,
     /// The order's item, once a commit found it there.
     known_item: Option<EventItem>,
+    /// An order placed before the customer's latest event upgraded: its
+    /// upgrades are dated among the customer's other orders.
+    with_orders: bool,
 }
 
 impl UseCase for IngestOrder<'_> {
@@ -57,12 +60,14 @@ impl UseCase for IngestOrder<'_> {
     }
 
     /// Cancelling a completed order returns it: every upgrade is judged.
+    /// A late order that upgrades is dated among the others.
     fn needs_orders(&self) -> bool {
-        self.order.status == OrderStatus::Cancelled
-            && self
-                .known_item
-                .as_ref()
-                .is_some_and(|i| i.status.as_deref() == Some(OrderStatus::Completed.as_str()))
+        self.with_orders
+            || self.order.status == OrderStatus::Cancelled
+                && self
+                    .known_item
+                    .as_ref()
+                    .is_some_and(|i| i.status.as_deref() == Some(OrderStatus::Completed.as_str()))
     }
 
     fn decide(
@@ -104,7 +109,7 @@ impl UseCase for IngestOrder<'_> {
 
 impl IngestOrder<'_> {
     fn plan(
-        &self,
+        &mut self,
         loaded: &LoadedProgram,
         mut state: tier_engine::CustomerState,
         seen: Option<Transition>,
@@ -143,7 +148,19 @@ impl IngestOrder<'_> {
         let mut changed_state = false;
         match (seen, order.status) {
             (None | Some(Transition::Complete), OrderStatus::Completed) => {
-                let applied = program.apply_order(&mut state, order)?;
+                let late = state
+                    .last_event_at
+                    .is_some_and(|last| order.placed_at < last);
+                let applied = match self.with_orders {
+                    true => program.apply_order_among(&mut state, order, history.orders)?,
+                    false => program.apply_order(&mut state, order)?,
+                };
+                if late && !self.with_orders && !applied.decision.upgrades.is_empty() {
+                    // One query of the customer's orders, as a return
+                    // makes, only for a late order that upgrades.
+                    self.with_orders = true;
+                    return Ok(Step::ReadMore);
+                }
                 let d = &applied.decision;
                 response.applied = true;
                 // A validity that ran out by the order's time moved the
@@ -223,6 +240,7 @@ impl Service {
             order: &order,
             body_hash,
             known_item: None,
+            with_orders: false,
         };
         self.run(program_id, &mut use_case).await
     }

@@ -7,7 +7,9 @@
 //!   event's status give the lifecycle move (`tier_engine::transition`);
 //!   the program must accept the order; a first sighting or a pending
 //!   order completing applies it (`apply_order`, which expires what is due
-//!   by `placedAt` first); a completed order cancelled returns what remains
+//!   by `placedAt` first; one placed before the customer's latest event
+//!   that upgrades is applied again among every stored order record,
+//!   `apply_order_among`, which dates its upgrades); a completed order cancelled returns what remains
 //!   of it at the event's instant (`cancel_completed`, judged against every
 //!   stored order record); a pending or cancelled first sighting, or a
 //!   pending order cancelled, is recorded and counts nothing;
@@ -199,7 +201,26 @@ fn order_event(
                 .state
                 .take()
                 .unwrap_or_else(|| CustomerState::new(program, order.placed_at));
-            match program.apply_order(&mut state, order) {
+            // As the service: a late order that upgrades is decided again
+            // among the customer's orders, which dates its upgrades.
+            let late = state
+                .last_event_at
+                .is_some_and(|last| order.placed_at < last);
+            let outcome = if late {
+                let mut plain = state.clone();
+                match program.apply_order(&mut plain, order) {
+                    Ok(a) if !a.decision.upgrades.is_empty() => {
+                        program.apply_order_among(&mut state, order, &records(items))
+                    }
+                    other => {
+                        state = plain;
+                        other
+                    }
+                }
+            } else {
+                program.apply_order(&mut state, order)
+            };
+            match outcome {
                 Ok(applied) => {
                     run.points_awarded += applied.decision.points;
                     run.upgrades

@@ -1,0 +1,96 @@
+//! When a late order's upgrade would have come in time.
+//!
+//! An order placed before orders already counted (a point of sale that
+//! uploads days late) is decided against the customer as they stand, so
+//! the figures it completes count the orders placed after it too. In time,
+//! the threshold was crossed on whichever order completed it: the order
+//! itself only when the orders placed up to it were enough, otherwise a
+//! later one. Each upgrade is dated at the first instant, from the order's
+//! own, at which its tier's rule holds on what remains of the orders placed
+//! up to then (the same net replay a return judges upgrades on,
+//! [`crate::reversal`]). The points stay as decided: under `lazy` they are
+//! what they would have been in time (neither the order nor the one that
+//! crossed in time earns the new rate); under `eager` and `dynamic` the
+//! new rate was paid on this order's amount rather than on the later one's.
+
+use crate::config::CriterionKind;
+use crate::evaluate::Evaluator;
+use crate::events::OrderRecord;
+use crate::reversal::net_state_at;
+use crate::upgrade::{Decision, Upgrade};
+use crate::Program;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use smallvec::SmallVec;
+
+impl Program {
+    /// Dates the upgrades of `decision` (decided for `late`, whose orders
+    /// placed later are among `orders`) as they would have come in time:
+    /// from the tier held before the order, at its instant and then at each
+    /// later order's, the customer rises to the highest tier whose rule
+    /// holds on what remains of the orders placed up to then. This also
+    /// finds upgrades the decision could not see: a window as of the order's
+    /// day that the state had already trimmed, or a later order's window
+    /// that the late order completes. The decision stands as made when a
+    /// rule counts current points (points spent or expired by then are not
+    /// in the orders), or when the orders alone reach less than it did.
+    pub(crate) fn date_late_upgrades(
+        &self,
+        decision: &mut Decision,
+        late: &OrderRecord,
+        orders: &[OrderRecord],
+    ) {
+        let mut instants: Vec<DateTime<Utc>> = orders
+            .iter()
+            .filter(|o| o.order_id != late.order_id && o.placed_at > late.placed_at)
+            .map(|o| o.placed_at)
+            .collect();
+        if instants.is_empty() || self.counts_current_points() {
+            return;
+        }
+        instants.sort();
+        instants.dedup();
+        instants.insert(0, late.placed_at);
+        let mut held = decision.tier_before;
+        let mut upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
+        for at in instants {
+            let placed: Vec<&OrderRecord> = orders
+                .iter()
+                .filter(|o| o.order_id != late.order_id && o.placed_at <= at)
+                .chain(std::iter::once(late))
+                .collect();
+            let net = net_state_at(self, &placed, at);
+            let eval = Evaluator::new(self, &net, at, 0, None);
+            let lifted = (held + 1..self.tiers().len()).rev().find_map(|to| {
+                let met = eval.holds(to, Decimal::ZERO, Decimal::ZERO)?;
+                let upgrade_type = self.tiers()[to].rule.as_ref()?.upgrade_type;
+                Some(Upgrade {
+                    from: held,
+                    to,
+                    at,
+                    upgrade_type,
+                    met,
+                })
+            });
+            if let Some(upgrade) = lifted {
+                held = upgrade.to;
+                upgrades.push(upgrade);
+            }
+        }
+        if held >= decision.tier_after {
+            decision.tier_after = held;
+            decision.upgrades = upgrades;
+        }
+    }
+
+    fn counts_current_points(&self) -> bool {
+        self.tiers()
+            .iter()
+            .filter_map(|t| t.rule.as_ref())
+            .any(|rule| {
+                rule.criteria
+                    .iter()
+                    .any(|c| c.kind == CriterionKind::CurrentPoints)
+            })
+    }
+}
