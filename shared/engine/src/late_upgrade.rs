@@ -16,10 +16,9 @@
 use crate::config::CriterionKind;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
-use crate::reversal::net_state_at;
+use crate::state::CustomerState;
 use crate::upgrade::{Decision, Upgrade};
 use crate::Program;
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
@@ -40,26 +39,29 @@ impl Program {
         late: &OrderRecord,
         orders: &[OrderRecord],
     ) {
-        let mut instants: Vec<DateTime<Utc>> = orders
+        let mut others: Vec<&OrderRecord> = orders
             .iter()
-            .filter(|o| o.order_id != late.order_id && o.placed_at > late.placed_at)
-            .map(|o| o.placed_at)
+            .filter(|o| o.order_id != late.order_id)
             .collect();
-        if instants.is_empty() || self.counts_current_points() {
+        let any_later = others.iter().any(|o| o.placed_at > late.placed_at);
+        if !any_later || self.counts_current_points() {
             return;
         }
-        instants.sort();
-        instants.dedup();
-        instants.insert(0, late.placed_at);
+        others.sort_by_key(|o| o.placed_at);
+        // The orders are counted once each as the instants advance: a late
+        // order of a customer with many orders costs one pass, not one per
+        // later order.
+        let mut net = CustomerState::new(self, late.placed_at);
+        self.add_net(&mut net, late);
+        let mut counted = 0;
         let mut held = decision.tier_before;
         let mut upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
-        for at in instants {
-            let placed: Vec<&OrderRecord> = orders
-                .iter()
-                .filter(|o| o.order_id != late.order_id && o.placed_at <= at)
-                .chain(std::iter::once(late))
-                .collect();
-            let net = net_state_at(self, &placed, at);
+        let mut at = late.placed_at;
+        loop {
+            while counted < others.len() && others[counted].placed_at <= at {
+                self.add_net(&mut net, others[counted]);
+                counted += 1;
+            }
             let eval = Evaluator::new(self, &net, at, 0, None);
             let lifted = (held + 1..self.tiers().len()).rev().find_map(|to| {
                 let met = eval.holds(to, Decimal::ZERO, Decimal::ZERO)?;
@@ -75,6 +77,10 @@ impl Program {
             if let Some(upgrade) = lifted {
                 held = upgrade.to;
                 upgrades.push(upgrade);
+            }
+            match others.get(counted) {
+                Some(next) => at = next.placed_at,
+                None => break,
             }
         }
         if held >= decision.tier_after {

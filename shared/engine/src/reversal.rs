@@ -187,7 +187,7 @@ impl Program {
     }
 
     /// Adds what remains of `order` to a replayed customer.
-    fn add_net(&self, state: &mut CustomerState, order: &OrderRecord) {
+    pub(crate) fn add_net(&self, state: &mut CustomerState, order: &OrderRecord) {
         if order.fully_returned() {
             return;
         }

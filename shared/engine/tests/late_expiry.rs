@@ -89,31 +89,72 @@ impl<'a> Cust<'a> {
     }
 }
 
+/// An event of a customer's history (instants are January 2026 days).
+#[derive(Clone, Copy)]
+enum Ev {
+    Order(&'static str, &'static str, &'static str),
+    Return(&'static str, &'static str),
+    Redeem(&'static str, &'static str, &'static str),
+}
+
+impl Cust<'_> {
+    fn apply(&mut self, ev: Ev) {
+        match ev {
+            Ev::Order(id, when, amount) => self.order(id, when, amount),
+            Ev::Return(id, when) => {
+                self.give_back(id, when);
+            }
+            Ev::Redeem(id, when, points) => self.redeem(id, when, points).unwrap(),
+        }
+    }
+}
+
+/// The customer of `events` in time, and the one to whom the events marked
+/// late come only after the job expired January's first points (3
+/// February); both are brought to 5 February.
+fn twins<'a>(p: &'a Program, events: &[(Ev, bool)]) -> (Cust<'a>, Cust<'a>) {
+    let mut in_time = Cust::new(p);
+    let mut late = Cust::new(p);
+    for (ev, is_late) in events {
+        in_time.apply(*ev);
+        if !is_late {
+            late.apply(*ev);
+        }
+    }
+    late.job("2026-02-03T00:00:00Z");
+    for (ev, is_late) in events {
+        if *is_late {
+            late.apply(*ev);
+        }
+    }
+    in_time.job("2026-02-05T00:00:00Z");
+    late.job("2026-02-05T00:00:00Z");
+    (in_time, late)
+}
+
+fn expired_left(c: &Cust<'_>) -> Points {
+    c.s.expired_lots.iter().map(|l| l.points).sum()
+}
+
+/// o1's 100 points expire on 31 January; its return was made on the 10th.
 #[test]
 fn a_late_return_does_not_take_points_that_expired_after_it_was_made() {
     for policy in ["negativeBalance", "withinBalance"] {
         let p = expiring(policy);
-        let mut in_time = Cust::new(&p);
-        in_time.order("o1", "2026-01-01T10:00:00Z", "100");
-        in_time.give_back("o1", "2026-01-10T10:00:00Z");
-        in_time.order("o2", "2026-01-20T10:00:00Z", "50");
-        in_time.job("2026-02-05T00:00:00Z");
-
-        let mut late = Cust::new(&p);
-        late.order("o1", "2026-01-01T10:00:00Z", "100");
-        late.order("o2", "2026-01-20T10:00:00Z", "50");
-        // o1's 100 points expire on 31 January.
-        late.job("2026-02-03T00:00:00Z");
-        assert_eq!(late.s.current_points, d("50"));
-        let back = late.give_back("o1", "2026-01-10T10:00:00Z");
-        late.job("2026-02-05T00:00:00Z");
-
+        let (in_time, late) = twins(
+            &p,
+            &[
+                (Ev::Order("o1", "2026-01-01T10:00:00Z", "100"), false),
+                (Ev::Return("o1", "2026-01-10T10:00:00Z"), true),
+                (Ev::Order("o2", "2026-01-20T10:00:00Z", "50"), false),
+            ],
+        );
         assert_eq!(in_time.points(), (d("50"), d("50")), "{policy}");
         assert_eq!(late.points(), in_time.points(), "{policy}");
-        assert_eq!(back.points_reversed, d("100"));
-        assert_eq!(back.points_shortfall, d("0"));
+        let record = &late.records[0];
+        assert_eq!(record.points_reversed, d("100"));
         // The lot's expired record was used up: nothing is covered twice.
-        assert!(late.s.expired_lots.is_empty());
+        assert_eq!(expired_left(&late), d("0"));
     }
 }
 
@@ -124,23 +165,15 @@ fn a_late_return_does_not_take_points_that_expired_after_it_was_made() {
 #[test]
 fn a_late_return_of_partly_spent_points_takes_only_what_expiry_did_not() {
     let p = expiring("negativeBalance");
-    let mut in_time = Cust::new(&p);
-    in_time.order("o1", "2026-01-01T10:00:00Z", "100");
-    in_time.redeem("x1", "2026-01-05T10:00:00Z", "30").unwrap();
-    in_time.give_back("o1", "2026-01-10T10:00:00Z");
-    in_time.order("o2", "2026-01-20T10:00:00Z", "50");
-    in_time.job("2026-02-05T00:00:00Z");
-
-    let mut late = Cust::new(&p);
-    late.order("o1", "2026-01-01T10:00:00Z", "100");
-    late.redeem("x1", "2026-01-05T10:00:00Z", "30").unwrap();
-    late.order("o2", "2026-01-20T10:00:00Z", "50");
-    late.job("2026-02-03T00:00:00Z");
-    // 70 left of o1's lot expired.
-    assert_eq!(late.s.current_points, d("50"));
-    late.give_back("o1", "2026-01-10T10:00:00Z");
-    late.job("2026-02-05T00:00:00Z");
-
+    let (in_time, late) = twins(
+        &p,
+        &[
+            (Ev::Order("o1", "2026-01-01T10:00:00Z", "100"), false),
+            (Ev::Redeem("x1", "2026-01-05T10:00:00Z", "30"), false),
+            (Ev::Return("o1", "2026-01-10T10:00:00Z"), true),
+            (Ev::Order("o2", "2026-01-20T10:00:00Z", "50"), false),
+        ],
+    );
     // In time: 70 - 100 = -30 on 10 January, then +50.
     assert_eq!(in_time.points(), (d("20"), d("50")));
     assert_eq!(late.points(), in_time.points());
@@ -149,31 +182,24 @@ fn a_late_return_of_partly_spent_points_takes_only_what_expiry_did_not() {
 #[test]
 fn a_late_redemption_spends_points_that_expired_after_it_was_made_first() {
     let p = expiring("negativeBalance");
-    let mut in_time = Cust::new(&p);
-    in_time.order("o1", "2026-01-01T10:00:00Z", "100");
-    in_time.redeem("x1", "2026-01-15T10:00:00Z", "80").unwrap();
-    in_time.order("o2", "2026-01-20T10:00:00Z", "50");
-    in_time.job("2026-02-05T00:00:00Z");
-
-    let mut late = Cust::new(&p);
-    late.order("o1", "2026-01-01T10:00:00Z", "100");
-    late.order("o2", "2026-01-20T10:00:00Z", "50");
-    late.job("2026-02-03T00:00:00Z");
-    // Only 50 now: the 80 would be refused if judged on today's balance.
-    late.redeem("x1", "2026-01-15T10:00:00Z", "80").unwrap();
-    late.job("2026-02-05T00:00:00Z");
-
+    // Only 50 by the time it comes: the 80 would be refused if judged on
+    // that balance.
+    let (in_time, mut late) = twins(
+        &p,
+        &[
+            (Ev::Order("o1", "2026-01-01T10:00:00Z", "100"), false),
+            (Ev::Redeem("x1", "2026-01-15T10:00:00Z", "80"), true),
+            (Ev::Order("o2", "2026-01-20T10:00:00Z", "50"), false),
+        ],
+    );
     assert_eq!(in_time.points(), (d("50"), d("150")));
     assert_eq!(late.points(), in_time.points());
     // 20 of the expired 100 are left to cover a later late event.
-    assert_eq!(
-        late.s.expired_lots.iter().map(|l| l.points).sum::<Points>(),
-        d("20")
-    );
+    assert_eq!(expired_left(&late), d("20"));
     // A second late redemption uses those first, then today's points.
     late.redeem("x2", "2026-01-16T10:00:00Z", "30").unwrap();
     assert_eq!(late.s.current_points, d("40"));
-    assert!(late.s.expired_lots.is_empty());
+    assert_eq!(expired_left(&late), d("0"));
 }
 
 #[test]
@@ -191,10 +217,7 @@ fn events_made_after_the_expiry_or_in_time_take_from_current_points() {
     c.redeem("x1", "2026-02-04T10:00:00Z", "20").unwrap();
     assert_eq!(c.s.current_points, d("30"));
     // The expired record is still whole: nothing made before it took any.
-    assert_eq!(
-        c.s.expired_lots.iter().map(|l| l.points).sum::<Points>(),
-        d("100")
-    );
+    assert_eq!(expired_left(&c), d("100"));
     assert_eq!(
         c.redeem("x2", "2026-02-04T11:00:00Z", "31"),
         Err(EngineError::InsufficientPoints {
