@@ -6,6 +6,7 @@ use crate::decimal::{Money, Points};
 use crate::error::EngineError;
 use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
+use crate::expired::Cover;
 use crate::period::{day_of, DayNumber};
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::Late;
@@ -503,7 +504,9 @@ impl Program {
         if expired {
             return (Decimal::ZERO, Decimal::ZERO);
         }
-        let own_lot = Some(day_of(record.placed_at));
+        let own_lot = Cover::Return {
+            own_day: day_of(record.placed_at),
+        };
         let covered: Points = self
             .cover_late(state, points, ret.returned_at, own_lot)
             .iter()
@@ -522,21 +525,19 @@ impl Program {
 
     /// Of `points` taken by an event at `at` that arrives after points
     /// expired which were still there at `at`: the part those lots would
-    /// have given (only the lot of `day` when given), by the day each
-    /// expired. Expiry already took that part from current points, so the
-    /// event must not take it again; in time the lot would have given it
-    /// and expired that much less.
+    /// have given (see [`crate::expired::Cover`]), by the day each expired.
+    /// Expiry already took that part from current points, so the event
+    /// must not take it again; in time the lots would have given it and
+    /// expired that much less.
     pub(crate) fn cover_late(
         &self,
         state: &mut CustomerState,
         points: Points,
         at: DateTime<Utc>,
-        day: Option<DayNumber>,
+        cover: Cover,
     ) -> Vec<(DayNumber, Points)> {
         match self.config().points_expiry {
-            Some(period) => {
-                state.cover_from_expired(points, day_of(at), day, |d| period.forward_from(d))
-            }
+            Some(_) => state.cover_from_expired(points, day_of(at), cover),
             None => Vec::new(),
         }
     }
@@ -656,7 +657,12 @@ impl Program {
         next.saw_event(redemption.at);
         // A redemption made before points expired that arrives after
         // spends those first, oldest first, as it would have in time.
-        let covered = self.cover_late(&mut next, redemption.points, redemption.at, None);
+        let covered = self.cover_late(
+            &mut next,
+            redemption.points,
+            redemption.at,
+            Cover::Redemption,
+        );
         let from_expired: Points = covered.iter().map(|(_, p)| *p).sum();
         let from_current = redemption.points - from_expired;
         if from_current > next.current_points {

@@ -113,10 +113,9 @@ impl Program {
                 state.current_points -= gone;
                 expired.points += gone;
                 state.lots.pop_front();
-                state.note_expired(day, gone, today, |d| period.forward_from(d));
+                state.note_expired(day, period.forward_from(day), gone);
             }
-            // Forgets the oldest as days go by, whether or not any expire.
-            state.note_expired(0, Decimal::ZERO, today, |d| period.forward_from(d));
+            state.forget_expired(today);
         }
         for (tracker, series) in self.trackers().iter().zip(state.trackers.iter_mut()) {
             let first = tracker.kept_from(today);

@@ -10,6 +10,7 @@ pub mod decimal;
 pub mod error;
 pub mod evaluate;
 pub mod events;
+pub mod expired;
 pub mod expiry;
 pub mod explain;
 pub mod expression;

@@ -2,6 +2,8 @@
 
 use crate::decimal::{Money, Points};
 use crate::events::OrderRecord;
+use crate::expired::ExpiredLot;
+pub use crate::expired::EXPIRED_KEPT_DAYS;
 use crate::notice::{Notice, NoticeKind, Outbox};
 use crate::period::DayNumber;
 use crate::program::{Program, TierIndex};
@@ -17,11 +19,6 @@ use std::collections::VecDeque;
 pub const BEST_ORDERS_KEPT: usize = 5;
 /// Tier changes kept in the state item; older ones stay in the order items.
 pub const HISTORY_KEPT: usize = 100;
-/// How long after a lot expired what expiry took of it is remembered: a
-/// late return or redemption arriving within this many days of the expiry
-/// is counted as in time (docs/late-events.md, "Points expiry"). A customer
-/// who earns every day keeps this many entries, a few bytes each.
-pub const EXPIRED_KEPT_DAYS: DayNumber = 62;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -35,17 +32,14 @@ pub struct CustomerState {
     /// (a deque: the oldest leave from the front without moving the rest).
     #[serde(default, with = "delta_lots")]
     pub lots: VecDeque<Lot>,
-    /// What expiry took of each lot, by the day the lot was earned, kept
-    /// [`EXPIRED_KEPT_DAYS`] after it expired: a return or redemption made
-    /// before the expiry but arriving after it would have taken those
-    /// points from the lot while it was there, so they are not taken from
-    /// current points a second time.
+    /// What expiry took of each day's lot, kept a while for returns and
+    /// redemptions that arrive after it (see [`crate::expired`]).
     #[serde(
         default,
-        with = "delta_lots",
+        with = "crate::expired::delta_expired",
         skip_serializing_if = "VecDeque::is_empty"
     )]
-    pub expired_lots: VecDeque<Lot>,
+    pub expired_lots: VecDeque<ExpiredLot>,
     /// One series per program tracker, in the program's tracker order once
     /// [`CustomerState::align`] has run.
     #[serde(default)]
@@ -336,68 +330,6 @@ impl CustomerState {
         self.lots.retain(|l| !l.points.is_zero());
     }
 
-    /// Notes that expiry took `points` of the lot earned on `day`, on
-    /// `today`, and forgets what expired more than [`EXPIRED_KEPT_DAYS`]
-    /// before (`expires` gives a lot's expiry day). Entries stay sorted by
-    /// day, one a day: at most one for each day whose lot expires within
-    /// the days kept, however many late orders land on old days.
-    pub(crate) fn note_expired(
-        &mut self,
-        day: DayNumber,
-        points: Points,
-        today: DayNumber,
-        expires: impl Fn(DayNumber) -> DayNumber,
-    ) {
-        let horizon = today.saturating_sub(EXPIRED_KEPT_DAYS);
-        // Sorted by day, so by expiry day too: the forgotten ones lead.
-        while self
-            .expired_lots
-            .front()
-            .is_some_and(|l| expires(l.day) < horizon)
-        {
-            self.expired_lots.pop_front();
-        }
-        if points <= Decimal::ZERO || expires(day) < horizon {
-            return;
-        }
-        let at = self.expired_lots.partition_point(|l| l.day < day);
-        match self.expired_lots.get_mut(at) {
-            Some(lot) if lot.day == day => lot.points += points,
-            _ => self.expired_lots.insert(at, Lot { day, points }),
-        }
-    }
-
-    /// Of `points` taken at an instant of day `on` that arrives late, the
-    /// part that lots which expired after `on` still held then (and expiry
-    /// has taken since): those lots are taken from, oldest first, or only
-    /// the lot of `day` when given (a return takes its order's own lot
-    /// first). Each covered part is gone from the record, so nothing is
-    /// covered twice. Returns the covered parts by the day they expired.
-    pub(crate) fn cover_from_expired(
-        &mut self,
-        points: Points,
-        on: DayNumber,
-        day: Option<DayNumber>,
-        expires: impl Fn(DayNumber) -> DayNumber,
-    ) -> Vec<(DayNumber, Points)> {
-        let mut left = points.max(Decimal::ZERO);
-        let mut covered = Vec::new();
-        for lot in self.expired_lots.iter_mut() {
-            if left.is_zero() {
-                break;
-            }
-            if expires(lot.day) <= on || day.is_some_and(|d| d != lot.day) {
-                continue;
-            }
-            let take = left.min(lot.points);
-            lot.points -= take;
-            left -= take;
-            covered.push((expires(lot.day), take));
-        }
-        self.expired_lots.retain(|l| !l.points.is_zero());
-        covered
-    }
-
     /// Spends points oldest first.
     pub(crate) fn spend_points(&mut self, points: Points) {
         self.current_points -= points;
@@ -482,7 +414,7 @@ mod tests {
     }
 }
 
-pub mod delta_lots {
+mod delta_lots {
     //! Lots stored as `[day difference, points]` pairs: small and sorted.
     use super::Lot;
     use crate::period::DayNumber;

@@ -4083,18 +4083,15 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
                             unrecovered += back.points_reversed;
                         } else {
                             // Made before its points expired but applied
-                            // after: what expiry took of its order's lot
-                            // since is not taken from current points again.
-                            let day = tier_engine::period::day_of(record_before.placed_at);
-                            let lot = |s: &CustomerState| {
-                                s.expired_lots
-                                    .iter()
-                                    .find(|l| l.day == day)
-                                    .map_or(Decimal::ZERO, |l| l.points)
+                            // after: what expiry took since is not taken
+                            // from current points again.
+                            let remembered = |s: &CustomerState| -> Decimal {
+                                s.expired_lots.iter().map(|l| l.points).sum()
                             };
-                            let covered = lot(&before).min(back.points_reversed);
+                            let covered = remembered(&before) - remembered(&state);
+                            prop_assert!(covered >= Decimal::ZERO);
+                            prop_assert!(covered <= back.points_reversed);
                             prop_assert_eq!(from_current + covered, back.points_reversed);
-                            prop_assert_eq!(lot(&state), lot(&before) - covered);
                             unrecovered += covered;
                         }
                         check_return(

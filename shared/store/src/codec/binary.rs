@@ -3,13 +3,12 @@
 //! columns of integers, the rest as JSON.
 //!
 //! ```text
-//! body    := json-length json lots trackers [expired]
-//! json    := the state without lots, trackers and expired lots,
-//!            CustomerState's own serde form (every other field, as the
-//!            JSON format has it)
+//! body    := json-length json lots trackers
+//! json    := the state without lots and trackers, CustomerState's own
+//!            serde form (every other field, as the JSON format has it;
+//!            `expiredLots` too, so a release before them, which ignores
+//!            the field, still reads a state that has them)
 //! lots    := count days(count) decimals(count)
-//! expired := the expired lots as lots are written, only when there are
-//!            any (a release before them refuses a state that has them)
 //! trackers:= count (key-length key-bytes count days(count))* then, over
 //!            every tracker's buckets in order, decimals(all) of the sums
 //!            and decimals(all) of the maxima
@@ -36,6 +35,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::VecDeque;
+use tier_engine::expired::ExpiredLot;
 use tier_engine::period::DayNumber;
 use tier_engine::record_bytes::{put_varint, ByteReader};
 use tier_engine::rejudge::Judged;
@@ -63,6 +63,11 @@ struct Rest<'a> {
     current_points: &'a Decimal,
     lifetime_points: &'a Decimal,
     lifetime_purchases: &'a Decimal,
+    #[serde(
+        skip_serializing_if = "VecDeque::is_empty",
+        serialize_with = "tier_engine::expired::delta_expired::serialize"
+    )]
+    expired_lots: &'a VecDeque<ExpiredLot>,
     best_orders: &'a [BestOrder],
     history: &'a [TierChange],
     orders_applied: u64,
@@ -115,6 +120,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         current_points,
         lifetime_points,
         lifetime_purchases,
+        expired_lots,
         best_orders,
         history,
         orders_applied: *orders_applied,
@@ -145,14 +151,6 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
     let buckets = || trackers.iter().flat_map(|s| s.buckets());
     put_decimals(out, buckets().map(|b| b.sum));
     put_decimals(out, buckets().map(|b| b.max));
-
-    // Only when there are any: a state without them is byte for byte what
-    // the release before them wrote.
-    if !expired_lots.is_empty() {
-        put_len(out, expired_lots.len());
-        put_days(out, expired_lots.iter().map(|l| l.day));
-        put_decimals(out, expired_lots.iter().map(|l| l.points));
-    }
 }
 
 pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
@@ -163,7 +161,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
     let json = r.take(json_len)?;
     let mut state: CustomerState =
         serde_json::from_slice(json).map_err(|e| format!("state fields: {e}"))?;
-    if !state.lots.is_empty() || !state.trackers.is_empty() || !state.expired_lots.is_empty() {
+    if !state.lots.is_empty() || !state.trackers.is_empty() {
         return Err("lots or trackers among the JSON fields".into());
     }
 
@@ -194,19 +192,6 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
     }
     let sums = r.decimals(all_days.len())?;
     let maxima = r.decimals(all_days.len())?;
-    if r.left() > 0 {
-        let count = r.count()?;
-        let days = r.days(count)?;
-        if days.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("expired lots: days out of order".into());
-        }
-        let points = r.decimals(count)?;
-        state.expired_lots = days
-            .into_iter()
-            .zip(points)
-            .map(|(day, points)| Lot { day, points })
-            .collect();
-    }
     if r.left() > 0 {
         return Err(format!("{} bytes after the state", r.left()));
     }
