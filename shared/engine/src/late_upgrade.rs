@@ -14,6 +14,7 @@
 //! new rate was paid on this order's amount rather than on the later one's.
 
 use crate::config::CriterionKind;
+use crate::decimal::round_points;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
 use crate::state::CustomerState;
@@ -48,6 +49,16 @@ impl Program {
             return;
         }
         others.sort_by_key(|o| o.placed_at);
+        // Its points as the tier held before it pays them: eligibility
+        // counts an order's points at that rate (the upgrade type only
+        // decides what it is paid), and a higher rate it was paid because
+        // later orders let it cross is no part of what held at its instant.
+        let mut late = late.clone();
+        if !decision.upgrades.is_empty() && late.amount > Decimal::ZERO {
+            late.points_awarded =
+                round_points(late.amount * self.tiers()[decision.tier_before].earn_rate);
+        }
+        let late = &late;
         // The orders are counted once each as the instants advance: a late
         // order of a customer with many orders costs one pass, not one per
         // later order.

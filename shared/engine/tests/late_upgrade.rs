@@ -46,9 +46,27 @@ fn ladder() -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
 }
 
+/// Silver by 700 lifetime points, paid at twice the rate once reached
+/// (`dynamic`, or `eager` for `which` 6): the crossing order's rate.
+fn by_points(upgrade_type: &str) -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "A", "kind": "lifetimePoints", "min": 700}],
+                "condition": "all", "upgradeType": upgrade_type}}
+        ]
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
 fn shape(which: usize) -> Program {
-    if which == 4 {
-        return ladder();
+    match which {
+        4 => return ladder(),
+        5 => return by_points("dynamic"),
+        6 => return by_points("eager"),
+        _ => {}
     }
     let trackers = json!([
         {"id": "spend30d", "measure": "billAmount", "period": {"days": 30}},
@@ -126,10 +144,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 500, max_global_rejects: 100_000, .. ProptestConfig::default() })]
     /// Any orders, any one of them late: when the customer had not reached
     /// the tier before the late order came, the late customer holds the
-    /// same tier from the same instant as the customer in time.
+    /// same tier from the same instant as the customer in time (lifetime,
+    /// window, visit, two-tier and points rules under each upgrade type).
     #[test]
     fn a_late_upgrade_starts_when_it_would_have_in_time(
-        which in 0usize..5,
+        which in 0usize..7,
         orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
         late in 0usize..9,
     ) {
@@ -154,4 +173,18 @@ proptest! {
         let seen = |s: &CustomerState| -> (String, DateTime<Utc>) { (s.tier.clone(), s.tier_since) };
         prop_assert_eq!(seen(&s), seen(&in_time));
     }
+}
+
+/// The late order was paid Silver's rate on the part above the threshold
+/// only because the later order let it cross; at its own instant its
+/// points count at Member's rate, so Silver comes with the later order.
+#[test]
+fn a_late_order_paid_a_higher_rate_counts_its_points_at_the_rate_held_before() {
+    let p = shape(5);
+    let late = order("late", at("2026-03-01T00:00:00Z"), "492");
+    let b = order("b", at("2026-03-01T01:00:00Z"), "416");
+    let (in_time, _) = run(&p, &[late.clone(), b.clone()]);
+    assert_eq!(in_time.tier_since, at("2026-03-01T01:00:00Z"));
+    let (s, _) = run(&p, &[b, late]);
+    assert_eq!(s.tier_since, in_time.tier_since);
 }
