@@ -190,7 +190,7 @@ pub mod delta_expired {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<VecDeque<ExpiredLot>, D::Error> {
         let triples: Vec<(i64, i64, Decimal)> = Deserialize::deserialize(d)?;
         let mut day: i64 = 0;
-        let mut out = VecDeque::with_capacity(triples.len());
+        let mut out = Vec::with_capacity(triples.len());
         for (delta, to_expiry, points) in triples {
             day = day
                 .checked_add(delta)
@@ -202,12 +202,27 @@ pub mod delta_expired {
             let (Some(day), Some(expired_on)) = (in_range(day), in_range(expired_on)) else {
                 return Err(serde::de::Error::custom("expired lot day out of range"));
             };
-            out.push_back(ExpiredLot {
+            out.push(ExpiredLot {
                 day,
                 expired_on,
                 points,
             });
         }
-        Ok(out)
+        // What the engine writes is sorted, one entry a day, all positive.
+        // Anything else (a damaged item) is read as the nearest such list
+        // rather than refused: the customer must stay readable.
+        let mut lots: Vec<ExpiredLot> = out
+            .into_iter()
+            .filter(|l| l.points > Decimal::ZERO)
+            .collect();
+        lots.sort_by_key(|l| l.day);
+        lots.dedup_by(|later, kept| {
+            let same = later.day == kept.day;
+            if same {
+                kept.points += later.points;
+            }
+            same
+        });
+        Ok(lots.into())
     }
 }

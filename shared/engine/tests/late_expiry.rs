@@ -568,3 +568,26 @@ proptest! {
         prop_assert_eq!(delayed.c.points(), in_time.c.points());
     }
 }
+
+/// A damaged `expiredLots` (days out of order, twice, points not above
+/// zero) reads as the list the engine would have written, never refused.
+#[test]
+fn a_damaged_expired_list_reads_as_the_nearest_sorted_one() {
+    let p = expiring("negativeBalance");
+    let mut json =
+        serde_json::to_value(CustomerState::new(&p, at("2026-01-01T00:00:00Z"))).unwrap();
+    json["expiredLots"] = json!([
+        [20500, 30, "5"],
+        [-3, 30, "7"],
+        [0, 30, "1"],
+        [1, 30, "-2"],
+        [4, 30, "0"]
+    ]);
+    let s: CustomerState = serde_json::from_value(json).unwrap();
+    let read: Vec<(i32, i32, Points)> = s
+        .expired_lots
+        .iter()
+        .map(|l| (l.day, l.expired_on, l.points))
+        .collect();
+    assert_eq!(read, vec![(20497, 20527, d("8")), (20500, 20530, d("5"))]);
+}
