@@ -1,6 +1,8 @@
 //! One order against a customer with a year of daily history, on a 4-tier
 //! program with 3 trackers (visits, category line-item price, max bill).
 //!
+//! Also a late order dated among 10,000 others (`late_upgrade`).
+//!
 //! Run: `cargo bench -p tier-engine --bench apply_order`
 
 use chrono::{DateTime, Duration, Utc};
@@ -105,5 +107,55 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// A late order that lifts a customer with 10,000 orders two tiers, its
+/// upgrades dated among those orders (`apply_order_among`), against the
+/// same order decided alone.
+fn late_upgrade(c: &mut Criterion) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "A", "kind": "lifetimePurchases", "min": 1000000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "A", "kind": "tracker", "tracker": "spend30d", "min": 1000000}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let mut state = CustomerState::new(&p, start);
+    let mut records = Vec::new();
+    for i in 0..10_000 {
+        let o = order(i, start + Duration::minutes(50 * i as i64), 1_000);
+        records.push(p.apply_order(&mut state, &o).unwrap().record);
+    }
+    let late = order(10_000, start + Duration::minutes(5), 99_900_000);
+    assert_eq!(
+        p.apply_order_among(&mut state.clone(), &late, &records)
+            .unwrap()
+            .decision
+            .tier_after,
+        2
+    );
+    let mut group = c.benchmark_group("late_upgrade");
+    group.bench_function("among_10000_orders", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |s| black_box(p.apply_order_among(s, black_box(&late), &records).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("alone", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |s| black_box(p.apply_order(s, black_box(&late)).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, late_upgrade);
 criterion_main!(benches);
