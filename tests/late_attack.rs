@@ -365,6 +365,7 @@ on_both_engines!(
     a_return_dated_before_its_order_is_refused_or_changes_no_past_end,
     a_late_order_that_undoes_nothing_reports_the_tier_the_customer_has,
     a_late_order_completing_an_upgrade_is_dated_when_it_would_have_come,
+    a_late_order_placed_before_an_upgrade_earns_the_rate_held_then,
 );
 
 /// Silver at $3,000 (lazy) and a validity of a year from the tier's start.
@@ -414,4 +415,64 @@ async fn a_late_order_completing_an_upgrade_is_dated_when_it_would_have_come(api
         .order("p", "c", "late", "2026-03-05T10:00:00Z", "1000")
         .await;
     assert_eq!(again["upgrades"], late["upgrades"]);
+}
+
+/// Silver at $3,000 (eager, twice the rate). The $200 order placed on 5
+/// March, while the customer was a Member, comes after the $2,900 of 8
+/// March took them to Silver. Counted with the figures as they stand it
+/// would complete the $3,000 and, under `eager`, earn Silver's rate; on the
+/// orders placed up to it ($1,000) it crosses nothing. It earns Member's
+/// rate, as in time, the response says it was decided at Member, and a
+/// return of it reverses nothing.
+async fn a_late_order_placed_before_an_upgrade_earns_the_rate_held_then(api: Api) {
+    let mut program = silver(0);
+    program["tiers"][1]["upgrade"]["upgradeType"] = json!("eager");
+    api.program("p", &program).await;
+    api.order("p", "c", "a", "2026-03-01T10:00:00Z", "1000")
+        .await;
+    let b = api
+        .order("p", "c", "b", "2026-03-08T10:00:00Z", "2900")
+        .await;
+    assert_eq!(b["tierAfter"], "Silver", "{b}");
+    let late = api
+        .order("p", "c", "late", "2026-03-05T10:00:00Z", "200")
+        .await;
+    assert_eq!(
+        (
+            &late["tierBefore"],
+            &late["tierAfter"],
+            &late["pointsAwarded"]
+        ),
+        (&json!("Member"), &json!("Silver"), &json!("200")),
+        "{late}"
+    );
+    assert_eq!(late["upgrades"], json!([]), "{late}");
+    let status = api.status("p", "c", "2026-03-09T00:00:00Z").await;
+    assert_eq!(
+        (
+            &status["tier"],
+            &status["tierSince"],
+            &status["currentPoints"]
+        ),
+        (
+            &json!("Silver"),
+            &json!("2026-03-08T10:00:00Z"),
+            &json!("7000")
+        ),
+        "{status}"
+    );
+    let (code, back) = give_back(&api, "p", "r1", "late", "2026-03-09T00:00:00Z", None).await;
+    assert_eq!(code, 200, "{back}");
+    assert_eq!(back["downgrades"], json!([]), "{back}");
+    let after = api.status("p", "c", "2026-03-10T00:00:00Z").await;
+    assert_eq!(
+        (&after["tier"], &after["currentPoints"]),
+        (&json!("Silver"), &json!("6800")),
+        "{after}"
+    );
+    // Sent again, it answers what it answered.
+    let again = api
+        .order("p", "c", "late", "2026-03-05T10:00:00Z", "200")
+        .await;
+    assert_eq!(again["pointsAwarded"], late["pointsAwarded"]);
 }

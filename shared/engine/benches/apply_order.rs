@@ -1,7 +1,8 @@
 //! One order against a customer with a year of daily history, on a 4-tier
 //! program with 3 trackers (visits, category line-item price, max bill).
 //!
-//! Also a late order dated among 10,000 others (`late_upgrade`).
+//! Also a late order dated among 10,000 others (`late_upgrade`), and one
+//! decided at the tier held then among 10,000 others (`held_then`).
 //!
 //! Run: `cargo bench -p tier-engine --bench apply_order`
 
@@ -157,5 +158,52 @@ fn late_upgrade(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, late_upgrade);
+/// A late order placed before the customer's upgrade, decided at the tier
+/// held then: on the figures as they stand it would cross the tier reached
+/// since, so the engine asks for the orders (`wants_orders`) and decides it
+/// on those placed up to it.
+fn held_then(c: &mut Criterion) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "A", "kind": "lifetimePurchases", "min": 50000}],
+                "condition": "all", "upgradeType": "eager"}}]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let mut state = CustomerState::new(&p, start);
+    let mut records = Vec::new();
+    for i in 0..10_000 {
+        let o = order(i, start + Duration::minutes(50 * i as i64), 1_000);
+        records.push(p.apply_order(&mut state, &o).unwrap().record);
+    }
+    assert_eq!(state.tier, "Silver");
+    let late = order(10_000, start + Duration::minutes(5), 1_000);
+    let alone = p.apply_order(&mut state.clone(), &late).unwrap();
+    assert!(alone.wants_orders);
+    let among = p
+        .apply_order_among(&mut state.clone(), &late, &records)
+        .unwrap();
+    assert_eq!(among.decision.points, Decimal::from(10));
+    let mut group = c.benchmark_group("held_then");
+    group.bench_function("among_10000_orders", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |s| black_box(p.apply_order_among(s, black_box(&late), &records).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("alone", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |s| black_box(p.apply_order(s, black_box(&late)).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, late_upgrade, held_then);
 criterion_main!(benches);

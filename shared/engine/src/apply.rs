@@ -20,6 +20,12 @@ use rust_decimal::Decimal;
 pub struct AppliedOrder {
     pub decision: Decision,
     pub record: OrderRecord,
+    /// Decided without the customer's other orders, though they would
+    /// date or decide it as in time: an order placed before the customer's
+    /// latest event that upgrades, or that would have been decided at a
+    /// lower tier it crossed. Apply it again (on the state as it was) with
+    /// [`Program::apply_order_among`].
+    pub wants_orders: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,8 +153,9 @@ impl Program {
 
     /// [`Program::apply_order`] with the customer's other orders (their
     /// stored records): an upgrade of an order placed before some of them
-    /// is dated when it would have come in time (see
-    /// [`crate::late_upgrade`]).
+    /// is dated when it would have come in time (`late_upgrade.rs`), and an
+    /// order placed before the customer's latest upgrade is decided on the
+    /// orders placed up to it (`held_then.rs`).
     pub fn apply_order_among(
         &self,
         state: &mut CustomerState,
@@ -168,12 +175,27 @@ impl Program {
         // Points due to expire by the order's time no longer count toward
         // its decision, whether or not the scheduled job has run.
         self.expire(state, order.placed_at);
+        let late = state
+            .last_event_at
+            .is_some_and(|last| order.placed_at < last);
         state.saw_event(order.placed_at);
         let mut rewound = self
             .lapses
             .then(|| self.rewind_for(state, order.placed_at))
             .flatten();
+        let held_then = match rewound {
+            Some(_) => None,
+            None => self.step_back_for(state, order.placed_at),
+        };
         let mut decision = self.decide(state, order);
+        let mut crossed_since = false;
+        if let Some(h) = &held_then {
+            if let Some(then) = self.decided_among(h, order, orders) {
+                decision = then;
+            }
+            h.restore(state);
+            crossed_since = h.keep_upgrades_past(&mut decision);
+        }
         // An order that upgrades past the tier held before the end started
         // the new tier's validity then, so that end never came: the order
         // earns and upgrades as decided at the tier held then, and the
@@ -195,8 +217,14 @@ impl Program {
             // dated (it reads no instant of theirs).
             let record = self.record_of(state, order, &decision);
             self.date_late_upgrades(&mut decision, &record, orders);
+            if let Some(h) = &held_then {
+                h.keep_upgrades_past(&mut decision);
+            }
         }
-        let record = self.record_of(state, order, &decision);
+        let mut record = self.record_of(state, order, &decision);
+        if let Some(h) = &held_then {
+            h.mark(self, &mut record, &decision);
+        }
         let day = day_of(order.placed_at);
         if record.counts_for_purchases {
             state.lifetime_purchases += order.amount;
@@ -227,7 +255,18 @@ impl Program {
             );
         }
         state.orders_applied += 1;
-        let mut applied = AppliedOrder { decision, record };
+        // Neither dating nor deciding among the orders can use them when a
+        // rule counts current points (spent and expired points are not in
+        // the orders).
+        let wants_orders = late
+            && orders.is_empty()
+            && (!decision.upgrades.is_empty() || crossed_since)
+            && !self.counts_current_points();
+        let mut applied = AppliedOrder {
+            decision,
+            record,
+            wants_orders,
+        };
         if let Some(r) = rewound {
             r.restore(state);
         }

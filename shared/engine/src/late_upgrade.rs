@@ -100,7 +100,7 @@ impl Program {
         }
     }
 
-    fn counts_current_points(&self) -> bool {
+    pub(crate) fn counts_current_points(&self) -> bool {
         self.tiers()
             .iter()
             .filter_map(|t| t.rule.as_ref())

@@ -15,6 +15,7 @@ pub mod expiry;
 pub mod explain;
 pub mod expression;
 mod fixed;
+mod held_then;
 mod late_upgrade;
 pub mod lifecycle;
 pub mod notice;

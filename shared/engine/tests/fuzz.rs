@@ -140,14 +140,14 @@ fn catching(body: impl FnOnce() -> CaseResult) -> CaseResult {
 struct Tally {
     name: &'static str,
     labels: &'static [&'static str],
-    counts: [Cell<u64>; 8],
+    counts: [Cell<u64>; 9],
     runs: Cell<u64>,
     started: Instant,
 }
 
 impl Tally {
     fn new(name: &'static str, labels: &'static [&'static str]) -> Self {
-        assert!(labels.len() <= 8);
+        assert!(labels.len() <= 9);
         Tally {
             name,
             labels,
@@ -3759,8 +3759,23 @@ fn check_decision(
     let d = &applied.decision;
     let n = p.tiers().len();
     prop_assert!(d.points >= Decimal::ZERO, "negative points {}", d.points);
-    prop_assert_eq!(d.tier_before, before.tier_index(p));
-    prop_assert!(d.tier_after < n && d.tier_after >= d.tier_before);
+    let held_now = before.tier_index(p);
+    // A late order is decided at the lower tier held at its instant: one
+    // the history left for a later change.
+    prop_assert!(d.tier_before <= held_now);
+    if d.tier_before < held_now {
+        prop_assert!(before
+            .last_event_at
+            .is_some_and(|last| order.placed_at < last));
+        prop_assert!(
+            before
+                .history
+                .iter()
+                .any(|c| c.at > order.placed_at && c.from == p.tier_name(d.tier_before)),
+            "decided at a tier not held before a later change"
+        );
+    }
+    prop_assert!(d.tier_after < n && d.tier_after >= held_now);
     let paid: Decimal = d.segments.iter().map(|s| s.points).sum();
     prop_assert_eq!(d.points, paid, "points are the segments' points");
     let covered: Decimal = d.segments.iter().map(|s| s.amount).sum();
@@ -3772,14 +3787,18 @@ fn check_decision(
         prop_assert_eq!(s.rate, p.tiers()[s.tier].earn_rate);
         tier = s.tier;
     }
-    let mut at = d.tier_before;
+    // Upgrades change the customer from the tier held now.
+    let mut at = held_now;
     for u in &d.upgrades {
         prop_assert_eq!(u.from, at, "upgrades chain");
         prop_assert!(u.to > u.from && u.to < n);
         at = u.to;
     }
     prop_assert_eq!(at, d.tier_after);
-    if d.upgrades.is_empty() {
+    if d.upgrades.is_empty() && d.tier_before < held_now {
+        // In time it may have crossed to a tier reached since.
+        prop_assert!(d.segments.iter().all(|s| s.tier <= held_now));
+    } else if d.upgrades.is_empty() {
         prop_assert!(d.segments.iter().all(|s| s.tier == d.tier_before));
         let expected = round_points(order.amount * p.tiers()[d.tier_before].earn_rate);
         prop_assert_eq!(d.points, expected, "points at the held tier's rate");
@@ -3973,6 +3992,7 @@ const DECISION_LABELS: &[&str] = &[
     "redemptions",
     "trackers rebuilt",
     "points expired",
+    "late orders decided at the tier held then",
 ];
 
 fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
@@ -4007,7 +4027,16 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
                     expire_before(&p, &mut state, order.placed_at, &mut expired);
                 }
                 let before = state.clone();
-                match p.apply_order(&mut state, &order) {
+                // As the service: decided again among the customer's
+                // orders when the engine wants them.
+                let outcome = match p.apply_order(&mut state, &order) {
+                    Ok(a) if a.wants_orders => {
+                        state = before.clone();
+                        p.apply_order_among(&mut state, &order, &records)
+                    }
+                    other => other,
+                };
+                match outcome {
                     Ok(applied) => {
                         prop_assert!(
                             acceptable,
@@ -4017,6 +4046,9 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
                         tally.add(0);
                         if !applied.decision.upgrades.is_empty() {
                             tally.add(3);
+                        }
+                        if applied.decision.tier_before < before.tier_index(&p) {
+                            tally.add(8);
                         }
                         records.push(applied.record);
                         clock = clock.max(order.placed_at);

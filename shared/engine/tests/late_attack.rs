@@ -61,8 +61,18 @@ impl<'a> Cust<'a> {
         }
     }
 
+    /// As the service: decided again among the customer's orders when the
+    /// engine wants them.
     fn order(&mut self, o: &Order) -> AppliedOrder {
-        let applied = self.p.apply_order(&mut self.s, o).unwrap();
+        let before = self.s.clone();
+        let mut applied = self.p.apply_order(&mut self.s, o).unwrap();
+        if applied.wants_orders {
+            self.s = before;
+            applied = self
+                .p
+                .apply_order_among(&mut self.s, o, &self.records)
+                .unwrap();
+        }
         self.records.push(applied.record.clone());
         applied
     }
@@ -1198,5 +1208,125 @@ fn a_late_redemption_of_points_that_expired_before_the_end_keeps_the_renewal() {
         assert_eq!(in_time.tier(), expected, "{made}");
         assert_eq!(late.seen(), in_time.seen(), "{made}");
         assert_eq!(late.s.current_points, in_time.s.current_points, "{made}");
+    }
+}
+
+/// Member -> Silver ($1,000 lifetime) -> Gold ($5,000), at rates 1, 2, 3.
+fn three_rates(kind: &str, retention: Option<Value>) -> Program {
+    let rule = |min: u32| {
+        json!({"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": min}],
+        "condition": "all", "upgradeType": kind})
+    };
+    let mut silver = json!({"name": "Silver", "earnRate": "2", "upgrade": rule(1000)});
+    let mut gold = json!({"name": "Gold", "earnRate": "3", "upgrade": rule(5000)});
+    if let Some(r) = retention {
+        silver["retention"] = r.clone();
+        gold["retention"] = r;
+    }
+    program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [{"name": "Member", "earnRate": "1"}, silver, gold]
+    }))
+}
+
+/// An order placed while the customer held Silver, arriving after a later
+/// order took them to Gold, earns Silver's rate as in time, under each
+/// upgrade type. Under `eager` its $200 would have completed Gold with the
+/// figures as they stand (the later $4,500 counted), not with the orders
+/// placed up to it: it is decided on those. Under `dynamic` the later
+/// order keeps the split it was paid (in time $200 more of it would have
+/// been past the threshold): only the late order's own points match.
+#[test]
+fn a_late_order_placed_before_an_upgrade_earns_the_rate_held_then() {
+    for (kind, points) in [("lazy", "10400"), ("eager", "15900"), ("dynamic", "11100")] {
+        let p = three_rates(kind, None);
+        let events = [
+            (
+                Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "1000")),
+                false,
+            ),
+            (
+                Ev::Order(order("big", at("2026-03-15T00:00:00Z"), "4500")),
+                false,
+            ),
+            (
+                Ev::Order(order("late", at("2026-03-01T00:00:00Z"), "200")),
+                true,
+            ),
+        ];
+        let (in_time, late) = twins(
+            &p,
+            "2026-02-01T10:00:00Z",
+            &events,
+            "2026-04-03T00:00:00Z",
+            "2026-04-04T00:00:00Z",
+        );
+        assert_eq!(in_time.s.current_points, d(points), "{kind}");
+        if kind != "dynamic" {
+            assert_eq!(late.s.current_points, in_time.s.current_points, "{kind}");
+        }
+        assert_eq!(late.seen(), in_time.seen(), "{kind}");
+        let record = late.records.iter().find(|r| r.order_id == "late").unwrap();
+        assert_eq!(record.points_awarded, d("400"), "{kind}");
+        // It caused no tier: a return of it reverses nothing.
+        assert_eq!(
+            (record.tier_before.as_str(), record.tier_after.as_str()),
+            ("Silver", "Silver"),
+            "{kind}"
+        );
+    }
+}
+
+/// Issue 12's two late orders: the first (15 January) upgrades past the
+/// tier held before the end the job judged on 1 February, so that end
+/// never came; the second, placed before it, was then decided at Gold,
+/// the tier held now. It is decided at Silver, the tier held then, and
+/// earns what it would have in time (the first keeps its `dynamic` split,
+/// as above).
+#[test]
+fn a_second_late_order_before_a_late_upgrade_is_decided_at_the_tier_held_then() {
+    let retention = json!({"validity": {"months": 12, "from": "tierStart"},
+        "condition": "all", "onFail": "oneDown",
+        "criteria": [{"id": "A", "kind": "tracker", "tracker": "spend12m", "min": 2000}]});
+    for kind in ["lazy", "eager", "dynamic"] {
+        let p = three_rates(kind, Some(retention.clone()));
+        for second in [
+            "2026-06-01T00:00:00Z",
+            "2027-01-10T00:00:00Z",
+            "2027-01-20T00:00:00Z",
+        ] {
+            let events = [
+                (
+                    Ev::Order(order("first", at("2026-02-01T10:00:00Z"), "1000")),
+                    false,
+                ),
+                (
+                    Ev::Order(order("late", at("2027-01-15T00:00:00Z"), "4500")),
+                    true,
+                ),
+                (Ev::Order(order("late2", at(second), "200")), true),
+            ];
+            let (in_time, late) = twins(
+                &p,
+                "2026-02-01T10:00:00Z",
+                &events,
+                "2027-02-03T00:00:00Z",
+                "2027-02-04T00:00:00Z",
+            );
+            assert_eq!(in_time.tier(), "Gold", "{kind} {second}");
+            assert_eq!(late.seen(), in_time.seen(), "{kind} {second}");
+            let points = |c: &Cust<'_>| {
+                let r = c.records.iter().find(|r| r.order_id == "late2").unwrap();
+                r.points_awarded
+            };
+            assert_eq!(points(&late), points(&in_time), "{kind} {second}");
+            if kind != "dynamic" {
+                assert_eq!(
+                    late.s.current_points, in_time.s.current_points,
+                    "{kind} {second}"
+                );
+            }
+        }
     }
 }

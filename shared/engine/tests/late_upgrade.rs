@@ -173,6 +173,45 @@ proptest! {
         let seen = |s: &CustomerState| -> (String, DateTime<Utc>) { (s.tier.clone(), s.tier_since) };
         prop_assert_eq!(seen(&s), seen(&in_time));
     }
+
+    /// Any orders, any one of them late: when the customer rose after the
+    /// late order's instant before it came, it is decided at the tier held
+    /// then on the orders placed up to it, so it earns exactly what it
+    /// would have in time, under each upgrade type.
+    #[test]
+    fn a_late_order_placed_before_an_upgrade_earns_what_it_would_have_in_time(
+        which in 0usize..7,
+        orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
+        late in 0usize..9,
+    ) {
+        let p = shape(which);
+        let start = at("2026-03-01T00:00:00Z");
+        let mut all: Vec<Order> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, (hours, dollars))| {
+                order(&format!("o{i}"), start + Duration::hours(*hours), &dollars.to_string())
+            })
+            .collect();
+        all.sort_by_key(|o| o.placed_at);
+        let late = late % all.len();
+        let mut arrival = all.clone();
+        let late_order = arrival.remove(late);
+        // Orders at the late one's instant came before it, in time too.
+        let mut in_order = arrival.clone();
+        let place = in_order.partition_point(|o| o.placed_at <= late_order.placed_at);
+        in_order.insert(place, late_order.clone());
+        let (_, in_time) = run(&p, &in_order);
+        let (before, _) = run(&p, &arrival);
+        prop_assume!(before.history.iter().any(|c| c.at > late_order.placed_at));
+        let id = late_order.order_id.clone();
+        arrival.push(late_order);
+        let (_, records) = run(&p, &arrival);
+        let points = |records: &[OrderRecord]| {
+            records.iter().find(|r| r.order_id == id).map(|r| r.points_awarded)
+        };
+        prop_assert_eq!(points(&records), points(&in_time));
+    }
 }
 
 /// The late order was paid Silver's rate on the part above the threshold

@@ -60,7 +60,7 @@ impl UseCase for IngestOrder<'_> {
     }
 
     /// Cancelling a completed order returns it: every upgrade is judged.
-    /// A late order that upgrades is dated among the others.
+    /// A late order the engine asks them for is decided among the others.
     fn needs_orders(&self) -> bool {
         self.with_orders
             || self.order.status == OrderStatus::Cancelled
@@ -148,16 +148,13 @@ impl IngestOrder<'_> {
         let mut changed_state = false;
         match (seen, order.status) {
             (None | Some(Transition::Complete), OrderStatus::Completed) => {
-                let late = state
-                    .last_event_at
-                    .is_some_and(|last| order.placed_at < last);
                 let applied = match self.with_orders {
                     true => program.apply_order_among(&mut state, order, history.orders)?,
                     false => program.apply_order(&mut state, order)?,
                 };
-                if late && !self.with_orders && !applied.decision.upgrades.is_empty() {
+                if applied.wants_orders {
                     // One query of the customer's orders, as a return
-                    // makes, only for a late order that upgrades.
+                    // makes, only for a late order the engine asks them for.
                     self.with_orders = true;
                     return Ok(Step::ReadMore);
                 }

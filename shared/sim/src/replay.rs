@@ -201,24 +201,20 @@ fn order_event(
                 .state
                 .take()
                 .unwrap_or_else(|| CustomerState::new(program, order.placed_at));
-            // As the service: a late order that upgrades is decided again
-            // among the customer's orders, which dates its upgrades.
-            let late = state
+            // As the service: a late order the engine wants the customer's
+            // orders for is decided again among them.
+            // Only an order placed before the customer's latest event can
+            // want them: the copy to decide it again from is for it alone.
+            let before = state
                 .last_event_at
-                .is_some_and(|last| order.placed_at < last);
-            let outcome = if late {
-                let mut plain = state.clone();
-                match program.apply_order(&mut plain, order) {
-                    Ok(a) if !a.decision.upgrades.is_empty() => {
-                        program.apply_order_among(&mut state, order, &records(items))
-                    }
-                    other => {
-                        state = plain;
-                        other
-                    }
+                .is_some_and(|last| order.placed_at < last)
+                .then(|| state.clone());
+            let outcome = match (program.apply_order(&mut state, order), before) {
+                (Ok(a), Some(before)) if a.wants_orders => {
+                    state = before;
+                    program.apply_order_among(&mut state, order, &records(items))
                 }
-            } else {
-                program.apply_order(&mut state, order)
+                (other, _) => other,
             };
             match outcome {
                 Ok(applied) => {

@@ -1,0 +1,139 @@
+//! The tier a late order is decided at: the one held at its instant.
+//!
+//! An order placed before the customer's latest upgrade (a point of sale
+//! that uploads days late) would in time have been decided at the tier the
+//! customer held then, on the orders placed up to it: paid at that tier's
+//! rate, and judged for upgrades from there. It is decided so now, on the
+//! customer's orders when they were read ([`crate::AppliedOrder::wants_orders`]
+//! asks for them when the figures as they stand, which count the orders
+//! placed after it, would let it cross). Only the upgrades past the tier
+//! held now change the customer; one to a tier they reached since, by
+//! other orders, is no change of theirs (see the README for what that
+//! leaves). A customer who held a higher tier then (moved down since) is
+//! decided at the tier held now, except after a judged end
+//! ([`crate::rejudge`]).
+
+use crate::events::{Order, OrderRecord};
+use crate::program::{Program, TierIndex};
+use crate::reversal::net_state_at;
+use crate::state::{CustomerState, TierChange};
+use crate::upgrade::Decision;
+use chrono::{DateTime, Utc};
+use smallvec::SmallVec;
+
+/// A customer put back at the lower tier they held at a late order's
+/// instant, for the order's decision.
+pub(crate) struct HeldThen {
+    now: TierIndex,
+    now_name: String,
+    then: TierIndex,
+}
+
+impl Program {
+    /// The tier held at `at` by the history, or None when the history does
+    /// not end at the tier held now. An entry dated before the one listed
+    /// before it (a late order's upgrade superseding a later move, or one
+    /// dated back among the orders) replaces what came after its instant.
+    pub(crate) fn tier_held_at(
+        &self,
+        state: &CustomerState,
+        at: DateTime<Utc>,
+    ) -> Option<TierIndex> {
+        let mut line: SmallVec<[&TierChange; 8]> = SmallVec::new();
+        for change in &state.history {
+            while line.last().is_some_and(|kept| kept.at > change.at) {
+                line.pop();
+            }
+            line.push(change);
+        }
+        if line.last()?.to != state.tier {
+            return None;
+        }
+        let held = match line.iter().rposition(|c| c.at <= at) {
+            Some(i) => &line[i].to,
+            // Before every kept change: where the first of them started.
+            None => &line[0].from,
+        };
+        self.tier_index(held)
+    }
+
+    /// Puts a customer who has risen since `placed` back at the tier they
+    /// held then; [`HeldThen::restore`] undoes it once the order is decided.
+    pub(crate) fn step_back_for(
+        &self,
+        state: &mut CustomerState,
+        placed: DateTime<Utc>,
+    ) -> Option<HeldThen> {
+        // The history's last entry is the latest change unless a later
+        // one was dated back; only an order before it can need this.
+        if state.history.last().is_none_or(|c| c.at <= placed) {
+            return None;
+        }
+        let now = state.tier_index(self);
+        let then = self.tier_held_at(state, placed)?;
+        if then >= now {
+            return None;
+        }
+        let now_name = std::mem::replace(&mut state.tier, self.tier_name(then).to_owned());
+        Some(HeldThen {
+            now,
+            now_name,
+            then,
+        })
+    }
+}
+
+impl Program {
+    /// The order decided as in time: on what remains of the orders placed
+    /// up to it, at the tier held then. The state's figures count the
+    /// orders placed after it too, which would let it cross a threshold a
+    /// later order crossed. None when a rule counts current points (spent
+    /// and expired points are not in the orders) or no orders were read.
+    pub(crate) fn decided_among(
+        &self,
+        held: &HeldThen,
+        order: &Order,
+        orders: &[OrderRecord],
+    ) -> Option<Decision> {
+        if orders.is_empty() || self.counts_current_points() {
+            return None;
+        }
+        let before: Vec<&OrderRecord> = orders
+            .iter()
+            .filter(|o| o.order_id != order.order_id && o.placed_at <= order.placed_at)
+            .collect();
+        let mut then = net_state_at(self, &before, order.placed_at);
+        then.tier = self.tier_name(held.then).to_owned();
+        Some(self.decide(&then, order))
+    }
+}
+
+impl HeldThen {
+    pub(crate) fn restore(&self, state: &mut CustomerState) {
+        state.tier.clone_from(&self.now_name);
+    }
+
+    /// Keeps the decision's upgrades past the tier held now, the first of
+    /// them counted from it: the customer holds that tier already. Returns
+    /// whether it dropped any (a tier the customer reached since).
+    pub(crate) fn keep_upgrades_past(&self, decision: &mut Decision) -> bool {
+        let before = decision.upgrades.len();
+        decision.upgrades.retain(|u| u.to > self.now);
+        if let Some(first) = decision.upgrades.first_mut() {
+            first.from = self.now;
+        }
+        decision.tier_after = decision.tier_after.max(self.now);
+        decision.upgrades.len() < before
+    }
+
+    /// The order's record: one that upgraded nobody caused no tier (a
+    /// return of it reverses nothing), and was decided at the tier held
+    /// then; one that upgraded past the tier held now stands on it.
+    pub(crate) fn mark(&self, program: &Program, record: &mut OrderRecord, decision: &Decision) {
+        if decision.upgrades.is_empty() {
+            let then = program.tier_name(self.then);
+            record.tier_before = then.to_owned();
+            record.tier_after = then.to_owned();
+        }
+    }
+}
