@@ -366,6 +366,7 @@ on_both_engines!(
     a_late_order_that_undoes_nothing_reports_the_tier_the_customer_has,
     a_late_order_completing_an_upgrade_is_dated_when_it_would_have_come,
     a_late_order_placed_before_an_upgrade_earns_the_rate_held_then,
+    a_late_order_a_later_orders_window_completes_upgrades_from_that_order,
 );
 
 /// Silver at $3,000 (lazy) and a validity of a year from the tier's start.
@@ -475,4 +476,54 @@ async fn a_late_order_placed_before_an_upgrade_earns_the_rate_held_then(api: Api
         .order("p", "c", "late", "2026-03-05T10:00:00Z", "200")
         .await;
     assert_eq!(again["pointsAwarded"], late["pointsAwarded"]);
+}
+
+/// Silver at $1,000 over 30 days. The $400 of 5 March arrives after the
+/// $700 of 1 April and the $10 of 20 April. As of its own day its window
+/// holds $400; in time the window of 1 April held both ($1,100), so the
+/// customer was Silver from then. No figure the state keeps shows it (the
+/// days before 21 March are gone from the series), so the service reads
+/// the orders and the replay on them finds it.
+async fn a_late_order_a_later_orders_window_completes_upgrades_from_that_order(api: Api) {
+    let program = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "W", "kind": "tracker", "tracker": "spend30d", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"}}
+        ]
+    });
+    api.program("p", &program).await;
+    api.order("p", "c", "b", "2026-04-01T10:00:00Z", "700")
+        .await;
+    api.order("p", "c", "c", "2026-04-20T10:00:00Z", "10").await;
+    let late = api
+        .order("p", "c", "late", "2026-03-05T10:00:00Z", "400")
+        .await;
+    assert_eq!(late["tierAfter"], "Silver", "{late}");
+    assert_eq!(late["upgrades"][0]["at"], "2026-04-01T10:00:00Z", "{late}");
+    assert_eq!(late["pointsAwarded"], "400", "{late}");
+    let status = api.status("p", "c", "2026-04-21T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"]),
+        (&json!("Silver"), &json!("2026-04-01T10:00:00Z")),
+        "{status}"
+    );
+    let changes: Vec<(String, String)> = feed(&api, "p", 20)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "TierChanged")
+        .map(|e| {
+            (
+                e["to"].as_str().unwrap().to_owned(),
+                e["at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![("Silver".to_owned(), "2026-04-01T10:00:00Z".to_owned())]
+    );
 }

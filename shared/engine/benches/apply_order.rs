@@ -187,11 +187,31 @@ fn held_then(c: &mut Criterion) {
         .apply_order_among(&mut state.clone(), &late, &records)
         .unwrap();
     assert_eq!(among.decision.points, Decimal::from(10));
+    // Placed just before the order that crossed: 4,999 orders before it
+    // are read as they stood and replayed.
+    let midway = order(10_001, start + Duration::minutes(50 * 4_998 + 5), 1_000);
+    assert!(
+        p.apply_order(&mut state.clone(), &midway)
+            .unwrap()
+            .wants_orders
+    );
     let mut group = c.benchmark_group("held_then");
     group.bench_function("among_10000_orders", |b| {
         b.iter_batched_ref(
             || state.clone(),
             |s| black_box(p.apply_order_among(s, black_box(&late), &records).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("midway_among_10000_orders", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |s| {
+                black_box(
+                    p.apply_order_among(s, black_box(&midway), &records)
+                        .unwrap(),
+                )
+            },
             BatchSize::SmallInput,
         )
     });

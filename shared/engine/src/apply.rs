@@ -183,13 +183,13 @@ impl Program {
             .lapses
             .then(|| self.rewind_for(state, order.placed_at))
             .flatten();
-        let held_then = match rewound {
+        let mut held_then = match rewound {
             Some(_) => None,
             None => self.step_back_for(state, order.placed_at),
         };
         let mut decision = self.decide(state, order);
         let mut crossed_since = false;
-        if let Some(h) = &held_then {
+        if let Some(h) = &mut held_then {
             if let Some(then) = self.decided_among(h, order, orders) {
                 decision = then;
             }
@@ -212,7 +212,8 @@ impl Program {
             .judged
             .as_ref()
             .is_some_and(|j| order.placed_at < j.at);
-        if !orders.is_empty() && superseded.is_none() && !before_an_end {
+        let could_date = superseded.is_none() && !before_an_end;
+        if !orders.is_empty() && could_date {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).
             let record = self.record_of(state, order, &decision);
@@ -260,8 +261,11 @@ impl Program {
         // the orders).
         let wants_orders = late
             && orders.is_empty()
-            && (!decision.upgrades.is_empty() || crossed_since)
-            && !self.counts_current_points();
+            && !self.counts_current_points()
+            && (crossed_since
+                || could_date
+                    && (!decision.upgrades.is_empty()
+                        || self.windows_may_miss_days(state, order.placed_at)));
         let mut applied = AppliedOrder {
             decision,
             record,

@@ -6,6 +6,7 @@ use crate::error::EngineError;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 pub const MAX_LINE_ITEMS: usize = 1000;
 /// Largest amount, price or point figure accepted (10^15): far beyond any
@@ -316,6 +317,24 @@ impl OrderRecord {
             .iter()
             .filter(|r| r.at < instant)
             .fold(unmarked, |sum, r| sum + r.amount)
+    }
+
+    /// The record as it stood at `instant`: returns made since (at it or
+    /// after) not yet made, and the points they took back not yet taken.
+    pub(crate) fn as_it_stood(&self, instant: DateTime<Utc>) -> Cow<'_, OrderRecord> {
+        let returned = self.returned_before(instant);
+        if returned >= self.returned_amount {
+            return Cow::Borrowed(self);
+        }
+        let mut then = self.clone();
+        then.points_reversed = crate::decimal::round_points(crate::decimal::share(
+            self.points_reversed,
+            returned,
+            self.returned_amount,
+        ));
+        then.returned_amount = returned;
+        then.returns.retain(|r| r.at < instant);
+        Cow::Owned(then)
     }
 
     /// Whether a return took all of it (never true of a free order, which

@@ -13,13 +13,15 @@
 //! decided at the tier held now, except after a judged end
 //! ([`crate::rejudge`]).
 
+use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord};
 use crate::program::{Program, TierIndex};
-use crate::reversal::net_state_at;
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// A customer put back at the lower tier they held at a late order's
 /// instant, for the order's decision.
@@ -27,18 +29,24 @@ pub(crate) struct HeldThen {
     now: TierIndex,
     now_name: String,
     then: TierIndex,
+    /// The instant of the history's change that left `then` (None: held
+    /// from before every kept change).
+    since: Option<DateTime<Utc>>,
 }
 
 impl Program {
-    /// The tier held at `at` by the history, or None when the history does
-    /// not end at the tier held now. An entry dated before the one listed
-    /// before it (a late order's upgrade superseding a later move, or one
-    /// dated back among the orders) replaces what came after its instant.
+    /// The tier held at `at` by the history, and since when, or None when
+    /// the history does not end at the tier held now. An entry dated before
+    /// the one listed before it (a late order's upgrade superseding a later
+    /// move, or one dated back among the orders) replaces what came after
+    /// its instant; its `from` is the tier held when it was recorded, not
+    /// then, so before every kept change the customer held the first
+    /// entry's `from`.
     pub(crate) fn tier_held_at(
         &self,
         state: &CustomerState,
         at: DateTime<Utc>,
-    ) -> Option<TierIndex> {
+    ) -> Option<(TierIndex, Option<DateTime<Utc>>)> {
         let mut line: SmallVec<[&TierChange; 8]> = SmallVec::new();
         for change in &state.history {
             while line.last().is_some_and(|kept| kept.at > change.at) {
@@ -49,12 +57,11 @@ impl Program {
         if line.last()?.to != state.tier {
             return None;
         }
-        let held = match line.iter().rposition(|c| c.at <= at) {
-            Some(i) => &line[i].to,
-            // Before every kept change: where the first of them started.
-            None => &line[0].from,
+        let (held, since) = match line.iter().rposition(|c| c.at <= at) {
+            Some(i) => (&line[i].to, Some(line[i].at)),
+            None => (&state.history.first()?.from, None),
         };
-        self.tier_index(held)
+        Some((self.tier_index(held)?, since))
     }
 
     /// Puts a customer who has risen since `placed` back at the tier they
@@ -70,7 +77,7 @@ impl Program {
             return None;
         }
         let now = state.tier_index(self);
-        let then = self.tier_held_at(state, placed)?;
+        let (then, since) = self.tier_held_at(state, placed)?;
         if then >= now {
             return None;
         }
@@ -79,32 +86,70 @@ impl Program {
             now,
             now_name,
             then,
+            since,
         })
     }
-}
 
-impl Program {
-    /// The order decided as in time: on what remains of the orders placed
-    /// up to it, at the tier held then. The state's figures count the
-    /// orders placed after it too, which would let it cross a threshold a
-    /// later order crossed. None when a rule counts current points (spent
-    /// and expired points are not in the orders) or no orders were read.
+    /// The order decided as in time: on the orders placed up to it, as
+    /// they stood then (returns made since not yet made), at the tier held
+    /// then. The state's figures count the orders placed after it too,
+    /// which would let it cross a threshold a later order crossed. None
+    /// when a rule counts current points (spent and expired points are not
+    /// in the orders) or no orders were read.
     pub(crate) fn decided_among(
         &self,
-        held: &HeldThen,
+        held: &mut HeldThen,
         order: &Order,
         orders: &[OrderRecord],
     ) -> Option<Decision> {
         if orders.is_empty() || self.counts_current_points() {
             return None;
         }
-        let before: Vec<&OrderRecord> = orders
+        let mut before: Vec<Cow<'_, OrderRecord>> = orders
             .iter()
             .filter(|o| o.order_id != order.order_id && o.placed_at <= order.placed_at)
+            .map(|o| o.as_it_stood(order.placed_at))
             .collect();
-        let mut then = net_state_at(self, &before, order.placed_at);
+        before.sort_by_key(|o| o.placed_at);
+        let mut then = CustomerState::new(self, order.placed_at);
+        held.then = self.risen_by_orders(held, &before, &mut then);
         then.tier = self.tier_name(held.then).to_owned();
         Some(self.decide(&then, order))
+    }
+
+    /// The tier held then, where the orders show more than the history: an
+    /// order that crossed a tier in time but came late, after the customer
+    /// had reached it by another, left no change of its own. From the
+    /// history's tier, at each order's instant after its change, the
+    /// customer rises to the highest tier (up to the one held now) whose
+    /// rule holds on the orders placed up to then (sorted by instant),
+    /// counted into `net`.
+    fn risen_by_orders(
+        &self,
+        held: &HeldThen,
+        sorted: &[Cow<'_, OrderRecord>],
+        net: &mut CustomerState,
+    ) -> TierIndex {
+        let mut tier = held.then;
+        let mut i = 0;
+        while i < sorted.len() {
+            let at = sorted[i].placed_at;
+            while i < sorted.len() && sorted[i].placed_at == at {
+                self.add_net(net, &sorted[i]);
+                i += 1;
+            }
+            if tier >= held.now || held.since.is_some_and(|since| at <= since) {
+                continue;
+            }
+            let eval = Evaluator::new(self, net, at, 0, None);
+            if let Some(to) = (tier + 1..=held.now)
+                .rev()
+                .find(|to| eval.holds(*to, Decimal::ZERO, Decimal::ZERO).is_some())
+            {
+                tier = to;
+            }
+        }
+        tier
     }
 }
 

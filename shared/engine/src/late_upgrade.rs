@@ -17,9 +17,11 @@ use crate::config::CriterionKind;
 use crate::decimal::round_points;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
+use crate::period::day_of;
 use crate::state::CustomerState;
 use crate::upgrade::{Decision, Upgrade};
 use crate::Program;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
@@ -98,6 +100,37 @@ impl Program {
             decision.tier_after = held;
             decision.upgrades = upgrades;
         }
+    }
+
+    /// Whether a late order that upgrades nobody as decided may still, in
+    /// time, have upgraded: by its own window or a later order's, over days
+    /// the state no longer keeps. The series keep only the days a window
+    /// ending on the customer's latest day reads, so every window ending on
+    /// an earlier day (the order's own, and later orders' that reach back
+    /// to it) may miss days. Then only the orders can tell, and the dating
+    /// replay on them decides; a program whose rules above the tier held
+    /// count no tracker never needs them (its lifetime figures, counting
+    /// every order, would have upgraded the order as decided).
+    pub(crate) fn windows_may_miss_days(
+        &self,
+        state: &CustomerState,
+        placed: DateTime<Utc>,
+    ) -> bool {
+        let Some(last) = state.last_event_at else {
+            return false;
+        };
+        let used = self
+            .trackers_above
+            .get(state.tier_index(self))
+            .copied()
+            .unwrap_or(0);
+        let (first, last) = (day_of(placed), day_of(last));
+        first < last
+            && self
+                .trackers()
+                .iter()
+                .enumerate()
+                .any(|(i, t)| used & (1 << i) != 0 && t.kept_from(first) < t.kept_from(last))
     }
 
     pub(crate) fn counts_current_points(&self) -> bool {

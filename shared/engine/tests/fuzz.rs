@@ -3760,19 +3760,17 @@ fn check_decision(
     let n = p.tiers().len();
     prop_assert!(d.points >= Decimal::ZERO, "negative points {}", d.points);
     let held_now = before.tier_index(p);
-    // A late order is decided at the lower tier held at its instant: one
-    // the history left for a later change.
+    // A late order is decided at the lower tier held at its instant, after
+    // which the customer changed tier (the history's tier then, or one the
+    // orders show a late order crossed to in time).
     prop_assert!(d.tier_before <= held_now);
     if d.tier_before < held_now {
         prop_assert!(before
             .last_event_at
             .is_some_and(|last| order.placed_at < last));
         prop_assert!(
-            before
-                .history
-                .iter()
-                .any(|c| c.at > order.placed_at && c.from == p.tier_name(d.tier_before)),
-            "decided at a tier not held before a later change"
+            before.history.iter().any(|c| c.at > order.placed_at),
+            "decided at a lower tier with no change after its instant"
         );
     }
     prop_assert!(d.tier_after < n && d.tier_after >= held_now);
