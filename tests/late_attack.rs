@@ -25,6 +25,21 @@ fn silver(grace: u32) -> Value {
     })
 }
 
+/// Each `TierChanged` of program `p` published so far: (to, at).
+async fn tier_changes(api: &Api, p: &str) -> Vec<(String, String)> {
+    feed(api, p, 20)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "TierChanged")
+        .map(|e| {
+            (
+                e["to"].as_str().unwrap().to_owned(),
+                e["at"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 async fn give_back(
     api: &Api,
     p: &str,
@@ -396,17 +411,7 @@ async fn a_late_order_completing_an_upgrade_is_dated_when_it_would_have_come(api
         ),
         "{status}"
     );
-    let changes: Vec<(String, String)> = feed(&api, "p", 20)
-        .await
-        .iter()
-        .filter(|e| e["type"] == "TierChanged")
-        .map(|e| {
-            (
-                e["to"].as_str().unwrap().to_owned(),
-                e["at"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let changes = tier_changes(&api, "p").await;
     assert_eq!(
         changes,
         vec![("Silver".to_owned(), "2026-03-08T10:00:00Z".to_owned())]
@@ -511,17 +516,7 @@ async fn a_late_order_a_later_orders_window_completes_upgrades_from_that_order(a
         (&json!("Silver"), &json!("2026-04-01T10:00:00Z")),
         "{status}"
     );
-    let changes: Vec<(String, String)> = feed(&api, "p", 20)
-        .await
-        .iter()
-        .filter(|e| e["type"] == "TierChanged")
-        .map(|e| {
-            (
-                e["to"].as_str().unwrap().to_owned(),
-                e["at"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let changes = tier_changes(&api, "p").await;
     assert_eq!(
         changes,
         vec![("Silver".to_owned(), "2026-04-01T10:00:00Z".to_owned())]

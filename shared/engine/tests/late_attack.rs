@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
-use common::{at, d, order};
+use common::{apply_as_served, at, d, order};
 
 fn program(config: Value) -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
@@ -64,15 +64,7 @@ impl<'a> Cust<'a> {
     /// As the service: decided again among the customer's orders when the
     /// engine wants them.
     fn order(&mut self, o: &Order) -> AppliedOrder {
-        let before = self.s.clone();
-        let mut applied = self.p.apply_order(&mut self.s, o).unwrap();
-        if applied.wants_orders {
-            self.s = before;
-            applied = self
-                .p
-                .apply_order_among(&mut self.s, o, &self.records)
-                .unwrap();
-        }
+        let applied = apply_as_served(self.p, &mut self.s, &self.records, o);
         self.records.push(applied.record.clone());
         applied
     }

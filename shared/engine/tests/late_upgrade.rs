@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
-use common::{at, order};
+use common::{apply_as_served, at, order};
 
 /// Member -> Gold under one criterion (lazy: the crossing order earns at
 /// the old rate, in time or late).
@@ -98,18 +98,11 @@ fn run(p: &Program, orders: &[Order]) -> (CustomerState, Vec<OrderRecord>) {
 /// again among the records of those applied before it only when the engine
 /// asks for them.
 fn run_as_service(p: &Program, orders: &[Order]) -> (CustomerState, Vec<OrderRecord>) {
-    let mut s = CustomerState::new(p, at("2026-01-01T00:00:00Z"));
-    let mut records: Vec<OrderRecord> = Vec::new();
+    let mut c = Served::new(p);
     for o in orders {
-        let before = s.clone();
-        let mut applied = p.apply_order(&mut s, o).unwrap();
-        if applied.wants_orders {
-            s = before;
-            applied = p.apply_order_among(&mut s, o, &records).unwrap();
-        }
-        records.push(applied.record);
+        c.order(o);
     }
-    (s, records)
+    (c.s, c.records)
 }
 
 /// One customer fed as the service feeds the engine, with returns.
@@ -129,15 +122,7 @@ impl<'a> Served<'a> {
     }
 
     fn order(&mut self, o: &Order) -> AppliedOrder {
-        let before = self.s.clone();
-        let mut applied = self.p.apply_order(&mut self.s, o).unwrap();
-        if applied.wants_orders {
-            self.s = before;
-            applied = self
-                .p
-                .apply_order_among(&mut self.s, o, &self.records)
-                .unwrap();
-        }
+        let applied = apply_as_served(self.p, &mut self.s, &self.records, o);
         self.records.push(applied.record.clone());
         applied
     }
@@ -309,6 +294,48 @@ fn a_late_order_that_crosses_on_its_own_keeps_its_instant() {
     assert_eq!(s.tier_since, at("2026-03-05T10:00:00Z"));
 }
 
+/// The property's orders, one every `hours` after 1 March, in time order.
+fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
+    let start = at("2026-03-01T00:00:00Z");
+    let mut all: Vec<Order> = seeds
+        .iter()
+        .enumerate()
+        .map(|(i, (hours, dollars))| {
+            order(
+                &format!("o{i}"),
+                start + Duration::hours(*hours),
+                &dollars.to_string(),
+            )
+        })
+        .collect();
+    all.sort_by_key(|o| o.placed_at);
+    all
+}
+
+type Runner = fn(&Program, &[Order]) -> (CustomerState, Vec<OrderRecord>);
+
+/// One order of `seeds` arriving after the rest: when the customer had not
+/// reached the tier before it came, the late customer holds the same tier
+/// from the same instant as the customer in time.
+fn starts_in_time(
+    p: Program,
+    seeds: &[(i64, u32)],
+    late: usize,
+    run: Runner,
+) -> Result<(), TestCaseError> {
+    let all = orders_of(seeds);
+    let (in_time, _) = run(&p, &all);
+    let mut arrival = all.clone();
+    let late_order = arrival.remove(late % all.len());
+    let (before, _) = run(&p, &arrival);
+    prop_assume!(before.tier == "Member");
+    arrival.push(late_order);
+    let (s, _) = run(&p, &arrival);
+    let seen = |s: &CustomerState| -> (String, DateTime<Utc>) { (s.tier.clone(), s.tier_since) };
+    prop_assert_eq!(seen(&s), seen(&in_time));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, max_global_rejects: 100_000, .. ProptestConfig::default() })]
     /// Any orders, any one of them late: when the customer had not reached
@@ -321,26 +348,7 @@ proptest! {
         orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
         late in 0usize..9,
     ) {
-        let p = shape(which);
-        let start = at("2026-03-01T00:00:00Z");
-        let mut all: Vec<Order> = orders
-            .iter()
-            .enumerate()
-            .map(|(i, (hours, dollars))| {
-                order(&format!("o{i}"), start + Duration::hours(*hours), &dollars.to_string())
-            })
-            .collect();
-        all.sort_by_key(|o| o.placed_at);
-        let late = late % all.len();
-        let (in_time, _) = run(&p, &all);
-        let mut arrival = all.clone();
-        let late_order = arrival.remove(late);
-        let (before, _) = run(&p, &arrival);
-        prop_assume!(before.tier == "Member");
-        arrival.push(late_order);
-        let (s, _) = run(&p, &arrival);
-        let seen = |s: &CustomerState| -> (String, DateTime<Utc>) { (s.tier.clone(), s.tier_since) };
-        prop_assert_eq!(seen(&s), seen(&in_time));
+        starts_in_time(shape(which), &orders, late, run)?;
     }
 
     /// The same through the calls the service makes: the orders are read
@@ -353,26 +361,7 @@ proptest! {
         orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
         late in 0usize..9,
     ) {
-        let p = shape(which);
-        let start = at("2026-03-01T00:00:00Z");
-        let mut all: Vec<Order> = orders
-            .iter()
-            .enumerate()
-            .map(|(i, (hours, dollars))| {
-                order(&format!("o{i}"), start + Duration::hours(*hours), &dollars.to_string())
-            })
-            .collect();
-        all.sort_by_key(|o| o.placed_at);
-        let late = late % all.len();
-        let (in_time, _) = run_as_service(&p, &all);
-        let mut arrival = all.clone();
-        let late_order = arrival.remove(late);
-        let (before, _) = run_as_service(&p, &arrival);
-        prop_assume!(before.tier == "Member");
-        arrival.push(late_order);
-        let (s, _) = run_as_service(&p, &arrival);
-        let seen = |s: &CustomerState| -> (String, DateTime<Utc>) { (s.tier.clone(), s.tier_since) };
-        prop_assert_eq!(seen(&s), seen(&in_time));
+        starts_in_time(shape(which), &orders, late, run_as_service)?;
     }
 
     /// Any orders, any one of them late, and perhaps a return made after
@@ -390,14 +379,7 @@ proptest! {
     ) {
         let p = shape(which);
         let start = at("2026-03-01T00:00:00Z");
-        let mut all: Vec<Order> = orders
-            .iter()
-            .enumerate()
-            .map(|(i, (hours, dollars))| {
-                order(&format!("o{i}"), start + Duration::hours(*hours), &dollars.to_string())
-            })
-            .collect();
-        all.sort_by_key(|o| o.placed_at);
+        let all = orders_of(&orders);
         let late = late % all.len();
         let mut arrival = all.clone();
         let late_order = arrival.remove(late);

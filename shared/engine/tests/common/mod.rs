@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use tier_engine::{Order, OrderStatus};
+use tier_engine::{AppliedOrder, CustomerState, Order, OrderRecord, OrderStatus, Program};
 
 pub fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -26,4 +26,22 @@ pub fn order(id: &str, placed_at: DateTime<Utc>, amount: &str) -> Order {
         currency: None,
         line_items: vec![],
     }
+}
+
+/// Applies `o` as the service does: alone first, and again on the state as
+/// it was, among the customer's other orders (`records`), when the engine
+/// asks for them.
+pub fn apply_as_served(
+    p: &Program,
+    s: &mut CustomerState,
+    records: &[OrderRecord],
+    o: &Order,
+) -> AppliedOrder {
+    let before = s.clone();
+    let applied = p.apply_order(s, o).unwrap();
+    if !applied.wants_orders {
+        return applied;
+    }
+    *s = before;
+    p.apply_order_among(s, o, records).unwrap()
 }
