@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
-use common::{apply_as_served, at, d, order};
+use common::{apply_as_served, at, d, give_back_among, order};
 
 fn program(config: Value) -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
@@ -70,21 +70,7 @@ impl<'a> Cust<'a> {
     }
 
     fn try_give_back(&mut self, ret: &Return) -> Result<AppliedReturn, EngineError> {
-        let i = self
-            .records
-            .iter()
-            .position(|r| r.order_id == ret.order_id)
-            .unwrap();
-        let mut record = self.records.remove(i);
-        let history = ReturnHistory {
-            orders: &self.records,
-            rules: &CurrentRulesOnly,
-        };
-        let out = self
-            .p
-            .apply_return_judged(&mut self.s, &mut record, ret, &history);
-        self.records.insert(i, record);
-        out
+        give_back_among(self.p, &mut self.s, &mut self.records, ret)
     }
 
     fn give_back(&mut self, ret: &Return) -> AppliedReturn {

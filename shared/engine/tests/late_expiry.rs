@@ -9,7 +9,7 @@ use serde_json::json;
 use tier_engine::*;
 
 mod common;
-use common::{at, d, order};
+use common::{at, d, give_back_among, order};
 
 /// 1 point a dollar, points expire 30 days after the day they were earned.
 fn expiring(policy: &str) -> Program {
@@ -47,12 +47,6 @@ impl<'a> Cust<'a> {
     }
 
     fn give_back(&mut self, order_id: &str, when: &str) -> AppliedReturn {
-        let i = self
-            .records
-            .iter()
-            .position(|r| r.order_id == order_id)
-            .unwrap();
-        let mut record = self.records.remove(i);
         let ret = Return {
             return_id: format!("r-{order_id}"),
             order_id: order_id.into(),
@@ -60,16 +54,7 @@ impl<'a> Cust<'a> {
             returned_at: at(when),
             amount: None,
         };
-        let history = ReturnHistory {
-            orders: &self.records,
-            rules: &CurrentRulesOnly,
-        };
-        let out = self
-            .p
-            .apply_return_judged(&mut self.s, &mut record, &ret, &history)
-            .unwrap();
-        self.records.insert(i, record);
-        out
+        give_back_among(self.p, &mut self.s, &mut self.records, &ret).unwrap()
     }
 
     fn redeem(&mut self, id: &str, when: &str, points: &str) -> Result<(), EngineError> {

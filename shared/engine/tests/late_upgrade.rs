@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
-use common::{apply_as_served, at, order};
+use common::{apply_as_served, at, give_back_among, order};
 
 /// Member -> Gold under one criterion (lazy: the crossing order earns at
 /// the old rate, in time or late).
@@ -135,20 +135,7 @@ impl<'a> Served<'a> {
             returned_at: when,
             amount: Some(amount),
         };
-        let i = self
-            .records
-            .iter()
-            .position(|r| r.order_id == order_id)
-            .unwrap();
-        let mut record = self.records.remove(i);
-        let history = ReturnHistory {
-            orders: &self.records,
-            rules: &CurrentRulesOnly,
-        };
-        self.p
-            .apply_return_judged(&mut self.s, &mut record, &ret, &history)
-            .unwrap();
-        self.records.insert(i, record);
+        give_back_among(self.p, &mut self.s, &mut self.records, &ret).unwrap();
     }
 
     fn points(&self, id: &str) -> Decimal {

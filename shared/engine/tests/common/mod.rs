@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use tier_engine::{AppliedOrder, CustomerState, Order, OrderRecord, OrderStatus, Program};
+use tier_engine::{
+    AppliedOrder, AppliedReturn, CurrentRulesOnly, CustomerState, EngineError, Order, OrderRecord,
+    OrderStatus, Program, Return, ReturnHistory,
+};
 
 pub fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -44,4 +47,26 @@ pub fn apply_as_served(
     }
     *s = before;
     p.apply_order_among(s, o, records).unwrap()
+}
+
+/// Applies `ret` to its order among `records` (the customer's orders, the
+/// returned one updated in place), judged under the current rules.
+pub fn give_back_among(
+    p: &Program,
+    s: &mut CustomerState,
+    records: &mut Vec<OrderRecord>,
+    ret: &Return,
+) -> Result<AppliedReturn, EngineError> {
+    let i = records
+        .iter()
+        .position(|r| r.order_id == ret.order_id)
+        .unwrap();
+    let mut record = records.remove(i);
+    let history = ReturnHistory {
+        orders: records,
+        rules: &CurrentRulesOnly,
+    };
+    let out = p.apply_return_judged(s, &mut record, ret, &history);
+    records.insert(i, record);
+    out
 }
