@@ -382,6 +382,7 @@ on_both_engines!(
     a_late_order_completing_an_upgrade_is_dated_when_it_would_have_come,
     a_late_order_placed_before_an_upgrade_earns_the_rate_held_then,
     a_late_order_a_later_orders_window_completes_upgrades_from_that_order,
+    a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set,
 );
 
 /// Silver at $3,000 (lazy) and a validity of a year from the tier's start.
@@ -521,4 +522,61 @@ async fn a_late_order_a_later_orders_window_completes_upgrades_from_that_order(a
         changes,
         vec![("Silver".to_owned(), "2026-04-01T10:00:00Z".to_owned())]
     );
+}
+
+/// Found by review: a customer the admin set to Silver (as a migration
+/// would, dated now) has no orders. Backfilled orders are placed before the
+/// set: one that would cross Silver from the tier held then, and one whose
+/// windows miss days. The engine asks for the orders; the read finds none,
+/// and asking again made the service give up with a 500 after four reads.
+/// Each is taken in once, at the tier held then.
+async fn a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set(api: Api) {
+    let program = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "W", "kind": "tracker", "tracker": "spend30d", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "W", "kind": "tracker", "tracker": "spend30d", "min": 5000}],
+                "condition": "all", "upgradeType": "lazy"}}
+        ]
+    });
+    api.program("p", &program).await;
+    for (customer, amount) in [("c", "1200"), ("d", "10")] {
+        let set = api
+            .put(
+                &format!("/programs/p/customers/{customer}/tier"),
+                &json!({"tier": "Silver", "reason": "migration"}),
+            )
+            .await;
+        assert_eq!(set.status, 200, "{}", set.body);
+        let r = api
+            .post(
+                "/programs/p/orders",
+                &order(customer, "o1", "2026-03-05T10:00:00Z", amount),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{customer}: {}", r.body);
+        assert_eq!(
+            (
+                &r.body["tierBefore"],
+                &r.body["tierAfter"],
+                &r.body["upgrades"]
+            ),
+            (&json!("Member"), &json!("Silver"), &json!([])),
+            "{customer}: {}",
+            r.body
+        );
+        assert_eq!(r.body["pointsAwarded"], json!(amount), "{customer}");
+        let again = api
+            .post(
+                "/programs/p/orders",
+                &order(customer, "o1", "2026-03-05T10:00:00Z", amount),
+            )
+            .await;
+        assert_eq!(again.body["duplicate"], true, "{}", again.body);
+    }
 }

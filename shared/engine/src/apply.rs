@@ -22,9 +22,10 @@ pub struct AppliedOrder {
     pub record: OrderRecord,
     /// Decided without the customer's other orders, though they would
     /// date or decide it as in time: an order placed before the customer's
-    /// latest event that upgrades, or that would have been decided at a
-    /// lower tier it crossed. Apply it again (on the state as it was) with
-    /// [`Program::apply_order_among`].
+    /// latest event that upgrades, that crossed a tier the customer reached
+    /// since from the lower tier held then, or whose day a later order's
+    /// window may have crossed with (`late_upgrade.rs`). Apply it again, on
+    /// the state as it was, with [`Program::apply_order_among`].
     pub wants_orders: bool,
 }
 
@@ -259,13 +260,19 @@ impl Program {
         // Neither dating nor deciding among the orders can use them when a
         // rule counts current points (spent and expired points are not in
         // the orders).
+        // Decided at a lower tier held then, on windows that may miss days:
+        // only the orders tell whether it crossed at its own instant.
+        let then_misses_days = held_then
+            .as_ref()
+            .is_some_and(|h| self.windows_miss_days(h.then, state, order.placed_at));
         let wants_orders = late
             && orders.is_empty()
             && !self.counts_current_points()
             && (crossed_since
+                || then_misses_days
                 || could_date
                     && (!decision.upgrades.is_empty()
-                        || self.windows_may_miss_days(state, order.placed_at)));
+                        || self.later_windows_may_cross(state, order.placed_at)));
         let mut applied = AppliedOrder {
             decision,
             record,

@@ -28,7 +28,7 @@ use std::borrow::Cow;
 pub(crate) struct HeldThen {
     now: TierIndex,
     now_name: String,
-    then: TierIndex,
+    pub(crate) then: TierIndex,
     /// The instant of the history's change that left `then` (None: held
     /// from before every kept change).
     since: Option<DateTime<Utc>>,

@@ -17,11 +17,12 @@ use crate::config::CriterionKind;
 use crate::decimal::round_points;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
-use crate::period::day_of;
+use crate::period::{date_of, day_of, DayNumber};
+use crate::program::TierIndex;
 use crate::state::CustomerState;
 use crate::upgrade::{Decision, Upgrade};
 use crate::Program;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
@@ -102,35 +103,80 @@ impl Program {
         }
     }
 
-    /// Whether a late order that upgrades nobody as decided may still, in
-    /// time, have upgraded: by its own window or a later order's, over days
-    /// the state no longer keeps. The series keep only the days a window
-    /// ending on the customer's latest day reads, so every window ending on
-    /// an earlier day (the order's own, and later orders' that reach back
-    /// to it) may miss days. Then only the orders can tell, and the dating
-    /// replay on them decides; a program whose rules above the tier held
-    /// count no tracker never needs them (its lifetime figures, counting
-    /// every order, would have upgraded the order as decided).
-    pub(crate) fn windows_may_miss_days(
+    /// Whether a late order that upgrades nobody as decided shows signs
+    /// that it would in time have let a later order cross, so that only the
+    /// orders can tell (the dating replay on them decides):
+    /// - the window as of a later day with orders, close enough to reach
+    ///   back to its day, holds a tier above the one held now on the
+    ///   state's figures (its lifetime figures count every order, so this
+    ///   may say yes for nothing, at the cost of a read);
+    /// - or its day is older than every day the series keep (the windows
+    ///   reaching back to it are gone from the state).
+    ///
+    /// Not seen: a window of its own, or a later one, that misses days the
+    /// state dropped before its start (README); reading the orders for
+    /// every late order to catch it would cost a query for every order
+    /// placed before a job run.
+    pub(crate) fn later_windows_may_cross(
         &self,
         state: &CustomerState,
         placed: DateTime<Utc>,
     ) -> bool {
+        let held = state.tier_index(self);
+        let used = self.trackers_above.get(held).copied().unwrap_or(0);
         let Some(last) = state.last_event_at else {
             return false;
         };
-        let used = self
-            .trackers_above
-            .get(state.tier_index(self))
-            .copied()
-            .unwrap_or(0);
-        let (first, last) = (day_of(placed), day_of(last));
-        first < last
-            && self
-                .trackers()
+        if used == 0 {
+            return false;
+        }
+        let first = day_of(placed);
+        let last = day_of(last);
+        let trackers = || {
+            self.trackers()
                 .iter()
+                .zip(&state.trackers)
                 .enumerate()
-                .any(|(i, t)| used & (1 << i) != 0 && t.kept_from(first) < t.kept_from(last))
+                .filter(|(i, _)| used & (1 << i) != 0)
+                .map(|(_, pair)| pair)
+        };
+        if trackers().any(|(t, _)| first < t.kept_from(last)) {
+            return true;
+        }
+        let mut days: Vec<DayNumber> = trackers()
+            .flat_map(|(_, series)| series.buckets().map(|b| b.day))
+            .filter(|day| *day > first && *day <= last)
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        days.into_iter()
+            .take_while(|day| trackers().any(|(t, _)| t.kept_from(*day) <= first))
+            .any(|day| {
+                let at = date_of(day).and_time(NaiveTime::MIN).and_utc();
+                let eval = Evaluator::new(self, state, at, held, None);
+                (held + 1..self.tiers().len())
+                    .any(|to| eval.holds(to, Decimal::ZERO, Decimal::ZERO).is_some())
+            })
+    }
+
+    /// Whether a window of the rules above `tier`, ending on the day of
+    /// `placed`, reads days before those the state keeps (the series keep
+    /// only what windows ending on the customer's latest day read).
+    pub(crate) fn windows_miss_days(
+        &self,
+        tier: TierIndex,
+        state: &CustomerState,
+        placed: DateTime<Utc>,
+    ) -> bool {
+        let used = self.trackers_above.get(tier).copied().unwrap_or(0);
+        let Some(last) = state.last_event_at else {
+            return false;
+        };
+        let (first, last) = (day_of(placed), day_of(last));
+        self.trackers()
+            .iter()
+            .enumerate()
+            .any(|(i, t)| used & (1 << i) != 0 && t.kept_from(first) < t.kept_from(last))
     }
 
     pub(crate) fn counts_current_points(&self) -> bool {

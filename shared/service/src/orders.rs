@@ -152,9 +152,10 @@ impl IngestOrder<'_> {
                     true => program.apply_order_among(&mut state, order, history.orders)?,
                     false => program.apply_order(&mut state, order)?,
                 };
-                if applied.wants_orders {
+                if applied.wants_orders && !self.with_orders {
                     // One query of the customer's orders, as a return
-                    // makes, only for a late order the engine asks them for.
+                    // makes, only for a late order the engine asks them for
+                    // (once: a customer with none asks again).
                     self.with_orders = true;
                     return Ok(Step::ReadMore);
                 }
