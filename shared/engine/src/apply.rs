@@ -213,7 +213,21 @@ impl Program {
             .judged
             .as_ref()
             .is_some_and(|j| order.placed_at < j.at);
-        let could_date = superseded.is_none() && !before_an_end;
+        // An admin tier set made after the order's instant stands, as it
+        // would have over the order in time: the order counts in the
+        // figures and is paid as decided, but moves no tier, and no dating
+        // replay (which knows nothing of admin sets) runs for it.
+        let admin_since = rewound.is_none()
+            && superseded.is_none()
+            && state
+                .history
+                .iter()
+                .any(|c| c.admin && c.at > order.placed_at);
+        if admin_since {
+            decision.upgrades.clear();
+            decision.tier_after = state.tier_index(self);
+        }
+        let could_date = superseded.is_none() && !before_an_end && !admin_since;
         if !orders.is_empty() && could_date {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).

@@ -83,10 +83,14 @@ fn history(p: &Program, orders: &[Order]) -> (CustomerState, Vec<OrderRecord>) {
 fn tier_with_last_at(p: &Program, orders: &[Order], amount: Decimal) -> String {
     let mut orders = orders.to_vec();
     let last = orders.last_mut().unwrap();
-    last.amount = amount;
-    for item in &mut last.line_items {
-        item.price = amount;
+    // Resized as the explanation resizes an order: its lines in proportion,
+    // and a free order's lines as they are (their share of it is unknown).
+    if !last.amount.is_zero() {
+        for item in &mut last.line_items {
+            item.price = item.price * amount / last.amount;
+        }
     }
+    last.amount = amount;
     let (state, _) = history(p, &orders);
     p.tier_name(state.tier_index(p)).to_owned()
 }

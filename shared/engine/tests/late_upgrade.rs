@@ -459,3 +459,39 @@ fn a_late_order_asks_for_the_orders_only_on_a_sign() {
     let late = order("late", at("2026-03-05T10:00:00Z"), "400");
     assert!(p.apply_order(&mut u.clone(), &late).unwrap().wants_orders);
 }
+
+/// Found by review: Silver at $1,000 over 30 days; b's $1,000 made the
+/// customer Silver on 1 April and the admin set them to Member on 2 April.
+/// A late order placed before the set, small or crossing by itself, moves
+/// no tier: in time the admin's set came after it and stood.
+#[test]
+fn an_admin_set_after_a_late_orders_instant_stands() {
+    let p = shape(1);
+    for (placed, amount) in [
+        ("2026-03-30T10:00:00Z", "10"),
+        ("2026-03-05T10:00:00Z", "400"),
+        ("2026-03-31T10:00:00Z", "1200"),
+    ] {
+        let late = order("x", at(placed), amount);
+        let b = order("b", at("2026-04-01T10:00:00Z"), "1000");
+        let set_at = at("2026-04-02T10:00:00Z");
+        let mut in_time = Served::new(&p);
+        in_time.order(&late);
+        in_time.order(&b);
+        p.set_tier(&mut in_time.s, "Member", set_at, "review")
+            .unwrap();
+        let mut c = Served::new(&p);
+        c.order(&b);
+        p.set_tier(&mut c.s, "Member", set_at, "review").unwrap();
+        let applied = c.order(&late);
+        assert!(applied.decision.upgrades.is_empty(), "{amount}");
+        assert_eq!(
+            (c.s.tier.as_str(), c.s.tier_since),
+            (in_time.s.tier.as_str(), in_time.s.tier_since),
+            "{amount}"
+        );
+        assert_eq!((c.s.tier.as_str(), c.s.tier_since), ("Member", set_at));
+        assert_eq!(c.points("x"), in_time.points("x"), "{amount}");
+        assert!(c.s.history.last().unwrap().admin, "{amount}");
+    }
+}
