@@ -217,7 +217,8 @@ impl Program {
         // would have over the order in time: the order counts in the
         // figures and is paid as decided, but moves no tier, and no dating
         // replay (which knows nothing of admin sets) runs for it.
-        let admin_since = rewound.is_none()
+        let admin_since = late
+            && rewound.is_none()
             && superseded.is_none()
             && state
                 .history
@@ -271,14 +272,14 @@ impl Program {
             );
         }
         state.orders_applied += 1;
-        // Neither dating nor deciding among the orders can use them when a
-        // rule counts current points (spent and expired points are not in
-        // the orders).
         // Decided at a lower tier held then, on windows that may miss days:
         // only the orders tell whether it crossed at its own instant.
         let then_misses_days = held_then
             .as_ref()
             .is_some_and(|h| self.windows_miss_days(h.then, state, order.placed_at));
+        // Neither dating nor deciding among the orders can use them when a
+        // rule counts current points (spent and expired points are not in
+        // the orders).
         let wants_orders = late
             && orders.is_empty()
             && !self.counts_current_points()
