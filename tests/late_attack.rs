@@ -25,6 +25,25 @@ fn silver(grace: u32) -> Value {
     })
 }
 
+/// Member, then `tiers` at $1,000, $5,000 (and so on) of spend over 30
+/// days, lazy, at rates 2, 3 (and so on).
+fn by_30_day_spend(tiers: &[&str]) -> Value {
+    let mut all = vec![json!({"name": "Member", "earnRate": "1"})];
+    for (i, name) in tiers.iter().enumerate() {
+        let min = [1000, 5000, 20000][i];
+        all.push(
+            json!({"name": name, "earnRate": (i + 2).to_string(), "upgrade": {
+            "criteria": [{"id": "W", "kind": "tracker", "tracker": "spend30d", "min": min}],
+            "condition": "all", "upgradeType": "lazy"}}),
+        );
+    }
+    json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": all
+    })
+}
+
 /// Each `TierChanged` of program `p` published so far: (to, at).
 async fn tier_changes(api: &Api, p: &str) -> Vec<(String, String)> {
     feed(api, p, 20)
@@ -491,17 +510,7 @@ async fn a_late_order_placed_before_an_upgrade_earns_the_rate_held_then(api: Api
 /// days before 21 March are gone from the series), so the service reads
 /// the orders and the replay on them finds it.
 async fn a_late_order_a_later_orders_window_completes_upgrades_from_that_order(api: Api) {
-    let program = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
-        "tiers": [
-            {"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
-                {"id": "W", "kind": "tracker", "tracker": "spend30d", "min": 1000}],
-                "condition": "all", "upgradeType": "lazy"}}
-        ]
-    });
-    api.program("p", &program).await;
+    api.program("p", &by_30_day_spend(&["Silver"])).await;
     api.order("p", "c", "b", "2026-04-01T10:00:00Z", "700")
         .await;
     api.order("p", "c", "c", "2026-04-20T10:00:00Z", "10").await;
@@ -531,20 +540,8 @@ async fn a_late_order_a_later_orders_window_completes_upgrades_from_that_order(a
 /// and asking again made the service give up with a 500 after four reads.
 /// Each is taken in once, at the tier held then.
 async fn a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set(api: Api) {
-    let program = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
-        "tiers": [
-            {"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
-                {"id": "W", "kind": "tracker", "tracker": "spend30d", "min": 1000}],
-                "condition": "all", "upgradeType": "lazy"}},
-            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
-                {"id": "W", "kind": "tracker", "tracker": "spend30d", "min": 5000}],
-                "condition": "all", "upgradeType": "lazy"}}
-        ]
-    });
-    api.program("p", &program).await;
+    api.program("p", &by_30_day_spend(&["Silver", "Gold"]))
+        .await;
     for (customer, amount) in [("c", "1200"), ("d", "10")] {
         let set = api
             .put(
