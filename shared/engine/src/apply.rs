@@ -687,10 +687,9 @@ impl Program {
         if eval.holds(current, Decimal::ZERO, Decimal::ZERO).is_some() {
             return None;
         }
-        let landing = (floor + 1..current)
-            .rev()
-            .find(|t| eval.holds(*t, Decimal::ZERO, Decimal::ZERO).is_some())
-            .unwrap_or(floor);
+        let landing = eval
+            .highest_holding_up_to(floor, current - 1, Decimal::ZERO, Decimal::ZERO)
+            .map_or(floor, |(t, _)| t);
         state.record_change(
             TierChange {
                 from: self.tier_name(current).to_owned(),

@@ -296,7 +296,19 @@ impl<'a> Evaluator<'a> {
         prefix: Money,
         points: Points,
     ) -> Option<(TierIndex, MetMask)> {
-        let tier = (above + 1..self.program.tiers.len())
+        self.highest_holding_up_to(above, self.program.tiers.len() - 1, prefix, points)
+    }
+
+    /// The highest tier above `above`, up to `up_to`, whose condition
+    /// holds.
+    pub fn highest_holding_up_to(
+        &self,
+        above: TierIndex,
+        up_to: TierIndex,
+        prefix: Money,
+        points: Points,
+    ) -> Option<(TierIndex, MetMask)> {
+        let tier = (above + 1..=up_to)
             .rev()
             .find(|t| self.decides(*t, prefix, points))?;
         let rule = self.program.tiers[tier].rule.as_ref()?;

@@ -15,6 +15,7 @@
 
 use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord};
+use crate::net_walk::NetWalk;
 use crate::program::{Program, TierIndex};
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
@@ -111,8 +112,9 @@ impl Program {
             .map(|o| o.as_it_stood(order.placed_at))
             .collect();
         before.sort_by_key(|o| o.placed_at);
-        let mut then = CustomerState::new(self, order.placed_at);
-        held.then = self.risen_by_orders(held, &before, &mut then);
+        let mut walk = NetWalk::new(self, &before, order.placed_at);
+        held.then = self.risen_by_orders(held, &mut walk);
+        let mut then = walk.net;
         then.tier = self.tier_name(held.then).to_owned();
         Some(self.decide(&then, order))
     }
@@ -122,29 +124,21 @@ impl Program {
     /// had reached it by another, left no change of its own. From the
     /// history's tier, at each order's instant after its change, the
     /// customer rises to the highest tier (up to the one held now) whose
-    /// rule holds on the orders placed up to then (sorted by instant),
-    /// counted into `net`.
+    /// rule holds on the orders placed up to then; the walk ends with them
+    /// all counted.
     fn risen_by_orders(
         &self,
         held: &HeldThen,
-        sorted: &[Cow<'_, OrderRecord>],
-        net: &mut CustomerState,
+        walk: &mut NetWalk<'_, '_, Cow<'_, OrderRecord>>,
     ) -> TierIndex {
         let mut tier = held.then;
-        let mut i = 0;
-        while i < sorted.len() {
-            let at = sorted[i].placed_at;
-            while i < sorted.len() && sorted[i].placed_at == at {
-                self.add_net(net, &sorted[i]);
-                i += 1;
-            }
+        while let Some(at) = walk.step() {
             if tier >= held.now || held.since.is_some_and(|since| at <= since) {
                 continue;
             }
-            let eval = Evaluator::new(self, net, at, 0, None);
-            if let Some(to) = (tier + 1..=held.now)
-                .rev()
-                .find(|to| eval.holds(*to, Decimal::ZERO, Decimal::ZERO).is_some())
+            let eval = Evaluator::new(self, &walk.net, at, 0, None);
+            if let Some((to, _)) =
+                eval.highest_holding_up_to(tier, held.now, Decimal::ZERO, Decimal::ZERO)
             {
                 tier = to;
             }

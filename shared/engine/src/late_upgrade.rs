@@ -13,10 +13,11 @@
 //! crossed in time earns the new rate); under `eager` and `dynamic` the
 //! new rate was paid on this order's amount rather than on the later one's.
 
-use crate::config::CriterionKind;
+use crate::config::{CriterionKind, UpgradeType};
 use crate::decimal::round_points;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
+use crate::net_walk::NetWalk;
 use crate::period::{date_of, day_of, DayNumber};
 use crate::program::TierIndex;
 use crate::state::CustomerState;
@@ -43,15 +44,10 @@ impl Program {
         late: &OrderRecord,
         orders: &[OrderRecord],
     ) {
-        let mut others: Vec<&OrderRecord> = orders
-            .iter()
-            .filter(|o| o.order_id != late.order_id)
-            .collect();
-        let any_later = others.iter().any(|o| o.placed_at > late.placed_at);
-        if !any_later || self.counts_current_points() {
+        let others = orders.iter().filter(|o| o.order_id != late.order_id);
+        if !others.clone().any(|o| o.placed_at > late.placed_at) || self.counts_current_points() {
             return;
         }
-        others.sort_by_key(|o| o.placed_at);
         // Its points as the tier held before it pays them: eligibility
         // counts an order's points at that rate (the upgrade type only
         // decides what it is paid), and a higher rate it was paid because
@@ -61,40 +57,28 @@ impl Program {
             late.points_awarded =
                 round_points(late.amount * self.tiers()[decision.tier_before].earn_rate);
         }
-        let late = &late;
-        // The orders are counted once each as the instants advance: a late
-        // order of a customer with many orders costs one pass, not one per
-        // later order.
-        let mut net = CustomerState::new(self, late.placed_at);
-        self.add_net(&mut net, late);
-        let mut counted = 0;
+        let mut sorted: Vec<&OrderRecord> = others.chain([&late]).collect();
+        sorted.sort_by_key(|o| o.placed_at);
+        let mut walk = NetWalk::new(self, &sorted, late.placed_at);
         let mut held = decision.tier_before;
         let mut upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
-        let mut at = late.placed_at;
-        loop {
-            while counted < others.len() && others[counted].placed_at <= at {
-                self.add_net(&mut net, others[counted]);
-                counted += 1;
+        while let Some(at) = walk.step() {
+            if at < late.placed_at {
+                continue;
             }
-            let eval = Evaluator::new(self, &net, at, 0, None);
-            let lifted = (held + 1..self.tiers().len()).rev().find_map(|to| {
-                let met = eval.holds(to, Decimal::ZERO, Decimal::ZERO)?;
-                let upgrade_type = self.tiers()[to].rule.as_ref()?.upgrade_type;
-                Some(Upgrade {
+            let eval = Evaluator::new(self, &walk.net, at, 0, None);
+            if let Some((to, met)) = eval.highest_holding(held, Decimal::ZERO, Decimal::ZERO) {
+                upgrades.push(Upgrade {
                     from: held,
                     to,
                     at,
-                    upgrade_type,
+                    upgrade_type: self.tiers()[to]
+                        .rule
+                        .as_ref()
+                        .map_or(UpgradeType::Lazy, |rule| rule.upgrade_type),
                     met,
-                })
-            });
-            if let Some(upgrade) = lifted {
-                held = upgrade.to;
-                upgrades.push(upgrade);
-            }
-            match others.get(counted) {
-                Some(next) => at = next.placed_at,
-                None => break,
+                });
+                held = to;
             }
         }
         if held >= decision.tier_after {
@@ -153,9 +137,11 @@ impl Program {
             .take_while(|day| trackers().any(|(t, _)| t.kept_from(*day) <= first))
             .any(|day| {
                 let at = date_of(day).and_time(NaiveTime::MIN).and_utc();
-                let eval = Evaluator::new(self, state, at, held, None);
-                (held + 1..self.tiers().len())
-                    .any(|to| eval.holds(to, Decimal::ZERO, Decimal::ZERO).is_some())
+                Evaluator::new(self, state, at, held, None).any_holds(
+                    held,
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                )
             })
     }
 

@@ -18,6 +18,7 @@ mod fixed;
 mod held_then;
 mod late_upgrade;
 pub mod lifecycle;
+mod net_walk;
 pub mod notice;
 pub mod period;
 mod plan;

@@ -21,6 +21,7 @@
 
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
+use crate::net_walk::NetWalk;
 use crate::program::{Program, TierIndex};
 use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
 use chrono::{DateTime, Utc};
@@ -106,52 +107,38 @@ impl Program {
             .collect();
         marks.sort_by_key(|c| c.at);
         let mut next_mark = 0;
-        let mut running = CustomerState::new(self, state.tier_since);
-        let mut i = 0;
-        let mark = |tier: TierIndex,
-                    change: &TierChange,
-                    running: &CustomerState,
-                    before: &[&OrderRecord]| {
+        let mut walk = NetWalk::new(self, &sorted, state.tier_since);
+        let mark = |tier: TierIndex, change: &TierChange, walk: &NetWalk<'_, '_, &OrderRecord>| {
             if change.is_reevaluation() {
                 self.lifted(
                     tier,
                     change.config_version,
                     book,
-                    running,
-                    before,
+                    &walk.net,
+                    walk.counted(),
                     change.at,
                 )
             } else {
                 self.tier_index(&change.to).unwrap_or(tier)
             }
         };
-        while i < sorted.len() {
-            let at = sorted[i].placed_at;
+        while let Some(at) = walk.next_instant() {
             // An admin set at an order's instant comes first; a
             // re-evaluation at it came after the order.
             while next_mark < marks.len()
                 && (marks[next_mark].at < at
                     || (marks[next_mark].at == at && !marks[next_mark].is_reevaluation()))
             {
-                tier = mark(tier, marks[next_mark], &running, &sorted[..i]);
+                tier = mark(tier, marks[next_mark], &walk);
                 next_mark += 1;
             }
-            // Orders of one instant count together.
-            while i < sorted.len() && sorted[i].placed_at == at {
-                self.add_net(&mut running, sorted[i]);
-                i += 1;
-            }
-            tier = self.lifted(
-                tier,
-                sorted[i - 1].config_version,
-                book,
-                &running,
-                &sorted[..i],
-                at,
-            );
+            walk.step();
+            let counted = walk.counted();
+            let version = counted.last().and_then(|o| o.config_version);
+            tier = self.lifted(tier, version, book, &walk.net, counted, at);
         }
         for change in &marks[next_mark..] {
-            tier = mark(tier, change, &running, &sorted);
+            tier = mark(tier, change, &walk);
         }
         tier
     }

@@ -1,0 +1,65 @@
+//! A customer replayed from what remains of their orders, one instant at a
+//! time.
+//!
+//! A return judging the upgrades it may undo, a late order finding the tier
+//! held at its instant, and a late order dating the upgrades it completes
+//! all ask the orders the same question: what did the customer hold at each
+//! instant, counting what remains of the orders placed up to it? They
+//! differ only in which tiers may be reached and at which instants; the
+//! walk through the orders is this one.
+
+use crate::events::OrderRecord;
+use crate::program::Program;
+use crate::state::CustomerState;
+use chrono::{DateTime, Utc};
+use std::borrow::Borrow;
+
+/// Orders sorted by `placed_at`, counted into a fresh customer as the
+/// instants advance, so a replay over many orders costs one pass.
+pub(crate) struct NetWalk<'p, 'o, O> {
+    program: &'p Program,
+    sorted: &'o [O],
+    counted: usize,
+    pub(crate) net: CustomerState,
+}
+
+impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
+    /// A walk over `sorted` (by `placed_at`) from a customer at the base
+    /// tier since `since`.
+    pub(crate) fn new(program: &'p Program, sorted: &'o [O], since: DateTime<Utc>) -> Self {
+        debug_assert!(sorted
+            .windows(2)
+            .all(|w| w[0].borrow().placed_at <= w[1].borrow().placed_at));
+        NetWalk {
+            program,
+            sorted,
+            counted: 0,
+            net: CustomerState::new(program, since),
+        }
+    }
+
+    /// The instant of the next orders not yet counted.
+    pub(crate) fn next_instant(&self) -> Option<DateTime<Utc>> {
+        self.sorted.get(self.counted).map(|o| o.borrow().placed_at)
+    }
+
+    /// Counts the orders of the next instant together (an upgrade between
+    /// orders of one instant has no instant of its own) and returns it.
+    pub(crate) fn step(&mut self) -> Option<DateTime<Utc>> {
+        let at = self.next_instant()?;
+        while let Some(order) = self.sorted.get(self.counted) {
+            let order = order.borrow();
+            if order.placed_at != at {
+                break;
+            }
+            self.program.add_net(&mut self.net, order);
+            self.counted += 1;
+        }
+        Some(at)
+    }
+
+    /// The orders counted so far.
+    pub(crate) fn counted(&self) -> &'o [O] {
+        &self.sorted[..self.counted]
+    }
+}
