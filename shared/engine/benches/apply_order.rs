@@ -7,7 +7,10 @@
 //! Run: `cargo bench -p tier-engine --bench apply_order`
 
 use chrono::{DateTime, Duration, Utc};
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    black_box, criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
+};
 use rust_decimal::Decimal;
 use serde_json::json;
 use tier_engine::*;
@@ -126,12 +129,7 @@ fn late_upgrade(c: &mut Criterion) {
     });
     let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
     let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
-    let mut state = CustomerState::new(&p, start);
-    let mut records = Vec::new();
-    for i in 0..10_000 {
-        let o = order(i, start + Duration::minutes(50 * i as i64), 1_000);
-        records.push(p.apply_order(&mut state, &o).unwrap().record);
-    }
+    let (state, records) = with_orders(&p, start, 10_000);
     let late = order(10_000, start + Duration::minutes(5), 99_900_000);
     assert_eq!(
         p.apply_order_among(&mut state.clone(), &late, &records)
@@ -141,20 +139,15 @@ fn late_upgrade(c: &mut Criterion) {
         2
     );
     let mut group = c.benchmark_group("late_upgrade");
-    group.bench_function("among_10000_orders", |b| {
-        b.iter_batched_ref(
-            || state.clone(),
-            |s| black_box(p.apply_order_among(s, black_box(&late), &records).unwrap()),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("alone", |b| {
-        b.iter_batched_ref(
-            || state.clone(),
-            |s| black_box(p.apply_order(s, black_box(&late)).unwrap()),
-            BatchSize::SmallInput,
-        )
-    });
+    late_order(
+        &mut group,
+        "among_10000_orders",
+        &p,
+        &state,
+        &late,
+        Some(&records),
+    );
+    late_order(&mut group, "alone", &p, &state, &late, None);
     group.finish();
 }
 
@@ -173,12 +166,7 @@ fn held_then(c: &mut Criterion) {
     });
     let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
     let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
-    let mut state = CustomerState::new(&p, start);
-    let mut records = Vec::new();
-    for i in 0..10_000 {
-        let o = order(i, start + Duration::minutes(50 * i as i64), 1_000);
-        records.push(p.apply_order(&mut state, &o).unwrap().record);
-    }
+    let (state, records) = with_orders(&p, start, 10_000);
     assert_eq!(state.tier, "Silver");
     let late = order(10_000, start + Duration::minutes(5), 1_000);
     let alone = p.apply_order(&mut state.clone(), &late).unwrap();
@@ -196,33 +184,62 @@ fn held_then(c: &mut Criterion) {
             .wants_orders
     );
     let mut group = c.benchmark_group("held_then");
-    group.bench_function("among_10000_orders", |b| {
-        b.iter_batched_ref(
-            || state.clone(),
-            |s| black_box(p.apply_order_among(s, black_box(&late), &records).unwrap()),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("midway_among_10000_orders", |b| {
+    late_order(
+        &mut group,
+        "among_10000_orders",
+        &p,
+        &state,
+        &late,
+        Some(&records),
+    );
+    late_order(
+        &mut group,
+        "midway_among_10000_orders",
+        &p,
+        &state,
+        &midway,
+        Some(&records),
+    );
+    late_order(&mut group, "alone", &p, &state, &late, None);
+    group.finish();
+}
+
+/// A customer who placed `n` orders of $10, 50 minutes apart from `start`,
+/// and the orders' records.
+fn with_orders(p: &Program, start: DateTime<Utc>, n: usize) -> (CustomerState, Vec<OrderRecord>) {
+    let mut state = CustomerState::new(p, start);
+    let records = (0..n)
+        .map(|i| {
+            let o = order(i, start + Duration::minutes(50 * i as i64), 1_000);
+            p.apply_order(&mut state, &o).unwrap().record
+        })
+        .collect();
+    (state, records)
+}
+
+/// `late` applied to copies of `state`, among `records` or alone (as the
+/// service first applies it).
+fn late_order(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    p: &Program,
+    state: &CustomerState,
+    late: &Order,
+    records: Option<&[OrderRecord]>,
+) {
+    group.bench_function(name, |b| {
         b.iter_batched_ref(
             || state.clone(),
             |s| {
-                black_box(
-                    p.apply_order_among(s, black_box(&midway), &records)
-                        .unwrap(),
-                )
+                black_box(match records {
+                    Some(records) => p.apply_order_among(s, black_box(late), records),
+                    None => p.apply_order(s, black_box(late)),
+                })
+                .unwrap()
             },
             BatchSize::SmallInput,
         )
     });
-    group.bench_function("alone", |b| {
-        b.iter_batched_ref(
-            || state.clone(),
-            |s| black_box(p.apply_order(s, black_box(&late)).unwrap()),
-            BatchSize::SmallInput,
-        )
-    });
-    group.finish();
 }
 
 criterion_group!(benches, bench, late_upgrade, held_then);
