@@ -1217,7 +1217,98 @@ async fn a_customer_idle_for_years_publishes_every_event_it_owes(api: Api) {
     assert_eq!(status["validUntil"], "2029-02-15T10:00:00Z");
 }
 
+/// Was a bug (found by an adversarial review): a request dated years after
+/// a customer's last event, for a customer owing more notices than one
+/// commit holds, wrote the renewals and the points expiry owed up to its
+/// date before it was checked, and was then refused. A refused request
+/// writes nothing; a pending order, which counts nothing, moves nobody's
+/// clock; the first accepted event then publishes what is owed.
+async fn a_refused_request_dated_years_ahead_writes_nothing(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "pointsExpiry": {"months": 12},
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 500}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "keep", "kind": "lifetimePurchases", "min": "500"}],
+                "condition": "all", "onFail": "base"}}
+        ]
+    });
+    api.program("ahead", &config).await;
+    api.order("ahead", "c", "o1", "2026-03-01T10:00:00Z", "1000")
+        .await;
+    let as_of = "2026-03-02T00:00:00Z";
+    let before = api.status("ahead", "c", as_of).await;
+    let later = "2030-02-28T10:00:00Z";
+    let refused = [
+        (
+            "/programs/ahead/orders",
+            json!({"orderId": "o9", "customerId": "c", "placedAt": later,
+                "status": "completed", "amount": "1", "currency": "EUR"}),
+            "currency_mismatch",
+        ),
+        (
+            "/programs/ahead/orders",
+            e2e::order("c", "o1", later, "1000"),
+            "idempotency_conflict",
+        ),
+        (
+            "/programs/ahead/returns",
+            json!({"returnId": "r1", "orderId": "nope", "customerId": "c",
+                "returnedAt": later, "amount": "1"}),
+            "order_not_found",
+        ),
+        (
+            "/programs/ahead/returns",
+            json!({"returnId": "r2", "orderId": "o1", "customerId": "c",
+                "returnedAt": later, "amount": "5000"}),
+            "return_exceeds_order",
+        ),
+        (
+            "/programs/ahead/customers/c/redemptions",
+            json!({"redemptionId": "x1", "points": "999999", "at": later}),
+            "insufficient_points",
+        ),
+    ];
+    for (path, body, code) in &refused {
+        let r = api.post(path, body).await;
+        assert!(r.status >= 400 && r.status < 500, "{code}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], *code, "{}", r.body);
+        assert_eq!(
+            api.status("ahead", "c", as_of).await["history"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "after {code}"
+        );
+    }
+    let pending = json!({"orderId": "p1", "customerId": "c", "placedAt": later,
+        "status": "pending", "amount": "10", "currency": "USD"});
+    let r = api.post("/programs/ahead/orders", &pending).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(api.status("ahead", "c", as_of).await, before);
+    assert_eq!(
+        feed(&api, "ahead", 1000).await.len(),
+        1,
+        "the upgrade alone"
+    );
+    // Accepted, the order then publishes every renewal owed.
+    let r = api.order("ahead", "c", "o2", later, "10").await;
+    assert_eq!(r["tierAfter"], "Silver", "{r}");
+    let renewals = feed(&api, "ahead", 1000)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "TierRenewed")
+        .count();
+    assert_eq!(renewals, 47, "monthly from 2026-04-01 to 2030-02-01");
+}
+
 on_both_engines!(
+    a_refused_request_dated_years_ahead_writes_nothing,
     a_customer_idle_for_years_publishes_every_event_it_owes,
     a_reevaluation_runs_step_by_step_as_the_state_machine_calls_it,
     a_retention_rule_added_later_counts_from_its_publication,

@@ -139,9 +139,12 @@ impl Service {
         let mut known: Option<Option<StoredCustomer>> = None;
         let mut read_rounds = 0;
         let mut catch_ups = 0;
+        // Whether the use case, decided on a copy, was accepted: catch-up
+        // commits are written only for a request that will be.
+        let mut accepted = false;
         loop {
             let attempt = self
-                .attempt(program_id, &loaded, use_case, &mut known)
+                .attempt(program_id, &loaded, use_case, &mut known, &mut accepted)
                 .await;
             match attempt {
                 Ok(Attempt::Done(reply)) => return Ok(reply),
@@ -174,6 +177,7 @@ impl Service {
         loaded: &Arc<LoadedProgram>,
         use_case: &mut U,
         known: &mut Option<Option<StoredCustomer>>,
+        accepted: &mut bool,
     ) -> Result<Attempt<U::Reply>, Failure> {
         let customer = use_case.customer().to_owned();
         let reads = use_case.reads();
@@ -223,40 +227,6 @@ impl Service {
                 .next_expiry(s)
                 .is_some_and(|day| day <= use_case.at().date_naive())
         };
-        if exists && program.lapses() && due(&state) {
-            // Validity ends and warnings owed since the customer was last
-            // written, a commit's worth of notices at a time: every notice is
-            // published, however long the customer was idle. Worked out on a
-            // copy: when one commit holds them all, the use case judges them
-            // itself (the job counts what it changed).
-            let mut ahead = state.clone();
-            let (_, caught_up) = program.expire_publishing_at_most(
-                &mut ahead,
-                use_case.at(),
-                MAX_NOTICES_PER_COMMIT,
-            );
-            if !caught_up {
-                let written = self
-                    .write(
-                        program_id,
-                        &customer,
-                        loaded,
-                        &read,
-                        Some(&mut ahead),
-                        Vec::new(),
-                    )
-                    .await?;
-                return match written {
-                    Ok(()) => Ok(Attempt::CaughtUp),
-                    Err(CommitError::Conflict { current }) => {
-                        *known = current.map(Some);
-                        Ok(Attempt::Contended)
-                    }
-                    Err(CommitError::EventExists { .. }) => Ok(Attempt::Contended),
-                    Err(CommitError::Store(e)) => Err(e.into()),
-                };
-            }
-        }
         let snapshot = Snapshot {
             exists,
             state,
@@ -264,7 +234,55 @@ impl Service {
             orders,
             rules,
         };
-        let (mut state, events, reply) = match use_case.decide(loaded, snapshot)? {
+        let step = if exists && program.lapses() && due(&snapshot.state) {
+            // Validity ends and warnings owed since the customer was last
+            // written, a commit's worth of notices at a time: every notice is
+            // published, however long the customer was idle. Worked out on a
+            // copy: when one commit holds them all, the use case judges them
+            // itself (the job counts what it changed).
+            let mut ahead = snapshot.state.clone();
+            let (_, caught_up) = program.expire_publishing_at_most(
+                &mut ahead,
+                use_case.at(),
+                MAX_NOTICES_PER_COMMIT,
+            );
+            if caught_up {
+                use_case.decide(loaded, snapshot)?
+            } else if *accepted {
+                return self
+                    .catch_up(program_id, &customer, loaded, &read, ahead, known)
+                    .await;
+            } else {
+                // Decided first, once per request: a request that is
+                // refused, answered from a replay or writes no state (a
+                // pending order) moves the customer's clock no further; one
+                // that writes the state is decided again once caught up.
+                match use_case.decide(loaded, snapshot)? {
+                    Step::Commit {
+                        state: Some(_),
+                        events,
+                        ..
+                    } => {
+                        // Orders find their item already there only when
+                        // they commit; here that is too late.
+                        let found = self
+                            .created_already(program_id, &customer, use_case, &events)
+                            .await?;
+                        if let Some(attempt) = found {
+                            return Ok(attempt);
+                        }
+                        *accepted = true;
+                        return self
+                            .catch_up(program_id, &customer, loaded, &read, ahead, known)
+                            .await;
+                    }
+                    step => step,
+                }
+            }
+        } else {
+            use_case.decide(loaded, snapshot)?
+        };
+        let (mut state, events, reply) = match step {
             Step::Answer(reply) => return Ok(Attempt::Done(reply)),
             Step::ReadMore => return Ok(Attempt::ReadMore),
             Step::Commit {
@@ -305,6 +323,68 @@ impl Service {
                 *known = current.map(Some);
                 Ok(Attempt::Contended)
             }
+            Err(CommitError::Store(e)) => Err(e.into()),
+        }
+    }
+    /// Whether an event item the use case would create is stored already
+    /// (a replay or a conflict): the use case's answer on it, or a decision
+    /// again on what it knows now.
+    async fn created_already<U: UseCase>(
+        &self,
+        program_id: &str,
+        customer: &str,
+        use_case: &mut U,
+        events: &[EventWrite],
+    ) -> Result<Option<Attempt<U::Reply>>, Failure> {
+        for (index, event) in events.iter().enumerate() {
+            let EventWrite::Create(item) = event else {
+                continue;
+            };
+            let Some(existing) = self
+                .store
+                .load_event(program_id, customer, &item.sk)
+                .await?
+            else {
+                continue;
+            };
+            return Ok(Some(
+                match use_case.event_exists(index, Some(existing))? {
+                    Some(reply) => Attempt::Done(reply),
+                    None => Attempt::ReadMore,
+                },
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Writes a commit's worth of what fell due (`ahead`) before the use
+    /// case is decided on the rest.
+    async fn catch_up<T>(
+        &self,
+        program_id: &str,
+        customer: &str,
+        loaded: &LoadedProgram,
+        read: &Read,
+        mut ahead: CustomerState,
+        known: &mut Option<Option<StoredCustomer>>,
+    ) -> Result<Attempt<T>, Failure> {
+        let written = self
+            .write(
+                program_id,
+                customer,
+                loaded,
+                read,
+                Some(&mut ahead),
+                Vec::new(),
+            )
+            .await?;
+        match written {
+            Ok(()) => Ok(Attempt::CaughtUp),
+            Err(CommitError::Conflict { current }) => {
+                *known = current.map(Some);
+                Ok(Attempt::Contended)
+            }
+            Err(CommitError::EventExists { .. }) => Ok(Attempt::Contended),
             Err(CommitError::Store(e)) => Err(e.into()),
         }
     }
