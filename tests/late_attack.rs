@@ -402,6 +402,7 @@ on_both_engines!(
     a_late_order_placed_before_an_upgrade_earns_the_rate_held_then,
     a_late_order_a_later_orders_window_completes_upgrades_from_that_order,
     a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set,
+    a_late_return_dates_no_move_down_before_the_upgrade_it_undoes,
 );
 
 /// Silver at $3,000 (lazy) and a validity of a year from the tier's start.
@@ -576,4 +577,44 @@ async fn a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set(api: 
             .await;
         assert_eq!(again.body["duplicate"], true, "{}", again.body);
     }
+}
+
+/// Found by an adversarial review: Silver at $2,000, Gold at $5,000. A
+/// $1,000 return of o1 made on 5 March arrives after o2 (10 March) took the
+/// customer to Gold. In time the return moved them to Member on 5 March and
+/// o2 lifted them to Silver on 10 March; the late return dated its
+/// Gold -> Silver on 5 March, before the Gold it undid, and the customer
+/// held Silver "since" 5 March.
+async fn a_late_return_dates_no_move_down_before_the_upgrade_it_undoes(api: Api) {
+    let rule = |min: u32| {
+        json!({"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": min}],
+            "condition": "all", "upgradeType": "lazy"})
+    };
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1"},
+                  {"name": "Silver", "earnRate": "2", "upgrade": rule(2000)},
+                  {"name": "Gold", "earnRate": "3", "upgrade": rule(5000)}]});
+    api.program("p", &config).await;
+    api.order("p", "c", "o1", "2026-03-01T10:00:00Z", "2500")
+        .await;
+    api.order("p", "c", "o2", "2026-03-10T10:00:00Z", "2500")
+        .await;
+    let (code, r) = give_back(&api, "p", "r1", "o1", "2026-03-05T10:00:00Z", Some("1000")).await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(
+        r["downgrades"],
+        json!([{"from": "Gold", "to": "Silver", "at": "2026-03-10T10:00:00Z"}]),
+        "{r}"
+    );
+    let status = api.status("p", "c", "2026-03-11T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"]),
+        (&json!("Silver"), &json!("2026-03-10T10:00:00Z")),
+        "{status}"
+    );
+    let changes = tier_changes(&api, "p").await;
+    assert_eq!(
+        changes.last().unwrap(),
+        &("Silver".to_owned(), "2026-03-10T10:00:00Z".to_owned())
+    );
 }

@@ -11,7 +11,7 @@ use crate::period::{day_of, DayNumber};
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::Late;
 use crate::reversal::ReturnHistory;
-use crate::state::{CustomerState, TierChange};
+use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -462,17 +462,18 @@ impl Program {
             .collect();
         orders.push(record.clone());
         let current = state.tier_index(self);
-        let landing = self
-            .rejudged_tier(state, &orders, history.rules)
-            .min(current);
+        let (replayed, replay_changed_at) = self.rejudged_tier(state, &orders, history.rules);
+        let landing = replayed.min(current);
         if landing < current {
+            let since =
+                self.since_after_late_return(state, ret.returned_at, landing, replay_changed_at);
             let steps = self.reversed_steps(state, current, landing, ret.returned_at);
             for step in &steps {
                 state.record_change(
                     TierChange {
                         from: self.tier_name(step.from).to_owned(),
                         to: self.tier_name(step.to).to_owned(),
-                        at: ret.returned_at,
+                        at: step.at,
                         cause: format!("return {} of order {}", ret.return_id, record.order_id),
                         config_version: None,
                         admin: false,
@@ -480,10 +481,13 @@ impl Program {
                     Vec::new(),
                 );
             }
+            if let Some(since) = since {
+                state.tier_since = since;
+            }
             back.downgrade = Some(Downgrade {
                 from: current,
                 to: landing,
-                at: ret.returned_at,
+                at: steps.first().map_or(ret.returned_at, |step| step.at),
             });
             back.downgrades = steps;
         } else if self.lapses
@@ -505,9 +509,43 @@ impl Program {
         Ok(back)
     }
 
+    /// When the customer has held `landing` since, after a return made at
+    /// `returned` that came after later events (a late return), or None
+    /// for one that came in time (the moves down are its own, at its
+    /// instant). In time, the return moved the customer at its instant to
+    /// what the orders' remains earned by then, and the orders placed after
+    /// it lifted them as the replay of those remains does
+    /// (`replay_changed_at`, its last change): a move down is not dated
+    /// before the upgrades it undoes.
+    fn since_after_late_return(
+        &self,
+        state: &CustomerState,
+        returned: DateTime<Utc>,
+        landing: TierIndex,
+        replay_changed_at: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        if state.last_event_at.is_none_or(|last| last <= returned) {
+            return None;
+        }
+        if let Some(at) = replay_changed_at.filter(|at| *at > returned) {
+            return Some(at);
+        }
+        match self.tier_held_at(state, returned) {
+            Some((held, Some(since))) if held == landing => Some(since),
+            // Held from before every change: since the customer joined,
+            // unless the history was cut.
+            Some((held, None)) if held == landing && state.history.len() < HISTORY_KEPT => {
+                Some(state.joined())
+            }
+            _ => Some(returned),
+        }
+    }
+
     /// The upgrades between `landing` and `current` undone one by one, most
     /// recent first (Diamond -> Gold, then Gold -> Silver), or one step when
-    /// the history does not chain them (an admin setting between).
+    /// the history does not chain them (an admin setting between). Each is
+    /// dated at `at`, or at the upgrade it undoes if that came later (a late
+    /// return).
     fn reversed_steps(
         &self,
         state: &CustomerState,
@@ -536,7 +574,7 @@ impl Program {
             steps.push(Downgrade {
                 from: top,
                 to: down_to,
-                at,
+                at: at.max(change.at),
             });
             top = down_to;
         }

@@ -75,13 +75,14 @@ impl Program {
     /// lifts the customer to the highest tier whose rule (of the config
     /// version the order was decided under) holds with what remains of the
     /// orders placed so far, and each admin action and each move down by the
-    /// validity rules sets the tier.
+    /// validity rules sets the tier. Also the instant the replay last
+    /// changed the tier (None: never).
     pub fn rejudged_tier(
         &self,
         state: &CustomerState,
         orders: &[OrderRecord],
         book: &dyn RuleBook,
-    ) -> TierIndex {
+    ) -> (TierIndex, Option<DateTime<Utc>>) {
         let mut sorted: Vec<&OrderRecord> = orders.iter().collect();
         sorted.sort_by_key(|o| o.placed_at);
         let history = &state.history;
@@ -122,6 +123,13 @@ impl Program {
                 self.tier_index(&change.to).unwrap_or(tier)
             }
         };
+        let mut changed_at = None;
+        let mut settle = |tier: &mut TierIndex, to: TierIndex, at: DateTime<Utc>| {
+            if to != *tier {
+                *tier = to;
+                changed_at = Some(at);
+            }
+        };
         while let Some(at) = walk.next_instant() {
             // An admin set at an order's instant comes first; a
             // re-evaluation at it came after the order.
@@ -129,18 +137,22 @@ impl Program {
                 && (marks[next_mark].at < at
                     || (marks[next_mark].at == at && !marks[next_mark].is_reevaluation()))
             {
-                tier = mark(tier, marks[next_mark], &walk);
+                let change = marks[next_mark];
+                let to = mark(tier, change, &walk);
+                settle(&mut tier, to, change.at);
                 next_mark += 1;
             }
             walk.step();
             let counted = walk.counted();
             let version = counted.last().and_then(|o| o.config_version);
-            tier = self.lifted(tier, version, book, &walk.net, counted, at);
+            let to = self.lifted(tier, version, book, &walk.net, counted, at);
+            settle(&mut tier, to, at);
         }
         for change in &marks[next_mark..] {
-            tier = mark(tier, change, &walk);
+            let to = mark(tier, change, &walk);
+            settle(&mut tier, to, change.at);
         }
-        tier
+        (tier, changed_at)
     }
 
     /// The highest tier above `tier` whose rule (of config `version`) holds
