@@ -120,6 +120,19 @@ async fn one_json_log_line_per_request_and_a_graceful_stop() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-request-id"], "trace-me-1", "echoed");
+    // Placed before the upgrade, decided at Base (its `tierBefore`), and a
+    // replay of the first: neither changes the customer's tier now.
+    let late = json!({"orderId": "o0", "customerId": "ann", "placedAt": "2026-01-15T00:00:00Z",
+        "status": "completed", "amount": "10"});
+    for body in [&late, &order] {
+        let r = client
+            .post(format!("{address}/programs/logs/orders"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
     let r = client
         .get(format!("{address}/programs/logs/customers/nobody"))
         .send()
@@ -139,7 +152,7 @@ async fn one_json_log_line_per_request_and_a_graceful_stop() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l["message"] == "request")
         .collect();
-    assert_eq!(requests.len(), 3, "one line per API request: {stderr}");
+    assert_eq!(requests.len(), 5, "one line per API request: {stderr}");
     let order_line = &requests[1];
     assert_eq!(order_line["requestId"], "trace-me-1");
     assert_eq!(order_line["route"], "/programs/{programId}/orders");
@@ -153,7 +166,11 @@ async fn one_json_log_line_per_request_and_a_graceful_stop() {
         "the config (first use after its PUT), the customer, one transaction"
     );
     assert!(order_line["writeUnits"].as_f64().unwrap() > 0.0);
-    let missing = &requests[2];
+    for unchanged in &requests[2..4] {
+        assert_eq!(unchanged["customerId"], "ann");
+        assert!(unchanged.get("tierChange").is_none(), "{unchanged}");
+    }
+    let missing = &requests[4];
     assert_eq!(missing["status"], 404);
     assert_eq!(missing["errorCode"], "customer_not_found");
     assert_eq!(missing["requestId"], generated);

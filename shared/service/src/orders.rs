@@ -127,12 +127,13 @@ impl IngestOrder<'_> {
             duplicate: false,
             status: order.status.as_str().to_owned(),
             tier_before: tier.clone(),
-            tier_after: tier,
+            tier_after: tier.clone(),
             points_awarded: Decimal::ZERO.into(),
             points_segments: vec![],
             upgrades: vec![],
             points_reversed: None,
             downgrades: vec![],
+            tier_on_arrival: Some(tier),
         };
         let mut item = EventItem {
             unreadable_record: None,

@@ -308,7 +308,8 @@ impl Service {
             }
             ("POST", "/programs/{programId}/orders") => {
                 let r = self.ingest_order(program, body).await?;
-                note.tiers(&r.customer_id, &r.tier_before, &r.tier_after);
+                let arrival = r.tier_on_arrival.as_deref().unwrap_or(&r.tier_after);
+                note.tiers(&r.customer_id, arrival, &r.tier_after);
                 ok(&r)
             }
             ("POST", "/programs/{programId}/customers/{customerId}/redemptions") => {

@@ -63,6 +63,12 @@ pub struct OrderResponse {
     pub points_reversed: Option<Dec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub downgrades: Vec<DowngradeOut>,
+    /// The tier the customer held when the order arrived, for the log: a
+    /// late order's `tier_before` is the tier held at its instant, which
+    /// names no change made now. Neither served nor stored (a replay
+    /// changes nothing).
+    #[serde(skip)]
+    pub tier_on_arrival: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
