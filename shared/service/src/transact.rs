@@ -139,12 +139,9 @@ impl Service {
         let mut known: Option<Option<StoredCustomer>> = None;
         let mut read_rounds = 0;
         let mut catch_ups = 0;
-        // Whether the use case, decided on a copy, was accepted: catch-up
-        // commits are written only for a request that will be.
-        let mut accepted = false;
         loop {
             let attempt = self
-                .attempt(program_id, &loaded, use_case, &mut known, &mut accepted)
+                .attempt(program_id, &loaded, use_case, &mut known)
                 .await;
             match attempt {
                 Ok(Attempt::Done(reply)) => return Ok(reply),
@@ -177,7 +174,6 @@ impl Service {
         loaded: &Arc<LoadedProgram>,
         use_case: &mut U,
         known: &mut Option<Option<StoredCustomer>>,
-        accepted: &mut bool,
     ) -> Result<Attempt<U::Reply>, Failure> {
         let customer = use_case.customer().to_owned();
         let reads = use_case.reads();
@@ -248,15 +244,14 @@ impl Service {
             );
             if caught_up {
                 use_case.decide(loaded, snapshot)?
-            } else if *accepted {
-                return self
-                    .catch_up(program_id, &customer, loaded, &read, ahead, known)
-                    .await;
             } else {
-                // Decided first, once per request: a request that is
-                // refused, answered from a replay or writes no state (a
-                // pending order) moves the customer's clock no further; one
-                // that writes the state is decided again once caught up.
+                // Decided first, before each catch-up commit (which is
+                // conditional on the customer it was decided on): a
+                // request that is refused, answered from a replay or
+                // writes no state (a pending order) moves the customer's
+                // clock no further, also when a concurrent request changed
+                // the customer between two catch-up commits. One that
+                // writes the state is decided again once caught up.
                 match use_case.decide(loaded, snapshot)? {
                     Step::Commit {
                         state: Some(_),
@@ -271,7 +266,6 @@ impl Service {
                         if let Some(attempt) = found {
                             return Ok(attempt);
                         }
-                        *accepted = true;
                         return self
                             .catch_up(program_id, &customer, loaded, &read, ahead, known)
                             .await;
