@@ -204,6 +204,61 @@ fn held_then(c: &mut Criterion) {
     group.finish();
 }
 
+/// A $10 return of the first of 10,000 orders of $10 that undoes Gold
+/// (at $99,995, reached by the last order): made just before the last 30
+/// orders but arriving after them (a late return, dated by replaying the
+/// orders at each later instant), against the same return made after them.
+fn late_return(c: &mut Criterion) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "A", "kind": "lifetimePurchases", "min": 50000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "A", "kind": "lifetimePurchases", "min": 99995}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let (state, records) = with_orders(&p, start, 10_000);
+    assert_eq!(state.tier, "Gold");
+    let (first, others) = records.split_first().unwrap();
+    let history = ReturnHistory {
+        orders: others,
+        rules: &CurrentRulesOnly,
+    };
+    let give_back = |minutes: i64| Return {
+        return_id: "r".into(),
+        order_id: first.order_id.clone(),
+        customer_id: "c".into(),
+        returned_at: start + Duration::minutes(minutes),
+        amount: None,
+    };
+    let late = give_back(50 * 9_970 + 1);
+    let in_time = give_back(50 * 10_000);
+    let mut group = c.benchmark_group("late_return");
+    for (name, ret) in [
+        ("made_before_30_of_10000_orders", &late),
+        ("in_time", &in_time),
+    ] {
+        let mut s = state.clone();
+        let back = p
+            .apply_return_judged(&mut s, &mut first.clone(), ret, &history)
+            .unwrap();
+        assert_eq!(back.tier_after, 1, "{name}");
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || (state.clone(), first.clone()),
+                |(s, record)| black_box(p.apply_return_judged(s, record, black_box(ret), &history)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 /// A customer who placed `n` orders of $10, 50 minutes apart from `start`,
 /// and the orders' records.
 fn with_orders(p: &Program, start: DateTime<Utc>, n: usize) -> (CustomerState, Vec<OrderRecord>) {
@@ -242,5 +297,5 @@ fn late_order(
     });
 }
 
-criterion_group!(benches, bench, late_upgrade, held_then);
+criterion_group!(benches, bench, late_upgrade, held_then, late_return);
 criterion_main!(benches);

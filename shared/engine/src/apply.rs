@@ -10,8 +10,9 @@ use crate::expired::Cover;
 use crate::period::{day_of, DayNumber};
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::Late;
+use crate::reversal::InTime;
 use crate::reversal::ReturnHistory;
-use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
+use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -102,6 +103,15 @@ pub(crate) fn kept_contribution(
         }
     }
 }
+
+/// Instants a late return walks back to find when the customer reached the
+/// tier it lands on; each is a replay of the customer's orders.
+const REACHED_LOOKBACK: usize = 16;
+
+/// Events after a late return's instant it replays the customer's orders
+/// at, to date its move as in time; a return later than that is dated
+/// by the upgrades it undoes (README).
+const LATE_RETURN_INSTANTS: usize = 32;
 
 impl Program {
     /// Whether the program takes this order at all, whatever its status: a
@@ -462,12 +472,12 @@ impl Program {
             .collect();
         orders.push(record.clone());
         let current = state.tier_index(self);
-        let (replayed, replay_changed_at) = self.rejudged_tier(state, &orders, history.rules);
-        let landing = replayed.min(current);
+        let landing = self
+            .rejudged_tier(state, &orders, history.rules)
+            .min(current);
         if landing < current {
-            let since =
-                self.since_after_late_return(state, ret.returned_at, landing, replay_changed_at);
-            let steps = self.reversed_steps(state, current, landing, ret.returned_at);
+            let (down_at, since) = self.late_return_dates(state, &orders, history, ret, landing);
+            let steps = self.reversed_steps(state, current, landing, down_at);
             for step in &steps {
                 state.record_change(
                     TierChange {
@@ -509,35 +519,82 @@ impl Program {
         Ok(back)
     }
 
-    /// When the customer has held `landing` since, after a return made at
-    /// `returned` that came after later events (a late return), or None
-    /// for one that came in time (the moves down are its own, at its
-    /// instant). In time, the return moved the customer at its instant to
-    /// what the orders' remains earned by then, and the orders placed after
-    /// it lifted them as the replay of those remains does
-    /// (`replay_changed_at`, its last change): a move down is not dated
-    /// before the upgrades it undoes.
-    fn since_after_late_return(
+    /// For a return that arrived after events placed later (a late return)
+    /// and moves the customer to `landing`: when, in time, it (or a later
+    /// return with it) first took them below the tier they hold now, and
+    /// since when they have held `landing` then. An in-time return: its own
+    /// instant, and the instant of the change.
+    fn late_return_dates(
         &self,
         state: &CustomerState,
-        returned: DateTime<Utc>,
+        orders: &[OrderRecord],
+        history: &ReturnHistory<'_>,
+        ret: &Return,
         landing: TierIndex,
-        replay_changed_at: Option<DateTime<Utc>>,
-    ) -> Option<DateTime<Utc>> {
+    ) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+        let returned = ret.returned_at;
         if state.last_event_at.is_none_or(|last| last <= returned) {
-            return None;
+            return (returned, None);
         }
-        if let Some(at) = replay_changed_at.filter(|at| *at > returned) {
-            return Some(at);
+        let current = state.tier_index(self);
+        let in_time = self.in_time(state, orders, history.rules);
+        let instants = in_time.instants();
+        let (before, after) = instants.split_at(instants.partition_point(|t| *t < returned));
+        if after.len() > LATE_RETURN_INSTANTS {
+            // Each instant is a replay of the orders: past the bound, each
+            // step is dated at the later of the return and its upgrade.
+            return (returned, None);
         }
-        match self.tier_held_at(state, returned) {
-            Some((held, Some(since))) if held == landing => Some(since),
-            // Held from before every change: since the customer joined,
-            // unless the history was cut.
-            Some((held, None)) if held == landing && state.history.len() < HISTORY_KEPT => {
-                Some(state.joined())
+        let start = self.replay_start(state);
+        let mut tier = before.last().map_or(start, |t| in_time.tier_after(*t));
+        let mut down_at = None;
+        let mut changed_at = None;
+        for at in after {
+            let then = in_time.tier_after(*at);
+            if then != tier {
+                tier = then;
+                changed_at = Some(*at);
             }
-            _ => Some(returned),
+            if then < current {
+                down_at.get_or_insert(*at);
+            }
+        }
+        let down_at = down_at.unwrap_or(returned);
+        let since = changed_at
+            .unwrap_or_else(|| self.reached(state, &in_time, before, landing, start, returned));
+        (down_at, Some(since))
+    }
+
+    /// When the customer reached `landing`, held in time through the last
+    /// of `before` (else `returned`): walking back while it was held then,
+    /// up to [`REACHED_LOOKBACK`] instants (beyond, the history says).
+    fn reached(
+        &self,
+        state: &CustomerState,
+        in_time: &InTime<'_>,
+        before: &[DateTime<Utc>],
+        landing: TierIndex,
+        start: TierIndex,
+        returned: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let mut reached = None;
+        for (looked, at) in before.iter().rev().enumerate() {
+            if in_time.tier_after(*at) != landing {
+                return reached.unwrap_or(returned);
+            }
+            reached = Some(*at);
+            if looked + 1 >= REACHED_LOOKBACK {
+                return match self.tier_held_at(state, *at) {
+                    Some((tier, Some(since))) if tier == landing => since,
+                    _ => *at,
+                };
+            }
+        }
+        // Held through every instant: from the start, or the first one
+        // lifted them there.
+        match reached {
+            Some(first) if landing != start => first,
+            _ => state.joined(),
         }
     }
 

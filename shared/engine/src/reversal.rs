@@ -26,6 +26,7 @@ use crate::program::{Program, TierIndex};
 use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 
 /// The program versions a customer's upgrades were decided under.
 pub trait RuleBook {
@@ -75,30 +76,65 @@ impl Program {
     /// lifts the customer to the highest tier whose rule (of the config
     /// version the order was decided under) holds with what remains of the
     /// orders placed so far, and each admin action and each move down by the
-    /// validity rules sets the tier. Also the instant the replay last
-    /// changed the tier (None: never).
+    /// validity rules sets the tier.
     pub fn rejudged_tier(
         &self,
         state: &CustomerState,
         orders: &[OrderRecord],
         book: &dyn RuleBook,
-    ) -> (TierIndex, Option<DateTime<Utc>>) {
+    ) -> TierIndex {
         let mut sorted: Vec<&OrderRecord> = orders.iter().collect();
         sorted.sort_by_key(|o| o.placed_at);
-        let history = &state.history;
-        // A history cut at its limit starts where its first entry started.
-        let mut tier = match history.first() {
-            Some(first) if history.len() >= HISTORY_KEPT => {
+        self.replayed_until(state, &sorted, book, None)
+    }
+
+    /// The customer's orders and history, to tell the tier held in time
+    /// at any instant.
+    pub(crate) fn in_time<'a>(
+        &'a self,
+        state: &'a CustomerState,
+        orders: &'a [OrderRecord],
+        book: &'a dyn RuleBook,
+    ) -> InTime<'a> {
+        let mut sorted: Vec<&OrderRecord> = orders.iter().collect();
+        sorted.sort_by_key(|o| o.placed_at);
+        InTime {
+            program: self,
+            state,
+            sorted,
+            book,
+        }
+    }
+
+    /// The tier a replay of the customer's history starts from: the base,
+    /// or, for a history cut at its limit, where its first entry started.
+    pub(crate) fn replay_start(&self, state: &CustomerState) -> TierIndex {
+        match state.history.first() {
+            Some(first) if state.history.len() >= HISTORY_KEPT => {
                 self.tier_index(&first.from).unwrap_or(0)
             }
             _ => 0,
-        };
+        }
+    }
+
+    /// [`Program::rejudged_tier`] on `sorted` (by `placed_at`), counting
+    /// only the history's changes made up to `until`.
+    fn replayed_until(
+        &self,
+        state: &CustomerState,
+        sorted: &[&OrderRecord],
+        book: &dyn RuleBook,
+        until: Option<DateTime<Utc>>,
+    ) -> TierIndex {
+        let history = &state.history;
+        let mut tier = self.replay_start(state);
         // Admin sets and moves down by the validity rules set the tier at
         // their instant whatever the orders say; a re-evaluation after a
         // config change judges, at its instant and under its version, what
         // remains of the orders placed before it.
         let mut marks: Vec<&TierChange> = history
             .iter()
+            .filter(|c| until.is_none_or(|until| c.at <= until))
             .filter(|c| {
                 c.admin
                     || (c.cause == crate::validity::RETENTION && c.from != c.to)
@@ -108,7 +144,7 @@ impl Program {
             .collect();
         marks.sort_by_key(|c| c.at);
         let mut next_mark = 0;
-        let mut walk = NetWalk::new(self, &sorted, state.tier_since);
+        let mut walk = NetWalk::new(self, sorted, state.tier_since);
         let mark = |tier: TierIndex, change: &TierChange, walk: &NetWalk<'_, '_, &OrderRecord>| {
             if change.is_reevaluation() {
                 self.lifted(
@@ -123,13 +159,6 @@ impl Program {
                 self.tier_index(&change.to).unwrap_or(tier)
             }
         };
-        let mut changed_at = None;
-        let mut settle = |tier: &mut TierIndex, to: TierIndex, at: DateTime<Utc>| {
-            if to != *tier {
-                *tier = to;
-                changed_at = Some(at);
-            }
-        };
         while let Some(at) = walk.next_instant() {
             // An admin set at an order's instant comes first; a
             // re-evaluation at it came after the order.
@@ -137,22 +166,18 @@ impl Program {
                 && (marks[next_mark].at < at
                     || (marks[next_mark].at == at && !marks[next_mark].is_reevaluation()))
             {
-                let change = marks[next_mark];
-                let to = mark(tier, change, &walk);
-                settle(&mut tier, to, change.at);
+                tier = mark(tier, marks[next_mark], &walk);
                 next_mark += 1;
             }
             walk.step();
             let counted = walk.counted();
             let version = counted.last().and_then(|o| o.config_version);
-            let to = self.lifted(tier, version, book, &walk.net, counted, at);
-            settle(&mut tier, to, at);
+            tier = self.lifted(tier, version, book, &walk.net, counted, at);
         }
         for change in &marks[next_mark..] {
-            let to = mark(tier, change, &walk);
-            settle(&mut tier, to, change.at);
+            tier = mark(tier, change, &walk);
         }
-        (tier, changed_at)
+        tier
     }
 
     /// The highest tier above `tier` whose rule (of config `version`) holds
@@ -214,4 +239,44 @@ pub(crate) fn net_state_at(
         rules.add_net(&mut state, order);
     }
     state
+}
+
+/// The tier a customer held in time at each instant, from their orders as
+/// they stood then (returns made later not yet made) and the history's
+/// changes made by then: what a late return is dated by.
+pub(crate) struct InTime<'a> {
+    program: &'a Program,
+    state: &'a CustomerState,
+    sorted: Vec<&'a OrderRecord>,
+    book: &'a dyn RuleBook,
+}
+
+impl InTime<'_> {
+    /// Every instant at which an order was placed, a return made or the
+    /// history changed, in order, each once.
+    pub(crate) fn instants(&self) -> Vec<DateTime<Utc>> {
+        let mut instants: Vec<DateTime<Utc>> = self
+            .sorted
+            .iter()
+            .flat_map(|o| std::iter::once(o.placed_at).chain(o.returns.iter().map(|r| r.at)))
+            .chain(self.state.history.iter().map(|c| c.at))
+            .collect();
+        instants.sort_unstable();
+        instants.dedup();
+        instants
+    }
+
+    /// The tier held just after `at`: returns made at it count there.
+    pub(crate) fn tier_after(&self, at: DateTime<Utc>) -> TierIndex {
+        let after = at + chrono::Duration::nanoseconds(1);
+        let stood: Vec<Cow<'_, OrderRecord>> = self
+            .sorted
+            .iter()
+            .take_while(|o| o.placed_at <= at)
+            .map(|o| o.as_it_stood(after))
+            .collect();
+        let stood: Vec<&OrderRecord> = stood.iter().map(|o| o.as_ref()).collect();
+        self.program
+            .replayed_until(self.state, &stood, self.book, Some(at))
+    }
 }
