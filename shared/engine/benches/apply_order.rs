@@ -12,7 +12,7 @@ use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
 };
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{json, Value};
 use tier_engine::*;
 
 fn program(kind: &str) -> Program {
@@ -156,15 +156,7 @@ fn late_upgrade(c: &mut Criterion) {
 /// since, so the engine asks for the orders (`wants_orders`) and decides it
 /// on those placed up to it.
 fn held_then(c: &mut Criterion) {
-    let config = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "tiers": [
-            {"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": 50000}],
-                "condition": "all", "upgradeType": "eager"}}]
-    });
-    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let p = by_purchases("eager", &[("Silver", 50_000)]);
     let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
     let (state, records) = with_orders(&p, start, 10_000);
     assert_eq!(state.tier, "Silver");
@@ -209,18 +201,7 @@ fn held_then(c: &mut Criterion) {
 /// orders but arriving after them (a late return, dated by replaying the
 /// orders at each later instant), against the same return made after them.
 fn late_return(c: &mut Criterion) {
-    let config = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "tiers": [
-            {"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": 50000}],
-                "condition": "all", "upgradeType": "lazy"}},
-            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": 99995}],
-                "condition": "all", "upgradeType": "lazy"}}]
-    });
-    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let p = by_purchases("lazy", &[("Silver", 50_000), ("Gold", 99_995)]);
     let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
     let (state, records) = with_orders(&p, start, 10_000);
     assert_eq!(state.tier, "Gold");
@@ -257,6 +238,21 @@ fn late_return(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// Member at rate 1, then each tier at the next rate, reached by lifetime
+/// purchases of its dollars.
+fn by_purchases(upgrade_type: &str, tiers: &[(&str, u32)]) -> Program {
+    let above = tiers.iter().zip(2..).map(|((name, min), rate)| {
+        json!({"name": name, "earnRate": rate.to_string(), "upgrade": {"criteria": [
+            {"id": "A", "kind": "lifetimePurchases", "min": min}],
+            "condition": "all", "upgradeType": upgrade_type}})
+    });
+    let all: Vec<Value> = std::iter::once(json!({"name": "Member", "earnRate": "1"}))
+        .chain(above)
+        .collect();
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z", "tiers": all});
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
 }
 
 /// A customer who placed `n` orders of $10, 50 minutes apart from `start`,
