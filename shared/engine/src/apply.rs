@@ -550,13 +550,18 @@ impl Program {
         let mut down_at = None;
         let mut changed_at = None;
         for at in after {
-            let then = in_time.tier_after(*at);
-            if then != tier {
-                tier = then;
-                changed_at = Some(*at);
-            }
-            if then < current {
-                down_at.get_or_insert(*at);
+            for then in in_time
+                .tier_amid(*at)
+                .into_iter()
+                .chain([in_time.tier_after(*at)])
+            {
+                if then != tier {
+                    tier = then;
+                    changed_at = Some(*at);
+                }
+                if then < current {
+                    down_at.get_or_insert(*at);
+                }
             }
         }
         let down_at = down_at.unwrap_or(returned);
@@ -581,6 +586,11 @@ impl Program {
         for (looked, at) in before.iter().rev().enumerate() {
             if in_time.tier_after(*at) != landing {
                 return reached.unwrap_or(returned);
+            }
+            // An order of the instant lifted them, its return took them
+            // back: they came to `landing` then.
+            if in_time.tier_amid(*at).is_some_and(|amid| amid != landing) {
+                return *at;
             }
             reached = Some(*at);
             if looked + 1 >= REACHED_LOOKBACK {
@@ -636,10 +646,12 @@ impl Program {
             top = down_to;
         }
         if top != landing {
+            // Not before any change the history holds (a late return).
+            let latest = state.history.iter().map(|c| c.at).max();
             return vec![Downgrade {
                 from: current,
                 to: landing,
-                at,
+                at: latest.map_or(at, |latest| at.max(latest)),
             }];
         }
         steps

@@ -268,12 +268,28 @@ impl InTime<'_> {
 
     /// The tier held just after `at`: returns made at it count there.
     pub(crate) fn tier_after(&self, at: DateTime<Utc>) -> TierIndex {
-        let after = at + chrono::Duration::nanoseconds(1);
+        self.tier_as_of(at, at + chrono::Duration::nanoseconds(1))
+    }
+
+    /// The tier held at `at` once its orders counted, before its returns
+    /// (in time an order is decided before a return of the same instant),
+    /// when a return was made then; None otherwise (it is `tier_after`).
+    pub(crate) fn tier_amid(&self, at: DateTime<Utc>) -> Option<TierIndex> {
+        let returned_then = self
+            .sorted
+            .iter()
+            .any(|o| o.returns.iter().any(|r| r.at == at));
+        returned_then.then(|| self.tier_as_of(at, at))
+    }
+
+    /// The tier after the orders placed up to `at`, as they stood at
+    /// `stood` (returns made at it or later not yet made).
+    fn tier_as_of(&self, at: DateTime<Utc>, stood: DateTime<Utc>) -> TierIndex {
         let stood: Vec<Cow<'_, OrderRecord>> = self
             .sorted
             .iter()
             .take_while(|o| o.placed_at <= at)
-            .map(|o| o.as_it_stood(after))
+            .map(|o| o.as_it_stood(stood))
             .collect();
         let stood: Vec<&OrderRecord> = stood.iter().map(|o| o.as_ref()).collect();
         self.program
