@@ -701,6 +701,31 @@ fn an_unchained_late_move_down_is_not_dated_before_the_history() {
     );
 }
 
+/// Under a retention rule a late return does not move the tier's start
+/// (where its validity counts from) before its own instant: the periods an
+/// earlier start would have run are not replayed.
+#[test]
+fn under_a_retention_rule_a_late_return_starts_the_tier_no_earlier_than_itself() {
+    let tier = |name: &str, rate: &str, min: u32| {
+        json!({"name": name, "earnRate": rate,
+            "upgrade": {"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": min}],
+                "condition": "all", "upgradeType": "lazy"},
+            "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "lifetimePurchases", "min": "1"}],
+                "condition": "all", "onFail": "oneDown"}})
+    };
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1"}, tier("Silver", "2", 1000), tier("Gold", "3", 2000)]});
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let mut late = Served::new(&p);
+    late.order(&order("o0", at("2026-03-01T10:00:00Z"), "1200"));
+    late.order(&order("o1", at("2026-03-10T10:00:00Z"), "900"));
+    assert_eq!(late.s.tier, "Gold");
+    let back = at("2026-03-05T10:00:00Z");
+    late.give_back("o0", back, Decimal::from(200));
+    assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Silver", back));
+}
+
 /// A return of `percent` of one of `all`'s orders placed up to its `k`-th,
 /// made `minutes` after the `k`-th.
 fn return_among(all: &[Order], k: usize, which: usize, percent: u32, minutes: i64) -> Return {
