@@ -41,7 +41,9 @@ async fn every_order_counts_once_through_injected_faults(endpoint: String, label
     // there is a start-up error, so try until one start succeeds.
     let mut running = None;
     for _ in 0..20 {
-        if let Ok(r) = local_api::serve(store.clone(), 0, &endpoint).await {
+        if let Ok(r) =
+            local_api::serve(tier_service::Service::new(store.clone()), 0, &endpoint).await
+        {
             running = Some(r);
             break;
         }
@@ -157,7 +159,9 @@ async fn no_item_is_shared_by_two_customers_transactions(endpoint: String, label
         .http_client(recording.clone())
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
-    let running = local_api::serve(store, 0, &endpoint).await.unwrap();
+    let running = local_api::serve(tier_service::Service::new(store), 0, &endpoint)
+        .await
+        .unwrap();
     let base = format!("http://{}", running.address);
     let http = reqwest::Client::new();
     let program = |min: &str| {

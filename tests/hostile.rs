@@ -4,7 +4,7 @@
 //! server and every customer keep working afterwards.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use e2e::{on_both_engines, order, Api};
+use e2e::{on_both_engines, order, Api, Engine};
 use serde_json::{json, Value};
 
 fn config() -> Value {
@@ -442,6 +442,121 @@ async fn a_tier_name_with_control_characters_is_refused(api: Api) {
     let r = api.get("/programs/p/config").await;
     assert_eq!(r.status, 404, "nothing was stored: {}", r.body);
     still_serving(&api).await;
+}
+
+/// An order, return or redemption dated past the API's clock plus the
+/// default lead is refused before anything is read or written: accepted,
+/// it would have run the customer's clock ahead.
+async fn events_dated_past_the_lead_are_refused_and_nothing_is_written(engine: Engine) {
+    let api = Api::start_with_event_lead(engine, tier_service::DEFAULT_EVENT_LEAD_SECONDS).await;
+    let mut program = config();
+    program["pointsExpiry"] = json!({"months": 1});
+    api.program("p", &program).await;
+    let now = chrono::Utc::now();
+    let at = |offset: chrono::Duration| {
+        (now + offset).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let past = at(-chrono::Duration::hours(1));
+    let r = api
+        .post("/programs/p/orders", &order("c", "o1", &past, "100"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let before = api.get("/programs/p/customers/c").await.body;
+
+    // A day ahead, and a year ahead: the lead is minutes, not a day.
+    for ahead in [chrono::Duration::days(1), chrono::Duration::days(400)] {
+        let when = at(ahead);
+        let refusals = [
+            (
+                "/programs/p/orders".to_owned(),
+                order("c", "o2", &when, "5000"),
+                "placedAt",
+            ),
+            (
+                "/programs/p/orders".to_owned(),
+                order("new", "o3", &when, "5"),
+                "placedAt",
+            ),
+            (
+                "/programs/p/returns".to_owned(),
+                json!({"returnId": "r", "orderId": "o1", "customerId": "c", "returnedAt": when}),
+                "returnedAt",
+            ),
+            (
+                "/programs/p/customers/c/redemptions".to_owned(),
+                json!({"redemptionId": "x", "points": "1", "at": when}),
+                "at",
+            ),
+        ];
+        for (path, body, field) in refusals {
+            let r = api.post(&path, &body).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (422, "event_in_future"),
+                "{path} {when}: {}",
+                r.body
+            );
+            assert_eq!(r.body["error"]["details"][0]["field"], field, "{}", r.body);
+        }
+    }
+    let after = api.get("/programs/p/customers/c").await.body;
+    for field in [
+        "tier",
+        "tierSince",
+        "currentPoints",
+        "lifetimePurchases",
+        "history",
+        "expiringPoints",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: nothing was written");
+    }
+    let orders = api.get("/programs/p/customers/c/orders").await.body;
+    assert_eq!(
+        orders["orders"].as_array().map(Vec::len),
+        Some(1),
+        "{orders}"
+    );
+    assert_eq!(
+        api.get("/programs/p/customers/new").await.code(),
+        "customer_not_found"
+    );
+    assert_eq!(
+        api.get("/programs/p/events").await.body["events"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+
+    // Within the lead, a till whose clock runs a minute fast is served, and
+    // the events refused above count once their day has come.
+    let fast = at(chrono::Duration::minutes(1));
+    let r = api
+        .post("/programs/p/orders", &order("c", "o4", &fast, "1000"))
+        .await;
+    assert_eq!(
+        (r.status, r.body["tierAfter"].as_str()),
+        (200, Some("Gold")),
+        "{}",
+        r.body
+    );
+    let r = api
+        .post(
+            "/programs/p/customers/c/redemptions",
+            &json!({"redemptionId": "x", "points": "1", "at": fast}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    still_serving(&api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_dated_past_the_lead_are_refused_on_the_embedded_engine() {
+    events_dated_past_the_lead_are_refused_and_nothing_is_written(Engine::Embedded).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_dated_past_the_lead_are_refused_on_dynamodb_local() {
+    events_dated_past_the_lead_are_refused_and_nothing_is_written(Engine::DynamoDbLocal).await
 }
 
 on_both_engines!(

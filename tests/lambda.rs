@@ -167,6 +167,26 @@ async fn every_function_answers_real_events_as_a_lambda() {
         (status, body["error"]["code"].as_str()),
         (400, Some("invalid_json"))
     );
+    // The function runs under the stack's default lead: an order dated
+    // years ahead would run the customer's clock ahead, and is refused.
+    let ahead = json!({"orderId": "o9", "customerId": "c1", "placedAt": "2199-01-01T00:00:00Z", "status": "completed", "amount": "1", "currency": "USD"});
+    let (status, body) = reply(
+        orders
+            .runtime
+            .invoke(proxy_event(
+                "POST",
+                "/programs/{programId}/orders",
+                "/programs/lp/orders",
+                None,
+                Some(ahead),
+            ))
+            .await,
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("event_in_future")),
+        "{body}"
+    );
     let (status, _) = reply(
         orders
             .runtime

@@ -1068,6 +1068,30 @@ fn every_function_writes_states_and_events_in_the_forms_the_parameters_choose() 
 }
 
 #[test]
+fn every_function_refuses_events_dated_past_the_lead_the_stack_sets() {
+    let t = default_template();
+    let parameter = &t.doc["Parameters"]["MaxEventLeadSeconds"];
+    assert_eq!(parameter["Type"], "Number");
+    assert_eq!(
+        text(&parameter["Default"]),
+        tier_service::DEFAULT_EVENT_LEAD_SECONDS.to_string()
+    );
+    assert_eq!(text(&parameter["MinValue"]), "0");
+    let longer = t.evaluated_with(&["MaxEventLeadSeconds=3600"]);
+    let functions = longer.of_type("AWS::Lambda::Function");
+    assert_eq!(functions.len(), 6, "{functions:?}");
+    for (id, function) in functions {
+        let env = longer.eval(&function["Properties"]["Environment"]).unwrap();
+        let lead = text(&env["Variables"][tier_service::EVENT_LEAD_ENV]);
+        assert_eq!(
+            tier_service::event_lead_seconds(Some(&lead)),
+            Ok(3600),
+            "{id}"
+        );
+    }
+}
+
+#[test]
 fn notice_items_expire_by_ttl_and_the_deletions_publish_nothing() {
     let t = default_template();
     let table = t.eval(&t.resource("Table")["Properties"]).unwrap();

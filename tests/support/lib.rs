@@ -58,7 +58,14 @@ impl Reply {
 }
 
 impl Api {
+    /// An API that accepts events dated any time up to 2199: the suite
+    /// replays fixed histories, many dated after today.
     pub async fn start(engine: Engine) -> Api {
+        Api::start_with_event_lead(engine, u64::MAX).await
+    }
+
+    /// An API that refuses events dated more than `seconds` past its clock.
+    pub async fn start_with_event_lead(engine: Engine, seconds: u64) -> Api {
         let table = format!(
             "e2e-{}-{}",
             std::process::id(),
@@ -82,6 +89,7 @@ impl Api {
             table: table.clone(),
             remote: None,
             region: None,
+            max_event_lead_seconds: seconds,
         };
         let running = local_api::start(&args).await.expect("local API starts");
         Api {

@@ -4,13 +4,12 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
-use tier_service::{lambda, Service};
-use tier_store::DynamoStore;
+use tier_service::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
-    let service = Arc::new(Service::new(DynamoStore::from_env().await?));
+    let service = Arc::new(lambda::service_from_env().await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let service = service.clone();
         async move { lambda::serve_scheduled(&service, event).await }

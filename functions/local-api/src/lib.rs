@@ -57,6 +57,16 @@ pub struct Args {
     /// The deployed API's region (default: read from --remote's URL, else AWS_REGION).
     #[arg(long, requires = "remote")]
     pub region: Option<String>,
+    /// How far past this machine's clock an order, return or redemption
+    /// may be dated, in seconds; later ones are refused (`event_in_future`).
+    #[arg(long, env = tier_service::EVENT_LEAD_ENV,
+          default_value_t = tier_service::DEFAULT_EVENT_LEAD_SECONDS,
+          value_parser = lead_seconds)]
+    pub max_event_lead_seconds: u64,
+}
+
+fn lead_seconds(text: &str) -> Result<u64, String> {
+    tier_service::event_lead_seconds(Some(text))
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -380,21 +390,24 @@ pub async fn start(args: &Args) -> Result<Running, BoxError> {
             (store, name, Some(engine))
         }
     };
-    let mut running = serve(store, args.port, &endpoint).await?;
+    let service = Service::new(store).with_event_lead(args.max_event_lead_seconds);
+    let mut running = serve(service, args.port, &endpoint).await?;
     running._engine = engine;
     Ok(running)
 }
 
-/// Serves every route over `store` (creating its table if missing) on
-/// 127.0.0.1:`port`; `endpoint` only names the store in messages.
-pub async fn serve(store: DynamoStore, port: u16, endpoint: &str) -> Result<Running, BoxError> {
+/// Serves every route of `service` (creating its store's table if
+/// missing) on 127.0.0.1:`port`; `endpoint` only names the store in
+/// messages.
+pub async fn serve(service: Service, port: u16, endpoint: &str) -> Result<Running, BoxError> {
+    let store = service.store().clone();
     store.ensure_table().await.map_err(|e| {
         StartError(format!(
             "cannot reach or create table `{}` at {endpoint}: {e}",
             store.table()
         ))
     })?;
-    let service = Arc::new(Service::new(store.clone()));
+    let service = Arc::new(service);
     let backend = Arc::new(console::Backend::Local(service.clone()));
     let app = Router::new()
         .route("/health", get(health))

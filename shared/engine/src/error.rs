@@ -22,6 +22,13 @@ pub enum EngineError {
     },
     #[error("the program has no tier `{0}`")]
     UnknownTier(String),
+    /// An event dated past the receiver's clock plus the lead it allows.
+    #[error("{field}: {at} has not come yet (the latest instant accepted now is {latest})")]
+    DatedAhead {
+        field: String,
+        at: chrono::DateTime<chrono::Utc>,
+        latest: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl EngineError {

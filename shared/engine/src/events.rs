@@ -92,6 +92,35 @@ pub fn check_time(field: &str, at: DateTime<Utc>) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// How far past the receiver's clock an event may be dated unless the
+/// deployment says otherwise: a till or a server whose clock runs a few
+/// minutes fast is common, a sale dated tomorrow is not (the same margin
+/// the events feed allows its cursors).
+pub const DEFAULT_EVENT_LEAD_SECONDS: u64 = 300;
+
+/// An event dated after `now + lead` has not happened yet. Accepting it
+/// would move the customer's clock ahead: the validity periods and points
+/// expiry owed up to its instant would be judged and published now, and
+/// every real event after it would arrive late.
+pub fn check_not_ahead(
+    field: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    lead: chrono::Duration,
+) -> Result<(), EngineError> {
+    let latest = now
+        .checked_add_signed(lead)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if at > latest {
+        return Err(EngineError::DatedAhead {
+            field: field.to_owned(),
+            at,
+            latest,
+        });
+    }
+    Ok(())
+}
+
 /// An id from a client: 1 to 128 characters, no control characters.
 pub fn check_id(field: &str, id: &str) -> Result<(), EngineError> {
     // A character is at least one byte: within the limit in bytes, as ids
@@ -348,5 +377,34 @@ impl OrderRecord {
             .iter()
             .find(|(c, _)| c == category)
             .map(|(_, v)| *v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn an_event_may_be_dated_up_to_the_lead_past_the_clock() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let lead = Duration::seconds(300);
+        assert!(check_not_ahead("placedAt", now - Duration::days(3000), now, lead).is_ok());
+        assert!(check_not_ahead("placedAt", now + lead, now, lead).is_ok());
+        let refused = check_not_ahead(
+            "placedAt",
+            now + lead + Duration::milliseconds(1),
+            now,
+            lead,
+        );
+        assert!(
+            matches!(&refused, Err(EngineError::DatedAhead { field, latest, .. })
+                if field == "placedAt" && *latest == now + lead),
+            "{refused:?}"
+        );
+        // No lead at all, and one past every instant chrono holds.
+        assert!(check_not_ahead("at", now + Duration::seconds(1), now, Duration::zero()).is_err());
+        let far = Utc.with_ymd_and_hms(2199, 12, 31, 23, 59, 59).unwrap();
+        assert!(check_not_ahead("at", far, now, Duration::MAX).is_ok());
     }
 }

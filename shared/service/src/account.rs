@@ -181,6 +181,7 @@ impl Service {
         crate::check_path_id("customerId", customer)?;
         let redemption: Redemption = decode(body, "redemption")?;
         redemption.check()?;
+        self.check_dated("at", redemption.at)?;
         let mut use_case = Redeem {
             program_id,
             customer,

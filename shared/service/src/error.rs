@@ -125,6 +125,8 @@ impl From<EngineError> for ApiError {
                 ApiError::new(422, "insufficient_points", message)
             }
             EngineError::UnknownTier(_) => ApiError::new(422, "unknown_tier", message),
+            EngineError::DatedAhead { field, .. } => ApiError::new(422, "event_in_future", message)
+                .with_details(vec![serde_json::json!({ "field": field })]),
         }
     }
 }

@@ -23,6 +23,22 @@ pub fn init_tracing() {
         .init();
 }
 
+/// The service a function serves with, configured from its environment:
+/// the store's settings ([`tier_store::DynamoStore::from_env`]) and
+/// [`crate::EVENT_LEAD_ENV`]. A bad value stops the function at its cold
+/// start rather than serving under a limit nobody chose.
+pub async fn service_from_env() -> Result<Service, lambda_http::Error> {
+    let lead = match std::env::var(crate::EVENT_LEAD_ENV) {
+        Ok(text) => crate::event_lead_seconds(Some(&text))?,
+        Err(std::env::VarError::NotPresent) => crate::event_lead_seconds(None)?,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(format!("{} is not valid UTF-8", crate::EVENT_LEAD_ENV).into())
+        }
+    };
+    let store = tier_store::DynamoStore::from_env().await?;
+    Ok(Service::new(store).with_event_lead(lead))
+}
+
 pub fn api_request(request: &Request) -> ApiRequest {
     let query = request
         .query_string_parameters_ref()

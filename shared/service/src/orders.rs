@@ -228,6 +228,7 @@ impl Service {
     ) -> Result<OrderResponse, ApiError> {
         let order: Order = decode(body, "order")?;
         order.check()?;
+        self.check_dated("placedAt", order.placed_at)?;
         // The payload without its status: a pending order completed later
         // is the same order.
         let body_hash = digest(&Order {

@@ -195,6 +195,7 @@ impl Service {
     ) -> Result<ReturnResponse, ApiError> {
         let ret: Return = decode(body, "return")?;
         ret.check()?;
+        self.check_dated("returnedAt", ret.returned_at)?;
         let mut use_case = ReverseReturn {
             program_id,
             ret: &ret,
