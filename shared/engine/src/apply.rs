@@ -472,11 +472,10 @@ impl Program {
             .collect();
         orders.push(record.clone());
         let current = state.tier_index(self);
-        let landing = self
-            .rejudged_tier(state, &orders, history.rules)
-            .min(current);
+        let in_time = self.in_time(state, &orders, history.rules);
+        let landing = in_time.rejudged().min(current);
         if landing < current {
-            let (down_at, since) = self.late_return_dates(state, &orders, history, ret, landing);
+            let (down_at, since) = self.late_return_dates(state, &in_time, ret, landing);
             let steps = self.reversed_steps(state, current, landing, down_at);
             for step in &steps {
                 state.record_change(
@@ -527,8 +526,7 @@ impl Program {
     fn late_return_dates(
         &self,
         state: &CustomerState,
-        orders: &[OrderRecord],
-        history: &ReturnHistory<'_>,
+        in_time: &InTime<'_>,
         ret: &Return,
         landing: TierIndex,
     ) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
@@ -537,7 +535,6 @@ impl Program {
             return (returned, None);
         }
         let current = state.tier_index(self);
-        let in_time = self.in_time(state, orders, history.rules);
         let instants = in_time.instants();
         let (before, after) = instants.split_at(instants.partition_point(|t| *t < returned));
         if after.len() > LATE_RETURN_INSTANTS {
@@ -566,7 +563,7 @@ impl Program {
         }
         let down_at = down_at.unwrap_or(returned);
         let since = changed_at
-            .unwrap_or_else(|| self.reached(state, &in_time, before, landing, start, returned));
+            .unwrap_or_else(|| self.reached(state, in_time, before, landing, start, returned));
         // Under a retention rule the tier's start is where its validity
         // counts from; the periods that would have run from an earlier
         // start are not replayed, so it stays no earlier than the return.

@@ -83,9 +83,7 @@ impl Program {
         orders: &[OrderRecord],
         book: &dyn RuleBook,
     ) -> TierIndex {
-        let mut sorted: Vec<&OrderRecord> = orders.iter().collect();
-        sorted.sort_by_key(|o| o.placed_at);
-        self.replayed_until(state, &sorted, book, None)
+        self.in_time(state, orders, book).rejudged()
     }
 
     /// The customer's orders and history, to tell the tier held in time
@@ -252,6 +250,12 @@ pub(crate) struct InTime<'a> {
 }
 
 impl InTime<'_> {
+    /// [`Program::rejudged_tier`]: the tier after every order as it stands.
+    pub(crate) fn rejudged(&self) -> TierIndex {
+        self.program
+            .replayed_until(self.state, &self.sorted, self.book, None)
+    }
+
     /// Every instant at which an order was placed, a return made or the
     /// history changed, in order, each once.
     pub(crate) fn instants(&self) -> Vec<DateTime<Utc>> {
