@@ -546,7 +546,115 @@ async fn events_dated_past_the_lead_are_refused_and_nothing_is_written(engine: E
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // An admin acting at the clock comes after the order dated a minute
+    // ahead, not before the upgrade it overrules.
+    let r = api
+        .put(
+            "/programs/p/customers/c/tier",
+            &json!({"tier": "Base", "reason": "review"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["changed"].as_bool()),
+        (200, Some(true)),
+        "{}",
+        r.body
+    );
+    let status = api.get("/programs/p/customers/c").await.body;
+    let dates: Vec<&str> = status["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["at"].as_str().unwrap())
+        .collect();
+    let instants: Vec<chrono::DateTime<chrono::Utc>> =
+        dates.iter().map(|d| d.parse().unwrap()).collect();
+    assert!(instants.is_sorted(), "{dates:?}");
+    assert_eq!(
+        status["tierSince"].as_str(),
+        dates.last().copied(),
+        "{status}"
+    );
     still_serving(&api).await;
+}
+
+/// An event accepted under a longer lead (another container, a lead
+/// lowered since) is stored: sent again to an API with the default lead it
+/// is answered as stored (a replay, a conflict, a cancellation), not
+/// refused as if nothing had been written. A new one is refused.
+async fn an_event_stored_under_a_longer_lead_is_answered_as_stored(engine: Engine) {
+    let api = Api::start_with_event_lead(engine, 3_600).await;
+    api.program("p", &config()).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::minutes(30))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let placed = order("c", "o1", &soon, "1500");
+    let redeem = json!({"redemptionId": "x", "points": "10", "at": soon});
+    let ret = json!({"returnId": "r", "orderId": "o1", "customerId": "c",
+                     "returnedAt": soon, "amount": "100"});
+    for (path, body) in [
+        ("/programs/p/orders", &placed),
+        ("/programs/p/customers/c/redemptions", &redeem),
+        ("/programs/p/returns", &ret),
+    ] {
+        let r = api.post(path, body).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    let strict = local_api::serve(
+        tier_service::Service::new(api.store().clone())
+            .with_event_lead(tier_service::DEFAULT_EVENT_LEAD_SECONDS),
+        0,
+        "the same store",
+    )
+    .await
+    .unwrap();
+    let strict = e2e::Http::new(format!("http://{}", strict.address));
+    for (path, body) in [
+        ("/programs/p/orders", &placed),
+        ("/programs/p/customers/c/redemptions", &redeem),
+        ("/programs/p/returns", &ret),
+    ] {
+        let r = strict.post(path, body).await;
+        assert_eq!(
+            (r.status, r.body["duplicate"].as_bool()),
+            (200, Some(true)),
+            "{path}: {}",
+            r.body
+        );
+    }
+    let mut changed = placed.clone();
+    changed["amount"] = json!("1600");
+    let r = strict.post("/programs/p/orders", &changed).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "idempotency_conflict"),
+        "{}",
+        r.body
+    );
+    let r = strict
+        .post("/programs/p/orders", &order("c", "o2", &soon, "5"))
+        .await;
+    assert_eq!((r.status, r.code()), (422, "event_in_future"), "{}", r.body);
+    let mut cancel = placed.clone();
+    cancel["status"] = json!("cancelled");
+    let r = strict.post("/programs/p/orders", &cancel).await;
+    assert_eq!(
+        (r.status, r.body["tierAfter"].as_str()),
+        (200, Some("Base")),
+        "{}",
+        r.body
+    );
+    let status = strict.get("/programs/p/customers/c").await.body;
+    assert_eq!(status["lifetimePurchases"], "0", "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stored_under_a_longer_lead_is_answered_as_stored_on_the_embedded_engine() {
+    an_event_stored_under_a_longer_lead_is_answered_as_stored(Engine::Embedded).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stored_under_a_longer_lead_is_answered_as_stored_on_dynamodb_local() {
+    an_event_stored_under_a_longer_lead_is_answered_as_stored(Engine::DynamoDbLocal).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

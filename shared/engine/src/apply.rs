@@ -870,6 +870,14 @@ impl Program {
         let index = self
             .tier_index(tier)
             .ok_or_else(|| EngineError::UnknownTier(tier.to_owned()))?;
+        // The admin acts after everything the state counts: an order dated
+        // a little past the clock (within the lead) moved the customer at
+        // its own instant, and a setting dated before it would read as
+        // overruled by it.
+        let at = [state.last_event_at, state.history.last().map(|c| c.at)]
+            .into_iter()
+            .flatten()
+            .fold(at, DateTime::max);
         // What fell due by then is judged first, as before every event.
         self.expire(state, at);
         if state.tier_index(self) == index && state.tier == tier {

@@ -23,7 +23,11 @@ pub enum EngineError {
     #[error("the program has no tier `{0}`")]
     UnknownTier(String),
     /// An event dated past the receiver's clock plus the lead it allows.
-    #[error("{field}: {at} has not come yet (the latest instant accepted now is {latest})")]
+    #[error(
+        "{field}: {} has not come yet (the latest instant accepted now is {})",
+        .at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        .latest.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    )]
     DatedAhead {
         field: String,
         at: chrono::DateTime<chrono::Utc>,

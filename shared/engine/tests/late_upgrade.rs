@@ -503,6 +503,37 @@ fn an_admin_set_after_a_late_orders_instant_stands() {
     }
 }
 
+/// Found by an adversarial review: an order dated a few minutes past the
+/// clock (within the lead) made the customer Silver at its instant, and an
+/// admin's setting made at the clock was listed after it but dated before
+/// it: the tier's start preceded the upgrade it overruled, and a consumer
+/// ordering the events by instant believed the upgrade. The setting now
+/// comes no earlier than anything the state counts.
+#[test]
+fn an_admin_set_comes_after_an_order_dated_a_little_ahead() {
+    let p = shape(1);
+    let now = at("2026-04-01T10:00:00Z");
+    let ahead = now + Duration::seconds(240);
+    let mut c = Served::new(&p);
+    let upgraded = c.order(&order("b", ahead, "1000"));
+    assert_eq!(upgraded.decision.upgrades[0].at, ahead);
+    let change = p
+        .set_tier(&mut c.s, "Member", now, "review")
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.at, ahead);
+    assert_eq!((c.s.tier.as_str(), c.s.tier_since), ("Member", ahead));
+    let dates: Vec<_> = c.s.history.iter().map(|h| h.at).collect();
+    assert!(dates.is_sorted(), "{dates:?}");
+    // Made later than everything counted, it keeps its own instant.
+    let later = ahead + Duration::days(1);
+    let change = p
+        .set_tier(&mut c.s, "Silver", later, "review")
+        .unwrap()
+        .unwrap();
+    assert_eq!((change.at, c.s.tier_since), (later, later));
+}
+
 /// Found by an adversarial review: o2's Gold upgrade came after the
 /// return's instant, yet the late return dated the move down before it, so
 /// the customer held Silver "since" the return. In time they fell to

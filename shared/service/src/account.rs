@@ -3,7 +3,7 @@
 use crate::error::ApiError;
 use crate::json::{self, decode, digest, replay};
 use crate::programs::LoadedProgram;
-use crate::transact::{Snapshot, Step, UseCase};
+use crate::transact::{Dated, Snapshot, Step, UseCase};
 use crate::wire::*;
 use crate::Service;
 use chrono::{DateTime, Utc};
@@ -47,6 +47,14 @@ impl UseCase for Redeem<'_> {
 
     fn at(&self) -> DateTime<Utc> {
         self.redemption.at
+    }
+
+    fn dated(&self) -> Option<Dated> {
+        Some(Dated {
+            field: "at",
+            at: self.redemption.at,
+            sk: keys::redemption_sk(&self.redemption.redemption_id),
+        })
     }
 
     fn reads(&self) -> Vec<String> {
@@ -181,7 +189,6 @@ impl Service {
         crate::check_path_id("customerId", customer)?;
         let redemption: Redemption = decode(body, "redemption")?;
         redemption.check()?;
-        self.check_dated("at", redemption.at)?;
         let mut use_case = Redeem {
             program_id,
             customer,

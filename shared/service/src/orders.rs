@@ -7,7 +7,7 @@ use crate::customers::timestamp;
 use crate::error::ApiError;
 use crate::json::{self, decode, digest, replay};
 use crate::programs::LoadedProgram;
-use crate::transact::{Snapshot, Step, UseCase};
+use crate::transact::{Dated, Snapshot, Step, UseCase};
 use crate::wire::*;
 use crate::Service;
 use chrono::{DateTime, Utc};
@@ -57,6 +57,14 @@ impl UseCase for IngestOrder<'_> {
 
     fn at(&self) -> DateTime<Utc> {
         self.order.placed_at
+    }
+
+    fn dated(&self) -> Option<Dated> {
+        Some(Dated {
+            field: "placedAt",
+            at: self.order.placed_at,
+            sk: keys::order_sk(&self.order.order_id),
+        })
     }
 
     /// Cancelling a completed order returns it: every upgrade is judged.
@@ -228,7 +236,6 @@ impl Service {
     ) -> Result<OrderResponse, ApiError> {
         let order: Order = decode(body, "order")?;
         order.check()?;
-        self.check_dated("placedAt", order.placed_at)?;
         // The payload without its status: a pending order completed later
         // is the same order.
         let body_hash = digest(&Order {

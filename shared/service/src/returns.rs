@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::json::{self, decode, digest, replay};
 use crate::programs::LoadedProgram;
-use crate::transact::{Snapshot, Step, UseCase};
+use crate::transact::{Dated, Snapshot, Step, UseCase};
 use crate::wire::*;
 use crate::Service;
 use chrono::{DateTime, Utc};
@@ -56,6 +56,14 @@ impl UseCase for ReverseReturn<'_> {
 
     fn at(&self) -> DateTime<Utc> {
         self.ret.returned_at
+    }
+
+    fn dated(&self) -> Option<Dated> {
+        Some(Dated {
+            field: "returnedAt",
+            at: self.ret.returned_at,
+            sk: keys::return_sk(&self.ret.return_id),
+        })
     }
 
     fn reads(&self) -> Vec<String> {
@@ -195,7 +203,6 @@ impl Service {
     ) -> Result<ReturnResponse, ApiError> {
         let ret: Return = decode(body, "return")?;
         ret.check()?;
-        self.check_dated("returnedAt", ret.returned_at)?;
         let mut use_case = ReverseReturn {
             program_id,
             ret: &ret,

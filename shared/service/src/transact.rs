@@ -56,6 +56,14 @@ pub(crate) enum Step<T> {
     ReadMore,
 }
 
+/// A client's event and the instant it carries.
+pub(crate) struct Dated {
+    pub field: &'static str,
+    pub at: DateTime<Utc>,
+    /// The sort key of the event's item.
+    pub sk: String,
+}
+
 pub(crate) trait UseCase {
     type Reply;
 
@@ -63,6 +71,12 @@ pub(crate) trait UseCase {
 
     /// The instant the customer's state is prepared for.
     fn at(&self) -> DateTime<Utc>;
+
+    /// How the client dated the event, which may lie no further past the
+    /// clock than the lead allows (None: the service dates it itself).
+    fn dated(&self) -> Option<Dated> {
+        None
+    }
 
     /// Event items (by sort key) to read beside the state.
     fn reads(&self) -> Vec<String> {
@@ -135,6 +149,7 @@ impl Service {
         use_case: &mut U,
     ) -> Result<U::Reply, ApiError> {
         let mut loaded = self.program(program_id).await?;
+        self.check_not_ahead(program_id, use_case).await?;
         let mut retry = Retry::new();
         let mut known: Option<Option<StoredCustomer>> = None;
         let mut read_rounds = 0;
@@ -165,6 +180,32 @@ impl Service {
                 Err(Failure::Store(e)) => return Err(e.into()),
                 Err(Failure::Api(e)) => return Err(e),
             }
+        }
+    }
+
+    /// An event dated past the clock plus the lead is refused before
+    /// anything is decided, unless its item is stored already: then it is
+    /// the replay, the conflict or the next step of one accepted before
+    /// (under a longer lead, or by a container whose clock ran ahead), and
+    /// is answered as such.
+    async fn check_not_ahead<U: UseCase>(
+        &self,
+        program_id: &str,
+        use_case: &U,
+    ) -> Result<(), ApiError> {
+        let Some(dated) = use_case.dated() else {
+            return Ok(());
+        };
+        let Err(refusal) = self.check_dated(dated.field, dated.at) else {
+            return Ok(());
+        };
+        match self
+            .store
+            .load_event(program_id, use_case.customer(), &dated.sk)
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(refusal),
         }
     }
 
