@@ -190,6 +190,11 @@ impl Program {
             .last_event_at
             .is_some_and(|last| order.placed_at < last);
         state.saw_event(order.placed_at);
+        if order.placed_at < state.joined() {
+            // In time it was the customer's first event: `programJoin`
+            // anniversaries count from it.
+            state.joined_at = Some(order.placed_at);
+        }
         let mut rewound = self
             .lapses
             .then(|| self.rewind_for(state, order.placed_at))

@@ -17,11 +17,10 @@ use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord};
 use crate::net_walk::NetWalk;
 use crate::program::{Program, TierIndex};
-use crate::state::{CustomerState, TierChange};
+use crate::state::CustomerState;
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// A customer put back at the lower tier they held at a late order's
@@ -36,11 +35,10 @@ pub(crate) struct HeldThen {
 }
 
 impl Program {
-    /// The tier held at `at` by the history, and since when, or None when
-    /// the history does not end at the tier held now. An entry dated before
-    /// the one listed before it (a late order's upgrade superseding a later
-    /// move, or one dated back among the orders) replaces what came after
-    /// its instant; its `from` is the tier held when it was recorded, not
+    /// The tier held at `at` by the history's standing changes
+    /// ([`CustomerState::standing_changes`]), and since when, or None when
+    /// the history does not end at the tier held now. A change that
+    /// replaced later ones has the `from` held when it was recorded, not
     /// then, so before every kept change the customer held the first
     /// entry's `from`.
     pub(crate) fn tier_held_at(
@@ -48,13 +46,7 @@ impl Program {
         state: &CustomerState,
         at: DateTime<Utc>,
     ) -> Option<(TierIndex, Option<DateTime<Utc>>)> {
-        let mut line: SmallVec<[&TierChange; 8]> = SmallVec::new();
-        for change in &state.history {
-            while line.last().is_some_and(|kept| kept.at > change.at) {
-                line.pop();
-            }
-            line.push(change);
-        }
+        let line = state.standing_changes();
         if line.last()?.to != state.tier {
             return None;
         }

@@ -124,14 +124,15 @@ impl Program {
         book: &dyn RuleBook,
         until: Option<DateTime<Utc>>,
     ) -> TierIndex {
-        let history = &state.history;
         let mut tier = self.replay_start(state);
         // Admin sets and moves down by the validity rules set the tier at
         // their instant whatever the orders say; a re-evaluation after a
         // config change judges, at its instant and under its version, what
-        // remains of the orders placed before it.
-        let mut marks: Vec<&TierChange> = history
-            .iter()
+        // remains of the orders placed before it. A move a late upgrade
+        // dated before it superseded never happened.
+        let mut marks: Vec<&TierChange> = state
+            .standing_changes()
+            .into_iter()
             .filter(|c| until.is_none_or(|until| c.at <= until))
             .filter(|c| {
                 c.admin

@@ -276,6 +276,21 @@ impl CustomerState {
         }
     }
 
+    /// The changes that still stand, in time order: an entry dated before
+    /// the one listed before it (a late order's upgrade superseding a later
+    /// move, or one dated back among the orders) replaces what came after
+    /// its instant.
+    pub(crate) fn standing_changes(&self) -> smallvec::SmallVec<[&TierChange; 8]> {
+        let mut line: smallvec::SmallVec<[&TierChange; 8]> = smallvec::SmallVec::new();
+        for change in &self.history {
+            while line.last().is_some_and(|kept| kept.at > change.at) {
+                line.pop();
+            }
+            line.push(change);
+        }
+        line
+    }
+
     pub(crate) fn record_change(&mut self, change: TierChange, criteria: Vec<String>) {
         self.tier.clone_from(&change.to);
         self.tier_since = change.at;

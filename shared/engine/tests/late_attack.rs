@@ -1308,3 +1308,81 @@ fn a_second_late_order_before_a_late_upgrade_is_decided_at_the_tier_held_then() 
         }
     }
 }
+
+/// Found by an adversarial review: b5, placed before Silver's end but
+/// arriving after the job had moved the customer down there, upgraded to
+/// Gold as of its instant, so the end never came; yet a return of half of
+/// it replayed the move down as standing and landed on Member. In time the
+/// customer was Gold, then Silver from the return.
+#[test]
+fn a_return_of_a_late_order_that_upgraded_before_a_move_down_lands_as_in_time() {
+    let p = program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "u", "kind": "singleOrder", "min": "1000"}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                           "criteria": [{"id": "r", "kind": "lifetimePurchases", "min": "100000"}],
+                           "condition": "all", "onFail": "oneDown"}},
+            {"name": "Gold", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "u", "kind": "singleOrder", "min": "2500"}],
+                         "condition": "all", "upgradeType": "lazy"}}]
+    }));
+    let b1 = order("b1", at("2027-04-10T16:00:00Z"), "1200");
+    let b5 = order("b5", at("2027-05-10T10:00:00Z"), "3500");
+    let rb = ret("rb", "b5", "2027-06-09T11:00:00Z", Some("1750"));
+    let job = "2027-06-01T00:00:00Z";
+    let mut in_time = Cust::new(&p, "2027-04-10T16:00:00Z");
+    in_time.order(&b1);
+    in_time.order(&b5);
+    in_time.job(job);
+    in_time.give_back(&rb);
+    let mut late = Cust::new(&p, "2027-04-10T16:00:00Z");
+    late.order(&b1);
+    late.job(job);
+    assert_eq!(late.tier(), "Member");
+    late.order(&b5);
+    assert_eq!(late.tier(), "Gold");
+    late.give_back(&rb);
+    in_time.job("2027-06-20T00:00:00Z");
+    late.job("2027-06-20T00:00:00Z");
+    assert_eq!(in_time.tier(), "Silver");
+    assert_eq!(late.seen(), in_time.seen());
+}
+
+/// Found by an adversarial review: c0, placed before the customer's first
+/// event but arriving after it, left the join at c1, so every
+/// `programJoin` anniversary fell fifteen days late for good.
+#[test]
+fn a_late_order_placed_before_the_first_event_moves_the_join() {
+    let p = program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "u", "kind": "lifetimePurchases", "min": "1000"}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "programJoin"},
+                           "criteria": [{"id": "r", "kind": "lifetimePurchases", "min": "1"}],
+                           "condition": "all", "onFail": "oneDown"}}]
+    }));
+    let c0 = order("c0", at("2027-01-05T10:00:00Z"), "100");
+    let c1 = order("c1", at("2027-01-20T10:00:00Z"), "100");
+    let c2 = order("c2", at("2027-01-25T10:00:00Z"), "1000");
+    let mut in_time = Cust::new(&p, "2027-01-05T10:00:00Z");
+    for o in [&c0, &c1, &c2] {
+        in_time.order(o);
+    }
+    let mut late = Cust::new(&p, "2027-01-20T10:00:00Z");
+    for o in [&c1, &c0, &c2] {
+        late.order(o);
+    }
+    assert_eq!(late.s.joined(), in_time.s.joined());
+    in_time.job("2027-03-01T00:00:00Z");
+    late.job("2027-03-01T00:00:00Z");
+    assert_eq!(in_time.seen().valid_until, Some(at("2027-03-05T10:00:00Z")));
+    assert_eq!(late.seen(), in_time.seen());
+    assert_eq!(changes_out(&mut late.s), changes_out(&mut in_time.s));
+}
