@@ -11,7 +11,7 @@ use crate::period::{day_of, DayNumber};
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::Late;
 use crate::reversal::InTime;
-use crate::reversal::ReturnHistory;
+use crate::reversal::{ReturnHistory, RuleBook};
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
@@ -205,9 +205,11 @@ impl Program {
         };
         let mut decision = self.decide(state, order);
         let mut crossed_since = false;
+        let mut decided_then = false;
         if let Some(h) = &mut held_then {
             if let Some(then) = self.decided_among(h, order, orders) {
                 decision = then;
+                decided_then = true;
             }
             h.restore(state);
             crossed_since = h.keep_upgrades_past(&mut decision);
@@ -285,6 +287,11 @@ impl Program {
                 },
                 criteria,
             );
+        }
+        if decided_then && !decision.upgrades.is_empty() {
+            self.returned_since(state, &record, orders);
+            decision.tier_after = state.tier_index(self);
+            record.tier_after = state.tier.clone();
         }
         state.orders_applied += 1;
         // Decided at a lower tier held then, on windows that may miss days:
@@ -480,7 +487,7 @@ impl Program {
         let in_time = self.in_time(state, &orders, history.rules);
         let landing = in_time.rejudged().min(current);
         if landing < current {
-            let (down_at, since) = self.late_return_dates(state, &in_time, ret, landing);
+            let (down_at, since) = self.late_dates(state, &in_time, ret.returned_at, landing);
             let steps = self.reversed_steps(state, current, landing, down_at);
             for step in &steps {
                 state.record_change(
@@ -517,25 +524,130 @@ impl Program {
                 from_current: back.points_reversed - back.points_shortfall,
                 others: history.orders,
             };
-            self.rejudge_late(state, late, ret.returned_at);
+            let before = state.tier_index(self);
+            if self.rejudge_late(state, late, ret.returned_at) {
+                self.lift_after_the_end(state, &orders, history.rules, before);
+            }
         }
         back.tier_after = state.tier_index(self);
         Ok(back)
     }
 
-    /// For a return that arrived after events placed later (a late return)
-    /// and moves the customer to `landing`: when, in time, it (or a later
-    /// return with it) first took them below the tier they hold now, and
-    /// since when they have held `landing` then. An in-time return: its own
-    /// instant, and the instant of the change.
-    fn late_return_dates(
+    /// A late order decided, as in time, on the orders as they stood at
+    /// its instant upgraded the customer: returns made since, which in time
+    /// came after the upgrade, move them down as they would have then.
+    fn returned_since(
+        &self,
+        state: &mut CustomerState,
+        record: &OrderRecord,
+        orders: &[OrderRecord],
+    ) {
+        let placed = record.placed_at;
+        if !orders
+            .iter()
+            .any(|o| o.returns.iter().any(|r| r.at > placed))
+        {
+            return;
+        }
+        let all: Vec<OrderRecord> = orders
+            .iter()
+            .filter(|o| o.order_id != record.order_id)
+            .chain([record])
+            .cloned()
+            .collect();
+        let current = state.tier_index(self);
+        let in_time = self.in_time(state, &all, &crate::reversal::CurrentRulesOnly);
+        let landing = in_time.rejudged().min(current);
+        if landing >= current {
+            return;
+        }
+        let (down_at, since) = self.late_dates(state, &in_time, placed, landing);
+        let cause = all
+            .iter()
+            .find(|o| o.returns.iter().any(|r| r.at == down_at))
+            .map_or_else(
+                || format!("returns made after order {}", record.order_id),
+                |o| format!("return of order {}", o.order_id),
+            );
+        for step in self.reversed_steps(state, current, landing, down_at) {
+            state.record_change(
+                TierChange {
+                    from: self.tier_name(step.from).to_owned(),
+                    to: self.tier_name(step.to).to_owned(),
+                    at: step.at,
+                    cause: cause.clone(),
+                    config_version: None,
+                    admin: false,
+                },
+                Vec::new(),
+            );
+        }
+        if let Some(since) = since {
+            state.tier_since = since;
+        }
+    }
+
+    /// After a late return moved the customer down as of a judged end: the
+    /// orders counted since, at the tier held before (up to `before`), may
+    /// lift them again, as the first to do so would have at its instant.
+    fn lift_after_the_end(
+        &self,
+        state: &mut CustomerState,
+        orders: &[OrderRecord],
+        book: &dyn RuleBook,
+        before: TierIndex,
+    ) {
+        let (Some(end), held) = (state.judged.as_ref().map(|j| j.at), state.tier_index(self))
+        else {
+            return;
+        };
+        let in_time = self.in_time(state, orders, book);
+        let lifted = in_time.rejudged().min(before);
+        if lifted <= held {
+            return;
+        }
+        let instants = in_time.instants();
+        let after = &instants[instants.partition_point(|t| *t <= end)..];
+        // Each instant is a replay of the orders: past the bound, the lift
+        // is dated at the latest.
+        let at = match after.len() {
+            0 => return,
+            n if n > LATE_RETURN_INSTANTS => after[n - 1],
+            _ => match after.iter().find(|t| in_time.tier_after(**t) >= lifted) {
+                Some(at) => *at,
+                None => return,
+            },
+        };
+        // Not a cause the replay reads as setting the tier: the orders
+        // tell this lift again.
+        let cause = orders.iter().find(|o| o.placed_at == at).map_or_else(
+            || String::from("orders"),
+            |o| format!("order {}", o.order_id),
+        );
+        let change = TierChange {
+            from: self.tier_name(held).to_owned(),
+            to: self.tier_name(lifted).to_owned(),
+            at,
+            cause,
+            config_version: Some(self.version()),
+            admin: false,
+        };
+        state.record_change(change, Vec::new());
+    }
+
+    /// For an event at `returned` that arrived after events placed later (a
+    /// late return, or a late order that returns made since move down) and
+    /// moves the customer to `landing`: when, in time, a return first took
+    /// them below the tier they hold now, and since when they have held
+    /// `landing` then. An event in time: its own instant, and the instant
+    /// of the change.
+    fn late_dates(
         &self,
         state: &CustomerState,
         in_time: &InTime<'_>,
-        ret: &Return,
+        returned: DateTime<Utc>,
         landing: TierIndex,
     ) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
-        let returned = ret.returned_at;
         if state.last_event_at.is_none_or(|last| last <= returned) {
             return (returned, None);
         }

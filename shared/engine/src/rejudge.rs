@@ -308,13 +308,25 @@ impl Program {
             }
             _ => false,
         };
+        let in_grace = matches!(judged.outcome, Outcome::Grace { .. });
+        let end = judged.at;
         state.judged = Some(judged);
+        let now = state.last_event_at;
         if changed {
             // What the new outcome makes due by now (a grace that ran out,
             // the warnings of a period restored) is judged in time order.
-            if let Some(now) = state.last_event_at {
+            if let Some(now) = now {
                 self.expire(state, now);
             }
+        }
+        // Events counted after the end, during its grace, may meet the
+        // condition once the late one counts: in time one of them renewed
+        // the tier. Judged on the figures now, as the latest of them does
+        // (the renewal is dated at it; an earlier one may have been first).
+        if let Some(now) = now.filter(|now| in_grace && *now > end) {
+            // As in time, the judgment keeps its grace outcome: the
+            // renewal came after it.
+            return self.recover_in_grace(state, now).is_some() || changed;
         }
         changed
     }

@@ -1386,3 +1386,150 @@ fn a_late_order_placed_before_the_first_event_moves_the_join() {
     assert_eq!(late.seen(), in_time.seen());
     assert_eq!(changes_out(&mut late.s), changes_out(&mut in_time.s));
 }
+
+/// Member, and Silver by one order of `upgrade_min`, kept for a month from
+/// its start by `retention` (one criterion), `oneDown` after `grace` days.
+fn kept_by(upgrade_min: &str, retention: Value, grace: u32) -> Program {
+    program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "s1", "measure": "billAmount", "period": {"months": 1}},
+                     {"id": "v1", "measure": "visits", "period": {"months": 1}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "u", "kind": "singleOrder", "min": upgrade_min}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                           "criteria": [retention], "condition": "all",
+                           "onFail": "oneDown", "graceDays": grace}}]
+    }))
+}
+
+/// Both customers fed `events` (index order for the late one, time order
+/// for the other), then the job at `job`.
+fn fed<'a>(p: &'a Program, start: &str, events: &[Ev], job: &str) -> (Cust<'a>, Cust<'a>) {
+    let mut in_time = Cust::new(p, start);
+    let mut late = Cust::new(p, start);
+    let mut sorted: Vec<&Ev> = events.iter().collect();
+    sorted.sort_by_key(|e| e.at());
+    for e in sorted {
+        in_time.apply(e);
+    }
+    for e in events {
+        late.apply(e);
+    }
+    in_time.job(job);
+    late.job(job);
+    (in_time, late)
+}
+
+/// Found by an adversarial review: r2, made before Silver's end on 10
+/// February but arriving after o3 (15 February), failed the renewal the
+/// end had granted. In time the customer met the condition again during
+/// the grace with o3 and kept Silver; late, the grace ran out although the
+/// condition held when the return came.
+#[test]
+fn a_renewal_a_late_return_fails_is_recovered_in_the_grace_by_what_came_after() {
+    let p = kept_by(
+        "1000",
+        json!({"id": "r", "kind": "tracker", "tracker": "s1", "min": "500"}),
+        10,
+    );
+    let events = [
+        Ev::Order(order("o1", at("2027-01-10T10:00:00Z"), "1000")),
+        Ev::Order(order("o2", at("2027-02-05T10:00:00Z"), "600")),
+        Ev::Order(order("o3", at("2027-02-15T10:00:00Z"), "1000")),
+        Ev::Return(ret("r2", "o2", "2027-02-08T10:00:00Z", None)),
+    ];
+    let (in_time, late) = fed(&p, "2027-01-10T10:00:00Z", &events, "2027-03-01T00:00:00Z");
+    assert_eq!(in_time.tier(), "Silver");
+    assert_eq!(late.seen(), in_time.seen());
+}
+
+/// Found by an adversarial review: a5, placed before Silver's end on 3
+/// February, arrived after a3 (6 February, in the grace the end started).
+/// In time a3 made the fourth visit and renewed Silver; late, a5 made it
+/// and nothing looked at the grace again, which ran out.
+#[test]
+fn a_late_order_that_completes_the_condition_during_the_grace_renews() {
+    let p = kept_by(
+        "4000",
+        json!({"id": "r", "kind": "tracker", "tracker": "v1", "min": 4}),
+        15,
+    );
+    let o = |id: &str, when: &str, amount: &str| Ev::Order(order(id, at(when), amount));
+    let events = [
+        o("a0", "2027-01-03T10:00:00Z", "5000"),
+        o("a1", "2027-01-16T10:00:00Z", "100"),
+        o("a2", "2027-01-22T10:00:00Z", "100"),
+        o("a3", "2027-02-06T10:00:00Z", "100"),
+        o("a5", "2027-01-29T10:00:00Z", "100"),
+    ];
+    let (in_time, late) = fed(&p, "2027-01-03T10:00:00Z", &events, "2027-02-25T00:00:00Z");
+    assert_eq!(in_time.tier(), "Silver");
+    assert_eq!(late.seen(), in_time.seen());
+}
+
+/// Found by an adversarial review: as above without a grace, r2 moved the
+/// customer down as of the end, but o3, counted since at Silver, was not
+/// decided again: in time it lifted them back to Silver on 15 February.
+#[test]
+fn a_move_down_a_late_return_makes_is_followed_by_the_upgrades_that_came_after() {
+    let p = kept_by(
+        "1000",
+        json!({"id": "r", "kind": "tracker", "tracker": "s1", "min": "500"}),
+        0,
+    );
+    let events = [
+        Ev::Order(order("o1", at("2027-01-10T10:00:00Z"), "1000")),
+        Ev::Order(order("o2", at("2027-02-05T10:00:00Z"), "600")),
+        Ev::Order(order("o3", at("2027-02-15T10:00:00Z"), "1000")),
+        Ev::Return(ret("r2", "o2", "2027-02-08T10:00:00Z", None)),
+    ];
+    let (in_time, late) = fed(&p, "2027-01-10T10:00:00Z", &events, "2027-03-01T00:00:00Z");
+    assert_eq!(
+        (in_time.tier(), in_time.s.tier_since),
+        ("Silver", at("2027-02-15T10:00:00Z"))
+    );
+    assert_eq!(late.seen(), in_time.seen());
+}
+
+/// Found by an adversarial review: o3 arrived after r0 had returned half of
+/// o0 and was decided, as in time, on o0 as it stood at o3's instant,
+/// which made the customer Gold; r0, made since, was not applied to that
+/// upgrade. In time r0 took them from Gold to Silver ten hours later.
+#[test]
+fn a_late_order_upgrading_on_an_order_returned_since_is_moved_down_by_that_return() {
+    let p = program(json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "u", "kind": "singleOrder", "min": "1000"}],
+                         "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "u", "kind": "singleOrder", "min": "4000"}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                           "criteria": [{"id": "r", "kind": "lifetimePurchases", "min": "100000"}],
+                           "condition": "all", "onFail": "base"}}]
+    }));
+    let events = [
+        Ev::Order(order("o0", at("2027-01-04T10:00:00Z"), "4000")),
+        Ev::Return(ret("r0", "o0", "2027-02-27T14:00:00Z", Some("2000"))),
+        Ev::Order(order("o1", at("2027-02-28T18:00:00Z"), "300")),
+        Ev::Order(order("o3", at("2027-02-27T04:00:00Z"), "1500")),
+    ];
+    let (mut in_time, mut late) = fed(&p, "2027-01-04T10:00:00Z", &events, "2027-03-20T00:00:00Z");
+    assert_eq!(
+        (in_time.tier(), in_time.s.tier_since),
+        ("Silver", at("2027-02-27T14:00:00Z"))
+    );
+    assert_eq!(late.seen(), in_time.seen());
+    let last = |c: &mut Cust<'_>| {
+        changes_out(&mut c.s)
+            .last()
+            .map(|(f, t, at, _)| (f.clone(), t.clone(), *at))
+    };
+    assert_eq!(last(&mut late), last(&mut in_time));
+}
