@@ -403,6 +403,7 @@ on_both_engines!(
     a_late_order_a_later_orders_window_completes_upgrades_from_that_order,
     a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set,
     a_late_return_dates_no_move_down_before_the_upgrade_it_undoes,
+    what_came_after_an_end_a_late_return_fails_counts_as_in_time,
 );
 
 /// Silver at $3,000 (lazy) and a validity of a year from the tier's start.
@@ -617,4 +618,61 @@ async fn a_late_return_dates_no_move_down_before_the_upgrade_it_undoes(api: Api)
         changes.last().unwrap(),
         &("Silver".to_owned(), "2026-03-10T10:00:00Z".to_owned())
     );
+}
+
+/// Found by an adversarial fuzz: r2, made before Silver's end on 10
+/// February, arrives after o3 (15 February). With a grace, o3 met the
+/// condition in it and renewed Silver in time; without one, the customer
+/// fell to Member at the end and o3 lifted them back. Program `g<grace>`,
+/// customers `in` (in time) and `late`.
+async fn what_came_after_an_end_a_late_return_fails_counts_as_in_time(api: Api) {
+    for grace in [10, 0] {
+        let p = format!("g{grace}");
+        let config = json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "trackers": [{"id": "s1", "measure": "billAmount", "period": {"months": 1}}],
+            "tiers": [{"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1",
+                 "upgrade": {"criteria": [{"id": "u", "kind": "singleOrder", "min": "1000"}],
+                             "condition": "all", "upgradeType": "lazy"},
+                 "retention": {"validity": {"months": 1, "from": "tierStart"},
+                     "criteria": [{"id": "r", "kind": "tracker", "tracker": "s1", "min": "500"}],
+                     "condition": "all", "onFail": "oneDown", "graceDays": grace}}]
+        });
+        api.program(&p, &config).await;
+        let ret = |customer: &str| {
+            json!({"returnId": "r2", "orderId": "o2", "customerId": customer,
+                   "returnedAt": "2027-02-08T10:00:00Z"})
+        };
+        let o3 = "2027-02-15T10:00:00Z";
+        for (customer, late) in [("in", false), ("late", true)] {
+            api.order(&p, customer, "o1", "2027-01-10T10:00:00Z", "1000")
+                .await;
+            api.order(&p, customer, "o2", "2027-02-05T10:00:00Z", "600")
+                .await;
+            if !late {
+                let r = api
+                    .post(&format!("/programs/{p}/returns"), &ret(customer))
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.body);
+            }
+            api.order(&p, customer, "o3", o3, "1000").await;
+            if late {
+                let r = api
+                    .post(&format!("/programs/{p}/returns"), &ret(customer))
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.body);
+            }
+        }
+        api.run_scheduled("2027-03-01T00:00:00Z").await;
+        let seen =
+            |s: &Value| ["tier", "tierSince", "validUntil", "inGraceUntil"].map(|f| s[f].clone());
+        let in_time = api.status(&p, "in", "2027-03-01T00:00:00Z").await;
+        let late = api.status(&p, "late", "2027-03-01T00:00:00Z").await;
+        assert_eq!(in_time["tier"], "Silver", "{in_time}");
+        assert_eq!(seen(&late), seen(&in_time), "grace {grace}: {late}");
+        if grace == 0 {
+            assert_eq!(in_time["tierSince"], o3, "{in_time}");
+        }
+    }
 }

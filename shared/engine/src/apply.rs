@@ -681,10 +681,11 @@ impl Program {
         let down_at = down_at.unwrap_or(returned);
         let since = changed_at
             .unwrap_or_else(|| self.reached(state, in_time, before, landing, start, returned));
-        // Under a retention rule the tier's start is where its validity
-        // counts from; the periods that would have run from an earlier
-        // start are not replayed, so it stays no earlier than the return.
-        let since = if self.lapses {
+        // Under a retention rule of the landing tier its start is where its
+        // validity counts from; the periods that would have run from an
+        // earlier start are not replayed, so it stays no earlier than the
+        // return. A tier without one has no periods to run.
+        let since = if self.tiers[landing].retention.is_some() {
             since.max(returned)
         } else {
             since

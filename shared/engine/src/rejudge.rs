@@ -312,23 +312,50 @@ impl Program {
         let end = judged.at;
         state.judged = Some(judged);
         let now = state.last_event_at;
-        if changed {
+        // Events counted after the end, during its grace, may meet the
+        // condition once the late one counts: in time the first of them to
+        // do so renewed the tier. Judged on the figures of the latest
+        // instant known when the grace still runs then (nothing counted
+        // came after it). Past the grace, only for a rule of windows, on
+        // the figures of the last instant before the grace's last day
+        // (windows count whole days, and that day may hold orders placed
+        // after the grace): between events a window only loses days, so
+        // the condition holds then only if it held at one of the grace's
+        // events, while a lifetime figure would count orders placed after
+        // the grace. The renewal is dated there, as from the end; as in
+        // time, the judgment keeps its grace outcome.
+        let recovered = match (in_grace, now, state.grace_until) {
+            (true, Some(now), Some(grace)) if now < grace => {
+                now > end && self.recover_in_grace(state, now).is_some()
+            }
+            (true, Some(_), Some(grace)) if self.windows_only(state) => {
+                let last_day = grace
+                    .date_naive()
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc();
+                let by = last_day - chrono::Duration::nanoseconds(1);
+                by > end && self.recover_in_grace(state, by).is_some()
+            }
+            _ => false,
+        };
+        if changed || recovered {
             // What the new outcome makes due by now (a grace that ran out,
             // the warnings of a period restored) is judged in time order.
             if let Some(now) = now {
                 self.expire(state, now);
             }
         }
-        // Events counted after the end, during its grace, may meet the
-        // condition once the late one counts: in time one of them renewed
-        // the tier. Judged on the figures now, as the latest of them does
-        // (the renewal is dated at it; an earlier one may have been first).
-        if let Some(now) = now.filter(|now| in_grace && *now > end) {
-            // As in time, the judgment keeps its grace outcome: the
-            // renewal came after it.
-            return self.recover_in_grace(state, now).is_some() || changed;
-        }
-        changed
+        changed || recovered
+    }
+
+    /// Whether the retention rule of the tier held counts windows only.
+    fn windows_only(&self, state: &CustomerState) -> bool {
+        self.retention_of(state).is_some_and(|(_, r)| {
+            r.rule
+                .criteria
+                .iter()
+                .all(|c| c.kind == CriterionKind::Tracker)
+        })
     }
 
     /// A move down still stands while nothing changed the tier after it.

@@ -32,7 +32,7 @@ pub struct AtRisk {
 }
 
 impl Program {
-    fn retention_of(&self, state: &CustomerState) -> Option<(TierIndex, &Retention)> {
+    pub(crate) fn retention_of(&self, state: &CustomerState) -> Option<(TierIndex, &Retention)> {
         let tier = state.tier_index(self);
         self.tiers[tier].retention.as_ref().map(|r| (tier, r))
     }

@@ -757,6 +757,36 @@ fn under_a_retention_rule_a_late_return_starts_the_tier_no_earlier_than_itself()
     assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Silver", back));
 }
 
+/// Found by an adversarial review: the start was kept no earlier than the
+/// return whenever any tier had a retention rule, so a late return landing
+/// on Silver, which has none, moved Silver's start from 10 January (as in
+/// time) to the return.
+#[test]
+fn a_late_return_landing_on_a_tier_without_retention_keeps_its_start() {
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": 5000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "lifetimePurchases", "min": "1"}],
+                "condition": "all", "onFail": "oneDown"}}]});
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let mut late = Served::new(&p);
+    late.order(&order("o1", at("2027-01-10T10:00:00Z"), "1000"));
+    late.order(&order("o2", at("2027-02-01T10:00:00Z"), "2000"));
+    late.order(&order("o3", at("2027-02-10T10:00:00Z"), "2000"));
+    assert_eq!(late.s.tier, "Gold");
+    late.give_back("o2", at("2027-02-05T10:00:00Z"), Decimal::from(2000));
+    assert_eq!(
+        (late.s.tier.as_str(), late.s.tier_since),
+        ("Silver", at("2027-01-10T10:00:00Z"))
+    );
+}
+
 /// A return of `percent` of one of `all`'s orders placed up to its `k`-th,
 /// made `minutes` after the `k`-th.
 fn return_among(all: &[Order], k: usize, which: usize, percent: u32, minutes: i64) -> Return {
