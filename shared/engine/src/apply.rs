@@ -189,6 +189,7 @@ impl Program {
         let late = state
             .last_event_at
             .is_some_and(|last| order.placed_at < last);
+        let arrived = state.tier_index(self);
         state.saw_event(order.placed_at);
         if order.placed_at < state.joined() {
             // In time it was the customer's first event: `programJoin`
@@ -289,7 +290,7 @@ impl Program {
             );
         }
         if decided_then && !decision.upgrades.is_empty() {
-            self.returned_since(state, &record, orders);
+            self.returned_since(state, &record, orders, arrived);
             decision.tier_after = state.tier_index(self);
             record.tier_after = state.tier.clone();
         }
@@ -535,12 +536,16 @@ impl Program {
 
     /// A late order decided, as in time, on the orders as they stood at
     /// its instant upgraded the customer: returns made since, which in time
-    /// came after the upgrade, move them down as they would have then.
+    /// came after the upgrade, move them down as they would have then, but
+    /// never below `arrived`, the tier held when it came (an order only
+    /// adds; the replay judges every order under the current rules, which
+    /// may have been raised since the others were decided).
     fn returned_since(
         &self,
         state: &mut CustomerState,
         record: &OrderRecord,
         orders: &[OrderRecord],
+        arrived: TierIndex,
     ) {
         let placed = record.placed_at;
         if !orders
@@ -557,7 +562,7 @@ impl Program {
             .collect();
         let current = state.tier_index(self);
         let in_time = self.in_time(state, &all, &crate::reversal::CurrentRulesOnly);
-        let landing = in_time.rejudged().min(current);
+        let landing = in_time.rejudged().max(arrived).min(current);
         if landing >= current {
             return;
         }
@@ -992,10 +997,16 @@ impl Program {
         // a little past the clock (within the lead) moved the customer at
         // its own instant, and a setting dated before it would read as
         // overruled by it.
-        let at = [state.last_event_at, state.history.last().map(|c| c.at)]
+        let latest = [state.last_event_at, state.history.last().map(|c| c.at)]
             .into_iter()
             .flatten()
-            .fold(at, DateTime::max);
+            .max();
+        // Strictly after: a replay applies an admin setting before the
+        // orders of its own instant.
+        let at = match latest {
+            Some(latest) if latest >= at => latest + chrono::Duration::milliseconds(1),
+            _ => at,
+        };
         // What fell due by then is judged first, as before every event.
         self.expire(state, at);
         if state.tier_index(self) == index && state.tier == tier {

@@ -326,7 +326,7 @@ impl Program {
         // time, the judgment keeps its grace outcome.
         let recovered = match (in_grace, now, state.grace_until) {
             (true, Some(now), Some(grace)) if now < grace => {
-                now > end && self.recover_in_grace(state, now).is_some()
+                now > end && self.recovers_by(state, now)
             }
             (true, Some(_), Some(grace)) if self.windows_only(state) => {
                 let last_day = grace
@@ -334,7 +334,7 @@ impl Program {
                     .and_time(chrono::NaiveTime::MIN)
                     .and_utc();
                 let by = last_day - chrono::Duration::nanoseconds(1);
-                by > end && self.recover_in_grace(state, by).is_some()
+                by > end && self.recovers_by(state, by)
             }
             _ => false,
         };
@@ -346,6 +346,13 @@ impl Program {
             }
         }
         changed || recovered
+    }
+
+    /// Whether the grace is recovered as of `by`, once the points due to
+    /// expire by then (a late order's lot among them) have expired.
+    fn recovers_by(&self, state: &mut CustomerState, by: DateTime<Utc>) -> bool {
+        self.expire(state, by);
+        self.recover_in_grace(state, by).is_some()
     }
 
     /// Whether the retention rule of the tier held counts windows only.

@@ -521,10 +521,17 @@ fn an_admin_set_comes_after_an_order_dated_a_little_ahead() {
         .set_tier(&mut c.s, "Member", now, "review")
         .unwrap()
         .unwrap();
-    assert_eq!(change.at, ahead);
-    assert_eq!((c.s.tier.as_str(), c.s.tier_since), ("Member", ahead));
+    // Strictly after: a replay applies a setting before the orders of its
+    // own instant.
+    let after = ahead + Duration::milliseconds(1);
+    assert_eq!(change.at, after);
+    assert_eq!((c.s.tier.as_str(), c.s.tier_since), ("Member", after));
     let dates: Vec<_> = c.s.history.iter().map(|h| h.at).collect();
     assert!(dates.is_sorted(), "{dates:?}");
+    // A later order placed before the setting does not lift the customer
+    // over it.
+    c.order(&order("c", now + Duration::seconds(120), "1000"));
+    assert_eq!(c.s.tier, "Member");
     // Made later than everything counted, it keeps its own instant.
     let later = ahead + Duration::days(1);
     let change = p

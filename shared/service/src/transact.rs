@@ -199,9 +199,8 @@ impl Service {
         let Err(refusal) = self.check_dated(dated.field, dated.at) else {
             return Ok(());
         };
-        match self
-            .store
-            .load_event(program_id, use_case.customer(), &dated.sk)
+        let customer = use_case.customer();
+        match crate::retry::store_call(|| self.store.load_event(program_id, customer, &dated.sk))
             .await?
         {
             Some(_) => Ok(()),
