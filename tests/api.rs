@@ -1034,8 +1034,12 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
             {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
                 {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
                 "condition": "all", "upgradeType": "eager"},
+             // Lifetime purchases, not a tracker: a retention rule's tracker
+             // counts from the day the rule was published, the day this test
+             // runs, which would drop o3 (dated 2026-12-01) from the
+             // day after on.
              "retention": {"validity": {"months": 12, "from": "tierStart"},
-                "criteria": [{"id": "keep", "kind": "tracker", "min": "2000", "tracker": "spend12m"}],
+                "criteria": [{"id": "keep", "kind": "lifetimePurchases", "min": "5000"}],
                 "condition": "all", "onFail": "oneDown", "graceDays": 0, "warnDaysBefore": [30, 7]}}
         ]
     });
