@@ -562,7 +562,22 @@ impl Program {
             .collect();
         let current = state.tier_index(self);
         let in_time = self.in_time(state, &all, &crate::reversal::CurrentRulesOnly);
-        let landing = in_time.rejudged().max(arrived).min(current);
+        let with_returns = in_time.rejudged();
+        // The replay counts each order's points as awarded, which may judge
+        // the crossing otherwise than the decision did (an eager crossing
+        // paid at a lower rate): only what the returns themselves take away
+        // moves the customer.
+        let as_it_stood: Vec<OrderRecord> = all
+            .iter()
+            .map(|o| o.as_it_stood(placed).into_owned())
+            .collect();
+        let without_returns = self
+            .in_time(state, &as_it_stood, &crate::reversal::CurrentRulesOnly)
+            .rejudged();
+        if with_returns >= without_returns {
+            return;
+        }
+        let landing = with_returns.max(arrived).min(current);
         if landing >= current {
             return;
         }

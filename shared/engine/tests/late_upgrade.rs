@@ -876,3 +876,50 @@ proptest! {
         }
     }
 }
+
+/// Found by `fuzz_decision`: a late order decided on the orders as they
+/// stood crossed by eager to a tier that earns less than the one held, so
+/// its points as awarded fall short of the threshold it crossed. A return
+/// made since, of an order that played no part in the crossing, must not
+/// move the customer down: the replay without that return falls short too.
+#[test]
+fn a_return_that_took_nothing_from_a_late_crossing_does_not_undo_it() {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "food1d", "measure": "points", "filter": {"category": "food"},
+            "period": {"days": 1}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "93.083856", "upgrade": {"criteria": [
+                {"id": "A", "kind": "lifetimePoints", "min": 1}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "A", "kind": "tracker", "tracker": "food1d", "min": "83204.66001"}],
+                "condition": "all", "upgradeType": "eager"}}
+        ]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let mut c = Served::new(&p);
+    let start = at("2026-01-01T00:00:00Z");
+    let early = start - Duration::seconds(104_558);
+    c.order(&order("o0", start, "1.00"));
+    c.order(&order("o1", early, "1.00"));
+    c.give_back("o0", start, Decimal::ONE);
+    assert_eq!(c.s.tier, "Silver", "o1 holds Silver on its own");
+    let mut food = order("o2", early, "893.87");
+    food.line_items = vec![LineItem {
+        sku: "s".into(),
+        category: Some("food".into()),
+        price: Decimal::ZERO,
+        quantity: Decimal::ONE,
+    }];
+    let applied = c.order(&food);
+    assert_eq!(applied.decision.upgrades.len(), 1);
+    assert_eq!(applied.decision.tier_after, 2);
+    assert_eq!(c.s.tier, "Gold");
+    let last = c.s.history.last().unwrap();
+    assert_eq!(
+        (last.to.as_str(), last.cause.as_str()),
+        ("Gold", "order o2")
+    );
+}
