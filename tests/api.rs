@@ -530,6 +530,38 @@ async fn the_expiry_job_twice_gives_the_same_state(api: Api) {
     );
 }
 
+/// The suite's API dates config versions at 2026-11-30 (`published_at`
+/// below): an order in the window but before that day does not count for
+/// the retention rule, one after it does, whatever day the suite runs (on
+/// the clock, publication on the day this test was written, 2026-12-02,
+/// would leave out the order of 1 December too).
+async fn a_fixed_publication_day_is_where_retention_trackers_start(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend12m", "measure": "billAmount", "period": {"months": 12}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "keep", "kind": "tracker", "min": "9000", "tracker": "spend12m"}],
+                "condition": "all", "onFail": "oneDown", "warnDaysBefore": [30]}}
+        ]
+    });
+    api.program("fixed", &config).await;
+    api.order("fixed", "c", "before", "2026-11-01T10:00:00Z", "3000")
+        .await;
+    api.order("fixed", "c", "after", "2026-12-01T10:00:00Z", "2500")
+        .await;
+    let risk = api.status("fixed", "c", "2027-10-15T00:00:00Z").await["atRisk"].clone();
+    assert_eq!(
+        (&risk["on"], &risk["criteria"][0]["actual"]),
+        (&json!("2027-11-01T10:00:00Z"), &json!("2500")),
+        "{risk}"
+    );
+}
+
 async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
     let config = json!({
         "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
@@ -1320,7 +1352,6 @@ on_both_engines!(
     a_reevaluation_left_by_a_stopped_process_resumes_when_read,
     the_job_in_shard_steps_adds_up_to_one_run,
     tier_events_are_written_with_the_change_and_published_once,
-    a_tier_warns_gives_grace_and_lapses_through_the_api,
     ako_silver_by_entry_goal_or_single_order,
     capillary_upgrade_types_award_400_600_and_200_plus_300,
     capillary_progress_shows_what_remains,
@@ -1330,4 +1361,12 @@ on_both_engines!(
     pending_orders_count_when_completed_and_cancellation_returns_them,
     config_versions_and_admin_tier_changes,
     the_expiry_job_twice_gives_the_same_state,
+);
+
+// Their retention rules count trackers from the day the rule was published:
+// fixed, so these histories end the same whatever day the suite runs.
+on_both_engines!(
+    published_at = "2026-11-30T00:00:00Z";
+    a_tier_warns_gives_grace_and_lapses_through_the_api,
+    a_fixed_publication_day_is_where_retention_trackers_start,
 );

@@ -394,7 +394,6 @@ async fn a_return_dated_before_its_order_is_refused_or_changes_no_past_end(api: 
 on_both_engines!(
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
-    many_customers_late_orders_sent_twice_at_once,
     a_customer_owing_many_notices_is_caught_up_by_a_late_order,
     a_return_dated_before_its_order_is_refused_or_changes_no_past_end,
     a_late_order_that_undoes_nothing_reports_the_tier_the_customer_has,
@@ -403,6 +402,13 @@ on_both_engines!(
     a_late_order_a_later_orders_window_completes_upgrades_from_that_order,
     a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set,
     a_late_return_dates_no_move_down_before_the_upgrade_it_undoes,
+);
+
+// Their retention rules count trackers from the day the rule was published:
+// fixed, so these histories end the same whatever day the suite runs.
+on_both_engines!(
+    published_at = "2026-11-30T00:00:00Z";
+    many_customers_late_orders_sent_twice_at_once,
     what_came_after_an_end_a_late_return_fails_counts_as_in_time,
 );
 

@@ -66,6 +66,24 @@ impl Api {
 
     /// An API that refuses events dated more than `seconds` past its clock.
     pub async fn start_with_event_lead(engine: Engine, seconds: u64) -> Api {
+        Api::start_configured(engine, seconds, None).await
+    }
+
+    /// An API (accepting any date) that dates every config version at
+    /// `published` (RFC 3339) instead of its clock. Retention rules with
+    /// trackers count from their publication; a test that replays a fixed
+    /// history under one fixes the day, or its outcome would change once
+    /// the calendar passes the history's dates.
+    pub async fn start_published_at(engine: Engine, published: &str) -> Api {
+        let at = published.parse().expect("an RFC 3339 instant");
+        Api::start_configured(engine, u64::MAX, Some(at)).await
+    }
+
+    async fn start_configured(
+        engine: Engine,
+        seconds: u64,
+        published: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Api {
         let table = format!(
             "e2e-{}-{}",
             std::process::id(),
@@ -90,6 +108,7 @@ impl Api {
             remote: None,
             region: None,
             max_event_lead_seconds: seconds,
+            config_published_at: published,
         };
         let running = local_api::start(&args).await.expect("local API starts");
         Api {
@@ -340,9 +359,27 @@ pub fn order(customer: &str, id: &str, at: &str, amount: &str) -> Value {
     })
 }
 
-/// Defines each listed async test fn (taking an `Api`) once per engine.
+/// Defines each listed async test fn (taking an `Api`) once per engine;
+/// after `published_at = "<instant>";`, on APIs that date every config
+/// version then ([`Api::start_published_at`]).
 #[macro_export]
 macro_rules! on_both_engines {
+    (published_at = $at:literal; $($name:ident),* $(,)?) => {
+        mod embedded_published {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::Api::start_published_at($crate::Engine::Embedded, $at).await).await
+            }
+            )*
+        }
+        mod dynamodb_local_published {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name($crate::Api::start_published_at($crate::Engine::DynamoDbLocal, $at).await).await
+            }
+            )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod embedded {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]

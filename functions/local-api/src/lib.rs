@@ -63,6 +63,12 @@ pub struct Args {
           default_value_t = tier_service::DEFAULT_EVENT_LEAD_SECONDS,
           value_parser = lead_seconds)]
     pub max_event_lead_seconds: u64,
+    /// Date every config version this API publishes at this instant
+    /// (RFC 3339) instead of its clock: a retention rule's trackers count
+    /// from it and a re-evaluation judges as of it. For replaying a fixed
+    /// history the same on any day; unset, the clock.
+    #[arg(long, env = "CONFIG_PUBLISHED_AT")]
+    pub config_published_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn lead_seconds(text: &str) -> Result<u64, String> {
@@ -390,7 +396,10 @@ pub async fn start(args: &Args) -> Result<Running, BoxError> {
             (store, name, Some(engine))
         }
     };
-    let service = Service::new(store).with_event_lead(args.max_event_lead_seconds);
+    let mut service = Service::new(store).with_event_lead(args.max_event_lead_seconds);
+    if let Some(at) = args.config_published_at {
+        service = service.with_configs_published_at(at);
+    }
     let mut running = serve(service, args.port, &endpoint).await?;
     running._engine = engine;
     Ok(running)
@@ -490,4 +499,49 @@ async fn proxy(
     Incoming(request): Incoming,
 ) -> Response {
     to_response(backend.serve(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+    use clap::Parser;
+
+    fn parse(flags: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("local-api").chain(flags.iter().copied()))
+    }
+
+    #[test]
+    fn a_publication_instant_is_rfc3339_or_refused() {
+        let fixed = parse(&["--config-published-at", "2026-11-30T02:00:00+02:00"]).unwrap();
+        assert_eq!(
+            fixed.config_published_at.map(|at| at.to_rfc3339()),
+            Some("2026-11-30T00:00:00+00:00".to_owned())
+        );
+        assert_eq!(parse(&[]).unwrap().config_published_at, None);
+        for bad in [
+            "",
+            "2026-11-30",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "+275760-09-13T00:00:00Z",
+        ] {
+            assert!(parse(&["--config-published-at", bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_event_lead_is_whole_seconds() {
+        assert_eq!(
+            parse(&["--max-event-lead-seconds", "0"])
+                .unwrap()
+                .max_event_lead_seconds,
+            0
+        );
+        for bad in ["-1", "1.5", "300s", "", "99999999999999999999999"] {
+            assert!(
+                parse(&["--max-event-lead-seconds", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -39,6 +39,9 @@ pub struct Service {
     /// How far past this process's clock an order, return or redemption
     /// may be dated ([`EVENT_LEAD_ENV`]).
     event_lead: chrono::Duration,
+    /// The instant every config version is dated at instead of the clock
+    /// ([`Service::with_configs_published_at`]).
+    configs_published_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The environment variable that sets, in whole seconds, how far past the
@@ -73,6 +76,7 @@ impl Service {
             versions: RwLock::new(HashMap::new()),
             config_ttl,
             event_lead: lead(DEFAULT_EVENT_LEAD_SECONDS),
+            configs_published_at: None,
         }
     }
 
@@ -81,6 +85,21 @@ impl Service {
     pub fn with_event_lead(mut self, seconds: u64) -> Self {
         self.event_lead = lead(seconds);
         self
+    }
+
+    /// The same service dating every config version it publishes at `at`
+    /// instead of its clock: a retention rule's trackers count from it and
+    /// a re-evaluation judges as of it. For replaying a fixed history whose
+    /// outcome must not depend on the day it is replayed (the local API's
+    /// `--config-published-at`).
+    pub fn with_configs_published_at(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.configs_published_at = Some(at);
+        self
+    }
+
+    /// When a config version stored now counts as published.
+    pub(crate) fn publication_instant(&self) -> chrono::DateTime<chrono::Utc> {
+        self.configs_published_at.unwrap_or_else(chrono::Utc::now)
     }
 
     /// Refuses an event dated past the clock plus the lead allowed.

@@ -191,7 +191,7 @@ impl Service {
             let reevaluate = old
                 .as_ref()
                 .is_some_and(|old| crate::jobs::could_upgrade(old, program.config()));
-            let published = chrono::Utc::now();
+            let published = self.publication_instant();
             let before = previous
                 .as_ref()
                 .map(retention_since_of)
