@@ -29,7 +29,10 @@ async fn explains_the_next_tier_and_what_an_order_needed(api: Api) {
     api.order("p", "c", "o2", "2026-03-02T00:00:00Z", "200")
         .await;
 
-    let r = api.get("/programs/p/customers/c/explain").await;
+    // As of a day the visits are in their window (now, they leave it).
+    let r = api
+        .get("/programs/p/customers/c/explain?asOf=2026-03-15T00:00:00Z")
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let e = r.body;
     assert_eq!(e["tier"], "Gold");
@@ -164,10 +167,12 @@ async fn refuses_what_it_cannot_explain_and_writes_nothing(api: Api) {
         )
         .await;
     }
-    let r = api.get("/programs/p/customers/c/explain").await;
+    let r = api
+        .get("/programs/p/customers/c/explain?asOf=2026-03-15T00:00:00Z")
+        .await;
     assert_eq!((r.status, r.code()), (422, "no_tier_above"), "{}", r.body);
     let r = api
-        .get("/programs/p/customers/c/explain?tier=Diamond")
+        .get("/programs/p/customers/c/explain?tier=Diamond&asOf=2026-03-15T00:00:00Z")
         .await;
     assert_eq!(r.body["qualifies"], true);
     let after = api.get("/programs/p/customers/c").await.body;
