@@ -391,6 +391,70 @@ async fn a_return_dated_before_its_order_is_refused_or_changes_no_past_end(api: 
     assert_eq!(now, status, "a refused return writes nothing");
 }
 
+/// A late order whose crossing a return made since undid (in time: up at
+/// the order, down at the return) is decided on the orders as they stood
+/// then, paid at the tier it crossed to (eager), and both changes are
+/// published once, dated as in time; sent again, it is a replay.
+async fn a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down(api: Api) {
+    api.program(
+        "ud",
+        &json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "tiers": [{"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                    {"id": "S", "kind": "lifetimePurchases", "min": 1000}],
+                    "condition": "all", "upgradeType": "eager"}}]}),
+    )
+    .await;
+    api.order("ud", "c", "a", "2026-02-01T10:00:00Z", "600")
+        .await;
+    let (status, body) = give_back(&api, "ud", "r", "a", "2026-03-01T10:00:00Z", None).await;
+    assert_eq!(status, 200, "{body}");
+    let late = api
+        .order("ud", "c", "late", "2026-02-10T10:00:00Z", "500")
+        .await;
+    assert_eq!(
+        (
+            &late["pointsAwarded"],
+            &late["tierAfter"],
+            &late["upgrades"][0]["at"]
+        ),
+        (
+            &json!("1000"),
+            &json!("Member"),
+            &json!("2026-02-10T10:00:00Z")
+        ),
+        "{late}"
+    );
+    let again = api
+        .order("ud", "c", "late", "2026-02-10T10:00:00Z", "500")
+        .await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    let changes: Vec<(String, String, String)> = published(&api, "ud")
+        .await
+        .into_iter()
+        .filter(|e| e.0 == "TierChanged")
+        .map(|(_, from, to, at, _)| (from, to, at))
+        .collect();
+    let change = |from: &str, to: &str, at: &str| (from.to_owned(), to.to_owned(), at.to_owned());
+    assert_eq!(
+        changes,
+        vec![
+            change("Member", "Silver", "2026-02-10T10:00:00Z"),
+            change("Silver", "Member", "2026-03-01T10:00:00Z")
+        ]
+    );
+    let status = api.get("/programs/ud/customers/c").await.body;
+    assert_eq!(
+        (
+            &status["tier"],
+            &status["lifetimePurchases"],
+            &status["currentPoints"]
+        ),
+        (&json!("Member"), &json!("500"), &json!("1000")),
+        "{status}"
+    );
+}
+
 on_both_engines!(
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
@@ -402,6 +466,7 @@ on_both_engines!(
     a_late_order_a_later_orders_window_completes_upgrades_from_that_order,
     a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set,
     a_late_return_dates_no_move_down_before_the_upgrade_it_undoes,
+    a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down,
 );
 
 // Their retention rules count trackers from the day the rule was published:

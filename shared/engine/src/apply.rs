@@ -7,6 +7,7 @@ use crate::error::EngineError;
 use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
 use crate::expired::Cover;
+use crate::held_then::HeldThen;
 use crate::period::{day_of, DayNumber};
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::Late;
@@ -207,7 +208,48 @@ impl Program {
         let mut decision = self.decide(state, order);
         let mut crossed_since = false;
         let mut decided_then = false;
-        if let Some(h) = &mut held_then {
+        // A late order of a customer who held the same tier then, placed
+        // before a return already made: on the orders as they stood then
+        // it may have crossed, and the return undone the crossing (in time:
+        // up at the order, down at the return). Decided so when it reaches
+        // higher than on the figures as they stand.
+        let returns_since = late
+            && rewound.is_none()
+            && held_then.is_none()
+            && state.returned_at_or_after(order.placed_at)
+            && state
+                .judged
+                .as_ref()
+                .is_none_or(|j| order.placed_at >= j.at);
+        // The other orders as they stood at its instant, sorted.
+        let as_they_stood: Vec<OrderRecord> = match returns_since {
+            true => {
+                let mut all: Vec<OrderRecord> = orders
+                    .iter()
+                    .filter(|o| o.order_id != order.order_id)
+                    .map(|o| o.as_it_stood(order.placed_at).into_owned())
+                    .collect();
+                all.sort_by_key(|o| o.placed_at);
+                all
+            }
+            false => Vec::new(),
+        };
+        if returns_since {
+            if let Some(h) = HeldThen::at_tier_held_now(self, state) {
+                // Crossing at its own instant it is decided as in time;
+                // otherwise only when it reaches higher than on the
+                // figures as they stand.
+                let then = self
+                    .decided_before_returns(&h, order, &as_they_stood)
+                    .filter(|(then, exact)| *exact || then.tier_after > decision.tier_after);
+                if let Some((then, _)) = then {
+                    decision = then;
+                    decided_then = true;
+                    crossed_since = h.keep_upgrades_past(&mut decision);
+                    held_then = Some(h);
+                }
+            }
+        } else if let Some(h) = &mut held_then {
             if let Some(then) = self.decided_among(h, order, orders) {
                 decision = then;
                 decided_then = true;
@@ -251,7 +293,12 @@ impl Program {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).
             let record = self.record_of(state, order, &decision);
-            self.date_late_upgrades(&mut decision, &record, orders);
+            // Before the returns made since: they came after, in time.
+            let dated_among = match returns_since {
+                true => &as_they_stood,
+                false => orders,
+            };
+            self.date_late_upgrades(&mut decision, &record, dated_among);
             if let Some(h) = &held_then {
                 h.keep_upgrades_past(&mut decision);
             }
@@ -289,8 +336,9 @@ impl Program {
                 criteria,
             );
         }
-        if decided_then && !decision.upgrades.is_empty() {
-            self.returned_since(state, &record, orders, arrived);
+        if (decided_then || returns_since && !orders.is_empty()) && !decision.upgrades.is_empty() {
+            let upgraded_at = decision.upgrades.last().map_or(order.placed_at, |u| u.at);
+            self.returned_since(state, &record, orders, arrived, upgraded_at);
             decision.tier_after = state.tier_index(self);
             record.tier_after = state.tier.clone();
         }
@@ -308,6 +356,7 @@ impl Program {
             && !self.counts_current_points()
             && (crossed_since
                 || then_misses_days
+                || returns_since
                 || could_date
                     && (!decision.upgrades.is_empty()
                         || self.later_windows_may_cross(state, order.placed_at)));
@@ -477,6 +526,7 @@ impl Program {
         history: &ReturnHistory<'_>,
     ) -> Result<AppliedReturn, EngineError> {
         let mut back = self.take_back(state, record, ret, history.orders)?;
+        state.saw_return(ret.returned_at);
         let mut orders: Vec<OrderRecord> = history
             .orders
             .iter()
@@ -539,13 +589,15 @@ impl Program {
     /// came after the upgrade, move them down as they would have then, but
     /// never below `arrived`, the tier held when it came (an order only
     /// adds; the replay judges every order under the current rules, which
-    /// may have been raised since the others were decided).
+    /// may have been raised since the others were decided). The move is
+    /// dated after `upgraded_at`, the instant of its last upgrade.
     fn returned_since(
         &self,
         state: &mut CustomerState,
         record: &OrderRecord,
         orders: &[OrderRecord],
         arrived: TierIndex,
+        upgraded_at: DateTime<Utc>,
     ) {
         let placed = record.placed_at;
         if !orders
@@ -581,7 +633,8 @@ impl Program {
         if landing >= current {
             return;
         }
-        let (down_at, since) = self.late_dates(state, &in_time, placed, landing);
+        // Held from its last upgrade on, until a return took it away.
+        let (down_at, since) = self.late_dates(state, &in_time, upgraded_at, landing);
         let cause = all
             .iter()
             .find(|o| o.returns.iter().any(|r| r.at == down_at))

@@ -111,6 +111,42 @@ impl Program {
         Some(self.decide(&then, order))
     }
 
+    /// The order decided, for a customer who held the tier held now at its
+    /// instant, on every other order as it stood then: the returns made
+    /// since not yet made, so the figures it would have met in time before
+    /// them (a crossing a later order completes included, dated by
+    /// [`Program::date_late_upgrades`] on the same orders, and paid as
+    /// decided on them all), and whether it crossed on the orders placed
+    /// up to it alone (then exactly as in time). None as for
+    /// [`Program::decided_among`].
+    pub(crate) fn decided_before_returns(
+        &self,
+        held: &HeldThen,
+        order: &Order,
+        as_they_stood: &[OrderRecord],
+    ) -> Option<(Decision, bool)> {
+        if as_they_stood.is_empty() || self.counts_current_points() {
+            return None;
+        }
+        let decide = |net: &CustomerState| {
+            let mut then = net.clone();
+            then.tier = self.tier_name(held.now).to_owned();
+            self.decide(&then, order)
+        };
+        // On the orders placed up to it first: crossing there, it is paid
+        // exactly as in time; the later ones could only complete it.
+        let mut walk = NetWalk::new(self, as_they_stood, order.placed_at);
+        while walk.next_instant().is_some_and(|at| at <= order.placed_at) {
+            walk.step();
+        }
+        let at_its_instant = decide(&walk.net);
+        if !at_its_instant.upgrades.is_empty() {
+            return Some((at_its_instant, true));
+        }
+        while walk.step().is_some() {}
+        Some((decide(&walk.net), false))
+    }
+
     /// The tier held then, where the orders show more than the history: an
     /// order that crossed a tier in time but came late, after the customer
     /// had reached it by another, left no change of its own. From the
@@ -140,6 +176,18 @@ impl Program {
 }
 
 impl HeldThen {
+    /// The customer at the tier held now, for a late order to be decided
+    /// on the orders as they stood at its instant although they held no
+    /// other tier then (returns made since lowered the figures).
+    pub(crate) fn at_tier_held_now(program: &Program, state: &CustomerState) -> Option<HeldThen> {
+        Some(HeldThen {
+            now: program.tier_index(&state.tier)?,
+            now_name: state.tier.clone(),
+            then: program.tier_index(&state.tier)?,
+            since: None,
+        })
+    }
+
     pub(crate) fn restore(&self, state: &mut CustomerState) {
         state.tier.clone_from(&self.now_name);
     }

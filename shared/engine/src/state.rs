@@ -82,6 +82,12 @@ pub struct CustomerState {
     /// judged on, so a late event placed before it judges it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judged: Option<crate::rejudge::Judged>,
+    /// The latest instant a return (or cancellation) was made at: a late
+    /// order placed before it may have crossed a threshold in time that
+    /// the return then undid, which only the orders can tell. None for a
+    /// customer with no return since this was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_return_at: Option<DateTime<Utc>>,
     /// Notices ever published for this customer: the next one's `seq` is
     /// one more.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -151,6 +157,7 @@ impl CustomerState {
             grace_until: None,
             warned_through: None,
             judged: None,
+            latest_return_at: None,
             notices_sent: 0,
             outbox: Outbox::default(),
         }
@@ -201,6 +208,19 @@ impl CustomerState {
             }
         }
         missing
+    }
+
+    pub(crate) fn saw_return(&mut self, at: DateTime<Utc>) {
+        if self.latest_return_at.is_none_or(|latest| latest < at) {
+            self.latest_return_at = Some(at);
+        }
+    }
+
+    /// Whether a return was made at `at` or after it (one at the same
+    /// instant came after an order of it, as `OrderRecord::as_it_stood`
+    /// counts it).
+    pub(crate) fn returned_at_or_after(&self, at: DateTime<Utc>) -> bool {
+        self.latest_return_at.is_some_and(|latest| latest >= at)
     }
 
     pub(crate) fn saw_event(&mut self, at: DateTime<Utc>) {

@@ -11,7 +11,7 @@ use tier_engine::period::day_of;
 use tier_engine::*;
 
 mod common;
-use common::{apply_as_served, at, give_back_among, order};
+use common::{apply_as_served, at, d, give_back_among, order};
 
 /// Member -> Gold under one criterion (lazy: the crossing order earns at
 /// the old rate, in time or late).
@@ -424,6 +424,78 @@ proptest! {
         let late_customer = serve(&arrival, Some(&late_order));
         let id = &late_order.order_id;
         prop_assert_eq!(late_customer.points(id), in_time.points(id));
+    }
+
+    /// A late order of a customer who changed no tier since its instant,
+    /// placed before a return already made: in time it may have crossed,
+    /// and the return undone the crossing. Tier, history and its points
+    /// are as in time.
+    #[test]
+    fn a_late_order_before_a_return_already_made_moves_as_in_time(
+        which in 0usize..7,
+        orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
+        late in 0usize..9,
+        give_back in (0usize..9, 1u32..=100),
+    ) {
+        let p = shape(which);
+        let start = at("2026-03-01T00:00:00Z");
+        let all = orders_of(&orders);
+        let late = late % all.len();
+        let mut arrival = all.clone();
+        let late_order = arrival.remove(late);
+        let mut in_order = arrival.clone();
+        let place = in_order.partition_point(|o| o.placed_at <= late_order.placed_at);
+        in_order.insert(place, late_order.clone());
+        let (i, percent) = give_back;
+        let returned = &arrival[i % arrival.len()];
+        let amount = (returned.amount * Decimal::from(percent) / Decimal::from(100))
+            .round_dp(2)
+            .max(Decimal::new(1, 2));
+        let back_at = start + Duration::days(100);
+        let serve = |orders: &[Order], late: Option<&Order>| {
+            let mut c = Served::new(&p);
+            for o in orders {
+                c.order(o);
+            }
+            c.give_back(&returned.order_id, back_at, amount);
+            if let Some(o) = late {
+                c.order(o);
+            }
+            c
+        };
+        let in_time = serve(&in_order, None);
+        let before = serve(&arrival, None);
+        prop_assume!(before.s.history.iter().all(|c| c.at <= late_order.placed_at));
+        let late_customer = serve(&arrival, Some(&late_order));
+        // Tiers crossed at one instant may be one change or several.
+        let moves = |c: &Served<'_>| -> Vec<(String, String, DateTime<Utc>)> {
+            let mut moves: Vec<(String, String, DateTime<Utc>)> = Vec::new();
+            for h in &c.s.history {
+                match moves.last_mut() {
+                    Some(last) if last.2 == h.at => last.1.clone_from(&h.to),
+                    _ => moves.push((h.from.clone(), h.to.clone(), h.at)),
+                }
+            }
+            moves
+        };
+        // Unless it crossed on its own, it is paid as any late order that
+        // lets another cross: on the figures with them all. The orders
+        // decided before it came keep what they were paid (policy (a) in
+        // docs/late-events.md): under a rule of lifetime points (shapes 3,
+        // 5, 6) those points, not only the amounts, decide the tier.
+        let id = &late_order.order_id;
+        let rank = |tier: &str| p.tier_index(tier);
+        let completed_by_another = in_time.s.history.iter().any(|c| {
+            rank(&c.to) > rank(&c.from) && c.cause != format!("order {id}")
+                && c.at >= late_order.placed_at
+        });
+        let paid_since = arrival.iter().any(|o| o.placed_at > late_order.placed_at);
+        prop_assume!(!matches!(which, 3 | 5 | 6) || !completed_by_another && !paid_since);
+        prop_assert_eq!(&late_customer.s.tier, &in_time.s.tier);
+        prop_assert_eq!(moves(&late_customer), moves(&in_time));
+        if !completed_by_another {
+            prop_assert_eq!(late_customer.points(id), in_time.points(id));
+        }
     }
 }
 
@@ -922,4 +994,47 @@ fn a_return_that_took_nothing_from_a_late_crossing_does_not_undo_it() {
         (last.to.as_str(), last.cause.as_str()),
         ("Gold", "order o2")
     );
+}
+
+/// A late order that crossed in time a threshold a return made since then
+/// undid (up at the order, down at the return) was seen as crossing
+/// nothing, on the figures as they stand: no tier change, and under
+/// `eager` or `dynamic` the points of the tier held. It is decided on the
+/// orders as they stood at its instant, then moved down at the return,
+/// as in time.
+#[test]
+fn a_late_order_whose_crossing_a_return_since_undid_upgrades_then_moves_down() {
+    for kind in ["lazy", "eager", "dynamic"] {
+        let p = ladder_of(kind, 1000, 5000);
+        let t1 = at("2026-02-01T10:00:00Z");
+        let t2 = at("2026-02-10T10:00:00Z");
+        let t3 = at("2026-03-01T10:00:00Z");
+        let mut in_time = Served::new(&p);
+        in_time.order(&order("a", t1, "600"));
+        in_time.order(&order("late", t2, "500"));
+        in_time.give_back("a", t3, d("600"));
+        let mut late = Served::new(&p);
+        late.order(&order("a", t1, "600"));
+        late.give_back("a", t3, d("600"));
+        late.order(&order("late", t2, "500"));
+        let moves = |c: &Served<'_>| -> Vec<(String, String, DateTime<Utc>)> {
+            c.s.history
+                .iter()
+                .map(|h| (h.from.clone(), h.to.clone(), h.at))
+                .collect()
+        };
+        assert_eq!(moves(&late), moves(&in_time), "{kind}");
+        assert_eq!(
+            moves(&late),
+            vec![
+                ("Member".into(), "Silver".into(), t2),
+                ("Silver".into(), "Member".into(), t3)
+            ],
+            "{kind}"
+        );
+        assert_eq!(late.points("late"), in_time.points("late"), "{kind}");
+        assert_eq!(late.s.tier, "Member");
+        assert_eq!(late.s.current_points, in_time.s.current_points, "{kind}");
+        assert_eq!(late.s.lifetime_purchases, in_time.s.lifetime_purchases);
+    }
 }

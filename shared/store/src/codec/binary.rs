@@ -85,6 +85,8 @@ struct Rest<'a> {
     warned_through: Option<&'a DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     judged: Option<&'a Judged>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_return_at: Option<&'a DateTime<Utc>>,
     notices_sent: u64,
 }
 
@@ -110,6 +112,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         grace_until,
         warned_through,
         judged,
+        latest_return_at,
         notices_sent,
         // Not stored: the service writes it with the state.
         outbox: _,
@@ -131,6 +134,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         grace_until: grace_until.as_ref(),
         warned_through: warned_through.as_ref(),
         judged: judged.as_ref(),
+        latest_return_at: latest_return_at.as_ref(),
         notices_sent: *notices_sent,
     };
     let json = serde_json::to_vec(&rest).expect("state serialises");
