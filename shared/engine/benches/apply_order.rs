@@ -293,5 +293,78 @@ fn late_order(
     });
 }
 
-criterion_group!(benches, bench, late_upgrade, held_then, late_return);
+/// A late order placed midway through 10,000 orders of $10, after which
+/// the customer returned a whole order: on the orders as they stood at its
+/// instant it crosses Silver, and the return undoes the crossing (up at
+/// the order, down at the return). Against the same order among the same
+/// orders without the return (crossing as they stand, dated among them).
+fn returned_since(c: &mut Criterion) {
+    let p = by_purchases("eager", &[("Silver", 50_000)]);
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let (without_return, records) = with_orders(&p, start, 4_999);
+    let (mut state, mut records) = (without_return.clone(), records);
+    let late = order(10_000, start + Duration::minutes(50 * 2_500 + 5), 1_000);
+    let last = records.last().unwrap().placed_at;
+    let (first, others) = records.split_first_mut().unwrap();
+    let history = ReturnHistory {
+        orders: others,
+        rules: &CurrentRulesOnly,
+    };
+    let back = Return {
+        return_id: "r".into(),
+        order_id: first.order_id.clone(),
+        customer_id: "c".into(),
+        returned_at: last + Duration::minutes(1),
+        amount: None,
+    };
+    p.apply_return_judged(&mut state, first, &back, &history)
+        .unwrap();
+    assert!(
+        p.apply_order(&mut state.clone(), &late)
+            .unwrap()
+            .wants_orders
+    );
+    let mut s = state.clone();
+    let among = p.apply_order_among(&mut s, &late, &records).unwrap();
+    assert_eq!(
+        (among.decision.upgrades.len(), s.tier.as_str()),
+        (1, "Member")
+    );
+    // Without the return it crosses on the figures as they stand, and is
+    // dated among the orders as before.
+    let mut s = without_return.clone();
+    let dated = p.apply_order_among(&mut s, &late, &records).unwrap();
+    assert_eq!(
+        (dated.decision.upgrades.len(), s.tier.as_str()),
+        (1, "Silver")
+    );
+    let mut group = c.benchmark_group("returned_since");
+    late_order(
+        &mut group,
+        "midway_among_5000_orders",
+        &p,
+        &state,
+        &late,
+        Some(&records),
+    );
+    late_order(
+        &mut group,
+        "without_the_return_among_5000_orders",
+        &p,
+        &without_return,
+        &late,
+        Some(&records),
+    );
+    late_order(&mut group, "alone", &p, &state, &late, None);
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench,
+    late_upgrade,
+    held_then,
+    late_return,
+    returned_since
+);
 criterion_main!(benches);

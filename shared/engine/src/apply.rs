@@ -17,6 +17,7 @@ use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppliedOrder {
@@ -208,45 +209,54 @@ impl Program {
         let mut decision = self.decide(state, order);
         let mut crossed_since = false;
         let mut decided_then = false;
-        // A late order of a customer who held the same tier then, placed
-        // before a return already made: on the orders as they stood then
-        // it may have crossed, and the return undone the crossing (in time:
-        // up at the order, down at the return). Decided so when it reaches
-        // higher than on the figures as they stand.
-        let returns_since = late
-            && rewound.is_none()
+        // An order placed before (or at) a return already made, of a
+        // customer whose tier has not changed since its instant (nor at
+        // it: a return of that instant came after it), that on
+        // the figures as they stand upgrades nobody: on the orders as they
+        // stood then it may have crossed, and the return undone the
+        // crossing (in time: up at the order, down at the return).
+        let returns_since = rewound.is_none()
             && held_then.is_none()
+            && decision.upgrades.is_empty()
             && state.returned_at_or_after(order.placed_at)
+            && state.history.iter().all(|c| c.at < order.placed_at)
             && state
                 .judged
                 .as_ref()
                 .is_none_or(|j| order.placed_at >= j.at);
         // The other orders as they stood at its instant, sorted.
-        let as_they_stood: Vec<OrderRecord> = match returns_since {
+        let as_they_stood: Vec<Cow<'_, OrderRecord>> = match returns_since {
             true => {
-                let mut all: Vec<OrderRecord> = orders
+                let mut all: Vec<Cow<'_, OrderRecord>> = orders
                     .iter()
                     .filter(|o| o.order_id != order.order_id)
-                    .map(|o| o.as_it_stood(order.placed_at).into_owned())
+                    .map(|o| o.as_it_stood(order.placed_at))
                     .collect();
                 all.sort_by_key(|o| o.placed_at);
                 all
             }
             false => Vec::new(),
         };
+        // Decided and dated so only when the returns made since take the
+        // customer back below what it reached, with no order placed after
+        // them that could have lifted them again in time (that walk through
+        // the returns and orders after it is left to the figures as they
+        // stand, README "Returns made since").
+        let mut dated_before_returns = false;
         if returns_since {
             if let Some(h) = HeldThen::at_tier_held_now(self, state) {
-                // Crossing at its own instant it is decided as in time;
-                // otherwise only when it reaches higher than on the
-                // figures as they stand.
-                let then = self
-                    .decided_before_returns(&h, order, &as_they_stood)
-                    .filter(|(then, exact)| *exact || then.tier_after > decision.tier_after);
-                if let Some((then, _)) = then {
-                    decision = then;
-                    decided_then = true;
-                    crossed_since = h.keep_upgrades_past(&mut decision);
-                    held_then = Some(h);
+                if let Some(mut then) = self.decided_before_returns(&h, order, &as_they_stood) {
+                    let record = self.record_of(state, order, &then);
+                    self.date_late_upgrades(&mut then, &record, &as_they_stood);
+                    if then.tier_after > decision.tier_after
+                        && nothing_placed_after_the_returns(order, orders)
+                        && self.taken_back_below(state, &record, orders, then.tier_after)
+                    {
+                        decision = then;
+                        decided_then = true;
+                        dated_before_returns = true;
+                        held_then = Some(h);
+                    }
                 }
             }
         } else if let Some(h) = &mut held_then {
@@ -289,16 +299,11 @@ impl Program {
             decision.tier_after = state.tier_index(self);
         }
         let could_date = superseded.is_none() && !before_an_end && !admin_since;
-        if !orders.is_empty() && could_date {
+        if !orders.is_empty() && could_date && !dated_before_returns {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).
             let record = self.record_of(state, order, &decision);
-            // Before the returns made since: they came after, in time.
-            let dated_among = match returns_since {
-                true => &as_they_stood,
-                false => orders,
-            };
-            self.date_late_upgrades(&mut decision, &record, dated_among);
+            self.date_late_upgrades(&mut decision, &record, orders);
             if let Some(h) = &held_then {
                 h.keep_upgrades_past(&mut decision);
             }
@@ -336,9 +341,9 @@ impl Program {
                 criteria,
             );
         }
-        if (decided_then || returns_since && !orders.is_empty()) && !decision.upgrades.is_empty() {
+        if decided_then && !decision.upgrades.is_empty() {
             let upgraded_at = decision.upgrades.last().map_or(order.placed_at, |u| u.at);
-            self.returned_since(state, &record, orders, arrived, upgraded_at);
+            self.returned_since(state, &record, orders, &as_they_stood, arrived, upgraded_at);
             decision.tier_after = state.tier_index(self);
             record.tier_after = state.tier.clone();
         }
@@ -351,7 +356,7 @@ impl Program {
         // Neither dating nor deciding among the orders can use them when a
         // rule counts current points (spent and expired points are not in
         // the orders).
-        let wants_orders = late
+        let wants_orders = (late || returns_since)
             && orders.is_empty()
             && !self.counts_current_points()
             && (crossed_since
@@ -584,6 +589,25 @@ impl Program {
         Ok(back)
     }
 
+    /// Whether the customer's orders with `record` among them, as they
+    /// stand (the returns made), hold a tier below `reached` in the end.
+    fn taken_back_below(
+        &self,
+        state: &CustomerState,
+        record: &OrderRecord,
+        orders: &[OrderRecord],
+        reached: TierIndex,
+    ) -> bool {
+        let all: Vec<&OrderRecord> = orders
+            .iter()
+            .filter(|o| o.order_id != record.order_id)
+            .chain([record])
+            .collect();
+        self.in_time_of(state, all, &crate::reversal::CurrentRulesOnly)
+            .rejudged()
+            < reached
+    }
+
     /// A late order decided, as in time, on the orders as they stood at
     /// its instant upgraded the customer: returns made since, which in time
     /// came after the upgrade, move them down as they would have then, but
@@ -596,41 +620,48 @@ impl Program {
         state: &mut CustomerState,
         record: &OrderRecord,
         orders: &[OrderRecord],
+        as_they_stood: &[Cow<'_, OrderRecord>],
         arrived: TierIndex,
         upgraded_at: DateTime<Utc>,
     ) {
         let placed = record.placed_at;
         if !orders
             .iter()
-            .any(|o| o.returns.iter().any(|r| r.at > placed))
+            .any(|o| o.returns.iter().any(|r| r.at >= placed))
         {
             return;
         }
-        let all: Vec<OrderRecord> = orders
+        let all: Vec<&OrderRecord> = orders
             .iter()
             .filter(|o| o.order_id != record.order_id)
             .chain([record])
-            .cloned()
             .collect();
         let current = state.tier_index(self);
-        let in_time = self.in_time(state, &all, &crate::reversal::CurrentRulesOnly);
+        let rules = &crate::reversal::CurrentRulesOnly;
+        let in_time = self.in_time_of(state, all.clone(), rules);
         let with_returns = in_time.rejudged();
+        let landing = with_returns.max(arrived).min(current);
+        if landing >= current {
+            return;
+        }
         // The replay counts each order's points as awarded, which may judge
         // the crossing otherwise than the decision did (an eager crossing
         // paid at a lower rate): only what the returns themselves take away
         // moves the customer.
-        let as_it_stood: Vec<OrderRecord> = all
-            .iter()
-            .map(|o| o.as_it_stood(placed).into_owned())
-            .collect();
-        let without_returns = self
-            .in_time(state, &as_it_stood, &crate::reversal::CurrentRulesOnly)
-            .rejudged();
+        let stood: Vec<Cow<'_, OrderRecord>> = match as_they_stood.is_empty() {
+            true => all.iter().map(|o| o.as_it_stood(placed)).collect(),
+            false => Vec::new(),
+        };
+        let before_returns: Vec<&OrderRecord> = match as_they_stood.is_empty() {
+            true => stood.iter().map(|o| o.as_ref()).collect(),
+            false => as_they_stood
+                .iter()
+                .map(|o| o.as_ref())
+                .chain([record])
+                .collect(),
+        };
+        let without_returns = self.in_time_of(state, before_returns, rules).rejudged();
         if with_returns >= without_returns {
-            return;
-        }
-        let landing = with_returns.max(arrived).min(current);
-        if landing >= current {
             return;
         }
         // Held from its last upgrade on, until a return took it away.
@@ -1092,4 +1123,19 @@ impl Program {
         state.record_change(change.clone(), Vec::new());
         Ok(Some(change))
     }
+}
+
+/// Whether every other order was placed no later than the first return
+/// made at or after `order`'s instant.
+fn nothing_placed_after_the_returns(order: &Order, orders: &[OrderRecord]) -> bool {
+    let first_return = orders
+        .iter()
+        .flat_map(|o| o.returns.iter().map(|r| r.at))
+        .filter(|at| *at >= order.placed_at)
+        .min();
+    first_return.is_some_and(|first| {
+        orders
+            .iter()
+            .all(|o| o.order_id == order.order_id || o.placed_at <= first)
+    })
 }

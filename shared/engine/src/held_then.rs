@@ -116,15 +116,15 @@ impl Program {
     /// since not yet made, so the figures it would have met in time before
     /// them (a crossing a later order completes included, dated by
     /// [`Program::date_late_upgrades`] on the same orders, and paid as
-    /// decided on them all), and whether it crossed on the orders placed
-    /// up to it alone (then exactly as in time). None as for
+    /// decided on them all; crossing on the orders placed up to it alone,
+    /// exactly as in time). None as for
     /// [`Program::decided_among`].
     pub(crate) fn decided_before_returns(
         &self,
         held: &HeldThen,
         order: &Order,
-        as_they_stood: &[OrderRecord],
-    ) -> Option<(Decision, bool)> {
+        as_they_stood: &[Cow<'_, OrderRecord>],
+    ) -> Option<Decision> {
         if as_they_stood.is_empty() || self.counts_current_points() {
             return None;
         }
@@ -141,10 +141,10 @@ impl Program {
         }
         let at_its_instant = decide(&walk.net);
         if !at_its_instant.upgrades.is_empty() {
-            return Some((at_its_instant, true));
+            return Some(at_its_instant);
         }
         while walk.step().is_some() {}
-        Some((decide(&walk.net), false))
+        Some(decide(&walk.net))
     }
 
     /// The tier held then, where the orders show more than the history: an

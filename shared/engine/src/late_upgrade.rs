@@ -26,6 +26,7 @@ use crate::Program;
 use chrono::{DateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
+use std::borrow::Borrow;
 
 impl Program {
     /// Dates the upgrades of `decision` (decided for `late`, whose orders
@@ -42,9 +43,12 @@ impl Program {
         &self,
         decision: &mut Decision,
         late: &OrderRecord,
-        orders: &[OrderRecord],
+        orders: &[impl Borrow<OrderRecord>],
     ) {
-        let others = orders.iter().filter(|o| o.order_id != late.order_id);
+        let others = orders
+            .iter()
+            .map(Borrow::borrow)
+            .filter(|o| o.order_id != late.order_id);
         if !others.clone().any(|o| o.placed_at > late.placed_at) || self.counts_current_points() {
             return;
         }

@@ -94,7 +94,16 @@ impl Program {
         orders: &'a [OrderRecord],
         book: &'a dyn RuleBook,
     ) -> InTime<'a> {
-        let mut sorted: Vec<&OrderRecord> = orders.iter().collect();
+        self.in_time_of(state, orders.iter().collect(), book)
+    }
+
+    /// [`Program::in_time`] on orders borrowed from anywhere.
+    pub(crate) fn in_time_of<'a>(
+        &'a self,
+        state: &'a CustomerState,
+        mut sorted: Vec<&'a OrderRecord>,
+        book: &'a dyn RuleBook,
+    ) -> InTime<'a> {
         sorted.sort_by_key(|o| o.placed_at);
         InTime {
             program: self,

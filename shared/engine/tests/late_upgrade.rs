@@ -436,6 +436,7 @@ proptest! {
         orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
         late in 0usize..9,
         give_back in (0usize..9, 1u32..=100),
+        at_its_instant in any::<bool>(),
     ) {
         let p = shape(which);
         let start = at("2026-03-01T00:00:00Z");
@@ -451,13 +452,25 @@ proptest! {
         let amount = (returned.amount * Decimal::from(percent) / Decimal::from(100))
             .round_dp(2)
             .max(Decimal::new(1, 2));
-        let back_at = start + Duration::days(100);
+        // After every order, or at the late order's own instant (in time
+        // after it: an order goes before a return of the same instant).
+        let back_at = match at_its_instant && returned.placed_at <= late_order.placed_at {
+            true => late_order.placed_at,
+            false => start + Duration::days(100),
+        };
         let serve = |orders: &[Order], late: Option<&Order>| {
             let mut c = Served::new(&p);
+            let mut given = false;
             for o in orders {
+                if !given && o.placed_at > back_at {
+                    c.give_back(&returned.order_id, back_at, amount);
+                    given = true;
+                }
                 c.order(o);
             }
-            c.give_back(&returned.order_id, back_at, amount);
+            if !given {
+                c.give_back(&returned.order_id, back_at, amount);
+            }
             if let Some(o) = late {
                 c.order(o);
             }
@@ -465,7 +478,19 @@ proptest! {
         };
         let in_time = serve(&in_order, None);
         let before = serve(&arrival, None);
-        prop_assume!(before.s.history.iter().all(|c| c.at <= late_order.placed_at));
+        // A customer a return moved down since (or at its instant) is
+        // decided at the tier held now (README).
+        prop_assume!(before.s.history.iter().all(|c| c.at < late_order.placed_at));
+        // On the figures as they stand it crosses nothing (else it is
+        // decided and dated as any late order, README).
+        let alone = p.apply_order(&mut before.s.clone(), &late_order).unwrap();
+        prop_assume!(alone.decision.upgrades.is_empty());
+        // In time the return took the customer down from what the order
+        // reached, with no order after it to lift them again (README).
+        let rank = |tier: &str| p.tier_index(tier);
+        let peak = in_time.s.history.iter().filter_map(|c| rank(&c.to)).max();
+        prop_assume!(peak.is_some_and(|peak| rank(&in_time.s.tier) < Some(peak)));
+        prop_assume!(arrival.iter().all(|o| o.placed_at <= back_at));
         let late_customer = serve(&arrival, Some(&late_order));
         // Tiers crossed at one instant may be one change or several.
         let moves = |c: &Served<'_>| -> Vec<(String, String, DateTime<Utc>)> {
@@ -484,7 +509,6 @@ proptest! {
         // docs/late-events.md): under a rule of lifetime points (shapes 3,
         // 5, 6) those points, not only the amounts, decide the tier.
         let id = &late_order.order_id;
-        let rank = |tier: &str| p.tier_index(tier);
         let completed_by_another = in_time.s.history.iter().any(|c| {
             rank(&c.to) > rank(&c.from) && c.cause != format!("order {id}")
                 && c.at >= late_order.placed_at
