@@ -343,7 +343,7 @@ impl Program {
         }
         if decided_then && !decision.upgrades.is_empty() {
             let upgraded_at = decision.upgrades.last().map_or(order.placed_at, |u| u.at);
-            self.returned_since(state, &record, orders, &as_they_stood, arrived, upgraded_at);
+            self.returned_since(state, &record, orders, arrived, upgraded_at);
             decision.tier_after = state.tier_index(self);
             record.tier_after = state.tier.clone();
         }
@@ -620,7 +620,6 @@ impl Program {
         state: &mut CustomerState,
         record: &OrderRecord,
         orders: &[OrderRecord],
-        as_they_stood: &[Cow<'_, OrderRecord>],
         arrived: TierIndex,
         upgraded_at: DateTime<Utc>,
     ) {
@@ -648,19 +647,10 @@ impl Program {
         // the crossing otherwise than the decision did (an eager crossing
         // paid at a lower rate): only what the returns themselves take away
         // moves the customer.
-        let stood: Vec<Cow<'_, OrderRecord>> = match as_they_stood.is_empty() {
-            true => all.iter().map(|o| o.as_it_stood(placed)).collect(),
-            false => Vec::new(),
-        };
-        let before_returns: Vec<&OrderRecord> = match as_they_stood.is_empty() {
-            true => stood.iter().map(|o| o.as_ref()).collect(),
-            false => as_they_stood
-                .iter()
-                .map(|o| o.as_ref())
-                .chain([record])
-                .collect(),
-        };
-        let without_returns = self.in_time_of(state, before_returns, rules).rejudged();
+        let stood: Vec<Cow<'_, OrderRecord>> = all.iter().map(|o| o.as_it_stood(placed)).collect();
+        let without_returns = self
+            .in_time_of(state, stood.iter().map(|o| o.as_ref()).collect(), rules)
+            .rejudged();
         if with_returns >= without_returns {
             return;
         }
