@@ -429,12 +429,7 @@ async fn a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down(api:
         .order("ud", "c", "late", "2026-02-10T10:00:00Z", "500")
         .await;
     assert_eq!(again["duplicate"], true, "{again}");
-    let changes: Vec<(String, String, String)> = published(&api, "ud")
-        .await
-        .into_iter()
-        .filter(|e| e.0 == "TierChanged")
-        .map(|(_, from, to, at, _)| (from, to, at))
-        .collect();
+    let changes = customer_moves(&api, "ud").await;
     let change = |from: &str, to: &str, at: &str| (from.to_owned(), to.to_owned(), at.to_owned());
     assert_eq!(
         changes,
@@ -455,6 +450,116 @@ async fn a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down(api:
     );
 }
 
+/// Silver at $1,000 of lifetime purchases (lazy), earning 2 a dollar.
+fn silver_at_1000() -> Value {
+    json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"}}]})
+}
+
+/// Customer `c`'s tier changes in the feed: (from, to, at).
+async fn customer_moves(api: &Api, p: &str) -> Vec<(String, String, String)> {
+    published(api, p)
+        .await
+        .into_iter()
+        .filter(|e| e.0 == "TierChanged")
+        .map(|(_, from, to, at, _)| (from, to, at))
+        .collect()
+}
+
+/// A late order placed while the customer held Silver, which a return made
+/// since took away: in time it was paid at Silver's rate and counted when
+/// the return was judged, which then kept Silver. The move down is undone
+/// at its own instant (the feed stays in time order), published once; sent
+/// again, the order is a replay.
+async fn a_late_order_placed_before_a_move_down_by_a_return_undoes_it(api: Api) {
+    api.program("md", &silver_at_1000()).await;
+    api.order("md", "c", "a", "2026-02-01T10:00:00Z", "1200")
+        .await;
+    let (status, back) = give_back(&api, "md", "r", "a", "2026-03-01T10:00:00Z", Some("400")).await;
+    assert_eq!(
+        (status, &back["tierAfter"]),
+        (200, &json!("Member")),
+        "{back}"
+    );
+    let late = api
+        .order("md", "c", "late", "2026-02-10T10:00:00Z", "300")
+        .await;
+    assert_eq!(
+        (
+            &late["pointsAwarded"],
+            &late["tierBefore"],
+            &late["tierAfter"]
+        ),
+        (&json!("600"), &json!("Silver"), &json!("Silver")),
+        "{late}"
+    );
+    let again = api
+        .order("md", "c", "late", "2026-02-10T10:00:00Z", "300")
+        .await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    let change = |from: &str, to: &str, at: &str| (from.to_owned(), to.to_owned(), at.to_owned());
+    assert_eq!(
+        customer_moves(&api, "md").await,
+        vec![
+            change("Member", "Silver", "2026-02-01T10:00:00Z"),
+            change("Silver", "Member", "2026-03-01T10:00:00Z"),
+            change("Member", "Silver", "2026-03-01T10:00:00Z"),
+        ]
+    );
+    let status = api.get("/programs/md/customers/c").await.body;
+    assert_eq!(
+        (
+            &status["tier"],
+            &status["tierSince"],
+            &status["lifetimePurchases"],
+            &status["currentPoints"]
+        ),
+        (
+            &json!("Silver"),
+            &json!("2026-02-01T10:00:00Z"),
+            &json!("1100"),
+            &json!("1400")
+        ),
+        "{status}"
+    );
+}
+
+/// The same after a cancellation, which takes effect when it arrives: the
+/// late order keeps Silver, and the move back up is dated at the move down.
+async fn a_late_order_placed_before_a_cancellation_that_moved_the_customer_down(api: Api) {
+    api.program("mc", &silver_at_1000()).await;
+    let mut a = order("c", "a", "2026-02-01T10:00:00Z", "1200");
+    api.post("/programs/mc/orders", &a).await;
+    a["status"] = json!("cancelled");
+    let cancelled = api.post("/programs/mc/orders", &a).await;
+    assert_eq!(cancelled.body["tierAfter"], "Member", "{}", cancelled.body);
+    let late = api
+        .order("mc", "c", "late", "2026-02-10T10:00:00Z", "1000")
+        .await;
+    assert_eq!(
+        (&late["pointsAwarded"], &late["tierAfter"]),
+        (&json!("2000"), &json!("Silver")),
+        "{late}"
+    );
+    let changes = customer_moves(&api, "mc").await;
+    let moves: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|(from, to, _)| (from.as_str(), to.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("Member", "Silver"),
+            ("Silver", "Member"),
+            ("Member", "Silver")
+        ]
+    );
+    assert_eq!(changes[2].2, changes[1].2, "back up where it went down");
+}
+
 on_both_engines!(
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
@@ -467,6 +572,8 @@ on_both_engines!(
     a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set,
     a_late_return_dates_no_move_down_before_the_upgrade_it_undoes,
     a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down,
+    a_late_order_placed_before_a_move_down_by_a_return_undoes_it,
+    a_late_order_placed_before_a_cancellation_that_moved_the_customer_down,
 );
 
 // Their retention rules count trackers from the day the rule was published:

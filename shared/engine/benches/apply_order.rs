@@ -359,12 +359,82 @@ fn returned_since(c: &mut Criterion) {
     group.finish();
 }
 
+/// A customer at Silver since their first order ($30,000), then 4,999
+/// orders of $1; a return of $26,000 of the first, after them all, moved
+/// them down. A $25,000 order placed before the last 20 comes after the
+/// return: it is decided at Silver, held then, and the course from its
+/// instant with it counted (21 instants, each a replay of the 5,000
+/// orders) keeps Silver, so the move down is undone. Against the same
+/// order without the return (held Silver then and now).
+fn moved_down_since(c: &mut Criterion) {
+    let p = by_purchases("lazy", &[("Silver", 30_000)]);
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let mut state = CustomerState::new(&p, start);
+    let mut records: Vec<OrderRecord> = (0..5_000)
+        .map(|i| {
+            let cents = if i == 0 { 3_000_000 } else { 100 };
+            let o = order(i, start + Duration::minutes(50 * i as i64), cents);
+            p.apply_order(&mut state, &o).unwrap().record
+        })
+        .collect();
+    let without_return = state.clone();
+    let last = records.last().unwrap().placed_at;
+    let late = order(10_000, last - Duration::minutes(50 * 20 - 5), 2_500_000);
+    let (first, others) = records.split_first_mut().unwrap();
+    let history = ReturnHistory {
+        orders: others,
+        rules: &CurrentRulesOnly,
+    };
+    let back = Return {
+        return_id: "r".into(),
+        order_id: first.order_id.clone(),
+        customer_id: "c".into(),
+        returned_at: last + Duration::minutes(1),
+        amount: Some(Decimal::from(26_000)),
+    };
+    p.apply_return_judged(&mut state, first, &back, &history)
+        .unwrap();
+    assert_eq!(state.tier, "Member");
+    assert!(
+        p.apply_order(&mut state.clone(), &late)
+            .unwrap()
+            .wants_orders
+    );
+    let mut s = state.clone();
+    let among = p.apply_order_among(&mut s, &late, &records).unwrap();
+    assert_eq!(
+        (among.decision.points, s.tier.as_str()),
+        (Decimal::from(50_000), "Silver"),
+        "paid at Silver's rate, the move down undone"
+    );
+    let mut group = c.benchmark_group("moved_down_since");
+    late_order(
+        &mut group,
+        "before_the_last_20_of_5000_orders",
+        &p,
+        &state,
+        &late,
+        Some(&records),
+    );
+    late_order(
+        &mut group,
+        "without_the_return_among_5000_orders",
+        &p,
+        &without_return,
+        &late,
+        Some(&records),
+    );
+    late_order(&mut group, "alone", &p, &state, &late, None);
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench,
     late_upgrade,
     held_then,
     late_return,
-    returned_since
+    returned_since,
+    moved_down_since
 );
 criterion_main!(benches);

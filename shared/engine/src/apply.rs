@@ -206,7 +206,21 @@ impl Program {
             Some(_) => None,
             None => self.step_back_for(state, order.placed_at),
         };
+        // Held a higher tier at its instant, which returns made since took
+        // away (`down_since.rs`).
+        let moved_down = match (&rewound, &held_then) {
+            (None, None) if late => self.moved_down_since(state, order.placed_at),
+            _ => None,
+        };
+        let moved_down_sign = moved_down.is_some();
+        let mut undone = None;
         let mut decision = self.decide(state, order);
+        if let Some(moved) = moved_down.filter(|_| !orders.is_empty()) {
+            if let Some((then, un)) = self.decided_before_moves_down(state, order, orders, moved) {
+                decision = then;
+                undone = Some(un);
+            }
+        }
         let mut crossed_since = false;
         let mut decided_then = false;
         // An order placed before (or at) a return already made, of a
@@ -298,7 +312,7 @@ impl Program {
             decision.upgrades.clear();
             decision.tier_after = state.tier_index(self);
         }
-        let could_date = superseded.is_none() && !before_an_end && !admin_since;
+        let could_date = superseded.is_none() && !before_an_end && !admin_since && undone.is_none();
         if !orders.is_empty() && could_date && !dated_before_returns {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).
@@ -341,6 +355,12 @@ impl Program {
                 criteria,
             );
         }
+        if let Some(undone) = undone {
+            // The record tells what the order decided at its instant.
+            record.tier_before.clone_from(&record.tier_after);
+            self.undo_moves_down(state, undone, &order.order_id);
+            decision.tier_after = state.tier_index(self);
+        }
         if decided_then && !decision.upgrades.is_empty() {
             let upgraded_at = decision.upgrades.last().map_or(order.placed_at, |u| u.at);
             self.returned_since(state, &record, orders, arrived, upgraded_at);
@@ -362,6 +382,7 @@ impl Program {
             && (crossed_since
                 || then_misses_days
                 || returns_since
+                || moved_down_sign
                 || could_date
                     && (!decision.upgrades.is_empty()
                         || self.later_windows_may_cross(state, order.placed_at)));
@@ -399,7 +420,12 @@ impl Program {
         Ok(applied)
     }
 
-    fn record_of(&self, state: &CustomerState, order: &Order, decision: &Decision) -> OrderRecord {
+    pub(crate) fn record_of(
+        &self,
+        state: &CustomerState,
+        order: &Order,
+        decision: &Decision,
+    ) -> OrderRecord {
         let mut categories: Vec<(String, Money)> = Vec::new();
         // Summed here as `Order::line_total` sums them (the same products
         // added in the same order, so the same figure), instead of

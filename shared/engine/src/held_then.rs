@@ -128,23 +128,35 @@ impl Program {
         if as_they_stood.is_empty() || self.counts_current_points() {
             return None;
         }
-        let decide = |net: &CustomerState| {
-            let mut then = net.clone();
-            then.tier = self.tier_name(held.now).to_owned();
-            self.decide(&then, order)
-        };
         // On the orders placed up to it first: crossing there, it is paid
         // exactly as in time; the later ones could only complete it.
         let mut walk = NetWalk::new(self, as_they_stood, order.placed_at);
-        while walk.next_instant().is_some_and(|at| at <= order.placed_at) {
-            walk.step();
-        }
-        let at_its_instant = decide(&walk.net);
+        let at_its_instant = self.decided_at_its_instant(held, order, &mut walk);
         if !at_its_instant.upgrades.is_empty() {
             return Some(at_its_instant);
         }
         while walk.step().is_some() {}
-        Some(decide(&walk.net))
+        Some(self.decided_on(held, order, &walk.net))
+    }
+
+    /// The order decided at `held.now` exactly as in time: on the orders
+    /// of `walk` placed up to it (the walk is left there).
+    pub(crate) fn decided_at_its_instant(
+        &self,
+        held: &HeldThen,
+        order: &Order,
+        walk: &mut NetWalk<'_, '_, Cow<'_, OrderRecord>>,
+    ) -> Decision {
+        while walk.next_instant().is_some_and(|at| at <= order.placed_at) {
+            walk.step();
+        }
+        self.decided_on(held, order, &walk.net)
+    }
+
+    fn decided_on(&self, held: &HeldThen, order: &Order, net: &CustomerState) -> Decision {
+        let mut then = net.clone();
+        then.tier = self.tier_name(held.now).to_owned();
+        self.decide(&then, order)
     }
 
     /// The tier held then, where the orders show more than the history: an
@@ -186,6 +198,17 @@ impl HeldThen {
             then: program.tier_index(&state.tier)?,
             since: None,
         })
+    }
+
+    /// The customer at `tier`, held at a late order's instant, for the
+    /// order to be decided there on the orders as they stood then.
+    pub(crate) fn at_tier(program: &Program, tier: TierIndex) -> HeldThen {
+        HeldThen {
+            now: tier,
+            now_name: program.tier_name(tier).to_owned(),
+            then: tier,
+            since: None,
+        }
     }
 
     pub(crate) fn restore(&self, state: &mut CustomerState) {

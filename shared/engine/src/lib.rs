@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod config;
 pub mod decimal;
+mod down_since;
 pub mod error;
 pub mod evaluate;
 pub mod events;

@@ -3763,7 +3763,54 @@ fn check_decision(
     // A late order is decided at the lower tier held at its instant, after
     // which the customer changed tier (the history's tier then, or one the
     // orders show a late order crossed to in time).
-    prop_assert!(d.tier_before <= held_now);
+    // One placed while a higher tier was held, which returns made since
+    // took away, is decided at that tier (src/down_since.rs): every
+    // change since its instant a move down by a return. It makes one
+    // change, if any: from the tier held now, at the latest of them.
+    let moved_down_since = d.tier_before > held_now;
+    if moved_down_since {
+        prop_assert!(before
+            .last_event_at
+            .is_some_and(|last| order.placed_at < last));
+        // A change dated before the one listed before it replaces what
+        // came after its instant (README, "a change dated back").
+        let mut standing: Vec<&TierChange> = Vec::new();
+        for c in &before.history {
+            while standing.last().is_some_and(|kept| kept.at > c.at) {
+                standing.pop();
+            }
+            standing.push(c);
+        }
+        let since: Vec<&TierChange> = standing
+            .into_iter()
+            .filter(|c| c.at >= order.placed_at)
+            .collect();
+        prop_assert!(
+            !since.is_empty() && since.iter().all(|c| c.cause.starts_with("return")),
+            "decided at a higher tier without a move down by a return since: {:?}",
+            before.history
+        );
+        prop_assert!(d.upgrades.is_empty());
+        let last = after.history.last().unwrap();
+        if d.tier_after > held_now {
+            prop_assert_eq!(
+                (
+                    last.from.as_str(),
+                    last.to.as_str(),
+                    last.at,
+                    last.cause.clone()
+                ),
+                (
+                    p.tier_name(held_now),
+                    p.tier_name(d.tier_after),
+                    since.last().unwrap().at,
+                    format!("order {}", order.order_id)
+                )
+            );
+        } else {
+            prop_assert_eq!(Some(last), before.history.last(), "no change");
+        }
+    }
     if d.tier_before < held_now {
         prop_assert!(before
             .last_event_at
@@ -3792,7 +3839,7 @@ fn check_decision(
         prop_assert!(u.to > u.from && u.to < n);
         at = u.to;
     }
-    if at != d.tier_after {
+    if at != d.tier_after && !moved_down_since {
         // A late order decided on the orders as they stood at its instant
         // upgraded, and returns made since move the customer down again:
         // the upgrades stand in the history, followed by the move.
@@ -3807,7 +3854,7 @@ fn check_decision(
     if d.upgrades.is_empty() && d.tier_before < held_now {
         // In time it may have crossed to a tier reached since.
         prop_assert!(d.segments.iter().all(|s| s.tier <= held_now));
-    } else if d.upgrades.is_empty() {
+    } else if d.upgrades.is_empty() && !moved_down_since {
         prop_assert!(d.segments.iter().all(|s| s.tier == d.tier_before));
         let expected = round_points(order.amount * p.tiers()[d.tier_before].earn_rate);
         prop_assert_eq!(d.points, expected, "points at the held tier's rate");

@@ -1062,3 +1062,132 @@ fn a_late_order_whose_crossing_a_return_since_undid_upgrades_then_moves_down() {
         assert_eq!(late.s.lifetime_purchases, in_time.s.lifetime_purchases);
     }
 }
+
+/// A late order placed while the customer held a tier that a return made
+/// since took away: in time it was paid at that tier's rate, and counted
+/// when the return was judged. Enough to keep the tier: the move down is
+/// undone at the return's instant (the history stays in time order and
+/// the tier counts from where it did). Too little: the move down stands,
+/// and the order is still paid at the tier held at its instant.
+#[test]
+fn a_late_order_placed_before_a_return_that_moved_the_customer_down_counts_in_it() {
+    for (kind, late_amount, kept) in [
+        ("lazy", "300", true),
+        ("eager", "300", true),
+        ("dynamic", "300", true),
+        ("lazy", "100", false),
+        ("dynamic", "100", false),
+    ] {
+        let p = ladder_of(kind, 1000, 5000);
+        let t1 = at("2026-02-01T10:00:00Z");
+        let t2 = at("2026-02-10T10:00:00Z");
+        let t3 = at("2026-03-01T10:00:00Z");
+        let mut in_time = Served::new(&p);
+        in_time.order(&order("a", t1, "1200"));
+        in_time.order(&order("late", t2, late_amount));
+        in_time.give_back("a", t3, d("400"));
+        let mut late = Served::new(&p);
+        late.order(&order("a", t1, "1200"));
+        late.give_back("a", t3, d("400"));
+        assert_eq!(late.s.tier, "Member", "{kind}: the return moved them down");
+        let applied = late.order(&order("late", t2, late_amount));
+        let case = format!("{kind} {late_amount}");
+        assert_eq!(late.s.tier, in_time.s.tier, "{case}");
+        assert_eq!(
+            late.s.tier,
+            if kept { "Silver" } else { "Member" },
+            "{case}"
+        );
+        assert_eq!(late.points("late"), in_time.points("late"), "{case}");
+        assert_eq!(late.s.current_points, in_time.s.current_points, "{case}");
+        assert_eq!(late.s.tier_since, in_time.s.tier_since, "{case}");
+        assert_eq!(
+            applied.decision.tier_after,
+            p.tier_index(&in_time.s.tier).unwrap()
+        );
+        let instants: Vec<DateTime<Utc>> = late.s.history.iter().map(|c| c.at).collect();
+        assert!(instants.is_sorted(), "{case}: {:?}", late.s.history);
+        let last = late.s.history.last().unwrap();
+        match kept {
+            true => assert_eq!(
+                (
+                    last.from.as_str(),
+                    last.to.as_str(),
+                    last.at,
+                    last.cause.as_str()
+                ),
+                ("Member", "Silver", t3, "order late"),
+                "{case}"
+            ),
+            false => assert_eq!(late.s.history.len(), 2, "{case}"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, max_global_rejects: 1_000_000, .. ProptestConfig::default() })]
+    /// Any orders, a part of one returned after them all that moves the
+    /// customer down from the tier held at the instant of an order placed
+    /// among them, which arrives after the return: the customer holds the
+    /// tier they would have in time. When
+    /// in time that order upgraded nobody (it was placed at a tier the
+    /// return took away since), it is paid as in time, the customer holds
+    /// the tier from the same instant, and the history stays in time order.
+    #[test]
+    fn a_late_order_before_a_return_that_moved_the_customer_down_counts_as_in_time(
+        kind in 0usize..3,
+        seeds in proptest::collection::vec((0i64..60 * 24, 200u32..800), 2..6),
+        late in (0i64..60 * 24, 50u32..1500),
+        returned in (0usize..6, 30u32..=100),
+    ) {
+        let kind = ["lazy", "eager", "dynamic"][kind];
+        let p = ladder_of(kind, 1000, 2500);
+        let all = orders_of(&seeds);
+        let late_order = order("late", at("2026-03-01T00:00:00Z") + Duration::hours(late.0), &late.1.to_string());
+        prop_assume!(all.iter().all(|o| o.placed_at != late_order.placed_at));
+        let last = all.iter().map(|o| o.placed_at).max().unwrap();
+        prop_assume!(late_order.placed_at < last);
+        let back = &all[returned.0 % all.len()];
+        let amount = (back.amount * Decimal::from(returned.1) / Decimal::from(100)).round_dp(2);
+        let when = last + Duration::hours(1);
+
+        let mut arrival = Served::new(&p);
+        for o in &all {
+            arrival.order(o);
+        }
+        let before_return = arrival.s.tier.clone();
+        arrival.give_back(&back.order_id, when, amount);
+        prop_assume!(arrival.s.tier != before_return);
+        // Held a higher tier at the late order's instant: what the return
+        // took away since (any other change since is another case).
+        let placed = late_order.placed_at;
+        let held_then = arrival.s.history.iter().rev().find(|c| c.at <= placed).map_or("Member", |c| c.to.as_str());
+        prop_assume!(p.tier_index(held_then) > p.tier_index(&arrival.s.tier));
+        prop_assume!(arrival.s.history.iter().all(|c| c.at < placed || c.cause.starts_with("return")));
+        arrival.order(&late_order);
+
+        let mut in_time = Served::new(&p);
+        let mut sorted = all.clone();
+        sorted.push(late_order.clone());
+        sorted.sort_by_key(|o| o.placed_at);
+        for o in &sorted {
+            in_time.order(o);
+        }
+        in_time.give_back(&back.order_id, when, amount);
+
+        prop_assert_eq!(&arrival.s.tier, &in_time.s.tier);
+        let upgraded_nobody = in_time.s.history.iter().all(|c| c.cause != "order late");
+        if upgraded_nobody {
+            prop_assert_eq!(arrival.points("late"), in_time.points("late"));
+            // Orders placed after it were paid before it came (README,
+            // policy (a)): where they were paid alike, so is the balance.
+            let others_alike = all.iter().all(|o| arrival.points(&o.order_id) == in_time.points(&o.order_id));
+            if others_alike {
+                prop_assert_eq!(arrival.s.current_points, in_time.s.current_points);
+            }
+            prop_assert_eq!(arrival.s.tier_since, in_time.s.tier_since);
+            let instants: Vec<DateTime<Utc>> = arrival.s.history.iter().map(|c| c.at).collect();
+            prop_assert!(instants.is_sorted(), "{:?}", arrival.s.history);
+        }
+    }
+}
