@@ -560,6 +560,52 @@ async fn a_late_order_placed_before_a_cancellation_that_moved_the_customer_down(
     assert_eq!(changes[2].2, changes[1].2, "back up where it went down");
 }
 
+/// A late order at the very instant of the return that moved the customer
+/// down came before it: paid at Silver, and the return, judged with it,
+/// keeps Silver. The move down is undone at that instant.
+async fn a_late_order_at_the_instant_of_the_return_that_moved_the_customer_down(api: Api) {
+    api.program("mi", &silver_at_1000()).await;
+    api.order("mi", "c", "a", "2026-02-01T10:00:00Z", "1200")
+        .await;
+    let (status, back) = give_back(&api, "mi", "r", "a", "2026-03-01T10:00:00Z", Some("400")).await;
+    assert_eq!(
+        (status, &back["tierAfter"]),
+        (200, &json!("Member")),
+        "{back}"
+    );
+    let late = api
+        .order("mi", "c", "late", "2026-03-01T10:00:00Z", "300")
+        .await;
+    assert_eq!(
+        (&late["pointsAwarded"], &late["tierAfter"]),
+        (&json!("600"), &json!("Silver")),
+        "{late}"
+    );
+    let status = api.get("/programs/mi/customers/c").await.body;
+    assert_eq!(
+        (
+            &status["tier"],
+            &status["tierSince"],
+            &status["currentPoints"]
+        ),
+        (
+            &json!("Silver"),
+            &json!("2026-02-01T10:00:00Z"),
+            &json!("1400")
+        ),
+        "{status}"
+    );
+    let last = customer_moves(&api, "mi").await.pop().unwrap();
+    assert_eq!(
+        last,
+        (
+            "Member".into(),
+            "Silver".into(),
+            "2026-03-01T10:00:00Z".into()
+        )
+    );
+}
+
 on_both_engines!(
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
@@ -574,6 +620,7 @@ on_both_engines!(
     a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down,
     a_late_order_placed_before_a_move_down_by_a_return_undoes_it,
     a_late_order_placed_before_a_cancellation_that_moved_the_customer_down,
+    a_late_order_at_the_instant_of_the_return_that_moved_the_customer_down,
 );
 
 // Their retention rules count trackers from the day the rule was published:

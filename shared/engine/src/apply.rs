@@ -208,8 +208,11 @@ impl Program {
         };
         // Held a higher tier at its instant, which returns made since took
         // away (`down_since.rs`).
+        // (At the instant of the latest return too: it came after the order.)
         let moved_down = match (&rewound, &held_then) {
-            (None, None) if late => self.moved_down_since(state, order.placed_at),
+            (None, None) if late || state.returned_at_or_after(order.placed_at) => {
+                self.moved_down_since(state, order.placed_at)
+            }
             _ => None,
         };
         let moved_down_sign = moved_down.is_some();
@@ -357,7 +360,7 @@ impl Program {
         }
         if let Some(undone) = undone {
             // The record tells what the order decided at its instant.
-            record.tier_before.clone_from(&record.tier_after);
+            record.tier_before = self.tier_name(undone.held_then()).to_owned();
             self.undo_moves_down(state, undone, &order.order_id);
             decision.tier_after = state.tier_index(self);
         }
@@ -376,7 +379,7 @@ impl Program {
         // Neither dating nor deciding among the orders can use them when a
         // rule counts current points (spent and expired points are not in
         // the orders).
-        let wants_orders = (late || returns_since)
+        let wants_orders = (late || returns_since || moved_down_sign)
             && orders.is_empty()
             && !self.counts_current_points()
             && (crossed_since
@@ -783,19 +786,13 @@ impl Program {
         let mut tier = before.last().map_or(start, |t| in_time.tier_after(*t));
         let mut down_at = None;
         let mut changed_at = None;
-        for at in after {
-            for then in in_time
-                .tier_amid(*at)
-                .into_iter()
-                .chain([in_time.tier_after(*at)])
-            {
-                if then != tier {
-                    tier = then;
-                    changed_at = Some(*at);
-                }
-                if then < current {
-                    down_at.get_or_insert(*at);
-                }
+        for (at, then) in in_time.course_over(after) {
+            if then != tier {
+                tier = then;
+                changed_at = Some(at);
+            }
+            if then < current {
+                down_at.get_or_insert(at);
             }
         }
         let down_at = down_at.unwrap_or(returned);

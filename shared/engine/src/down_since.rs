@@ -13,15 +13,21 @@
 //! at the instant of the latest one, so the history stays in time order.
 //!
 //! The order is paid exactly as in time, and the customer lands on the
-//! tier, since the instant, they would hold in time. The history gets one
-//! change, from the tier held now to that tier, at the latest move down:
-//! an upgrade the order (or a later order, with it counted) would have
-//! made in time before that move is not a change of its own.
+//! tier, since the instant, they would hold in time. The history follows
+//! the course from the latest move down on, from the tier held now: a
+//! change at that move when the course is above it there, and one at each
+//! later instant the course changes (a later order that, with the late one
+//! counted, crossed). What the course did between the order and the
+//! latest move down (an earlier move down that in time never came, an
+//! upgrade in between) is not told again: the feed already holds what
+//! was published then, and a change dated before it would break its time
+//! order.
 //!
 //! Only where that is exact: every change since its instant a move down by
 //! a return, no judged end after it, no retention rule on the tiers it may
 //! restore (their validity periods would have run from the earlier start),
-//! a course in time that starts where the order took the customer, and
+//! a course in time that starts where the order took the customer and,
+//! from the latest move down on, never falls below the tier held now, and
 //! no more than [`COURSE_INSTANTS`] instants to replay. Anything else is
 //! decided at the tier held now, as before (docs/late-events.md).
 
@@ -29,7 +35,7 @@ use crate::events::{Order, OrderRecord};
 use crate::held_then::HeldThen;
 use crate::net_walk::NetWalk;
 use crate::program::{Program, TierIndex};
-use crate::reversal::{CurrentRulesOnly, InTime};
+use crate::reversal::CurrentRulesOnly;
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
@@ -53,9 +59,18 @@ pub(crate) struct MovedDownSince {
 /// What the order, counted in time, makes of the moves down.
 pub(crate) struct Undone {
     moved: MovedDownSince,
-    landing: TierIndex,
-    /// Since when they hold `landing` in time.
+    /// The tier held in time at each instant from the latest move down on
+    /// (after that instant's returns), where it changes.
+    course: Vec<(DateTime<Utc>, TierIndex)>,
+    /// Since when they hold the tier the course ends at, in time.
     since: DateTime<Utc>,
+}
+
+impl Undone {
+    /// The tier the order was decided at: held at its instant.
+    pub(crate) fn held_then(&self) -> TierIndex {
+        self.moved.then
+    }
 }
 
 impl TierChange {
@@ -68,7 +83,9 @@ impl TierChange {
 
 impl Program {
     /// The sign: the customer held a higher tier at `placed`, and every
-    /// change since is a move down by a return.
+    /// change since is a move down by a return. As everywhere, a return
+    /// at the order's own instant came after it, any other change of that
+    /// instant before it.
     pub(crate) fn moved_down_since(
         &self,
         state: &CustomerState,
@@ -78,30 +95,35 @@ impl Program {
             return None;
         }
         let line = state.standing_changes();
-        let first_after = line.partition_point(|c| c.at < placed);
-        let since = &line[first_after..];
-        // A change at the order's own instant: which came first is not told.
-        if since.is_empty() || since[0].at == placed || !since.iter().all(|c| c.by_a_return()) {
+        if line.last()?.to != state.tier {
             return None;
         }
-        let (then, reached) = self.tier_held_at(state, placed)?;
+        let first_after = line
+            .iter()
+            .position(|c| c.at > placed || (c.at == placed && c.by_a_return()))?;
+        let (before, since) = line.split_at(first_after);
+        if !since.iter().all(|c| c.by_a_return()) {
+            return None;
+        }
+        let held = before.last()?;
+        let then = self.tier_index(&held.to)?;
         let now = state.tier_index(self);
         if then <= now || (now + 1..=then).any(|t| self.tiers[t].retention.is_some()) {
             return None;
         }
         Some(MovedDownSince {
             then,
-            reached: reached?,
+            reached: held.at,
             last_down: since.last()?.at,
         })
     }
 
     /// The order decided at the tier held at its instant, on the orders
-    /// placed up to it as they stood then, and where the course in time
-    /// with it counted lands; None where that is not exact (the module's
-    /// list). The decision's upgrades are not changes of their own: in time
-    /// the return judged the tier they reached, and the one change made is
-    /// the move back from the tier held now.
+    /// placed up to it as they stood then, and the course in time with it
+    /// counted; None where that is not exact (the module's list). The
+    /// decision's upgrades are not changes of their own: in time the
+    /// returns judged the tier they reached, and the changes made are the
+    /// moves back from the tier held now, from the latest move down on.
     pub(crate) fn decided_before_moves_down(
         &self,
         state: &CustomerState,
@@ -125,80 +147,85 @@ impl Program {
             .chain([&record])
             .collect();
         let in_time = self.in_time_of(state, all, &CurrentRulesOnly);
-        let (landing, changed) = course_from(&in_time, order.placed_at, decision.tier_after)?;
+        let instants = in_time.instants();
+        let after = &instants[instants.partition_point(|t| *t < order.placed_at)..];
+        if after.len() > COURSE_INSTANTS + 1 {
+            return None;
+        }
+        let course = in_time.course_over(after);
+        // It starts where the order took the customer.
+        if course.first().map(|(_, tier)| *tier) != Some(decision.tier_after) {
+            return None;
+        }
+        // Where it last changed: unchanged, held from the order's own
+        // crossing, or from when the tier held then was reached.
+        let since = course.windows(2).rev().find(|w| w[0].1 != w[1].1).map_or(
+            match decision.upgrades.is_empty() {
+                true => moved.reached,
+                false => order.placed_at,
+            },
+            |w| w[1].0,
+        );
+        // From the latest move down on: each instant's tier after its
+        // returns, never below the tier held now (the move down stands).
+        let mut from_down: Vec<(DateTime<Utc>, TierIndex)> = Vec::new();
+        for (at, tier) in course.into_iter().filter(|(at, _)| *at >= moved.last_down) {
+            match from_down.last_mut() {
+                Some(last) if last.0 == at => last.1 = tier,
+                _ => from_down.push((at, tier)),
+            }
+        }
         let now = state.tier_index(self);
-        let restored = landing.max(decision.tier_after);
-        if landing < now || (now + 1..=restored).any(|t| self.tiers[t].retention.is_some()) {
+        let highest = from_down.iter().map(|(_, t)| *t).max()?;
+        if from_down.iter().any(|(_, t)| *t < now)
+            || (now + 1..=highest.max(decision.tier_after))
+                .any(|t| self.tiers[t].retention.is_some())
+        {
             return None;
         }
         decision.upgrades.clear();
-        let since = changed.unwrap_or(moved.reached);
         Some((
             decision,
             Undone {
                 moved,
-                landing,
+                course: from_down,
                 since,
             },
         ))
     }
 
-    /// Undoes the moves down the order would have prevented: one change
-    /// from the tier held now, at the latest of them.
+    /// Undoes the moves down the order would have prevented, following its
+    /// course from the tier held now: a change at the latest move down
+    /// when the course is above it there, and one at each later instant
+    /// the course changes (an order that, with it counted, crossed).
     pub(crate) fn undo_moves_down(
         &self,
         state: &mut CustomerState,
         undone: Undone,
         order_id: &str,
     ) {
-        let now = state.tier_index(self);
-        if undone.landing <= now {
-            return;
-        }
-        state.record_change(
-            TierChange {
-                from: self.tier_name(now).to_owned(),
-                to: self.tier_name(undone.landing).to_owned(),
-                at: undone.moved.last_down,
-                cause: format!("order {order_id}"),
-                config_version: None,
-                admin: false,
-            },
-            Vec::new(),
-        );
-        state.tier_since = undone.since;
-    }
-}
-
-/// The tier held in time from `placed` on, at each instant an order was
-/// placed, a return made or the history changed: where it ends, and the
-/// instant of its last change. None unless it starts at `reached`, the
-/// tier the order left the customer at, or past [`COURSE_INSTANTS`].
-fn course_from(
-    in_time: &InTime<'_>,
-    placed: DateTime<Utc>,
-    reached: TierIndex,
-) -> Option<(TierIndex, Option<DateTime<Utc>>)> {
-    let instants = in_time.instants();
-    let after = &instants[instants.partition_point(|t| *t < placed)..];
-    if after.len() > COURSE_INSTANTS + 1 {
-        return None;
-    }
-    let mut tier = None;
-    let mut changed = None;
-    for at in after {
-        for held in in_time
-            .tier_amid(*at)
-            .into_iter()
-            .chain([in_time.tier_after(*at)])
-        {
-            match tier {
-                None if held != reached => return None,
-                Some(t) if held != t => changed = Some(*at),
-                _ => {}
+        let mut held = state.tier_index(self);
+        let mut moved = false;
+        for (at, tier) in undone.course {
+            if tier == held {
+                continue;
             }
-            tier = Some(held);
+            state.record_change(
+                TierChange {
+                    from: self.tier_name(held).to_owned(),
+                    to: self.tier_name(tier).to_owned(),
+                    at,
+                    cause: format!("order {order_id}"),
+                    config_version: None,
+                    admin: false,
+                },
+                Vec::new(),
+            );
+            held = tier;
+            moved = true;
+        }
+        if moved {
+            state.tier_since = undone.since;
         }
     }
-    Some((tier?, changed))
 }

@@ -133,59 +133,7 @@ impl Program {
         book: &dyn RuleBook,
         until: Option<DateTime<Utc>>,
     ) -> TierIndex {
-        let mut tier = self.replay_start(state);
-        // Admin sets and moves down by the validity rules set the tier at
-        // their instant whatever the orders say; a re-evaluation after a
-        // config change judges, at its instant and under its version, what
-        // remains of the orders placed before it. A move a late upgrade
-        // dated before it superseded never happened.
-        let mut marks: Vec<&TierChange> = state
-            .standing_changes()
-            .into_iter()
-            .filter(|c| until.is_none_or(|until| c.at <= until))
-            .filter(|c| {
-                c.admin
-                    || (c.cause == crate::validity::RETENTION && c.from != c.to)
-                    || c.cause.starts_with(crate::rejudge::LATE_ORDER)
-                    || c.is_reevaluation()
-            })
-            .collect();
-        marks.sort_by_key(|c| c.at);
-        let mut next_mark = 0;
-        let mut walk = NetWalk::new(self, sorted, state.tier_since);
-        let mark = |tier: TierIndex, change: &TierChange, walk: &NetWalk<'_, '_, &OrderRecord>| {
-            if change.is_reevaluation() {
-                self.lifted(
-                    tier,
-                    change.config_version,
-                    book,
-                    &walk.net,
-                    walk.counted(),
-                    change.at,
-                )
-            } else {
-                self.tier_index(&change.to).unwrap_or(tier)
-            }
-        };
-        while let Some(at) = walk.next_instant() {
-            // An admin set at an order's instant comes first; a
-            // re-evaluation at it came after the order.
-            while next_mark < marks.len()
-                && (marks[next_mark].at < at
-                    || (marks[next_mark].at == at && !marks[next_mark].is_reevaluation()))
-            {
-                tier = mark(tier, marks[next_mark], &walk);
-                next_mark += 1;
-            }
-            walk.step();
-            let counted = walk.counted();
-            let version = counted.last().and_then(|o| o.config_version);
-            tier = self.lifted(tier, version, book, &walk.net, counted, at);
-        }
-        for change in &marks[next_mark..] {
-            tier = mark(tier, change, &walk);
-        }
-        tier
+        Replay::new(self, state, sorted, book).advance(until)
     }
 
     /// The highest tier above `tier` whose rule (of config `version`) holds
@@ -235,6 +183,97 @@ impl Program {
     }
 }
 
+/// [`Program::rejudged_tier`] as a walk that can stop at an instant and go
+/// on from there: the tier at each of several instants in one pass
+/// through the orders.
+struct Replay<'a> {
+    program: &'a Program,
+    book: &'a dyn RuleBook,
+    tier: TierIndex,
+    /// Admin sets and moves down by the validity rules set the tier at
+    /// their instant whatever the orders say; a re-evaluation after a
+    /// config change judges, at its instant and under its version, what
+    /// remains of the orders placed before it. A move a late upgrade dated
+    /// before it superseded never happened.
+    marks: Vec<&'a TierChange>,
+    next_mark: usize,
+    walk: NetWalk<'a, 'a, &'a OrderRecord>,
+}
+
+impl<'a> Replay<'a> {
+    fn new(
+        program: &'a Program,
+        state: &'a CustomerState,
+        sorted: &'a [&'a OrderRecord],
+        book: &'a dyn RuleBook,
+    ) -> Self {
+        let mut marks: Vec<&TierChange> = state
+            .standing_changes()
+            .into_iter()
+            .filter(|c| {
+                c.admin
+                    || (c.cause == crate::validity::RETENTION && c.from != c.to)
+                    || c.cause.starts_with(crate::rejudge::LATE_ORDER)
+                    || c.is_reevaluation()
+            })
+            .collect();
+        marks.sort_by_key(|c| c.at);
+        Replay {
+            program,
+            book,
+            tier: program.replay_start(state),
+            marks,
+            next_mark: 0,
+            walk: NetWalk::new(program, sorted, state.tier_since),
+        }
+    }
+
+    /// The tier once the orders placed up to `until` (all: None) and the
+    /// history's changes made by then count; a later call goes on from
+    /// there (`until` ascending).
+    fn advance(&mut self, until: Option<DateTime<Utc>>) -> TierIndex {
+        let within = |at: DateTime<Utc>| until.is_none_or(|until| at <= until);
+        while let Some(at) = self.walk.next_instant().filter(|at| within(*at)) {
+            // An admin set at an order's instant comes first; a
+            // re-evaluation at it came after the order.
+            while let Some(change) = self
+                .marks
+                .get(self.next_mark)
+                .filter(|c| c.at < at || (c.at == at && !c.is_reevaluation()))
+            {
+                self.tier = self.mark(change);
+                self.next_mark += 1;
+            }
+            self.walk.step();
+            let counted = self.walk.counted();
+            let version = counted.last().and_then(|o| o.config_version);
+            self.tier =
+                self.program
+                    .lifted(self.tier, version, self.book, &self.walk.net, counted, at);
+        }
+        while let Some(change) = self.marks.get(self.next_mark).filter(|c| within(c.at)) {
+            self.tier = self.mark(change);
+            self.next_mark += 1;
+        }
+        self.tier
+    }
+
+    fn mark(&self, change: &TierChange) -> TierIndex {
+        if change.is_reevaluation() {
+            self.program.lifted(
+                self.tier,
+                change.config_version,
+                self.book,
+                &self.walk.net,
+                self.walk.counted(),
+                change.at,
+            )
+        } else {
+            self.program.tier_index(&change.to).unwrap_or(self.tier)
+        }
+    }
+}
+
 /// A fresh customer holding, at `at`, what remains of `orders` (all placed
 /// at or before `at`), counted by `rules`' own trackers.
 pub(crate) fn net_state_at(
@@ -278,6 +317,48 @@ impl InTime<'_> {
         instants.sort_unstable();
         instants.dedup();
         instants
+    }
+
+    /// The tier held at each of `instants` (from [`InTime::instants`]):
+    /// at one with a return, first once its orders counted, then after its
+    /// returns. The orders stand the same between two return instants, so
+    /// each such stretch is one replay of the orders, not one per instant.
+    pub(crate) fn course_over(
+        &self,
+        instants: &[DateTime<Utc>],
+    ) -> Vec<(DateTime<Utc>, TierIndex)> {
+        let mut returned: Vec<DateTime<Utc>> = self
+            .sorted
+            .iter()
+            .flat_map(|o| o.returns.iter().map(|r| r.at))
+            .collect();
+        returned.sort_unstable();
+        returned.dedup();
+        // Each step: the instant, and the instant the orders stood at.
+        let mut steps: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        for at in instants {
+            if returned.binary_search(at).is_ok() {
+                steps.push((*at, *at));
+            }
+            steps.push((*at, *at + chrono::Duration::nanoseconds(1)));
+        }
+        let made_before = |stood: DateTime<Utc>| returned.partition_point(|r| *r < stood);
+        let mut course = Vec::with_capacity(steps.len());
+        for stretch in steps.chunk_by(|a, b| made_before(a.1) == made_before(b.1)) {
+            let stood: Vec<Cow<'_, OrderRecord>> = self
+                .sorted
+                .iter()
+                .map(|o| o.as_it_stood(stretch[0].1))
+                .collect();
+            let stood: Vec<&OrderRecord> = stood.iter().map(|o| o.as_ref()).collect();
+            let mut replay = Replay::new(self.program, self.state, &stood, self.book);
+            course.extend(
+                stretch
+                    .iter()
+                    .map(|(at, _)| (*at, replay.advance(Some(*at)))),
+            );
+        }
+        course
     }
 
     /// The tier held just after `at`: returns made at it count there.

@@ -3765,8 +3765,9 @@ fn check_decision(
     // orders show a late order crossed to in time).
     // One placed while a higher tier was held, which returns made since
     // took away, is decided at that tier (src/down_since.rs): every
-    // change since its instant a move down by a return. It makes one
-    // change, if any: from the tier held now, at the latest of them.
+    // change since its instant a move down by a return. Its changes, if
+    // any, move the customer back from the tier held now, from the latest
+    // of them on.
     let moved_down_since = d.tier_before > held_now;
     if moved_down_since {
         prop_assert!(before
@@ -3781,9 +3782,13 @@ fn check_decision(
             }
             standing.push(c);
         }
+        // A return at the order's instant came after it, any other
+        // change of that instant before it.
         let since: Vec<&TierChange> = standing
             .into_iter()
-            .filter(|c| c.at >= order.placed_at)
+            .filter(|c| {
+                c.at > order.placed_at || (c.at == order.placed_at && c.cause.starts_with("return"))
+            })
             .collect();
         prop_assert!(
             !since.is_empty() && since.iter().all(|c| c.cause.starts_with("return")),
@@ -3791,25 +3796,24 @@ fn check_decision(
             before.history
         );
         prop_assert!(d.upgrades.is_empty());
-        let last = after.history.last().unwrap();
-        if d.tier_after > held_now {
-            prop_assert_eq!(
-                (
-                    last.from.as_str(),
-                    last.to.as_str(),
-                    last.at,
-                    last.cause.clone()
-                ),
-                (
-                    p.tier_name(held_now),
-                    p.tier_name(d.tier_after),
-                    since.last().unwrap().at,
-                    format!("order {}", order.order_id)
-                )
-            );
-        } else {
-            prop_assert_eq!(Some(last), before.history.last(), "no change");
+        // The moves back: the history's last entries of its cause, from
+        // the tier held now, in time order from the latest move down.
+        let cause = format!("order {}", order.order_id);
+        let moves_back: Vec<&TierChange> = after
+            .history
+            .iter()
+            .rev()
+            .take_while(|c| c.cause == cause)
+            .collect();
+        let mut tier = p.tier_name(held_now);
+        let mut at = since.last().unwrap().at;
+        for c in moves_back.iter().rev() {
+            prop_assert_eq!(c.from.as_str(), tier);
+            prop_assert!(c.at >= at, "moves back in time order: {:?}", after.history);
+            tier = c.to.as_str();
+            at = c.at;
         }
+        prop_assert_eq!(tier, p.tier_name(d.tier_after));
     }
     if d.tier_before < held_now {
         prop_assert!(before

@@ -203,12 +203,15 @@ fn order_event(
                 .unwrap_or_else(|| CustomerState::new(program, order.placed_at));
             // As the service: a late order the engine wants the customer's
             // orders for is decided again among them.
-            // Only an order placed before the customer's latest event can
-            // want them: the copy to decide it again from is for it alone.
-            let before = state
-                .last_event_at
-                .is_some_and(|last| order.placed_at < last)
-                .then(|| state.clone());
+            // Only an order placed before the customer's latest event, or
+            // at or before their latest return, can want them: the copy to
+            // decide it again from is for it alone.
+            let placed = order.placed_at;
+            let before = (state.last_event_at.is_some_and(|last| placed < last)
+                || state
+                    .latest_return_at
+                    .is_some_and(|latest| placed <= latest))
+            .then(|| state.clone());
             let outcome = match (program.apply_order(&mut state, order), before) {
                 (Ok(a), Some(before)) if a.wants_orders => {
                     state = before;
