@@ -7,7 +7,7 @@ use crate::error::EngineError;
 use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
 use crate::expired::Cover;
-use crate::held_then::HeldThen;
+use crate::held_then::{others_as_they_stood, HeldThen};
 use crate::period::{day_of, DayNumber};
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::Late;
@@ -243,15 +243,7 @@ impl Program {
                 .is_none_or(|j| order.placed_at >= j.at);
         // The other orders as they stood at its instant, sorted.
         let as_they_stood: Vec<Cow<'_, OrderRecord>> = match returns_since {
-            true => {
-                let mut all: Vec<Cow<'_, OrderRecord>> = orders
-                    .iter()
-                    .filter(|o| o.order_id != order.order_id)
-                    .map(|o| o.as_it_stood(order.placed_at))
-                    .collect();
-                all.sort_by_key(|o| o.placed_at);
-                all
-            }
+            true => others_as_they_stood(orders, order),
             false => Vec::new(),
         };
         // Decided and dated so only when the returns made since take the

@@ -32,14 +32,13 @@
 //! decided at the tier held now, as before (docs/late-events.md).
 
 use crate::events::{Order, OrderRecord};
-use crate::held_then::HeldThen;
+use crate::held_then::{others_as_they_stood, HeldThen};
 use crate::net_walk::NetWalk;
 use crate::program::{Program, TierIndex};
 use crate::reversal::CurrentRulesOnly;
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
-use std::borrow::Cow;
 
 /// Instants after a late order's own that its course in time is replayed
 /// at (each a replay of every order); past them the order is decided at
@@ -131,12 +130,7 @@ impl Program {
         orders: &[OrderRecord],
         moved: MovedDownSince,
     ) -> Option<(Decision, Undone)> {
-        let mut as_they_stood: Vec<Cow<'_, OrderRecord>> = orders
-            .iter()
-            .filter(|o| o.order_id != order.order_id)
-            .map(|o| o.as_it_stood(order.placed_at))
-            .collect();
-        as_they_stood.sort_by_key(|o| o.placed_at);
+        let as_they_stood = others_as_they_stood(orders, order);
         let held = HeldThen::at_tier(self, moved.then);
         let mut walk = NetWalk::new(self, &as_they_stood, order.placed_at);
         let mut decision = self.decided_at_its_instant(&held, order, &mut walk);

@@ -98,12 +98,8 @@ impl Program {
         if orders.is_empty() || self.counts_current_points() {
             return None;
         }
-        let mut before: Vec<Cow<'_, OrderRecord>> = orders
-            .iter()
-            .filter(|o| o.order_id != order.order_id && o.placed_at <= order.placed_at)
-            .map(|o| o.as_it_stood(order.placed_at))
-            .collect();
-        before.sort_by_key(|o| o.placed_at);
+        let mut before = others_as_they_stood(orders, order);
+        before.retain(|o| o.placed_at <= order.placed_at);
         let mut walk = NetWalk::new(self, &before, order.placed_at);
         held.then = self.risen_by_orders(held, &mut walk);
         let mut then = walk.net;
@@ -185,6 +181,21 @@ impl Program {
         }
         tier
     }
+}
+
+/// The customer's orders other than `order`, as they stood at its
+/// instant (returns made since not yet made), by `placed_at`.
+pub(crate) fn others_as_they_stood<'o>(
+    orders: &'o [OrderRecord],
+    order: &Order,
+) -> Vec<Cow<'o, OrderRecord>> {
+    let mut stood: Vec<Cow<'o, OrderRecord>> = orders
+        .iter()
+        .filter(|o| o.order_id != order.order_id)
+        .map(|o| o.as_it_stood(order.placed_at))
+        .collect();
+    stood.sort_by_key(|o| o.placed_at);
+    stood
 }
 
 impl HeldThen {
