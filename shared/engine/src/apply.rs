@@ -353,7 +353,7 @@ impl Program {
         if let Some(undone) = undone {
             // The record tells what the order decided at its instant.
             record.tier_before = self.tier_name(undone.held_then()).to_owned();
-            self.undo_moves_down(state, undone, &order.order_id);
+            self.undo_moves_down(state, undone);
             decision.tier_after = state.tier_index(self);
         }
         if decided_then && !decision.upgrades.is_empty() {

@@ -59,10 +59,18 @@ pub(crate) struct MovedDownSince {
 pub(crate) struct Undone {
     moved: MovedDownSince,
     /// The tier held in time at each instant from the latest move down on
-    /// (after that instant's returns), where it changes.
-    course: Vec<(DateTime<Utc>, TierIndex)>,
+    /// (after that instant's returns), where it changes from the tier held
+    /// now on, each with its cause.
+    course: Vec<Step>,
     /// Since when they hold the tier the course ends at, in time.
     since: DateTime<Utc>,
+}
+
+/// A change of the course in time from the tier held now.
+struct Step {
+    at: DateTime<Utc>,
+    tier: TierIndex,
+    cause: String,
 }
 
 impl Undone {
@@ -178,45 +186,65 @@ impl Program {
             return None;
         }
         decision.upgrades.clear();
+        let course = self.steps_from(now, from_down, orders, &record);
         Some((
             decision,
             Undone {
                 moved,
-                course: from_down,
+                course,
                 since,
             },
         ))
+    }
+
+    /// The course's changes from the tier held now, each with its cause: a
+    /// step up the late order's (counted, an order crossed), a step down
+    /// the return made at its instant (in time, that return moved them).
+    fn steps_from(
+        &self,
+        now: TierIndex,
+        course: Vec<(DateTime<Utc>, TierIndex)>,
+        orders: &[OrderRecord],
+        late: &OrderRecord,
+    ) -> Vec<Step> {
+        let mut held = now;
+        let mut steps = Vec::new();
+        for (at, tier) in course {
+            if tier == held {
+                continue;
+            }
+            let returned = (tier < held)
+                .then(|| orders.iter().find(|o| o.returns.iter().any(|r| r.at == at)))
+                .flatten();
+            let cause = match returned {
+                Some(o) => format!("return of order {}", o.order_id),
+                None => format!("order {}", late.order_id),
+            };
+            steps.push(Step { at, tier, cause });
+            held = tier;
+        }
+        steps
     }
 
     /// Undoes the moves down the order would have prevented, following its
     /// course from the tier held now: a change at the latest move down
     /// when the course is above it there, and one at each later instant
     /// the course changes (an order that, with it counted, crossed).
-    pub(crate) fn undo_moves_down(
-        &self,
-        state: &mut CustomerState,
-        undone: Undone,
-        order_id: &str,
-    ) {
-        let mut held = state.tier_index(self);
-        let mut moved = false;
-        for (at, tier) in undone.course {
-            if tier == held {
-                continue;
-            }
+    pub(crate) fn undo_moves_down(&self, state: &mut CustomerState, undone: Undone) {
+        let moved = !undone.course.is_empty();
+        for step in undone.course {
+            let from = self.tier_name(state.tier_index(self)).to_owned();
             state.record_change(
                 TierChange {
-                    from: self.tier_name(held).to_owned(),
-                    to: self.tier_name(tier).to_owned(),
-                    at,
-                    cause: format!("order {order_id}"),
+                    from,
+                    to: self.tier_name(step.tier).to_owned(),
+                    at: step.at,
+                    cause: step.cause,
                     config_version: None,
                     admin: false,
                 },
                 Vec::new(),
             );
-            held = tier;
-            moved = true;
         }
         if moved {
             state.tier_since = undone.since;

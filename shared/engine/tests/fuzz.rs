@@ -3796,18 +3796,28 @@ fn check_decision(
             before.history
         );
         prop_assert!(d.upgrades.is_empty());
-        // The moves back: the history's last entries of its cause, from
-        // the tier held now, in time order from the latest move down.
-        let cause = format!("order {}", order.order_id);
+        // The moves back: the changes this order published, from the tier
+        // held now, in time order from the latest move down; a step up the
+        // order's, a step down a return's (in time it moved them).
         let moves_back: Vec<&TierChange> = after
-            .history
+            .outbox
+            .notices()
             .iter()
-            .rev()
-            .take_while(|c| c.cause == cause)
+            .filter(|n| n.seq > before.notices_sent)
+            .filter_map(|n| match &n.kind {
+                NoticeKind::Changed { change, .. } => Some(change),
+                NoticeKind::AtRisk { .. } => None,
+            })
             .collect();
         let mut tier = p.tier_name(held_now);
         let mut at = since.last().unwrap().at;
-        for c in moves_back.iter().rev() {
+        for c in &moves_back {
+            let up = p.tier_index(&c.to) > p.tier_index(&c.from);
+            let cause = match up {
+                true => format!("order {}", order.order_id),
+                false => "return of order ".to_owned(),
+            };
+            prop_assert!(c.cause.starts_with(&cause), "cause of {:?}", c);
             prop_assert_eq!(c.from.as_str(), tier);
             prop_assert!(c.at >= at, "moves back in time order: {:?}", after.history);
             tier = c.to.as_str();

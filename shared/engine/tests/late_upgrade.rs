@@ -1317,3 +1317,53 @@ fn a_late_order_at_the_instant_of_the_return_or_of_the_upgrade_counts_in_the_ret
         ("Silver", "Gold")
     );
 }
+
+/// Found by the nineteenth session's second review: after the latest move
+/// down, a return that moved the stored customer nowhere lowers the tier
+/// the late order kept. In time that return moved them, so the step down
+/// names it, not the late order.
+#[test]
+fn a_step_down_in_the_late_orders_course_names_the_return_that_made_it() {
+    let p = ladder_of("lazy", 1000, 2000);
+    let (t1, t2, t3) = (
+        at("2026-02-01T10:00:00Z"),
+        at("2026-02-02T10:00:00Z"),
+        at("2026-02-10T10:00:00Z"),
+    );
+    let (t4, t5) = (at("2026-03-01T10:00:00Z"), at("2026-03-05T10:00:00Z"));
+    let mut in_time = Served::new(&p);
+    in_time.order(&order("a", t1, "1500"));
+    in_time.order(&order("b", t2, "600"));
+    in_time.order(&order("late", t3, "500"));
+    in_time.give_back("b", t4, d("600"));
+    in_time.give_back("a", t5, d("200"));
+    let mut late = Served::new(&p);
+    late.order(&order("a", t1, "1500"));
+    late.order(&order("b", t2, "600"));
+    late.give_back("b", t4, d("600"));
+    late.give_back("a", t5, d("200"));
+    late.order(&order("late", t3, "500"));
+    assert_eq!(late.points("late"), d("1500"));
+    assert_eq!(late.points("late"), in_time.points("late"));
+    assert_eq!(
+        (late.s.tier.as_str(), late.s.tier_since),
+        (in_time.s.tier.as_str(), in_time.s.tier_since)
+    );
+    assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Silver", t5));
+    let moves: Vec<(&str, &str, DateTime<Utc>, &str)> = late
+        .s
+        .history
+        .iter()
+        .map(|c| (c.from.as_str(), c.to.as_str(), c.at, c.cause.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("Member", "Silver", t1, "order a"),
+            ("Silver", "Gold", t2, "order b"),
+            ("Gold", "Silver", t4, "return r-b of order b"),
+            ("Silver", "Gold", t4, "order late"),
+            ("Gold", "Silver", t5, "return of order a"),
+        ]
+    );
+}
