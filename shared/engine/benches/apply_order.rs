@@ -268,6 +268,31 @@ fn with_orders(p: &Program, start: DateTime<Utc>, n: usize) -> (CustomerState, V
     (state, records)
 }
 
+/// A return of `amount` (all of it: None) of the customer's first order,
+/// made at `at`, judged among the other orders.
+fn return_first(
+    p: &Program,
+    state: &mut CustomerState,
+    records: &mut [OrderRecord],
+    at: DateTime<Utc>,
+    amount: Option<Decimal>,
+) {
+    let (first, others) = records.split_first_mut().unwrap();
+    let history = ReturnHistory {
+        orders: others,
+        rules: &CurrentRulesOnly,
+    };
+    let back = Return {
+        return_id: "r".into(),
+        order_id: first.order_id.clone(),
+        customer_id: "c".into(),
+        returned_at: at,
+        amount,
+    };
+    p.apply_return_judged(state, first, &back, &history)
+        .unwrap();
+}
+
 /// `late` applied to copies of `state`, among `records` or alone (as the
 /// service first applies it).
 fn late_order(
@@ -305,20 +330,13 @@ fn returned_since(c: &mut Criterion) {
     let (mut state, mut records) = (without_return.clone(), records);
     let late = order(10_000, start + Duration::minutes(50 * 2_500 + 5), 1_000);
     let last = records.last().unwrap().placed_at;
-    let (first, others) = records.split_first_mut().unwrap();
-    let history = ReturnHistory {
-        orders: others,
-        rules: &CurrentRulesOnly,
-    };
-    let back = Return {
-        return_id: "r".into(),
-        order_id: first.order_id.clone(),
-        customer_id: "c".into(),
-        returned_at: last + Duration::minutes(1),
-        amount: None,
-    };
-    p.apply_return_judged(&mut state, first, &back, &history)
-        .unwrap();
+    return_first(
+        &p,
+        &mut state,
+        &mut records,
+        last + Duration::minutes(1),
+        None,
+    );
     assert!(
         p.apply_order(&mut state.clone(), &late)
             .unwrap()
@@ -380,20 +398,14 @@ fn moved_down_since(c: &mut Criterion) {
     let without_return = state.clone();
     let last = records.last().unwrap().placed_at;
     let late = order(10_000, last - Duration::minutes(50 * 20 - 5), 2_500_000);
-    let (first, others) = records.split_first_mut().unwrap();
-    let history = ReturnHistory {
-        orders: others,
-        rules: &CurrentRulesOnly,
-    };
-    let back = Return {
-        return_id: "r".into(),
-        order_id: first.order_id.clone(),
-        customer_id: "c".into(),
-        returned_at: last + Duration::minutes(1),
-        amount: Some(Decimal::from(26_000)),
-    };
-    p.apply_return_judged(&mut state, first, &back, &history)
-        .unwrap();
+    let returned_at = last + Duration::minutes(1);
+    return_first(
+        &p,
+        &mut state,
+        &mut records,
+        returned_at,
+        Some(Decimal::from(26_000)),
+    );
     assert_eq!(state.tier, "Member");
     assert!(
         p.apply_order(&mut state.clone(), &late)

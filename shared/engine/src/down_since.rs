@@ -32,7 +32,7 @@
 //! decided at the tier held now, as before (docs/late-events.md).
 
 use crate::events::{Order, OrderRecord};
-use crate::held_then::{others_as_they_stood, HeldThen};
+use crate::held_then::{others_up_to_it_as_they_stood, HeldThen};
 use crate::net_walk::NetWalk;
 use crate::program::{Program, TierIndex};
 use crate::reversal::CurrentRulesOnly;
@@ -138,7 +138,7 @@ impl Program {
         orders: &[OrderRecord],
         moved: MovedDownSince,
     ) -> Option<(Decision, Undone)> {
-        let as_they_stood = others_as_they_stood(orders, order);
+        let as_they_stood = others_up_to_it_as_they_stood(orders, order);
         let held = HeldThen::at_tier(self, moved.then);
         let mut walk = NetWalk::new(self, &as_they_stood, order.placed_at);
         let mut decision = self.decided_at_its_instant(&held, order, &mut walk);

@@ -98,8 +98,7 @@ impl Program {
         if orders.is_empty() || self.counts_current_points() {
             return None;
         }
-        let mut before = others_as_they_stood(orders, order);
-        before.retain(|o| o.placed_at <= order.placed_at);
+        let before = others_up_to_it_as_they_stood(orders, order);
         let mut walk = NetWalk::new(self, &before, order.placed_at);
         held.then = self.risen_by_orders(held, &mut walk);
         let mut then = walk.net;
@@ -189,9 +188,26 @@ pub(crate) fn others_as_they_stood<'o>(
     orders: &'o [OrderRecord],
     order: &Order,
 ) -> Vec<Cow<'o, OrderRecord>> {
+    others_stood_where(orders, order, |_| true)
+}
+
+/// [`others_as_they_stood`], of those placed up to its instant only (the
+/// later ones are never copied).
+pub(crate) fn others_up_to_it_as_they_stood<'o>(
+    orders: &'o [OrderRecord],
+    order: &Order,
+) -> Vec<Cow<'o, OrderRecord>> {
+    others_stood_where(orders, order, |o| o.placed_at <= order.placed_at)
+}
+
+fn others_stood_where<'o>(
+    orders: &'o [OrderRecord],
+    order: &Order,
+    kept: impl Fn(&OrderRecord) -> bool,
+) -> Vec<Cow<'o, OrderRecord>> {
     let mut stood: Vec<Cow<'o, OrderRecord>> = orders
         .iter()
-        .filter(|o| o.order_id != order.order_id)
+        .filter(|o| o.order_id != order.order_id && kept(o))
         .map(|o| o.as_it_stood(order.placed_at))
         .collect();
     stood.sort_by_key(|o| o.placed_at);
