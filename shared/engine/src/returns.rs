@@ -1,0 +1,513 @@
+//! Applying a return: the returned share of the order's amount, points and
+//! tracker contributions taken back, then every upgrade of the customer's
+//! history that no longer holds reversed, each move dated when in time the
+//! return made it (see [`crate::reversal`]).
+
+use crate::apply::taken;
+use crate::config::SpentPoints;
+use crate::decimal::{Money, Points};
+use crate::error::EngineError;
+use crate::evaluate::Evaluator;
+use crate::events::{OrderRecord, Return};
+use crate::expired::Cover;
+use crate::period::{day_of, DayNumber};
+use crate::program::{Program, TierIndex};
+use crate::rejudge::Late;
+use crate::reversal::InTime;
+use crate::reversal::{ReturnHistory, RuleBook};
+use crate::state::{CustomerState, TierChange};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+/// Instants a late return walks back to find when the customer reached the
+/// tier it lands on; each is a replay of the customer's orders.
+const REACHED_LOOKBACK: usize = 16;
+
+/// Events after a late return's instant it replays the customer's orders
+/// at, to date its move as in time; a return later than that is dated
+/// by the upgrades it undoes (README).
+const LATE_RETURN_INSTANTS: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downgrade {
+    pub from: TierIndex,
+    pub to: TierIndex,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedReturn {
+    pub returned: Money,
+    pub points_reversed: Points,
+    /// Points the return could not take back under a `withinBalance` policy.
+    pub points_shortfall: Points,
+    pub tier_before: TierIndex,
+    pub tier_after: TierIndex,
+    /// From the tier before to the tier after, when they differ.
+    pub downgrade: Option<Downgrade>,
+    /// Every tier change the return made: one per upgrade it reversed,
+    /// highest first (empty when the tier stands).
+    pub downgrades: Vec<Downgrade>,
+}
+
+impl Program {
+    /// Cancelling a completed order returns what remains of it, effective
+    /// `at` (never before the order); None when nothing remains.
+    pub fn cancel_completed(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        at: DateTime<Utc>,
+        history: &ReturnHistory<'_>,
+    ) -> Result<Option<AppliedReturn>, EngineError> {
+        if record.remaining() <= Decimal::ZERO {
+            return Ok(None);
+        }
+        let ret = Return {
+            // Short: the order's own id may already use the length limit.
+            return_id: String::from("cancellation"),
+            order_id: record.order_id.clone(),
+            customer_id: String::from("-"),
+            returned_at: at.max(record.placed_at),
+            amount: None,
+        };
+        self.apply_return_judged(state, record, &ret, history)
+            .map(Some)
+    }
+
+    /// Applies a return of `record` (the order's stored contribution, which
+    /// is updated too), judging only the upgrade the returned order caused
+    /// (while the customer still holds it): what a return did before every
+    /// upgrade was judged again. Tests of one order's own reversal use it;
+    /// the service applies [`Program::apply_return_judged`]. `others` are
+    /// the customer's other orders, for the day's maximum of `max` trackers
+    /// (see `count_in_trackers`).
+    pub fn apply_return(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        ret: &Return,
+        others: &[OrderRecord],
+    ) -> Result<AppliedReturn, EngineError> {
+        let mut back = self.take_back(state, record, ret, others)?;
+        back.downgrade = self.reverse_upgrade(state, record, ret);
+        back.downgrades = back.downgrade.iter().cloned().collect();
+        back.tier_after = state.tier_index(self);
+        Ok(back)
+    }
+
+    /// Applies a return of `record` (updated too) and reverses every upgrade
+    /// of the customer's history that no longer holds (see
+    /// [`crate::reversal`]): the customer lands on the highest tier still
+    /// earned, never above the tier held and never below an admin's setting.
+    pub fn apply_return_judged(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        ret: &Return,
+        history: &ReturnHistory<'_>,
+    ) -> Result<AppliedReturn, EngineError> {
+        let mut back = self.take_back(state, record, ret, history.orders)?;
+        state.saw_return(ret.returned_at);
+        let mut orders: Vec<OrderRecord> = history
+            .orders
+            .iter()
+            .filter(|o| o.order_id != record.order_id)
+            .cloned()
+            .collect();
+        orders.push(record.clone());
+        let current = state.tier_index(self);
+        let in_time = self.in_time(state, &orders, history.rules);
+        let landing = in_time.rejudged().min(current);
+        if landing < current {
+            let (down_at, since) = self.late_dates(state, &in_time, ret.returned_at, landing);
+            let steps = self.reversed_steps(state, current, landing, down_at);
+            for step in &steps {
+                state.record_change(
+                    TierChange {
+                        from: self.tier_name(step.from).to_owned(),
+                        to: self.tier_name(step.to).to_owned(),
+                        at: step.at,
+                        cause: format!("return {} of order {}", ret.return_id, record.order_id),
+                        config_version: None,
+                        admin: false,
+                    },
+                    Vec::new(),
+                );
+            }
+            if let Some(since) = since {
+                state.tier_since = since;
+            }
+            back.downgrade = Some(Downgrade {
+                from: current,
+                to: landing,
+                at: steps.first().map_or(ret.returned_at, |step| step.at),
+            });
+            back.downgrades = steps;
+        } else if self.lapses
+            && state
+                .judged
+                .as_ref()
+                .is_some_and(|j| ret.returned_at < j.at)
+        {
+            let late = Late::Return {
+                record,
+                returned_before: record.returned_amount - back.returned,
+                points: back.points_reversed,
+                from_current: back.points_reversed - back.points_shortfall,
+                others: history.orders,
+            };
+            let before = state.tier_index(self);
+            if self.rejudge_late(state, late, ret.returned_at) {
+                self.lift_after_the_end(state, &orders, history.rules, before);
+            }
+        }
+        back.tier_after = state.tier_index(self);
+        Ok(back)
+    }
+
+    /// After a late return moved the customer down as of a judged end: the
+    /// orders counted since, at the tier held before (up to `before`), may
+    /// lift them again, as the first to do so would have at its instant.
+    fn lift_after_the_end(
+        &self,
+        state: &mut CustomerState,
+        orders: &[OrderRecord],
+        book: &dyn RuleBook,
+        before: TierIndex,
+    ) {
+        let (Some(end), held) = (state.judged.as_ref().map(|j| j.at), state.tier_index(self))
+        else {
+            return;
+        };
+        let in_time = self.in_time(state, orders, book);
+        let lifted = in_time.rejudged().min(before);
+        if lifted <= held {
+            return;
+        }
+        let instants = in_time.instants();
+        let after = &instants[instants.partition_point(|t| *t <= end)..];
+        // Each instant is a replay of the orders: past the bound, the lift
+        // is dated at the latest.
+        let at = match after.len() {
+            0 => return,
+            n if n > LATE_RETURN_INSTANTS => after[n - 1],
+            _ => match after.iter().find(|t| in_time.tier_after(**t) >= lifted) {
+                Some(at) => *at,
+                None => return,
+            },
+        };
+        // Not a cause the replay reads as setting the tier: the orders
+        // tell this lift again.
+        let cause = orders.iter().find(|o| o.placed_at == at).map_or_else(
+            || String::from("orders"),
+            |o| format!("order {}", o.order_id),
+        );
+        let change = TierChange {
+            from: self.tier_name(held).to_owned(),
+            to: self.tier_name(lifted).to_owned(),
+            at,
+            cause,
+            config_version: Some(self.version()),
+            admin: false,
+        };
+        state.record_change(change, Vec::new());
+    }
+
+    /// For an event at `returned` that arrived after events placed later (a
+    /// late return, or a late order that returns made since move down) and
+    /// moves the customer to `landing`: when, in time, a return first took
+    /// them below the tier they hold now, and since when they have held
+    /// `landing` then. An event in time: its own instant, and the instant
+    /// of the change.
+    pub(crate) fn late_dates(
+        &self,
+        state: &CustomerState,
+        in_time: &InTime<'_>,
+        returned: DateTime<Utc>,
+        landing: TierIndex,
+    ) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+        if state.last_event_at.is_none_or(|last| last <= returned) {
+            return (returned, None);
+        }
+        let current = state.tier_index(self);
+        let instants = in_time.instants();
+        let (before, after) = instants.split_at(instants.partition_point(|t| *t < returned));
+        if after.len() > LATE_RETURN_INSTANTS {
+            // Each instant is a replay of the orders: past the bound, each
+            // step is dated at the later of the return and its upgrade.
+            return (returned, None);
+        }
+        let start = self.replay_start(state);
+        let mut tier = before.last().map_or(start, |t| in_time.tier_after(*t));
+        let mut down_at = None;
+        let mut changed_at = None;
+        for (at, then) in in_time.course_over(after) {
+            if then != tier {
+                tier = then;
+                changed_at = Some(at);
+            }
+            if then < current {
+                down_at.get_or_insert(at);
+            }
+        }
+        let down_at = down_at.unwrap_or(returned);
+        let since = changed_at
+            .unwrap_or_else(|| self.reached(state, in_time, before, landing, start, returned));
+        // Under a retention rule of the landing tier its start is where its
+        // validity counts from; the periods that would have run from an
+        // earlier start are not replayed, so it stays no earlier than the
+        // return. A tier without one has no periods to run.
+        let since = if self.tiers[landing].retention.is_some() {
+            since.max(returned)
+        } else {
+            since
+        };
+        (down_at, Some(since))
+    }
+
+    /// When the customer reached `landing`, held in time through the last
+    /// of `before` (else `returned`): walking back while it was held then,
+    /// up to [`REACHED_LOOKBACK`] instants (beyond, the history says).
+    fn reached(
+        &self,
+        state: &CustomerState,
+        in_time: &InTime<'_>,
+        before: &[DateTime<Utc>],
+        landing: TierIndex,
+        start: TierIndex,
+        returned: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let mut reached = None;
+        for (looked, at) in before.iter().rev().enumerate() {
+            if in_time.tier_after(*at) != landing {
+                return reached.unwrap_or(returned);
+            }
+            // An order of the instant lifted them, its return took them
+            // back: they came to `landing` then.
+            if in_time.tier_amid(*at).is_some_and(|amid| amid != landing) {
+                return *at;
+            }
+            reached = Some(*at);
+            if looked + 1 >= REACHED_LOOKBACK {
+                return match self.tier_held_at(state, *at) {
+                    Some((tier, Some(since))) if tier == landing => since,
+                    _ => *at,
+                };
+            }
+        }
+        // Held through every instant: from the start, or the first one
+        // lifted them there.
+        match reached {
+            Some(first) if landing != start => first,
+            _ => state.joined(),
+        }
+    }
+
+    /// The upgrades between `landing` and `current` undone one by one, most
+    /// recent first (Diamond -> Gold, then Gold -> Silver), or one step when
+    /// the history does not chain them (an admin setting between). Each is
+    /// dated at `at`, or at the upgrade it undoes if that came later (a late
+    /// return).
+    pub(crate) fn reversed_steps(
+        &self,
+        state: &CustomerState,
+        current: TierIndex,
+        landing: TierIndex,
+        at: DateTime<Utc>,
+    ) -> Vec<Downgrade> {
+        let mut steps: Vec<Downgrade> = Vec::new();
+        let mut top = current;
+        for change in state.history.iter().rev() {
+            if top == landing {
+                break;
+            }
+            let (Some(from), Some(to)) =
+                (self.tier_index(&change.from), self.tier_index(&change.to))
+            else {
+                break;
+            };
+            if change.admin || from >= to {
+                break;
+            }
+            if to != top {
+                continue;
+            }
+            let down_to = from.max(landing);
+            steps.push(Downgrade {
+                from: top,
+                to: down_to,
+                at: at.max(change.at),
+            });
+            top = down_to;
+        }
+        if top != landing {
+            // Not before any change the history holds (a late return).
+            let latest = state.history.iter().map(|c| c.at).max();
+            return vec![Downgrade {
+                from: current,
+                to: landing,
+                at: latest.map_or(at, |latest| at.max(latest)),
+            }];
+        }
+        steps
+    }
+
+    /// How much of `points` a return takes from current points, and the
+    /// shortfall left: expired points are never taken back (lifetime points
+    /// still drop by all of them); spent ones are taken per the program's
+    /// return policy. A return made before the order's points expired but
+    /// arriving after takes what expiry has taken of them since from that
+    /// expiry instead (see [`Program::cover_late`]).
+    fn points_to_take_back(
+        &self,
+        state: &mut CustomerState,
+        record: &OrderRecord,
+        ret: &Return,
+        points: Points,
+    ) -> (Points, Points) {
+        let expired = self.config().points_expiry.is_some_and(|period| {
+            period.forward_from(day_of(record.placed_at)) <= day_of(ret.returned_at)
+        });
+        if expired {
+            return (Decimal::ZERO, Decimal::ZERO);
+        }
+        let own_lot = Cover::Return {
+            own_day: day_of(record.placed_at),
+        };
+        let covered: Points = self
+            .cover_late(state, points, ret.returned_at, own_lot)
+            .iter()
+            .map(|(_, p)| *p)
+            .sum();
+        let points = points - covered;
+        let policy = self.config().return_policy.unwrap_or_default();
+        match policy.spent_points {
+            SpentPoints::NegativeBalance => (points, Decimal::ZERO),
+            SpentPoints::WithinBalance => {
+                let taken = points.min(state.current_points.max(Decimal::ZERO));
+                (taken, points - taken)
+            }
+        }
+    }
+
+    /// Of `points` taken by an event at `at` that arrives after points
+    /// expired which were still there at `at`: the part those lots would
+    /// have given (see [`crate::expired::Cover`]), by the day each expired.
+    /// Expiry already took that part from current points, so the event
+    /// must not take it again; in time the lots would have given it and
+    /// expired that much less.
+    pub(crate) fn cover_late(
+        &self,
+        state: &mut CustomerState,
+        points: Points,
+        at: DateTime<Utc>,
+        cover: Cover,
+    ) -> Vec<(DayNumber, Points)> {
+        match self.config().points_expiry {
+            Some(_) => state.cover_from_expired(points, day_of(at), cover),
+            None => Vec::new(),
+        }
+    }
+
+    /// Takes back what `ret` returns of `record`: amounts, points, trackers.
+    fn take_back(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        ret: &Return,
+        others: &[OrderRecord],
+    ) -> Result<AppliedReturn, EngineError> {
+        ret.check()?;
+        let remaining = record.remaining();
+        let amount = ret.amount.unwrap_or(remaining);
+        if amount > remaining || remaining.is_zero() {
+            return Err(EngineError::ReturnExceedsRemaining {
+                requested: amount,
+                remaining,
+            });
+        }
+        if ret.returned_at < record.placed_at {
+            return Err(EngineError::invalid(
+                "returnedAt",
+                format!(
+                    "{} is before the order was placed ({})",
+                    ret.returned_at.to_rfc3339(),
+                    record.placed_at.to_rfc3339()
+                ),
+            ));
+        }
+        // What fell due by the return's instant is judged before it counts
+        // (an end between the last event and the return sees the order
+        // still whole).
+        self.expire(state, ret.returned_at);
+        state.saw_event(ret.returned_at);
+        let tier_before = state.tier_index(self);
+        let returned_before = record.returned_amount;
+        record.returned_amount += amount;
+        record.mark_return(ret.returned_at, amount);
+        // Never more than were awarded: the share taken is capped by `taken`.
+        let points_taken = taken(record.points_awarded, record.returned_amount, record.amount);
+        let points_reversed = points_taken - record.points_reversed;
+        record.points_reversed = points_taken;
+
+        if record.counts_for_purchases {
+            state.lifetime_purchases -= amount;
+            state.lower_best_order(record, others);
+        }
+        let (from_current, shortfall) =
+            self.points_to_take_back(state, record, ret, points_reversed);
+        state.reverse_points(day_of(record.placed_at), points_reversed, from_current);
+        self.count_in_trackers(state, record, Some(returned_before), others);
+        Ok(AppliedReturn {
+            returned: amount,
+            points_reversed,
+            points_shortfall: shortfall,
+            tier_before,
+            tier_after: tier_before,
+            downgrade: None,
+            downgrades: Vec::new(),
+        })
+    }
+
+    /// The reference: "If a customer returns a transaction that resulted in
+    /// a tier upgrade, the upgrade will be reversed, and the customer will be
+    /// downgraded to the previous eligible tier." Only the upgrade this order
+    /// caused is reconsidered, and only while the customer still holds it.
+    fn reverse_upgrade(
+        &self,
+        state: &mut CustomerState,
+        record: &OrderRecord,
+        ret: &Return,
+    ) -> Option<Downgrade> {
+        let current = state.tier_index(self);
+        let floor = self.tier_index(&record.tier_before)?;
+        let caused = self.tier_index(&record.tier_after)?;
+        if caused <= floor || current != caused {
+            return None;
+        }
+        let eval = Evaluator::new(self, state, ret.returned_at, floor, None);
+        if eval.holds(current, Decimal::ZERO, Decimal::ZERO).is_some() {
+            return None;
+        }
+        let landing = eval
+            .highest_holding_up_to(floor, current - 1, Decimal::ZERO, Decimal::ZERO)
+            .map_or(floor, |(t, _)| t);
+        state.record_change(
+            TierChange {
+                from: self.tier_name(current).to_owned(),
+                to: self.tier_name(landing).to_owned(),
+                at: ret.returned_at,
+                cause: format!("return {} of order {}", ret.return_id, record.order_id),
+                config_version: None,
+                admin: false,
+            },
+            Vec::new(),
+        );
+        Some(Downgrade {
+            from: current,
+            to: landing,
+            at: ret.returned_at,
+        })
+    }
+}
