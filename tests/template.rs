@@ -1785,3 +1785,84 @@ fn run_machine(
     }
     panic!("the run did not end")
 }
+
+/// The transformed template with each state machine's definition as the
+/// object it is: the transform writes it as a `Fn::Join` of lines, which
+/// cfn-lint cannot read, so its state machine rule (E3601) would skip it.
+fn with_definitions_as_objects(mut doc: Value) -> Value {
+    for (id, resource) in doc["Resources"].as_object_mut().unwrap() {
+        if resource["Type"] != "AWS::StepFunctions::StateMachine" {
+            continue;
+        }
+        let properties = resource["Properties"].as_object_mut().unwrap();
+        let joined = properties.remove("DefinitionString").unwrap();
+        let lines = &joined["Fn::Join"];
+        assert_eq!(lines[0], "\n", "{id}: the transform joins lines");
+        let lines: Vec<&str> = lines[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        let definition: Value = serde_json::from_str(&lines.join("\n")).unwrap();
+        properties.insert("Definition".into(), definition);
+    }
+    doc
+}
+
+/// AWS's CloudFormation linter (cfn-lint, pinned in scripts/lambda-tools.sh)
+/// on `doc`: its findings, one per line, empty when it finds nothing.
+fn cfn_lint(doc: &Value, name: &str) -> String {
+    let path =
+        std::env::temp_dir().join(format!("tier-template-{}-{name}.json", std::process::id()));
+    std::fs::write(&path, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
+    let out = Command::new("cfn-lint")
+        .arg("--format")
+        .arg("parseable")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cfn-lint ({e}): run `{INSTALL}` first"));
+    std::fs::remove_file(&path).ok();
+    let found = String::from_utf8_lossy(&out.stdout).into_owned();
+    // 0: nothing found; 2, 4, 8: errors, warnings, notes found; else it failed.
+    assert!(
+        matches!(out.status.code(), Some(0 | 2 | 4 | 6 | 8 | 10 | 12 | 14)),
+        "cfn-lint failed: {}\n{found}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    found
+}
+
+/// What AWS would deploy, as far as its own linter can tell offline: every
+/// resource's properties against CloudFormation's schemas, the IAM
+/// policies, and each Step Functions definition against the States
+/// Language schema, with the default parameters and with every option on.
+#[test]
+fn aws_cfn_lint_finds_nothing_in_the_stack_nor_in_its_state_machines() {
+    let all_on = [
+        "AlarmEmail=ops@example.com",
+        "ManageApiGatewayAccountRole=true",
+        "ProgramIds=brand-a,brand-b",
+    ];
+    for (name, params) in [("default", &[][..]), ("all-on", &all_on[..])] {
+        let doc = with_definitions_as_objects(transformed(params));
+        assert_eq!(cfn_lint(&doc, name), "", "cfn-lint on the {name} stack");
+    }
+    // The definitions are read: a state of a type the language lacks is
+    // reported.
+    let mut doc = with_definitions_as_objects(transformed(&[]));
+    let machine = doc["Resources"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .find(|r| r["Type"] == "AWS::StepFunctions::StateMachine")
+        .unwrap();
+    let definition = &mut machine["Properties"]["Definition"];
+    let start = definition["StartAt"].as_str().unwrap().to_owned();
+    definition["States"][&start]["Type"] = json!("Passs");
+    let found = cfn_lint(&doc, "broken");
+    assert!(
+        found.contains("E3601") && found.contains("Passs"),
+        "{found}"
+    );
+}
