@@ -14,21 +14,23 @@
 //!
 //! The order is paid exactly as in time, and the customer lands on the
 //! tier, since the instant, they would hold in time. The history follows
-//! the course from the latest move down on, from the tier held now: a
-//! change at that move when the course is above it there, and one at each
-//! later instant the course changes (a later order that, with the late one
-//! counted, crossed). What the course did between the order and the
-//! latest move down (an earlier move down that in time never came, an
-//! upgrade in between) is not told again: the feed already holds what
-//! was published then, and a change dated before it would break its time
-//! order.
+//! the course from the latest change since on (the latest move down, or a
+//! later order's lift), from the tier held now: a change at that instant
+//! when the course is above it there, and one at each later instant the
+//! course changes (a later order that, with the late one counted, crossed;
+//! a later return that still moved them). What the course did between the
+//! order and that change (a move down that in time never came, an upgrade
+//! in between, a lift back by a later order) is not told again: the feed
+//! already holds what was published then, and a change dated before it
+//! would break its time order.
 //!
-//! Only where that is exact: every change since its instant a move down by
-//! a return, no judged end after it, no retention rule on the tiers it may
-//! restore (their validity periods would have run from the earlier start),
-//! a course in time that starts where the order took the customer and,
-//! from the latest move down on, never falls below the tier held now, and
-//! no more than [`COURSE_INSTANTS`] instants to replay. Anything else is
+//! Only where that is exact: a move down by a return since its instant and
+//! every change since a return's or an order's, no judged end after it, no
+//! retention rule on the tiers it may restore nor, when held then and now,
+//! on that tier (their validity periods would run from another start), a
+//! course in time that starts where the order took the customer and, from
+//! the latest change since on, never falls below the tier held now, and no
+//! more than [`COURSE_INSTANTS`] instants to replay. Anything else is
 //! decided at the tier held now, as before (docs/late-events.md).
 
 use crate::events::{Order, OrderRecord};
@@ -39,6 +41,7 @@ use crate::reversal::CurrentRulesOnly;
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 
 /// Instants after a late order's own that its course in time is replayed
 /// at (each a replay of every order); past them the order is decided at
@@ -46,21 +49,22 @@ use chrono::{DateTime, Utc};
 const COURSE_INSTANTS: usize = 32;
 
 /// A customer whom returns made since a late order's instant moved down
-/// from the tier they held then.
+/// from the tier they held then (and orders since may have lifted again).
 pub(crate) struct MovedDownSince {
     pub(crate) then: TierIndex,
     /// When they reached `then`.
     reached: DateTime<Utc>,
-    /// The latest move down.
-    last_down: DateTime<Utc>,
+    /// The latest change since (a move down, or an order's lift).
+    last_change: DateTime<Utc>,
 }
 
 /// What the order, counted in time, makes of the moves down.
 pub(crate) struct Undone {
     moved: MovedDownSince,
-    /// The tier held in time at each instant from the latest move down on
-    /// (after that instant's returns), where it changes from the tier held
-    /// now on, each with its cause.
+    /// The changes of the course in time (each instant's tier after its
+    /// returns) from the latest change since on, starting from the tier
+    /// held now: only the instants where the tier differs from the one
+    /// before, each with its cause.
     course: Vec<Step>,
     /// Since when they hold the tier the course ends at, in time.
     since: DateTime<Utc>,
@@ -86,13 +90,21 @@ impl TierChange {
     fn by_a_return(&self) -> bool {
         !self.admin && self.cause.starts_with("return")
     }
+
+    /// An upgrade by an order, or a move back by a late one: what the
+    /// orders, replayed, tell again.
+    fn by_an_order(&self) -> bool {
+        !self.admin && self.cause.starts_with("order ")
+    }
 }
 
 impl Program {
-    /// The sign: the customer held a higher tier at `placed`, and every
-    /// change since is a move down by a return. As everywhere, a return
-    /// at the order's own instant came after it, any other change of that
-    /// instant before it.
+    /// The sign: a return moved the customer down since `placed` from the
+    /// tier held then, and every change since is a return's or an order's
+    /// (a later order, or a late one that moved them back, may have lifted
+    /// them to it again: then is now). As everywhere, a return at the
+    /// order's own instant came after it, any other change of that instant
+    /// before it.
     pub(crate) fn moved_down_since(
         &self,
         state: &CustomerState,
@@ -109,19 +121,26 @@ impl Program {
             .iter()
             .position(|c| c.at > placed || (c.at == placed && c.by_a_return()))?;
         let (before, since) = line.split_at(first_after);
-        if !since.iter().all(|c| c.by_a_return()) {
+        if !since.iter().any(|c| c.by_a_return())
+            || !since.iter().all(|c| c.by_a_return() || c.by_an_order())
+        {
             return None;
         }
-        let held = before.last()?;
-        let then = self.tier_index(&held.to)?;
+        // No change before it: the base tier, held since they joined.
+        let (then, reached) = match before.last() {
+            Some(held) => (self.tier_index(&held.to)?, held.at),
+            None => (0, state.joined()),
+        };
         let now = state.tier_index(self);
-        if then <= now || (now + 1..=then).any(|t| self.tiers[t].retention.is_some()) {
+        // Held now, `tierSince` may move back: its validity would too.
+        let first_restored = if then == now { now } else { now + 1 };
+        if then < now || (first_restored..=then).any(|t| self.tiers[t].retention.is_some()) {
             return None;
         }
         Some(MovedDownSince {
             then,
-            reached: held.at,
-            last_down: since.last()?.at,
+            reached,
+            last_change: since.last()?.at,
         })
     }
 
@@ -130,7 +149,7 @@ impl Program {
     /// counted; None where that is not exact (the module's list). The
     /// decision's upgrades are not changes of their own: in time the
     /// returns judged the tier they reached, and the changes made are the
-    /// moves back from the tier held now, from the latest move down on.
+    /// moves back from the tier held now, from the latest change since on.
     pub(crate) fn decided_before_moves_down(
         &self,
         state: &CustomerState,
@@ -168,10 +187,13 @@ impl Program {
             },
             |w| w[1].0,
         );
-        // From the latest move down on: each instant's tier after its
+        // From the latest change since on: each instant's tier after its
         // returns, never below the tier held now (the move down stands).
         let mut from_down: Vec<(DateTime<Utc>, TierIndex)> = Vec::new();
-        for (at, tier) in course.into_iter().filter(|(at, _)| *at >= moved.last_down) {
+        for (at, tier) in course
+            .into_iter()
+            .filter(|(at, _)| *at >= moved.last_change)
+        {
             match from_down.last_mut() {
                 Some(last) if last.0 == at => last.1 = tier,
                 _ => from_down.push((at, tier)),
@@ -186,7 +208,7 @@ impl Program {
             return None;
         }
         decision.upgrades.clear();
-        let course = self.steps_from(now, from_down, orders, &record);
+        let course = self.steps_from(now, from_down, orders, &record)?;
         Some((
             decision,
             Undone {
@@ -199,39 +221,43 @@ impl Program {
 
     /// The course's changes from the tier held now, each with its cause: a
     /// step up the late order's (counted, an order crossed), a step down
-    /// the return made at its instant (in time, that return moved them).
+    /// a return's made at its instant (in time, returns moved them then;
+    /// of several orders returned at it, the one returned most, then the
+    /// first by id, so a retried commit names the same). None when a step
+    /// down has no return at its instant: the course would be told wrong.
     fn steps_from(
         &self,
         now: TierIndex,
         course: Vec<(DateTime<Utc>, TierIndex)>,
         orders: &[OrderRecord],
         late: &OrderRecord,
-    ) -> Vec<Step> {
+    ) -> Option<Vec<Step>> {
         let mut held = now;
         let mut steps = Vec::new();
         for (at, tier) in course {
             if tier == held {
                 continue;
             }
-            let returned = (tier < held)
-                .then(|| orders.iter().find(|o| o.returns.iter().any(|r| r.at == at)))
-                .flatten();
-            let cause = match returned {
-                Some(o) => format!("return of order {}", o.order_id),
-                None => format!("order {}", late.order_id),
+            let cause = match tier < held {
+                true => format!("return of order {}", returned_most_at(orders, at)?),
+                false => format!("order {}", late.order_id),
             };
             steps.push(Step { at, tier, cause });
             held = tier;
         }
-        steps
+        Some(steps)
     }
 
     /// Undoes the moves down the order would have prevented, following its
-    /// course from the tier held now: a change at the latest move down
+    /// course from the tier held now: a change at the latest change since
     /// when the course is above it there, and one at each later instant
-    /// the course changes (an order that, with it counted, crossed).
+    /// the course changes (an order that, with it counted, crossed, or a
+    /// return that still moved them). Held then and now with no change to
+    /// make, they hold it since the course says: a dip and lift that in
+    /// time never came stay published, as does everything before the
+    /// latest change.
     pub(crate) fn undo_moves_down(&self, state: &mut CustomerState, undone: Undone) {
-        let moved = !undone.course.is_empty();
+        let moved = !undone.course.is_empty() || undone.moved.then == state.tier_index(self);
         for step in undone.course {
             let from = self.tier_name(state.tier_index(self)).to_owned();
             state.record_change(
@@ -250,4 +276,22 @@ impl Program {
             state.tier_since = undone.since;
         }
     }
+}
+
+/// The id of the order returned most at `at` (the first by id of those
+/// returned alike), None when no order was returned then.
+fn returned_most_at(orders: &[OrderRecord], at: DateTime<Utc>) -> Option<&str> {
+    orders
+        .iter()
+        .filter_map(|o| {
+            let amount: Decimal = o
+                .returns
+                .iter()
+                .filter(|r| r.at == at)
+                .map(|r| r.amount)
+                .sum();
+            (!amount.is_zero()).then_some((amount, o.order_id.as_str()))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, id)| id)
 }

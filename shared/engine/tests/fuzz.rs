@@ -3754,6 +3754,7 @@ fn check_decision(
     before: &CustomerState,
     after: &CustomerState,
     order: &Order,
+    orders: &[OrderRecord],
     applied: &AppliedOrder,
 ) -> CaseResult {
     let d = &applied.decision;
@@ -3763,42 +3764,60 @@ fn check_decision(
     // A late order is decided at the lower tier held at its instant, after
     // which the customer changed tier (the history's tier then, or one the
     // orders show a late order crossed to in time).
-    // One placed while a higher tier was held, which returns made since
-    // took away, is decided at that tier (src/down_since.rs): every
-    // change since its instant a move down by a return. Its changes, if
-    // any, move the customer back from the tier held now, from the latest
-    // of them on.
-    let moved_down_since = d.tier_before > held_now;
+    // One placed while a higher tier was held, which a return took away
+    // since, is decided at that tier (src/down_since.rs): a move down by a
+    // return since its instant, and every change since a return's or an
+    // order's (a later order may have lifted them to it again: held then
+    // and now). Its changes, if any, move the customer back from the tier
+    // held now, from the latest change since on.
+    // A change dated before the one listed before it replaces what came
+    // after its instant (README, "a change dated back").
+    let mut standing: Vec<&TierChange> = Vec::new();
+    for c in &before.history {
+        while standing.last().is_some_and(|kept| kept.at > c.at) {
+            standing.pop();
+        }
+        standing.push(c);
+    }
+    // A return at the order's instant came after it, any other change of
+    // that instant before it.
+    let by_a_return = |c: &TierChange| !c.admin && c.cause.starts_with("return");
+    let by_an_order = |c: &TierChange| !c.admin && c.cause.starts_with("order ");
+    let first_after = standing
+        .iter()
+        .position(|c| c.at > order.placed_at || (c.at == order.placed_at && by_a_return(c)));
+    let (then, since) = match first_after {
+        Some(i) => (i.checked_sub(1).map(|b| standing[b]), &standing[i..]),
+        None => (standing.last().copied(), &standing[standing.len()..]),
+    };
+    let no_end_after = before
+        .judged
+        .as_ref()
+        .is_none_or(|j| j.at < order.placed_at);
+    let sign = no_end_after
+        && since.iter().any(|c| by_a_return(c))
+        && since.iter().all(|c| by_a_return(c) || by_an_order(c));
+    let held_then_and_now = sign
+        // With no change before it, the base tier.
+        && then.map_or(p.tier_name(0), |c| c.to.as_str()) == before.tier
+        && d.tier_before == held_now
+        && d.upgrades.is_empty();
+    let moved_down_since = d.tier_before > held_now || held_then_and_now;
     if moved_down_since {
+        // Late, or at the instant of the latest return (which came after).
         prop_assert!(before
             .last_event_at
-            .is_some_and(|last| order.placed_at < last));
-        // A change dated before the one listed before it replaces what
-        // came after its instant (README, "a change dated back").
-        let mut standing: Vec<&TierChange> = Vec::new();
-        for c in &before.history {
-            while standing.last().is_some_and(|kept| kept.at > c.at) {
-                standing.pop();
-            }
-            standing.push(c);
-        }
-        // A return at the order's instant came after it, any other
-        // change of that instant before it.
-        let since: Vec<&TierChange> = standing
-            .into_iter()
-            .filter(|c| {
-                c.at > order.placed_at || (c.at == order.placed_at && c.cause.starts_with("return"))
-            })
-            .collect();
+            .is_some_and(|last| order.placed_at <= last));
         prop_assert!(
-            !since.is_empty() && since.iter().all(|c| c.cause.starts_with("return")),
+            sign,
             "decided at a higher tier without a move down by a return since: {:?}",
             before.history
         );
         prop_assert!(d.upgrades.is_empty());
         // The moves back: the changes this order published, from the tier
-        // held now, in time order from the latest move down; a step up the
-        // order's, a step down a return's (in time it moved them).
+        // held now, in time order from the latest change since; a step up
+        // the order's, a step down a return's made at its instant (in time
+        // it moved them). They end the history.
         let moves_back: Vec<&TierChange> = after
             .outbox
             .notices()
@@ -3809,15 +3828,29 @@ fn check_decision(
                 NoticeKind::AtRisk { .. } => None,
             })
             .collect();
+        let tail = &after.history[after.history.len().saturating_sub(moves_back.len())..];
+        prop_assert!(
+            tail.iter().eq(moves_back.iter().copied()),
+            "the moves back end the history: {:?}",
+            after.history
+        );
         let mut tier = p.tier_name(held_now);
         let mut at = since.last().unwrap().at;
         for c in &moves_back {
-            let up = p.tier_index(&c.to) > p.tier_index(&c.from);
-            let cause = match up {
-                true => format!("order {}", order.order_id),
-                false => "return of order ".to_owned(),
-            };
-            prop_assert!(c.cause.starts_with(&cause), "cause of {:?}", c);
+            prop_assert!(c.from != c.to, "no renewal among the moves back: {:?}", c);
+            if p.tier_index(&c.to) > p.tier_index(&c.from) {
+                prop_assert_eq!(&c.cause, &format!("order {}", order.order_id));
+            } else {
+                let returned = c
+                    .cause
+                    .strip_prefix("return of order ")
+                    .and_then(|id| orders.iter().find(|o| o.order_id == id));
+                prop_assert!(
+                    returned.is_some_and(|o| o.returns.iter().any(|r| r.at == c.at)),
+                    "a step down names an order returned at its instant: {:?}",
+                    c
+                );
+            }
             prop_assert_eq!(c.from.as_str(), tier);
             prop_assert!(c.at >= at, "moves back in time order: {:?}", after.history);
             tier = c.to.as_str();
@@ -4112,7 +4145,7 @@ fn run_decision(input: &DecisionInput, tally: &Tally) -> CaseResult {
                             acceptable,
                             "an order beyond the documented rules was applied"
                         );
-                        check_decision(&p, &before, &state, &order, &applied)?;
+                        check_decision(&p, &before, &state, &order, &records, &applied)?;
                         tally.add(0);
                         if !applied.decision.upgrades.is_empty() {
                             tally.add(3);

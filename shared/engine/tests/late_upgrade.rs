@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use tier_engine::period::day_of;
 use tier_engine::*;
 
@@ -1185,6 +1186,74 @@ proptest! {
         let instants: Vec<DateTime<Utc>> = arrival.s.history.iter().map(|c| c.at).collect();
         prop_assert!(instants.is_sorted(), "{:?}", arrival.s.history);
     }
+
+    /// The same, with orders placed after the return that may lift the
+    /// customer again before the late order comes (the review's n1, the
+    /// adversary's D7 shape, an upgrade between the order and the return):
+    /// every change since its instant a return's or an order's.
+    #[test]
+    fn a_late_order_before_a_return_and_later_lifts_counts_as_in_time(
+        kind in 0usize..3,
+        seeds in proptest::collection::vec((0i64..60 * 24, 200u32..800), 2..6),
+        lifts in proptest::collection::vec((1i64..24 * 10, 100u32..1200), 0..3),
+        late in (0i64..60 * 24, 50u32..1500),
+        returned in (0usize..6, 30u32..=100),
+    ) {
+        let kind = ["lazy", "eager", "dynamic"][kind];
+        let p = ladder_of(kind, 1000, 2500);
+        let all = orders_of(&seeds);
+        let late_order = order("late", at("2026-03-01T00:00:00Z") + Duration::hours(late.0), &late.1.to_string());
+        prop_assume!(all.iter().all(|o| o.placed_at != late_order.placed_at));
+        let last = all.iter().map(|o| o.placed_at).max().unwrap();
+        prop_assume!(late_order.placed_at < last);
+        let back = &all[returned.0 % all.len()];
+        let amount = (back.amount * Decimal::from(returned.1) / Decimal::from(100)).round_dp(2);
+        let when = last + Duration::hours(1);
+        let mut lifted: Vec<Order> = lifts
+            .iter()
+            .enumerate()
+            .map(|(i, (hours, dollars))| order(&format!("lift{i}"), when + Duration::hours(*hours), &dollars.to_string()))
+            .collect();
+        prop_assume!(lifted.iter().map(|o| o.placed_at).collect::<HashSet<_>>().len() == lifted.len());
+        lifted.sort_by_key(|o| o.placed_at);
+
+        let mut arrival = Served::new(&p);
+        for o in &all {
+            arrival.order(o);
+        }
+        let before_return = arrival.s.tier.clone();
+        arrival.give_back(&back.order_id, when, amount);
+        prop_assume!(arrival.s.tier != before_return);
+        for o in &lifted {
+            arrival.order(o);
+        }
+        let placed = late_order.placed_at;
+        let held_then = arrival.s.history.iter().rev().find(|c| c.at <= placed).map_or("Member", |c| c.to.as_str());
+        prop_assume!(p.tier_index(held_then) >= p.tier_index(&arrival.s.tier));
+        prop_assume!(arrival.s.history.iter().all(|c| c.at < placed || c.cause.starts_with("return") || c.cause.starts_with("order ")));
+        let history_before = arrival.s.history.clone();
+        arrival.order(&late_order);
+
+        let mut in_time = Served::new(&p);
+        let mut sorted = all.clone();
+        sorted.push(late_order.clone());
+        sorted.sort_by_key(|o| o.placed_at);
+        for o in &sorted {
+            in_time.order(o);
+        }
+        in_time.give_back(&back.order_id, when, amount);
+        for o in &lifted {
+            in_time.order(o);
+        }
+
+        prop_assert_eq!(&arrival.s.tier, &in_time.s.tier);
+        prop_assert_eq!(arrival.s.tier_since, in_time.s.tier_since);
+        prop_assert_eq!(arrival.points("late"), in_time.points("late"));
+        // What was published stays; what the order adds comes after it.
+        prop_assert_eq!(&arrival.s.history[..history_before.len()], &history_before[..]);
+        let instants: Vec<DateTime<Utc>> = arrival.s.history.iter().map(|c| c.at).collect();
+        prop_assert!(instants.is_sorted(), "{:?}", arrival.s.history);
+    }
 }
 
 /// The same late order crossing a further tier at its own instant, which
@@ -1364,6 +1433,130 @@ fn a_step_down_in_the_late_orders_course_names_the_return_that_made_it() {
             ("Gold", "Silver", t4, "return r-b of order b"),
             ("Silver", "Gold", t4, "order late"),
             ("Gold", "Silver", t5, "return of order a"),
+        ]
+    );
+}
+
+/// The customer's history as (from, to, at, cause).
+fn moves(s: &CustomerState) -> Vec<(&str, &str, DateTime<Utc>, &str)> {
+    s.history
+        .iter()
+        .map(|c| (c.from.as_str(), c.to.as_str(), c.at, c.cause.as_str()))
+        .collect()
+}
+
+/// Found by the nineteenth session's second review (its n1): a later order
+/// had already lifted the customer back to the tier a return took away
+/// before the late order came. In time the return never moved them: they
+/// hold the tier since they first reached it. The dip and the lift stay
+/// published (the feed holds them), no change is added.
+#[test]
+fn a_late_order_before_a_dip_a_later_order_lifted_back_holds_the_tier_since_it_was_reached() {
+    let p = ladder_of("lazy", 1000, 2000);
+    let (t1, t2) = (at("2026-02-01T10:00:00Z"), at("2026-02-10T10:00:00Z"));
+    let (t3, t4) = (at("2026-03-01T10:00:00Z"), at("2026-03-05T10:00:00Z"));
+    let mut in_time = Served::new(&p);
+    in_time.order(&order("a", t1, "2100"));
+    in_time.order(&order("late", t2, "500"));
+    in_time.give_back("a", t3, d("600"));
+    in_time.order(&order("b", t4, "600"));
+    let mut late = Served::new(&p);
+    late.order(&order("a", t1, "2100"));
+    late.give_back("a", t3, d("600"));
+    late.order(&order("b", t4, "600"));
+    let stored = late.s.history.clone();
+    late.order(&order("late", t2, "500"));
+    assert_eq!(late.points("late"), d("1500"));
+    assert_eq!(late.points("late"), in_time.points("late"));
+    assert_eq!(
+        (late.s.tier.as_str(), late.s.tier_since),
+        (in_time.s.tier.as_str(), in_time.s.tier_since)
+    );
+    assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Gold", t1));
+    assert_eq!(late.s.history, stored);
+}
+
+/// The eighteenth session's adversary's D7: a second late order, after the
+/// first moved the customer part of the way back. The first's move back is
+/// an order's change, which the orders replayed tell again: the second is
+/// decided at the tier held at its instant too, and moves them the rest of
+/// the way, dated after the first's.
+#[test]
+fn a_second_late_order_before_a_move_down_the_first_partly_undid_is_decided_at_the_tier_held_then()
+{
+    let p = ladder_of("lazy", 1000, 2000);
+    let (t1, t2) = (at("2026-02-01T10:00:00Z"), at("2026-02-10T10:00:00Z"));
+    let (t2b, t3) = (at("2026-02-11T10:00:00Z"), at("2026-03-01T10:00:00Z"));
+    let mut in_time = Served::new(&p);
+    in_time.order(&order("a", t1, "2100"));
+    in_time.order(&order("l1", t2, "200"));
+    in_time.order(&order("l2", t2b, "900"));
+    in_time.give_back("a", t3, d("1200"));
+    let mut late = Served::new(&p);
+    late.order(&order("a", t1, "2100"));
+    late.give_back("a", t3, d("1200"));
+    late.order(&order("l1", t2, "200"));
+    assert_eq!(late.s.tier, "Silver");
+    late.order(&order("l2", t2b, "900"));
+    for id in ["l1", "l2"] {
+        assert_eq!(late.points(id), in_time.points(id), "{id}");
+    }
+    assert_eq!(late.points("l2"), d("2700"));
+    assert_eq!(late.s.current_points, in_time.s.current_points);
+    assert_eq!(
+        (late.s.tier.as_str(), late.s.tier_since),
+        (in_time.s.tier.as_str(), in_time.s.tier_since)
+    );
+    assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Gold", t1));
+    assert_eq!(
+        moves(&late.s),
+        [
+            ("Member", "Gold", t1, "order a"),
+            ("Gold", "Member", t3, "return r-a of order a"),
+            ("Member", "Silver", t3, "order l1"),
+            ("Silver", "Gold", t3, "order l2"),
+        ]
+    );
+    let record = late.records.iter().find(|r| r.order_id == "l2").unwrap();
+    assert_eq!(record.tier_before, "Gold");
+}
+
+/// Held the tier at its instant that returns took back to: a later order
+/// lifted the customer above it before the return moved them down again.
+/// Counted in time, the late order crossed itself and the return never
+/// moved them. Before, it was decided on the figures as they stand, and
+/// its upgrade dated back before the move down put the feed out of time
+/// order; now the move back comes at the return's instant.
+#[test]
+fn a_late_order_before_an_upgrade_and_the_return_that_undid_it_moves_back_at_the_return() {
+    let p = ladder_of("lazy", 1000, 2000);
+    let (t0, t1) = (at("2026-02-01T10:00:00Z"), at("2026-02-10T10:00:00Z"));
+    let (t2, t3) = (at("2026-02-20T10:00:00Z"), at("2026-03-01T10:00:00Z"));
+    let mut in_time = Served::new(&p);
+    in_time.order(&order("a", t0, "1200"));
+    in_time.order(&order("late", t1, "900"));
+    in_time.order(&order("b", t2, "900"));
+    in_time.give_back("a", t3, d("600"));
+    let mut late = Served::new(&p);
+    late.order(&order("a", t0, "1200"));
+    late.order(&order("b", t2, "900"));
+    late.give_back("a", t3, d("600"));
+    assert_eq!(late.s.tier, "Silver");
+    late.order(&order("late", t1, "900"));
+    assert_eq!(late.points("late"), d("1800"), "lazy: at Silver's rate");
+    assert_eq!(late.points("late"), in_time.points("late"));
+    assert_eq!(
+        (late.s.tier.as_str(), late.s.tier_since),
+        (in_time.s.tier.as_str(), in_time.s.tier_since)
+    );
+    assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Gold", t1));
+    assert_eq!(
+        moves(&late.s),
+        [
+            ("Member", "Silver", t0, "order a"),
+            ("Silver", "Gold", t2, "order b"),
+            ("Gold", "Silver", t3, "return r-a of order a"),
+            ("Silver", "Gold", t3, "order late"),
         ]
     );
 }
