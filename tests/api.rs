@@ -875,8 +875,10 @@ async fn a_config_that_lowers_a_threshold_upgrades_who_qualifies_now(api: Api) {
 }
 
 /// A job whose process stopped (here: stored as running, silent for a
-/// minute, its cursors at the start) is resumed by the next read of it and
-/// finishes; customers it judged already are not judged twice.
+/// minute, its cursors at the start, nothing saved of what it did) is
+/// resumed by the next read of it and finishes; customers it judged
+/// already are not judged twice, and still count as upgraded (found by an
+/// adversary: a resumed job counted fewer than it upgraded).
 async fn a_reevaluation_left_by_a_stopped_process_resumes_when_read(api: Api) {
     api.program("rs", &gold_at(10000)).await;
     api.order("rs", "c1", "o1", "2026-02-01T10:00:00Z", "8000")
@@ -906,7 +908,7 @@ async fn a_reevaluation_left_by_a_stopped_process_resumes_when_read(api: Api) {
             &resumed["customersSeen"],
             &resumed["customersUpgraded"]
         ),
-        (&json!("done"), &json!(1), &json!(0)),
+        (&json!("done"), &json!(1), &json!(1)),
         "{resumed}"
     );
     let history = api.get("/programs/rs/customers/c1").await.body["history"].clone();
@@ -1027,9 +1029,11 @@ async fn a_reevaluation_runs_step_by_step_as_the_state_machine_calls_it(api: Api
             &done["customersSeen"],
             &done["customersUpgraded"]
         ),
-        (&json!("done"), &json!(5), &json!(0)),
-        "the first job upgraded them all; judging again changes nothing: {done}"
+        (&json!("done"), &json!(5), &json!(5)),
+        "the first run upgraded them all; judging again changes nothing, and counts them once: {done}"
     );
+    let history = api.get("/programs/st/customers/c0").await.body["history"].clone();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
     // A finished job's step says so at once.
     let again = api
         .post(

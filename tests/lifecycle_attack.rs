@@ -824,7 +824,58 @@ async fn a_new_tracker_criterion_upgrades_through_the_job(api: Api) {
     assert_eq!(events[0]["criteria"], "[\"T\"]");
 }
 
+// Was a bug: a step sent to `/_local/scheduled` while the job ran in the
+// background gave it a second runner; each counted only the customers it
+// upgraded itself, and the last save won (an adversary saw 217 of 400).
+/// A re-evaluation stepped while it already runs counts every customer its
+/// version upgraded once, and ends done.
+async fn a_step_sent_to_a_running_reevaluation_counts_each_upgrade_once(api: Api) {
+    let config = |gold: u32| {
+        let mut c = ladder();
+        c["tiers"][2]["upgrade"]["criteria"][0]["min"] = json!(gold);
+        for t in [1, 2] {
+            c["tiers"][t].as_object_mut().unwrap().remove("retention");
+        }
+        c
+    };
+    api.program("rr", &config(600)).await;
+    let customers: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
+    for c in &customers {
+        api.order("rr", c, &format!("{c}-a"), "2026-03-01T10:00:00Z", "550")
+            .await;
+    }
+    let v2 = api.put("/programs/rr/config", &config(500)).await;
+    assert_eq!(v2.status, 200, "{}", v2.body);
+    let job = v2.body["jobId"].as_str().expect("a job").to_owned();
+    let mut step = json!({"reevaluate": {"programId": "rr", "jobId": job}});
+    for _ in 0..3 {
+        let r = api.post("/_local/scheduled", &step).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.body["more"] == false {
+            break;
+        }
+        step = json!({"reevaluate": r.body});
+    }
+    let done = api.finished_job("rr", &job).await;
+    assert_eq!(
+        (
+            &done["status"],
+            &done["customersSeen"],
+            &done["customersUpgraded"],
+            &done["customersFailed"]
+        ),
+        (&json!("done"), &json!(200), &json!(200), &json!(0)),
+        "{done}"
+    );
+    // Done stays done, whoever finishes last.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let later = api.get(&format!("/programs/rr/jobs/{job}")).await.body;
+    assert_eq!(later, done);
+    assert_feed_matches_history(&api, "rr", &customers, None).await;
+}
+
 on_both_engines!(
+    a_step_sent_to_a_running_reevaluation_counts_each_upgrade_once,
     a_new_tracker_criterion_upgrades_through_the_job,
     a_job_of_an_unreadable_version_fails_and_hostile_ids_are_404,
     a_reader_following_the_feed_during_a_burst_misses_nothing,

@@ -18,6 +18,18 @@ impl TierChange {
     }
 }
 
+impl CustomerState {
+    /// Whether a re-evaluation under config `version` upgraded the customer:
+    /// a job run twice, resumed after its process stopped, or stepped while
+    /// another runner works it judges them again and finds nothing to do,
+    /// yet counts them as its own (while the history keeps the change).
+    pub fn reevaluated_under(&self, version: u64) -> bool {
+        self.history
+            .iter()
+            .any(|c| c.is_reevaluation() && c.config_version == Some(version))
+    }
+}
+
 impl Program {
     /// Lifts the customer to the highest tier whose upgrade condition holds
     /// as of `at` (this program's version being the one published then),

@@ -169,7 +169,8 @@ struct Reevaluate<'a> {
 }
 
 impl UseCase for Reevaluate<'_> {
-    /// Whether the customer was upgraded.
+    /// Whether the customer was upgraded under the job's version, by this
+    /// run or an earlier one of the job (counted once whoever ran it).
     type Reply = bool;
 
     fn customer(&self) -> &str {
@@ -219,7 +220,9 @@ impl UseCase for Reevaluate<'_> {
                 events: Vec::new(),
                 reply: true,
             }),
-            None => Ok(Step::Answer(false)),
+            None => Ok(Step::Answer(
+                state.reevaluated_under(self.version.version()),
+            )),
         }
     }
 }

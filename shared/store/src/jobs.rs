@@ -80,7 +80,8 @@ impl DynamoStore {
     }
 
     /// Writes the job's progress, status and heartbeat while `owner` owns
-    /// it; false if another runner took it over (it then goes on alone).
+    /// it and it runs; false if another runner took it over (it then goes
+    /// on alone) or finished it.
     pub async fn save_job(
         &self,
         program: &str,
@@ -93,10 +94,13 @@ impl DynamoStore {
             .table_name(&self.table)
             .key("pk", s(keys::program_pk(program)))
             .key("sk", s(job_sk(&job.id)))
-            .condition_expression("#owner = :me")
+            // A finished job stays finished: a slower runner of the same
+            // job (a step sent while it runs) must not set it running again.
+            .condition_expression("#owner = :me AND #status = :running")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":me", s(owner))
+            .expression_attribute_values(":running", s("running"))
             .expression_attribute_values(":status", s(&job.status))
             .expression_attribute_values(":heartbeat", n(job.heartbeat_ms))
             .expression_attribute_values(":cursors", s(&job.cursors))
