@@ -1810,24 +1810,47 @@ fn with_definitions_as_objects(mut doc: Value) -> Value {
     doc
 }
 
-/// AWS's CloudFormation linter (cfn-lint, pinned in scripts/lambda-tools.sh)
-/// on `doc`: its findings, one per line, empty when it finds nothing.
+/// The cfn-lint that scripts/lambda-tools.sh pins: another version may
+/// know other rules, so its silence would mean something else.
+const CFN_LINT: &str = "cfn-lint 1.58.0";
+
+/// AWS's CloudFormation linter on `doc`, with every rule on (an empty
+/// config file: no `.cfnlintrc` of the machine's may turn rules off): its
+/// findings, one per line, empty when it finds nothing.
 fn cfn_lint(doc: &Value, name: &str) -> String {
-    let path =
-        std::env::temp_dir().join(format!("tier-template-{}-{name}.json", std::process::id()));
-    std::fs::write(&path, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
-    let out = Command::new("cfn-lint")
-        .arg("--format")
-        .arg("parseable")
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cfn-lint ({e}): run `{INSTALL}` first"));
-    std::fs::remove_file(&path).ok();
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new("cfn-lint")
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run cfn-lint ({e}): run `{INSTALL}` first"))
+    };
+    let version = run(&["--version".as_ref()]);
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        CFN_LINT,
+        "run `{INSTALL}` first"
+    );
+    let dir = std::env::temp_dir().join(format!("tier-template-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (template, config) = (dir.join("template.json"), dir.join("cfnlintrc"));
+    std::fs::write(&template, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
+    std::fs::write(&config, "{}\n").unwrap();
+    let out = run(&[
+        "--config-file".as_ref(),
+        config.as_os_str(),
+        "--format".as_ref(),
+        "parseable".as_ref(),
+        template.as_os_str(),
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
     let found = String::from_utf8_lossy(&out.stdout).into_owned();
-    // 0: nothing found; 2, 4, 8: errors, warnings, notes found; else it failed.
+    // Its exit code ORs 2 (errors), 4 (warnings) and 8 (notes) found; bit
+    // 0 or anything beyond is cfn-lint itself failing, which would leave
+    // the stack unread.
+    let code = out.status.code().unwrap_or(1);
     assert!(
-        matches!(out.status.code(), Some(0 | 2 | 4 | 6 | 8 | 10 | 12 | 14)),
-        "cfn-lint failed: {}\n{found}",
+        code & 1 == 0 && code < 16,
+        "cfn-lint failed ({code}): {}\n{found}",
         String::from_utf8_lossy(&out.stderr)
     );
     found
