@@ -145,17 +145,18 @@ impl Program {
             .lapses
             .then(|| self.rewind_for(state, order.placed_at))
             .flatten();
-        let mut held_then = match rewound {
-            Some(_) => None,
-            None => self.step_back_for(state, order.placed_at),
-        };
-        // Held a higher tier at its instant, which returns made since took
-        // away (`down_since.rs`).
-        // (At the instant of the latest return too: it came after the order.)
-        let moved_down = match (&rewound, &held_then) {
-            (None, None) if late || state.returned_at_or_after(order.placed_at) => {
+        // Held a tier at its instant that a return made since took away
+        // (`down_since.rs`); at the instant of the latest return too: it
+        // came after the order. Looked for before the step back, which
+        // counts a return at the order's instant before it.
+        let moved_down = match &rewound {
+            None if late || state.returned_at_or_after(order.placed_at) => {
                 self.moved_down_since(state, order.placed_at)
             }
+            _ => None,
+        };
+        let mut held_then = match (&rewound, &moved_down) {
+            (None, None) => self.step_back_for(state, order.placed_at),
             _ => None,
         };
         let moved_down_sign = moved_down.is_some();

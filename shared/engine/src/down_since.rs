@@ -132,6 +132,13 @@ impl Program {
             None => (0, state.joined()),
         };
         let now = state.tier_index(self);
+        // Held then and now since before it: an earlier late order already
+        // set when they reached it in time, which the history may not tell
+        // (its crossing had no change of its own).
+        let reached = match then == now && state.tier_since <= placed {
+            true => state.tier_since,
+            false => reached,
+        };
         // Held now, `tierSince` may move back: its validity would too.
         let first_restored = if then == now { now } else { now + 1 };
         if then < now || (first_restored..=then).any(|t| self.tiers[t].retention.is_some()) {
@@ -257,7 +264,11 @@ impl Program {
     /// time never came stay published, as does everything before the
     /// latest change.
     pub(crate) fn undo_moves_down(&self, state: &mut CustomerState, undone: Undone) {
-        let moved = !undone.course.is_empty() || undone.moved.then == state.tier_index(self);
+        // Since when they hold the tier the course ends at: also when no
+        // change is made (the course stays at the tier held now, reached in
+        // time at another instant), unless that tier's validity would move.
+        let now = state.tier_index(self);
+        let moved = !undone.course.is_empty() || self.tiers[now].retention.is_none();
         for step in undone.course {
             let from = self.tier_name(state.tier_index(self)).to_owned();
             state.record_change(

@@ -1516,3 +1516,69 @@ fn a_late_order_before_an_upgrade_and_the_return_that_undid_it_moves_back_at_the
         ]
     );
 }
+
+/// Found by the twentieth session's adversary, three shapes of the widened
+/// path (D-A, D-B, D-C): the customer stays at the tier held now though in
+/// time they reached it at the return, not at a later order's lift; a
+/// later late order that changes nothing keeps the instant an earlier one
+/// set; a late order at the return's own instant, with a later lift, is
+/// decided at the tier held then (the return came after it).
+#[test]
+fn the_widened_path_keeps_tier_since_and_the_returns_instant_as_in_time() {
+    for kind in ["lazy", "eager", "dynamic"] {
+        let p = ladder_of(kind, 1000, 2000);
+        let (t1, t2) = (at("2026-02-01T10:00:00Z"), at("2026-02-10T10:00:00Z"));
+        let (t3, t4) = (at("2026-03-01T10:00:00Z"), at("2026-03-10T10:00:00Z"));
+        // D-A: in time the return takes them Gold to Silver, b keeps Silver.
+        let mut in_time = Served::new(&p);
+        in_time.order(&order("a", t1, "2000"));
+        in_time.order(&order("late", t2, "500"));
+        in_time.give_back("a", t3, d("1500"));
+        in_time.order(&order("b", t4, "500"));
+        let mut late = Served::new(&p);
+        late.order(&order("a", t1, "2000"));
+        late.give_back("a", t3, d("1500"));
+        late.order(&order("b", t4, "500"));
+        late.order(&order("late", t2, "500"));
+        assert_eq!(
+            (late.s.tier.as_str(), late.s.tier_since),
+            ("Silver", t3),
+            "{kind}"
+        );
+        assert_eq!(late.s.tier_since, in_time.s.tier_since, "{kind}");
+        assert_eq!(late.points("late"), in_time.points("late"), "{kind}");
+        // D-C: the late order at the return's instant, then a lift.
+        let mut in_time = Served::new(&p);
+        in_time.order(&order("a", t1, "2100"));
+        in_time.order(&order("late", t3, "500"));
+        in_time.give_back("a", t3, d("1500"));
+        in_time.order(&order("b", t4, "500"));
+        let mut late = Served::new(&p);
+        late.order(&order("a", t1, "2100"));
+        late.give_back("a", t3, d("1500"));
+        late.order(&order("b", t4, "500"));
+        let applied = late.order(&order("late", t3, "500"));
+        assert_eq!(applied.record.tier_before, "Gold", "{kind}");
+        assert_eq!(late.points("late"), in_time.points("late"), "{kind}");
+        assert_eq!(
+            (late.s.tier.as_str(), late.s.tier_since),
+            (in_time.s.tier.as_str(), in_time.s.tier_since),
+            "{kind}"
+        );
+        let instants: Vec<DateTime<Utc>> = late.s.history.iter().map(|c| c.at).collect();
+        assert!(instants.is_sorted(), "{kind}: {:?}", late.s.history);
+    }
+    // D-B: l2 changes nothing; l1 had set when Gold was reached in time.
+    let p = ladder_of("lazy", 1000, 2000);
+    let (t1, t2) = (at("2026-02-01T10:00:00Z"), at("2026-02-10T10:00:00Z"));
+    let (t3, t4) = (at("2026-02-20T10:00:00Z"), at("2026-02-25T10:00:00Z"));
+    let t5 = at("2026-03-01T10:00:00Z");
+    let mut late = Served::new(&p);
+    late.order(&order("a", t1, "1200"));
+    late.order(&order("b", t3, "900"));
+    late.give_back("a", t5, d("600"));
+    late.order(&order("l1", t2, "800"));
+    assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Gold", t2));
+    late.order(&order("l2", t4, "100"));
+    assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Gold", t2));
+}
