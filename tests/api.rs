@@ -1221,8 +1221,10 @@ async fn tier_events_are_written_with_the_change_and_published_once(api: Api) {
 /// wakes the customer publishes every one of them, each seq once and in
 /// order, before it is decided itself. (The warning days pass quietly: the
 /// tier is never at risk.)
-async fn a_customer_idle_for_years_publishes_every_event_it_owes(api: Api) {
-    let config = json!({
+/// Silver from $3,000 spent, kept a month at a time (from the customer's
+/// first event) by any purchase: it renews every month.
+fn monthly_silver() -> Value {
+    json!({
         "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
         "tiers": [
             {"name": "Member", "earnRate": "1"},
@@ -1233,15 +1235,14 @@ async fn a_customer_idle_for_years_publishes_every_event_it_owes(api: Api) {
                 "criteria": [{"id": "keep", "kind": "lifetimePurchases", "min": "1"}],
                 "condition": "all", "onFail": "oneDown", "warnDaysBefore": [20, 10, 5]}}
         ]
-    });
-    api.program("idle", &config).await;
-    api.order("idle", "c", "o1", "2026-01-15T10:00:00Z", "3000")
-        .await;
-    let r = api
-        .order("idle", "c", "o2", "2029-01-20T00:00:00Z", "10")
-        .await;
-    assert_eq!(r["tierAfter"], "Silver", "{r}");
-    let events = feed(&api, "idle", 1000).await;
+    })
+}
+
+/// The feed of a `monthly_silver` customer who joined on 2026-01-15 and
+/// reached Silver then, as of 2029-01-20: the upgrade and 36 renewals,
+/// each once.
+async fn assert_upgrade_and_36_renewals(api: &Api, program: &str) {
+    let events = feed(api, program, 1000).await;
     let seqs: Vec<u64> = events
         .iter()
         .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
@@ -1253,8 +1254,68 @@ async fn a_customer_idle_for_years_publishes_every_event_it_owes(api: Api) {
     );
     let renewals = events.iter().filter(|e| e["type"] == "TierRenewed").count();
     assert_eq!(renewals, 36, "one a month from 2026-02-15 to 2029-01-15");
-    let status = api.status("idle", "c", "2029-01-20T00:00:00Z").await;
+    let status = api.status(program, "c", "2029-01-20T00:00:00Z").await;
     assert_eq!(status["validUntil"], "2029-02-15T10:00:00Z");
+}
+
+async fn a_customer_idle_for_years_publishes_every_event_it_owes(api: Api) {
+    api.program("idle", &monthly_silver()).await;
+    api.order("idle", "c", "o1", "2026-01-15T10:00:00Z", "3000")
+        .await;
+    let r = api
+        .order("idle", "c", "o2", "2029-01-20T00:00:00Z", "10")
+        .await;
+    assert_eq!(r["tierAfter"], "Silver", "{r}");
+    assert_upgrade_and_36_renewals(&api, "idle").await;
+}
+
+/// Was a bug: a late order that upgraded a customer whose latest event was
+/// years later left the renewals its validity brought by then to the next
+/// scheduled run. It publishes them itself, as the in-time order's
+/// customer did at their latest event.
+async fn a_late_upgrade_publishes_the_renewals_owed_by_the_latest_event(api: Api) {
+    api.program("lateidle", &monthly_silver()).await;
+    api.order("lateidle", "c", "o1", "2026-01-15T10:00:00Z", "1000")
+        .await;
+    api.order("lateidle", "c", "o2", "2029-01-20T00:00:00Z", "10")
+        .await;
+    let r = api
+        .order("lateidle", "c", "late", "2026-01-16T00:00:00Z", "2000")
+        .await;
+    assert_eq!(r["tierAfter"], "Silver", "{r}");
+    assert_upgrade_and_36_renewals(&api, "lateidle").await;
+    // The job at the latest instant owes nothing more.
+    api.run_scheduled("2029-01-20T00:00:00Z").await;
+    assert_eq!(feed(&api, "lateidle", 1000).await.len(), 37);
+}
+
+/// Was a bug: one commit wrote at most 20 notices and dropped the oldest,
+/// so an order crossing 31 tiers at once published only the last 20.
+async fn an_order_that_crosses_every_tier_publishes_each_change(api: Api) {
+    let mut tiers = vec![json!({"name": "T0", "earnRate": "1"})];
+    for i in 1..32 {
+        tiers.push(
+            json!({"name": format!("T{i}"), "earnRate": "1", "upgrade": {
+            "criteria": [{"id": "A", "kind": "lifetimePurchases", "min": i * 10}],
+            "condition": "all", "upgradeType": "dynamic"}}),
+        );
+    }
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z", "tiers": tiers});
+    api.program("steep", &config).await;
+    let r = api
+        .order("steep", "c", "o1", "2026-02-01T00:00:00Z", "1000")
+        .await;
+    assert_eq!(r["tierAfter"], "T31", "{r}");
+    let events = feed(&api, "steep", 1000).await;
+    let moves: Vec<(u64, String)> = events
+        .iter()
+        .map(|e| {
+            let seq = e["seq"].as_str().unwrap().parse().unwrap();
+            (seq, e["to"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = (1..32).map(|i| (i, format!("T{i}"))).collect();
+    assert_eq!(moves, expected);
 }
 
 /// Was a bug (found by an adversarial review): a request dated years after
@@ -1348,6 +1409,8 @@ async fn a_refused_request_dated_years_ahead_writes_nothing(api: Api) {
 }
 
 on_both_engines!(
+    a_late_upgrade_publishes_the_renewals_owed_by_the_latest_event,
+    an_order_that_crosses_every_tier_publishes_each_change,
     a_refused_request_dated_years_ahead_writes_nothing,
     a_customer_idle_for_years_publishes_every_event_it_owes,
     a_reevaluation_runs_step_by_step_as_the_state_machine_calls_it,

@@ -336,10 +336,18 @@ impl Program {
         if was_superseded {
             // The new tier's period may have ended by now (an order later
             // than its validity): judged as the job would have.
-            if let Some(now) = state.last_event_at {
-                self.expire(state, now);
-            }
+            self.catch_up_to_latest(state);
         }
+        // An upgrade dated before the customer's latest instant starts a
+        // validity that may have ended by then, as it would have in time.
+        let upgraded_before_latest = late
+            && self.lapses
+            && !was_superseded
+            && applied
+                .decision
+                .upgrades
+                .iter()
+                .any(|u| state.last_event_at.is_some_and(|last| u.at < last));
         if self.lapses {
             let late = state
                 .judged
@@ -354,6 +362,24 @@ impl Program {
                 applied.record.tier_after = self.tier_name(tier).to_owned();
             } else {
                 self.recover_in_grace(state, order.placed_at);
+                if upgraded_before_latest {
+                    let upgraded = state.tier_index(self);
+                    self.catch_up_to_latest(state);
+                    // Moved down at an end: an order placed after it may
+                    // have lifted the customer again, as in time.
+                    if state.tier_index(self) < upgraded && !orders.is_empty() {
+                        let all: Vec<&OrderRecord> = orders
+                            .iter()
+                            .filter(|o| o.order_id != order.order_id)
+                            .chain([&applied.record])
+                            .collect();
+                        let rules = &crate::reversal::CurrentRulesOnly;
+                        self.lift_after_the_end(state, &all, rules, upgraded);
+                    }
+                    let tier = state.tier_index(self);
+                    applied.decision.tier_after = tier;
+                    applied.record.tier_after = self.tier_name(tier).to_owned();
+                }
             }
         }
         Ok(applied)

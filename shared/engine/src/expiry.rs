@@ -2,6 +2,7 @@
 //! were earned (oldest first), and tracker days that have left every window
 //! are dropped. Expiring twice for the same moment changes nothing more.
 
+use crate::notice::MAX_NOTICES_PER_DECISION;
 use crate::period::{date_of, day_of, DayNumber};
 use crate::program::Program;
 use crate::state::{CustomerState, TierChange};
@@ -46,6 +47,16 @@ impl Program {
     /// what expired before it gone and nothing after it).
     pub fn expire(&self, state: &mut CustomerState, now: DateTime<Utc>) -> Expired {
         self.expire_publishing_at_most(state, now, usize::MAX).0
+    }
+
+    /// [`Program::expire`] up to the customer's latest instant, as far as
+    /// one decision's notices go ([`MAX_NOTICES_PER_DECISION`]): after a
+    /// decision that moved the tier at an earlier instant, the ends that
+    /// tier's validity brings by now, judged as the job would have.
+    pub(crate) fn catch_up_to_latest(&self, state: &mut CustomerState) {
+        if let Some(now) = state.last_event_at {
+            self.expire_publishing_at_most(state, now, MAX_NOTICES_PER_DECISION);
+        }
     }
 
     /// [`Program::expire`], stopping before a validity instant once judging

@@ -7,6 +7,14 @@ use crate::progress::CriterionProgress;
 use crate::state::TierChange;
 use chrono::{DateTime, Utc};
 
+/// Notices one decision leaves in the outbox at most when it has the
+/// choice: validity ends that a late upgrade or a re-judged end makes due
+/// by the customer's latest instant are judged only while they fit, the
+/// rest when the customer is next caught up (the job, or the next event).
+/// The store writes this many with the state in one transaction, inside
+/// DynamoDB's 100 items.
+pub const MAX_NOTICES_PER_DECISION: usize = 90;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum NoticeKind {
     /// An upgrade, a move down (retention or a return), an admin set, or a

@@ -341,9 +341,7 @@ impl Program {
         if changed || recovered {
             // What the new outcome makes due by now (a grace that ran out,
             // the warnings of a period restored) is judged in time order.
-            if let Some(now) = now {
-                self.expire(state, now);
-            }
+            self.catch_up_to_latest(state);
         }
         changed || recovered
     }

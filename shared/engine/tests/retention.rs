@@ -706,6 +706,116 @@ fn a_late_order_placed_before_the_end_undoes_the_move_down_it_would_have_prevent
     assert!(changes_out(&mut c.s).is_empty());
 }
 
+/// The history as (from, to, at, cause).
+fn history_of(s: &CustomerState) -> Vec<(String, String, DateTime<Utc>, String)> {
+    s.history
+        .iter()
+        .map(|h| (h.from.clone(), h.to.clone(), h.at, h.cause.clone()))
+        .collect()
+}
+
+#[test]
+fn a_late_upgrade_whose_validity_ended_before_the_latest_event_is_judged_at_once() {
+    // Silver is kept by $3,000 over 12 months: the late order's $2,500 is
+    // all of it, so the period it starts on 2026-03-01 fails a year on,
+    // before the customer's latest order (2027-06-01), which lifts them
+    // back (lifetime purchases $3,600).
+    let p = program(3000, 8000, json!({}));
+    let mut in_time = Customer::new(&p, "2026-02-01T10:00:00Z");
+    in_time.buy("2026-02-01T10:00:00Z", "1000");
+    in_time.buy("2026-03-01T00:00:00Z", "2500");
+    in_time.buy("2027-06-01T00:00:00Z", "100");
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    let first = c.buy("2026-02-01T10:00:00Z", "1000").record;
+    let latest = c.buy("2027-06-01T00:00:00Z", "100").record;
+    c.s.outbox.take();
+
+    let late = order("late1", at("2026-03-01T00:00:00Z"), "2500");
+    let applied = p
+        .apply_order_among(&mut c.s, &late, &[first, latest])
+        .unwrap();
+    let end = at("2027-03-01T00:00:00Z");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(applied.record.tier_after, "Silver");
+    // Published by the order's own write, not left to the next job.
+    let expected = vec![
+        (
+            "Member".into(),
+            "Silver".into(),
+            at("2026-03-01T00:00:00Z"),
+            "order late1".into(),
+        ),
+        ("Silver".into(), "Member".into(), end, "retention".into()),
+        (
+            "Member".into(),
+            "Silver".into(),
+            at("2027-06-01T00:00:00Z"),
+            "order o2".into(),
+        ),
+    ];
+    assert_eq!(changes_out(&mut c.s), expected);
+    assert_eq!(history_of(&c.s), expected);
+    let moves = |s: &CustomerState| -> Vec<_> {
+        history_of(s)
+            .into_iter()
+            .map(|(f, t, at, _)| (f, t, at))
+            .collect()
+    };
+    assert_eq!(moves(&c.s), moves(&in_time.s));
+    assert_eq!(c.s.tier_since, in_time.s.tier_since);
+    assert_eq!(p.valid_until(&c.s), p.valid_until(&in_time.s));
+    // The job at the latest instant has nothing left to judge.
+    assert!(c.job("2027-06-01T00:00:00Z").changes.is_empty());
+}
+
+#[test]
+fn ends_beyond_one_decisions_notices_are_left_due_and_published_once_by_the_job() {
+    // A monthly validity that always renews: a late upgrade ten years
+    // before the latest order owes 120 renewals.
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "onFail": "oneDown"}}
+        ]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let latest = "2036-03-15T00:00:00Z";
+    let mut in_time = Customer::new(&p, "2026-02-01T00:00:00Z");
+    in_time.buy("2026-03-01T00:00:00Z", "3000");
+    in_time.buy(latest, "10");
+    let mut c = Customer::new(&p, "2026-02-01T00:00:00Z");
+    c.buy(latest, "10");
+    c.s.outbox.take();
+
+    late(&mut c, "late1", "2026-03-01T00:00:00Z", "3000");
+    let first = c.s.outbox.take();
+    assert!(first.len() <= MAX_NOTICES_PER_DECISION, "{}", first.len());
+    assert!(first.len() > 80, "as many as fit: {}", first.len());
+    assert!(
+        c.p.valid_until(&c.s).unwrap() <= at(latest),
+        "the rest is due"
+    );
+    c.job(latest);
+    let rest = c.s.outbox.take();
+    let renewals = |n: &[Notice]| {
+        n.iter()
+            .filter(|n| matches!(&n.kind, NoticeKind::Changed { change, .. } if change.cause == "renewed"))
+            .count()
+    };
+    assert_eq!(renewals(&first) + renewals(&rest), 120);
+    let seqs: Vec<u64> = first.iter().chain(&rest).map(|n| n.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert_eq!(c.tier(), "Silver");
+    assert_eq!(c.p.valid_until(&c.s), in_time.p.valid_until(&in_time.s));
+    assert_eq!(history_of(&c.s)[1..], history_of(&in_time.s)[1..]);
+}
+
 #[test]
 fn late_orders_add_up_against_the_end_they_precede() {
     let p = with_grace(0);

@@ -253,13 +253,19 @@ pub fn notice_retention_days(value: Option<&str>) -> Result<u32, StoreError> {
         })
 }
 
-/// Notices one commit writes at most: with the event items, the state and
-/// its index entry, a transaction stays well inside DynamoDB's 100 items
-/// (and the 25 that older engines took). The service never hands more: a
-/// customer idle for years under a monthly validity is caught up a commit
-/// of notices at a time before the event is decided. Should a caller hand
-/// more, the newest are written and the gap shows in their `seq`.
-pub const MAX_NOTICES_PER_COMMIT: usize = 20;
+/// Notices one commit writes at most: what one decision may leave
+/// ([`tier_engine::MAX_NOTICES_PER_DECISION`]). With the event items (two at
+/// most: a return and the order it changes), the state and its index entry,
+/// a transaction stays inside DynamoDB's 100 items. A customer idle for
+/// years under a monthly validity is caught up a commit of notices at a
+/// time before the event is decided. Should a caller hand more, the newest
+/// are written and the gap shows in their `seq`.
+pub const MAX_NOTICES_PER_COMMIT: usize = tier_engine::MAX_NOTICES_PER_DECISION;
+
+/// Event items one commit writes at most (a return and its order).
+const MAX_EVENTS_PER_COMMIT: usize = 2;
+
+const _: () = assert!(MAX_EVENTS_PER_COMMIT + 2 + MAX_NOTICES_PER_COMMIT <= 100);
 
 /// Everything one event changes for one customer, written atomically.
 #[derive(Debug, Clone)]
@@ -584,6 +590,7 @@ impl DynamoStore {
     pub async fn commit(&self, commit: CustomerCommit<'_>) -> Result<(), CommitError> {
         let pk = keys::customer_pk(commit.program, commit.customer);
         let mut items = Vec::new();
+        debug_assert!(commit.events.len() <= MAX_EVENTS_PER_COMMIT);
         for event in &commit.events {
             items.push(
                 TransactWriteItem::builder()
