@@ -1,7 +1,7 @@
 //! Mapping between Lambda's events and the service, so each function's
 //! `main` is only wiring.
 
-use crate::router::{ApiRequest, Serves};
+use crate::router::{ApiRequest, Function, Serves};
 use crate::Service;
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -61,6 +61,35 @@ pub fn api_request(request: &Request) -> ApiRequest {
         query,
         body: request.body().to_vec(),
     }
+}
+
+/// Runs the Lambda of an API function: the service is built once per cold
+/// start and shared by every invocation of the container, and each request
+/// is served as `function` (other routes answer 404).
+pub async fn run_http(function: Function) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let service = std::sync::Arc::new(service_from_env().await?);
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        let service = service.clone();
+        async move { serve_http(&service, Serves::Only(function), request).await }
+    }))
+    .await
+}
+
+/// Runs the scheduled job's worker Lambda (shard steps and totals from the
+/// state machine, or a whole run for a scheduled event sent directly).
+pub async fn run_scheduled() -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let service = std::sync::Arc::new(service_from_env().await?);
+    lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
+        move |event: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let service = service.clone();
+            // Boxed: the step's future nested in the runtime's is deeper
+            // than the compiler lays out by default.
+            async move { Box::pin(serve_scheduled(&service, event)).await }
+        },
+    ))
+    .await
 }
 
 /// Serves one API Gateway request.
