@@ -2,12 +2,12 @@
 //! (returns: [`crate::returns`]). Each function either changes the state
 //! completely or returns an error having changed nothing.
 
+use crate::as_in_time::DecidedAsInTime;
 use crate::config::{Aggregate, Measure};
 use crate::decimal::{Money, Points};
 use crate::error::EngineError;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption};
 use crate::expired::Cover;
-use crate::held_then::{others_as_they_stood, HeldThen};
 use crate::period::day_of;
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::Late;
@@ -108,10 +108,9 @@ impl Program {
     }
 
     /// [`Program::apply_order`] with the customer's other orders (their
-    /// stored records): an upgrade of an order placed before some of them
-    /// is dated when it would have come in time (`late_upgrade.rs`), and an
-    /// order placed before the customer's latest upgrade is decided on the
-    /// orders placed up to it (`held_then.rs`).
+    /// stored records): an order placed before some of them is decided as
+    /// it would have been in time (`as_in_time.rs` chooses how), then
+    /// counted, and the validity ends it changes are judged.
     pub fn apply_order_among(
         &self,
         state: &mut CustomerState,
@@ -141,126 +140,18 @@ impl Program {
             // anniversaries count from it.
             state.joined_at = Some(order.placed_at);
         }
-        let mut rewound = self
-            .lapses
-            .then(|| self.rewind_for(state, order.placed_at))
-            .flatten();
-        // Held a tier at its instant that a return made since took away
-        // (`down_since.rs`); at the instant of the latest return too: it
-        // came after the order. Looked for before the step back, which
-        // counts a return at the order's instant before it.
-        let moved_down = match &rewound {
-            None if late || state.returned_at_or_after(order.placed_at) => {
-                self.moved_down_since(state, order.placed_at)
-            }
-            _ => None,
-        };
-        let mut held_then = match (&rewound, &moved_down) {
-            (None, None) => self.step_back_for(state, order.placed_at),
-            _ => None,
-        };
-        let moved_down_sign = moved_down.is_some();
-        let mut undone = None;
-        let mut decision = self.decide(state, order);
-        if let Some(moved) = moved_down.filter(|_| !orders.is_empty()) {
-            if let Some((then, un)) = self.decided_before_moves_down(state, order, orders, moved) {
-                decision = then;
-                undone = Some(un);
-            }
-        }
-        let mut crossed_since = false;
-        let mut decided_then = false;
-        // An order placed before (or at) a return already made, of a
-        // customer whose tier has not changed since its instant (nor at
-        // it: a return of that instant came after it), that on
-        // the figures as they stand upgrades nobody: on the orders as they
-        // stood then it may have crossed, and the return undone the
-        // crossing (in time: up at the order, down at the return).
-        let returns_since = rewound.is_none()
-            && held_then.is_none()
-            && decision.upgrades.is_empty()
-            && state.returned_at_or_after(order.placed_at)
-            && state.history.iter().all(|c| c.at < order.placed_at)
-            && state
-                .judged
-                .as_ref()
-                .is_none_or(|j| order.placed_at >= j.at);
-        // The other orders as they stood at its instant, sorted.
-        let as_they_stood: Vec<Cow<'_, OrderRecord>> = match returns_since {
-            true => others_as_they_stood(orders, order),
-            false => Vec::new(),
-        };
-        // Decided and dated so only when the returns made since take the
-        // customer back below what it reached, with no order placed after
-        // them that could have lifted them again in time (that walk through
-        // the returns and orders after it is left to the figures as they
-        // stand, README "Returns made since").
-        let mut dated_before_returns = false;
-        if returns_since {
-            if let Some(h) = HeldThen::at_tier_held_now(self, state) {
-                if let Some(mut then) = self.decided_before_returns(&h, order, &as_they_stood) {
-                    let record = self.record_of(state, order, &then);
-                    self.date_late_upgrades(&mut then, &record, &as_they_stood);
-                    if then.tier_after > decision.tier_after
-                        && nothing_placed_after_the_returns(order, orders)
-                        && self.taken_back_below(state, &record, orders, then.tier_after)
-                    {
-                        decision = then;
-                        decided_then = true;
-                        dated_before_returns = true;
-                        held_then = Some(h);
-                    }
-                }
-            }
-        } else if let Some(h) = &mut held_then {
-            if let Some(then) = self.decided_among(h, order, orders) {
-                decision = then;
-                decided_then = true;
-            }
-            h.restore(state);
-            crossed_since = h.keep_upgrades_past(&mut decision);
-        }
-        // An order that upgrades past the tier held before the end started
-        // the new tier's validity then, so that end never came: the order
-        // earns and upgrades as decided at the tier held then, and the
-        // customer holds the new tier from the order on. The change is
-        // told from the tier held now, the one the end's move left.
-        let superseded = match rewound.take() {
-            Some(r) if !decision.upgrades.is_empty() => Some(r.into_tier()),
-            kept => {
-                rewound = kept;
-                None
-            }
-        };
-        let before_an_end = state
-            .judged
-            .as_ref()
-            .is_some_and(|j| order.placed_at < j.at);
-        // An admin tier set made after the order's instant stands, as it
-        // would have over the order in time: the order counts in the
-        // figures and is paid as decided, but moves no tier, and no dating
-        // replay (which knows nothing of admin sets) runs for it.
-        let admin_since = late
-            && rewound.is_none()
-            && superseded.is_none()
-            && state
-                .history
-                .iter()
-                .any(|c| c.admin && c.at > order.placed_at);
-        if admin_since {
-            decision.upgrades.clear();
-            decision.tier_after = state.tier_index(self);
-        }
-        let could_date = superseded.is_none() && !before_an_end && !admin_since && undone.is_none();
-        if !orders.is_empty() && could_date && !dated_before_returns {
-            // The record as `record_of` makes it, before the upgrades are
-            // dated (it reads no instant of theirs).
-            let record = self.record_of(state, order, &decision);
-            self.date_late_upgrades(&mut decision, &record, orders);
-            if let Some(h) = &held_then {
-                h.keep_upgrades_past(&mut decision);
-            }
-        }
+        let DecidedAsInTime {
+            mut decision,
+            rewound,
+            superseded,
+            held_then,
+            undone,
+            moved_down_sign,
+            returns_since,
+            decided_then,
+            crossed_since,
+            could_date,
+        } = self.decide_as_in_time(state, order, orders, late);
         let mut record = self.record_of(state, order, &decision);
         if let Some(h) = &held_then {
             h.mark(self, &mut record, &decision);
@@ -273,27 +164,7 @@ impl Program {
         state.add_points(day, decision.points);
         self.count_in_trackers(state, &record, None, &[]);
         let was_superseded = superseded.is_some();
-        let mut held_now = superseded;
-        for u in &decision.upgrades {
-            let criteria = self.tiers[u.to]
-                .rule
-                .as_ref()
-                .map(|rule| rule.ids(u.met, true))
-                .unwrap_or_default();
-            state.record_change(
-                TierChange {
-                    from: held_now
-                        .take()
-                        .unwrap_or_else(|| self.tier_name(u.from).to_owned()),
-                    to: self.tier_name(u.to).to_owned(),
-                    at: u.at,
-                    cause: format!("order {}", order.order_id),
-                    config_version: Some(self.version()),
-                    admin: false,
-                },
-                criteria,
-            );
-        }
+        self.record_upgrades(state, &order.order_id, &decision, superseded);
         if let Some(undone) = undone {
             // The record tells what the order decided at its instant.
             record.tier_before = self.tier_name(undone.held_then()).to_owned();
@@ -333,6 +204,55 @@ impl Program {
         if let Some(r) = rewound {
             r.restore(state);
         }
+        self.judge_ends_since(state, order, orders, &mut applied, late, was_superseded);
+        Ok(applied)
+    }
+
+    /// Records each upgrade of `decision`, the first told from
+    /// `superseded` (the tier held now) when the order's upgrade
+    /// superseded a judged end after it.
+    fn record_upgrades(
+        &self,
+        state: &mut CustomerState,
+        order_id: &str,
+        decision: &Decision,
+        superseded: Option<String>,
+    ) {
+        let mut held_now = superseded;
+        for u in &decision.upgrades {
+            let criteria = self.tiers[u.to]
+                .rule
+                .as_ref()
+                .map(|rule| rule.ids(u.met, true))
+                .unwrap_or_default();
+            state.record_change(
+                TierChange {
+                    from: held_now
+                        .take()
+                        .unwrap_or_else(|| self.tier_name(u.from).to_owned()),
+                    to: self.tier_name(u.to).to_owned(),
+                    at: u.at,
+                    cause: format!("order {order_id}"),
+                    config_version: Some(self.version()),
+                    admin: false,
+                },
+                criteria,
+            );
+        }
+    }
+
+    /// The validity ends an order just counted changes: a judged end it
+    /// came before is judged again; ends its upgrade brought by the
+    /// customer's latest instant are judged as the job would have.
+    fn judge_ends_since(
+        &self,
+        state: &mut CustomerState,
+        order: &Order,
+        orders: &[OrderRecord],
+        applied: &mut AppliedOrder,
+        late: bool,
+        was_superseded: bool,
+    ) {
         if was_superseded {
             // The new tier's period may have ended by now (an order later
             // than its validity): judged as the job would have.
@@ -349,11 +269,11 @@ impl Program {
                 .iter()
                 .any(|u| state.last_event_at.is_some_and(|last| u.at < last));
         if self.lapses {
-            let late = state
+            let before_a_judged_end = state
                 .judged
                 .as_ref()
                 .is_some_and(|j| order.placed_at < j.at);
-            if late {
+            if before_a_judged_end {
                 self.rejudge_late(state, Late::Order(&applied.record), order.placed_at);
                 // Decided at the tier held then; after it, the customer
                 // holds what the end, judged again, says.
@@ -382,7 +302,6 @@ impl Program {
                 }
             }
         }
-        Ok(applied)
     }
 
     pub(crate) fn record_of(
@@ -487,25 +406,6 @@ impl Program {
                 Aggregate::Max => series.raise_max(day, kept),
             }
         }
-    }
-
-    /// Whether the customer's orders with `record` among them, as they
-    /// stand (the returns made), hold a tier below `reached` in the end.
-    fn taken_back_below(
-        &self,
-        state: &CustomerState,
-        record: &OrderRecord,
-        orders: &[OrderRecord],
-        reached: TierIndex,
-    ) -> bool {
-        let all: Vec<&OrderRecord> = orders
-            .iter()
-            .filter(|o| o.order_id != record.order_id)
-            .chain([record])
-            .collect();
-        self.in_time_of(state, all, &crate::reversal::CurrentRulesOnly)
-            .rejudged()
-            < reached
     }
 
     /// A late order decided, as in time, on the orders as they stood at
@@ -662,19 +562,4 @@ impl Program {
         state.record_change(change.clone(), Vec::new());
         Ok(Some(change))
     }
-}
-
-/// Whether every other order was placed no later than the first return
-/// made at or after `order`'s instant.
-fn nothing_placed_after_the_returns(order: &Order, orders: &[OrderRecord]) -> bool {
-    let first_return = orders
-        .iter()
-        .flat_map(|o| o.returns.iter().map(|r| r.at))
-        .filter(|at| *at >= order.placed_at)
-        .min();
-    first_return.is_some_and(|first| {
-        orders
-            .iter()
-            .all(|o| o.order_id == order.order_id || o.placed_at <= first)
-    })
 }

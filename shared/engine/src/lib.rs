@@ -5,6 +5,7 @@
 //! (lazy, eager, dynamic), and reports status and progress.
 
 pub mod apply;
+mod as_in_time;
 pub mod config;
 pub mod decimal;
 mod down_since;
