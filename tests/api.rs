@@ -1292,14 +1292,7 @@ async fn a_late_upgrade_publishes_the_renewals_owed_by_the_latest_event(api: Api
 /// Was a bug: one commit wrote at most 20 notices and dropped the oldest,
 /// so an order crossing 31 tiers at once published only the last 20.
 async fn an_order_that_crosses_every_tier_publishes_each_change(api: Api) {
-    let mut tiers = vec![json!({"name": "T0", "earnRate": "1"})];
-    for i in 1..32 {
-        tiers.push(
-            json!({"name": format!("T{i}"), "earnRate": "1", "upgrade": {
-            "criteria": [{"id": "A", "kind": "lifetimePurchases", "min": i * 10}],
-            "condition": "all", "upgradeType": "dynamic"}}),
-        );
-    }
+    let tiers = dynamic_ladder_of_32_tiers();
     let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z", "tiers": tiers});
     api.program("steep", &config).await;
     let r = api
@@ -1316,6 +1309,49 @@ async fn an_order_that_crosses_every_tier_publishes_each_change(api: Api) {
         .collect();
     let expected: Vec<(u64, String)> = (1..32).map(|i| (i, format!("T{i}"))).collect();
     assert_eq!(moves, expected);
+}
+
+/// T0 to T31, each tier from $10 more spent than the one below, dynamic:
+/// one order of $310 crosses all 31 above the base, one change each.
+fn dynamic_ladder_of_32_tiers() -> Vec<Value> {
+    let mut tiers = vec![json!({"name": "T0", "earnRate": "1"})];
+    for i in 1..32 {
+        tiers.push(
+            json!({"name": format!("T{i}"), "earnRate": "1", "upgrade": {
+            "criteria": [{"id": "A", "kind": "lifetimePurchases", "min": i * 10}],
+            "condition": "all", "upgradeType": "dynamic"}}),
+        );
+    }
+    tiers
+}
+
+/// Was a bug: a customer idle for six years under a monthly validity owed
+/// 72 renewals, which fitted one commit, and the order that woke them
+/// crossed 30 more tiers: the commit dropped the oldest notices. The
+/// renewals owed go first, a commit of them at a time, when the decision
+/// could not add its own to them.
+async fn an_idle_customer_crossing_many_tiers_publishes_every_notice(api: Api) {
+    let mut tiers = dynamic_ladder_of_32_tiers();
+    tiers[1]["retention"] = json!({"validity": {"months": 1, "from": "programJoin"},
+        "criteria": [{"id": "keep", "kind": "lifetimePurchases", "min": "1"}],
+        "condition": "all", "onFail": "oneDown"});
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z", "tiers": tiers});
+    api.program("steepidle", &config).await;
+    api.order("steepidle", "c", "o1", "2026-01-15T10:00:00Z", "10")
+        .await;
+    let r = api
+        .order("steepidle", "c", "o2", "2032-01-20T00:00:00Z", "1000")
+        .await;
+    assert_eq!(r["tierAfter"], "T31", "{r}");
+    let events = feed(&api, "steepidle", 1000).await;
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=103).collect::<Vec<_>>(), "1 + 72 renewals + 30");
+    let renewals = events.iter().filter(|e| e["type"] == "TierRenewed").count();
+    assert_eq!(renewals, 72, "one a month from 2026-02-15 to 2032-01-15");
+    assert_eq!(events[102]["to"], "T31");
 }
 
 /// Was a bug (found by an adversarial review): a request dated years after
@@ -1409,6 +1445,7 @@ async fn a_refused_request_dated_years_ahead_writes_nothing(api: Api) {
 }
 
 on_both_engines!(
+    an_idle_customer_crossing_many_tiers_publishes_every_notice,
     a_late_upgrade_publishes_the_renewals_owed_by_the_latest_event,
     an_order_that_crosses_every_tier_publishes_each_change,
     a_refused_request_dated_years_ahead_writes_nothing,

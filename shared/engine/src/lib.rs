@@ -48,7 +48,9 @@ pub use events::{
 pub use expiry::Expired;
 pub use explain::{CriterionTruth, ExplainError, Explanation, Needed, OrderExplanation};
 pub use lifecycle::{transition, Transition};
-pub use notice::{Notice, NoticeKind, MAX_NOTICES_PER_DECISION};
+pub use notice::{
+    Notice, NoticeKind, MAX_NOTICES_OWED_BEFORE_A_DECISION, MAX_NOTICES_PER_DECISION,
+};
 pub use program::{Problem, Program, TierIndex, MAX_KEPT_DAYS};
 pub use progress::{CriterionProgress, Status, TierProgress};
 pub use returns::{AppliedReturn, Downgrade};

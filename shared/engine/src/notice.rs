@@ -10,10 +10,22 @@ use chrono::{DateTime, Utc};
 /// Notices one decision leaves in the outbox at most when it has the
 /// choice: validity ends that a late upgrade or a re-judged end makes due
 /// by the customer's latest instant are judged only while they fit, the
-/// rest when the customer is next caught up (the job, or the next event).
-/// The store writes this many with the state in one transaction, inside
-/// DynamoDB's 100 items.
+/// rest when the customer is next caught up (the job, or the next event
+/// placed after them). What is added after them (a lift after a move down,
+/// a re-judged end's own change) is a few more, which the store's bound
+/// per commit leaves room for.
 pub const MAX_NOTICES_PER_DECISION: usize = 90;
+
+/// Notices owed from before an event (the validity ends and warnings of a
+/// customer idle since) that the event's own decision carries at most:
+/// when more are owed, they are written first, a commit of this many at a
+/// time, so that what the decision adds itself (an order crossing every
+/// tier above the base publishes one change a tier) still fits.
+pub const MAX_NOTICES_OWED_BEFORE_A_DECISION: usize = 45;
+
+const _: () = assert!(
+    MAX_NOTICES_OWED_BEFORE_A_DECISION + crate::program::MAX_TIERS <= MAX_NOTICES_PER_DECISION
+);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum NoticeKind {

@@ -11,11 +11,10 @@ use crate::Service;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tier_engine::{CustomerState, OrderRecord, Program, RuleBook};
-use tier_store::{
-    CommitError, CustomerCommit, EventItem, EventWrite, StoreError, StoredCustomer,
-    MAX_NOTICES_PER_COMMIT,
+use tier_engine::{
+    CustomerState, OrderRecord, Program, RuleBook, MAX_NOTICES_OWED_BEFORE_A_DECISION,
 };
+use tier_store::{CommitError, CustomerCommit, EventItem, EventWrite, StoreError, StoredCustomer};
 
 /// What one attempt read: the customer (prepared for the use case's
 /// instant, or new) and the event items the use case asked for.
@@ -138,7 +137,7 @@ const MAX_READ_ROUNDS: u32 = 4;
 
 /// Catch-up commits one event may take: a monthly validity with five
 /// warning days over the 230 years events may span publishes about 17,000
-/// notices, 850 commits of 20.
+/// notices, 378 commits of 45.
 const MAX_CATCH_UPS: u32 = 1_000;
 
 impl Service {
@@ -280,7 +279,7 @@ impl Service {
             let (_, caught_up) = program.expire_publishing_at_most(
                 &mut ahead,
                 use_case.at(),
-                MAX_NOTICES_PER_COMMIT,
+                MAX_NOTICES_OWED_BEFORE_A_DECISION,
             );
             if caught_up {
                 use_case.decide(loaded, snapshot)?

@@ -253,19 +253,21 @@ pub fn notice_retention_days(value: Option<&str>) -> Result<u32, StoreError> {
         })
 }
 
-/// Notices one commit writes at most: what one decision may leave
-/// ([`tier_engine::MAX_NOTICES_PER_DECISION`]). With the event items (two at
-/// most: a return and the order it changes), the state and its index entry,
-/// a transaction stays inside DynamoDB's 100 items. A customer idle for
-/// years under a monthly validity is caught up a commit of notices at a
-/// time before the event is decided. Should a caller hand more, the newest
-/// are written and the gap shows in their `seq`.
-pub const MAX_NOTICES_PER_COMMIT: usize = tier_engine::MAX_NOTICES_PER_DECISION;
+/// Notices one commit writes at most: with the event items (two at most:
+/// a return and the order it changes), the state and its index entry, a
+/// transaction stays inside DynamoDB's 100 items. The engine stops judging
+/// ends owed a little below ([`tier_engine::MAX_NOTICES_PER_DECISION`]),
+/// and a customer idle for years under a monthly validity is caught up a
+/// commit of notices at a time before the event is decided
+/// ([`tier_engine::MAX_NOTICES_OWED_BEFORE_A_DECISION`]). Should a caller
+/// hand more, the newest are written and the gap shows in their `seq`.
+pub const MAX_NOTICES_PER_COMMIT: usize = 96;
 
 /// Event items one commit writes at most (a return and its order).
 const MAX_EVENTS_PER_COMMIT: usize = 2;
 
 const _: () = assert!(MAX_EVENTS_PER_COMMIT + 2 + MAX_NOTICES_PER_COMMIT <= 100);
+const _: () = assert!(tier_engine::MAX_NOTICES_PER_DECISION < MAX_NOTICES_PER_COMMIT);
 
 /// Everything one event changes for one customer, written atomically.
 #[derive(Debug, Clone)]
