@@ -151,6 +151,7 @@ impl Program {
             decided_then,
             crossed_since,
             could_date,
+            reached,
         } = self.decide_as_in_time(state, order, orders, late);
         let mut record = self.record_of(state, order, &decision);
         if let Some(h) = &held_then {
@@ -204,7 +205,15 @@ impl Program {
         if let Some(r) = rewound {
             r.restore(state);
         }
-        self.judge_ends_since(state, order, orders, &mut applied, late, was_superseded);
+        let late_upgrade = late.then_some(reached);
+        self.judge_ends_since(
+            state,
+            order,
+            orders,
+            &mut applied,
+            late_upgrade,
+            was_superseded,
+        );
         Ok(applied)
     }
 
@@ -243,14 +252,16 @@ impl Program {
 
     /// The validity ends an order just counted changes: a judged end it
     /// came before is judged again; ends its upgrade brought by the
-    /// customer's latest instant are judged as the job would have.
+    /// customer's latest instant are judged as the job would have
+    /// (`late_ends.rs`). `late`: placed before the customer's latest event,
+    /// with the highest tier its dated upgrades reached.
     fn judge_ends_since(
         &self,
         state: &mut CustomerState,
         order: &Order,
         orders: &[OrderRecord],
         applied: &mut AppliedOrder,
-        late: bool,
+        late: Option<TierIndex>,
         was_superseded: bool,
     ) {
         if was_superseded {
@@ -258,49 +269,45 @@ impl Program {
             // than its validity): judged as the job would have.
             self.catch_up_to_latest(state);
         }
-        // An upgrade dated before the customer's latest instant starts a
-        // validity that may have ended by then, as it would have in time.
-        let upgraded_before_latest = late
-            && self.lapses
-            && !was_superseded
-            && applied
-                .decision
-                .upgrades
-                .iter()
-                .any(|u| state.last_event_at.is_some_and(|last| u.at < last));
-        if self.lapses {
-            let before_a_judged_end = state
-                .judged
-                .as_ref()
-                .is_some_and(|j| order.placed_at < j.at);
-            if before_a_judged_end {
-                self.rejudge_late(state, Late::Order(&applied.record), order.placed_at);
-                // Decided at the tier held then; after it, the customer
-                // holds what the end, judged again, says.
-                let tier = state.tier_index(self);
-                applied.decision.tier_after = tier;
-                applied.record.tier_after = self.tier_name(tier).to_owned();
-            } else {
-                self.recover_in_grace(state, order.placed_at);
-                if upgraded_before_latest {
-                    let upgraded = state.tier_index(self);
-                    self.catch_up_to_latest(state);
-                    // Moved down at an end: an order placed after it may
-                    // have lifted the customer again, as in time.
-                    if state.tier_index(self) < upgraded && !orders.is_empty() {
-                        let all: Vec<&OrderRecord> = orders
-                            .iter()
-                            .filter(|o| o.order_id != order.order_id)
-                            .chain([&applied.record])
-                            .collect();
-                        let rules = &crate::reversal::CurrentRulesOnly;
-                        self.lift_after_the_end(state, &all, rules, upgraded);
-                    }
-                    let tier = state.tier_index(self);
-                    applied.decision.tier_after = tier;
-                    applied.record.tier_after = self.tier_name(tier).to_owned();
-                }
+        if !self.lapses {
+            return;
+        }
+        let before_a_judged_end = state
+            .judged
+            .as_ref()
+            .is_some_and(|j| order.placed_at < j.at);
+        if before_a_judged_end {
+            self.rejudge_late(state, Late::Order(&applied.record), order.placed_at);
+            // Decided at the tier held then; after it, the customer holds
+            // what the end, judged again, says.
+            let tier = state.tier_index(self);
+            applied.decision.tier_after = tier;
+            applied.record.tier_after = self.tier_name(tier).to_owned();
+        } else {
+            self.recover_in_grace(state, order.placed_at);
+            // An upgrade dated before the customer's latest instant starts
+            // a validity that may have ended by then, as it would have in
+            // time.
+            let latest = state.last_event_at;
+            let first_upgrade = applied.decision.upgrades.first().map(|u| u.at);
+            let (Some(reached), Some(from), false) = (late, first_upgrade, was_superseded) else {
+                return;
+            };
+            if latest.is_none_or(|latest| from >= latest) {
+                return;
             }
+            let all: Vec<&OrderRecord> = orders
+                .iter()
+                .filter(|o| o.order_id != order.order_id)
+                .chain([&applied.record])
+                .collect();
+            let reached = reached.max(state.tier_index(self));
+            let upgraded = applied.decision.upgrades.last().map_or(from, |u| u.at);
+            self.judge_ends_after_late_upgrade(state, &all, upgraded, reached);
+            // The reply tells where the ends left the customer; the record
+            // keeps the tier the order took them to, which a return of it
+            // may take back.
+            applied.decision.tier_after = state.tier_index(self);
         }
     }
 

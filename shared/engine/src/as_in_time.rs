@@ -40,6 +40,10 @@ pub(crate) struct DecidedAsInTime {
     pub(crate) crossed_since: bool,
     /// Its upgrades may be dated among the orders.
     pub(crate) could_date: bool,
+    /// The highest tier its dated upgrades reached, though the decision
+    /// keeps only those up to a validity end between two of them
+    /// (`late_ends.rs`).
+    pub(crate) reached: TierIndex,
 }
 
 impl Program {
@@ -165,6 +169,7 @@ impl Program {
             decision.tier_after = state.tier_index(self);
         }
         let could_date = superseded.is_none() && !before_an_end && !admin_since && undone.is_none();
+        let mut reached = decision.tier_after;
         if !orders.is_empty() && could_date && !dated_before_returns {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).
@@ -172,6 +177,9 @@ impl Program {
             self.date_late_upgrades(&mut decision, &record, orders);
             if let Some(h) = &held_then {
                 h.keep_upgrades_past(&mut decision);
+            }
+            if self.lapses {
+                reached = self.cut_at_an_end_between(&mut decision, state.joined());
             }
         }
         DecidedAsInTime {
@@ -185,6 +193,7 @@ impl Program {
             decided_then,
             crossed_since,
             could_date,
+            reached,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod explain;
 pub mod expression;
 mod fixed;
 mod held_then;
+mod late_ends;
 mod late_upgrade;
 pub mod lifecycle;
 mod net_walk;

@@ -159,7 +159,6 @@ impl Program {
             };
             let before = state.tier_index(self);
             if self.rejudge_late(state, late, ret.returned_at) {
-                let orders: Vec<&OrderRecord> = orders.iter().collect();
                 self.lift_after_the_end(state, &orders, history.rules, before);
             }
         }
@@ -170,10 +169,10 @@ impl Program {
     /// After a late return moved the customer down as of a judged end: the
     /// orders counted since, at the tier held before (up to `before`), may
     /// lift them again, as the first to do so would have at its instant.
-    pub(crate) fn lift_after_the_end(
+    fn lift_after_the_end(
         &self,
         state: &mut CustomerState,
-        orders: &[&OrderRecord],
+        orders: &[OrderRecord],
         book: &dyn RuleBook,
         before: TierIndex,
     ) {
@@ -181,7 +180,7 @@ impl Program {
         else {
             return;
         };
-        let in_time = self.in_time_of(state, orders.to_vec(), book);
+        let in_time = self.in_time(state, orders, book);
         let lifted = in_time.rejudged().min(before);
         if lifted <= held {
             return;

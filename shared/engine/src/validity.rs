@@ -371,7 +371,11 @@ impl Program {
 }
 
 /// The end of a validity period that started at `from`.
-fn period_end(r: &Retention, from: DateTime<Utc>, joined: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(crate) fn period_end(
+    r: &Retention,
+    from: DateTime<Utc>,
+    joined: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let months = r.validity_months;
     match r.from {
         ValidityFrom::TierStart => from.checked_add_months(Months::new(months)),

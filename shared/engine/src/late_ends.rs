@@ -1,0 +1,251 @@
+//! The validity ends a late order's upgrade brought by the customer's
+//! latest instant. In time, the upgrade started the new tier's validity at
+//! its own instant, and the job and the orders placed after it judged each
+//! end as it came: a move down, then the lift the next qualifying order
+//! made, then that tier's own end. Once the late order counts, the same
+//! course is followed here, in its own decision, on the figures as they
+//! stand (README "Late events").
+
+use crate::apply::kept_contribution;
+use crate::config::Aggregate;
+use crate::decimal::{Money, Points};
+use crate::events::OrderRecord;
+use crate::notice::MAX_NOTICES_PER_DECISION;
+use crate::period::day_of;
+use crate::program::{Program, TierIndex};
+use crate::reversal::CurrentRulesOnly;
+use crate::series::Series;
+use crate::state::{CustomerState, TierChange};
+use crate::upgrade::Decision;
+use crate::validity::period_end;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+/// Order instants a lift is looked for at, between two validity instants:
+/// each is a replay of the orders. Past them, no lift until the next one.
+const MAX_LIFT_INSTANTS: usize = 32;
+
+/// Validity instants and warning days judged one by one at most, as
+/// `expiry.rs` bounds them.
+const MAX_INSTANTS: usize = 40_000;
+
+impl Program {
+    /// Keeps the upgrades of `decision` (dated among the orders) up to the
+    /// first whose tier's validity, started at its instant, ends before the
+    /// next one's instant: in time that end came between them, and what
+    /// came after it is the lift an order made, which the course after the
+    /// end finds. The highest tier the dating reached.
+    pub(crate) fn cut_at_an_end_between(
+        &self,
+        decision: &mut Decision,
+        joined: DateTime<Utc>,
+    ) -> TierIndex {
+        let reached = decision.tier_after;
+        let cut = decision.upgrades.windows(2).position(|pair| {
+            self.tiers()[pair[0].to]
+                .retention
+                .as_ref()
+                .and_then(|r| period_end(r, pair[0].at, joined))
+                .is_some_and(|end| end <= pair[1].at)
+        });
+        if let Some(i) = cut {
+            decision.upgrades.truncate(i + 1);
+            decision.tier_after = decision.upgrades[i].to;
+        }
+        reached
+    }
+
+    /// After a late upgrade whose last dated step came at `upgraded`: the
+    /// validity instants and warning days the customer's tiers brought by
+    /// their latest instant, and the lifts orders made between them, in
+    /// time order, as the job and those orders had them in time. Each end
+    /// is judged on the figures as they were just before it; each lift goes
+    /// to the tier the orders, replayed, held then (at most `reached`).
+    /// `orders`: every order of the customer, the late one among them;
+    /// none read, the ends are judged on the figures as they stand and
+    /// nothing lifts.
+    pub(crate) fn judge_ends_after_late_upgrade(
+        &self,
+        state: &mut CustomerState,
+        orders: &[&OrderRecord],
+        upgraded: DateTime<Utc>,
+        reached: TierIndex,
+    ) {
+        let Some(latest) = state.last_event_at else {
+            return;
+        };
+        if orders.is_empty() {
+            self.catch_up_to_latest(state);
+            return;
+        }
+        let figures = Figures::of(state);
+        // Orders placed after this instant may lift the customer next.
+        let mut after = upgraded;
+        let mut caught_up = true;
+        for _ in 0..MAX_INSTANTS {
+            let next = [self.next_validity_instant(state), self.next_warning(state)]
+                .into_iter()
+                .flatten()
+                .min()
+                .filter(|at| *at <= latest);
+            let before = next.unwrap_or(latest + chrono::Duration::nanoseconds(1));
+            if let Some((at, to)) = self.next_lift(state, orders, after, before, reached) {
+                self.lift(state, orders, at, to);
+                after = at;
+                continue;
+            }
+            let Some(at) = next else {
+                break;
+            };
+            figures.as_of(self, state, orders, at);
+            if !self
+                .expire_publishing_at_most(state, at, MAX_NOTICES_PER_DECISION)
+                .1
+            {
+                caught_up = false;
+                break;
+            }
+            // An order at the end's own instant came after it.
+            after = at - chrono::Duration::nanoseconds(1);
+        }
+        figures.restore(state);
+        if caught_up {
+            self.catch_up_to_latest(state);
+        }
+    }
+
+    /// The first instant of an order placed after `after` and before
+    /// `before` at which the orders, replayed with the history as it
+    /// stands, hold a tier above the one held now, and that tier (at most
+    /// `reached`). Past [`MAX_LIFT_INSTANTS`] instants, none.
+    fn next_lift(
+        &self,
+        state: &CustomerState,
+        orders: &[&OrderRecord],
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+        reached: TierIndex,
+    ) -> Option<(DateTime<Utc>, TierIndex)> {
+        let held = state.tier_index(self);
+        if held >= reached {
+            return None;
+        }
+        let instants: std::collections::BTreeSet<DateTime<Utc>> = orders
+            .iter()
+            .map(|o| o.placed_at)
+            .filter(|at| *at > after && *at < before)
+            .collect();
+        if instants.is_empty() {
+            return None;
+        }
+        let in_time = self.in_time_of(state, orders.to_vec(), &CurrentRulesOnly);
+        instants
+            .into_iter()
+            .take(MAX_LIFT_INSTANTS)
+            .map(|at| (at, in_time.tier_after(at).min(reached)))
+            .find(|(_, tier)| *tier > held)
+    }
+
+    /// Lifts the customer to `to` at `at`, told as the order placed then
+    /// (the first by id) would have.
+    fn lift(
+        &self,
+        state: &mut CustomerState,
+        orders: &[&OrderRecord],
+        at: DateTime<Utc>,
+        to: TierIndex,
+    ) {
+        let cause = orders
+            .iter()
+            .filter(|o| o.placed_at == at)
+            .map(|o| o.order_id.as_str())
+            .min()
+            .unwrap_or_default();
+        let change = TierChange {
+            from: state.tier.clone(),
+            to: self.tier_name(to).to_owned(),
+            at,
+            cause: format!("order {cause}"),
+            config_version: Some(self.version()),
+            admin: false,
+        };
+        state.record_change(change, Vec::new());
+    }
+}
+
+/// The figures an end is judged on, as the customer's latest instant has
+/// them.
+struct Figures {
+    trackers: Vec<Series>,
+    lifetime_purchases: Money,
+    lifetime_points: Points,
+}
+
+impl Figures {
+    fn of(state: &CustomerState) -> Self {
+        Figures {
+            trackers: state.trackers.clone(),
+            lifetime_purchases: state.lifetime_purchases,
+            lifetime_points: state.lifetime_points,
+        }
+    }
+
+    /// Sets the state's figures to what they were just before `at`: the
+    /// windows counted again from the orders placed before it, as they
+    /// stood then, and the lifetime figures less what came at it or after.
+    fn as_of(
+        &self,
+        program: &Program,
+        state: &mut CustomerState,
+        orders: &[&OrderRecord],
+        at: DateTime<Utc>,
+    ) {
+        let mut purchases = self.lifetime_purchases;
+        let mut points = self.lifetime_points;
+        for record in orders {
+            let then = record.as_it_stood(at);
+            let (purchased, earned) = if record.placed_at >= at {
+                (Decimal::ZERO, Decimal::ZERO)
+            } else {
+                (
+                    then.amount - then.returned_amount,
+                    then.points_awarded - then.points_reversed,
+                )
+            };
+            if record.counts_for_purchases {
+                purchases -= (record.amount - record.returned_amount) - purchased;
+            }
+            points -= (record.points_awarded - record.points_reversed) - earned;
+        }
+        state.lifetime_purchases = purchases;
+        state.lifetime_points = points;
+        let day = day_of(at);
+        for ((tracker, series), kept) in program
+            .trackers()
+            .iter()
+            .zip(state.trackers.iter_mut())
+            .zip(&self.trackers)
+        {
+            let first = tracker.kept_from(day);
+            *series = Series::new(kept.key.clone());
+            for record in orders.iter().filter(|o| o.placed_at < at) {
+                let order_day = day_of(record.placed_at);
+                if order_day < first {
+                    continue;
+                }
+                let then = record.as_it_stood(at);
+                let value = kept_contribution(tracker, &then, then.returned_amount);
+                match tracker.aggregate {
+                    Aggregate::Sum => series.add(order_day, value),
+                    Aggregate::Max => series.raise_max(order_day, value),
+                }
+            }
+        }
+    }
+
+    fn restore(self, state: &mut CustomerState) {
+        state.trackers = self.trackers;
+        state.lifetime_purchases = self.lifetime_purchases;
+        state.lifetime_points = self.lifetime_points;
+    }
+}

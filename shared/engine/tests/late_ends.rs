@@ -1,0 +1,241 @@
+//! A late order that upgrades a customer whose latest event came after the
+//! new tier's validity ran out: the ends that validity brought by then are
+//! judged by the order's own decision, as the in-time customer had them
+//! judged, with each lift a later order made after a move down. Each
+//! customer runs twice, as the service feeds the engine: every order in
+//! time in one, and in the other the late order only after the rest.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tier_engine::*;
+
+mod common;
+use common::{apply_as_served, at, order};
+
+/// Member, then Silver from $1,000 spent, kept a month at a time from when
+/// it was reached by `keep` spent over the `window` tracker (`onFail`), and
+/// `more` tiers above.
+fn silver_kept_monthly(window: Value, keep: u32, on_fail: &str, more: &[Value]) -> Program {
+    let mut tiers = vec![
+        json!({"name": "Member", "earnRate": "1"}),
+        json!({"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+            {"id": "U", "kind": "lifetimePurchases", "min": 1000}],
+            "condition": "all", "upgradeType": "lazy"},
+         "retention": {"validity": {"months": 1, "from": "tierStart"},
+            "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}],
+            "condition": "all", "onFail": on_fail}}),
+    ];
+    tiers.extend(more.iter().cloned());
+    let config = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": window}],
+        "tiers": tiers
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+type Move = (String, String, DateTime<Utc>);
+
+struct Customer {
+    s: CustomerState,
+    records: Vec<OrderRecord>,
+    /// Every tier change published, in order.
+    published: Vec<Move>,
+}
+
+impl Customer {
+    fn new(p: &Program) -> Self {
+        Customer {
+            s: CustomerState::new(p, at("2024-01-01T00:00:00Z")),
+            records: Vec::new(),
+            published: Vec::new(),
+        }
+    }
+
+    fn order(&mut self, p: &Program, (id, when, amount): (&str, &str, &str)) {
+        let applied = apply_as_served(p, &mut self.s, &self.records, &order(id, at(when), amount));
+        self.records.push(applied.record);
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        for n in self.s.outbox.take() {
+            if let NoticeKind::Changed { change, .. } = n.kind {
+                if change.from != change.to {
+                    self.published.push((change.from, change.to, change.at));
+                }
+            }
+        }
+    }
+
+    fn moves(&self) -> Vec<Move> {
+        self.s
+            .history
+            .iter()
+            .filter(|c| c.from != c.to)
+            .map(|c| (c.from.clone(), c.to.clone(), c.at))
+            .collect()
+    }
+}
+
+/// The in-time customer and the late one, after `late` came last.
+fn twins(p: &Program, base: &[(&str, &str, &str)], late: (&str, &str, &str)) -> [Customer; 2] {
+    let mut in_time = Customer::new(p);
+    let mut all = base.to_vec();
+    all.push(late);
+    all.sort_by_key(|o| o.1);
+    for o in all {
+        in_time.order(p, o);
+    }
+    let mut late_one = Customer::new(p);
+    for o in base {
+        late_one.order(p, *o);
+    }
+    late_one.order(p, late);
+    [in_time, late_one]
+}
+
+/// The late customer moved, and published, as the in-time one did, and
+/// holds the same tier from the same instant until the same end.
+fn assert_as_in_time(p: &Program, [in_time, late]: &[Customer; 2]) {
+    assert_eq!(late.moves(), in_time.moves());
+    assert_eq!(late.published, late.moves(), "every change published once");
+    assert_eq!(late.s.tier, in_time.s.tier);
+    assert_eq!(late.s.tier_since, in_time.s.tier_since);
+    assert_eq!(p.valid_until(&late.s), p.valid_until(&in_time.s));
+}
+
+fn m(from: &str, to: &str, when: &str) -> Move {
+    (from.into(), to.into(), at(when))
+}
+
+/// Found by an adversary: only the first lift after a move down was made,
+/// so the lifted tier's own ends, and the lifts after them, never came.
+#[test]
+fn each_move_down_is_followed_by_the_lift_after_it_and_that_tiers_own_end() {
+    let p = silver_kept_monthly(json!({"months": 1}), 100, "oneDown", &[]);
+    let customers = twins(
+        &p,
+        &[
+            ("o1", "2024-01-10T00:00:00Z", "10"),
+            ("o2", "2024-05-01T00:00:00Z", "50"),
+            ("o3", "2024-08-01T00:00:00Z", "50"),
+            ("o4", "2024-10-01T00:00:00Z", "10"),
+        ],
+        ("L", "2024-01-15T00:00:00Z", "1000"),
+    );
+    assert_eq!(
+        customers[0].moves(),
+        vec![
+            m("Member", "Silver", "2024-01-15T00:00:00Z"),
+            m("Silver", "Member", "2024-02-15T00:00:00Z"),
+            m("Member", "Silver", "2024-05-01T00:00:00Z"),
+            m("Silver", "Member", "2024-06-01T00:00:00Z"),
+            m("Member", "Silver", "2024-08-01T00:00:00Z"),
+            m("Silver", "Member", "2024-09-01T00:00:00Z"),
+            m("Member", "Silver", "2024-10-01T00:00:00Z"),
+        ]
+    );
+    assert_as_in_time(&p, &customers);
+}
+
+/// Found by an adversary: the end a month after the late order read a
+/// 30-day window whose days the state had dropped (it keeps what windows
+/// as of the latest day read), so a renewal that held in time failed.
+#[test]
+fn an_end_judged_after_the_fact_reads_the_days_the_state_had_dropped() {
+    let p = silver_kept_monthly(json!({"days": 30}), 100, "base", &[]);
+    let customers = twins(
+        &p,
+        &[
+            ("o1", "2024-01-01T00:00:00Z", "10"),
+            ("o2", "2024-02-01T00:00:00Z", "150"),
+            ("o3", "2024-06-01T00:00:00Z", "10"),
+        ],
+        ("L", "2024-01-10T00:00:00Z", "1000"),
+    );
+    assert_eq!(
+        customers[0].moves(),
+        vec![
+            m("Member", "Silver", "2024-01-10T00:00:00Z"),
+            m("Silver", "Member", "2024-03-10T00:00:00Z"),
+            m("Member", "Silver", "2024-06-01T00:00:00Z"),
+        ]
+    );
+    assert_as_in_time(&p, &customers);
+}
+
+/// Found by an adversary: a late order's upgrades dated at its own instant
+/// and at a later order's left the first tier's end between them unjudged.
+#[test]
+fn an_end_between_two_dated_upgrades_comes_before_the_second() {
+    let p = silver_kept_monthly(json!({"months": 1}), 50, "base", &[gold()]);
+    let customers = twins(
+        &p,
+        &[
+            ("o0", "2024-01-01T00:00:00Z", "100"),
+            ("o1", "2024-06-01T00:00:00Z", "500"),
+        ],
+        ("L", "2024-01-10T00:00:00Z", "1000"),
+    );
+    assert_eq!(
+        customers[0].moves(),
+        vec![
+            m("Member", "Silver", "2024-01-10T00:00:00Z"),
+            m("Silver", "Member", "2024-02-10T00:00:00Z"),
+            m("Member", "Gold", "2024-06-01T00:00:00Z"),
+        ]
+    );
+    assert_as_in_time(&p, &customers);
+}
+
+fn gold() -> Value {
+    json!({"name": "Gold", "earnRate": "2", "upgrade": {"criteria": [
+        {"id": "U", "kind": "lifetimePurchases", "min": 1500}],
+        "condition": "all", "upgradeType": "lazy"}})
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+    /// A customer who never reached Silver without the late order (the
+    /// other orders add up to less than $1,000), over a year and more of
+    /// orders: the late order's $1,000 takes them there at its instant, and
+    /// the ends, moves down, lifts (to Gold too) and renewals after it are
+    /// as in time, each published once.
+    #[test]
+    fn a_late_upgrade_followed_by_ends_moves_as_in_time(
+        days in proptest::collection::vec(0u32..500, 1..8),
+        amounts in proptest::collection::vec(1u32..140, 8),
+        late_day in 0u32..200,
+        window in 0usize..3,
+        keep in 20u32..200,
+        on_fail in 0usize..3,
+        with_gold in proptest::bool::ANY,
+    ) {
+        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
+        let on_fail = ["oneDown", "base", "qualified"][on_fail];
+        // Lazy: a `dynamic` order crossing two tiers in time tells each, a
+        // lift after a move down one change to the tier it reaches (README).
+        let more: Vec<Value> = with_gold.then(gold).into_iter().collect();
+        let p = silver_kept_monthly(window, keep, on_fail, &more);
+        let start = at("2024-01-01T00:00:00Z");
+        // Each order at an instant of its own (two at one instant are
+        // told apart by arrival, which the twins do not share).
+        let when = |day: u32, hour: usize| {
+            (start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64))
+                .to_rfc3339()
+        };
+        let base: Vec<(String, String, String)> = days
+            .iter()
+            .enumerate()
+            .map(|(i, day)| (format!("o{i}"), when(*day, i), amounts[i].to_string()))
+            .collect();
+        let late_at = when(late_day, 12);
+        // Placed before some order (each at hour 0 to 7 of its day).
+        proptest::prop_assume!(days.iter().any(|d| *d > late_day));
+        let base: Vec<(&str, &str, &str)> =
+            base.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+        let customers = twins(&p, &base, ("L", &late_at, "1000"));
+        assert_as_in_time(&p, &customers);
+    }
+}
