@@ -606,6 +606,74 @@ async fn a_late_order_at_the_instant_of_the_return_that_moved_the_customer_down(
     );
 }
 
+/// Found by an adversary: a late order's upgrade whose monthly validity ran
+/// out before the customer's latest order. In time: up at the late order,
+/// down a month on, lifted by the next order, down a month after, and so
+/// on. The late order's own write publishes each of them (it once made
+/// only the first lift, and the lifted tier's end never came).
+async fn a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"months": 1}}],
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "U", "kind": "lifetimePurchases", "min": 1000}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                 "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
+                 "condition": "all", "onFail": "oneDown"}}]
+    });
+    api.program("lift", &config).await;
+    let others = [
+        ("o1", "2027-01-10T00:00:00Z", "10"),
+        ("o2", "2027-05-01T00:00:00Z", "50"),
+        ("o3", "2027-08-01T00:00:00Z", "50"),
+        ("o4", "2027-10-01T00:00:00Z", "10"),
+    ];
+    let late = ("L", "2027-01-15T00:00:00Z", "1000");
+    let mut in_order = others.to_vec();
+    in_order.insert(1, late);
+    for (id, at, amount) in in_order {
+        api.order("lift", "in", id, at, amount).await;
+    }
+    for (id, at, amount) in others {
+        api.order("lift", "late", id, at, amount).await;
+    }
+    let (id, at, amount) = late;
+    let reply = api.order("lift", "late", id, at, amount).await;
+    assert_eq!(reply["tierAfter"], "Silver", "{reply}");
+    let moves = |customer: &'static str, events: &[Value]| -> Vec<(String, String, String)> {
+        events
+            .iter()
+            .filter(|e| e["customerId"] == customer && e["type"] == "TierChanged")
+            .map(|e| {
+                let s = |k: &str| e[k].as_str().unwrap().to_owned();
+                (s("from"), s("to"), s("at"))
+            })
+            .collect()
+    };
+    let events = feed(&api, "lift", 50).await;
+    let expected: Vec<(String, String, String)> = [
+        ("Member", "Silver", "2027-01-15T00:00:00Z"),
+        ("Silver", "Member", "2027-02-15T00:00:00Z"),
+        ("Member", "Silver", "2027-05-01T00:00:00Z"),
+        ("Silver", "Member", "2027-06-01T00:00:00Z"),
+        ("Member", "Silver", "2027-08-01T00:00:00Z"),
+        ("Silver", "Member", "2027-09-01T00:00:00Z"),
+        ("Member", "Silver", "2027-10-01T00:00:00Z"),
+    ]
+    .iter()
+    .map(|(f, t, a)| (f.to_string(), t.to_string(), a.to_string()))
+    .collect();
+    assert_eq!(moves("in", &events), expected);
+    assert_eq!(moves("late", &events), expected);
+    let status = |c| api.status("lift", c, "2027-10-01T00:00:00Z");
+    let (in_time, late) = (status("in").await, status("late").await);
+    for field in ["tier", "tierSince", "validUntil"] {
+        assert_eq!(late[field], in_time[field], "{field}");
+    }
+}
+
 on_both_engines!(
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
@@ -627,6 +695,7 @@ on_both_engines!(
 // fixed, so these histories end the same whatever day the suite runs.
 on_both_engines!(
     published_at = "2026-11-30T00:00:00Z";
+    a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time,
     many_customers_late_orders_sent_twice_at_once,
     what_came_after_an_end_a_late_return_fails_counts_as_in_time,
 );
