@@ -1238,22 +1238,24 @@ fn monthly_silver() -> Value {
     })
 }
 
+/// `events` (one customer's) are numbered 1 to `count` without a gap, and
+/// `renewals` of them are renewals.
+fn assert_numbered_with_renewals(events: &[Value], count: u64, renewals: usize) {
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=count).collect::<Vec<_>>());
+    let renewed = events.iter().filter(|e| e["type"] == "TierRenewed").count();
+    assert_eq!(renewed, renewals, "one a month");
+}
+
 /// The feed of a `monthly_silver` customer who joined on 2026-01-15 and
 /// reached Silver then, as of 2029-01-20: the upgrade and 36 renewals,
 /// each once.
 async fn assert_upgrade_and_36_renewals(api: &Api, program: &str) {
     let events = feed(api, program, 1000).await;
-    let seqs: Vec<u64> = events
-        .iter()
-        .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(
-        seqs,
-        (1..=37).collect::<Vec<_>>(),
-        "the upgrade and 36 renewals"
-    );
-    let renewals = events.iter().filter(|e| e["type"] == "TierRenewed").count();
-    assert_eq!(renewals, 36, "one a month from 2026-02-15 to 2029-01-15");
+    assert_numbered_with_renewals(&events, 37, 36);
     let status = api.status(program, "c", "2029-01-20T00:00:00Z").await;
     assert_eq!(status["validUntil"], "2029-02-15T10:00:00Z");
 }
@@ -1344,13 +1346,7 @@ async fn an_idle_customer_crossing_many_tiers_publishes_every_notice(api: Api) {
         .await;
     assert_eq!(r["tierAfter"], "T31", "{r}");
     let events = feed(&api, "steepidle", 1000).await;
-    let seqs: Vec<u64> = events
-        .iter()
-        .map(|e| e["seq"].as_str().unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(seqs, (1..=103).collect::<Vec<_>>(), "1 + 72 renewals + 30");
-    let renewals = events.iter().filter(|e| e["type"] == "TierRenewed").count();
-    assert_eq!(renewals, 72, "one a month from 2026-02-15 to 2032-01-15");
+    assert_numbered_with_renewals(&events, 103, 72);
     assert_eq!(events[102]["to"], "T31");
 }
 
