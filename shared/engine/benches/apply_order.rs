@@ -440,6 +440,71 @@ fn moved_down_since(c: &mut Criterion) {
     group.finish();
 }
 
+/// Silver at $100,000 spent, kept a month at a time from when it was
+/// reached by `keep` dollars over a month's tracker (`oneDown`).
+fn silver_kept_monthly(keep: u32) -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"months": 1}}],
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "U", "kind": "lifetimePurchases", "min": 100_000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}],
+                "condition": "all", "onFail": "oneDown"}}]
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+/// A late $100,000 order placed a day after the first of 2,000 orders of
+/// $10 spread over two years (one every 8 h 46 min): Silver from its
+/// instant, and the 23 monthly ends its validity brought by the
+/// latest order judged in its own decision (`late_ends.rs`), each on the
+/// windows counted again from the orders. Kept by $200 a month, it renews
+/// 23 times; by $1,000, it moves down at each end and the next order lifts
+/// it again. Against the same order among the same orders
+/// under a program without retention (dated, nothing to judge after it).
+fn late_ends(c: &mut Criterion) {
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let every = Duration::minutes(526);
+    let run = |p: &Program| {
+        let mut state = CustomerState::new(p, start);
+        let records: Vec<OrderRecord> = (0..2_000)
+            .map(|i| {
+                let o = order(i, start + every * i as i32, 1_000);
+                p.apply_order(&mut state, &o).unwrap().record
+            })
+            .collect();
+        (state, records)
+    };
+    let late = order(10_000, start + Duration::days(1), 10_000_000);
+    let mut group = c.benchmark_group("late_ends");
+    for (name, keep) in [
+        ("renewed_23_times", 200),
+        ("down_and_lifted_23_times", 1_000),
+    ] {
+        let p = silver_kept_monthly(keep);
+        let (state, records) = run(&p);
+        let mut s = state.clone();
+        p.apply_order_among(&mut s, &late, &records).unwrap();
+        let changes = s.history.len();
+        assert!(changes > 20, "{name}: {changes} changes");
+        late_order(&mut group, name, &p, &state, &late, Some(&records));
+    }
+    let p = by_purchases("lazy", &[("Silver", 100_000)]);
+    let (state, records) = run(&p);
+    late_order(
+        &mut group,
+        "without_retention",
+        &p,
+        &state,
+        &late,
+        Some(&records),
+    );
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench,
@@ -447,6 +512,7 @@ criterion_group!(
     held_then,
     late_return,
     returned_since,
-    moved_down_since
+    moved_down_since,
+    late_ends
 );
 criterion_main!(benches);
