@@ -15,7 +15,7 @@ use crate::period::day_of;
 use crate::program::{Program, TierIndex};
 use crate::reversal::CurrentRulesOnly;
 use crate::series::Series;
-use crate::state::{CustomerState, TierChange};
+use crate::state::{BestOrder, CustomerState, TierChange};
 use crate::upgrade::Decision;
 use crate::validity::period_end;
 use chrono::{DateTime, Utc};
@@ -179,6 +179,7 @@ struct Figures {
     trackers: Vec<Series>,
     lifetime_purchases: Money,
     lifetime_points: Points,
+    best_orders: Vec<BestOrder>,
 }
 
 impl Figures {
@@ -187,12 +188,14 @@ impl Figures {
             trackers: state.trackers.clone(),
             lifetime_purchases: state.lifetime_purchases,
             lifetime_points: state.lifetime_points,
+            best_orders: state.best_orders.clone(),
         }
     }
 
     /// Sets the state's figures to what they were just before `at`: the
-    /// windows counted again from the orders placed before it, as they
-    /// stood then, and the lifetime figures less what came at it or after.
+    /// windows and the largest orders counted again from the orders placed
+    /// before it, as they stood then, and the lifetime figures less what
+    /// came at it or after.
     fn as_of(
         &self,
         program: &Program,
@@ -219,6 +222,14 @@ impl Figures {
         }
         state.lifetime_purchases = purchases;
         state.lifetime_points = points;
+        // The largest orders placed before it, as they stood.
+        state.best_orders.clear();
+        for record in orders
+            .iter()
+            .filter(|o| o.placed_at < at && o.counts_for_purchases)
+        {
+            state.set_best_order(&record.order_id, record.as_it_stood(at).remaining());
+        }
         let day = day_of(at);
         for ((tracker, series), kept) in program
             .trackers()
@@ -247,5 +258,6 @@ impl Figures {
         state.trackers = self.trackers;
         state.lifetime_purchases = self.lifetime_purchases;
         state.lifetime_points = self.lifetime_points;
+        state.best_orders = self.best_orders;
     }
 }

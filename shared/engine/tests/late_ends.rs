@@ -16,13 +16,19 @@ use common::{apply_as_served, at, order};
 /// it was reached by `keep` spent over the `window` tracker (`onFail`), and
 /// `more` tiers above.
 fn silver_kept_monthly(window: Value, keep: u32, on_fail: &str, more: &[Value]) -> Program {
+    let by_spend = json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep});
+    silver_kept_by(window, by_spend, on_fail, more)
+}
+
+/// [`silver_kept_monthly`] with any retention criterion.
+fn silver_kept_by(window: Value, criterion: Value, on_fail: &str, more: &[Value]) -> Program {
     let mut tiers = vec![
         json!({"name": "Member", "earnRate": "1"}),
         json!({"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
             {"id": "U", "kind": "lifetimePurchases", "min": 1000}],
             "condition": "all", "upgradeType": "lazy"},
          "retention": {"validity": {"months": 1, "from": "tierStart"},
-            "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}],
+            "criteria": [criterion],
             "condition": "all", "onFail": on_fail}}),
     ];
     tiers.extend(more.iter().cloned());
@@ -201,7 +207,8 @@ proptest::proptest! {
     /// other orders add up to less than $1,000), over a year and more of
     /// orders: the late order's $1,000 takes them there at its instant, and
     /// the ends, moves down, lifts (to Gold too) and renewals after it are
-    /// as in time, each published once.
+    /// as in time, each published once, whether Silver is kept by spend
+    /// over a window, by lifetime purchases or by one large order.
     #[test]
     fn a_late_upgrade_followed_by_ends_moves_as_in_time(
         days in proptest::collection::vec(0u32..500, 1..8),
@@ -209,6 +216,7 @@ proptest::proptest! {
         late_day in 0u32..200,
         window in 0usize..3,
         keep in 20u32..200,
+        kind in 0usize..3,
         on_fail in 0usize..3,
         with_gold in proptest::bool::ANY,
     ) {
@@ -217,7 +225,14 @@ proptest::proptest! {
         // Lazy: a `dynamic` order crossing two tiers in time tells each, a
         // lift after a move down one change to the tier it reaches (README).
         let more: Vec<Value> = with_gold.then(gold).into_iter().collect();
-        let p = silver_kept_monthly(window, keep, on_fail, &more);
+        // Kept by spend over the window, by lifetime purchases (the late
+        // order and a little more), or by one order of `keep`.
+        let criterion = match kind {
+            0 => json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
+            1 => json!({"id": "K", "kind": "lifetimePurchases", "min": 1000 + keep}),
+            _ => json!({"id": "K", "kind": "singleOrder", "min": keep}),
+        };
+        let p = silver_kept_by(window, criterion, on_fail, &more);
         let start = at("2024-01-01T00:00:00Z");
         // Each order at an instant of its own (two at one instant are
         // told apart by arrival, which the twins do not share).
