@@ -296,18 +296,24 @@ impl Program {
             if latest.is_none_or(|latest| from >= latest) {
                 return;
             }
-            let all: Vec<&OrderRecord> = orders
-                .iter()
-                .filter(|o| o.order_id != order.order_id)
-                .chain([&applied.record])
-                .collect();
+            // None read (a rule counts current points): the ends are judged
+            // on the figures as they stand, not on this order alone.
+            let all: Vec<&OrderRecord> = match orders.is_empty() {
+                true => Vec::new(),
+                false => orders
+                    .iter()
+                    .filter(|o| o.order_id != order.order_id)
+                    .chain([&applied.record])
+                    .collect(),
+            };
             let reached = reached.max(state.tier_index(self));
             let upgraded = applied.decision.upgrades.last().map_or(from, |u| u.at);
             self.judge_ends_after_late_upgrade(state, &all, upgraded, reached);
-            // The reply tells where the ends left the customer; the record
-            // keeps the tier the order took them to, which a return of it
-            // may take back.
-            applied.decision.tier_after = state.tier_index(self);
+            // As for an end judged again: the customer holds what the ends
+            // say.
+            let tier = state.tier_index(self);
+            applied.decision.tier_after = tier;
+            applied.record.tier_after = self.tier_name(tier).to_owned();
         }
     }
 

@@ -21,10 +21,6 @@ use crate::validity::period_end;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-/// Order instants a lift is looked for at, between two validity instants:
-/// each is a replay of the orders. Past them, no lift until the next one.
-const MAX_LIFT_INSTANTS: usize = 32;
-
 /// Validity instants and warning days judged one by one at most, as
 /// `expiry.rs` bounds them.
 const MAX_INSTANTS: usize = 40_000;
@@ -79,6 +75,11 @@ impl Program {
             return;
         }
         let figures = Figures::of(state);
+        // The warning days of the tiers held from the upgrade on come in
+        // this walk, though the tier held before warned later ones.
+        if state.warned_through.is_some_and(|done| done > upgraded) {
+            state.warned_through = Some(upgraded);
+        }
         // Orders placed after this instant may lift the customer next.
         let mut after = upgraded;
         let mut caught_up = true;
@@ -90,6 +91,12 @@ impl Program {
                 .filter(|at| *at <= latest);
             let before = next.unwrap_or(latest + chrono::Duration::nanoseconds(1));
             if let Some((at, to)) = self.next_lift(state, orders, after, before, reached) {
+                // One notice more: past the decision's, it waits with the
+                // ends after it.
+                if state.outbox.notices().len() >= MAX_NOTICES_PER_DECISION {
+                    caught_up = false;
+                    break;
+                }
                 self.lift(state, orders, at, to);
                 after = at;
                 continue;
@@ -117,7 +124,7 @@ impl Program {
     /// The first instant of an order placed after `after` and before
     /// `before` at which the orders, replayed with the history as it
     /// stands, hold a tier above the one held now, and that tier (at most
-    /// `reached`). Past [`MAX_LIFT_INSTANTS`] instants, none.
+    /// `reached`): one replay of the orders per stretch between returns.
     fn next_lift(
         &self,
         state: &CustomerState,
@@ -130,7 +137,7 @@ impl Program {
         if held >= reached {
             return None;
         }
-        let instants: std::collections::BTreeSet<DateTime<Utc>> = orders
+        let mut instants: Vec<DateTime<Utc>> = orders
             .iter()
             .map(|o| o.placed_at)
             .filter(|at| *at > after && *at < before)
@@ -138,11 +145,17 @@ impl Program {
         if instants.is_empty() {
             return None;
         }
+        instants.sort_unstable();
+        instants.dedup();
         let in_time = self.in_time_of(state, orders.to_vec(), &CurrentRulesOnly);
-        instants
-            .into_iter()
-            .take(MAX_LIFT_INSTANTS)
-            .map(|at| (at, in_time.tier_after(at).min(reached)))
+        let course = in_time.course_over(&instants);
+        // An instant with a return is told twice, its orders counted and
+        // then its returns made: the tier after it is the second.
+        course
+            .iter()
+            .enumerate()
+            .filter(|(i, (at, _))| course.get(i + 1).is_none_or(|(next, _)| next != at))
+            .map(|(_, (at, tier))| (*at, (*tier).min(reached)))
             .find(|(_, tier)| *tier > held)
     }
 

@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 /// choice: validity ends that a late upgrade or a re-judged end makes due
 /// by the customer's latest instant are judged only while they fit, the
 /// rest when the customer is next caught up (the job, or the next event
-/// placed after them). What is added after them (a lift after a move down,
-/// a re-judged end's own change) is a few more, which the store's bound
-/// per commit leaves room for.
+/// placed after them); a lift after a move down is made only while it
+/// fits. What a re-judged end adds after them is a few more, which the
+/// store's bound per commit leaves room for.
 pub const MAX_NOTICES_PER_DECISION: usize = 90;
 
 /// Notices owed from before an event (the validity ends and warnings of a

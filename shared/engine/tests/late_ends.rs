@@ -47,6 +47,10 @@ struct Customer {
     records: Vec<OrderRecord>,
     /// Every tier change published, in order.
     published: Vec<Move>,
+    /// The most notices one decision left.
+    most_notices: usize,
+    /// When each at-risk warning published came.
+    warned: Vec<DateTime<Utc>>,
 }
 
 impl Customer {
@@ -55,6 +59,8 @@ impl Customer {
             s: CustomerState::new(p, at("2024-01-01T00:00:00Z")),
             records: Vec::new(),
             published: Vec::new(),
+            most_notices: 0,
+            warned: Vec::new(),
         }
     }
 
@@ -65,11 +71,15 @@ impl Customer {
     }
 
     fn publish(&mut self) {
-        for n in self.s.outbox.take() {
-            if let NoticeKind::Changed { change, .. } = n.kind {
-                if change.from != change.to {
+        let notices = self.s.outbox.take();
+        self.most_notices = self.most_notices.max(notices.len());
+        for n in notices {
+            match n.kind {
+                NoticeKind::Changed { change, .. } if change.from != change.to => {
                     self.published.push((change.from, change.to, change.at));
                 }
+                NoticeKind::AtRisk { at, .. } => self.warned.push(at),
+                NoticeKind::Changed { .. } => {}
             }
         }
     }
@@ -192,6 +202,186 @@ fn an_end_between_two_dated_upgrades_comes_before_the_second() {
             m("Member", "Gold", "2024-06-01T00:00:00Z"),
         ]
     );
+    assert_as_in_time(&p, &customers);
+}
+
+/// Found by review: with a rule counting current points the service reads
+/// no orders, and the ends were judged on windows counted from the late
+/// order alone (Silver moved down at an end it renewed in time). They are
+/// judged on the figures as they stand.
+#[test]
+fn without_the_orders_the_ends_are_judged_on_the_figures_as_they_stand() {
+    let config = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"months": 1}}],
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "U", "kind": "currentPoints", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
+                "condition": "all", "onFail": "base"}}]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let customers = twins(
+        &p,
+        &[
+            ("o1", "2024-01-25T00:00:00Z", "150"),
+            ("o2", "2024-02-12T00:00:00Z", "10"),
+        ],
+        ("L", "2024-01-05T00:00:00Z", "1000"),
+    );
+    assert_eq!(
+        customers[0].moves(),
+        vec![m("Member", "Silver", "2024-01-05T00:00:00Z")],
+        "renewed on 5 February"
+    );
+    assert_as_in_time(&p, &customers);
+}
+
+/// Found by review: lifts after the last end that fitted one decision's
+/// notices were made anyway, and a commit dropped the oldest notices past
+/// its bound. A lift is made only while it fits; the rest wait, judged by
+/// the job. 87 monthly renewals of T1, a move down, then eight orders
+/// that would lift the customer a tier each.
+#[test]
+fn lifts_past_one_decisions_notices_wait_with_the_ends_after_them() {
+    let mut tiers = vec![json!({"name": "Member", "earnRate": "1"})];
+    for k in 1..=8 {
+        tiers.push(
+            json!({"name": format!("T{k}"), "earnRate": "1", "upgrade": {"criteria": [
+            {"id": "U", "kind": "tracker", "tracker": "spend", "min": 100 * k},
+            {"id": "S", "kind": "singleOrder", "min": 800}],
+            "condition": "all", "upgradeType": "lazy"},
+         "retention": {"validity": {"months": 1, "from": "tierStart"},
+            "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 30}],
+            "condition": "all", "onFail": "base"}}),
+        );
+    }
+    let config = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"months": 1}}],
+        "tiers": tiers
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let start = at("2024-01-15T00:00:00Z");
+    let mut base: Vec<(String, String, String)> = (0..87u32)
+        .map(|i| {
+            let when = start.checked_add_months(chrono::Months::new(i)).unwrap();
+            (format!("m{i}"), when.to_rfc3339(), "40".to_owned())
+        })
+        .collect();
+    let gap = at("2024-01-02T00:00:00Z")
+        .checked_add_months(chrono::Months::new(88))
+        .unwrap();
+    for k in 0..8 {
+        let when = gap + chrono::Duration::days(k);
+        base.push((format!("x{k}"), when.to_rfc3339(), "100".to_owned()));
+    }
+    let base: Vec<(&str, &str, &str)> = base
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    let [_, late] = twins(&p, &base, ("L", "2024-01-01T12:00:00Z", "800"));
+    assert!(
+        late.most_notices <= MAX_NOTICES_PER_DECISION,
+        "{} notices in one decision",
+        late.most_notices
+    );
+    assert_eq!(late.published, late.moves(), "every change published once");
+}
+
+/// Found by an adversary: the lift was looked for at 32 order instants
+/// after a move down, and past them never came. Forty orders of $1 come
+/// before the one that lifts the customer.
+#[test]
+fn a_lift_after_many_orders_that_lift_nobody_still_comes() {
+    let config = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "U", "kind": "lifetimePurchases", "min": 1000},
+                {"id": "W", "kind": "tracker", "tracker": "spend", "min": 100}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
+                "condition": "all", "onFail": "base"}}]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let start = at("2024-02-20T00:00:00Z");
+    let mut base: Vec<(String, String, String)> = vec![(
+        "o".to_owned(),
+        "2024-01-01T00:00:00Z".to_owned(),
+        "1".to_owned(),
+    )];
+    for i in 0..40 {
+        let when = start + chrono::Duration::days(i);
+        base.push((format!("d{i}"), when.to_rfc3339(), "1".to_owned()));
+    }
+    base.push((
+        "big".to_owned(),
+        "2024-04-10T05:00:00Z".to_owned(),
+        "150".to_owned(),
+    ));
+    let base: Vec<(&str, &str, &str)> = base
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    let customers = twins(&p, &base, ("L", "2024-01-15T00:00:00Z", "1000"));
+    assert_eq!(
+        customers[0].moves(),
+        vec![
+            m("Member", "Silver", "2024-01-15T00:00:00Z"),
+            m("Silver", "Member", "2024-02-15T00:00:00Z"),
+            m("Member", "Silver", "2024-04-10T05:00:00Z"),
+        ]
+    );
+    assert_as_in_time(&p, &customers);
+}
+
+/// Found by an adversary: the tier held before the late upgrade had warned
+/// of its end on 7 December, so the new tier's warning days before then
+/// were taken as sent and never came.
+#[test]
+fn the_new_tiers_warnings_come_though_the_tier_before_warned_later() {
+    let config = json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "U", "kind": "lifetimePurchases", "min": 300}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 12, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "lifetimePurchases", "min": 1}],
+                "condition": "all", "onFail": "base", "warnDaysBefore": [25]}},
+            {"name": "Gold", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "U", "kind": "lifetimePurchases", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 3, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
+                "condition": "all", "onFail": "base", "warnDaysBefore": [7, 25]}}]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let customers = twins(
+        &p,
+        &[
+            ("o0", "2024-01-01T00:00:00Z", "300"),
+            ("o2", "2024-09-01T00:00:00Z", "5"),
+            ("o3", "2024-12-13T00:00:00Z", "5"),
+        ],
+        ("L", "2024-01-20T00:00:00Z", "700"),
+    );
+    let [in_time, late] = &customers;
+    assert!(!in_time.warned.is_empty());
+    let warned_since = |c: &Customer| -> Vec<DateTime<Utc>> {
+        c.warned
+            .iter()
+            .copied()
+            .filter(|w| *w > at("2024-01-20T00:00:00Z"))
+            .collect()
+    };
+    assert_eq!(warned_since(late), warned_since(in_time));
     assert_as_in_time(&p, &customers);
 }
 
