@@ -263,7 +263,8 @@ pub fn notice_retention_days(value: Option<&str>) -> Result<u32, StoreError> {
 /// hand more, the newest are written and the gap shows in their `seq`.
 pub const MAX_NOTICES_PER_COMMIT: usize = 96;
 
-/// Event items one commit writes at most (a return and its order).
+/// Event items one commit of the service writes at most (a return and its
+/// order); a caller writing more events hands fewer notices.
 const MAX_EVENTS_PER_COMMIT: usize = 2;
 
 const _: () = assert!(MAX_EVENTS_PER_COMMIT + 2 + MAX_NOTICES_PER_COMMIT <= 100);
@@ -592,7 +593,6 @@ impl DynamoStore {
     pub async fn commit(&self, commit: CustomerCommit<'_>) -> Result<(), CommitError> {
         let pk = keys::customer_pk(commit.program, commit.customer);
         let mut items = Vec::new();
-        debug_assert!(commit.events.len() <= MAX_EVENTS_PER_COMMIT);
         for event in &commit.events {
             items.push(
                 TransactWriteItem::builder()
