@@ -90,7 +90,20 @@ impl Program {
                 .min()
                 .filter(|at| *at <= latest);
             let before = next.unwrap_or(latest + chrono::Duration::nanoseconds(1));
-            if let Some((at, to)) = self.next_lift(state, orders, after, before, reached) {
+            let lift = self.next_lift(state, orders, after, before, reached);
+            // In a grace, an order placed before the lift's instant (at it
+            // the upgrade came first) may meet the condition and renew.
+            let until = lift.map_or(before, |(at, _)| at);
+            if let Some(at) = self.next_recovery(state, &figures, orders, after, until) {
+                if state.outbox.notices().len() >= MAX_NOTICES_PER_DECISION {
+                    caught_up = false;
+                    break;
+                }
+                self.recover_in_grace(state, at);
+                after = at;
+                continue;
+            }
+            if let Some((at, to)) = lift {
                 // One notice more: past the decision's, it waits with the
                 // ends after it.
                 if state.outbox.notices().len() >= MAX_NOTICES_PER_DECISION {
@@ -157,6 +170,33 @@ impl Program {
             .filter(|(i, (at, _))| course.get(i + 1).is_none_or(|(next, _)| next != at))
             .map(|(_, (at, tier))| (*at, (*tier).min(reached)))
             .find(|(_, tier)| *tier > held)
+    }
+
+    /// The first instant of an order placed after `after` and before
+    /// `before`, in a grace, on whose figures (that order counted) the
+    /// tier's retention condition holds. Leaves the state's figures as of
+    /// the last instant tried.
+    fn next_recovery(
+        &self,
+        state: &mut CustomerState,
+        figures: &Figures,
+        orders: &[&OrderRecord],
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let grace = state.grace_until?;
+        let (tier, r) = self.retention_of(state)?;
+        let mut instants: Vec<DateTime<Utc>> = orders
+            .iter()
+            .map(|o| o.placed_at)
+            .filter(|at| *at > after && *at < before && *at < grace)
+            .collect();
+        instants.sort_unstable();
+        instants.dedup();
+        instants.into_iter().find(|at| {
+            figures.as_of(self, state, orders, *at + chrono::Duration::nanoseconds(1));
+            self.retention_outcome(state, tier, r, *at).0
+        })
     }
 
     /// Lifts the customer to `to` at `at`, told as the order placed then

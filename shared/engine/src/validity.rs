@@ -58,7 +58,7 @@ impl Program {
 
     /// Whether the tier's retention condition holds at `at`, and which of
     /// its criteria are met.
-    fn retention_outcome(
+    pub(crate) fn retention_outcome(
         &self,
         state: &CustomerState,
         tier: TierIndex,

@@ -22,6 +22,17 @@ fn silver_kept_monthly(window: Value, keep: u32, on_fail: &str, more: &[Value]) 
 
 /// [`silver_kept_monthly`] with any retention criterion.
 fn silver_kept_by(window: Value, criterion: Value, on_fail: &str, more: &[Value]) -> Program {
+    silver_kept_with_grace(window, criterion, on_fail, 0, more)
+}
+
+/// [`silver_kept_by`] with `grace_days` of grace after a failed end.
+fn silver_kept_with_grace(
+    window: Value,
+    criterion: Value,
+    on_fail: &str,
+    grace_days: u32,
+    more: &[Value],
+) -> Program {
     let mut tiers = vec![
         json!({"name": "Member", "earnRate": "1"}),
         json!({"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
@@ -29,7 +40,7 @@ fn silver_kept_by(window: Value, criterion: Value, on_fail: &str, more: &[Value]
             "condition": "all", "upgradeType": "lazy"},
          "retention": {"validity": {"months": 1, "from": "tierStart"},
             "criteria": [criterion],
-            "condition": "all", "onFail": on_fail}}),
+            "condition": "all", "onFail": on_fail, "graceDays": grace_days}}),
     ];
     tiers.extend(more.iter().cloned());
     let config = json!({
@@ -152,6 +163,50 @@ fn each_move_down_is_followed_by_the_lift_after_it_and_that_tiers_own_end() {
             m("Member", "Silver", "2024-10-01T00:00:00Z"),
         ]
     );
+    assert_as_in_time(&p, &customers);
+}
+
+/// An order placed in a grace the walk started meets the condition: in
+/// time it renewed the tier as from the end, so the next end comes a
+/// period later and the move down only after it.
+#[test]
+fn an_order_in_a_grace_the_late_upgrade_brought_renews_the_tier() {
+    let p = silver_kept_with_grace(
+        json!({"days": 30}),
+        json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}),
+        "base",
+        10,
+        &[],
+    );
+    let customers = twins(
+        &p,
+        &[
+            ("o1", "2024-01-10T00:00:00Z", "10"),
+            ("o2", "2024-02-20T00:00:00Z", "150"),
+            ("o3", "2024-06-01T00:00:00Z", "10"),
+        ],
+        ("L", "2024-01-15T00:00:00Z", "1000"),
+    );
+    assert_eq!(
+        customers[0].moves(),
+        vec![
+            m("Member", "Silver", "2024-01-15T00:00:00Z"),
+            m("Silver", "Member", "2024-04-25T00:00:00Z"),
+            m("Member", "Silver", "2024-06-01T00:00:00Z"),
+        ]
+    );
+    let renewals = |c: &Customer| {
+        c.s.history
+            .iter()
+            .filter(|c| c.from == c.to)
+            .map(|c| c.at)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        renewals(&customers[1]),
+        vec![at("2024-02-20T00:00:00Z"), at("2024-03-15T00:00:00Z")]
+    );
+    assert_eq!(renewals(&customers[1]), renewals(&customers[0]));
     assert_as_in_time(&p, &customers);
 }
 
@@ -408,6 +463,7 @@ proptest::proptest! {
         keep in 20u32..200,
         kind in 0usize..3,
         on_fail in 0usize..3,
+        grace in 0usize..3,
         with_gold in proptest::bool::ANY,
     ) {
         let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
@@ -422,7 +478,9 @@ proptest::proptest! {
             1 => json!({"id": "K", "kind": "lifetimePurchases", "min": 1000 + keep}),
             _ => json!({"id": "K", "kind": "singleOrder", "min": keep}),
         };
-        let p = silver_kept_by(window, criterion, on_fail, &more);
+        // No grace, one shorter than the period, one longer.
+        let grace_days = [0, 10, 40][grace];
+        let p = silver_kept_with_grace(window, criterion, on_fail, grace_days, &more);
         let start = at("2024-01-01T00:00:00Z");
         // Each order at an instant of its own (two at one instant are
         // told apart by arrival, which the twins do not share).
