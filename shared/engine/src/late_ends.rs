@@ -275,14 +275,29 @@ impl Figures {
         }
         state.lifetime_purchases = purchases;
         state.lifetime_points = points;
-        // The largest orders placed before it, as they stood.
-        state.best_orders.clear();
-        for record in orders
-            .iter()
-            .filter(|o| o.placed_at < at && o.counts_for_purchases)
-        {
-            state.set_best_order(&record.order_id, record.as_it_stood(at).remaining());
+        // The largest orders placed before it, as they stood: a pass over
+        // every order at each end, so only when a rule reads them.
+        if program.reads_single_orders() {
+            state.best_orders.clear();
+            for record in orders
+                .iter()
+                .filter(|o| o.placed_at < at && o.counts_for_purchases)
+            {
+                state.set_best_order(&record.order_id, record.as_it_stood(at).remaining());
+            }
         }
+        self.windows_as_of(program, state, orders, at);
+    }
+
+    /// The windows counted again from the orders placed before `at`, as
+    /// they stood then.
+    fn windows_as_of(
+        &self,
+        program: &Program,
+        state: &mut CustomerState,
+        orders: &[&OrderRecord],
+        at: DateTime<Utc>,
+    ) {
         let day = day_of(at);
         for ((tracker, series), kept) in program
             .trackers()

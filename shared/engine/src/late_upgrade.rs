@@ -179,4 +179,13 @@ impl Program {
                     .any(|c| c.kind == CriterionKind::CurrentPoints)
             })
     }
+
+    /// Whether an upgrade or retention rule reads the largest order.
+    pub(crate) fn reads_single_orders(&self) -> bool {
+        self.tiers()
+            .iter()
+            .flat_map(|t| t.rule.iter().chain(t.retention.iter().map(|r| &r.rule)))
+            .flat_map(|rule| &rule.criteria)
+            .any(|c| c.kind == CriterionKind::SingleOrder)
+    }
 }
