@@ -623,7 +623,6 @@ async fn a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time(ap
                  "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
                  "condition": "all", "onFail": "oneDown"}}]
     });
-    api.program("lift", &config).await;
     let others = [
         ("o1", "2027-01-10T00:00:00Z", "10"),
         ("o2", "2027-05-01T00:00:00Z", "50"),
@@ -631,47 +630,124 @@ async fn a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time(ap
         ("o4", "2027-10-01T00:00:00Z", "10"),
     ];
     let late = ("L", "2027-01-15T00:00:00Z", "1000");
+    let events = late_and_in_time_twins(&api, "lift", &config, &others, late).await;
+    assert_eq!(
+        events.moves,
+        moves_of(&[
+            ("Member", "Silver", "2027-01-15T00:00:00Z"),
+            ("Silver", "Member", "2027-02-15T00:00:00Z"),
+            ("Member", "Silver", "2027-05-01T00:00:00Z"),
+            ("Silver", "Member", "2027-06-01T00:00:00Z"),
+            ("Member", "Silver", "2027-08-01T00:00:00Z"),
+            ("Silver", "Member", "2027-09-01T00:00:00Z"),
+            ("Member", "Silver", "2027-10-01T00:00:00Z"),
+        ])
+    );
+}
+
+/// The late upgrade's first end starts a grace, and an order placed in it
+/// meets the condition: in time it renewed Silver as from the end, so the
+/// move down came two periods later. The late order's write tells the
+/// renewal and that move (the grace's end once moved the customer down).
+async fn an_order_in_a_grace_the_late_upgrade_brought_renews_silver(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "U", "kind": "lifetimePurchases", "min": 1000}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                 "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
+                 "condition": "all", "onFail": "base", "graceDays": 10}}]
+    });
+    let others = [
+        ("o1", "2027-01-10T00:00:00Z", "10"),
+        ("o2", "2027-02-20T00:00:00Z", "150"),
+        ("o3", "2027-06-01T00:00:00Z", "10"),
+    ];
+    let late = ("L", "2027-01-15T00:00:00Z", "1000");
+    let events = late_and_in_time_twins(&api, "grace", &config, &others, late).await;
+    assert_eq!(
+        events.moves,
+        moves_of(&[
+            ("Member", "Silver", "2027-01-15T00:00:00Z"),
+            ("Silver", "Member", "2027-04-25T00:00:00Z"),
+            ("Member", "Silver", "2027-06-01T00:00:00Z"),
+        ])
+    );
+    assert_eq!(
+        events.renewals,
+        vec![
+            "2027-02-20T00:00:00Z".to_owned(),
+            "2027-03-15T00:00:00Z".to_owned()
+        ]
+    );
+}
+
+type Moves = Vec<(String, String, String)>;
+
+fn moves_of(moves: &[(&str, &str, &str)]) -> Moves {
+    moves
+        .iter()
+        .map(|(f, t, a)| (f.to_string(), t.to_string(), a.to_string()))
+        .collect()
+}
+
+/// What the feed told of a customer, once it is the same for both twins.
+struct Told {
+    moves: Moves,
+    /// When each `TierRenewed` came.
+    renewals: Vec<String>,
+}
+
+/// Feeds the orders to customer `in` in time order, and to `late` with
+/// `late` last, under `config` published as `program`; asserts the feed
+/// tells both the same and their status agrees, and returns what it told.
+async fn late_and_in_time_twins(
+    api: &Api,
+    program: &str,
+    config: &Value,
+    others: &[(&str, &str, &str)],
+    late: (&str, &str, &str),
+) -> Told {
+    api.program(program, config).await;
     let mut in_order = others.to_vec();
-    in_order.insert(1, late);
+    in_order.push(late);
+    in_order.sort_by_key(|o| o.1);
     for (id, at, amount) in in_order {
-        api.order("lift", "in", id, at, amount).await;
+        api.order(program, "in", id, at, amount).await;
     }
     for (id, at, amount) in others {
-        api.order("lift", "late", id, at, amount).await;
+        api.order(program, "late", id, at, amount).await;
     }
     let (id, at, amount) = late;
-    let reply = api.order("lift", "late", id, at, amount).await;
-    assert_eq!(reply["tierAfter"], "Silver", "{reply}");
-    let moves = |customer: &'static str, events: &[Value]| -> Vec<(String, String, String)> {
-        events
-            .iter()
-            .filter(|e| e["customerId"] == customer && e["type"] == "TierChanged")
-            .map(|e| {
-                let s = |k: &str| e[k].as_str().unwrap().to_owned();
-                (s("from"), s("to"), s("at"))
-            })
-            .collect()
+    api.order(program, "late", id, at, amount).await;
+    let events = feed(api, program, 100).await;
+    let told = |customer: &str| {
+        let of = |kind: &'static str| {
+            events
+                .iter()
+                .filter(move |e| e["customerId"] == customer && e["type"] == kind)
+        };
+        let s = |e: &Value, k: &str| e[k].as_str().unwrap().to_owned();
+        Told {
+            moves: of("TierChanged")
+                .map(|e| (s(e, "from"), s(e, "to"), s(e, "at")))
+                .collect(),
+            renewals: of("TierRenewed").map(|e| s(e, "at")).collect(),
+        }
     };
-    let events = feed(&api, "lift", 50).await;
-    let expected: Vec<(String, String, String)> = [
-        ("Member", "Silver", "2027-01-15T00:00:00Z"),
-        ("Silver", "Member", "2027-02-15T00:00:00Z"),
-        ("Member", "Silver", "2027-05-01T00:00:00Z"),
-        ("Silver", "Member", "2027-06-01T00:00:00Z"),
-        ("Member", "Silver", "2027-08-01T00:00:00Z"),
-        ("Silver", "Member", "2027-09-01T00:00:00Z"),
-        ("Member", "Silver", "2027-10-01T00:00:00Z"),
-    ]
-    .iter()
-    .map(|(f, t, a)| (f.to_string(), t.to_string(), a.to_string()))
-    .collect();
-    assert_eq!(moves("in", &events), expected);
-    assert_eq!(moves("late", &events), expected);
-    let status = |c| api.status("lift", c, "2027-10-01T00:00:00Z");
-    let (in_time, late) = (status("in").await, status("late").await);
-    for field in ["tier", "tierSince", "validUntil"] {
-        assert_eq!(late[field], in_time[field], "{field}");
+    let (in_time, told_late) = (told("in"), told("late"));
+    assert_eq!(told_late.moves, in_time.moves);
+    assert_eq!(told_late.renewals, in_time.renewals);
+    let latest = others.iter().map(|o| o.1).max().unwrap();
+    let status = |c| api.status(program, c, latest);
+    let (now, then) = (status("in").await, status("late").await);
+    for field in ["tier", "tierSince", "validUntil", "inGraceUntil"] {
+        assert_eq!(then[field], now[field], "{field}");
     }
+    told_late
 }
 
 on_both_engines!(
@@ -696,6 +772,7 @@ on_both_engines!(
 on_both_engines!(
     published_at = "2026-11-30T00:00:00Z";
     a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time,
+    an_order_in_a_grace_the_late_upgrade_brought_renews_silver,
     many_customers_late_orders_sent_twice_at_once,
     what_came_after_an_end_a_late_return_fails_counts_as_in_time,
 );
