@@ -245,6 +245,11 @@ impl Program {
     ) {
         state.renewed_at = Some(period_from);
         state.grace_until = None;
+        // Renewed in a grace, the new period's warning days before the
+        // renewal have passed: a warning now would come after the fact.
+        if state.warned_through.is_none_or(|done| done < at) {
+            state.warned_through = Some(at);
+        }
         let change = self.validity_change(tier, tier, at, RENEWED);
         state.record_renewal(change.clone(), criteria);
         changes.push(change);

@@ -33,6 +33,19 @@ fn silver_kept_with_grace(
     grace_days: u32,
     more: &[Value],
 ) -> Program {
+    silver_kept_warning(window, criterion, on_fail, grace_days, &[], more)
+}
+
+/// [`silver_kept_with_grace`] with at-risk warnings `warn` days before
+/// each end.
+fn silver_kept_warning(
+    window: Value,
+    criterion: Value,
+    on_fail: &str,
+    grace_days: u32,
+    warn: &[u32],
+    more: &[Value],
+) -> Program {
     let mut tiers = vec![
         json!({"name": "Member", "earnRate": "1"}),
         json!({"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
@@ -40,7 +53,8 @@ fn silver_kept_with_grace(
             "condition": "all", "upgradeType": "lazy"},
          "retention": {"validity": {"months": 1, "from": "tierStart"},
             "criteria": [criterion],
-            "condition": "all", "onFail": on_fail, "graceDays": grace_days}}),
+            "condition": "all", "onFail": on_fail, "graceDays": grace_days,
+            "warnDaysBefore": warn}}),
     ];
     tiers.extend(more.iter().cloned());
     let config = json!({
@@ -464,6 +478,7 @@ proptest::proptest! {
         kind in 0usize..3,
         on_fail in 0usize..3,
         grace in 0usize..3,
+        warn in 0usize..3,
         with_gold in proptest::bool::ANY,
     ) {
         let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
@@ -480,7 +495,8 @@ proptest::proptest! {
         };
         // No grace, one shorter than the period, one longer.
         let grace_days = [0, 10, 40][grace];
-        let p = silver_kept_with_grace(window, criterion, on_fail, grace_days, &more);
+        let warn: &[u32] = [&[][..], &[7][..], &[20, 3][..]][warn];
+        let p = silver_kept_warning(window, criterion, on_fail, grace_days, warn, &more);
         let start = at("2024-01-01T00:00:00Z");
         // Each order at an instant of its own (two at one instant are
         // told apart by arrival, which the twins do not share).
@@ -500,5 +516,6 @@ proptest::proptest! {
             base.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
         let customers = twins(&p, &base, ("L", &late_at, "1000"));
         assert_as_in_time(&p, &customers);
+        proptest::prop_assert_eq!(&customers[1].warned, &customers[0].warned);
     }
 }

@@ -410,6 +410,35 @@ fn each_warning_day_warns_once_while_the_tier_is_at_risk() {
     assert_eq!(c.s.notices_sent, 4, "upgrade and three warnings");
 }
 
+/// Found by the late-ends property with warnings: a grace longer than the
+/// time left between a warning day and the end puts the renewed period's
+/// warning day before the order that renewed it in the grace. The renewal
+/// passes it; once came a warning dated before the renewal, by the next job.
+#[test]
+fn a_renewal_in_a_grace_passes_the_warning_days_before_it() {
+    let p = program(
+        2000,
+        8000,
+        json!({"warnDaysBefore": [330], "graceDays": 60}),
+    );
+    let mut c = Customer::new(&p, "2026-02-01T10:00:00Z");
+    c.buy("2026-02-01T10:00:00Z", "3000");
+    c.buy("2026-03-01T00:00:00Z", "500");
+    c.job("2027-02-01T10:00:00Z");
+    assert_eq!(p.in_grace_until(&c.s), Some(at("2027-04-02T10:00:00Z")));
+    warnings(&mut c.s);
+    c.buy("2027-03-20T00:00:00Z", "2000");
+    assert_eq!(
+        c.last(),
+        ("Silver", "Silver", at("2027-03-20T00:00:00Z"), "renewed")
+    );
+    // The renewed period ends 2028-02-01; 330 days before is 2027-03-08.
+    assert_eq!(p.valid_until(&c.s), Some(at("2028-02-01T10:00:00Z")));
+    assert_eq!(p.next_warning(&c.s), None);
+    assert!(!c.job("2027-04-01T00:00:00Z").changed());
+    assert!(warnings(&mut c.s).is_empty());
+}
+
 #[test]
 fn a_warning_day_passes_quietly_when_the_tier_is_safe() {
     let p = program(2000, 8000, json!({"warnDaysBefore": [30]}));
