@@ -9,6 +9,7 @@
 use crate::apply::kept_contribution;
 use crate::config::Aggregate;
 use crate::decimal::{Money, Points};
+use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
 use crate::notice::MAX_NOTICES_PER_DECISION;
 use crate::period::day_of;
@@ -110,7 +111,7 @@ impl Program {
                     caught_up = false;
                     break;
                 }
-                self.lift(state, orders, at, to);
+                self.lift(state, &figures, orders, at, to);
                 after = at;
                 continue;
             }
@@ -200,14 +201,29 @@ impl Program {
     }
 
     /// Lifts the customer to `to` at `at`, told as the order placed then
-    /// (the first by id) would have.
+    /// (the first by id) would have, with the criteria of `to` its
+    /// figures met.
     fn lift(
         &self,
         state: &mut CustomerState,
+        figures: &Figures,
         orders: &[&OrderRecord],
         at: DateTime<Utc>,
         to: TierIndex,
     ) {
+        figures.as_of(self, state, orders, at + chrono::Duration::nanoseconds(1));
+        let criteria = self.tiers()[to]
+            .rule
+            .as_ref()
+            .map(|rule| {
+                let met = Evaluator::new(self, state, at, 0, None).met(
+                    rule,
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                );
+                rule.ids(met, true)
+            })
+            .unwrap_or_default();
         let cause = orders
             .iter()
             .filter(|o| o.placed_at == at)
@@ -222,7 +238,7 @@ impl Program {
             config_version: Some(self.version()),
             admin: false,
         };
-        state.record_change(change, Vec::new());
+        state.record_change(change, criteria);
     }
 }
 

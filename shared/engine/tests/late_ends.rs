@@ -78,6 +78,8 @@ struct Customer {
     most_notices: usize,
     /// When each at-risk warning published came.
     warned: Vec<DateTime<Utc>>,
+    /// The criteria each published change and renewal names.
+    criteria: Vec<Vec<String>>,
 }
 
 impl Customer {
@@ -88,6 +90,7 @@ impl Customer {
             published: Vec::new(),
             most_notices: 0,
             warned: Vec::new(),
+            criteria: Vec::new(),
         }
     }
 
@@ -102,11 +105,13 @@ impl Customer {
         self.most_notices = self.most_notices.max(notices.len());
         for n in notices {
             match n.kind {
-                NoticeKind::Changed { change, .. } if change.from != change.to => {
-                    self.published.push((change.from, change.to, change.at));
+                NoticeKind::Changed { change, criteria } => {
+                    self.criteria.push(criteria);
+                    if change.from != change.to {
+                        self.published.push((change.from, change.to, change.at));
+                    }
                 }
                 NoticeKind::AtRisk { at, .. } => self.warned.push(at),
-                NoticeKind::Changed { .. } => {}
             }
         }
     }
@@ -546,5 +551,6 @@ proptest::proptest! {
             customers[0].warned.iter().filter(|w| !passed(w)).collect();
         let late_warned: Vec<_> = customers[1].warned.iter().collect();
         proptest::prop_assert_eq!(late_warned, in_time_warned);
+        proptest::prop_assert_eq!(&customers[1].criteria, &customers[0].criteria);
     }
 }
