@@ -70,6 +70,50 @@ async fn absurd_expressions_are_422_and_the_server_stays_up(api: Api) {
         .contains("nested deeper than 16"));
 }
 
+/// Found by an adversary: 290,000 warning days (1.9 MB, under the body
+/// limit) took 79 s to refuse, each compared with those before it, kept
+/// `/health` waiting behind it, and answered 42 MB of problems. Past five
+/// the entries are not read one by one, and a reply lists 100 problems at
+/// most (its message counts them all).
+async fn a_long_list_in_a_config_is_refused_at_once_in_a_short_reply(api: Api) {
+    let mut warned = config();
+    warned["tiers"][1]["retention"] = json!({
+        "validity": {"months": 12, "from": "tierStart"},
+        "criteria": [{"id": "K", "kind": "lifetimePurchases", "min": 1}],
+        "condition": "all", "onFail": "oneDown",
+        "warnDaysBefore": vec![7; 250_000]
+    });
+    let r = api
+        .send(
+            "POST",
+            "/programs/p/config/validate",
+            Some(warned.to_string()),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (422, "invalid_config"));
+    let details = r.body["error"]["details"].as_array().unwrap();
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert_eq!(details[0]["path"], "/tiers/1/retention/warnDaysBefore");
+    // A problem in each of 5,000 tiers: the first 100 are told.
+    let mut tiers = vec![json!({"name": "Base", "earnRate": "1"})];
+    tiers.extend((0..5_000).map(|_| json!({"name": "", "earnRate": "1"})));
+    let mut many = config();
+    many["tiers"] = json!(tiers);
+    let r = api
+        .send("PUT", "/programs/p/config", Some(many.to_string()))
+        .await;
+    assert_eq!((r.status, r.code()), (422, "invalid_config"));
+    assert_eq!(r.body["error"]["details"].as_array().unwrap().len(), 100);
+    let message = r.body["error"]["message"].as_str().unwrap();
+    let total: usize = message
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap();
+    assert!(total > 5_000, "{message}");
+    assert_eq!(api.get("/programs/p/config").await.status, 404);
+    still_serving(&api).await;
+}
+
 async fn the_largest_figures_are_served_exactly(api: Api) {
     api.program("p", &config()).await;
     // Earn rate 1 on 10^15: a partial return used to overflow 10^15 x 10^15.
@@ -672,6 +716,7 @@ on_both_engines!(
     a_config_whose_state_could_outgrow_an_item_is_refused,
     a_body_over_the_limit_is_a_json_413,
     absurd_expressions_are_422_and_the_server_stays_up,
+    a_long_list_in_a_config_is_refused_at_once_in_a_short_reply,
     the_largest_figures_are_served_exactly,
     line_items_beyond_the_limit_are_refused_and_nothing_is_written,
     a_tracker_added_later_rebuilds_from_the_largest_orders,

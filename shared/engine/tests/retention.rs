@@ -633,6 +633,12 @@ fn retention_rules_are_validated() {
         with("warnDaysBefore", json!([1, 2, 3, 4, 5, 6])),
         ["/tiers/1/retention/warnDaysBefore invalid_warnings"]
     );
+    // Past the bound, entries are not read one by one (each would be a
+    // duplicate of the first).
+    assert_eq!(
+        with("warnDaysBefore", json!(vec![7; 10_000])),
+        ["/tiers/1/retention/warnDaysBefore invalid_warnings"]
+    );
     assert_eq!(
         with("criteria", json!([])),
         ["/tiers/1/retention/criteria no_criteria"]

@@ -4,6 +4,9 @@
 use serde::Serialize;
 use serde_json::Value;
 use tier_engine::{EngineError, Problem};
+
+/// The most problems of a configuration one reply lists.
+pub const MAX_PROBLEMS_TOLD: usize = 100;
 use tier_store::StoreError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,8 +81,11 @@ impl ApiError {
     }
 
     pub fn invalid_config(problems: Vec<Problem>) -> Self {
+        // A hostile body can hold a problem in every entry of a long list;
+        // the first ones tell the client what to mend, the count the rest.
         let details = problems
             .iter()
+            .take(MAX_PROBLEMS_TOLD)
             .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
             .collect();
         Self::new(
