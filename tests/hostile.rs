@@ -114,6 +114,27 @@ async fn a_long_list_in_a_config_is_refused_at_once_in_a_short_reply(api: Api) {
     still_serving(&api).await;
 }
 
+/// Found by an adversary: the local API's own routes (health, the job, the
+/// console, the contract) answered another method with an empty 405.
+async fn another_method_on_a_local_route_is_a_json_405(api: Api) {
+    for (method, path) in [
+        ("DELETE", "/health"),
+        ("GET", "/_local/scheduled"),
+        ("POST", "/_local/metrics"),
+        ("PUT", "/console"),
+        ("POST", "/openapi.yaml"),
+        ("PATCH", "/docs"),
+    ] {
+        let r = api.send(method, path, None).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (405, "method_not_allowed"),
+            "{method} {path}"
+        );
+    }
+    still_serving(&api).await;
+}
+
 async fn the_largest_figures_are_served_exactly(api: Api) {
     api.program("p", &config()).await;
     // Earn rate 1 on 10^15: a partial return used to overflow 10^15 x 10^15.
@@ -717,6 +738,7 @@ on_both_engines!(
     a_body_over_the_limit_is_a_json_413,
     absurd_expressions_are_422_and_the_server_stays_up,
     a_long_list_in_a_config_is_refused_at_once_in_a_short_reply,
+    another_method_on_a_local_route_is_a_json_405,
     the_largest_figures_are_served_exactly,
     line_items_beyond_the_limit_are_refused_and_nothing_is_written,
     a_tracker_added_later_rebuilds_from_the_largest_orders,

@@ -423,6 +423,7 @@ pub async fn serve(service: Service, port: u16, endpoint: &str) -> Result<Runnin
         .route("/_local/scheduled", post(scheduled))
         .route("/_local/metrics", get(metrics))
         .fallback(api)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(service)
         .merge(pages(backend));
     let (address, server, stop) = listen(app, port).await?;
@@ -447,7 +448,19 @@ fn pages(backend: Arc<console::Backend>) -> Router {
         .route("/console/console.js", get(console::script))
         .route("/console/console.css", get(console::style))
         .route("/console/api/{*path}", any(console::api))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(backend)
+}
+
+/// A route of the local API's own (not the service's) called with another
+/// method: the JSON 405 the service's routes answer, instead of an empty
+/// body.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    error_response(&ApiError::new(
+        405,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    ))
 }
 
 type Served = (
