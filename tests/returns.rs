@@ -197,6 +197,19 @@ async fn status_before_the_last_change_is_refused_with_the_earliest_instant(api:
     );
     let at_last = api.status("p", "c", "2026-02-03T12:00:00Z").await;
     assert_eq!(at_last["lifetimePurchases"], "200");
+    // The message names the instant to the fraction (found by an
+    // adversary: rounded down to the second, asking as of it was refused).
+    api.order("p", "c", "o3", "2026-02-04T10:00:00.7Z", "100")
+        .await;
+    let r = api
+        .get("/programs/p/customers/c?asOf=2026-02-04T09:00:00Z")
+        .await;
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("changed last at 2026-02-04T10:00:00.700Z;"),
+        "{message}"
+    );
+    api.status("p", "c", "2026-02-04T10:00:00.700Z").await;
     // A late order placed before the last change does not move it back.
     api.order("p", "c", "o0", "2026-01-15T00:00:00Z", "50")
         .await;

@@ -49,7 +49,9 @@ pub(crate) fn judged_instant(
             "as_of_before_last_change",
             format!(
                 "customer `{customer}` changed last at {}; ask as of that instant or later",
-                timestamp(last)
+                // To the nanosecond: asked as of an instant rounded down,
+                // the status would refuse again.
+                last.to_rfc3339_opts(SecondsFormat::AutoSi, true)
             ),
         )
         .with_details(vec![serde_json::json!({ "earliest": last })])),
