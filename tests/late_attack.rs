@@ -612,17 +612,7 @@ async fn a_late_order_at_the_instant_of_the_return_that_moved_the_customer_down(
 /// on. The late order's own write publishes each of them (it once made
 /// only the first lift, and the lifted tier's end never came).
 async fn a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time(api: Api) {
-    let config = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"months": 1}}],
-        "tiers": [{"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "1",
-             "upgrade": {"criteria": [{"id": "U", "kind": "lifetimePurchases", "min": 1000}],
-                         "condition": "all", "upgradeType": "lazy"},
-             "retention": {"validity": {"months": 1, "from": "tierStart"},
-                 "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
-                 "condition": "all", "onFail": "oneDown"}}]
-    });
+    let config = silver_kept_monthly(json!({"months": 1}), "oneDown", 0);
     let others = [
         ("o1", "2027-01-10T00:00:00Z", "10"),
         ("o2", "2027-05-01T00:00:00Z", "50"),
@@ -650,17 +640,7 @@ async fn a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time(ap
 /// move down came two periods later. The late order's write tells the
 /// renewal and that move (the grace's end once moved the customer down).
 async fn an_order_in_a_grace_the_late_upgrade_brought_renews_silver(api: Api) {
-    let config = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"days": 30}}],
-        "tiers": [{"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "1",
-             "upgrade": {"criteria": [{"id": "U", "kind": "lifetimePurchases", "min": 1000}],
-                         "condition": "all", "upgradeType": "lazy"},
-             "retention": {"validity": {"months": 1, "from": "tierStart"},
-                 "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
-                 "condition": "all", "onFail": "base", "graceDays": 10}}]
-    });
+    let config = silver_kept_monthly(json!({"days": 30}), "base", 10);
     let others = [
         ("o1", "2027-01-10T00:00:00Z", "10"),
         ("o2", "2027-02-20T00:00:00Z", "150"),
@@ -683,6 +663,22 @@ async fn an_order_in_a_grace_the_late_upgrade_brought_renews_silver(api: Api) {
             "2027-03-15T00:00:00Z".to_owned()
         ]
     );
+}
+
+/// Member, then Silver from $1,000 spent (lazy), kept a month at a time
+/// from when it was reached by $100 spent over the `window` tracker.
+fn silver_kept_monthly(window: Value, on_fail: &str, grace_days: u32) -> Value {
+    json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": window}],
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "U", "kind": "lifetimePurchases", "min": 1000}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                 "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}],
+                 "condition": "all", "onFail": on_fail, "graceDays": grace_days}}]
+    })
 }
 
 type Moves = Vec<(String, String, String)>;
