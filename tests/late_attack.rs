@@ -718,7 +718,7 @@ async fn late_and_in_time_twins(
         api.order(program, "late", id, at, amount).await;
     }
     let (id, at, amount) = late;
-    api.order(program, "late", id, at, amount).await;
+    let reply = api.order(program, "late", id, at, amount).await;
     let events = feed(api, program, 100).await;
     let told = |customer: &str| {
         let of = |kind: &'static str| {
@@ -743,6 +743,8 @@ async fn late_and_in_time_twins(
     for field in ["tier", "tierSince", "validUntil", "inGraceUntil"] {
         assert_eq!(then[field], now[field], "{field}");
     }
+    // The late order's reply tells the tier its ends left the customer in.
+    assert_eq!(reply["tierAfter"], then["tier"], "{reply}");
     told_late
 }
 

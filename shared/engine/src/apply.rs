@@ -284,7 +284,7 @@ impl Program {
             applied.decision.tier_after = tier;
             applied.record.tier_after = self.tier_name(tier).to_owned();
         } else {
-            self.recover_in_grace(state, order.placed_at);
+            self.recover_by_order(state, order.placed_at);
             // An upgrade dated before the customer's latest instant starts
             // a validity that may have ended by then, as it would have in
             // time.

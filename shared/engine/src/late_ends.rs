@@ -26,6 +26,11 @@ use rust_decimal::Decimal;
 /// `expiry.rs` bounds them.
 const MAX_INSTANTS: usize = 40_000;
 
+/// Orders of one grace tried as its recovery at most: each counts every
+/// order of the customer again (a grace holding thousands of orders took
+/// seconds). Past them the grace runs out as if none recovered it.
+const MAX_RECOVERY_TRIES: usize = 64;
+
 impl Program {
     /// Keeps the upgrades of `decision` (dated among the orders) up to the
     /// first whose tier's validity, started at its instant, ends before the
@@ -100,7 +105,7 @@ impl Program {
                     caught_up = false;
                     break;
                 }
-                self.recover_in_grace(state, at);
+                self.recover_by_order(state, at);
                 after = at;
                 continue;
             }
@@ -194,6 +199,7 @@ impl Program {
             .collect();
         instants.sort_unstable();
         instants.dedup();
+        instants.truncate(MAX_RECOVERY_TRIES);
         instants.into_iter().find(|at| {
             figures.as_of(self, state, orders, *at + chrono::Duration::nanoseconds(1));
             self.retention_outcome(state, tier, r, *at).0

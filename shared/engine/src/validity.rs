@@ -204,6 +204,19 @@ impl Program {
         );
     }
 
+    /// An order placed at `at` during grace: a customer it lets meet the
+    /// condition keeps the tier ([`Program::recover_in_grace`]), and the
+    /// renewed period's warning days before the order have passed (a grace
+    /// longer than the time from a warning day to the end puts some there):
+    /// a warning now would come after the fact.
+    pub(crate) fn recover_by_order(&self, state: &mut CustomerState, at: DateTime<Utc>) {
+        if self.recover_in_grace(state, at).is_some()
+            && state.warned_through.is_none_or(|done| done < at)
+        {
+            state.warned_through = Some(at);
+        }
+    }
+
     /// After an event during grace: a customer who meets the condition now
     /// keeps the tier, renewed as from the end of the period that had run
     /// out (so its anniversaries do not move).
@@ -245,11 +258,6 @@ impl Program {
     ) {
         state.renewed_at = Some(period_from);
         state.grace_until = None;
-        // Renewed in a grace, the new period's warning days before the
-        // renewal have passed: a warning now would come after the fact.
-        if state.warned_through.is_none_or(|done| done < at) {
-            state.warned_through = Some(at);
-        }
         let change = self.validity_change(tier, tier, at, RENEWED);
         state.record_renewal(change.clone(), criteria);
         changes.push(change);

@@ -231,6 +231,47 @@ fn an_order_in_a_grace_the_late_upgrade_brought_renews_the_tier() {
     assert_as_in_time(&p, &customers);
 }
 
+/// Found by review: a grace that ran out with the tier still qualified
+/// (`qualified`) renews it at the grace's end; a late order placed before
+/// the period's end then lets that end hold, and the period restored from
+/// the end warns on its own warning days, as in time, though the renewal
+/// at the grace's end came after them.
+#[test]
+fn a_period_restored_from_its_end_warns_on_the_days_before_the_graces_end() {
+    let monthly = json!({"months": 1, "from": "tierStart"});
+    let p = silver_kept_warning(
+        json!({"days": 30}),
+        json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": 500}),
+        "qualified",
+        30,
+        &[20],
+        monthly,
+        &[],
+    );
+    let customers = twins(
+        &p,
+        &[
+            ("o1", "2024-01-01T00:00:00Z", "1000"),
+            ("o2", "2024-03-05T00:00:00Z", "1"),
+        ],
+        ("L", "2024-01-20T00:00:00Z", "600"),
+    );
+    let in_time = &customers[0].warned;
+    assert_eq!(
+        in_time,
+        &[
+            at("2024-01-12T00:00:00Z"),
+            at("2024-02-10T00:00:00Z"),
+            at("2024-03-01T00:00:00Z")
+        ]
+    );
+    // The late customer's grace began on 1 February (a warning of its
+    // own, published before the late order came), then as in time.
+    let mut late = in_time.clone();
+    late.insert(1, at("2024-02-01T00:00:00Z"));
+    assert_eq!(customers[1].warned, late);
+}
+
 /// Found by an adversary: the end a month after the late order read a
 /// 30-day window whose days the state had dropped (it keeps what windows
 /// as of the latest day read), so a renewal that held in time failed.

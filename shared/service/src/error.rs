@@ -4,10 +4,10 @@
 use serde::Serialize;
 use serde_json::Value;
 use tier_engine::{EngineError, Problem};
+use tier_store::StoreError;
 
 /// The most problems of a configuration one reply lists.
-pub const MAX_PROBLEMS_TOLD: usize = 100;
-use tier_store::StoreError;
+const MAX_PROBLEMS_TOLD: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
