@@ -10,7 +10,7 @@ use crate::events::{Order, OrderRecord, OrderStatus, Redemption};
 use crate::expired::Cover;
 use crate::period::day_of;
 use crate::program::{Program, TierIndex, Tracker};
-use crate::rejudge::Late;
+use crate::rejudge::{Late, LATE_ORDER};
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
@@ -191,6 +191,7 @@ impl Program {
             && orders.is_empty()
             && !self.counts_current_points()
             && (crossed_since
+                || late && self.walks_course_for(state, order.placed_at)
                 || then_misses_days
                 || returns_since
                 || moved_down_sign
@@ -276,15 +277,35 @@ impl Program {
             .judged
             .as_ref()
             .is_some_and(|j| order.placed_at < j.at);
-        if before_a_judged_end {
-            self.rejudge_late(state, Late::Order(&applied.record), order.placed_at);
+        let all = others_and(orders, &applied.record);
+        // Neither upgrading nor superseding: the course from before it is
+        // walked again on the orders (`older_ends.rs`).
+        let walked = late.is_some()
+            && applied.decision.upgrades.is_empty()
+            && !was_superseded
+            && self.judge_older_ends_again(
+                state,
+                &all,
+                order.placed_at,
+                &format!("{LATE_ORDER} {}", order.order_id),
+            );
+        if walked || before_a_judged_end {
+            if !walked {
+                self.rejudge_late(state, Late::Order(&applied.record), order.placed_at);
+            }
             // Decided at the tier held then; after it, the customer holds
-            // what the end, judged again, says.
+            // what the ends, judged again, say.
             let tier = state.tier_index(self);
             applied.decision.tier_after = tier;
             applied.record.tier_after = self.tier_name(tier).to_owned();
         } else {
+            let in_grace = state.grace_until.is_some();
             self.recover_by_order(state, order.placed_at);
+            if in_grace && state.grace_until.is_none() {
+                // Renewed as from an end before it: the period renewed may
+                // have ended by the latest instant, judged as the job would.
+                self.catch_up_to_latest(state);
+            }
             // An upgrade dated before the customer's latest instant starts
             // a validity that may have ended by then, as it would have in
             // time.
@@ -298,17 +319,9 @@ impl Program {
             }
             // None read (a rule counts current points): the ends are judged
             // on the figures as they stand, not on this order alone.
-            let all: Vec<&OrderRecord> = match orders.is_empty() {
-                true => Vec::new(),
-                false => orders
-                    .iter()
-                    .filter(|o| o.order_id != order.order_id)
-                    .chain([&applied.record])
-                    .collect(),
-            };
             let reached = reached.max(state.tier_index(self));
             let upgraded = applied.decision.upgrades.last().map_or(from, |u| u.at);
-            self.judge_ends_after_late_upgrade(state, &all, upgraded, reached);
+            let _ = self.judge_ends_after_late_upgrade(state, &all, upgraded, reached);
             // As for an end judged again: the customer holds what the ends
             // say.
             let tier = state.tier_index(self);
@@ -574,5 +587,18 @@ impl Program {
         };
         state.record_change(change.clone(), Vec::new());
         Ok(Some(change))
+    }
+}
+
+/// The customer's `orders` (none when not read) with `record` in place of
+/// its stored version.
+fn others_and<'a>(orders: &'a [OrderRecord], record: &'a OrderRecord) -> Vec<&'a OrderRecord> {
+    match orders.is_empty() {
+        true => Vec::new(),
+        false => orders
+            .iter()
+            .filter(|o| o.order_id != record.order_id)
+            .chain([record])
+            .collect(),
     }
 }

@@ -65,20 +65,21 @@ impl Program {
     /// to the tier the orders, replayed, held then (at most `reached`).
     /// `orders`: every order of the customer, the late one among them;
     /// none read, the ends are judged on the figures as they stand and
-    /// nothing lifts.
+    /// nothing lifts. Whether every end by the latest instant was judged
+    /// (false: past one decision's notices, the rest stay due).
     pub(crate) fn judge_ends_after_late_upgrade(
         &self,
         state: &mut CustomerState,
         orders: &[&OrderRecord],
         upgraded: DateTime<Utc>,
         reached: TierIndex,
-    ) {
+    ) -> bool {
         let Some(latest) = state.last_event_at else {
-            return;
+            return true;
         };
         if orders.is_empty() {
             self.catch_up_to_latest(state);
-            return;
+            return true;
         }
         let figures = Figures::of(state);
         // The warning days of the tiers held from the upgrade on come in
@@ -135,9 +136,10 @@ impl Program {
             after = at - chrono::Duration::nanoseconds(1);
         }
         figures.restore(state);
-        if caught_up {
-            self.catch_up_to_latest(state);
-        }
+        caught_up
+            && self
+                .expire_publishing_at_most(state, latest, MAX_NOTICES_PER_DECISION)
+                .1
     }
 
     /// The first instant of an order placed after `after` and before

@@ -23,6 +23,7 @@ mod late_upgrade;
 pub mod lifecycle;
 mod net_walk;
 pub mod notice;
+mod older_ends;
 pub mod period;
 mod plan;
 pub mod program;

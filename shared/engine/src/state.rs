@@ -311,6 +311,28 @@ impl CustomerState {
         line
     }
 
+    /// Tells again what a walk of the customer's course found
+    /// (`older_ends.rs`), a change kept in the history too; the walk sets
+    /// the tier and its validity.
+    pub(crate) fn retell(&mut self, kind: NoticeKind) {
+        if let NoticeKind::Changed { change, .. } = &kind {
+            self.history.push(change.clone());
+            self.trim_history();
+        }
+        self.publish(kind);
+    }
+
+    /// The tier and its validity as a walk of the customer's course left
+    /// them (`older_ends.rs`).
+    pub(crate) fn adopt_validity_of(&mut self, walked: CustomerState) {
+        self.tier = walked.tier;
+        self.tier_since = walked.tier_since;
+        self.renewed_at = walked.renewed_at;
+        self.grace_until = walked.grace_until;
+        self.warned_through = walked.warned_through;
+        self.judged = walked.judged;
+    }
+
     pub(crate) fn record_change(&mut self, change: TierChange, criteria: Vec<String>) {
         self.tier.clone_from(&change.to);
         self.tier_since = change.at;

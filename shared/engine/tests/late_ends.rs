@@ -502,6 +502,64 @@ fn the_new_tiers_warnings_come_though_the_tier_before_warned_later() {
     assert_as_in_time(&p, &customers);
 }
 
+/// The course a history tells, read as the engine reads it: an entry
+/// dated before the one listed before it replaces what came after its
+/// instant, and the changes of one instant are one move (none when they
+/// end on the tier they started from).
+fn course(history: &[TierChange]) -> Vec<Move> {
+    let mut standing: Vec<&TierChange> = Vec::new();
+    for c in history {
+        while standing.last().is_some_and(|kept| kept.at > c.at) {
+            standing.pop();
+        }
+        standing.push(c);
+    }
+    let mut moves: Vec<Move> = Vec::new();
+    for c in standing {
+        match moves.last_mut() {
+            Some(last) if last.2 == c.at => last.1.clone_from(&c.to),
+            _ => moves.push((c.from.clone(), c.to.clone(), c.at)),
+        }
+    }
+    moves.retain(|(from, to, _)| from != to);
+    moves
+}
+
+/// The late customer, whose late event came before an older end than the
+/// latest judged, holds the in-time course, tier, start and validity.
+fn assert_course_as_in_time(p: &Program, [in_time, late]: &[Customer; 2]) {
+    assert_eq!(course(&late.s.history), course(&in_time.s.history));
+    assert_eq!(late.s.tier, in_time.s.tier);
+    assert_eq!(late.s.tier_since, in_time.s.tier_since);
+    assert_eq!(p.valid_until(&late.s), p.valid_until(&in_time.s));
+    assert_eq!(late.s.grace_until, in_time.s.grace_until);
+}
+
+/// A late order placed before an older end than the latest judged one: in
+/// time it renewed Silver there, so the customer never fell to Member nor
+/// climbed back, and held Silver from its first upgrade. Before, only the
+/// latest end was judged again, which the order's window does not reach.
+#[test]
+fn a_late_order_before_an_older_end_renews_it_and_the_ends_after_follow() {
+    let p = silver_kept_monthly(json!({"months": 1}), 100, "oneDown", &[]);
+    let customers = twins(
+        &p,
+        &[
+            ("o0", "2024-01-10T00:00:00Z", "1000"),
+            ("o1", "2024-03-05T00:00:00Z", "1000"),
+            ("o2", "2024-03-20T00:00:00Z", "150"),
+            ("o3", "2024-04-20T00:00:00Z", "10"),
+        ],
+        ("L", "2024-02-01T00:00:00Z", "150"),
+    );
+    assert_eq!(
+        course(&customers[0].s.history),
+        vec![m("Member", "Silver", "2024-01-10T00:00:00Z")]
+    );
+    assert_eq!(customers[1].s.tier_since, at("2024-01-10T00:00:00Z"));
+    assert_course_as_in_time(&p, &customers);
+}
+
 fn gold() -> Value {
     json!({"name": "Gold", "earnRate": "2", "upgrade": {"criteria": [
         {"id": "U", "kind": "lifetimePurchases", "min": 1500}],
@@ -593,5 +651,75 @@ proptest::proptest! {
         let late_warned: Vec<_> = customers[1].warned.iter().collect();
         proptest::prop_assert_eq!(late_warned, in_time_warned);
         proptest::prop_assert_eq!(&customers[1].criteria, &customers[0].criteria);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        max_global_rejects: 1_000_000,
+        ..proptest::prelude::ProptestConfig::with_cases(1000)
+    })]
+    /// A Silver customer (from a $1,000 first order) kept a month at a
+    /// time, with orders over most of a year, and one more order of up to
+    /// $300 that comes last though placed among them, before ends already
+    /// judged: the course, tier, start, validity and grace are as in time.
+    #[test]
+    fn a_late_order_before_older_ends_leaves_the_course_as_in_time(
+        days in proptest::collection::vec(1u32..300, 1..8),
+        amounts in proptest::collection::vec(1u32..200, 8),
+        late_day in 1u32..250,
+        late_amount in 1u32..300,
+        window in 0usize..3,
+        keep in 20u32..200,
+        kind in 0usize..3,
+        on_fail in 0usize..3,
+        grace in 0usize..3,
+        from in 0usize..3,
+    ) {
+        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
+        let on_fail = ["oneDown", "base", "qualified"][on_fail];
+        let criterion = match kind {
+            0 => json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
+            1 => json!({"id": "K", "kind": "lifetimePurchases", "min": 1000 + keep}),
+            _ => json!({"id": "K", "kind": "singleOrder", "min": keep}),
+        };
+        // No tier above: a late order that lets a later one reach it is
+        // dated by `late_upgrade.rs`, not walked (README "Late events").
+        let grace_days = [0, 10, 40][grace];
+        let validity = [
+            json!({"months": 1, "from": "tierStart"}),
+            json!({"months": 1, "from": "programJoin"}),
+            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
+        ][from]
+            .clone();
+        let p = silver_kept_warning(window, criterion, on_fail, grace_days, &[], validity, &[]);
+        let start = at("2024-01-01T00:00:00Z");
+        let when = |day: u32, hour: usize| {
+            (start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64))
+                .to_rfc3339()
+        };
+        let mut base: Vec<(String, String, String)> = vec![("first".into(), when(0, 1), "1000".into())];
+        base.extend(
+            days.iter()
+                .enumerate()
+                .map(|(i, day)| (format!("o{i}"), when(*day, i), amounts[i].to_string())),
+        );
+        // Only the one order comes late.
+        base.sort_by_key(|o| at(&o.1));
+        let late_at = when(late_day, 12);
+        proptest::prop_assume!(days.iter().any(|d| *d > late_day));
+        let base: Vec<(&str, &str, &str)> =
+            base.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+        let amount = late_amount.to_string();
+        let customers = twins(&p, &base, ("L", &late_at, &amount));
+        // An order that upgraded in time, or upgrades on the figures as
+        // they stand when it comes, is a late upgrade, which
+        // `late_upgrade.rs` dates (README "Late events": not walked).
+        for customer in &customers {
+            let l = customer.records.iter().find(|r| r.order_id == "L").unwrap();
+            let upgraded = customer.s.history.iter().any(|c| c.cause == "order L");
+            proptest::prop_assume!(l.tier_before == l.tier_after && !upgraded);
+        }
+        assert_course_as_in_time(&p, &customers);
     }
 }
