@@ -9,7 +9,7 @@
 //! supersedes stay published, and an entry dated before them takes their
 //! place in the history (README "Late events").
 
-use crate::events::OrderRecord;
+use crate::events::{OrderRecord, Return};
 use crate::notice::NoticeKind;
 use crate::program::Program;
 use crate::rejudge::LATE_ORDER;
@@ -29,11 +29,34 @@ struct Step {
 impl Program {
     /// Whether the course from before an event placed at `placed` is
     /// walked again (it needs the customer's orders): the event comes
-    /// before the latest judged end, or in a grace that runs (the state's
-    /// windows may have dropped the days the grace's recovery reads).
+    /// before the latest judged end or before a renewal in a grace, or
+    /// while a grace runs (the state's windows may have dropped the days
+    /// the grace's recovery reads).
     pub(crate) fn walks_course_for(&self, state: &CustomerState, placed: DateTime<Utc>) -> bool {
         self.lapses
-            && (state.grace_until.is_some() || state.judged.as_ref().is_some_and(|j| placed < j.at))
+            && (state.grace_until.is_some()
+                || state.judged.as_ref().is_some_and(|j| placed < j.at)
+                || state
+                    .standing_changes()
+                    .iter()
+                    .any(|c| c.at > placed && judged_end(c)))
+    }
+
+    /// [`Program::judge_older_ends_again`] for a return made before the
+    /// customer's latest event (`orders` holds its record as updated).
+    pub(crate) fn walks_after_return(
+        &self,
+        state: &mut CustomerState,
+        orders: &[OrderRecord],
+        record: &OrderRecord,
+        ret: &Return,
+    ) -> bool {
+        let late = state
+            .last_event_at
+            .is_some_and(|latest| ret.returned_at < latest);
+        let all: Vec<&OrderRecord> = orders.iter().collect();
+        let cause = format!("{LATE_ORDER} {}", record.order_id);
+        late && self.judge_older_ends_again(state, &all, ret.returned_at, &cause)
     }
 
     /// Judges again the ends after a late event at `placed` (already
@@ -78,6 +101,14 @@ impl Program {
             return false;
         }
         let stint = &standing[start];
+        // The walk judges under the rules in force: every order since was
+        // decided under them too.
+        let current = |o: &OrderRecord| {
+            o.placed_at <= stint.at || o.config_version.is_none_or(|v| v == self.version())
+        };
+        if !orders.iter().all(|o| current(o)) {
+            return false;
+        }
         let mut walked = state.clone();
         walked.outbox = Default::default();
         walked.history = standing[..kept].to_vec();

@@ -144,6 +144,8 @@ impl Program {
                 at: steps.first().map_or(ret.returned_at, |step| step.at),
             });
             back.downgrades = steps;
+        } else if self.lapses && self.walks_after_return(state, &orders, record, ret) {
+            // The course from before it walked again (`older_ends.rs`).
         } else if self.lapses
             && state
                 .judged

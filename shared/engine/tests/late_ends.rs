@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
-use common::{apply_as_served, at, order};
+use common::{apply_as_served, at, give_back_among, order};
 
 /// Member, then Silver from $1,000 spent, kept a month at a time from when
 /// it was reached by `keep` spent over the `window` tracker (`onFail`), and
@@ -97,6 +97,11 @@ impl Customer {
     fn order(&mut self, p: &Program, (id, when, amount): (&str, &str, &str)) {
         let applied = apply_as_served(p, &mut self.s, &self.records, &order(id, at(when), amount));
         self.records.push(applied.record);
+        self.publish();
+    }
+
+    fn give_back(&mut self, p: &Program, ret: &Return) {
+        give_back_among(p, &mut self.s, &mut self.records, ret).unwrap();
         self.publish();
     }
 
@@ -721,5 +726,139 @@ proptest::proptest! {
             proptest::prop_assume!(l.tier_before == l.tier_after && !upgraded);
         }
         assert_course_as_in_time(&p, &customers);
+    }
+}
+
+/// A return of `percent` % of order `id` made at `when`.
+fn part_return(id: &str, when: DateTime<Utc>, percent: u32, records: &[OrderRecord]) -> Return {
+    let amount = records.iter().find(|r| r.order_id == id).unwrap().amount;
+    Return {
+        return_id: format!("r-{id}"),
+        order_id: id.into(),
+        customer_id: "c1".into(),
+        returned_at: when,
+        amount: Some(
+            (amount * rust_decimal::Decimal::from(percent) / rust_decimal::Decimal::from(100))
+                .round_dp(2),
+        ),
+    }
+}
+
+/// A late return placed before an older end than the latest judged one:
+/// in time it failed Silver's renewal there.
+#[test]
+fn a_late_return_before_an_older_end_fails_it_and_the_ends_after_follow() {
+    let p = silver_kept_monthly(json!({"months": 1}), 100, "oneDown", &[]);
+    let orders = [
+        ("o0", "2024-01-10T00:00:00Z", "1000"),
+        ("o1", "2024-02-01T00:00:00Z", "150"),
+        ("o2", "2024-03-01T00:00:00Z", "150"),
+        ("o3", "2024-03-20T00:00:00Z", "150"),
+        ("o4", "2024-04-20T00:00:00Z", "10"),
+    ];
+    let mut in_time = Customer::new(&p);
+    let mut late = Customer::new(&p);
+    for o in &orders[..2] {
+        in_time.order(&p, *o);
+        late.order(&p, *o);
+    }
+    let ret = part_return("o1", at("2024-02-05T00:00:00Z"), 100, &in_time.records);
+    in_time.give_back(&p, &ret);
+    for o in &orders[2..] {
+        in_time.order(&p, *o);
+        late.order(&p, *o);
+    }
+    late.give_back(&p, &ret);
+    // In time: Member at the first end, Silver again with the next order.
+    assert_eq!(
+        course(&in_time.s.history),
+        vec![
+            m("Member", "Silver", "2024-01-10T00:00:00Z"),
+            m("Silver", "Member", "2024-02-10T00:00:00Z"),
+            m("Member", "Silver", "2024-03-01T00:00:00Z"),
+        ]
+    );
+    assert_course_as_in_time(&p, &[in_time, late]);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        max_global_rejects: 1_000_000,
+        ..proptest::prelude::ProptestConfig::with_cases(1000)
+    })]
+    /// [`a_late_order_before_older_ends_leaves_the_course_as_in_time`]
+    /// with a return instead: part of one order, made some days after it,
+    /// comes after every order.
+    #[test]
+    fn a_late_return_before_older_ends_leaves_the_course_as_in_time(
+        days in proptest::collection::vec(1u32..300, 1..8),
+        amounts in proptest::collection::vec(1u32..200, 8),
+        returned in 0usize..8,
+        percent in 1u32..=100,
+        after in 0u32..40,
+        window in 0usize..3,
+        keep in 20u32..200,
+        kind in 0usize..3,
+        on_fail in 0usize..3,
+        grace in 0usize..3,
+        from in 0usize..3,
+    ) {
+        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
+        let on_fail = ["oneDown", "base", "qualified"][on_fail];
+        let criterion = match kind {
+            0 => json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
+            1 => json!({"id": "K", "kind": "lifetimePurchases", "min": 1000 + keep}),
+            _ => json!({"id": "K", "kind": "singleOrder", "min": keep}),
+        };
+        let grace_days = [0, 10, 40][grace];
+        let validity = [
+            json!({"months": 1, "from": "tierStart"}),
+            json!({"months": 1, "from": "programJoin"}),
+            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
+        ][from]
+            .clone();
+        let p = silver_kept_warning(window, criterion, on_fail, grace_days, &[], validity, &[]);
+        let start = at("2024-01-01T00:00:00Z");
+        let when = |day: u32, hour: usize| {
+            start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64)
+        };
+        let mut base: Vec<(String, DateTime<Utc>, String)> =
+            vec![("first".into(), when(0, 1), "1000".into())];
+        base.extend(
+            days.iter()
+                .enumerate()
+                .map(|(i, day)| (format!("o{i}"), when(*day, i), amounts[i].to_string())),
+        );
+        base.sort_by_key(|o| o.1);
+        // One of the orders after the first, returned `after` days later
+        // (at hour 12), before the last order.
+        let (id, placed) = {
+            let o = &base[1 + returned % (base.len() - 1)];
+            (o.0.clone(), o.1)
+        };
+        let returned_at = placed + chrono::Duration::days(i64::from(after)) + chrono::Duration::hours(12);
+        proptest::prop_assume!(base.iter().any(|o| o.1 > returned_at));
+        let texts: Vec<(String, String, String)> =
+            base.iter().map(|(a, b, c)| (a.clone(), b.to_rfc3339(), c.clone())).collect();
+        let orders: Vec<(&str, &str, &str)> =
+            texts.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+        let mut in_time = Customer::new(&p);
+        let mut late = Customer::new(&p);
+        let mut ret = None;
+        for (o, (_, placed_at, _)) in orders.iter().zip(&base) {
+            if ret.is_none() && *placed_at > returned_at {
+                let r = part_return(&id, returned_at, percent, &in_time.records);
+                in_time.give_back(&p, &r);
+                ret = Some(r);
+            }
+            in_time.order(&p, *o);
+            late.order(&p, *o);
+        }
+        late.give_back(&p, ret.as_ref().unwrap());
+        // A return that moves the customer down is dated by `returns.rs`
+        // (`late_dates`), not walked.
+        let down_by_return = |c: &Customer| c.s.history.iter().any(|h| h.cause.starts_with("return "));
+        proptest::prop_assume!(!down_by_return(&in_time) && !down_by_return(&late));
+        assert_course_as_in_time(&p, &[in_time, late]);
     }
 }
