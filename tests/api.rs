@@ -626,8 +626,10 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
     assert_eq!(api.status("p", "c", "2027-02-12T00:00:00Z").await, after);
 
     // The point of sale uploads an order placed before the end: $2,500 in
-    // the window would have renewed Silver there. The move down is undone,
-    // the tier renewed from the end, once, however often it is sent.
+    // the window would have renewed Silver there. The move down is undone
+    // (a change back at its instant, so that the latest change told is
+    // right), the tier renewed at the end (the history reads as that
+    // renewal, README "Older ends"), once, however often it is sent.
     for _ in 0..2 {
         let late = api
             .order("p", "c", "late1", "2027-01-20T00:00:00Z", "2500")
@@ -640,10 +642,11 @@ async fn a_tier_warns_gives_grace_and_lapses_through_the_api(api: Api) {
     assert_eq!(undone.get("inGraceUntil"), None);
     let history = undone["history"].as_array().unwrap();
     assert_eq!(
-        &history[history.len() - 2..],
+        &history[history.len() - 3..],
         &[
             json!({"from": "Silver", "to": "Member", "at": "2027-02-11T10:00:00Z", "cause": "retention"}),
             json!({"from": "Member", "to": "Silver", "at": "2027-02-11T10:00:00Z", "cause": "late order late1"}),
+            json!({"from": "Silver", "to": "Silver", "at": "2027-02-01T10:00:00Z", "cause": "renewed"}),
         ]
     );
     let published: Vec<Value> = feed(&api, "p", 100)

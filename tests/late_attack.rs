@@ -665,6 +665,100 @@ async fn an_order_in_a_grace_the_late_upgrade_brought_renews_silver(api: Api) {
     );
 }
 
+/// A late order placed before an older end than the latest judged one (in
+/// time it renewed Silver there), then a late return placed before
+/// another (in time it failed Silver there). Each walks the customer's
+/// course again: the status as in time, and the feed tells, after what it
+/// told before, the step set right and the course from there.
+async fn late_events_before_older_ends_leave_the_customer_as_in_time(api: Api) {
+    let config = silver_kept_monthly(json!({"months": 1}), "oneDown", 0);
+    api.program("older", &config).await;
+    let orders = [
+        ("o0", "2027-01-10T00:00:00Z", "1000"),
+        ("L", "2027-02-01T00:00:00Z", "150"),
+        ("o1", "2027-03-05T00:00:00Z", "1000"),
+        ("o2", "2027-03-20T00:00:00Z", "150"),
+        ("o3", "2027-04-20T00:00:00Z", "10"),
+    ];
+    for (id, at, amount) in orders {
+        api.order("older", "in", id, at, amount).await;
+    }
+    for (id, at, amount) in orders.iter().filter(|o| o.0 != "L") {
+        api.order("older", "c", id, at, amount).await;
+    }
+    let told_before = published(&api, "older").await.len();
+    let late = api
+        .order("older", "c", "L", "2027-02-01T00:00:00Z", "150")
+        .await;
+    assert_eq!(late["tierAfter"], json!("Silver"), "{late}");
+    let latest = "2027-04-20T00:00:00Z";
+    let (now, then) = (
+        api.status("older", "in", latest).await,
+        api.status("older", "c", latest).await,
+    );
+    for field in ["tier", "tierSince", "validUntil", "inGraceUntil"] {
+        assert_eq!(then[field], now[field], "{field}");
+    }
+    assert_eq!(then["tierSince"], json!("2027-01-10T00:00:00Z"), "{then}");
+    let told = published(&api, "older").await;
+    let at = |t: &str, from: &str, to: &str, when: &str, cause: &str| {
+        (t.into(), from.into(), to.into(), when.into(), cause.into())
+    };
+    assert_eq!(
+        told[told_before..],
+        [
+            at(
+                "TierChanged",
+                "Member",
+                "Silver",
+                "2027-02-10T00:00:00Z",
+                "late order L"
+            ),
+            at(
+                "TierRenewed",
+                "Silver",
+                "Silver",
+                "2027-03-10T00:00:00Z",
+                "renewed"
+            ),
+            at(
+                "TierRenewed",
+                "Silver",
+                "Silver",
+                "2027-04-10T00:00:00Z",
+                "renewed"
+            ),
+        ]
+    );
+    // Sent again, the order is answered from its record: nothing more told.
+    api.order("older", "c", "L", "2027-02-01T00:00:00Z", "150")
+        .await;
+    assert_eq!(published(&api, "older").await.len(), told.len());
+    // A return of all of L, made before the first end: in time the end
+    // failed after all, and o1 lifted the customer back.
+    let (status, back) = give_back(&api, "older", "r", "L", "2027-02-05T00:00:00Z", None).await;
+    assert_eq!(status, 200, "{back}");
+    let body = json!({"returnId": "r", "orderId": "L", "customerId": "in",
+        "returnedAt": "2027-02-05T00:00:00Z"});
+    for (id, at, amount) in orders {
+        api.order("older", "in2", id, at, amount).await;
+        if id == "L" {
+            let mut b = body.clone();
+            b["customerId"] = json!("in2");
+            let r = api.post("/programs/older/returns", &b).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    }
+    let (now, then) = (
+        api.status("older", "in2", latest).await,
+        api.status("older", "c", latest).await,
+    );
+    for field in ["tier", "tierSince", "validUntil", "inGraceUntil"] {
+        assert_eq!(then[field], now[field], "{field}");
+    }
+    assert_eq!(then["tierSince"], json!("2027-03-05T00:00:00Z"), "{then}");
+}
+
 /// Member, then Silver from $1,000 spent (lazy), kept a month at a time
 /// from when it was reached by $100 spent over the `window` tracker.
 fn silver_kept_monthly(window: Value, on_fail: &str, grace_days: u32) -> Value {
@@ -771,6 +865,7 @@ on_both_engines!(
     published_at = "2026-11-30T00:00:00Z";
     a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time,
     an_order_in_a_grace_the_late_upgrade_brought_renews_silver,
+    late_events_before_older_ends_leave_the_customer_as_in_time,
     many_customers_late_orders_sent_twice_at_once,
     what_came_after_an_end_a_late_return_fails_counts_as_in_time,
 );

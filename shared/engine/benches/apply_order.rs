@@ -509,6 +509,39 @@ fn late_ends(c: &mut Criterion) {
     group.finish();
 }
 
+/// A Silver customer (a first order of $100,000) with 2,000 orders of $10
+/// over two years, kept by $200 a month: renewed 23 times. A late $10
+/// order placed a day after the first comes before every judged end, and
+/// the course from the upgrade is walked again (`older_ends.rs`); one
+/// placed after the latest judged end (at the latest order's instant less
+/// an hour) is not, in the same run.
+fn older_ends(c: &mut Criterion) {
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let every = Duration::minutes(526);
+    let p = silver_kept_monthly(200, 0);
+    let mut state = CustomerState::new(&p, start);
+    let records: Vec<OrderRecord> = (0..2_000)
+        .map(|i| {
+            let cents = if i == 0 { 10_000_000 } else { 1_000 };
+            let o = order(i, start + every * i as i32, cents);
+            p.apply_order(&mut state, &o).unwrap().record
+        })
+        .collect();
+    let latest = state.last_event_at.unwrap();
+    let mut group = c.benchmark_group("older_ends");
+    for (name, placed_at) in [
+        ("walked_over_23_ends", start + Duration::days(1)),
+        ("after_the_latest_end", latest - Duration::hours(1)),
+    ] {
+        let late = order(10_000, placed_at, 1_000);
+        let mut s = state.clone();
+        let applied = p.apply_order_among(&mut s, &late, &records).unwrap();
+        assert_eq!(applied.record.tier_after, "Silver", "{name}");
+        late_order(&mut group, name, &p, &state, &late, Some(&records));
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench,
@@ -517,6 +550,7 @@ criterion_group!(
     late_return,
     returned_since,
     moved_down_since,
-    late_ends
+    late_ends,
+    older_ends
 );
 criterion_main!(benches);

@@ -10,7 +10,7 @@
 //! place in the history (README "Late events").
 
 use crate::events::{OrderRecord, Return};
-use crate::notice::NoticeKind;
+use crate::notice::{Notice, NoticeKind};
 use crate::program::Program;
 use crate::rejudge::LATE_ORDER;
 use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
@@ -82,13 +82,15 @@ impl Program {
             return false;
         }
         let standing: Vec<TierChange> = state.standing_changes().into_iter().cloned().collect();
-        let Some(start) = standing
-            .iter()
-            .rposition(|c| c.at < placed && c.from != c.to)
+        // The last change of tier before the event, read as one step an
+        // instant (a move down set right at its instant is no change).
+        let Some(stint) = course(&standing)
+            .into_iter()
+            .rfind(|s| s.at < placed && s.from != s.to)
         else {
             return false;
         };
-        let kept = start + 1;
+        let kept = standing.partition_point(|c| c.at <= stint.at);
         let walked_makes = |c: &TierChange| {
             !c.admin
                 && !c.is_reevaluation()
@@ -100,7 +102,6 @@ impl Program {
         if !standing[kept..].iter().all(walked_makes) {
             return false;
         }
-        let stint = &standing[start];
         // The walk judges under the rules in force: every order since was
         // decided under them too.
         let current = |o: &OrderRecord| {
@@ -122,60 +123,243 @@ impl Program {
         if !self.judge_ends_after_late_upgrade(&mut walked, orders, stint.at, top) {
             return false;
         }
-        let told = course(&standing[kept..]);
+        let told = Told {
+            changes: &standing[kept..],
+            steps: course(&standing[kept..]),
+            period_ends: [self.valid_until(state), state.grace_until],
+            warned_through: state.warned_through,
+        };
         let anew = course(&walked.history[kept..]);
-        let Some(k) = (0..told.len().max(anew.len())).find(|i| told.get(*i) != anew.get(*i)) else {
-            // The same course: only what the latest end was judged on, or a
-            // grace, may differ, and nothing more is told.
-            state.adopt_validity_of(walked);
-            return true;
+        let notices = walked.outbox.take();
+        let telling =
+            match self.tell_the_difference(&told, &anew, notices, &walked, &stint, late_cause) {
+                Ok(telling) => telling,
+                Err(notices) => {
+                    // The same changes: the latest end may still have been
+                    // judged otherwise (a grace leaves no change in the
+                    // history, and a renewal it replaced stays there), which
+                    // the notices from it tell.
+                    let validity = |s: &CustomerState| (s.grace_until, s.renewed_at);
+                    let since = state.judged.as_ref().map(|j| j.at);
+                    let notices = match validity(state) == validity(&walked) {
+                        true => Vec::new(),
+                        false => notices
+                            .into_iter()
+                            .filter(|n| since.is_some_and(|at| n.at() >= at))
+                            .collect(),
+                    };
+                    Telling::new(&told, Vec::new(), notices, &walked.tier, false)
+                }
+            };
+        if state.history.len() + telling.history_entries() > HISTORY_KEPT {
+            // Past the history's limit its oldest entries, the course's
+            // start among them, would go.
+            return false;
+        }
+        telling.tell(state);
+        state.adopt_validity_of(walked);
+        true
+    }
+
+    /// What the walk's new course (`anew`, its `notices`) tells after the
+    /// `told` one; the notices back when the two have the same steps.
+    fn tell_the_difference(
+        &self,
+        told: &Told<'_>,
+        anew: &[Step],
+        mut notices: Vec<Notice>,
+        walked: &CustomerState,
+        stint: &Step,
+        late_cause: &str,
+    ) -> Result<Telling, Vec<Notice>> {
+        let Some(k) =
+            (0..told.steps.len().max(anew.len())).find(|i| told.steps.get(*i) != anew.get(*i))
+        else {
+            return Err(notices);
         };
         // The new course's first step of its own, and the tier it held
         // up to there.
         let first_new = anew.get(k).map(|s| s.at);
         let held_anew = anew.get(k).map_or(&walked.tier, |s| &s.from);
-        let parted = told
-            .get(k)
-            .map_or(first_new, |s| Some(first_new.map_or(s.at, |n| n.min(s.at))));
-        let Some(parted) = parted else {
-            return false;
+        let parted = match (told.steps.get(k), first_new) {
+            (Some(s), Some(n)) => s.at.min(n),
+            (Some(s), None) => s.at,
+            (None, Some(n)) => n,
+            (None, None) => return Err(notices),
         };
+        notices.retain(|n| n.at() >= parted);
+        let set_right = |s: &Step, to: &String| TierChange {
+            from: s.to.clone(),
+            to: to.clone(),
+            at: s.at,
+            cause: late_cause.to_owned(),
+            config_version: Some(self.version()),
+            admin: false,
+        };
+        let mut corrections: Vec<(TierChange, Vec<String>)> = Vec::new();
         // A told step before the new course's first, or at its instant,
         // stays in the history; the first that leaves another tier than
         // the new course held there is set right at its instant (which
-        // also sets aside every told step after it).
-        let correction = told[k..]
+        // also sets aside every told step after it). At the new course's
+        // own first step, the change goes where that step goes, and tells
+        // it.
+        let first_wrong = told.steps[k..]
             .iter()
             .take_while(|s| first_new.is_none_or(|n| s.at <= n))
-            .find(|s| s.to != *held_anew)
-            .map(|s| TierChange {
-                from: s.to.clone(),
-                to: held_anew.clone(),
-                at: s.at,
-                cause: late_cause.to_owned(),
-                config_version: Some(self.version()),
-                admin: false,
-            });
-        let mut notices = walked.outbox.take();
-        notices.retain(|n| n.at() >= parted);
-        if let Some(change) = correction {
-            // A renewal of the tier set right, at its instant, is told by
-            // the change itself (as `rejudge.rs` undoes a move down).
-            let renewal = notices.iter().position(|n| {
-                matches!(&n.kind, NoticeKind::Changed { change: c, .. }
-                    if c.at == change.at && c.from == c.to && c.to == change.to)
-            });
-            let criteria = match renewal.map(|i| notices.remove(i).kind) {
-                Some(NoticeKind::Changed { criteria, .. }) => criteria,
-                _ => Vec::new(),
-            };
+            .find(|s| s.to != *held_anew);
+        if let Some(s) = first_wrong {
+            match anew.get(k).filter(|a| a.at == s.at) {
+                Some(a) => {
+                    let mut criteria = Vec::new();
+                    notices.retain(|n| match &n.kind {
+                        NoticeKind::Changed {
+                            change,
+                            criteria: c,
+                        } if change.at == s.at => {
+                            criteria.clone_from(c);
+                            false
+                        }
+                        _ => true,
+                    });
+                    if s.to != a.to {
+                        corrections.push((set_right(s, &a.to), criteria));
+                    }
+                }
+                None => corrections.push((set_right(s, held_anew), Vec::new())),
+            }
+        }
+        // The new course's changes set aside the told ones after its first
+        // in the history, but a consumer of the feed reads the latest
+        // change told as the tier held: the last told change of tier after
+        // that first step is set right at its own instant too (the new
+        // course's first change, dated before it, sets it aside in the
+        // history).
+        let anew_at = |at: DateTime<Utc>| {
+            anew.iter()
+                .rev()
+                .find(|a| a.at <= at)
+                .map_or(&stint.to, |a| &a.to)
+        };
+        if let Some(s) = first_new.and_then(|n| {
+            told.steps[k..]
+                .iter()
+                .rfind(|s| s.at > n && s.from != s.to)
+                .filter(|s| s.to != *anew_at(s.at))
+        }) {
+            corrections.push((set_right(s, anew_at(s.at)), Vec::new()));
+        }
+        Ok(Telling::new(told, corrections, notices, &walked.tier, true))
+    }
+}
+
+/// The course as told before the walk, after the change of tier it
+/// starts from.
+struct Told<'a> {
+    changes: &'a [TierChange],
+    steps: Vec<Step>,
+    /// The period's end and the grace's, as told.
+    period_ends: [Option<DateTime<Utc>>; 2],
+    warned_through: Option<DateTime<Utc>>,
+}
+
+impl Told<'_> {
+    /// Whether the same change was told already (from, to, instant and
+    /// cause).
+    fn holds(&self, change: &TierChange) -> bool {
+        self.changes.iter().any(|c| {
+            c.at == change.at
+                && c.from == change.from
+                && c.to == change.to
+                && c.cause == change.cause
+        })
+    }
+
+    /// Whether a warning of an end `on`, on day `at`, was told already: a
+    /// warning day passed of a period that ends where a told one did.
+    fn warned(&self, on: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+        self.warned_through.is_some_and(|done| at <= done)
+            && (self.period_ends.contains(&Some(on)) || self.steps.iter().any(|s| s.at == on))
+    }
+}
+
+/// What a walk tells: the told changes it sets right, then its own
+/// notices, a change told already kept in the history only.
+struct Telling {
+    corrections: Vec<(TierChange, Vec<String>)>,
+    notices: Vec<(NoticeKind, bool)>,
+}
+
+impl Telling {
+    /// `silent_repeats`: a change of the new course told already is not
+    /// told again, unless it is the last change of tier and nothing told
+    /// after it names the tier held (a consumer reads the latest).
+    fn new(
+        told: &Told<'_>,
+        corrections: Vec<(TierChange, Vec<String>)>,
+        notices: Vec<Notice>,
+        tier_now: &str,
+        silent_repeats: bool,
+    ) -> Self {
+        let mut notices: Vec<(NoticeKind, bool)> = notices
+            .into_iter()
+            .filter(|n| match &n.kind {
+                NoticeKind::AtRisk { on, at, .. } => !told.warned(*on, *at),
+                NoticeKind::Changed { .. } => true,
+            })
+            .map(|n| {
+                let publish = match &n.kind {
+                    NoticeKind::Changed { change, .. } => !(silent_repeats && told.holds(change)),
+                    NoticeKind::AtRisk { .. } => true,
+                };
+                (n.kind, publish)
+            })
+            .collect();
+        let moves = |kind: &NoticeKind| match kind {
+            NoticeKind::Changed { change, .. } if change.from != change.to => {
+                Some(change.to.clone())
+            }
+            _ => None,
+        };
+        let last_told = notices
+            .iter()
+            .rev()
+            .filter(|(_, publish)| *publish)
+            .find_map(|(kind, _)| moves(kind))
+            .or_else(|| corrections.last().map(|(c, _)| c.to.clone()));
+        if last_told.as_deref().is_some_and(|to| to != tier_now) {
+            if let Some(last) = notices
+                .iter_mut()
+                .rev()
+                .find(|(kind, _)| moves(kind).is_some())
+            {
+                last.1 = true;
+            }
+        }
+        Telling {
+            corrections,
+            notices,
+        }
+    }
+
+    fn history_entries(&self) -> usize {
+        let changes = self
+            .notices
+            .iter()
+            .filter(|(kind, _)| matches!(kind, NoticeKind::Changed { .. }))
+            .count();
+        self.corrections.len() + changes
+    }
+
+    fn tell(self, state: &mut CustomerState) {
+        for (change, criteria) in self.corrections {
             state.record_change(change, criteria);
         }
-        for notice in notices {
-            state.retell(notice.kind);
+        for (kind, publish) in self.notices {
+            match publish {
+                true => state.retell(kind),
+                false => state.keep_told(kind),
+            }
         }
-        state.adopt_validity_of(walked);
-        true
     }
 }
 

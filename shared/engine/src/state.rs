@@ -322,6 +322,15 @@ impl CustomerState {
         self.publish(kind);
     }
 
+    /// A change a walk of the customer's course found that was told
+    /// already: kept in the history, not told again.
+    pub(crate) fn keep_told(&mut self, kind: NoticeKind) {
+        if let NoticeKind::Changed { change, .. } = kind {
+            self.history.push(change);
+            self.trim_history();
+        }
+    }
+
     /// The tier and its validity as a walk of the customer's course left
     /// them (`older_ends.rs`).
     pub(crate) fn adopt_validity_of(&mut self, walked: CustomerState) {

@@ -538,6 +538,19 @@ fn assert_course_as_in_time(p: &Program, [in_time, late]: &[Customer; 2]) {
     assert_eq!(late.s.tier_since, in_time.s.tier_since);
     assert_eq!(p.valid_until(&late.s), p.valid_until(&in_time.s));
     assert_eq!(late.s.grace_until, in_time.s.grace_until);
+    // A consumer of the feed reads the tier held from the last change told,
+    // or from the latest dated (of one instant, the last told).
+    if let Some(last) = late.published.last() {
+        assert_eq!(last.1, late.s.tier, "last told");
+    }
+    let latest = late
+        .published
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, m)| (m.2, *i));
+    if let Some((_, latest)) = latest {
+        assert_eq!(latest.1, late.s.tier, "latest dated");
+    }
 }
 
 /// A late order placed before an older end than the latest judged one: in
@@ -727,6 +740,39 @@ proptest::proptest! {
         }
         assert_course_as_in_time(&p, &customers);
     }
+}
+
+/// As the API's own scenario has it: the end started a grace, the job
+/// moved the customer down at its end, and a late order placed before the
+/// end would have renewed Silver there. The history reads as the renewal;
+/// the feed, whose latest change told was the move down, tells a change
+/// back at that instant (before, the renewal was told after the move, and
+/// a consumer reading the latest change held the customer at Member).
+#[test]
+fn a_late_order_that_renews_before_a_graces_move_down_tells_the_tier_last() {
+    let p = silver_kept_with_grace(
+        json!({"months": 1}),
+        json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": 100}),
+        "oneDown",
+        10,
+        &[],
+    );
+    let mut late = Customer::new(&p);
+    late.order(&p, ("o0", "2024-01-10T00:00:00Z", "1000"));
+    late.order(&p, ("o1", "2024-02-01T00:00:00Z", "10"));
+    p.expire(&mut late.s, at("2024-02-25T00:00:00Z"));
+    late.publish();
+    assert_eq!(late.s.tier, "Member");
+    late.order(&p, ("L", "2024-01-20T00:00:00Z", "150"));
+    assert_eq!(
+        course(&late.s.history),
+        vec![m("Member", "Silver", "2024-01-10T00:00:00Z")]
+    );
+    assert_eq!(p.valid_until(&late.s), Some(at("2024-03-10T00:00:00Z")));
+    assert_eq!(
+        late.published.last(),
+        Some(&m("Member", "Silver", "2024-02-20T00:00:00Z"))
+    );
 }
 
 /// A return of `percent` % of order `id` made at `when`.

@@ -1,0 +1,646 @@
+//! Attacks on the walk of a customer's course after a late order
+//! (`older_ends.rs`), each found by the twenty-third session's review: a
+//! customer whose orders all come in time against one whose order comes
+//! late.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tier_engine::*;
+
+mod common;
+use common::{apply_as_served, at, order};
+
+fn program(config: Value) -> Program {
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+type Move = (String, String, DateTime<Utc>);
+
+/// From, to, instant and cause of a change told.
+type ToldChange = (String, String, DateTime<Utc>, String);
+
+#[derive(Clone)]
+struct Customer {
+    s: CustomerState,
+    records: Vec<OrderRecord>,
+    notices: Vec<Notice>,
+    most_notices: usize,
+}
+
+impl Customer {
+    fn new(p: &Program) -> Self {
+        Customer {
+            s: CustomerState::new(p, at("2024-01-01T00:00:00Z")),
+            records: Vec::new(),
+            notices: Vec::new(),
+            most_notices: 0,
+        }
+    }
+    fn order(&mut self, p: &Program, (id, when, amount): (&str, &str, &str)) -> AppliedOrder {
+        let applied = apply_as_served(p, &mut self.s, &self.records, &order(id, at(when), amount));
+        self.records.push(applied.record.clone());
+        self.publish();
+        applied
+    }
+    fn job(&mut self, p: &Program, when: &str) {
+        p.expire(&mut self.s, at(when));
+        self.publish();
+    }
+    fn publish(&mut self) {
+        let n = self.s.outbox.take();
+        self.most_notices = self.most_notices.max(n.len());
+        self.notices.extend(n);
+    }
+    /// Tier changes published (from != to), in order.
+    fn published(&self) -> Vec<Move> {
+        self.notices
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NoticeKind::Changed { change, .. } if change.from != change.to => {
+                    Some((change.from.clone(), change.to.clone(), change.at))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+    /// Every change published (renewals too).
+    fn changes(&self) -> Vec<TierChange> {
+        self.notices
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NoticeKind::Changed { change, .. } => Some(change.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    /// (tier, on, at) of each warning published.
+    fn warned(&self) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+        self.notices
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NoticeKind::AtRisk { tier, on, at, .. } => Some((tier.clone(), *on, *at)),
+                _ => None,
+            })
+            .collect()
+    }
+    fn moves(&self) -> Vec<Move> {
+        self.s
+            .history
+            .iter()
+            .filter(|c| c.from != c.to)
+            .map(|c| (c.from.clone(), c.to.clone(), c.at))
+            .collect()
+    }
+    fn seqs_ok(&self) -> bool {
+        self.notices
+            .iter()
+            .enumerate()
+            .all(|(i, n)| n.seq == i as u64 + 1)
+    }
+}
+
+/// The course a history tells (as tests/late_ends.rs reads it).
+fn course(history: &[TierChange]) -> Vec<Move> {
+    let mut standing: Vec<&TierChange> = Vec::new();
+    for c in history {
+        while standing.last().is_some_and(|kept| kept.at > c.at) {
+            standing.pop();
+        }
+        standing.push(c);
+    }
+    let mut moves: Vec<Move> = Vec::new();
+    for c in standing {
+        match moves.last_mut() {
+            Some(last) if last.2 == c.at => last.1.clone_from(&c.to),
+            _ => moves.push((c.from.clone(), c.to.clone(), c.at)),
+        }
+    }
+    moves.retain(|(from, to, _)| from != to);
+    moves
+}
+
+fn twins(p: &Program, base: &[(&str, &str, &str)], late: (&str, &str, &str)) -> [Customer; 2] {
+    let mut in_time = Customer::new(p);
+    let mut all = base.to_vec();
+    all.push(late);
+    all.sort_by_key(|o| o.1);
+    for o in all {
+        in_time.order(p, o);
+    }
+    let mut late_one = Customer::new(p);
+    for o in base {
+        late_one.order(p, *o);
+    }
+    late_one.order(p, late);
+    [in_time, late_one]
+}
+
+fn dump(label: &str, c: &Customer) {
+    eprintln!(
+        "== {label}: tier {} since {} renewed {:?} grace {:?}",
+        c.s.tier, c.s.tier_since, c.s.renewed_at, c.s.grace_until
+    );
+    for n in &c.notices {
+        match &n.kind {
+            NoticeKind::Changed { change, .. } => eprintln!(
+                "  #{} change {}->{} at {} ({})",
+                n.seq, change.from, change.to, change.at, change.cause
+            ),
+            NoticeKind::AtRisk {
+                tier,
+                on,
+                at,
+                grace,
+                ..
+            } => eprintln!("  #{} warn {tier} on {on} at {at} grace={grace}", n.seq),
+        }
+    }
+    eprintln!("  history:");
+    for h in &c.s.history {
+        eprintln!("    {}->{} at {} ({})", h.from, h.to, h.at, h.cause);
+    }
+}
+
+fn m(from: &str, to: &str, when: &str) -> Move {
+    (from.into(), to.into(), at(when))
+}
+
+/// Member, then Silver from $1,000 lifetime, kept by `keep` over a
+/// `window` tracker, with `validity`, `warn` days, `grace` days, `on_fail`.
+fn silver(
+    window: Value,
+    keep: u32,
+    validity: Value,
+    warn: &[u32],
+    grace: u32,
+    on_fail: &str,
+    more: &[Value],
+) -> Program {
+    let mut tiers = vec![
+        json!({"name": "Member", "earnRate": "1"}),
+        json!({"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+            {"id": "U", "kind": "lifetimePurchases", "min": 1000}],
+            "condition": "all", "upgradeType": "lazy"},
+         "retention": {"validity": validity,
+            "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}],
+            "condition": "all", "onFail": on_fail, "graceDays": grace,
+            "warnDaysBefore": warn}}),
+    ];
+    tiers.extend(more.iter().cloned());
+    program(json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": window}],
+        "tiers": tiers
+    }))
+}
+
+/// Validity from the join: the end after the lift the told course made is
+/// the end the new course renews to, so the warning day before it is the
+/// same warning, already published before the late order came.
+#[test]
+fn a_warning_told_before_the_late_order_is_not_told_again() {
+    let p = silver(
+        json!({"days": 14}),
+        100,
+        json!({"months": 1, "from": "programJoin"}),
+        &[7],
+        0,
+        "oneDown",
+        &[],
+    );
+    let customers = twins(
+        &p,
+        &[
+            ("o0", "2024-01-10T00:00:00Z", "1000"),
+            ("o2", "2024-02-15T00:00:00Z", "10"),
+            ("o3", "2024-02-25T00:00:00Z", "10"),
+        ],
+        ("L", "2024-01-20T00:00:00Z", "150"),
+    );
+    dump("in time", &customers[0]);
+    dump("late", &customers[1]);
+    let [in_time, late] = &customers;
+    assert_eq!(course(&late.s.history), course(&in_time.s.history));
+    let feb23 = at("2024-02-23T00:00:00Z");
+    let told = |c: &Customer| c.warned().iter().filter(|w| w.2 == feb23).count();
+    assert_eq!(told(in_time), 1);
+    assert_eq!(
+        told(late),
+        1,
+        "the warning of 23 February (on 1 March) told once"
+    );
+}
+
+/// Two late orders one after the other, each before an end judged: the
+/// second walk starts from the first's correction (a change of tier
+/// dated at the end it set right) and takes its instant as the tier's
+/// start.
+#[test]
+fn a_second_late_order_keeps_the_tiers_start() {
+    second_late_order("programJoin");
+}
+
+#[test]
+fn a_second_late_order_keeps_the_tiers_start_from_tier_start() {
+    second_late_order("tierStart");
+}
+
+fn second_late_order(from: &str) {
+    {
+        let p = silver(
+            json!({"days": 14}),
+            100,
+            json!({"months": 1, "from": from}),
+            &[],
+            0,
+            "oneDown",
+            &[],
+        );
+        let base = [
+            ("o0", "2024-01-10T00:00:00Z", "1000"),
+            ("o2", "2024-02-15T00:00:00Z", "10"),
+            ("o3", "2024-03-20T00:00:00Z", "10"),
+        ];
+        // Before the first end (1 February, or 10 February from the tier's
+        // start) and before the second (1 March, or 10 March).
+        let (l1, l2) = match from {
+            "programJoin" => (
+                ("L1", "2024-01-25T00:00:00Z", "150"),
+                ("L2", "2024-02-28T00:00:00Z", "150"),
+            ),
+            _ => (
+                ("L1", "2024-02-01T00:00:00Z", "150"),
+                ("L2", "2024-03-05T00:00:00Z", "150"),
+            ),
+        };
+        let mut in_time = Customer::new(&p);
+        let mut all = base.to_vec();
+        all.extend([l1, l2]);
+        all.sort_by_key(|o| o.1);
+        for o in all {
+            in_time.order(&p, o);
+        }
+        let mut late = Customer::new(&p);
+        for o in base {
+            late.order(&p, o);
+        }
+        late.order(&p, l1);
+        late.order(&p, l2);
+        dump(&format!("{from} in time"), &in_time);
+        dump(&format!("{from} late"), &late);
+        assert_eq!(
+            course(&late.s.history),
+            course(&in_time.s.history),
+            "{from}"
+        );
+        assert_eq!(late.s.tier, in_time.s.tier, "{from}");
+        assert_eq!(
+            late.s.tier_since, in_time.s.tier_since,
+            "{from}: Silver since 10 January"
+        );
+        assert_eq!(p.valid_until(&late.s), p.valid_until(&in_time.s), "{from}");
+    }
+}
+
+/// Gold, kept a month by $800 over 14 days, lands where the customer
+/// qualifies when it fails; Silver by $300 over 14 days.
+fn gold_qualified() -> Program {
+    program(json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"days": 14}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "S", "kind": "tracker", "tracker": "spend", "min": 300}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "G", "kind": "tracker", "tracker": "spend", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 800}],
+                "condition": "all", "onFail": "qualified"}}
+        ]
+    }))
+}
+
+/// A late order that changes where a failed end lands (Silver, not
+/// Member): the correction tells a move back up to Gold, a tier the new
+/// course never holds after that end, then Gold -> Silver.
+#[test]
+fn a_late_order_that_changes_the_landing_tells_no_tier_never_held() {
+    let p = gold_qualified();
+    let base = [
+        ("o0", "2024-01-10T00:00:00Z", "1000"),
+        ("o2", "2024-03-01T00:00:00Z", "10"),
+    ];
+    let mut late = Customer::new(&p);
+    for o in base {
+        late.order(&p, o);
+    }
+    let before = late.notices.len();
+    let mut in_time = Customer::new(&p);
+    let mut all = base.to_vec();
+    all.push(("L", "2024-02-01T00:00:00Z", "350"));
+    all.sort_by_key(|o| o.1);
+    for o in all {
+        in_time.order(&p, o);
+    }
+    late.order(&p, ("L", "2024-02-01T00:00:00Z", "350"));
+    dump("in time", &in_time);
+    dump("late", &late);
+    assert_eq!(course(&late.s.history), course(&in_time.s.history));
+    let told: Vec<Move> = late.notices[before..]
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NoticeKind::Changed { change, .. } => {
+                Some((change.from.clone(), change.to.clone(), change.at))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, vec![m("Member", "Silver", "2024-02-10T00:00:00Z")]);
+}
+
+/// The walk after L1 tells again the move down on 1 March and the lift on
+/// 20 March, each told already as the same change (same from, to, instant
+/// and cause) before the late order came.
+#[test]
+fn a_change_the_new_course_shares_with_the_told_one_is_not_published_twice() {
+    let p = silver(
+        json!({"days": 14}),
+        100,
+        json!({"months": 1, "from": "programJoin"}),
+        &[],
+        0,
+        "oneDown",
+        &[],
+    );
+    let [_, late] = twins(
+        &p,
+        &[
+            ("o0", "2024-01-10T00:00:00Z", "1000"),
+            ("o2", "2024-02-15T00:00:00Z", "10"),
+            ("o3", "2024-03-20T00:00:00Z", "10"),
+        ],
+        ("L1", "2024-01-25T00:00:00Z", "150"),
+    );
+    dump("late", &late);
+    let changes: Vec<_> = late
+        .changes()
+        .into_iter()
+        .map(|c| (c.from, c.to, c.at, c.cause))
+        .collect();
+    let mut twice: Vec<_> = changes
+        .iter()
+        .filter(|c| changes.iter().filter(|d| d == c).count() > 1)
+        .cloned()
+        .collect();
+    twice.dedup();
+    assert_eq!(twice, vec![], "published twice");
+}
+
+/// Monthly orders of $150 on the 25th keep Silver (20-day window, $100,
+/// a month from the join on 1 January) for `months` months, but the one
+/// of 25 January is missing, and `extra` orders of $1 come each month.
+/// The late order of 20 January renews the end of 1 February.
+fn monthly_customer(
+    p: &Program,
+    months: u32,
+    extra: u32,
+    late: bool,
+) -> (Customer, std::time::Duration) {
+    let mut c = Customer::new(p);
+    c.order(p, ("o0", "2024-01-10T00:00:00Z", "1000"));
+    let start = at("2024-01-25T00:00:00Z");
+    let mut texts = Vec::new();
+    for i in 1..months {
+        let month = start.checked_add_months(chrono::Months::new(i)).unwrap();
+        for k in 0..extra {
+            let when =
+                month - chrono::Duration::days(20) + chrono::Duration::minutes(i64::from(k) * 7);
+            texts.push((format!("x{i}-{k}"), when.to_rfc3339(), "1"));
+        }
+        texts.push((format!("m{i}"), month.to_rfc3339(), "150"));
+    }
+    for (id, when, amount) in &texts {
+        c.order(p, (id, when, amount));
+    }
+    let t = std::time::Instant::now();
+    if late {
+        c.order(p, ("L", "2024-01-20T00:00:00Z", "150"));
+    }
+    (c, t.elapsed())
+}
+
+fn in_time_of(p: &Program, late: &Customer) -> Customer {
+    let mut in_time = Customer::new(p);
+    let mut all: Vec<(String, String, String)> = late
+        .records
+        .iter()
+        .map(|r| {
+            (
+                r.order_id.clone(),
+                r.placed_at.to_rfc3339(),
+                r.amount.to_string(),
+            )
+        })
+        .collect();
+    all.sort_by_key(|o| at(&o.1));
+    for (a, b, c) in &all {
+        in_time.order(p, (a, b, c));
+    }
+    in_time
+}
+
+/// Past one decision's notices the walk gives up whole: the notices of the
+/// late order's decision stay within the bound, every change published is
+/// in the history, seqs have no gap.
+#[test]
+fn a_walk_past_the_notice_bound_gives_up_whole() {
+    let join = json!({"months": 1, "from": "programJoin"});
+    let p = silver(json!({"days": 20}), 100, join, &[10], 0, "oneDown", &[]);
+    let (late, took) = monthly_customer(&p, 60, 0, true);
+    eprintln!(
+        "late order took {took:?}, most notices {}",
+        late.most_notices
+    );
+    assert!(late.most_notices <= MAX_NOTICES_PER_DECISION);
+    assert!(late.seqs_ok());
+    assert_eq!(late.published(), late.moves());
+    let in_time = in_time_of(&p, &late);
+    eprintln!("in time course {:?}", course(&in_time.s.history));
+    eprintln!("late course {:?}", course(&late.s.history));
+}
+
+/// Fifty-five monthly ends after the one the late order renews: the walk
+/// would tell the change set right and retell the 53 renewals after it,
+/// and the history would pass its 100 entries and lose its oldest, the
+/// customer's upgrade of 10 January among them (the course then read as a
+/// move up on 1 February). The walk declines whole instead: the history
+/// keeps its start and stays within its limit, as before the walk was
+/// made (README "Older ends": a limit).
+#[test]
+fn a_walk_that_would_pass_the_historys_limit_declines_whole() {
+    let join = json!({"months": 1, "from": "programJoin"});
+    let p = silver(json!({"days": 20}), 100, join, &[], 0, "oneDown", &[]);
+    let (before, _) = monthly_customer(&p, 55, 0, false);
+    let (late, _) = monthly_customer(&p, 55, 0, true);
+    assert!(late.s.history.len() <= tier_engine::state::HISTORY_KEPT);
+    assert_eq!(
+        course(&late.s.history).first(),
+        Some(&m("Member", "Silver", "2024-01-10T00:00:00Z"))
+    );
+    assert_eq!(course(&late.s.history), course(&before.s.history));
+    assert!(late.seqs_ok());
+}
+
+/// `spend`: the tracker's window, sum (0) or max, and the sum or maximum
+/// that keeps Silver (Gold: twice it).
+fn three_tiers(
+    (window, kind, keep): (Value, usize, u32),
+    validity: Value,
+    grace: u32,
+    on_fail: &str,
+    up: &str,
+    warn: &[u32],
+) -> Program {
+    let (measure_agg, crit) = match kind {
+        0 => (
+            "sum",
+            json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
+        ),
+        _ => (
+            "max",
+            json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
+        ),
+    };
+    let ret = |k: Value| {
+        json!({"validity": validity, "criteria": [k], "condition": "all",
+        "onFail": on_fail, "graceDays": grace, "warnDaysBefore": warn})
+    };
+    program(json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": window, "aggregate": measure_agg}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 1000}],
+                "condition": "all", "upgradeType": up},
+             "retention": ret(crit.clone())},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "singleOrder", "min": 1200}],
+                "condition": "all", "upgradeType": up},
+             "retention": ret(json!({"id": "K2", "kind": "tracker", "tracker": "spend", "min": keep * 2}))}
+        ]
+    }))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        max_global_rejects: 1_000_000,
+        ..proptest::prelude::ProptestConfig::with_cases(1000)
+    })]
+    #[test]
+    fn wider_shapes(
+        days in proptest::collection::vec(1u32..300, 1..9),
+        amounts in proptest::collection::vec(1u32..1500, 9),
+        late_days in proptest::collection::vec(1u32..250, 1..3),
+        late_amounts in proptest::collection::vec(1u32..300, 2),
+        window in 0usize..3,
+        kind in 0usize..2,
+        keep in 20u32..200,
+        on_fail in 0usize..3,
+        grace in 0usize..3,
+        from in 0usize..3,
+        up in 0usize..3,
+        warn in 0usize..2,
+        job_day in proptest::option::of(1u32..320),
+    ) {
+        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
+        let on_fail = ["oneDown", "base", "qualified"][on_fail];
+        let grace_days = [0, 10, 40][grace];
+        let validity = [
+            json!({"months": 1, "from": "tierStart"}),
+            json!({"months": 1, "from": "programJoin"}),
+            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
+        ][from].clone();
+        let up = ["lazy", "eager", "dynamic"][up];
+        let warn: &[u32] = [&[][..], &[7][..]][warn];
+        let p = three_tiers((window, kind, keep), validity, grace_days, on_fail, up, warn);
+        let start = at("2024-01-01T00:00:00Z");
+        let when = |day: u32, hour: usize| {
+            (start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64)).to_rfc3339()
+        };
+        let mut base: Vec<(String, String, String)> = vec![("first".into(), when(0, 1), "1000".into())];
+        base.extend(days.iter().enumerate().map(|(i, day)| (format!("o{i}"), when(*day, i), amounts[i].to_string())));
+        base.sort_by_key(|o| at(&o.1));
+        let lates: Vec<(String, String, String)> = late_days.iter().enumerate()
+            .map(|(i, d)| (format!("L{i}"), when(*d, 12 + i), late_amounts[i].to_string())).collect();
+        let last = base.iter().map(|o| at(&o.1)).max().unwrap();
+        proptest::prop_assume!(lates.iter().all(|l| at(&l.1) < last));
+        let job = job_day.map(|d| start + chrono::Duration::days(i64::from(d)));
+        // In time: every order in order, the job at its day.
+        let mut in_time = Customer::new(&p);
+        let mut all: Vec<(String, String, String)> = base.iter().chain(&lates).cloned().collect();
+        all.sort_by_key(|o| at(&o.1));
+        let mut job_done = false;
+        for (a, b, c) in &all {
+            if let Some(j) = job { if !job_done && at(b) > j { in_time.job(&p, &j.to_rfc3339()); job_done = true; } }
+            in_time.order(&p, (a, b, c));
+        }
+        let mut late = Customer::new(&p);
+        let mut job_done = false;
+        for (a, b, c) in &base {
+            if let Some(j) = job { if !job_done && at(b) > j { late.job(&p, &j.to_rfc3339()); job_done = true; } }
+            late.order(&p, (a, b, c));
+        }
+        for (a, b, c) in &lates {
+            late.order(&p, (a, b, c));
+        }
+        for c in [&in_time, &late] {
+            for l in &lates {
+                let r = c.records.iter().find(|r| r.order_id == l.0).unwrap();
+                let upgraded = c.s.history.iter().any(|h| h.cause == format!("order {}", l.0));
+                proptest::prop_assume!(r.tier_before == r.tier_after && !upgraded);
+            }
+        }
+        proptest::prop_assert!(late.seqs_ok());
+        proptest::prop_assert!(late.most_notices <= MAX_NOTICES_PER_DECISION);
+        proptest::prop_assert_eq!(course(&late.s.history), course(&in_time.s.history));
+        proptest::prop_assert_eq!(&late.s.tier, &in_time.s.tier);
+        proptest::prop_assert_eq!(p.valid_until(&late.s), p.valid_until(&in_time.s));
+        proptest::prop_assert_eq!(late.s.grace_until, in_time.s.grace_until);
+        proptest::prop_assert_eq!(late.s.tier_since, in_time.s.tier_since);
+        // A change is told again only when a change told after it named
+        // another tier (a consumer reads the latest as the tier held). The
+        // last change of tier told names the tier held.
+        // A renewal, after a grace told since (the end judged otherwise).
+        let told: Vec<Option<ToldChange>> = late
+            .notices
+            .iter()
+            .map(|n| match &n.kind {
+                NoticeKind::Changed { change, .. } => {
+                    Some((change.from.clone(), change.to.clone(), change.at, change.cause.clone()))
+                }
+                NoticeKind::AtRisk { .. } => None,
+            })
+            .collect();
+        for (i, c) in told.iter().enumerate() {
+            let Some(c) = c else { continue };
+            if let Some(j) = told[..i].iter().rposition(|d| d.as_ref() == Some(c)) {
+                let between = &late.notices[j + 1..i];
+                let named_another = between.iter().any(|n| matches!(&n.kind,
+                    NoticeKind::Changed { change, .. } if change.from != change.to && change.to != c.1));
+                let grace_since = c.0 == c.1
+                    && between.iter().any(|n| matches!(&n.kind, NoticeKind::AtRisk { grace: true, .. }));
+                // Or a change dated before it, told since, set it aside.
+                let set_aside = between.iter().any(|n| matches!(&n.kind,
+                    NoticeKind::Changed { change, .. } if change.at < c.2));
+                proptest::prop_assert!(named_another || grace_since || set_aside, "told again: {:?}", c);
+            }
+        }
+        if let Some(last) = late.published().last() {
+            proptest::prop_assert_eq!(&last.1, &late.s.tier);
+        }
+    }
+}
