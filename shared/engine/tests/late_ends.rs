@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
+mod standing;
 use common::{apply_as_served, at, give_back_among, order};
+use standing::{course, twins, Fed, Move};
 
 /// Member, then Silver from $1,000 spent, kept a month at a time from when
 /// it was reached by `keep` spent over the `window` tracker (`onFail`), and
@@ -66,8 +68,6 @@ fn silver_kept_warning(
     });
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
 }
-
-type Move = (String, String, DateTime<Utc>);
 
 struct Customer {
     s: CustomerState,
@@ -131,21 +131,14 @@ impl Customer {
     }
 }
 
-/// The in-time customer and the late one, after `late` came last.
-fn twins(p: &Program, base: &[(&str, &str, &str)], late: (&str, &str, &str)) -> [Customer; 2] {
-    let mut in_time = Customer::new(p);
-    let mut all = base.to_vec();
-    all.push(late);
-    all.sort_by_key(|o| o.1);
-    for o in all {
-        in_time.order(p, o);
+impl Fed for Customer {
+    fn fresh(p: &Program) -> Self {
+        Customer::new(p)
     }
-    let mut late_one = Customer::new(p);
-    for o in base {
-        late_one.order(p, *o);
+
+    fn feed(&mut self, p: &Program, order: (&str, &str, &str)) {
+        self.order(p, order);
     }
-    late_one.order(p, late);
-    [in_time, late_one]
 }
 
 /// The late customer moved, and published, as the in-time one did, and
@@ -167,7 +160,7 @@ fn m(from: &str, to: &str, when: &str) -> Move {
 #[test]
 fn each_move_down_is_followed_by_the_lift_after_it_and_that_tiers_own_end() {
     let p = silver_kept_monthly(json!({"months": 1}), 100, "oneDown", &[]);
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o1", "2024-01-10T00:00:00Z", "10"),
@@ -204,7 +197,7 @@ fn an_order_in_a_grace_the_late_upgrade_brought_renews_the_tier() {
         10,
         &[],
     );
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o1", "2024-01-10T00:00:00Z", "10"),
@@ -253,7 +246,7 @@ fn a_period_restored_from_its_end_warns_on_the_days_before_the_graces_end() {
         monthly,
         &[],
     );
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o1", "2024-01-01T00:00:00Z", "1000"),
@@ -283,7 +276,7 @@ fn a_period_restored_from_its_end_warns_on_the_days_before_the_graces_end() {
 #[test]
 fn an_end_judged_after_the_fact_reads_the_days_the_state_had_dropped() {
     let p = silver_kept_monthly(json!({"days": 30}), 100, "base", &[]);
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o1", "2024-01-01T00:00:00Z", "10"),
@@ -308,7 +301,7 @@ fn an_end_judged_after_the_fact_reads_the_days_the_state_had_dropped() {
 #[test]
 fn an_end_between_two_dated_upgrades_comes_before_the_second() {
     let p = silver_kept_monthly(json!({"months": 1}), 50, "base", &[gold()]);
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o0", "2024-01-01T00:00:00Z", "100"),
@@ -345,7 +338,7 @@ fn without_the_orders_the_ends_are_judged_on_the_figures_as_they_stand() {
                 "condition": "all", "onFail": "base"}}]
     });
     let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o1", "2024-01-25T00:00:00Z", "150"),
@@ -404,7 +397,7 @@ fn lifts_past_one_decisions_notices_wait_with_the_ends_after_them() {
         .iter()
         .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
         .collect();
-    let [_, late] = twins(&p, &base, ("L", "2024-01-01T12:00:00Z", "800"));
+    let [_, late]: [Customer; 2] = twins(&p, &base, ("L", "2024-01-01T12:00:00Z", "800"));
     assert!(
         late.most_notices <= MAX_NOTICES_PER_DECISION,
         "{} notices in one decision",
@@ -450,7 +443,7 @@ fn a_lift_after_many_orders_that_lift_nobody_still_comes() {
         .iter()
         .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
         .collect();
-    let customers = twins(&p, &base, ("L", "2024-01-15T00:00:00Z", "1000"));
+    let customers: [Customer; 2] = twins(&p, &base, ("L", "2024-01-15T00:00:00Z", "1000"));
     assert_eq!(
         customers[0].moves(),
         vec![
@@ -485,7 +478,7 @@ fn the_new_tiers_warnings_come_though_the_tier_before_warned_later() {
                 "condition": "all", "onFail": "base", "warnDaysBefore": [7, 25]}}]
     });
     let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o0", "2024-01-01T00:00:00Z", "300"),
@@ -505,29 +498,6 @@ fn the_new_tiers_warnings_come_though_the_tier_before_warned_later() {
     };
     assert_eq!(warned_since(late), warned_since(in_time));
     assert_as_in_time(&p, &customers);
-}
-
-/// The course a history tells, read as the engine reads it: an entry
-/// dated before the one listed before it replaces what came after its
-/// instant, and the changes of one instant are one move (none when they
-/// end on the tier they started from).
-fn course(history: &[TierChange]) -> Vec<Move> {
-    let mut standing: Vec<&TierChange> = Vec::new();
-    for c in history {
-        while standing.last().is_some_and(|kept| kept.at > c.at) {
-            standing.pop();
-        }
-        standing.push(c);
-    }
-    let mut moves: Vec<Move> = Vec::new();
-    for c in standing {
-        match moves.last_mut() {
-            Some(last) if last.2 == c.at => last.1.clone_from(&c.to),
-            _ => moves.push((c.from.clone(), c.to.clone(), c.at)),
-        }
-    }
-    moves.retain(|(from, to, _)| from != to);
-    moves
 }
 
 /// The late customer, whose late event came before an older end than the
@@ -560,7 +530,7 @@ fn assert_course_as_in_time(p: &Program, [in_time, late]: &[Customer; 2]) {
 #[test]
 fn a_late_order_before_an_older_end_renews_it_and_the_ends_after_follow() {
     let p = silver_kept_monthly(json!({"months": 1}), 100, "oneDown", &[]);
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o0", "2024-01-10T00:00:00Z", "1000"),
@@ -576,6 +546,50 @@ fn a_late_order_before_an_older_end_renews_it_and_the_ends_after_follow() {
     );
     assert_eq!(customers[1].s.tier_since, at("2024-01-10T00:00:00Z"));
     assert_course_as_in_time(&p, &customers);
+}
+
+/// A Silver program drawn by a property: the tracker's window (30 days,
+/// a month, three months), the criterion that keeps Silver (spend of
+/// `keep` over the window, lifetime purchases of $1,000 and `keep`, or one
+/// order of `keep`), `onFail`, the grace (none, 10 or 40 days), the
+/// warnings (none, 7, or 20 and 3 days before) and the validity (a month
+/// from the tier's start, from the join, or on the first 1 January a month
+/// or more after the start), each by its index.
+struct Shape {
+    window: usize,
+    kind: usize,
+    keep: u32,
+    on_fail: usize,
+    grace: usize,
+    warn: usize,
+    from: usize,
+}
+
+impl Shape {
+    fn program(&self, more: &[Value]) -> Program {
+        let window = [
+            json!({"days": 30}),
+            json!({"months": 1}),
+            json!({"months": 3}),
+        ][self.window]
+            .clone();
+        let keep = self.keep;
+        let criterion = match self.kind {
+            0 => json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
+            1 => json!({"id": "K", "kind": "lifetimePurchases", "min": 1000 + keep}),
+            _ => json!({"id": "K", "kind": "singleOrder", "min": keep}),
+        };
+        let on_fail = ["oneDown", "base", "qualified"][self.on_fail];
+        let grace_days = [0, 10, 40][self.grace];
+        let warn: &[u32] = [&[][..], &[7][..], &[20, 3][..]][self.warn];
+        let validity = [
+            json!({"months": 1, "from": "tierStart"}),
+            json!({"months": 1, "from": "programJoin"}),
+            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
+        ][self.from]
+            .clone();
+        silver_kept_warning(window, criterion, on_fail, grace_days, warn, validity, more)
+    }
 }
 
 fn gold() -> Value {
@@ -606,31 +620,11 @@ proptest::proptest! {
         from in 0usize..3,
         with_gold in proptest::bool::ANY,
     ) {
-        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
-        let on_fail = ["oneDown", "base", "qualified"][on_fail];
         // Lazy: a `dynamic` order crossing two tiers in time tells each, a
         // lift after a move down one change to the tier it reaches (README).
         let more: Vec<Value> = with_gold.then(gold).into_iter().collect();
-        // Kept by spend over the window, by lifetime purchases (the late
-        // order and a little more), or by one order of `keep`.
-        let criterion = match kind {
-            0 => json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
-            1 => json!({"id": "K", "kind": "lifetimePurchases", "min": 1000 + keep}),
-            _ => json!({"id": "K", "kind": "singleOrder", "min": keep}),
-        };
-        // No grace, one shorter than the period, one longer.
-        let grace_days = [0, 10, 40][grace];
-        let warn: &[u32] = [&[][..], &[7][..], &[20, 3][..]][warn];
-        // A month from the tier's start, from the join (the customer's
-        // first order), or on the first 1 January a month or more after
-        // the start.
-        let validity = [
-            json!({"months": 1, "from": "tierStart"}),
-            json!({"months": 1, "from": "programJoin"}),
-            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
-        ][from]
-            .clone();
-        let p = silver_kept_warning(window, criterion, on_fail, grace_days, warn, validity, &more);
+        let shape = Shape { window, kind, keep, on_fail, grace, warn, from };
+        let p = shape.program(&more);
         let start = at("2024-01-01T00:00:00Z");
         // Each order at an instant of its own (two at one instant are
         // told apart by arrival, which the twins do not share).
@@ -648,7 +642,7 @@ proptest::proptest! {
         proptest::prop_assume!(days.iter().any(|d| *d > late_day));
         let base: Vec<(&str, &str, &str)> =
             base.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
-        let customers = twins(&p, &base, ("L", &late_at, "1000"));
+        let customers: [Customer; 2] = twins(&p, &base, ("L", &late_at, "1000"));
         assert_as_in_time(&p, &customers);
         // A warning the in-time customer had between two of the late
         // order's dated upgrades is not told: after the upgrade that passed
@@ -694,23 +688,10 @@ proptest::proptest! {
         grace in 0usize..3,
         from in 0usize..3,
     ) {
-        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
-        let on_fail = ["oneDown", "base", "qualified"][on_fail];
-        let criterion = match kind {
-            0 => json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
-            1 => json!({"id": "K", "kind": "lifetimePurchases", "min": 1000 + keep}),
-            _ => json!({"id": "K", "kind": "singleOrder", "min": keep}),
-        };
         // No tier above: a late order that lets a later one reach it is
         // dated by `late_upgrade.rs`, not walked (README "Late events").
-        let grace_days = [0, 10, 40][grace];
-        let validity = [
-            json!({"months": 1, "from": "tierStart"}),
-            json!({"months": 1, "from": "programJoin"}),
-            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
-        ][from]
-            .clone();
-        let p = silver_kept_warning(window, criterion, on_fail, grace_days, &[], validity, &[]);
+        let shape = Shape { window, kind, keep, on_fail, grace, warn: 0, from };
+        let p = shape.program(&[]);
         let start = at("2024-01-01T00:00:00Z");
         let when = |day: u32, hour: usize| {
             (start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64))
@@ -729,7 +710,7 @@ proptest::proptest! {
         let base: Vec<(&str, &str, &str)> =
             base.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
         let amount = late_amount.to_string();
-        let customers = twins(&p, &base, ("L", &late_at, &amount));
+        let customers: [Customer; 2] = twins(&p, &base, ("L", &late_at, &amount));
         // An order that upgraded in time, or upgrades on the figures as
         // they stand when it comes, is a late upgrade, which
         // `late_upgrade.rs` dates (README "Late events": not walked).
@@ -849,21 +830,10 @@ proptest::proptest! {
         grace in 0usize..3,
         from in 0usize..3,
     ) {
-        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
-        let on_fail = ["oneDown", "base", "qualified"][on_fail];
-        let criterion = match kind {
-            0 => json!({"id": "K", "kind": "tracker", "tracker": "spend", "min": keep}),
-            1 => json!({"id": "K", "kind": "lifetimePurchases", "min": 1000 + keep}),
-            _ => json!({"id": "K", "kind": "singleOrder", "min": keep}),
-        };
-        let grace_days = [0, 10, 40][grace];
-        let validity = [
-            json!({"months": 1, "from": "tierStart"}),
-            json!({"months": 1, "from": "programJoin"}),
-            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
-        ][from]
-            .clone();
-        let p = silver_kept_warning(window, criterion, on_fail, grace_days, &[], validity, &[]);
+        // No tier above: a late order that lets a later one reach it is
+        // dated by `late_upgrade.rs`, not walked (README "Late events").
+        let shape = Shape { window, kind, keep, on_fail, grace, warn: 0, from };
+        let p = shape.program(&[]);
         let start = at("2024-01-01T00:00:00Z");
         let when = |day: u32, hour: usize| {
             start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64)

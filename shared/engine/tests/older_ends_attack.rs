@@ -8,13 +8,13 @@ use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
+mod standing;
 use common::{apply_as_served, at, order};
+use standing::{course, twins, Fed, Move};
 
 fn program(config: Value) -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
 }
-
-type Move = (String, String, DateTime<Utc>);
 
 /// From, to, instant and cause of a change told.
 type ToldChange = (String, String, DateTime<Utc>, String);
@@ -99,40 +99,14 @@ impl Customer {
     }
 }
 
-/// The course a history tells (as tests/late_ends.rs reads it).
-fn course(history: &[TierChange]) -> Vec<Move> {
-    let mut standing: Vec<&TierChange> = Vec::new();
-    for c in history {
-        while standing.last().is_some_and(|kept| kept.at > c.at) {
-            standing.pop();
-        }
-        standing.push(c);
+impl Fed for Customer {
+    fn fresh(p: &Program) -> Self {
+        Customer::new(p)
     }
-    let mut moves: Vec<Move> = Vec::new();
-    for c in standing {
-        match moves.last_mut() {
-            Some(last) if last.2 == c.at => last.1.clone_from(&c.to),
-            _ => moves.push((c.from.clone(), c.to.clone(), c.at)),
-        }
-    }
-    moves.retain(|(from, to, _)| from != to);
-    moves
-}
 
-fn twins(p: &Program, base: &[(&str, &str, &str)], late: (&str, &str, &str)) -> [Customer; 2] {
-    let mut in_time = Customer::new(p);
-    let mut all = base.to_vec();
-    all.push(late);
-    all.sort_by_key(|o| o.1);
-    for o in all {
-        in_time.order(p, o);
+    fn feed(&mut self, p: &Program, order: (&str, &str, &str)) {
+        self.order(p, order);
     }
-    let mut late_one = Customer::new(p);
-    for o in base {
-        late_one.order(p, *o);
-    }
-    late_one.order(p, late);
-    [in_time, late_one]
 }
 
 fn dump(label: &str, c: &Customer) {
@@ -208,7 +182,7 @@ fn a_warning_told_before_the_late_order_is_not_told_again() {
         "oneDown",
         &[],
     );
-    let customers = twins(
+    let customers: [Customer; 2] = twins(
         &p,
         &[
             ("o0", "2024-01-10T00:00:00Z", "1000"),
@@ -375,7 +349,7 @@ fn a_change_the_new_course_shares_with_the_told_one_is_not_published_twice() {
         "oneDown",
         &[],
     );
-    let [_, late] = twins(
+    let [_, late]: [Customer; 2] = twins(
         &p,
         &[
             ("o0", "2024-01-10T00:00:00Z", "1000"),
