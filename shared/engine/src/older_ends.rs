@@ -1,13 +1,13 @@
-//! A late event placed before an older validity end than the latest one
-//! judged. The state keeps the figures of the latest end only
-//! (`rejudge.rs`), so an older end is judged again by walking the
-//! customer's course anew from the last change of tier before the event,
-//! on the orders as they stood at each instant (`late_ends.rs`): each end,
-//! grace, move down and lift by an order, with the late event counted.
-//! Where that course parts from the one told, what the new course does from
-//! there is told after it, as a late upgrade's course is: the changes it
-//! supersedes stay published, and an entry dated before them takes their
-//! place in the history (README "Late events").
+//! A late order or return placed before a validity end already judged
+//! (or while a grace runs). The state keeps the figures of the latest end
+//! only (`rejudge.rs`), so every end after the event is judged again by
+//! walking the customer's course anew from the last change of tier before
+//! it, on the orders as they stood at each instant (`late_ends.rs`): each
+//! end, grace, move down and lift by an order, with the late event
+//! counted. Where that course parts from the one told, what the new course
+//! does from there is told after it, as a late upgrade's course is: the
+//! changes it supersedes stay published, and an entry dated before them
+//! takes their place in the history (README "Older ends").
 
 use crate::events::{OrderRecord, Return};
 use crate::notice::{Notice, NoticeKind};
