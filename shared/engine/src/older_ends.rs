@@ -33,13 +33,9 @@ impl Program {
     /// while a grace runs (the state's windows may have dropped the days
     /// the grace's recovery reads).
     pub(crate) fn walks_course_for(&self, state: &CustomerState, placed: DateTime<Utc>) -> bool {
-        self.lapses
-            && (state.grace_until.is_some()
-                || state.judged.as_ref().is_some_and(|j| placed < j.at)
-                || state
-                    .standing_changes()
-                    .iter()
-                    .any(|c| c.at > placed && judged_end(c)))
+        state.grace_until.is_some()
+            || state.judged.as_ref().is_some_and(|j| placed < j.at)
+            || state.standing_changes().iter().any(|c| c.at > placed)
     }
 
     /// [`Program::judge_older_ends_again`] for a return made before the

@@ -687,11 +687,14 @@ proptest::proptest! {
         on_fail in 0usize..3,
         grace in 0usize..3,
         from in 0usize..3,
+        warn in 0usize..3,
+        with_gold in proptest::bool::ANY,
     ) {
-        // No tier above: a late order that lets a later one reach it is
-        // dated by `late_upgrade.rs`, not walked (README "Late events").
-        let shape = Shape { window, kind, keep, on_fail, grace, warn: 0, from };
-        let p = shape.program(&[]);
+        // Gold by $1,500 lifetime: a later order may reach it with the
+        // late order's help (walked too).
+        let more: Vec<Value> = with_gold.then(gold).into_iter().collect();
+        let shape = Shape { window, kind, keep, on_fail, grace, warn, from };
+        let p = shape.program(&more);
         let start = at("2024-01-01T00:00:00Z");
         let when = |day: u32, hour: usize| {
             (start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64))

@@ -618,3 +618,43 @@ proptest::proptest! {
         }
     }
 }
+
+/// Found by the review's `wider_shapes` with Gold by $3,000 lifetime: a
+/// late order that lets a later order reach Gold, no validity end judged
+/// (fixed date). In time Gold came with o1; the walk, taken by a late order
+/// placed before any change told since, dates it there.
+#[test]
+fn a_late_order_that_lets_a_later_one_reach_gold() {
+    let p = program(json!({
+        "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "trackers": [{"id": "spend", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": {"fixedDate": "--01-01"}},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": 20}],
+                "condition": "all", "onFail": "oneDown"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "lifetimePurchases", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"}}
+        ]
+    }));
+    let customers: [Customer; 2] = twins(
+        &p,
+        &[
+            ("first", "2024-01-01T01:00:00Z", "1000"),
+            ("o0", "2024-01-02T00:00:00Z", "1058"),
+            ("o1", "2024-06-04T01:00:00Z", "793"),
+            ("o2", "2024-08-09T02:00:00Z", "149"),
+        ],
+        ("L", "2024-01-02T12:00:00Z", "149"),
+    );
+    dump("in time", &customers[0]);
+    dump("late", &customers[1]);
+    assert_eq!(
+        course(&customers[1].s.history),
+        course(&customers[0].s.history)
+    );
+}
