@@ -81,7 +81,7 @@ impl Program {
             self.catch_up_to_latest(state);
             return true;
         }
-        let figures = Figures::of(state);
+        let figures = Figures::of(state, orders);
         // The warning days of the tiers held from the upgrade on come in
         // this walk, though the tier held before warned later ones.
         if state.warned_through.is_some_and(|done| done > upgraded) {
@@ -124,7 +124,7 @@ impl Program {
             let Some(at) = next else {
                 break;
             };
-            figures.as_of(self, state, orders, at);
+            figures.as_of(self, state, at);
             if !self
                 .expire_publishing_at_most(state, at, MAX_NOTICES_PER_DECISION)
                 .1
@@ -203,7 +203,7 @@ impl Program {
         instants.dedup();
         instants.truncate(MAX_RECOVERY_TRIES);
         instants.into_iter().find(|at| {
-            figures.as_of(self, state, orders, *at + chrono::Duration::nanoseconds(1));
+            figures.as_of(self, state, *at + chrono::Duration::nanoseconds(1));
             self.retention_outcome(state, tier, r, *at).0
         })
     }
@@ -219,7 +219,7 @@ impl Program {
         at: DateTime<Utc>,
         to: TierIndex,
     ) {
-        figures.as_of(self, state, orders, at + chrono::Duration::nanoseconds(1));
+        figures.as_of(self, state, at + chrono::Duration::nanoseconds(1));
         let criteria = self.tiers()[to]
             .rule
             .as_ref()
@@ -251,78 +251,130 @@ impl Program {
 }
 
 /// The figures an end is judged on, as the customer's latest instant has
-/// them.
-struct Figures {
+/// them, and the orders in time order: each end reads the orders placed
+/// after it and the windows before it, not every order (a walk over years
+/// of orders judges dozens of ends).
+struct Figures<'a> {
     trackers: Vec<Series>,
     lifetime_purchases: Money,
     lifetime_points: Points,
     best_orders: Vec<BestOrder>,
+    orders: &'a [&'a OrderRecord],
+    by_time: Vec<&'a OrderRecord>,
+    /// What the orders from each index of `by_time` on count now (net of
+    /// returns): purchases, then points.
+    counted_from: Vec<(Money, Points)>,
+    /// The orders something was returned from, in time order: as of an
+    /// instant after one, it may not have been returned yet.
+    returned: Vec<&'a OrderRecord>,
+    /// Zeros at the largest scale the lifetime figures' terms carry: the
+    /// figures as of an instant keep the scale they had when every order
+    /// was subtracted one by one.
+    scales: (Money, Points),
 }
 
-impl Figures {
-    fn of(state: &CustomerState) -> Self {
+impl<'a> Figures<'a> {
+    fn of(state: &CustomerState, orders: &'a [&'a OrderRecord]) -> Self {
+        let mut by_time = orders.to_vec();
+        by_time.sort_by_key(|o| o.placed_at);
+        let mut counted_from = vec![(Decimal::ZERO, Decimal::ZERO); by_time.len() + 1];
+        for (i, record) in by_time.iter().enumerate().rev() {
+            let (purchases, points) = counted_from[i + 1];
+            let bought = match record.counts_for_purchases {
+                true => record.amount - record.returned_amount,
+                false => Decimal::ZERO,
+            };
+            counted_from[i] = (
+                purchases + bought,
+                points + (record.points_awarded - record.points_reversed),
+            );
+        }
+        let returned = by_time
+            .iter()
+            .copied()
+            .filter(|o| o.returned_amount > Decimal::ZERO)
+            .collect();
+        let scale_of = |values: &mut dyn Iterator<Item = Decimal>| {
+            Decimal::new(0, values.map(|v| v.scale()).max().unwrap_or(0))
+        };
+        let purchase_scale = scale_of(
+            &mut by_time
+                .iter()
+                .filter(|o| o.counts_for_purchases)
+                .flat_map(|o| {
+                    [o.amount, o.returned_amount]
+                        .into_iter()
+                        .chain(o.returns.iter().map(|r| r.amount))
+                }),
+        );
+        let points_scale = scale_of(
+            &mut by_time
+                .iter()
+                .flat_map(|o| [o.points_awarded, o.points_reversed]),
+        );
         Figures {
             trackers: state.trackers.clone(),
             lifetime_purchases: state.lifetime_purchases,
             lifetime_points: state.lifetime_points,
             best_orders: state.best_orders.clone(),
+            orders,
+            by_time,
+            counted_from,
+            returned,
+            scales: (purchase_scale, points_scale),
         }
+    }
+
+    /// How many orders were placed before `at`.
+    fn placed_before(&self, at: DateTime<Utc>) -> usize {
+        self.by_time.partition_point(|o| o.placed_at < at)
     }
 
     /// Sets the state's figures to what they were just before `at`: the
     /// windows and the largest orders counted again from the orders placed
     /// before it, as they stood then, and the lifetime figures less what
     /// came at it or after.
-    fn as_of(
-        &self,
-        program: &Program,
-        state: &mut CustomerState,
-        orders: &[&OrderRecord],
-        at: DateTime<Utc>,
-    ) {
-        let mut purchases = self.lifetime_purchases;
-        let mut points = self.lifetime_points;
-        for record in orders {
+    fn as_of(&self, program: &Program, state: &mut CustomerState, at: DateTime<Utc>) {
+        let placed = self.placed_before(at);
+        let (later_purchases, later_points) = self.counted_from[placed];
+        let mut purchases = self.lifetime_purchases - later_purchases - self.scales.0;
+        let mut points = self.lifetime_points - later_points - self.scales.1;
+        // Returns made at `at` or after, from orders placed before it.
+        for record in self.returned.iter().take_while(|o| o.placed_at < at) {
             let then = record.as_it_stood(at);
-            let (purchased, earned) = if record.placed_at >= at {
-                (Decimal::ZERO, Decimal::ZERO)
-            } else {
-                (
-                    then.amount - then.returned_amount,
-                    then.points_awarded - then.points_reversed,
-                )
-            };
             if record.counts_for_purchases {
-                purchases -= (record.amount - record.returned_amount) - purchased;
+                purchases += record.returned_amount - then.returned_amount;
             }
-            points -= (record.points_awarded - record.points_reversed) - earned;
+            points += record.points_reversed - then.points_reversed;
         }
         state.lifetime_purchases = purchases;
         state.lifetime_points = points;
         // The largest orders placed before it, as they stood: a pass over
-        // every order at each end, so only when a rule reads them.
+        // the orders at each end, so only when a rule reads them.
         if program.reads_single_orders() {
             state.best_orders.clear();
-            for record in orders
+            for record in self
+                .orders
                 .iter()
                 .filter(|o| o.placed_at < at && o.counts_for_purchases)
             {
                 state.set_best_order(&record.order_id, record.as_it_stood(at).remaining());
             }
         }
-        self.windows_as_of(program, state, orders, at);
+        self.windows_as_of(program, state, placed, at);
     }
 
-    /// The windows counted again from the orders placed before `at`, as
-    /// they stood then.
+    /// The windows counted again from the orders placed before `at` (the
+    /// first `placed` in time order), as they stood then.
     fn windows_as_of(
         &self,
         program: &Program,
         state: &mut CustomerState,
-        orders: &[&OrderRecord],
+        placed: usize,
         at: DateTime<Utc>,
     ) {
         let day = day_of(at);
+        let before = &self.by_time[..placed];
         for ((tracker, series), kept) in program
             .trackers()
             .iter()
@@ -331,16 +383,13 @@ impl Figures {
         {
             let first = tracker.kept_from(day);
             *series = Series::new(kept.key.clone());
-            for record in orders.iter().filter(|o| o.placed_at < at) {
-                let order_day = day_of(record.placed_at);
-                if order_day < first {
-                    continue;
-                }
+            let from = before.partition_point(|o| day_of(o.placed_at) < first);
+            for record in &before[from..] {
                 let then = record.as_it_stood(at);
                 let value = kept_contribution(tracker, &then, then.returned_amount);
                 match tracker.aggregate {
-                    Aggregate::Sum => series.add(order_day, value),
-                    Aggregate::Max => series.raise_max(order_day, value),
+                    Aggregate::Sum => series.add(day_of(record.placed_at), value),
+                    Aggregate::Max => series.raise_max(day_of(record.placed_at), value),
                 }
             }
         }
