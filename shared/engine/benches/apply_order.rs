@@ -509,35 +509,69 @@ fn late_ends(c: &mut Criterion) {
     group.finish();
 }
 
-/// A Silver customer (a first order of $100,000) with 2,000 orders of $10
-/// over two years, kept by $200 a month: renewed 23 times. A late $10
-/// order placed a day after the first comes before every judged end, and
-/// the course from the upgrade is walked again (`older_ends.rs`); one
-/// placed after the latest judged end (at the latest order's instant less
-/// an hour) is not, in the same run.
-fn older_ends(c: &mut Criterion) {
+/// A Silver customer (a first order of $100,000) with `count` orders of $10
+/// over `years`, kept monthly by `keep` dollars with `grace_days`.
+fn silver_over_years(
+    count: usize,
+    years: i64,
+    keep: u32,
+    grace_days: u32,
+) -> (Program, CustomerState, Vec<OrderRecord>) {
     let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
-    let every = Duration::minutes(526);
-    let p = silver_kept_monthly(200, 0);
+    let every = Duration::minutes(years * 365 * 24 * 60 / count as i64);
+    let p = silver_kept_monthly(keep, grace_days);
     let mut state = CustomerState::new(&p, start);
-    let records: Vec<OrderRecord> = (0..2_000)
+    let records: Vec<OrderRecord> = (0..count)
         .map(|i| {
             let cents = if i == 0 { 10_000_000 } else { 1_000 };
             let o = order(i, start + every * i as i32, cents);
             p.apply_order(&mut state, &o).unwrap().record
         })
         .collect();
-    let latest = state.last_event_at.unwrap();
+    (p, state, records)
+}
+
+/// A late $10 order placed a day after the first of a Silver customer's
+/// orders comes before every judged end, and the course from the upgrade
+/// is walked again (`older_ends.rs`): 2,000 orders over two years, kept by
+/// $200 a month (renewed 23 times); 20,000 orders over eight years (95
+/// renewals); the same kept by $5,000 with 40 days of grace (each end
+/// starts a grace an order recovers). Against one placed after the latest
+/// judged end of the first (at the latest order's instant less an hour),
+/// which is not walked, in the same run.
+fn older_ends(c: &mut Criterion) {
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
     let mut group = c.benchmark_group("older_ends");
-    for (name, placed_at) in [
-        ("walked_over_23_ends", start + Duration::days(1)),
-        ("after_the_latest_end", latest - Duration::hours(1)),
-    ] {
-        let late = order(10_000, placed_at, 1_000);
+    let two_years = silver_over_years(2_000, 2, 200, 0);
+    let latest = two_years.1.last_event_at.unwrap();
+    let cases = [
+        ("walked_over_23_ends", &two_years, start + Duration::days(1)),
+        (
+            "after_the_latest_end",
+            &two_years,
+            latest - Duration::hours(1),
+        ),
+    ];
+    let eight_years = silver_over_years(20_000, 8, 200, 0);
+    let in_graces = silver_over_years(20_000, 8, 5_000, 40);
+    let cases = cases.into_iter().chain([
+        (
+            "walked_over_95_ends",
+            &eight_years,
+            start + Duration::days(1),
+        ),
+        (
+            "walked_over_95_graces",
+            &in_graces,
+            start + Duration::days(1),
+        ),
+    ]);
+    for (name, (p, state, records), placed_at) in cases {
+        let late = order(100_000, placed_at, 1_000);
         let mut s = state.clone();
-        let applied = p.apply_order_among(&mut s, &late, &records).unwrap();
+        let applied = p.apply_order_among(&mut s, &late, records).unwrap();
         assert_eq!(applied.record.tier_after, "Silver", "{name}");
-        late_order(&mut group, name, &p, &state, &late, Some(&records));
+        late_order(&mut group, name, p, state, &late, Some(records));
     }
     group.finish();
 }
