@@ -422,6 +422,35 @@ async fn the_job_skips_a_broken_customer_and_goes_on(api: Api) {
     still_serving(&api).await;
 }
 
+/// The scheduled route reads a free-form event: a key given twice was
+/// read as its last value (`{"shard": 0, "shard": 9}` ran shard 9), where
+/// every typed body refuses it. Refused, nothing run, the API goes on.
+async fn a_scheduled_event_naming_a_key_twice_is_refused(api: Api) {
+    api.program("p", &config()).await;
+    api.order("p", "c", "o1", "2026-06-01T00:00:00Z", "50")
+        .await;
+    let before = api.get("/programs/p/events").await;
+    for twice in [
+        r#"{"time": "2026-06-02T00:00:00Z", "time": "2030-01-01T00:00:00Z"}"#,
+        r#"{"shard": 0, "time": "2030-01-01T00:00:00Z", "shard": 0}"#,
+        r#"{"time": "2030-01-01T00:00:00Z", "detail": {"a": 1, "a": 2}}"#,
+    ] {
+        let r = api
+            .send("POST", "/_local/scheduled", Some(twice.to_string()))
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "invalid_request"),
+            "{twice}: {}",
+            r.body
+        );
+        assert!(r.body.to_string().contains("given twice"), "{}", r.body);
+    }
+    let after = api.get("/programs/p/events").await;
+    assert_eq!(before.body, after.body, "a refused job changed nothing");
+    still_serving(&api).await;
+}
+
 /// A body over the local API's 2 MiB limit is a JSON 413, on every route
 /// that takes one, and the API goes on.
 async fn a_body_over_the_limit_is_a_json_413(api: Api) {
@@ -738,6 +767,7 @@ on_both_engines!(
     absurd_expressions_are_422_and_the_server_stays_up,
     a_long_list_in_a_config_is_refused_at_once_in_a_short_reply,
     another_method_on_a_local_route_is_a_json_405,
+    a_scheduled_event_naming_a_key_twice_is_refused,
     the_largest_figures_are_served_exactly,
     line_items_beyond_the_limit_are_refused_and_nothing_is_written,
     a_tracker_added_later_rebuilds_from_the_largest_orders,

@@ -304,9 +304,9 @@ async fn scheduled(State(service): State<Arc<Service>>, request: Request) -> Res
         Ok(b) => b,
         Err(refused) => return *refused,
     };
-    let event: serde_json::Value = match serde_json::from_slice(&body) {
+    let event = match tier_service::decode_event(&body, "the scheduled event") {
         Ok(v) => v,
-        Err(e) => return error_response(&ApiError::new(400, "invalid_json", e.to_string())),
+        Err(refused) => return error_response(&refused),
     };
     let ran = AssertUnwindSafe(service.handle_scheduled(&event))
         .catch_unwind()

@@ -34,6 +34,94 @@ pub fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiErro
     })
 }
 
+/// A free-form event (the scheduled job's, which names its kind by the
+/// keys it holds) as a JSON value, refusing a key given twice in one
+/// object: `serde_json::Value` keeps the last, so `{"shard": 0, "shard":
+/// 9}` would run a shard the sender may not have meant, where a typed body
+/// is refused (serde's derive rejects duplicate fields).
+pub fn decode_event(body: &[u8], what: &str) -> Result<serde_json::Value, ApiError> {
+    decode::<UniqueKeys>(body, what).map(|v| v.0)
+}
+
+/// A JSON value whose objects name each key once.
+struct UniqueKeys(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(UniqueKeysVisitor)
+            .map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "the key `{key}` is given twice"
+                )));
+            }
+            let UniqueKeys(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(value)) = seq.next_element()? {
+            items.push(value);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        serde::Deserialize::deserialize(d).map(|UniqueKeys(v)| v)
+    }
+}
+
 /// SHA-256 of the event's canonical JSON (typed, so `10` and `"10.00"`
 /// are the same payload).
 pub fn digest<T: Serialize>(event: &T) -> String {
@@ -84,6 +172,39 @@ pub fn replay<T: DeserializeOwned>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_event_naming_a_key_twice_is_refused_at_any_depth() {
+        for twice in [
+            r#"{"shard": 0, "shard": 9}"#,
+            r#"{"reevaluate": {"jobId": "a", "jobId": "b"}}"#,
+            r#"[{"a": 1}, {"b": [{"c": 1, "c": 1}]}]"#,
+        ] {
+            let refused = super::decode_event(twice.as_bytes(), "the event").unwrap_err();
+            assert_eq!(
+                (refused.status, refused.code),
+                (400, "invalid_request"),
+                "{twice}"
+            );
+            assert!(
+                refused.message.contains("given twice"),
+                "{}",
+                refused.message
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_with_each_key_once_reads_as_serde_json_reads_it() {
+        let text = r#"{"shard": 3, "time": "2026-01-01T00:00:00Z", "n": [1, -2, 2.5, 18446744073709551615, true, null, {"x": {}}], "e": ""}"#;
+        let plain: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            super::decode_event(text.as_bytes(), "the event").unwrap(),
+            plain
+        );
+        let broken = super::decode_event(b"{\"shard\": ", "the event").unwrap_err();
+        assert_eq!(broken.code, "invalid_json");
+    }
+
     #[test]
     fn the_digest_is_the_lowercase_hex_sha256_of_the_json() {
         // Stored items keep these digests: the text must never change.

@@ -20,6 +20,7 @@ mod transact;
 pub mod wire;
 
 pub use error::ApiError;
+pub use json::decode_event;
 pub use router::{ApiRequest, ApiResponse, Function, Serves, ROUTES};
 pub use tier_engine::events::DEFAULT_EVENT_LEAD_SECONDS;
 
