@@ -97,11 +97,11 @@ impl Program {
                 .min()
                 .filter(|at| *at <= latest);
             let before = next.unwrap_or(latest + chrono::Duration::nanoseconds(1));
-            let lift = self.next_lift(state, orders, after, before, reached);
+            let lift = self.next_lift(state, &figures, after, before, reached);
             // In a grace, an order placed before the lift's instant (at it
             // the upgrade came first) may meet the condition and renew.
             let until = lift.map_or(before, |(at, _)| at);
-            if let Some(at) = self.next_recovery(state, &figures, orders, after, until) {
+            if let Some(at) = self.next_recovery(state, &figures, after, until) {
                 if state.outbox.notices().len() >= MAX_NOTICES_PER_DECISION {
                     caught_up = false;
                     break;
@@ -117,7 +117,7 @@ impl Program {
                     caught_up = false;
                     break;
                 }
-                self.lift(state, &figures, orders, at, to);
+                self.lift(state, &figures, at, to);
                 after = at;
                 continue;
             }
@@ -149,7 +149,7 @@ impl Program {
     fn next_lift(
         &self,
         state: &CustomerState,
-        orders: &[&OrderRecord],
+        figures: &Figures,
         after: DateTime<Utc>,
         before: DateTime<Utc>,
         reached: TierIndex,
@@ -158,17 +158,14 @@ impl Program {
         if held >= reached {
             return None;
         }
-        let mut instants: Vec<DateTime<Utc>> = orders
-            .iter()
-            .map(|o| o.placed_at)
-            .filter(|at| *at > after && *at < before)
-            .collect();
+        let instants = figures.instants_between(after, before);
         if instants.is_empty() {
             return None;
         }
-        instants.sort_unstable();
-        instants.dedup();
-        let in_time = self.in_time_of(state, orders.to_vec(), &CurrentRulesOnly);
+        // Orders placed from `before` on change nothing the replay tells
+        // before it.
+        let placed = figures.by_time[..figures.placed_before(before)].to_vec();
+        let in_time = self.in_time_of(state, placed, &CurrentRulesOnly);
         let course = in_time.course_over(&instants);
         // An instant with a return is told twice, its orders counted and
         // then its returns made: the tier after it is the second.
@@ -188,19 +185,12 @@ impl Program {
         &self,
         state: &mut CustomerState,
         figures: &Figures,
-        orders: &[&OrderRecord],
         after: DateTime<Utc>,
         before: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         let grace = state.grace_until?;
         let (tier, r) = self.retention_of(state)?;
-        let mut instants: Vec<DateTime<Utc>> = orders
-            .iter()
-            .map(|o| o.placed_at)
-            .filter(|at| *at > after && *at < before && *at < grace)
-            .collect();
-        instants.sort_unstable();
-        instants.dedup();
+        let mut instants = figures.instants_between(after, before.min(grace));
         instants.truncate(MAX_RECOVERY_TRIES);
         instants.into_iter().find(|at| {
             figures.as_of(self, state, *at + chrono::Duration::nanoseconds(1));
@@ -211,14 +201,7 @@ impl Program {
     /// Lifts the customer to `to` at `at`, told as the order placed then
     /// (the first by id) would have, with the criteria of `to` its
     /// figures met.
-    fn lift(
-        &self,
-        state: &mut CustomerState,
-        figures: &Figures,
-        orders: &[&OrderRecord],
-        at: DateTime<Utc>,
-        to: TierIndex,
-    ) {
+    fn lift(&self, state: &mut CustomerState, figures: &Figures, at: DateTime<Utc>, to: TierIndex) {
         figures.as_of(self, state, at + chrono::Duration::nanoseconds(1));
         let criteria = self.tiers()[to]
             .rule
@@ -232,9 +215,9 @@ impl Program {
                 rule.ids(met, true)
             })
             .unwrap_or_default();
-        let cause = orders
+        let cause = figures.by_time[figures.placed_before(at)
+            ..figures.placed_before(at + chrono::Duration::nanoseconds(1))]
             .iter()
-            .filter(|o| o.placed_at == at)
             .map(|o| o.order_id.as_str())
             .min()
             .unwrap_or_default();
@@ -328,6 +311,17 @@ impl<'a> Figures<'a> {
     /// How many orders were placed before `at`.
     fn placed_before(&self, at: DateTime<Utc>) -> usize {
         self.by_time.partition_point(|o| o.placed_at < at)
+    }
+
+    /// The instants orders were placed at after `after` and before
+    /// `before`, once each, in time order.
+    fn instants_between(&self, after: DateTime<Utc>, before: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let from = self.by_time.partition_point(|o| o.placed_at <= after);
+        let to = self.placed_before(before).max(from);
+        let mut instants: Vec<DateTime<Utc>> =
+            self.by_time[from..to].iter().map(|o| o.placed_at).collect();
+        instants.dedup();
+        instants
     }
 
     /// Sets the state's figures to what they were just before `at`: the
