@@ -356,11 +356,10 @@ impl OrderRecord {
             return Cow::Borrowed(self);
         }
         let mut then = self.clone();
-        then.points_reversed = crate::decimal::round_points(crate::decimal::share(
-            self.points_reversed,
-            returned,
-            self.returned_amount,
-        ));
+        // What the returns made by then took, as each return computes it
+        // (the share of the points awarded, rounded half to even): the
+        // final points shared out would round otherwise.
+        then.points_reversed = crate::apply::taken(self.points_awarded, returned, self.amount);
         then.returned_amount = returned;
         then.returns.retain(|r| r.at < instant);
         Cow::Owned(then)
