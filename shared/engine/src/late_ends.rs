@@ -250,10 +250,6 @@ struct Figures<'a> {
     /// The orders something was returned from, in time order: as of an
     /// instant after one, it may not have been returned yet.
     returned: Vec<&'a OrderRecord>,
-    /// Zeros at the largest scale the lifetime figures' terms carry: the
-    /// figures as of an instant keep the scale they had when every order
-    /// was subtracted one by one.
-    scales: (Money, Points),
 }
 
 impl<'a> Figures<'a> {
@@ -277,24 +273,6 @@ impl<'a> Figures<'a> {
             .copied()
             .filter(|o| o.returned_amount > Decimal::ZERO)
             .collect();
-        let scale_of = |values: &mut dyn Iterator<Item = Decimal>| {
-            Decimal::new(0, values.map(|v| v.scale()).max().unwrap_or(0))
-        };
-        let purchase_scale = scale_of(
-            &mut by_time
-                .iter()
-                .filter(|o| o.counts_for_purchases)
-                .flat_map(|o| {
-                    [o.amount, o.returned_amount]
-                        .into_iter()
-                        .chain(o.returns.iter().map(|r| r.amount))
-                }),
-        );
-        let points_scale = scale_of(
-            &mut by_time
-                .iter()
-                .flat_map(|o| [o.points_awarded, o.points_reversed]),
-        );
         Figures {
             trackers: state.trackers.clone(),
             lifetime_purchases: state.lifetime_purchases,
@@ -304,7 +282,6 @@ impl<'a> Figures<'a> {
             by_time,
             counted_from,
             returned,
-            scales: (purchase_scale, points_scale),
         }
     }
 
@@ -331,8 +308,8 @@ impl<'a> Figures<'a> {
     fn as_of(&self, program: &Program, state: &mut CustomerState, at: DateTime<Utc>) {
         let placed = self.placed_before(at);
         let (later_purchases, later_points) = self.counted_from[placed];
-        let mut purchases = self.lifetime_purchases - later_purchases - self.scales.0;
-        let mut points = self.lifetime_points - later_points - self.scales.1;
+        let mut purchases = self.lifetime_purchases - later_purchases;
+        let mut points = self.lifetime_points - later_points;
         // Returns made at `at` or after, from orders placed before it.
         for record in self.returned.iter().take_while(|o| o.placed_at < at) {
             let then = record.as_it_stood(at);
