@@ -295,6 +295,55 @@ fn drawn_program(rng: &mut Rng) -> (Program, bool) {
     (p, late_start)
 }
 
+/// Line items for an order of `amount`: none, one, or two categories.
+fn drawn_items(rng: &mut Rng, amount: Decimal) -> Vec<LineItem> {
+    match rng.below(3) {
+        0 => vec![],
+        1 => vec![LineItem {
+            sku: "s1".into(),
+            category: Some((*rng.pick(&["A", "B"])).into()),
+            price: amount,
+            quantity: Decimal::ONE,
+        }],
+        _ => vec![
+            LineItem {
+                sku: "s1".into(),
+                category: Some("A".into()),
+                price: (amount / Decimal::from(2)).round_dp(2),
+                quantity: Decimal::ONE,
+            },
+            LineItem {
+                sku: "s2".into(),
+                category: Some("B".into()),
+                price: (amount / Decimal::from(4)).round_dp(3),
+                quantity: Decimal::from(2),
+            },
+        ],
+    }
+}
+
+type Placed = (String, DateTime<Utc>, Decimal);
+
+/// Draws an order of about `whole` dollars placed `when`, into both lists.
+fn push_drawn(
+    rng: &mut Rng,
+    events: &mut Vec<Ev>,
+    orders: &mut Vec<Placed>,
+    id: String,
+    when: DateTime<Utc>,
+    whole: u64,
+) {
+    let amount = amount_of(rng, whole);
+    let items = drawn_items(rng, amount);
+    events.push(Ev::Order {
+        id: id.clone(),
+        when,
+        amount,
+        items,
+    });
+    orders.push((id, when, amount));
+}
+
 /// A history drawn by `rng`, and the index of the event that comes late
 /// (an order or a return placed before the last order).
 fn drawn_history(rng: &mut Rng, late_start: bool) -> (Vec<Ev>, usize) {
@@ -302,60 +351,33 @@ fn drawn_history(rng: &mut Rng, late_start: bool) -> (Vec<Ev>, usize) {
     let first_day = if late_start { 3 } else { 0 };
     let first_at = start + Duration::days(first_day);
     let mut events: Vec<Ev> = Vec::new();
-    let mut orders: Vec<(String, DateTime<Utc>, Decimal)> = Vec::new();
-    let items = |rng: &mut Rng, amount: Decimal| -> Vec<LineItem> {
-        match rng.below(3) {
-            0 => vec![],
-            1 => vec![LineItem {
-                sku: "s1".into(),
-                category: Some((*rng.pick(&["A", "B"])).into()),
-                price: amount,
-                quantity: Decimal::ONE,
-            }],
-            _ => vec![
-                LineItem {
-                    sku: "s1".into(),
-                    category: Some("A".into()),
-                    price: (amount / Decimal::from(2)).round_dp(2),
-                    quantity: Decimal::ONE,
-                },
-                LineItem {
-                    sku: "s2".into(),
-                    category: Some("B".into()),
-                    price: (amount / Decimal::from(4)).round_dp(3),
-                    quantity: Decimal::from(2),
-                },
-            ],
-        }
-    };
+    let mut orders: Vec<Placed> = Vec::new();
     if late_start {
         // Placed before the program's start: counted for no purchases.
         for (k, day) in [0i64, 1, 2].iter().enumerate() {
             if rng.chance(60) {
                 let when = start + Duration::days(*day) + Duration::hours(rng.below(3) as i64);
                 let whole = 50 + rng.below(600);
-                let amount = amount_of(rng, whole);
-                let it = items(rng, amount);
-                events.push(Ev::Order {
-                    id: format!("pre{k}"),
+                push_drawn(
+                    rng,
+                    &mut events,
+                    &mut orders,
+                    format!("pre{k}"),
                     when,
-                    amount,
-                    items: it,
-                });
-                orders.push((format!("pre{k}"), when, amount));
+                    whole,
+                );
             }
         }
     }
     let whole = 1000 + rng.below(3) * 100;
-    let first_amount = amount_of(rng, whole);
-    let it = items(rng, first_amount);
-    events.push(Ev::Order {
-        id: "first".into(),
-        when: first_at,
-        amount: first_amount,
-        items: it,
-    });
-    orders.push(("first".into(), first_at, first_amount));
+    push_drawn(
+        rng,
+        &mut events,
+        &mut orders,
+        "first".into(),
+        first_at,
+        whole,
+    );
     let n = 3 + rng.below(8);
     for i in 0..n {
         // Instants on the monthly grid of the first order (the ends of
@@ -375,15 +397,7 @@ fn drawn_history(rng: &mut Rng, late_start: bool) -> (Vec<Ev>, usize) {
         };
         let when = when.max(first_at + Duration::hours(1));
         let whole = 1 + rng.below(400);
-        let amount = amount_of(rng, whole);
-        let it = items(rng, amount);
-        events.push(Ev::Order {
-            id: format!("o{i}"),
-            when,
-            amount,
-            items: it,
-        });
-        orders.push((format!("o{i}"), when, amount));
+        push_drawn(rng, &mut events, &mut orders, format!("o{i}"), when, whole);
     }
     // Returns: partial, several, the rest, at the order's own instant, at
     // a validity end of the grid, days later.
