@@ -185,11 +185,11 @@ impl Program {
             .as_ref()
             .is_some_and(|h| self.windows_miss_days(h.then, state, order.placed_at));
         // Neither dating nor deciding among the orders can use them when a
-        // rule counts current points (spent and expired points are not in
-        // the orders).
+        // rule counts current points they do not tell (spent and expired
+        // points are in none).
         let wants_orders = (late || returns_since || moved_down_sign)
             && orders.is_empty()
-            && !self.counts_current_points()
+            && !self.upgrades_on_untold_points(state)
             && (crossed_since
                 || late && self.walks_course_for(state, order.placed_at)
                 || then_misses_days

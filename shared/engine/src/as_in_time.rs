@@ -115,9 +115,11 @@ impl Program {
         let mut dated_before_returns = false;
         if returns_since {
             if let Some(h) = HeldThen::at_tier_held_now(self, state) {
-                if let Some(mut then) = self.decided_before_returns(&h, order, &as_they_stood) {
+                if let Some(mut then) =
+                    self.decided_before_returns(state, &h, order, &as_they_stood)
+                {
                     let record = self.record_of(state, order, &then);
-                    self.date_late_upgrades(&mut then, &record, &as_they_stood);
+                    self.date_late_upgrades(state, &mut then, &record, &as_they_stood);
                     if then.tier_after > decision.tier_after
                         && nothing_placed_after_the_returns(order, orders)
                         && self.taken_back_below(state, &record, orders, then.tier_after)
@@ -130,7 +132,7 @@ impl Program {
                 }
             }
         } else if let Some(h) = &mut held_then {
-            if let Some(then) = self.decided_among(h, order, orders) {
+            if let Some(then) = self.decided_among(state, h, order, orders) {
                 decision = then;
                 decided_then = true;
             }
@@ -174,7 +176,7 @@ impl Program {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).
             let record = self.record_of(state, order, &decision);
-            self.date_late_upgrades(&mut decision, &record, orders);
+            self.date_late_upgrades(state, &mut decision, &record, orders);
             if let Some(h) = &held_then {
                 h.keep_upgrades_past(&mut decision);
             }

@@ -110,7 +110,9 @@ impl Program {
         state: &CustomerState,
         placed: DateTime<Utc>,
     ) -> Option<MovedDownSince> {
-        if self.counts_current_points() || state.judged.as_ref().is_some_and(|j| j.at >= placed) {
+        if self.upgrades_on_untold_points(state)
+            || state.judged.as_ref().is_some_and(|j| j.at >= placed)
+        {
             return None;
         }
         let line = state.standing_changes();

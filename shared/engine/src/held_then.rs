@@ -87,15 +87,16 @@ impl Program {
     /// they stood then (returns made since not yet made), at the tier held
     /// then. The state's figures count the orders placed after it too,
     /// which would let it cross a threshold a later order crossed. None
-    /// when a rule counts current points (spent and expired points are not
-    /// in the orders) or no orders were read.
+    /// when a rule counts current points the orders do not tell (spent
+    /// and expired points are in none) or no orders were read.
     pub(crate) fn decided_among(
         &self,
+        state: &CustomerState,
         held: &mut HeldThen,
         order: &Order,
         orders: &[OrderRecord],
     ) -> Option<Decision> {
-        if orders.is_empty() || self.counts_current_points() {
+        if orders.is_empty() || self.upgrades_on_untold_points(state) {
             return None;
         }
         let before = others_up_to_it_as_they_stood(orders, order);
@@ -116,11 +117,12 @@ impl Program {
     /// [`Program::decided_among`].
     pub(crate) fn decided_before_returns(
         &self,
+        state: &CustomerState,
         held: &HeldThen,
         order: &Order,
         as_they_stood: &[Cow<'_, OrderRecord>],
     ) -> Option<Decision> {
-        if as_they_stood.is_empty() || self.counts_current_points() {
+        if as_they_stood.is_empty() || self.upgrades_on_untold_points(state) {
             return None;
         }
         // On the orders placed up to it first: crossing there, it is paid

@@ -241,6 +241,7 @@ struct Figures<'a> {
     trackers: Vec<Series>,
     lifetime_purchases: Money,
     lifetime_points: Points,
+    current_points: Points,
     best_orders: Vec<BestOrder>,
     orders: &'a [&'a OrderRecord],
     by_time: Vec<&'a OrderRecord>,
@@ -277,6 +278,7 @@ impl<'a> Figures<'a> {
             trackers: state.trackers.clone(),
             lifetime_purchases: state.lifetime_purchases,
             lifetime_points: state.lifetime_points,
+            current_points: state.current_points,
             best_orders: state.best_orders.clone(),
             orders,
             by_time,
@@ -320,6 +322,10 @@ impl<'a> Figures<'a> {
         }
         state.lifetime_purchases = purchases;
         state.lifetime_points = points;
+        // The walk reads current points only where nothing took from them
+        // alone (`orders_tell_current_points`): they moved as lifetime
+        // points did.
+        state.current_points = self.current_points - (self.lifetime_points - points);
         // The largest orders placed before it, as they stood: a pass over
         // the orders at each end, so only when a rule reads them.
         if program.reads_single_orders() {
@@ -370,6 +376,7 @@ impl<'a> Figures<'a> {
         state.trackers = self.trackers;
         state.lifetime_purchases = self.lifetime_purchases;
         state.lifetime_points = self.lifetime_points;
+        state.current_points = self.current_points;
         state.best_orders = self.best_orders;
     }
 }

@@ -13,7 +13,7 @@
 //! crossed in time earns the new rate); under `eager` and `dynamic` the
 //! new rate was paid on this order's amount rather than on the later one's.
 
-use crate::config::{CriterionKind, UpgradeType};
+use crate::config::{CriterionKind, SpentPoints, UpgradeType};
 use crate::decimal::round_points;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
@@ -37,10 +37,12 @@ impl Program {
     /// finds upgrades the decision could not see: a window as of the order's
     /// day that the state had already trimmed, or a later order's window
     /// that the late order completes. The decision stands as made when a
-    /// rule counts current points (points spent or expired by then are not
-    /// in the orders), or when the orders alone reach less than it did.
+    /// rule counts current points the orders do not tell (points spent or
+    /// expired by then are in none), or when the orders alone reach less
+    /// than it did.
     pub(crate) fn date_late_upgrades(
         &self,
+        state: &CustomerState,
         decision: &mut Decision,
         late: &OrderRecord,
         orders: &[impl Borrow<OrderRecord>],
@@ -49,7 +51,9 @@ impl Program {
             .iter()
             .map(Borrow::borrow)
             .filter(|o| o.order_id != late.order_id);
-        if !others.clone().any(|o| o.placed_at > late.placed_at) || self.counts_current_points() {
+        if !others.clone().any(|o| o.placed_at > late.placed_at)
+            || self.upgrades_on_untold_points(state)
+        {
             return;
         }
         // Its points as the tier held before it pays them: eligibility
@@ -167,6 +171,27 @@ impl Program {
             .iter()
             .enumerate()
             .any(|(i, t)| used & (1 << i) != 0 && t.kept_from(first) < t.kept_from(last))
+    }
+
+    /// Whether the orders tell the customer's current points as of any
+    /// instant: none expire, a return of spent points is owed
+    /// (`negativeBalance`), and the customer never spent one (current
+    /// points equal lifetime points; only a redemption or expiry takes
+    /// from current points alone, and nothing gives back to them alone).
+    /// Then current points are, at every instant, the lifetime points the
+    /// orders tell; otherwise what was spent or expired by then is in no
+    /// order.
+    pub(crate) fn orders_tell_current_points(&self, state: &CustomerState) -> bool {
+        self.config().points_expiry.is_none()
+            && self.config().return_policy.unwrap_or_default().spent_points
+                == SpentPoints::NegativeBalance
+            && state.current_points == state.lifetime_points
+    }
+
+    /// Whether an upgrade rule counts current points the orders do not
+    /// tell ([`Program::orders_tell_current_points`]).
+    pub(crate) fn upgrades_on_untold_points(&self, state: &CustomerState) -> bool {
+        self.counts_current_points() && !self.orders_tell_current_points(state)
     }
 
     pub(crate) fn counts_current_points(&self) -> bool {

@@ -70,8 +70,7 @@ impl Program {
         late_cause: &str,
     ) -> bool {
         if orders.is_empty()
-            || self.counts_current_points()
-            || self.keeps_by_current_points()
+            || self.walk_misses_current_points(state)
             || state.history.len() >= HISTORY_KEPT
             || !self.walks_course_for(state, placed)
         {
@@ -360,14 +359,17 @@ impl Telling {
 }
 
 impl Program {
-    /// Whether a retention rule counts current points, which the orders do
-    /// not tell as of an instant (spent and expired points are not in them).
-    fn keeps_by_current_points(&self) -> bool {
-        self.tiers()
+    /// Whether a rule, upgrade or retention, counts current points the
+    /// orders do not tell as of an instant
+    /// ([`Program::orders_tell_current_points`]).
+    fn walk_misses_current_points(&self, state: &CustomerState) -> bool {
+        let keeps_by_them = self
+            .tiers()
             .iter()
             .filter_map(|t| t.retention.as_ref())
             .flat_map(|r| &r.rule.criteria)
-            .any(|c| c.kind == crate::config::CriterionKind::CurrentPoints)
+            .any(|c| c.kind == crate::config::CriterionKind::CurrentPoints);
+        (keeps_by_them || self.counts_current_points()) && !self.orders_tell_current_points(state)
     }
 }
 

@@ -226,6 +226,12 @@ fn amount_of(rng: &mut Rng, whole: u64) -> Decimal {
 /// orders sometimes (those do not count for purchases), earn rates with
 /// decimals.
 fn drawn_program(rng: &mut Rng) -> (Program, bool) {
+    let (config, late_start) = drawn_config(rng);
+    (program(config), late_start)
+}
+
+/// [`drawn_program`]'s config.
+fn drawn_config(rng: &mut Rng) -> (Value, bool) {
     let window = rng
         .pick(&[
             json!({"days": 30}),
@@ -281,7 +287,7 @@ fn drawn_program(rng: &mut Rng) -> (Program, bool) {
             "condition": "all", "upgradeType": "lazy"}}),
         );
     }
-    let p = program(json!({
+    let config = json!({
         "currency": "USD", "startDate": start,
         "trackers": [
             {"id": "spend", "measure": "billAmount", "period": window.clone()},
@@ -291,8 +297,8 @@ fn drawn_program(rng: &mut Rng) -> (Program, bool) {
             {"id": "pts", "measure": "points", "period": window}
         ],
         "tiers": tiers
-    }));
-    (p, late_start)
+    });
+    (config, late_start)
 }
 
 /// Line items for an order of `amount`: none, one, or two categories.
@@ -545,6 +551,113 @@ fn drawn_histories_dump_their_whole_outcome() {
         );
     }
     eprintln!("walked (told a late-order change) in {walked} cases");
+}
+
+/// Points nobody spent, in a program where none expire, are current and
+/// lifetime points alike at every instant: a rule counting current points
+/// decides as the same rule counting lifetime points, late events
+/// included. Drawn programs with `lifetimePoints` in the Silver upgrade,
+/// the Silver retention or the Gold upgrade (thresholds at the earn
+/// rate), each against the same program with `currentPoints` there; the
+/// late customers' whole outcomes must be the same.
+#[test]
+fn unspent_current_points_decide_as_lifetime_points_would() {
+    let cases: u64 = std::env::var("FIGURES_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(500);
+    let mut compared = 0;
+    for case in 0..cases {
+        let mut rng = Rng(0xC0_0000 + case);
+        let (mut config, late_start) = drawn_config(&mut rng);
+        let rate = d(config["tiers"][0]["earnRate"].as_str().unwrap());
+        let points = |dollars: u64| (Decimal::from(dollars) * rate).round_dp(2);
+        if rng.chance(50) {
+            config["tiers"][1]["upgrade"]["criteria"][0] =
+                json!({"id": "U", "kind": "lifetimePoints", "min": points(1000)});
+        }
+        if rng.chance(60) {
+            let keep = 1000 + rng.below(300);
+            config["tiers"][1]["retention"]["criteria"][0] =
+                json!({"id": "K", "kind": "lifetimePoints", "min": points(keep)});
+        }
+        if config["tiers"].get(2).is_some() && rng.chance(50) {
+            config["tiers"][2]["upgrade"]["criteria"][0] =
+                json!({"id": "G", "kind": "lifetimePoints", "min": points(1600)});
+        }
+        let text = config.to_string();
+        if !text.contains("\"lifetimePoints\"") {
+            continue;
+        }
+        let current: Value =
+            serde_json::from_str(&text.replace("\"lifetimePoints\"", "\"currentPoints\"")).unwrap();
+        let (events, late) = drawn_history(&mut rng, late_start);
+        if late == usize::MAX {
+            continue;
+        }
+        let shuffle = rng.next() | 1;
+        let [_, by_lifetime] = twins(&program(config), &events, late, shuffle);
+        let [_, by_current] = twins(&program(current), &events, late, shuffle);
+        assert_eq!(
+            by_current.s.current_points, by_current.s.lifetime_points,
+            "case {case}: nothing was spent"
+        );
+        assert_eq!(
+            by_current
+                .digest()
+                .replace("CurrentPoints", "LifetimePoints"),
+            by_lifetime.digest(),
+            "case {case}: {text}\n{events:?}\nlate {late}"
+        );
+        compared += 1;
+    }
+    eprintln!("compared {compared} drawn customers");
+    assert!(compared * 2 > cases as usize, "most cases count points");
+}
+
+/// A customer who spent points since the end a late order comes before:
+/// the orders no longer tell current points as of that end (the walk
+/// would count the $200 order's points on the 100 left after the
+/// redemption of 5 February), so that end alone is judged again, on the
+/// figure it was judged on and the late order's points: 400 + 200 keeps
+/// Silver on 1 February, as in time.
+#[test]
+fn points_spent_since_an_end_keep_the_walk_from_it() {
+    let p = silver_kept_by(json!({"id": "K", "kind": "currentPoints", "min": 500}));
+    let redeem = |s: &mut CustomerState, id: &str, when: &str| {
+        let r = Redemption {
+            redemption_id: id.into(),
+            points: d("300"),
+            at: at(when),
+        };
+        p.redeem(s, &r).unwrap();
+    };
+    let feed = |late: bool| {
+        let mut s = CustomerState::new(&p, at("2024-01-01T00:00:00Z"));
+        let mut records = Vec::new();
+        let mut order = |s: &mut CustomerState, id: &str, when: &str, amount: &str| {
+            let o = common::order(id, at(when), amount);
+            records.push(common::apply_as_served(&p, s, &records, &o).record);
+        };
+        order(&mut s, "A", "2024-01-01T10:00:00Z", "1000");
+        redeem(&mut s, "x1", "2024-01-10T00:00:00Z");
+        redeem(&mut s, "x2", "2024-01-20T00:00:00Z");
+        if !late {
+            order(&mut s, "L", "2024-01-25T00:00:00Z", "200");
+        }
+        p.expire(&mut s, at("2024-02-01T12:00:00Z"));
+        redeem(&mut s, "x3", "2024-02-05T00:00:00Z");
+        if late {
+            order(&mut s, "L", "2024-01-25T00:00:00Z", "200");
+        }
+        s
+    };
+    let (in_time, late) = (feed(false), feed(true));
+    assert_eq!(in_time.tier, "Silver");
+    assert_eq!(late.tier, "Silver", "the late order keeps Silver");
+    assert_eq!(late.current_points, d("300"));
+    assert_eq!(course(&late.history), course(&in_time.history));
+    assert_eq!(late.renewed_at, in_time.renewed_at);
 }
 
 fn ord(id: &str, when: &str, amount: &str) -> Ev {

@@ -320,14 +320,16 @@ fn an_end_between_two_dated_upgrades_comes_before_the_second() {
     assert_as_in_time(&p, &customers);
 }
 
-/// Found by review: with a rule counting current points the service reads
-/// no orders, and the ends were judged on windows counted from the late
-/// order alone (Silver moved down at an end it renewed in time). They are
-/// judged on the figures as they stand.
+/// Found by review: with a rule counting current points the orders do not
+/// tell (points expire here) the service reads no orders, and the ends
+/// were judged on windows counted from the late order alone (Silver moved
+/// down at an end it renewed in time). They are judged on the figures as
+/// they stand.
 #[test]
 fn without_the_orders_the_ends_are_judged_on_the_figures_as_they_stand() {
     let config = json!({
         "currency": "USD", "startDate": "2020-01-01T00:00:00Z",
+        "pointsExpiry": {"months": 12},
         "trackers": [{"id": "spend", "measure": "billAmount", "period": {"months": 1}}],
         "tiers": [{"name": "Member", "earnRate": "1"},
             {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
