@@ -759,6 +759,71 @@ async fn late_events_before_older_ends_leave_the_customer_as_in_time(api: Api) {
     assert_eq!(then["tierSince"], json!("2027-03-05T00:00:00Z"), "{then}");
 }
 
+/// Silver from 1,000 current points, kept a month at a time from when it
+/// was reached by 1,100 current points, and a customer who never spent a
+/// point: their current points are what the orders tell at every instant,
+/// so a late order placed before an older end walks the course again as
+/// under a lifetime-points rule. In time L renews Silver on 10 February
+/// and the customer keeps it; told late, the customer went down on 10
+/// February and o1 lifted them on 5 March: the walk sets that right.
+async fn a_late_order_under_a_current_points_rule_walks_older_ends(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "U", "kind": "currentPoints", "min": 1000}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                 "criteria": [{"id": "K", "kind": "currentPoints", "min": 1100}],
+                 "condition": "all", "onFail": "oneDown"}}]
+    });
+    api.program("cur", &config).await;
+    let orders = [
+        ("o0", "2027-01-10T00:00:00Z", "1000"),
+        ("L", "2027-02-01T00:00:00Z", "150"),
+        ("o1", "2027-03-05T00:00:00Z", "100"),
+        ("o2", "2027-04-20T00:00:00Z", "10"),
+    ];
+    for (id, at, amount) in orders {
+        api.order("cur", "in", id, at, amount).await;
+    }
+    for (id, at, amount) in orders.iter().filter(|o| o.0 != "L") {
+        api.order("cur", "c", id, at, amount).await;
+    }
+    let told_before = published(&api, "cur").await.len();
+    let late = api
+        .order("cur", "c", "L", "2027-02-01T00:00:00Z", "150")
+        .await;
+    assert_eq!(late["tierAfter"], json!("Silver"), "{late}");
+    let latest = "2027-04-20T00:00:00Z";
+    let (now, then) = (
+        api.status("cur", "in", latest).await,
+        api.status("cur", "c", latest).await,
+    );
+    for field in [
+        "tier",
+        "tierSince",
+        "validUntil",
+        "inGraceUntil",
+        "currentPoints",
+    ] {
+        assert_eq!(then[field], now[field], "{field}");
+    }
+    assert_eq!(then["tierSince"], json!("2027-01-10T00:00:00Z"), "{then}");
+    let told = published(&api, "cur").await;
+    assert!(
+        told[told_before..].contains(&(
+            "TierChanged".into(),
+            "Member".into(),
+            "Silver".into(),
+            "2027-02-10T00:00:00Z".into(),
+            "late order L".into()
+        )),
+        "{:?}",
+        &told[told_before..]
+    );
+}
+
 /// Member, then Silver from $1,000 spent (lazy), kept a month at a time
 /// from when it was reached by $100 spent over the `window` tracker.
 fn silver_kept_monthly(window: Value, on_fail: &str, grace_days: u32) -> Value {
@@ -866,6 +931,7 @@ on_both_engines!(
     a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time,
     an_order_in_a_grace_the_late_upgrade_brought_renews_silver,
     late_events_before_older_ends_leave_the_customer_as_in_time,
+    a_late_order_under_a_current_points_rule_walks_older_ends,
     many_customers_late_orders_sent_twice_at_once,
     what_came_after_an_end_a_late_return_fails_counts_as_in_time,
 );
