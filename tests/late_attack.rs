@@ -680,26 +680,8 @@ async fn late_events_before_older_ends_leave_the_customer_as_in_time(api: Api) {
         ("o2", "2027-03-20T00:00:00Z", "150"),
         ("o3", "2027-04-20T00:00:00Z", "10"),
     ];
-    for (id, at, amount) in orders {
-        api.order("older", "in", id, at, amount).await;
-    }
-    for (id, at, amount) in orders.iter().filter(|o| o.0 != "L") {
-        api.order("older", "c", id, at, amount).await;
-    }
-    let told_before = published(&api, "older").await.len();
-    let late = api
-        .order("older", "c", "L", "2027-02-01T00:00:00Z", "150")
-        .await;
-    assert_eq!(late["tierAfter"], json!("Silver"), "{late}");
+    let told_before = late_order_l_after_the_rest(&api, "older", &orders).await;
     let latest = "2027-04-20T00:00:00Z";
-    let (now, then) = (
-        api.status("older", "in", latest).await,
-        api.status("older", "c", latest).await,
-    );
-    for field in ["tier", "tierSince", "validUntil", "inGraceUntil"] {
-        assert_eq!(then[field], now[field], "{field}");
-    }
-    assert_eq!(then["tierSince"], json!("2027-01-10T00:00:00Z"), "{then}");
     let told = published(&api, "older").await;
     let at = |t: &str, from: &str, to: &str, when: &str, cause: &str| {
         (t.into(), from.into(), to.into(), when.into(), cause.into())
@@ -784,32 +766,7 @@ async fn a_late_order_under_a_current_points_rule_walks_older_ends(api: Api) {
         ("o1", "2027-03-05T00:00:00Z", "100"),
         ("o2", "2027-04-20T00:00:00Z", "10"),
     ];
-    for (id, at, amount) in orders {
-        api.order("cur", "in", id, at, amount).await;
-    }
-    for (id, at, amount) in orders.iter().filter(|o| o.0 != "L") {
-        api.order("cur", "c", id, at, amount).await;
-    }
-    let told_before = published(&api, "cur").await.len();
-    let late = api
-        .order("cur", "c", "L", "2027-02-01T00:00:00Z", "150")
-        .await;
-    assert_eq!(late["tierAfter"], json!("Silver"), "{late}");
-    let latest = "2027-04-20T00:00:00Z";
-    let (now, then) = (
-        api.status("cur", "in", latest).await,
-        api.status("cur", "c", latest).await,
-    );
-    for field in [
-        "tier",
-        "tierSince",
-        "validUntil",
-        "inGraceUntil",
-        "currentPoints",
-    ] {
-        assert_eq!(then[field], now[field], "{field}");
-    }
-    assert_eq!(then["tierSince"], json!("2027-01-10T00:00:00Z"), "{then}");
+    let told_before = late_order_l_after_the_rest(&api, "cur", &orders).await;
     let told = published(&api, "cur").await;
     assert!(
         told[told_before..].contains(&(
@@ -822,6 +779,38 @@ async fn a_late_order_under_a_current_points_rule_walks_older_ends(api: Api) {
         "{:?}",
         &told[told_before..]
     );
+}
+
+/// Feeds `orders` (the last placed at 20 April 2027) to customer `in` in
+/// time order and to `c` with `L` last, as Silver from 10 January 2027;
+/// asserts both end as in time (tier, start, validity, grace, points) and
+/// returns how many notices the feed held before `L` came late.
+async fn late_order_l_after_the_rest(
+    api: &Api,
+    program: &str,
+    orders: &[(&str, &str, &str)],
+) -> usize {
+    for (id, at, amount) in orders {
+        api.order(program, "in", id, at, amount).await;
+    }
+    for (id, at, amount) in orders.iter().filter(|o| o.0 != "L") {
+        api.order(program, "c", id, at, amount).await;
+    }
+    let told_before = published(api, program).await.len();
+    let (_, at, amount) = orders.iter().find(|o| o.0 == "L").unwrap();
+    let late = api.order(program, "c", "L", at, amount).await;
+    assert_eq!(late["tierAfter"], json!("Silver"), "{late}");
+    let latest = "2027-04-20T00:00:00Z";
+    let (now, then) = (
+        api.status(program, "in", latest).await,
+        api.status(program, "c", latest).await,
+    );
+    let fields = ["tier", "tierSince", "validUntil", "inGraceUntil"];
+    for field in fields.into_iter().chain(["currentPoints"]) {
+        assert_eq!(then[field], now[field], "{field}");
+    }
+    assert_eq!(then["tierSince"], json!("2027-01-10T00:00:00Z"), "{then}");
+    told_before
 }
 
 /// Member, then Silver from $1,000 spent (lazy), kept a month at a time

@@ -499,6 +499,15 @@ fn last_return_of<'a>(events: &'a [Ev], of: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// How many drawn customers a run takes: 500, more for a differential
+/// run (`FIGURES_CASES=<n>`).
+fn drawn_cases() -> u64 {
+    std::env::var("FIGURES_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(500)
+}
+
 fn dump_to(file: &mut Option<std::fs::File>, line: &str) {
     use std::io::Write;
     if let Some(f) = file {
@@ -517,11 +526,7 @@ fn drawn_histories_dump_their_whole_outcome() {
     let mut file = std::env::var("FIGURES_DUMP")
         .ok()
         .map(|path| std::fs::File::create(path).unwrap());
-    // More cases for a differential run: `FIGURES_CASES=<n>`.
-    let cases: u64 = std::env::var("FIGURES_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(500);
+    let cases = drawn_cases();
     let mut walked = 0;
     for case in 0..cases {
         let mut rng = Rng(0xF16_0000 + case);
@@ -562,10 +567,7 @@ fn drawn_histories_dump_their_whole_outcome() {
 /// late customers' whole outcomes must be the same.
 #[test]
 fn unspent_current_points_decide_as_lifetime_points_would() {
-    let cases: u64 = std::env::var("FIGURES_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(500);
+    let cases = drawn_cases();
     let mut compared = 0;
     for case in 0..cases {
         let mut rng = Rng(0xC0_0000 + case);
