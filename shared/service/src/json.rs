@@ -16,19 +16,19 @@ pub fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiErro
         ));
     }
     serde_json::from_slice(body).map_err(|e| {
-        // serde_json calls some shape errors syntax errors (`{}` or `true`
-        // where an enum such as `condition` is expected), so JSON that
-        // parses is a wrong shape, whatever the error's category says.
-        // Skipping a value does not check its strings' UTF-8, so that is
-        // checked first: bytes that are not UTF-8 are not JSON.
-        let parses = || {
-            std::str::from_utf8(body).is_ok()
-                && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-        };
-        let code = if (e.is_syntax() || e.is_eof()) && !parses() {
-            "invalid_json"
-        } else {
+        // Whatever the error's category says, the body's own syntax tells
+        // the code: serde_json calls some shape errors syntax errors (`{}`
+        // or `true` where an enum such as `condition` is expected), and a
+        // shape error (an unknown field, a key given twice) may come before
+        // the syntax error further on. Skipping a value does not check its
+        // strings' UTF-8, so that is checked first: bytes that are not
+        // UTF-8 are not JSON.
+        let parses = std::str::from_utf8(body).is_ok()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        let code = if parses {
             "invalid_request"
+        } else {
+            "invalid_json"
         };
         ApiError::new(400, code, format!("{what}: {e}"))
     })
@@ -249,6 +249,12 @@ mod shape_tests {
         for broken in [r#"{"condition": "#, r#"{"condition": all}"#, "{", "  "] {
             assert_eq!(code(broken), "invalid_json", "{broken}");
         }
+        // A shape error before the syntax error: still not JSON.
+        for broken in [r#"{"bogus": 1, "#, r#"{"condition": "some", }"#] {
+            assert_eq!(code(broken), "invalid_json", "{broken}");
+        }
+        let twice = decode_event(br#"{"a": 1, "a""#, "event").unwrap_err();
+        assert_eq!(twice.code, "invalid_json", "{}", twice.message);
         let not_utf8 = b"{\"condition\": \"a\xffl\"}";
         let e = decode::<Body>(not_utf8, "config").unwrap_err();
         assert_eq!(e.code, "invalid_json", "{}", e.message);
