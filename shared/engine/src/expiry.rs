@@ -122,6 +122,7 @@ impl Program {
                 let gone = lot.points.min(state.current_points.max(Decimal::ZERO));
                 let day = lot.day;
                 state.current_points -= gone;
+                state.points_apart |= !gone.is_zero();
                 expired.points += gone;
                 state.lots.pop_front();
                 state.note_expired(day, period.forward_from(day), gone);

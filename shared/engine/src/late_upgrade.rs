@@ -175,16 +175,17 @@ impl Program {
 
     /// Whether the orders tell the customer's current points as of any
     /// instant: none expire, a return of spent points is owed
-    /// (`negativeBalance`), and the customer never spent one (current
-    /// points equal lifetime points; only a redemption or expiry takes
-    /// from current points alone, and nothing gives back to them alone).
-    /// Then current points are, at every instant, the lifetime points the
-    /// orders tell; otherwise what was spent or expired by then is in no
-    /// order.
+    /// (`negativeBalance`), and the two figures never moved apart (no
+    /// redemption, expiry or return that took from one more than from
+    /// the other: `points_apart`, and for states from before it was kept,
+    /// the two equal now). Then current points are, at every instant, the
+    /// lifetime points the orders tell; otherwise what was spent or
+    /// expired by then is in no order.
     pub(crate) fn orders_tell_current_points(&self, state: &CustomerState) -> bool {
         self.config().points_expiry.is_none()
             && self.config().return_policy.unwrap_or_default().spent_points
                 == SpentPoints::NegativeBalance
+            && !state.points_apart
             && state.current_points == state.lifetime_points
     }
 

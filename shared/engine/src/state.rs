@@ -92,6 +92,15 @@ pub struct CustomerState {
     /// one more.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub notices_sent: u64,
+    /// Set once current and lifetime points moved apart (a redemption,
+    /// expiry, a return that took less from current points than from
+    /// lifetime points): from then on the orders do not tell current
+    /// points as of an instant, even where the two are equal again (a
+    /// return under `withinBalance` or of expired points can make them
+    /// so, and a later config may have neither). A state written before
+    /// it was kept reads false; the two being equal is then the only sign.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub points_apart: bool,
     /// Notices of the decision in progress, for the service to write with
     /// the state.
     #[serde(skip)]
@@ -159,6 +168,7 @@ impl CustomerState {
             judged: None,
             latest_return_at: None,
             notices_sent: 0,
+            points_apart: false,
             outbox: Outbox::default(),
         }
     }
@@ -379,6 +389,7 @@ impl CustomerState {
     pub(crate) fn reverse_points(&mut self, day: DayNumber, lifetime: Points, current: Points) {
         self.lifetime_points -= lifetime;
         self.current_points -= current;
+        self.points_apart |= lifetime != current;
         let mut left = current;
         if let Some(lot) = self.lots.iter_mut().find(|l| l.day == day) {
             let take = left.min(lot.points);
@@ -399,6 +410,7 @@ impl CustomerState {
     /// Spends points oldest first.
     pub(crate) fn spend_points(&mut self, points: Points) {
         self.current_points -= points;
+        self.points_apart = true;
         let mut left = points;
         for lot in self.lots.iter_mut() {
             if left.is_zero() {

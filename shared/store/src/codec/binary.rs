@@ -88,6 +88,8 @@ struct Rest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     latest_return_at: Option<&'a DateTime<Utc>>,
     notices_sent: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    points_apart: bool,
 }
 
 pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
@@ -114,6 +116,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         judged,
         latest_return_at,
         notices_sent,
+        points_apart,
         // Not stored: the service writes it with the state.
         outbox: _,
     } = state;
@@ -136,6 +139,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         judged: judged.as_ref(),
         latest_return_at: latest_return_at.as_ref(),
         notices_sent: *notices_sent,
+        points_apart: *points_apart,
     };
     let json = serde_json::to_vec(&rest).expect("state serialises");
     put_len(out, json.len());
