@@ -137,7 +137,11 @@ impl Program {
         state.saw_event(order.placed_at);
         if order.placed_at < state.joined() {
             // In time it was the customer's first event: `programJoin`
-            // anniversaries count from it.
+            // anniversaries count from it, and a customer who never
+            // changed tier has held the base tier since.
+            if state.history.is_empty() && state.tier_since == state.joined() {
+                state.tier_since = order.placed_at;
+            }
             state.joined_at = Some(order.placed_at);
         }
         let DecidedAsInTime {

@@ -15,7 +15,7 @@ use crate::program::{Program, TierIndex};
 use crate::rejudge::Late;
 use crate::reversal::InTime;
 use crate::reversal::{ReturnHistory, RuleBook};
-use crate::state::{CustomerState, TierChange};
+use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -294,6 +294,11 @@ impl Program {
             if looked + 1 >= REACHED_LOOKBACK {
                 return match self.tier_held_at(state, *at) {
                     Some((tier, Some(since))) if tier == landing => since,
+                    // Held before the history's first change, which a
+                    // history not cut at its limit starts at the join.
+                    Some((tier, None)) if tier == landing && state.history.len() < HISTORY_KEPT => {
+                        state.joined()
+                    }
                     _ => *at,
                 };
             }
