@@ -274,9 +274,6 @@ impl Program {
             // than its validity): judged as the job would have.
             self.catch_up_to_latest(state);
         }
-        if !self.lapses {
-            return;
-        }
         let before_a_judged_end = state
             .judged
             .as_ref()
@@ -293,6 +290,12 @@ impl Program {
                 order.placed_at,
                 &format!("{LATE_ORDER} {}", order.order_id),
             );
+        if !self.lapses {
+            // No ends to judge: a walk only dated the lifts by orders anew
+            // (the tier held now stays), and the order keeps what its own
+            // decision reached.
+            return;
+        }
         if walked || before_a_judged_end {
             if !walked {
                 self.rejudge_late(state, Late::Order(&applied.record), order.placed_at);

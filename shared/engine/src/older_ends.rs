@@ -78,11 +78,14 @@ impl Program {
         }
         let standing: Vec<TierChange> = state.standing_changes().into_iter().cloned().collect();
         // The last change of tier before the event, read as one step an
-        // instant (a move down set right at its instant is no change).
-        let Some(stint) = course(&standing)
+        // instant (a move down set right at its instant is no change); with
+        // none, the base tier held from the join, when the history holds
+        // the whole course from there.
+        let stint = course(&standing)
             .into_iter()
-            .rfind(|s| s.at < placed && s.from != s.to)
-        else {
+            .rfind(|s| s.at < placed && s.from != s.to);
+        let from_the_join = stint.is_none();
+        let Some(stint) = stint.or_else(|| self.base_tier_from_the_join(state)) else {
             return false;
         };
         let kept = standing.partition_point(|c| c.at <= stint.at);
@@ -109,13 +112,23 @@ impl Program {
         walked.outbox = Default::default();
         walked.history = standing[..kept].to_vec();
         walked.tier.clone_from(&stint.to);
-        walked.tier_since = stint.at;
+        walked.tier_since = match from_the_join {
+            true => state.joined(),
+            false => stint.at,
+        };
         walked.renewed_at = None;
         walked.grace_until = None;
         walked.judged = None;
-        walked.warned_through = Some(stint.at);
+        if self.lapses {
+            walked.warned_through = Some(stint.at);
+        }
         let top = self.tiers().len() - 1;
         if !self.judge_ends_after_late_upgrade(&mut walked, orders, stint.at, top) {
+            return false;
+        }
+        if !self.lapses && walked.tier != state.tier {
+            // Without ends, the walk only dates the lifts by orders again:
+            // a tier it would change is the order's own decision's to make.
             return false;
         }
         let told = Told {
@@ -154,6 +167,20 @@ impl Program {
         telling.tell(state);
         state.adopt_validity_of(walked);
         true
+    }
+
+    /// The base tier as a step just before the customer's join (so an
+    /// order at the join may lift them), when the history starts there
+    /// and holds every change since.
+    fn base_tier_from_the_join(&self, state: &CustomerState) -> Option<Step> {
+        let base = self.tier_name(0);
+        let whole = state.history.len() < HISTORY_KEPT
+            && state.history.first().is_none_or(|c| c.from == base);
+        whole.then(|| Step {
+            at: state.joined() - chrono::Duration::nanoseconds(1),
+            from: base.to_owned(),
+            to: base.to_owned(),
+        })
     }
 
     /// What the walk's new course (`anew`, its `notices`) tells after the

@@ -290,6 +290,36 @@ fn a_late_order_that_crosses_on_its_own_keeps_its_instant() {
     assert_eq!(s.tier_since, at("2026-03-05T10:00:00Z"));
 }
 
+/// A customer who reached Silver with `c` holds it from `b`'s instant once
+/// `b`, placed before `c`, arrives: in time `b` crossed the threshold.
+/// Before the walk started from the base tier at the join (and ran for
+/// programs without a retention rule), `tierSince` stayed at `c`.
+#[test]
+fn a_late_order_before_the_crossing_of_a_tier_reached_since_dates_it_in_time() {
+    let p = shape(0);
+    let a = order("a", at("2026-03-01T10:00:00Z"), "600");
+    let b = order("b", at("2026-03-11T10:00:00Z"), "500");
+    let c = order("c", at("2026-03-21T10:00:00Z"), "500");
+    let (in_time, _) = run_as_service(&p, &[a.clone(), b.clone(), c.clone()]);
+    assert_eq!(
+        (in_time.tier.as_str(), in_time.tier_since),
+        ("Silver", at("2026-03-11T10:00:00Z"))
+    );
+    let (before, _) = run_as_service(&p, &[a.clone(), c.clone()]);
+    assert_eq!(before.tier_since, at("2026-03-21T10:00:00Z"));
+    let (late, _) = run_as_service(&p, &[a, c, b]);
+    assert_eq!(
+        (late.tier.as_str(), late.tier_since),
+        ("Silver", in_time.tier_since)
+    );
+    let change = late.history.last().unwrap();
+    assert_eq!(
+        (change.from.as_str(), change.to.as_str()),
+        ("Member", "Silver")
+    );
+    assert_eq!(change.at, at("2026-03-11T10:00:00Z"));
+}
+
 /// The property's orders, one every `hours` after 1 March, in time order.
 fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
     let start = at("2026-03-01T00:00:00Z");
@@ -320,12 +350,25 @@ fn starts_in_time(
     run: Runner,
     served: bool,
 ) -> Result<(), TestCaseError> {
+    starts_as_in_time(p, seeds, late, run, served, false)
+}
+
+/// [`starts_in_time`] for a customer who had reached a tier before the
+/// late order came (`reached_before`), or had not.
+fn starts_as_in_time(
+    p: Program,
+    seeds: &[(i64, u32)],
+    late: usize,
+    run: Runner,
+    served: bool,
+    reached_before: bool,
+) -> Result<(), TestCaseError> {
     let all = orders_of(seeds);
     let (in_time, _) = run(&p, &all);
     let mut arrival = all.clone();
     let late_order = arrival.remove(late % all.len());
     let (before, _) = run(&p, &arrival);
-    prop_assume!(before.tier == "Member");
+    prop_assume!((before.tier != "Member") == reached_before);
     if served {
         // README: as the service calls it, a late order whose window starts
         // before the days the state still keeps is read only on a sign.
@@ -369,6 +412,19 @@ proptest! {
         late in 0usize..9,
     ) {
         starts_in_time(shape(which), &orders, late, run_as_service, true)?;
+    }
+
+    /// The same for a customer who had already reached the tier later,
+    /// without the late order: the tier's start moves back to where the
+    /// threshold was crossed in time (the course walked again, programs
+    /// without a retention rule too).
+    #[test]
+    fn a_late_order_before_a_tier_reached_since_starts_it_as_in_time(
+        which in 0usize..7,
+        orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
+        late in 0usize..9,
+    ) {
+        starts_as_in_time(shape(which), &orders, late, run_as_service, true, true)?;
     }
 
     /// Any orders, any one of them late, and perhaps a return made after
