@@ -907,6 +907,7 @@ on_both_engines!(
     a_late_order_a_later_orders_window_completes_upgrades_from_that_order,
     a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set,
     a_late_return_dates_no_move_down_before_the_upgrade_it_undoes,
+    a_late_return_that_moved_down_before_an_order_lifted_back_tells_both,
     a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down,
     a_late_order_placed_before_a_move_down_by_a_return_undoes_it,
     a_late_order_placed_before_a_cancellation_that_moved_the_customer_down,
@@ -1136,6 +1137,43 @@ async fn a_late_return_dates_no_move_down_before_the_upgrade_it_undoes(api: Api)
     assert_eq!(
         changes.last().unwrap(),
         &("Silver".to_owned(), "2026-03-10T10:00:00Z".to_owned())
+    );
+}
+
+/// A late return that leaves the customer on Silver, though in time it
+/// moved them to Member and a later order lifted them back: Silver is
+/// held since that order, and the feed tells the move down and the lift at
+/// their instants, once each (sent again, the return is a replay).
+async fn a_late_return_that_moved_down_before_an_order_lifted_back_tells_both(api: Api) {
+    api.program("dip", &silver_at_1000()).await;
+    api.order("dip", "c", "o1", "2026-03-10T10:00:00Z", "1000")
+        .await;
+    api.order("dip", "c", "o2", "2026-04-01T10:00:00Z", "600")
+        .await;
+    for _ in 0..2 {
+        let (code, r) =
+            give_back(&api, "dip", "r1", "o1", "2026-03-20T10:00:00Z", Some("500")).await;
+        assert_eq!(code, 200, "{r}");
+        assert_eq!(
+            (&r["tierAfter"], &r["downgrades"]),
+            (&json!("Silver"), &json!([])),
+            "{r}"
+        );
+    }
+    let status = api.get("/programs/dip/customers/c").await.body;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"]),
+        (&json!("Silver"), &json!("2026-04-01T10:00:00Z")),
+        "{status}"
+    );
+    let change = |from: &str, to: &str, at: &str| (from.to_owned(), to.to_owned(), at.to_owned());
+    assert_eq!(
+        customer_moves(&api, "dip").await,
+        vec![
+            change("Member", "Silver", "2026-03-10T10:00:00Z"),
+            change("Silver", "Member", "2026-03-20T10:00:00Z"),
+            change("Member", "Silver", "2026-04-01T10:00:00Z"),
+        ]
     );
 }
 

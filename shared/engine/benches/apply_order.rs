@@ -210,25 +210,32 @@ fn late_return(c: &mut Criterion) {
         orders: others,
         rules: &CurrentRulesOnly,
     };
-    let give_back = |minutes: i64| Return {
+    let give_back = |minutes: i64, amount: Option<Decimal>| Return {
         return_id: "r".into(),
         order_id: first.order_id.clone(),
         customer_id: "c".into(),
         returned_at: start + Duration::minutes(minutes),
-        amount: None,
+        amount,
     };
-    let late = give_back(50 * 9_970 + 1);
-    let in_time = give_back(50 * 10_000);
+    let late = give_back(50 * 9_970 + 1, None);
+    let in_time = give_back(50 * 10_000, None);
+    // $1 back: still Gold, reached at the same order in time.
+    let leaves_the_tier = give_back(50 * 9_970 + 1, Some(Decimal::ONE));
     let mut group = c.benchmark_group("late_return");
-    for (name, ret) in [
-        ("made_before_30_of_10000_orders", &late),
-        ("in_time", &in_time),
+    for (name, ret, lands) in [
+        ("made_before_30_of_10000_orders", &late, 1),
+        ("in_time", &in_time, 1),
+        (
+            "leaving_the_tier_made_before_30_of_10000",
+            &leaves_the_tier,
+            2,
+        ),
     ] {
         let mut s = state.clone();
         let back = p
             .apply_return_judged(&mut s, &mut first.clone(), ret, &history)
             .unwrap();
-        assert_eq!(back.tier_after, 1, "{name}");
+        assert_eq!(back.tier_after, lands, "{name}");
         group.bench_function(name, |b| {
             b.iter_batched_ref(
                 || (state.clone(), first.clone()),

@@ -87,13 +87,13 @@ impl Undone {
 impl TierChange {
     /// A move down by a return (its own judgment, or one made after a late
     /// order upgraded).
-    fn by_a_return(&self) -> bool {
+    pub(crate) fn by_a_return(&self) -> bool {
         !self.admin && self.cause.starts_with("return")
     }
 
     /// An upgrade by an order, or a move back by a late one: what the
     /// orders, replayed, tell again.
-    fn by_an_order(&self) -> bool {
+    pub(crate) fn by_an_order(&self) -> bool {
         !self.admin && self.cause.starts_with("order ")
     }
 }
@@ -293,7 +293,7 @@ impl Program {
 
 /// The id of the order returned most at `at` (the first by id of those
 /// returned alike), None when no order was returned then.
-fn returned_most_at(orders: &[OrderRecord], at: DateTime<Utc>) -> Option<&str> {
+pub(crate) fn returned_most_at(orders: &[OrderRecord], at: DateTime<Utc>) -> Option<&str> {
     orders
         .iter()
         .filter_map(|o| {

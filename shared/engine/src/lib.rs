@@ -19,6 +19,7 @@ pub mod expression;
 mod fixed;
 mod held_then;
 mod late_ends;
+mod late_return_course;
 mod late_upgrade;
 pub mod lifecycle;
 mod net_walk;

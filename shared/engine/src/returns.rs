@@ -26,7 +26,7 @@ const REACHED_LOOKBACK: usize = 16;
 /// Events after a late return's instant it replays the customer's orders
 /// at, to date its move as in time; a return later than that is dated
 /// by the upgrades it undoes (README).
-const LATE_RETURN_INSTANTS: usize = 32;
+pub(crate) const LATE_RETURN_INSTANTS: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downgrade {
@@ -119,7 +119,35 @@ impl Program {
         let current = state.tier_index(self);
         let in_time = self.in_time(state, &orders, history.rules);
         let landing = in_time.rejudged().min(current);
-        if landing < current {
+        if let Some((changes, since)) =
+            self.late_return_course(state, &in_time, ret, &record.order_id, &orders, landing)
+        {
+            // Told as the course in time since its instant
+            // (`late_return_course.rs`). The reply names the upgrades of
+            // the tier held that it reversed, each dated no earlier than
+            // the upgrade it undoes, as for any late return; the history
+            // tells the course.
+            let first_down = changes
+                .iter()
+                .find(|c| self.tier_index(&c.to) < self.tier_index(&c.from))
+                .map_or(ret.returned_at, |c| c.at);
+            let steps = match landing < current {
+                true => self.reversed_steps(state, current, landing, first_down),
+                false => Vec::new(),
+            };
+            for change in changes {
+                state.record_change(change, Vec::new());
+            }
+            state.tier_since = since;
+            if let Some(first) = steps.first() {
+                back.downgrade = Some(Downgrade {
+                    from: current,
+                    to: landing,
+                    at: first.at,
+                });
+            }
+            back.downgrades = steps;
+        } else if landing < current {
             let (down_at, since) = self.late_dates(state, &in_time, ret.returned_at, landing);
             let steps = self.reversed_steps(state, current, landing, down_at);
             for step in &steps {
@@ -271,7 +299,7 @@ impl Program {
     /// When the customer reached `landing`, held in time through the last
     /// of `before` (else `returned`): walking back while it was held then,
     /// up to [`REACHED_LOOKBACK`] instants (beyond, the history says).
-    fn reached(
+    pub(crate) fn reached(
         &self,
         state: &CustomerState,
         in_time: &InTime<'_>,

@@ -311,14 +311,7 @@ impl CustomerState {
     /// move, or one dated back among the orders) replaces what came after
     /// its instant.
     pub(crate) fn standing_changes(&self) -> smallvec::SmallVec<[&TierChange; 8]> {
-        let mut line: smallvec::SmallVec<[&TierChange; 8]> = smallvec::SmallVec::new();
-        for change in &self.history {
-            while line.last().is_some_and(|kept| kept.at > change.at) {
-                line.pop();
-            }
-            line.push(change);
-        }
-        line
+        standing_line(&self.history)
     }
 
     /// Tells again what a walk of the customer's course found
@@ -524,4 +517,16 @@ mod delta_lots {
             })
             .collect())
     }
+}
+
+/// [`CustomerState::standing_changes`] of any history.
+pub(crate) fn standing_line(history: &[TierChange]) -> smallvec::SmallVec<[&TierChange; 8]> {
+    let mut line: smallvec::SmallVec<[&TierChange; 8]> = smallvec::SmallVec::new();
+    for change in history {
+        while line.last().is_some_and(|kept| kept.at > change.at) {
+            line.pop();
+        }
+        line.push(change);
+    }
+    line
 }
