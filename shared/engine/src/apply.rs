@@ -497,17 +497,7 @@ impl Program {
                 |o| format!("return of order {}", o.order_id),
             );
         for step in self.reversed_steps(state, current, landing, down_at) {
-            state.record_change(
-                TierChange {
-                    from: self.tier_name(step.from).to_owned(),
-                    to: self.tier_name(step.to).to_owned(),
-                    at: step.at,
-                    cause: cause.clone(),
-                    config_version: None,
-                    admin: false,
-                },
-                Vec::new(),
-            );
+            state.record_change(self.move_down_by_return(&step, &cause), Vec::new());
         }
         if let Some(since) = since {
             state.tier_since = since;

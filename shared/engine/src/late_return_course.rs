@@ -251,16 +251,7 @@ impl Program {
         };
         self.reversed_steps(telling, m.from, m.to, m.at)
             .into_iter()
-            .map(|step| {
-                (step.at == m.at).then(|| TierChange {
-                    from: self.tier_name(step.from).to_owned(),
-                    to: self.tier_name(step.to).to_owned(),
-                    at: step.at,
-                    cause: cause.clone(),
-                    config_version: None,
-                    admin: false,
-                })
-            })
+            .map(|step| (step.at == m.at).then(|| self.move_down_by_return(&step, &cause)))
             .collect()
     }
 }

@@ -150,18 +150,9 @@ impl Program {
         } else if landing < current {
             let (down_at, since) = self.late_dates(state, &in_time, ret.returned_at, landing);
             let steps = self.reversed_steps(state, current, landing, down_at);
+            let cause = format!("return {} of order {}", ret.return_id, record.order_id);
             for step in &steps {
-                state.record_change(
-                    TierChange {
-                        from: self.tier_name(step.from).to_owned(),
-                        to: self.tier_name(step.to).to_owned(),
-                        at: step.at,
-                        cause: format!("return {} of order {}", ret.return_id, record.order_id),
-                        config_version: None,
-                        admin: false,
-                    },
-                    Vec::new(),
-                );
+                state.record_change(self.move_down_by_return(step, &cause), Vec::new());
             }
             if let Some(since) = since {
                 state.tier_since = since;
@@ -336,6 +327,18 @@ impl Program {
         match reached {
             Some(first) if landing != start => first,
             _ => state.joined(),
+        }
+    }
+
+    /// The history's entry for one step a return moved the customer down.
+    pub(crate) fn move_down_by_return(&self, step: &Downgrade, cause: &str) -> TierChange {
+        TierChange {
+            from: self.tier_name(step.from).to_owned(),
+            to: self.tier_name(step.to).to_owned(),
+            at: step.at,
+            cause: cause.to_owned(),
+            config_version: None,
+            admin: false,
         }
     }
 
@@ -528,21 +531,13 @@ impl Program {
         let landing = eval
             .highest_holding_up_to(floor, current - 1, Decimal::ZERO, Decimal::ZERO)
             .map_or(floor, |(t, _)| t);
-        state.record_change(
-            TierChange {
-                from: self.tier_name(current).to_owned(),
-                to: self.tier_name(landing).to_owned(),
-                at: ret.returned_at,
-                cause: format!("return {} of order {}", ret.return_id, record.order_id),
-                config_version: None,
-                admin: false,
-            },
-            Vec::new(),
-        );
-        Some(Downgrade {
+        let step = Downgrade {
             from: current,
             to: landing,
             at: ret.returned_at,
-        })
+        };
+        let cause = format!("return {} of order {}", ret.return_id, record.order_id);
+        state.record_change(self.move_down_by_return(&step, &cause), Vec::new());
+        Some(step)
     }
 }
