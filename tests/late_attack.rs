@@ -908,6 +908,7 @@ on_both_engines!(
     a_customer_set_by_the_admin_takes_in_orders_placed_before_the_set,
     a_late_return_dates_no_move_down_before_the_upgrade_it_undoes,
     a_late_return_that_moved_down_before_an_order_lifted_back_tells_both,
+    a_late_order_completing_a_crossing_a_return_since_undid_tells_both,
     a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down,
     a_late_order_placed_before_a_move_down_by_a_return_undoes_it,
     a_late_order_placed_before_a_cancellation_that_moved_the_customer_down,
@@ -1173,6 +1174,41 @@ async fn a_late_return_that_moved_down_before_an_order_lifted_back_tells_both(ap
             change("Member", "Silver", "2026-03-10T10:00:00Z"),
             change("Silver", "Member", "2026-03-20T10:00:00Z"),
             change("Member", "Silver", "2026-04-01T10:00:00Z"),
+        ]
+    );
+}
+
+/// Under a retention rule: a late order that crosses nothing on the
+/// figures as they stand, placed before an order whose crossing it
+/// completes in time, which a return made since then undid. In time:
+/// Silver at o2, Member again at the return; the walk of the course tells
+/// both, once each (sent again, the order is a replay).
+async fn a_late_order_completing_a_crossing_a_return_since_undid_tells_both(api: Api) {
+    api.program("cr", &silver(0)).await;
+    api.order("cr", "c", "o1", "2026-02-01T10:00:00Z", "2000")
+        .await;
+    api.order("cr", "c", "o2", "2026-04-01T10:00:00Z", "900")
+        .await;
+    let (code, r) = give_back(&api, "cr", "r2", "o2", "2026-04-02T10:00:00Z", Some("300")).await;
+    assert_eq!(code, 200, "{r}");
+    for _ in 0..2 {
+        let late = api
+            .order("cr", "c", "late", "2026-03-01T10:00:00Z", "200")
+            .await;
+        assert_eq!(late["tierAfter"], "Member", "{late}");
+    }
+    let status = api.get("/programs/cr/customers/c").await.body;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"]),
+        (&json!("Member"), &json!("2026-04-02T10:00:00Z")),
+        "{status}"
+    );
+    let change = |from: &str, to: &str, at: &str| (from.to_owned(), to.to_owned(), at.to_owned());
+    assert_eq!(
+        customer_moves(&api, "cr").await,
+        vec![
+            change("Member", "Silver", "2026-04-01T10:00:00Z"),
+            change("Silver", "Member", "2026-04-02T10:00:00Z"),
         ]
     );
 }

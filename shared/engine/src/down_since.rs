@@ -293,9 +293,12 @@ impl Program {
 
 /// The id of the order returned most at `at` (the first by id of those
 /// returned alike), None when no order was returned then.
-pub(crate) fn returned_most_at(orders: &[OrderRecord], at: DateTime<Utc>) -> Option<&str> {
+pub(crate) fn returned_most_at<'o>(
+    orders: impl IntoIterator<Item = &'o OrderRecord>,
+    at: DateTime<Utc>,
+) -> Option<&'o str> {
     orders
-        .iter()
+        .into_iter()
         .filter_map(|o| {
             let amount: Decimal = o
                 .returns

@@ -9,6 +9,7 @@
 use crate::apply::kept_contribution;
 use crate::config::Aggregate;
 use crate::decimal::{Money, Points};
+use crate::down_since::returned_most_at;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
 use crate::notice::MAX_NOTICES_PER_DECISION;
@@ -87,8 +88,11 @@ impl Program {
         if state.warned_through.is_some_and(|done| done > upgraded) {
             state.warned_through = Some(upgraded);
         }
-        // Orders placed after this instant may lift the customer next.
+        // Orders placed after this instant may lift the customer next;
+        // returns made from `returns_from` on may move them down (a return
+        // at an order's instant came after it).
         let mut after = upgraded;
+        let mut returns_from = upgraded;
         let mut caught_up = true;
         for _ in 0..MAX_INSTANTS {
             let next = [self.next_validity_instant(state), self.next_warning(state)]
@@ -98,9 +102,12 @@ impl Program {
                 .filter(|at| *at <= latest);
             let before = next.unwrap_or(latest + chrono::Duration::nanoseconds(1));
             let lift = self.next_lift(state, &figures, after, before, reached);
-            // In a grace, an order placed before the lift's instant (at it
-            // the upgrade came first) may meet the condition and renew.
             let until = lift.map_or(before, |(at, _)| at);
+            let down = self.next_move_down_by_return(state, &figures, returns_from, until);
+            // In a grace, an order placed before the lift's instant (at it
+            // the upgrade came first), or at or before a return's that
+            // moves the customer down, may meet the condition and renew.
+            let until = down.map_or(until, |(at, _)| at + chrono::Duration::nanoseconds(1));
             if let Some(at) = self.next_recovery(state, &figures, after, until) {
                 if state.outbox.notices().len() >= MAX_NOTICES_PER_DECISION {
                     caught_up = false;
@@ -108,16 +115,26 @@ impl Program {
                 }
                 self.recover_by_order(state, at);
                 after = at;
+                returns_from = at;
                 continue;
             }
-            if let Some((at, to)) = lift {
+            if let Some((at, to)) = down.or(lift) {
                 // One notice more: past the decision's, it waits with the
                 // ends after it.
                 if state.outbox.notices().len() >= MAX_NOTICES_PER_DECISION {
                     caught_up = false;
                     break;
                 }
-                self.lift(state, &figures, at, to);
+                match down.is_some() {
+                    true => {
+                        self.move_down_by_returns_at(state, figures.orders, at, to);
+                        returns_from = at + chrono::Duration::nanoseconds(1);
+                    }
+                    false => {
+                        self.lift(state, &figures, at, to);
+                        returns_from = at;
+                    }
+                }
                 after = at;
                 continue;
             }
@@ -132,8 +149,9 @@ impl Program {
                 caught_up = false;
                 break;
             }
-            // An order at the end's own instant came after it.
+            // An order or a return at the end's own instant came after it.
             after = at - chrono::Duration::nanoseconds(1);
+            returns_from = at;
         }
         figures.restore(state);
         caught_up
@@ -175,6 +193,62 @@ impl Program {
             .filter(|(i, (at, _))| course.get(i + 1).is_none_or(|(next, _)| next != at))
             .map(|(_, (at, tier))| (*at, (*tier).min(reached)))
             .find(|(_, tier)| *tier > held)
+    }
+
+    /// The first instant from `from` on, and before `before`, at which
+    /// the returns made then take the customer below the tier held, and
+    /// the tier they land on: the orders placed by then, as they stood
+    /// just after it, replayed with the history as it stands (as the
+    /// return, judged in time, found). One replay per return instant.
+    fn next_move_down_by_return(
+        &self,
+        state: &CustomerState,
+        figures: &Figures,
+        from: DateTime<Utc>,
+        before: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, TierIndex)> {
+        let held = state.tier_index(self);
+        let mut instants: Vec<DateTime<Utc>> = figures
+            .returned
+            .iter()
+            .flat_map(|o| o.returns.iter().map(|r| r.at))
+            .filter(|at| *at >= from && *at < before)
+            .collect();
+        if held == 0 || instants.is_empty() {
+            return None;
+        }
+        instants.sort_unstable();
+        instants.dedup();
+        let placed = figures.by_time[..figures.placed_before(before)].to_vec();
+        let in_time = self.in_time_of(state, placed, &CurrentRulesOnly);
+        let course = in_time.course_over(&instants);
+        // The tier after each instant is its last: its returns made.
+        course
+            .iter()
+            .enumerate()
+            .filter(|(i, (at, _))| course.get(i + 1).is_none_or(|(next, _)| next != at))
+            .map(|(_, (at, tier))| (*at, *tier))
+            .find(|(_, tier)| *tier < held)
+    }
+
+    /// Moves the customer down to `to` at `at`, as the returns made then
+    /// did in time: each upgrade passed undone, told as the return of the
+    /// order returned most then.
+    fn move_down_by_returns_at(
+        &self,
+        state: &mut CustomerState,
+        orders: &[&OrderRecord],
+        at: DateTime<Utc>,
+        to: TierIndex,
+    ) {
+        let cause = format!(
+            "return of order {}",
+            returned_most_at(orders.iter().copied(), at).unwrap_or_default()
+        );
+        let held = state.tier_index(self);
+        for step in self.reversed_steps(state, held, to, at) {
+            state.record_change(self.move_down_by_return(&step, &cause), Vec::new());
+        }
     }
 
     /// The first instant of an order placed after `after` and before

@@ -31,11 +31,14 @@ impl Program {
     /// walked again (it needs the customer's orders): the event comes
     /// before the latest judged end or before a renewal in a grace, or
     /// while a grace runs (the state's windows may have dropped the days
-    /// the grace's recovery reads).
+    /// the grace's recovery reads), or, under a retention rule, before a
+    /// return made since (in time it may have lifted an order's crossing
+    /// that the return then undid).
     pub(crate) fn walks_course_for(&self, state: &CustomerState, placed: DateTime<Utc>) -> bool {
         state.grace_until.is_some()
             || state.judged.as_ref().is_some_and(|j| placed < j.at)
             || state.standing_changes().iter().any(|c| c.at > placed)
+            || self.lapses && state.returned_at_or_after(placed)
     }
 
     /// [`Program::judge_older_ends_again`] for a return made before the
@@ -59,7 +62,7 @@ impl Program {
     /// counted in the state and in `orders`, every order of the customer):
     /// whether it did. Not when the course since the change of tier
     /// before the event holds anything the walk does not make (an admin
-    /// set, a re-evaluation, a move down by a return, another config
+    /// set, a re-evaluation, another config
     /// version), nor past one decision's notices: then only the latest
     /// end is judged again, as before.
     pub(crate) fn judge_older_ends_again(
@@ -89,13 +92,16 @@ impl Program {
             return false;
         };
         let kept = standing.partition_point(|c| c.at <= stint.at);
+        // A return's move down names no config version: the orders' say
+        // which rules judged it. Without ends, a late order before one is
+        // decided as in time by `down_since.rs`, and a late return tells
+        // its course by `late_return_course.rs`.
         let walked_makes = |c: &TierChange| {
             !c.admin
                 && !c.is_reevaluation()
-                && c.config_version == Some(self.version())
-                && (judged_end(c)
-                    || c.cause.starts_with("order ")
-                    || c.cause.starts_with(LATE_ORDER))
+                && (self.lapses && c.by_a_return()
+                    || c.config_version == Some(self.version())
+                        && (judged_end(c) || c.by_an_order() || c.cause.starts_with(LATE_ORDER)))
         };
         if !standing[kept..].iter().all(walked_makes) {
             return false;
@@ -286,13 +292,13 @@ struct Told<'a> {
 
 impl Told<'_> {
     /// Whether the same change was told already (from, to, instant and
-    /// cause).
+    /// cause; a walk names a return by its order, not its id).
     fn holds(&self, change: &TierChange) -> bool {
         self.changes.iter().any(|c| {
             c.at == change.at
                 && c.from == change.from
                 && c.to == change.to
-                && c.cause == change.cause
+                && (c.cause == change.cause || c.by_a_return() && change.by_a_return())
         })
     }
 

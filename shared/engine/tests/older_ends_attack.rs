@@ -658,3 +658,130 @@ fn a_late_order_that_lets_a_later_one_reach_gold() {
         course(&customers[0].s.history)
     );
 }
+
+impl Customer {
+    /// Returns `percent` of order `id` at `when`.
+    fn give_back(&mut self, p: &Program, id: &str, when: DateTime<Utc>, percent: u32) {
+        let record = self.records.iter().find(|r| r.order_id == id).unwrap();
+        let amount = (record.remaining() * rust_decimal::Decimal::from(percent)
+            / rust_decimal::Decimal::from(100))
+        .round_dp(2);
+        if amount <= rust_decimal::Decimal::ZERO {
+            return;
+        }
+        let ret = Return {
+            return_id: format!("r-{id}-{}", when.timestamp()),
+            order_id: id.into(),
+            customer_id: "c".into(),
+            returned_at: when,
+            amount: Some(amount),
+        };
+        common::give_back_among(p, &mut self.s, &mut self.records, &ret).unwrap();
+        self.publish();
+    }
+}
+
+/// One event of a customer's history: an order (id, placed at, amount), or
+/// a return of `percent` of an order at an instant.
+#[derive(Clone, Debug)]
+enum Event {
+    Order(String, String, String),
+    Return(String, DateTime<Utc>, u32),
+}
+
+impl Event {
+    fn at(&self) -> DateTime<Utc> {
+        match self {
+            Event::Order(_, when, _) => at(when),
+            Event::Return(_, when, _) => *when,
+        }
+    }
+
+    fn feed(&self, p: &Program, c: &mut Customer) {
+        match self {
+            Event::Order(id, when, amount) => {
+                c.order(p, (id, when, amount));
+            }
+            Event::Return(id, when, percent) => c.give_back(p, id, *when, *percent),
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        max_global_rejects: 1_000_000,
+        ..proptest::prelude::ProptestConfig::with_cases(1000)
+    })]
+    /// `wider_shapes` with up to two returns among the orders, made in
+    /// time: a late order placed before a return's move down walks the
+    /// course with it.
+    #[test]
+    fn wider_shapes_with_returns(
+        days in proptest::collection::vec(1u32..300, 1..9),
+        amounts in proptest::collection::vec(1u32..1500, 9),
+        late_day in 1u32..250,
+        late_amount in 1u32..300,
+        returns in proptest::collection::vec((0usize..9, 1u32..=100, 0u32..400), 1..3),
+        window in 0usize..3,
+        keep in 20u32..200,
+        on_fail in 0usize..3,
+        grace in 0usize..3,
+        from in 0usize..3,
+        up in 0usize..3,
+    ) {
+        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
+        let on_fail = ["oneDown", "base", "qualified"][on_fail];
+        let grace_days = [0, 10, 40][grace];
+        let validity = [
+            json!({"months": 1, "from": "tierStart"}),
+            json!({"months": 1, "from": "programJoin"}),
+            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
+        ][from].clone();
+        let up = ["lazy", "eager", "dynamic"][up];
+        let p = three_tiers((window, 0, keep), validity, grace_days, on_fail, up, &[]);
+        let start = at("2024-01-01T00:00:00Z");
+        let when = |day: u32, hour: usize| {
+            start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64)
+        };
+        let mut orders: Vec<(String, DateTime<Utc>, String)> = vec![("first".into(), when(0, 1), "1000".into())];
+        orders.extend(days.iter().enumerate().map(|(i, day)| (format!("o{i}"), when(*day, i), amounts[i].to_string())));
+        orders.sort_by_key(|o| o.1);
+        let mut base: Vec<Event> = orders.iter().map(|(id, at, amount)| Event::Order(id.clone(), at.to_rfc3339(), amount.clone())).collect();
+        for (which, percent, hours) in &returns {
+            let (id, placed, _) = &orders[which % orders.len()];
+            base.push(Event::Return(id.clone(), *placed + chrono::Duration::hours(i64::from(*hours)) + chrono::Duration::minutes(30), *percent));
+        }
+        base.sort_by_key(|e| e.at());
+        let late = Event::Order("L".into(), when(late_day, 12).to_rfc3339(), late_amount.to_string());
+        let last = base.iter().map(Event::at).max().unwrap();
+        proptest::prop_assume!(late.at() < last);
+        let mut in_time = Customer::new(&p);
+        let mut all = base.clone();
+        all.push(late.clone());
+        all.sort_by_key(|e| e.at());
+        for e in &all {
+            e.feed(&p, &mut in_time);
+        }
+        let mut late_one = Customer::new(&p);
+        for e in &base {
+            e.feed(&p, &mut late_one);
+        }
+        late.feed(&p, &mut late_one);
+        for c in [&in_time, &late_one] {
+            let r = c.records.iter().find(|r| r.order_id == "L").unwrap();
+            let upgraded = c.s.history.iter().any(|h| h.cause == "order L");
+            proptest::prop_assume!(r.tier_before == r.tier_after && !upgraded);
+        }
+        let moved_by_a_return = in_time.s.history.iter().any(|h| h.cause.starts_with("return"));
+        proptest::prop_assume!(moved_by_a_return);
+        proptest::prop_assert!(late_one.seqs_ok());
+        proptest::prop_assert_eq!(course(&late_one.s.history), course(&in_time.s.history));
+        proptest::prop_assert_eq!(&late_one.s.tier, &in_time.s.tier);
+        proptest::prop_assert_eq!(p.valid_until(&late_one.s), p.valid_until(&in_time.s));
+        proptest::prop_assert_eq!(late_one.s.grace_until, in_time.s.grace_until);
+        proptest::prop_assert_eq!(late_one.s.tier_since, in_time.s.tier_since);
+        if let Some(last) = late_one.published().last() {
+            proptest::prop_assert_eq!(&last.1, &late_one.s.tier);
+        }
+    }
+}
