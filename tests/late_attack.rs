@@ -909,6 +909,7 @@ on_both_engines!(
     a_late_return_dates_no_move_down_before_the_upgrade_it_undoes,
     a_late_return_that_moved_down_before_an_order_lifted_back_tells_both,
     a_late_order_completing_a_crossing_a_return_since_undid_tells_both,
+    a_late_return_under_a_retention_rule_walks_the_course,
     a_late_order_whose_crossing_a_return_since_undid_goes_up_then_down,
     a_late_order_placed_before_a_move_down_by_a_return_undoes_it,
     a_late_order_placed_before_a_cancellation_that_moved_the_customer_down,
@@ -1211,6 +1212,56 @@ async fn a_late_order_completing_a_crossing_a_return_since_undid_tells_both(api:
             change("Silver", "Member", "2026-04-02T10:00:00Z"),
         ]
     );
+}
+
+/// Silver at $1,000 and Gold at $2,000, each kept a month at a time by
+/// any purchase. A $200 return of o0 made on 5 March arrives after o1 (10
+/// March) took the customer to Gold: in time they stayed on Silver from 1
+/// March (the return left $1,000) and o1's $900 fell short of Gold. The
+/// course walked again gives the late customer `c` the tier, its start and
+/// its validity the customer `in`, fed in time, has; the last change told
+/// names Silver.
+async fn a_late_return_under_a_retention_rule_walks_the_course(api: Api) {
+    let tier = |name: &str, min: u32| {
+        json!({"name": name, "earnRate": "1",
+            "upgrade": {"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": min}],
+                "condition": "all", "upgradeType": "lazy"},
+            "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "lifetimePurchases", "min": "1"}],
+                "condition": "all", "onFail": "oneDown"}})
+    };
+    let config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1"}, tier("Silver", 1000), tier("Gold", 2000)]});
+    api.program("wr", &config).await;
+    let body = |customer: &str| {
+        json!({"returnId": "r", "orderId": "o0", "customerId": customer,
+            "returnedAt": "2027-03-05T10:00:00Z", "amount": "200"})
+    };
+    api.order("wr", "in", "o0", "2027-03-01T10:00:00Z", "1200")
+        .await;
+    let r = api.post("/programs/wr/returns", &body("in")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    api.order("wr", "in", "o1", "2027-03-10T10:00:00Z", "900")
+        .await;
+    api.order("wr", "c", "o0", "2027-03-01T10:00:00Z", "1200")
+        .await;
+    let up = api
+        .order("wr", "c", "o1", "2027-03-10T10:00:00Z", "900")
+        .await;
+    assert_eq!(up["tierAfter"], "Gold", "{up}");
+    let r = api.post("/programs/wr/returns", &body("c")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["tierAfter"], "Silver", "{}", r.body);
+    let (in_time, late) = (
+        api.status("wr", "in", "2027-03-20T00:00:00Z").await,
+        api.status("wr", "c", "2027-03-20T00:00:00Z").await,
+    );
+    for field in ["tier", "tierSince", "validUntil", "inGraceUntil"] {
+        assert_eq!(late[field], in_time[field], "{field}: {late}");
+    }
+    assert_eq!(late["tierSince"], json!("2027-03-01T10:00:00Z"), "{late}");
+    let last_told = customer_moves(&api, "wr").await.pop().unwrap();
+    assert_eq!(last_told.1, "Silver", "{last_told:?}");
 }
 
 /// Found by an adversarial fuzz: r2, made before Silver's end on 10

@@ -399,7 +399,12 @@ impl<'a> Figures<'a> {
         // The walk reads current points only where nothing took from them
         // alone (`orders_tell_current_points`): they moved as lifetime
         // points did.
-        state.current_points = self.current_points - (self.lifetime_points - points);
+        // (Equal now, they are the same figure then, at the scale the
+        // lifetime one has: a scale is never told.)
+        state.current_points = match self.current_points == self.lifetime_points {
+            true => points,
+            false => self.current_points - (self.lifetime_points - points),
+        };
         // The largest orders placed before it, as they stood: a pass over
         // the orders at each end, so only when a rule reads them.
         if program.reads_single_orders() {

@@ -117,6 +117,29 @@ impl Program {
             .collect();
         orders.push(record.clone());
         let current = state.tier_index(self);
+        let told = state.history.len();
+        if self.lapses && self.walks_after_return(state, &orders, record, ret) {
+            // Late under a retention rule: the course from before it walked
+            // again (`older_ends.rs`), its own move down among the rest.
+            // The reply names the moves down the walk told.
+            back.downgrades = state.history[told..]
+                .iter()
+                .filter_map(|c| {
+                    let (from, to) = (self.tier_index(&c.from)?, self.tier_index(&c.to)?);
+                    (to < from).then_some(Downgrade { from, to, at: c.at })
+                })
+                .collect();
+            let landing = state.tier_index(self);
+            if landing < current {
+                back.downgrade = Some(Downgrade {
+                    from: current,
+                    to: landing,
+                    at: back.downgrades.first().map_or(ret.returned_at, |d| d.at),
+                });
+            }
+            back.tier_after = landing;
+            return Ok(back);
+        }
         let in_time = self.in_time(state, &orders, history.rules);
         let landing = in_time.rejudged().min(current);
         if let Some((changes, since)) =
@@ -163,8 +186,6 @@ impl Program {
                 at: steps.first().map_or(ret.returned_at, |step| step.at),
             });
             back.downgrades = steps;
-        } else if self.lapses && self.walks_after_return(state, &orders, record, ret) {
-            // The course from before it walked again (`older_ends.rs`).
         } else if self.lapses
             && state
                 .judged

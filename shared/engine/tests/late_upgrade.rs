@@ -904,11 +904,13 @@ fn an_unchained_late_move_down_is_not_dated_before_the_history() {
     );
 }
 
-/// Under a retention rule a late return does not move the tier's start
-/// (where its validity counts from) before its own instant: the periods an
-/// earlier start would have run are not replayed.
+/// Under a retention rule a late return walks the customer's course
+/// (twenty-eighth session): Silver, which the return leaves them on, is
+/// held since o0 reached it, as in time, and its periods run from there.
+/// (It used to start no earlier than the return: the periods an earlier
+/// start would have run were not replayed.)
 #[test]
-fn under_a_retention_rule_a_late_return_starts_the_tier_no_earlier_than_itself() {
+fn under_a_retention_rule_a_late_return_keeps_the_start_the_course_in_time_had() {
     let tier = |name: &str, rate: &str, min: u32| {
         json!({"name": name, "earnRate": rate,
             "upgrade": {"criteria": [{"id": "S", "kind": "lifetimePurchases", "min": min}],
@@ -926,7 +928,23 @@ fn under_a_retention_rule_a_late_return_starts_the_tier_no_earlier_than_itself()
     assert_eq!(late.s.tier, "Gold");
     let back = at("2026-03-05T10:00:00Z");
     late.give_back("o0", back, Decimal::from(200));
-    assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Silver", back));
+    let mut in_time = Served::new(&p);
+    in_time.order(&order("o0", at("2026-03-01T10:00:00Z"), "1200"));
+    in_time.give_back("o0", back, Decimal::from(200));
+    in_time.order(&order("o1", at("2026-03-10T10:00:00Z"), "900"));
+    assert_eq!(
+        (late.s.tier.as_str(), late.s.tier_since),
+        ("Silver", at("2026-03-01T10:00:00Z"))
+    );
+    assert_eq!(
+        (&late.s.tier, late.s.tier_since, p.valid_until(&late.s)),
+        (
+            &in_time.s.tier,
+            in_time.s.tier_since,
+            p.valid_until(&in_time.s)
+        )
+    );
+    assert_eq!(course_told(&late.s), course_told(&in_time.s));
 }
 
 /// Found by an adversarial review: the start was kept no earlier than the

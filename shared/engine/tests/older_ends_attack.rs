@@ -660,11 +660,12 @@ fn a_late_order_that_lets_a_later_one_reach_gold() {
 }
 
 impl Customer {
-    /// Returns `percent` of order `id` at `when`.
+    /// Returns a third of `percent` of order `id`'s amount at `when`: up
+    /// to three returns of an order fit it, whatever order they come in.
     fn give_back(&mut self, p: &Program, id: &str, when: DateTime<Utc>, percent: u32) {
         let record = self.records.iter().find(|r| r.order_id == id).unwrap();
-        let amount = (record.remaining() * rust_decimal::Decimal::from(percent)
-            / rust_decimal::Decimal::from(100))
+        let amount = (record.amount * rust_decimal::Decimal::from(percent)
+            / rust_decimal::Decimal::from(300))
         .round_dp(2);
         if amount <= rust_decimal::Decimal::ZERO {
             return;
@@ -774,6 +775,83 @@ proptest::proptest! {
         }
         let moved_by_a_return = in_time.s.history.iter().any(|h| h.cause.starts_with("return"));
         proptest::prop_assume!(moved_by_a_return);
+        proptest::prop_assert!(late_one.seqs_ok());
+        proptest::prop_assert_eq!(course(&late_one.s.history), course(&in_time.s.history));
+        proptest::prop_assert_eq!(&late_one.s.tier, &in_time.s.tier);
+        proptest::prop_assert_eq!(p.valid_until(&late_one.s), p.valid_until(&in_time.s));
+        proptest::prop_assert_eq!(late_one.s.grace_until, in_time.s.grace_until);
+        proptest::prop_assert_eq!(late_one.s.tier_since, in_time.s.tier_since);
+        if let Some(last) = late_one.published().last() {
+            proptest::prop_assert_eq!(&last.1, &late_one.s.tier);
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        max_global_rejects: 1_000_000,
+        ..proptest::prelude::ProptestConfig::with_cases(1000)
+    })]
+    /// Under a retention rule (the shapes of `wider_shapes_with_returns`),
+    /// one of up to three returns arrives after every other event: the
+    /// walk of the course gives the course, tier, start, validity and
+    /// grace the customer in time has, and the last change told names the
+    /// tier held.
+    #[test]
+    fn a_late_return_under_a_retention_rule_moves_as_in_time(
+        days in proptest::collection::vec(1u32..300, 1..9),
+        amounts in proptest::collection::vec(1u32..1500, 9),
+        returns in proptest::collection::vec((0usize..9, 1u32..=100, 0u32..400), 1..4),
+        late in 0usize..4,
+        window in 0usize..3,
+        keep in 20u32..200,
+        on_fail in 0usize..3,
+        grace in 0usize..3,
+        from in 0usize..3,
+        up in 0usize..3,
+    ) {
+        let window = [json!({"days": 30}), json!({"months": 1}), json!({"months": 3})][window].clone();
+        let validity = [
+            json!({"months": 1, "from": "tierStart"}),
+            json!({"months": 1, "from": "programJoin"}),
+            json!({"months": 1, "from": {"fixedDate": "--01-01"}}),
+        ][from].clone();
+        let p = three_tiers(
+            (window, 0, keep),
+            validity,
+            [0, 10, 40][grace],
+            ["oneDown", "base", "qualified"][on_fail],
+            ["lazy", "eager", "dynamic"][up],
+            &[],
+        );
+        let start = at("2024-01-01T00:00:00Z");
+        let when = |day: u32, hour: usize| {
+            start + chrono::Duration::days(i64::from(day)) + chrono::Duration::hours(hour as i64)
+        };
+        let mut orders: Vec<(String, DateTime<Utc>, String)> = vec![("first".into(), when(0, 1), "1000".into())];
+        orders.extend(days.iter().enumerate().map(|(i, day)| (format!("o{i}"), when(*day, i), amounts[i].to_string())));
+        orders.sort_by_key(|o| o.1);
+        let mut base: Vec<Event> = orders.iter().map(|(id, at, amount)| Event::Order(id.clone(), at.to_rfc3339(), amount.clone())).collect();
+        let mut made: Vec<Event> = returns.iter().map(|(which, percent, hours)| {
+            let (id, placed, _) = &orders[which % orders.len()];
+            Event::Return(id.clone(), *placed + chrono::Duration::hours(i64::from(*hours)) + chrono::Duration::minutes(30), *percent)
+        }).collect();
+        let late = made.remove(late % made.len());
+        base.extend(made);
+        base.sort_by_key(|e| e.at());
+        proptest::prop_assume!(base.iter().any(|e| e.at() > late.at()));
+        let mut in_time = Customer::new(&p);
+        let mut all = base.clone();
+        all.push(late.clone());
+        all.sort_by_key(|e| e.at());
+        for e in &all {
+            e.feed(&p, &mut in_time);
+        }
+        let mut late_one = Customer::new(&p);
+        for e in &base {
+            e.feed(&p, &mut late_one);
+        }
+        late.feed(&p, &mut late_one);
         proptest::prop_assert!(late_one.seqs_ok());
         proptest::prop_assert_eq!(course(&late_one.s.history), course(&in_time.s.history));
         proptest::prop_assert_eq!(&late_one.s.tier, &in_time.s.tier);
