@@ -593,6 +593,89 @@ fn older_ends(c: &mut Criterion) {
     group.finish();
 }
 
+/// [`silver_over_years`] with a $1 return, a minute after it, of one
+/// order in every 240 (about one a week), each applied in time.
+fn silver_over_years_with_returns(
+    count: usize,
+    years: i64,
+    keep: u32,
+) -> (Program, CustomerState, Vec<OrderRecord>) {
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let every = Duration::minutes(years * 365 * 24 * 60 / count as i64);
+    let p = silver_kept_monthly(keep, 0);
+    let mut state = CustomerState::new(&p, start);
+    let mut records: Vec<OrderRecord> = Vec::with_capacity(count);
+    for i in 0..count {
+        let cents = if i == 0 { 10_000_000 } else { 1_000 };
+        let o = order(i, start + every * i as i32, cents);
+        let mut record = p.apply_order(&mut state, &o).unwrap().record;
+        if i % 240 == 1 {
+            let ret = Return {
+                return_id: format!("r{i}"),
+                order_id: record.order_id.clone(),
+                customer_id: "c".into(),
+                returned_at: o.placed_at + Duration::minutes(1),
+                amount: Some(Decimal::ONE),
+            };
+            let history = ReturnHistory {
+                orders: &records,
+                rules: &CurrentRulesOnly,
+            };
+            p.apply_return_judged(&mut state, &mut record, &ret, &history)
+                .unwrap();
+        }
+        records.push(record);
+    }
+    (p, state, records)
+}
+
+/// A late $1 return of the second order, made a day after the first, of
+/// the 20,000-order Silver customer over seven years (83 monthly ends)
+/// with a $1 return about every week: under a retention rule it walks
+/// the course again (`older_ends.rs`), each step looking for a move down
+/// by the returns made before the next (a replay of the orders each).
+/// Against the same customer's late $10 order placed then, also walked.
+fn late_return_walked(c: &mut Criterion) {
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let (p, state, records) = silver_over_years_with_returns(20_000, 7, 200);
+    let mut group = c.benchmark_group("late_return_walked");
+    let (second, others): (Vec<OrderRecord>, Vec<OrderRecord>) =
+        records.iter().cloned().partition(|r| r.order_id == "o1");
+    let ret = Return {
+        return_id: "late".into(),
+        order_id: "o1".into(),
+        customer_id: "c".into(),
+        returned_at: start + Duration::days(1),
+        amount: Some(Decimal::ONE),
+    };
+    let history = ReturnHistory {
+        orders: &others,
+        rules: &CurrentRulesOnly,
+    };
+    let mut s = state.clone();
+    let back = p
+        .apply_return_judged(&mut s, &mut second[0].clone(), &ret, &history)
+        .unwrap();
+    assert_eq!(back.tier_after, 1);
+    group.bench_function("return_over_83_ends_with_returns", |b| {
+        b.iter_batched_ref(
+            || (state.clone(), second[0].clone()),
+            |(s, record)| black_box(p.apply_return_judged(s, record, black_box(&ret), &history)),
+            BatchSize::SmallInput,
+        )
+    });
+    let late = order(100_000, start + Duration::days(1), 1_000);
+    late_order(
+        &mut group,
+        "order_over_83_ends_with_returns",
+        &p,
+        &state,
+        &late,
+        Some(&records),
+    );
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench,
@@ -602,6 +685,7 @@ criterion_group!(
     returned_since,
     moved_down_since,
     late_ends,
-    older_ends
+    older_ends,
+    late_return_walked
 );
 criterion_main!(benches);

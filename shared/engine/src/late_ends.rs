@@ -202,7 +202,7 @@ impl Program {
     /// return, judged in time, found). One replay per return instant.
     fn next_move_down_by_return(
         &self,
-        state: &CustomerState,
+        state: &mut CustomerState,
         figures: &Figures,
         from: DateTime<Utc>,
         before: DateTime<Utc>,
@@ -219,6 +219,20 @@ impl Program {
         }
         instants.sort_unstable();
         instants.dedup();
+        // The replay only lowers the tier at a mark; after one, orders
+        // lift it. Where the held tier's own rule holds on the figures
+        // just after a return, it held at the last order before it too
+        // (windows only lose days, and the orders stood then as they stand
+        // at the return), so the replay still reaches it: no replay needed.
+        instants.retain(|at| {
+            figures.as_of(self, state, *at + chrono::Duration::nanoseconds(1));
+            Evaluator::new(self, state, *at, 0, None)
+                .holds(held, Decimal::ZERO, Decimal::ZERO)
+                .is_none()
+        });
+        if instants.is_empty() {
+            return None;
+        }
         let placed = figures.by_time[..figures.placed_before(before)].to_vec();
         let in_time = self.in_time_of(state, placed, &CurrentRulesOnly);
         let course = in_time.course_over(&instants);
