@@ -180,19 +180,35 @@ impl Program {
         if instants.is_empty() {
             return None;
         }
+        self.tiers_after(state, figures, &instants, before)
+            .map(|(at, tier)| (at, tier.min(reached)))
+            .find(|(_, tier)| *tier > held)
+    }
+
+    /// The tier the orders, replayed with the history as it stands, hold
+    /// just after each of `instants` (before `before`), its returns made.
+    fn tiers_after(
+        &self,
+        state: &CustomerState,
+        figures: &Figures,
+        instants: &[DateTime<Utc>],
+        before: DateTime<Utc>,
+    ) -> impl Iterator<Item = (DateTime<Utc>, TierIndex)> {
         // Orders placed from `before` on change nothing the replay tells
         // before it.
         let placed = figures.by_time[..figures.placed_before(before)].to_vec();
-        let in_time = self.in_time_of(state, placed, &CurrentRulesOnly);
-        let course = in_time.course_over(&instants);
+        let course = self
+            .in_time_of(state, placed, &CurrentRulesOnly)
+            .course_over(instants);
         // An instant with a return is told twice, its orders counted and
         // then its returns made: the tier after it is the second.
+        let last_of_each: Vec<bool> = (0..course.len())
+            .map(|i| course.get(i + 1).is_none_or(|next| next.0 != course[i].0))
+            .collect();
         course
-            .iter()
-            .enumerate()
-            .filter(|(i, (at, _))| course.get(i + 1).is_none_or(|(next, _)| next != at))
-            .map(|(_, (at, tier))| (*at, (*tier).min(reached)))
-            .find(|(_, tier)| *tier > held)
+            .into_iter()
+            .zip(last_of_each)
+            .filter_map(|(step, last)| last.then_some(step))
     }
 
     /// The first instant from `from` on, and before `before`, at which
@@ -233,15 +249,7 @@ impl Program {
         if instants.is_empty() {
             return None;
         }
-        let placed = figures.by_time[..figures.placed_before(before)].to_vec();
-        let in_time = self.in_time_of(state, placed, &CurrentRulesOnly);
-        let course = in_time.course_over(&instants);
-        // The tier after each instant is its last: its returns made.
-        course
-            .iter()
-            .enumerate()
-            .filter(|(i, (at, _))| course.get(i + 1).is_none_or(|(next, _)| next != at))
-            .map(|(_, (at, tier))| (*at, *tier))
+        self.tiers_after(state, figures, &instants, before)
             .find(|(_, tier)| *tier < held)
     }
 
