@@ -74,6 +74,7 @@ impl Program {
         };
         let mut held_then = match (&rewound, &moved_down) {
             (None, None) => self.step_back_for(state, order.placed_at),
+            (Some(_), None) => self.step_back_before_an_end(state, order.placed_at),
             _ => None,
         };
         let moved_down_sign = moved_down.is_some();

@@ -69,8 +69,43 @@ impl Program {
         if state.history.last().is_none_or(|c| c.at <= placed) {
             return None;
         }
-        let now = state.tier_index(self);
         let (then, since) = self.tier_held_at(state, placed)?;
+        self.put_back(state, then, since)
+    }
+
+    /// [`Program::step_back_for`] for a customer put back at the tier held
+    /// before a judged end's move down (`rejudge.rs` rewinds the tier, not
+    /// the history, which still ends with that move): an order placed
+    /// before the upgrade to that tier is decided at the tier held then,
+    /// as in time, not at the one the end judged.
+    pub(crate) fn step_back_before_an_end(
+        &self,
+        state: &mut CustomerState,
+        placed: DateTime<Utc>,
+    ) -> Option<HeldThen> {
+        let (then, since) = {
+            let line = state.standing_changes();
+            if line.last()?.from != state.tier {
+                return None;
+            }
+            let (held, since) = match line.iter().rposition(|c| c.at <= placed) {
+                Some(i) => (&line[i].to, Some(line[i].at)),
+                None => (&state.history.first()?.from, None),
+            };
+            (self.tier_index(held)?, since)
+        };
+        self.put_back(state, then, since)
+    }
+
+    /// Puts the customer at `then`, held since `since`, when it is below
+    /// the tier held now.
+    fn put_back(
+        &self,
+        state: &mut CustomerState,
+        then: TierIndex,
+        since: Option<DateTime<Utc>>,
+    ) -> Option<HeldThen> {
+        let now = state.tier_index(self);
         if then >= now {
             return None;
         }

@@ -9,7 +9,7 @@ use tier_engine::*;
 
 mod common;
 mod standing;
-use common::{apply_as_served, at, order};
+use common::{apply_as_served, at, d, order};
 use standing::{course, twins, Fed, Move};
 
 fn program(config: Value) -> Program {
@@ -862,4 +862,64 @@ proptest::proptest! {
             proptest::prop_assert_eq!(&last.1, &late_one.s.tier);
         }
     }
+}
+
+/// Found by the twenty-eighth session's census: o0, placed on 28 February
+/// while the customer was a Member, arrives after o1 took them to Gold on
+/// 7 April and Gold's end (a grace, then the base tier on 17 June) took it
+/// back. The end, judged again, was rewound to Gold for the order's
+/// decision, and o0 was paid at Gold's rate (543 points); in time it was
+/// paid at Member's (181). It is decided at the tier held at its instant.
+#[test]
+fn a_late_order_placed_before_an_upgrade_a_judged_end_took_back_earns_the_rate_held_then() {
+    let kept = |min: u32| {
+        json!({"validity": {"months": 2, "from": "tierStart"},
+            "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend30d", "min": min}],
+            "condition": "all", "onFail": "base", "graceDays": 10, "warnDaysBefore": [7]})
+    };
+    let p = program(json!({
+        "currency": "USD", "startDate": "2025-06-01T00:00:00Z",
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 1000}],
+                "condition": "all", "upgradeType": "eager"}, "retention": kept(200)},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "singleOrder", "min": 600},
+                {"id": "G2", "kind": "lifetimePurchases", "min": 2500}],
+                "condition": {"any": 1}, "upgradeType": "eager"}, "retention": kept(400)}
+        ]
+    }));
+    let late = ("o0", "2026-02-28T08:25:00Z", "181");
+    let others = [
+        ("o1", "2026-04-07T08:54:00Z", "1003"),
+        ("o2", "2026-04-15T04:06:00Z", "867"),
+    ];
+    let mut in_time = Customer::new(&p);
+    in_time.order(&p, late);
+    for o in others {
+        in_time.order(&p, o);
+    }
+    in_time.job(&p, "2026-09-23T00:00:00Z");
+    let mut told = Customer::new(&p);
+    for o in others {
+        told.order(&p, o);
+    }
+    told.job(&p, "2026-09-23T00:00:00Z");
+    assert_eq!(told.s.tier, "Member");
+    let applied = told.order(&p, late);
+    assert_eq!(
+        (
+            applied.record.points_awarded,
+            applied.record.tier_before.as_str()
+        ),
+        (d("181"), "Member")
+    );
+    assert_eq!(told.s.current_points, in_time.s.current_points);
+    assert_eq!(course(&told.s.history), course(&in_time.s.history));
+    assert_eq!(
+        (&told.s.tier, told.s.tier_since),
+        (&in_time.s.tier, in_time.s.tier_since)
+    );
 }
