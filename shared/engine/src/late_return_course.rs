@@ -143,7 +143,14 @@ impl Program {
         let since = match (anew.last(), since_line.is_empty()) {
             (Some(m), _) => m.at,
             (None, true) => state.tier_since,
-            (None, false) => self.reached(state, in_time, before, landing, start, returned),
+            (None, false) => self.reached(
+                state,
+                in_time,
+                before,
+                landing,
+                self.replay_start(state),
+                returned,
+            ),
         };
         let tier_after = |moves: &[Move], at: DateTime<Utc>| {
             moves

@@ -1731,3 +1731,29 @@ fn the_widened_path_keeps_tier_since_and_the_returns_instant_as_in_time() {
     late.order(&order("l2", t4, "100"));
     assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Gold", t2));
 }
+
+/// Found by the twenty-eighth session's adversary (h1): Silver reached at
+/// the customer's first instant, a late return a minute later that leaves
+/// it, and no change since the return in time: Silver is held since o0,
+/// not since the join (the walk back was told the tier held before the
+/// return as where the replay starts).
+#[test]
+fn a_late_return_leaving_a_tier_reached_at_the_first_instant_keeps_its_start() {
+    let p = ladder_of("lazy", 500, 1000);
+    let o0 = order("o0", at("2026-03-01T00:00:00Z"), "600");
+    let o1 = order("o1", at("2026-03-11T00:00:00Z"), "400");
+    let back = at("2026-03-01T00:01:00Z");
+    let mut in_time = Served::new(&p);
+    in_time.order(&o0);
+    in_time.give_back("o0", back, Decimal::from(6));
+    in_time.order(&o1);
+    let mut late = Served::new(&p);
+    late.order(&o0);
+    late.order(&o1);
+    late.give_back("o0", back, Decimal::from(6));
+    assert_eq!(
+        (&late.s.tier, late.s.tier_since),
+        (&in_time.s.tier, in_time.s.tier_since)
+    );
+    assert_eq!(late.s.tier_since, o0.placed_at);
+}
