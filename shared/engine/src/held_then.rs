@@ -17,7 +17,7 @@ use crate::evaluate::Evaluator;
 use crate::events::{Order, OrderRecord};
 use crate::net_walk::NetWalk;
 use crate::program::{Program, TierIndex};
-use crate::state::CustomerState;
+use crate::state::{CustomerState, TierChange};
 use crate::upgrade::Decision;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -46,8 +46,20 @@ impl Program {
         state: &CustomerState,
         at: DateTime<Utc>,
     ) -> Option<(TierIndex, Option<DateTime<Utc>>)> {
+        self.held_on_the_line(state, at, |last| &last.to)
+    }
+
+    /// [`Program::tier_held_at`] where the history's last standing change
+    /// names the tier held now by `names_now` (its `to`, or for a rewound
+    /// end its `from`).
+    fn held_on_the_line(
+        &self,
+        state: &CustomerState,
+        at: DateTime<Utc>,
+        names_now: fn(&TierChange) -> &String,
+    ) -> Option<(TierIndex, Option<DateTime<Utc>>)> {
         let line = state.standing_changes();
-        if line.last()?.to != state.tier {
+        if *names_now(line.last()?) != state.tier {
             return None;
         }
         let (held, since) = match line.iter().rposition(|c| c.at <= at) {
@@ -83,17 +95,7 @@ impl Program {
         state: &mut CustomerState,
         placed: DateTime<Utc>,
     ) -> Option<HeldThen> {
-        let (then, since) = {
-            let line = state.standing_changes();
-            if line.last()?.from != state.tier {
-                return None;
-            }
-            let (held, since) = match line.iter().rposition(|c| c.at <= placed) {
-                Some(i) => (&line[i].to, Some(line[i].at)),
-                None => (&state.history.first()?.from, None),
-            };
-            (self.tier_index(held)?, since)
-        };
+        let (then, since) = self.held_on_the_line(state, placed, |last| &last.from)?;
         self.put_back(state, then, since)
     }
 
