@@ -914,6 +914,7 @@ on_both_engines!(
     a_late_order_placed_before_a_move_down_by_a_return_undoes_it,
     a_late_order_placed_before_a_cancellation_that_moved_the_customer_down,
     a_late_order_at_the_instant_of_the_return_that_moved_the_customer_down,
+    a_late_order_whose_window_reads_a_day_the_state_dropped_crosses_as_in_time,
 );
 
 // Their retention rules count trackers from the day the rule was published:
@@ -927,6 +928,30 @@ on_both_engines!(
     many_customers_late_orders_sent_twice_at_once,
     what_came_after_an_end_a_late_return_fails_counts_as_in_time,
 );
+
+/// Silver at $1,000 over 30 days. The $600 of 1 March left the stored
+/// state when the order of 15 April came (no window ending then reads it);
+/// the late $500 of 20 March reads it in its own window, so in time Silver
+/// came then. The write reads the orders for it and tells that crossing.
+async fn a_late_order_whose_window_reads_a_day_the_state_dropped_crosses_as_in_time(api: Api) {
+    let others = [
+        ("a", "2026-03-01T10:00:00Z", "600"),
+        ("b", "2026-04-15T10:00:00Z", "10"),
+    ];
+    let late = ("late", "2026-03-20T10:00:00Z", "500");
+    let told = late_and_in_time_twins(
+        &api,
+        "dropped",
+        &by_30_day_spend(&["Silver"]),
+        &others,
+        late,
+    )
+    .await;
+    assert_eq!(
+        told.moves,
+        moves_of(&[("Member", "Silver", "2026-03-20T10:00:00Z")])
+    );
+}
 
 /// Silver at $3,000 (lazy) and a validity of a year from the tier's start.
 /// The $1,000 order placed on 5 March comes after the $800 of 8 March: in

@@ -12,7 +12,7 @@ use crate::period::day_of;
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::{Late, LATE_ORDER};
 use crate::state::{CustomerState, TierChange};
-use crate::upgrade::Decision;
+use crate::upgrade::{Decision, Upgrade};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
@@ -169,7 +169,7 @@ impl Program {
         state.add_points(day, decision.points);
         self.count_in_trackers(state, &record, None, &[]);
         let was_superseded = superseded.is_some();
-        self.record_upgrades(state, &order.order_id, &decision, superseded);
+        self.record_upgrades(state, &order.order_id, &decision.upgrades, superseded);
         if let Some(undone) = undone {
             // The record tells what the order decided at its instant.
             record.tier_before = self.tier_name(undone.held_then()).to_owned();
@@ -188,6 +188,8 @@ impl Program {
         let then_misses_days = held_then
             .as_ref()
             .is_some_and(|h| self.windows_miss_days(h.then, state, order.placed_at));
+        let reads_dropped = late
+            && self.windows_read_dropped(decision.tier_before.min(arrived), state, order.placed_at);
         // Neither dating nor deciding among the orders can use them when a
         // rule counts current points they do not tell (spent and expired
         // points are in none).
@@ -197,6 +199,7 @@ impl Program {
             && (crossed_since
                 || late && self.walks_course_for(state, order.placed_at)
                 || then_misses_days
+                || reads_dropped
                 || returns_since
                 || moved_down_sign
                 || could_date
@@ -222,18 +225,18 @@ impl Program {
         Ok(applied)
     }
 
-    /// Records each upgrade of `decision`, the first told from
+    /// Records each of an order's `upgrades`, the first told from
     /// `superseded` (the tier held now) when the order's upgrade
     /// superseded a judged end after it.
     fn record_upgrades(
         &self,
         state: &mut CustomerState,
         order_id: &str,
-        decision: &Decision,
+        upgrades: &[Upgrade],
         superseded: Option<String>,
     ) {
         let mut held_now = superseded;
-        for u in &decision.upgrades {
+        for u in upgrades {
             let criteria = self.tiers[u.to]
                 .rule
                 .as_ref()

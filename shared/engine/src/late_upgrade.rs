@@ -105,10 +105,8 @@ impl Program {
     /// - or its day is older than every day the series keep (the windows
     ///   reaching back to it are gone from the state).
     ///
-    /// Not seen: a window of its own, or a later one, that misses days the
-    /// state dropped before its start (README); reading the orders for
-    /// every late order to catch it would cost a query for every order
-    /// placed before a job run.
+    /// A window that reads days the state dropped is
+    /// [`Program::windows_read_dropped`]'s sign.
     pub(crate) fn later_windows_may_cross(
         &self,
         state: &CustomerState,
@@ -171,6 +169,32 @@ impl Program {
             .iter()
             .enumerate()
             .any(|(i, t)| used & (1 << i) != 0 && t.kept_from(first) < t.kept_from(last))
+    }
+
+    /// Whether a window of the rules above `tier`, ending on the day of
+    /// `placed`, reaches back to a day whose figures the state dropped
+    /// (each series keeps its newest dropped day): only the orders still
+    /// hold them. Windows ending later start later, so this one asks for
+    /// them all. A day dropped with nothing on it is never a sign, so
+    /// orders a little late across a job run seldom ask.
+    pub(crate) fn windows_read_dropped(
+        &self,
+        tier: TierIndex,
+        state: &CustomerState,
+        placed: DateTime<Utc>,
+    ) -> bool {
+        let used = self.trackers_above.get(tier).copied().unwrap_or(0);
+        let first = day_of(placed);
+        self.trackers()
+            .iter()
+            .zip(&state.trackers)
+            .enumerate()
+            .any(|(i, (t, series))| {
+                used & (1 << i) != 0
+                    && series
+                        .newest_dropped()
+                        .is_some_and(|dropped| t.kept_from(first) <= dropped)
+            })
     }
 
     /// Whether the orders tell the customer's current points as of any

@@ -52,8 +52,13 @@ pub struct Series {
     /// Whether every figure has a fixed-point form (always, for figures the
     /// API accepts); when not, answers are summed from the buckets.
     indexed: bool,
+    /// The newest day whose figures were dropped: a window reaching back
+    /// to it (a late event's) misses what only the orders still tell.
+    newest_dropped: Option<DayNumber>,
 }
 
+/// What the customer's windows read, not how far back the state was
+/// trimmed: a customer fed late holds what one fed in time holds.
 impl PartialEq for Series {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key && self.buckets == other.buckets
@@ -69,6 +74,8 @@ struct StoredSeries {
     key: String,
     #[serde(rename = "b")]
     buckets: Vec<StoredBucket>,
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    newest_dropped: Option<DayNumber>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -132,6 +139,7 @@ impl From<StoredSeries> for Series {
         let mut series = Series {
             key: s.key,
             buckets: buckets.into(),
+            newest_dropped: s.newest_dropped,
             ..Default::default()
         };
         series.reindex();
@@ -161,6 +169,7 @@ impl From<Series> for StoredSeries {
         StoredSeries {
             key: s.key,
             buckets,
+            newest_dropped: s.newest_dropped,
         }
     }
 }
@@ -488,7 +497,7 @@ impl Series {
     pub fn drop_before(&mut self, first: DayNumber) -> bool {
         let mut dropped = false;
         while self.days.front().is_some_and(|d| *d < first) {
-            self.days.pop_front();
+            self.newest_dropped = self.days.pop_front();
             self.buckets.pop_front();
             if self.indexed {
                 self.cumulative.pop_front();
@@ -503,6 +512,18 @@ impl Series {
 
     pub fn first_day(&self) -> Option<DayNumber> {
         self.days.front().copied()
+    }
+
+    /// The newest day whose figures the series dropped (kept with the
+    /// state; `None` for series stored before it was kept).
+    pub fn newest_dropped(&self) -> Option<DayNumber> {
+        self.newest_dropped
+    }
+
+    /// Restores [`Series::newest_dropped`] as a stored form other than
+    /// serde's keeps it; never moves it back.
+    pub fn set_newest_dropped(&mut self, day: Option<DayNumber>) {
+        self.newest_dropped = self.newest_dropped.max(day);
     }
 }
 

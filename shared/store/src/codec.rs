@@ -427,6 +427,11 @@ mod state_forms {
         assert_eq!(encoded[0] == BINARY_V1, format == ItemFormat::Binary);
         let back = decode_state(&encoded).unwrap();
         assert_eq!(&back, state, "{format:?}");
+        // Not part of a series' equality (what its windows read).
+        let dropped = |s: &tier_engine::CustomerState| -> Vec<_> {
+            s.trackers.iter().map(|t| t.newest_dropped()).collect()
+        };
+        assert_eq!(dropped(&back), dropped(state), "{format:?}");
         // Equal decimals may differ in scale: the text tells them apart.
         assert_eq!(
             serde_json::to_string(&back).unwrap(),

@@ -33,7 +33,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use tier_engine::expired::ExpiredLot;
 use tier_engine::period::DayNumber;
@@ -90,6 +90,20 @@ struct Rest<'a> {
     notices_sent: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     points_apart: bool,
+    /// Each tracker's newest dropped day, in the trackers' order (empty
+    /// when none dropped any): among the JSON fields, which a release
+    /// before it ignores, rather than in the columns, which it would
+    /// refuse.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tracker_dropped: Vec<Option<DayNumber>>,
+}
+
+/// The one field of [`Rest`] `CustomerState`'s serde form does not read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrackerDropped {
+    #[serde(default)]
+    tracker_dropped: Vec<Option<DayNumber>>,
 }
 
 pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
@@ -140,6 +154,11 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         latest_return_at: latest_return_at.as_ref(),
         notices_sent: *notices_sent,
         points_apart: *points_apart,
+        tracker_dropped: if trackers.iter().any(|t| t.newest_dropped().is_some()) {
+            trackers.iter().map(Series::newest_dropped).collect()
+        } else {
+            Vec::new()
+        },
     };
     let json = serde_json::to_vec(&rest).expect("state serialises");
     put_len(out, json.len());
@@ -172,6 +191,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
     if !state.lots.is_empty() || !state.trackers.is_empty() {
         return Err("lots or trackers among the JSON fields".into());
     }
+    let TrackerDropped { tracker_dropped } =
+        serde_json::from_slice(json).map_err(|e| format!("state fields: {e}"))?;
 
     let count = r.count()?;
     let days = r.days(count)?;
@@ -213,6 +234,12 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
             return Err(format!("tracker {key}: an empty day"));
         }
         state.trackers.push(Series::from_buckets(key, mine));
+    }
+    if !tracker_dropped.is_empty() && tracker_dropped.len() != state.trackers.len() {
+        return Err("a dropped day for each tracker, or none".into());
+    }
+    for (series, dropped) in state.trackers.iter_mut().zip(tracker_dropped) {
+        series.set_newest_dropped(dropped);
     }
     Ok(state)
 }
