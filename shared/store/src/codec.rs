@@ -478,6 +478,38 @@ mod state_forms {
         }
     }
 
+    /// A state written before each series kept its newest dropped day
+    /// (no `td` among the binary form's JSON fields) reads with the latest
+    /// day that can have been dropped, the day before the first kept one:
+    /// never earlier than the day dropped, so a late order asks for the
+    /// orders whenever it must. A customer with an order every third day
+    /// drops days further back, which the new form writes.
+    #[test]
+    fn a_state_from_before_dropped_days_were_kept_infers_the_latest() {
+        let steps = vec![Step::Order(72, false, 10_000, 2); 60];
+        let state = state_after(&steps);
+        let mut body = Vec::new();
+        binary::write(&state, &mut body);
+        let (len, at) = varint(&body).unwrap();
+        let json_end = at + len as usize;
+        let mut fields: serde_json::Value = serde_json::from_slice(&body[at..json_end]).unwrap();
+        assert!(fields["td"].is_array(), "{fields}");
+        fields.as_object_mut().unwrap().remove("td");
+        let json = serde_json::to_vec(&fields).unwrap();
+        let mut old = Vec::new();
+        put_varint(&mut old, json.len() as u128);
+        old.extend_from_slice(&json);
+        old.extend_from_slice(&body[json_end..]);
+        let read = binary::read(&old).unwrap();
+        let mut earlier = 0;
+        for (read, kept) in read.trackers.iter().zip(&state.trackers) {
+            let first = kept.first_day().unwrap();
+            assert_eq!(read.newest_dropped(), Some(first - 1));
+            earlier += usize::from(kept.newest_dropped().unwrap() < first - 1);
+        }
+        assert!(earlier > 0);
+    }
+
     /// A state as the release before the binary form wrote it (deflated
     /// JSON, lots as day differences, a `max` day as a one-value list)
     /// still reads, and so does any state written as JSON now.

@@ -36,7 +36,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use tier_engine::expired::ExpiredLot;
-use tier_engine::period::DayNumber;
+use tier_engine::period::{day_of, DayNumber};
 use tier_engine::record_bytes::{put_varint, ByteReader};
 use tier_engine::rejudge::Judged;
 use tier_engine::series::{Bucket, Series};
@@ -90,19 +90,61 @@ struct Rest<'a> {
     notices_sent: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     points_apart: bool,
-    /// Each tracker's newest dropped day, in the trackers' order (empty
-    /// when none dropped any): among the JSON fields, which a release
-    /// before it ignores, rather than in the columns, which it would
-    /// refuse.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Each tracker's newest dropped day where reading the state back
+    /// would not infer it ([`inferred_dropped`]), in the trackers' order
+    /// (empty when none needs it), as days before the series' first kept
+    /// day (or the customer's latest day, when it keeps none), or
+    /// [`NONE_DROPPED`]. A customer
+    /// who orders every day drops the day before the first kept one, which
+    /// is inferred, so the state item of the heaviest customers does not
+    /// grow past 2 KB. Among the JSON fields, which a release before it
+    /// ignores, rather than in the columns, which it would refuse.
+    #[serde(rename = "td", skip_serializing_if = "Vec::is_empty")]
     tracker_dropped: Vec<Option<DayNumber>>,
+}
+
+/// The day [`Rest::tracker_dropped`] counts back from.
+fn dropped_from(series: &Series, last_event_at: Option<&DateTime<Utc>>) -> Option<DayNumber> {
+    series
+        .first_day()
+        .or_else(|| last_event_at.map(|at| day_of(*at)))
+}
+
+/// A series' newest dropped day as read back when none is written: the
+/// day before its first kept day, for a customer who joined before it
+/// (the latest day a figure can have been dropped, so a late order asks
+/// whenever one could have been; states stored before the day was kept
+/// read this way too). Nothing for a customer who joined on it or after.
+fn inferred_dropped(series: &Series, joined: DayNumber) -> Option<DayNumber> {
+    let first = series.first_day()?;
+    (joined < first).then(|| first - 1)
+}
+
+/// Written for a series that dropped nothing where a day would be
+/// inferred (a gap is no such number: a late order's day may come before
+/// the dropped one, so gaps may be negative, but never by 5 million
+/// years).
+const NONE_DROPPED: DayNumber = DayNumber::MIN;
+
+/// What [`Rest::tracker_dropped`] keeps of `series`: nothing where the day
+/// read back would be inferred right.
+fn written_gap(
+    series: &Series,
+    joined: DayNumber,
+    last_event_at: Option<&DateTime<Utc>>,
+) -> Option<DayNumber> {
+    let inferred = inferred_dropped(series, joined);
+    match series.newest_dropped() {
+        dropped if dropped == inferred => None,
+        None => Some(NONE_DROPPED),
+        Some(dropped) => Some(dropped_from(series, last_event_at)? - dropped),
+    }
 }
 
 /// The one field of [`Rest`] `CustomerState`'s serde form does not read.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct TrackerDropped {
-    #[serde(default)]
+    #[serde(rename = "td", default)]
     tracker_dropped: Vec<Option<DayNumber>>,
 }
 
@@ -154,10 +196,16 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         latest_return_at: latest_return_at.as_ref(),
         notices_sent: *notices_sent,
         points_apart: *points_apart,
-        tracker_dropped: if trackers.iter().any(|t| t.newest_dropped().is_some()) {
-            trackers.iter().map(Series::newest_dropped).collect()
-        } else {
-            Vec::new()
+        tracker_dropped: {
+            let joined = day_of(state.joined());
+            let gaps: Vec<Option<DayNumber>> = trackers
+                .iter()
+                .map(|t| written_gap(t, joined, last_event_at.as_ref()))
+                .collect();
+            match gaps.iter().any(Option::is_some) {
+                true => gaps,
+                false => Vec::new(),
+            }
         },
     };
     let json = serde_json::to_vec(&rest).expect("state serialises");
@@ -235,10 +283,22 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
         }
         state.trackers.push(Series::from_buckets(key, mine));
     }
-    if !tracker_dropped.is_empty() && tracker_dropped.len() != state.trackers.len() {
-        return Err("a dropped day for each tracker, or none".into());
-    }
-    for (series, dropped) in state.trackers.iter_mut().zip(tracker_dropped) {
+    let gaps = match tracker_dropped.len() {
+        0 => vec![None; state.trackers.len()],
+        n if n == state.trackers.len() => tracker_dropped,
+        _ => return Err("a dropped day for each tracker, or none".into()),
+    };
+    let joined = day_of(state.joined());
+    let last_event_at = state.last_event_at;
+    for (series, gap) in state.trackers.iter_mut().zip(gaps) {
+        let dropped = match (gap, dropped_from(series, last_event_at.as_ref())) {
+            (None, _) => inferred_dropped(series, joined),
+            (Some(NONE_DROPPED), _) => None,
+            (Some(gap), Some(from)) => {
+                Some(from.checked_sub(gap).ok_or("a dropped day out of range")?)
+            }
+            (Some(_), None) => return Err("a dropped day with no day to count from".into()),
+        };
         series.set_newest_dropped(dropped);
     }
     Ok(state)
