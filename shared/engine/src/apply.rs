@@ -156,6 +156,7 @@ impl Program {
             crossed_since,
             could_date,
             reached,
+            reached_earlier,
         } = self.decide_as_in_time(state, order, orders, late);
         let mut record = self.record_of(state, order, &decision);
         if let Some(h) = &held_then {
@@ -169,6 +170,7 @@ impl Program {
         state.add_points(day, decision.points);
         self.count_in_trackers(state, &record, None, &[]);
         let was_superseded = superseded.is_some();
+        self.tell_reached_earlier(state, &order.order_id, &reached_earlier);
         self.record_upgrades(state, &order.order_id, &decision.upgrades, superseded);
         if let Some(undone) = undone {
             // The record tells what the order decided at its instant.
@@ -223,6 +225,22 @@ impl Program {
             was_superseded,
         );
         Ok(applied)
+    }
+
+    /// Tells the steps of a late order's course up to a tier the customer
+    /// reached later without it, where the history's line holds a lower
+    /// tier at their instant: its upgrades past that tier follow, so the
+    /// walk that dates such a start (`older_ends.rs`) leaves them to it.
+    fn tell_reached_earlier(&self, state: &mut CustomerState, order_id: &str, steps: &[Upgrade]) {
+        for step in steps {
+            let below = self
+                .tier_held_at(state, step.at)
+                .is_some_and(|(held, _)| held < step.to);
+            if !below {
+                continue;
+            }
+            self.record_upgrades(state, order_id, std::slice::from_ref(step), None);
+        }
     }
 
     /// Records each of an order's `upgrades`, the first told from

@@ -12,7 +12,8 @@ use crate::held_then::{others_as_they_stood, HeldThen};
 use crate::program::{Program, TierIndex};
 use crate::rejudge::Rewound;
 use crate::state::CustomerState;
-use crate::upgrade::Decision;
+use crate::upgrade::{Decision, Upgrade};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// An order decided as in time, with what applying it needs from the path
@@ -44,6 +45,10 @@ pub(crate) struct DecidedAsInTime {
     /// keeps only those up to a validity end between two of them
     /// (`late_ends.rs`).
     pub(crate) reached: TierIndex,
+    /// Its dated upgrades to tiers the customer reached since, when it
+    /// also upgrades past them: in time they came at these instants (no
+    /// validity end or return since to take them back in between).
+    pub(crate) reached_earlier: SmallVec<[Upgrade; 1]>,
 }
 
 impl Program {
@@ -138,7 +143,7 @@ impl Program {
                 decided_then = true;
             }
             h.restore(state);
-            crossed_since = h.keep_upgrades_past(&mut decision);
+            crossed_since = !h.keep_upgrades_past(&mut decision).is_empty();
         }
         // An order that upgrades past the tier held before the end started
         // the new tier's validity then, so that end never came: the order
@@ -173,13 +178,19 @@ impl Program {
         }
         let could_date = superseded.is_none() && !before_an_end && !admin_since && undone.is_none();
         let mut reached = decision.tier_after;
+        let mut reached_earlier = SmallVec::new();
         if !orders.is_empty() && could_date && !dated_before_returns {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).
             let record = self.record_of(state, order, &decision);
             self.date_late_upgrades(state, &mut decision, &record, orders);
             if let Some(h) = &held_then {
-                h.keep_upgrades_past(&mut decision);
+                let dropped = h.keep_upgrades_past(&mut decision);
+                let stands =
+                    |first: &Upgrade| !self.lapses && !state.returned_at_or_after(first.at);
+                if !decision.upgrades.is_empty() && dropped.first().is_some_and(stands) {
+                    reached_earlier = dropped;
+                }
             }
             if self.lapses {
                 reached = self.cut_at_an_end_between(&mut decision, state.joined());
@@ -197,6 +208,7 @@ impl Program {
             crossed_since,
             could_date,
             reached,
+            reached_earlier,
         }
     }
 

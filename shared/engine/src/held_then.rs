@@ -18,9 +18,10 @@ use crate::events::{Order, OrderRecord};
 use crate::net_walk::NetWalk;
 use crate::program::{Program, TierIndex};
 use crate::state::{CustomerState, TierChange};
-use crate::upgrade::Decision;
+use crate::upgrade::{Decision, Upgrade};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// A customer put back at the lower tier they held at a late order's
@@ -283,15 +284,15 @@ impl HeldThen {
 
     /// Keeps the decision's upgrades past the tier held now, the first of
     /// them counted from it: the customer holds that tier already. Returns
-    /// whether it dropped any (a tier the customer reached since).
-    pub(crate) fn keep_upgrades_past(&self, decision: &mut Decision) -> bool {
-        let before = decision.upgrades.len();
-        decision.upgrades.retain(|u| u.to > self.now);
+    /// those it dropped (to tiers the customer reached since).
+    pub(crate) fn keep_upgrades_past(&self, decision: &mut Decision) -> SmallVec<[Upgrade; 1]> {
+        let past = decision.upgrades.partition_point(|u| u.to <= self.now);
+        let dropped = decision.upgrades.drain(..past).collect();
         if let Some(first) = decision.upgrades.first_mut() {
             first.from = self.now;
         }
         decision.tier_after = decision.tier_after.max(self.now);
-        decision.upgrades.len() < before
+        dropped
     }
 
     /// The order's record: one that upgraded nobody caused no tier (a

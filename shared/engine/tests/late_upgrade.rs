@@ -370,6 +370,7 @@ fn starts_as_in_time(
     let (s, _) = run(&p, &arrival);
     let seen = |s: &CustomerState| -> (String, DateTime<Utc>) { (s.tier.clone(), s.tier_since) };
     prop_assert_eq!(seen(&s), seen(&in_time));
+    prop_assert_eq!(course_told(&s), course_told(&in_time));
     Ok(())
 }
 
@@ -1761,4 +1762,35 @@ fn a_late_order_whose_window_reads_a_day_the_state_dropped_asks_for_the_orders()
     let (served, _) = run_as_service(&p, &[a, b, late]);
     assert_eq!(served.tier, in_time.tier);
     assert_eq!(served.tier_since, in_time.tier_since);
+}
+
+/// Found by the census, course only: Silver at $1,000 lifetime, Gold at
+/// $1,200 over 30 days. Without the late $283 of 28 March, Silver came on
+/// 26 April; with it, Silver came on 28 March and Gold on 26 April. The
+/// late order's write tells both steps (it told Gold only, the history
+/// keeping Silver's later start).
+#[test]
+fn a_late_order_crossing_a_tier_reached_since_and_one_above_tells_both_steps() {
+    let p = shape(4);
+    let all = [
+        order("o1", at("2026-03-28T00:00:00Z"), "280"),
+        order("o2", at("2026-03-28T00:00:00Z"), "259"),
+        order("o3", at("2026-03-28T00:00:00Z"), "178"),
+        order("o4", at("2026-04-26T03:00:00Z"), "283"),
+        order("late", at("2026-03-28T00:00:00Z"), "283"),
+    ];
+    let (late, _) = run_as_service(&p, &all);
+    let mut in_order = all.clone();
+    in_order.sort_by_key(|o| o.placed_at);
+    let (in_time, _) = run_as_service(&p, &in_order);
+    let course = vec![
+        (at("2026-03-28T00:00:00Z"), "Silver".to_owned()),
+        (at("2026-04-26T03:00:00Z"), "Gold".to_owned()),
+    ];
+    assert_eq!(course_told(&in_time), course);
+    assert_eq!(course_told(&late), course);
+    assert_eq!(
+        (late.tier.as_str(), late.tier_since),
+        ("Gold", at("2026-04-26T03:00:00Z"))
+    );
 }
