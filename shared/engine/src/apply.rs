@@ -185,11 +185,9 @@ impl Program {
             record.tier_after = state.tier.clone();
         }
         state.orders_applied += 1;
-        // Decided at a lower tier held then, on windows that may miss days:
-        // only the orders tell whether it crossed at its own instant.
-        let then_misses_days = held_then
-            .as_ref()
-            .is_some_and(|h| self.windows_miss_days(h.then, state, order.placed_at));
+        // Decided (at the tier held then, or now) on windows that miss
+        // days the state dropped: only the orders tell whether it crossed
+        // at its own instant.
         let reads_dropped = late
             && self.windows_read_dropped(decision.tier_before.min(arrived), state, order.placed_at);
         // Neither dating nor deciding among the orders can use them when a
@@ -200,7 +198,6 @@ impl Program {
             && !self.upgrades_on_untold_points(state)
             && (crossed_since
                 || late && self.walks_course_for(state, order.placed_at)
-                || then_misses_days
                 || reads_dropped
                 || returns_since
                 || moved_down_sign

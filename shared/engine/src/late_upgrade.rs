@@ -152,26 +152,6 @@ impl Program {
     }
 
     /// Whether a window of the rules above `tier`, ending on the day of
-    /// `placed`, reads days before those the state keeps (the series keep
-    /// only what windows ending on the customer's latest day read).
-    pub(crate) fn windows_miss_days(
-        &self,
-        tier: TierIndex,
-        state: &CustomerState,
-        placed: DateTime<Utc>,
-    ) -> bool {
-        let used = self.trackers_above.get(tier).copied().unwrap_or(0);
-        let Some(last) = state.last_event_at else {
-            return false;
-        };
-        let (first, last) = (day_of(placed), day_of(last));
-        self.trackers()
-            .iter()
-            .enumerate()
-            .any(|(i, t)| used & (1 << i) != 0 && t.kept_from(first) < t.kept_from(last))
-    }
-
-    /// Whether a window of the rules above `tier`, ending on the day of
     /// `placed`, reaches back to a day whose figures the state dropped
     /// (each series keeps its newest dropped day): only the orders still
     /// hold them. Windows ending later start later, so this one asks for
