@@ -157,6 +157,7 @@ impl Program {
             could_date,
             reached,
             reached_earlier,
+            jumped_from,
         } = self.decide_as_in_time(state, order, orders, late);
         let mut record = self.record_of(state, order, &decision);
         if let Some(h) = &held_then {
@@ -171,7 +172,12 @@ impl Program {
         self.count_in_trackers(state, &record, None, &[]);
         let was_superseded = superseded.is_some();
         self.tell_reached_earlier(state, &order.order_id, &reached_earlier);
-        self.record_upgrades(state, &order.order_id, &decision.upgrades, superseded);
+        let told_from = superseded.or_else(|| {
+            let (first, from) = (decision.upgrades.first()?, jumped_from?);
+            let held = self.tier_held_at(state, first.at)?.0;
+            (held == from).then(|| self.tier_name(from).to_owned())
+        });
+        self.record_upgrades(state, &order.order_id, &decision.upgrades, told_from);
         if let Some(undone) = undone {
             // The record tells what the order decided at its instant.
             record.tier_before = self.tier_name(undone.held_then()).to_owned();

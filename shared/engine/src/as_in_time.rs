@@ -13,6 +13,7 @@ use crate::program::{Program, TierIndex};
 use crate::rejudge::Rewound;
 use crate::state::CustomerState;
 use crate::upgrade::{Decision, Upgrade};
+use chrono::{DateTime, Utc};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
@@ -49,6 +50,10 @@ pub(crate) struct DecidedAsInTime {
     /// also upgrades past them: in time they came at these instants (no
     /// validity end or return since to take them back in between).
     pub(crate) reached_earlier: SmallVec<[Upgrade; 1]>,
+    /// The tier held at its instant, when its first upgrade jumps past a
+    /// tier the customer reached since in one step (the history tells it
+    /// from there, so it chains where it is dated).
+    pub(crate) jumped_from: Option<TierIndex>,
 }
 
 impl Program {
@@ -143,7 +148,7 @@ impl Program {
                 decided_then = true;
             }
             h.restore(state);
-            crossed_since = !h.keep_upgrades_past(&mut decision).is_empty();
+            crossed_since = !h.keep_upgrades_past(&mut decision).dropped.is_empty();
         }
         // An order that upgrades past the tier held before the end started
         // the new tier's validity then, so that end never came: the order
@@ -179,17 +184,19 @@ impl Program {
         let could_date = superseded.is_none() && !before_an_end && !admin_since && undone.is_none();
         let mut reached = decision.tier_after;
         let mut reached_earlier = SmallVec::new();
+        let mut jumped_from = None;
         if !orders.is_empty() && could_date && !dated_before_returns {
             // The record as `record_of` makes it, before the upgrades are
             // dated (it reads no instant of theirs).
             let record = self.record_of(state, order, &decision);
             self.date_late_upgrades(state, &mut decision, &record, orders);
             if let Some(h) = &held_then {
-                let dropped = h.keep_upgrades_past(&mut decision);
-                let stands =
-                    |first: &Upgrade| !self.lapses && !state.returned_at_or_after(first.at);
-                if !decision.upgrades.is_empty() && dropped.first().is_some_and(stands) {
-                    reached_earlier = dropped;
+                let kept = h.keep_upgrades_past(&mut decision);
+                let stands = |at: DateTime<Utc>| !self.lapses && !state.returned_at_or_after(at);
+                match (kept.dropped.first(), decision.upgrades.first()) {
+                    (Some(first), Some(_)) if stands(first.at) => reached_earlier = kept.dropped,
+                    (None, Some(first)) if stands(first.at) => jumped_from = kept.jumped_from,
+                    _ => {}
                 }
             }
             if self.lapses {
@@ -209,6 +216,7 @@ impl Program {
             could_date,
             reached,
             reached_earlier,
+            jumped_from,
         }
     }
 

@@ -24,6 +24,15 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
+/// What [`HeldThen::keep_upgrades_past`] set aside.
+pub(crate) struct Kept {
+    /// The upgrades to tiers the customer reached since.
+    pub(crate) dropped: SmallVec<[Upgrade; 1]>,
+    /// The tier the first upgrade kept crossed from, when it jumped past
+    /// the tier held now in one step.
+    pub(crate) jumped_from: Option<TierIndex>,
+}
+
 /// A customer put back at the lower tier they held at a late order's
 /// instant, for the order's decision.
 pub(crate) struct HeldThen {
@@ -283,16 +292,20 @@ impl HeldThen {
     }
 
     /// Keeps the decision's upgrades past the tier held now, the first of
-    /// them counted from it: the customer holds that tier already. Returns
-    /// those it dropped (to tiers the customer reached since).
-    pub(crate) fn keep_upgrades_past(&self, decision: &mut Decision) -> SmallVec<[Upgrade; 1]> {
+    /// them counted from it: the customer holds that tier already.
+    pub(crate) fn keep_upgrades_past(&self, decision: &mut Decision) -> Kept {
         let past = decision.upgrades.partition_point(|u| u.to <= self.now);
         let dropped = decision.upgrades.drain(..past).collect();
+        let mut jumped_from = None;
         if let Some(first) = decision.upgrades.first_mut() {
+            jumped_from = (first.from < self.now).then_some(first.from);
             first.from = self.now;
         }
         decision.tier_after = decision.tier_after.max(self.now);
-        dropped
+        Kept {
+            dropped,
+            jumped_from,
+        }
     }
 
     /// The order's record: one that upgraded nobody caused no tier (a

@@ -35,7 +35,8 @@ impl Program {
     /// later order's, the customer rises to the highest tier whose rule
     /// holds on what remains of the orders placed up to then. This also
     /// finds upgrades the decision could not see: a window as of the order's
-    /// day that the state had already trimmed, or a later order's window
+    /// day that the state had already trimmed (also when no order was
+    /// placed after it), or a later order's window
     /// that the late order completes. The decision stands as made when a
     /// rule counts current points the orders do not tell (points spent or
     /// expired by then are in none), or when the orders alone reach less
@@ -51,7 +52,12 @@ impl Program {
             .iter()
             .map(Borrow::borrow)
             .filter(|o| o.order_id != late.order_id);
-        if !others.clone().any(|o| o.placed_at > late.placed_at)
+        // With no order placed after it, its own instant is the only one,
+        // which the decision judged, unless on windows that miss days the
+        // state dropped (the latest placed order is late after a job run,
+        // a redemption or a return).
+        let placed_last = !others.clone().any(|o| o.placed_at > late.placed_at);
+        if placed_last && !self.windows_read_dropped(decision.tier_before, state, late.placed_at)
             || self.upgrades_on_untold_points(state)
         {
             return;

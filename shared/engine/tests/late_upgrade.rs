@@ -371,6 +371,7 @@ fn starts_as_in_time(
     let seen = |s: &CustomerState| -> (String, DateTime<Utc>) { (s.tier.clone(), s.tier_since) };
     prop_assert_eq!(seen(&s), seen(&in_time));
     prop_assert_eq!(course_told(&s), course_told(&in_time));
+    prop_assert_eq!(unchained(&s), None);
     Ok(())
 }
 
@@ -1807,4 +1808,82 @@ fn a_late_order_crossing_a_tier_reached_since_and_one_above_tells_both_steps() {
         (late.tier.as_str(), late.tier_since),
         ("Gold", at("2026-04-26T03:00:00Z"))
     );
+}
+
+/// Found by the twenty-ninth session's adversary: the latest placed order
+/// arrives after a job run (or a redemption) that dropped the day its own
+/// window reads. The engine asked for the orders, but the dating replay
+/// looked only when an order was placed after it, so the order was decided
+/// on the trimmed figures.
+#[test]
+fn the_latest_placed_order_late_after_a_job_run_reads_the_day_it_dropped() {
+    let p = shape(1);
+    let a = order("a", at("2026-03-01T10:00:00Z"), "600");
+    let late = order("late", at("2026-03-20T10:00:00Z"), "500");
+    let (in_time, _) = run_as_service(&p, &[a.clone(), late.clone()]);
+    assert_eq!(
+        (in_time.tier.as_str(), in_time.tier_since),
+        ("Silver", late.placed_at)
+    );
+    let mut c = Served::new(&p);
+    c.order(&a);
+    p.expire(&mut c.s, at("2026-04-15T00:00:00Z"));
+    assert!(p.apply_order(&mut c.s.clone(), &late).unwrap().wants_orders);
+    c.order(&late);
+    assert_eq!(
+        (c.s.tier.as_str(), c.s.tier_since),
+        ("Silver", late.placed_at)
+    );
+}
+
+/// The first entry of the history whose `from` is not the tier held on
+/// the history's line just before it (the entries still standing when it
+/// was recorded), if any.
+fn unchained(s: &CustomerState) -> Option<String> {
+    let mut line: Vec<&TierChange> = Vec::new();
+    for (i, change) in s.history.iter().enumerate() {
+        while line.last().is_some_and(|kept| kept.at > change.at) {
+            line.pop();
+        }
+        let held = line.last().map_or("Member", |c| c.to.as_str());
+        if held != change.from {
+            return Some(format!("entry {i} {change:?} after {held}"));
+        }
+        line.push(change);
+    }
+    None
+}
+
+/// Found by the twenty-ninth session's adversary (class A): Silver at $750
+/// lifetime, Gold at $750 over 30 days. The late $737 of 20 January took
+/// the customer from Member to Gold in one step; without it they reached
+/// Silver on 20 March. The upgrade was told from Silver, the tier held
+/// when it came, at an instant where the history's line holds Member.
+#[test]
+fn a_late_order_jumping_past_a_tier_reached_since_is_told_from_the_tier_held_then() {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "t30", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "S", "kind": "lifetimePurchases", "min": 750}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "3", "upgrade": {"criteria": [
+                {"id": "G", "kind": "tracker", "tracker": "t30", "min": 750}],
+                "condition": "all", "upgradeType": "lazy"}}
+        ]
+    });
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let a = order("a", at("2026-01-14T00:00:00Z"), "13");
+    let late = order("late", at("2026-01-20T00:00:00Z"), "737");
+    let b = order("b", at("2026-03-20T00:00:00Z"), "740");
+    let (in_time, _) = run_as_service(&p, &[a.clone(), late.clone(), b.clone()]);
+    let (s, _) = run_as_service(&p, &[a, b, late]);
+    assert_eq!(course_told(&s), course_told(&in_time));
+    assert_eq!(
+        (s.tier.as_str(), s.tier_since),
+        ("Gold", at("2026-01-20T00:00:00Z"))
+    );
+    assert_eq!(unchained(&s), None, "{:#?}", s.history);
 }
