@@ -478,6 +478,39 @@ mod state_forms {
         }
     }
 
+    /// `state`'s binary body with its JSON fields changed by `change`.
+    fn with_json_fields(
+        state: &tier_engine::CustomerState,
+        change: impl FnOnce(&mut serde_json::Value),
+    ) -> Vec<u8> {
+        let mut body = Vec::new();
+        binary::write(state, &mut body);
+        let (len, at) = varint(&body).unwrap();
+        let json_end = at + len as usize;
+        let mut fields: serde_json::Value = serde_json::from_slice(&body[at..json_end]).unwrap();
+        change(&mut fields);
+        let json = serde_json::to_vec(&fields).unwrap();
+        let mut changed = Vec::new();
+        put_varint(&mut changed, json.len() as u128);
+        changed.extend_from_slice(&json);
+        changed.extend_from_slice(&body[json_end..]);
+        changed
+    }
+
+    /// A dropped day after the customer's latest day, or before the
+    /// calendar's first, is no state's: refused (found by helper-64).
+    #[test]
+    fn a_dropped_day_out_of_range_is_refused() {
+        let state = state_after(&vec![Step::Order(72, false, 10_000, 2); 60]);
+        for gap in [i32::MAX, -10_000, i32::MIN + 1] {
+            let body = with_json_fields(&state, |fields| {
+                let trackers = fields["td"].as_array().unwrap().len();
+                fields["td"] = serde_json::json!(vec![gap; trackers]);
+            });
+            assert!(binary::read(&body).is_err(), "{gap}");
+        }
+    }
+
     /// A state written before each series kept its newest dropped day
     /// (no `td` among the binary form's JSON fields) reads with the latest
     /// day that can have been dropped, the day before the first kept one:
@@ -488,18 +521,10 @@ mod state_forms {
     fn a_state_from_before_dropped_days_were_kept_infers_the_latest() {
         let steps = vec![Step::Order(72, false, 10_000, 2); 60];
         let state = state_after(&steps);
-        let mut body = Vec::new();
-        binary::write(&state, &mut body);
-        let (len, at) = varint(&body).unwrap();
-        let json_end = at + len as usize;
-        let mut fields: serde_json::Value = serde_json::from_slice(&body[at..json_end]).unwrap();
-        assert!(fields["td"].is_array(), "{fields}");
-        fields.as_object_mut().unwrap().remove("td");
-        let json = serde_json::to_vec(&fields).unwrap();
-        let mut old = Vec::new();
-        put_varint(&mut old, json.len() as u128);
-        old.extend_from_slice(&json);
-        old.extend_from_slice(&body[json_end..]);
+        let old = with_json_fields(&state, |fields| {
+            assert!(fields["td"].is_array(), "{fields}");
+            fields.as_object_mut().unwrap().remove("td");
+        });
         let read = binary::read(&old).unwrap();
         let mut earlier = 0;
         for (read, kept) in read.trackers.iter().zip(&state.trackers) {

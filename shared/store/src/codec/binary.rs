@@ -295,7 +295,14 @@ pub(super) fn read(bytes: &[u8]) -> Result<CustomerState, String> {
             (None, _) => inferred_dropped(series, joined),
             (Some(NONE_DROPPED), _) => None,
             (Some(gap), Some(from)) => {
-                Some(from.checked_sub(gap).ok_or("a dropped day out of range")?)
+                // Days are dropped at or before the customer's latest day,
+                // never before the calendar's first.
+                let latest = last_event_at.map(day_of);
+                let day = from
+                    .checked_sub(gap)
+                    .filter(|day| *day >= 0 && latest.is_some_and(|latest| *day <= latest))
+                    .ok_or("a dropped day out of range")?;
+                Some(day)
             }
             (Some(_), None) => return Err("a dropped day with no day to count from".into()),
         };
