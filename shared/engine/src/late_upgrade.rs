@@ -33,7 +33,10 @@ impl Program {
     /// placed later are among `orders`) as they would have come in time:
     /// from the tier held before the order, at its instant and then at each
     /// later order's, the customer rises to the highest tier whose rule
-    /// holds on what remains of the orders placed up to then. This also
+    /// holds on what remains of the orders placed up to then. It also
+    /// takes back a crossing at the order's instant that the orders placed
+    /// up to it do not make (the figures as they stand count later ones).
+    /// This also
     /// finds upgrades the decision could not see: a window as of the order's
     /// day that the state had already trimmed (also when no order was
     /// placed after it), or a later order's window
@@ -95,9 +98,22 @@ impl Program {
                 held = to;
             }
         }
+        let crossed_at_its_instant =
+            |u: &[Upgrade]| u.first().is_some_and(|u| u.at == late.placed_at);
         if held >= decision.tier_after {
             decision.tier_after = held;
             decision.upgrades = upgrades;
+        } else if crossed_at_its_instant(&decision.upgrades) && !crossed_at_its_instant(&upgrades) {
+            // Decided on figures that count orders placed after it (the
+            // lifetime figures, under a rule that also reads a window): in
+            // time it crossed nothing at its instant and was paid at the
+            // tier held then; what the orders after it crossed with it
+            // counted is dated as any.
+            *decision = Decision {
+                tier_after: held,
+                upgrades,
+                ..Decision::paid_at(self, decision.tier_before, late.amount)
+            };
         }
     }
 

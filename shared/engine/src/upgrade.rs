@@ -45,6 +45,19 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// An order of `amount` paid at `tier`, upgrading nobody.
+    pub(crate) fn paid_at(program: &Program, tier: TierIndex, amount: Money) -> Decision {
+        let mut decision = Decision {
+            tier_before: tier,
+            tier_after: tier,
+            segments: SmallVec::new(),
+            upgrades: SmallVec::new(),
+            points: Decimal::ZERO,
+        };
+        decision.pay(program, tier, amount);
+        decision
+    }
+
     fn pay(&mut self, program: &Program, tier: TierIndex, amount: Money) -> Points {
         let points = round_points(amount * program.tiers[tier].earn_rate);
         self.pay_computed(program, tier, amount, points)

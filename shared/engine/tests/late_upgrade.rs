@@ -48,6 +48,22 @@ fn ladder() -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
 }
 
+/// Silver by $1,000 lifetime and $800 over 30 days (both), `dynamic`.
+fn lifetime_and_window() -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "A", "kind": "lifetimePurchases", "min": 1000},
+                {"id": "B", "kind": "tracker", "tracker": "spend30d", "min": 800}],
+                "condition": "all", "upgradeType": "dynamic"}}
+        ]
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
 /// Silver by 700 lifetime points, paid at twice the rate once reached
 /// (`dynamic`, or `eager` for `which` 6): the crossing order's rate.
 fn by_points(upgrade_type: &str) -> Program {
@@ -68,6 +84,7 @@ fn shape(which: usize) -> Program {
         4 => return ladder(),
         5 => return by_points("dynamic"),
         6 => return by_points("eager"),
+        7 => return lifetime_and_window(),
         _ => {}
     }
     let trackers = json!([
@@ -383,7 +400,7 @@ proptest! {
     /// window, visit, two-tier and points rules under each upgrade type).
     #[test]
     fn a_late_upgrade_starts_when_it_would_have_in_time(
-        which in 0usize..7,
+        which in 0usize..8,
         orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
         late in 0usize..9,
     ) {
@@ -396,7 +413,7 @@ proptest! {
     /// order's window would have crossed with it in time.
     #[test]
     fn a_late_upgrade_starts_when_it_would_have_in_time_as_the_service_calls(
-        which in 0usize..7,
+        which in 0usize..8,
         orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
         late in 0usize..9,
     ) {
@@ -409,7 +426,7 @@ proptest! {
     /// without a retention rule too).
     #[test]
     fn a_late_order_before_a_tier_reached_since_starts_it_as_in_time(
-        which in 0usize..7,
+        which in 0usize..8,
         orders in proptest::collection::vec((0i64..90 * 24, 1u32..600), 2..9),
         late in 0usize..9,
     ) {
@@ -1886,4 +1903,40 @@ fn a_late_order_jumping_past_a_tier_reached_since_is_told_from_the_tier_held_the
         ("Gold", at("2026-01-20T00:00:00Z"))
     );
     assert_eq!(unchained(&s), None, "{:#?}", s.history);
+}
+
+/// Found by the twenty-ninth session's adversary (class B): Silver needs
+/// $1,000 lifetime and $800 over 30 days. The late $850 of 1 March, decided
+/// on lifetime purchases that count the $200 of 1 May, crossed at its
+/// instant; in time the customer had $850 then, and on 1 May the window no
+/// longer held. The orders say so: no upgrade, paid at Member's rate.
+#[test]
+fn a_late_crossing_the_orders_up_to_it_do_not_make_is_taken_back() {
+    for kind in ["lazy", "eager", "dynamic"] {
+        let config = json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "trackers": [{"id": "t30", "measure": "billAmount", "period": {"days": 30}}],
+            "tiers": [
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                    {"id": "L", "kind": "lifetimePurchases", "min": 1000},
+                    {"id": "W", "kind": "tracker", "tracker": "t30", "min": 800}],
+                    "condition": "all", "upgradeType": kind}}
+            ]
+        });
+        let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+        let late = order("late", at("2026-03-01T10:00:00Z"), "850");
+        let b = order("b", at("2026-05-01T10:00:00Z"), "200");
+        let mut in_time = Served::new(&p);
+        in_time.order(&late);
+        in_time.order(&b);
+        assert_eq!(in_time.s.tier, "Member");
+        let mut c = Served::new(&p);
+        c.order(&b);
+        let applied = c.order(&late);
+        assert!(applied.decision.upgrades.is_empty(), "{kind}");
+        assert_eq!(c.s.tier, "Member", "{kind}");
+        assert!(c.s.history.is_empty(), "{kind}");
+        assert_eq!(c.points("late"), in_time.points("late"), "{kind}");
+    }
 }
