@@ -48,17 +48,17 @@ fn ladder() -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
 }
 
-/// Silver by $1,000 lifetime and $800 over 30 days (both), `dynamic`.
-fn lifetime_and_window() -> Program {
+/// Silver by $1,000 lifetime and $800 over 30 days (both).
+fn lifetime_and_window(upgrade_type: &str) -> Program {
     let config = json!({
         "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "trackers": [{"id": "t30", "measure": "billAmount", "period": {"days": 30}}],
         "tiers": [
             {"name": "Member", "earnRate": "1"},
             {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": 1000},
-                {"id": "B", "kind": "tracker", "tracker": "spend30d", "min": 800}],
-                "condition": "all", "upgradeType": "dynamic"}}
+                {"id": "L", "kind": "lifetimePurchases", "min": 1000},
+                {"id": "W", "kind": "tracker", "tracker": "t30", "min": 800}],
+                "condition": "all", "upgradeType": upgrade_type}}
         ]
     });
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
@@ -84,7 +84,7 @@ fn shape(which: usize) -> Program {
         4 => return ladder(),
         5 => return by_points("dynamic"),
         6 => return by_points("eager"),
-        7 => return lifetime_and_window(),
+        7 => return lifetime_and_window("dynamic"),
         _ => {}
     }
     let trackers = json!([
@@ -1913,18 +1913,7 @@ fn a_late_order_jumping_past_a_tier_reached_since_is_told_from_the_tier_held_the
 #[test]
 fn a_late_crossing_the_orders_up_to_it_do_not_make_is_taken_back() {
     for kind in ["lazy", "eager", "dynamic"] {
-        let config = json!({
-            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-            "trackers": [{"id": "t30", "measure": "billAmount", "period": {"days": 30}}],
-            "tiers": [
-                {"name": "Member", "earnRate": "1"},
-                {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
-                    {"id": "L", "kind": "lifetimePurchases", "min": 1000},
-                    {"id": "W", "kind": "tracker", "tracker": "t30", "min": 800}],
-                    "condition": "all", "upgradeType": kind}}
-            ]
-        });
-        let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+        let p = lifetime_and_window(kind);
         let late = order("late", at("2026-03-01T10:00:00Z"), "850");
         let b = order("b", at("2026-05-01T10:00:00Z"), "200");
         let mut in_time = Served::new(&p);
