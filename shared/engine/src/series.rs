@@ -497,7 +497,9 @@ impl Series {
     pub fn drop_before(&mut self, first: DayNumber) -> bool {
         let mut dropped = false;
         while self.days.front().is_some_and(|d| *d < first) {
-            self.newest_dropped = self.days.pop_front();
+            // A day older than one dropped before can come back (a late
+            // return taking from it) and leave again: the newest stays.
+            self.newest_dropped = self.newest_dropped.max(self.days.pop_front());
             self.buckets.pop_front();
             if self.indexed {
                 self.cumulative.pop_front();
@@ -611,6 +613,22 @@ mod tests {
         assert_eq!(s.sum(151, 151), d(3));
     }
 
+    /// Found by a property: a late return took from a day already dropped
+    /// (the day comes back, negative) and the next drop took it again; the
+    /// newest day dropped is still the one dropped first.
+    #[test]
+    fn a_day_older_than_one_dropped_leaves_the_newest_dropped_as_it_was() {
+        let mut s = Series::new("t".into());
+        s.add(10, d(5));
+        s.add(20, d(5));
+        s.add(40, d(1));
+        s.drop_before(30);
+        assert_eq!(s.newest_dropped(), Some(20));
+        s.add(10, d(-1));
+        s.drop_before(30);
+        assert_eq!(s.newest_dropped(), Some(20));
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Add(DayNumber, i64),
@@ -641,6 +659,7 @@ mod tests {
             let mut s = Series::new("t".into());
             let mut days: std::collections::BTreeMap<DayNumber, (Decimal, Decimal)> = Default::default();
             let mut dropped_before = 0;
+            let mut newest_dropped: Option<DayNumber> = None;
             for op in ops {
                 match op {
                     Op::Add(day, v) if day >= dropped_before => {
@@ -658,6 +677,7 @@ mod tests {
                     }
                     Op::Drop(day) => {
                         s.drop_before(day);
+                        newest_dropped = newest_dropped.max(days.range(..day).next_back().map(|(d, _)| *d));
                         days.retain(|d, _| *d >= day);
                         dropped_before = dropped_before.max(day);
                     }
@@ -666,6 +686,7 @@ mod tests {
                 days.retain(|_, (sum, max)| !(sum.is_zero() && max.is_zero()));
             }
             proptest::prop_assert_eq!(s.len(), days.len());
+            proptest::prop_assert_eq!(s.newest_dropped(), newest_dropped);
             for (a, b) in windows {
                 let (first, last) = (a.min(b), a.max(b));
                 let inside = days.range(first..=last);

@@ -1929,3 +1929,39 @@ fn a_late_crossing_the_orders_up_to_it_do_not_make_is_taken_back() {
         assert_eq!(c.points("late"), in_time.points("late"), "{kind}");
     }
 }
+
+/// Found by a property this session: a late return of an order whose day
+/// the state had dropped brought that day back (negative), and the late
+/// order's own step of expiry dropped it again, which set the newest
+/// dropped day back before the day its window reads (o1, o3, o4 on 14
+/// March); the engine did not ask for the orders and missed Gold.
+#[test]
+fn a_late_return_of_a_dropped_day_keeps_the_newest_dropped_for_a_late_order() {
+    let p = shape(4);
+    let t = |h: i64| at("2026-03-01T00:00:00Z") + Duration::hours(h);
+    let orders = [
+        order("o2", t(0), "217"),
+        order("o1", t(312), "359"),
+        order("o3", t(313), "219"),
+        order("o4", t(313), "288"),
+        order("o5", t(720), "334"),
+        order("o0", t(1128), "1"),
+    ];
+    let mut in_time = Served::new(&p);
+    in_time.order(&orders[0]);
+    in_time.give_back("o2", t(0), d("2.17"));
+    for o in &orders[1..] {
+        in_time.order(o);
+    }
+    assert_eq!(
+        (in_time.s.tier.as_str(), in_time.s.tier_since),
+        ("Gold", t(720))
+    );
+    let mut c = Served::new(&p);
+    for o in orders.iter().filter(|o| o.order_id != "o5") {
+        c.order(o);
+    }
+    c.give_back("o2", t(0), d("2.17"));
+    c.order(&orders[4]);
+    assert_eq!((c.s.tier.as_str(), c.s.tier_since), ("Gold", t(720)));
+}
