@@ -103,12 +103,17 @@ impl Program {
         if held >= decision.tier_after {
             decision.tier_after = held;
             decision.upgrades = upgrades;
-        } else if crossed_at_its_instant(&decision.upgrades) && !crossed_at_its_instant(&upgrades) {
+        } else if crossed_at_its_instant(&decision.upgrades)
+            && !crossed_at_its_instant(&upgrades)
+            && !state.returned_at_or_after(late.placed_at)
+        {
             // Decided on figures that count orders placed after it (the
             // lifetime figures, under a rule that also reads a window): in
             // time it crossed nothing at its instant and was paid at the
             // tier held then; what the orders after it crossed with it
-            // counted is dated as any.
+            // counted is dated as any. Not after a return since: the
+            // replay counts what remains of each order now, less than
+            // stood at its instant.
             *decision = Decision {
                 tier_after: held,
                 upgrades,
