@@ -169,6 +169,33 @@ impl<'a> Served<'a> {
     }
 }
 
+/// Twins fed `orders` (in time order) and a return of `amount` of order
+/// `returned` made at `back`: one in time (an order at the return's
+/// instant came before it), one the return reaches after every order.
+fn late_return_twins<'a>(
+    p: &'a Program,
+    orders: &[&Order],
+    returned: &str,
+    back: DateTime<Utc>,
+    amount: Decimal,
+) -> (Served<'a>, Served<'a>) {
+    let (before, after) = orders.split_at(orders.partition_point(|o| o.placed_at <= back));
+    let mut in_time = Served::new(p);
+    for o in before {
+        in_time.order(o);
+    }
+    in_time.give_back(returned, back, amount);
+    for o in after {
+        in_time.order(o);
+    }
+    let mut late = Served::new(p);
+    for o in orders {
+        late.order(o);
+    }
+    late.give_back(returned, back, amount);
+    (in_time, late)
+}
+
 /// Member -> Silver -> Gold by lifetime purchases, at rates 1, 2, 3.
 fn ladder_of(kind: &str, silver: u32, gold: u32) -> Program {
     let rule = |min: u32| {
@@ -712,14 +739,7 @@ fn a_late_return_does_not_date_a_move_down_before_the_upgrade_it_undoes() {
     let o1 = order("o1", at("2026-03-01T10:00:00Z"), "2500");
     let o2 = order("o2", at("2026-03-10T10:00:00Z"), "2500");
     let back = at("2026-03-05T10:00:00Z");
-    let mut in_time = Served::new(&p);
-    in_time.order(&o1);
-    in_time.give_back("o1", back, Decimal::from(1000));
-    in_time.order(&o2);
-    let mut late = Served::new(&p);
-    late.order(&o1);
-    late.order(&o2);
-    late.give_back("o1", back, Decimal::from(1000));
+    let (in_time, late) = late_return_twins(&p, &[&o1, &o2], "o1", back, Decimal::from(1000));
     assert_eq!(in_time.s.tier_since, o2.placed_at);
     assert_eq!(
         (&late.s.tier, late.s.tier_since),
@@ -803,14 +823,7 @@ fn an_order_and_its_return_at_one_instant_date_a_late_return_by_that_instant() {
     let o1 = order("o1", at("2026-03-01T10:00:00Z"), "1100");
     let o2 = order("o2", at("2026-03-05T10:00:00Z"), "1");
     let back = o1.placed_at; // same instant as the order
-    let mut in_time = Served::new(&p);
-    in_time.order(&o1);
-    in_time.give_back("o1", back, Decimal::from(200));
-    in_time.order(&o2);
-    let mut late = Served::new(&p);
-    late.order(&o1);
-    late.order(&o2);
-    late.give_back("o1", back, Decimal::from(200));
+    let (in_time, late) = late_return_twins(&p, &[&o1, &o2], "o1", back, Decimal::from(200));
     assert_eq!(in_time.s.tier_since, back);
     assert_eq!(
         (&late.s.tier, late.s.tier_since),
@@ -827,16 +840,7 @@ fn an_order_and_its_return_at_one_instant_above_the_base() {
     let o1 = order("o1", at("2026-03-03T10:00:00Z"), "900");
     let o2 = order("o2", at("2026-03-05T10:00:00Z"), "1");
     let back = o1.placed_at;
-    let mut in_time = Served::new(&p);
-    in_time.order(&o0);
-    in_time.order(&o1);
-    in_time.give_back("o1", back, Decimal::from(200));
-    in_time.order(&o2);
-    let mut late = Served::new(&p);
-    late.order(&o0);
-    late.order(&o1);
-    late.order(&o2);
-    late.give_back("o1", back, Decimal::from(200));
+    let (in_time, late) = late_return_twins(&p, &[&o0, &o1, &o2], "o1", back, Decimal::from(200));
     assert_eq!(
         (&late.s.tier, late.s.tier_since),
         (&in_time.s.tier, in_time.s.tier_since)
@@ -1763,14 +1767,7 @@ fn a_late_return_leaving_a_tier_reached_at_the_first_instant_keeps_its_start() {
     let o0 = order("o0", at("2026-03-01T00:00:00Z"), "600");
     let o1 = order("o1", at("2026-03-11T00:00:00Z"), "400");
     let back = at("2026-03-01T00:01:00Z");
-    let mut in_time = Served::new(&p);
-    in_time.order(&o0);
-    in_time.give_back("o0", back, Decimal::from(6));
-    in_time.order(&o1);
-    let mut late = Served::new(&p);
-    late.order(&o0);
-    late.order(&o1);
-    late.give_back("o0", back, Decimal::from(6));
+    let (in_time, late) = late_return_twins(&p, &[&o0, &o1], "o0", back, Decimal::from(6));
     assert_eq!(
         (&late.s.tier, late.s.tier_since),
         (&in_time.s.tier, in_time.s.tier_since)
