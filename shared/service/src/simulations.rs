@@ -140,19 +140,52 @@ fn page_delay() -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-/// The jobs (program, id) this process is working in the background: one
-/// whose heartbeat is late because the store is slow is still ours, and is
-/// not taken over a second time here.
-fn worked() -> std::sync::MutexGuard<'static, HashSet<(String, String)>> {
-    static WORKING: OnceLock<std::sync::Mutex<HashSet<(String, String)>>> = OnceLock::new();
+/// A job this process may work in the background: the table names the
+/// store, as one process can serve several (the e2e tests run both engines
+/// in one process, with the same program and job ids).
+type JobKey = (String, String, String);
+
+/// The jobs this process is working in the background: one whose heartbeat
+/// is late because the store is slow is still ours, and is not taken over a
+/// second time here.
+fn worked() -> std::sync::MutexGuard<'static, HashSet<JobKey>> {
+    static WORKING: OnceLock<std::sync::Mutex<HashSet<JobKey>>> = OnceLock::new();
     WORKING
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
 
-fn working(program_id: &str, id: &str) -> bool {
-    worked().contains(&(program_id.to_owned(), id.to_owned()))
+fn job_key(store: &DynamoStore, program_id: &str, id: &str) -> JobKey {
+    (
+        store.table().to_owned(),
+        program_id.to_owned(),
+        id.to_owned(),
+    )
+}
+
+fn working(key: &JobKey) -> bool {
+    worked().contains(key)
+}
+
+/// A job marked as worked here until this is dropped: when its task ends,
+/// and also when the task is dropped unfinished (its runtime shut down), so
+/// a mark never outlives the work and blocks every later resume.
+struct Working(JobKey);
+
+impl Working {
+    fn mark(key: JobKey) -> Option<Working> {
+        // Lazily: a mark made for a job already marked would, dropped,
+        // unmark the job it lost to.
+        let inserted = worked().insert(key.clone());
+        inserted.then(|| Working(key))
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        worked().remove(&self.0);
+    }
 }
 
 /// This process, as the owner of the jobs it runs.
@@ -457,7 +490,7 @@ impl Service {
         program_id: &str,
         record: &SimulationRecord,
     ) -> Result<bool, ApiError> {
-        if working(program_id, &record.id) {
+        if working(&job_key(&self.store, program_id, &record.id)) {
             // Ours, only late with its heartbeat (the store is busy).
             return Ok(false);
         }
@@ -485,10 +518,9 @@ impl Service {
         if in_lambda() {
             return;
         }
-        let key = (program_id.to_owned(), record.id.clone());
-        if !worked().insert(key.clone()) {
+        let Some(mark) = Working::mark(job_key(&self.store, program_id, &record.id)) else {
             return;
-        }
+        };
         let service = Service::with_config_ttl(self.store.clone(), self.config_ttl);
         let program_id = program_id.to_owned();
         tokio::spawn(async move {
@@ -496,7 +528,7 @@ impl Service {
                 tracing::warn!(programId = %program_id, error = %e,
                     "a simulation paused on a store failure; the next read of it resumes it");
             }
-            worked().remove(&key);
+            drop(mark);
         });
     }
 
@@ -1102,5 +1134,30 @@ fn customer_item(item: HistoryItem) -> Result<Option<CustomerItem>, export::Item
             &e.result,
             e.record,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runtime shut down under a running job (a test ending, a process
+    /// stopping) drops its task unfinished: the mark goes with it, or every
+    /// later read would think the job still worked here and never resume it.
+    #[test]
+    fn a_mark_goes_with_its_task_when_the_runtime_stops() {
+        let key: JobKey = ("t".into(), "p".into(), "a".repeat(32));
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let mark = Working::mark(key.clone()).expect("not marked yet");
+            tokio::spawn(async move {
+                let _mark = mark;
+                std::future::pending::<()>().await
+            });
+        });
+        assert!(working(&key));
+        assert!(Working::mark(key.clone()).is_none(), "one mark at a time");
+        drop(runtime);
+        assert!(!working(&key));
     }
 }
