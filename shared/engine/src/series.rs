@@ -114,35 +114,16 @@ impl StoredMax {
 impl From<StoredSeries> for Series {
     fn from(s: StoredSeries) -> Self {
         let mut day = 0;
-        let mut buckets: Vec<Bucket> = s
-            .buckets
-            .into_iter()
-            .map(|StoredBucket(delta, sum, max)| {
-                day += delta;
-                Bucket {
-                    day,
-                    sum,
-                    max: max.value(),
-                }
-            })
-            .filter(|b| !b.is_empty())
-            .collect();
-        buckets.sort_by_key(|b| b.day);
-        buckets.dedup_by(|later, earlier| {
-            let same = later.day == earlier.day;
-            if same {
-                earlier.sum += later.sum;
-                earlier.max = earlier.max.max(later.max);
+        let buckets = s.buckets.into_iter().map(|StoredBucket(delta, sum, max)| {
+            day += delta;
+            Bucket {
+                day,
+                sum,
+                max: max.value(),
             }
-            same
         });
-        let mut series = Series {
-            key: s.key,
-            buckets: buckets.into(),
-            newest_dropped: s.newest_dropped,
-            ..Default::default()
-        };
-        series.reindex();
+        let mut series = Series::from_buckets(s.key, buckets);
+        series.newest_dropped = s.newest_dropped;
         series
     }
 }
