@@ -384,19 +384,8 @@ impl CustomerState {
         self.current_points -= current;
         self.points_apart |= lifetime != current;
         let mut left = current;
-        if let Some(lot) = self.lots.iter_mut().find(|l| l.day == day) {
-            let take = left.min(lot.points);
-            lot.points -= take;
-            left -= take;
-        }
-        for lot in self.lots.iter_mut().rev() {
-            if left.is_zero() {
-                break;
-            }
-            let take = left.min(lot.points);
-            lot.points -= take;
-            left -= take;
-        }
+        take_from_lots(&mut left, self.lots.iter_mut().filter(|l| l.day == day));
+        take_from_lots(&mut left, self.lots.iter_mut().rev());
         self.lots.retain(|l| !l.points.is_zero());
     }
 
@@ -405,15 +394,21 @@ impl CustomerState {
         self.current_points -= points;
         self.points_apart = true;
         let mut left = points;
-        for lot in self.lots.iter_mut() {
-            if left.is_zero() {
-                break;
-            }
-            let take = left.min(lot.points);
-            lot.points -= take;
-            left -= take;
-        }
+        take_from_lots(&mut left, self.lots.iter_mut());
         self.lots.retain(|l| !l.points.is_zero());
+    }
+}
+
+/// Takes up to `left` from `lots` in the order given, lowering `left` by
+/// what it took.
+fn take_from_lots<'a>(left: &mut Points, lots: impl Iterator<Item = &'a mut Lot>) {
+    for lot in lots {
+        if left.is_zero() {
+            break;
+        }
+        let take = (*left).min(lot.points);
+        lot.points -= take;
+        *left -= take;
     }
 }
 
