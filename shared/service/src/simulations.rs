@@ -1066,14 +1066,17 @@ impl Job {
             .merge(&page)
             .map_err(|e| Stop::Fail(format!("merging a page's report: {e}")))?;
         part.seen += customers;
-        self.seen.fetch_add(customers, Ordering::Relaxed);
         match checkpoint {
             Checkpoint::At(cursor) => part.cursor = Some(cursor),
             Checkpoint::End => {
                 part.cursor = None;
                 part.done = true;
             }
-            Checkpoint::Same if !force => return Ok(()),
+            Checkpoint::Same if !force => {
+                // No customer completed, so none is left uncounted in `seen`.
+                debug_assert_eq!(customers, 0);
+                return Ok(());
+            }
             Checkpoint::Same => {}
         }
         let used = tier_store::measured_so_far().unwrap_or_default();
@@ -1098,6 +1101,9 @@ impl Job {
             e => Stop::store("storing a segment's part", e),
         })?;
         if saved {
+            // Counted once stored: the heartbeat shows `seen`, and a job
+            // resumed from its parts must never show fewer than it did.
+            self.seen.fetch_add(customers, Ordering::Relaxed);
             Ok(())
         } else {
             // Another step stored this segment first: it goes on alone.
