@@ -223,22 +223,30 @@ async fn a_cached_config_follows_a_new_version(api: Api) {
     api.program("p", &config("1000")).await;
     api.order("p", "c", "o1", "2026-02-01T00:00:00Z", "100")
         .await;
-    let ttl = Duration::from_millis(300);
-    let status_container = tier_service::Service::with_config_ttl(api.store().clone(), ttl);
     let required = |s: &tier_service::wire::StatusResponse| s.progress[0].criteria[0].required.0;
-    let before = status_container
-        .status("p", "c", Some("2026-02-02T00:00:00Z"))
-        .await
-        .unwrap();
-    assert_eq!(required(&before).to_string(), "1000");
+    // Two warm containers, each loading version 1 first: one whose TTL no
+    // slow machine outlasts between two reads (300 ms was once spent by
+    // the PUT and a read alone, under load on DynamoDB Local), and one
+    // whose short TTL the test sleeps past.
+    let long_ttl =
+        tier_service::Service::with_config_ttl(api.store().clone(), Duration::from_secs(600));
+    let ttl = Duration::from_millis(300);
+    let short_ttl = tier_service::Service::with_config_ttl(api.store().clone(), ttl);
+    for container in [&long_ttl, &short_ttl] {
+        let before = container
+            .status("p", "c", Some("2026-02-02T00:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(required(&before).to_string(), "1000");
+    }
     api.program("p", &config("2000")).await;
-    let cached = status_container
+    let cached = long_ttl
         .status("p", "c", Some("2026-02-02T00:00:00Z"))
         .await
         .unwrap();
     assert_eq!(required(&cached).to_string(), "1000", "within the TTL");
     tokio::time::sleep(ttl + Duration::from_millis(50)).await;
-    let fresh = status_container
+    let fresh = short_ttl
         .status("p", "c", Some("2026-02-02T00:00:00Z"))
         .await
         .unwrap();
