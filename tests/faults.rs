@@ -17,7 +17,7 @@ const ORDERS_PER_CLIENT: usize = 20;
 const CUSTOMERS: usize = 4;
 
 async fn every_order_counts_once_through_injected_faults(endpoint: String, label: &str) {
-    let table = format!("faults-{label}-{}", std::process::id());
+    let table = e2e::unique_table(&format!("faults-{label}"));
     let clean = DynamoStore::local(&endpoint, table.clone());
     clean.ensure_table().await.unwrap();
     let faulty = FaultyClient::new(
@@ -146,7 +146,7 @@ async fn every_order_counts_once_through_injected_faults(endpoint: String, label
 /// in flight (as DynamoDB does): no transaction touches an item of another
 /// customer or of the program, so none is ever cancelled.
 async fn no_item_is_shared_by_two_customers_transactions(endpoint: String, label: &str) {
-    let table = format!("shared-{label}-{}", std::process::id());
+    let table = e2e::unique_table(&format!("shared-{label}"));
     let clean = DynamoStore::local(&endpoint, table.clone());
     clean.ensure_table().await.unwrap();
     let recording = FaultyClient::new(aws_smithy_http_client::Builder::new().build_http(), 0, 0);

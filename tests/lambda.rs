@@ -103,7 +103,7 @@ fn reply(response: Result<Value, Value>) -> (u64, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_function_answers_real_events_as_a_lambda() {
-    let table = format!("lambda-{}", std::process::id());
+    let table = e2e::unique_table("lambda");
     let endpoint = e2e::dynamodb_local_endpoint();
     tier_store::DynamoStore::local(&endpoint, table.clone())
         .ensure_table()

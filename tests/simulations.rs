@@ -1120,7 +1120,7 @@ async fn a_restart_of_the_embedded_local_api_resumes_a_running_simulation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_of_the_local_api_on_dynamodb_local_resumes_a_running_simulation() {
     let endpoint = e2e::dynamodb_local_endpoint();
-    let table = format!("e2e-sim-restart-{}", std::process::id());
+    let table = e2e::unique_table("e2e-sim-restart");
     a_restart_resumes_a_running_simulation(vec![
         "--port".into(),
         "0".into(),

@@ -24,10 +24,24 @@ fn dynamodb_local_endpoint() -> String {
     )
 }
 
+/// Nanoseconds since the epoch at the first table this run made.
+fn run_started() -> u128 {
+    static STARTED: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    })
+}
+
 async fn store(endpoint: String) -> DynamoStore {
+    // The process id and the start of the run: `scripts/test.sh` runs the
+    // tests twice against one DynamoDB Local, which keeps every table, and
+    // a process id alone repeats once the kernel's counter wraps.
     let table = format!(
-        "conformance-{}-{}",
+        "conformance-{}-{}-{}",
         std::process::id(),
+        run_started(),
         TABLES.fetch_add(1, Ordering::Relaxed)
     );
     let store = DynamoStore::local(&endpoint, table);
