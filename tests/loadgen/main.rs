@@ -29,29 +29,9 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+/// The program every load run and the state size test use.
 fn program() -> Value {
-    json!({
-        "currency": "USD", "startDate": "2025-01-01T00:00:00Z", "pointsExpiry": {"months": 12},
-        "trackers": [
-            {"id": "visits", "measure": "visits", "period": {"months": 12}},
-            {"id": "purchases6m", "measure": "visits", "period": {"months": 6}},
-            {"id": "bigOrder", "measure": "billAmount", "aggregate": "max", "period": {"days": 365}}],
-        "tiers": [
-            {"name": "Blue", "earnRate": "0.05"},
-            {"name": "Silver", "earnRate": "0.10", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": "100000"},
-                {"id": "B", "kind": "tracker", "tracker": "visits", "min": 400}],
-                "condition": {"any": 1}, "upgradeType": "lazy"}},
-            {"name": "Gold", "earnRate": "0.20", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": "500000"},
-                {"id": "B", "kind": "tracker", "tracker": "purchases6m", "min": 500},
-                {"id": "C", "kind": "singleOrder", "min": "25000"}],
-                "condition": {"custom": "(A AND B) OR C"}, "upgradeType": "dynamic"}},
-            {"name": "Diamond", "earnRate": "0.30", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": "1000000"},
-                {"id": "B", "kind": "tracker", "tracker": "bigOrder", "min": "30000"}],
-                "condition": "all", "upgradeType": "eager"}}]
-    })
+    serde_json::from_str(include_str!("program.json")).expect("loadgen's program is JSON")
 }
 
 fn order(customer: &str, id: usize, at: chrono::DateTime<chrono::Utc>) -> Value {

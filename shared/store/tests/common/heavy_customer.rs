@@ -9,28 +9,8 @@ use tier_engine::*;
 /// 365-day `max` of the bill, points expiring after 12 months: after the
 /// first year, a lot expires every day).
 pub fn state_after(per_year: usize, years: usize) -> CustomerState {
-    let config = json!({
-        "currency": "USD", "startDate": "2025-01-01T00:00:00Z", "pointsExpiry": {"months": 12},
-        "trackers": [
-            {"id": "visits", "measure": "visits", "period": {"months": 12}},
-            {"id": "purchases6m", "measure": "visits", "period": {"months": 6}},
-            {"id": "bigOrder", "measure": "billAmount", "aggregate": "max", "period": {"days": 365}}],
-        "tiers": [
-            {"name": "Blue", "earnRate": "0.05"},
-            {"name": "Silver", "earnRate": "0.10", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": "100000"},
-                {"id": "B", "kind": "tracker", "tracker": "visits", "min": 400}],
-                "condition": {"any": 1}, "upgradeType": "lazy"}},
-            {"name": "Gold", "earnRate": "0.20", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": "500000"},
-                {"id": "B", "kind": "tracker", "tracker": "purchases6m", "min": 500},
-                {"id": "C", "kind": "singleOrder", "min": "25000"}],
-                "condition": {"custom": "(A AND B) OR C"}, "upgradeType": "dynamic"}},
-            {"name": "Diamond", "earnRate": "0.30", "upgrade": {"criteria": [
-                {"id": "A", "kind": "lifetimePurchases", "min": "1000000"},
-                {"id": "B", "kind": "tracker", "tracker": "bigOrder", "min": "30000"}],
-                "condition": "all", "upgradeType": "eager"}}]
-    });
+    let config: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../tests/loadgen/program.json")).unwrap();
     let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
     let start: chrono::DateTime<chrono::Utc> = "2025-11-01T09:00:00Z".parse().unwrap();
     {
