@@ -20,11 +20,13 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-impl Browser {
-    /// Starts chromedriver and a headless Chromium `width` x `height`.
-    pub async fn start(width: u32, height: u32) -> Browser {
+/// Chromedriver on a free port, once it answers. A free port is free only
+/// until it is released to us: if another process takes it first,
+/// chromedriver exits at start, and it is started again on another port.
+async fn start_chromedriver() -> (Child, String) {
+    for _ in 0..3 {
         let port = free_port();
-        let chromedriver = Command::new("chromedriver")
+        let mut chromedriver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -32,13 +34,31 @@ impl Browser {
             .expect("chromedriver runs: scripts/test.sh installs Debian's chromium-driver");
         let url = format!("http://127.0.0.1:{port}");
         let ready = Instant::now();
-        while reqwest::get(format!("{url}/status")).await.is_err() {
+        loop {
+            if reqwest::get(format!("{url}/status")).await.is_ok() {
+                return (chromedriver, url);
+            }
+            if chromedriver
+                .try_wait()
+                .expect("chromedriver's status")
+                .is_some()
+            {
+                break;
+            }
             assert!(
                 ready.elapsed() < Duration::from_secs(30),
                 "chromedriver did not start"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+    panic!("chromedriver exited at start on three ports");
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium `width` x `height`.
+    pub async fn start(width: u32, height: u32) -> Browser {
+        let (chromedriver, url) = start_chromedriver().await;
         let mut caps = DesiredCapabilities::chrome();
         for arg in [
             "--headless=new",
