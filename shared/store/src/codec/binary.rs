@@ -340,6 +340,21 @@ const fn pow10(n: u32) -> i128 {
     10i128.pow(n)
 }
 
+/// `units` of 10^-s as units of 10^-(s - `below`), if it is a whole number
+/// of them. Most figures have their column's scale, and most fit an i64:
+/// an i128 division costs several times an i64 one, and a state decode
+/// divides once per figure.
+fn unscale(units: i128, below: u32) -> Option<i128> {
+    if below == 0 {
+        return Some(units);
+    }
+    let factor = pow10(below);
+    match (i64::try_from(units), i64::try_from(factor)) {
+        (Ok(units), Ok(factor)) => (units % factor == 0).then(|| i128::from(units / factor)),
+        _ => (units % factor == 0).then(|| units / factor),
+    }
+}
+
 /// The values as integers of 10^-`scale` (their largest scale), when every
 /// one has such an integer within i128 and so do the differences of
 /// consecutive ones.
@@ -481,15 +496,10 @@ impl Reader<'_> {
                         raw
                     };
                     previous = units;
-                    let factor = pow10(
-                        common
-                            .checked_sub(scale)
-                            .ok_or("a scale above the column's")?,
-                    );
-                    if units % factor != 0 {
-                        return Err("a figure finer than its scale".into());
-                    }
-                    units / factor
+                    let below = common
+                        .checked_sub(scale)
+                        .ok_or("a scale above the column's")?;
+                    unscale(units, below).ok_or("a figure finer than its scale")?
                 }
             };
             if (mantissa < 0) != (negative && mantissa != 0) {
@@ -503,5 +513,30 @@ impl Reader<'_> {
             values.push(d);
         }
         Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The i64 path and the i128 path agree, and both refuse a figure finer
+    /// than the scale it is read at.
+    #[test]
+    fn unscaling_is_exact_on_both_paths() {
+        assert_eq!(unscale(1234500, 0), Some(1234500));
+        assert_eq!(unscale(1234500, 2), Some(12345));
+        assert_eq!(unscale(-1234500, 2), Some(-12345));
+        assert_eq!(unscale(1234501, 2), None);
+        let wide = i128::from(i64::MAX) * 1000;
+        assert_eq!(unscale(wide, 3), Some(i128::from(i64::MAX)));
+        assert_eq!(unscale(-wide, 3), Some(-i128::from(i64::MAX)));
+        assert_eq!(unscale(wide + 1, 3), None);
+        assert_eq!(unscale(pow10(28), 28), Some(1));
+        assert_eq!(unscale(i128::from(i64::MIN), 1), None);
+        assert_eq!(
+            unscale(i128::from(i64::MIN) + 8, 1),
+            Some((i128::from(i64::MIN) + 8) / 10)
+        );
     }
 }
