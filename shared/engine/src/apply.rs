@@ -197,11 +197,11 @@ impl Program {
         let reads_dropped = late
             && self.windows_read_dropped(decision.tier_before.min(arrived), state, order.placed_at);
         // Neither dating nor deciding among the orders can use them when a
-        // rule counts current points they do not tell (spent and expired
-        // points are in none).
+        // rule counts current points they do not tell, even with the
+        // redemptions (expired points are in none).
         let wants_orders = (late || returns_since || moved_down_sign)
             && orders.is_empty()
-            && !self.upgrades_on_untold_points(state)
+            && !self.upgrades_on_points_never_told(state)
             && (crossed_since
                 || late && self.walks_course_for(state, order.placed_at)
                 || reads_dropped
@@ -209,7 +209,8 @@ impl Program {
                 || moved_down_sign
                 || could_date
                     && (!decision.upgrades.is_empty()
-                        || self.later_windows_may_cross(state, order.placed_at)));
+                        || self.later_windows_may_cross(state, order.placed_at)
+                        || self.spent_points_may_hide_a_crossing(state, order.placed_at)));
         let mut applied = AppliedOrder {
             decision,
             record,
@@ -556,6 +557,9 @@ impl Program {
             });
         }
         next.spend_points(from_current);
+        // Spent among lots that expire, its instant among the expiries
+        // tells what it spent; the redemption items tell only the points.
+        next.points_apart |= self.config().points_expiry.is_some();
         *state = next;
         if self.lapses {
             let late = Late::Redemption {

@@ -77,9 +77,10 @@ impl Program {
         // came after the order. Looked for before the step back, which
         // counts a return at the order's instant before it.
         let moved_down = match &rewound {
-            None if late || state.returned_at_or_after(order.placed_at) => {
-                self.moved_down_since(state, order.placed_at)
-            }
+            // Among the orders, only where they tell current points.
+            None if late || state.returned_at_or_after(order.placed_at) => self
+                .moved_down_since(state, order.placed_at)
+                .filter(|_| orders.is_empty() || !self.upgrades_on_untold_points(state)),
             _ => None,
         };
         let mut held_then = match (&rewound, &moved_down) {

@@ -110,7 +110,7 @@ impl Program {
         state: &CustomerState,
         placed: DateTime<Utc>,
     ) -> Option<MovedDownSince> {
-        if self.upgrades_on_untold_points(state)
+        if self.upgrades_on_points_never_told(state)
             || state.judged.as_ref().is_some_and(|j| j.at >= placed)
         {
             return None;
@@ -168,7 +168,7 @@ impl Program {
     ) -> Option<(Decision, Undone)> {
         let as_they_stood = others_up_to_it_as_they_stood(orders, order);
         let held = HeldThen::at_tier(self, moved.then);
-        let mut walk = NetWalk::new(self, &as_they_stood, order.placed_at);
+        let mut walk = NetWalk::new(self, &as_they_stood, order.placed_at, state);
         let mut decision = self.decided_at_its_instant(&held, order, &mut walk);
         let record = self.record_of(state, order, &decision);
         let all: Vec<&OrderRecord> = orders

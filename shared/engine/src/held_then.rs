@@ -147,8 +147,9 @@ impl Program {
             return None;
         }
         let before = others_up_to_it_as_they_stood(orders, order);
-        let mut walk = NetWalk::new(self, &before, order.placed_at);
+        let mut walk = NetWalk::new(self, &before, order.placed_at, state);
         held.then = self.risen_by_orders(held, &mut walk);
+        walk.spend_before(order.placed_at);
         let mut then = walk.net;
         then.tier = self.tier_name(held.then).to_owned();
         Some(self.decide(&then, order))
@@ -174,12 +175,13 @@ impl Program {
         }
         // On the orders placed up to it first: crossing there, it is paid
         // exactly as in time; the later ones could only complete it.
-        let mut walk = NetWalk::new(self, as_they_stood, order.placed_at);
+        let mut walk = NetWalk::new(self, as_they_stood, order.placed_at, state);
         let at_its_instant = self.decided_at_its_instant(held, order, &mut walk);
         if !at_its_instant.upgrades.is_empty() {
             return Some(at_its_instant);
         }
         while walk.step().is_some() {}
+        walk.spend_all();
         Some(self.decided_on(held, order, &walk.net))
     }
 
@@ -194,6 +196,7 @@ impl Program {
         while walk.next_instant().is_some_and(|at| at <= order.placed_at) {
             walk.step();
         }
+        walk.spend_before(order.placed_at);
         self.decided_on(held, order, &walk.net)
     }
 

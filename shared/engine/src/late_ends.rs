@@ -418,14 +418,20 @@ impl<'a> Figures<'a> {
         }
         state.lifetime_purchases = purchases;
         state.lifetime_points = points;
-        // The walk reads current points only where nothing took from them
-        // alone (`orders_tell_current_points`): they moved as lifetime
-        // points did.
+        // The walk reads current points only where nothing but the
+        // redemptions read took from them alone
+        // (`orders_tell_current_points`): they moved as lifetime points
+        // did, less what was redeemed before the instant.
         // (Equal now, they are the same figure then, at the scale the
         // lifetime one has: a scale is never told.)
-        state.current_points = match self.current_points == self.lifetime_points {
-            true => points,
-            false => self.current_points - (self.lifetime_points - points),
+        let redemptions = state
+            .redemptions
+            .as_ref()
+            .filter(|r| self.current_points == self.lifetime_points - r.total());
+        state.current_points = match redemptions {
+            Some(r) => points - r.before(at),
+            None if self.current_points == self.lifetime_points => points,
+            None => self.current_points - (self.lifetime_points - points),
         };
         // The largest orders placed before it, as they stood: a pass over
         // the orders at each end, so only when a rule reads them.

@@ -58,9 +58,16 @@ impl Program {
         // With no order placed after it, its own instant is the only one,
         // which the decision judged, unless on windows that miss days the
         // state dropped (the latest placed order is late after a job run,
-        // a redemption or a return).
+        // a redemption or a return), or on current points less what was
+        // redeemed since.
         let placed_last = !others.clone().any(|o| o.placed_at > late.placed_at);
-        if placed_last && !self.windows_read_dropped(decision.tier_before, state, late.placed_at)
+        let spent_since = state
+            .redemptions
+            .as_ref()
+            .is_some_and(|r| r.before(late.placed_at) != r.total());
+        if placed_last
+            && !spent_since
+            && !self.windows_read_dropped(decision.tier_before, state, late.placed_at)
             || self.upgrades_on_untold_points(state)
         {
             return;
@@ -76,7 +83,7 @@ impl Program {
         }
         let mut sorted: Vec<&OrderRecord> = others.chain([&late]).collect();
         sorted.sort_by_key(|o| o.placed_at);
-        let mut walk = NetWalk::new(self, &sorted, late.placed_at);
+        let mut walk = NetWalk::new(self, &sorted, late.placed_at, state);
         let mut held = decision.tier_before;
         let mut upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
         while let Some(at) = walk.step() {
@@ -178,6 +185,33 @@ impl Program {
             })
     }
 
+    /// Whether a late order that upgrades nobody as decided may have let a
+    /// later order cross in time on current points the customer spent
+    /// since: they are at most the lifetime points at any instant, so the
+    /// sign is a tier above holding with current points read as lifetime
+    /// points (now, or on a later window as
+    /// [`Program::later_windows_may_cross`] reads them).
+    pub(crate) fn spent_points_may_hide_a_crossing(
+        &self,
+        state: &CustomerState,
+        placed: DateTime<Utc>,
+    ) -> bool {
+        if !self.counts_current_points() || state.current_points >= state.lifetime_points {
+            return false;
+        }
+        let Some(last) = state.last_event_at else {
+            return false;
+        };
+        let mut unspent = state.clone();
+        unspent.current_points = state.lifetime_points;
+        let held = state.tier_index(self);
+        Evaluator::new(self, &unspent, last, held, None).any_holds(
+            held,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        ) || self.later_windows_may_cross(&unspent, placed)
+    }
+
     /// Whether a window of the rules above `tier`, ending on the day of
     /// `placed`, reaches back to a day whose figures the state dropped
     /// (each series keeps its newest dropped day): only the orders still
@@ -204,26 +238,65 @@ impl Program {
             })
     }
 
-    /// Whether the orders tell the customer's current points as of any
-    /// instant: none expire, a return of spent points is owed
-    /// (`negativeBalance`), and the two figures never moved apart (no
-    /// redemption, expiry or return that took from one more than from
-    /// the other: `points_apart`, and for states from before it was kept,
-    /// the two equal now). Then current points are, at every instant, the
-    /// lifetime points the orders tell; otherwise what was spent or
-    /// expired by then is in no order.
+    /// Whether the orders, with the redemptions when read, tell the
+    /// customer's current points as of any instant: none expire, a return
+    /// of spent points is owed (`negativeBalance`), and nothing but a
+    /// redemption took from one figure more than from the other (no
+    /// expiry, no return that did: `points_apart`), and the redemptions
+    /// read account for the whole gap between the two now (none read: the
+    /// two equal, which is also the only sign for a state written before
+    /// the mark was kept). Then current points are, at every instant, the
+    /// lifetime points the orders tell less what was redeemed before it;
+    /// otherwise what was spent or expired by then is in no order.
     pub(crate) fn orders_tell_current_points(&self, state: &CustomerState) -> bool {
+        let redeemed = state
+            .redemptions
+            .as_ref()
+            .map_or(Decimal::ZERO, |r| r.total());
+        self.orders_may_tell_current_points(state)
+            && state.current_points == state.lifetime_points - redeemed
+    }
+
+    /// Whether the orders tell current points once the redemptions are
+    /// read ([`Program::orders_tell_current_points`] but for the gap).
+    fn orders_may_tell_current_points(&self, state: &CustomerState) -> bool {
         self.config().points_expiry.is_none()
             && self.config().return_policy.unwrap_or_default().spent_points
                 == SpentPoints::NegativeBalance
             && !state.points_apart
-            && state.current_points == state.lifetime_points
+    }
+
+    /// Whether a decision among the customer's orders also needs their
+    /// redemptions: a rule, upgrade or retention, counts current points,
+    /// the customer spent some, and with the redemptions the orders would
+    /// tell them ([`Program::orders_tell_current_points`]).
+    pub fn wants_redemptions(&self, state: &CustomerState) -> bool {
+        state.redemptions.is_none()
+            && state.current_points != state.lifetime_points
+            && self.orders_may_tell_current_points(state)
+            && (self.counts_current_points() || self.keeps_by_current_points())
     }
 
     /// Whether an upgrade rule counts current points the orders do not
     /// tell ([`Program::orders_tell_current_points`]).
     pub(crate) fn upgrades_on_untold_points(&self, state: &CustomerState) -> bool {
         self.counts_current_points() && !self.orders_tell_current_points(state)
+    }
+
+    /// Whether an upgrade rule counts current points the orders would not
+    /// tell even with the redemptions read: what a decision that has read
+    /// neither yet asks before it asks for both.
+    pub(crate) fn upgrades_on_points_never_told(&self, state: &CustomerState) -> bool {
+        self.counts_current_points() && !self.orders_may_tell_current_points(state)
+    }
+
+    /// Whether a retention rule counts current points.
+    pub(crate) fn keeps_by_current_points(&self) -> bool {
+        self.tiers()
+            .iter()
+            .filter_map(|t| t.retention.as_ref())
+            .flat_map(|r| &r.rule.criteria)
+            .any(|c| c.kind == CriterionKind::CurrentPoints)
     }
 
     pub(crate) fn counts_current_points(&self) -> bool {

@@ -31,6 +31,7 @@ pub mod program;
 pub mod progress;
 pub mod publish;
 pub mod record_bytes;
+pub mod redeemed;
 pub mod reevaluate;
 pub mod rejudge;
 pub mod returns;
@@ -56,6 +57,7 @@ pub use notice::{
 };
 pub use program::{Problem, Program, TierIndex, MAX_KEPT_DAYS};
 pub use progress::{CriterionProgress, Status, TierProgress};
+pub use redeemed::{Redeemed, Redemptions};
 pub use returns::{AppliedReturn, Downgrade};
 pub use reversal::{CurrentRulesOnly, ReturnHistory, RuleBook};
 pub use state::{CustomerState, TierChange};

@@ -6,10 +6,14 @@
 //! all ask the orders the same question: what did the customer hold at each
 //! instant, counting what remains of the orders placed up to it? They
 //! differ only in which tiers may be reached and at which instants; the
-//! walk through the orders is this one.
+//! walk through the orders is this one. Current points also count the
+//! redemptions made before each instant, when they were read
+//! (`redeemed.rs`); a redemption at an order's instant came after it, as a
+//! return does.
 
 use crate::events::OrderRecord;
 use crate::program::Program;
+use crate::redeemed::Redemptions;
 use crate::state::CustomerState;
 use chrono::{DateTime, Utc};
 use std::borrow::Borrow;
@@ -20,13 +24,21 @@ pub(crate) struct NetWalk<'p, 'o, O> {
     program: &'p Program,
     sorted: &'o [O],
     counted: usize,
+    redemptions: Option<Redemptions>,
+    /// How many of the redemptions current points count.
+    spent: usize,
     pub(crate) net: CustomerState,
 }
 
 impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
     /// A walk over `sorted` (by `placed_at`) from a customer at the base
-    /// tier since `since`.
-    pub(crate) fn new(program: &'p Program, sorted: &'o [O], since: DateTime<Utc>) -> Self {
+    /// tier since `since`, spending what `customer` redeemed (when read).
+    pub(crate) fn new(
+        program: &'p Program,
+        sorted: &'o [O],
+        since: DateTime<Utc>,
+        customer: &CustomerState,
+    ) -> Self {
         debug_assert!(sorted
             .windows(2)
             .all(|w| w[0].borrow().placed_at <= w[1].borrow().placed_at));
@@ -34,8 +46,29 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
             program,
             sorted,
             counted: 0,
+            redemptions: customer.redemptions.clone(),
+            spent: 0,
             net: CustomerState::new(program, since),
         }
+    }
+
+    /// Takes from current points what was redeemed before `at` (instants
+    /// ascending from call to call).
+    pub(crate) fn spend_before(&mut self, at: DateTime<Utc>) {
+        let Some(redemptions) = &self.redemptions else {
+            return;
+        };
+        let upto = redemptions.count_before(at).max(self.spent);
+        for r in &redemptions.as_slice()[self.spent..upto] {
+            self.net.current_points -= r.points;
+        }
+        self.spent = upto;
+    }
+
+    /// Takes from current points every redemption: the customer as they
+    /// stand, for a decision on every order.
+    pub(crate) fn spend_all(&mut self) {
+        self.spend_before(DateTime::<Utc>::MAX_UTC);
     }
 
     /// The instant of the next orders not yet counted.
@@ -47,6 +80,7 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
     /// orders of one instant has no instant of its own) and returns it.
     pub(crate) fn step(&mut self) -> Option<DateTime<Utc>> {
         let at = self.next_instant()?;
+        self.spend_before(at);
         while let Some(order) = self.sorted.get(self.counted) {
             let order = order.borrow();
             if order.placed_at != at {

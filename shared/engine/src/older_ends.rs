@@ -396,13 +396,8 @@ impl Program {
     /// orders do not tell as of an instant
     /// ([`Program::orders_tell_current_points`]).
     fn walk_misses_current_points(&self, state: &CustomerState) -> bool {
-        let keeps_by_them = self
-            .tiers()
-            .iter()
-            .filter_map(|t| t.retention.as_ref())
-            .flat_map(|r| &r.rule.criteria)
-            .any(|c| c.kind == crate::config::CriterionKind::CurrentPoints);
-        (keeps_by_them || self.counts_current_points()) && !self.orders_tell_current_points(state)
+        (self.keeps_by_current_points() || self.counts_current_points())
+            && !self.orders_tell_current_points(state)
     }
 }
 

@@ -16,8 +16,9 @@
 //! the tier a fresh customer reaches by replaying only the net (unreturned)
 //! amounts in time order (tests/properties.rs proves it on random
 //! histories). Points criteria are judged on the net points of the orders
-//! placed up to the instant (redemptions and expiry are not replayed, as
-//! spending points never costs a tier either).
+//! placed up to the instant. Current points are spent by the redemptions
+//! made before it when those were read (`redeemed.rs`: where they tell
+//! current points); expiry is not replayed.
 
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
@@ -152,7 +153,11 @@ impl Program {
         let net = if self.same_trackers(rules) {
             running
         } else {
-            fresh = net_state_at(rules, orders, at);
+            fresh = CustomerState {
+                // The same orders' points, less what the walk spent.
+                current_points: running.current_points,
+                ..net_state_at(rules, orders, at)
+            };
             &fresh
         };
         let eval = Evaluator::new(rules, net, at, 0, None);
@@ -224,7 +229,7 @@ impl<'a> Replay<'a> {
             tier: program.replay_start(state),
             marks,
             next_mark: 0,
-            walk: NetWalk::new(program, sorted, state.tier_since),
+            walk: NetWalk::new(program, sorted, state.tier_since, state),
         }
     }
 
@@ -239,6 +244,7 @@ impl<'a> Replay<'a> {
             while let Some(change) = self
                 .marks
                 .get(self.next_mark)
+                .copied()
                 .filter(|c| c.at < at || (c.at == at && !c.is_reevaluation()))
             {
                 self.tier = self.mark(change);
@@ -251,15 +257,21 @@ impl<'a> Replay<'a> {
                 self.program
                     .lifted(self.tier, version, self.book, &self.walk.net, counted, at);
         }
-        while let Some(change) = self.marks.get(self.next_mark).filter(|c| within(c.at)) {
+        while let Some(change) = self
+            .marks
+            .get(self.next_mark)
+            .copied()
+            .filter(|c| within(c.at))
+        {
             self.tier = self.mark(change);
             self.next_mark += 1;
         }
         self.tier
     }
 
-    fn mark(&self, change: &TierChange) -> TierIndex {
+    fn mark(&mut self, change: &TierChange) -> TierIndex {
         if change.is_reevaluation() {
+            self.walk.spend_before(change.at);
             self.program.lifted(
                 self.tier,
                 change.config_version,

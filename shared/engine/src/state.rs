@@ -92,15 +92,22 @@ pub struct CustomerState {
     /// one more.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub notices_sent: u64,
-    /// Set once current and lifetime points moved apart (a redemption,
-    /// expiry, a return that took less from current points than from
-    /// lifetime points): from then on the orders do not tell current
+    /// Set once current and lifetime points moved apart by other than a
+    /// redemption the redemption items tell (an expiry, a redemption under
+    /// `pointsExpiry`, a return that took less from current points than
+    /// from lifetime points): from then on the orders do not tell current
     /// points as of an instant, even where the two are equal again (a
     /// return under `withinBalance` or of expired points can make them
-    /// so, and a later config may have neither). A state written before
-    /// it was kept reads false; the two being equal is then the only sign.
+    /// so, and a later config may have neither). Before the thirty-first
+    /// session every redemption set it too. A state written before it was
+    /// kept reads false; the two being equal is then the only sign.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub points_apart: bool,
+    /// The customer's redemptions, when the service read them for this
+    /// decision (`redeemed.rs`): with them the orders tell current points
+    /// as of an instant for a customer who spent points. Never stored.
+    #[serde(skip)]
+    pub redemptions: Option<crate::redeemed::Redemptions>,
     /// Notices of the decision in progress, for the service to write with
     /// the state.
     #[serde(skip)]
@@ -169,6 +176,7 @@ impl CustomerState {
             latest_return_at: None,
             notices_sent: 0,
             points_apart: false,
+            redemptions: None,
             outbox: Outbox::default(),
         }
     }
@@ -389,10 +397,11 @@ impl CustomerState {
         self.lots.retain(|l| !l.points.is_zero());
     }
 
-    /// Spends points oldest first.
+    /// Spends points oldest first. It moves current points apart from
+    /// lifetime points by a redemption, which the redemption items tell
+    /// (`redeemed.rs`), so it leaves `points_apart` alone.
     pub(crate) fn spend_points(&mut self, points: Points) {
         self.current_points -= points;
-        self.points_apart = true;
         let mut left = points;
         take_from_lots(&mut left, self.lots.iter_mut());
         self.lots.retain(|l| !l.points.is_zero());

@@ -165,10 +165,21 @@ fn an_end_walked_again_counts_no_points_spent_before_it() {
 }
 
 /// The mark is kept through the stored form, and a state without it (one
-/// written before it was kept) reads as never apart.
+/// written before it was kept) reads as never apart. A redemption sets it
+/// only where points expire: elsewhere the redemption items tell what it
+/// took (`redeemed.rs`).
 #[test]
 fn the_mark_survives_a_json_round_trip_and_old_states_read_without_it() {
-    let p = program(silver_by_current_points(), json!({}), 1);
+    let plain = program(silver_by_current_points(), json!({}), 1);
+    let mut c = Customer::new(&plain);
+    c.order(&plain, "A", "2024-01-01T10:00:00Z", "900");
+    c.redeem(&plain, "2024-01-02T00:00:00Z", "100");
+    assert!(!c.s.points_apart, "told by the redemption items");
+    let p = program(
+        silver_by_current_points(),
+        json!({"pointsExpiry": {"days": 30}}),
+        1,
+    );
     let mut c = Customer::new(&p);
     c.order(&p, "A", "2024-01-01T10:00:00Z", "900");
     let text = serde_json::to_string(&c.s).unwrap();

@@ -175,6 +175,8 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         points_apart,
         // Not stored: the service writes it with the state.
         outbox: _,
+        // Not stored: read with the orders for one decision.
+        redemptions: _,
     } = state;
     let rest = Rest {
         tier,

@@ -1,0 +1,379 @@
+//! Current points of a customer who spent some, told by their orders and
+//! redemptions read together (`redeemed.rs`): a return judges each upgrade
+//! on the points left then, and a late order is dated where its tier was
+//! reached in time. Before the thirty-first session the replays counted
+//! current points as lifetime points (a return kept a tier the points left
+//! never reached) or left a spender's late order undated.
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tier_engine::*;
+
+mod common;
+use common::{at, d, order};
+
+/// Tiers that all earn 1 point a dollar, so an order's points never depend
+/// on when its tier was reached (points stay as issued).
+fn program(tiers: Value, trackers: Value) -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "trackers": trackers,
+        "tiers": tiers,
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+fn silver_at(min: u32, upgrade_type: &str) -> Program {
+    program(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "P", "kind": "currentPoints", "min": min}],
+                "condition": "all", "upgradeType": upgrade_type}}
+        ]),
+        json!([]),
+    )
+}
+
+fn shape(which: usize) -> Program {
+    match which {
+        0 => silver_at(1000, "lazy"),
+        1 => silver_at(1000, "eager"),
+        2 => silver_at(1000, "dynamic"),
+        3 => program(
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "currentPoints", "min": 800}],
+                    "condition": "all", "upgradeType": "dynamic"}},
+                {"name": "Gold", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "currentPoints", "min": 1600}],
+                    "condition": "all", "upgradeType": "dynamic"}}
+            ]),
+            json!([]),
+        ),
+        4 => program(
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "currentPoints", "min": 600},
+                    {"id": "S", "kind": "tracker", "tracker": "spend30d", "min": 500}],
+                    "condition": "all", "upgradeType": "lazy"}}
+            ]),
+            json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]),
+        ),
+        _ => program(
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "currentPoints", "min": 900},
+                    {"id": "V", "kind": "tracker", "tracker": "visits30d", "min": 5}],
+                    "condition": {"any": 1}, "upgradeType": "eager"}}
+            ]),
+            json!([{"id": "visits30d", "measure": "visits", "period": {"days": 30}}]),
+        ),
+    }
+}
+
+/// One customer fed as the service feeds the engine: an order alone first,
+/// and again among the other orders when the engine asks for them; with
+/// the orders, the redemptions when the engine wants them too (`reads`).
+struct Served<'a> {
+    p: &'a Program,
+    s: CustomerState,
+    records: Vec<OrderRecord>,
+    redeemed: Vec<Redeemed>,
+    reads: bool,
+}
+
+impl<'a> Served<'a> {
+    fn new(p: &'a Program, reads: bool) -> Self {
+        Served {
+            p,
+            s: CustomerState::new(p, at("2026-01-01T00:00:00Z")),
+            records: Vec::new(),
+            redeemed: Vec::new(),
+            reads,
+        }
+    }
+
+    /// The redemptions, read beside the orders as the service reads them.
+    fn read_redemptions(&mut self) {
+        if self.reads && self.p.wants_redemptions(&self.s) {
+            self.s.redemptions = Some(Redemptions::new(self.redeemed.clone()));
+        }
+    }
+
+    fn order(&mut self, o: &Order) {
+        let before = self.s.clone();
+        let mut applied = self.p.apply_order(&mut self.s, o).unwrap();
+        if applied.wants_orders {
+            self.s = before;
+            self.read_redemptions();
+            applied = self
+                .p
+                .apply_order_among(&mut self.s, o, &self.records)
+                .unwrap();
+        }
+        // Never stored.
+        self.s.redemptions = None;
+        self.records.push(applied.record);
+    }
+
+    /// Whether the redemption was accepted.
+    fn redeem(&mut self, id: &str, when: DateTime<Utc>, points: Decimal) -> bool {
+        let r = Redemption {
+            redemption_id: id.into(),
+            points,
+            at: when,
+        };
+        let ok = self.p.redeem(&mut self.s, &r).is_ok();
+        if ok {
+            self.redeemed.push(Redeemed { at: when, points });
+        }
+        ok
+    }
+
+    fn give_back(&mut self, order_id: &str, when: DateTime<Utc>, amount: Decimal) {
+        self.read_redemptions();
+        let r = Return {
+            return_id: format!("r-{order_id}-{when}"),
+            order_id: order_id.into(),
+            customer_id: "c1".into(),
+            returned_at: when,
+            amount: Some(amount),
+        };
+        common::give_back_among(self.p, &mut self.s, &mut self.records, &r).unwrap();
+        self.s.redemptions = None;
+    }
+}
+
+/// Silver from 500 current points. A (400) on 2 January, 300 points
+/// redeemed on 3 January, B (450) on 4 January: 550 points, Silver. $100
+/// of B comes back on 5 January: in time B left 100 + 350 = 450, short of
+/// Silver, and so does the customer now. Counting current points as
+/// lifetime points (750 at B) kept Silver.
+#[test]
+fn a_return_judges_an_upgrade_on_the_points_left_after_redemptions() {
+    let p = silver_at(500, "lazy");
+    for reads in [true, false] {
+        let mut c = Served::new(&p, reads);
+        c.order(&order("A", at("2026-01-02T00:00:00Z"), "400"));
+        assert!(c.redeem("x", at("2026-01-03T00:00:00Z"), d("300")));
+        c.order(&order("B", at("2026-01-04T00:00:00Z"), "450"));
+        assert_eq!(c.s.tier, "Silver");
+        c.give_back("B", at("2026-01-05T00:00:00Z"), d("100"));
+        assert_eq!(c.s.current_points, d("450"));
+        let expected = if reads { "Member" } else { "Silver" };
+        assert_eq!(c.s.tier, expected, "redemptions read: {reads}");
+        if reads {
+            let change = c.s.history.last().unwrap();
+            assert_eq!(
+                (change.from.as_str(), change.to.as_str()),
+                ("Silver", "Member")
+            );
+        }
+    }
+}
+
+/// Points redeemed after the upgrade never cost it through a return: A
+/// (600) on 2 January reaches Silver at 500; 550 points redeemed on 3
+/// January; $50 of A returned on 4 January leaves 550 at A's instant, as
+/// in time.
+#[test]
+fn points_redeemed_after_an_upgrade_never_cost_it_through_a_return() {
+    let p = silver_at(500, "lazy");
+    let mut c = Served::new(&p, true);
+    c.order(&order("A", at("2026-01-02T00:00:00Z"), "600"));
+    assert!(c.redeem("x", at("2026-01-03T00:00:00Z"), d("550")));
+    c.give_back("A", at("2026-01-04T00:00:00Z"), d("50"));
+    assert_eq!(c.s.current_points, d("0"));
+    assert_eq!(c.s.tier, "Silver");
+    assert_eq!(c.s.history.len(), 1);
+}
+
+/// A (300) on 1 January, 200 points redeemed on 2 January, B (300) on 5
+/// January: 400 points. L (200), placed 3 January, comes last: in time L
+/// left 300 (Member) and B made 500 (Silver on 5 January), which is where
+/// the late customer's Silver starts. Without the redemptions the upgrade
+/// stayed at L's own instant.
+#[test]
+fn a_spenders_late_order_is_dated_where_the_tier_came_in_time() {
+    let p = silver_at(500, "lazy");
+    for reads in [true, false] {
+        let mut c = Served::new(&p, reads);
+        c.order(&order("A", at("2026-01-01T00:00:00Z"), "300"));
+        assert!(c.redeem("x", at("2026-01-02T00:00:00Z"), d("200")));
+        c.order(&order("B", at("2026-01-05T00:00:00Z"), "300"));
+        assert_eq!(c.s.tier, "Member");
+        c.order(&order("L", at("2026-01-03T00:00:00Z"), "200"));
+        assert_eq!(c.s.tier, "Silver");
+        let expected = match reads {
+            true => at("2026-01-05T00:00:00Z"),
+            false => at("2026-01-03T00:00:00Z"),
+        };
+        assert_eq!(c.s.tier_since, expected, "redemptions read: {reads}");
+    }
+}
+
+/// `orders` and `redemptions` (instant, points) fed in time order. `late`: the order that
+/// arrives after every other event instead. None when a redemption is
+/// refused.
+fn feed<'a>(
+    p: &'a Program,
+    orders: &[Order],
+    redemptions: &[(DateTime<Utc>, Decimal)],
+    late: Option<usize>,
+) -> Option<Served<'a>> {
+    let mut c = Served::new(p, true);
+    let mut events: Vec<(DateTime<Utc>, u8, usize)> = orders
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != late)
+        .map(|(i, o)| (o.placed_at, 0, i))
+        .chain(redemptions.iter().enumerate().map(|(i, r)| (r.0, 1, i)))
+        .collect();
+    events.sort();
+    for (_, kind, i) in events {
+        match kind {
+            0 => c.order(&orders[i]),
+            _ => {
+                let (when, points) = redemptions[i];
+                if !c.redeem(&format!("x{i}"), when, points) {
+                    return None;
+                }
+            }
+        }
+    }
+    if let Some(i) = late {
+        c.order(&orders[i]);
+    }
+    Some(c)
+}
+
+fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
+    let start = at("2026-03-01T00:00:00Z");
+    let mut all: Vec<Order> = seeds
+        .iter()
+        .enumerate()
+        .map(|(i, (hours, dollars))| {
+            order(
+                &format!("o{i}"),
+                start + Duration::hours(*hours),
+                &dollars.to_string(),
+            )
+        })
+        .collect();
+    all.sort_by_key(|o| o.placed_at);
+    all
+}
+
+/// Redemptions at half past an hour, never at an order's instant (an
+/// order and a redemption of one instant come in the order they arrive).
+fn redemptions_of(seeds: &[(i64, u32)]) -> Vec<(DateTime<Utc>, Decimal)> {
+    let start = at("2026-03-01T00:30:00Z");
+    seeds
+        .iter()
+        .map(|(hours, points)| (start + Duration::hours(*hours), Decimal::from(*points)))
+        .collect()
+}
+
+/// The course of the tier as the history tells it, one step an instant.
+fn course(s: &CustomerState) -> Vec<(DateTime<Utc>, String)> {
+    let mut line: Vec<&TierChange> = Vec::new();
+    for change in &s.history {
+        while line.last().is_some_and(|kept| kept.at > change.at) {
+            line.pop();
+        }
+        line.push(change);
+    }
+    let mut steps: Vec<(DateTime<Utc>, String, String)> = Vec::new();
+    for c in line {
+        match steps.last_mut() {
+            Some(last) if last.0 == c.at => last.2.clone_from(&c.to),
+            _ => steps.push((c.at, c.from.clone(), c.to.clone())),
+        }
+    }
+    steps
+        .into_iter()
+        .filter(|(_, from, to)| from != to)
+        .map(|(at, _, to)| (at, to))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, max_global_rejects: 100_000, .. ProptestConfig::default() })]
+
+    /// Any orders and redemptions, one order late: the late customer holds
+    /// the tier the customer in time holds, from the same instant, with the
+    /// same course in the history (current points rules under each upgrade
+    /// type, alone and with a window or visits).
+    #[test]
+    fn a_spenders_late_order_reaches_its_tier_when_it_would_have_in_time(
+        which in 0usize..6,
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700), 2..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 1..4),
+        late in 0usize..8,
+    ) {
+        let p = shape(which);
+        let all = orders_of(&orders);
+        let redemptions = redemptions_of(&spent);
+        let late = late % all.len();
+        let in_time = feed(&p, &all, &redemptions, None);
+        let late_customer = feed(&p, &all, &redemptions, Some(late));
+        let (Some(in_time), Some(late_customer)) = (in_time, late_customer) else {
+            return Err(TestCaseError::reject("a redemption refused"));
+        };
+        let (in_time, late_customer) = (in_time.s, late_customer.s);
+        prop_assert_eq!(&late_customer.current_points, &in_time.current_points);
+        prop_assert_eq!(
+            (&late_customer.tier, late_customer.tier_since),
+            (&in_time.tier, in_time.tier_since)
+        );
+        prop_assert_eq!(course(&late_customer), course(&in_time));
+    }
+
+    /// Any orders and redemptions in time, then returns of parts of some
+    /// orders: the customer holds the tier a fresh customer reaches with
+    /// what remains of each order and the same redemptions at their
+    /// instants (where every one of them still fits).
+    #[test]
+    fn a_spender_after_returns_holds_what_the_remaining_orders_and_redemptions_reach(
+        which in 0usize..6,
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700), 1..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 1..4),
+        returns in proptest::collection::vec((0usize..8, 1u32..=100), 1..4),
+    ) {
+        let p = shape(which);
+        let all = orders_of(&orders);
+        let redemptions = redemptions_of(&spent);
+        let Some(mut c) = feed(&p, &all, &redemptions, None) else {
+            return Err(TestCaseError::reject("a redemption refused"));
+        };
+        let back_at = at("2026-06-01T00:00:00Z");
+        let mut remaining: Vec<Decimal> = all.iter().map(|o| o.amount).collect();
+        for (k, (which_order, percent)) in returns.iter().enumerate() {
+            let i = which_order % all.len();
+            let amount = (remaining[i] * Decimal::from(*percent) / Decimal::from(100)).floor();
+            if amount.is_zero() {
+                continue;
+            }
+            remaining[i] -= amount;
+            c.give_back(&all[i].order_id, back_at + Duration::hours(k as i64), amount);
+        }
+        // A fresh customer: what remains of each order, the same
+        // redemptions, in time.
+        let net: Vec<Order> = all
+            .iter()
+            .zip(&remaining)
+            .filter(|(_, left)| !left.is_zero())
+            .map(|(o, left)| Order { amount: *left, ..o.clone() })
+            .collect();
+        let Some(fresh) = feed(&p, &net, &redemptions, None) else {
+            return Err(TestCaseError::reject("a redemption no longer fits"));
+        };
+        prop_assert_eq!(&c.s.tier, &fresh.s.tier);
+    }
+}
