@@ -749,17 +749,7 @@ async fn late_events_before_older_ends_leave_the_customer_as_in_time(api: Api) {
 /// and the customer keeps it; told late, the customer went down on 10
 /// February and o1 lifted them on 5 March: the walk sets that right.
 async fn a_late_order_under_a_current_points_rule_walks_older_ends(api: Api) {
-    let config = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "tiers": [{"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "1",
-             "upgrade": {"criteria": [{"id": "U", "kind": "currentPoints", "min": 1000}],
-                         "condition": "all", "upgradeType": "lazy"},
-             "retention": {"validity": {"months": 1, "from": "tierStart"},
-                 "criteria": [{"id": "K", "kind": "currentPoints", "min": 1100}],
-                 "condition": "all", "onFail": "oneDown"}}]
-    });
-    api.program("cur", &config).await;
+    api.program("cur", &silver_kept_by_current_points()).await;
     let orders = [
         ("o0", "2027-01-10T00:00:00Z", "1000"),
         ("L", "2027-02-01T00:00:00Z", "150"),
@@ -779,6 +769,70 @@ async fn a_late_order_under_a_current_points_rule_walks_older_ends(api: Api) {
         "{:?}",
         &told[told_before..]
     );
+}
+
+/// The same for a customer who spent 300 points on 20 January: the
+/// service reads their redemptions with the orders, and current points as
+/// of the end of 10 February are 1,300 + 150 - 300 = 1,150 with L (in
+/// time: Silver renewed), 1,000 without (told late: down on 10 February,
+/// up with o1 on 5 March). The walk sets it right as for a customer who
+/// never spent.
+async fn a_spenders_late_order_under_a_current_points_rule_walks_older_ends(api: Api) {
+    api.program("spent", &silver_kept_by_current_points()).await;
+    let orders = [
+        ("o0", "2027-01-10T00:00:00Z", "1300"),
+        ("L", "2027-02-01T00:00:00Z", "150"),
+        ("o1", "2027-03-05T00:00:00Z", "100"),
+        ("o2", "2027-04-20T00:00:00Z", "10"),
+    ];
+    let redeem = |customer: &'static str| {
+        let api = &api;
+        async move {
+            let r = api
+                .post(
+                    &format!("/programs/spent/customers/{customer}/redemptions"),
+                    &json!({"redemptionId": "x", "points": "300", "at": "2027-01-20T00:00:00Z"}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    };
+    let (first, rest) = orders.split_first().unwrap();
+    for customer in ["in", "c"] {
+        api.order("spent", customer, first.0, first.1, first.2)
+            .await;
+        redeem(customer).await;
+    }
+    let told_before = late_order_l_after_the_rest(&api, "spent", rest).await;
+    let told = published(&api, "spent").await;
+    assert!(
+        told[told_before..].contains(&(
+            "TierChanged".into(),
+            "Member".into(),
+            "Silver".into(),
+            "2027-02-10T00:00:00Z".into(),
+            "late order L".into()
+        )),
+        "{:?}",
+        &told[told_before..]
+    );
+    let status = api.status("spent", "c", "2027-04-20T00:00:00Z").await;
+    assert_eq!(status["currentPoints"], json!("1260"), "{status}");
+}
+
+/// Silver from 1,000 current points, kept a month at a time from when it
+/// was reached by 1,100 current points.
+fn silver_kept_by_current_points() -> Value {
+    json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "U", "kind": "currentPoints", "min": 1000}],
+                         "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                 "criteria": [{"id": "K", "kind": "currentPoints", "min": 1100}],
+                 "condition": "all", "onFail": "oneDown"}}]
+    })
 }
 
 /// Feeds `orders` (the last placed at 20 April 2027) to customer `in` in
@@ -925,6 +979,7 @@ on_both_engines!(
     an_order_in_a_grace_the_late_upgrade_brought_renews_silver,
     late_events_before_older_ends_leave_the_customer_as_in_time,
     a_late_order_under_a_current_points_rule_walks_older_ends,
+    a_spenders_late_order_under_a_current_points_rule_walks_older_ends,
     many_customers_late_orders_sent_twice_at_once,
     what_came_after_an_end_a_late_return_fails_counts_as_in_time,
 );

@@ -144,7 +144,49 @@ on_both_engines!(
     the_return_policy_applies_to_spent_points,
     returning_the_five_largest_orders_leaves_the_sixth_as_the_best,
     late_returns_and_redemptions_do_not_take_points_expiry_took,
+    a_return_judges_an_upgrade_on_the_points_left_after_redemptions,
 );
+
+/// Silver from 500 current points. A (400) on 1 February, 300 points
+/// redeemed on 2 February, B (450) on 3 February: 550, Silver. $100 of B
+/// returned: in time B left 100 + 350 = 450, short of Silver. Before the
+/// service read the redemptions with the orders, the return judged B's
+/// upgrade on 750 (lifetime points) and the customer kept Silver.
+async fn a_return_judges_an_upgrade_on_the_points_left_after_redemptions(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {
+                "criteria": [{"id": "P", "kind": "currentPoints", "min": "500"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    api.program("p", &config).await;
+    api.order("p", "c", "A", "2026-02-01T00:00:00Z", "400")
+        .await;
+    let r = api
+        .post(
+            "/programs/p/customers/c/redemptions",
+            &json!({"redemptionId": "x", "points": "300", "at": "2026-02-02T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = api
+        .order("p", "c", "B", "2026-02-03T00:00:00Z", "450")
+        .await;
+    assert_eq!(b["tierAfter"], "Silver");
+    let back = give_back(&api, "rB", "B", Some("100")).await;
+    assert_eq!(back["tierAfter"], "Member", "{back}");
+    assert_eq!(
+        steps(&back),
+        vec![("Silver".to_owned(), "Member".to_owned())]
+    );
+    let status = api.status("p", "c", "2026-03-02T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["currentPoints"]),
+        (&json!("Member"), &json!("450"))
+    );
+}
 
 /// The state keeps the five largest orders for `singleOrder` criteria; once
 /// all five are returned the sixth is the best order, as a customer with

@@ -7,12 +7,14 @@
 use crate::error::ApiError;
 use crate::programs::LoadedProgram;
 use crate::retry::{Cause, Retry};
+use crate::wire::Dec;
 use crate::Service;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tier_engine::{
-    CustomerState, OrderRecord, Program, RuleBook, MAX_NOTICES_OWED_BEFORE_A_DECISION,
+    CustomerState, OrderRecord, Program, Redeemed, Redemptions, RuleBook,
+    MAX_NOTICES_OWED_BEFORE_A_DECISION,
 };
 use tier_store::{CommitError, CustomerCommit, EventItem, EventWrite, StoreError, StoredCustomer};
 
@@ -238,6 +240,14 @@ impl Service {
         } else {
             (Vec::new(), Versions::default())
         };
+        // A spender's current points as of an instant, where the orders
+        // and redemptions tell them (`redeemed.rs`): one more query.
+        let redemptions = match stored.as_ref() {
+            Some(s) if use_case.needs_orders() && loaded.program.wants_redemptions(&s.state) => {
+                self.redemptions(program_id, &customer).await?
+            }
+            _ => None,
+        };
         let exists = stored.is_some();
         let prepared = self
             .prepare(loaded, program_id, &customer, stored, use_case.at())
@@ -251,7 +261,8 @@ impl Service {
         {
             return Ok(Attempt::ConfigChanged);
         }
-        let state = prepared.state;
+        let mut state = prepared.state;
+        state.redemptions = redemptions;
         let read = Read {
             version: prepared.version,
             indexed_expiry: prepared.indexed_expiry,
@@ -464,6 +475,26 @@ impl Service {
 
     /// Every completed order's record, and the past config versions they
     /// were decided under.
+    /// Every redemption of the customer; None when an item does not read.
+    async fn redemptions(
+        &self,
+        program_id: &str,
+        customer: &str,
+    ) -> Result<Option<Redemptions>, StoreError> {
+        let items = self.store.redemptions(program_id, customer).await?;
+        let mut redeemed = Vec::with_capacity(items.len());
+        for item in &items {
+            match redeemed_of(item) {
+                Some(r) => redeemed.push(r),
+                None => {
+                    tracing::warn!(sk = %item.sk, "a redemption item does not read; current points are not replayed");
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(Redemptions::new(redeemed)))
+    }
+
     pub(crate) async fn order_history(
         &self,
         program_id: &str,
@@ -485,6 +516,22 @@ impl Service {
         }
         Ok((orders, rules))
     }
+}
+
+/// A redemption item's instant and points; None when either does not read
+/// (the replays then go without the redemptions, as before they were read).
+fn redeemed_of(item: &EventItem) -> Option<Redeemed> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Spent {
+        points_redeemed: Dec,
+    }
+    let at = item.at.as_deref()?.parse().ok()?;
+    let spent: Spent = serde_json::from_str(&item.result).ok()?;
+    Some(Redeemed {
+        at,
+        points: spent.points_redeemed.0,
+    })
 }
 
 fn event_sk(event: &EventWrite) -> &str {

@@ -556,18 +556,47 @@ impl DynamoStore {
         customer: &str,
         since: &str,
     ) -> Result<Vec<EventItem>, StoreError> {
+        self.customer_events(program, customer, "ORDER#", Some(since))
+            .await
+    }
+
+    /// The customer's redemption items, for replaying current points
+    /// beside the orders.
+    pub async fn redemptions(
+        &self,
+        program: &str,
+        customer: &str,
+    ) -> Result<Vec<EventItem>, StoreError> {
+        self.customer_events(program, customer, "REDEMPTION#", None)
+            .await
+    }
+
+    /// The customer's event items whose sort key starts with `prefix`
+    /// (orders: placed at or after `placed_since`, RFC 3339), read
+    /// consistently, every page.
+    async fn customer_events(
+        &self,
+        program: &str,
+        customer: &str,
+        prefix: &str,
+        placed_since: Option<&str>,
+    ) -> Result<Vec<EventItem>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let page = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :order)")
-                .filter_expression("placedAt >= :since")
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(keys::customer_pk(program, customer)))
-                .expression_attribute_values(":order", s("ORDER#"))
-                .expression_attribute_values(":since", s(since))
+                .expression_attribute_values(":prefix", s(prefix));
+            if let Some(since) = placed_since {
+                query = query
+                    .filter_expression("placedAt >= :since")
+                    .expression_attribute_values(":since", s(since));
+            }
+            let page = query
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)

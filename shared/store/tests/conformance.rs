@@ -272,6 +272,47 @@ async fn the_sparse_index_pages_through_due_customers_once_each(store: DynamoSto
     assert_eq!(seen, expected);
 }
 
+/// A customer's redemption items, every one and nothing else (not their
+/// orders or returns, not another customer's), with their instant and
+/// reply.
+async fn redemption_items_are_read_back_alone(store: DynamoStore) {
+    let s = state();
+    let mut events = vec![
+        EventWrite::Create(event("ORDER#o1", "h")),
+        EventWrite::Create(event("RETURN#r1", "h")),
+    ];
+    for i in 0..3 {
+        let mut e = event(&format!("REDEMPTION#x{i}"), "h");
+        e.placed_at = None;
+        e.status = None;
+        e.at = Some(format!("2026-03-0{}T00:00:00Z", i + 1));
+        e.result = format!("{{\"pointsRedeemed\":\"{}\"}}", 10 * (i + 1));
+        events.push(EventWrite::Create(e));
+    }
+    store.commit(commit("c", None, &s, events)).await.unwrap();
+    let other = vec![EventWrite::Create(event("REDEMPTION#y", "h"))];
+    store.commit(commit("d", None, &s, other)).await.unwrap();
+    let mut read: Vec<(String, Option<String>, String)> = store
+        .redemptions("p", "c")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.sk, e.at, e.result))
+        .collect();
+    read.sort();
+    let expected: Vec<(String, Option<String>, String)> = (0..3)
+        .map(|i| {
+            (
+                format!("REDEMPTION#x{i}"),
+                Some(format!("2026-03-0{}T00:00:00Z", i + 1)),
+                format!("{{\"pointsRedeemed\":\"{}\"}}", 10 * (i + 1)),
+            )
+        })
+        .collect();
+    assert_eq!(read, expected);
+    assert!(store.redemptions("p", "nobody").await.unwrap().is_empty());
+}
+
 async fn order_items_are_read_back_by_date(store: DynamoStore) {
     let s = state();
     let mut events = Vec::new();
@@ -700,6 +741,7 @@ on_both_engines!(
     replacing_an_event_checks_its_item_version,
     the_sparse_index_pages_through_due_customers_once_each,
     order_items_are_read_back_by_date,
+    redemption_items_are_read_back_alone,
     notices_are_written_with_the_state_once_and_read_in_written_order,
     simulation_parts_are_stored_over_the_version_read,
     a_stale_job_is_claimed_once,
