@@ -182,5 +182,48 @@ async fn refuses_what_it_cannot_explain_and_writes_nothing(api: Api) {
 
 on_both_engines!(
     explains_the_next_tier_and_what_an_order_needed,
-    refuses_what_it_cannot_explain_and_writes_nothing
+    refuses_what_it_cannot_explain_and_writes_nothing,
+    an_order_of_a_customer_who_redeemed_is_explained_on_the_points_left
 );
+
+/// Silver from 500 current points. A (400), 300 points redeemed, B (350):
+/// 450, no upgrade. B would have needed $400 (50 more): 100 left + 400.
+/// Before the explanation read the redemptions it said B met the rule
+/// (400 + 350 = 750), contradicting the decision.
+async fn an_order_of_a_customer_who_redeemed_is_explained_on_the_points_left(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {
+                "criteria": [{"id": "P", "kind": "currentPoints", "min": "500"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    api.program("p", &config).await;
+    api.order("p", "c", "A", "2026-02-01T00:00:00Z", "400")
+        .await;
+    let r = api
+        .post(
+            "/programs/p/customers/c/redemptions",
+            &json!({"redemptionId": "x", "points": "300", "at": "2026-02-02T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = api
+        .order("p", "c", "B", "2026-02-03T00:00:00Z", "350")
+        .await;
+    assert_eq!(b["tierAfter"], "Member");
+    let r = api.get("/programs/p/customers/c/explain?orderId=B").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (
+            &r.body["order"]["outcome"],
+            &r.body["order"]["smallestAmount"],
+            &r.body["order"]["extraAmount"]
+        ),
+        (&json!("amount"), &json!("400"), &json!("50")),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["criteria"][0]["actual"], "450", "{}", r.body);
+}

@@ -5,7 +5,7 @@
 //! no amount could.
 
 use crate::config::{ConditionConfig, CriterionKind, Measure};
-use crate::decimal::{round_points, Money};
+use crate::decimal::{round_points, Money, Points};
 use crate::evaluate::{Evaluator, OrderFacts};
 use crate::events::{OrderRecord, MAX_FIGURE};
 use crate::expression::{self, Expr};
@@ -195,6 +195,35 @@ impl Program {
         book: &dyn RuleBook,
         asked: Option<&str>,
     ) -> Result<OrderExplanation, ExplainError> {
+        self.explain_order_spent(Decimal::ZERO, record, orders, book, asked)
+    }
+
+    /// [`Program::explain_order`] for `customer`: current points before
+    /// the order are less what they redeemed before it, where their
+    /// redemptions were read and tell it (`redeemed.rs`).
+    pub fn explain_order_of(
+        &self,
+        customer: &CustomerState,
+        record: &OrderRecord,
+        orders: &[OrderRecord],
+        book: &dyn RuleBook,
+        asked: Option<&str>,
+    ) -> Result<OrderExplanation, ExplainError> {
+        let spent = match &customer.redemptions {
+            Some(r) if self.orders_tell_current_points(customer) => r.before(record.placed_at),
+            _ => Decimal::ZERO,
+        };
+        self.explain_order_spent(spent, record, orders, book, asked)
+    }
+
+    fn explain_order_spent(
+        &self,
+        spent: Points,
+        record: &OrderRecord,
+        orders: &[OrderRecord],
+        book: &dyn RuleBook,
+        asked: Option<&str>,
+    ) -> Result<OrderExplanation, ExplainError> {
         let rules = self.rules_for(record.config_version, book);
         let before = rules.tier_index(&record.tier_before).unwrap_or(0);
         let tier = rules.tier_to_explain(asked, before)?;
@@ -203,7 +232,8 @@ impl Program {
             .iter()
             .filter(|o| o.placed_at < at && o.order_id != record.order_id)
             .collect();
-        let state = crate::reversal::net_state_at(rules, &earlier, at);
+        let mut state = crate::reversal::net_state_at(rules, &earlier, at);
+        state.current_points -= spent;
         let rate = rules.tiers[before].earn_rate;
         let holds_at = |amount: Money| {
             let facts = OrderFacts::of_record(rules, record, amount);

@@ -376,4 +376,49 @@ proptest! {
         };
         prop_assert_eq!(&c.s.tier, &fresh.s.tier);
     }
+
+    /// The explanation of a spender's last order, with their redemptions
+    /// read, agrees with how it was decided: met exactly when it reached
+    /// Silver, and the smallest amount it would have needed reaches it
+    /// where a cent less does not.
+    #[test]
+    fn a_spenders_order_is_explained_as_it_was_decided(
+        which in 0usize..6,
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700), 1..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 1..4),
+    ) {
+        let p = shape(which);
+        let all = orders_of(&orders);
+        let redemptions = redemptions_of(&spent);
+        let Some(c) = feed(&p, &all, &redemptions, None) else {
+            return Err(TestCaseError::reject("a redemption refused"));
+        };
+        let last = all.last().unwrap();
+        let record = c.records.iter().find(|r| r.order_id == last.order_id).unwrap();
+        let mut customer = c.s.clone();
+        customer.redemptions = Some(Redemptions::new(c.redeemed.clone()));
+        let why = p
+            .explain_order_of(&customer, record, &c.records, &CurrentRulesOnly, Some("Silver"))
+            .unwrap();
+        let reached = |amount: Decimal| {
+            let mut orders = all.clone();
+            orders.last_mut().unwrap().amount = amount;
+            feed(&p, &orders, &redemptions, None).map(|c| c.s.tier != "Member")
+        };
+        match why.needed {
+            Needed::HeldBefore => prop_assert_ne!(&record.tier_before, "Member"),
+            Needed::Met => {
+                prop_assert_ne!(&record.tier_after, "Member");
+                prop_assert_eq!(reached(last.amount), Some(true));
+            }
+            Needed::Amount { smallest, extra } => {
+                prop_assert_eq!(extra, smallest - last.amount);
+                prop_assert_eq!(&record.tier_after, "Member");
+                prop_assert_eq!(reached(smallest), Some(true), "not reached at {}", smallest);
+                let below = reached(smallest - d("0.01"));
+                prop_assert!(below != Some(true), "reached below {}", smallest);
+            }
+            Needed::NoAmount { .. } => prop_assert_eq!(&record.tier_after, "Member"),
+        }
+    }
 }

@@ -98,7 +98,14 @@ impl Service {
                 format!("customer `{customer}` has no completed order `{order_id}`"),
             ));
         };
-        let why = program.explain_order(record, &orders, &versions, query.tier)?;
+        // A spender's current points before the order, where their
+        // redemptions tell them.
+        let mut customer_state = stored.state;
+        if program.wants_redemptions(&customer_state) {
+            customer_state.redemptions = self.redemptions(program_id, customer).await?;
+        }
+        let why =
+            program.explain_order_of(&customer_state, record, &orders, &versions, query.tier)?;
         let rules =
             tier_engine::RuleBook::version(&versions, why.config_version).unwrap_or(program);
         let (outcome, smallest, extra, reasons) = match why.needed {

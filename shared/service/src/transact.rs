@@ -476,7 +476,7 @@ impl Service {
     /// Every completed order's record, and the past config versions they
     /// were decided under.
     /// Every redemption of the customer; None when an item does not read.
-    async fn redemptions(
+    pub(crate) async fn redemptions(
         &self,
         program_id: &str,
         customer: &str,
