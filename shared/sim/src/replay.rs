@@ -16,6 +16,9 @@
 //! - a return (returns.rs): the customer and the order's record must be
 //!   stored; `apply_return_judged` against every stored order record;
 //! - a redemption (account.rs): the customer must be stored; `redeem`;
+//! - wherever the service reads the order records, it also reads the
+//!   redemptions when the engine wants them (`wants_redemptions`), set on
+//!   the state for that one decision (transact.rs);
 //! - every committed state carries the version of the config it was decided
 //!   under (transact.rs).
 //!
@@ -32,7 +35,7 @@ use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashSet};
 use tier_engine::{
     transition, CurrentRulesOnly, CustomerState, OrderRecord, OrderStatus, Points, Program,
-    ReturnHistory, TierIndex, Transition,
+    Redeemed, Redemptions, ReturnHistory, TierIndex, Transition,
 };
 
 /// What one customer's history came to under one program.
@@ -80,6 +83,7 @@ pub fn replay(
     let mut items: BTreeMap<String, OrderItem> = BTreeMap::new();
     let mut returns: HashSet<String> = HashSet::new();
     let mut redemptions: HashSet<String> = HashSet::new();
+    let mut redeemed: Vec<Redeemed> = Vec::new();
     for event in &history.events {
         // The service reads the state the store kept, not the one it
         // decided on last: read it back the same way (see `as_stored`).
@@ -91,13 +95,15 @@ pub fn replay(
             run.tiers_at.push(tier);
         }
         let done = match &event.action {
-            Action::Order(order) => order_event(program, &mut run, &mut items, order, event.at),
+            Action::Order(order) => {
+                order_event(program, &mut run, &mut items, &redeemed, order, event.at)
+            }
             Action::Return(ret) => {
                 if !returns.insert(ret.return_id.clone()) {
                     // A replay of a return answers what it answered.
                     continue;
                 }
-                let done = return_event(program, &mut run, &mut items, ret);
+                let done = return_event(program, &mut run, &mut items, &redeemed, ret);
                 if !done {
                     returns.remove(&ret.return_id);
                 }
@@ -113,6 +119,10 @@ pub fn replay(
                 };
                 if done {
                     redemptions.insert(r.redemption_id.clone());
+                    redeemed.push(Redeemed {
+                        at: r.at,
+                        points: r.points,
+                    });
                     run.points_redeemed += r.points;
                     stamp(program, &mut run.state);
                 }
@@ -175,10 +185,19 @@ fn records(items: &BTreeMap<String, OrderItem>) -> Vec<OrderRecord> {
     items.values().filter_map(|i| i.record.clone()).collect()
 }
 
+/// The redemptions read beside the order records, as the service reads
+/// them: only when the engine wants them, never kept with the state.
+fn read_redemptions(program: &Program, state: &mut CustomerState, redeemed: &[Redeemed]) {
+    if program.wants_redemptions(state) {
+        state.redemptions = Some(Redemptions::new(redeemed.to_vec()));
+    }
+}
+
 fn order_event(
     program: &Program,
     run: &mut CustomerRun,
     items: &mut BTreeMap<String, OrderItem>,
+    redeemed: &[Redeemed],
     order: &tier_engine::Order,
     at: DateTime<Utc>,
 ) -> bool {
@@ -215,10 +234,12 @@ fn order_event(
             let outcome = match (program.apply_order(&mut state, order), before) {
                 (Ok(a), Some(before)) if a.wants_orders => {
                     state = before;
+                    read_redemptions(program, &mut state, redeemed);
                     program.apply_order_among(&mut state, order, &records(items))
                 }
                 (other, _) => other,
             };
+            state.redemptions = None;
             match outcome {
                 Ok(applied) => {
                     run.points_awarded += applied.decision.points;
@@ -257,7 +278,10 @@ fn order_event(
                 .state
                 .clone()
                 .unwrap_or_else(|| CustomerState::new(program, order.placed_at));
-            match program.cancel_completed(&mut state, &mut record, at, &history) {
+            read_redemptions(program, &mut state, redeemed);
+            let outcome = program.cancel_completed(&mut state, &mut record, at, &history);
+            state.redemptions = None;
+            match outcome {
                 Ok(back) => {
                     if let Some(back) = back {
                         run.points_reversed += back.points_reversed;
@@ -293,6 +317,7 @@ fn return_event(
     program: &Program,
     run: &mut CustomerRun,
     items: &mut BTreeMap<String, OrderItem>,
+    redeemed: &[Redeemed],
     ret: &tier_engine::Return,
 ) -> bool {
     let Some(state) = run.state.as_ref() else {
@@ -307,7 +332,10 @@ fn return_event(
         rules: &CurrentRulesOnly,
     };
     let mut next = state.clone();
-    match program.apply_return_judged(&mut next, &mut record, ret, &history) {
+    read_redemptions(program, &mut next, redeemed);
+    let outcome = program.apply_return_judged(&mut next, &mut record, ret, &history);
+    next.redemptions = None;
+    match outcome {
         Ok(back) => {
             run.points_reversed += back.points_reversed;
             next.config_version = Some(program.version());

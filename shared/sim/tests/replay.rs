@@ -137,3 +137,67 @@ fn the_engine_decides_the_same_on_a_state_read_back_or_not() {
         assert_eq!(kept, read, "state after order {i}");
     }
 }
+
+/// The replay reads a spender's redemptions where the service does: A
+/// (400), 300 points redeemed, B (450) reaches Silver on 500 current
+/// points; $100 of B returned leaves 450 at B, and the customer falls back
+/// to Member, as the service decides (e2e `returns.rs`
+/// `a_return_judges_an_upgrade_on_the_points_left_after_redemptions`).
+#[test]
+fn a_spenders_return_is_judged_on_the_points_left_as_the_service_judges_it() {
+    use tier_engine::{Redemption, Return};
+    use tier_sim_core::history::{Action, CustomerHistory, Event};
+    let config: ProgramConfig = serde_json::from_str(
+        r#"{
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "P", "kind": "currentPoints", "min": "500"}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    }"#,
+    )
+    .expect("a config");
+    let program = Program::validate(config).expect("a valid config");
+    let day = |d: u32| Utc.with_ymd_and_hms(2026, 2, d, 0, 0, 0).unwrap();
+    let plain = |id: &str, at: DateTime<Utc>, dollars: i64| Order {
+        order_id: id.into(),
+        line_items: vec![],
+        gross_amount: None,
+        ..order(0, at, dollars * 100)
+    };
+    let events = vec![
+        Action::Order(plain("A", day(1), 400)),
+        Action::Redemption(Redemption {
+            redemption_id: "x".into(),
+            points: Decimal::from(300),
+            at: day(2),
+        }),
+        Action::Order(plain("B", day(3), 450)),
+        Action::Return(Return {
+            return_id: "r".into(),
+            order_id: "B".into(),
+            customer_id: "c".into(),
+            returned_at: day(4),
+            amount: Some(Decimal::from(100)),
+        }),
+    ];
+    let history = CustomerHistory {
+        customer_id: "c".into(),
+        events: events
+            .into_iter()
+            .enumerate()
+            .map(|(i, action)| Event {
+                at: day(i as u32 + 1),
+                seq: i as u64,
+                action,
+            })
+            .collect(),
+    };
+    let run = tier_sim_core::replay::replay(&program, &history, &[day(3) + Duration::hours(1)]);
+    assert_eq!(run.tiers_at, vec![Some(1)], "Silver after B");
+    let state = run.state.expect("a customer");
+    assert_eq!(state.tier, "Member");
+    assert_eq!(state.current_points, Decimal::from(450));
+    assert_eq!(run.refused, 0);
+}
