@@ -2,7 +2,9 @@
 //! their order items in the service), on a workload of customers who order
 //! every few days over two years, a nightly job, and a share of orders
 //! arriving up to three days late. Counts, not times: run it at two
-//! commits to compare what a sign costs.
+//! commits to compare what a sign costs. A second workload has customers
+//! who spend points under a current-points rule: there it also counts how
+//! many of the reads (orders and redemptions) changed the decision.
 //!
 //! Run: `cargo bench -p tier-engine --bench late_asks`
 
@@ -43,6 +45,22 @@ impl Lcg {
     }
 }
 
+/// Silver at 1,000 current points, Gold at 3,000 (1 point a dollar).
+fn spenders_program() -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2025-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "P", "kind": "currentPoints", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"}},
+            {"name": "Gold", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "P", "kind": "currentPoints", "min": 3000}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
 enum Event {
     Order(Order),
     Job,
@@ -54,10 +72,52 @@ struct Counts {
     late: usize,
     late_across_a_job: usize,
     asked: usize,
+    /// Of those asked, how many the orders (and redemptions) changed.
+    changed: usize,
+    redemptions: usize,
 }
 
 fn main() {
-    let p = program();
+    let visits = run(&program(), false);
+    report("windows and visits", &visits);
+    let spenders = run(&spenders_program(), true);
+    report("current points, spenders", &spenders);
+}
+
+fn report(name: &str, counts: &Counts) {
+    let Counts {
+        orders,
+        late,
+        late_across_a_job,
+        asked,
+        changed,
+        redemptions,
+    } = counts;
+    println!(
+        "{name}: orders {orders}, redemptions {redemptions}, late {late} (across a job run \
+         {late_across_a_job}), asked for the orders {asked} ({:.1} % of late orders, {:.2} % \
+         of orders), of which the orders changed {changed}",
+        100.0 * *asked as f64 / (*late).max(1) as f64,
+        100.0 * *asked as f64 / (*orders).max(1) as f64,
+    );
+}
+
+/// What a decision shows: tier, its start, the order's points, the history.
+fn outcome(
+    state: &CustomerState,
+    applied: &AppliedOrder,
+) -> (String, DateTime<Utc>, Decimal, usize) {
+    (
+        state.tier.clone(),
+        state.tier_since,
+        applied.decision.points,
+        state.history.len(),
+    )
+}
+
+/// The workload under `p`; with `spend`, a customer holding 900 points or
+/// more redeems 600 of them after one order in four.
+fn run(p: &Program, spend: bool) -> Counts {
     let start: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
     let mut rng = Lcg(7);
     let mut counts = Counts::default();
@@ -90,8 +150,10 @@ fn main() {
             n += 1;
         }
         events.sort_by_key(|(arrival, _)| *arrival);
-        let mut state = CustomerState::new(&p, start);
+        let mut state = CustomerState::new(p, start);
         let mut last_job: Option<DateTime<Utc>> = None;
+        let mut records: Vec<OrderRecord> = Vec::new();
+        let mut redeemed: Vec<Redeemed> = Vec::new();
         for (arrival, event) in events {
             match event {
                 Event::Job => {
@@ -106,22 +168,38 @@ fn main() {
                     counts.late += usize::from(late);
                     counts.late_across_a_job +=
                         usize::from(late && last_job.is_some_and(|job| order.placed_at < job));
-                    let applied = p.apply_order(&mut state, &order).unwrap();
-                    counts.asked += usize::from(applied.wants_orders);
+                    let before = state.clone();
+                    let mut applied = p.apply_order(&mut state, &order).unwrap();
+                    if applied.wants_orders {
+                        counts.asked += 1;
+                        let alone = outcome(&state, &applied);
+                        state = before;
+                        if p.wants_redemptions(&state) {
+                            state.redemptions = Some(Redemptions::new(redeemed.clone()));
+                        }
+                        applied = p.apply_order_among(&mut state, &order, &records).unwrap();
+                        state.redemptions = None;
+                        counts.changed += usize::from(outcome(&state, &applied) != alone);
+                    }
+                    records.push(applied.record);
+                    let points = Decimal::from(600);
+                    if spend && state.current_points >= Decimal::from(900) && rng.below(4) == 0 {
+                        let r = Redemption {
+                            redemption_id: format!("x{}", redeemed.len()),
+                            points,
+                            at: arrival,
+                        };
+                        if p.redeem(&mut state, &r).is_ok() {
+                            counts.redemptions += 1;
+                            redeemed.push(Redeemed {
+                                at: arrival,
+                                points,
+                            });
+                        }
+                    }
                 }
             }
         }
     }
-    let Counts {
-        orders,
-        late,
-        late_across_a_job,
-        asked,
-    } = counts;
-    println!(
-        "orders {orders}, late {late} (across a job run {late_across_a_job}), \
-         asked for the orders {asked} ({:.1} % of late orders, {:.2} % of orders)",
-        100.0 * asked as f64 / late.max(1) as f64,
-        100.0 * asked as f64 / orders.max(1) as f64,
-    );
+    counts
 }

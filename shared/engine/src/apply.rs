@@ -557,6 +557,7 @@ impl Program {
             });
         }
         next.spend_points(from_current);
+        next.saw_redemption(redemption.at);
         // Spent among lots that expire, its instant among the expiries
         // tells what it spent; the redemption items tell only the points.
         next.points_apart |= self.config().points_expiry.is_some();

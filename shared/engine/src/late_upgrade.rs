@@ -185,18 +185,23 @@ impl Program {
             })
     }
 
-    /// Whether a late order that upgrades nobody as decided may have let a
-    /// later order cross in time on current points the customer spent
-    /// since: they are at most the lifetime points at any instant, so the
-    /// sign is a tier above holding with current points read as lifetime
-    /// points (now, or on a later window as
-    /// [`Program::later_windows_may_cross`] reads them).
+    /// Whether a late order that upgrades nobody as decided may have let
+    /// itself or a later order cross in time on current points the
+    /// customer spent since: only with a redemption made at or after its
+    /// instant (or one made before that instant was kept). Current points
+    /// are at most the lifetime points at any instant, so the sign is a
+    /// tier above holding with current points read as lifetime points
+    /// (now, or on a later window as [`Program::later_windows_may_cross`]
+    /// reads them).
     pub(crate) fn spent_points_may_hide_a_crossing(
         &self,
         state: &CustomerState,
         placed: DateTime<Utc>,
     ) -> bool {
-        if !self.counts_current_points() || state.current_points >= state.lifetime_points {
+        if !self.counts_current_points()
+            || state.current_points >= state.lifetime_points
+            || state.latest_redemption_at.is_some_and(|r| r < placed)
+        {
             return false;
         }
         let Some(last) = state.last_event_at else {

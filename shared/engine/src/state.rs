@@ -88,6 +88,12 @@ pub struct CustomerState {
     /// customer with no return since this was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_return_at: Option<DateTime<Utc>>,
+    /// The latest instant a redemption was made at: a late order placed
+    /// before it may have crossed a current-points threshold in time on
+    /// points spent since, which only the orders and redemptions can tell.
+    /// None for a customer with no redemption since this was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_redemption_at: Option<DateTime<Utc>>,
     /// Notices ever published for this customer: the next one's `seq` is
     /// one more.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -174,6 +180,7 @@ impl CustomerState {
             warned_through: None,
             judged: None,
             latest_return_at: None,
+            latest_redemption_at: None,
             notices_sent: 0,
             points_apart: false,
             redemptions: None,
@@ -226,6 +233,12 @@ impl CustomerState {
             }
         }
         missing
+    }
+
+    pub(crate) fn saw_redemption(&mut self, at: DateTime<Utc>) {
+        if self.latest_redemption_at.is_none_or(|latest| latest < at) {
+            self.latest_redemption_at = Some(at);
+        }
     }
 
     pub(crate) fn saw_return(&mut self, at: DateTime<Utc>) {

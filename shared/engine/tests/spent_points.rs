@@ -389,6 +389,10 @@ proptest! {
     ) {
         let p = shape(which);
         let all = orders_of(&orders);
+        // Orders of one instant count in each other's decisions in the
+        // order they arrived, which no record keeps: the explanation
+        // counts those placed before (README, "explain").
+        prop_assume!(all.windows(2).all(|w| w[0].placed_at < w[1].placed_at));
         let redemptions = redemptions_of(&spent);
         let Some(c) = feed(&p, &all, &redemptions, None) else {
             return Err(TestCaseError::reject("a redemption refused"));
@@ -420,5 +424,34 @@ proptest! {
             }
             Needed::NoAmount { .. } => prop_assert_eq!(&record.tier_after, "Member"),
         }
+    }
+}
+
+/// The sign that asks for a spender's orders looks only where a
+/// redemption came at or after the late order's instant: A (300), 200
+/// points redeemed on 2 January, B (300) on 5 January: 400 points, Member
+/// under Silver at 500. L (50) upgrades nobody on the points as they
+/// stand (450). Placed 4 January, after the redemption, those are at
+/// least what it met at any instant since: nothing is read. Placed 1
+/// January 12:00, before it, current points read as lifetime points (650)
+/// could have crossed: the orders and redemptions are read.
+#[test]
+fn a_spenders_late_order_asks_for_the_orders_only_before_a_redemption() {
+    let p = silver_at(500, "lazy");
+    for (placed, asks) in [
+        ("2026-01-04T00:00:00Z", false),
+        ("2026-01-01T12:00:00Z", true),
+    ] {
+        let mut c = Served::new(&p, true);
+        c.order(&order("A", at("2026-01-01T00:00:00Z"), "300"));
+        assert!(c.redeem("x", at("2026-01-02T00:00:00Z"), d("200")));
+        c.order(&order("B", at("2026-01-05T00:00:00Z"), "300"));
+        assert_eq!(c.s.latest_redemption_at, Some(at("2026-01-02T00:00:00Z")));
+        let mut alone = c.s.clone();
+        let applied = p
+            .apply_order(&mut alone, &order("L", at(placed), "50"))
+            .unwrap();
+        assert!(applied.decision.upgrades.is_empty());
+        assert_eq!(applied.wants_orders, asks, "placed {placed}");
     }
 }

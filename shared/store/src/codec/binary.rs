@@ -87,6 +87,8 @@ struct Rest<'a> {
     judged: Option<&'a Judged>,
     #[serde(skip_serializing_if = "Option::is_none")]
     latest_return_at: Option<&'a DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_redemption_at: Option<&'a DateTime<Utc>>,
     notices_sent: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     points_apart: bool,
@@ -171,6 +173,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         warned_through,
         judged,
         latest_return_at,
+        latest_redemption_at,
         notices_sent,
         points_apart,
         // Not stored: the service writes it with the state.
@@ -196,6 +199,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         warned_through: warned_through.as_ref(),
         judged: judged.as_ref(),
         latest_return_at: latest_return_at.as_ref(),
+        latest_redemption_at: latest_redemption_at.as_ref(),
         notices_sent: *notices_sent,
         points_apart: *points_apart,
         tracker_dropped: {
