@@ -127,6 +127,15 @@ impl Program {
                 message: format!("a customer counts at most {MAX_ORDERS_PER_CUSTOMER} orders"),
             });
         }
+        // Orders read for a customer whose current points they do not
+        // tell under an upgrade rule that counts them (a spender whose
+        // redemptions were not read, or do not account for the gap): they
+        // would replay current points as lifetime points. Decided without
+        // them, as before the redemptions were read.
+        let orders = match self.upgrades_on_untold_points(state) {
+            true => &[][..],
+            false => orders,
+        };
         // Points due to expire by the order's time no longer count toward
         // its decision, whether or not the scheduled job has run.
         self.expire(state, order.placed_at);

@@ -241,7 +241,7 @@ impl Program {
         // (windows only lose days, and the orders stood then as they stand
         // at the return), so the replay still reaches it: no replay needed.
         instants.retain(|at| {
-            figures.as_of(self, state, *at + chrono::Duration::nanoseconds(1));
+            figures.just_after(self, state, *at);
             Evaluator::new(self, state, *at, 0, None)
                 .holds(held, Decimal::ZERO, Decimal::ZERO)
                 .is_none()
@@ -289,7 +289,7 @@ impl Program {
         let mut instants = figures.instants_between(after, before.min(grace));
         instants.truncate(MAX_RECOVERY_TRIES);
         instants.into_iter().find(|at| {
-            figures.as_of(self, state, *at + chrono::Duration::nanoseconds(1));
+            figures.just_after(self, state, *at);
             self.retention_outcome(state, tier, r, *at).0
         })
     }
@@ -298,7 +298,7 @@ impl Program {
     /// (the first by id) would have, with the criteria of `to` its
     /// figures met.
     fn lift(&self, state: &mut CustomerState, figures: &Figures, at: DateTime<Utc>, to: TierIndex) {
-        figures.as_of(self, state, at + chrono::Duration::nanoseconds(1));
+        figures.just_after(self, state, at);
         let criteria = self.tiers()[to]
             .rule
             .as_ref()
@@ -404,6 +404,24 @@ impl<'a> Figures<'a> {
     /// before it, as they stood then, and the lifetime figures less what
     /// came at it or after.
     fn as_of(&self, program: &Program, state: &mut CustomerState, at: DateTime<Utc>) {
+        self.as_of_spent_before(program, state, at, at);
+    }
+
+    /// [`Figures::as_of`] just after the orders (or returns) of `at`: a
+    /// redemption of that instant came after them.
+    fn just_after(&self, program: &Program, state: &mut CustomerState, at: DateTime<Utc>) {
+        self.as_of_spent_before(program, state, at + chrono::Duration::nanoseconds(1), at);
+    }
+
+    /// [`Figures::as_of`] `at`, with current points less the redemptions
+    /// made before `spent_before`.
+    fn as_of_spent_before(
+        &self,
+        program: &Program,
+        state: &mut CustomerState,
+        at: DateTime<Utc>,
+        spent_before: DateTime<Utc>,
+    ) {
         let placed = self.placed_before(at);
         let (later_purchases, later_points) = self.counted_from[placed];
         let mut purchases = self.lifetime_purchases - later_purchases;
@@ -429,7 +447,7 @@ impl<'a> Figures<'a> {
             .as_ref()
             .filter(|r| self.current_points == self.lifetime_points - r.total());
         state.current_points = match redemptions {
-            Some(r) => points - r.before(at),
+            Some(r) => points - r.before(spent_before),
             None if self.current_points == self.lifetime_points => points,
             None => self.current_points - (self.lifetime_points - points),
         };
