@@ -785,23 +785,12 @@ async fn a_spenders_late_order_under_a_current_points_rule_walks_older_ends(api:
         ("o1", "2027-03-05T00:00:00Z", "100"),
         ("o2", "2027-04-20T00:00:00Z", "10"),
     ];
-    let redeem = |customer: &'static str| {
-        let api = &api;
-        async move {
-            let r = api
-                .post(
-                    &format!("/programs/spent/customers/{customer}/redemptions"),
-                    &json!({"redemptionId": "x", "points": "300", "at": "2027-01-20T00:00:00Z"}),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{}", r.body);
-        }
-    };
     let (first, rest) = orders.split_first().unwrap();
     for customer in ["in", "c"] {
         api.order("spent", customer, first.0, first.1, first.2)
             .await;
-        redeem(customer).await;
+        api.redeem("spent", customer, "x", "300", "2027-01-20T00:00:00Z")
+            .await;
     }
     let told_before = late_order_l_after_the_rest(&api, "spent", rest).await;
     let told = published(&api, "spent").await;

@@ -153,24 +153,12 @@ on_both_engines!(
 /// service read the redemptions with the orders, the return judged B's
 /// upgrade on 750 (lifetime points) and the customer kept Silver.
 async fn a_return_judges_an_upgrade_on_the_points_left_after_redemptions(api: Api) {
-    let config = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "tiers": [
-            {"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "1", "upgrade": {
-                "criteria": [{"id": "P", "kind": "currentPoints", "min": "500"}],
-                "condition": "all", "upgradeType": "lazy"}}]
-    });
-    api.program("p", &config).await;
+    api.program("p", &e2e::silver_by_current_points("500"))
+        .await;
     api.order("p", "c", "A", "2026-02-01T00:00:00Z", "400")
         .await;
-    let r = api
-        .post(
-            "/programs/p/customers/c/redemptions",
-            &json!({"redemptionId": "x", "points": "300", "at": "2026-02-02T00:00:00Z"}),
-        )
+    api.redeem("p", "c", "x", "300", "2026-02-02T00:00:00Z")
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
     let b = api
         .order("p", "c", "B", "2026-02-03T00:00:00Z", "450")
         .await;

@@ -216,6 +216,25 @@ impl Http {
         r.body
     }
 
+    /// Redeems `points` of the customer's at `at`, asserting success.
+    pub async fn redeem(
+        &self,
+        program: &str,
+        customer: &str,
+        id: &str,
+        points: &str,
+        at: &str,
+    ) -> Value {
+        let r = self
+            .post(
+                &format!("/programs/{program}/customers/{customer}/redemptions"),
+                &serde_json::json!({"redemptionId": id, "points": points, "at": at}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "redemption {id}: {}", r.body);
+        r.body
+    }
+
     /// Runs the scheduled job at `time` as the schedule's event would,
     /// asserting success; its report.
     pub async fn run_scheduled(&self, time: &str) -> Value {
@@ -354,6 +373,19 @@ pub fn scheduled_event(time: &str) -> Value {
     serde_json::json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event",
         "source": "aws.events", "account": "123456789012", "time": time,
         "region": "us-east-1", "resources": [], "detail": {}})
+}
+
+/// Member, then Silver from `min` current points (lazy), both earning a
+/// point a dollar.
+pub fn silver_by_current_points(min: &str) -> Value {
+    serde_json::json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {
+                "criteria": [{"id": "P", "kind": "currentPoints", "min": min}],
+                "condition": "all", "upgradeType": "lazy"}}]
+    })
 }
 
 pub fn order(customer: &str, id: &str, at: &str, amount: &str) -> Value {

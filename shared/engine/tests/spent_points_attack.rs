@@ -10,7 +10,12 @@ use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
+mod spenders;
+#[allow(dead_code)]
+mod standing;
 use common::{at, d, order};
+use spenders::Served;
+use standing::{course, Move};
 
 fn program(config: Value) -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
@@ -123,85 +128,7 @@ impl Ev {
     }
 }
 
-/// The customer as the service feeds the engine (`spent_points.rs`).
-struct Served<'a> {
-    p: &'a Program,
-    s: CustomerState,
-    records: Vec<OrderRecord>,
-    redeemed: Vec<Redeemed>,
-    reads: bool,
-    /// How many decisions read the redemptions.
-    read_count: usize,
-    /// The late customer before the late event.
-    before_late: Option<Outcome>,
-}
-
-impl<'a> Served<'a> {
-    fn new(p: &'a Program, reads: bool) -> Self {
-        Served {
-            p,
-            s: CustomerState::new(p, at("2026-01-01T00:00:00Z")),
-            records: Vec::new(),
-            redeemed: Vec::new(),
-            reads,
-            read_count: 0,
-            before_late: None,
-        }
-    }
-
-    fn read_redemptions(&mut self) {
-        if self.reads && self.p.wants_redemptions(&self.s) {
-            self.s.redemptions = Some(Redemptions::new(self.redeemed.clone()));
-            self.read_count += 1;
-        }
-    }
-
-    fn order(&mut self, o: &Order) {
-        let before = self.s.clone();
-        let mut applied = self.p.apply_order(&mut self.s, o).unwrap();
-        if applied.wants_orders {
-            self.s = before;
-            self.read_redemptions();
-            applied = self
-                .p
-                .apply_order_among(&mut self.s, o, &self.records)
-                .unwrap();
-        }
-        self.s.redemptions = None;
-        self.records.push(applied.record);
-    }
-
-    fn redeem(&mut self, id: &str, when: DateTime<Utc>, points: Decimal) -> bool {
-        let r = Redemption {
-            redemption_id: id.into(),
-            points,
-            at: when,
-        };
-        let ok = self.p.redeem(&mut self.s, &r).is_ok();
-        if ok {
-            self.redeemed.push(Redeemed { at: when, points });
-        }
-        ok
-    }
-
-    /// Whether the return was accepted.
-    fn give_back(&mut self, order_id: &str, when: DateTime<Utc>, amount: Decimal) -> bool {
-        if !self.records.iter().any(|r| r.order_id == order_id) {
-            return false;
-        }
-        self.read_redemptions();
-        let r = Return {
-            return_id: format!("r-{order_id}-{when}"),
-            order_id: order_id.into(),
-            customer_id: "c1".into(),
-            returned_at: when,
-            amount: Some(amount),
-        };
-        let ok = common::give_back_among(self.p, &mut self.s, &mut self.records, &r).is_ok();
-        self.s.redemptions = None;
-        ok
-    }
-
+impl Served<'_> {
     fn apply(&mut self, k: usize, ev: &Ev) -> bool {
         match ev {
             Ev::Order(o) => {
@@ -219,13 +146,14 @@ impl<'a> Served<'a> {
 }
 
 /// In time (every event sorted), and late (every event but `late` sorted,
-/// then `late`); None when an event is accepted by one and not the other.
+/// then `late`), with the late customer's outcome before the late event;
+/// None when an event is accepted by one and not the other.
 fn twins<'a>(
     p: &'a Program,
     events: &[Ev],
     late: usize,
     reads: bool,
-) -> Option<(Served<'a>, Served<'a>)> {
+) -> Option<(Served<'a>, Served<'a>, Outcome)> {
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by_key(|i| (events[*i].when(), events[*i].rank(), *i));
     let mut in_time = Served::new(p, reads);
@@ -239,34 +167,11 @@ fn twins<'a>(
             return None;
         }
     }
-    late_one.before_late = Some(outcome(&late_one.s));
+    let before_late = outcome(&late_one.s);
     if late_one.apply(late, &events[late]) != ok_in_time[late] {
         return None;
     }
-    Some((in_time, late_one))
-}
-
-/// The course of the tier as the history tells it, one step an instant.
-fn course(s: &CustomerState) -> Vec<(DateTime<Utc>, String)> {
-    let mut line: Vec<&TierChange> = Vec::new();
-    for change in &s.history {
-        while line.last().is_some_and(|kept| kept.at > change.at) {
-            line.pop();
-        }
-        line.push(change);
-    }
-    let mut steps: Vec<(DateTime<Utc>, String, String)> = Vec::new();
-    for c in line {
-        match steps.last_mut() {
-            Some(last) if last.0 == c.at => last.2.clone_from(&c.to),
-            _ => steps.push((c.at, c.from.clone(), c.to.clone())),
-        }
-    }
-    steps
-        .into_iter()
-        .filter(|(_, from, to)| from != to)
-        .map(|(at, _, to)| (at, to))
-        .collect()
+    Some((in_time, late_one, before_late))
 }
 
 type Outcome = (
@@ -275,7 +180,7 @@ type Outcome = (
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
     Decimal,
-    Vec<(DateTime<Utc>, String)>,
+    Vec<Move>,
 );
 
 fn outcome(s: &CustomerState) -> Outcome {
@@ -285,7 +190,7 @@ fn outcome(s: &CustomerState) -> Outcome {
         s.renewed_at,
         s.grace_until,
         s.current_points,
-        course(s),
+        course(&s.history),
     )
 }
 
@@ -332,7 +237,7 @@ fn job(when: &str) -> Ev {
 fn compare(p: &Program, events: &[Ev], late: usize) -> (bool, bool) {
     let mut same = [false, false];
     for (k, reads) in [true, false].into_iter().enumerate() {
-        let (in_time, late_one) = twins(p, events, late, reads).expect("same acceptance");
+        let (in_time, late_one, _) = twins(p, events, late, reads).expect("same acceptance");
         eprintln!(
             "---- redemptions read: {reads} (late customer read them {} times)",
             late_one.read_count
@@ -391,6 +296,27 @@ fn drawn_events(
     events
 }
 
+/// The late event of a drawn history: an order or a return (the
+/// `pick`-th, round). Rejected: a late order with a return made after it
+/// (its dating counts what remains of each order now, so a return made
+/// after the crossing can date it later than in time: a documented limit
+/// the dating did not reach before it read the redemptions).
+fn late_event(events: &[Ev], pick: usize) -> Result<usize, TestCaseError> {
+    let candidates: Vec<usize> = (0..events.len())
+        .filter(|i| matches!(events[*i], Ev::Order(_) | Ev::Return(..)))
+        .collect();
+    let late = candidates[pick % candidates.len()];
+    if let Ev::Order(o) = &events[late] {
+        if events
+            .iter()
+            .any(|e| matches!(e, Ev::Return(_, t, _) if *t > o.placed_at))
+        {
+            return Err(TestCaseError::reject("a return after the late order"));
+        }
+    }
+    Ok(late)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, max_global_rejects: 2_000_000, .. ProptestConfig::default() })]
 
@@ -408,28 +334,15 @@ proptest! {
     ) {
         let p = shape(which);
         let events = drawn_events(&orders, &spent, &returns, at_order_instants);
-        // The late event: an order or a return.
-        let candidates: Vec<usize> = (0..events.len())
-            .filter(|i| matches!(events[*i], Ev::Order(_) | Ev::Return(..)))
-            .collect();
-        let late = candidates[late % candidates.len()];
-        // A late order's dating counts what remains of each order now: a
-        // return made after the crossing can date it later than in time
-        // (README, a documented limit) where the dating read nothing
-        // before.
-        if let Ev::Order(o) = &events[late] {
-            if events.iter().any(|e| matches!(e, Ev::Return(_, t, _) if *t > o.placed_at)) {
-                return Err(TestCaseError::reject("a return after the late order"));
-            }
-        }
-        let (Some((t1, l1)), Some((t0, l0))) = (twins(&p, &events, late, true), twins(&p, &events, late, false)) else {
+        let late = late_event(&events, late)?;
+        let (Some((t1, l1, b1)), Some((t0, l0, b0))) = (twins(&p, &events, late, true), twins(&p, &events, late, false)) else {
             return Err(TestCaseError::reject("acceptance differs"));
         };
         // The late event's own decision: the customer before it is the
         // same whether or not the redemptions were read (an in-time return
         // judged on them may leave another customer, whom older limits
         // then meet).
-        if l1.before_late != l0.before_late {
+        if b1 != b0 {
             return Err(TestCaseError::reject("parted before the late event"));
         }
         let read_ok = core(&l1.s) == core(&t1.s);
@@ -454,16 +367,8 @@ proptest! {
     ) {
         let p = shape(which);
         let events = drawn_events(&orders, &spent, &returns, at_order_instants);
-        let candidates: Vec<usize> = (0..events.len())
-            .filter(|i| matches!(events[*i], Ev::Order(_) | Ev::Return(..)))
-            .collect();
-        let late = candidates[late % candidates.len()];
-        if let Ev::Order(o) = &events[late] {
-            if events.iter().any(|e| matches!(e, Ev::Return(_, t, _) if *t > o.placed_at)) {
-                return Err(TestCaseError::reject("a return after the late order"));
-            }
-        }
-        let Some((t1, l1)) = twins(&p, &events, late, true) else {
+        let late = late_event(&events, late)?;
+        let Some((t1, l1, b1)) = twins(&p, &events, late, true) else {
             return Err(TestCaseError::reject("acceptance differs"));
         };
         // The same events without the redemptions: where that customer
@@ -471,7 +376,7 @@ proptest! {
         // redemptions read.
         let unspent: Vec<Ev> = events.iter().filter(|e| !matches!(e, Ev::Redeem(..))).cloned().collect();
         let late_unspent = late - events[..late].iter().filter(|e| matches!(e, Ev::Redeem(..))).count();
-        let Some((t2, l2)) = twins(&p, &unspent, late_unspent, true) else {
+        let Some((t2, l2, _)) = twins(&p, &unspent, late_unspent, true) else {
             return Err(TestCaseError::reject("acceptance differs"));
         };
         if outcome(&l2.s) != outcome(&t2.s) {
@@ -479,13 +384,13 @@ proptest! {
         }
         // Where reading them changed nothing the late customer holds, a
         // limit older than them.
-        let Some((_, l0)) = twins(&p, &events, late, false) else {
+        let Some((_, l0, b0)) = twins(&p, &events, late, false) else {
             return Err(TestCaseError::reject("acceptance differs"));
         };
         if core(&l0.s) == core(&l1.s) {
             return Err(TestCaseError::reject("reading changed nothing"));
         }
-        if l1.before_late != l0.before_late {
+        if b1 != b0 {
             return Err(TestCaseError::reject("parted before the late event"));
         }
         if core(&l1.s) != core(&t1.s) {
@@ -690,7 +595,7 @@ fn a_late_redemption_then_a_late_order_before_the_end() {
         ],
         70,
     );
-    let (in_time, _) = twins(&p, &in_order, 2, true).unwrap();
+    let (in_time, _, _) = twins(&p, &in_order, 2, true).unwrap();
     // Late: A, the jobs and B; then the redemption; then L.
     let mut late = Served::new(&p, true);
     let mut sorted: Vec<usize> = (0..in_order.len())
