@@ -566,10 +566,15 @@ impl Program {
             });
         }
         next.spend_points(from_current);
-        next.saw_redemption(redemption.at);
-        // Spent among lots that expire, its instant among the expiries
-        // tells what it spent; the redemption items tell only the points.
-        next.points_apart |= self.config().points_expiry.is_some();
+        match self.config().points_expiry {
+            // Spent among lots that expire, its instant among the expiries
+            // tells what it spent; the redemption items tell only the
+            // points. Nor is its instant kept: only a replay of current
+            // points asks for it (and the heaviest customers' state item
+            // stays within 2 KB).
+            Some(_) => next.points_apart = true,
+            None => next.saw_redemption(redemption.at),
+        }
         *state = next;
         if self.lapses {
             let late = Late::Redemption {

@@ -15,10 +15,15 @@ use tier_engine::*;
 /// `version`, `state` and `nextExpiry`, for loadgen's customer of program
 /// `load` (`CUSTOMER#4:load#c10000`).
 fn state_item_bytes(per_year: usize, years: usize) -> (usize, usize) {
+    item_bytes(&state_after(per_year, years), per_year)
+}
+
+/// [`state_item_bytes`] of `state`, customer `c{per_year}`.
+fn item_bytes(state: &CustomerState, per_year: usize) -> (usize, usize) {
     // The binary form, as a store configured `STATE_FORMAT=binary` writes
     // it (every test here sets the same value before any state is encoded).
     std::env::set_var("STATE_FORMAT", "binary");
-    let state = state_after(per_year, years);
+    let state = state.clone();
     let encoded = tier_store::encode_state(&state);
     let back = tier_store::decode_state(&encoded).unwrap();
     assert_eq!(back, state);
@@ -74,6 +79,28 @@ fn the_state_item_stays_flat_in_order_count() {
         ten_thousand <= thousand * 2,
         "1,000 orders: {thousand} bytes, 10,000: {ten_thousand}"
     );
+}
+
+/// The same customer after a redemption (loadgen's points expire, so the
+/// redemption marks the figures apart and keeps no instant of its own):
+/// still within 2 KB. Keeping `latestRedemptionAt` there too took it to
+/// 2,061 bytes.
+#[test]
+fn a_redemption_keeps_the_heaviest_state_item_within_2_kb() {
+    let mut state = state_after(10_000, 2);
+    let config: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/loadgen/program.json")).unwrap();
+    let p = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+    let redemption = Redemption {
+        redemption_id: "x".into(),
+        points: "1234.56".parse().unwrap(),
+        at: state.last_event_at.unwrap(),
+    };
+    p.redeem(&mut state, &redemption).unwrap();
+    assert!(state.points_apart);
+    let (_, item) = item_bytes(&state, 10_000);
+    eprintln!("after a redemption: {item} B");
+    assert!(item <= 2_048, "{item} bytes, more than 2 KB");
 }
 
 /// The largest state a config can make a customer keep: every tracker and
