@@ -145,7 +145,33 @@ on_both_engines!(
     returning_the_five_largest_orders_leaves_the_sixth_as_the_best,
     late_returns_and_redemptions_do_not_take_points_expiry_took,
     a_return_judges_an_upgrade_on_the_points_left_after_redemptions,
+    a_redemption_keeps_its_place_within_the_second,
 );
+
+/// Silver from 500 current points. A (400) on 1 February; B (150) at
+/// 10:00:00.3 on 2 February: 550, Silver; 300 points redeemed at
+/// 10:00:00.7, after B. $10 of B returned: at B the customer held 540,
+/// Silver. The redemption item's instant was written to the second
+/// (10:00:00), before B, and the replay judged B on 240.
+async fn a_redemption_keeps_its_place_within_the_second(api: Api) {
+    api.program("p", &e2e::silver_by_current_points("500"))
+        .await;
+    api.order("p", "c", "A", "2026-02-01T00:00:00Z", "400")
+        .await;
+    let b = api
+        .order("p", "c", "B", "2026-02-02T10:00:00.3Z", "150")
+        .await;
+    assert_eq!(b["tierAfter"], "Silver");
+    api.redeem("p", "c", "x", "300", "2026-02-02T10:00:00.7Z")
+        .await;
+    let back = give_back(&api, "rB", "B", Some("10")).await;
+    assert_eq!(back["tierAfter"], "Silver", "{back}");
+    let status = api.status("p", "c", "2026-03-02T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["currentPoints"]),
+        (&json!("Silver"), &json!("240"))
+    );
+}
 
 /// Silver from 500 current points. A (400) on 1 February, 300 points
 /// redeemed on 2 February, B (450) on 3 February: 550, Silver. $100 of B

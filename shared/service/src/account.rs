@@ -109,7 +109,7 @@ impl UseCase for Redeem<'_> {
             result: json::to_string(&response)?,
             record: None,
             placed_at: None,
-            at: Some(crate::customers::timestamp(self.redemption.at)),
+            at: Some(crate::customers::instant(self.redemption.at)),
             item_version: 1,
         };
         Ok(Step::Commit {

@@ -19,6 +19,14 @@ pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// An event item's `at`: the whole instant, so that a replay of the
+/// customer's events (current points from the redemptions, a table export)
+/// puts it where it was among events of the same second. Whole seconds
+/// read as [`timestamp`] writes them.
+pub(crate) fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
 /// An `asOf` query parameter: an RFC 3339 instant within the supported
 /// dates.
 pub(crate) fn parse_as_of(text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {

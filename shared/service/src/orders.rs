@@ -197,7 +197,7 @@ impl IngestOrder<'_> {
                         ApiError::internal("the stored order is unreadable; it has been logged")
                     })?;
                 let now = Utc::now();
-                item.at = Some(timestamp(now));
+                item.at = Some(crate::customers::instant(now));
                 if let Some(back) =
                     program.cancel_completed(&mut state, &mut record, now, history)?
                 {

@@ -160,7 +160,7 @@ impl UseCase for ReverseReturn<'_> {
             result: json::to_string(&response)?,
             record: None,
             placed_at: None,
-            at: Some(crate::customers::timestamp(ret.returned_at)),
+            at: Some(crate::customers::instant(ret.returned_at)),
             item_version: 1,
         };
         let updated_order = EventItem {

@@ -481,7 +481,16 @@ impl Service {
         program_id: &str,
         customer: &str,
     ) -> Result<Option<Redemptions>, StoreError> {
-        let items = self.store.redemptions(program_id, customer).await?;
+        let items = match self.store.redemptions(program_id, customer).await {
+            Ok(items) => items,
+            // The replay goes without them, as before they were read: one
+            // damaged item must not stop the customer's returns.
+            Err(StoreError::Corrupt(e)) => {
+                tracing::warn!(error = %e, "a redemption item does not decode; current points are not replayed");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         let mut redeemed = Vec::with_capacity(items.len());
         for item in &items {
             match redeemed_of(item) {
