@@ -179,16 +179,7 @@ async fn a_redemption_keeps_its_place_within_the_second(api: Api) {
 /// service read the redemptions with the orders, the return judged B's
 /// upgrade on 750 (lifetime points) and the customer kept Silver.
 async fn a_return_judges_an_upgrade_on_the_points_left_after_redemptions(api: Api) {
-    api.program("p", &e2e::silver_by_current_points("500"))
-        .await;
-    api.order("p", "c", "A", "2026-02-01T00:00:00Z", "400")
-        .await;
-    api.redeem("p", "c", "x", "300", "2026-02-02T00:00:00Z")
-        .await;
-    let b = api
-        .order("p", "c", "B", "2026-02-03T00:00:00Z", "450")
-        .await;
-    assert_eq!(b["tierAfter"], "Silver");
+    api.spender_silver_by_b().await;
     let back = give_back(&api, "rB", "B", Some("100")).await;
     assert_eq!(back["tierAfter"], "Member", "{back}");
     assert_eq!(

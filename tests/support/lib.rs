@@ -235,6 +235,22 @@ impl Http {
         r.body
     }
 
+    /// Program `p`, Silver from 500 current points, and its customer `c`:
+    /// A ($400) on 1 February, 300 points redeemed on 2 February, B ($450)
+    /// on 3 February: 550, Silver by B. B's reply.
+    pub async fn spender_silver_by_b(&self) -> Value {
+        self.program("p", &silver_by_current_points("500")).await;
+        self.order("p", "c", "A", "2026-02-01T00:00:00Z", "400")
+            .await;
+        self.redeem("p", "c", "x", "300", "2026-02-02T00:00:00Z")
+            .await;
+        let b = self
+            .order("p", "c", "B", "2026-02-03T00:00:00Z", "450")
+            .await;
+        assert_eq!(b["tierAfter"], "Silver", "{b}");
+        b
+    }
+
     /// Runs the scheduled job at `time` as the schedule's event would,
     /// asserting success; its report.
     pub async fn run_scheduled(&self, time: &str) -> Value {
