@@ -265,6 +265,46 @@ async fn redemptions_dated_before_every_order_then_a_return_and_a_late_order(api
 
 /// A (300) 1 Feb; 300 redeemed at 3 Feb 00:00 (current 0); then B ($450)
 /// placed at that same instant: 450, Member (the redemption was decided
+/// first). A late order of $10 (2 Feb) changes nothing in commit order:
+/// 310, then 10 after the redemption, then 460 with B. Before B's record
+/// told that it came after the redemption, the replays placed the
+/// redemption after B (760): the late order lifted the customer to a
+/// Silver nobody held.
+async fn a_redemption_decided_before_an_order_of_its_instant_is_not_replayed_after_it(api: Api) {
+    api.program("p", &e2e::silver_by_current_points("500"))
+        .await;
+    api.order("p", "c", "A", "2026-02-01T00:00:00Z", "300")
+        .await;
+    api.redeem("p", "c", "x", "300", "2026-02-03T00:00:00Z")
+        .await;
+    let b = api
+        .order("p", "c", "B", "2026-02-03T00:00:00Z", "450")
+        .await;
+    assert_eq!(b["tierAfter"], "Member", "{b}");
+    let late = api
+        .post(
+            "/programs/p/orders",
+            &e2e::order("c", "C", "2026-02-02T00:00:00Z", "10"),
+        )
+        .await;
+    assert_eq!(late.status, 200, "{}", late.body);
+    assert_eq!(late.body["tierAfter"], "Member", "{}", late.body);
+    assert_eq!(
+        standing(&api, "c", "2026-03-02T00:00:00Z").await,
+        ["Member", "460", "760"]
+    );
+    let r = api.get("/programs/p/customers/c/explain?orderId=B").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (&r.body["order"]["outcome"], &r.body["order"]["extraAmount"]),
+        (&json!("amount"), &json!("40")),
+        "B needed $40 more on 10 + 450 (C counted before it): {}",
+        r.body
+    );
+}
+
+/// A (300) 1 Feb; 300 redeemed at 3 Feb 00:00 (current 0); then B ($450)
+/// placed at that same instant: 450, Member (the redemption was decided
 /// first).
 /// Then $1 of A returned: in commit order B still
 /// reads 299 - 300 + 450 = 449, Member; nothing upgrades on a return.
@@ -584,6 +624,7 @@ on_both_engines!(
     a_return_after_a_redemption_at_an_orders_instant_does_not_upgrade,
     the_explanation_of_an_order_counts_a_late_redemption_dated_before_it,
     hostile_redemptions_write_nothing_and_a_return_still_works,
+    a_redemption_decided_before_an_order_of_its_instant_is_not_replayed_after_it,
     a_redemption_item_without_points_redeemed_is_set_aside,
     a_redemption_item_without_at_is_set_aside,
     a_redemption_item_that_does_not_decode_is_set_aside,

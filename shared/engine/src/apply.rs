@@ -407,6 +407,7 @@ impl Program {
             tier_before: state.tier.clone(),
             tier_after: self.tier_name(decision.tier_after).to_owned(),
             config_version: Some(self.version()),
+            after_redemption: state.after_a_redemption_at(order.placed_at),
         }
     }
 

@@ -308,6 +308,12 @@ pub struct OrderRecord {
     /// the tier it earned under the same rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_version: Option<u64>,
+    /// Decided after a redemption of its very instant (the customer's
+    /// latest then): a replay of current points counts that redemption
+    /// before it, where one of its instant otherwise comes after it
+    /// (`redeemed.rs`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_redemption: bool,
 }
 
 /// How many of an order's returns keep their instant.

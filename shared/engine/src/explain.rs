@@ -210,7 +210,9 @@ impl Program {
         asked: Option<&str>,
     ) -> Result<OrderExplanation, ExplainError> {
         let spent = match &customer.redemptions {
-            Some(r) if self.orders_tell_current_points(customer) => r.before(record.placed_at),
+            Some(r) if self.orders_tell_current_points(customer) => r.before(
+                crate::redeemed::spent_by(record.placed_at, record.after_redemption),
+            ),
             _ => Decimal::ZERO,
         };
         self.explain_order_spent(spent, record, orders, book, asked)

@@ -149,7 +149,7 @@ impl Program {
         let before = others_up_to_it_as_they_stood(orders, order);
         let mut walk = NetWalk::new(self, &before, order.placed_at, state);
         held.then = self.risen_by_orders(held, &mut walk);
-        walk.spend_before(order.placed_at);
+        walk.spend_before_the_order(order.placed_at);
         let mut then = walk.net;
         then.tier = self.tier_name(held.then).to_owned();
         Some(self.decide(&then, order))
@@ -196,7 +196,7 @@ impl Program {
         while walk.next_instant().is_some_and(|at| at <= order.placed_at) {
             walk.step();
         }
-        walk.spend_before(order.placed_at);
+        walk.spend_before_the_order(order.placed_at);
         self.decided_on(held, order, &walk.net)
     }
 

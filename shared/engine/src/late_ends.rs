@@ -408,9 +408,21 @@ impl<'a> Figures<'a> {
     }
 
     /// [`Figures::as_of`] just after the orders (or returns) of `at`: a
-    /// redemption of that instant came after them.
+    /// redemption of that instant came after them, but where one of them
+    /// was decided after it.
     fn just_after(&self, program: &Program, state: &mut CustomerState, at: DateTime<Utc>) {
-        self.as_of_spent_before(program, state, at + chrono::Duration::nanoseconds(1), at);
+        let from = self.by_time.partition_point(|o| o.placed_at < at);
+        let after_redemption = self.by_time[from..]
+            .iter()
+            .take_while(|o| o.placed_at == at)
+            .any(|o| o.after_redemption);
+        let spent_before = crate::redeemed::spent_by(at, after_redemption);
+        self.as_of_spent_before(
+            program,
+            state,
+            at + chrono::Duration::nanoseconds(1),
+            spent_before,
+        );
     }
 
     /// [`Figures::as_of`] `at`, with current points less the redemptions

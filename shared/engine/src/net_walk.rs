@@ -13,7 +13,7 @@
 
 use crate::events::OrderRecord;
 use crate::program::Program;
-use crate::redeemed::Redemptions;
+use crate::redeemed::{spent_by, Redemptions};
 use crate::state::CustomerState;
 use chrono::{DateTime, Utc};
 use std::borrow::Borrow;
@@ -65,6 +65,13 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
         self.spent = upto;
     }
 
+    /// Takes from current points what was redeemed before an order placed
+    /// `at` that is decided now: after every redemption stored, those of
+    /// its instant too (as its record tells).
+    pub(crate) fn spend_before_the_order(&mut self, at: DateTime<Utc>) {
+        self.spend_before(spent_by(at, true));
+    }
+
     /// Takes from current points every redemption: the customer as they
     /// stand, for a decision on every order.
     pub(crate) fn spend_all(&mut self) {
@@ -81,14 +88,17 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
     pub(crate) fn step(&mut self) -> Option<DateTime<Utc>> {
         let at = self.next_instant()?;
         self.spend_before(at);
+        let mut after_redemption = false;
         while let Some(order) = self.sorted.get(self.counted) {
             let order = order.borrow();
             if order.placed_at != at {
                 break;
             }
+            after_redemption |= order.after_redemption;
             self.program.add_net(&mut self.net, order);
             self.counted += 1;
         }
+        self.spend_before(spent_by(at, after_redemption));
         Some(at)
     }
 

@@ -27,11 +27,17 @@ use rust_decimal::Decimal;
 
 /// The first byte of this layout.
 const VERSION_1: u8 = 1;
+/// The same layout, of an order decided after a redemption of its instant
+/// (`OrderRecord::after_redemption`): the flag costs no byte.
+const VERSION_2: u8 = 2;
 const NEGATIVE: u8 = 0x80;
 
 /// `record` appended to `out`, all but its `order_id`.
 pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
-    out.push(VERSION_1);
+    out.push(match record.after_redemption {
+        true => VERSION_2,
+        false => VERSION_1,
+    });
     put_instant(out, record.placed_at);
     put_decimal(out, record.amount);
     put_decimal(out, record.gross_amount);
@@ -58,12 +64,15 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
 /// The record of order `order_id` that `bytes` hold, all of them.
 pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     let mut r = ByteReader::new(bytes, "the record");
-    let version = r.byte()?;
-    if version != VERSION_1 {
-        return Err(format!(
-            "record layout {version} is not one this release reads"
-        ));
-    }
+    let after_redemption = match r.byte()? {
+        VERSION_1 => false,
+        VERSION_2 => true,
+        version => {
+            return Err(format!(
+                "record layout {version} is not one this release reads"
+            ))
+        }
+    };
     let order_id = order_id.to_owned();
     let placed_at = r.instant()?;
     let amount = r.decimal()?;
@@ -112,6 +121,7 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
         tier_before,
         tier_after,
         config_version,
+        after_redemption,
     })
 }
 
@@ -279,7 +289,13 @@ mod tests {
             prop::collection::vec((".{0,20}", decimal()), 0..4),
             (any::<bool>(), decimal(), decimal()),
             prop::collection::vec((instant(), decimal()), 0..40),
-            (decimal(), ".{0,16}", ".{0,16}", any::<Option<u64>>()),
+            (
+                decimal(),
+                ".{0,16}",
+                ".{0,16}",
+                any::<Option<u64>>(),
+                any::<bool>(),
+            ),
         )
             .prop_map(|(head, categories, counts, returns, tail)| OrderRecord {
                 order_id: head.0,
@@ -299,6 +315,7 @@ mod tests {
                 tier_before: tail.1,
                 tier_after: tail.2,
                 config_version: tail.3,
+                after_redemption: tail.4,
             })
     }
 
@@ -364,6 +381,7 @@ mod tests {
             tier_before: "Member".into(),
             tier_after: "Silver".into(),
             config_version: Some(3),
+            after_redemption: false,
         }
     }
 
@@ -373,9 +391,12 @@ mod tests {
         let bytes = bytes_of(&record);
         assert!(bytes.len() < 40, "{} bytes", bytes.len());
         assert_eq!(read("o1", &bytes).unwrap(), record);
+        let mut flagged = bytes.clone();
+        flagged[0] = VERSION_2;
+        assert!(read("o1", &flagged).unwrap().after_redemption);
         let mut later = bytes.clone();
-        later[0] = 2;
-        assert!(read("o1", &later).unwrap_err().contains("layout 2"));
+        later[0] = 3;
+        assert!(read("o1", &later).unwrap_err().contains("layout 3"));
         let mut longer = bytes.clone();
         longer.push(7);
         assert!(read("o1", &longer)

@@ -10,9 +10,13 @@
 //! redemption items with the orders for such a customer; every replay of
 //! the orders (`net_walk.rs`, `late_ends.rs`) then counts them at their
 //! instants.
+//!
+//! A redemption of an order's very instant comes after the order, but
+//! where the order was decided after it (`OrderRecord::after_redemption`:
+//! the redemption was the customer's latest event of that instant then).
 
 use crate::decimal::Points;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
 /// One redemption as stored: its instant and the points it spent.
@@ -46,6 +50,13 @@ impl Redemptions {
             .sum()
     }
 
+    /// Whether one was made at `at`.
+    pub(crate) fn any_at(&self, at: DateTime<Utc>) -> bool {
+        self.0[self.count_before(at)..]
+            .first()
+            .is_some_and(|r| r.at == at)
+    }
+
     /// How many were made before `at`.
     pub(crate) fn count_before(&self, at: DateTime<Utc>) -> usize {
         self.0.partition_point(|r| r.at < at)
@@ -53,5 +64,14 @@ impl Redemptions {
 
     pub(crate) fn as_slice(&self) -> &[Redeemed] {
         &self.0
+    }
+}
+
+/// The instant before which the redemptions count against an order placed
+/// `at`: those of its instant too when it was decided after one.
+pub(crate) fn spent_by(at: DateTime<Utc>, after_redemption: bool) -> DateTime<Utc> {
+    match after_redemption {
+        true => at + Duration::nanoseconds(1),
+        false => at,
     }
 }

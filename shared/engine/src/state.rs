@@ -241,6 +241,14 @@ impl CustomerState {
         }
     }
 
+    /// Whether an order placed `at`, decided now, comes after a redemption
+    /// of its very instant: one among those read, or, when none were read,
+    /// the latest (an older one of that instant goes unseen then).
+    pub(crate) fn after_a_redemption_at(&self, at: DateTime<Utc>) -> bool {
+        self.latest_redemption_at == Some(at)
+            || self.redemptions.as_ref().is_some_and(|r| r.any_at(at))
+    }
+
     pub(crate) fn saw_return(&mut self, at: DateTime<Utc>) {
         if self.latest_return_at.is_none_or(|latest| latest < at) {
             self.latest_return_at = Some(at);

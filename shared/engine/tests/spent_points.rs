@@ -150,7 +150,8 @@ fn a_spenders_late_order_is_dated_where_the_tier_came_in_time() {
     }
 }
 
-/// `orders` and `redemptions` (instant, points) fed in time order. `late`: the order that
+/// `orders` and `redemptions` (instant, points) fed in time order, an
+/// instant's orders before its redemptions. `late`: the order that
 /// arrives after every other event instead. None when a redemption is
 /// refused.
 fn feed<'a>(
@@ -159,18 +160,34 @@ fn feed<'a>(
     redemptions: &[(DateTime<Utc>, Decimal)],
     late: Option<usize>,
 ) -> Option<Served<'a>> {
+    feed_ties(p, orders, redemptions, late, false)
+}
+
+/// [`feed`], an instant's redemptions first when `redemptions_first`.
+fn feed_ties<'a>(
+    p: &'a Program,
+    orders: &[Order],
+    redemptions: &[(DateTime<Utc>, Decimal)],
+    late: Option<usize>,
+    redemptions_first: bool,
+) -> Option<Served<'a>> {
     let mut c = Served::new(p, true);
     let mut events: Vec<(DateTime<Utc>, u8, usize)> = orders
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != late)
-        .map(|(i, o)| (o.placed_at, 0, i))
-        .chain(redemptions.iter().enumerate().map(|(i, r)| (r.0, 1, i)))
+        .map(|(i, o)| (o.placed_at, u8::from(redemptions_first), i))
+        .chain(
+            redemptions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.0, u8::from(!redemptions_first), i)),
+        )
         .collect();
     events.sort();
     for (_, kind, i) in events {
-        match kind {
-            0 => c.order(&orders[i]),
+        match kind == u8::from(redemptions_first) {
+            true => c.order(&orders[i]),
             _ => {
                 let (when, points) = redemptions[i];
                 if !c.redeem(&format!("x{i}"), when, points) {
@@ -286,6 +303,40 @@ proptest! {
         prop_assert_eq!(&c.s.tier, &fresh.s.tier);
     }
 
+    /// The same with every redemption at an order's instant, taken before
+    /// or after the orders of that instant as drawn: the late customer
+    /// holds the tier the customer in time holds, from the same instant.
+    #[test]
+    fn a_spenders_late_order_reaches_its_tier_as_in_time_with_redemptions_at_order_instants(
+        which in 0usize..6,
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700), 2..8),
+        spent in proptest::collection::vec((0usize..8, 1u32..300), 1..4),
+        late in 0usize..8,
+        redemptions_first in any::<bool>(),
+    ) {
+        let p = shape(which);
+        let all = orders_of(&orders);
+        let redemptions: Vec<(DateTime<Utc>, Decimal)> = spent
+            .iter()
+            .map(|(i, points)| (all[i % all.len()].placed_at, Decimal::from(*points)))
+            .collect();
+        let late = late % all.len();
+        // The late order arrives after every redemption of its instant,
+        // whichever way the feed in time takes that instant's others.
+        prop_assume!(redemptions.iter().all(|r| r.0 != all[late].placed_at));
+        let in_time = feed_ties(&p, &all, &redemptions, None, redemptions_first);
+        let late_customer = feed_ties(&p, &all, &redemptions, Some(late), redemptions_first);
+        let (Some(in_time), Some(late_customer)) = (in_time, late_customer) else {
+            return Err(TestCaseError::reject("a redemption refused"));
+        };
+        let (in_time, late_customer) = (in_time.s, late_customer.s);
+        prop_assert_eq!(&late_customer.current_points, &in_time.current_points);
+        prop_assert_eq!(
+            (&late_customer.tier, late_customer.tier_since),
+            (&in_time.tier, in_time.tier_since)
+        );
+    }
+
     /// The explanation of a spender's last order, with their redemptions
     /// read, agrees with how it was decided: met exactly when it reached
     /// Silver, and the smallest amount it would have needed reaches it
@@ -362,5 +413,37 @@ fn a_spenders_late_order_asks_for_the_orders_only_before_a_redemption() {
             .unwrap();
         assert!(applied.decision.upgrades.is_empty());
         assert_eq!(applied.wants_orders, asks, "placed {placed}");
+    }
+}
+
+/// A redemption and an order of one instant T, in the order they came.
+/// A ($300) on 1 January; at T (3 January) 300 points redeemed and B
+/// ($450). Redemption first: B left 450, Member; a late C ($10, 2 January)
+/// and a return of $1 of A leave them so (before B recorded that it came
+/// after the redemption, the replays counted the redemption after B: 760,
+/// and the late $10 lifted the customer to a Silver nobody held). B first:
+/// 750, Silver; the redemption after it never costs it, through the same
+/// late order and return either.
+#[test]
+fn a_redemption_and_an_order_of_one_instant_replay_in_the_order_they_came() {
+    let p = silver_at(500, "lazy");
+    let t = at("2026-01-03T00:00:00Z");
+    for redemption_first in [true, false] {
+        let mut c = Served::new(&p, true);
+        c.order(&order("A", at("2026-01-01T00:00:00Z"), "300"));
+        if redemption_first {
+            assert!(c.redeem("x", t, d("300")));
+        }
+        c.order(&order("B", t, "450"));
+        if !redemption_first {
+            assert!(c.redeem("x", t, d("300")));
+        }
+        let tier = if redemption_first { "Member" } else { "Silver" };
+        assert_eq!(c.s.tier, tier, "redemption first: {redemption_first}");
+        c.order(&order("C", at("2026-01-02T00:00:00Z"), "10"));
+        assert_eq!(c.s.tier, tier, "redemption first: {redemption_first}");
+        assert!(c.give_back("A", at("2026-01-05T00:00:00Z"), d("1")));
+        assert_eq!(c.s.tier, tier, "redemption first: {redemption_first}");
+        assert_eq!(c.s.current_points, d("459"));
     }
 }

@@ -297,7 +297,9 @@ fn drawn_events(
 }
 
 /// The late event of a drawn history: an order or a return (the
-/// `pick`-th, round). Rejected: a late order with a return made after it
+/// `pick`-th, round). Rejected: a late order at a redemption's instant
+/// (it arrives after that redemption, which the feed in time takes after
+/// the instant's orders); a late order with a return made after it
 /// (its dating counts what remains of each order now, so a return made
 /// after the crossing can date it later than in time: a documented limit
 /// the dating did not reach before it read the redemptions).
@@ -312,6 +314,16 @@ fn late_event(events: &[Ev], pick: usize) -> Result<usize, TestCaseError> {
             .any(|e| matches!(e, Ev::Return(_, t, _) if *t > o.placed_at))
         {
             return Err(TestCaseError::reject("a return after the late order"));
+        }
+        // Late, it comes after every redemption of its instant, which the
+        // feed in time takes after that instant's orders.
+        if events
+            .iter()
+            .any(|e| matches!(e, Ev::Redeem(t, _) if *t == o.placed_at))
+        {
+            return Err(TestCaseError::reject(
+                "a redemption of the late order's instant",
+            ));
         }
     }
     Ok(late)

@@ -654,6 +654,7 @@ mod event_forms {
             tier_before: "Silver".into(),
             tier_after: "Gold".into(),
             config_version: Some(4),
+            after_redemption: false,
         }
     }
 

@@ -394,6 +394,7 @@ fn record(id: &str, placed: &str) -> tier_engine::OrderRecord {
         tier_before: "Member".into(),
         tier_after: "Silver".into(),
         config_version: Some(2),
+        after_redemption: false,
     }
 }
 
