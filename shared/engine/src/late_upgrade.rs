@@ -20,6 +20,7 @@ use crate::events::OrderRecord;
 use crate::net_walk::NetWalk;
 use crate::period::{date_of, day_of, DayNumber};
 use crate::program::TierIndex;
+use crate::redeemed::spent_by;
 use crate::state::CustomerState;
 use crate::upgrade::{Decision, Upgrade};
 use crate::Program;
@@ -59,12 +60,13 @@ impl Program {
         // which the decision judged, unless on windows that miss days the
         // state dropped (the latest placed order is late after a job run,
         // a redemption or a return), or on current points less what was
-        // redeemed since.
+        // redeemed after it (one of its instant came before it: it is
+        // decided now).
         let placed_last = !others.clone().any(|o| o.placed_at > late.placed_at);
         let spent_since = state
             .redemptions
             .as_ref()
-            .is_some_and(|r| r.before(late.placed_at) != r.total());
+            .is_some_and(|r| r.before(spent_by(late.placed_at, true)) != r.total());
         if placed_last
             && !spent_since
             && !self.windows_read_dropped(decision.tier_before, state, late.placed_at)
