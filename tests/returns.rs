@@ -146,7 +146,67 @@ on_both_engines!(
     late_returns_and_redemptions_do_not_take_points_expiry_took,
     a_return_judges_an_upgrade_on_the_points_left_after_redemptions,
     a_redemption_keeps_its_place_within_the_second,
+    a_return_judges_an_upgrade_on_the_points_left_after_expiry,
 );
+
+/// Silver from 1,000 current points; points last 30 days. Customer c: A
+/// (800) on 2 January expires on 1 February; C (300) on 5 February; B
+/// (750) on 10 February: 1,050, Silver. Customer d: A (800) on 1 February,
+/// 600 redeemed on 2 February, B (900) on 3 February: 1,100, Silver. Each
+/// returns $100 or $200 of B: in time B left 950 and 900, short of Silver.
+/// Before the thirty-second session the judgment counted current points as
+/// lifetime points where points expire (1,750 and 1,500 at B) and both
+/// kept Silver; d's needs the redemption read with the orders.
+async fn a_return_judges_an_upgrade_on_the_points_left_after_expiry(api: Api) {
+    let mut config = e2e::silver_by_current_points("1000");
+    config["pointsExpiry"] = json!({"days": 30});
+    api.program("p", &config).await;
+    for (customer, a_at, redeemed, c, b_at, b, back) in [
+        (
+            "c",
+            "2026-01-02T00:00:00Z",
+            None,
+            Some(("2026-02-05T00:00:00Z", "300")),
+            "2026-02-10T00:00:00Z",
+            "750",
+            "100",
+        ),
+        (
+            "d",
+            "2026-02-01T00:00:00Z",
+            Some(("2026-02-02T00:00:00Z", "600")),
+            None,
+            "2026-02-03T00:00:00Z",
+            "900",
+            "200",
+        ),
+    ] {
+        api.order("p", customer, "A", a_at, "800").await;
+        if let Some((at, points)) = redeemed {
+            api.redeem("p", customer, "x", points, at).await;
+        }
+        if let Some((at, amount)) = c {
+            api.order("p", customer, "C", at, amount).await;
+        }
+        let crossing = api.order("p", customer, "B", b_at, b).await;
+        assert_eq!(crossing["tierAfter"], "Silver", "{customer}: {crossing}");
+        let r = api
+            .post(
+                "/programs/p/returns",
+                &json!({"returnId": "rB", "orderId": "B", "customerId": customer,
+                    "returnedAt": "2026-02-20T00:00:00Z", "amount": back}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["tierAfter"], "Member", "{customer}: {}", r.body);
+        assert_eq!(
+            steps(&r.body),
+            vec![("Silver".to_owned(), "Member".to_owned())]
+        );
+        let status = api.status("p", customer, "2026-02-21T00:00:00Z").await;
+        assert_eq!(status["tier"], "Member", "{customer}: {status}");
+    }
+}
 
 /// Silver from 500 current points. A (400) on 1 February; B (150) at
 /// 10:00:00.3 on 2 February: 550, Silver; 300 points redeemed at

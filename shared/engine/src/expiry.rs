@@ -114,21 +114,7 @@ impl Program {
 
     fn expire_by(&self, state: &mut CustomerState, now: DateTime<Utc>, expired: &mut Expired) {
         let today = day_of(now);
-        if let Some(period) = self.config().points_expiry {
-            while let Some(lot) = state.lots.front() {
-                if period.forward_from(lot.day) > today {
-                    break;
-                }
-                let gone = lot.points.min(state.current_points.max(Decimal::ZERO));
-                let day = lot.day;
-                state.current_points -= gone;
-                state.points_apart |= !gone.is_zero();
-                expired.points += gone;
-                state.lots.pop_front();
-                state.note_expired(day, period.forward_from(day), gone);
-            }
-            state.forget_expired(today);
-        }
+        expired.points += self.expire_points_by(state, now);
         for (tracker, series) in self.trackers().iter().zip(state.trackers.iter_mut()) {
             let first = tracker.kept_from(today);
             let before = series.len();
@@ -136,6 +122,34 @@ impl Program {
                 expired.tracker_days += before - series.len();
             }
         }
+    }
+
+    /// Takes the lots due by `now` from current points, oldest first (never
+    /// below zero): what expired.
+    pub(crate) fn expire_points_by(
+        &self,
+        state: &mut CustomerState,
+        now: DateTime<Utc>,
+    ) -> Decimal {
+        let Some(period) = self.config().points_expiry else {
+            return Decimal::ZERO;
+        };
+        let today = day_of(now);
+        let mut expired = Decimal::ZERO;
+        while let Some(lot) = state.lots.front() {
+            if period.forward_from(lot.day) > today {
+                break;
+            }
+            let gone = lot.points.min(state.current_points.max(Decimal::ZERO));
+            let day = lot.day;
+            state.current_points -= gone;
+            state.points_apart |= !gone.is_zero();
+            expired += gone;
+            state.lots.pop_front();
+            state.note_expired(day, period.forward_from(day), gone);
+        }
+        state.forget_expired(today);
+        expired
     }
 
     /// The customer's points by the day they expire, soonest first (points

@@ -274,14 +274,17 @@ impl Program {
     }
 
     /// Whether a decision among the customer's orders also needs their
-    /// redemptions: a rule, upgrade or retention, counts current points,
-    /// the customer spent some, and with the redemptions the orders would
-    /// tell them ([`Program::orders_tell_current_points`]).
+    /// redemptions: the customer's two figures moved apart, and either an
+    /// upgrade rule counts current points (a return judges every upgrade
+    /// on what remains of the orders less what was redeemed, and expired,
+    /// before it, in any program: `reversal.rs`), or a retention rule does
+    /// and with the redemptions the orders would tell them
+    /// ([`Program::orders_tell_current_points`]).
     pub fn wants_redemptions(&self, state: &CustomerState) -> bool {
         state.redemptions.is_none()
             && state.current_points != state.lifetime_points
-            && self.orders_may_tell_current_points(state)
-            && (self.counts_current_points() || self.keeps_by_current_points())
+            && (self.counts_current_points()
+                || self.keeps_by_current_points() && self.orders_may_tell_current_points(state))
     }
 
     /// Whether an upgrade rule counts current points the orders do not

@@ -9,7 +9,9 @@
 //! walk through the orders is this one. Current points also count the
 //! redemptions made before each instant, when they were read
 //! (`redeemed.rs`); a redemption at an order's instant came after it, as a
-//! return does.
+//! return does. Where the walk replays expiry (a return's judgment,
+//! `reversal.rs`), each order's points are a lot of its day that expires as
+//! the customer's own lots do, and redemptions spend the lots oldest first.
 
 use crate::events::OrderRecord;
 use crate::program::Program;
@@ -27,6 +29,8 @@ pub(crate) struct NetWalk<'p, 'o, O> {
     redemptions: Option<Redemptions>,
     /// How many of the redemptions current points count.
     spent: usize,
+    /// Whether points expire as the instants advance.
+    expires: bool,
     pub(crate) net: CustomerState,
 }
 
@@ -48,21 +52,44 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
             counted: 0,
             redemptions: customer.redemptions.clone(),
             spent: 0,
+            expires: false,
             net: CustomerState::new(program, since),
         }
     }
 
-    /// Takes from current points what was redeemed before `at` (instants
-    /// ascending from call to call).
+    /// The same walk, the points of the orders expiring as the program's
+    /// `pointsExpiry` has them (none: as before).
+    pub(crate) fn replaying_expiry(mut self) -> Self {
+        self.expires = self.program.config().points_expiry.is_some();
+        self
+    }
+
+    /// Takes from current points what was redeemed and what expired before
+    /// `at` (instants ascending from call to call).
     pub(crate) fn spend_before(&mut self, at: DateTime<Utc>) {
-        let Some(redemptions) = &self.redemptions else {
+        self.spend_redeemed_before(at);
+        self.expire_by(at);
+    }
+
+    /// Spends the redemptions made before `at`, each after what expired by
+    /// its instant, oldest lots first.
+    fn spend_redeemed_before(&mut self, at: DateTime<Utc>) {
+        let Some(redemptions) = self.redemptions.take() else {
             return;
         };
         let upto = redemptions.count_before(at).max(self.spent);
         for r in &redemptions.as_slice()[self.spent..upto] {
-            self.net.current_points -= r.points;
+            self.expire_by(r.at);
+            self.net.spend_points(r.points);
         }
         self.spent = upto;
+        self.redemptions = Some(redemptions);
+    }
+
+    fn expire_by(&mut self, at: DateTime<Utc>) {
+        if self.expires {
+            self.program.expire_points_by(&mut self.net, at);
+        }
     }
 
     /// Takes from current points what was redeemed before an order placed
@@ -75,7 +102,7 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
     /// Takes from current points every redemption: the customer as they
     /// stand, for a decision on every order.
     pub(crate) fn spend_all(&mut self) {
-        self.spend_before(DateTime::<Utc>::MAX_UTC);
+        self.spend_redeemed_before(DateTime::<Utc>::MAX_UTC);
     }
 
     /// The instant of the next orders not yet counted.

@@ -17,12 +17,14 @@
 //! amounts in time order (tests/properties.rs proves it on random
 //! histories). Points criteria are judged on the net points of the orders
 //! placed up to the instant. Current points are spent by the redemptions
-//! made before it when those were read (`redeemed.rs`: where they tell
-//! current points); expiry is not replayed.
+//! made before it when those were read (`redeemed.rs`), and, where points
+//! expire, by what expired by then of what remains of the orders
+//! (`net_walk.rs`).
 
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
 use crate::net_walk::NetWalk;
+use crate::period::day_of;
 use crate::program::{Program, TierIndex};
 use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
 use chrono::{DateTime, Utc};
@@ -61,6 +63,29 @@ impl Program {
             Some(v) if v != self.version() => book.version(v).unwrap_or(self),
             _ => self,
         }
+    }
+
+    /// Whether points expired under today's `pointsExpiry` all along, as
+    /// far as the versions the customer's orders and history name tell (a
+    /// version the book does not hold tells nothing). A replay counts
+    /// expiry only then: what expired under another period is in nothing
+    /// it reads, and counting none is generous, as before.
+    fn expired_as_now(
+        &self,
+        state: &CustomerState,
+        sorted: &[&OrderRecord],
+        book: &dyn RuleBook,
+    ) -> bool {
+        let period = self.config().points_expiry;
+        let as_now = |version: Option<u64>| match version {
+            Some(v) if v != self.version() => book
+                .version(v)
+                .is_some_and(|p| p.config().points_expiry == period),
+            _ => true,
+        };
+        period.is_some()
+            && sorted.iter().all(|o| as_now(o.config_version))
+            && state.history.iter().all(|c| as_now(c.config_version))
     }
 
     fn same_trackers(&self, other: &Program) -> bool {
@@ -181,9 +206,9 @@ impl Program {
             state.lifetime_purchases += net;
             state.set_best_order(&order.order_id, net);
         }
+        // A lot of the order's day, for a walk that replays expiry.
         let points = order.points_awarded - order.points_reversed;
-        state.current_points += points;
-        state.lifetime_points += points;
+        state.add_points(day_of(order.placed_at), points);
         self.count_in_trackers(state, order, None, &[]);
     }
 }
@@ -223,13 +248,17 @@ impl<'a> Replay<'a> {
             })
             .collect();
         marks.sort_by_key(|c| c.at);
+        let walk = NetWalk::new(program, sorted, state.tier_since, state);
         Replay {
             program,
             book,
             tier: program.replay_start(state),
             marks,
             next_mark: 0,
-            walk: NetWalk::new(program, sorted, state.tier_since, state),
+            walk: match program.expired_as_now(state, sorted, book) {
+                true => walk.replaying_expiry(),
+                false => walk,
+            },
         }
     }
 

@@ -1,0 +1,342 @@
+//! A return judges every upgrade on the current points the customer held
+//! then (`reversal.rs`). Where points expire, what had expired by then is
+//! in no order: before the thirty-second session the judgment counted
+//! current points as lifetime points there, so a customer who crossed a
+//! `currentPoints` threshold with an order and returned part of it kept a
+//! tier the points left never reached. The walk now replays expiry on what
+//! remains of the orders, with the redemptions read beside them.
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tier_engine::*;
+
+mod common;
+mod spenders;
+use common::{at, d, order};
+use spenders::Served;
+
+/// Silver from `min` current points (every tier earns 1 point a dollar),
+/// points expiring `expiry_days` after the day they were earned.
+fn silver_at(min: u32, upgrade_type: &str, expiry_days: u32) -> Program {
+    program(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "P", "kind": "currentPoints", "min": min}],
+                "condition": "all", "upgradeType": upgrade_type}}
+        ]),
+        json!([]),
+        expiry_days,
+    )
+}
+
+fn program(tiers: Value, trackers: Value, expiry_days: u32) -> Program {
+    program_owing(tiers, trackers, expiry_days, "negativeBalance")
+}
+
+/// [`program`], a return of spent points taken as `spent_points` says.
+fn program_owing(tiers: Value, trackers: Value, expiry_days: u32, spent_points: &str) -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "pointsExpiry": {"days": expiry_days},
+        "returnPolicy": {"spentPoints": spent_points},
+        "trackers": trackers,
+        "tiers": tiers,
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+/// Current points rules under each upgrade type, alone and with a window,
+/// over two tiers.
+fn shape(which: usize, expiry_days: u32, spent_points: &str) -> Program {
+    let silver = |min: u32, upgrade_type: &str| {
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "P", "kind": "currentPoints", "min": min}],
+                "condition": "all", "upgradeType": upgrade_type}}
+        ])
+    };
+    let (tiers, trackers) = match which {
+        0 => (silver(1000, "lazy"), json!([])),
+        1 => (silver(1000, "eager"), json!([])),
+        2 => (silver(700, "dynamic"), json!([])),
+        3 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "currentPoints", "min": 600}],
+                    "condition": "all", "upgradeType": "dynamic"}},
+                {"name": "Gold", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "currentPoints", "min": 1200}],
+                    "condition": "all", "upgradeType": "dynamic"}}
+            ]),
+            json!([]),
+        ),
+        _ => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "currentPoints", "min": 600},
+                    {"id": "S", "kind": "tracker", "tracker": "spend30d", "min": 500}],
+                    "condition": "all", "upgradeType": "lazy"}}
+            ]),
+            json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]),
+        ),
+    };
+    program_owing(tiers, trackers, expiry_days, spent_points)
+}
+
+/// Silver from 1,000 current points; points last 30 days. A (800) on 2
+/// January expires on 1 February; C (300) on 5 February; B (750) on 10
+/// February: 1,050 points, Silver. $100 of B comes back: in time B left
+/// 300 + 650 = 950, short of Silver, and so does the customer now. Counting
+/// current points as lifetime points (1,750 at B) kept Silver. Nothing was
+/// redeemed, so the redemptions need not be read.
+#[test]
+fn a_return_judges_an_upgrade_on_the_points_left_after_expiry() {
+    let p = silver_at(1000, "lazy", 30);
+    for reads in [true, false] {
+        let mut c = Served::new(&p, reads);
+        c.order(&order("A", at("2026-01-02T00:00:00Z"), "800"));
+        c.order(&order("C", at("2026-02-05T00:00:00Z"), "300"));
+        c.order(&order("B", at("2026-02-10T00:00:00Z"), "750"));
+        assert_eq!(
+            (c.s.tier.as_str(), c.s.current_points),
+            ("Silver", d("1050"))
+        );
+        assert!(c.give_back("B", at("2026-02-12T00:00:00Z"), d("100")));
+        assert_eq!(c.s.current_points, d("950"));
+        assert_eq!(c.s.tier, "Member", "redemptions read: {reads}");
+        let change = c.s.history.last().unwrap();
+        assert_eq!(
+            (change.from.as_str(), change.to.as_str()),
+            ("Silver", "Member")
+        );
+    }
+}
+
+/// Points that expired after the upgrade never cost it through a return:
+/// A (1,200) on 2 January reaches Silver at 1,000 and expires on 1
+/// February; $100 of A returned on 5 February leaves 1,100 at A's instant.
+#[test]
+fn points_that_expired_after_an_upgrade_never_cost_it_through_a_return() {
+    let p = silver_at(1000, "lazy", 30);
+    let mut c = Served::new(&p, true);
+    c.order(&order("A", at("2026-01-02T00:00:00Z"), "1200"));
+    assert!(c.give_back("A", at("2026-02-05T00:00:00Z"), d("100")));
+    assert_eq!(c.s.current_points, d("0"));
+    assert_eq!(c.s.tier, "Silver");
+    assert_eq!(c.s.history.len(), 1);
+}
+
+/// A redemption spends the oldest lots first, so expiry takes only what it
+/// left. Silver from 1,000; points last 30 days. A (600) on 2 January; 500
+/// redeemed on 10 January (100 of A left); C (400) on 20 January; A's 100
+/// expire on 1 February; B (600) on 5 February: 1,000, Silver. $50 of B
+/// back: 950 in time, Member. Lifetime less redeemed (1,050) would keep
+/// Silver; lifetime less redeemed less A's whole lot (450) would have
+/// refused it even before the return.
+#[test]
+fn a_return_judges_expiry_after_the_redemptions_spent_the_oldest_lots() {
+    let p = silver_at(1000, "lazy", 30);
+    let mut c = Served::new(&p, true);
+    c.order(&order("A", at("2026-01-02T00:00:00Z"), "600"));
+    assert!(c.redeem("x", at("2026-01-10T00:00:00Z"), d("500")));
+    c.order(&order("C", at("2026-01-20T00:00:00Z"), "400"));
+    c.order(&order("B", at("2026-02-05T00:00:00Z"), "600"));
+    assert_eq!(
+        (c.s.tier.as_str(), c.s.current_points),
+        ("Silver", d("1000"))
+    );
+    assert!(c.give_back("B", at("2026-02-06T00:00:00Z"), d("50")));
+    assert_eq!(c.s.tier, "Member");
+    // Without the redemption read, the judgment is generous (never
+    // harsher): A's lot expires whole and nothing is spent, 1,000 at B.
+    let mut unread = Served::new(&p, false);
+    unread.order(&order("A", at("2026-01-02T00:00:00Z"), "600"));
+    assert!(unread.redeem("x", at("2026-01-10T00:00:00Z"), d("500")));
+    unread.order(&order("C", at("2026-01-20T00:00:00Z"), "400"));
+    unread.order(&order("B", at("2026-02-05T00:00:00Z"), "600"));
+    assert!(unread.give_back("B", at("2026-02-06T00:00:00Z"), d("50")));
+    assert_eq!(unread.s.tier, "Silver");
+}
+
+/// The session-31 case in a program where points expire after a year:
+/// A (400), 300 redeemed, B (450) gives 550 and Silver at 500; $100 of B
+/// back leaves 450 at B's instant.
+#[test]
+fn a_return_judges_an_upgrade_on_the_points_left_after_redemptions_where_points_expire() {
+    let p = silver_at(500, "lazy", 365);
+    let mut c = Served::new(&p, true);
+    c.order(&order("A", at("2026-01-02T00:00:00Z"), "400"));
+    assert!(c.redeem("x", at("2026-01-03T00:00:00Z"), d("300")));
+    c.order(&order("B", at("2026-01-04T00:00:00Z"), "450"));
+    assert_eq!(c.s.tier, "Silver");
+    assert!(c.give_back("B", at("2026-01-05T00:00:00Z"), d("100")));
+    assert_eq!(c.s.tier, "Member");
+}
+
+/// The config versions the customer's orders were decided under.
+struct Versions(Vec<Program>);
+
+impl RuleBook for Versions {
+    fn version(&self, version: u64) -> Option<&Program> {
+        self.0.iter().find(|p| p.version() == version)
+    }
+}
+
+/// Orders decided under another expiry period than today's: what expired
+/// under it is in nothing the judgment reads, so it counts no expiry (the
+/// generous judgment of before), and so where that version is unknown.
+/// Under the same period in another version, as the first test.
+#[test]
+fn a_return_replays_expiry_only_where_every_version_expired_points_alike() {
+    let customer = |p: &Program| {
+        let mut s = CustomerState::new(p, at("2026-01-01T00:00:00Z"));
+        let mut records = Vec::new();
+        for (id, when, amount) in [
+            ("A", "2026-01-02T00:00:00Z", "800"),
+            ("C", "2026-02-05T00:00:00Z", "300"),
+            ("B", "2026-02-10T00:00:00Z", "750"),
+        ] {
+            let applied =
+                common::apply_as_served(p, &mut s, &records, &order(id, at(when), amount));
+            records.push(applied.record);
+        }
+        (s, records)
+    };
+    let then = silver_at(1000, "lazy", 30).with_version(1);
+    for (now_days, book_holds_then, kept) in [
+        (60, true, "Silver"),
+        (30, true, "Member"),
+        (30, false, "Silver"),
+        (60, false, "Silver"),
+    ] {
+        let now = silver_at(1000, "lazy", now_days).with_version(2);
+        let (mut s, mut records) = customer(&then);
+        assert_eq!(s.tier, "Silver");
+        let book = Versions(if book_holds_then {
+            vec![then.clone()]
+        } else {
+            vec![]
+        });
+        let i = records.iter().position(|r| r.order_id == "B").unwrap();
+        let mut record = records.remove(i);
+        let ret = Return {
+            return_id: "r".into(),
+            order_id: "B".into(),
+            customer_id: "c1".into(),
+            returned_at: at("2026-02-12T00:00:00Z"),
+            amount: Some(d("100")),
+        };
+        let history = ReturnHistory {
+            orders: &records,
+            rules: &book,
+        };
+        now.apply_return_judged(&mut s, &mut record, &ret, &history)
+            .unwrap();
+        assert_eq!(
+            s.tier, kept,
+            "today {now_days} days, version 1 known: {book_holds_then}"
+        );
+    }
+}
+
+/// Orders and redemptions in time (a redemption at half past an hour,
+/// never at an order's instant), from 1 March. None when a redemption is
+/// refused.
+fn in_time<'a>(
+    p: &'a Program,
+    orders: &[Order],
+    redemptions: &[(DateTime<Utc>, Decimal)],
+) -> Option<Served<'a>> {
+    let mut c = Served::new(p, true);
+    let mut events: Vec<(DateTime<Utc>, Option<usize>, usize)> = orders
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.placed_at, None, i))
+        .chain(
+            redemptions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.0, Some(i), 0)),
+        )
+        .collect();
+    events.sort();
+    for (when, redemption, i) in events {
+        match redemption {
+            None => c.order(&orders[i]),
+            Some(k) => {
+                if !c.redeem(&format!("x{k}"), when, redemptions[k].1) {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(c)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, max_global_rejects: 100_000, .. ProptestConfig::default() })]
+
+    /// Any orders and redemptions in time over two months, points lasting
+    /// 5 to 45 days, then returns of parts of some orders once every point
+    /// expired: the customer holds the tier a fresh customer reaches with
+    /// what remains of each order and the same redemptions at their
+    /// instants (where every one of them still fits), under either
+    /// treatment of a return of spent points.
+    #[test]
+    fn after_returns_a_customer_holds_what_the_remaining_orders_reach_as_points_expire(
+        which in 0usize..5,
+        expiry_days in 5u32..45,
+        within_balance in any::<bool>(),
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700), 1..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 0..4),
+        returns in proptest::collection::vec((0usize..8, 1u32..=100, any::<bool>()), 1..4),
+    ) {
+        let owed = if within_balance { "withinBalance" } else { "negativeBalance" };
+        let p = shape(which, expiry_days, owed);
+        let start = at("2026-03-01T00:00:00Z");
+        let mut all: Vec<Order> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, (hours, dollars))| order(&format!("o{i}"), start + Duration::hours(*hours), &dollars.to_string()))
+            .collect();
+        all.sort_by_key(|o| o.placed_at);
+        let redemptions: Vec<(DateTime<Utc>, Decimal)> = spent
+            .iter()
+            .map(|(hours, points)| (start + Duration::minutes(30) + Duration::hours(*hours), Decimal::from(*points)))
+            .collect();
+        let Some(mut c) = in_time(&p, &all, &redemptions) else {
+            return Err(TestCaseError::reject("a redemption refused"));
+        };
+        // Returns soon after the orders, or once every point expired.
+        let mut remaining: Vec<Decimal> = all.iter().map(|o| o.amount).collect();
+        for (k, (which_order, percent, soon)) in returns.iter().enumerate() {
+            let i = which_order % all.len();
+            let amount = (remaining[i] * Decimal::from(*percent) / Decimal::from(100)).floor();
+            if amount.is_zero() {
+                continue;
+            }
+            remaining[i] -= amount;
+            let back_at = match soon {
+                true => at("2026-05-01T00:00:00Z"),
+                false => at("2026-07-01T00:00:00Z"),
+            } + Duration::hours(k as i64);
+            prop_assert!(c.give_back(&all[i].order_id, back_at, amount));
+        }
+        let net: Vec<Order> = all
+            .iter()
+            .zip(&remaining)
+            .filter(|(_, left)| !left.is_zero())
+            .map(|(o, left)| Order { amount: *left, ..o.clone() })
+            .collect();
+        let Some(fresh) = in_time(&p, &net, &redemptions) else {
+            return Err(TestCaseError::reject("a redemption no longer fits"));
+        };
+        prop_assert_eq!(&c.s.tier, &fresh.s.tier);
+    }
+}
