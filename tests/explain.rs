@@ -183,8 +183,39 @@ async fn refuses_what_it_cannot_explain_and_writes_nothing(api: Api) {
 on_both_engines!(
     explains_the_next_tier_and_what_an_order_needed,
     refuses_what_it_cannot_explain_and_writes_nothing,
-    an_order_of_a_customer_who_redeemed_is_explained_on_the_points_left
+    an_order_of_a_customer_who_redeemed_is_explained_on_the_points_left,
+    an_order_is_explained_on_the_points_left_after_expiry
 );
+
+/// Silver from 1,000 current points; points last 30 days. A (800) on 2
+/// January expires on 1 February; B (750) on 10 February leaves 750, no
+/// upgrade: B would have needed $1,000. Before the thirty-second session
+/// the explanation counted A's expired points and said B met the rule
+/// (1,550).
+async fn an_order_is_explained_on_the_points_left_after_expiry(api: Api) {
+    let mut config = e2e::silver_by_current_points("1000");
+    config["pointsExpiry"] = json!({"days": 30});
+    api.program("p", &config).await;
+    api.order("p", "c", "A", "2026-01-02T00:00:00Z", "800")
+        .await;
+    let b = api
+        .order("p", "c", "B", "2026-02-10T00:00:00Z", "750")
+        .await;
+    assert_eq!(b["tierAfter"], "Member");
+    let r = api.get("/programs/p/customers/c/explain?orderId=B").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (
+            &r.body["order"]["outcome"],
+            &r.body["order"]["smallestAmount"],
+            &r.body["order"]["extraAmount"]
+        ),
+        (&json!("amount"), &json!("1000"), &json!("250")),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["criteria"][0]["actual"], "750", "{}", r.body);
+}
 
 /// Silver from 500 current points. A (400), 300 points redeemed, B (350):
 /// 450, no upgrade. B would have needed $400 (50 more): 100 left + 400.

@@ -9,7 +9,9 @@ use crate::decimal::{round_points, Money, Points};
 use crate::evaluate::{Evaluator, OrderFacts};
 use crate::events::{OrderRecord, MAX_FIGURE};
 use crate::expression::{self, Expr};
+use crate::net_walk::NetWalk;
 use crate::program::{Criterion, Program, TierIndex};
+use crate::redeemed::spent_by;
 use crate::reversal::RuleBook;
 use crate::state::CustomerState;
 use chrono::{DateTime, Utc};
@@ -195,12 +197,14 @@ impl Program {
         book: &dyn RuleBook,
         asked: Option<&str>,
     ) -> Result<OrderExplanation, ExplainError> {
-        self.explain_order_spent(Decimal::ZERO, record, orders, book, asked)
+        self.explain_order_holding(None, record, orders, book, asked)
     }
 
     /// [`Program::explain_order`] for `customer`: current points before
-    /// the order are less what they redeemed before it, where their
-    /// redemptions were read and tell it (`redeemed.rs`).
+    /// the order are those a return's judgment replays (`reversal.rs`):
+    /// what remains of the earlier orders, less what the customer redeemed
+    /// before it where their redemptions were read, and less what had
+    /// expired by then where points expire as they did all along.
     pub fn explain_order_of(
         &self,
         customer: &CustomerState,
@@ -209,18 +213,28 @@ impl Program {
         book: &dyn RuleBook,
         asked: Option<&str>,
     ) -> Result<OrderExplanation, ExplainError> {
-        let spent = match &customer.redemptions {
-            Some(r) if self.orders_tell_current_points(customer) => r.before(
-                crate::redeemed::spent_by(record.placed_at, record.after_redemption),
-            ),
-            _ => Decimal::ZERO,
+        let at = record.placed_at;
+        let mut earlier: Vec<&OrderRecord> = orders
+            .iter()
+            .filter(|o| o.placed_at < at && o.order_id != record.order_id)
+            .collect();
+        earlier.sort_by_key(|o| o.placed_at);
+        let walk = NetWalk::new(self, &earlier, at, customer);
+        let mut walk = match self.expired_as_now(customer, &earlier, book) {
+            true => walk.replaying_expiry(),
+            false => walk,
         };
-        self.explain_order_spent(spent, record, orders, book, asked)
+        while walk.step().is_some() {}
+        walk.spend_before(spent_by(at, record.after_redemption));
+        let current = walk.net.current_points;
+        self.explain_order_holding(Some(current), record, orders, book, asked)
     }
 
-    fn explain_order_spent(
+    /// Judged with `current` points before the order (None: what remains
+    /// of the earlier orders, as lifetime points).
+    fn explain_order_holding(
         &self,
-        spent: Points,
+        current: Option<Points>,
         record: &OrderRecord,
         orders: &[OrderRecord],
         book: &dyn RuleBook,
@@ -235,7 +249,9 @@ impl Program {
             .filter(|o| o.placed_at < at && o.order_id != record.order_id)
             .collect();
         let mut state = crate::reversal::net_state_at(rules, &earlier, at);
-        state.current_points -= spent;
+        if let Some(current) = current {
+            state.current_points = current;
+        }
         let rate = rules.tiers[before].earn_rate;
         let holds_at = |amount: Money| {
             let facts = OrderFacts::of_record(rules, record, amount);

@@ -70,7 +70,7 @@ impl Program {
     /// version the book does not hold tells nothing). A replay counts
     /// expiry only then: what expired under another period is in nothing
     /// it reads, and counting none is generous, as before.
-    fn expired_as_now(
+    pub(crate) fn expired_as_now(
         &self,
         state: &CustomerState,
         sorted: &[&OrderRecord],

@@ -245,6 +245,30 @@ fn a_return_replays_expiry_only_where_every_version_expired_points_alike() {
     }
 }
 
+/// Silver from 1,000 current points; points last 30 days. A (800) on 2
+/// January expires on 1 February; B (750) on 10 February leaves 750, and
+/// B was decided short. Its explanation judged it on 1,550 (A's points as
+/// if they had never expired) and said B met the rule; it needed $1,000.
+#[test]
+fn an_order_is_explained_on_the_points_left_after_expiry() {
+    let p = silver_at(1000, "lazy", 30);
+    let mut c = Served::new(&p, true);
+    c.order(&order("A", at("2026-01-02T00:00:00Z"), "800"));
+    c.order(&order("B", at("2026-02-10T00:00:00Z"), "750"));
+    assert_eq!(c.s.tier, "Member");
+    let record = c.records.iter().find(|r| r.order_id == "B").unwrap();
+    let why = p
+        .explain_order_of(&c.s, record, &c.records, &CurrentRulesOnly, Some("Silver"))
+        .unwrap();
+    assert_eq!(
+        why.needed,
+        Needed::Amount {
+            smallest: d("1000"),
+            extra: d("250")
+        }
+    );
+}
+
 /// Orders and redemptions in time (a redemption at half past an hour,
 /// never at an order's instant), from 1 March. None when a redemption is
 /// refused.
@@ -338,5 +362,63 @@ proptest! {
             return Err(TestCaseError::reject("a redemption no longer fits"));
         };
         prop_assert_eq!(&c.s.tier, &fresh.s.tier);
+    }
+
+    /// The explanation of the last order, with the redemptions read,
+    /// agrees with how it was decided: met exactly when it reached Silver,
+    /// and the smallest amount it would have needed reaches it where a
+    /// cent less does not.
+    #[test]
+    fn an_order_is_explained_as_it_was_decided_as_points_expire(
+        which in 0usize..5,
+        expiry_days in 5u32..45,
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700), 1..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 0..4),
+    ) {
+        let p = shape(which, expiry_days, "negativeBalance");
+        let start = at("2026-03-01T00:00:00Z");
+        let mut all: Vec<Order> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, (hours, dollars))| order(&format!("o{i}"), start + Duration::hours(*hours), &dollars.to_string()))
+            .collect();
+        all.sort_by_key(|o| o.placed_at);
+        // Orders of one instant count in each other's decisions in the
+        // order they arrived, which no record keeps (README, "explain").
+        prop_assume!(all.windows(2).all(|w| w[0].placed_at < w[1].placed_at));
+        let redemptions: Vec<(DateTime<Utc>, Decimal)> = spent
+            .iter()
+            .map(|(hours, points)| (start + Duration::minutes(30) + Duration::hours(*hours), Decimal::from(*points)))
+            .collect();
+        let Some(c) = in_time(&p, &all, &redemptions) else {
+            return Err(TestCaseError::reject("a redemption refused"));
+        };
+        let last = all.last().unwrap();
+        let record = c.records.iter().find(|r| r.order_id == last.order_id).unwrap();
+        let mut customer = c.s.clone();
+        customer.redemptions = Some(Redemptions::new(c.redeemed.clone()));
+        let why = p
+            .explain_order_of(&customer, record, &c.records, &CurrentRulesOnly, Some("Silver"))
+            .unwrap();
+        let reached = |amount: Decimal| {
+            let mut orders = all.clone();
+            orders.last_mut().unwrap().amount = amount;
+            in_time(&p, &orders, &redemptions).map(|c| c.s.tier != "Member")
+        };
+        match why.needed {
+            Needed::HeldBefore => prop_assert_ne!(&record.tier_before, "Member"),
+            Needed::Met => {
+                prop_assert_ne!(&record.tier_after, "Member");
+                prop_assert_eq!(reached(last.amount), Some(true));
+            }
+            Needed::Amount { smallest, extra } => {
+                prop_assert_eq!(extra, smallest - last.amount);
+                prop_assert_eq!(&record.tier_after, "Member");
+                prop_assert_eq!(reached(smallest), Some(true), "not reached at {}", smallest);
+                let below = reached(smallest - d("0.01"));
+                prop_assert!(below != Some(true), "reached below {}", smallest);
+            }
+            Needed::NoAmount { .. } => prop_assert_eq!(&record.tier_after, "Member"),
+        }
     }
 }
