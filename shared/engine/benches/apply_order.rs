@@ -333,8 +333,8 @@ fn late_order(
 fn returned_since(c: &mut Criterion) {
     let p = by_purchases("eager", &[("Silver", 50_000)]);
     let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
-    let (without_return, records) = with_orders(&p, start, 4_999);
-    let (mut state, mut records) = (without_return.clone(), records);
+    let (without_return, records_without) = with_orders(&p, start, 4_999);
+    let (mut state, mut records) = (without_return.clone(), records_without.clone());
     let late = order(10_000, start + Duration::minutes(50 * 2_500 + 5), 1_000);
     let last = records.last().unwrap().placed_at;
     return_first(
@@ -358,7 +358,9 @@ fn returned_since(c: &mut Criterion) {
     // Without the return it crosses on the figures as they stand, and is
     // dated among the orders as before.
     let mut s = without_return.clone();
-    let dated = p.apply_order_among(&mut s, &late, &records).unwrap();
+    let dated = p
+        .apply_order_among(&mut s, &late, &records_without)
+        .unwrap();
     assert_eq!(
         (dated.decision.upgrades.len(), s.tier.as_str()),
         (1, "Silver")
@@ -378,7 +380,7 @@ fn returned_since(c: &mut Criterion) {
         &p,
         &without_return,
         &late,
-        Some(&records),
+        Some(&records_without),
     );
     late_order(&mut group, "alone", &p, &state, &late, None);
     group.finish();
@@ -402,7 +404,7 @@ fn moved_down_since(c: &mut Criterion) {
             p.apply_order(&mut state, &o).unwrap().record
         })
         .collect();
-    let without_return = state.clone();
+    let (without_return, records_without) = (state.clone(), records.clone());
     let last = records.last().unwrap().placed_at;
     let late = order(10_000, last - Duration::minutes(50 * 20 - 5), 2_500_000);
     let returned_at = last + Duration::minutes(1);
@@ -441,7 +443,7 @@ fn moved_down_since(c: &mut Criterion) {
         &p,
         &without_return,
         &late,
-        Some(&records),
+        Some(&records_without),
     );
     late_order(&mut group, "alone", &p, &state, &late, None);
     group.finish();
@@ -676,6 +678,65 @@ fn late_return_walked(c: &mut Criterion) {
     group.finish();
 }
 
+/// A return's judgment under a `currentPoints` rule, among 10,000 orders
+/// of $10 50 minutes apart: where points last 30 days (the walk replays
+/// each order's lot expiring) against the same program where they never
+/// expire (current points are the orders' points). Silver from 8,000
+/// current points, reached within the first month either way; the whole
+/// first order comes back after the last.
+fn return_judged_as_points_expire(c: &mut Criterion) {
+    let silver = |expiry: Option<Value>| {
+        let mut config = json!({"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "tiers": [{"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "currentPoints", "min": 8000}],
+                    "condition": "all", "upgradeType": "lazy"}}]});
+        if let Some(expiry) = expiry {
+            config["pointsExpiry"] = expiry;
+        }
+        Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+    };
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let mut group = c.benchmark_group("return_judged");
+    for (name, p) in [
+        ("points_never_expire_10000_orders", silver(None)),
+        (
+            "points_expire_after_30_days_10000_orders",
+            silver(Some(json!({"days": 30}))),
+        ),
+    ] {
+        let (state, records) = with_orders(&p, start, 10_000);
+        assert_eq!(state.tier, "Silver", "{name}");
+        let (first, others) = records.split_first().unwrap();
+        let history = ReturnHistory {
+            orders: others,
+            rules: &CurrentRulesOnly,
+        };
+        let back = Return {
+            return_id: "r".into(),
+            order_id: first.order_id.clone(),
+            customer_id: "c".into(),
+            returned_at: start + Duration::minutes(50 * 10_000),
+            amount: None,
+        };
+        let mut s = state.clone();
+        let judged = p
+            .apply_return_judged(&mut s, &mut first.clone(), &back, &history)
+            .unwrap();
+        assert_eq!(p.tier_name(judged.tier_after), "Silver", "{name}");
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || (state.clone(), first.clone()),
+                |(s, record)| {
+                    black_box(p.apply_return_judged(s, record, black_box(&back), &history))
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench,
@@ -686,6 +747,7 @@ criterion_group!(
     moved_down_since,
     late_ends,
     older_ends,
-    late_return_walked
+    late_return_walked,
+    return_judged_as_points_expire
 );
 criterion_main!(benches);
