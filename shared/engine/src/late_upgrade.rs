@@ -13,7 +13,7 @@
 //! crossed in time earns the new rate); under `eager` and `dynamic` the
 //! new rate was paid on this order's amount rather than on the later one's.
 
-use crate::config::{CriterionKind, SpentPoints, UpgradeType};
+use crate::config::{CriterionKind, UpgradeType};
 use crate::decimal::round_points;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
@@ -246,10 +246,10 @@ impl Program {
     }
 
     /// Whether the orders, with the redemptions when read, tell the
-    /// customer's current points as of any instant: none expire, a return
-    /// of spent points is owed (`negativeBalance`), and nothing but a
-    /// redemption took from one figure more than from the other (no
-    /// expiry, no return that did: `points_apart`), and the redemptions
+    /// customer's current points as of any instant: none expire, and
+    /// nothing but a redemption took from one figure more than from the
+    /// other (no expiry, no return that did: `points_apart`; under
+    /// `withinBalance` a return that found the balance short), and the redemptions
     /// read account for the whole gap between the two now (none read: the
     /// two equal, which is also the only sign for a state written before
     /// the mark was kept). Then current points are, at every instant, the
@@ -267,10 +267,7 @@ impl Program {
     /// Whether the orders tell current points once the redemptions are
     /// read ([`Program::orders_tell_current_points`] but for the gap).
     fn orders_may_tell_current_points(&self, state: &CustomerState) -> bool {
-        self.config().points_expiry.is_none()
-            && self.config().return_policy.unwrap_or_default().spent_points
-                == SpentPoints::NegativeBalance
-            && !state.points_apart
+        self.config().points_expiry.is_none() && !state.points_apart
     }
 
     /// Whether a decision among the customer's orders also needs their
