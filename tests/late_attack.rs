@@ -776,37 +776,43 @@ async fn a_late_order_under_a_current_points_rule_walks_older_ends(api: Api) {
 /// of the end of 10 February are 1,300 + 150 - 300 = 1,150 with L (in
 /// time: Silver renewed), 1,000 without (told late: down on 10 February,
 /// up with o1 on 5 March). The walk sets it right as for a customer who
-/// never spent.
+/// never spent, whether a return of spent points is owed or kept within
+/// the balance (`withinBalance` decided as before until the thirty-second
+/// session).
 async fn a_spenders_late_order_under_a_current_points_rule_walks_older_ends(api: Api) {
-    api.program("spent", &silver_kept_by_current_points()).await;
-    let orders = [
-        ("o0", "2027-01-10T00:00:00Z", "1300"),
-        ("L", "2027-02-01T00:00:00Z", "150"),
-        ("o1", "2027-03-05T00:00:00Z", "100"),
-        ("o2", "2027-04-20T00:00:00Z", "10"),
-    ];
-    let (first, rest) = orders.split_first().unwrap();
-    for customer in ["in", "c"] {
-        api.order("spent", customer, first.0, first.1, first.2)
-            .await;
-        api.redeem("spent", customer, "x", "300", "2027-01-20T00:00:00Z")
-            .await;
+    for (program, spent_points) in [("spent", "negativeBalance"), ("within", "withinBalance")] {
+        let mut config = silver_kept_by_current_points();
+        config["returnPolicy"] = json!({"spentPoints": spent_points});
+        api.program(program, &config).await;
+        let orders = [
+            ("o0", "2027-01-10T00:00:00Z", "1300"),
+            ("L", "2027-02-01T00:00:00Z", "150"),
+            ("o1", "2027-03-05T00:00:00Z", "100"),
+            ("o2", "2027-04-20T00:00:00Z", "10"),
+        ];
+        let (first, rest) = orders.split_first().unwrap();
+        for customer in ["in", "c"] {
+            api.order(program, customer, first.0, first.1, first.2)
+                .await;
+            api.redeem(program, customer, "x", "300", "2027-01-20T00:00:00Z")
+                .await;
+        }
+        let told_before = late_order_l_after_the_rest(&api, program, rest).await;
+        let told = published(&api, program).await;
+        assert!(
+            told[told_before..].contains(&(
+                "TierChanged".into(),
+                "Member".into(),
+                "Silver".into(),
+                "2027-02-10T00:00:00Z".into(),
+                "late order L".into()
+            )),
+            "{spent_points}: {:?}",
+            &told[told_before..]
+        );
+        let status = api.status(program, "c", "2027-04-20T00:00:00Z").await;
+        assert_eq!(status["currentPoints"], json!("1260"), "{status}");
     }
-    let told_before = late_order_l_after_the_rest(&api, "spent", rest).await;
-    let told = published(&api, "spent").await;
-    assert!(
-        told[told_before..].contains(&(
-            "TierChanged".into(),
-            "Member".into(),
-            "Silver".into(),
-            "2027-02-10T00:00:00Z".into(),
-            "late order L".into()
-        )),
-        "{:?}",
-        &told[told_before..]
-    );
-    let status = api.status("spent", "c", "2027-04-20T00:00:00Z").await;
-    assert_eq!(status["currentPoints"], json!("1260"), "{status}");
 }
 
 /// Silver from 1,000 current points, kept a month at a time from when it
