@@ -210,12 +210,8 @@ fn late_return(c: &mut Criterion) {
         orders: others,
         rules: &CurrentRulesOnly,
     };
-    let give_back = |minutes: i64, amount: Option<Decimal>| Return {
-        return_id: "r".into(),
-        order_id: first.order_id.clone(),
-        customer_id: "c".into(),
-        returned_at: start + Duration::minutes(minutes),
-        amount,
+    let give_back = |minutes: i64, amount: Option<Decimal>| {
+        return_of(first, start + Duration::minutes(minutes), amount)
     };
     let late = give_back(50 * 9_970 + 1, None);
     let in_time = give_back(50 * 10_000, None);
@@ -289,15 +285,20 @@ fn return_first(
         orders: others,
         rules: &CurrentRulesOnly,
     };
-    let back = Return {
+    let back = return_of(first, at, amount);
+    p.apply_return_judged(state, first, &back, &history)
+        .unwrap();
+}
+
+/// A return of `amount` (all of it: None) of `order`, made at `at`.
+fn return_of(order: &OrderRecord, at: DateTime<Utc>, amount: Option<Decimal>) -> Return {
+    Return {
         return_id: "r".into(),
-        order_id: first.order_id.clone(),
+        order_id: order.order_id.clone(),
         customer_id: "c".into(),
         returned_at: at,
         amount,
-    };
-    p.apply_return_judged(state, first, &back, &history)
-        .unwrap();
+    }
 }
 
 /// `late` applied to copies of `state`, among `records` or alone (as the
@@ -712,13 +713,7 @@ fn return_judged_as_points_expire(c: &mut Criterion) {
             orders: others,
             rules: &CurrentRulesOnly,
         };
-        let back = Return {
-            return_id: "r".into(),
-            order_id: first.order_id.clone(),
-            customer_id: "c".into(),
-            returned_at: start + Duration::minutes(50 * 10_000),
-            amount: None,
-        };
+        let back = return_of(first, start + Duration::minutes(50 * 10_000), None);
         let mut s = state.clone();
         let judged = p
             .apply_return_judged(&mut s, &mut first.clone(), &back, &history)

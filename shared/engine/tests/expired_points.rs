@@ -8,14 +8,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
-use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use tier_engine::*;
 
 mod common;
 mod spenders;
 use common::{at, d, order};
-use spenders::Served;
+use spenders::{after_returns, explained_as_decided, feed, orders_of, redemptions_of, Served};
 
 /// Silver from `min` current points (every tier earns 1 point a dollar),
 /// points expiring `expiry_days` after the day they were earned.
@@ -269,40 +268,6 @@ fn an_order_is_explained_on_the_points_left_after_expiry() {
     );
 }
 
-/// Orders and redemptions in time (a redemption at half past an hour,
-/// never at an order's instant), from 1 March. None when a redemption is
-/// refused.
-fn in_time<'a>(
-    p: &'a Program,
-    orders: &[Order],
-    redemptions: &[(DateTime<Utc>, Decimal)],
-) -> Option<Served<'a>> {
-    let mut c = Served::new(p, true);
-    let mut events: Vec<(DateTime<Utc>, Option<usize>, usize)> = orders
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (o.placed_at, None, i))
-        .chain(
-            redemptions
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.0, Some(i), 0)),
-        )
-        .collect();
-    events.sort();
-    for (when, redemption, i) in events {
-        match redemption {
-            None => c.order(&orders[i]),
-            Some(k) => {
-                if !c.redeem(&format!("x{k}"), when, redemptions[k].1) {
-                    return None;
-                }
-            }
-        }
-    }
-    Some(c)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, max_global_rejects: 100_000, .. ProptestConfig::default() })]
 
@@ -323,42 +288,21 @@ proptest! {
     ) {
         let owed = if within_balance { "withinBalance" } else { "negativeBalance" };
         let p = shape(which, expiry_days, owed);
-        let start = at("2026-03-01T00:00:00Z");
-        let mut all: Vec<Order> = orders
-            .iter()
-            .enumerate()
-            .map(|(i, (hours, dollars))| order(&format!("o{i}"), start + Duration::hours(*hours), &dollars.to_string()))
-            .collect();
-        all.sort_by_key(|o| o.placed_at);
-        let redemptions: Vec<(DateTime<Utc>, Decimal)> = spent
-            .iter()
-            .map(|(hours, points)| (start + Duration::minutes(30) + Duration::hours(*hours), Decimal::from(*points)))
-            .collect();
-        let Some(mut c) = in_time(&p, &all, &redemptions) else {
+        let all = orders_of(&orders);
+        let redemptions = redemptions_of(&spent);
+        let Some(mut c) = feed(&p, &all, &redemptions, None) else {
             return Err(TestCaseError::reject("a redemption refused"));
         };
         // Returns soon after the orders, or once every point expired.
-        let mut remaining: Vec<Decimal> = all.iter().map(|o| o.amount).collect();
-        for (k, (which_order, percent, soon)) in returns.iter().enumerate() {
-            let i = which_order % all.len();
-            let amount = (remaining[i] * Decimal::from(*percent) / Decimal::from(100)).floor();
-            if amount.is_zero() {
-                continue;
-            }
-            remaining[i] -= amount;
-            let back_at = match soon {
-                true => at("2026-05-01T00:00:00Z"),
-                false => at("2026-07-01T00:00:00Z"),
-            } + Duration::hours(k as i64);
-            prop_assert!(c.give_back(&all[i].order_id, back_at, amount));
-        }
-        let net: Vec<Order> = all
+        let returns: Vec<(usize, u32, DateTime<Utc>)> = returns
             .iter()
-            .zip(&remaining)
-            .filter(|(_, left)| !left.is_zero())
-            .map(|(o, left)| Order { amount: *left, ..o.clone() })
+            .enumerate()
+            .map(|(k, (which, percent, soon))| {
+                let from = if *soon { "2026-05-01T00:00:00Z" } else { "2026-07-01T00:00:00Z" };
+                (*which, *percent, at(from) + Duration::hours(k as i64))
+            })
             .collect();
-        let Some(fresh) = in_time(&p, &net, &redemptions) else {
+        let Some(fresh) = after_returns(&p, &mut c, &all, &redemptions, &returns)? else {
             return Err(TestCaseError::reject("a redemption no longer fits"));
         };
         prop_assert_eq!(&c.s.tier, &fresh.s.tier);
@@ -376,21 +320,12 @@ proptest! {
         spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 0..4),
     ) {
         let p = shape(which, expiry_days, "negativeBalance");
-        let start = at("2026-03-01T00:00:00Z");
-        let mut all: Vec<Order> = orders
-            .iter()
-            .enumerate()
-            .map(|(i, (hours, dollars))| order(&format!("o{i}"), start + Duration::hours(*hours), &dollars.to_string()))
-            .collect();
-        all.sort_by_key(|o| o.placed_at);
+        let all = orders_of(&orders);
         // Orders of one instant count in each other's decisions in the
         // order they arrived, which no record keeps (README, "explain").
         prop_assume!(all.windows(2).all(|w| w[0].placed_at < w[1].placed_at));
-        let redemptions: Vec<(DateTime<Utc>, Decimal)> = spent
-            .iter()
-            .map(|(hours, points)| (start + Duration::minutes(30) + Duration::hours(*hours), Decimal::from(*points)))
-            .collect();
-        let Some(c) = in_time(&p, &all, &redemptions) else {
+        let redemptions = redemptions_of(&spent);
+        let Some(c) = feed(&p, &all, &redemptions, None) else {
             return Err(TestCaseError::reject("a redemption refused"));
         };
         let last = all.last().unwrap();
@@ -400,25 +335,6 @@ proptest! {
         let why = p
             .explain_order_of(&customer, record, &c.records, &CurrentRulesOnly, Some("Silver"))
             .unwrap();
-        let reached = |amount: Decimal| {
-            let mut orders = all.clone();
-            orders.last_mut().unwrap().amount = amount;
-            in_time(&p, &orders, &redemptions).map(|c| c.s.tier != "Member")
-        };
-        match why.needed {
-            Needed::HeldBefore => prop_assert_ne!(&record.tier_before, "Member"),
-            Needed::Met => {
-                prop_assert_ne!(&record.tier_after, "Member");
-                prop_assert_eq!(reached(last.amount), Some(true));
-            }
-            Needed::Amount { smallest, extra } => {
-                prop_assert_eq!(extra, smallest - last.amount);
-                prop_assert_eq!(&record.tier_after, "Member");
-                prop_assert_eq!(reached(smallest), Some(true), "not reached at {}", smallest);
-                let below = reached(smallest - d("0.01"));
-                prop_assert!(below != Some(true), "reached below {}", smallest);
-            }
-            Needed::NoAmount { .. } => prop_assert_eq!(&record.tier_after, "Member"),
-        }
+        explained_as_decided(&p, &all, &redemptions, &why, record)?;
     }
 }

@@ -16,7 +16,9 @@ mod spenders;
 #[allow(dead_code)]
 mod standing;
 use common::{at, d, order};
-use spenders::Served;
+use spenders::{
+    after_returns, explained_as_decided, feed, feed_ties, orders_of, redemptions_of, Served,
+};
 use standing::course;
 
 /// Tiers that all earn 1 point a dollar, so an order's points never depend
@@ -164,85 +166,6 @@ fn a_spenders_late_order_is_dated_where_the_tier_came_in_time() {
     }
 }
 
-/// `orders` and `redemptions` (instant, points) fed in time order, an
-/// instant's orders before its redemptions. `late`: the order that
-/// arrives after every other event instead. None when a redemption is
-/// refused.
-fn feed<'a>(
-    p: &'a Program,
-    orders: &[Order],
-    redemptions: &[(DateTime<Utc>, Decimal)],
-    late: Option<usize>,
-) -> Option<Served<'a>> {
-    feed_ties(p, orders, redemptions, late, false)
-}
-
-/// [`feed`], an instant's redemptions first when `redemptions_first`.
-fn feed_ties<'a>(
-    p: &'a Program,
-    orders: &[Order],
-    redemptions: &[(DateTime<Utc>, Decimal)],
-    late: Option<usize>,
-    redemptions_first: bool,
-) -> Option<Served<'a>> {
-    let mut c = Served::new(p, true);
-    let mut events: Vec<(DateTime<Utc>, u8, usize)> = orders
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != late)
-        .map(|(i, o)| (o.placed_at, u8::from(redemptions_first), i))
-        .chain(
-            redemptions
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (r.0, u8::from(!redemptions_first), i)),
-        )
-        .collect();
-    events.sort();
-    for (_, kind, i) in events {
-        match kind == u8::from(redemptions_first) {
-            true => c.order(&orders[i]),
-            _ => {
-                let (when, points) = redemptions[i];
-                if !c.redeem(&format!("x{i}"), when, points) {
-                    return None;
-                }
-            }
-        }
-    }
-    if let Some(i) = late {
-        c.order(&orders[i]);
-    }
-    Some(c)
-}
-
-fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
-    let start = at("2026-03-01T00:00:00Z");
-    let mut all: Vec<Order> = seeds
-        .iter()
-        .enumerate()
-        .map(|(i, (hours, dollars))| {
-            order(
-                &format!("o{i}"),
-                start + Duration::hours(*hours),
-                &dollars.to_string(),
-            )
-        })
-        .collect();
-    all.sort_by_key(|o| o.placed_at);
-    all
-}
-
-/// Redemptions at half past an hour, never at an order's instant (an
-/// order and a redemption of one instant come in the order they arrive).
-fn redemptions_of(seeds: &[(i64, u32)]) -> Vec<(DateTime<Utc>, Decimal)> {
-    let start = at("2026-03-01T00:30:00Z");
-    seeds
-        .iter()
-        .map(|(hours, points)| (start + Duration::hours(*hours), Decimal::from(*points)))
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, max_global_rejects: 100_000, .. ProptestConfig::default() })]
 
@@ -293,25 +216,14 @@ proptest! {
             return Err(TestCaseError::reject("a redemption refused"));
         };
         let back_at = at("2026-06-01T00:00:00Z");
-        let mut remaining: Vec<Decimal> = all.iter().map(|o| o.amount).collect();
-        for (k, (which_order, percent)) in returns.iter().enumerate() {
-            let i = which_order % all.len();
-            let amount = (remaining[i] * Decimal::from(*percent) / Decimal::from(100)).floor();
-            if amount.is_zero() {
-                continue;
-            }
-            remaining[i] -= amount;
-            prop_assert!(c.give_back(&all[i].order_id, back_at + Duration::hours(k as i64), amount));
-        }
+        let returns: Vec<(usize, u32, DateTime<Utc>)> = returns
+            .iter()
+            .enumerate()
+            .map(|(k, (which, percent))| (*which, *percent, back_at + Duration::hours(k as i64)))
+            .collect();
         // A fresh customer: what remains of each order, the same
         // redemptions, in time.
-        let net: Vec<Order> = all
-            .iter()
-            .zip(&remaining)
-            .filter(|(_, left)| !left.is_zero())
-            .map(|(o, left)| Order { amount: *left, ..o.clone() })
-            .collect();
-        let Some(fresh) = feed(&p, &net, &redemptions, None) else {
+        let Some(fresh) = after_returns(&p, &mut c, &all, &redemptions, &returns)? else {
             return Err(TestCaseError::reject("a redemption no longer fits"));
         };
         prop_assert_eq!(&c.s.tier, &fresh.s.tier);
@@ -378,26 +290,7 @@ proptest! {
         let why = p
             .explain_order_of(&customer, record, &c.records, &CurrentRulesOnly, Some("Silver"))
             .unwrap();
-        let reached = |amount: Decimal| {
-            let mut orders = all.clone();
-            orders.last_mut().unwrap().amount = amount;
-            feed(&p, &orders, &redemptions, None).map(|c| c.s.tier != "Member")
-        };
-        match why.needed {
-            Needed::HeldBefore => prop_assert_ne!(&record.tier_before, "Member"),
-            Needed::Met => {
-                prop_assert_ne!(&record.tier_after, "Member");
-                prop_assert_eq!(reached(last.amount), Some(true));
-            }
-            Needed::Amount { smallest, extra } => {
-                prop_assert_eq!(extra, smallest - last.amount);
-                prop_assert_eq!(&record.tier_after, "Member");
-                prop_assert_eq!(reached(smallest), Some(true), "not reached at {}", smallest);
-                let below = reached(smallest - d("0.01"));
-                prop_assert!(below != Some(true), "reached below {}", smallest);
-            }
-            Needed::NoAmount { .. } => prop_assert_eq!(&record.tier_after, "Member"),
-        }
+        explained_as_decided(&p, &all, &redemptions, &why, record)?;
     }
 }
 

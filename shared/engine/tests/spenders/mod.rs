@@ -6,8 +6,9 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use super::common::{self, at};
-use chrono::{DateTime, Utc};
+use super::common::{self, at, d, order};
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
 use rust_decimal::Decimal;
 use tier_engine::*;
 
@@ -87,4 +88,157 @@ impl<'a> Served<'a> {
         self.s.redemptions = None;
         ok
     }
+}
+
+/// `orders` and `redemptions` (instant, points) fed in time order, an
+/// instant's orders before its redemptions. `late`: the order that
+/// arrives after every other event instead. None when a redemption is
+/// refused.
+pub fn feed<'a>(
+    p: &'a Program,
+    orders: &[Order],
+    redemptions: &[(DateTime<Utc>, Decimal)],
+    late: Option<usize>,
+) -> Option<Served<'a>> {
+    feed_ties(p, orders, redemptions, late, false)
+}
+
+/// [`feed`], an instant's redemptions first when `redemptions_first`.
+pub fn feed_ties<'a>(
+    p: &'a Program,
+    orders: &[Order],
+    redemptions: &[(DateTime<Utc>, Decimal)],
+    late: Option<usize>,
+    redemptions_first: bool,
+) -> Option<Served<'a>> {
+    let mut c = Served::new(p, true);
+    let mut events: Vec<(DateTime<Utc>, u8, usize)> = orders
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != late)
+        .map(|(i, o)| (o.placed_at, u8::from(redemptions_first), i))
+        .chain(
+            redemptions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.0, u8::from(!redemptions_first), i)),
+        )
+        .collect();
+    events.sort();
+    for (_, kind, i) in events {
+        match kind == u8::from(redemptions_first) {
+            true => c.order(&orders[i]),
+            _ => {
+                let (when, points) = redemptions[i];
+                if !c.redeem(&format!("x{i}"), when, points) {
+                    return None;
+                }
+            }
+        }
+    }
+    if let Some(i) = late {
+        c.order(&orders[i]);
+    }
+    Some(c)
+}
+
+pub fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
+    let start = at("2026-03-01T00:00:00Z");
+    let mut all: Vec<Order> = seeds
+        .iter()
+        .enumerate()
+        .map(|(i, (hours, dollars))| {
+            order(
+                &format!("o{i}"),
+                start + Duration::hours(*hours),
+                &dollars.to_string(),
+            )
+        })
+        .collect();
+    all.sort_by_key(|o| o.placed_at);
+    all
+}
+
+/// Redemptions at half past an hour, never at an order's instant (an
+/// order and a redemption of one instant come in the order they arrive).
+pub fn redemptions_of(seeds: &[(i64, u32)]) -> Vec<(DateTime<Utc>, Decimal)> {
+    let start = at("2026-03-01T00:30:00Z");
+    seeds
+        .iter()
+        .map(|(hours, points)| (start + Duration::hours(*hours), Decimal::from(*points)))
+        .collect()
+}
+
+/// Whether `why`, the explanation of the last of `orders` (its `record`)
+/// with the redemptions read, agrees with how it was decided: met exactly
+/// when it reached a tier above the base, and the smallest amount it would
+/// have needed reaches it where a cent less does not (each fed afresh).
+pub fn explained_as_decided(
+    p: &Program,
+    orders: &[Order],
+    redemptions: &[(DateTime<Utc>, Decimal)],
+    why: &OrderExplanation,
+    record: &OrderRecord,
+) -> Result<(), TestCaseError> {
+    let base = p.tier_name(0);
+    let last = orders.last().unwrap();
+    let reached = |amount: Decimal| {
+        let mut orders = orders.to_vec();
+        orders.last_mut().unwrap().amount = amount;
+        feed(p, &orders, redemptions, None).map(|c| c.s.tier != base)
+    };
+    match &why.needed {
+        Needed::HeldBefore => prop_assert_ne!(&record.tier_before, base),
+        Needed::Met => {
+            prop_assert_ne!(&record.tier_after, base);
+            prop_assert_eq!(reached(last.amount), Some(true));
+        }
+        Needed::Amount { smallest, extra } => {
+            prop_assert_eq!(*extra, *smallest - last.amount);
+            prop_assert_eq!(&record.tier_after, base);
+            prop_assert_eq!(
+                reached(*smallest),
+                Some(true),
+                "not reached at {}",
+                smallest
+            );
+            let below = reached(*smallest - d("0.01"));
+            prop_assert!(below != Some(true), "reached below {}", smallest);
+        }
+        Needed::NoAmount { .. } => prop_assert_eq!(&record.tier_after, base),
+    }
+    Ok(())
+}
+
+/// Gives back, at each drawn instant, `percent` of what remains of order
+/// `which` (modulo the orders), rounded down to the dollar (none: skipped);
+/// a fresh customer fed what remains of each order and the same
+/// redemptions in time. None when a redemption no longer fits.
+pub fn after_returns<'a>(
+    p: &'a Program,
+    c: &mut Served<'_>,
+    orders: &[Order],
+    redemptions: &[(DateTime<Utc>, Decimal)],
+    returns: &[(usize, u32, DateTime<Utc>)],
+) -> Result<Option<Served<'a>>, TestCaseError> {
+    let mut remaining: Vec<Decimal> = orders.iter().map(|o| o.amount).collect();
+    for (which, percent, when) in returns {
+        let i = which % orders.len();
+        let amount = (remaining[i] * Decimal::from(*percent) / Decimal::from(100)).floor();
+        if amount.is_zero() {
+            continue;
+        }
+        remaining[i] -= amount;
+        prop_assert!(c.give_back(&orders[i].order_id, *when, amount));
+    }
+    let net: Vec<Order> = orders
+        .iter()
+        .zip(&remaining)
+        .filter(|(_, left)| !left.is_zero())
+        .map(|(o, left)| Order {
+            amount: *left,
+            ..o.clone()
+        })
+        .collect();
+    Ok(feed(p, &net, redemptions, None))
 }
