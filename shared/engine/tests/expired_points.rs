@@ -14,7 +14,9 @@ use tier_engine::*;
 mod common;
 mod spenders;
 use common::{at, d, order};
-use spenders::{after_returns, explained_as_decided, feed, orders_of, redemptions_of, Served};
+use spenders::{
+    after_returns, feed, orders_of, redemptions_of, the_last_order_is_explained_as_decided, Served,
+};
 
 /// Silver from `min` current points (every tier earns 1 point a dollar),
 /// points expiring `expiry_days` after the day they were earned.
@@ -320,21 +322,6 @@ proptest! {
         spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 0..4),
     ) {
         let p = shape(which, expiry_days, "negativeBalance");
-        let all = orders_of(&orders);
-        // Orders of one instant count in each other's decisions in the
-        // order they arrived, which no record keeps (README, "explain").
-        prop_assume!(all.windows(2).all(|w| w[0].placed_at < w[1].placed_at));
-        let redemptions = redemptions_of(&spent);
-        let Some(c) = feed(&p, &all, &redemptions, None) else {
-            return Err(TestCaseError::reject("a redemption refused"));
-        };
-        let last = all.last().unwrap();
-        let record = c.records.iter().find(|r| r.order_id == last.order_id).unwrap();
-        let mut customer = c.s.clone();
-        customer.redemptions = Some(Redemptions::new(c.redeemed.clone()));
-        let why = p
-            .explain_order_of(&customer, record, &c.records, &CurrentRulesOnly, Some("Silver"))
-            .unwrap();
-        explained_as_decided(&p, &all, &redemptions, &why, record)?;
+        the_last_order_is_explained_as_decided(&p, &orders, &spent)?;
     }
 }

@@ -17,7 +17,8 @@ mod spenders;
 mod standing;
 use common::{at, d, order};
 use spenders::{
-    after_returns, explained_as_decided, feed, feed_ties, orders_of, redemptions_of, Served,
+    after_returns, feed, feed_ties, orders_of, redemptions_of,
+    the_last_order_is_explained_as_decided, Served,
 };
 use standing::course;
 
@@ -274,23 +275,7 @@ proptest! {
         spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 1..4),
     ) {
         let p = shape(which);
-        let all = orders_of(&orders);
-        // Orders of one instant count in each other's decisions in the
-        // order they arrived, which no record keeps: the explanation
-        // counts those placed before (README, "explain").
-        prop_assume!(all.windows(2).all(|w| w[0].placed_at < w[1].placed_at));
-        let redemptions = redemptions_of(&spent);
-        let Some(c) = feed(&p, &all, &redemptions, None) else {
-            return Err(TestCaseError::reject("a redemption refused"));
-        };
-        let last = all.last().unwrap();
-        let record = c.records.iter().find(|r| r.order_id == last.order_id).unwrap();
-        let mut customer = c.s.clone();
-        customer.redemptions = Some(Redemptions::new(c.redeemed.clone()));
-        let why = p
-            .explain_order_of(&customer, record, &c.records, &CurrentRulesOnly, Some("Silver"))
-            .unwrap();
-        explained_as_decided(&p, &all, &redemptions, &why, record)?;
+        the_last_order_is_explained_as_decided(&p, &orders, &spent)?;
     }
 }
 

@@ -169,23 +169,48 @@ pub fn redemptions_of(seeds: &[(i64, u32)]) -> Vec<(DateTime<Utc>, Decimal)> {
         .collect()
 }
 
-/// Whether `why`, the explanation of the last of `orders` (its `record`)
-/// with the redemptions read, agrees with how it was decided: met exactly
-/// when it reached a tier above the base, and the smallest amount it would
-/// have needed reaches it where a cent less does not (each fed afresh).
-pub fn explained_as_decided(
+/// Orders and redemptions drawn as [`orders_of`] and [`redemptions_of`]
+/// draw them, fed in time: the explanation of the last order (for the
+/// tier above the base), with the redemptions read, agrees with how it was
+/// decided: met exactly when it reached that tier, and the smallest amount
+/// it would have needed reaches it where a cent less does not (each fed
+/// afresh). Orders of one instant count in each other's decisions in the
+/// order they arrived, which no record keeps: the explanation counts
+/// those placed before (README, "explain"), so such draws are rejected.
+pub fn the_last_order_is_explained_as_decided(
     p: &Program,
-    orders: &[Order],
-    redemptions: &[(DateTime<Utc>, Decimal)],
-    why: &OrderExplanation,
-    record: &OrderRecord,
+    order_seeds: &[(i64, u32)],
+    spent_seeds: &[(i64, u32)],
 ) -> Result<(), TestCaseError> {
-    let base = p.tier_name(0);
+    let orders = orders_of(order_seeds);
+    prop_assume!(orders.windows(2).all(|w| w[0].placed_at < w[1].placed_at));
+    let redemptions = redemptions_of(spent_seeds);
+    let Some(c) = feed(p, &orders, &redemptions, None) else {
+        return Err(TestCaseError::reject("a redemption refused"));
+    };
     let last = orders.last().unwrap();
+    let record = c
+        .records
+        .iter()
+        .find(|r| r.order_id == last.order_id)
+        .unwrap();
+    let mut customer = c.s.clone();
+    customer.redemptions = Some(Redemptions::new(c.redeemed.clone()));
+    let asked = p.tier_name(1);
+    let why = p
+        .explain_order_of(
+            &customer,
+            record,
+            &c.records,
+            &CurrentRulesOnly,
+            Some(asked),
+        )
+        .unwrap();
+    let base = p.tier_name(0);
     let reached = |amount: Decimal| {
-        let mut orders = orders.to_vec();
+        let mut orders = orders.clone();
         orders.last_mut().unwrap().amount = amount;
-        feed(p, &orders, redemptions, None).map(|c| c.s.tier != base)
+        feed(p, &orders, &redemptions, None).map(|c| c.s.tier != base)
     };
     match &why.needed {
         Needed::HeldBefore => prop_assert_ne!(&record.tier_before, base),
