@@ -147,7 +147,50 @@ on_both_engines!(
     a_return_judges_an_upgrade_on_the_points_left_after_redemptions,
     a_redemption_keeps_its_place_within_the_second,
     a_return_judges_an_upgrade_on_the_points_left_after_expiry,
+    a_return_replays_expiry_across_the_versions_the_history_names,
 );
+
+/// Customer c of the test above, Silver kept a month at a time by 1 current
+/// point: the orders under version 1, the renewal on 10 March under
+/// version 2, the return under version 3, all with points lasting 30 days.
+/// The judgment replays expiry only where every version the customer's
+/// orders and history name expired points alike, so the service reads the
+/// version the renewal names too (it read only those of the orders and
+/// re-evaluations, and the judgment kept Silver on 1,750).
+async fn a_return_replays_expiry_across_the_versions_the_history_names(api: Api) {
+    let version = |n: u32| {
+        let mut config = e2e::silver_by_current_points("1000");
+        config["pointsExpiry"] = json!({"days": 30});
+        config["tiers"][1]["retention"] = json!({
+            "validity": {"months": 1, "from": "tierStart"},
+            "criteria": [{"id": "K", "kind": "currentPoints", "min": 1}],
+            "condition": "all", "onFail": "oneDown", "graceDays": n});
+        config
+    };
+    api.program("p", &version(1)).await;
+    api.order("p", "c", "A", "2026-01-02T00:00:00Z", "800")
+        .await;
+    api.order("p", "c", "C", "2026-02-05T00:00:00Z", "300")
+        .await;
+    let b = api
+        .order("p", "c", "B", "2026-02-10T00:00:00Z", "750")
+        .await;
+    assert_eq!(b["tierAfter"], "Silver", "{b}");
+    api.program("p", &version(2)).await;
+    api.run_scheduled("2026-03-10T12:00:00Z").await;
+    let renewed = api.status("p", "c", "2026-03-10T12:00:00Z").await;
+    assert_eq!(renewed["tier"], "Silver", "{renewed}");
+    api.program("p", &version(3)).await;
+    let r = api
+        .post(
+            "/programs/p/returns",
+            &json!({"returnId": "rB", "orderId": "B", "customerId": "c",
+                "returnedAt": "2026-03-11T00:00:00Z", "amount": "100"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["tierAfter"], "Member", "{}", r.body);
+}
 
 /// Silver from 1,000 current points; points last 30 days. Customer c: A
 /// (800) on 2 January expires on 1 February; C (300) on 5 February; B

@@ -89,8 +89,9 @@ impl Service {
             return Ok(reply(program, e, held, as_of, loaded.version));
         };
 
+        let named = crate::transact::versions_named(&stored.state);
         let (orders, versions) = self
-            .order_history(program_id, customer, &loaded, &[])
+            .order_history(program_id, customer, &loaded, &named)
             .await?;
         let Some(record) = orders.iter().find(|o| o.order_id == order_id) else {
             return Err(ApiError::not_found(

@@ -227,15 +227,8 @@ impl Service {
             items.push(self.store.load_event(program_id, &customer, sk).await?);
         }
         let (orders, rules) = if use_case.needs_orders() {
-            // Upgrades by re-evaluation are judged again under their own
-            // version, as orders are.
-            let reevaluated: Vec<u64> = stored
-                .iter()
-                .flat_map(|s| &s.state.history)
-                .filter(|c| c.is_reevaluation())
-                .filter_map(|c| c.config_version)
-                .collect();
-            self.order_history(program_id, &customer, loaded, &reevaluated)
+            let named = stored.as_ref().map(|s| versions_named(&s.state));
+            self.order_history(program_id, &customer, loaded, &named.unwrap_or_default())
                 .await?
         } else {
             (Vec::new(), Versions::default())
@@ -525,6 +518,21 @@ impl Service {
         }
         Ok((orders, rules))
     }
+}
+
+/// Every config version the customer's history names: upgrades by
+/// re-evaluation are judged again under their own version, as orders are,
+/// and a replay of expiry asks each whether points expired then as now
+/// (`Program::expired_as_now`). Versions are cached once read.
+pub(crate) fn versions_named(state: &CustomerState) -> Vec<u64> {
+    let mut named: Vec<u64> = state
+        .history
+        .iter()
+        .filter_map(|c| c.config_version)
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    named
 }
 
 /// A redemption item's instant and points; None when either does not read
