@@ -946,6 +946,7 @@ async fn late_and_in_time_twins(
 }
 
 on_both_engines!(
+    a_late_order_where_points_expire_reaches_its_tier_as_in_time,
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
     a_customer_owing_many_notices_is_caught_up_by_a_late_order,
@@ -1393,5 +1394,37 @@ async fn what_came_after_an_end_a_late_return_fails_counts_as_in_time(api: Api) 
         if grace == 0 {
             assert_eq!(in_time["tierSince"], o3, "{in_time}");
         }
+    }
+}
+
+/// Silver from 1,000 current points; points last 30 days. Customer c: A
+/// ($900) on 10 January, B ($10) on 15 February, then L ($200, placed 12
+/// January) arrives. Customer d spent 100 points on 11 January and L is
+/// $300. In time L made 1,100 and Silver on 12 January; before the
+/// thirty-second session it was decided on the points left on 15
+/// February (10) and both stayed Members.
+async fn a_late_order_where_points_expire_reaches_its_tier_as_in_time(api: Api) {
+    let mut config = e2e::silver_by_current_points("1000");
+    config["pointsExpiry"] = json!({"days": 30});
+    api.program("p", &config).await;
+    for (customer, redeemed, late) in [("c", None, "200"), ("d", Some("100"), "300")] {
+        api.order("p", customer, "A", "2026-01-10T00:00:00Z", "900")
+            .await;
+        if let Some(points) = redeemed {
+            api.redeem("p", customer, "x", points, "2026-01-11T00:00:00Z")
+                .await;
+        }
+        api.order("p", customer, "B", "2026-02-15T00:00:00Z", "10")
+            .await;
+        let l = api
+            .order("p", customer, "L", "2026-01-12T00:00:00Z", late)
+            .await;
+        assert_eq!(l["tierAfter"], "Silver", "{customer}: {l}");
+        let status = api.status("p", customer, "2026-02-16T00:00:00Z").await;
+        assert_eq!(
+            (&status["tier"], &status["tierSince"]),
+            (&json!("Silver"), &json!("2026-01-12T00:00:00Z")),
+            "{customer}: {status}"
+        );
     }
 }

@@ -11,6 +11,7 @@ use crate::expired::Cover;
 use crate::period::day_of;
 use crate::program::{Program, TierIndex, Tracker};
 use crate::rejudge::{Late, LATE_ORDER};
+use crate::reversal::CurrentRulesOnly;
 use crate::state::{CustomerState, TierChange};
 use crate::upgrade::{Decision, Upgrade};
 use chrono::{DateTime, Utc};
@@ -132,7 +133,15 @@ impl Program {
         // redemptions were not read, or do not account for the gap): they
         // would replay current points as lifetime points. Decided without
         // them, as before the redemptions were read.
-        let orders = match self.upgrades_on_untold_points(state) {
+        // Nor where expiry is replayed and an order was decided under
+        // another config version, which may have expired points otherwise.
+        let other_expiry = || {
+            let all: Vec<&OrderRecord> = orders.iter().collect();
+            self.expiry_replayed_for(state)
+                && self.counts_current_points()
+                && !self.expired_as_now(state, &all, &CurrentRulesOnly)
+        };
+        let orders = match self.upgrades_on_untold_points(state) || other_expiry() {
             true => &[][..],
             false => orders,
         };

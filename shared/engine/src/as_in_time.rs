@@ -91,6 +91,21 @@ impl Program {
         let moved_down_sign = moved_down.is_some();
         let mut undone = None;
         let mut decision = self.decide(state, order);
+        // Where expiry is replayed (`expiry_replayed_for`), the figures as
+        // they stand miss what expired or was spent since its instant, and
+        // count its own points though they may have expired by now: it is
+        // decided on the orders placed up to it, at the tier held then.
+        let replays_expiry = late
+            && !orders.is_empty()
+            && self.counts_current_points()
+            && self.expiry_replayed_for(state);
+        if replays_expiry && rewound.is_none() && moved_down.is_none() && held_then.is_none() {
+            if let Some(mut now) = HeldThen::at_tier_held_now(self, state) {
+                if let Some(then) = self.decided_among(state, &mut now, order, orders) {
+                    decision = then;
+                }
+            }
+        }
         if let Some(moved) = moved_down.filter(|_| !orders.is_empty()) {
             if let Some((then, un)) = self.decided_before_moves_down(state, order, orders, moved) {
                 decision = then;

@@ -219,11 +219,8 @@ impl Program {
             .filter(|o| o.placed_at < at && o.order_id != record.order_id)
             .collect();
         earlier.sort_by_key(|o| o.placed_at);
-        let walk = NetWalk::new(self, &earlier, at, customer);
-        let mut walk = match self.expired_as_now(customer, &earlier, book) {
-            true => walk.replaying_expiry(),
-            false => walk,
-        };
+        let mut walk = NetWalk::new(self, &earlier, at, customer)
+            .counting_expiry(self.expired_as_now(customer, &earlier, book));
         while walk.step().is_some() {}
         walk.spend_before(spent_by(at, record.after_redemption));
         let current = walk.net.current_points;

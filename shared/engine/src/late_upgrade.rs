@@ -256,6 +256,12 @@ impl Program {
     /// lifetime points the orders tell less what was redeemed before it;
     /// otherwise what was spent or expired by then is in no order.
     pub(crate) fn orders_tell_current_points(&self, state: &CustomerState) -> bool {
+        if self.expiry_replayed_for(state) {
+            // What expired by an instant is replayed on the orders' lots
+            // (`net_walk.rs`), what was spent from the redemptions read:
+            // none are needed where nothing moved the two figures apart.
+            return state.redemptions.is_some() || state.current_points == state.lifetime_points;
+        }
         let redeemed = state
             .redemptions
             .as_ref()
@@ -268,6 +274,19 @@ impl Program {
     /// read ([`Program::orders_tell_current_points`] but for the gap).
     fn orders_may_tell_current_points(&self, state: &CustomerState) -> bool {
         self.config().points_expiry.is_none() && !state.points_apart
+            || self.expiry_replayed_for(state)
+    }
+
+    /// Whether the replays of a late order count expiry for this customer
+    /// (thirty-second session): points expire, no tier lapses (the ends a
+    /// walk judges read current points as lifetime points moved since,
+    /// `late_ends.rs`), and the customer never returned anything (a return
+    /// took from the lots as they stood then, which what remains of each
+    /// order does not tell). The orders and the redemptions then tell
+    /// current points at any instant, expiry replayed on the lots of the
+    /// orders' days.
+    pub(crate) fn expiry_replayed_for(&self, state: &CustomerState) -> bool {
+        self.config().points_expiry.is_some() && !self.lapses && state.latest_return_at.is_none()
     }
 
     /// Whether a decision among the customer's orders also needs their

@@ -9,9 +9,9 @@
 //! walk through the orders is this one. Current points also count the
 //! redemptions made before each instant, when they were read
 //! (`redeemed.rs`); a redemption at an order's instant came after it, as a
-//! return does. Where the walk replays expiry (a return's judgment,
-//! `reversal.rs`), each order's points are a lot of its day that expires as
-//! the customer's own lots do, and redemptions spend the lots oldest first.
+//! return does. Where points expire, each order's points are a lot of its
+//! day that expires as the customer's own lots do, and redemptions spend
+//! the lots oldest first.
 
 use crate::events::OrderRecord;
 use crate::program::Program;
@@ -52,15 +52,15 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
             counted: 0,
             redemptions: customer.redemptions.clone(),
             spent: 0,
-            expires: false,
+            expires: program.config().points_expiry.is_some(),
             net: CustomerState::new(program, since),
         }
     }
 
-    /// The same walk, the points of the orders expiring as the program's
-    /// `pointsExpiry` has them (none: as before).
-    pub(crate) fn replaying_expiry(mut self) -> Self {
-        self.expires = self.program.config().points_expiry.is_some();
+    /// The same walk, counting no expiry unless `expiry` (where another
+    /// config version may have expired points otherwise).
+    pub(crate) fn counting_expiry(mut self, expiry: bool) -> Self {
+        self.expires &= expiry;
         self
     }
 

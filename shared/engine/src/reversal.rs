@@ -65,11 +65,14 @@ impl Program {
         }
     }
 
-    /// Whether points expired under today's `pointsExpiry` all along, as
-    /// far as the versions the customer's orders and history name tell (a
-    /// version the book does not hold tells nothing). A replay counts
-    /// expiry only then: what expired under another period is in nothing
-    /// it reads, and counting none is generous, as before.
+    /// Whether points expired under today's `pointsExpiry` all along: every
+    /// config version from the first the customer's orders and history
+    /// name up to today's (any of them may have been in force when points
+    /// expired, named by nothing of the customer's) expired them after the
+    /// same period, as far as the book tells (a version it does not hold
+    /// tells nothing). A replay counts expiry only then: what expired under
+    /// another period is in nothing it reads, and counting none is
+    /// generous, as before.
     pub(crate) fn expired_as_now(
         &self,
         state: &CustomerState,
@@ -77,15 +80,27 @@ impl Program {
         book: &dyn RuleBook,
     ) -> bool {
         let period = self.config().points_expiry;
-        let as_now = |version: Option<u64>| match version {
-            Some(v) if v != self.version() => book
-                .version(v)
-                .is_some_and(|p| p.config().points_expiry == period),
-            _ => true,
-        };
+        let first = sorted
+            .iter()
+            .filter_map(|o| o.config_version)
+            .chain(state.history.iter().filter_map(|c| c.config_version))
+            .min()
+            .unwrap_or(self.version());
         period.is_some()
-            && sorted.iter().all(|o| as_now(o.config_version))
-            && state.history.iter().all(|c| as_now(c.config_version))
+            && (first..self.version()).all(|v| {
+                book.version(v)
+                    .is_some_and(|p| p.config().points_expiry == period)
+            })
+    }
+
+    /// The config versions [`Program::expired_as_now`] asks about, where a
+    /// replay counts expiry: from the first `named` up to today's.
+    pub fn versions_expiry_asks(&self, named: impl Iterator<Item = u64>) -> std::ops::Range<u64> {
+        let replays = self.config().points_expiry.is_some() && self.counts_current_points();
+        match named.min() {
+            Some(first) if replays => first..self.version(),
+            _ => 0..0,
+        }
     }
 
     fn same_trackers(&self, other: &Program) -> bool {
@@ -255,10 +270,7 @@ impl<'a> Replay<'a> {
             tier: program.replay_start(state),
             marks,
             next_mark: 0,
-            walk: match program.expired_as_now(state, sorted, book) {
-                true => walk.replaying_expiry(),
-                false => walk,
-            },
+            walk: walk.counting_expiry(program.expired_as_now(state, sorted, book)),
         }
     }
 

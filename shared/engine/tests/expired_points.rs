@@ -13,10 +13,13 @@ use tier_engine::*;
 
 mod common;
 mod spenders;
+#[allow(dead_code)]
+mod standing;
 use common::{at, d, order};
 use spenders::{
     after_returns, feed, orders_of, redemptions_of, the_last_order_is_explained_as_decided, Served,
 };
+use standing::course;
 
 /// Silver from `min` current points (every tier earns 1 point a dollar),
 /// points expiring `expiry_days` after the day they were earned.
@@ -323,5 +326,34 @@ proptest! {
     ) {
         let p = shape(which, expiry_days, "negativeBalance");
         the_last_order_is_explained_as_decided(&p, &orders, &spent)?;
+    }
+
+    /// Any orders and redemptions over two months, points lasting 5 to 45
+    /// days, one order late (no return): the late customer holds the tier
+    /// the customer in time holds, from the same instant, with the same
+    /// course in the history.
+    #[test]
+    fn a_late_order_reaches_its_tier_as_in_time_as_points_expire(
+        which in 0usize..5,
+        expiry_days in 5u32..45,
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700), 2..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 0..4),
+        late in 0usize..8,
+    ) {
+        let p = shape(which, expiry_days, "negativeBalance");
+        let all = orders_of(&orders);
+        let redemptions = redemptions_of(&spent);
+        let late = late % all.len();
+        let (Some(in_time), Some(late_customer)) =
+            (feed(&p, &all, &redemptions, None), feed(&p, &all, &redemptions, Some(late)))
+        else {
+            return Err(TestCaseError::reject("a redemption refused"));
+        };
+        let (in_time, late_customer) = (in_time.s, late_customer.s);
+        prop_assert_eq!(
+            (&late_customer.tier, late_customer.tier_since),
+            (&in_time.tier, in_time.tier_since)
+        );
+        prop_assert_eq!(course(&late_customer.history), course(&in_time.history));
     }
 }

@@ -508,7 +508,10 @@ impl Service {
         let orders: Vec<OrderRecord> = items.iter().filter_map(|i| i.record.clone()).collect();
         let mut rules = Versions::default();
         let named = orders.iter().filter_map(|o| o.config_version);
-        for version in named.chain(also.iter().copied()) {
+        let between = loaded
+            .program
+            .versions_expiry_asks(named.clone().chain(also.iter().copied()));
+        for version in named.chain(also.iter().copied()).chain(between) {
             if version == loaded.version || rules.0.contains_key(&version) {
                 continue;
             }
@@ -522,8 +525,9 @@ impl Service {
 
 /// Every config version the customer's history names: upgrades by
 /// re-evaluation are judged again under their own version, as orders are,
-/// and a replay of expiry asks each whether points expired then as now
-/// (`Program::expired_as_now`). Versions are cached once read.
+/// and a replay of expiry asks every version from the first named on
+/// whether points expired then as now (`Program::versions_expiry_asks`).
+/// Versions are cached once read.
 pub(crate) fn versions_named(state: &CustomerState) -> Vec<u64> {
     let mut named: Vec<u64> = state
         .history
