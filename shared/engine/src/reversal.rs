@@ -31,6 +31,11 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 
+/// Config versions a replay of expiry asks at most: each is one read the
+/// first time a process needs it, so a customer whose first event came
+/// more versions ago than this is judged without expiry (generous).
+const MAX_VERSIONS_ASKED: u64 = 32;
+
 /// The program versions a customer's upgrades were decided under.
 pub trait RuleBook {
     /// The program as it was at config version `version`, if known.
@@ -87,6 +92,7 @@ impl Program {
             .min()
             .unwrap_or(self.version());
         period.is_some()
+            && self.version() - first.min(self.version()) <= MAX_VERSIONS_ASKED
             && (first..self.version()).all(|v| {
                 book.version(v)
                     .is_some_and(|p| p.config().points_expiry == period)
@@ -98,7 +104,11 @@ impl Program {
     pub fn versions_expiry_asks(&self, named: impl Iterator<Item = u64>) -> std::ops::Range<u64> {
         let replays = self.config().points_expiry.is_some() && self.counts_current_points();
         match named.min() {
-            Some(first) if replays => first..self.version(),
+            Some(first)
+                if replays && self.version() - first.min(self.version()) <= MAX_VERSIONS_ASKED =>
+            {
+                first..self.version()
+            }
             _ => 0..0,
         }
     }

@@ -213,19 +213,25 @@ fn a_return_replays_expiry_only_where_every_version_expired_points_alike() {
         (s, records)
     };
     let then = silver_at(1000, "lazy", 30).with_version(1);
-    for (now_days, book_holds_then, kept) in [
-        (60, true, "Silver"),
-        (30, true, "Member"),
-        (30, false, "Silver"),
-        (60, false, "Silver"),
+    // Today's version, its period, whether the book holds the versions
+    // before it, and the tier after the return. Past 32 versions since the
+    // customer's first event none is asked (each is a read).
+    for (version, now_days, book_holds_then, kept) in [
+        (2, 60, true, "Silver"),
+        (2, 30, true, "Member"),
+        (2, 30, false, "Silver"),
+        (2, 60, false, "Silver"),
+        (33, 30, true, "Member"),
+        (34, 30, true, "Silver"),
     ] {
-        let now = silver_at(1000, "lazy", now_days).with_version(2);
+        let now = silver_at(1000, "lazy", now_days).with_version(version);
         let (mut s, mut records) = customer(&then);
         assert_eq!(s.tier, "Silver");
-        let book = Versions(if book_holds_then {
-            vec![then.clone()]
-        } else {
-            vec![]
+        let book = Versions(match book_holds_then {
+            true => (1..version)
+                .map(|v| silver_at(1000, "lazy", 30).with_version(v))
+                .collect(),
+            false => vec![],
         });
         let i = records.iter().position(|r| r.order_id == "B").unwrap();
         let mut record = records.remove(i);
@@ -244,7 +250,7 @@ fn a_return_replays_expiry_only_where_every_version_expired_points_alike() {
             .unwrap();
         assert_eq!(
             s.tier, kept,
-            "today {now_days} days, version 1 known: {book_holds_then}"
+            "version {version}, today {now_days} days, earlier known: {book_holds_then}"
         );
     }
 }
