@@ -18,6 +18,7 @@ mod standing;
 use common::{at, d, order};
 use spenders::{
     after_returns, feed, orders_of, redemptions_of, the_last_order_is_explained_as_decided, Served,
+    Versions,
 };
 use standing::course;
 
@@ -181,15 +182,6 @@ fn a_return_judges_an_upgrade_on_the_points_left_after_redemptions_where_points_
     assert_eq!(c.s.tier, "Silver");
     assert!(c.give_back("B", at("2026-01-05T00:00:00Z"), d("100")));
     assert_eq!(c.s.tier, "Member");
-}
-
-/// The config versions the customer's orders were decided under.
-struct Versions(Vec<Program>);
-
-impl RuleBook for Versions {
-    fn version(&self, version: u64) -> Option<&Program> {
-        self.0.iter().find(|p| p.version() == version)
-    }
 }
 
 /// Orders decided under another expiry period than today's: what expired

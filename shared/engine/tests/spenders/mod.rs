@@ -267,3 +267,12 @@ pub fn after_returns<'a>(
         .collect();
     Ok(feed(p, &net, redemptions, None))
 }
+
+/// The config versions a return may read: those given, by version.
+pub struct Versions(pub Vec<Program>);
+
+impl RuleBook for Versions {
+    fn version(&self, version: u64) -> Option<&Program> {
+        self.0.iter().find(|p| p.version() == version)
+    }
+}
