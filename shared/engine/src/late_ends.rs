@@ -12,6 +12,7 @@ use crate::decimal::{Money, Points};
 use crate::down_since::returned_most_at;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
+use crate::net_walk::NetWalk;
 use crate::notice::MAX_NOTICES_PER_DECISION;
 use crate::period::day_of;
 use crate::program::{Program, TierIndex};
@@ -299,6 +300,15 @@ impl Program {
     /// figures met.
     fn lift(&self, state: &mut CustomerState, figures: &Figures, at: DateTime<Utc>, to: TierIndex) {
         figures.just_after(self, state, at);
+        if self.expiry_replayed_for(state) {
+            // The figures read current points as those now less what was
+            // earned since; what expired between is in the orders' lots.
+            let placed =
+                &figures.by_time[..figures.placed_before(at + chrono::Duration::nanoseconds(1))];
+            let mut walk = NetWalk::new(self, placed, at, state);
+            while walk.step().is_some() {}
+            state.current_points = walk.net.current_points;
+        }
         let criteria = self.tiers()[to]
             .rule
             .as_ref()

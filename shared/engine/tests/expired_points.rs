@@ -355,3 +355,58 @@ proptest! {
         prop_assert_eq!(course(&late_customer.history), course(&in_time.history));
     }
 }
+
+/// Silver from 1,000 current points or 5 visits in 30 days (any one);
+/// points last 10 days. o1 ($600) on 1 March; L ($10) on 5 March; o2
+/// ($395) on 6 March: 1,005 current points, Silver by P. Told late, o1
+/// and o2 expired by 16 March and o3 ($1,000) on 21 March lifted the
+/// customer by P; then L arrives and the lift is dated back to o2 on 6
+/// March, its criteria as in time: P (the walk's figures read current
+/// points as those now less the lifetime points earned since, 10, and
+/// named none).
+#[test]
+fn a_lift_dated_back_names_the_criteria_met_as_points_expire() {
+    let p = program(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "P", "kind": "currentPoints", "min": 1000},
+                {"id": "V", "kind": "tracker", "tracker": "visits30d", "min": 5}],
+                "condition": {"any": 1}, "upgradeType": "lazy"}}
+        ]),
+        json!([{"id": "visits30d", "measure": "visits", "period": {"days": 30}}]),
+        10,
+    );
+    let criteria_at = |c: &mut Served<'_>, when: &str| -> Option<Vec<String>> {
+        c.s.outbox.take().into_iter().find_map(|n| match n.kind {
+            NoticeKind::Changed { change, criteria }
+                if change.at == at(when) && change.to == "Silver" =>
+            {
+                Some(criteria)
+            }
+            _ => None,
+        })
+    };
+    let orders = [
+        ("o1", "2026-03-01T00:00:00Z", "600"),
+        ("L", "2026-03-05T00:00:00Z", "10"),
+        ("o2", "2026-03-06T00:00:00Z", "395"),
+        ("o3", "2026-03-21T00:00:00Z", "1000"),
+    ];
+    let mut in_time = Served::new(&p, true);
+    for (id, when, amount) in orders {
+        in_time.order(&order(id, at(when), amount));
+    }
+    assert_eq!(in_time.s.tier_since, at("2026-03-06T00:00:00Z"));
+    let told = criteria_at(&mut in_time, "2026-03-06T00:00:00Z");
+    assert_eq!(told, Some(vec!["P".to_owned()]));
+    let mut late = Served::new(&p, true);
+    for (id, when, amount) in orders.iter().filter(|o| o.0 != "L") {
+        late.order(&order(id, at(when), amount));
+    }
+    assert_eq!(late.s.tier_since, at("2026-03-21T00:00:00Z"));
+    late.s.outbox.take();
+    late.order(&order("L", at("2026-03-05T00:00:00Z"), "10"));
+    assert_eq!(late.s.tier_since, at("2026-03-06T00:00:00Z"));
+    assert_eq!(criteria_at(&mut late, "2026-03-06T00:00:00Z"), told);
+}
