@@ -246,15 +246,17 @@ impl Program {
     }
 
     /// Whether the orders, with the redemptions when read, tell the
-    /// customer's current points as of any instant: none expire, and
-    /// nothing but a redemption took from one figure more than from the
-    /// other (no expiry, no return that did: `points_apart`; under
-    /// `withinBalance` a return that found the balance short), and the redemptions
-    /// read account for the whole gap between the two now (none read: the
-    /// two equal, which is also the only sign for a state written before
-    /// the mark was kept). Then current points are, at every instant, the
-    /// lifetime points the orders tell less what was redeemed before it;
-    /// otherwise what was spent or expired by then is in no order.
+    /// customer's current points as of any instant. Where points expire,
+    /// where [`Program::expiry_replayed_for`] says so (the walks replay
+    /// expiry on the orders' lots). Elsewhere: nothing but a redemption
+    /// took from one figure more than from the other (no return did:
+    /// `points_apart`; under `withinBalance` a return that found the
+    /// balance short), and the redemptions read account for the whole gap
+    /// between the two now (none read: the two equal, which is also the
+    /// only sign for a state written before the mark was kept). Then
+    /// current points are, at every instant, the lifetime points the
+    /// orders tell less what was redeemed before it; otherwise what was
+    /// spent or expired by then is in no order.
     pub(crate) fn orders_tell_current_points(&self, state: &CustomerState) -> bool {
         if self.expiry_replayed_for(state) {
             // What expired by an instant is replayed on the orders' lots
