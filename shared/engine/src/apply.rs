@@ -136,10 +136,10 @@ impl Program {
         // Nor where expiry is replayed and an order was decided under
         // another config version, which may have expired points otherwise.
         let other_expiry = || {
-            let all: Vec<&OrderRecord> = orders.iter().collect();
-            self.expiry_replayed_for(state)
-                && self.counts_current_points()
-                && !self.expired_as_now(state, &all, &CurrentRulesOnly)
+            self.expiry_replayed_for(state) && self.counts_current_points() && {
+                let all: Vec<&OrderRecord> = orders.iter().collect();
+                !self.expired_as_now(state, &all, &CurrentRulesOnly)
+            }
         };
         let orders = match self.upgrades_on_untold_points(state) || other_expiry() {
             true => &[][..],
