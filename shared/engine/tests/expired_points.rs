@@ -225,8 +225,6 @@ fn a_return_replays_expiry_only_where_every_version_expired_points_alike() {
                 .collect(),
             false => vec![],
         });
-        let i = records.iter().position(|r| r.order_id == "B").unwrap();
-        let mut record = records.remove(i);
         let ret = Return {
             return_id: "r".into(),
             order_id: "B".into(),
@@ -234,12 +232,7 @@ fn a_return_replays_expiry_only_where_every_version_expired_points_alike() {
             returned_at: at("2026-02-12T00:00:00Z"),
             amount: Some(d("100")),
         };
-        let history = ReturnHistory {
-            orders: &records,
-            rules: &book,
-        };
-        now.apply_return_judged(&mut s, &mut record, &ret, &history)
-            .unwrap();
+        common::give_back_under(&now, &mut s, &mut records, &ret, &book).unwrap();
         assert_eq!(
             s.tier, kept,
             "version {version}, today {now_days} days, earlier known: {book_holds_then}"

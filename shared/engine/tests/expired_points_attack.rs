@@ -363,8 +363,6 @@ fn a_named_version_without_expiry_or_with_months_is_judged_generously() {
             records.push(applied.record);
         }
         let book = Versions(vec![then.clone()]);
-        let i = records.iter().position(|r| r.order_id == "B").unwrap();
-        let mut record = records.remove(i);
         let ret = Return {
             return_id: "r".into(),
             order_id: "B".into(),
@@ -372,12 +370,7 @@ fn a_named_version_without_expiry_or_with_months_is_judged_generously() {
             returned_at: at("2026-02-12T00:00:00Z"),
             amount: Some(d("100")),
         };
-        let history = ReturnHistory {
-            orders: &records,
-            rules: &book,
-        };
-        now.apply_return_judged(&mut s, &mut record, &ret, &history)
-            .unwrap();
+        common::give_back_under(&now, &mut s, &mut records, &ret, &book).unwrap();
         assert_eq!(s.tier, kept, "then {then_expiry}");
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use tier_engine::*;
 
 mod common;
-use common::{apply_as_served, at, d, give_back_among, order};
+use common::{apply_as_served, at, d, give_back_among, order, orders_of};
 
 /// Member -> Gold under one criterion (lazy: the crossing order earns at
 /// the old rate, in time or late).
@@ -361,24 +361,6 @@ fn a_late_order_before_the_crossing_of_a_tier_reached_since_dates_it_in_time() {
         ("Member", "Silver")
     );
     assert_eq!(change.at, at("2026-03-11T10:00:00Z"));
-}
-
-/// The property's orders, one every `hours` after 1 March, in time order.
-fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
-    let start = at("2026-03-01T00:00:00Z");
-    let mut all: Vec<Order> = seeds
-        .iter()
-        .enumerate()
-        .map(|(i, (hours, dollars))| {
-            order(
-                &format!("o{i}"),
-                start + Duration::hours(*hours),
-                &dollars.to_string(),
-            )
-        })
-        .collect();
-    all.sort_by_key(|o| o.placed_at);
-    all
 }
 
 type Runner = fn(&Program, &[Order]) -> (CustomerState, Vec<OrderRecord>);

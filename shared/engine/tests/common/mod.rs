@@ -2,11 +2,11 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use tier_engine::{
     AppliedOrder, AppliedReturn, CurrentRulesOnly, CustomerState, EngineError, Order, OrderRecord,
-    OrderStatus, Program, Return, ReturnHistory,
+    OrderStatus, Program, Return, ReturnHistory, RuleBook,
 };
 
 pub fn at(s: &str) -> DateTime<Utc> {
@@ -57,6 +57,18 @@ pub fn give_back_among(
     records: &mut Vec<OrderRecord>,
     ret: &Return,
 ) -> Result<AppliedReturn, EngineError> {
+    give_back_under(p, s, records, ret, &CurrentRulesOnly)
+}
+
+/// [`give_back_among`], each upgrade judged under the version of `rules`
+/// it was decided under.
+pub fn give_back_under(
+    p: &Program,
+    s: &mut CustomerState,
+    records: &mut Vec<OrderRecord>,
+    ret: &Return,
+    rules: &dyn RuleBook,
+) -> Result<AppliedReturn, EngineError> {
     let i = records
         .iter()
         .position(|r| r.order_id == ret.order_id)
@@ -64,9 +76,27 @@ pub fn give_back_among(
     let mut record = records.remove(i);
     let history = ReturnHistory {
         orders: records,
-        rules: &CurrentRulesOnly,
+        rules,
     };
     let out = p.apply_return_judged(s, &mut record, ret, &history);
     records.insert(i, record);
     out
+}
+
+/// The properties' orders, one every `hours` after 1 March, in time order.
+pub fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
+    let start = at("2026-03-01T00:00:00Z");
+    let mut all: Vec<Order> = seeds
+        .iter()
+        .enumerate()
+        .map(|(i, (hours, dollars))| {
+            order(
+                &format!("o{i}"),
+                start + Duration::hours(*hours),
+                &dollars.to_string(),
+            )
+        })
+        .collect();
+    all.sort_by_key(|o| o.placed_at);
+    all
 }

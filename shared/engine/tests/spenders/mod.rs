@@ -6,7 +6,7 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use super::common::{self, at, d, order};
+use super::common::{self, at, d};
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -142,22 +142,7 @@ pub fn feed_ties<'a>(
     Some(c)
 }
 
-pub fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
-    let start = at("2026-03-01T00:00:00Z");
-    let mut all: Vec<Order> = seeds
-        .iter()
-        .enumerate()
-        .map(|(i, (hours, dollars))| {
-            order(
-                &format!("o{i}"),
-                start + Duration::hours(*hours),
-                &dollars.to_string(),
-            )
-        })
-        .collect();
-    all.sort_by_key(|o| o.placed_at);
-    all
-}
+pub use super::common::orders_of;
 
 /// Redemptions at half past an hour, never at an order's instant (an
 /// order and a redemption of one instant come in the order they arrive).
