@@ -947,6 +947,7 @@ async fn late_and_in_time_twins(
 
 on_both_engines!(
     a_late_order_where_points_expire_reaches_its_tier_as_in_time,
+    a_late_order_where_points_expire_counts_the_returns_made,
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
     a_customer_owing_many_notices_is_caught_up_by_a_late_order,
@@ -1393,6 +1394,36 @@ async fn what_came_after_an_end_a_late_return_fails_counts_as_in_time(api: Api) 
         assert_eq!(seen(&late), seen(&in_time), "grace {grace}: {late}");
         if grace == 0 {
             assert_eq!(in_time["tierSince"], o3, "{in_time}");
+        }
+    }
+}
+
+/// Silver from 1,000 current points; points last 30 days. A ($900) on 10
+/// January, $50 of it returned (in program p on 11 January, before L's
+/// instant; in program q $150 on 20 January, after it), B ($10) on 15
+/// February, then L ($200, placed 12 January) arrives. In time: 1,050 and
+/// Silver on 12 January in p; in q 1,100 then, but the return left 950 and
+/// took Silver back. Before the thirty-third session both were decided on
+/// the 10 points left on 15 February (a customer who had returned anything
+/// was never replayed with expiry).
+async fn a_late_order_where_points_expire_counts_the_returns_made(api: Api) {
+    let mut config = e2e::silver_by_current_points("1000");
+    config["pointsExpiry"] = json!({"days": 30});
+    for (p, returned, on, tier) in [
+        ("p", "50", "2026-01-11T00:00:00Z", "Silver"),
+        ("q", "150", "2026-01-20T00:00:00Z", "Member"),
+    ] {
+        api.program(p, &config).await;
+        api.order(p, "c", "A", "2026-01-10T00:00:00Z", "900").await;
+        let (code, body) = give_back(&api, p, "r1", "A", on, Some(returned)).await;
+        assert_eq!(code, 200, "{p}: {body}");
+        api.order(p, "c", "B", "2026-02-15T00:00:00Z", "10").await;
+        let l = api.order(p, "c", "L", "2026-01-12T00:00:00Z", "200").await;
+        assert_eq!(l["tierAfter"], tier, "{p}: {l}");
+        let status = api.status(p, "c", "2026-02-16T00:00:00Z").await;
+        assert_eq!(status["tier"], tier, "{p}: {status}");
+        if tier == "Silver" {
+            assert_eq!(status["tierSince"], "2026-01-12T00:00:00Z", "{p}: {status}");
         }
     }
 }

@@ -134,11 +134,14 @@ impl Program {
         // would replay current points as lifetime points. Decided without
         // them, as before the redemptions were read.
         // Nor where expiry is replayed and an order was decided under
-        // another config version, which may have expired points otherwise.
+        // another config version, which may have expired points otherwise,
+        // or a return took points from lots other than its order's.
         let other_expiry = || {
-            self.expiry_replayed_for(state) && self.counts_current_points() && {
-                let all: Vec<&OrderRecord> = orders.iter().collect();
+            self.replays_expiry() && self.counts_current_points() && {
+                let mut all: Vec<&OrderRecord> = orders.iter().collect();
+                all.sort_by_key(|o| o.placed_at);
                 !self.expired_as_now(state, &all, &CurrentRulesOnly)
+                    || !self.returns_took_their_own_lots(state, &all)
             }
         };
         let orders = match self.upgrades_on_untold_points(state) || other_expiry() {

@@ -91,17 +91,21 @@ impl Program {
         let moved_down_sign = moved_down.is_some();
         let mut undone = None;
         let mut decision = self.decide(state, order);
-        // Where expiry is replayed (`expiry_replayed_for`), the figures as
+        // Where expiry is replayed (`replays_expiry`), the figures as
         // they stand miss what expired or was spent since its instant, and
         // count its own points though they may have expired by now: it is
         // decided on the orders placed up to it, at the tier held then.
-        let replays_expiry = late
-            && !orders.is_empty()
-            && self.counts_current_points()
-            && self.expiry_replayed_for(state);
+        let replays_expiry =
+            late && !orders.is_empty() && self.counts_current_points() && self.replays_expiry();
         if replays_expiry && rewound.is_none() && moved_down.is_none() && held_then.is_none() {
             if let Some(mut now) = HeldThen::at_tier_held_now(self, state) {
-                if let Some(then) = self.decided_among(state, &mut now, order, orders) {
+                // Returns made since would have judged what it reached on
+                // the orders as they stand (`reversal.rs`): decided so.
+                let then = match state.returned_at_or_after(order.placed_at) {
+                    true => self.decided_among_as_they_stand(state, &mut now, order, orders),
+                    false => self.decided_among(state, &mut now, order, orders),
+                };
+                if let Some(then) = then {
                     decision = then;
                 }
             }

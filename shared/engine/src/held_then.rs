@@ -143,10 +143,35 @@ impl Program {
         order: &Order,
         orders: &[OrderRecord],
     ) -> Option<Decision> {
+        self.decided_among_these(state, held, order, orders, others_up_to_it_as_they_stood)
+    }
+
+    /// [`Program::decided_among`] on the orders placed up to it as they
+    /// stand, the returns made since taken back: the tier a return's
+    /// judgment replays (`reversal.rs`), which in time would have undone
+    /// what the order reached on the figures before the returns.
+    pub(crate) fn decided_among_as_they_stand(
+        &self,
+        state: &CustomerState,
+        held: &mut HeldThen,
+        order: &Order,
+        orders: &[OrderRecord],
+    ) -> Option<Decision> {
+        self.decided_among_these(state, held, order, orders, others_up_to_it_as_they_stand)
+    }
+
+    fn decided_among_these<'o>(
+        &self,
+        state: &CustomerState,
+        held: &mut HeldThen,
+        order: &Order,
+        orders: &'o [OrderRecord],
+        before_it: fn(&'o [OrderRecord], &Order) -> Vec<Cow<'o, OrderRecord>>,
+    ) -> Option<Decision> {
         if orders.is_empty() || self.upgrades_on_untold_points(state) {
             return None;
         }
-        let before = others_up_to_it_as_they_stood(orders, order);
+        let before = before_it(orders, order);
         let mut walk = NetWalk::new(self, &before, order.placed_at, state);
         held.then = self.risen_by_orders(held, &mut walk);
         walk.spend_before_the_order(order.placed_at);
@@ -177,7 +202,11 @@ impl Program {
         // exactly as in time; the later ones could only complete it.
         let mut walk = NetWalk::new(self, as_they_stood, order.placed_at, state);
         let at_its_instant = self.decided_at_its_instant(held, order, &mut walk);
-        if !at_its_instant.upgrades.is_empty() {
+        // Where expiry is replayed, the figures after the later orders
+        // count its own lot though it may have expired by then: a crossing
+        // they complete is the dating walk's, which replays expiry.
+        let expires = self.counts_current_points() && self.replays_expiry();
+        if !at_its_instant.upgrades.is_empty() || expires {
             return Some(at_its_instant);
         }
         while walk.step().is_some() {}
@@ -250,6 +279,21 @@ pub(crate) fn others_up_to_it_as_they_stood<'o>(
     order: &Order,
 ) -> Vec<Cow<'o, OrderRecord>> {
     others_stood_where(orders, order, |o| o.placed_at <= order.placed_at)
+}
+
+/// The customer's orders other than `order` placed up to its instant, as
+/// they stand (every return made), by `placed_at`.
+fn others_up_to_it_as_they_stand<'o>(
+    orders: &'o [OrderRecord],
+    order: &Order,
+) -> Vec<Cow<'o, OrderRecord>> {
+    let mut stand: Vec<Cow<'o, OrderRecord>> = orders
+        .iter()
+        .filter(|o| o.order_id != order.order_id && o.placed_at <= order.placed_at)
+        .map(Cow::Borrowed)
+        .collect();
+    stand.sort_by_key(|o| o.placed_at);
+    stand
 }
 
 fn others_stood_where<'o>(

@@ -300,7 +300,7 @@ impl Program {
     /// figures met.
     fn lift(&self, state: &mut CustomerState, figures: &Figures, at: DateTime<Utc>, to: TierIndex) {
         figures.just_after(self, state, at);
-        if self.expiry_replayed_for(state) {
+        if self.replays_expiry() {
             // The figures read current points as those now less what was
             // earned since; what expired between is in the orders' lots.
             let placed =

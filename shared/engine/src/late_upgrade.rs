@@ -247,7 +247,7 @@ impl Program {
 
     /// Whether the orders, with the redemptions when read, tell the
     /// customer's current points as of any instant. Where points expire,
-    /// where [`Program::expiry_replayed_for`] says so (the walks replay
+    /// where [`Program::replays_expiry`] says so (the walks replay
     /// expiry on the orders' lots). Elsewhere: nothing but a redemption
     /// took from one figure more than from the other (no return did:
     /// `points_apart`; under `withinBalance` a return that found the
@@ -258,7 +258,7 @@ impl Program {
     /// orders tell less what was redeemed before it; otherwise what was
     /// spent or expired by then is in no order.
     pub(crate) fn orders_tell_current_points(&self, state: &CustomerState) -> bool {
-        if self.expiry_replayed_for(state) {
+        if self.replays_expiry() {
             // What expired by an instant is replayed on the orders' lots
             // (`net_walk.rs`), what was spent from the redemptions read:
             // none are needed where nothing moved the two figures apart.
@@ -275,20 +275,19 @@ impl Program {
     /// Whether the orders tell current points once the redemptions are
     /// read ([`Program::orders_tell_current_points`] but for the gap).
     fn orders_may_tell_current_points(&self, state: &CustomerState) -> bool {
-        self.config().points_expiry.is_none() && !state.points_apart
-            || self.expiry_replayed_for(state)
+        self.config().points_expiry.is_none() && !state.points_apart || self.replays_expiry()
     }
 
-    /// Whether the replays of a late order count expiry for this customer
-    /// (thirty-second session): points expire, no tier lapses (the ends a
-    /// walk judges read current points as lifetime points moved since,
-    /// `late_ends.rs`), and the customer never returned anything (a return
-    /// took from the lots as they stood then, which what remains of each
-    /// order does not tell). The orders and the redemptions then tell
-    /// current points at any instant, expiry replayed on the lots of the
-    /// orders' days.
-    pub(crate) fn expiry_replayed_for(&self, state: &CustomerState) -> bool {
-        self.config().points_expiry.is_some() && !self.lapses && state.latest_return_at.is_none()
+    /// Whether the replays of a late order count expiry: points expire and
+    /// no tier lapses (the ends a walk judges read current points as
+    /// lifetime points moved since, `late_ends.rs`). The orders and the
+    /// redemptions then tell current points at any instant, expiry
+    /// replayed on the lots of the orders' days, as long as every return
+    /// took from its own order's lot (thirty-third session; before, only
+    /// for a customer who never returned anything): a decision among the
+    /// orders checks that first ([`Program::returns_took_their_own_lots`]).
+    pub(crate) fn replays_expiry(&self) -> bool {
+        self.config().points_expiry.is_some() && !self.lapses
     }
 
     /// Whether a decision among the customer's orders also needs their

@@ -14,10 +14,11 @@
 //! the lots oldest first.
 
 use crate::events::OrderRecord;
+use crate::period::{date_of, day_of};
 use crate::program::Program;
 use crate::redeemed::{spent_by, Redemptions};
 use crate::state::CustomerState;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use std::borrow::Borrow;
 
 /// Orders sorted by `placed_at`, counted into a fresh customer as the
@@ -132,5 +133,40 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
     /// The orders counted so far.
     pub(crate) fn counted(&self) -> &'o [O] {
         &self.sorted[..self.counted]
+    }
+}
+
+impl Program {
+    /// Whether every return of `orders` took its points from its own
+    /// order's lot, which the walk takes them from since the order's day:
+    /// made before that lot could expire, with no redemption since the
+    /// order (redemptions spend the oldest lots first), its instant kept.
+    /// Otherwise a return took from the newest lots too (or from what
+    /// expiry took), and after it the orders tell current points the
+    /// customer no longer had (docs/late-events.md, "Not exact").
+    pub(crate) fn returns_took_their_own_lots<O: Borrow<OrderRecord>>(
+        &self,
+        state: &CustomerState,
+        orders: &[O],
+    ) -> bool {
+        let Some(period) = self.config().points_expiry else {
+            return true;
+        };
+        let redeemed_between = |from: DateTime<Utc>, to: DateTime<Utc>| {
+            state
+                .redemptions
+                .as_ref()
+                .is_some_and(|r| r.before(spent_by(to, true)) != r.before(from))
+        };
+        orders.iter().map(Borrow::borrow).all(|o| {
+            let expires = date_of(period.forward_from(day_of(o.placed_at)))
+                .and_time(NaiveTime::MIN)
+                .and_utc();
+            let marked: rust_decimal::Decimal = o.returns.iter().map(|r| r.amount).sum();
+            marked == o.returned_amount
+                && o.returns
+                    .iter()
+                    .all(|r| r.at < expires && !redeemed_between(o.placed_at, r.at))
+        })
     }
 }

@@ -17,8 +17,8 @@ mod spenders;
 mod standing;
 use common::{at, d, order};
 use spenders::{
-    after_returns, feed, orders_of, redemptions_of, the_last_order_is_explained_as_decided, Served,
-    Versions,
+    after_returns, feed, feed_returning, orders_of, redemptions_of,
+    the_last_order_is_explained_as_decided, Served, Versions,
 };
 use standing::course;
 
@@ -347,6 +347,74 @@ proptest! {
         );
         prop_assert_eq!(course(&late_customer.history), course(&in_time.history));
     }
+
+    /// [`a_late_order_reaches_its_tier_as_in_time_as_points_expire`] for a
+    /// customer who returned parts of other orders, before or after the
+    /// late order's instant, each return taking its points from its own
+    /// order's lot (made before that lot expired, no redemption since the
+    /// order): the late customer holds the tier the customer in time holds.
+    #[test]
+    fn a_late_order_of_a_customer_who_returned_reaches_its_tier_as_in_time(
+        which in 0usize..5,
+        expiry_days in 5u32..45,
+        within_balance in any::<bool>(),
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700), 2..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..300), 0..4),
+        returns in proptest::collection::vec((0usize..8, 1u32..=100, 1i64..40 * 24), 1..4),
+        late in 0usize..8,
+    ) {
+        let owed = if within_balance { "withinBalance" } else { "negativeBalance" };
+        let p = shape(which, expiry_days, owed);
+        let all = orders_of(&orders);
+        let redemptions = redemptions_of(&spent);
+        let late = late % all.len();
+        // The late order is returned in neither (no record before it arrives).
+        let returns: Vec<_> = returns
+            .into_iter()
+            .filter(|r| r.0 % all.len() != late)
+            .filter(|r| from_its_own_lot(&all[r.0 % all.len()], r.2, expiry_days, &redemptions))
+            .collect();
+        let (Some(in_time), Some(late_customer)) = (
+            feed_returning(&p, &all, &redemptions, &returns, None),
+            feed_returning(&p, &all, &redemptions, &returns, Some(late)),
+        ) else {
+            return Err(TestCaseError::reject("a redemption or return refused"));
+        };
+        prop_assert_eq!(&late_customer.s.tier, &in_time.s.tier);
+        // From the same instant where every return came before it and
+        // moved neither customer. A return after it judges the tier on what
+        // remains (`reversal.rs`): a tier it keeps stays dated where it
+        // was reached, though the late order is decided and dated on what
+        // remains; and a dip by a return between two crossings after the
+        // late order's instant stays in the history (docs/late-events.md,
+        // "Not exact" 4).
+        let l_at = all[late].placed_at;
+        let returned_before = late_customer
+            .records
+            .iter()
+            .flat_map(|r| &r.returns)
+            .all(|r| r.at < l_at);
+        let by_returns = |s: &CustomerState| s.history.iter().any(|c| c.cause.starts_with("return"));
+        if returned_before && !by_returns(&in_time.s) && !by_returns(&late_customer.s) {
+            prop_assert_eq!(late_customer.s.tier_since, in_time.s.tier_since);
+        }
+    }
+}
+
+/// Whether a return `hours` after `order` takes its points from the order's
+/// own lot: made before the lot expires, no redemption since the order.
+fn from_its_own_lot(
+    order: &Order,
+    hours: i64,
+    expiry_days: u32,
+    redemptions: &[(DateTime<Utc>, rust_decimal::Decimal)],
+) -> bool {
+    let at = order.placed_at + Duration::hours(hours);
+    let expires = order.placed_at.date_naive() + chrono::Days::new(expiry_days.into());
+    at.date_naive() < expires
+        && !redemptions
+            .iter()
+            .any(|(when, _)| order.placed_at <= *when && *when <= at)
 }
 
 /// Silver from 1,000 current points or 5 visits in 30 days (any one);
@@ -402,4 +470,39 @@ fn a_lift_dated_back_names_the_criteria_met_as_points_expire() {
     late.order(&order("L", at("2026-03-05T00:00:00Z"), "10"));
     assert_eq!(late.s.tier_since, at("2026-03-06T00:00:00Z"));
     assert_eq!(criteria_at(&mut late, "2026-03-06T00:00:00Z"), told);
+}
+
+/// Silver from 1,000 current points; points last 30 days. A ($600) on 1
+/// January, B ($500) on 3 January, 500 points redeemed on 4 January (from
+/// A's lot, the oldest), C ($400) on 10 January, then $300 of A returned on
+/// 20 January: A's lot held 100, so the return took the other 200 from the
+/// newest lot, C's. B's lot expired on 2 February: 200 points left. L
+/// ($700, placed 5 February) made 900 in time, a Member. The orders as
+/// they remain replay 300 of A spent by the redemption, B's lot 300 and
+/// C's 400: told late, L would have made 1,100 on them. Such a customer's
+/// late order is decided on the points left now, as before.
+#[test]
+fn a_return_that_took_from_newer_lots_leaves_the_replay_of_expiry_out() {
+    let p = silver_at(1000, "lazy", 30);
+    let l = order("L", at("2026-02-05T00:00:00Z"), "700");
+    let fed = |late: bool| {
+        let mut c = Served::new(&p, true);
+        c.order(&order("A", at("2026-01-01T00:00:00Z"), "600"));
+        c.order(&order("B", at("2026-01-03T00:00:00Z"), "500"));
+        assert!(c.redeem("x", at("2026-01-04T00:00:00Z"), d("500")));
+        c.order(&order("C", at("2026-01-10T00:00:00Z"), "400"));
+        assert!(c.give_back("A", at("2026-01-20T00:00:00Z"), d("300")));
+        if !late {
+            c.order(&l);
+        }
+        c.order(&order("E", at("2026-02-08T00:00:00Z"), "1"));
+        if late {
+            c.order(&l);
+        }
+        c
+    };
+    let (in_time, told_late) = (fed(false), fed(true));
+    assert_eq!(in_time.s.tier, "Member");
+    assert_eq!(told_late.s.tier, "Member");
+    assert_eq!(told_late.s.current_points, in_time.s.current_points);
 }

@@ -142,6 +142,71 @@ pub fn feed_ties<'a>(
     Some(c)
 }
 
+/// [`feed`] with returns in time among the other events: each (order,
+/// percent of what remains of it, hours after it) gives back that share,
+/// rounded down to the dollar (none: skipped); a return of the late order
+/// is refused (no record before it arrives). None when a redemption or a
+/// return is refused.
+pub fn feed_returning<'a>(
+    p: &'a Program,
+    orders: &[Order],
+    redemptions: &[(DateTime<Utc>, Decimal)],
+    returns: &[(usize, u32, i64)],
+    late: Option<usize>,
+) -> Option<Served<'a>> {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Event {
+        Order(usize),
+        Redemption(usize),
+        Return(usize),
+    }
+    let mut events: Vec<(DateTime<Utc>, Event)> = orders
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != late)
+        .map(|(i, o)| (o.placed_at, Event::Order(i)))
+        .chain(
+            redemptions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.0, Event::Redemption(i))),
+        )
+        .chain(returns.iter().enumerate().map(|(i, (which, _, hours))| {
+            let o = &orders[which % orders.len()];
+            (o.placed_at + Duration::hours(*hours), Event::Return(i))
+        }))
+        .collect();
+    events.sort();
+    let mut c = Served::new(p, true);
+    let mut remaining: Vec<Decimal> = orders.iter().map(|o| o.amount).collect();
+    for (when, event) in events {
+        match event {
+            Event::Order(i) => c.order(&orders[i]),
+            Event::Redemption(i) => {
+                if !c.redeem(&format!("x{i}"), when, redemptions[i].1) {
+                    return None;
+                }
+            }
+            Event::Return(i) => {
+                let (which, percent, _) = returns[i];
+                let o = which % orders.len();
+                let amount = (remaining[o] * Decimal::from(percent) / Decimal::from(100)).floor();
+                if amount.is_zero() {
+                    continue;
+                }
+                remaining[o] -= amount;
+                if !c.give_back(&orders[o].order_id, when, amount) {
+                    return None;
+                }
+            }
+        }
+    }
+    if let Some(i) = late {
+        c.order(&orders[i]);
+    }
+    Some(c)
+}
+
 pub use super::common::orders_of;
 
 /// Redemptions at half past an hour, never at an order's instant (an
