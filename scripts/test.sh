@@ -74,7 +74,7 @@ step "the binary item forms (STATE_FORMAT=binary, EVENT_FORMAT=binary) through t
 # (one package alone unifies its features differently and rebuilds).
 STATE_FORMAT=binary EVENT_FORMAT=binary cargo test --workspace --locked \
   --test conformance --test api --test returns --test late_attack \
-  --test sim_exactness --test simulations --test spenders_attack
+  --test sim_exactness --test simulations --test spenders_attack --test explain
 
 step "contract: every recorded exchange against openapi.yaml (openapi-core, pinned)"
 "$(scripts/contract-tools.sh)" tests/contract/validate.py openapi.yaml "$E2E_EXCHANGES_DIR"

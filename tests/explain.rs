@@ -184,8 +184,48 @@ on_both_engines!(
     explains_the_next_tier_and_what_an_order_needed,
     refuses_what_it_cannot_explain_and_writes_nothing,
     an_order_of_a_customer_who_redeemed_is_explained_on_the_points_left,
-    an_order_is_explained_on_the_points_left_after_expiry
+    an_order_is_explained_on_the_points_left_after_expiry,
+    orders_of_one_instant_are_explained_in_the_order_they_came
 );
+
+/// Silver from 1,000 current points. A ($600), then B ($500) and C ($300),
+/// all placed at midnight on 10 January (a batch sent with the day's date):
+/// B reached Silver on A's points and its own (1,100), C was decided at
+/// Silver. A would have needed $1,000. Before the thirty-third session the
+/// explanation counted no order of B's instant and said B needed $1,000.
+async fn orders_of_one_instant_are_explained_in_the_order_they_came(api: Api) {
+    api.program("p", &e2e::silver_by_current_points("1000"))
+        .await;
+    let day = "2026-01-10T00:00:00Z";
+    for (id, amount) in [("A", "600"), ("B", "500"), ("C", "300")] {
+        api.order("p", "c", id, day, amount).await;
+    }
+    let outcome = |r: &e2e::Reply| {
+        (
+            r.body["order"]["outcome"].clone(),
+            r.body["order"]["smallestAmount"].clone(),
+        )
+    };
+    let explained = |id: &'static str| {
+        let api = &api;
+        async move {
+            let r = api
+                .get(&format!(
+                    "/programs/p/customers/c/explain?orderId={id}&tier=Silver"
+                ))
+                .await;
+            assert_eq!(r.status, 200, "{id}: {}", r.body);
+            r
+        }
+    };
+    let b = explained("B").await;
+    assert_eq!(outcome(&b), (json!("met"), Value::Null), "{}", b.body);
+    assert_eq!(b.body["criteria"][0]["actual"], "1100", "{}", b.body);
+    let a = explained("A").await;
+    assert_eq!(outcome(&a), (json!("amount"), json!("1000")), "{}", a.body);
+    let c = explained("C").await;
+    assert_eq!(c.body["order"]["outcome"], "heldBefore", "{}", c.body);
+}
 
 /// Silver from 1,000 current points; points last 30 days. A (800) on 2
 /// January expires on 1 February; B (750) on 10 February leaves 750, no

@@ -154,6 +154,14 @@ impl Program {
         let late = state
             .last_event_at
             .is_some_and(|last| order.placed_at < last);
+        // Orders of its instant may have come before it only when it is
+        // not past the customer's latest event: then its record keeps its
+        // arrival. One placed after it was the first of its instant, so a
+        // record without one came before any that has one.
+        let arrival = state
+            .last_event_at
+            .is_some_and(|last| order.placed_at <= last)
+            .then_some(state.orders_applied);
         let arrived = state.tier_index(self);
         state.saw_event(order.placed_at);
         if order.placed_at < state.joined() {
@@ -181,6 +189,7 @@ impl Program {
             jumped_from,
         } = self.decide_as_in_time(state, order, orders, late);
         let mut record = self.record_of(state, order, &decision);
+        record.arrival = arrival;
         if let Some(h) = &held_then {
             h.mark(self, &mut record, &decision);
         }
@@ -420,6 +429,7 @@ impl Program {
             tier_after: self.tier_name(decision.tier_after).to_owned(),
             config_version: Some(self.version()),
             after_redemption: state.after_a_redemption_at(order.placed_at),
+            arrival: None,
         }
     }
 

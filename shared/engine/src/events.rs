@@ -314,6 +314,15 @@ pub struct OrderRecord {
     /// (`redeemed.rs`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub after_redemption: bool,
+    /// How many orders the customer had counted when it was decided, kept
+    /// for an order placed at or before the customer's latest event (orders
+    /// of its instant may have come before it): orders of one instant were
+    /// decided in that order, each counting those before it, and an
+    /// explanation counts them so. None for an order placed after every
+    /// event, the first of its instant (and in a record written before the
+    /// thirty-third session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<u64>,
 }
 
 /// How many of an order's returns keep their instant.
@@ -328,6 +337,22 @@ pub struct ReturnMark {
 }
 
 impl OrderRecord {
+    /// Whether it was decided before `other`: placed earlier, or at its
+    /// instant and counted before it. Of one instant, a record without an
+    /// arrival came first (written as the first of its instant, or before
+    /// arrivals were kept, and so before any record that has one); of two
+    /// without, neither is known to.
+    pub fn decided_before(&self, other: &OrderRecord) -> bool {
+        self.order_id != other.order_id
+            && (self.placed_at < other.placed_at
+                || self.placed_at == other.placed_at
+                    && match (self.arrival, other.arrival) {
+                        (Some(mine), Some(theirs)) => mine < theirs,
+                        (None, Some(_)) => true,
+                        (_, None) => false,
+                    })
+    }
+
     pub fn remaining(&self) -> Money {
         self.amount - self.returned_amount
     }

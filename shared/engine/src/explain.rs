@@ -214,10 +214,8 @@ impl Program {
         asked: Option<&str>,
     ) -> Result<OrderExplanation, ExplainError> {
         let at = record.placed_at;
-        let mut earlier: Vec<&OrderRecord> = orders
-            .iter()
-            .filter(|o| o.placed_at < at && o.order_id != record.order_id)
-            .collect();
+        let mut earlier: Vec<&OrderRecord> =
+            orders.iter().filter(|o| o.decided_before(record)).collect();
         earlier.sort_by_key(|o| o.placed_at);
         let mut walk = NetWalk::new(self, &earlier, at, customer)
             .counting_expiry(self.expired_as_now(customer, &earlier, book));
@@ -241,10 +239,8 @@ impl Program {
         let before = rules.tier_index(&record.tier_before).unwrap_or(0);
         let tier = rules.tier_to_explain(asked, before)?;
         let at = record.placed_at;
-        let earlier: Vec<&OrderRecord> = orders
-            .iter()
-            .filter(|o| o.placed_at < at && o.order_id != record.order_id)
-            .collect();
+        let earlier: Vec<&OrderRecord> =
+            orders.iter().filter(|o| o.decided_before(record)).collect();
         let mut state = crate::reversal::net_state_at(rules, &earlier, at);
         if let Some(current) = current {
             state.current_points = current;

@@ -30,13 +30,20 @@ const VERSION_1: u8 = 1;
 /// The same layout, of an order decided after a redemption of its instant
 /// (`OrderRecord::after_redemption`): the flag costs no byte.
 const VERSION_2: u8 = 2;
+/// Versions 1 and 2 followed by the order's arrival (a varint), which
+/// orders of one instant are told apart by (`OrderRecord::arrival`).
+const WITH_ARRIVAL: u8 = 2;
 const NEGATIVE: u8 = 0x80;
 
 /// `record` appended to `out`, all but its `order_id`.
 pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
-    out.push(match record.after_redemption {
+    let layout = match record.after_redemption {
         true => VERSION_2,
         false => VERSION_1,
+    };
+    out.push(match record.arrival {
+        Some(_) => layout + WITH_ARRIVAL,
+        None => layout,
     });
     put_instant(out, record.placed_at);
     put_decimal(out, record.amount);
@@ -59,17 +66,22 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
     put_str(out, &record.tier_before);
     put_str(out, &record.tier_after);
     put_varint(out, record.config_version.map_or(0, |v| u128::from(v) + 1));
+    if let Some(arrival) = record.arrival {
+        put_varint(out, u128::from(arrival));
+    }
 }
 
 /// The record of order `order_id` that `bytes` hold, all of them.
 pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     let mut r = ByteReader::new(bytes, "the record");
-    let after_redemption = match r.byte()? {
+    let layout = r.byte()?;
+    let with_arrival = layout > WITH_ARRIVAL;
+    let after_redemption = match layout - if with_arrival { WITH_ARRIVAL } else { 0 } {
         VERSION_1 => false,
         VERSION_2 => true,
-        version => {
+        _ => {
             return Err(format!(
-                "record layout {version} is not one this release reads"
+                "record layout {layout} is not one this release reads"
             ))
         }
     };
@@ -103,6 +115,10 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
         0 => None,
         v => Some(u64::try_from(v - 1).map_err(|_| "the config version is too large")?),
     };
+    let arrival = match with_arrival {
+        true => Some(u64::try_from(r.varint()?).map_err(|_| "the arrival is too large")?),
+        false => None,
+    };
     if r.left() > 0 {
         return Err(format!("{} bytes after the record", r.left()));
     }
@@ -122,6 +138,7 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
         tier_after,
         config_version,
         after_redemption,
+        arrival,
     })
 }
 
@@ -295,6 +312,7 @@ mod tests {
                 ".{0,16}",
                 any::<Option<u64>>(),
                 any::<bool>(),
+                any::<Option<u64>>(),
             ),
         )
             .prop_map(|(head, categories, counts, returns, tail)| OrderRecord {
@@ -316,6 +334,7 @@ mod tests {
                 tier_after: tail.2,
                 config_version: tail.3,
                 after_redemption: tail.4,
+                arrival: tail.5,
             })
     }
 
@@ -382,6 +401,7 @@ mod tests {
             tier_after: "Silver".into(),
             config_version: Some(3),
             after_redemption: false,
+            arrival: None,
         }
     }
 
@@ -394,9 +414,17 @@ mod tests {
         let mut flagged = bytes.clone();
         flagged[0] = VERSION_2;
         assert!(read("o1", &flagged).unwrap().after_redemption);
+        let mut arrived = bytes.clone();
+        arrived[0] = VERSION_2 + WITH_ARRIVAL;
+        arrived.push(7);
+        let back = read("o1", &arrived).unwrap();
+        assert_eq!((back.after_redemption, back.arrival), (true, Some(7)));
         let mut later = bytes.clone();
-        later[0] = 3;
-        assert!(read("o1", &later).unwrap_err().contains("layout 3"));
+        later[0] = 5;
+        assert!(read("o1", &later).unwrap_err().contains("layout 5"));
+        let mut missing = bytes.clone();
+        missing[0] = VERSION_1 + WITH_ARRIVAL;
+        assert!(read("o1", &missing).is_err());
         let mut longer = bytes.clone();
         longer.push(7);
         assert!(read("o1", &longer)

@@ -277,6 +277,21 @@ proptest! {
         let p = shape(which);
         the_last_order_is_explained_as_decided(&p, &orders, &spent)?;
     }
+
+    /// The same with orders on a few days only, most of them placed at
+    /// one instant with others (a batch sent with the day's date): the
+    /// explanation counts the orders of its instant decided before it.
+    /// Before the thirty-third session it counted none of them.
+    #[test]
+    fn an_order_of_an_instant_shared_with_others_is_explained_as_decided(
+        which in 0usize..12,
+        orders in proptest::collection::vec((0i64..4, 1u32..700), 2..8),
+        spent in proptest::collection::vec((0i64..4 * 24, 1u32..300), 0..3),
+    ) {
+        let p = shape(which);
+        let orders: Vec<(i64, u32)> = orders.into_iter().map(|(day, dollars)| (day * 24, dollars)).collect();
+        the_last_order_is_explained_as_decided(&p, &orders, &spent)?;
+    }
 }
 
 /// The sign that asks for a spender's orders looks only where a

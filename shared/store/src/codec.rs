@@ -655,6 +655,7 @@ mod event_forms {
             tier_after: "Gold".into(),
             config_version: Some(4),
             after_redemption: false,
+            arrival: Some(3),
         }
     }
 

@@ -395,6 +395,7 @@ fn record(id: &str, placed: &str) -> tier_engine::OrderRecord {
         tier_after: "Silver".into(),
         config_version: Some(2),
         after_redemption: false,
+        arrival: Some(3),
     }
 }
 
