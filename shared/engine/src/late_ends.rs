@@ -12,17 +12,19 @@ use crate::decimal::{Money, Points};
 use crate::down_since::returned_most_at;
 use crate::evaluate::Evaluator;
 use crate::events::OrderRecord;
+use crate::expired::ExpiredLot;
 use crate::net_walk::NetWalk;
 use crate::notice::MAX_NOTICES_PER_DECISION;
 use crate::period::day_of;
 use crate::program::{Program, TierIndex};
 use crate::reversal::CurrentRulesOnly;
 use crate::series::Series;
-use crate::state::{BestOrder, CustomerState, TierChange};
+use crate::state::{BestOrder, CustomerState, Lot, TierChange};
 use crate::upgrade::Decision;
 use crate::validity::period_end;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use std::collections::VecDeque;
 
 /// Validity instants and warning days judged one by one at most, as
 /// `expiry.rs` bounds them.
@@ -348,6 +350,12 @@ struct Figures<'a> {
     lifetime_purchases: Money,
     lifetime_points: Points,
     current_points: Points,
+    /// The lots and what expiry took, as they stand: the walk expires the
+    /// lots at each end against the figures then, and the customer's own
+    /// expire from these once it is done (restoring current points alone
+    /// left the lots that expired in the walk gone, their points kept).
+    lots: VecDeque<Lot>,
+    expired_lots: VecDeque<ExpiredLot>,
     best_orders: Vec<BestOrder>,
     orders: &'a [&'a OrderRecord],
     by_time: Vec<&'a OrderRecord>,
@@ -385,6 +393,8 @@ impl<'a> Figures<'a> {
             lifetime_purchases: state.lifetime_purchases,
             lifetime_points: state.lifetime_points,
             current_points: state.current_points,
+            lots: state.lots.clone(),
+            expired_lots: state.expired_lots.clone(),
             best_orders: state.best_orders.clone(),
             orders,
             by_time,
@@ -524,6 +534,8 @@ impl<'a> Figures<'a> {
         state.lifetime_purchases = self.lifetime_purchases;
         state.lifetime_points = self.lifetime_points;
         state.current_points = self.current_points;
+        state.lots = self.lots;
+        state.expired_lots = self.expired_lots;
         state.best_orders = self.best_orders;
     }
 }

@@ -506,3 +506,48 @@ fn a_return_that_took_from_newer_lots_leaves_the_replay_of_expiry_out() {
     assert_eq!(told_late.s.tier, "Member");
     assert_eq!(told_late.s.current_points, in_time.s.current_points);
 }
+
+/// Silver from 1,000 lifetime points, kept a month at a time by $100 spent
+/// in 30 days; points last 30 days. A ($600) on 1 January, B ($10) on 20
+/// March, then L ($500, placed 5 January) arrives: Silver on 5 January,
+/// down on 5 February, Silver again by B; every point but B's expired
+/// before B. The ends
+/// its upgrade brought are judged on the figures of their instants, and
+/// the lots expired in that walk were gone once it restored current
+/// points: before the thirty-third session the customer kept L's 500
+/// points, which never expired.
+#[test]
+fn a_late_upgrades_ends_leave_no_expired_points_behind() {
+    let p = program(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "L", "kind": "lifetimePoints", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend30d", "min": 100}],
+                "condition": "all", "onFail": "base"}}
+        ]),
+        json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]),
+        30,
+    );
+    let mut c = Served::new(&p, true);
+    c.order(&order("A", at("2026-01-01T00:00:00Z"), "600"));
+    c.order(&order("B", at("2026-03-20T00:00:00Z"), "10"));
+    c.order(&order("L", at("2026-01-05T00:00:00Z"), "500"));
+    let moves: Vec<(&str, DateTime<Utc>)> =
+        c.s.history.iter().map(|h| (h.to.as_str(), h.at)).collect();
+    assert_eq!(
+        moves,
+        [
+            ("Silver", at("2026-01-05T00:00:00Z")),
+            ("Member", at("2026-02-05T00:00:00Z")),
+            ("Silver", at("2026-03-20T00:00:00Z"))
+        ]
+    );
+    p.expire(&mut c.s, at("2026-03-21T00:00:00Z"));
+    assert_eq!(
+        (c.s.current_points, c.s.lifetime_points),
+        (d("10"), d("1110"))
+    );
+}
