@@ -948,6 +948,7 @@ async fn late_and_in_time_twins(
 on_both_engines!(
     a_late_order_where_points_expire_reaches_its_tier_as_in_time,
     a_late_order_where_points_expire_counts_the_returns_made,
+    a_late_order_where_tiers_lapse_and_points_expire_is_decided_as_in_time,
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
     a_customer_owing_many_notices_is_caught_up_by_a_late_order,
@@ -1396,6 +1397,62 @@ async fn what_came_after_an_end_a_late_return_fails_counts_as_in_time(api: Api) 
             assert_eq!(in_time["tierSince"], o3, "{in_time}");
         }
     }
+}
+
+/// Where tiers lapse (Silver kept a month at a time) and points expire.
+/// Program p: Silver from 1,000 lifetime points, kept by $100 in 30 days,
+/// points last 30 days; A ($600) on 1 January, B ($10) on 20 March, then L
+/// ($500, placed 5 January): Silver on 5 January, down on 5 February,
+/// Silver again by B, and by then every point but B's had expired. Before
+/// the thirty-third session the walk of the ends L's upgrade brought left
+/// L's 500 points unexpired for good. Program q: Silver from 1,000
+/// current points, kept by 400 of them, points last 20 days; C ($1) on 1
+/// March, D ($316) on 13 May, E ($103) on 21 May, then L ($581, placed 1
+/// April): in time 581 at most, a Member; before, L was decided on the
+/// points left now, 419 + 581, and made Silver on 1 April.
+async fn a_late_order_where_tiers_lapse_and_points_expire_is_decided_as_in_time(api: Api) {
+    let kept = |criterion: Value| {
+        json!({"validity": {"months": 1, "from": "tierStart"},
+            "criteria": [criterion], "condition": "all", "onFail": "base"})
+    };
+    let mut p = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "pointsExpiry": {"days": 30},
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {
+                "criteria": [{"id": "L", "kind": "lifetimePoints", "min": 1000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": kept(json!({"id": "K", "kind": "tracker", "tracker": "spend30d", "min": 100}))}]
+    });
+    api.program("p", &p).await;
+    api.order("p", "c", "A", "2026-01-01T00:00:00Z", "600")
+        .await;
+    api.order("p", "c", "B", "2026-03-20T00:00:00Z", "10").await;
+    api.order("p", "c", "L", "2026-01-05T00:00:00Z", "500")
+        .await;
+    let status = api.status("p", "c", "2026-03-21T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["currentPoints"]),
+        (&json!("Silver"), &json!("10")),
+        "{status}"
+    );
+    p["pointsExpiry"] = json!({"days": 20});
+    p["tiers"][1]["upgrade"]["criteria"] =
+        json!([{"id": "P", "kind": "currentPoints", "min": 1000}]);
+    p["tiers"][1]["retention"] = kept(json!({"id": "K", "kind": "currentPoints", "min": 400}));
+    api.program("q", &p).await;
+    for (id, at, amount) in [
+        ("C", "2026-03-01T00:00:00Z", "1"),
+        ("D", "2026-05-13T00:00:00Z", "316"),
+        ("E", "2026-05-21T00:00:00Z", "103"),
+        ("L", "2026-04-01T01:00:00Z", "581"),
+    ] {
+        api.order("q", "c", id, at, amount).await;
+    }
+    let status = api.status("q", "c", "2026-05-22T00:00:00Z").await;
+    assert_eq!(status["tier"], "Member", "{status}");
 }
 
 /// Silver from 1,000 current points; points last 30 days. A ($900) on 10

@@ -10,6 +10,7 @@ use crate::events::{Order, OrderRecord, OrderStatus, Redemption};
 use crate::expired::Cover;
 use crate::period::day_of;
 use crate::program::{Program, TierIndex, Tracker};
+use crate::redeemed::Redemptions;
 use crate::rejudge::{Late, LATE_ORDER};
 use crate::reversal::CurrentRulesOnly;
 use crate::state::{CustomerState, TierChange};
@@ -148,6 +149,15 @@ impl Program {
             true => &[][..],
             false => orders,
         };
+        // Current points equal to lifetime points: nothing was redeemed
+        // (nor expired), so the redemptions are known though not read, and
+        // stay known once this order's own lot has expired in a replay.
+        let none_redeemed = self.replays_expiry()
+            && state.redemptions.is_none()
+            && state.current_points == state.lifetime_points;
+        if none_redeemed {
+            state.redemptions = Some(Redemptions::new(Vec::new()));
+        }
         // Points due to expire by the order's time no longer count toward
         // its decision, whether or not the scheduled job has run.
         self.expire(state, order.placed_at);
@@ -249,6 +259,9 @@ impl Program {
         if let Some(r) = rewound {
             r.restore(state);
         }
+        if late && !orders.is_empty() && self.replays_expiry() {
+            self.lots_as_in_time(state, &others_and(orders, &applied.record));
+        }
         let late_upgrade = late.then_some(reached);
         self.judge_ends_since(
             state,
@@ -258,6 +271,9 @@ impl Program {
             late_upgrade,
             was_superseded,
         );
+        if none_redeemed {
+            state.redemptions = None;
+        }
         Ok(applied)
     }
 

@@ -302,15 +302,6 @@ impl Program {
     /// figures met.
     fn lift(&self, state: &mut CustomerState, figures: &Figures, at: DateTime<Utc>, to: TierIndex) {
         figures.just_after(self, state, at);
-        if self.replays_expiry() {
-            // The figures read current points as those now less what was
-            // earned since; what expired between is in the orders' lots.
-            let placed =
-                &figures.by_time[..figures.placed_before(at + chrono::Duration::nanoseconds(1))];
-            let mut walk = NetWalk::new(self, placed, at, state);
-            while walk.step().is_some() {}
-            state.current_points = walk.net.current_points;
-        }
         let criteria = self.tiers()[to]
             .rule
             .as_ref()
@@ -483,6 +474,21 @@ impl<'a> Figures<'a> {
             None if self.current_points == self.lifetime_points => points,
             None => self.current_points - (self.lifetime_points - points),
         };
+        if program.replays_expiry() {
+            // What expired by then is in no figure: each order's lot, as
+            // it stood then, expires as in time (`net_walk.rs`), and the
+            // lots are those then, so that the end's own expiry takes
+            // nothing twice.
+            let stood: Vec<_> = self.by_time[..placed]
+                .iter()
+                .map(|o| o.as_it_stood(at))
+                .collect();
+            let mut walk = NetWalk::new(program, &stood, at, state);
+            while walk.step().is_some() {}
+            walk.spend_before(spent_before);
+            state.current_points = walk.net.current_points;
+            state.lots = walk.net.lots;
+        }
         // The largest orders placed before it, as they stood: a pass over
         // the orders at each end, so only when a rule reads them.
         if program.reads_single_orders() {

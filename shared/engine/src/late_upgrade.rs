@@ -278,16 +278,17 @@ impl Program {
         self.config().points_expiry.is_none() && !state.points_apart || self.replays_expiry()
     }
 
-    /// Whether the replays of a late order count expiry: points expire and
-    /// no tier lapses (the ends a walk judges read current points as
-    /// lifetime points moved since, `late_ends.rs`). The orders and the
-    /// redemptions then tell current points at any instant, expiry
-    /// replayed on the lots of the orders' days, as long as every return
-    /// took from its own order's lot (thirty-third session; before, only
-    /// for a customer who never returned anything): a decision among the
+    /// Whether the replays of a late order count expiry: points expire.
+    /// The orders and the redemptions then tell current points at any
+    /// instant, expiry replayed on the lots of the orders' days, as long
+    /// as every return took from its own order's lot: a decision among the
     /// orders checks that first ([`Program::returns_took_their_own_lots`]).
+    /// Before the thirty-third session only for a customer who never
+    /// returned anything, in a program where no tier lapses (the ends a
+    /// walk judges read current points as lifetime points moved since; they
+    /// replay expiry too now, `late_ends.rs`).
     pub(crate) fn replays_expiry(&self) -> bool {
-        self.config().points_expiry.is_some() && !self.lapses
+        self.config().points_expiry.is_some()
     }
 
     /// Whether a decision among the customer's orders also needs their

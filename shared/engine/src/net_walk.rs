@@ -87,7 +87,7 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
         self.redemptions = Some(redemptions);
     }
 
-    fn expire_by(&mut self, at: DateTime<Utc>) {
+    pub(crate) fn expire_by(&mut self, at: DateTime<Utc>) {
         if self.expires {
             self.program.expire_points_by(&mut self.net, at);
         }
@@ -168,5 +168,38 @@ impl Program {
                     .iter()
                     .all(|r| r.at < expires && !redeemed_between(o.placed_at, r.at))
         })
+    }
+
+    /// After a late order counted among `orders` (every order of the
+    /// customer, its own record among them): its points were added as a
+    /// lot of its day, but the redemptions made since its instant spent
+    /// the oldest lots then, which in time would have been its own. Where
+    /// the orders tell current points (the returns took from their own
+    /// lots, the same expiry all along) and the walk leaves the points
+    /// held now, the lots are the walk's, as in time: only which lots hold
+    /// the points, and so when they expire, changes. Where the two differ
+    /// on the points held now, what expired or was spent in time differs
+    /// too, and current points only move through an expiry or event that
+    /// tells it (docs/late-events.md, "Not exact" 3).
+    pub(crate) fn lots_as_in_time(&self, state: &mut CustomerState, orders: &[&OrderRecord]) {
+        let Some(now) = state.last_event_at else {
+            return;
+        };
+        let mut sorted = orders.to_vec();
+        sorted.sort_by_key(|o| o.placed_at);
+        if !self.returns_took_their_own_lots(state, &sorted)
+            || !self.expired_as_now(state, &sorted, &crate::reversal::CurrentRulesOnly)
+        {
+            return;
+        }
+        let mut walk = NetWalk::new(self, &sorted, state.joined(), state);
+        while walk.step().is_some() {}
+        walk.spend_all();
+        walk.expire_by(now);
+        if walk.net.current_points == state.current_points
+            && walk.net.lifetime_points == state.lifetime_points
+        {
+            state.lots = walk.net.lots;
+        }
     }
 }

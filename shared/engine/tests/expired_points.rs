@@ -348,6 +348,43 @@ proptest! {
         prop_assert_eq!(course(&late_customer.history), course(&in_time.history));
     }
 
+    /// [`a_late_order_reaches_its_tier_as_in_time_as_points_expire`] where
+    /// the tier lapses: one order late among any orders over three months,
+    /// redemptions before its instant, then the job at 1 July. The late
+    /// customer holds the in-time tier and points. Before the thirty-third
+    /// session such an order was decided on the points left now (generous
+    /// within a few cases: the orders placed since counted at its
+    /// instant), and the validity ends its upgrade brought read current
+    /// points as those now less what was earned since.
+    #[test]
+    fn a_late_order_where_tiers_lapse_reaches_its_tier_as_in_time_as_points_expire(
+        which in 0usize..6,
+        expiry_days in 5u32..45,
+        orders in proptest::collection::vec((0i64..90 * 24, 1u32..700), 2..8),
+        spent in proptest::collection::vec((0i64..90 * 24, 1u32..300), 0..3),
+        late in 0usize..8,
+    ) {
+        let p = lapsing(which, expiry_days);
+        let all = orders_of(&orders);
+        let late = late % all.len();
+        // A redemption after its instant would in time have spent its lot
+        // first (docs/late-events.md, "Not exact" 3).
+        let redemptions: Vec<_> = redemptions_of(&spent)
+            .into_iter()
+            .filter(|r| r.0 < all[late].placed_at)
+            .collect();
+        let (Some(mut in_time), Some(mut late_customer)) =
+            (feed(&p, &all, &redemptions, None), feed(&p, &all, &redemptions, Some(late)))
+        else {
+            return Err(TestCaseError::reject("a redemption refused"));
+        };
+        let end = at("2026-07-01T00:00:00Z");
+        p.expire(&mut in_time.s, end);
+        p.expire(&mut late_customer.s, end);
+        prop_assert_eq!(&late_customer.s.tier, &in_time.s.tier);
+        prop_assert_eq!(late_customer.s.current_points, in_time.s.current_points);
+    }
+
     /// [`a_late_order_reaches_its_tier_as_in_time_as_points_expire`] for a
     /// customer who returned parts of other orders, before or after the
     /// late order's instant, each return taking its points from its own
@@ -399,6 +436,30 @@ proptest! {
             prop_assert_eq!(late_customer.s.tier_since, in_time.s.tier_since);
         }
     }
+}
+
+/// Silver from 1,000 current points under each upgrade type, kept a month
+/// at a time by 400 current points or $300 in 30 days (to the base tier
+/// otherwise), points expiring `expiry_days` after the day they were
+/// earned.
+fn lapsing(which: usize, expiry_days: u32) -> Program {
+    let keep = match which % 2 {
+        0 => json!({"id": "K", "kind": "currentPoints", "min": 400}),
+        _ => json!({"id": "K", "kind": "tracker", "tracker": "spend30d", "min": 300}),
+    };
+    let upgrade_type = ["lazy", "eager", "dynamic"][which / 2 % 3];
+    program(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                {"id": "P", "kind": "currentPoints", "min": 1000}],
+                "condition": "all", "upgradeType": upgrade_type},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [keep], "condition": "all", "onFail": "base"}}
+        ]),
+        json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]),
+        expiry_days,
+    )
 }
 
 /// Whether a return `hours` after `order` takes its points from the order's

@@ -1,0 +1,529 @@
+//! Adversary of cc3417b: a late order of a customer who returned something,
+//! where points expire, against the same customer fed every event in time.
+//! Properties: exact where every return took from its own order's lot
+//! (the guard `returns_took_their_own_lots` admits), never generous
+//! anywhere, nothing panics, points agree.
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tier_engine::*;
+
+mod common;
+mod spenders;
+use common::{at, d, order};
+use spenders::Served;
+
+fn program_with(tiers: Value, trackers: Value, expiry_days: u32, spent_points: &str) -> Program {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "pointsExpiry": {"days": expiry_days},
+        "returnPolicy": {"spentPoints": spent_points},
+        "trackers": trackers,
+        "tiers": tiers,
+    });
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+const SHAPES: usize = 10;
+/// Shapes whose tiers all earn one rate (policy (a) aside).
+const ONE_RATE: [usize; 6] = [0, 1, 2, 6, 8, 9];
+
+/// Whether every tier of shape `which` earns one rate.
+fn one_rate(which: usize) -> bool {
+    !matches!(which, 3 | 4 | 5 | 7)
+}
+
+fn shape(which: usize, expiry_days: u32, spent_points: &str) -> Program {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let rule = |criteria: Value, condition: Value, kind: &str| json!({"criteria": criteria, "condition": condition, "upgradeType": kind});
+    let p = |min: u32| json!({"id": "P", "kind": "currentPoints", "min": min});
+    let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
+    let two = |rate: &str, up: Value| json!([{"name": "Member", "earnRate": rate}, {"name": "Silver", "earnRate": rate, "upgrade": up}]);
+    let (tiers, trackers) = match which {
+        0 => (
+            two("1", rule(json!([p(1000)]), json!("all"), "lazy")),
+            json!([]),
+        ),
+        1 => (
+            two("1", rule(json!([p(1000)]), json!("all"), "eager")),
+            json!([]),
+        ),
+        2 => (
+            two("1", rule(json!([p(700)]), json!("all"), "dynamic")),
+            json!([]),
+        ),
+        // Rates differ by tier.
+        3 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1.5", "upgrade": rule(json!([p(600)]), json!("all"), "dynamic")},
+                {"name": "Gold", "earnRate": "2", "upgrade": rule(json!([p(1200)]), json!("all"), "dynamic")}
+            ]),
+            json!([]),
+        ),
+        4 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "2", "upgrade": rule(json!([p(800)]), json!("all"), "lazy")},
+                {"name": "Gold", "earnRate": "3", "upgrade": rule(json!([p(1500)]), json!("all"), "eager")}
+            ]),
+            json!([]),
+        ),
+        5 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "2", "upgrade": rule(json!([p(600), s(500)]), json!("all"), "lazy")}
+            ]),
+            spend30d.clone(),
+        ),
+        6 => (
+            two(
+                "1",
+                rule(json!([p(900), s(1200)]), json!({"any": 1}), "eager"),
+            ),
+            spend30d.clone(),
+        ),
+        7 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1.25", "upgrade": rule(json!([p(500), s(300)]), json!("all"), "eager")},
+                {"name": "Gold", "earnRate": "1.5", "upgrade": rule(json!([p(1200), s(2000)]), json!({"any": 1}), "dynamic")}
+            ]),
+            spend30d.clone(),
+        ),
+        8 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": rule(json!([p(500)]), json!("all"), "eager")},
+                {"name": "Gold", "earnRate": "1", "upgrade": rule(json!([p(1000), s(800)]), json!("all"), "lazy")}
+            ]),
+            spend30d.clone(),
+        ),
+        _ => (
+            two("1", rule(json!([p(600), s(900)]), json!("all"), "dynamic")),
+            spend30d.clone(),
+        ),
+    };
+    program_with(tiers, trackers, expiry_days, spent_points)
+}
+
+/// One history: orders, redemptions and returns, each with its rank among
+/// the events of its instant (orders are rank 1).
+#[derive(Clone)]
+struct Drawn {
+    orders: Vec<Order>,
+    /// (instant, points, rank 0 or 2)
+    redemptions: Vec<(DateTime<Utc>, Decimal, u8)>,
+    /// (order, percent of what remains, instant, rank 0 or 3)
+    returns: Vec<(usize, u32, DateTime<Utc>, u8)>,
+    /// Orders that arrive after every other event, in this order.
+    late: Vec<usize>,
+}
+
+impl std::fmt::Debug for Drawn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f)?;
+        for (i, o) in self.orders.iter().enumerate() {
+            writeln!(
+                f,
+                "  order #{i} {} {} ${}{}",
+                o.order_id,
+                o.placed_at,
+                o.amount,
+                if self.late.contains(&i) { " LATE" } else { "" }
+            )?;
+        }
+        for r in &self.redemptions {
+            writeln!(f, "  redeem {} {} pts rank {}", r.0, r.1, r.2)?;
+        }
+        for r in &self.returns {
+            writeln!(f, "  return #{} {}% at {} rank {}", r.0, r.1, r.2, r.3)?;
+        }
+        writeln!(f, "  late arrival {:?}", self.late)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Order(usize),
+    Redeem(usize),
+    Return(usize),
+}
+
+fn timeline(w: &Drawn) -> Vec<(DateTime<Utc>, u8, usize, Step)> {
+    let mut ev = Vec::new();
+    for (i, o) in w.orders.iter().enumerate() {
+        ev.push((o.placed_at, 1, i, Step::Order(i)));
+    }
+    for (i, r) in w.redemptions.iter().enumerate() {
+        ev.push((r.0, r.2, i, Step::Redeem(i)));
+    }
+    for (i, r) in w.returns.iter().enumerate() {
+        ev.push((r.2, r.3, i, Step::Return(i)));
+    }
+    ev.sort_by_key(|e| (e.0, e.1, e.2));
+    ev
+}
+
+/// Fed in time (`late` false) or with `w.late` arriving last. None when a
+/// redemption or return is refused.
+fn feed<'a>(p: &'a Program, w: &Drawn, late: bool) -> Option<Served<'a>> {
+    let mut c = Served::new(p, true);
+    let mut remaining: Vec<Decimal> = w.orders.iter().map(|o| o.amount).collect();
+    for (when, _, _, step) in timeline(w) {
+        match step {
+            Step::Order(i) if late && w.late.contains(&i) => {}
+            Step::Order(i) => c.order(&w.orders[i]),
+            Step::Redeem(i) => {
+                if !c.redeem(&format!("x{i}"), when, w.redemptions[i].1) {
+                    return None;
+                }
+            }
+            Step::Return(k) => {
+                let (o, percent, _, _) = w.returns[k];
+                let amount = (remaining[o] * Decimal::from(percent) / Decimal::from(100)).floor();
+                if amount.is_zero() {
+                    continue;
+                }
+                remaining[o] -= amount;
+                if !c.give_back(&w.orders[o].order_id, when, amount) {
+                    return None;
+                }
+            }
+        }
+    }
+    if late {
+        for &i in &w.late {
+            c.order(&w.orders[i]);
+        }
+    }
+    // Expiry as of the latest event, as a job would run it.
+    let last = timeline(w).last().unwrap().0;
+    p.expire(&mut c.s, last);
+    Some(c)
+}
+
+fn start() -> DateTime<Utc> {
+    at("2026-03-01T00:00:00Z")
+}
+
+prop_compose! {
+    fn drawn(max_late: usize)(
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700, any::<bool>()), 2..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..400, 0u8..4, any::<bool>()), 0..4),
+        returns in proptest::collection::vec((0usize..8, prop_oneof![Just(100u32), 1u32..=100], 0u8..4, 0i64..45 * 24, any::<bool>()), 1..5),
+        late in proptest::collection::vec(0usize..8, 1..=max_late),
+    ) -> Drawn {
+        // Coarse orders fall on midnights: orders of one instant.
+        let mut all: Vec<Order> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, (hours, dollars, coarse))| {
+                let h = if *coarse { hours / 24 / 3 * 72 } else { *hours };
+                order(&format!("o{i}"), start() + Duration::hours(h), &dollars.to_string())
+            })
+            .collect();
+        all.sort_by_key(|o| o.placed_at);
+        let n = all.len();
+        let mut late: Vec<usize> = late.iter().map(|l| l % n).collect();
+        late.dedup();
+        if late.len() == 2 && late[0] == late[1] { late.pop(); }
+        let redemptions = spent
+            .iter()
+            .map(|(hours, points, tie, before)| {
+                let when = match tie {
+                    0 | 1 => all[*hours as usize % n].placed_at,
+                    _ => start() + Duration::hours(*hours) + Duration::minutes(30),
+                };
+                (when, Decimal::from(*points), if *before { 0 } else { 2 })
+            })
+            .collect::<Vec<_>>();
+        let returns = returns
+            .iter()
+            .filter(|r| !late.contains(&(r.0 % n)))
+            .map(|(o, percent, kind, hours, before)| {
+                let o = o % n;
+                let placed = all[o].placed_at;
+                let when = match kind {
+                    0 => placed + Duration::hours(*hours),
+                    1 => {
+                        // At another order's instant (a late one's too).
+                        let other = all[*hours as usize % n].placed_at;
+                        if other >= placed { other } else { placed + Duration::hours(*hours) }
+                    }
+                    2 if !redemptions.is_empty() => {
+                        let r = redemptions[*hours as usize % redemptions.len()].0;
+                        if r >= placed { r } else { placed + Duration::hours(*hours) }
+                    }
+                    _ => placed,
+                };
+                // A return never comes before its own order.
+                let rank = if when == placed || !*before { 3 } else { 0 };
+                (o, *percent, when, rank)
+            })
+            .collect();
+        Drawn { orders: all, redemptions, returns, late }
+    }
+}
+
+/// Whether every return took from its own order's lot: made before the
+/// lot expires, no redemption from the order's instant to the return's.
+fn own_lots(w: &Drawn, expiry_days: u32) -> bool {
+    w.returns.iter().all(|(o, _, when, _)| {
+        let placed = w.orders[*o].placed_at;
+        let expires = placed.date_naive() + chrono::Days::new(expiry_days.into());
+        when.date_naive() < expires
+            && !w
+                .redemptions
+                .iter()
+                .any(|(r, _, _)| placed <= *r && r <= when)
+    })
+}
+
+/// Whether a late order shares its instant with another event.
+fn late_ties(w: &Drawn) -> bool {
+    w.late.iter().any(|&l| {
+        let t = w.orders[l].placed_at;
+        w.orders
+            .iter()
+            .enumerate()
+            .any(|(i, o)| i != l && o.placed_at == t)
+            || w.redemptions.iter().any(|r| r.0 == t)
+            || w.returns.iter().any(|r| r.2 == t)
+    })
+}
+
+/// Whether a late order shares its instant with another order or a
+/// redemption (returns of its instant allowed).
+fn late_ties_but_returns(w: &Drawn) -> bool {
+    w.late.iter().any(|&l| {
+        let t = w.orders[l].placed_at;
+        w.orders
+            .iter()
+            .enumerate()
+            .any(|(i, o)| i != l && o.placed_at == t)
+            || w.redemptions.iter().any(|r| r.0 == t)
+    })
+}
+
+/// Whether a redemption ranks before an order of its instant.
+fn redemption_before_order(w: &Drawn) -> bool {
+    w.redemptions
+        .iter()
+        .any(|r| r.2 == 0 && w.orders.iter().any(|o| o.placed_at == r.0))
+}
+
+/// Whether a redemption came after a late order's instant: in time it
+/// would have spent that order's (older) lot, which then expired with
+/// less in it (docs "Not exact" 3, harsh; an order placed after every
+/// event is decided on those points).
+fn redeemed_after_late(w: &Drawn) -> bool {
+    w.late
+        .iter()
+        .any(|&l| w.redemptions.iter().any(|r| r.0 >= w.orders[l].placed_at))
+}
+
+fn tier_of(p: &Program, s: &CustomerState) -> usize {
+    p.tier_index(&s.tier).unwrap()
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        max_global_rejects: 10_000_000,
+        max_shrink_iters: 20_000,
+        .. ProptestConfig::default()
+    })]
+
+    /// Where the guard admits the customer (every return from its own
+    /// lot), the late customer ends at the in-time tier; where every tier
+    /// earns one rate, with the same current points.
+    #[test]
+    fn admitted_the_late_order_reaches_the_tier_in_time(
+        which in prop::sample::select(ONE_RATE.to_vec()),
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(2),
+    ) {
+        prop_assume!(own_lots(&w, expiry_days) && !w.returns.is_empty());
+        prop_assume!(!late_ties(&w) && !redemption_before_order(&w));
+        prop_assume!(!redeemed_after_late(&w));
+        let p = shape(which, expiry_days, if within { "withinBalance" } else { "negativeBalance" });
+        let (Some(t), Some(l)) = (feed(&p, &w, false), feed(&p, &w, true)) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        prop_assert_eq!(&l.s.tier, &t.s.tier, "late vs in time");
+        if !within && w.redemptions.is_empty() {
+            prop_assert_eq!(l.s.current_points, t.s.current_points, "points");
+        }
+    }
+
+    /// [`admitted_the_late_order_reaches_the_tier_in_time`] with returns at
+    /// a late order's very instant, before or after it in time.
+    #[test]
+    fn admitted_with_returns_at_the_late_orders_instant(
+        which in prop::sample::select(ONE_RATE.to_vec()),
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(2),
+    ) {
+        prop_assume!(own_lots(&w, expiry_days) && !w.returns.is_empty());
+        prop_assume!(late_ties(&w) && !late_ties_but_returns(&w) && !redemption_before_order(&w));
+        prop_assume!(!redeemed_after_late(&w));
+        let p = shape(which, expiry_days, if within { "withinBalance" } else { "negativeBalance" });
+        let (Some(t), Some(l)) = (feed(&p, &w, false), feed(&p, &w, true)) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        prop_assert_eq!(&l.s.tier, &t.s.tier, "late vs in time");
+    }
+
+    /// Returns from their own lots, redemptions anywhere (after the late
+    /// order's instant too): the late customer never ends above the
+    /// in-time one.
+    #[test]
+    fn never_generous(
+        which in prop::sample::select(ONE_RATE.to_vec()),
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(2),
+    ) {
+        let p = shape(which, expiry_days, if within { "withinBalance" } else { "negativeBalance" });
+        let (Some(t), Some(l)) = (feed(&p, &w, false), feed(&p, &w, true)) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        // Known generous (docs "Not exact" 7): a redemption before an order
+        // of its instant; the guard's fallback (points now; "Not exact" 7).
+        // A late order sharing its instant with an order is no late order
+        // (placed at the latest instant): its orders count in each other's
+        // decisions in the order they arrive, at the rate of the tier held.
+        prop_assume!(!redemption_before_order(&w) && !late_ties(&w));
+        prop_assume!(own_lots(&w, expiry_days));
+        prop_assert!(tier_of(&p, &l.s) <= tier_of(&p, &t.s), "generous: {} vs {} in time", l.s.tier, t.s.tier);
+    }
+
+    /// Nothing panics, the late customer's points never go above in time's
+    /// (one rate), lifetime points equal.
+    #[test]
+    fn nothing_panics_and_points_agree(
+        which in 0usize..SHAPES,
+        // (every shape; points compared where one rate)
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(2),
+    ) {
+        let p = shape(which, expiry_days, if within { "withinBalance" } else { "negativeBalance" });
+        let (Some(t), Some(l)) = (feed(&p, &w, false), feed(&p, &w, true)) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        if one_rate(which) && !within && w.redemptions.is_empty() {
+            prop_assert_eq!(l.s.lifetime_points, t.s.lifetime_points, "lifetime");
+            prop_assert_eq!(l.s.current_points, t.s.current_points, "current");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// Hand-written cases
+// ---------------------------------------------------------------------
+
+fn dump(label: &str, c: &Served<'_>) {
+    eprintln!(
+        "{label}: tier {} since {} current {} lifetime {}",
+        c.s.tier, c.s.tier_since, c.s.current_points, c.s.lifetime_points
+    );
+    for h in &c.s.history {
+        eprintln!("   {} -> {} at {} ({})", h.from, h.to, h.at, h.cause);
+    }
+    for r in &c.records {
+        eprintln!(
+            "   rec {} {} tier {}->{} returned {}",
+            r.order_id, r.placed_at, r.tier_before, r.tier_after, r.returned_amount
+        );
+    }
+}
+
+/// Orders (id, instant, dollars), redemptions (instant, points) and
+/// returns (order id, instant, dollars) in the order listed as in time;
+/// `late` order ids arrive last, in the order listed.
+fn hand<'a>(
+    p: &'a Program,
+    events: &[(&str, &str, &str, &str)],
+    late: &[&str],
+) -> (Served<'a>, Served<'a>) {
+    let run = |told_late: bool| {
+        let mut c = Served::new(p, true);
+        let mut held = Vec::new();
+        let mut last = None;
+        for (kind, id, when, amount) in events {
+            last = Some(at(when));
+            match *kind {
+                "order" if told_late && late.contains(id) => held.push(order(id, at(when), amount)),
+                "order" => c.order(&order(id, at(when), amount)),
+                "redeem" => assert!(c.redeem(id, at(when), d(amount)), "redeem {id}"),
+                _ => assert!(c.give_back(id, at(when), d(amount)), "return {id}"),
+            }
+        }
+        for id in late.iter().filter(|_| told_late) {
+            let o = held.iter().find(|o| o.order_id == *id).unwrap().clone();
+            c.order(&o);
+        }
+        p.expire(&mut c.s, last.unwrap());
+        c
+    };
+    let (t, l) = (run(false), run(true));
+    dump("in time", &t);
+    dump("late", &l);
+    (t, l)
+}
+
+/// Found by the adversary of cc3417b (generous, older than it): two late
+/// orders, the first one's lot already expired when it arrives. Silver
+/// from 700 current points (dynamic), points last 11 days. In time: L0
+/// ($1, 1 March), L1 ($138, 26 March), C ($373, 11 April), D ($189, 12
+/// April): L1 made 138 (L0 expired 12 March), D made 562: Member. Told
+/// late, C and D first, then L0, then L1: L0's lot was added unexpired
+/// (current = lifetime = 563), L1's decision expired it at its instant and
+/// found current points below lifetime ones with no redemptions read, so
+/// the walk among the orders declined and L1 was decided on the points as
+/// they stood: 562 + 138 = 700, Silver on 26 March. A decision that finds
+/// the two figures equal now knows that nothing was redeemed.
+#[test]
+fn two_late_orders_the_first_already_expired_lifts_the_second_on_points_now() {
+    let p = shape(2, 11, "negativeBalance");
+    let ev = [
+        ("order", "L0", "2026-03-01T00:00:00Z", "1"),
+        ("order", "L1", "2026-03-26T19:00:00Z", "138"),
+        ("order", "C", "2026-04-11T00:00:00Z", "373"),
+        ("order", "D", "2026-04-12T00:00:00Z", "189"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L0", "L1"]);
+    assert_eq!(t.s.tier, "Member");
+    assert_eq!(l.s.tier, t.s.tier);
+}
+
+/// The same with a customer who returned something (the shape the
+/// property found: a full return of A at its own instant, own lot).
+#[test]
+fn two_late_orders_of_a_customer_who_returned_lift_on_points_now() {
+    let p = shape(2, 11, "negativeBalance");
+    let ev = [
+        ("order", "L0", "2026-03-01T00:00:00Z", "1"),
+        ("order", "A", "2026-03-01T01:00:00Z", "1"),
+        ("return", "A", "2026-03-01T01:00:00Z", "1"),
+        ("order", "L1", "2026-03-26T19:00:00Z", "138"),
+        ("order", "C", "2026-04-11T00:00:00Z", "373"),
+        ("order", "D", "2026-04-12T00:00:00Z", "189"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L0", "L1"]);
+    assert_eq!(t.s.tier, "Member");
+    assert_eq!(l.s.tier, t.s.tier);
+}
