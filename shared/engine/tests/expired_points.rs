@@ -15,7 +15,7 @@ mod common;
 mod spenders;
 #[allow(dead_code)]
 mod standing;
-use common::{at, d, order};
+use common::{at, d, order, program_expiring};
 use spenders::{
     after_returns, feed, feed_returning, orders_of, redemptions_of,
     the_last_order_is_explained_as_decided, Served, Versions,
@@ -38,19 +38,12 @@ fn silver_at(min: u32, upgrade_type: &str, expiry_days: u32) -> Program {
 }
 
 fn program(tiers: Value, trackers: Value, expiry_days: u32) -> Program {
-    program_owing(tiers, trackers, expiry_days, "negativeBalance")
-}
-
-/// [`program`], a return of spent points taken as `spent_points` says.
-fn program_owing(tiers: Value, trackers: Value, expiry_days: u32, spent_points: &str) -> Program {
-    let config = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "pointsExpiry": {"days": expiry_days},
-        "returnPolicy": {"spentPoints": spent_points},
-        "trackers": trackers,
-        "tiers": tiers,
-    });
-    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+    program_expiring(
+        tiers,
+        trackers,
+        json!({"days": expiry_days}),
+        "negativeBalance",
+    )
 }
 
 /// Current points rules under each upgrade type, alone and with a window,
@@ -91,7 +84,7 @@ fn shape(which: usize, expiry_days: u32, spent_points: &str) -> Program {
             json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]),
         ),
     };
-    program_owing(tiers, trackers, expiry_days, spent_points)
+    program_expiring(tiers, trackers, json!({"days": expiry_days}), spent_points)
 }
 
 /// Silver from 1,000 current points; points last 30 days. A (800) on 2

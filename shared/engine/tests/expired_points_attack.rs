@@ -16,25 +16,15 @@ use tier_engine::*;
 
 mod common;
 mod spenders;
-use common::{at, d, order};
+use common::{
+    at, current_points, d, member_and_silver, order, program_expiring, rule,
+    silver_by_current_points,
+};
 use spenders::{Served, Versions};
-
-fn program_with(tiers: Value, trackers: Value, expiry: Value, spent_points: &str) -> Program {
-    let mut config = json!({
-        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
-        "returnPolicy": {"spentPoints": spent_points},
-        "trackers": trackers,
-        "tiers": tiers,
-    });
-    if !expiry.is_null() {
-        config["pointsExpiry"] = expiry;
-    }
-    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
-}
 
 /// Silver from `min` current points, every tier earning `rate`.
 fn silver(min: &str, upgrade_type: &str, rate: &str, expiry: Value) -> Program {
-    program_with(
+    program_expiring(
         json!([
             {"name": "Member", "earnRate": rate},
             {"name": "Silver", "earnRate": rate, "upgrade": {"criteria": [
@@ -405,22 +395,10 @@ fn within_balance_shortfalls_never_count_in_the_walk() {
 /// upgrade rule.
 fn shape(which: usize, expiry: Value, spent_points: &str) -> Program {
     let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
-    let rule = |criteria: Value, condition: Value, kind: &str| json!({"criteria": criteria, "condition": condition, "upgradeType": kind});
-    let p = |min: u32| json!({"id": "P", "kind": "currentPoints", "min": min});
-    let two = |rate: &str, silver: Value| json!([{"name": "Member", "earnRate": rate}, {"name": "Silver", "earnRate": rate, "upgrade": silver}]);
+    let p = current_points;
+    let two = member_and_silver;
     let (tiers, trackers) = match which {
-        0 => (
-            two("1", rule(json!([p(1000)]), json!("all"), "lazy")),
-            json!([]),
-        ),
-        1 => (
-            two("1", rule(json!([p(1000)]), json!("all"), "eager")),
-            json!([]),
-        ),
-        2 => (
-            two("1", rule(json!([p(700)]), json!("all"), "dynamic")),
-            json!([]),
-        ),
+        0..=2 => (silver_by_current_points(which), json!([])),
         3 => (
             json!([
                 {"name": "Member", "earnRate": "1"},
@@ -462,7 +440,7 @@ fn shape(which: usize, expiry: Value, spent_points: &str) -> Program {
             json!([]),
         ),
     };
-    program_with(tiers, trackers, expiry, spent_points)
+    program_expiring(tiers, trackers, expiry, spent_points)
 }
 
 const SHAPES: usize = 7;

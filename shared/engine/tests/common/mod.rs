@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
+use serde_json::{json, Value};
 use tier_engine::{
     AppliedOrder, AppliedReturn, CurrentRulesOnly, CustomerState, EngineError, Order, OrderRecord,
     OrderStatus, Program, Return, ReturnHistory, RuleBook,
@@ -99,4 +100,50 @@ pub fn orders_of(seeds: &[(i64, u32)]) -> Vec<Order> {
         .collect();
     all.sort_by_key(|o| o.placed_at);
     all
+}
+
+/// A program from 1 January 2026 in dollars: `tiers`, `trackers`, points
+/// expiring as `expiry` says (null: never), a return of spent points taken
+/// as `spent_points` says.
+pub fn program_expiring(
+    tiers: Value,
+    trackers: Value,
+    expiry: Value,
+    spent_points: &str,
+) -> Program {
+    let mut config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "returnPolicy": {"spentPoints": spent_points},
+        "trackers": trackers,
+        "tiers": tiers,
+    });
+    if !expiry.is_null() {
+        config["pointsExpiry"] = expiry;
+    }
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+/// An upgrade rule.
+pub fn rule(criteria: Value, condition: Value, upgrade_type: &str) -> Value {
+    json!({"criteria": criteria, "condition": condition, "upgradeType": upgrade_type})
+}
+
+/// Criterion P: `min` current points.
+pub fn current_points(min: u32) -> Value {
+    json!({"id": "P", "kind": "currentPoints", "min": min})
+}
+
+/// Member and Silver, both earning `rate` a dollar, Silver by `silver`.
+pub fn member_and_silver(rate: &str, silver: Value) -> Value {
+    json!([{"name": "Member", "earnRate": rate}, {"name": "Silver", "earnRate": rate, "upgrade": silver}])
+}
+
+/// The first shapes of the expiry attacks (`which` below 3): Silver from
+/// 1,000 current points, lazy, then eager, then from 700, dynamic.
+pub fn silver_by_current_points(which: usize) -> Value {
+    let (min, upgrade_type) = [(1000, "lazy"), (1000, "eager"), (700, "dynamic")][which];
+    member_and_silver(
+        "1",
+        rule(json!([current_points(min)]), json!("all"), upgrade_type),
+    )
 }
