@@ -138,22 +138,23 @@ impl Program {
         // another config version, which may have expired points otherwise,
         // or a return took points from lots other than its order's.
         let other_expiry = || {
-            self.replays_expiry() && self.counts_current_points() && {
-                let mut all: Vec<&OrderRecord> = orders.iter().collect();
-                all.sort_by_key(|o| o.placed_at);
-                !self.expired_as_now(state, &all, &CurrentRulesOnly)
-                    || !self.returns_took_their_own_lots(state, &all)
-            }
+            self.replays_expiry()
+                && self.counts_current_points()
+                && !self.orders_tell_what_expired(state, orders)
         };
         let orders = match self.upgrades_on_untold_points(state) || other_expiry() {
             true => &[][..],
             false => orders,
         };
-        // Current points equal to lifetime points: nothing was redeemed
-        // (nor expired), so the redemptions are known though not read, and
-        // stay known once this order's own lot has expired in a replay.
+        // Current points equal to lifetime points, and nothing ever took
+        // from the one alone (a redemption or an expiry marks the customer
+        // apart where points expire; returns of every order could bring
+        // both back to zero after one): nothing was redeemed, so the
+        // redemptions are known though not read, and stay known once this
+        // order's own lot has expired in a replay.
         let none_redeemed = self.replays_expiry()
             && state.redemptions.is_none()
+            && !state.points_apart
             && state.current_points == state.lifetime_points;
         if none_redeemed {
             state.redemptions = Some(Redemptions::new(Vec::new()));
@@ -542,7 +543,7 @@ impl Program {
             .chain([record])
             .collect();
         let current = state.tier_index(self);
-        let rules = &crate::reversal::CurrentRulesOnly;
+        let rules = &CurrentRulesOnly;
         let in_time = self.in_time_of(state, all.clone(), rules);
         let with_returns = in_time.rejudged();
         let landing = with_returns.max(arrived).min(current);

@@ -85,7 +85,7 @@ impl Program {
             self.catch_up_to_latest(state);
             return true;
         }
-        let figures = Figures::of(state, orders);
+        let figures = Figures::of(self, state, orders);
         // The warning days of the tiers held from the upgrade on come in
         // this walk, though the tier held before warned later ones.
         if state.warned_through.is_some_and(|done| done > upgraded) {
@@ -356,12 +356,19 @@ struct Figures<'a> {
     /// The orders something was returned from, in time order: as of an
     /// instant after one, it may not have been returned yet.
     returned: Vec<&'a OrderRecord>,
+    /// Whether current points as of an instant are replayed with expiry
+    /// on the orders' lots: a rule reads them, points expire, and the
+    /// orders tell what expired (`Program::orders_tell_what_expired`).
+    replays_expiry: bool,
 }
 
 impl<'a> Figures<'a> {
-    fn of(state: &CustomerState, orders: &'a [&'a OrderRecord]) -> Self {
+    fn of(program: &Program, state: &CustomerState, orders: &'a [&'a OrderRecord]) -> Self {
         let mut by_time = orders.to_vec();
         by_time.sort_by_key(|o| o.placed_at);
+        let replays_expiry = program.replays_expiry()
+            && (program.keeps_by_current_points() || program.counts_current_points())
+            && program.orders_tell_what_expired(state, &by_time);
         let mut counted_from = vec![(Decimal::ZERO, Decimal::ZERO); by_time.len() + 1];
         for (i, record) in by_time.iter().enumerate().rev() {
             let (purchases, points) = counted_from[i + 1];
@@ -391,6 +398,7 @@ impl<'a> Figures<'a> {
             by_time,
             counted_from,
             returned,
+            replays_expiry,
         }
     }
 
@@ -459,26 +467,12 @@ impl<'a> Figures<'a> {
         }
         state.lifetime_purchases = purchases;
         state.lifetime_points = points;
-        // The walk reads current points only where nothing but the
-        // redemptions read took from them alone
-        // (`orders_tell_current_points`): they moved as lifetime points
-        // did, less what was redeemed before the instant.
-        // (Equal now, they are the same figure then, at the scale the
-        // lifetime one has: a scale is never told.)
-        let redemptions = state
-            .redemptions
-            .as_ref()
-            .filter(|r| self.current_points == self.lifetime_points - r.total());
-        state.current_points = match redemptions {
-            Some(r) => points - r.before(spent_before),
-            None if self.current_points == self.lifetime_points => points,
-            None => self.current_points - (self.lifetime_points - points),
-        };
-        if program.replays_expiry() {
+        if self.replays_expiry {
             // What expired by then is in no figure: each order's lot, as
             // it stood then, expires as in time (`net_walk.rs`), and the
             // lots are those then, so that the end's own expiry takes
-            // nothing twice.
+            // nothing twice. One walk from the first order an instant (a
+            // late decision judges a few ends; not measured).
             let stood: Vec<_> = self.by_time[..placed]
                 .iter()
                 .map(|o| o.as_it_stood(at))
@@ -488,6 +482,22 @@ impl<'a> Figures<'a> {
             walk.spend_before(spent_before);
             state.current_points = walk.net.current_points;
             state.lots = walk.net.lots;
+        } else {
+            // The walk reads current points only where nothing but the
+            // redemptions read took from them alone
+            // (`orders_tell_current_points`): they moved as lifetime points
+            // did, less what was redeemed before the instant.
+            // (Equal now, they are the same figure then, at the scale the
+            // lifetime one has: a scale is never told.)
+            let redemptions = state
+                .redemptions
+                .as_ref()
+                .filter(|r| self.current_points == self.lifetime_points - r.total());
+            state.current_points = match redemptions {
+                Some(r) => points - r.before(spent_before),
+                None if self.current_points == self.lifetime_points => points,
+                None => self.current_points - (self.lifetime_points - points),
+            };
         }
         // The largest orders placed before it, as they stood: a pass over
         // the orders at each end, so only when a rule reads them.

@@ -246,9 +246,11 @@ impl Program {
     }
 
     /// Whether the orders, with the redemptions when read, tell the
-    /// customer's current points as of any instant. Where points expire,
-    /// where [`Program::replays_expiry`] says so (the walks replay
-    /// expiry on the orders' lots). Elsewhere: nothing but a redemption
+    /// customer's current points as of any instant. Where points expire
+    /// ([`Program::replays_expiry`]): the walks replay expiry on the
+    /// orders' lots, and a decision among the orders checks first that
+    /// they tell what expired ([`Program::orders_tell_what_expired`]).
+    /// Elsewhere: nothing but a redemption
     /// took from one figure more than from the other (no return did:
     /// `points_apart`; under `withinBalance` a return that found the
     /// balance short), and the redemptions read account for the whole gap

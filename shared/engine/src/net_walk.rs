@@ -137,6 +137,20 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
 }
 
 impl Program {
+    /// Whether what remains of `orders` tells what expired as of any
+    /// instant: the same expiry all along the config versions they name
+    /// (`Program::expired_as_now`), and every return took from its own
+    /// order's lot.
+    pub(crate) fn orders_tell_what_expired<O: Borrow<OrderRecord>>(
+        &self,
+        state: &CustomerState,
+        orders: &[O],
+    ) -> bool {
+        let borrowed: Vec<&OrderRecord> = orders.iter().map(Borrow::borrow).collect();
+        self.returns_took_their_own_lots(state, &borrowed)
+            && self.expired_as_now(state, &borrowed, &crate::reversal::CurrentRulesOnly)
+    }
+
     /// Whether every return of `orders` took its points from its own
     /// order's lot, which the walk takes them from since the order's day:
     /// made before that lot could expire, with no redemption since the
@@ -187,9 +201,7 @@ impl Program {
         };
         let mut sorted = orders.to_vec();
         sorted.sort_by_key(|o| o.placed_at);
-        if !self.returns_took_their_own_lots(state, &sorted)
-            || !self.expired_as_now(state, &sorted, &crate::reversal::CurrentRulesOnly)
-        {
+        if !self.orders_tell_what_expired(state, &sorted) {
             return;
         }
         let mut walk = NetWalk::new(self, &sorted, state.joined(), state);

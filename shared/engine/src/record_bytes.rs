@@ -11,7 +11,9 @@
 //! item's sort key), and a second copy, which the deflated JSON gets
 //! nearly free, would cost the uncompressed form up to 512 bytes.
 //!
-//! Layout: a version byte, then the fields in declaration order. Strings
+//! Layout: a version byte (1; 2 for an order decided after a redemption of
+//! its instant; 3 and 4 the same, the order's arrival after the fields),
+//! then the fields in declaration order. Strings
 //! and lists are a varint length and their contents; instants are seconds
 //! (zigzag varint) and nanoseconds (varint); decimals are a byte (scale,
 //! plus 0x80 when negative, so that `-0` stays `-0`) and the magnitude of
@@ -32,18 +34,17 @@ const VERSION_1: u8 = 1;
 const VERSION_2: u8 = 2;
 /// Versions 1 and 2 followed by the order's arrival (a varint), which
 /// orders of one instant are told apart by (`OrderRecord::arrival`).
-const WITH_ARRIVAL: u8 = 2;
+const VERSION_3: u8 = 3;
+const VERSION_4: u8 = 4;
 const NEGATIVE: u8 = 0x80;
 
 /// `record` appended to `out`, all but its `order_id`.
 pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
-    let layout = match record.after_redemption {
-        true => VERSION_2,
-        false => VERSION_1,
-    };
-    out.push(match record.arrival {
-        Some(_) => layout + WITH_ARRIVAL,
-        None => layout,
+    out.push(match (record.after_redemption, record.arrival.is_some()) {
+        (false, false) => VERSION_1,
+        (true, false) => VERSION_2,
+        (false, true) => VERSION_3,
+        (true, true) => VERSION_4,
     });
     put_instant(out, record.placed_at);
     put_decimal(out, record.amount);
@@ -74,12 +75,12 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
 /// The record of order `order_id` that `bytes` hold, all of them.
 pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     let mut r = ByteReader::new(bytes, "the record");
-    let layout = r.byte()?;
-    let with_arrival = layout > WITH_ARRIVAL;
-    let after_redemption = match layout - if with_arrival { WITH_ARRIVAL } else { 0 } {
-        VERSION_1 => false,
-        VERSION_2 => true,
-        _ => {
+    let (after_redemption, with_arrival) = match r.byte()? {
+        VERSION_1 => (false, false),
+        VERSION_2 => (true, false),
+        VERSION_3 => (false, true),
+        VERSION_4 => (true, true),
+        layout => {
             return Err(format!(
                 "record layout {layout} is not one this release reads"
             ))
@@ -415,7 +416,7 @@ mod tests {
         flagged[0] = VERSION_2;
         assert!(read("o1", &flagged).unwrap().after_redemption);
         let mut arrived = bytes.clone();
-        arrived[0] = VERSION_2 + WITH_ARRIVAL;
+        arrived[0] = VERSION_4;
         arrived.push(7);
         let back = read("o1", &arrived).unwrap();
         assert_eq!((back.after_redemption, back.arrival), (true, Some(7)));
@@ -423,7 +424,7 @@ mod tests {
         later[0] = 5;
         assert!(read("o1", &later).unwrap_err().contains("layout 5"));
         let mut missing = bytes.clone();
-        missing[0] = VERSION_1 + WITH_ARRIVAL;
+        missing[0] = VERSION_3;
         assert!(read("o1", &missing).is_err());
         let mut longer = bytes.clone();
         longer.push(7);
