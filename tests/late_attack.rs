@@ -948,6 +948,7 @@ async fn late_and_in_time_twins(
 on_both_engines!(
     a_late_order_where_points_expire_reaches_its_tier_as_in_time,
     a_late_order_where_points_expire_counts_the_returns_made,
+    a_late_order_before_a_return_from_newer_lots_is_decided_as_in_time,
     a_late_order_where_tiers_lapse_and_points_expire_is_decided_as_in_time,
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
@@ -1482,6 +1483,67 @@ async fn a_late_order_where_points_expire_counts_the_returns_made(api: Api) {
         if tier == "Silver" {
             assert_eq!(status["tierSince"], "2026-01-12T00:00:00Z", "{p}: {status}");
         }
+    }
+}
+
+/// A return that took from newer lots (its own lot had expired) of an
+/// order placed after the late one. Program p: Silver from 1,000 current
+/// points, points last 30 days; L ($500, 1 March), B ($600, 20 April), $1
+/// of B returned on 25 May, C ($600, 26 May), L told last: in time never
+/// more than 600 points. Program q: Silver from 500, points last a day;
+/// L0 ($1, 1 March), L1 ($492, 2 March), B ($1, 25 March) returned on 26
+/// March, C ($29, 24 April), L0 and L1 told last: never more than 492.
+/// Both were decided on the points as they stood (Silver) before the
+/// thirty-fourth session.
+async fn a_late_order_before_a_return_from_newer_lots_is_decided_as_in_time(api: Api) {
+    let histories = [
+        (
+            "p",
+            "1000",
+            30,
+            vec![("L", "2026-03-01", "500"), ("B", "2026-04-20", "600")],
+            ("B", "2026-05-25", "1"),
+            vec![("C", "2026-05-26", "600")],
+            vec!["L"],
+        ),
+        (
+            "q",
+            "500",
+            1,
+            vec![
+                ("L0", "2026-03-01", "1"),
+                ("L1", "2026-03-02", "492"),
+                ("B", "2026-03-25", "1"),
+            ],
+            ("B", "2026-03-26", "1"),
+            vec![("C", "2026-04-24", "29")],
+            vec!["L0", "L1"],
+        ),
+    ];
+    for (p, min, days, before, (returned, on, amount), after, late) in histories {
+        let mut config = e2e::silver_by_current_points(min);
+        config["pointsExpiry"] = json!({"days": days});
+        api.program(p, &config).await;
+        let at = |day: &str| format!("{day}T00:00:00Z");
+        let mut told_late = Vec::new();
+        for (id, day, dollars) in &before {
+            if late.contains(id) {
+                told_late.push((*id, at(day), *dollars));
+            } else {
+                api.order(p, "c", id, &at(day), dollars).await;
+            }
+        }
+        let (code, body) = give_back(&api, p, "r1", returned, &at(on), Some(amount)).await;
+        assert_eq!(code, 200, "{p}: {body}");
+        for (id, day, dollars) in &after {
+            api.order(p, "c", id, &at(day), dollars).await;
+        }
+        for (id, placed, dollars) in told_late {
+            let reply = api.order(p, "c", id, &placed, dollars).await;
+            assert_eq!(reply["tierAfter"], "Member", "{p} {id}: {reply}");
+        }
+        let status = api.status(p, "c", "2026-06-01T00:00:00Z").await;
+        assert_eq!(status["tier"], "Member", "{p}: {status}");
     }
 }
 

@@ -136,11 +136,13 @@ impl Program {
         // them, as before the redemptions were read.
         // Nor where expiry is replayed and an order was decided under
         // another config version, which may have expired points otherwise,
-        // or a return took points from lots other than its order's.
+        // or a return of an order placed up to it took points from lots
+        // other than its order's (one of a later order changes nothing
+        // up to its instant; the dating walk stops there).
         let other_expiry = || {
             self.replays_expiry()
                 && self.counts_current_points()
-                && !self.orders_tell_what_expired(state, orders)
+                && !self.orders_tell_what_expired_up_to(state, orders, order.placed_at)
         };
         let orders = match self.upgrades_on_untold_points(state) || other_expiry() {
             true => &[][..],

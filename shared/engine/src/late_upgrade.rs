@@ -85,12 +85,22 @@ impl Program {
         }
         let mut sorted: Vec<&OrderRecord> = others.chain([&late]).collect();
         sorted.sort_by_key(|o| o.placed_at);
+        // Past a return that took from newer lots the orders no longer
+        // tell current points (`Program::untold_from`): a crossing there
+        // is left to the next event, decided on the points as they stand.
+        let untold = match self.counts_current_points() && self.replays_expiry() {
+            true => self.untold_from(state, &sorted),
+            false => None,
+        };
         let mut walk = NetWalk::new(self, &sorted, late.placed_at, state);
         let mut held = decision.tier_before;
         let mut upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
         while let Some(at) = walk.step() {
             if at < late.placed_at {
                 continue;
+            }
+            if untold.is_some_and(|from| at >= from) {
+                break;
             }
             let eval = Evaluator::new(self, &walk.net, at, 0, None);
             if let Some((to, met)) = eval.highest_holding(held, Decimal::ZERO, Decimal::ZERO) {
@@ -299,10 +309,15 @@ impl Program {
     /// on what remains of the orders less what was redeemed, and expired,
     /// before it, in any program: `reversal.rs`), or a retention rule does
     /// and with the redemptions the orders would tell them
-    /// ([`Program::orders_tell_current_points`]).
+    /// ([`Program::orders_tell_current_points`]). Where points expire,
+    /// a customer something took from once (`points_apart`) may hold the
+    /// two equal only until the decision expires a late order's lot:
+    /// whether a redemption made the gap then is only in the redemptions.
     pub fn wants_redemptions(&self, state: &CustomerState) -> bool {
+        let apart = state.current_points != state.lifetime_points
+            || self.replays_expiry() && state.points_apart;
         state.redemptions.is_none()
-            && state.current_points != state.lifetime_points
+            && apart
             && (self.counts_current_points()
                 || self.keeps_by_current_points() && self.orders_may_tell_current_points(state))
     }

@@ -151,6 +151,25 @@ impl Program {
             && self.expired_as_now(state, &borrowed, &crate::reversal::CurrentRulesOnly)
     }
 
+    /// Whether what remains of the orders placed up to `at` tells what
+    /// expired by then: [`Program::orders_tell_what_expired`] where a
+    /// return of a later order, which took from newer lots, changes
+    /// nothing the walk counts up to `at` (a walk past it stops at that
+    /// return: [`Program::untold_from`]).
+    pub(crate) fn orders_tell_what_expired_up_to(
+        &self,
+        state: &CustomerState,
+        orders: &[OrderRecord],
+        at: DateTime<Utc>,
+    ) -> bool {
+        let borrowed: Vec<&OrderRecord> = orders.iter().collect();
+        self.expired_as_now(state, &borrowed, &crate::reversal::CurrentRulesOnly)
+            && borrowed
+                .iter()
+                .filter(|o| o.placed_at <= at)
+                .all(|o| self.untold_return_of(state, o).is_none())
+    }
+
     /// Whether every return of `orders` took its points from its own
     /// order's lot, which the walk takes them from since the order's day:
     /// made before that lot could expire, with no redemption since the
@@ -163,25 +182,55 @@ impl Program {
         state: &CustomerState,
         orders: &[O],
     ) -> bool {
-        let Some(period) = self.config().points_expiry else {
-            return true;
-        };
+        self.untold_from(state, orders).is_none()
+    }
+
+    /// The first instant from which what remains of `orders` no longer
+    /// tells current points where points expire: the first return that
+    /// took from other lots than its own order's (see
+    /// [`Program::returns_took_their_own_lots`]).
+    pub(crate) fn untold_from<O: Borrow<OrderRecord>>(
+        &self,
+        state: &CustomerState,
+        orders: &[O],
+    ) -> Option<DateTime<Utc>> {
+        orders
+            .iter()
+            .filter_map(|o| self.untold_return_of(state, o.borrow()))
+            .min()
+    }
+
+    /// The instant of the first return of `order` that took from other
+    /// lots than its own; its own instant where the marks lost some
+    /// return's (every return came at or after it).
+    fn untold_return_of(
+        &self,
+        state: &CustomerState,
+        order: &OrderRecord,
+    ) -> Option<DateTime<Utc>> {
+        let period = self.config().points_expiry?;
+        if order.returns.is_empty() && order.returned_amount.is_zero() {
+            return None;
+        }
+        let marked: rust_decimal::Decimal = order.returns.iter().map(|r| r.amount).sum();
+        if marked != order.returned_amount {
+            return Some(order.placed_at);
+        }
+        let expires = date_of(period.forward_from(day_of(order.placed_at)))
+            .and_time(NaiveTime::MIN)
+            .and_utc();
         let redeemed_between = |from: DateTime<Utc>, to: DateTime<Utc>| {
             state
                 .redemptions
                 .as_ref()
                 .is_some_and(|r| r.before(spent_by(to, true)) != r.before(from))
         };
-        orders.iter().map(Borrow::borrow).all(|o| {
-            let expires = date_of(period.forward_from(day_of(o.placed_at)))
-                .and_time(NaiveTime::MIN)
-                .and_utc();
-            let marked: rust_decimal::Decimal = o.returns.iter().map(|r| r.amount).sum();
-            marked == o.returned_amount
-                && o.returns
-                    .iter()
-                    .all(|r| r.at < expires && !redeemed_between(o.placed_at, r.at))
-        })
+        order
+            .returns
+            .iter()
+            .filter(|r| r.at >= expires || redeemed_between(order.placed_at, r.at))
+            .map(|r| r.at)
+            .min()
     }
 
     /// After a late order counted among `orders` (every order of the

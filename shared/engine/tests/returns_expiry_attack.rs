@@ -262,6 +262,22 @@ fn own_lots(w: &Drawn, expiry_days: u32) -> bool {
     })
 }
 
+/// Whether every return of an order placed up to the latest late order
+/// took from its own order's lot ([`own_lots`] for those orders alone).
+fn own_lots_up_to_the_late_orders(w: &Drawn, expiry_days: u32) -> bool {
+    let last_late = w.late.iter().map(|&l| w.orders[l].placed_at).max();
+    let earlier = Drawn {
+        returns: w
+            .returns
+            .iter()
+            .filter(|r| last_late.is_some_and(|t| w.orders[r.0].placed_at <= t))
+            .cloned()
+            .collect(),
+        ..w.clone()
+    };
+    own_lots(&earlier, expiry_days)
+}
+
 /// Whether a late order shares its instant with another event.
 fn late_ties(w: &Drawn) -> bool {
     w.late.iter().any(|&l| {
@@ -390,6 +406,29 @@ proptest! {
         prop_assert!(tier_of(&p, &l.s) <= tier_of(&p, &t.s), "generous: {} vs {} in time", l.s.tier, t.s.tier);
     }
 
+    /// Returns from newer lots of orders placed after every late order
+    /// only: the walk up to the late orders' instants counts none of
+    /// them, and the dating walk stops at the first. Never generous.
+    #[test]
+    fn returns_from_newer_lots_after_the_late_orders_are_never_generous(
+        which in prop::sample::select(ONE_RATE.to_vec()),
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(2),
+    ) {
+        prop_assume!(!own_lots(&w, expiry_days) && own_lots_up_to_the_late_orders(&w, expiry_days));
+        prop_assume!(!redemption_before_order(&w) && !late_ties(&w));
+        // Known ("Not exact" 3): a redemption after the late order's
+        // instant spent another lot than in time, and under
+        // `withinBalance` a return then found another balance.
+        prop_assume!(!(within && redeemed_after_late(&w)));
+        let p = shape(which, expiry_days, if within { "withinBalance" } else { "negativeBalance" });
+        let (Some(t), Some(l)) = (feed(&p, &w, false), feed(&p, &w, true)) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        prop_assert!(tier_of(&p, &l.s) <= tier_of(&p, &t.s), "generous: {} vs {} in time", l.s.tier, t.s.tier);
+    }
+
     /// Nothing panics, the late customer's points never go above in time's
     /// (one rate), lifetime points equal.
     #[test]
@@ -496,5 +535,62 @@ fn two_late_orders_the_first_already_expired_lifts_the_second_on_points_now() {
         let (t, l) = hand(&p, &ev, &["L0", "L1"]);
         assert_eq!(t.s.tier, "Member");
         assert_eq!(l.s.tier, t.s.tier, "with {} returns", returns.len() / 2);
+    }
+}
+
+/// Found by the adversary of cc3417b (generous): a return from newer lots
+/// (B's lot had expired) of an order placed after the late one sent the
+/// late order to the points left now. Silver from 1,000 current points
+/// (lazy), points last 30 days. In time: L ($500, 1 March), B ($600, 20
+/// April), $1 of B returned on 25 May, C ($600, 26 May): the customer
+/// never held more than 600 points, a Member. Told last, L was decided on
+/// the 1,099 points left now (its own 500 counted, unexpired): Silver on
+/// 1 March. The walk up to L's instant counts no order that return
+/// touched, so L is decided there, and dated no later than that return.
+#[test]
+fn a_return_from_newer_lots_after_the_late_order_leaves_its_decision_to_the_walk() {
+    for which in 0..3 {
+        let p = shape(which, 30, "negativeBalance");
+        let ev = [
+            ("order", "L", "2026-03-01T00:00:00Z", "500"),
+            ("order", "B", "2026-04-20T00:00:00Z", "600"),
+            ("return", "B", "2026-05-25T00:00:00Z", "1"),
+            ("order", "C", "2026-05-26T00:00:00Z", "600"),
+        ];
+        let (t, l) = hand(&p, &ev, &["L"]);
+        assert_eq!(t.s.tier, "Member");
+        assert_eq!(l.s.tier, t.s.tier, "shape {which}");
+    }
+}
+
+/// Found by the property above (generous, older than it): a customer an
+/// expiry marked apart, whose figures are equal when a late order comes,
+/// only until the decision expires the lot of an earlier late order.
+/// Silver from 500 current points (eager), points last one day. In time:
+/// L0 ($1, 1 March), L1 ($492, 2 March), B ($1, 25 March; its lot
+/// expires on 26 March, when B comes back: the return takes from what
+/// expiry took, from newer lots by the guard's reckoning), C ($29, 24
+/// April): never more than 492 points, a Member. Told late, L0 then L1:
+/// L0's lot was added unexpired (30 and 30), so no redemptions were read;
+/// L1's decision expired it at its instant (29 and 30) and, not knowing
+/// whether a redemption made the gap, was decided on the 521 points as
+/// they stood: Silver on 2 March. Where points expire, the redemptions of
+/// a customer marked apart are read for a decision among the orders, and
+/// B's return, after L1, keeps none of it from the walk.
+#[test]
+fn a_late_order_after_a_late_lot_expired_reads_the_redemptions_of_a_customer_apart() {
+    let p = shape(8, 1, "negativeBalance");
+    let returned = [("return", "B", "2026-03-26T00:00:00Z", "1")];
+    for returns in [&returned[..0], &returned[..]] {
+        let mut ev = vec![
+            ("order", "L0", "2026-03-01T00:00:00Z", "1"),
+            ("order", "L1", "2026-03-02T00:00:00Z", "492"),
+            ("order", "B", "2026-03-25T00:00:00Z", "1"),
+        ];
+        ev.extend_from_slice(returns);
+        ev.push(("order", "C", "2026-04-24T00:00:00Z", "29"));
+        let (t, l) = hand(&p, &ev, &["L0", "L1"]);
+        assert_eq!(t.s.tier, "Member");
+        assert_eq!(l.s.tier, t.s.tier, "with {} returns", returns.len());
     }
 }
