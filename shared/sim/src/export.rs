@@ -690,6 +690,10 @@ pub fn order_of(customer: &str, record: &OrderRecord, status: OrderStatus) -> Or
 /// date are placed at their instant; the rest as the module says.
 pub fn assemble(customer: &str, mut items: Vec<CustomerItem>) -> CustomerHistory {
     items.sort_by(|a, b| item_id(a).cmp(item_id(b)));
+    // Orders of one instant in the order they came where their records
+    // tell it (the replay's sort is stable): one without an arrival came
+    // first, then by arrival, the rest by id.
+    items.sort_by_key(arrival_rank);
     let last_order = items
         .iter()
         .filter_map(|i| match i {
@@ -774,6 +778,18 @@ pub fn assemble(customer: &str, mut items: Vec<CustomerItem>) -> CustomerHistory
     };
     history.sort();
     history
+}
+
+/// 0 for an order whose record keeps no arrival (and for other items),
+/// else one past its arrival.
+fn arrival_rank(item: &CustomerItem) -> u64 {
+    match item {
+        CustomerItem::Order {
+            record: Some(record),
+            ..
+        } => record.arrival.map_or(0, |n| n.saturating_add(1)),
+        _ => 0,
+    }
 }
 
 fn item_id(item: &CustomerItem) -> &str {

@@ -201,3 +201,46 @@ fn a_spenders_return_is_judged_on_the_points_left_as_the_service_judges_it() {
     assert_eq!(state.current_points, Decimal::from(450));
     assert_eq!(run.refused, 0);
 }
+
+/// Two orders of one instant, b ($900) then a ($300), Silver (eager, twice
+/// the rate) from 1,000 lifetime points: in production a crossed and
+/// earned 600, 1,500 in all. Replayed by id, a came first and b crossed
+/// with 1,800 (2,100). The records keep the order they came in
+/// (`arrival`), and an export replays them so.
+#[test]
+fn orders_of_one_instant_replay_in_the_order_they_came() {
+    use tier_sim_core::export::{assemble, CustomerItem};
+    use tier_sim_core::replay::replay;
+    let config: ProgramConfig = serde_json::from_str(
+        r#"{"currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "L", "kind": "lifetimePoints", "min": "1000"}],
+                "condition": "all", "upgradeType": "eager"}}]}"#,
+    )
+    .unwrap();
+    let program = Program::validate(config).unwrap().with_version(1);
+    let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let mut state = CustomerState::new(&program, at);
+    let mut items = Vec::new();
+    for (id, cents) in [("o9", 90_000), ("o1", 30_000)] {
+        let mut o = order(0, at, cents);
+        o.order_id = id.into();
+        let applied = program.apply_order(&mut state, &o).unwrap();
+        items.push(CustomerItem::Order {
+            id: id.into(),
+            status: OrderStatus::Completed,
+            record: Some(applied.record),
+            at: None,
+        });
+    }
+    assert_eq!(state.current_points, Decimal::from(1_500));
+    items.push(CustomerItem::State {
+        last_event_at: state.last_event_at,
+    });
+    let run = replay(&program, &assemble("c", items), &[]);
+    let replayed = run.state.expect("a customer");
+    assert_eq!(replayed.current_points, state.current_points);
+    assert_eq!(replayed.tier, state.tier);
+}
