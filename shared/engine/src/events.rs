@@ -437,4 +437,63 @@ mod tests {
         let far = Utc.with_ymd_and_hms(2199, 12, 31, 23, 59, 59).unwrap();
         assert!(check_not_ahead("at", far, now, Duration::MAX).is_ok());
     }
+
+    fn record(id: &str, hour: u32, arrival: Option<u64>) -> OrderRecord {
+        OrderRecord {
+            order_id: id.into(),
+            placed_at: Utc.with_ymd_and_hms(2026, 3, 1, hour, 0, 0).unwrap(),
+            amount: Money::ONE,
+            gross_amount: Money::ONE,
+            line_items_total: Money::ZERO,
+            categories: vec![],
+            counts_for_purchases: true,
+            points_awarded: Money::ONE,
+            returned_amount: Money::ZERO,
+            returns: vec![],
+            points_reversed: Money::ZERO,
+            tier_before: "Member".into(),
+            tier_after: "Member".into(),
+            config_version: None,
+            after_redemption: false,
+            arrival,
+        }
+    }
+
+    /// Earlier placed first whatever the arrivals; of one instant, one
+    /// without an arrival first, then by arrival; two without, neither;
+    /// never an order before itself.
+    #[test]
+    fn which_order_was_decided_before_the_other() {
+        // (first, second, first before second, second before first)
+        let cases = [
+            (record("a", 1, Some(9)), record("b", 2, None), true, false),
+            (record("a", 1, None), record("b", 1, Some(1)), true, false),
+            (
+                record("a", 1, Some(1)),
+                record("b", 1, Some(2)),
+                true,
+                false,
+            ),
+            (
+                record("a", 1, Some(2)),
+                record("b", 1, Some(2)),
+                false,
+                false,
+            ),
+            (record("a", 1, None), record("b", 1, None), false, false),
+            (record("a", 1, None), record("a", 1, Some(1)), false, false),
+        ];
+        for (first, second, forward, backward) in cases {
+            assert_eq!(
+                first.decided_before(&second),
+                forward,
+                "{first:?} {second:?}"
+            );
+            assert_eq!(
+                second.decided_before(&first),
+                backward,
+                "{second:?} {first:?}"
+            );
+        }
+    }
 }

@@ -420,9 +420,12 @@ mod tests {
         arrived.push(7);
         let back = read("o1", &arrived).unwrap();
         assert_eq!((back.after_redemption, back.arrival), (true, Some(7)));
-        let mut later = bytes.clone();
-        later[0] = 5;
-        assert!(read("o1", &later).unwrap_err().contains("layout 5"));
+        for layout in [0, 5, 255] {
+            let mut other = bytes.clone();
+            other[0] = layout;
+            let refused = read("o1", &other).unwrap_err();
+            assert!(refused.contains(&format!("layout {layout} ")), "{refused}");
+        }
         let mut missing = bytes.clone();
         missing[0] = VERSION_3;
         assert!(read("o1", &missing).is_err());
