@@ -519,6 +519,59 @@ fn late_ends(c: &mut Criterion) {
     group.finish();
 }
 
+/// Silver from 100,000 current points, kept a month at a time by 1,000
+/// current points; points last 60 days when `expiring`.
+fn silver_kept_by_current_points(expiring: bool) -> Program {
+    let mut config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "tiers": [{"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "2", "upgrade": {"criteria": [
+                {"id": "U", "kind": "currentPoints", "min": 100_000}],
+                "condition": "all", "upgradeType": "lazy"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "currentPoints", "min": 1_000}],
+                "condition": "all", "onFail": "oneDown"}}]
+    });
+    if expiring {
+        config["pointsExpiry"] = json!({"days": 60});
+    }
+    Program::validate(serde_json::from_value(config).unwrap()).unwrap()
+}
+
+/// [`late_ends`]' late order and orders where both rules read current
+/// points: with points lasting 60 days, each of the 23 ends is judged on
+/// current points with expiry replayed on the lots of the orders placed
+/// before it (one walk from the first order per end, `late_ends.rs`'s
+/// `Figures`); without expiry, on lifetime points less what was spent.
+/// Renewed 23 times either way (60 days of orders hold about 1,600
+/// points).
+fn late_ends_as_points_expire(c: &mut Criterion) {
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let every = Duration::minutes(526);
+    let late = order(10_000, start + Duration::days(1), 10_000_000);
+    let mut group = c.benchmark_group("late_ends_by_current_points");
+    for (name, expiring) in [("points_expire", true), ("points_last", false)] {
+        let p = silver_kept_by_current_points(expiring);
+        let mut state = CustomerState::new(&p, start);
+        let records: Vec<OrderRecord> = (0..2_000)
+            .map(|i| {
+                let o = order(i, start + every * i as i32, 1_000);
+                p.apply_order(&mut state, &o).unwrap().record
+            })
+            .collect();
+        // As the service reads them (`wants_redemptions`): none made.
+        if p.wants_redemptions(&state) {
+            state.redemptions = Some(Redemptions::new(Vec::new()));
+        }
+        let mut s = state.clone();
+        p.apply_order_among(&mut s, &late, &records).unwrap();
+        let renewed = s.history.len() > 20 && s.history.iter().all(|c| c.to == "Silver");
+        assert!(renewed, "{name}: {:?}", s.history);
+        late_order(&mut group, name, &p, &state, &late, Some(&records));
+    }
+    group.finish();
+}
+
 /// A Silver customer (a first order of $100,000) with `count` orders of $10
 /// over `years`, kept monthly by `keep` dollars with `grace_days`.
 fn silver_over_years(
@@ -741,6 +794,7 @@ criterion_group!(
     returned_since,
     moved_down_since,
     late_ends,
+    late_ends_as_points_expire,
     older_ends,
     late_return_walked,
     return_judged_as_points_expire
