@@ -468,6 +468,27 @@ fn silver_kept_monthly(keep: u32, grace_days: u32) -> Program {
     Program::validate(serde_json::from_value(config).unwrap()).unwrap()
 }
 
+const TWO_YEARS_FROM: &str = "2026-01-02T00:00:00Z";
+
+/// 2,000 orders of $10 over two years (one every 8 h 46 min), in time.
+fn two_years_of_orders(p: &Program) -> (CustomerState, Vec<OrderRecord>) {
+    let start: DateTime<Utc> = TWO_YEARS_FROM.parse().unwrap();
+    let mut state = CustomerState::new(p, start);
+    let records = (0..2_000)
+        .map(|i| {
+            let o = order(i, start + Duration::minutes(526) * i as i32, 1_000);
+            p.apply_order(&mut state, &o).unwrap().record
+        })
+        .collect();
+    (state, records)
+}
+
+/// $100,000 placed a day after the first of [`two_years_of_orders`].
+fn late_upgrade_order() -> Order {
+    let start: DateTime<Utc> = TWO_YEARS_FROM.parse().unwrap();
+    order(10_000, start + Duration::days(1), 10_000_000)
+}
+
 /// A late $100,000 order placed a day after the first of 2,000 orders of
 /// $10 spread over two years (one every 8 h 46 min): Silver from its
 /// instant, and the 23 monthly ends its validity brought by the
@@ -477,19 +498,8 @@ fn silver_kept_monthly(keep: u32, grace_days: u32) -> Program {
 /// it again. Against the same order among the same orders
 /// under a program without retention (dated, nothing to judge after it).
 fn late_ends(c: &mut Criterion) {
-    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
-    let every = Duration::minutes(526);
-    let run = |p: &Program| {
-        let mut state = CustomerState::new(p, start);
-        let records: Vec<OrderRecord> = (0..2_000)
-            .map(|i| {
-                let o = order(i, start + every * i as i32, 1_000);
-                p.apply_order(&mut state, &o).unwrap().record
-            })
-            .collect();
-        (state, records)
-    };
-    let late = order(10_000, start + Duration::days(1), 10_000_000);
+    let run = two_years_of_orders;
+    let late = late_upgrade_order();
     let mut group = c.benchmark_group("late_ends");
     // Kept by a sum never reached, with a year of grace: each grace holds
     // about 1,000 orders, each of which could have renewed the tier.
@@ -546,19 +556,11 @@ fn silver_kept_by_current_points(expiring: bool) -> Program {
 /// Renewed 23 times either way (60 days of orders hold about 1,600
 /// points).
 fn late_ends_as_points_expire(c: &mut Criterion) {
-    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
-    let every = Duration::minutes(526);
-    let late = order(10_000, start + Duration::days(1), 10_000_000);
+    let late = late_upgrade_order();
     let mut group = c.benchmark_group("late_ends_by_current_points");
     for (name, expiring) in [("points_expire", true), ("points_last", false)] {
         let p = silver_kept_by_current_points(expiring);
-        let mut state = CustomerState::new(&p, start);
-        let records: Vec<OrderRecord> = (0..2_000)
-            .map(|i| {
-                let o = order(i, start + every * i as i32, 1_000);
-                p.apply_order(&mut state, &o).unwrap().record
-            })
-            .collect();
+        let (mut state, records) = two_years_of_orders(&p);
         // As the service reads them (`wants_redemptions`): none made.
         if p.wants_redemptions(&state) {
             state.redemptions = Some(Redemptions::new(Vec::new()));
