@@ -21,6 +21,16 @@ use crate::state::CustomerState;
 use chrono::{DateTime, NaiveTime, Utc};
 use std::borrow::Borrow;
 
+/// Where a walk stood: its orders counted and redemptions spent up to an
+/// instant, to go on from there over the same orders
+/// ([`NetWalk::resume`]).
+pub(crate) struct Parked {
+    pub(crate) at: DateTime<Utc>,
+    counted: usize,
+    spent: usize,
+    net: CustomerState,
+}
+
 /// Orders sorted by `placed_at`, counted into a fresh customer as the
 /// instants advance, so a replay over many orders costs one pass.
 pub(crate) struct NetWalk<'p, 'o, O> {
@@ -55,6 +65,44 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
             spent: 0,
             expires: program.config().points_expiry.is_some(),
             net: CustomerState::new(program, since),
+        }
+    }
+
+    /// The walk `parked` left, over the same `sorted` orders and the
+    /// redemptions of the same `customer`.
+    pub(crate) fn resume(
+        program: &'p Program,
+        sorted: &'o [O],
+        customer: &CustomerState,
+        parked: Parked,
+    ) -> Self {
+        NetWalk {
+            counted: parked.counted,
+            spent: parked.spent,
+            net: parked.net,
+            ..NetWalk::new(program, sorted, parked.at, customer)
+        }
+    }
+
+    /// Where the walk stands, kept as of `at` (no order placed at or after
+    /// it counted yet), to resume it there.
+    pub(crate) fn park(&self, at: DateTime<Utc>) -> Parked {
+        debug_assert!(self
+            .counted()
+            .last()
+            .is_none_or(|o| o.borrow().placed_at < at));
+        Parked {
+            at,
+            counted: self.counted,
+            spent: self.spent,
+            net: self.net.clone(),
+        }
+    }
+
+    /// Counts the orders placed before `at`, an instant at a time.
+    pub(crate) fn step_before(&mut self, at: DateTime<Utc>) {
+        while self.next_instant().is_some_and(|next| next < at) {
+            self.step();
         }
     }
 
