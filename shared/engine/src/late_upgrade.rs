@@ -88,6 +88,9 @@ impl Program {
         // Past a return that took from newer lots the orders no longer
         // tell current points (`Program::untold_from`): a crossing there
         // is left to the next event, decided on the points as they stand.
+        // At its instant they tell what its own judgment replayed then
+        // (what remains, each return from its own lot), so that instant
+        // is walked (a window crossing there, `newer_lots_attack.rs`).
         let untold = match self.counts_current_points() && self.replays_expiry() {
             true => self.untold_from(state, &sorted),
             false => None,
@@ -99,7 +102,7 @@ impl Program {
             if at < late.placed_at {
                 continue;
             }
-            if untold.is_some_and(|from| at >= from) {
+            if untold.is_some_and(|from| at > from) {
                 break;
             }
             let eval = Evaluator::new(self, &walk.net, at, 0, None);

@@ -202,14 +202,22 @@ impl Program {
     /// Whether what remains of the orders placed up to `at` tells what
     /// expired by then: [`Program::orders_tell_what_expired`] where a
     /// return of a later order, which took from newer lots, changes
-    /// nothing the walk counts up to `at` (a walk past it stops at that
-    /// return: [`Program::untold_from`]).
+    /// nothing the walk counts up to `at` (a walk past it stops after that
+    /// return's instant: [`Program::untold_from`]), in a program where no
+    /// tier lapses.
     pub(crate) fn orders_tell_what_expired_up_to(
         &self,
         state: &CustomerState,
         orders: &[OrderRecord],
         at: DateTime<Utc>,
     ) -> bool {
+        // Where tiers lapse, the ends a late upgrade brought and the older
+        // ends walked again read current points past that return too,
+        // where the orders no longer tell them (generous; the adversary of
+        // 04e15e3, `newer_lots_attack.rs`): every order must tell them.
+        if self.lapses {
+            return self.orders_tell_what_expired(state, orders);
+        }
         let borrowed: Vec<&OrderRecord> = orders.iter().collect();
         self.expired_as_now(state, &borrowed, &crate::reversal::CurrentRulesOnly)
             && borrowed

@@ -408,7 +408,7 @@ proptest! {
 
     /// Returns from newer lots of orders placed after every late order
     /// only: the walk up to the late orders' instants counts none of
-    /// them, and the dating walk stops at the first. Never generous.
+    /// them, and the dating walk stops after the first. Never generous.
     #[test]
     fn returns_from_newer_lots_after_the_late_orders_are_never_generous(
         which in prop::sample::select(ONE_RATE.to_vec()),

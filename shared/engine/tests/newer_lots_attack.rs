@@ -1,0 +1,781 @@
+//! Adversary of 04e15e3: a late order of a customer one of whose later
+//! orders was returned after its own lot expired, or after a redemption
+//! (the return "took from newer lots"), where points expire. Since
+//! 04e15e3 such a late order, placed before every order those returns
+//! touched, is decided among the orders (the walk up to its instant), and
+//! the walk that dates a crossing a later order completes stops at the
+//! first such return. Attacked here: tiers that lapse (retention rules,
+//! validity ends judged after the late upgrade), two and three late
+//! orders, returns at the late order's instant, redemptions, both
+//! `spentPoints` policies, every upgrade type; the late customer against
+//! the same customer fed every event in time.
+//!
+//! Kept: tiers that never lapse are never generous and, where nothing
+//! moved in time from the first newer-lots return on, exact; points agree;
+//! nothing panics. Its findings 1 to 4 (tiers that lapse: the course after
+//! the late order walked on figures that no longer replay expiry past such
+//! a return) are mended by admitting such returns only where no tier
+//! lapses; finding 5 (a crossing at the return's instant lost) by walking
+//! that instant too. Its finding 6 (a lift a return undid kept, where
+//! tiers lapse) is older and goes by the fallback, docs/late-events.md.
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tier_engine::*;
+
+mod common;
+mod spenders;
+use common::{at, current_points, d, member_and_silver, order, program_expiring, rule};
+use spenders::Served;
+
+// ---------------------------------------------------------------------
+// Programs
+// ---------------------------------------------------------------------
+
+/// Shapes whose tiers never lapse (one rate each), as in
+/// `returns_expiry_attack.rs`: 0..=2 Silver from current points (lazy
+/// 1,000, eager 1,000, dynamic 700); 3 two criteria any (eager); 4 three
+/// tiers, Gold also by a window (lazy); 5 both criteria (dynamic).
+const PLAIN: usize = 6;
+/// Shapes whose tiers lapse (retention rules), one rate each.
+const LAPSING: usize = 9;
+
+fn plain(which: usize, expiry_days: u32, spent_points: &str) -> Program {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let p = current_points;
+    let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
+    let (tiers, trackers) = match which {
+        0..=2 => (common::silver_by_current_points(which), json!([])),
+        3 => (
+            member_and_silver(
+                "1",
+                rule(json!([p(900), s(1200)]), json!({"any": 1}), "eager"),
+            ),
+            spend30d,
+        ),
+        4 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": rule(json!([p(500)]), json!("all"), "eager")},
+                {"name": "Gold", "earnRate": "1", "upgrade": rule(json!([p(1000), s(800)]), json!("all"), "lazy")}
+            ]),
+            spend30d,
+        ),
+        _ => (
+            member_and_silver("1", rule(json!([p(600), s(900)]), json!("all"), "dynamic")),
+            spend30d,
+        ),
+    };
+    program_expiring(tiers, trackers, json!({"days": expiry_days}), spent_points)
+}
+
+fn retention(months: u32, from: Value, keep: Value, on_fail: &str, grace: u32) -> Value {
+    json!({"validity": {"months": months, "from": from}, "criteria": keep,
+           "condition": "all", "onFail": on_fail, "graceDays": grace})
+}
+
+/// Shapes whose tiers lapse: 0..=5 `lapsing` of `expired_points.rs`
+/// (Silver from 1,000 current points, lazy / eager / dynamic, kept a
+/// month from its start by 400 current points or $300 in 30 days, else
+/// back to the base); 6 three tiers by current points (600 / 1,200,
+/// dynamic), kept a month by 300 / 700 current points, one down after a
+/// 10-day grace; 7 Silver from 700 (lazy), kept from the join by 500
+/// current points, else the tier qualified for; 8 Silver from 500 current
+/// points or $700 in 30 days (eager), kept a month by $200 in 30 days,
+/// 5 days' grace.
+fn lapsing(which: usize, expiry_days: u32, spent_points: &str) -> Program {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let p = current_points;
+    let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
+    let k = |min: u32| json!({"id": "K", "kind": "currentPoints", "min": min});
+    let ks = |min: u32| json!({"id": "K", "kind": "tracker", "tracker": "spend30d", "min": min});
+    let (tiers, trackers) = match which {
+        0..=5 => {
+            let keep = match which % 2 {
+                0 => k(400),
+                _ => ks(300),
+            };
+            let upgrade_type = ["lazy", "eager", "dynamic"][which / 2 % 3];
+            (
+                json!([
+                    {"name": "Member", "earnRate": "1"},
+                    {"name": "Silver", "earnRate": "1",
+                     "upgrade": rule(json!([p(1000)]), json!("all"), upgrade_type),
+                     "retention": retention(1, json!("tierStart"), json!([keep]), "base", 0)}
+                ]),
+                spend30d,
+            )
+        }
+        6 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1",
+                 "upgrade": rule(json!([p(600)]), json!("all"), "dynamic"),
+                 "retention": retention(1, json!("tierStart"), json!([k(300)]), "oneDown", 10)},
+                {"name": "Gold", "earnRate": "1",
+                 "upgrade": rule(json!([p(1200)]), json!("all"), "dynamic"),
+                 "retention": retention(1, json!("tierStart"), json!([k(700)]), "oneDown", 10)}
+            ]),
+            json!([]),
+        ),
+        7 => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1",
+                 "upgrade": rule(json!([p(700)]), json!("all"), "lazy"),
+                 "retention": retention(1, json!("programJoin"), json!([k(500)]), "qualified", 0)}
+            ]),
+            json!([]),
+        ),
+        _ => (
+            json!([
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1",
+                 "upgrade": rule(json!([p(500), s(700)]), json!({"any": 1}), "eager"),
+                 "retention": retention(1, json!("tierStart"), json!([ks(200)]), "base", 5)}
+            ]),
+            spend30d,
+        ),
+    };
+    program_expiring(tiers, trackers, json!({"days": expiry_days}), spent_points)
+}
+
+/// Shape `which` of every one (plain ones first, then lapsing ones).
+fn shape(which: usize, expiry_days: u32, within: bool) -> Program {
+    let spent = if within {
+        "withinBalance"
+    } else {
+        "negativeBalance"
+    };
+    match which < PLAIN {
+        true => plain(which, expiry_days, spent),
+        false => lapsing(which - PLAIN, expiry_days, spent),
+    }
+}
+
+// ---------------------------------------------------------------------
+// Histories
+// ---------------------------------------------------------------------
+
+/// One history: orders, redemptions and returns, each with its rank among
+/// the events of its instant (orders are rank 1).
+#[derive(Clone)]
+struct Drawn {
+    orders: Vec<Order>,
+    /// (instant, points, rank 0 or 2)
+    redemptions: Vec<(DateTime<Utc>, Decimal, u8)>,
+    /// (order, percent of what remains, instant, rank 0 or 3)
+    returns: Vec<(usize, u32, DateTime<Utc>, u8)>,
+    /// Orders that arrive after every other event, in this order.
+    late: Vec<usize>,
+}
+
+impl std::fmt::Debug for Drawn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f)?;
+        for (i, o) in self.orders.iter().enumerate() {
+            writeln!(
+                f,
+                "  order #{i} {} {} ${}{}",
+                o.order_id,
+                o.placed_at,
+                o.amount,
+                if self.late.contains(&i) { " LATE" } else { "" }
+            )?;
+        }
+        for r in &self.redemptions {
+            writeln!(f, "  redeem {} {} pts rank {}", r.0, r.1, r.2)?;
+        }
+        for r in &self.returns {
+            writeln!(f, "  return #{} {}% at {} rank {}", r.0, r.1, r.2, r.3)?;
+        }
+        writeln!(f, "  late arrival {:?}", self.late)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Order(usize),
+    Redeem(usize),
+    Return(usize),
+}
+
+fn timeline(w: &Drawn) -> Vec<(DateTime<Utc>, u8, usize, Step)> {
+    let mut ev = Vec::new();
+    for (i, o) in w.orders.iter().enumerate() {
+        ev.push((o.placed_at, 1, i, Step::Order(i)));
+    }
+    for (i, r) in w.redemptions.iter().enumerate() {
+        ev.push((r.0, r.2, i, Step::Redeem(i)));
+    }
+    for (i, r) in w.returns.iter().enumerate() {
+        ev.push((r.2, r.3, i, Step::Return(i)));
+    }
+    ev.sort_by_key(|e| (e.0, e.1, e.2));
+    ev
+}
+
+/// Fed in time (`late` false) or with `w.late` arriving last. None when a
+/// redemption or return is refused.
+fn feed<'a>(p: &'a Program, w: &Drawn, late: bool) -> Option<Served<'a>> {
+    let mut c = Served::new(p, true);
+    let mut remaining: Vec<Decimal> = w.orders.iter().map(|o| o.amount).collect();
+    for (when, _, _, step) in timeline(w) {
+        match step {
+            Step::Order(i) if late && w.late.contains(&i) => {}
+            Step::Order(i) => c.order(&w.orders[i]),
+            Step::Redeem(i) => {
+                if !c.redeem(&format!("x{i}"), when, w.redemptions[i].1) {
+                    return None;
+                }
+            }
+            Step::Return(k) => {
+                let (o, percent, _, _) = w.returns[k];
+                let amount = (remaining[o] * Decimal::from(percent) / Decimal::from(100)).floor();
+                if amount.is_zero() {
+                    continue;
+                }
+                remaining[o] -= amount;
+                if !c.give_back(&w.orders[o].order_id, when, amount) {
+                    return None;
+                }
+            }
+        }
+    }
+    if late {
+        for &i in &w.late {
+            c.order(&w.orders[i]);
+        }
+    }
+    let last = timeline(w).last().unwrap().0;
+    p.expire(&mut c.s, last);
+    Some(c)
+}
+
+fn start() -> DateTime<Utc> {
+    at("2026-03-01T00:00:00Z")
+}
+
+prop_compose! {
+    /// `returns_expiry_attack.rs`'s histories, up to `max_late` late
+    /// orders drawn among the first `early` (so that later orders, whose
+    /// returns may take from newer lots, follow them), returns of later
+    /// orders often long after them (past their lots' expiry).
+    fn drawn(max_late: usize, early: usize)(
+        orders in proptest::collection::vec((0i64..60 * 24, 1u32..700, any::<bool>()), 3..8),
+        spent in proptest::collection::vec((0i64..60 * 24, 1u32..400, 0u8..4, any::<bool>()), 0..4),
+        returns in proptest::collection::vec((0usize..8, prop_oneof![Just(100u32), 1u32..=100], 0u8..5, 0i64..45 * 24, any::<bool>()), 1..5),
+        picks in proptest::collection::vec(0usize..8, 1..=max_late),
+    ) -> Drawn {
+        // Coarse orders fall on midnights: orders of one instant.
+        let mut all: Vec<Order> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, (hours, dollars, coarse))| {
+                let h = if *coarse { hours / 24 / 3 * 72 } else { *hours };
+                order(&format!("o{i}"), start() + Duration::hours(h), &dollars.to_string())
+            })
+            .collect();
+        all.sort_by_key(|o| o.placed_at);
+        for (i, o) in all.iter_mut().enumerate() {
+            o.order_id = format!("o{i}");
+        }
+        let n = all.len();
+        let mut late: Vec<usize> = Vec::new();
+        for l in &picks {
+            let l = l % early.min(n);
+            if !late.contains(&l) {
+                late.push(l);
+            }
+        }
+        let redemptions = spent
+            .iter()
+            .map(|(hours, points, tie, before)| {
+                let when = match tie {
+                    0 | 1 => all[*hours as usize % n].placed_at,
+                    _ => start() + Duration::hours(*hours) + Duration::minutes(30),
+                };
+                (when, Decimal::from(*points), if *before { 0 } else { 2 })
+            })
+            .collect::<Vec<_>>();
+        let returns = returns
+            .iter()
+            .filter(|r| !late.contains(&(r.0 % n)))
+            .map(|(o, percent, kind, hours, before)| {
+                let o = o % n;
+                let placed = all[o].placed_at;
+                let when = match kind {
+                    0 => placed + Duration::hours(*hours),
+                    // Long after (past a short expiry).
+                    4 => placed + Duration::hours(*hours) + Duration::days(10),
+                    1 => {
+                        // At another order's instant (a late one's too).
+                        let other = all[*hours as usize % n].placed_at;
+                        if other >= placed { other } else { placed + Duration::hours(*hours) }
+                    }
+                    2 if !redemptions.is_empty() => {
+                        let r = redemptions[*hours as usize % redemptions.len()].0;
+                        if r >= placed { r } else { placed + Duration::hours(*hours) }
+                    }
+                    _ => placed,
+                };
+                let rank = if when == placed || !*before { 3 } else { 0 };
+                (o, *percent, when, rank)
+            })
+            .collect();
+        Drawn { orders: all, redemptions, returns, late }
+    }
+}
+
+/// Whether the `k`th return took from its own order's lot: made before the
+/// lot expires, no redemption from the order's instant to the return's.
+fn from_own_lot(w: &Drawn, k: usize, expiry_days: u32) -> bool {
+    let (o, _, when, _) = w.returns[k];
+    let placed = w.orders[o].placed_at;
+    let expires = placed.date_naive() + chrono::Days::new(expiry_days.into());
+    when.date_naive() < expires
+        && !w
+            .redemptions
+            .iter()
+            .any(|(r, _, _)| placed <= *r && *r <= when)
+}
+
+/// The first return that took from newer lots, if any.
+fn untold_from(w: &Drawn, expiry_days: u32) -> Option<DateTime<Utc>> {
+    (0..w.returns.len())
+        .filter(|k| !from_own_lot(w, *k, expiry_days))
+        .map(|k| w.returns[k].2)
+        .min()
+}
+
+/// Whether every return from newer lots is of an order placed after every
+/// late order (the shape 04e15e3 newly decides among the orders), and
+/// there is one.
+fn newer_lots_after_the_late_orders(w: &Drawn, expiry_days: u32) -> bool {
+    let last_late = w.late.iter().map(|&l| w.orders[l].placed_at).max().unwrap();
+    let untold: Vec<usize> = (0..w.returns.len())
+        .filter(|k| !from_own_lot(w, *k, expiry_days))
+        .collect();
+    !untold.is_empty()
+        && untold
+            .iter()
+            .all(|k| w.orders[w.returns[*k].0].placed_at > last_late)
+}
+
+/// Whether a late order shares its instant with another order or a
+/// redemption (known: "Not exact").
+fn late_ties_but_returns(w: &Drawn) -> bool {
+    w.late.iter().any(|&l| {
+        let t = w.orders[l].placed_at;
+        w.orders
+            .iter()
+            .enumerate()
+            .any(|(i, o)| i != l && o.placed_at == t)
+            || w.redemptions.iter().any(|r| r.0 == t)
+    })
+}
+
+/// Whether a return comes at a late order's instant.
+fn return_at_a_late_instant(w: &Drawn) -> bool {
+    w.late
+        .iter()
+        .any(|&l| w.returns.iter().any(|r| r.2 == w.orders[l].placed_at))
+}
+
+/// Whether a redemption ranks before an order of its instant (known).
+fn redemption_before_order(w: &Drawn) -> bool {
+    w.redemptions
+        .iter()
+        .any(|r| r.2 == 0 && w.orders.iter().any(|o| o.placed_at == r.0))
+}
+
+/// Whether a redemption came at or after a late order's instant.
+fn redeemed_after_late(w: &Drawn) -> bool {
+    w.late
+        .iter()
+        .any(|&l| w.redemptions.iter().any(|r| r.0 >= w.orders[l].placed_at))
+}
+
+fn tier_of(p: &Program, s: &CustomerState) -> usize {
+    p.tier_index(&s.tier).unwrap()
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000)
+}
+
+/// The known exclusions: a redemption ranked before an order of its
+/// instant; a late order sharing its instant with an order or redemption;
+/// under `withinBalance` a redemption after a late order's instant.
+fn known(w: &Drawn, within: bool) -> bool {
+    redemption_before_order(w) || late_ties_but_returns(w) || within && redeemed_after_late(w)
+}
+
+/// Whether the in-time customer's tier moved at or after `from`.
+fn moved_since(c: &Served<'_>, from: DateTime<Utc>) -> bool {
+    c.s.history.iter().any(|h| h.from != h.to && h.at >= from)
+}
+
+/// The late customer ends at the in-time tier where nothing moved it in
+/// time from the first return from newer lots on (none: rejected); unless
+/// `crossing_returned`, only where every order returned from newer lots
+/// was placed after the in-time customer's last change of tier.
+fn exact_before_the_first_newer_lots_return(
+    which: usize,
+    expiry_days: u32,
+    within: bool,
+    w: &Drawn,
+    crossing_returned: bool,
+) -> Result<(), TestCaseError> {
+    prop_assume!(newer_lots_after_the_late_orders(w, expiry_days));
+    prop_assume!(!known(w, within));
+    // Known harsh ("Not exact" 3): a redemption after the late order's
+    // instant spent another lot than in time.
+    prop_assume!(!redeemed_after_late(w));
+    let p = shape(which, expiry_days, within);
+    let Some((t, l)) = both(&p, w) else {
+        return Err(TestCaseError::reject("refused"));
+    };
+    let from = untold_from(w, expiry_days).unwrap();
+    prop_assume!(!moved_since(&t, from));
+    if !crossing_returned {
+        let settled =
+            t.s.history
+                .iter()
+                .filter(|h| h.from != h.to)
+                .map(|h| h.at)
+                .max();
+        prop_assume!(settled.is_none_or(|settled| (0..w.returns.len())
+            .filter(|k| !from_own_lot(w, *k, expiry_days))
+            .all(|k| w.orders[w.returns[k].0].placed_at > settled)));
+    }
+    prop_assert_eq!(
+        &l.s.tier,
+        &t.s.tier,
+        "late vs in time (first newer-lots return {})",
+        from
+    );
+    Ok(())
+}
+
+fn both<'a>(p: &'a Program, w: &Drawn) -> Option<(Served<'a>, Served<'a>)> {
+    Some((feed(p, w, false)?, feed(p, w, true)?))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        max_global_rejects: 100_000_000,
+        max_shrink_iters: 20_000,
+        .. ProptestConfig::default()
+    })]
+
+    /// Tiers that never lapse, up to three late orders, returns at their
+    /// instants allowed: never generous.
+    #[test]
+    fn three_late_orders_before_newer_lots_are_never_generous(
+        which in 0usize..PLAIN,
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(3, 3),
+    ) {
+        prop_assume!(newer_lots_after_the_late_orders(&w, expiry_days));
+        prop_assume!(!known(&w, within));
+        let p = shape(which, expiry_days, within);
+        let Some((t, l)) = both(&p, &w) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        prop_assert!(tier_of(&p, &l.s) <= tier_of(&p, &t.s), "generous: {} vs {} in time", l.s.tier, t.s.tier);
+    }
+
+    /// Tiers that never lapse: where the in-time customer's tier never
+    /// moved from the first return from newer lots on (the dating walk,
+    /// which stops there, has nothing to miss), and no order returned from
+    /// newer lots was placed up to the in-time customer's last change of
+    /// tier (finding 5: the walk counts such an order as it stands after
+    /// the return), the late customer ends at the in-time tier.
+    #[test]
+    fn nothing_moved_past_the_first_newer_lots_return_the_tiers_agree(
+        which in 0usize..PLAIN,
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(3, 3),
+    ) {
+        exact_before_the_first_newer_lots_return(which, expiry_days, within, &w, false)?;
+    }
+
+    /// [`nothing_moved_past_the_first_newer_lots_return_the_tiers_agree`]
+    /// with orders returned from newer lots placed before the in-time
+    /// customer's last change of tier too (finding 5, harsh at 04e15e3).
+    #[test]
+    fn nothing_moved_past_the_first_newer_lots_return_even_a_crossing_order_returned(
+        which in 0usize..PLAIN,
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(3, 3),
+    ) {
+        exact_before_the_first_newer_lots_return(which, expiry_days, within, &w, true)?;
+    }
+
+    /// [`nothing_moved_past_the_first_newer_lots_return_the_tiers_agree`]
+    /// with a return at a late order's very instant.
+    #[test]
+    fn a_return_at_the_late_orders_instant_the_tiers_agree(
+        which in 0usize..PLAIN,
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(2, 3),
+        pick in 0usize..8,
+        percent in prop_oneof![Just(100u32), 1u32..=100],
+        before in any::<bool>(),
+    ) {
+        // A return of an order placed before the first late order, at a
+        // late order's instant (before or after it in time).
+        let mut w = w;
+        let l = w.late[pick % w.late.len()];
+        let when = w.orders[l].placed_at;
+        let earlier: Vec<usize> = (0..w.orders.len())
+            .filter(|i| !w.late.contains(i) && w.orders[*i].placed_at < when)
+            .collect();
+        prop_assume!(!earlier.is_empty());
+        w.returns.push((earlier[pick % earlier.len()], percent, when, if before { 0 } else { 3 }));
+        prop_assume!(return_at_a_late_instant(&w));
+        exact_before_the_first_newer_lots_return(which, expiry_days, within, &w, false)?;
+    }
+
+    /// Every shape, negativeBalance, no redemptions: the late customer's
+    /// current and lifetime points are the in-time ones.
+    #[test]
+    fn newer_lots_after_the_late_orders_points_agree(
+        which in 0usize..PLAIN + LAPSING,
+        expiry_days in 1u32..=60,
+        w in drawn(3, 3),
+    ) {
+        prop_assume!(w.redemptions.is_empty());
+        prop_assume!(newer_lots_after_the_late_orders(&w, expiry_days));
+        prop_assume!(!late_ties_but_returns(&w));
+        let p = shape(which, expiry_days, false);
+        let Some((t, l)) = both(&p, &w) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        prop_assert_eq!(l.s.lifetime_points, t.s.lifetime_points, "lifetime");
+        prop_assert_eq!(l.s.current_points, t.s.current_points, "current");
+    }
+
+    /// Every shape, any history (late orders anywhere, any returns,
+    /// redemptions, ties): nothing panics.
+    #[test]
+    fn nothing_panics(
+        which in 0usize..PLAIN + LAPSING,
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(3, 8),
+    ) {
+        let p = shape(which, expiry_days, within);
+        let _ = both(&p, &w);
+    }
+}
+
+// ---------------------------------------------------------------------
+// Hand-written cases
+// ---------------------------------------------------------------------
+
+fn dump(label: &str, c: &Served<'_>) {
+    eprintln!(
+        "{label}: tier {} since {} current {} lifetime {}",
+        c.s.tier, c.s.tier_since, c.s.current_points, c.s.lifetime_points
+    );
+    for h in &c.s.history {
+        eprintln!("   {} -> {} at {} ({})", h.from, h.to, h.at, h.cause);
+    }
+    for r in &c.records {
+        eprintln!(
+            "   rec {} {} tier {}->{} returned {}",
+            r.order_id, r.placed_at, r.tier_before, r.tier_after, r.returned_amount
+        );
+    }
+}
+
+/// Orders (id, instant, dollars), redemptions (instant, points) and
+/// returns (order id, instant, dollars) in the order listed as in time;
+/// `late` order ids arrive last, in the order listed.
+#[allow(dead_code)]
+fn hand<'a>(
+    p: &'a Program,
+    events: &[(&str, &str, &str, &str)],
+    late: &[&str],
+) -> (Served<'a>, Served<'a>) {
+    let run = |told_late: bool| {
+        let mut c = Served::new(p, true);
+        let mut held = Vec::new();
+        let mut last = None;
+        for (kind, id, when, amount) in events {
+            last = Some(at(when));
+            match *kind {
+                "order" if told_late && late.contains(id) => held.push(order(id, at(when), amount)),
+                "order" => c.order(&order(id, at(when), amount)),
+                "redeem" => assert!(c.redeem(id, at(when), d(amount)), "redeem {id}"),
+                _ => assert!(c.give_back(id, at(when), d(amount)), "return {id}"),
+            }
+        }
+        for id in late.iter().filter(|_| told_late) {
+            let o = held.iter().find(|o| o.order_id == *id).unwrap().clone();
+            c.order(&o);
+        }
+        p.expire(&mut c.s, last.unwrap());
+        c
+    };
+    let (t, l) = (run(false), run(true));
+    dump("in time", &t);
+    dump("late", &l);
+    (t, l)
+}
+
+/// Finding 1, mended (generous, new with 04e15e3). Three tiers by current points
+/// (Silver 600, Gold 1,200, dynamic), Silver kept a month from its start
+/// by 300 current points, else one down after a 10-day grace; points last
+/// 19 days. In time: L $566 on 7 March (566 points, Member); A $617 on 11
+/// March 21:00 (1,183: Silver); L's lot expires 26 March, A's 30 March
+/// (0 points); the Silver end on 11 April fails (0 < 300), grace to 21
+/// April 21:00, then Member; B $487 on 24 April; $536 of A returned on 24
+/// April 01:00 (A's lot had expired: from newer lots). Member. Told last,
+/// L ($566, before A) walks the course again (`older_ends.rs`) on the
+/// end's figures, which, since the orders no longer tell what expired,
+/// read current points as those now less the lifetime points earned
+/// since (487 - (1,134 - 1,183) = 536, A counted as it stood before its
+/// return): the 11 April end renews, Silver. Before 04e15e3 the order was
+/// decided without the orders (the return sent it to the fallback) and
+/// the customer stayed a Member.
+#[test]
+fn a_late_order_before_a_newer_lots_return_renews_an_end_on_points_that_expired() {
+    for within in [false, true] {
+        let p = lapsing(
+            6,
+            19,
+            if within {
+                "withinBalance"
+            } else {
+                "negativeBalance"
+            },
+        );
+        let ev = [
+            ("order", "L", "2026-03-07T00:00:00Z", "566"),
+            ("order", "A", "2026-03-11T21:00:00Z", "617"),
+            ("order", "B", "2026-04-24T00:00:00Z", "487"),
+            ("return", "A", "2026-04-24T01:00:00Z", "536"),
+        ];
+        let (t, l) = hand(&p, &ev, &["L"]);
+        assert_eq!(t.s.tier, "Member");
+        assert_eq!(l.s.tier, t.s.tier, "within {within}");
+    }
+}
+
+/// Finding 2, mended (harsh before the newer-lots return, new with 04e15e3).
+/// Silver from 1,000 current points (eager), kept a month from its start
+/// by 400 current points, else back to the base; points last 33 days. In
+/// time: L $148 on 12 April; A $637 on 15 April 21:00; B $637 on 18 April
+/// (1,422 points: Silver); C $43 on 20 April 23:00; on 18 May L and A
+/// have expired and the end renews on 680 points; C returned whole on 23
+/// May 04:00 (its lot expired that day: from newer lots), which keeps
+/// Silver. Silver. Without L the customer crosses on 18 April all the
+/// same, and renews. Told last, L (which upgrades nobody) walks the course
+/// again and the 18 May end is judged on current points read as those now
+/// less the lifetime points earned since (0 - (1,422 - 1,465) = 43 < 400):
+/// down to Member on 18 May, five days before the return. An order told
+/// late took away a tier the customer held without it. Before 04e15e3:
+/// Silver.
+#[test]
+fn a_late_order_before_a_newer_lots_return_moves_an_end_down_on_points_read_from_now() {
+    let p = lapsing(2, 33, "negativeBalance");
+    let ev = [
+        ("order", "L", "2026-04-12T00:00:00Z", "148"),
+        ("order", "A", "2026-04-15T21:00:00Z", "637"),
+        ("order", "B", "2026-04-18T00:00:00Z", "637"),
+        ("order", "C", "2026-04-20T23:00:00Z", "43"),
+        ("return", "C", "2026-05-23T04:00:00Z", "43"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L"]);
+    assert_eq!(t.s.tier, "Silver");
+    assert_eq!(l.s.tier, t.s.tier);
+}
+
+/// Finding 3, mended (generous, new with 04e15e3). Silver from 500 current points
+/// or $700 in 30 days (eager), kept a month from its start by $200 in 30
+/// days, else back to the base after a 5-day grace; points last 29 days.
+/// In time: L $294 on 22 March 02:00; A $226 on 31 March (520 points:
+/// Silver); L's lot expires 20 April; B $226 on 22 April; the 30 April
+/// end renews ($226 in the window); A's lot expires 29 April; $176 of A
+/// returned on 7 May 07:00 (from newer lots): on what remains A never
+/// crossed (294 + 50 = 344), Member. Told last, L is dated Silver on 31
+/// March and the course after it (`late_ends.rs`) moves the customer down
+/// at the return, then lifts them again "by order B" on 22 April: Silver,
+/// though on what remains the customer held 276 points and $276 in 30
+/// days then. With points lasting 40 days (the return from A's own lot)
+/// both end at Silver; before 04e15e3, Member.
+#[test]
+fn a_late_upgrade_before_a_newer_lots_return_is_lifted_again_by_an_order_before_it() {
+    let p = lapsing(8, 29, "negativeBalance");
+    let ev = [
+        ("order", "L", "2026-03-22T02:00:00Z", "294"),
+        ("order", "A", "2026-03-31T00:00:00Z", "226"),
+        ("order", "B", "2026-04-22T13:00:00Z", "226"),
+        ("return", "A", "2026-05-07T07:00:00Z", "176"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L"]);
+    assert_eq!(t.s.tier, "Member");
+    assert_eq!(l.s.tier, t.s.tier);
+}
+
+/// Finding 4, mended (generous, new with 04e15e3): two late orders. Finding 1's
+/// program (three tiers, Silver kept by 300 current points, one down after
+/// 10 days' grace), points last one day. In time: L0 $1 on 1 March, L1
+/// $136 on 6 March, A $600 on 13 March (Silver; its lot expires 14
+/// March); the 13 April end fails, grace to 23 April, then Member; B $163
+/// on 13 April, returned whole on 23 April 01:00 (from newer lots: its lot
+/// expired 14 April). Member. Told last, L1 then L0: L0 judges the end
+/// again and renews it (13 April) and lifts the customer back on 23 April
+/// ("late order L0"): Silver. With L0 alone late, Member.
+#[test]
+fn two_late_orders_before_a_newer_lots_return_renew_an_end_that_failed() {
+    let p = lapsing(6, 1, "negativeBalance");
+    let ev = [
+        ("order", "L0", "2026-03-01T00:00:00Z", "1"),
+        ("order", "L1", "2026-03-06T10:00:00Z", "136"),
+        ("order", "A", "2026-03-13T00:00:00Z", "600"),
+        ("order", "B", "2026-04-13T00:00:00Z", "163"),
+        ("return", "B", "2026-04-23T01:00:00Z", "163"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L1", "L0"]);
+    assert_eq!(t.s.tier, "Member");
+    assert_eq!(l.s.tier, t.s.tier);
+}
+
+/// Finding 5, mended (harsh before the newer-lots return, new with 04e15e3; a
+/// tier that never lapses). Silver from 900 current points or $1,200 in
+/// 30 days (eager), points last one day. In time: L $671 on 24 April; A
+/// $229 on 24 April 01:00 (900 points: Silver); B $529 on 25 April; A
+/// returned whole on 25 April, after B (A's lot expired then: from newer
+/// lots), judged on what remains then: $1,200 in 30 days (L and B), Silver
+/// holds. Silver. Told last, L's dating walk counts A as it stands now
+/// (nothing left: 671 on 24 April 01:00) and stops at the return's
+/// instant, which B shares: the crossing of 24 April is lost and B's
+/// is never seen. Member. Before 04e15e3 (decided on the points as they
+/// stand): Silver.
+#[test]
+fn a_crossing_before_a_newer_lots_return_is_lost_to_the_net_walk() {
+    let p = plain(3, 1, "negativeBalance");
+    let ev = [
+        ("order", "L", "2026-04-24T00:00:00Z", "671"),
+        ("order", "A", "2026-04-24T01:00:00Z", "229"),
+        ("order", "B", "2026-04-25T00:00:00Z", "529"),
+        ("return", "A", "2026-04-25T00:00:00Z", "229"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L"]);
+    assert_eq!(t.s.tier, "Silver");
+    assert_eq!(l.s.tier, t.s.tier);
+}
