@@ -551,8 +551,9 @@ fn silver_kept_by_current_points(expiring: bool) -> Program {
 /// [`late_ends`]' late order and orders where both rules read current
 /// points: with points lasting 60 days, each of the 23 ends is judged on
 /// current points with expiry replayed on the lots of the orders placed
-/// before it (one walk from the first order per end, `late_ends.rs`'s
-/// `Figures`); without expiry, on lifetime points less what was spent.
+/// before it (`late_ends.rs`'s `Figures`: nothing returned, one walk on
+/// from end to end); without expiry, on lifetime points less what was
+/// spent.
 /// Renewed 23 times either way (60 days of orders hold about 1,600
 /// points).
 fn late_ends_as_points_expire(c: &mut Criterion) {

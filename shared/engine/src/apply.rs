@@ -138,7 +138,9 @@ impl Program {
         // another config version, which may have expired points otherwise,
         // or a return of an order placed up to it took points from lots
         // other than its order's (one of a later order changes nothing
-        // up to its instant; the dating walk stops after that return).
+        // up to its instant; the dating walk stops after that return;
+        // where tiers lapse, any such return, the ends walked after it
+        // reading past it).
         let other_expiry = || {
             self.replays_expiry()
                 && self.counts_current_points()

@@ -361,10 +361,11 @@ struct Figures<'a> {
     /// on the orders' lots: a rule reads them, points expire, and the
     /// orders tell what expired (`Program::orders_tell_what_expired`).
     replays_expiry: bool,
-    /// The walk of the latest end judged with expiry replayed, where no
-    /// order was returned (the orders stand the same at every end): the
-    /// next end, later, goes on from it instead of walking from the first
-    /// order again.
+    /// The latest walk of the figures as of an instant (an end, or just
+    /// after an instant looked at for a lift or a recovery) with expiry
+    /// replayed, where no order was returned (the orders stand the same
+    /// at every instant): the next one, later, goes on from it instead of
+    /// walking from the first order again.
     walked: RefCell<Option<Parked>>,
 }
 
@@ -637,6 +638,7 @@ mod tests {
             orders in proptest::collection::vec((0i64..90, 1u32..500), 1..12),
             spent in proptest::collection::vec((0i64..90, 1u32..200, any::<bool>()), 0..4),
             ends in proptest::collection::vec((0i64..100, 0u8..3), 1..8),
+            after_redemption in proptest::collection::vec(any::<bool>(), 12),
         ) {
             let p = program(expiry_days);
             let start: DateTime<Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
@@ -644,10 +646,16 @@ mod tests {
             let mut state = CustomerState::new(&p, start);
             let mut placed: Vec<_> = orders.iter().map(|(d, dollars)| (day(*d), *dollars)).collect();
             placed.sort();
+            // Some decided after a redemption of their instant (as a late
+            // order is): the walk spends it before them.
             let records: Vec<OrderRecord> = placed
                 .iter()
                 .enumerate()
-                .map(|(i, (at, dollars))| p.apply_order(&mut state, &order(i, *at, *dollars)).unwrap().record)
+                .map(|(i, (at, dollars))| {
+                    let mut record = p.apply_order(&mut state, &order(i, *at, *dollars)).unwrap().record;
+                    record.after_redemption = after_redemption[i];
+                    record
+                })
                 .collect();
             let redeemed = spent
                 .iter()

@@ -28,6 +28,7 @@ pub(crate) struct Parked {
     pub(crate) at: DateTime<Utc>,
     counted: usize,
     spent: usize,
+    expires: bool,
     net: CustomerState,
 }
 
@@ -76,11 +77,15 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
         customer: &CustomerState,
         parked: Parked,
     ) -> Self {
+        debug_assert!(parked.counted <= sorted.len());
         NetWalk {
+            program,
+            sorted,
             counted: parked.counted,
+            redemptions: customer.redemptions.clone(),
             spent: parked.spent,
+            expires: parked.expires,
             net: parked.net,
-            ..NetWalk::new(program, sorted, parked.at, customer)
         }
     }
 
@@ -95,6 +100,7 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
             at,
             counted: self.counted,
             spent: self.spent,
+            expires: self.expires,
             net: self.net.clone(),
         }
     }
@@ -202,9 +208,9 @@ impl Program {
     /// Whether what remains of the orders placed up to `at` tells what
     /// expired by then: [`Program::orders_tell_what_expired`] where a
     /// return of a later order, which took from newer lots, changes
-    /// nothing the walk counts up to `at` (a walk past it stops after that
-    /// return's instant: [`Program::untold_from`]), in a program where no
-    /// tier lapses.
+    /// nothing the walk counts up to `at` (the dating walk stops after
+    /// that return's instant: [`Program::untold_from`]), in a program
+    /// where no tier lapses.
     pub(crate) fn orders_tell_what_expired_up_to(
         &self,
         state: &CustomerState,
@@ -238,7 +244,9 @@ impl Program {
         state: &CustomerState,
         orders: &[O],
     ) -> bool {
-        self.untold_from(state, orders).is_none()
+        orders
+            .iter()
+            .all(|o| self.untold_return_of(state, o.borrow()).is_none())
     }
 
     /// The first instant from which what remains of `orders` no longer

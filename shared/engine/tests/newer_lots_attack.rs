@@ -593,7 +593,6 @@ fn dump(label: &str, c: &Served<'_>) {
 /// Orders (id, instant, dollars), redemptions (instant, points) and
 /// returns (order id, instant, dollars) in the order listed as in time;
 /// `late` order ids arrive last, in the order listed.
-#[allow(dead_code)]
 fn hand<'a>(
     p: &'a Program,
     events: &[(&str, &str, &str, &str)],
@@ -767,4 +766,38 @@ fn a_crossing_before_a_newer_lots_return_is_lost_to_the_net_walk() {
     let (t, l) = hand(&p, &ev, &["L"]);
     assert_eq!(t.s.tier, "Silver");
     assert_eq!(l.s.tier, t.s.tier);
+}
+
+/// Raised by review (traced by hand, not reproduced): a late order before
+/// a later order's return from newer lots that moved the customer down,
+/// then an order: the path through that move down (`down_since.rs`)
+/// walks past the return, where the orders tell points the customer no
+/// longer had, and could lift them. Silver from current points (each
+/// PLAIN shape 0 to 2), points last 30 days: L on 1 March, B $1,000 on 2
+/// March (Silver), part of B returned on 5 April (its lot expired on 1
+/// April: from newer lots), C on 6 April; L told last ends where the
+/// customer in time does, over a grid of amounts.
+#[test]
+fn a_late_order_before_a_move_down_by_a_return_from_newer_lots_lifts_nobody() {
+    let mut bad = Vec::new();
+    for which in 0..3 {
+        for ret in ["100", "300", "500", "700", "900", "1000"] {
+            for c in ["200", "500", "700", "900", "1000", "1500"] {
+                for l in ["100", "600"] {
+                    let p = plain(which, 30, "negativeBalance");
+                    let ev = [
+                        ("order", "L", "2026-03-01T00:00:00Z", l),
+                        ("order", "B", "2026-03-02T00:00:00Z", "1000"),
+                        ("return", "B", "2026-04-05T00:00:00Z", ret),
+                        ("order", "C", "2026-04-06T00:00:00Z", c),
+                    ];
+                    let (t, lc) = hand(&p, &ev, &["L"]);
+                    if lc.s.tier != t.s.tier {
+                        bad.push((which, ret, c, l, lc.s.tier.clone(), t.s.tier.clone()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:?}");
 }
