@@ -267,13 +267,6 @@ fn newer_lots_after_the_late_orders(w: &Drawn, expiry_days: u32) -> bool {
             .all(|k| w.orders[w.returns[*k].0].placed_at > last_late)
 }
 
-/// Whether a return comes at a late order's instant.
-fn return_at_a_late_instant(w: &Drawn) -> bool {
-    w.late
-        .iter()
-        .any(|&l| w.returns.iter().any(|r| r.2 == w.orders[l].placed_at))
-}
-
 /// The known exclusions: a redemption ranked before an order of its
 /// instant; a late order sharing its instant with an order or redemption;
 /// under `withinBalance` a redemption after a late order's instant.

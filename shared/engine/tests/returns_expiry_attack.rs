@@ -178,19 +178,6 @@ fn own_lots_up_to_the_late_orders(w: &Drawn, expiry_days: u32) -> bool {
     own_lots(&earlier, expiry_days)
 }
 
-/// Whether a late order shares its instant with another event.
-fn late_ties(w: &Drawn) -> bool {
-    w.late.iter().any(|&l| {
-        let t = w.orders[l].placed_at;
-        w.orders
-            .iter()
-            .enumerate()
-            .any(|(i, o)| i != l && o.placed_at == t)
-            || w.redemptions.iter().any(|r| r.0 == t)
-            || w.returns.iter().any(|r| r.2 == t)
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: cases(),

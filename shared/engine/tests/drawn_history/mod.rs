@@ -200,3 +200,15 @@ pub fn hand<'a>(
     dump("late", &l);
     (t, l)
 }
+
+/// Whether a return comes at a late order's instant.
+pub fn return_at_a_late_instant(w: &Drawn) -> bool {
+    w.late
+        .iter()
+        .any(|&l| w.returns.iter().any(|r| r.2 == w.orders[l].placed_at))
+}
+
+/// Whether a late order shares its instant with another event.
+pub fn late_ties(w: &Drawn) -> bool {
+    late_ties_but_returns(w) || return_at_a_late_instant(w)
+}
