@@ -950,6 +950,7 @@ on_both_engines!(
     a_late_order_where_points_expire_counts_the_returns_made,
     a_late_order_before_a_return_from_newer_lots_is_decided_as_in_time,
     a_late_order_where_tiers_lapse_and_points_expire_is_decided_as_in_time,
+    a_late_order_before_a_return_once_its_lot_expired_is_decided_as_in_time,
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
     a_customer_owing_many_notices_is_caught_up_by_a_late_order,
@@ -1454,6 +1455,85 @@ async fn a_late_order_where_tiers_lapse_and_points_expire_is_decided_as_in_time(
     }
     let status = api.status("q", "c", "2026-05-22T00:00:00Z").await;
     assert_eq!(status["tier"], "Member", "{status}");
+}
+
+/// Where tiers lapse and points expire, returns made once their order's
+/// lot had expired (they take nothing from current points). Program p:
+/// Silver from 700 current points (lazy), kept from the join a month at a
+/// time by 500 of them, else the tier qualified for; points last 8 days.
+/// A ($120) on 1 March, B ($163) on 8 April, C ($537) on 15 April, B
+/// returned on 16 April (its lot expired that day), then L ($581, placed
+/// 4 March): in time Silver on 4 March, a Member from 1 April (nothing
+/// left), Silver again by C, a Member again by the return. Before the
+/// thirty-fifth session L was decided on the points left now and the 1
+/// April end renewed on them: Silver. Program q: Silver from 1,000
+/// current points (eager), kept a month from its start by 400 of them,
+/// else the base; points last 11 days. o1 ($412) on 4 March, o2 ($1) an
+/// hour later, o3 ($413) on 6 March 01:00, o1 returned on 15 March (its
+/// lot expired), o4 ($1) on 6 April, then L ($587, placed 2 March): in
+/// time Silver from 4 March 01:00 (o2 crossed; the return kept it, o3
+/// having crossed again by then) and a Member from 4 April. Dated where
+/// what remains crosses (o3), the end came on 6 April 01:00, after the
+/// latest event: Silver.
+async fn a_late_order_before_a_return_once_its_lot_expired_is_decided_as_in_time(api: Api) {
+    let kept = |from: &str, min: u32, on_fail: &str| {
+        json!({"validity": {"months": 1, "from": from},
+            "criteria": [{"id": "K", "kind": "currentPoints", "min": min}],
+            "condition": "all", "onFail": on_fail})
+    };
+    let program = |min: u32, upgrade_type: &str, days: u32, retention: Value| {
+        json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "pointsExpiry": {"days": days},
+            "tiers": [
+                {"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": {
+                    "criteria": [{"id": "P", "kind": "currentPoints", "min": min}],
+                    "condition": "all", "upgradeType": upgrade_type},
+                 "retention": retention}]
+        })
+    };
+    api.program(
+        "p",
+        &program(700, "lazy", 8, kept("programJoin", 500, "qualified")),
+    )
+    .await;
+    api.order("p", "c", "A", "2026-03-01T00:00:00Z", "120")
+        .await;
+    api.order("p", "c", "B", "2026-04-08T00:00:00Z", "163")
+        .await;
+    api.order("p", "c", "C", "2026-04-15T00:00:00Z", "537")
+        .await;
+    let (code, body) = give_back(&api, "p", "r1", "B", "2026-04-16T00:00:00Z", Some("163")).await;
+    assert_eq!(code, 200, "{body}");
+    api.order("p", "c", "L", "2026-03-04T00:00:00Z", "581")
+        .await;
+    let status = api.status("p", "c", "2026-04-20T00:00:00Z").await;
+    assert_eq!(status["tier"], "Member", "{status}");
+
+    api.program(
+        "q",
+        &program(1000, "eager", 11, kept("tierStart", 400, "base")),
+    )
+    .await;
+    for (id, at, amount) in [
+        ("o1", "2026-03-04T00:00:00Z", "412"),
+        ("o2", "2026-03-04T01:00:00Z", "1"),
+        ("o3", "2026-03-06T01:00:00Z", "413"),
+    ] {
+        api.order("q", "c", id, at, amount).await;
+    }
+    let (code, body) = give_back(&api, "q", "r1", "o1", "2026-03-15T00:00:00Z", Some("412")).await;
+    assert_eq!(code, 200, "{body}");
+    api.order("q", "c", "o4", "2026-04-06T00:00:00Z", "1").await;
+    api.order("q", "c", "L", "2026-03-02T00:00:00Z", "587")
+        .await;
+    let status = api.status("q", "c", "2026-04-06T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"]),
+        (&json!("Member"), &json!("2026-04-04T01:00:00Z")),
+        "{status}"
+    );
 }
 
 /// Silver from 1,000 current points; points last 30 days. A ($900) on 10

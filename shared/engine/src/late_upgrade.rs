@@ -8,7 +8,11 @@
 //! later one. Each upgrade is dated at the first instant, from the order's
 //! own, at which its tier's rule holds on what remains of the orders placed
 //! up to then (the same net replay a return judges upgrades on,
-//! [`crate::reversal`]). The points stay as decided: under `lazy` they are
+//! [`crate::reversal`]); where some of that was returned only later, at
+//! the first instant the orders as they stood then cross, when each
+//! return since would have kept the crossing (in time a return keeps an
+//! upgrade where it was reached when what remains reaches its tier by
+//! the return's instant). The points stay as decided: under `lazy` they are
 //! what they would have been in time (neither the order nor the one that
 //! crossed in time earns the new rate); under `eager` and `dynamic` the
 //! new rate was paid on this order's amount rather than on the later one's.
@@ -28,6 +32,20 @@ use chrono::{DateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 use std::borrow::Borrow;
+
+/// Instants with returns since a late order past which its crossings stay
+/// dated on what remains of the orders now (one walk over the orders for
+/// each: [`Program::crossings_as_they_stood`]).
+const MAX_RETURN_INSTANTS: usize = 16;
+
+/// The instants a walk for crossings judges: from `from`, after `after`,
+/// up to `until` (each bound when set).
+#[derive(Clone, Copy)]
+struct Crossings {
+    from: DateTime<Utc>,
+    after: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
 
 impl Program {
     /// Dates the upgrades of `decision` (decided for `late`, whose orders
@@ -95,29 +113,17 @@ impl Program {
             true => self.untold_from(state, &sorted),
             false => None,
         };
-        let mut walk = NetWalk::new(self, &sorted, late.placed_at, state);
         let mut held = decision.tier_before;
         let mut upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
-        while let Some(at) = walk.step() {
-            if at < late.placed_at {
-                continue;
-            }
-            if untold.is_some_and(|from| at > from) {
-                break;
-            }
-            let eval = Evaluator::new(self, &walk.net, at, 0, None);
-            if let Some((to, met)) = eval.highest_holding(held, Decimal::ZERO, Decimal::ZERO) {
-                upgrades.push(Upgrade {
-                    from: held,
-                    to,
-                    at,
-                    upgrade_type: self.tiers()[to]
-                        .rule
-                        .as_ref()
-                        .map_or(UpgradeType::Lazy, |rule| rule.upgrade_type),
-                    met,
-                });
-                held = to;
+        let remains = Crossings {
+            from: late.placed_at,
+            after: None,
+            until: untold,
+        };
+        self.walk_crossings(state, &sorted, remains, &mut held, &mut upgrades);
+        if held >= decision.tier_after {
+            if let Some(stood) = self.crossings_as_they_stood(state, &sorted, remains, &upgrades) {
+                upgrades = stood;
             }
         }
         let crossed_at_its_instant =
@@ -142,6 +148,139 @@ impl Program {
                 ..Decision::paid_at(self, decision.tier_before, late.amount)
             };
         }
+    }
+
+    /// Lifts the customer from `held` at each instant of `within`, on
+    /// what remains of `sorted` (as given) placed up to it.
+    fn walk_crossings<O: Borrow<OrderRecord>>(
+        &self,
+        state: &CustomerState,
+        sorted: &[O],
+        within: Crossings,
+        held: &mut TierIndex,
+        upgrades: &mut SmallVec<[Upgrade; 1]>,
+    ) {
+        let mut walk = NetWalk::new(self, sorted, within.from, state);
+        while let Some(at) = walk.step() {
+            if at < within.from || within.after.is_some_and(|after| at <= after) {
+                continue;
+            }
+            if within.until.is_some_and(|until| at > until) {
+                break;
+            }
+            let eval = Evaluator::new(self, &walk.net, at, 0, None);
+            if let Some((to, met)) = eval.highest_holding(*held, Decimal::ZERO, Decimal::ZERO) {
+                upgrades.push(Upgrade {
+                    from: *held,
+                    to,
+                    at,
+                    upgrade_type: self.tiers()[to]
+                        .rule
+                        .as_ref()
+                        .map_or(UpgradeType::Lazy, |rule| rule.upgrade_type),
+                    met,
+                });
+                *held = to;
+            }
+        }
+    }
+
+    /// The crossings `on_what_remains` (the walk of `within` on what
+    /// remains of the orders now) as they came in time, where returns
+    /// made since the late order's instant came later: at each instant
+    /// the orders count as they stood then. In time each such return
+    /// judged the upgrades again on what remains (`reversal.rs`) and kept
+    /// them, dated where they were reached, when what remained then
+    /// reached each tier before its instant: certainly where it came at
+    /// or after the crossing on what remains now (less remained then at
+    /// no instant); one between the two is walked on what remained then.
+    /// None where such a return would have undone a step, where the
+    /// orders as they stood reach a tier what remains does not (returns
+    /// took it back in time), or past [`MAX_RETURN_INSTANTS`] instants
+    /// with returns: the crossings stay dated on what remains.
+    fn crossings_as_they_stood(
+        &self,
+        state: &CustomerState,
+        sorted: &[&OrderRecord],
+        within: Crossings,
+        on_what_remains: &[Upgrade],
+    ) -> Option<SmallVec<[Upgrade; 1]>> {
+        let (first, last) = (on_what_remains.first()?, on_what_remains.last()?);
+        // Only the orders the walks count up to the last crossing, and
+        // their returns since the late order's instant, tell them apart.
+        let returned_since = || {
+            sorted
+                .iter()
+                .take_while(|o| o.placed_at <= last.at)
+                .flat_map(|o| o.returns.iter().map(|r| r.at))
+                .filter(|at| *at >= within.from)
+        };
+        returned_since().next()?;
+        // Up to the last crossing on what remains, the orders stood alike
+        // between two instants with returns: one walk for each stretch,
+        // counting the returns made before its end.
+        let mut ends: Vec<DateTime<Utc>> = returned_since()
+            .filter(|at| *at < last.at)
+            .chain([last.at])
+            .collect();
+        ends.sort_unstable();
+        ends.dedup();
+        if ends.len() > MAX_RETURN_INSTANTS {
+            return None;
+        }
+        let mut held = first.from;
+        let mut stood_upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
+        let mut after = None;
+        for &end in &ends {
+            let stood: Vec<_> = sorted.iter().map(|o| o.as_it_stood(end)).collect();
+            let stretch = Crossings {
+                after,
+                until: Some(within.until.map_or(end, |u| u.min(end))),
+                ..within
+            };
+            self.walk_crossings(state, &stood, stretch, &mut held, &mut stood_upgrades);
+            after = Some(end);
+        }
+        // Up to then the orders as they stood reach at least what remains
+        // reaches (returns only take away): the same tier in the end, or
+        // the returns took some of it back in time.
+        if held != last.to {
+            return None;
+        }
+        // A return between the two datings of a step judged it on what
+        // remained then, up to its instant: kept where that reached the
+        // step's tier by the return. The orders of its instant count only
+        // where each was returned then (a return comes after its own
+        // order; whether it came before or after another order of its
+        // instant is kept nowhere).
+        let kept_by = |returned: DateTime<Utc>, step: &Upgrade| {
+            let just_after = returned + chrono::Duration::nanoseconds(1);
+            let stood: Vec<_> = sorted.iter().map(|o| o.as_it_stood(just_after)).collect();
+            let own_orders_only = sorted
+                .iter()
+                .filter(|o| o.placed_at == returned)
+                .all(|o| o.returns.iter().any(|r| r.at == returned));
+            let upto_instant = match own_orders_only {
+                true => returned,
+                false => returned - chrono::Duration::nanoseconds(1),
+            };
+            let upto = Crossings {
+                after: None,
+                until: Some(within.until.map_or(upto_instant, |u| u.min(upto_instant))),
+                ..within
+            };
+            let (mut held, mut reached) = (first.from, SmallVec::new());
+            self.walk_crossings(state, &stood, upto, &mut held, &mut reached);
+            held >= step.to
+        };
+        let kept = stood_upgrades.iter().all(|stood| {
+            let remains = on_what_remains.iter().find(|u| u.to >= stood.to);
+            let crossed = remains.map_or(last.at, |u| u.at);
+            ends.iter()
+                .filter(|at| stood.at <= **at && **at < crossed)
+                .all(|at| kept_by(*at, stood))
+        });
+        kept.then_some(stood_upgrades)
     }
 
     /// Whether a late order that upgrades nobody as decided shows signs

@@ -233,12 +233,15 @@ impl Program {
     }
 
     /// Whether every return of `orders` took its points from its own
-    /// order's lot, which the walk takes them from since the order's day:
-    /// made before that lot could expire, with no redemption since the
-    /// order (redemptions spend the oldest lots first), its instant kept.
-    /// Otherwise a return took from the newest lots too (or from what
-    /// expiry took), and after it the orders tell current points the
-    /// customer no longer had (docs/late-events.md, "Not exact").
+    /// order's lot, which the walk takes them from since the order's day,
+    /// or took nothing: no redemption from the order to the return or to
+    /// the lot's expiry, whichever came first (redemptions spend the oldest
+    /// lots first), its instant kept. A return made once the lot had
+    /// expired takes nothing from current points (`returns.rs`), and the
+    /// walk, whose lot of that order expired as whole then, counts
+    /// nothing after it either. Otherwise a return took from the newest
+    /// lots too, and after it the orders tell current points the customer
+    /// no longer had (docs/late-events.md, "Not exact").
     pub(crate) fn returns_took_their_own_lots<O: Borrow<OrderRecord>>(
         &self,
         state: &CustomerState,
@@ -292,7 +295,7 @@ impl Program {
         order
             .returns
             .iter()
-            .filter(|r| r.at >= expires || redeemed_between(order.placed_at, r.at))
+            .filter(|r| redeemed_between(order.placed_at, r.at.min(expires)))
             .map(|r| r.at)
             .min()
     }

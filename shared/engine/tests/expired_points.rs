@@ -411,21 +411,23 @@ proptest! {
             return Err(TestCaseError::reject("a redemption or return refused"));
         };
         prop_assert_eq!(&late_customer.s.tier, &in_time.s.tier);
-        // From the same instant where every return came before it and
-        // moved neither customer. A return after it judges the tier on what
-        // remains (`reversal.rs`): a tier it keeps stays dated where it
-        // was reached, though the late order is decided and dated on what
-        // remains; and a dip by a return between two crossings after the
-        // late order's instant stays in the history (docs/late-events.md,
-        // "Not exact" 4).
-        let l_at = all[late].placed_at;
-        let returned_before = late_customer
+        // From the same instant where no return moved either customer. A
+        // return after the late order's instant judged the tier on what
+        // remained then (`reversal.rs`) and kept it dated where it was
+        // reached; the late order is dated where the orders as they stood
+        // crossed, where each return since kept that crossing on what
+        // remained by its own instant. Left out: a return at an order's
+        // instant (whether it came before or after that order is kept
+        // nowhere, so the dating takes the later crossing), and a dip by a
+        // return between two crossings after the late order's instant,
+        // which stays in the history (docs/late-events.md, "Not exact" 4).
+        let returned_at_an_order = late_customer
             .records
             .iter()
             .flat_map(|r| &r.returns)
-            .all(|r| r.at < l_at);
+            .any(|r| all.iter().any(|o| o.placed_at == r.at));
         let by_returns = |s: &CustomerState| s.history.iter().any(|c| c.cause.starts_with("return"));
-        if returned_before && !by_returns(&in_time.s) && !by_returns(&late_customer.s) {
+        if !returned_at_an_order && !by_returns(&in_time.s) && !by_returns(&late_customer.s) {
             prop_assert_eq!(late_customer.s.tier_since, in_time.s.tier_since);
         }
     }
@@ -603,5 +605,40 @@ fn a_late_upgrades_ends_leave_no_expired_points_behind() {
     assert_eq!(
         (c.s.current_points, c.s.lifetime_points),
         (d("10"), d("1110"))
+    );
+}
+
+/// Silver from 600, Gold from 1,200 current points (dynamic); points last
+/// 7 days. In time: L $549 on 1 March, o5 $695 on 1 March 01:00 (1,244:
+/// Silver and Gold at once), three orders ($275) on 5 March 21:00, $48 of
+/// o5 returned on 5 March 22:00, judged on what remains: Gold again on 5
+/// March 21:00, so it stands, dated 1 March 01:00. Told last, L was dated
+/// where what remains now crosses 1,200 (5 March 21:00); the orders as
+/// they stood crossed both tiers at 01:00 in one step, which the return
+/// kept.
+#[test]
+fn a_late_order_crossing_two_tiers_at_once_is_dated_where_the_orders_stood() {
+    let p = shape(3, 7, "negativeBalance");
+    let all = [
+        order("L", at("2026-03-01T00:00:00Z"), "549"),
+        order("o5", at("2026-03-01T01:00:00Z"), "695"),
+        order("o0", at("2026-03-05T21:00:00Z"), "1"),
+        order("o1", at("2026-03-05T21:00:00Z"), "273"),
+        order("o3", at("2026-03-05T21:00:00Z"), "1"),
+        order("o4", at("2026-03-11T00:00:00Z"), "1"),
+    ];
+    // o5 is the second order; its return 117 hours after it.
+    let returns = [(1, 7, 117)];
+    let (Some(in_time), Some(late)) = (
+        feed_returning(&p, &all, &[], &returns, None),
+        feed_returning(&p, &all, &[], &returns, Some(0)),
+    ) else {
+        panic!("refused");
+    };
+    assert_eq!(in_time.s.tier, "Gold");
+    assert_eq!(in_time.s.tier_since, at("2026-03-01T01:00:00Z"));
+    assert_eq!(
+        (&late.s.tier, late.s.tier_since),
+        (&in_time.s.tier, in_time.s.tier_since)
     );
 }

@@ -71,6 +71,21 @@ pub fn timeline(w: &Drawn) -> Vec<(DateTime<Utc>, u8, usize, Step)> {
 /// Fed in time (`late` false) or with `w.late` arriving last. None when a
 /// redemption or return is refused.
 pub fn feed<'a>(p: &'a Program, w: &Drawn, late: bool) -> Option<Served<'a>> {
+    let mut c = feed_but_late(p, w, late)?;
+    if late {
+        for &i in &w.late {
+            c.order(&w.orders[i]);
+        }
+    }
+    // Expiry as of the latest event, as a job would run it.
+    let last = timeline(w).last().unwrap().0;
+    p.expire(&mut c.s, last);
+    Some(c)
+}
+
+/// The customer the late orders arrive at: every other event of `w` fed
+/// in time (`late`: all but `w.late`), no job run after.
+pub fn feed_but_late<'a>(p: &'a Program, w: &Drawn, late: bool) -> Option<Served<'a>> {
     let mut c = Served::new(p, true);
     let mut remaining: Vec<Decimal> = w.orders.iter().map(|o| o.amount).collect();
     for (when, _, _, step) in timeline(w) {
@@ -95,14 +110,6 @@ pub fn feed<'a>(p: &'a Program, w: &Drawn, late: bool) -> Option<Served<'a>> {
             }
         }
     }
-    if late {
-        for &i in &w.late {
-            c.order(&w.orders[i]);
-        }
-    }
-    // Expiry as of the latest event, as a job would run it.
-    let last = timeline(w).last().unwrap().0;
-    p.expire(&mut c.s, last);
     Some(c)
 }
 
