@@ -151,6 +151,69 @@ fn late_upgrade(c: &mut Criterion) {
     group.finish();
 }
 
+/// A late $10 order of a customer with 10,000 orders of $10 (Silver at
+/// $99,850, lazy) whose first 16 orders were returned whole, one just
+/// after each of orders 9,984 to 9,999: the orders as they stood cross
+/// with order 9,983, what remains only with the last, and each return
+/// came between the two, so the dating walks each stretch between
+/// returns and judges each return again (33 walks over the orders).
+/// Against a customer with 9,984 orders and nothing returned, whose late
+/// order is dated by one walk.
+fn late_crossing_returned_since(c: &mut Criterion) {
+    let p = by_purchases("lazy", &[("Silver", 99_850)]);
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let (mut returned_state, mut returned) = with_orders(&p, start, 10_000);
+    for k in 0..16 {
+        let at = start + Duration::minutes(50 * (9_984 + k) + 1);
+        let back = return_of(&returned[k as usize], at, None);
+        let (record, others) = {
+            let (before, rest) = returned.split_at_mut(k as usize);
+            let (record, after) = rest.split_first_mut().unwrap();
+            let others: Vec<OrderRecord> = before.iter().chain(after.iter()).cloned().collect();
+            (record, others)
+        };
+        let history = ReturnHistory {
+            orders: &others,
+            rules: &CurrentRulesOnly,
+        };
+        p.apply_return_judged(&mut returned_state, record, &back, &history)
+            .unwrap();
+    }
+    assert_eq!(returned_state.tier, "Member");
+    let (state, records) = with_orders(&p, start, 9_984);
+    let late = order(10_000, start + Duration::minutes(5), 1_000);
+    let dated = |s: &CustomerState, r: &[OrderRecord]| {
+        let a = p.apply_order_among(&mut s.clone(), &late, r).unwrap();
+        a.decision.upgrades.first().map(|u| u.at)
+    };
+    assert_eq!(
+        dated(&state, &records),
+        Some(start + Duration::minutes(50 * 9_983))
+    );
+    assert_eq!(
+        dated(&returned_state, &returned),
+        Some(start + Duration::minutes(50 * 9_983))
+    );
+    let mut group = c.benchmark_group("late_crossing_returned_since");
+    late_order(
+        &mut group,
+        "nothing_returned",
+        &p,
+        &state,
+        &late,
+        Some(&records),
+    );
+    late_order(
+        &mut group,
+        "16_returned_between_the_datings",
+        &p,
+        &returned_state,
+        &late,
+        Some(&returned),
+    );
+    group.finish();
+}
+
 /// A late order placed before the customer's upgrade, decided at the tier
 /// held then: on the figures as they stand it would cross the tier reached
 /// since, so the engine asks for the orders (`wants_orders`) and decides it
@@ -792,6 +855,7 @@ criterion_group!(
     benches,
     bench,
     late_upgrade,
+    late_crossing_returned_since,
     held_then,
     late_return,
     returned_since,
