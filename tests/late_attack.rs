@@ -951,6 +951,7 @@ on_both_engines!(
     a_late_order_before_a_return_from_newer_lots_is_decided_as_in_time,
     a_late_order_where_tiers_lapse_and_points_expire_is_decided_as_in_time,
     a_late_order_before_a_return_once_its_lot_expired_is_decided_as_in_time,
+    a_late_upgrade_before_a_period_a_return_ended_judges_its_own_ends,
     a_late_return_then_a_late_order_publish_each_change_once,
     changed_or_hostile_late_orders_write_nothing,
     a_customer_owing_many_notices_is_caught_up_by_a_late_order,
@@ -1532,6 +1533,53 @@ async fn a_late_order_before_a_return_once_its_lot_expired_is_decided_as_in_time
     assert_eq!(
         (&status["tier"], &status["tierSince"]),
         (&json!("Member"), &json!("2026-04-04T01:00:00Z")),
+        "{status}"
+    );
+}
+
+/// Silver and Gold from 600 and 1,200 current points (dynamic), each kept
+/// a month from its start by 300 / 700 current points, else one down after
+/// 10 days' grace; points last 3 days. o1 $1, o2 $554 on 13 March, o3 $46
+/// on 14 March (Silver), o2 returned on 14 April (the end that day had
+/// started a grace; the return took Silver back), o4 $300 on 24 April;
+/// then L ($600, placed 1 March). In time L reached Silver on 1 March, its
+/// 1 April end failed (nothing left), and the grace ran out on 11 April.
+/// Before, the 1 April end was left to the job, which renewed it on o4's
+/// 300 points.
+async fn a_late_upgrade_before_a_period_a_return_ended_judges_its_own_ends(api: Api) {
+    let tier = |name: &str, min: u32, keep: u32| {
+        json!({"name": name, "earnRate": "1",
+            "upgrade": {"criteria": [{"id": "P", "kind": "currentPoints", "min": min}],
+                        "condition": "all", "upgradeType": "dynamic"},
+            "retention": {"validity": {"months": 1, "from": "tierStart"},
+                "criteria": [{"id": "K", "kind": "currentPoints", "min": keep}],
+                "condition": "all", "onFail": "oneDown", "graceDays": 10}})
+    };
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "pointsExpiry": {"days": 3},
+        "tiers": [{"name": "Member", "earnRate": "1"}, tier("Silver", 600, 300), tier("Gold", 1200, 700)]
+    });
+    api.program("p", &config).await;
+    for (id, at, amount) in [
+        ("o1", "2026-03-01T01:00:00Z", "1"),
+        ("o2", "2026-03-13T00:00:00Z", "554"),
+        ("o3", "2026-03-14T00:00:00Z", "46"),
+    ] {
+        api.order("p", "c", id, at, amount).await;
+    }
+    let (code, body) = give_back(&api, "p", "r1", "o2", "2026-04-14T00:00:00Z", None).await;
+    assert_eq!(code, 200, "{body}");
+    api.order("p", "c", "o4", "2026-04-24T00:00:00Z", "300")
+        .await;
+    let before = api.status("p", "c", "2026-04-24T00:00:00Z").await;
+    assert_eq!(before["tier"], "Member", "{before}");
+    api.order("p", "c", "L", "2026-03-01T00:00:00Z", "600")
+        .await;
+    let status = api.status("p", "c", "2026-04-24T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"]),
+        (&json!("Member"), &json!("2026-04-11T00:00:00Z")),
         "{status}"
     );
 }

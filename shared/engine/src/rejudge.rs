@@ -363,6 +363,45 @@ impl Program {
         })
     }
 
+    /// Whether a return made since the latest judged end moved the
+    /// customer below the tier it judged: what the end decided no longer
+    /// holds the customer, so judging it again changes nothing.
+    pub(crate) fn judged_end_undone_by_a_return(&self, state: &CustomerState) -> bool {
+        let Some(judged) = &state.judged else {
+            return false;
+        };
+        let below = self
+            .tier_index(&judged.tier)
+            .is_some_and(|tier| state.tier_index(self) < tier);
+        below
+            && state
+                .history
+                .last()
+                .is_some_and(|last| last.at >= judged.at && last.by_a_return())
+    }
+
+    /// Sets aside the latest judged end, one a return undid since, when a
+    /// late upgrade at `upgraded` came before the period it judged began:
+    /// in time that upgrade started a period of its own, whose ends the
+    /// course from it judges as where no end was judged (judged again,
+    /// the end would change nothing, and the ends before it would be left
+    /// to the job, on the figures now).
+    pub(crate) fn set_aside_an_end_after(
+        &self,
+        state: &mut CustomerState,
+        upgraded: Option<DateTime<Utc>>,
+    ) {
+        let before_its_period = upgraded.is_some_and(|at| {
+            state
+                .judged
+                .as_ref()
+                .is_some_and(|j| at < j.tier_since_before)
+        });
+        if before_its_period {
+            state.judged = None;
+        }
+    }
+
     /// A move down still stands while nothing changed the tier after it.
     fn down_stands(&self, state: &CustomerState, judged: &Judged, to: &str) -> bool {
         state.tier == to

@@ -808,3 +808,34 @@ fn a_return_once_its_lot_expired_after_the_crossing_leaves_the_end_where_it_was(
     assert_eq!(t.s.tier, "Member");
     assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
 }
+
+/// Left by the thirty-fifth session, mended in the thirty-sixth (generous).
+/// Three tiers by current points (Silver 600, Gold 1,200, dynamic), Silver
+/// kept a month from its start by 300 current points, else one down after
+/// a 10-day grace; points last 3 days. In time: L $600 on 1 March
+/// (Silver), o1 $1 an hour later, o2 $554 on 13 March, o3 $46 on 14 March
+/// (600 points, Silver held already); the 1 April end fails (nothing
+/// left), grace to 11 April, then Member; o2 returned whole on 14 April;
+/// o4 $300 on 24 April. Member since 11 April. Told last: without L, o3
+/// crossed to Silver on 14 March, its 14 April end went into a grace and
+/// the return then took Silver back. L, placed before that end, had the
+/// end judged again (moot: the return had moved the customer since), and
+/// the 1 April end its upgrade brings was left to the job, which judged
+/// it on the figures now (o4's 300 points): renewed, Silver. The end a
+/// return undid no longer holds anyone: the course from L's upgrade
+/// judges the ends it brings, as where no end was judged.
+#[test]
+fn a_late_upgrade_before_a_period_a_return_ended_judges_its_own_ends() {
+    let p = lapsing(6, 3, "negativeBalance");
+    let ev = [
+        ("order", "L", "2026-03-01T00:00:00Z", "600"),
+        ("order", "o1", "2026-03-01T01:00:00Z", "1"),
+        ("order", "o2", "2026-03-13T00:00:00Z", "554"),
+        ("order", "o3", "2026-03-14T00:00:00Z", "46"),
+        ("return", "o2", "2026-04-14T00:00:00Z", "554"),
+        ("order", "o4", "2026-04-24T00:00:00Z", "300"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L"]);
+    assert_eq!(t.s.tier, "Member");
+    assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
+}
