@@ -188,7 +188,6 @@ impl Program {
             }
             state.joined_at = Some(order.placed_at);
         }
-        let end_undone_by_a_return = self.lapses && self.judged_end_undone_by_a_return(state);
         let DecidedAsInTime {
             mut decision,
             rewound,
@@ -269,10 +268,6 @@ impl Program {
             self.lots_as_in_time(state, &others_and(orders, &applied.record));
         }
         let late_upgrade = late.then_some(reached);
-        if late && end_undone_by_a_return {
-            let first_upgrade = applied.decision.upgrades.first().map(|u| u.at);
-            self.set_aside_an_end_after(state, first_upgrade);
-        }
         self.judge_ends_since(
             state,
             order,

@@ -60,7 +60,7 @@ impl Program {
     /// Decides `order` (`late`: placed before the customer's latest event)
     /// as in time, among the customer's other `orders` (empty when not
     /// read). The state is as it was once this returns, but for a judged
-    /// end set aside (`rewound`).
+    /// end set aside (`rewound`, or one its upgrade replaced).
     pub(crate) fn decide_as_in_time(
         &self,
         state: &mut CustomerState,
@@ -68,6 +68,7 @@ impl Program {
         orders: &[OrderRecord],
         late: bool,
     ) -> DecidedAsInTime {
+        let moot_end = self.lapses && state.judged.is_some() && !self.judged_end_stands(state);
         let mut rewound = self
             .lapses
             .then(|| self.rewind_for(state, order.placed_at))
@@ -97,7 +98,7 @@ impl Program {
         // decided on the orders placed up to it, at the tier held then.
         let replays_expiry =
             late && !orders.is_empty() && self.counts_current_points() && self.replays_expiry();
-        if replays_expiry && rewound.is_none() && moved_down.is_none() && held_then.is_none() {
+        if replays_expiry && moved_down.is_none() && held_then.is_none() {
             if let Some(mut now) = HeldThen::at_tier_held_now(self, state) {
                 // Returns made since would have judged what it reached on
                 // the orders as they stand (`reversal.rs`): decided so.
@@ -182,6 +183,11 @@ impl Program {
                 None
             }
         };
+        if late && superseded.is_none() && rewound.is_none() {
+            // The end its upgrade replaced is set aside: the upgrade is
+            // dated among the orders as where no end was judged.
+            self.set_aside_an_end_a_late_upgrade_replaced(state, moot_end, &decision.upgrades);
+        }
         let before_an_end = state
             .judged
             .as_ref()

@@ -363,41 +363,54 @@ impl Program {
         })
     }
 
-    /// Whether a return made since the latest judged end moved the
-    /// customer below the tier it judged: what the end decided no longer
-    /// holds the customer, so judging it again changes nothing.
-    pub(crate) fn judged_end_undone_by_a_return(&self, state: &CustomerState) -> bool {
+    /// Whether the latest judged end still holds the customer where it
+    /// left them: a change since (a return's move down, an order's lift)
+    /// makes it moot, and judging it again changes nothing.
+    pub(crate) fn judged_end_stands(&self, state: &CustomerState) -> bool {
         let Some(judged) = &state.judged else {
             return false;
         };
-        let below = self
-            .tier_index(&judged.tier)
-            .is_some_and(|tier| state.tier_index(self) < tier);
-        below
-            && state
-                .history
-                .last()
-                .is_some_and(|last| last.at >= judged.at && last.by_a_return())
+        let Some(tier) = self.tier_index(&judged.tier) else {
+            return false;
+        };
+        match &judged.outcome {
+            Outcome::Down { to } => self.down_stands(state, judged, to),
+            Outcome::Renewed => self.renewal_stands(state, judged, tier),
+            Outcome::Requalified => {
+                state.tier_index(self) == tier
+                    && state.grace_until.is_none()
+                    && state.renewed_at == Some(judged.at)
+            }
+            Outcome::Grace { until } => {
+                state.tier_index(self) == tier && state.grace_until == Some(*until)
+            }
+        }
     }
 
-    /// Sets aside the latest judged end, one a return undid since, when a
-    /// late upgrade at `upgraded` came before the period it judged began:
-    /// in time that upgrade started a period of its own, whose ends the
-    /// course from it judges as where no end was judged (judged again,
-    /// the end would change nothing, and the ends before it would be left
-    /// to the job, on the figures now).
-    pub(crate) fn set_aside_an_end_after(
+    /// Sets aside the latest judged end when a late order's `upgrades`
+    /// came before it and, in time, it never came as judged: they went past
+    /// its tier (that tier's period ended at the upgrade), or the end was
+    /// `moot` when the order came (a return's move or an order's lift
+    /// since held the customer elsewhere) and they came before the period
+    /// it judged began. The course from the upgrade then judges the ends it
+    /// brings, as where no end was judged; judged again instead, the end
+    /// would change little or nothing, and the ends the upgrade brings
+    /// would be left to the job, on the figures now.
+    pub(crate) fn set_aside_an_end_a_late_upgrade_replaced(
         &self,
         state: &mut CustomerState,
-        upgraded: Option<DateTime<Utc>>,
+        moot: bool,
+        upgrades: &[crate::upgrade::Upgrade],
     ) {
-        let before_its_period = upgraded.is_some_and(|at| {
-            state
-                .judged
-                .as_ref()
-                .is_some_and(|j| at < j.tier_since_before)
-        });
-        if before_its_period {
+        let (Some(judged), Some(first), Some(last)) =
+            (state.judged.as_ref(), upgrades.first(), upgrades.last())
+        else {
+            return;
+        };
+        let past_its_tier = self.tier_index(&judged.tier).is_some_and(|t| last.to > t);
+        let replaced =
+            first.at < judged.at && (past_its_tier || moot && first.at < judged.tier_since_before);
+        if replaced {
             state.judged = None;
         }
     }

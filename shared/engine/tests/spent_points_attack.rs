@@ -646,3 +646,35 @@ fn a_recovery_walked_after_a_late_return_is_judged_before_a_redemption_of_its_in
     assert!(unread, "redemptions not read: as in time");
     assert!(read, "redemptions read");
 }
+
+/// Found by this file's property once the thirty-sixth session set aside
+/// an end a late upgrade replaced (generous before it, read or not).
+/// Silver and Gold from $600 and $1,500 lifetime purchases (lazy), kept a
+/// month from their start by 300 / 700 current points, else one down. In
+/// time: $1,554 on 2 January (Gold), $460 of it returned an hour later
+/// (Silver again), L $151 on 14 January (Silver), Silver renewed on 2
+/// February and 2 March, o2 $255 on 11 March ($1,500: Gold). Told last, L
+/// was decided at Silver on the purchases now, which count o2's: Gold
+/// from 14 January (before a judged end, it was not dated among the
+/// orders), and nothing judged Gold's ends after it. Its upgrade goes
+/// past the tier of the latest end, so in time that end never came: set
+/// aside, L is dated among the orders (o2 completes Gold on 11 March) and
+/// Gold's ends are judged from there.
+#[test]
+fn a_late_upgrade_past_the_tier_of_an_end_is_dated_among_the_orders() {
+    let p = three_tiers("oneDown", 0);
+    let events = vec![
+        ord("o0", "2026-01-02T00:00:00Z", "541"),
+        ord("o1", "2026-01-02T00:00:00Z", "366"),
+        ord("o3", "2026-01-02T00:00:00Z", "56"),
+        ord("o4", "2026-01-02T00:00:00Z", "591"),
+        red("2026-01-02T00:30:00Z", "225"),
+        ret("o4", "2026-01-02T01:15:00Z", "460"),
+        ord("L", "2026-01-14T03:00:00Z", "151"),
+        red("2026-02-14T03:30:00Z", "321"),
+        ord("o2", "2026-03-11T01:00:00Z", "255"),
+    ];
+    let (read, unread) = compare(&p, &events, 6);
+    assert!(unread, "redemptions not read: as in time");
+    assert!(read, "redemptions read: as in time");
+}
