@@ -33,9 +33,11 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 use std::borrow::Borrow;
 
-/// Instants with returns since a late order past which its crossings stay
-/// dated on what remains of the orders now (one walk over the orders for
-/// each: [`Program::crossings_as_they_stood`]).
+/// Stretches between instants with returns since a late order (the last
+/// ending at the crossing on what remains, so 15 such instants between the
+/// two datings) past which its crossings stay dated on what remains of the
+/// orders now (one walk over the orders for each:
+/// [`Program::crossings_as_they_stood`]).
 const MAX_RETURN_INSTANTS: usize = 16;
 
 /// The instants a walk for crossings judges: from `from`, after `after`,
