@@ -151,23 +151,15 @@ fn late_upgrade(c: &mut Criterion) {
     group.finish();
 }
 
-/// A late $10 order of a customer with 10,000 orders of $10 (Silver at
-/// $99,850, lazy) whose first 16 orders were returned whole, one just
-/// after each of orders 9,984 to 9,999: the orders as they stood cross
-/// with order 9,983, what remains only with the last, and each return
-/// came between the two, so the dating walks each stretch between
-/// returns and judges each return again (33 walks over the orders).
-/// Against a customer with 9,984 orders and nothing returned, whose late
-/// order is dated by one walk.
-fn late_crossing_returned_since(c: &mut Criterion) {
-    let p = by_purchases("lazy", &[("Silver", 99_850)]);
-    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
-    let (mut returned_state, mut returned) = with_orders(&p, start, 10_000);
+/// A customer with 10,000 orders of $10 whose first 16 orders were
+/// returned whole, one just after each of orders 9,984 to 9,999.
+fn with_16_returned(p: &Program, start: DateTime<Utc>) -> (CustomerState, Vec<OrderRecord>) {
+    let (mut state, mut records) = with_orders(p, start, 10_000);
     for k in 0..16 {
         let at = start + Duration::minutes(50 * (9_984 + k) + 1);
-        let back = return_of(&returned[k as usize], at, None);
+        let back = return_of(&records[k as usize], at, None);
         let (record, others) = {
-            let (before, rest) = returned.split_at_mut(k as usize);
+            let (before, rest) = records.split_at_mut(k as usize);
             let (record, after) = rest.split_first_mut().unwrap();
             let others: Vec<OrderRecord> = before.iter().chain(after.iter()).cloned().collect();
             (record, others)
@@ -176,23 +168,61 @@ fn late_crossing_returned_since(c: &mut Criterion) {
             orders: &others,
             rules: &CurrentRulesOnly,
         };
-        p.apply_return_judged(&mut returned_state, record, &back, &history)
+        p.apply_return_judged(&mut state, record, &back, &history)
             .unwrap();
     }
+    (state, records)
+}
+
+/// A late $10 order of a customer with 10,000 orders of $10 (Silver at
+/// $99,850, lazy) whose first 16 orders were returned whole, one just
+/// after each of orders 9,984 to 9,999: the orders as they stood cross
+/// with order 9,983, what remains only with the last, and the 15 returns
+/// before it came between the two, so the dating walks each stretch
+/// between returns and judges each of those returns again (32 walks over
+/// the orders; the case's name counts the 16th return too, made after the
+/// crossing). Against a customer with 9,984 orders and nothing returned,
+/// whose late order is dated by one walk. And the same returns with 31
+/// tiers $10 apart from $99,850 and a late $310 order: the orders as they
+/// stood cross one tier at each of orders 9,953 to 9,983, what remains at
+/// each of orders 9,969 to 9,999, so each of the last 15 steps is judged
+/// against the returns between its two datings (each return instant
+/// walked once, however many steps it judges).
+fn late_crossing_returned_since(c: &mut Criterion) {
+    let p = by_purchases("lazy", &[("Silver", 99_850)]);
+    let start: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+    let (returned_state, returned) = with_16_returned(&p, start);
     assert_eq!(returned_state.tier, "Member");
     let (state, records) = with_orders(&p, start, 9_984);
     let late = order(10_000, start + Duration::minutes(5), 1_000);
-    let dated = |s: &CustomerState, r: &[OrderRecord]| {
-        let a = p.apply_order_among(&mut s.clone(), &late, r).unwrap();
-        a.decision.upgrades.first().map(|u| u.at)
+    let dated = |p: &Program, late: &Order, s: &CustomerState, r: &[OrderRecord]| {
+        let a = p.apply_order_among(&mut s.clone(), late, r).unwrap();
+        (
+            a.decision.upgrades.first().map(|u| u.at),
+            a.decision.tier_after,
+        )
     };
     assert_eq!(
-        dated(&state, &records),
+        dated(&p, &late, &state, &records).0,
         Some(start + Duration::minutes(50 * 9_983))
     );
     assert_eq!(
-        dated(&returned_state, &returned),
+        dated(&p, &late, &returned_state, &returned).0,
         Some(start + Duration::minutes(50 * 9_983))
+    );
+    let names: Vec<String> = (1..=31).map(|k| format!("T{k}")).collect();
+    let tiers: Vec<(&str, u32)> = names
+        .iter()
+        .zip(0..)
+        .map(|(name, j)| (name.as_str(), 99_850 + 10 * j))
+        .collect();
+    let many = by_purchases("lazy", &tiers);
+    let (many_state, many_records) = with_16_returned(&many, start);
+    assert_eq!(many_state.tier, "Member");
+    let late_310 = order(10_000, start + Duration::minutes(5), 31_000);
+    assert_eq!(
+        dated(&many, &late_310, &many_state, &many_records),
+        (Some(start + Duration::minutes(50 * 9_953)), 31)
     );
     let mut group = c.benchmark_group("late_crossing_returned_since");
     late_order(
@@ -210,6 +240,14 @@ fn late_crossing_returned_since(c: &mut Criterion) {
         &returned_state,
         &late,
         Some(&returned),
+    );
+    late_order(
+        &mut group,
+        "31_tiers_one_step_each_16_returned",
+        &many,
+        &many_state,
+        &late_310,
+        Some(&many_records),
     );
     group.finish();
 }

@@ -30,7 +30,7 @@ use crate::upgrade::{Decision, Upgrade};
 use crate::Program;
 use chrono::{DateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
-use smallvec::SmallVec;
+use smallvec::{smallvec, SmallVec};
 use std::borrow::Borrow;
 
 /// Stretches between instants with returns since a late order (the last
@@ -255,7 +255,7 @@ impl Program {
         // where each was returned then (a return comes after its own
         // order; whether it came before or after another order of its
         // instant is kept nowhere).
-        let kept_by = |returned: DateTime<Utc>, step: &Upgrade| {
+        let reached_by = |returned: DateTime<Utc>| {
             let just_after = returned + chrono::Duration::nanoseconds(1);
             let stood: Vec<_> = sorted.iter().map(|o| o.as_it_stood(just_after)).collect();
             let own_orders_only = sorted
@@ -273,16 +273,25 @@ impl Program {
             };
             let (mut held, mut reached) = (first.from, SmallVec::new());
             self.walk_crossings(state, &stood, upto, &mut held, &mut reached);
-            held >= step.to
+            held
         };
-        let kept = stood_upgrades.iter().all(|stood| {
+        // What each return instant reached does not depend on the step
+        // judged: walked once, however many tiers the crossing passed.
+        let mut reached_at: SmallVec<[Option<TierIndex>; 16]> = smallvec![None; ends.len()];
+        for stood in &stood_upgrades {
             let remains = on_what_remains.iter().find(|u| u.to >= stood.to);
             let crossed = remains.map_or(last.at, |u| u.at);
-            ends.iter()
-                .filter(|at| stood.at <= **at && **at < crossed)
-                .all(|at| kept_by(*at, stood))
-        });
-        kept.then_some(stood_upgrades)
+            for (i, at) in ends.iter().enumerate() {
+                if *at < stood.at || *at >= crossed {
+                    continue;
+                }
+                let held = *reached_at[i].get_or_insert_with(|| reached_by(*at));
+                if held < stood.to {
+                    return None;
+                }
+            }
+        }
+        Some(stood_upgrades)
     }
 
     /// Whether a late order that upgrades nobody as decided shows signs
