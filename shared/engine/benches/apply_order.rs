@@ -224,6 +224,22 @@ fn late_crossing_returned_since(c: &mut Criterion) {
         dated(&many, &late_310, &many_state, &many_records),
         (Some(start + Duration::minutes(50 * 9_953)), 31)
     );
+    // Nothing returned: 31 tiers $10 apart from $99,700, each reached by
+    // one of orders 9,969 to 9,999, all after the late $10 order, which
+    // moves each of those lifts one order earlier: the course since it is
+    // walked again (`older_ends.rs`), its lifts dated on the orders.
+    let lifted: Vec<(&str, u32)> = names
+        .iter()
+        .zip(0..)
+        .map(|(name, j)| (name.as_str(), 99_700 + 10 * j))
+        .collect();
+    let lifted = by_purchases("lazy", &lifted);
+    let (many_kept, many_kept_records) = with_orders(&lifted, start, 10_000);
+    assert_eq!(many_kept.tier, "T31");
+    let walked = lifted
+        .apply_order_among(&mut many_kept.clone(), &late, &many_kept_records)
+        .unwrap();
+    assert_eq!(walked.decision.tier_after, 31);
     let mut group = c.benchmark_group("late_crossing_returned_since");
     late_order(
         &mut group,
@@ -248,6 +264,14 @@ fn late_crossing_returned_since(c: &mut Criterion) {
         &many_state,
         &late_310,
         Some(&many_records),
+    );
+    late_order(
+        &mut group,
+        "31_tiers_lifted_since",
+        &lifted,
+        &many_kept,
+        &late,
+        Some(&many_kept_records),
     );
     group.finish();
 }

@@ -211,11 +211,17 @@ impl Program {
             &fresh
         };
         let eval = Evaluator::new(rules, net, at, 0, None);
+        // Called at every instant of a replay: the tiers are matched by
+        // name only when another version's rules judge.
+        let same_rules = std::ptr::eq(rules, self);
+        let in_rules = |t: TierIndex| match same_rules {
+            true => Some(t),
+            false => rules.tier_index(self.tier_name(t)),
+        };
         (tier + 1..self.tiers().len())
             .rev()
             .find(|t| {
-                rules
-                    .tier_index(self.tier_name(*t))
+                in_rules(*t)
                     .is_some_and(|rt| eval.holds(rt, Decimal::ZERO, Decimal::ZERO).is_some())
             })
             .unwrap_or(tier)
