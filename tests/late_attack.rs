@@ -948,6 +948,7 @@ async fn late_and_in_time_twins(
 on_both_engines!(
     a_late_order_where_points_expire_reaches_its_tier_as_in_time,
     a_late_order_where_points_expire_counts_the_returns_made,
+    a_second_late_order_finds_the_crossing_a_later_order_completed_on_points_expired_since,
     a_late_order_before_a_return_from_newer_lots_is_decided_as_in_time,
     a_late_order_where_tiers_lapse_and_points_expire_is_decided_as_in_time,
     a_late_order_before_a_return_once_its_lot_expired_is_decided_as_in_time,
@@ -971,6 +972,60 @@ on_both_engines!(
     a_late_order_at_the_instant_of_the_return_that_moved_the_customer_down,
     a_late_order_whose_window_reads_a_day_the_state_dropped_crosses_as_in_time,
 );
+
+/// Silver from 500 current points (eager), Gold from 1,000 and $800 in 30
+/// days (lazy); points last 31 days. A $284 on 13 March, B $102 on 12
+/// April 01:00 and C $1 on 15 April arrive in time; then L1 ($216, 16
+/// March) and L2 ($482, 12 April). In time B took the customer to Gold
+/// (1,084 points, $800 since 14 March). Before, L2 upgraded nobody on the
+/// points left now (A's had expired) and never asked for the orders: the
+/// customer stayed Silver.
+async fn a_second_late_order_finds_the_crossing_a_later_order_completed_on_points_expired_since(
+    api: Api,
+) {
+    let config = json!({
+        "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+        "pointsExpiry": {"days": 31},
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": {
+                "criteria": [{"id": "P", "kind": "currentPoints", "min": 500}],
+                "condition": "all", "upgradeType": "eager"}},
+            {"name": "Gold", "earnRate": "1", "upgrade": {
+                "criteria": [{"id": "P", "kind": "currentPoints", "min": 1000},
+                             {"id": "S", "kind": "tracker", "tracker": "spend30d", "min": 800}],
+                "condition": "all", "upgradeType": "lazy"}}
+        ]
+    });
+    api.program("p", &config).await;
+    for (id, at, amount) in [
+        ("A", "2026-03-13T00:00:00Z", "284"),
+        ("B", "2026-04-12T01:00:00Z", "102"),
+        ("C", "2026-04-15T00:00:00Z", "1"),
+        ("L1", "2026-03-16T00:00:00Z", "216"),
+    ] {
+        api.order("p", "c", id, at, amount).await;
+    }
+    let l2 = api
+        .order("p", "c", "L2", "2026-04-12T00:00:00Z", "482")
+        .await;
+    assert_eq!(l2["tierAfter"], "Gold", "{l2}");
+    let status = api.status("p", "c", "2026-04-15T00:00:00Z").await;
+    assert_eq!(
+        (
+            &status["tier"],
+            &status["tierSince"],
+            &status["currentPoints"]
+        ),
+        (
+            &json!("Gold"),
+            &json!("2026-04-12T01:00:00Z"),
+            &json!("801")
+        ),
+        "{status}"
+    );
+}
 
 // Their retention rules count trackers from the day the rule was published:
 // fixed, so these histories end the same whatever day the suite runs.

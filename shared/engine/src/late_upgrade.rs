@@ -356,8 +356,11 @@ impl Program {
     /// instant (or one made before that instant was kept). Current points
     /// are at most the lifetime points at any instant, so the sign is a
     /// tier above holding with current points read as lifetime points
-    /// (now, or on a later window as [`Program::later_windows_may_cross`]
-    /// reads them).
+    /// (now, on the windows of its own day, or on a later window as
+    /// [`Program::later_windows_may_cross`] reads them). Its own day's
+    /// windows count an order placed later that day, which a window now
+    /// may have let roll out: that order may have crossed in time on
+    /// points that expired since.
     pub(crate) fn spent_points_may_hide_a_crossing(
         &self,
         state: &CustomerState,
@@ -375,11 +378,14 @@ impl Program {
         let mut unspent = state.clone();
         unspent.current_points = state.lifetime_points;
         let held = state.tier_index(self);
-        Evaluator::new(self, &unspent, last, held, None).any_holds(
-            held,
-            Decimal::ZERO,
-            Decimal::ZERO,
-        ) || self.later_windows_may_cross(&unspent, placed)
+        let holds_at = |at: DateTime<Utc>| {
+            Evaluator::new(self, &unspent, at, held, None).any_holds(
+                held,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            )
+        };
+        holds_at(last) || holds_at(placed) || self.later_windows_may_cross(&unspent, placed)
     }
 
     /// Whether a window of the rules above `tier`, ending on the day of
