@@ -997,3 +997,46 @@ fn a_crossing_a_later_order_completed_on_points_expired_since_is_found_with_two_
         );
     }
 }
+
+/// Silver from 1,000 current points (lazy); points last 30 days. A $600
+/// on 1 March (its lot expires 31 March), B $100 on 1 April, 10 points
+/// redeemed on 5 April (from B's lot: A's had expired), $50 of A
+/// returned on 10 April (takes nothing from current points: its lot had
+/// expired), then L ($500, placed 2 March). In time L reached Silver on 2
+/// March (1,100), and what remains (1,050) kept it. The redemption came
+/// after A's lot expired, so it spent nothing the return could have
+/// taken from: the return is told by the orders, and L is decided among
+/// them. Read up to the return instead (the review's open point of the
+/// thirty-fifth session), the redemption made it a return from newer
+/// lots, and L was decided on the 590 points left now: a Member.
+#[test]
+fn a_redemption_after_a_lot_expired_leaves_a_later_return_of_its_order_told() {
+    for within in [false, true] {
+        let p = plain(
+            0,
+            30,
+            if within {
+                "withinBalance"
+            } else {
+                "negativeBalance"
+            },
+        );
+        let ev = [
+            ("order", "A", "2026-03-01T00:00:00Z", "600"),
+            ("order", "L", "2026-03-02T00:00:00Z", "500"),
+            ("order", "B", "2026-04-01T00:00:00Z", "100"),
+            ("redeem", "x", "2026-04-05T00:00:00Z", "10"),
+            ("return", "A", "2026-04-10T00:00:00Z", "50"),
+        ];
+        let (t, l) = hand(&p, &ev, &["L"]);
+        assert_eq!(
+            (t.s.tier.as_str(), t.s.tier_since),
+            ("Silver", at("2026-03-02T00:00:00Z"))
+        );
+        assert_eq!(
+            (&l.s.tier, l.s.tier_since, l.s.current_points),
+            (&t.s.tier, t.s.tier_since, t.s.current_points),
+            "within {within}"
+        );
+    }
+}
