@@ -1027,11 +1027,65 @@ async fn a_second_late_order_finds_the_crossing_a_later_order_completed_on_point
     );
 }
 
+/// Silver from 500 current points or $700 in 30 days (eager), kept a month
+/// from its start by $200 in 30 days, else the base after 5 days' grace;
+/// points last 19 days. o0 $693 on 12 March (Silver), o2 $607 on 18 April
+/// returned whole at once, o3 $161 on 27 April; then L ($535, placed 20
+/// March). Without L the 12 April end failed, the grace ran out on 17
+/// April, o2 lifted the customer and its return took Silver back. In time
+/// L renewed Silver on 12 April. Before, L was decided at the tier held
+/// now, crossed to Silver on 20 March, and that period's end sent the
+/// customer back to Member.
+async fn a_late_order_while_a_tier_since_lost_was_held_renews_it(api: Api) {
+    let config = json!({
+        "currency": "USD", "startDate": "2027-01-01T00:00:00Z",
+        "pointsExpiry": {"days": 19},
+        "returnPolicy": {"spentPoints": "withinBalance"},
+        "trackers": [{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}],
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": {"criteria": [{"id": "P", "kind": "currentPoints", "min": 500},
+                                      {"id": "S", "kind": "tracker", "tracker": "spend30d", "min": 700}],
+                         "condition": {"any": 1}, "upgradeType": "eager"},
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                           "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend30d", "min": 200}],
+                           "condition": "all", "onFail": "base", "graceDays": 5}}
+        ]
+    });
+    api.program("held", &config).await;
+    api.order("held", "c", "o0", "2027-03-12T08:00:00Z", "693")
+        .await;
+    api.order("held", "c", "o2", "2027-04-18T00:00:00Z", "607")
+        .await;
+    let (code, body) = give_back(&api, "held", "r1", "o2", "2027-04-18T00:00:00Z", None).await;
+    assert_eq!(code, 200, "{body}");
+    api.order("held", "c", "o3", "2027-04-27T00:00:00Z", "161")
+        .await;
+    let before = api.status("held", "c", "2027-04-27T00:00:00Z").await;
+    assert_eq!(before["tier"], "Member", "{before}");
+    let l = api
+        .order("held", "c", "L", "2027-03-20T01:00:00Z", "535")
+        .await;
+    assert_eq!(l["tierAfter"], "Silver", "{l}");
+    let status = api.status("held", "c", "2027-04-27T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"], &status["validUntil"]),
+        (
+            &json!("Silver"),
+            &json!("2027-03-12T08:00:00Z"),
+            &json!("2027-05-12T08:00:00Z")
+        ),
+        "{status}"
+    );
+}
+
 // Their retention rules count trackers from the day the rule was published:
 // fixed, so these histories end the same whatever day the suite runs.
 on_both_engines!(
     published_at = "2026-11-30T00:00:00Z";
     a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time,
+    a_late_order_while_a_tier_since_lost_was_held_renews_it,
     an_order_in_a_grace_the_late_upgrade_brought_renews_silver,
     late_events_before_older_ends_leave_the_customer_as_in_time,
     a_late_order_under_a_current_points_rule_walks_older_ends,

@@ -193,6 +193,7 @@ impl Program {
             rewound,
             superseded,
             held_then,
+            decided_higher,
             undone,
             moved_down_sign,
             returns_since,
@@ -207,6 +208,11 @@ impl Program {
         record.arrival = arrival;
         if let Some(h) = &held_then {
             h.mark(self, &mut record, &decision);
+        }
+        if decided_higher {
+            // It upgraded nobody from the tier held then: a return of it
+            // reverses nothing.
+            record.tier_before = self.tier_name(decision.tier_before).to_owned();
         }
         let day = day_of(order.placed_at);
         if record.counts_for_purchases {

@@ -29,6 +29,9 @@ pub(crate) struct DecidedAsInTime {
     pub(crate) superseded: Option<String>,
     /// Decided at a lower tier held at its instant.
     pub(crate) held_then: Option<HeldThen>,
+    /// Decided at a higher tier held at its instant, upgrading nobody
+    /// there (the walk of the course says where the customer lands).
+    pub(crate) decided_higher: bool,
     /// Moves down since its instant that the order, counted then, undoes.
     pub(crate) undone: Option<Undone>,
     /// A return made since moved the customer below the tier held then.
@@ -91,14 +94,21 @@ impl Program {
         };
         let moved_down_sign = moved_down.is_some();
         let mut undone = None;
-        let mut decision = self.decide(state, order);
+        let held_higher = match (&rewound, &moved_down, &held_then) {
+            (None, None, None) if late && self.lapses => {
+                self.decided_at_a_higher_tier_held_then(state, order, orders)
+            }
+            _ => None,
+        };
+        let decided_higher = held_higher.is_some();
+        let mut decision = held_higher.unwrap_or_else(|| self.decide(state, order));
         // Where expiry is replayed (`replays_expiry`), the figures as
         // they stand miss what expired or was spent since its instant, and
         // count its own points though they may have expired by now: it is
         // decided on the orders placed up to it, at the tier held then.
         let replays_expiry =
             late && !orders.is_empty() && self.counts_current_points() && self.replays_expiry();
-        if replays_expiry && moved_down.is_none() && held_then.is_none() {
+        if replays_expiry && moved_down.is_none() && held_then.is_none() && !decided_higher {
             if let Some(mut now) = HeldThen::at_tier_held_now(self, state) {
                 // Returns made since would have judged what it reached on
                 // the orders as they stand (`reversal.rs`): decided so.
@@ -234,6 +244,7 @@ impl Program {
             rewound,
             superseded,
             held_then,
+            decided_higher,
             undone,
             moved_down_sign,
             returns_since,

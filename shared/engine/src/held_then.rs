@@ -130,6 +130,34 @@ impl Program {
         })
     }
 
+    /// A late order placed while the customer held a higher tier than now
+    /// (moved down since by an end or a return, perhaps lifted and moved
+    /// again), where the course from before it is walked again
+    /// (`older_ends.rs`): decided at the tier held then, on the orders as
+    /// they stood, as in time. Only where it upgrades nobody from there:
+    /// the walk then judges every end and move since with it counted.
+    /// Decided at the tier held now, it crossed to the tier it already
+    /// held, and the course from that crossing judged ends of a period
+    /// that never began (the twenty-seventh session's item 4, harsh).
+    pub(crate) fn decided_at_a_higher_tier_held_then(
+        &self,
+        state: &CustomerState,
+        order: &Order,
+        orders: &[OrderRecord],
+    ) -> Option<Decision> {
+        let (then, _) = self.tier_held_at(state, order.placed_at)?;
+        if orders.is_empty() || then <= state.tier_index(self) {
+            return None;
+        }
+        let all: Vec<&OrderRecord> = orders.iter().collect();
+        if !self.walks_course_again(state, &all, order.placed_at) {
+            return None;
+        }
+        let decision =
+            self.decided_among(state, &mut HeldThen::at_tier(self, then), order, orders)?;
+        decision.upgrades.is_empty().then_some(decision)
+    }
+
     /// The order decided as in time: on the orders placed up to it, as
     /// they stood then (returns made since not yet made), at the tier held
     /// then. The state's figures count the orders placed after it too,

@@ -17,6 +17,16 @@ use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
 use crate::validity::{RENEWED, RETENTION};
 use chrono::{DateTime, Utc};
 
+/// Where a walk of the course starts: the history's standing changes, the
+/// last change of tier before the event (`stint`), how many of the
+/// changes it keeps, and whether it is the join rather than a change.
+struct WalkStart {
+    standing: Vec<TierChange>,
+    stint: Step,
+    kept: usize,
+    from_the_join: bool,
+}
+
 /// What happened at one instant of a course: the tier held before it and
 /// after it (the same tier for a renewal).
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +68,74 @@ impl Program {
         late && self.judge_older_ends_again(state, &all, ret.returned_at, &cause)
     }
 
+    /// Whether [`Program::judge_older_ends_again`] would walk the course
+    /// for an event at `placed` (the judgment of the ends aside): a late
+    /// order decided at a tier it would not reach otherwise asks first.
+    pub(crate) fn walks_course_again(
+        &self,
+        state: &CustomerState,
+        orders: &[&OrderRecord],
+        placed: DateTime<Utc>,
+    ) -> bool {
+        self.course_walk_start(state, orders, placed).is_some()
+    }
+
+    /// Where the course before an event at `placed` is walked again from,
+    /// or None when it is not (see [`Program::judge_older_ends_again`]).
+    fn course_walk_start(
+        &self,
+        state: &CustomerState,
+        orders: &[&OrderRecord],
+        placed: DateTime<Utc>,
+    ) -> Option<WalkStart> {
+        if orders.is_empty()
+            || self.walk_misses_current_points(state)
+            || state.history.len() >= HISTORY_KEPT
+            || !self.walks_course_for(state, placed)
+        {
+            return None;
+        }
+        let standing: Vec<TierChange> = state.standing_changes().into_iter().cloned().collect();
+        // The last change of tier before the event, read as one step an
+        // instant (a move down set right at its instant is no change); with
+        // none, the base tier held from the join, when the history holds
+        // the whole course from there.
+        let stint = course(&standing)
+            .into_iter()
+            .rfind(|s| s.at < placed && s.from != s.to);
+        let from_the_join = stint.is_none();
+        let stint = stint.or_else(|| self.base_tier_from_the_join(state))?;
+        let kept = standing.partition_point(|c| c.at <= stint.at);
+        // A return's move down names no config version: the orders' say
+        // which rules judged it. Without ends, a late order before one is
+        // decided as in time by `down_since.rs`, and a late return tells
+        // its course by `late_return_course.rs`.
+        let walked_makes = |c: &TierChange| {
+            !c.admin
+                && !c.is_reevaluation()
+                && (self.lapses && c.by_a_return()
+                    || c.config_version == Some(self.version())
+                        && (judged_end(c) || c.by_an_order() || c.cause.starts_with(LATE_ORDER)))
+        };
+        if !standing[kept..].iter().all(walked_makes) {
+            return None;
+        }
+        // The walk judges under the rules in force: every order since was
+        // decided under them too.
+        let current = |o: &OrderRecord| {
+            o.placed_at <= stint.at || o.config_version.is_none_or(|v| v == self.version())
+        };
+        if !orders.iter().all(|o| current(o)) {
+            return None;
+        }
+        Some(WalkStart {
+            standing,
+            stint,
+            kept,
+            from_the_join,
+        })
+    }
+
     /// Judges again the ends after a late event at `placed` (already
     /// counted in the state and in `orders`, every order of the customer):
     /// whether it did. Not when the course since the change of tier
@@ -72,48 +150,15 @@ impl Program {
         placed: DateTime<Utc>,
         late_cause: &str,
     ) -> bool {
-        if orders.is_empty()
-            || self.walk_misses_current_points(state)
-            || state.history.len() >= HISTORY_KEPT
-            || !self.walks_course_for(state, placed)
-        {
-            return false;
-        }
-        let standing: Vec<TierChange> = state.standing_changes().into_iter().cloned().collect();
-        // The last change of tier before the event, read as one step an
-        // instant (a move down set right at its instant is no change); with
-        // none, the base tier held from the join, when the history holds
-        // the whole course from there.
-        let stint = course(&standing)
-            .into_iter()
-            .rfind(|s| s.at < placed && s.from != s.to);
-        let from_the_join = stint.is_none();
-        let Some(stint) = stint.or_else(|| self.base_tier_from_the_join(state)) else {
+        let Some(WalkStart {
+            standing,
+            stint,
+            kept,
+            from_the_join,
+        }) = self.course_walk_start(state, orders, placed)
+        else {
             return false;
         };
-        let kept = standing.partition_point(|c| c.at <= stint.at);
-        // A return's move down names no config version: the orders' say
-        // which rules judged it. Without ends, a late order before one is
-        // decided as in time by `down_since.rs`, and a late return tells
-        // its course by `late_return_course.rs`.
-        let walked_makes = |c: &TierChange| {
-            !c.admin
-                && !c.is_reevaluation()
-                && (self.lapses && c.by_a_return()
-                    || c.config_version == Some(self.version())
-                        && (judged_end(c) || c.by_an_order() || c.cause.starts_with(LATE_ORDER)))
-        };
-        if !standing[kept..].iter().all(walked_makes) {
-            return false;
-        }
-        // The walk judges under the rules in force: every order since was
-        // decided under them too.
-        let current = |o: &OrderRecord| {
-            o.placed_at <= stint.at || o.config_version.is_none_or(|v| v == self.version())
-        };
-        if !orders.iter().all(|o| current(o)) {
-            return false;
-        }
         let mut walked = state.clone();
         walked.outbox = Default::default();
         walked.history = standing[..kept].to_vec();

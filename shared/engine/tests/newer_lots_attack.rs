@@ -1040,3 +1040,53 @@ fn a_redemption_after_a_lot_expired_leaves_a_later_return_of_its_order_told() {
         );
     }
 }
+
+/// Silver from 500 current points or $700 in 30 days (eager), kept a
+/// month from its start by $200 in 30 days, else the base after 5 days'
+/// grace; points last 19 days. In time: o0 $693 on 12 March (Silver), L
+/// $535 on 20 March, the 12 April end renews on L's spend, o2 $607 on 18
+/// April returned whole at once, o3 $161 on 27 April: Silver since 12
+/// March. Without L the end failed, the grace ran out on 17 April, o2
+/// lifted the customer and its return took Silver back. Told late, L was
+/// decided at the tier held now (a Member), crossed to Silver on 20 March,
+/// and that period's own end (20 April, nothing spent since) sent the
+/// customer back: a Member. Now it is decided at the tier held then
+/// (Silver), upgrades nobody, and the course from o0's upgrade is walked
+/// again with it counted (`older_ends.rs`): renewed on 12 April.
+#[test]
+fn a_late_order_while_a_tier_since_lost_was_held_walks_the_course_from_there() {
+    let p = lapsing(8, 19, "withinBalance");
+    let ev = [
+        ("order", "o0", "2026-03-12T08:00:00Z", "693"),
+        ("order", "L", "2026-03-20T01:00:00Z", "535"),
+        ("order", "o2", "2026-04-18T00:00:00Z", "607"),
+        ("return", "o2", "2026-04-18T00:00:00Z", "607"),
+        ("order", "o3", "2026-04-27T00:00:00Z", "161"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L"]);
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since),
+        ("Silver", at("2026-03-12T08:00:00Z"))
+    );
+    assert_eq!(
+        (
+            &l.s.tier,
+            l.s.tier_since,
+            l.s.current_points,
+            p.valid_until(&l.s),
+            l.s.grace_until
+        ),
+        (
+            &t.s.tier,
+            t.s.tier_since,
+            t.s.current_points,
+            p.valid_until(&t.s),
+            t.s.grace_until
+        )
+    );
+    let record = l.records.iter().find(|r| r.order_id == "L").unwrap();
+    assert_eq!(
+        (record.tier_before.as_str(), record.tier_after.as_str()),
+        ("Silver", "Silver")
+    );
+}
