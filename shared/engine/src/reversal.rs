@@ -255,7 +255,10 @@ struct Replay<'a> {
     /// their instant whatever the orders say; a re-evaluation after a
     /// config change judges, at its instant and under its version, what
     /// remains of the orders placed before it. A move a late upgrade dated
-    /// before it superseded never happened.
+    /// before it superseded never happened. A change a late order's walk
+    /// told sets the tier too where tiers lapse (an end judged anew);
+    /// where none does it is only an order's lift told again, which the
+    /// orders, as they stand, judge (a return after it may undo it).
     marks: Vec<&'a TierChange>,
     next_mark: usize,
     walk: NetWalk<'a, 'a, &'a OrderRecord>,
@@ -274,7 +277,7 @@ impl<'a> Replay<'a> {
             .filter(|c| {
                 c.admin
                     || (c.cause == crate::validity::RETENTION && c.from != c.to)
-                    || c.cause.starts_with(crate::rejudge::LATE_ORDER)
+                    || program.lapses && c.cause.starts_with(crate::rejudge::LATE_ORDER)
                     || c.is_reevaluation()
             })
             .collect();

@@ -390,3 +390,45 @@ fn a_late_order_after_a_late_lot_expired_reads_the_redemptions_of_a_customer_apa
         assert_eq!(l.s.tier, t.s.tier, "with {} returns", returns.len());
     }
 }
+
+/// Found by `admitted_with_returns_at_the_late_orders_instant` (rarely:
+/// about once in 50,000 cases). Silver from 500 current points (eager),
+/// Gold from 1,000 and $800 in 30 days (lazy); points last 35 days. In
+/// time: o3 $317 on 1 March, o0 $633 and o1 $50 on 15 March (Silver, then
+/// Gold on 1,000), o2 $1 at 01:00, then $6 of o0 returned (995: back to
+/// Silver). Told o3 then o2 late: o3's walk told the Gold lift at o1's
+/// instant again (cause `late order o3`), and the return at 01:00 moved
+/// the customer back. o2, placed at that return's instant (it came
+/// first), is decided at Gold, held then, and the course with it counted
+/// replayed: the replay took the told lift as a mark, a tier set whatever
+/// the orders say, so what remains after the return (995) kept Gold, and
+/// the move down was undone. Where no tier lapses such a change is only
+/// an order's lift told again, and the replay judges it on the orders.
+#[test]
+fn a_lift_a_late_orders_walk_told_again_is_judged_on_the_orders_by_a_later_return() {
+    for within in [false, true] {
+        let p = shape(
+            8,
+            35,
+            if within {
+                "withinBalance"
+            } else {
+                "negativeBalance"
+            },
+        );
+        let ev = [
+            ("order", "o3", "2026-03-01T00:00:00Z", "317"),
+            ("order", "o0", "2026-03-15T00:00:00Z", "633"),
+            ("order", "o1", "2026-03-15T00:00:00Z", "50"),
+            ("order", "o2", "2026-03-15T01:00:00Z", "1"),
+            ("return", "o0", "2026-03-15T01:00:00Z", "6"),
+        ];
+        let (t, l) = hand(&p, &ev, &["o3", "o2"]);
+        assert_eq!(t.s.tier, "Silver");
+        assert_eq!(
+            (&l.s.tier, l.s.tier_since, l.s.current_points),
+            (&t.s.tier, t.s.tier_since, t.s.current_points),
+            "within {within}"
+        );
+    }
+}
