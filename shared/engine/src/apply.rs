@@ -141,6 +141,15 @@ impl Program {
         // up to its instant; the dating walk stops after that return;
         // where tiers lapse, any such return, the ends walked after it
         // reading past it).
+        // Where the stored events tell the whole course, the customer
+        // replayed in time checks what the paths below decide (`replay.rs`).
+        let replayed = match state
+            .last_event_at
+            .is_some_and(|last| order.placed_at < last)
+        {
+            true => self.replayed_in_time(state, order, orders),
+            false => None,
+        };
         let other_expiry = || {
             self.replays_expiry()
                 && self.counts_current_points()
@@ -284,6 +293,9 @@ impl Program {
         );
         if none_redeemed {
             state.redemptions = None;
+        }
+        if let Some(in_time) = replayed {
+            self.set_right_as_replayed(state, &mut applied, in_time);
         }
         Ok(applied)
     }

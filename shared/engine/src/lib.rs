@@ -34,6 +34,7 @@ pub mod record_bytes;
 pub mod redeemed;
 pub mod reevaluate;
 pub mod rejudge;
+mod replay;
 pub mod returns;
 pub mod reversal;
 mod screen;

@@ -1,0 +1,287 @@
+//! A late order's customer replayed in time: every event the customer had,
+//! with the late order in its place, applied again on a fresh state from
+//! the join, as the service applied them in time (an order alone, then
+//! among the others when it asks for them; the redemptions beside them
+//! where a rule counts current points). The figures as of every instant
+//! then follow from the events themselves, not from what the state kept of
+//! them, so every end, grace, move and lift comes out as in time.
+//!
+//! Only where the stored events tell the whole course (docs/late-events.md,
+//! "The replay"): every return of every order still marked with its
+//! instant, the redemptions read where a rule counts current points, one
+//! config version throughout, no admin set or re-evaluation, and no two
+//! events of one instant whose order in time nothing kept (an order and a
+//! return of another order, or a redemption, at one instant; two orders of
+//! one instant neither of which kept its arrival). Elsewhere a late order
+//! is decided by the paths of `as_in_time.rs` alone.
+
+use crate::apply::AppliedOrder;
+use crate::events::{LineItem, Order, OrderRecord, OrderStatus, Redemption, Return};
+use crate::notice::MAX_NOTICES_PER_DECISION;
+use crate::program::Program;
+use crate::redeemed::Redemptions;
+use crate::rejudge::LATE_ORDER;
+use crate::reversal::{CurrentRulesOnly, ReturnHistory};
+use crate::state::{CustomerState, TierChange};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+/// Events one replay applies at most: a late order of a customer with more
+/// is decided by the other paths alone (each event is an engine decision,
+/// and the late order's commit must stay well inside a Lambda's budget).
+pub const MAX_REPLAYED_EVENTS: usize = 2_000;
+
+enum Event<'a> {
+    Order(Order),
+    Return(&'a str, DateTime<Utc>, Decimal),
+    Redemption(usize, DateTime<Utc>, Decimal),
+}
+
+impl Program {
+    /// The customer `before` the late order `late` as they would stand had
+    /// every event come in time (`others`: the records of every other
+    /// order), brought to the latest instant the state has seen; None
+    /// where the stored events do not tell the whole course (module doc).
+    pub(crate) fn replayed_in_time(
+        &self,
+        before: &CustomerState,
+        late: &Order,
+        others: &[OrderRecord],
+    ) -> Option<CustomerState> {
+        let events = self.events_in_time(before, late, others)?;
+        let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
+        let mut state = CustomerState::new(self, before.joined());
+        let mut records: Vec<OrderRecord> = Vec::with_capacity(others.len() + 1);
+        let mut redeemed = Vec::new();
+        for event in events {
+            match event {
+                Event::Order(order) => {
+                    let undecided = state.clone();
+                    let mut applied = self.apply_order(&mut state, &order).ok()?;
+                    if applied.wants_orders {
+                        state = undecided;
+                        if reads_redemptions && self.wants_redemptions(&state) {
+                            state.redemptions = Some(Redemptions::new(redeemed.clone()));
+                        }
+                        applied = self.apply_order_among(&mut state, &order, &records).ok()?;
+                    }
+                    state.redemptions = None;
+                    records.push(applied.record);
+                }
+                Event::Return(order_id, at, amount) => {
+                    if reads_redemptions && self.wants_redemptions(&state) {
+                        state.redemptions = Some(Redemptions::new(redeemed.clone()));
+                    }
+                    let i = records.iter().position(|r| r.order_id == order_id)?;
+                    let mut record = records.remove(i);
+                    let ret = Return {
+                        return_id: format!("replayed-{order_id}"),
+                        order_id: order_id.to_owned(),
+                        customer_id: late.customer_id.clone(),
+                        returned_at: at,
+                        amount: Some(amount),
+                    };
+                    let history = ReturnHistory {
+                        orders: &records,
+                        rules: &CurrentRulesOnly,
+                    };
+                    let done = self.apply_return_judged(&mut state, &mut record, &ret, &history);
+                    records.insert(i, record);
+                    state.redemptions = None;
+                    done.ok()?;
+                }
+                Event::Redemption(n, at, points) => {
+                    let redemption = Redemption {
+                        redemption_id: format!("replayed-{n}"),
+                        points,
+                        at,
+                    };
+                    self.redeem(&mut state, &redemption).ok()?;
+                    redeemed.push(crate::redeemed::Redeemed { at, points });
+                }
+            }
+        }
+        if let Some(latest) = before.last_event_at {
+            self.expire(&mut state, latest);
+        }
+        state.outbox = Default::default();
+        Some(state)
+    }
+
+    /// Sets the tier and its validity right where the late order, decided
+    /// as `applied`, left them otherwise than the replay in time: a change
+    /// to the tier held in time, dated where it was reached then (an entry
+    /// dated before those it supersedes, as every late order's), told once.
+    pub(crate) fn set_right_as_replayed(
+        &self,
+        state: &mut CustomerState,
+        applied: &mut AppliedOrder,
+        in_time: CustomerState,
+    ) {
+        let same = |state: &CustomerState| {
+            state.tier == in_time.tier
+                && state.tier_since == in_time.tier_since
+                && state.renewed_at == in_time.renewed_at
+                && state.grace_until == in_time.grace_until
+        };
+        if same(state) {
+            return;
+        }
+        // The replay judged every end up to the latest instant; the
+        // decision may have left some to the job, which is compared as the
+        // job would leave it (as far as one commit's notices go).
+        let mut judged = state.clone();
+        self.catch_up_to_latest(&mut judged);
+        let caught_up = self
+            .next_validity_instant(&judged)
+            .is_none_or(|next| judged.last_event_at.is_none_or(|latest| next > latest));
+        let room = state.outbox.notices().len() < MAX_NOTICES_PER_DECISION;
+        if same(&judged) || !caught_up || !room {
+            return;
+        }
+        if state.tier != in_time.tier {
+            let change = TierChange {
+                from: state.tier.clone(),
+                to: in_time.tier.clone(),
+                at: in_time.tier_since,
+                cause: format!("{LATE_ORDER} {}", applied.record.order_id),
+                config_version: Some(self.version()),
+                admin: false,
+            };
+            state.record_change(change, Vec::new());
+        }
+        state.adopt_validity_of(in_time);
+        applied.decision.tier_after = state.tier_index(self);
+    }
+
+    /// Every event of the customer in time order, the late order in its
+    /// place; None where the stored ones do not tell the whole course.
+    fn events_in_time<'a>(
+        &self,
+        before: &CustomerState,
+        late: &Order,
+        others: &'a [OrderRecord],
+    ) -> Option<Vec<Event<'a>>> {
+        let version = Some(self.version());
+        // Every order read (none when they were not: a decision alone).
+        let told_by_events = others.len() as u64 == before.orders_applied
+            && before.config_version.is_none_or(|v| Some(v) == version)
+            && before
+                .history
+                .iter()
+                .all(|c| !c.admin && !c.is_reevaluation())
+            && others.iter().all(|o| {
+                o.config_version == version
+                    && o.order_id != late.order_id
+                    && o.returns.iter().map(|r| r.amount).sum::<Decimal>() == o.returned_amount
+            });
+        let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
+        let redeemed: &[crate::redeemed::Redeemed] = match (&before.redemptions, reads_redemptions)
+        {
+            (Some(r), true) => r.as_slice(),
+            (None, true) if before.latest_redemption_at.is_some() => return None,
+            _ => &[],
+        };
+        let returns = others.iter().map(|o| o.returns.len()).sum::<usize>();
+        if !told_by_events || others.len() + returns + redeemed.len() >= MAX_REPLAYED_EVENTS {
+            return None;
+        }
+        let mut sorted: Vec<&OrderRecord> = others.iter().collect();
+        sorted.sort_by(|a, b| match (a.decided_before(b), b.decided_before(a)) {
+            (true, _) => std::cmp::Ordering::Less,
+            (_, true) => std::cmp::Ordering::Greater,
+            _ => a.placed_at.cmp(&b.placed_at),
+        });
+        let orders_at = |at: DateTime<Utc>| {
+            sorted
+                .iter()
+                .filter(move |o| o.placed_at == at)
+                .map(|o| o.order_id.as_str())
+        };
+        // Two orders of one instant neither of which knows it came first.
+        let unordered = sorted
+            .windows(2)
+            .any(|w| w[0].placed_at == w[1].placed_at && !w[0].decided_before(w[1]));
+        let ambiguous_return = others.iter().any(|o| {
+            o.returns.iter().any(|r| {
+                orders_at(r.at).any(|id| id != o.order_id)
+                    || r.at == late.placed_at
+                    || redeemed.iter().any(|x| x.at == r.at)
+                    || others
+                        .iter()
+                        .any(|p| p.order_id != o.order_id && p.returns.iter().any(|q| q.at == r.at))
+            })
+        });
+        let ambiguous_order = orders_at(late.placed_at).next().is_some()
+            || redeemed.iter().any(|x| x.at == late.placed_at);
+        if unordered || ambiguous_return || ambiguous_order {
+            return None;
+        }
+        // At one instant: the redemptions before its orders where one of
+        // them was decided after a redemption of it, as every walk of the
+        // orders counts them (`redeemed.rs`), else after them; the returns
+        // (of one order) last, in the order they came.
+        let (redeemed_first, order_rank, redeemed_last, return_rank) = (0, 1, 2, 3);
+        let mut events: Vec<(DateTime<Utc>, u8, Event<'a>)> = Vec::new();
+        for o in &sorted {
+            events.push((
+                o.placed_at,
+                order_rank,
+                Event::Order(order_of(o, &late.customer_id)),
+            ));
+            for r in &o.returns {
+                events.push((
+                    r.at,
+                    return_rank,
+                    Event::Return(&o.order_id, r.at, r.amount),
+                ));
+            }
+        }
+        events.push((late.placed_at, order_rank, Event::Order(late.clone())));
+        for (n, x) in redeemed.iter().enumerate() {
+            let first = sorted
+                .iter()
+                .any(|o| o.placed_at == x.at && o.after_redemption);
+            let rank = if first { redeemed_first } else { redeemed_last };
+            events.push((x.at, rank, Event::Redemption(n, x.at, x.points)));
+        }
+        // Stable: an instant's orders stay in the order they were decided.
+        events.sort_by_key(|e| (e.0, e.1));
+        Some(events.into_iter().map(|e| e.2).collect())
+    }
+}
+
+/// The order a record was decided from, as far as any rule reads it: one
+/// item per category with its total, one more for the rest.
+fn order_of(record: &OrderRecord, customer_id: &str) -> Order {
+    let mut line_items: Vec<LineItem> = record
+        .categories
+        .iter()
+        .map(|(category, total)| LineItem {
+            sku: category.clone(),
+            category: Some(category.clone()),
+            price: *total,
+            quantity: Decimal::ONE,
+        })
+        .collect();
+    let categorised: Decimal = record.categories.iter().map(|(_, total)| *total).sum();
+    let rest = record.line_items_total - categorised;
+    if rest > Decimal::ZERO {
+        line_items.push(LineItem {
+            sku: "rest".to_owned(),
+            category: None,
+            price: rest,
+            quantity: Decimal::ONE,
+        });
+    }
+    Order {
+        order_id: record.order_id.clone(),
+        customer_id: customer_id.to_owned(),
+        placed_at: record.placed_at,
+        status: OrderStatus::Completed,
+        amount: record.amount,
+        gross_amount: Some(record.gross_amount),
+        currency: None,
+        line_items,
+    }
+}
