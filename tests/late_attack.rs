@@ -1080,12 +1080,76 @@ async fn a_late_order_while_a_tier_since_lost_was_held_renews_it(api: Api) {
     );
 }
 
+/// Three tiers by current points (600 / 1,200, dynamic), kept a month by
+/// 300 / 700 current points, one down after 10 days' grace; points last
+/// 18 days. In time the late $668 of 26 March lifts the customer to Gold,
+/// and the return of the $652 on 21 April moves them to Silver: Silver
+/// since 21 April, valid to 21 May. Before the replay in time, the late
+/// order was decided at the Member tier the returns had left, crossed to
+/// Silver on 26 March and renewed there a month later: the tier right, its
+/// start and validity five weeks early.
+async fn a_late_order_whose_tier_returns_took_down_starts_the_tier_as_in_time(api: Api) {
+    let keep = |min: u32| {
+        json!({"validity": {"months": 1, "from": "tierStart"},
+               "criteria": [{"id": "K", "kind": "currentPoints", "min": min}],
+               "condition": "all", "onFail": "oneDown", "graceDays": 10})
+    };
+    let up = |min: u32| {
+        json!({"criteria": [{"id": "P", "kind": "currentPoints", "min": min}],
+               "condition": "all", "upgradeType": "dynamic"})
+    };
+    let config = json!({
+        "currency": "USD", "startDate": "2027-01-01T00:00:00Z",
+        "pointsExpiry": {"days": 18},
+        "returnPolicy": {"spentPoints": "withinBalance"},
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": up(600), "retention": keep(300)},
+            {"name": "Gold", "earnRate": "1", "upgrade": up(1200), "retention": keep(700)}
+        ]
+    });
+    api.program("start", &config).await;
+    api.order("start", "c", "o0", "2027-03-13T00:00:00Z", "652")
+        .await;
+    api.order("start", "c", "o1", "2027-03-19T14:00:00Z", "163")
+        .await;
+    let give = |id: &'static str, order: &'static str, at: &'static str| {
+        let api = &api;
+        async move {
+            let (code, body) = give_back(api, "start", id, order, at, None).await;
+            assert_eq!(code, 200, "{body}");
+        }
+    };
+    give("r1", "o1", "2027-04-07T03:00:00Z").await;
+    api.order("start", "c", "o3", "2027-04-21T19:00:00Z", "407")
+        .await;
+    give("r2", "o0", "2027-04-21T20:00:00Z").await;
+    api.order("start", "c", "o4", "2027-04-23T11:00:00Z", "435")
+        .await;
+    give("r3", "o4", "2027-05-08T15:00:00Z").await;
+    let late = api
+        .order("start", "c", "o2", "2027-03-26T10:00:00Z", "668")
+        .await;
+    assert_eq!(late["tierAfter"], "Silver", "{late}");
+    let status = api.status("start", "c", "2027-05-08T15:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"], &status["validUntil"]),
+        (
+            &json!("Silver"),
+            &json!("2027-04-21T20:00:00Z"),
+            &json!("2027-05-21T20:00:00Z")
+        ),
+        "{status}"
+    );
+}
+
 // Their retention rules count trackers from the day the rule was published:
 // fixed, so these histories end the same whatever day the suite runs.
 on_both_engines!(
     published_at = "2026-11-30T00:00:00Z";
     a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time,
     a_late_order_while_a_tier_since_lost_was_held_renews_it,
+    a_late_order_whose_tier_returns_took_down_starts_the_tier_as_in_time,
     an_order_in_a_grace_the_late_upgrade_brought_renews_silver,
     late_events_before_older_ends_leave_the_customer_as_in_time,
     a_late_order_under_a_current_points_rule_walks_older_ends,
