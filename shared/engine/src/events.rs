@@ -334,6 +334,12 @@ pub const MARKED_RETURNS: usize = 32;
 pub struct ReturnMark {
     pub at: DateTime<Utc>,
     pub amount: Money,
+    /// How many orders the customer had counted when it was made: an
+    /// order of its instant whose `arrival` is below it (or that has none)
+    /// came before it, any other after it. None in a mark written before
+    /// the thirty-eighth session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<u64>,
 }
 
 impl OrderRecord {
@@ -361,11 +367,15 @@ impl OrderRecord {
     /// are kept, so that a client sending thousands of tiny returns cannot
     /// grow the order's item without bound; an older one counts from then
     /// on as returned before any end (as records written before marks did).
-    pub(crate) fn mark_return(&mut self, at: DateTime<Utc>, amount: Money) {
+    pub(crate) fn mark_return(&mut self, at: DateTime<Utc>, amount: Money, arrival: u64) {
         if self.returns.len() >= MARKED_RETURNS {
             self.returns.remove(0);
         }
-        self.returns.push(ReturnMark { at, amount });
+        self.returns.push(ReturnMark {
+            at,
+            amount,
+            arrival: Some(arrival),
+        });
     }
 
     /// What had been returned of the order before `instant` (a return at

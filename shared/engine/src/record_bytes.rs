@@ -12,7 +12,8 @@
 //! nearly free, would cost the uncompressed form up to 512 bytes.
 //!
 //! Layout: a version byte (1; 2 for an order decided after a redemption of
-//! its instant; 3 and 4 the same, the order's arrival after the fields),
+//! its instant; 3 and 4 the same, the order's arrival after the fields;
+//! 5 to 8 the same four, each return's mark followed by its arrival),
 //! then the fields in declaration order. Strings
 //! and lists are a varint length and their contents; instants are seconds
 //! (zigzag varint) and nanoseconds (varint); decimals are a byte (scale,
@@ -36,15 +37,24 @@ const VERSION_2: u8 = 2;
 /// orders of one instant are told apart by (`OrderRecord::arrival`).
 const VERSION_3: u8 = 3;
 const VERSION_4: u8 = 4;
+/// Versions 1 to 4 plus this: each return mark followed by its arrival
+/// (a varint of arrival + 1, 0 for none), which a return of an order's
+/// instant is told apart from that order by (`ReturnMark::arrival`).
+const MARKS_WITH_ARRIVALS: u8 = 4;
 const NEGATIVE: u8 = 0x80;
 
 /// `record` appended to `out`, all but its `order_id`.
 pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
-    out.push(match (record.after_redemption, record.arrival.is_some()) {
+    let version = match (record.after_redemption, record.arrival.is_some()) {
         (false, false) => VERSION_1,
         (true, false) => VERSION_2,
         (false, true) => VERSION_3,
         (true, true) => VERSION_4,
+    };
+    let marks_arrive = record.returns.iter().any(|m| m.arrival.is_some());
+    out.push(match marks_arrive {
+        true => version + MARKS_WITH_ARRIVALS,
+        false => version,
     });
     put_instant(out, record.placed_at);
     put_decimal(out, record.amount);
@@ -62,6 +72,9 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
     for mark in &record.returns {
         put_instant(out, mark.at);
         put_decimal(out, mark.amount);
+        if marks_arrive {
+            put_varint(out, mark.arrival.map_or(0, |a| u128::from(a) + 1));
+        }
     }
     put_decimal(out, record.points_reversed);
     put_str(out, &record.tier_before);
@@ -75,17 +88,20 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
 /// The record of order `order_id` that `bytes` hold, all of them.
 pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     let mut r = ByteReader::new(bytes, "the record");
-    let (after_redemption, with_arrival) = match r.byte()? {
-        VERSION_1 => (false, false),
-        VERSION_2 => (true, false),
-        VERSION_3 => (false, true),
-        VERSION_4 => (true, true),
-        layout => {
-            return Err(format!(
-                "record layout {layout} is not one this release reads"
-            ))
-        }
-    };
+    let layout = r.byte()?;
+    let marks_arrive = layout > VERSION_4;
+    let (after_redemption, with_arrival) =
+        match layout - MARKS_WITH_ARRIVALS * u8::from(marks_arrive) {
+            VERSION_1 => (false, false),
+            VERSION_2 => (true, false),
+            VERSION_3 => (false, true),
+            VERSION_4 => (true, true),
+            _ => {
+                return Err(format!(
+                    "record layout {layout} is not one this release reads"
+                ))
+            }
+        };
     let order_id = order_id.to_owned();
     let placed_at = r.instant()?;
     let amount = r.decimal()?;
@@ -103,9 +119,18 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     let returned_amount = r.decimal()?;
     let returns = (0..r.count()?)
         .map(|_| {
+            let (at, amount) = (r.instant()?, r.decimal()?);
+            let arrival = match marks_arrive {
+                true => match r.varint()? {
+                    0 => None,
+                    a => Some(u64::try_from(a - 1).map_err(|_| "the arrival is too large")?),
+                },
+                false => None,
+            };
             Ok(ReturnMark {
-                at: r.instant()?,
-                amount: r.decimal()?,
+                at,
+                amount,
+                arrival,
             })
         })
         .collect::<Result<_, String>>()?;
@@ -306,7 +331,7 @@ mod tests {
             (".{0,40}", instant(), decimal(), decimal(), decimal()),
             prop::collection::vec((".{0,20}", decimal()), 0..4),
             (any::<bool>(), decimal(), decimal()),
-            prop::collection::vec((instant(), decimal()), 0..40),
+            prop::collection::vec((instant(), decimal(), any::<Option<u64>>()), 0..40),
             (
                 decimal(),
                 ".{0,16}",
@@ -328,7 +353,11 @@ mod tests {
                 returned_amount: counts.2,
                 returns: returns
                     .into_iter()
-                    .map(|(at, amount)| ReturnMark { at, amount })
+                    .map(|(at, amount, arrival)| ReturnMark {
+                        at,
+                        amount,
+                        arrival,
+                    })
                     .collect(),
                 points_reversed: tail.0,
                 tier_before: tail.1,
@@ -420,7 +449,7 @@ mod tests {
         arrived.push(7);
         let back = read("o1", &arrived).unwrap();
         assert_eq!((back.after_redemption, back.arrival), (true, Some(7)));
-        for layout in [0, 5, 255] {
+        for layout in [0, 9, 255] {
             let mut other = bytes.clone();
             other[0] = layout;
             let refused = read("o1", &other).unwrap_err();

@@ -10,9 +10,10 @@
 //! "The replay"): every return of every order still marked with its
 //! instant, the redemptions read where a rule counts current points, one
 //! config version throughout, no admin set or re-evaluation, and no two
-//! events of one instant whose order in time nothing kept (an order and a
-//! return of another order, or a redemption, at one instant; two orders of
-//! one instant neither of which kept its arrival). Elsewhere a late order
+//! events of one instant whose order in time nothing kept (a return and a
+//! redemption or another order's return; a return made before returns kept
+//! their arrival and an order other than its own; two orders of one
+//! instant neither of which kept its arrival). Elsewhere a late order
 //! is decided by the paths of `as_in_time.rs` alone.
 
 use crate::apply::AppliedOrder;
@@ -192,19 +193,18 @@ impl Program {
             (_, true) => std::cmp::Ordering::Greater,
             _ => a.placed_at.cmp(&b.placed_at),
         });
-        let orders_at = |at: DateTime<Utc>| {
-            sorted
-                .iter()
-                .filter(move |o| o.placed_at == at)
-                .map(|o| o.order_id.as_str())
-        };
+        let orders_at = |at: DateTime<Utc>| sorted.iter().filter(move |o| o.placed_at == at);
         // Two orders of one instant neither of which knows it came first.
         let unordered = sorted
             .windows(2)
             .any(|w| w[0].placed_at == w[1].placed_at && !w[0].decided_before(w[1]));
+        // A return of another order's instant is placed among that
+        // instant's orders by its arrival; one made before arrivals were
+        // kept, or tied to a redemption or another order's return, by
+        // nothing.
         let ambiguous_return = others.iter().any(|o| {
             o.returns.iter().any(|r| {
-                orders_at(r.at).any(|id| id != o.order_id)
+                r.arrival.is_none() && orders_at(r.at).any(|p| p.order_id != o.order_id)
                     || r.at == late.placed_at
                     || redeemed.iter().any(|x| x.at == r.at)
                     || others
@@ -217,35 +217,43 @@ impl Program {
         if unordered || ambiguous_return || ambiguous_order {
             return None;
         }
-        // At one instant: the redemptions before its orders where one of
-        // them was decided after a redemption of it, as every walk of the
-        // orders counts them (`redeemed.rs`), else after them; the returns
-        // (of one order) last, in the order they came.
-        let (redeemed_first, order_rank, redeemed_last, return_rank) = (0, 1, 2, 3);
-        let mut events: Vec<(DateTime<Utc>, u8, Event<'a>)> = Vec::new();
+        // At one instant, by slot: the redemptions first where one of its
+        // orders was decided after a redemption of it, as every walk of
+        // the orders counts them (`redeemed.rs`), else last; its orders in
+        // the order they were decided (the k-th at 2k + 2); a return after
+        // the j orders of its instant counted before it (at 2j + 1: an
+        // order without an arrival was the first of its instant, a return
+        // without one came after its own order, the only one there).
+        let (redeemed_first, redeemed_last) = (0, u64::MAX);
+        let mut events: Vec<(DateTime<Utc>, u64, Event<'a>)> = Vec::new();
+        let mut slot = (None, 0);
         for o in &sorted {
+            let k = match slot {
+                (Some(at), k) if at == o.placed_at => k + 1,
+                _ => 0,
+            };
+            slot = (Some(o.placed_at), k);
             events.push((
                 o.placed_at,
-                order_rank,
+                2 * k + 2,
                 Event::Order(order_of(o, &late.customer_id)),
             ));
             for r in &o.returns {
-                events.push((
-                    r.at,
-                    return_rank,
-                    Event::Return(&o.order_id, r.at, r.amount),
-                ));
+                let before = |p: &&&OrderRecord| match (p.arrival, r.arrival) {
+                    (Some(n), Some(m)) => n < m,
+                    _ => true,
+                };
+                let j = orders_at(r.at).filter(before).count() as u64;
+                events.push((r.at, 2 * j + 1, Event::Return(&o.order_id, r.at, r.amount)));
             }
         }
-        events.push((late.placed_at, order_rank, Event::Order(late.clone())));
+        events.push((late.placed_at, 2, Event::Order(late.clone())));
         for (n, x) in redeemed.iter().enumerate() {
-            let first = sorted
-                .iter()
-                .any(|o| o.placed_at == x.at && o.after_redemption);
-            let rank = if first { redeemed_first } else { redeemed_last };
-            events.push((x.at, rank, Event::Redemption(n, x.at, x.points)));
+            let first = orders_at(x.at).any(|o| o.after_redemption);
+            let slot = if first { redeemed_first } else { redeemed_last };
+            events.push((x.at, slot, Event::Redemption(n, x.at, x.points)));
         }
-        // Stable: an instant's orders stay in the order they were decided.
+        // Stable: the returns of one order stay in the order they came.
         events.sort_by_key(|e| (e.0, e.1));
         Some(events.into_iter().map(|e| e.2).collect())
     }

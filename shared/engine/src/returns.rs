@@ -504,7 +504,7 @@ impl Program {
         let tier_before = state.tier_index(self);
         let returned_before = record.returned_amount;
         record.returned_amount += amount;
-        record.mark_return(ret.returned_at, amount);
+        record.mark_return(ret.returned_at, amount, state.orders_applied);
         // Never more than were awarded: the share taken is capped by `taken`.
         let points_taken = taken(record.points_awarded, record.returned_amount, record.amount);
         let points_reversed = points_taken - record.points_reversed;

@@ -373,18 +373,13 @@ fn moved_by_a_return_before_they_came(p: &Program, w: &Drawn) -> bool {
 }
 
 /// Whether a return shares its instant with an event whose order in time
-/// against it nothing kept: another order, a redemption, another order's
-/// return, or its own order told late.
+/// against it nothing kept: a late order, a redemption, or another order's
+/// return (an order in time is told apart by the arrivals).
 fn returns_tied(w: &Drawn) -> bool {
     w.returns.iter().any(|r| {
-        let own = w.orders[r.0].placed_at;
-        w.orders
-            .iter()
-            .enumerate()
-            .any(|(i, o)| i != r.0 && o.placed_at == r.2)
+        w.late.iter().any(|&l| w.orders[l].placed_at == r.2)
             || w.redemptions.iter().any(|x| x.0 == r.2)
             || w.returns.iter().any(|q| q.0 != r.0 && q.2 == r.2)
-            || own == r.2 && w.late.contains(&r.0)
     })
 }
 
@@ -568,8 +563,8 @@ proptest! {
 
     /// Every shape, up to three late orders among any returns and
     /// redemptions, where the stored events tell the whole course (no
-    /// return shares its instant with another order, a redemption,
-    /// another order's return or a late order): the replay in time
+    /// return shares its instant with a redemption, another order's
+    /// return or a late order): the replay in time
     /// (`replay.rs`) leaves the tier and its start as in time. Before it,
     /// over 30,000 draws each with one, two and three late orders (6,353,
     /// 6,269 and 6,555 kept): 8, 10 and 6 tiers and 362, 330 and 291
@@ -1171,4 +1166,32 @@ fn a_late_order_whose_tier_returns_took_down_starts_the_tier_where_it_did_in_tim
             t.s.grace_until
         )
     );
+}
+
+/// Silver from 700 current points (dynamic); points last 16 days. L $286
+/// on 13 March; on 28 March o1 $414 (700 points: Silver), o2 $286 and o2
+/// returned whole, all at midnight; on 12 April $1 and $286. Told late, L
+/// upgrades nobody on the points left now (its lot long expired), and the
+/// replay in time, which would date Silver on 28 March, could not place
+/// o2's return among the orders of its instant: whether o1 came before it
+/// or after was kept nowhere, so Silver was dated on 12 April. A return
+/// keeps its arrival (the orders counted when it was made) since the
+/// thirty-eighth session: o1 came before it.
+#[test]
+fn a_return_at_another_orders_instant_is_placed_among_its_orders_by_arrival() {
+    let p = plain(2, 16, "negativeBalance");
+    let ev = [
+        ("order", "L", "2026-03-13T00:00:00Z", "286"),
+        ("order", "o1", "2026-03-28T00:00:00Z", "414"),
+        ("order", "o2", "2026-03-28T00:00:00Z", "286"),
+        ("return", "o2", "2026-03-28T00:00:00Z", "286"),
+        ("order", "o3", "2026-04-12T00:00:00Z", "1"),
+        ("order", "o4", "2026-04-12T00:00:00Z", "286"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L"]);
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since),
+        ("Silver", at("2026-03-28T00:00:00Z"))
+    );
+    assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
 }

@@ -649,6 +649,7 @@ mod event_forms {
             returns: vec![ReturnMark {
                 at: at(1_780_100_000),
                 amount: Decimal::new(10_000, 2),
+                arrival: Some(2),
             }],
             points_reversed: Decimal::new(20_000, 2),
             tier_before: "Silver".into(),
@@ -741,6 +742,7 @@ mod event_forms {
             .map(|i| ReturnMark {
                 at: marked.placed_at + chrono::Duration::minutes(i * 7 + 1),
                 amount: Decimal::new(100 + i, 2),
+                arrival: u64::try_from(i).ok(),
             })
             .collect();
         let mut categories = long_ids.clone();

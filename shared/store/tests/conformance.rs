@@ -389,6 +389,7 @@ fn record(id: &str, placed: &str) -> tier_engine::OrderRecord {
         returns: vec![tier_engine::ReturnMark {
             at: placed + chrono::Duration::days(3),
             amount: "20".parse().unwrap(),
+            arrival: Some(1),
         }],
         points_reversed: "40".parse().unwrap(),
         tier_before: "Member".into(),
