@@ -163,6 +163,10 @@ impl Program {
         late: &Order,
         others: &'a [OrderRecord],
     ) -> Option<Vec<Event<'a>>> {
+        // A customer past the bound costs one comparison, not a walk.
+        if others.len() >= MAX_REPLAYED_EVENTS {
+            return None;
+        }
         let version = Some(self.version());
         // Every order read (none when they were not: a decision alone).
         let told_by_events = others.len() as u64 == before.orders_applied
