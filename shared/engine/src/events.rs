@@ -363,6 +363,43 @@ impl OrderRecord {
         self.amount - self.returned_amount
     }
 
+    /// The order it was decided from, as far as any rule reads an order:
+    /// the same amounts, and line items with the same total per category
+    /// and overall (one item per category, one for the rest). A replay of
+    /// the customer's events applies it again (`replay.rs`, tier-sim).
+    pub fn order_as_decided(&self, customer_id: &str, status: OrderStatus) -> Order {
+        let mut line_items: Vec<LineItem> = self
+            .categories
+            .iter()
+            .map(|(category, total)| LineItem {
+                sku: category.clone(),
+                category: Some(category.clone()),
+                price: *total,
+                quantity: Decimal::ONE,
+            })
+            .collect();
+        let categorised: Decimal = self.categories.iter().map(|(_, total)| *total).sum();
+        let rest = self.line_items_total - categorised;
+        if !rest.is_zero() {
+            line_items.push(LineItem {
+                sku: "-".into(),
+                category: None,
+                price: rest,
+                quantity: Decimal::ONE,
+            });
+        }
+        Order {
+            order_id: self.order_id.clone(),
+            customer_id: customer_id.to_owned(),
+            placed_at: self.placed_at,
+            status,
+            amount: self.amount,
+            gross_amount: Some(self.gross_amount),
+            currency: None,
+            line_items,
+        }
+    }
+
     /// Keeps when a return was made. Only the latest [`MARKED_RETURNS`]
     /// are kept, so that a client sending thousands of tiny returns cannot
     /// grow the order's item without bound; an older one counts from then

@@ -17,7 +17,7 @@
 //! is decided by the paths of `as_in_time.rs` alone.
 
 use crate::apply::AppliedOrder;
-use crate::events::{LineItem, Order, OrderRecord, OrderStatus, Redemption, Return};
+use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
 use crate::notice::MAX_NOTICES_PER_DECISION;
 use crate::program::Program;
 use crate::redeemed::Redemptions;
@@ -240,7 +240,7 @@ impl Program {
             events.push((
                 o.placed_at,
                 2 * k + 2,
-                Event::Order(order_of(o, &late.customer_id)),
+                Event::Order(o.order_as_decided(&late.customer_id, OrderStatus::Completed)),
             ));
             for r in &o.returns {
                 let before = |p: &&&OrderRecord| match (p.arrival, r.arrival) {
@@ -260,40 +260,5 @@ impl Program {
         // Stable: the returns of one order stay in the order they came.
         events.sort_by_key(|e| (e.0, e.1));
         Some(events.into_iter().map(|e| e.2).collect())
-    }
-}
-
-/// The order a record was decided from, as far as any rule reads it: one
-/// item per category with its total, one more for the rest.
-fn order_of(record: &OrderRecord, customer_id: &str) -> Order {
-    let mut line_items: Vec<LineItem> = record
-        .categories
-        .iter()
-        .map(|(category, total)| LineItem {
-            sku: category.clone(),
-            category: Some(category.clone()),
-            price: *total,
-            quantity: Decimal::ONE,
-        })
-        .collect();
-    let categorised: Decimal = record.categories.iter().map(|(_, total)| *total).sum();
-    let rest = record.line_items_total - categorised;
-    if rest > Decimal::ZERO {
-        line_items.push(LineItem {
-            sku: "rest".to_owned(),
-            category: None,
-            price: rest,
-            quantity: Decimal::ONE,
-        });
-    }
-    Order {
-        order_id: record.order_id.clone(),
-        customer_id: customer_id.to_owned(),
-        placed_at: record.placed_at,
-        status: OrderStatus::Completed,
-        amount: record.amount,
-        gross_amount: Some(record.gross_amount),
-        currency: None,
-        line_items,
     }
 }

@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use tier_engine::{LineItem, Order, OrderRecord, OrderStatus, Redemption, Return};
+use tier_engine::{Order, OrderRecord, OrderStatus, Redemption, Return};
 
 /// Largest inflated event or state accepted (the store refuses items over
 /// 350 KB deflated; JSON deflates about 4:1).
@@ -650,40 +650,10 @@ pub fn event_item(
     }
 }
 
-/// The order a record was made from, as far as any decision can tell: the
-/// same amounts, and line items with the same total per category and
-/// overall (one item per category, one for the rest).
+/// The order a record was made from, as far as any decision can tell
+/// ([`OrderRecord::order_as_decided`]).
 pub fn order_of(customer: &str, record: &OrderRecord, status: OrderStatus) -> Order {
-    let mut line_items: Vec<LineItem> = record
-        .categories
-        .iter()
-        .map(|(category, total)| LineItem {
-            sku: category.clone(),
-            category: Some(category.clone()),
-            price: *total,
-            quantity: Decimal::ONE,
-        })
-        .collect();
-    let categorised: Decimal = record.categories.iter().map(|(_, t)| *t).sum();
-    let rest = record.line_items_total - categorised;
-    if !rest.is_zero() || (line_items.is_empty() && !record.line_items_total.is_zero()) {
-        line_items.push(LineItem {
-            sku: "-".into(),
-            category: None,
-            price: rest,
-            quantity: Decimal::ONE,
-        });
-    }
-    Order {
-        order_id: record.order_id.clone(),
-        customer_id: customer.to_owned(),
-        placed_at: record.placed_at,
-        status,
-        amount: record.amount,
-        gross_amount: Some(record.gross_amount),
-        currency: None,
-        line_items,
-    }
+    record.order_as_decided(customer, status)
 }
 
 /// A customer's history from their items (any order). Events the items
