@@ -138,7 +138,7 @@ impl Program {
     /// the walk then judges every end and move since with it counted.
     /// Decided at the tier held now, it crossed to the tier it already
     /// held, and the course from that crossing judged ends of a period
-    /// that never began (the twenty-seventh session's item 4, harsh).
+    /// that never began (docs/late-events.md, "Not exact" 4, harsh).
     pub(crate) fn decided_at_a_higher_tier_held_then(
         &self,
         state: &CustomerState,
