@@ -1143,6 +1143,84 @@ async fn a_late_order_whose_tier_returns_took_down_starts_the_tier_as_in_time(ap
     );
 }
 
+/// Three tiers by current points (Silver 600, Gold 1,200, dynamic), Gold
+/// kept a month from its start by 700 current points, else one down after
+/// a 10-day grace; points last 29 days. Gold on 28 March; 330 points
+/// redeemed in April; $308 of o1 (14 March) returned on 11 April but told
+/// after every other event. In time the Gold end of 28 April renews. The
+/// return, judged alone, read that end anew on figures that no longer
+/// replay what expired and moved the customer to Silver after its grace;
+/// the replay in time (engine `replay.rs`) keeps Gold renewed to 28 May.
+async fn a_late_return_leaves_an_end_renewed_as_in_time(api: Api) {
+    let keep = |min: u32| {
+        json!({"validity": {"months": 1, "from": "tierStart"},
+               "criteria": [{"id": "K", "kind": "currentPoints", "min": min}],
+               "condition": "all", "onFail": "oneDown", "graceDays": 10})
+    };
+    let up = |min: u32| {
+        json!({"criteria": [{"id": "P", "kind": "currentPoints", "min": min}],
+               "condition": "all", "upgradeType": "dynamic"})
+    };
+    let config = json!({
+        "currency": "USD", "startDate": "2027-01-01T00:00:00Z",
+        "pointsExpiry": {"days": 29},
+        "returnPolicy": {"spentPoints": "negativeBalance"},
+        "tiers": [
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": up(600), "retention": keep(300)},
+            {"name": "Gold", "earnRate": "1", "upgrade": up(1200), "retention": keep(700)}
+        ]
+    });
+    api.program("renew", &config).await;
+    for (id, at, amount) in [
+        ("o0", "2027-03-04T00:00:00Z", "261"),
+        ("o1", "2027-03-14T14:00:00Z", "490"),
+        ("o2", "2027-03-28T20:00:00Z", "643"),
+        ("o3", "2027-04-01T19:00:00Z", "497"),
+    ] {
+        api.order("renew", "c", id, at, amount).await;
+    }
+    api.redeem("renew", "c", "x0", "14", "2027-04-01T19:00:00Z")
+        .await;
+    api.order("renew", "c", "o4", "2027-04-06T00:00:00Z", "209")
+        .await;
+    api.redeem("renew", "c", "x1", "316", "2027-04-06T00:00:00Z")
+        .await;
+    api.order("renew", "c", "o5", "2027-04-21T00:00:00Z", "338")
+        .await;
+    api.order("renew", "c", "o6", "2027-04-27T00:00:00Z", "250")
+        .await;
+    let give = |id: &'static str, order: &'static str, at: &'static str, amount| {
+        let api = &api;
+        async move {
+            let (code, body) = give_back(api, "renew", id, order, at, amount).await;
+            assert_eq!(code, 200, "{body}");
+            body
+        }
+    };
+    give("r5", "o5", "2027-05-26T08:00:00Z", None).await;
+    let late = give("r1", "o1", "2027-04-11T14:00:00Z", Some("308")).await;
+    assert_eq!(
+        (&late["tierAfter"], &late["downgrades"]),
+        (&json!("Gold"), &json!([])),
+        "{late}"
+    );
+    let status = api.status("renew", "c", "2027-05-26T08:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["tierSince"], &status["validUntil"]),
+        (
+            &json!("Gold"),
+            &json!("2027-03-28T20:00:00Z"),
+            &json!("2027-05-28T20:00:00Z")
+        ),
+        "{status}"
+    );
+    assert!(
+        status.get("inGraceUntil").is_none_or(Value::is_null),
+        "{status}"
+    );
+}
+
 // Their retention rules count trackers from the day the rule was published:
 // fixed, so these histories end the same whatever day the suite runs.
 on_both_engines!(
@@ -1150,6 +1228,7 @@ on_both_engines!(
     a_late_upgrade_moves_down_and_up_with_the_orders_after_it_as_in_time,
     a_late_order_while_a_tier_since_lost_was_held_renews_it,
     a_late_order_whose_tier_returns_took_down_starts_the_tier_as_in_time,
+    a_late_return_leaves_an_end_renewed_as_in_time,
     an_order_in_a_grace_the_late_upgrade_brought_renews_silver,
     late_events_before_older_ends_leave_the_customer_as_in_time,
     a_late_order_under_a_current_points_rule_walks_older_ends,

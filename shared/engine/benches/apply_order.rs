@@ -930,6 +930,75 @@ fn return_judged_as_points_expire(c: &mut Criterion) {
     group.finish();
 }
 
+/// A return of $1 of a $100,000 order placed a day after the first of
+/// 1,997 orders of $10 over two years (Silver, kept a month at a time by
+/// $200 and renewed 23 times), judged and then checked by the replay in
+/// time of every order (`replay.rs`): made after every order, and made a
+/// day after the big one but told after every order (a late return).
+/// Against the same on 1,999 orders of $10 (with the return, past the
+/// replay's bound of 2,000 events).
+fn return_replayed(c: &mut Criterion) {
+    let p = silver_kept_monthly(200, 0);
+    let start: DateTime<Utc> = TWO_YEARS_FROM.parse().unwrap();
+    let customer = |small: usize| {
+        let mut orders: Vec<Order> = (0..small)
+            .map(|i| order(i, start + Duration::minutes(526) * i as i32, 1_000))
+            .collect();
+        orders.push(late_upgrade_order());
+        orders.sort_by_key(|o| o.placed_at);
+        let mut state = CustomerState::new(&p, start);
+        let records: Vec<OrderRecord> = orders
+            .iter()
+            .map(|o| p.apply_order(&mut state, o).unwrap().record)
+            .collect();
+        assert_eq!(state.tier, "Silver");
+        (state, records)
+    };
+    let mut group = c.benchmark_group("return_replayed");
+    for (name, small) in [
+        ("1998_orders", 1_997),
+        ("2000_orders_past_the_bound", 1_999),
+    ] {
+        let (state, records) = customer(small);
+        let big = records
+            .iter()
+            .find(|r| r.order_id == late_upgrade_order().order_id)
+            .unwrap()
+            .clone();
+        let others: Vec<OrderRecord> = records
+            .iter()
+            .filter(|r| r.order_id != big.order_id)
+            .cloned()
+            .collect();
+        let history = ReturnHistory {
+            orders: &others,
+            rules: &CurrentRulesOnly,
+        };
+        let latest = records.iter().map(|r| r.placed_at).max().unwrap();
+        for (when, at) in [
+            ("in_time", latest + Duration::minutes(1)),
+            ("late", big.placed_at + Duration::days(1)),
+        ] {
+            let back = return_of(&big, at, Some(Decimal::ONE));
+            let mut s = state.clone();
+            let judged = p
+                .apply_return_judged(&mut s, &mut big.clone(), &back, &history)
+                .unwrap();
+            assert_eq!(p.tier_name(judged.tier_after), "Silver", "{name} {when}");
+            group.bench_function(format!("{when}_{name}"), |b| {
+                b.iter_batched_ref(
+                    || (state.clone(), big.clone()),
+                    |(s, record)| {
+                        black_box(p.apply_return_judged(s, record, black_box(&back), &history))
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench,
@@ -943,6 +1012,7 @@ criterion_group!(
     late_ends_as_points_expire,
     older_ends,
     late_return_walked,
-    return_judged_as_points_expire
+    return_judged_as_points_expire,
+    return_replayed
 );
 criterion_main!(benches);

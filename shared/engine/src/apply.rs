@@ -147,7 +147,13 @@ impl Program {
             .last_event_at
             .is_some_and(|last| order.placed_at < last)
         {
-            true => self.replayed_in_time(state, order, orders),
+            true => self.replayed_in_time(
+                &order.customer_id,
+                state,
+                Some(order),
+                orders,
+                state.last_event_at,
+            ),
             false => None,
         };
         let other_expiry = || {
@@ -295,7 +301,7 @@ impl Program {
             state.redemptions = None;
         }
         if let Some(in_time) = replayed {
-            self.set_right_as_replayed(state, &mut applied, in_time);
+            self.set_order_right(state, &mut applied, in_time);
         }
         Ok(applied)
     }

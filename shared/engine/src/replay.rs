@@ -1,6 +1,6 @@
-//! A late order's customer replayed in time: every event the customer had,
-//! with the late order in its place, applied again on a fresh state from
-//! the join, as the service applied them in time (an order alone, then
+//! A customer replayed in time after a late order or a return: every event
+//! the customer had, the new one in its place, applied again on a fresh
+//! state from the join, as the service applied them in time (an order alone, then
 //! among the others when it asks for them; the redemptions beside them
 //! where a rule counts current points). The figures as of every instant
 //! then follow from the events themselves, not from what the state kept of
@@ -14,7 +14,8 @@
 //! redemption or another order's return; a return made before returns kept
 //! their arrival and an order other than its own; two orders of one
 //! instant neither of which kept its arrival). Elsewhere a late order
-//! is decided by the paths of `as_in_time.rs` alone.
+//! or return is decided by the paths of `as_in_time.rs` and `returns.rs`
+//! alone.
 
 use crate::apply::AppliedOrder;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
@@ -39,17 +40,21 @@ enum Event<'a> {
 }
 
 impl Program {
-    /// The customer `before` the late order `late` as they would stand had
-    /// every event come in time (`others`: the records of every other
-    /// order), brought to the latest instant the state has seen; None
-    /// where the stored events do not tell the whole course (module doc).
+    /// The customer `before` the new event as they would stand had every
+    /// event come in time, brought to `latest`: the new event is the late
+    /// order `late` beside the records of every other order (`others`), or,
+    /// without one, a return already marked in its order's record among
+    /// `others`. None where the stored events do not tell the whole course
+    /// (module doc).
     pub(crate) fn replayed_in_time(
         &self,
+        customer: &str,
         before: &CustomerState,
-        late: &Order,
+        late: Option<&Order>,
         others: &[OrderRecord],
+        latest: Option<DateTime<Utc>>,
     ) -> Option<CustomerState> {
-        let events = self.events_in_time(before, late, others)?;
+        let events = self.events_in_time(customer, before, late, others)?;
         let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
         let mut state = CustomerState::new(self, before.joined());
         let mut records: Vec<OrderRecord> = Vec::with_capacity(others.len() + 1);
@@ -78,7 +83,7 @@ impl Program {
                     let ret = Return {
                         return_id: format!("replayed-{order_id}"),
                         order_id: order_id.to_owned(),
-                        customer_id: late.customer_id.clone(),
+                        customer_id: customer.to_owned(),
                         returned_at: at,
                         amount: Some(amount),
                     };
@@ -86,7 +91,9 @@ impl Program {
                         orders: &records,
                         rules: &CurrentRulesOnly,
                     };
-                    let done = self.apply_return_judged(&mut state, &mut record, &ret, &history);
+                    // The paths alone: each return in its place is no
+                    // late event, and the replay is not replayed again.
+                    let done = self.return_by_paths(&mut state, &mut record, &ret, &history);
                     records.insert(i, record);
                     state.redemptions = None;
                     done.ok()?;
@@ -102,23 +109,50 @@ impl Program {
                 }
             }
         }
-        if let Some(latest) = before.last_event_at {
+        if let Some(latest) = latest {
             self.expire(&mut state, latest);
         }
         state.outbox = Default::default();
         Some(state)
     }
 
-    /// Sets the tier and its validity right where the late order, decided
-    /// as `applied`, left them otherwise than the replay in time: a change
-    /// to the tier held in time, dated where it was reached then (an entry
-    /// dated before those it supersedes, as every late order's), told once.
+    /// Whether a return of `record` (not yet marked) by the customer
+    /// `state`, among `orders`, may be replayed: every order read and the
+    /// events within the bound. Checked before the return is decided, so
+    /// that a customer it turns away costs a count, not a copy of their
+    /// state; the replay checks the rest.
+    pub(crate) fn return_may_replay(
+        &self,
+        state: &CustomerState,
+        record: &OrderRecord,
+        orders: &[OrderRecord],
+    ) -> bool {
+        let others = orders.iter().filter(|o| o.order_id != record.order_id);
+        let (mut count, mut events) = (1usize, record.returns.len() + 2);
+        for o in others {
+            count += 1;
+            events += 1 + o.returns.len();
+        }
+        let redeemed = state.redemptions.as_ref().map_or(0, |r| r.as_slice().len());
+        count as u64 == state.orders_applied
+            && events + redeemed < MAX_REPLAYED_EVENTS
+            && state
+                .history
+                .iter()
+                .all(|c| !c.admin && !c.is_reevaluation())
+    }
+
+    /// Sets the tier and its validity right where the paths left them    /// Sets the tier and its validity right where the paths left them
+    /// otherwise than the replay in time: a change to the tier held in
+    /// time, dated where it was reached then (an entry dated before those
+    /// it supersedes, as every late event's), told once, with `cause`.
+    /// Whether the tier changed.
     pub(crate) fn set_right_as_replayed(
         &self,
         state: &mut CustomerState,
-        applied: &mut AppliedOrder,
         in_time: CustomerState,
-    ) {
+        cause: &str,
+    ) -> bool {
         let same = |state: &CustomerState| {
             state.tier == in_time.tier
                 && state.tier_since == in_time.tier_since
@@ -126,7 +160,7 @@ impl Program {
                 && state.grace_until == in_time.grace_until
         };
         if same(state) {
-            return;
+            return false;
         }
         // The replay judged every end up to the latest instant; the
         // decision may have left some to the job, which is compared as the
@@ -138,29 +172,45 @@ impl Program {
             .is_none_or(|next| judged.last_event_at.is_none_or(|latest| next > latest));
         let room = state.outbox.notices().len() < MAX_NOTICES_PER_DECISION;
         if same(&judged) || !caught_up || !room {
-            return;
+            return false;
         }
-        if state.tier != in_time.tier {
+        let moved = state.tier != in_time.tier;
+        if moved {
             let change = TierChange {
                 from: state.tier.clone(),
                 to: in_time.tier.clone(),
                 at: in_time.tier_since,
-                cause: format!("{LATE_ORDER} {}", applied.record.order_id),
+                cause: cause.to_owned(),
                 config_version: Some(self.version()),
                 admin: false,
             };
             state.record_change(change, Vec::new());
         }
         state.adopt_validity_of(in_time);
-        applied.decision.tier_after = state.tier_index(self);
+        moved
     }
 
-    /// Every event of the customer in time order, the late order in its
-    /// place; None where the stored ones do not tell the whole course.
+    /// [`Program::set_right_as_replayed`] after the late order `applied`.
+    pub(crate) fn set_order_right(
+        &self,
+        state: &mut CustomerState,
+        applied: &mut AppliedOrder,
+        in_time: CustomerState,
+    ) {
+        let cause = format!("{LATE_ORDER} {}", applied.record.order_id);
+        if self.set_right_as_replayed(state, in_time, &cause) {
+            applied.decision.tier_after = state.tier_index(self);
+        }
+    }
+
+    /// Every event of the customer in time order, the late order (if any)
+    /// in its place; None where the stored ones do not tell the whole
+    /// course.
     fn events_in_time<'a>(
         &self,
+        customer: &str,
         before: &CustomerState,
-        late: &Order,
+        late: Option<&Order>,
         others: &'a [OrderRecord],
     ) -> Option<Vec<Event<'a>>> {
         // A customer past the bound costs one comparison, not a walk.
@@ -177,7 +227,7 @@ impl Program {
                 .all(|c| !c.admin && !c.is_reevaluation())
             && others.iter().all(|o| {
                 o.config_version == version
-                    && o.order_id != late.order_id
+                    && late.is_none_or(|l| o.order_id != l.order_id)
                     && o.returns.iter().map(|r| r.amount).sum::<Decimal>() == o.returned_amount
             });
         let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
@@ -209,15 +259,16 @@ impl Program {
         let ambiguous_return = others.iter().any(|o| {
             o.returns.iter().any(|r| {
                 r.arrival.is_none() && orders_at(r.at).any(|p| p.order_id != o.order_id)
-                    || r.at == late.placed_at
+                    || late.is_some_and(|l| r.at == l.placed_at)
                     || redeemed.iter().any(|x| x.at == r.at)
                     || others
                         .iter()
                         .any(|p| p.order_id != o.order_id && p.returns.iter().any(|q| q.at == r.at))
             })
         });
-        let ambiguous_order = orders_at(late.placed_at).next().is_some()
-            || redeemed.iter().any(|x| x.at == late.placed_at);
+        let ambiguous_order = late.is_some_and(|l| {
+            orders_at(l.placed_at).next().is_some() || redeemed.iter().any(|x| x.at == l.placed_at)
+        });
         if unordered || ambiguous_return || ambiguous_order {
             return None;
         }
@@ -240,7 +291,7 @@ impl Program {
             events.push((
                 o.placed_at,
                 2 * k + 2,
-                Event::Order(o.order_as_decided(&late.customer_id, OrderStatus::Completed)),
+                Event::Order(o.order_as_decided(customer, OrderStatus::Completed)),
             ));
             for r in &o.returns {
                 let before = |p: &&&OrderRecord| match (p.arrival, r.arrival) {
@@ -251,7 +302,9 @@ impl Program {
                 events.push((r.at, 2 * j + 1, Event::Return(&o.order_id, r.at, r.amount)));
             }
         }
-        events.push((late.placed_at, 2, Event::Order(late.clone())));
+        if let Some(late) = late {
+            events.push((late.placed_at, 2, Event::Order(late.clone())));
+        }
         for (n, x) in redeemed.iter().enumerate() {
             let first = orders_at(x.at).any(|o| o.after_redemption);
             let slot = if first { redeemed_first } else { redeemed_last };

@@ -107,6 +107,67 @@ impl Program {
         ret: &Return,
         history: &ReturnHistory<'_>,
     ) -> Result<AppliedReturn, EngineError> {
+        // Where the stored events tell the whole course, the customer
+        // replayed in time checks what the paths decide (`replay.rs`): a
+        // return late among other events, or one made after a late event
+        // whose paths left the history telling it (a lift a late order
+        // told sets the tier in a replay of the history).
+        let before = self
+            .return_may_replay(state, record, history.orders)
+            .then(|| state.clone());
+        let mut back = self.return_by_paths(state, record, ret, history)?;
+        let Some(before) = before else {
+            return Ok(back);
+        };
+        let mut orders: Vec<OrderRecord> = history
+            .orders
+            .iter()
+            .filter(|o| o.order_id != record.order_id)
+            .cloned()
+            .collect();
+        orders.push(record.clone());
+        let latest = state.last_event_at;
+        let Some(in_time) = self.replayed_in_time(&ret.customer_id, &before, None, &orders, latest)
+        else {
+            return Ok(back);
+        };
+        let current = state.tier_index(self);
+        let cause = format!("return {} of order {}", ret.return_id, record.order_id);
+        if self.set_right_as_replayed(state, in_time, &cause) {
+            let landing = state.tier_index(self);
+            let at = state.tier_since;
+            if landing < current {
+                back.downgrades.push(Downgrade {
+                    from: current,
+                    to: landing,
+                    at,
+                });
+            } else {
+                back.downgrades.retain(|d| d.from > landing);
+                for step in &mut back.downgrades {
+                    step.to = step.to.max(landing);
+                }
+            }
+            back.downgrade = (landing < back.tier_before).then(|| Downgrade {
+                from: back.tier_before,
+                to: landing,
+                at: back.downgrades.first().map_or(at, |d| d.at),
+            });
+            back.tier_after = landing;
+        }
+        Ok(back)
+    }
+
+    /// [`Program::apply_return_judged`] by the paths alone: the return
+    /// taken back, and the upgrades that no longer hold reversed as the
+    /// history and the orders tell them.
+    pub(crate) fn return_by_paths(
+        &self,
+        state: &mut CustomerState,
+        record: &mut OrderRecord,
+        ret: &Return,
+        history: &ReturnHistory<'_>,
+    ) -> Result<AppliedReturn, EngineError> {
         let mut back = self.take_back(state, record, ret, history.orders)?;
         state.saw_return(ret.returned_at);
         let mut orders: Vec<OrderRecord> = history

@@ -176,7 +176,9 @@ pub fn dump(label: &str, c: &Served<'_>) {
 
 /// Orders (id, instant, dollars), redemptions (instant, points) and
 /// returns (order id, instant, dollars) in the order listed as in time;
-/// `late` order ids arrive last, in the order listed.
+/// `late` order ids and returns listed as `late return` arrive last
+/// (the orders in the order of `late`, then the returns), or where an
+/// `arrive` entry stands.
 pub fn hand<'a>(
     p: &'a Program,
     events: &[(&str, &str, &str, &str)],
@@ -184,21 +186,38 @@ pub fn hand<'a>(
 ) -> (Served<'a>, Served<'a>) {
     let run = |told_late: bool| {
         let mut c = Served::new(p, true);
-        let mut held = Vec::new();
+        let mut held: Vec<(&str, &str, &str, &str)> = Vec::new();
         let mut last = None;
-        for (kind, id, when, amount) in events {
-            last = Some(at(when));
-            match *kind {
-                "order" if told_late && late.contains(id) => held.push(order(id, at(when), amount)),
+        let arrive = |c: &mut Served<'a>, held: &mut Vec<(&str, &str, &str, &str)>| {
+            for id in late {
+                if let Some(i) = held.iter().position(|h| h.0 == "order" && h.1 == *id) {
+                    let (_, id, when, amount) = held.remove(i);
+                    c.order(&order(id, at(when), amount));
+                }
+            }
+            for (_, id, when, amount) in held.drain(..) {
+                assert!(c.give_back(id, at(when), d(amount)), "late return {id}");
+            }
+        };
+        for event in events {
+            let (kind, id, when, amount) = *event;
+            if kind == "arrive" {
+                if told_late {
+                    arrive(&mut c, &mut held);
+                }
+                continue;
+            }
+            last = last.max(Some(at(when)));
+            match kind {
+                "order" | "late return" if told_late && (kind != "order" || late.contains(&id)) => {
+                    held.push(*event)
+                }
                 "order" => c.order(&order(id, at(when), amount)),
                 "redeem" => assert!(c.redeem(id, at(when), d(amount)), "redeem {id}"),
                 _ => assert!(c.give_back(id, at(when), d(amount)), "return {id}"),
             }
         }
-        for id in late.iter().filter(|_| told_late) {
-            let o = held.iter().find(|o| o.order_id == *id).unwrap().clone();
-            c.order(&o);
-        }
+        arrive(&mut c, &mut held);
         p.expire(&mut c.s, last.unwrap());
         c
     };
