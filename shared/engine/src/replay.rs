@@ -19,12 +19,12 @@
 
 use crate::apply::AppliedOrder;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
-use crate::notice::MAX_NOTICES_PER_DECISION;
+use crate::notice::{NoticeKind, MAX_NOTICES_PER_DECISION};
 use crate::program::Program;
 use crate::redeemed::Redemptions;
 use crate::rejudge::LATE_ORDER;
 use crate::reversal::{CurrentRulesOnly, ReturnHistory};
-use crate::state::{CustomerState, TierChange};
+use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -32,6 +32,60 @@ use rust_decimal::Decimal;
 /// is decided by the other paths alone (each event is an engine decision,
 /// and the late order's commit must stay well inside a Lambda's budget).
 pub const MAX_REPLAYED_EVENTS: usize = 2_000;
+
+/// The customer replayed in time, and what they had told before the
+/// decision the replay checks.
+pub(crate) struct Replayed {
+    in_time: CustomerState,
+    told: Told,
+}
+
+/// How far a customer's telling went before a decision: what lies past it
+/// is the decision's own.
+struct Told {
+    tier: String,
+    history: usize,
+    notices: usize,
+    notices_sent: u64,
+}
+
+impl Told {
+    fn of(state: &CustomerState) -> Self {
+        Told {
+            tier: state.tier.clone(),
+            history: state.history.len(),
+            notices: state.outbox.notices().len(),
+            notices_sent: state.notices_sent,
+        }
+    }
+
+    /// Takes back what the decision told (history and notices) and gives
+    /// its warnings. None, and nothing taken, where the history was
+    /// trimmed during the decision (its own entries no longer lie past
+    /// where it stood).
+    fn take_back(&self, state: &mut CustomerState) -> Option<Vec<NoticeKind>> {
+        let trimmed = state.history.len() >= HISTORY_KEPT;
+        if trimmed
+            || state.history.len() < self.history
+            || state.outbox.notices().len() < self.notices
+        {
+            return None;
+        }
+        state.history.truncate(self.history);
+        let mut notices = state.outbox.take();
+        let own = notices.split_off(self.notices);
+        state.notices_sent = self.notices_sent;
+        for notice in notices {
+            state.outbox.push(notice);
+        }
+        let warnings = own.into_iter().map(|n| n.kind);
+        Some(
+            warnings
+                .filter(|k| matches!(k, NoticeKind::AtRisk { .. }))
+                .collect(),
+        )
+    }
+}
 
 enum Event<'a> {
     Order(Order),
@@ -53,7 +107,8 @@ impl Program {
         late: Option<&Order>,
         others: &[OrderRecord],
         latest: Option<DateTime<Utc>>,
-    ) -> Option<CustomerState> {
+    ) -> Option<Replayed> {
+        let told = Told::of(before);
         let events = self.events_in_time(customer, before, late, others)?;
         let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
         let mut state = CustomerState::new(self, before.joined());
@@ -113,7 +168,10 @@ impl Program {
             self.expire(&mut state, latest);
         }
         state.outbox = Default::default();
-        Some(state)
+        Some(Replayed {
+            in_time: state,
+            told,
+        })
     }
 
     /// Whether a return of `record` (not yet marked) by the customer
@@ -142,17 +200,21 @@ impl Program {
                 .all(|c| !c.admin && !c.is_reevaluation())
     }
 
-    /// Sets the tier and its validity right where the paths left them    /// Sets the tier and its validity right where the paths left them
-    /// otherwise than the replay in time: a change to the tier held in
-    /// time, dated where it was reached then (an entry dated before those
-    /// it supersedes, as every late event's), told once, with `cause`.
-    /// Whether the tier changed.
+    /// Sets the tier and its validity right where the paths left them
+    /// otherwise than the replay in time. Where the paths ended in another
+    /// tier, what the decision told of its own is taken back (their
+    /// course, which the replay replaces, may tell a change twice or leave
+    /// a tier never held) and one change is told instead: from the tier
+    /// told before the decision to the tier held in time, dated where it
+    /// was reached then (an entry dated before those it supersedes, as
+    /// every late event's), with `cause`. Whether anything was set right.
     pub(crate) fn set_right_as_replayed(
         &self,
         state: &mut CustomerState,
-        in_time: CustomerState,
+        replayed: Replayed,
         cause: &str,
     ) -> bool {
+        let Replayed { in_time, told } = replayed;
         let same = |state: &CustomerState| {
             state.tier == in_time.tier
                 && state.tier_since == in_time.tier_since
@@ -174,10 +236,16 @@ impl Program {
         if same(&judged) || !caught_up || !room {
             return false;
         }
+        // Where the paths ended in the tier held in time, their telling
+        // stands (a change dated back among it tells the new start).
         let moved = state.tier != in_time.tier;
-        if moved {
+        let (from, warnings) = match moved.then(|| told.take_back(state)).flatten() {
+            Some(warnings) => (told.tier, warnings),
+            None => (state.tier.clone(), Vec::new()),
+        };
+        if from != in_time.tier {
             let change = TierChange {
-                from: state.tier.clone(),
+                from,
                 to: in_time.tier.clone(),
                 at: in_time.tier_since,
                 cause: cause.to_owned(),
@@ -186,8 +254,19 @@ impl Program {
             };
             state.record_change(change, Vec::new());
         }
+        // A warning the decision gave still stands where it is about the
+        // tier held in time and the end it really runs to; others warned
+        // of what the replay took back.
+        let at_risk_on = self.next_validity_instant(&in_time);
+        for warning in warnings {
+            let stands = matches!(&warning, NoticeKind::AtRisk { tier, on, .. }
+                if *tier == in_time.tier && Some(*on) == at_risk_on);
+            if stands {
+                state.publish(warning);
+            }
+        }
         state.adopt_validity_of(in_time);
-        moved
+        true
     }
 
     /// [`Program::set_right_as_replayed`] after the late order `applied`.
@@ -195,10 +274,10 @@ impl Program {
         &self,
         state: &mut CustomerState,
         applied: &mut AppliedOrder,
-        in_time: CustomerState,
+        replayed: Replayed,
     ) {
         let cause = format!("{LATE_ORDER} {}", applied.record.order_id);
-        if self.set_right_as_replayed(state, in_time, &cause) {
+        if self.set_right_as_replayed(state, replayed, &cause) {
             applied.decision.tier_after = state.tier_index(self);
         }
     }

@@ -119,43 +119,58 @@ impl Program {
         let Some(before) = before else {
             return Ok(back);
         };
-        let mut orders: Vec<OrderRecord> = history
-            .orders
-            .iter()
-            .filter(|o| o.order_id != record.order_id)
-            .cloned()
-            .collect();
-        orders.push(record.clone());
+        let orders = others_and_record(history.orders, record);
         let latest = state.last_event_at;
-        let Some(in_time) = self.replayed_in_time(&ret.customer_id, &before, None, &orders, latest)
+        let Some(replayed) =
+            self.replayed_in_time(&ret.customer_id, &before, None, &orders, latest)
         else {
             return Ok(back);
         };
-        let current = state.tier_index(self);
-        let cause = format!("return {} of order {}", ret.return_id, record.order_id);
-        if self.set_right_as_replayed(state, in_time, &cause) {
-            let landing = state.tier_index(self);
-            let at = state.tier_since;
-            if landing < current {
-                back.downgrades.push(Downgrade {
-                    from: current,
-                    to: landing,
-                    at,
-                });
-            } else {
-                back.downgrades.retain(|d| d.from > landing);
-                for step in &mut back.downgrades {
-                    step.to = step.to.max(landing);
-                }
-            }
-            back.downgrade = (landing < back.tier_before).then(|| Downgrade {
-                from: back.tier_before,
-                to: landing,
-                at: back.downgrades.first().map_or(at, |d| d.at),
-            });
-            back.tier_after = landing;
+        let cause = return_cause(ret, record);
+        if self.set_right_as_replayed(state, replayed, &cause) {
+            self.reply_as_replayed(&mut back, state.tier_index(self), state.tier_since);
         }
         Ok(back)
+    }
+
+    /// The reply of a return the replay set right, ending in `landing`
+    /// (reached at `since`): the paths' steps down that lie between the
+    /// tier before and `landing`, where they still make a chain from the
+    /// tier before, and a step on to `landing`.
+    fn reply_as_replayed(
+        &self,
+        back: &mut AppliedReturn,
+        landing: TierIndex,
+        since: DateTime<Utc>,
+    ) {
+        let tier_before = back.tier_before;
+        back.downgrades
+            .retain(|d| d.from <= tier_before && d.from > landing);
+        for step in &mut back.downgrades {
+            step.to = step.to.max(landing);
+        }
+        let chained = back
+            .downgrades
+            .first()
+            .is_none_or(|d| d.from == tier_before)
+            && back.downgrades.windows(2).all(|w| w[0].to == w[1].from);
+        if !chained {
+            back.downgrades.clear();
+        }
+        let reached = back.downgrades.last().map_or(tier_before, |d| d.to);
+        if landing < reached {
+            back.downgrades.push(Downgrade {
+                from: reached,
+                to: landing,
+                at: since,
+            });
+        }
+        back.downgrade = (landing < tier_before).then(|| Downgrade {
+            from: tier_before,
+            to: landing,
+            at: back.downgrades.first().map_or(since, |d| d.at),
+        });
+        back.tier_after = landing;
     }
 
     /// [`Program::apply_return_judged`] by the paths alone: the return
@@ -170,13 +185,7 @@ impl Program {
     ) -> Result<AppliedReturn, EngineError> {
         let mut back = self.take_back(state, record, ret, history.orders)?;
         state.saw_return(ret.returned_at);
-        let mut orders: Vec<OrderRecord> = history
-            .orders
-            .iter()
-            .filter(|o| o.order_id != record.order_id)
-            .cloned()
-            .collect();
-        orders.push(record.clone());
+        let orders = others_and_record(history.orders, record);
         let current = state.tier_index(self);
         let told = state.history.len();
         if self.lapses && self.walks_after_return(state, &orders, record, ret) {
@@ -234,7 +243,7 @@ impl Program {
         } else if landing < current {
             let (down_at, since) = self.late_dates(state, &in_time, ret.returned_at, landing);
             let steps = self.reversed_steps(state, current, landing, down_at);
-            let cause = format!("return {} of order {}", ret.return_id, record.order_id);
+            let cause = return_cause(ret, record);
             for step in &steps {
                 state.record_change(self.move_down_by_return(step, &cause), Vec::new());
             }
@@ -618,8 +627,19 @@ impl Program {
             to: landing,
             at: ret.returned_at,
         };
-        let cause = format!("return {} of order {}", ret.return_id, record.order_id);
+        let cause = return_cause(ret, record);
         state.record_change(self.move_down_by_return(&step, &cause), Vec::new());
         Some(step)
     }
+}
+
+/// The customer's orders with `record` as its return left it.
+fn others_and_record(orders: &[OrderRecord], record: &OrderRecord) -> Vec<OrderRecord> {
+    let others = orders.iter().filter(|o| o.order_id != record.order_id);
+    others.chain([record]).cloned().collect()
+}
+
+/// The cause a change a return makes is told with.
+fn return_cause(ret: &Return, record: &OrderRecord) -> String {
+    format!("return {} of order {}", ret.return_id, record.order_id)
 }

@@ -495,14 +495,16 @@ fn a_lift_dated_back_names_the_criteria_met_as_points_expire() {
         10,
     );
     let criteria_at = |c: &mut Served<'_>, when: &str| -> Option<Vec<String>> {
-        c.s.outbox.take().into_iter().find_map(|n| match n.kind {
-            NoticeKind::Changed { change, criteria }
-                if change.at == at(when) && change.to == "Silver" =>
-            {
-                Some(criteria)
-            }
-            _ => None,
-        })
+        std::mem::take(&mut c.told)
+            .into_iter()
+            .find_map(|n| match n.kind {
+                NoticeKind::Changed { change, criteria }
+                    if change.at == at(when) && change.to == "Silver" =>
+                {
+                    Some(criteria)
+                }
+                _ => None,
+            })
     };
     let orders = [
         ("o1", "2026-03-01T00:00:00Z", "600"),
@@ -522,7 +524,7 @@ fn a_lift_dated_back_names_the_criteria_met_as_points_expire() {
         late.order(&order(id, at(when), amount));
     }
     assert_eq!(late.s.tier_since, at("2026-03-21T00:00:00Z"));
-    late.s.outbox.take();
+    late.told.clear();
     late.order(&order("L", at("2026-03-05T00:00:00Z"), "10"));
     assert_eq!(late.s.tier_since, at("2026-03-06T00:00:00Z"));
     assert_eq!(criteria_at(&mut late, "2026-03-06T00:00:00Z"), told);

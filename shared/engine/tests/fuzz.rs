@@ -3803,13 +3803,16 @@ fn check_decision(
         && d.tier_before == held_now
         && d.upgrades.is_empty();
     let moved_down_since = d.tier_before > held_now || held_then_and_now;
-    // The replay in time set the tier right after the decision's own
-    // changes (`replay.rs`): its change ends the history.
-    let set_right = after
+    // The replay in time set the tier right (`replay.rs`): the decision's
+    // own changes taken back, its change ends the history, or nothing is
+    // told where the tier held in time is the one told before.
+    let replays_change = after
         .history
         .last()
         .is_some_and(|c| c.cause == format!("late order {}", order.order_id))
         && after.history.len() > before.history.len();
+    let upgrades_taken_back = !d.upgrades.is_empty() && after.history == before.history;
+    let set_right = replays_change || upgrades_taken_back;
     if moved_down_since {
         // Late, or at the instant of the latest return (which came after).
         prop_assert!(before

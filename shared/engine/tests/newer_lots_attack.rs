@@ -1327,6 +1327,92 @@ fn a_late_orders_return_after_it_undoes_the_tier_it_gave_as_in_time() {
     assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
 }
 
+/// A late order the replay set right tells one change: the paths' own
+/// course (the lift, a move down by retention that never happened in
+/// time, the lift again) is taken back. Found by the same adversary.
+#[test]
+fn a_late_order_the_replay_sets_right_tells_its_change_once() {
+    let p = lapsing(3, 54, "negativeBalance");
+    let ev = [
+        ("order", "o0", "2026-03-01T00:00:00Z", "585"),
+        ("order", "o1", "2026-03-04T00:00:00Z", "641"),
+        ("order", "o2", "2026-03-06T01:00:00Z", "264"),
+        ("redeem", "x0", "2026-03-12T15:30:00Z", "362"),
+        ("order", "o3", "2026-03-28T22:00:00Z", "47"),
+        ("return", "o0", "2026-04-01T20:00:00Z", "403"),
+        ("order", "o4", "2026-04-13T16:00:00Z", "450"),
+    ];
+    let (t, l) = hand(&p, &ev, &["o1"]);
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since, t.s.renewed_at),
+        (
+            "Silver",
+            at("2026-03-04T00:00:00Z"),
+            Some(at("2026-04-04T00:00:00Z"))
+        )
+    );
+    assert_eq!(
+        (&l.s.tier, l.s.tier_since, l.s.renewed_at, l.s.grace_until),
+        (&t.s.tier, t.s.tier_since, t.s.renewed_at, t.s.grace_until)
+    );
+    let moves: Vec<(&str, &str, DateTime<Utc>)> = l
+        .told
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NoticeKind::Changed { change, .. } if change.from != change.to => {
+                Some((change.from.as_str(), change.to.as_str(), change.at))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moves, [("Member", "Silver", at("2026-03-04T00:00:00Z"))]);
+}
+
+/// A return the replay set right replies from the tier before it and tells
+/// the one change the replay made, the paths' own telling taken back.
+/// Here the paths lift the customer, a return raising the tier; the
+/// replay keeps them where they were, so the reply names no move down and
+/// the commit tells nothing. Found by an adversary of the thirty-ninth
+/// session's replay: its reply named a Silver to Member downgrade from a
+/// tier it said the customer was not in, and the commit told the lift and
+/// the fall.
+#[test]
+fn a_late_return_the_replay_sets_right_replies_and_tells_from_the_tier_before() {
+    let p = lapsing(4, 23, "negativeBalance");
+    let ev = [
+        ("order", "o0", "2026-03-10T09:00:00Z", "461"),
+        ("redeem", "x0", "2026-03-11T04:30:00Z", "189"),
+        ("order", "o1", "2026-03-19T23:00:00Z", "325"),
+        ("order", "o2", "2026-03-31T00:00:00Z", "623"),
+        ("late return", "o0", "2026-04-09T12:00:00Z", "73"),
+        ("order", "o3", "2026-04-27T20:00:00Z", "406"),
+        ("return", "o3", "2026-06-03T19:00:00Z", "406"),
+    ];
+    let (t, l) = hand(&p, &ev, &[]);
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since),
+        ("Member", at("2026-05-30T00:00:00Z"))
+    );
+    assert_eq!(
+        (&l.s.tier, l.s.tier_since, l.s.renewed_at, l.s.grace_until),
+        (&t.s.tier, t.s.tier_since, t.s.renewed_at, t.s.grace_until)
+    );
+    let reply = l.returned.last().unwrap();
+    assert_eq!((reply.tier_before, reply.tier_after), (0, 0));
+    assert_eq!((&reply.downgrade, &reply.downgrades), (&None, &Vec::new()));
+    let moves: Vec<(&str, &str)> = l
+        .told
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NoticeKind::Changed { change, .. } if change.from != change.to => {
+                Some((change.from.as_str(), change.to.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moves, [("Member", "Silver"), ("Silver", "Member")]);
+}
+
 /// Three tiers by current points (Silver 600, Gold 1,200, dynamic), Gold
 /// kept a month from its start by 700 current points, else one down after
 /// a 10-day grace; points last 29 days, a return may leave the balance

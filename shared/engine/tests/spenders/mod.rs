@@ -20,6 +20,11 @@ pub struct Served<'a> {
     reads: bool,
     /// How many decisions read the redemptions.
     pub read_count: usize,
+    /// Every notice published, each decision's taken from the outbox as
+    /// the service's commit takes them.
+    pub told: Vec<Notice>,
+    /// The reply to every return accepted.
+    pub returned: Vec<AppliedReturn>,
 }
 
 impl<'a> Served<'a> {
@@ -31,6 +36,8 @@ impl<'a> Served<'a> {
             redeemed: Vec::new(),
             reads,
             read_count: 0,
+            told: Vec::new(),
+            returned: Vec::new(),
         }
     }
 
@@ -55,6 +62,12 @@ impl<'a> Served<'a> {
         }
         self.s.redemptions = None;
         self.records.push(applied.record);
+        self.commit();
+    }
+
+    fn commit(&mut self) {
+        let notices = self.s.outbox.take();
+        self.told.extend(notices);
     }
 
     /// Whether the redemption was accepted.
@@ -68,6 +81,7 @@ impl<'a> Served<'a> {
         if ok {
             self.redeemed.push(Redeemed { at: when, points });
         }
+        self.commit();
         ok
     }
 
@@ -84,8 +98,11 @@ impl<'a> Served<'a> {
             returned_at: when,
             amount: Some(amount),
         };
-        let ok = common::give_back_among(self.p, &mut self.s, &mut self.records, &r).is_ok();
+        let reply = common::give_back_among(self.p, &mut self.s, &mut self.records, &r);
         self.s.redemptions = None;
+        self.commit();
+        let ok = reply.is_ok();
+        self.returned.extend(reply.ok());
         ok
     }
 }
