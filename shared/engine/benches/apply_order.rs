@@ -999,6 +999,57 @@ fn return_replayed(c: &mut Criterion) {
     group.finish();
 }
 
+/// The replay of a late return where returns are among the events: the
+/// big order (Silver, kept by $200 a month) and `n` orders of $10 after
+/// it, each returned by $1 an hour later, in time; then $1 of the big
+/// order returned, made a day after it. Each return inside the replay is
+/// decided by its paths, which read every order, so the cost grows with
+/// returns times orders (`MAX_REPLAYED_EVENTS` counts events alone).
+fn return_replayed_among_returns(c: &mut Criterion) {
+    let p = silver_kept_monthly(200, 0);
+    let start: DateTime<Utc> = TWO_YEARS_FROM.parse().unwrap();
+    let mut group = c.benchmark_group("return_replayed_among_returns");
+    group.sample_size(10);
+    for n in [250usize, 500, 998] {
+        let mut state = CustomerState::new(&p, start);
+        let big = p
+            .apply_order(&mut state, &late_upgrade_order())
+            .unwrap()
+            .record;
+        let mut records = Vec::new();
+        for i in 0..n {
+            let placed = start + Duration::days(2) + Duration::minutes(526) * i as i32;
+            let mut record = p
+                .apply_order(&mut state, &order(i, placed, 1_000))
+                .unwrap()
+                .record;
+            let back = return_of(&record, placed + Duration::hours(1), Some(Decimal::ONE));
+            let history = ReturnHistory {
+                orders: &records,
+                rules: &CurrentRulesOnly,
+            };
+            p.apply_return_judged(&mut state, &mut record, &back, &history)
+                .unwrap();
+            records.push(record);
+        }
+        let history = ReturnHistory {
+            orders: &records,
+            rules: &CurrentRulesOnly,
+        };
+        let back = return_of(&big, big.placed_at + Duration::days(1), Some(Decimal::ONE));
+        group.bench_function(format!("{}_orders_{n}_returns", n + 1), |b| {
+            b.iter_batched_ref(
+                || (state.clone(), big.clone()),
+                |(s, record)| {
+                    black_box(p.apply_return_judged(s, record, black_box(&back), &history))
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench,
@@ -1013,6 +1064,7 @@ criterion_group!(
     older_ends,
     late_return_walked,
     return_judged_as_points_expire,
-    return_replayed
+    return_replayed,
+    return_replayed_among_returns
 );
 criterion_main!(benches);

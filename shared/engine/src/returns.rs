@@ -12,7 +12,7 @@ use crate::events::{OrderRecord, Return};
 use crate::expired::Cover;
 use crate::period::{day_of, DayNumber};
 use crate::program::{Program, TierIndex};
-use crate::rejudge::Late;
+use crate::rejudge::{Late, LATE_ORDER};
 use crate::reversal::InTime;
 use crate::reversal::{ReturnHistory, RuleBook};
 use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
@@ -112,9 +112,16 @@ impl Program {
         // return late among other events, or one made after a late event
         // whose paths left the history telling it (a lift a late order
         // told sets the tier in a replay of the history).
-        let before = self
-            .return_may_replay(state, record, history.orders)
-            .then(|| state.clone());
+        // A return made in time by a customer whose every event came in
+        // time is decided by the paths as the replay would (the same
+        // events in the same order) and spared its cost.
+        let late = state
+            .last_event_at
+            .is_some_and(|last| ret.returned_at < last);
+        let late_before = state.late_seen || history_tells_a_late_order(state);
+        let replays =
+            (late || late_before) && self.return_may_replay(state, record, history.orders);
+        let before = replays.then(|| state.clone());
         let mut back = self.return_by_paths(state, record, ret, history)?;
         let Some(before) = before else {
             return Ok(back);
@@ -642,4 +649,13 @@ fn others_and_record(orders: &[OrderRecord], record: &OrderRecord) -> Vec<OrderR
 /// The cause a change a return makes is told with.
 fn return_cause(ret: &Return, record: &OrderRecord) -> String {
     format!("return {} of order {}", ret.return_id, record.order_id)
+}
+
+/// Whether the history tells a late order's change: the sign of a late
+/// event in a state written before `late_seen` was kept.
+fn history_tells_a_late_order(state: &CustomerState) -> bool {
+    state
+        .history
+        .iter()
+        .any(|c| c.cause.starts_with(LATE_ORDER))
 }

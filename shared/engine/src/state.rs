@@ -109,6 +109,15 @@ pub struct CustomerState {
     /// kept reads false; the two being equal is then the only sign.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub points_apart: bool,
+    /// Set by the first event placed before the latest one seen (a late
+    /// event). Until then the paths alone decide a return made in time
+    /// exactly, and the replay in time, whose cost grows with the returns
+    /// among the events, is spared (`replay.rs`). Written only once set,
+    /// so an in-time customer's state item grows by nothing; a state
+    /// written before it was kept reads as in time (the history's `late
+    /// order` entries still tell most late events there).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub late_seen: bool,
     /// The customer's redemptions, when the service read them for this
     /// decision (`redeemed.rs`): with them the orders tell current points
     /// as of an instant for a customer who spent points. Never stored.
@@ -183,6 +192,7 @@ impl CustomerState {
             latest_redemption_at: None,
             notices_sent: 0,
             points_apart: false,
+            late_seen: false,
             redemptions: None,
             outbox: Outbox::default(),
         }
@@ -263,8 +273,10 @@ impl CustomerState {
     }
 
     pub(crate) fn saw_event(&mut self, at: DateTime<Utc>) {
-        if self.last_event_at.is_none_or(|last| last < at) {
-            self.last_event_at = Some(at);
+        match self.last_event_at {
+            Some(last) if at < last => self.late_seen = true,
+            Some(last) if at == last => {}
+            _ => self.last_event_at = Some(at),
         }
     }
 

@@ -32,7 +32,7 @@ use tier_engine::*;
 mod common;
 mod drawn_history;
 mod spenders;
-use common::{at, current_points, member_and_silver, order, program_expiring, rule};
+use common::{at, current_points, d, member_and_silver, order, program_expiring, rule};
 use drawn_history::*;
 use spenders::Served;
 
@@ -686,6 +686,37 @@ proptest! {
         prop_assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
     }
 
+    /// A customer whose every event came in time has each return decided
+    /// by the paths alone (the replay's cost spared): the replay, which
+    /// applies the same events in the same order, would leave the same
+    /// tier, validity and reply.
+    #[test]
+    fn in_time_returns_end_as_the_replay_leaves_them(
+        which in 0usize..PLAIN + LAPSING,
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(1, 3),
+    ) {
+        // The replay misorders a redemption tied to an order where points
+        // expire (`an_in_time_return_is_not_replayed_past_a_redemption_tied_to_an_order`).
+        prop_assume!(!redemption_before_order(&w));
+        let p = shape(which, expiry_days, within);
+        let mut replaying = Served::new(&p, true);
+        replaying.replay_every_return = true;
+        let (Some(t), Some(r)) = (
+            feed_but_late_to(Served::new(&p, true), &w, false),
+            feed_but_late_to(replaying, &w, false),
+        ) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        prop_assert!(!t.s.late_seen);
+        prop_assert_eq!(
+            (&r.s.tier, r.s.tier_since, r.s.renewed_at, r.s.grace_until),
+            (&t.s.tier, t.s.tier_since, t.s.renewed_at, t.s.grace_until)
+        );
+        prop_assert_eq!(&r.returned, &t.returned);
+    }
+
     /// Every shape, any history (late orders anywhere, any returns,
     /// redemptions, ties): nothing panics.
     #[test]
@@ -1327,6 +1358,30 @@ fn a_late_orders_return_after_it_undoes_the_tier_it_gave_as_in_time() {
     assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
 }
 
+/// A customer is in time until an event placed before the latest one
+/// seen (one of the same instant is not); the mark is written only once
+/// set, so an in-time customer's state grows by nothing (the heaviest
+/// state item keeps within 2 KB), and a state written before it reads as
+/// in time.
+#[test]
+fn a_customer_is_in_time_until_an_event_placed_before_the_latest() {
+    let p = lapsing(4, 23, "negativeBalance");
+    let mut c = Served::new(&p, true);
+    assert!(!c.s.late_seen);
+    c.order(&order("o1", at("2026-03-10T09:00:00Z"), "100"));
+    c.order(&order("o2", at("2026-03-10T09:00:00Z"), "100"));
+    assert!(c.give_back("o1", at("2026-03-10T09:00:00Z"), d("10")));
+    assert!(!c.s.late_seen);
+    let stored = serde_json::to_value(&c.s).unwrap();
+    assert!(stored.get("lateSeen").is_none(), "{stored}");
+    c.order(&order("o3", at("2026-03-09T09:00:00Z"), "100"));
+    assert!(c.s.late_seen);
+    let stored = serde_json::to_value(&c.s).unwrap();
+    assert_eq!(stored["lateSeen"], json!(true));
+    let read: CustomerState = serde_json::from_value(stored).unwrap();
+    assert!(read.late_seen);
+}
+
 /// A late order the replay set right tells one change: the paths' own
 /// course (the lift, a move down by retention that never happened in
 /// time, the lift again) is taken back. Found by the same adversary.
@@ -1452,5 +1507,28 @@ fn a_late_return_leaves_an_end_renewed_as_in_time() {
     assert_eq!(
         (&l.s.tier, l.s.tier_since, l.s.renewed_at, l.s.grace_until),
         (&t.s.tier, t.s.tier_since, t.s.renewed_at, t.s.grace_until)
+    );
+}
+
+/// Where points expire no redemption's instant is kept, so an order of its
+/// instant does not know it came after it, and the replay puts the
+/// redemption after the order: it would date Silver back to 31 March (999
+/// points in time, 1,000 replayed). A customer whose every event came in
+/// time has their returns decided by the paths alone, which are exact.
+/// Found by `in_time_returns_end_as_the_replay_leaves_them`; fails where
+/// every return is replayed.
+#[test]
+fn an_in_time_return_is_not_replayed_past_a_redemption_tied_to_an_order() {
+    let p = shape(0, 4, false);
+    let mut c = Served::new(&p, true);
+    c.order(&order("o0", at("2026-03-28T00:00:00Z"), "369"));
+    assert!(c.redeem("x0", at("2026-03-31T00:00:00Z"), d("1")));
+    c.order(&order("o1", at("2026-03-31T00:00:00Z"), "631"));
+    c.order(&order("o2", at("2026-04-03T00:00:00Z"), "369"));
+    c.order(&order("o3", at("2026-04-03T00:00:00Z"), "1"));
+    assert!(c.give_back("o2", at("2026-04-03T00:00:00Z"), d("369")));
+    assert_eq!(
+        (c.s.tier.as_str(), c.s.tier_since),
+        ("Silver", at("2026-04-03T00:00:00Z"))
     );
 }

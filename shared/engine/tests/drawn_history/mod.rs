@@ -86,7 +86,11 @@ pub fn feed<'a>(p: &'a Program, w: &Drawn, late: bool) -> Option<Served<'a>> {
 /// The customer the late orders arrive at: every other event of `w` fed
 /// in time (`late`: all but `w.late`), no job run after.
 pub fn feed_but_late<'a>(p: &'a Program, w: &Drawn, late: bool) -> Option<Served<'a>> {
-    let mut c = Served::new(p, true);
+    feed_but_late_to(Served::new(p, true), w, late)
+}
+
+/// [`feed_but_late`] to the customer `c`.
+pub fn feed_but_late_to<'a>(mut c: Served<'a>, w: &Drawn, late: bool) -> Option<Served<'a>> {
     let mut remaining: Vec<Decimal> = w.orders.iter().map(|o| o.amount).collect();
     for (when, _, _, step) in timeline(w) {
         match step {

@@ -25,6 +25,9 @@ pub struct Served<'a> {
     pub told: Vec<Notice>,
     /// The reply to every return accepted.
     pub returned: Vec<AppliedReturn>,
+    /// Each return decided as for a customer who had a late event, so
+    /// that the replay in time checks it.
+    pub replay_every_return: bool,
 }
 
 impl<'a> Served<'a> {
@@ -38,6 +41,7 @@ impl<'a> Served<'a> {
             read_count: 0,
             told: Vec::new(),
             returned: Vec::new(),
+            replay_every_return: false,
         }
     }
 
@@ -91,6 +95,9 @@ impl<'a> Served<'a> {
             return false;
         }
         self.read_redemptions();
+        if self.replay_every_return {
+            self.s.late_seen = true;
+        }
         let r = Return {
             return_id: format!("r-{order_id}-{when}"),
             order_id: order_id.into(),

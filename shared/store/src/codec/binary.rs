@@ -92,6 +92,8 @@ struct Rest<'a> {
     notices_sent: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     points_apart: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    late_seen: bool,
     /// Each tracker's newest dropped day where reading the state back
     /// would not infer it ([`inferred_dropped`]), in the trackers' order
     /// (empty when none needs it), as days before the series' first kept
@@ -176,6 +178,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         latest_redemption_at,
         notices_sent,
         points_apart,
+        late_seen,
         // Not stored: the service writes it with the state.
         outbox: _,
         // Not stored: read with the orders for one decision.
@@ -202,6 +205,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         latest_redemption_at: latest_redemption_at.as_ref(),
         notices_sent: *notices_sent,
         points_apart: *points_apart,
+        late_seen: *late_seen,
         tracker_dropped: {
             let joined = day_of(state.joined());
             let gaps: Vec<Option<DayNumber>> = trackers
