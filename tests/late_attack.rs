@@ -4,7 +4,7 @@
 //! answered from the stored result, hostile requests get 4xx JSON and
 //! write nothing, and a customer owing many notices is caught up.
 
-use e2e::{feed, on_both_engines, order, urlencode, Api};
+use e2e::{feed, on_both_engines, order, silver_by_current_points, urlencode, Api};
 use serde_json::{json, Value};
 
 /// Silver by $3,000 lifetime, kept by $2,000 over 12 months (the end a year
@@ -945,7 +945,54 @@ async fn late_and_in_time_twins(
     told_late
 }
 
+/// Silver from 1,000 current points. $600 on 1 March, 200 points redeemed
+/// on 5 March, $500 on 10 March: 900 in time, a Member. The redemption is
+/// told after the second order, which lifted the customer to Silver on
+/// 1,100: the redemption reads the orders and the customer replayed in
+/// time undoes the lift it would have prevented, told as one change with
+/// the redemption's cause.
+async fn a_late_redemption_undoes_the_lift_it_would_have_prevented(api: Api) {
+    api.program("lr", &silver_by_current_points("1000")).await;
+    api.order("lr", "c", "a", "2027-03-01T00:00:00Z", "600")
+        .await;
+    let lifted = api
+        .order("lr", "c", "b", "2027-03-10T00:00:00Z", "500")
+        .await;
+    assert_eq!(lifted["tierAfter"], "Silver", "{lifted}");
+    let redeemed = api
+        .redeem("lr", "c", "x", "200", "2027-03-05T00:00:00Z")
+        .await;
+    assert_eq!(redeemed["currentPoints"], "900", "{redeemed}");
+    let status = api.status("lr", "c", "2027-03-10T00:00:00Z").await;
+    assert_eq!(status["tier"], "Member", "{status}");
+    let changes: Vec<(Value, Value, Value)> = feed(&api, "lr", 100)
+        .await
+        .into_iter()
+        .filter(|e| e["from"] != e["to"])
+        .map(|e| (e["from"].clone(), e["to"].clone(), e["cause"].clone()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (json!("Member"), json!("Silver"), json!("order b")),
+            (json!("Silver"), json!("Member"), json!("redemption x")),
+        ]
+    );
+    // Told again, it is a duplicate and changes nothing.
+    let again = api
+        .redeem("lr", "c", "x", "200", "2027-03-05T00:00:00Z")
+        .await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    let status = api.status("lr", "c", "2027-03-10T00:00:00Z").await;
+    assert_eq!(
+        (&status["tier"], &status["currentPoints"]),
+        (&json!("Member"), &json!("900")),
+        "{status}"
+    );
+}
+
 on_both_engines!(
+    a_late_redemption_undoes_the_lift_it_would_have_prevented,
     a_late_order_where_points_expire_reaches_its_tier_as_in_time,
     a_late_order_where_points_expire_counts_the_returns_made,
     a_second_late_order_finds_the_crossing_a_later_order_completed_on_points_expired_since,

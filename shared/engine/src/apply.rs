@@ -147,13 +147,7 @@ impl Program {
             .last_event_at
             .is_some_and(|last| order.placed_at < last)
         {
-            true => self.replayed_in_time(
-                &order.customer_id,
-                state,
-                Some(order),
-                orders,
-                state.last_event_at,
-            ),
+            true => self.replayed_in_time(state, Some(order), orders, state.last_event_at),
             false => None,
         };
         let other_expiry = || {

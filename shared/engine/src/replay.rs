@@ -18,10 +18,11 @@
 //! alone.
 
 use crate::apply::AppliedOrder;
+use crate::error::EngineError;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
 use crate::notice::{NoticeKind, MAX_NOTICES_PER_DECISION};
 use crate::program::Program;
-use crate::redeemed::Redemptions;
+use crate::redeemed::{Redeemed, Redemptions};
 use crate::rejudge::LATE_ORDER;
 use crate::reversal::{CurrentRulesOnly, ReturnHistory};
 use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
@@ -87,6 +88,10 @@ impl Told {
     }
 }
 
+/// The customer every replayed event names: events are checked to name
+/// one, and a replay's are never stored.
+const REPLAYED_CUSTOMER: &str = "replayed";
+
 enum Event<'a> {
     Order(Order),
     Return(&'a str, DateTime<Utc>, Decimal),
@@ -102,14 +107,13 @@ impl Program {
     /// (module doc).
     pub(crate) fn replayed_in_time(
         &self,
-        customer: &str,
         before: &CustomerState,
         late: Option<&Order>,
         others: &[OrderRecord],
         latest: Option<DateTime<Utc>>,
     ) -> Option<Replayed> {
         let told = Told::of(before);
-        let events = self.events_in_time(customer, before, late, others)?;
+        let events = self.events_in_time(before, late, others)?;
         let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
         let mut state = CustomerState::new(self, before.joined());
         let mut records: Vec<OrderRecord> = Vec::with_capacity(others.len() + 1);
@@ -138,7 +142,7 @@ impl Program {
                     let ret = Return {
                         return_id: format!("replayed-{order_id}"),
                         order_id: order_id.to_owned(),
-                        customer_id: customer.to_owned(),
+                        customer_id: REPLAYED_CUSTOMER.to_owned(),
                         returned_at: at,
                         amount: Some(amount),
                     };
@@ -186,8 +190,21 @@ impl Program {
         orders: &[OrderRecord],
     ) -> bool {
         let others = orders.iter().filter(|o| o.order_id != record.order_id);
-        let (mut count, mut events) = (1usize, record.returns.len() + 2);
-        for o in others {
+        let marks = record.returns.len() + 1;
+        self.may_replay(state, std::iter::once(record).chain(others), marks)
+    }
+
+    /// Whether `orders` are every order of the customer `state` and, with
+    /// their returns, the redemptions read and `more` events, within the
+    /// bound, with no admin set or re-evaluation in the history.
+    fn may_replay<'o>(
+        &self,
+        state: &CustomerState,
+        orders: impl Iterator<Item = &'o OrderRecord>,
+        more: usize,
+    ) -> bool {
+        let (mut count, mut events) = (0usize, more);
+        for o in orders {
             count += 1;
             events += 1 + o.returns.len();
         }
@@ -198,6 +215,72 @@ impl Program {
                 .history
                 .iter()
                 .all(|c| !c.admin && !c.is_reevaluation())
+    }
+
+    /// Whether a redemption at `at` asks for the customer's orders (and
+    /// their redemptions), to be checked by the replay in time
+    /// ([`Program::redeem_among`]): placed before the customer's latest
+    /// event, in a program where a rule counts current points (elsewhere a
+    /// redemption moves no tier, late or not), of a customer the replay
+    /// may take.
+    pub fn redemption_wants_orders(&self, state: &CustomerState, at: DateTime<Utc>) -> bool {
+        let reads = self.counts_current_points() || self.keeps_by_current_points();
+        reads
+            && state.last_event_at.is_some_and(|last| at < last)
+            && state.orders_applied < MAX_REPLAYED_EVENTS as u64
+            && state
+                .history
+                .iter()
+                .all(|c| !c.admin && !c.is_reevaluation())
+    }
+
+    /// [`Program::redeem`] of a late redemption with every order of the
+    /// customer read (`orders`, the redemptions on the state): checked
+    /// against the customer replayed in time with the redemption in its
+    /// place, where the stored events tell the whole course. The tier and
+    /// its validity are the replay's where they differ, a different tier
+    /// one change with the cause `redemption <id>`: an upgrade the
+    /// redemption would have prevented in time is undone, as a return
+    /// undoes one that no longer holds.
+    pub fn redeem_among(
+        &self,
+        state: &mut CustomerState,
+        redemption: &Redemption,
+        orders: &[OrderRecord],
+    ) -> Result<(), EngineError> {
+        let before = self
+            .may_replay(state, orders.iter(), 1)
+            .then(|| state.clone());
+        self.redeem(state, redemption)?;
+        let Some(mut before) = before else {
+            return Ok(());
+        };
+        // In time it came among those read; one of an order's or a
+        // return's instant came before or after it, which nothing kept.
+        let tied = orders.iter().any(|o| {
+            o.placed_at == redemption.at || o.returns.iter().any(|r| r.at == redemption.at)
+        });
+        let read = match before.redemptions.take() {
+            Some(read) => read.as_slice().to_vec(),
+            // None read: none made, where nothing says one was.
+            None if before.latest_redemption_at.is_none() && !before.points_apart => Vec::new(),
+            None => return Ok(()),
+        };
+        if tied {
+            return Ok(());
+        }
+        let mut redeemed = read;
+        redeemed.push(Redeemed {
+            at: redemption.at,
+            points: redemption.points,
+        });
+        before.redemptions = Some(Redemptions::new(redeemed));
+        let latest = state.last_event_at;
+        if let Some(replayed) = self.replayed_in_time(&before, None, orders, latest) {
+            let cause = format!("redemption {}", redemption.redemption_id);
+            self.set_right_as_replayed(state, replayed, &cause);
+        }
+        Ok(())
     }
 
     /// Sets the tier and its validity right where the paths left them
@@ -287,7 +370,6 @@ impl Program {
     /// course.
     fn events_in_time<'a>(
         &self,
-        customer: &str,
         before: &CustomerState,
         late: Option<&Order>,
         others: &'a [OrderRecord],
@@ -313,7 +395,12 @@ impl Program {
         let redeemed: &[crate::redeemed::Redeemed] = match (&before.redemptions, reads_redemptions)
         {
             (Some(r), true) => r.as_slice(),
-            (None, true) if before.latest_redemption_at.is_some() => return None,
+            // Not read, of a customer who may have redeemed: where points
+            // expire the instant of a redemption is not kept, only that
+            // something took from current points alone.
+            (None, true) if before.latest_redemption_at.is_some() || before.points_apart => {
+                return None
+            }
             _ => &[],
         };
         let returns = others.iter().map(|o| o.returns.len()).sum::<usize>();
@@ -370,7 +457,7 @@ impl Program {
             events.push((
                 o.placed_at,
                 2 * k + 2,
-                Event::Order(o.order_as_decided(customer, OrderStatus::Completed)),
+                Event::Order(o.order_as_decided(REPLAYED_CUSTOMER, OrderStatus::Completed)),
             ));
             for r in &o.returns {
                 let before = |p: &&&OrderRecord| match (p.arrival, r.arrival) {

@@ -128,9 +128,7 @@ impl Program {
         };
         let orders = others_and_record(history.orders, record);
         let latest = state.last_event_at;
-        let Some(replayed) =
-            self.replayed_in_time(&ret.customer_id, &before, None, &orders, latest)
-        else {
+        let Some(replayed) = self.replayed_in_time(&before, None, &orders, latest) else {
             return Ok(back);
         };
         let cause = return_cause(ret, record);

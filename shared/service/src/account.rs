@@ -25,6 +25,9 @@ struct Redeem<'a> {
     hash: String,
     /// Also read the redemption's item: too few points may mean a replay.
     check_replay: bool,
+    /// Also read every order (and the redemptions): a late redemption is
+    /// checked against the customer replayed in time.
+    with_orders: bool,
 }
 
 impl Redeem<'_> {
@@ -65,6 +68,10 @@ impl UseCase for Redeem<'_> {
         }
     }
 
+    fn needs_orders(&self) -> bool {
+        self.with_orders
+    }
+
     fn decide(
         &mut self,
         loaded: &LoadedProgram,
@@ -80,7 +87,16 @@ impl UseCase for Redeem<'_> {
             ));
         }
         let mut state = snapshot.state;
-        if let Err(e) = loaded.program.redeem(&mut state, self.redemption) {
+        let program = &loaded.program;
+        if !self.with_orders && program.redemption_wants_orders(&state, self.redemption.at) {
+            self.with_orders = true;
+            return Ok(Step::ReadMore);
+        }
+        let redeemed = match self.with_orders {
+            true => program.redeem_among(&mut state, self.redemption, &snapshot.orders),
+            false => program.redeem(&mut state, self.redemption),
+        };
+        if let Err(e) = redeemed {
             if matches!(e, EngineError::InsufficientPoints { .. }) {
                 if !self.check_replay {
                     self.check_replay = true;
@@ -195,6 +211,7 @@ impl Service {
             redemption: &redemption,
             hash: digest(&redemption),
             check_replay: false,
+            with_orders: false,
         };
         self.run(program_id, &mut use_case).await
     }

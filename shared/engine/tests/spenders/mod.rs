@@ -81,7 +81,17 @@ impl<'a> Served<'a> {
             points,
             at: when,
         };
-        let ok = self.p.redeem(&mut self.s, &r).is_ok();
+        // A late one among the orders where it asks for them, as the
+        // service decides it.
+        let ok = match self.p.redemption_wants_orders(&self.s, when) {
+            true => {
+                self.read_redemptions();
+                let ok = self.p.redeem_among(&mut self.s, &r, &self.records).is_ok();
+                self.s.redemptions = None;
+                ok
+            }
+            false => self.p.redeem(&mut self.s, &r).is_ok(),
+        };
         if ok {
             self.redeemed.push(Redeemed { at: when, points });
         }
