@@ -426,6 +426,24 @@ fn return_of(order: &OrderRecord, at: DateTime<Utc>, amount: Option<Decimal>) ->
     }
 }
 
+/// `back` of `record` judged on copies of `state` among `history`.
+fn return_judged(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: String,
+    p: &Program,
+    (state, record): (&CustomerState, &OrderRecord),
+    back: &Return,
+    history: &ReturnHistory<'_>,
+) {
+    group.bench_function(name, |b| {
+        b.iter_batched_ref(
+            || (state.clone(), record.clone()),
+            |(s, record)| black_box(p.apply_return_judged(s, record, black_box(back), history)),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
 /// `late` applied to copies of `state`, among `records` or alone (as the
 /// service first applies it).
 fn late_order(
@@ -917,15 +935,14 @@ fn return_judged_as_points_expire(c: &mut Criterion) {
             .apply_return_judged(&mut s, &mut first.clone(), &back, &history)
             .unwrap();
         assert_eq!(p.tier_name(judged.tier_after), "Silver", "{name}");
-        group.bench_function(name, |b| {
-            b.iter_batched_ref(
-                || (state.clone(), first.clone()),
-                |(s, record)| {
-                    black_box(p.apply_return_judged(s, record, black_box(&back), &history))
-                },
-                BatchSize::SmallInput,
-            )
-        });
+        return_judged(
+            &mut group,
+            name.to_string(),
+            &p,
+            (&state, first),
+            &back,
+            &history,
+        );
     }
     group.finish();
 }
@@ -985,15 +1002,8 @@ fn return_replayed(c: &mut Criterion) {
                 .apply_return_judged(&mut s, &mut big.clone(), &back, &history)
                 .unwrap();
             assert_eq!(p.tier_name(judged.tier_after), "Silver", "{name} {when}");
-            group.bench_function(format!("{when}_{name}"), |b| {
-                b.iter_batched_ref(
-                    || (state.clone(), big.clone()),
-                    |(s, record)| {
-                        black_box(p.apply_return_judged(s, record, black_box(&back), &history))
-                    },
-                    BatchSize::SmallInput,
-                )
-            });
+            let name = format!("{when}_{name}");
+            return_judged(&mut group, name, &p, (&state, &big), &back, &history);
         }
     }
     group.finish();
@@ -1037,15 +1047,8 @@ fn return_replayed_among_returns(c: &mut Criterion) {
             rules: &CurrentRulesOnly,
         };
         let back = return_of(&big, big.placed_at + Duration::days(1), Some(Decimal::ONE));
-        group.bench_function(format!("{}_orders_{n}_returns", n + 1), |b| {
-            b.iter_batched_ref(
-                || (state.clone(), big.clone()),
-                |(s, record)| {
-                    black_box(p.apply_return_judged(s, record, black_box(&back), &history))
-                },
-                BatchSize::SmallInput,
-            )
-        });
+        let name = format!("{}_orders_{n}_returns", n + 1);
+        return_judged(&mut group, name, &p, (&state, &big), &back, &history);
     }
     group.finish();
 }
