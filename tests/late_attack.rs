@@ -1127,15 +1127,10 @@ async fn a_late_order_while_a_tier_since_lost_was_held_renews_it(api: Api) {
     );
 }
 
-/// Three tiers by current points (600 / 1,200, dynamic), kept a month by
-/// 300 / 700 current points, one down after 10 days' grace; points last
-/// 18 days. In time the late $668 of 26 March lifts the customer to Gold,
-/// and the return of the $652 on 21 April moves them to Silver: Silver
-/// since 21 April, valid to 21 May. Before the replay in time, the late
-/// order was decided at the Member tier the returns had left, crossed to
-/// Silver on 26 March and renewed there a month later: the tier right, its
-/// start and validity five weeks early.
-async fn a_late_order_whose_tier_returns_took_down_starts_the_tier_as_in_time(api: Api) {
+/// Three tiers by current points (Silver 600, Gold 1,200, dynamic), each
+/// kept a month from its start by 300 / 700 current points, else one down
+/// after a 10-day grace; points last `expiry_days`.
+fn three_tiers_kept_by_current_points(expiry_days: u32, spent_points: &str) -> Value {
     let keep = |min: u32| {
         json!({"validity": {"months": 1, "from": "tierStart"},
                "criteria": [{"id": "K", "kind": "currentPoints", "min": min}],
@@ -1145,16 +1140,28 @@ async fn a_late_order_whose_tier_returns_took_down_starts_the_tier_as_in_time(ap
         json!({"criteria": [{"id": "P", "kind": "currentPoints", "min": min}],
                "condition": "all", "upgradeType": "dynamic"})
     };
-    let config = json!({
+    json!({
         "currency": "USD", "startDate": "2027-01-01T00:00:00Z",
-        "pointsExpiry": {"days": 18},
-        "returnPolicy": {"spentPoints": "withinBalance"},
+        "pointsExpiry": {"days": expiry_days},
+        "returnPolicy": {"spentPoints": spent_points},
         "tiers": [
             {"name": "Member", "earnRate": "1"},
             {"name": "Silver", "earnRate": "1", "upgrade": up(600), "retention": keep(300)},
             {"name": "Gold", "earnRate": "1", "upgrade": up(1200), "retention": keep(700)}
         ]
-    });
+    })
+}
+
+/// Three tiers by current points (600 / 1,200, dynamic), kept a month by
+/// 300 / 700 current points, one down after 10 days' grace; points last
+/// 18 days. In time the late $668 of 26 March lifts the customer to Gold,
+/// and the return of the $652 on 21 April moves them to Silver: Silver
+/// since 21 April, valid to 21 May. Before the replay in time, the late
+/// order was decided at the Member tier the returns had left, crossed to
+/// Silver on 26 March and renewed there a month later: the tier right, its
+/// start and validity five weeks early.
+async fn a_late_order_whose_tier_returns_took_down_starts_the_tier_as_in_time(api: Api) {
+    let config = three_tiers_kept_by_current_points(18, "withinBalance");
     api.program("start", &config).await;
     api.order("start", "c", "o0", "2027-03-13T00:00:00Z", "652")
         .await;
@@ -1199,25 +1206,7 @@ async fn a_late_order_whose_tier_returns_took_down_starts_the_tier_as_in_time(ap
 /// replay what expired and moved the customer to Silver after its grace;
 /// the replay in time (engine `replay.rs`) keeps Gold renewed to 28 May.
 async fn a_late_return_leaves_an_end_renewed_as_in_time(api: Api) {
-    let keep = |min: u32| {
-        json!({"validity": {"months": 1, "from": "tierStart"},
-               "criteria": [{"id": "K", "kind": "currentPoints", "min": min}],
-               "condition": "all", "onFail": "oneDown", "graceDays": 10})
-    };
-    let up = |min: u32| {
-        json!({"criteria": [{"id": "P", "kind": "currentPoints", "min": min}],
-               "condition": "all", "upgradeType": "dynamic"})
-    };
-    let config = json!({
-        "currency": "USD", "startDate": "2027-01-01T00:00:00Z",
-        "pointsExpiry": {"days": 29},
-        "returnPolicy": {"spentPoints": "negativeBalance"},
-        "tiers": [
-            {"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "1", "upgrade": up(600), "retention": keep(300)},
-            {"name": "Gold", "earnRate": "1", "upgrade": up(1200), "retention": keep(700)}
-        ]
-    });
+    let config = three_tiers_kept_by_current_points(29, "negativeBalance");
     api.program("renew", &config).await;
     for (id, at, amount) in [
         ("o0", "2027-03-04T00:00:00Z", "261"),
