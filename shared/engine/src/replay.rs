@@ -211,10 +211,7 @@ impl Program {
         let redeemed = state.redemptions.as_ref().map_or(0, |r| r.as_slice().len());
         count as u64 == state.orders_applied
             && events + redeemed < MAX_REPLAYED_EVENTS
-            && state
-                .history
-                .iter()
-                .all(|c| !c.admin && !c.is_reevaluation())
+            && state.history_told_by_events()
     }
 
     /// Whether a redemption at `at` asks for the customer's orders (and
@@ -228,10 +225,7 @@ impl Program {
         reads
             && state.last_event_at.is_some_and(|last| at < last)
             && state.orders_applied < MAX_REPLAYED_EVENTS as u64
-            && state
-                .history
-                .iter()
-                .all(|c| !c.admin && !c.is_reevaluation())
+            && state.history_told_by_events()
     }
 
     /// [`Program::redeem`] of a late redemption with every order of the
@@ -382,10 +376,7 @@ impl Program {
         // Every order read (none when they were not: a decision alone).
         let told_by_events = others.len() as u64 == before.orders_applied
             && before.config_version.is_none_or(|v| Some(v) == version)
-            && before
-                .history
-                .iter()
-                .all(|c| !c.admin && !c.is_reevaluation())
+            && before.history_told_by_events()
             && others.iter().all(|o| {
                 o.config_version == version
                     && late.is_none_or(|l| o.order_id != l.order_id)

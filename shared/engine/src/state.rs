@@ -280,6 +280,15 @@ impl CustomerState {
         }
     }
 
+    /// Whether every tier change kept came from the customer's own events:
+    /// no admin set and no re-evaluation, which no order, return or
+    /// redemption tells, so a replay of the events could not rebuild them.
+    pub(crate) fn history_told_by_events(&self) -> bool {
+        self.history
+            .iter()
+            .all(|c| !c.admin && !c.is_reevaluation())
+    }
+
     pub fn best_order(&self) -> Money {
         self.best_orders.first().map_or(Decimal::ZERO, |b| b.net)
     }
