@@ -393,11 +393,17 @@ impl Telling {
             }
             _ => None,
         };
+        // What the feed names last, a renewal too: one told after the
+        // move down it preceded in time names the tier left.
+        let names = |kind: &NoticeKind| match kind {
+            NoticeKind::Changed { change, .. } => Some(change.to.clone()),
+            NoticeKind::AtRisk { .. } => None,
+        };
         let last_told = notices
             .iter()
             .rev()
             .filter(|(_, publish)| *publish)
-            .find_map(|(kind, _)| moves(kind))
+            .find_map(|(kind, _)| names(kind))
             .or_else(|| corrections.last().map(|(c, _)| c.to.clone()));
         if last_told.as_deref().is_some_and(|to| to != tier_now) {
             if let Some(last) = notices
