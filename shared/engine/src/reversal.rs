@@ -165,11 +165,18 @@ impl Program {
     }
 
     /// The tier a replay of the customer's history starts from: the base,
-    /// or, for a history cut at its limit, where its first entry started.
+    /// or, for a history cut at its limit, the lower end of its first
+    /// entry. The replay only lifts between marks, so its start is a
+    /// floor: where the first entry kept is a move down (a return's),
+    /// the tier it left was no floor then, and starting there kept a
+    /// customer on a tier every order of which was returned (an
+    /// adversary's in-time Gold, 51 returns in).
     pub(crate) fn replay_start(&self, state: &CustomerState) -> TierIndex {
         match state.history.first() {
             Some(first) if state.history.len() >= HISTORY_KEPT => {
-                self.tier_index(&first.from).unwrap_or(0)
+                let from = self.tier_index(&first.from).unwrap_or(0);
+                let to = self.tier_index(&first.to).unwrap_or(0);
+                from.min(to)
             }
             _ => 0,
         }

@@ -280,13 +280,18 @@ impl CustomerState {
         }
     }
 
-    /// Whether every tier change kept came from the customer's own events:
-    /// no admin set and no re-evaluation, which no order, return or
+    /// Whether every tier change came from the customer's own events: no
+    /// admin set and no re-evaluation, which no order, return or
     /// redemption tells, so a replay of the events could not rebuild them.
+    /// Unknown, so no, once the history was cut at its limit: what was cut
+    /// may have been one (an adversary's late redemption undid an admin's
+    /// setting cut from the history).
     pub(crate) fn history_told_by_events(&self) -> bool {
-        self.history
-            .iter()
-            .all(|c| !c.admin && !c.is_reevaluation())
+        self.history.len() < HISTORY_KEPT
+            && self
+                .history
+                .iter()
+                .all(|c| !c.admin && !c.is_reevaluation())
     }
 
     pub fn best_order(&self) -> Money {

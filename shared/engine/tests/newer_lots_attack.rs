@@ -1704,3 +1704,90 @@ fn a_late_orders_commit_never_tells_a_tier_last_that_is_not_held() {
     assert_eq!(last_told_tier(&p, &t), t.s.tier);
     assert_eq!(last_told_tier(&p, &l), l.s.tier);
 }
+
+/// Member, Silver from 10,000 current points, Gold from 20,000 (lazy),
+/// one point a dollar; nothing lapses, points never expire.
+fn three_by_current_points() -> Program {
+    program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": rule(json!([current_points(10000)]), json!("all"), "lazy")},
+            {"name": "Gold", "earnRate": "1",
+             "upgrade": rule(json!([current_points(20000)]), json!("all"), "lazy")}
+        ]),
+        json!([]),
+        Value::Null,
+        "negativeBalance",
+    )
+}
+
+/// Every event in time: $100 on 1 March, then each day a $20,000 order
+/// (Gold) returned whole an hour later (Member). Once the history was cut
+/// at its 100 entries, its first kept entry a move down from Gold, the
+/// return's replay of the history started at Gold, a floor it only lifts
+/// from, and the customer stayed Gold on 100 points from the 51st return
+/// on. Found by the forty-first session's adversary.
+#[test]
+fn a_whole_return_undoes_gold_once_the_history_is_cut() {
+    let p = three_by_current_points();
+    let base = at("2026-03-01T00:00:00Z");
+    let mut c = Served::new(&p, true);
+    c.order(&order("first", base, "100"));
+    for k in 0..60 {
+        let when = base + Duration::days(1 + k);
+        c.order(&order(&format!("g{k}"), when, "20000"));
+        assert_eq!(c.s.tier, "Gold", "cycle {k}");
+        assert!(c.give_back(&format!("g{k}"), when + Duration::hours(1), d("20000")));
+        assert_eq!(c.s.tier, "Member", "cycle {k}");
+    }
+    assert_eq!(c.s.history.len(), tier_engine::state::HISTORY_KEPT);
+}
+
+/// $100 on 1 March, Silver set by the admin at noon, then 50 days of a
+/// $20,000 order (Gold) returned whole an hour later (back to Silver, the
+/// admin's floor): the admin's entry is cut from the history. A late
+/// event placed on 1 March 18:00 (10 points redeemed, or $10 of the first
+/// order returned) was replayed from the join as if no admin had set
+/// anything and moved the customer to Member; in time, Silver stands. A
+/// history cut at its limit no longer admits the replay. Found by the
+/// forty-first session's adversary.
+#[test]
+fn late_events_keep_an_admin_setting_cut_from_the_history() {
+    let p = three_by_current_points();
+    let base = at("2026-03-01T00:00:00Z");
+    let placed = base + Duration::hours(18);
+    for redeemed in [true, false] {
+        let late_event = |c: &mut Served<'_>| match redeemed {
+            true => assert!(c.redeem("x", placed, d("10"))),
+            false => assert!(c.give_back("first", placed, d("10"))),
+        };
+        let run = |late: bool| {
+            let mut c = Served::new(&p, true);
+            c.order(&order("first", base, "100"));
+            p.set_tier(&mut c.s, "Silver", base + Duration::hours(12), "by hand")
+                .unwrap();
+            if !late {
+                late_event(&mut c);
+            }
+            for k in 0..50 {
+                let when = base + Duration::days(1 + k);
+                c.order(&order(&format!("g{k}"), when, "20000"));
+                assert!(c.give_back(&format!("g{k}"), when + Duration::hours(1), d("20000")));
+                assert_eq!(c.s.tier, "Silver", "cycle {k}");
+            }
+            assert!(!c.s.history.iter().any(|h| h.admin));
+            if late {
+                late_event(&mut c);
+            }
+            c
+        };
+        let (t, l) = (run(false), run(true));
+        assert_eq!(t.s.tier, "Silver");
+        assert_eq!(
+            (&l.s.tier, l.s.tier_since),
+            (&t.s.tier, t.s.tier_since),
+            "redeemed {redeemed}"
+        );
+    }
+}
