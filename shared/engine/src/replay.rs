@@ -24,7 +24,7 @@ use crate::notice::{NoticeKind, MAX_NOTICES_PER_DECISION};
 use crate::program::Program;
 use crate::redeemed::{Redeemed, Redemptions};
 use crate::rejudge::LATE_ORDER;
-use crate::reversal::{CurrentRulesOnly, ReturnHistory};
+use crate::reversal::CurrentRulesOnly;
 use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -138,7 +138,6 @@ impl Program {
                         state.redemptions = Some(Redemptions::new(redeemed.clone()));
                     }
                     let i = records.iter().position(|r| r.order_id == order_id)?;
-                    let mut record = records.remove(i);
                     let ret = Return {
                         return_id: format!("replayed-{order_id}"),
                         order_id: order_id.to_owned(),
@@ -146,14 +145,14 @@ impl Program {
                         returned_at: at,
                         amount: Some(amount),
                     };
-                    let history = ReturnHistory {
-                        orders: &records,
-                        rules: &CurrentRulesOnly,
-                    };
+                    // The returned record last, the others in their order,
+                    // as the paths read them; put back in place after.
+                    records[i..].rotate_left(1);
                     // The paths alone: each return in its place is no
                     // late event, and the replay is not replayed again.
-                    let done = self.return_by_paths(&mut state, &mut record, &ret, &history);
-                    records.insert(i, record);
+                    let done =
+                        self.return_by_paths(&mut state, &mut records, &ret, &CurrentRulesOnly);
+                    records[i..].rotate_right(1);
                     state.redemptions = None;
                     done.ok()?;
                 }

@@ -122,11 +122,15 @@ impl Program {
         let replays =
             (late || late_before) && self.return_may_replay(state, record, history.orders);
         let before = replays.then(|| state.clone());
-        let mut back = self.return_by_paths(state, record, ret, history)?;
+        let mut orders = others_and_record(history.orders, record);
+        let decided = self.return_by_paths(state, &mut orders, ret, history.rules);
+        if let Some(returned) = orders.last() {
+            record.clone_from(returned);
+        }
+        let mut back = decided?;
         let Some(before) = before else {
             return Ok(back);
         };
-        let orders = others_and_record(history.orders, record);
         let latest = state.last_event_at;
         let Some(replayed) = self.replayed_in_time(&before, None, &orders, latest) else {
             return Ok(back);
@@ -180,20 +184,29 @@ impl Program {
 
     /// [`Program::apply_return_judged`] by the paths alone: the return
     /// taken back, and the upgrades that no longer hold reversed as the
-    /// history and the orders tell them.
+    /// history and the orders tell them. `orders` are every order of the
+    /// customer, the returned one's record last (marked here); taken as
+    /// one slice so that a replay of many returns copies none of them.
     pub(crate) fn return_by_paths(
         &self,
         state: &mut CustomerState,
-        record: &mut OrderRecord,
+        orders: &mut [OrderRecord],
         ret: &Return,
-        history: &ReturnHistory<'_>,
+        rules: &dyn RuleBook,
     ) -> Result<AppliedReturn, EngineError> {
-        let mut back = self.take_back(state, record, ret, history.orders)?;
+        let no_order = || EngineError::invalid("orderId", "no order to return");
+        let (record, others) = orders.split_last_mut().ok_or_else(no_order)?;
+        let mut back = self.take_back(state, record, ret, others)?;
         state.saw_return(ret.returned_at);
-        let orders = others_and_record(history.orders, record);
+        let orders: &[OrderRecord] = orders;
+        let (record, others) = orders.split_last().ok_or_else(no_order)?;
+        let history = ReturnHistory {
+            orders: others,
+            rules,
+        };
         let current = state.tier_index(self);
         let told = state.history.len();
-        if self.lapses && self.walks_after_return(state, &orders, record, ret) {
+        if self.lapses && self.walks_after_return(state, orders, record, ret) {
             // Late under a retention rule: the course from before it walked
             // again (`older_ends.rs`), its own move down among the rest.
             // The reply names the moves down the walk told.
@@ -215,10 +228,10 @@ impl Program {
             back.tier_after = landing;
             return Ok(back);
         }
-        let in_time = self.in_time(state, &orders, history.rules);
+        let in_time = self.in_time(state, orders, history.rules);
         let landing = in_time.rejudged().min(current);
         if let Some((changes, since)) =
-            self.late_return_course(state, &in_time, ret, &record.order_id, &orders, landing)
+            self.late_return_course(state, &in_time, ret, &record.order_id, orders, landing)
         {
             // Told as the course in time since its instant
             // (`late_return_course.rs`). The reply names the upgrades of
@@ -276,7 +289,7 @@ impl Program {
             };
             let before = state.tier_index(self);
             if self.rejudge_late(state, late, ret.returned_at) {
-                self.lift_after_the_end(state, &orders, history.rules, before);
+                self.lift_after_the_end(state, orders, history.rules, before);
             }
         }
         back.tier_after = state.tier_index(self);
