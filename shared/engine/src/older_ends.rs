@@ -187,6 +187,7 @@ impl Program {
             steps: course(&standing[kept..]),
             period_ends: [self.valid_until(state), state.grace_until],
             warned_through: state.warned_through,
+            last_named: state.history.last().map(|c| c.to.as_str()),
         };
         let anew = course(&walked.history[kept..]);
         let notices = walked.outbox.take();
@@ -333,6 +334,9 @@ struct Told<'a> {
     /// The period's end and the grace's, as told.
     period_ends: [Option<DateTime<Utc>>; 2],
     warned_through: Option<DateTime<Utc>>,
+    /// The tier the feed named last before the walk, read in the order
+    /// told.
+    last_named: Option<&'a str>,
 }
 
 impl Told<'_> {
@@ -404,7 +408,8 @@ impl Telling {
             .rev()
             .filter(|(_, publish)| *publish)
             .find_map(|(kind, _)| names(kind))
-            .or_else(|| corrections.last().map(|(c, _)| c.to.clone()));
+            .or_else(|| corrections.last().map(|(c, _)| c.to.clone()))
+            .or_else(|| told.last_named.map(str::to_owned));
         if last_told.as_deref().is_some_and(|to| to != tier_now) {
             if let Some(last) = notices
                 .iter_mut()

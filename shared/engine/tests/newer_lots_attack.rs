@@ -684,6 +684,32 @@ proptest! {
         }
     }
 
+    /// [`the_feed_read_in_order_names_the_tier_held`], one late order then
+    /// its whole return, made before the latest event and told after it.
+    /// Before a walk that told nothing compared the tier the feed named
+    /// last, the return of a late order that had lifted the customer back
+    /// at an end left the feed there with the customer moved down.
+    #[test]
+    fn the_feed_names_the_tier_held_after_a_late_return_of_a_late_order(
+        which in 0usize..PLAIN + LAPSING,
+        expiry_days in 1u32..=60,
+        within in any::<bool>(),
+        w in drawn(1, 3),
+        hours in 1i64..45 * 24,
+    ) {
+        let p = shape(which, expiry_days, within);
+        let Some(mut l) = feed_but_late(&p, &w, true) else {
+            return Err(TestCaseError::reject("refused"));
+        };
+        let late = &w.orders[w.late[0]];
+        l.order(late);
+        prop_assert_eq!(last_told_tier(&p, &l), l.s.tier.as_str());
+        let when = late.placed_at + Duration::hours(hours);
+        prop_assume!(l.s.last_event_at.is_some_and(|latest| when < latest));
+        prop_assert!(l.give_back(&late.order_id, when, late.amount));
+        prop_assert_eq!(last_told_tier(&p, &l), l.s.tier.as_str());
+    }
+
     /// [`late_orders_whose_events_tell_all_end_as_in_time`] with one late
     /// order, given back whole a day after every other event once it came:
     /// the return is judged, and the replay in time checks it
@@ -1702,6 +1728,30 @@ fn a_late_orders_commit_never_tells_a_tier_last_that_is_not_held() {
     let (t, l) = hand(&p, &ev, &["o2"]);
     assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
     assert_eq!(last_told_tier(&p, &t), t.s.tier);
+    assert_eq!(last_told_tier(&p, &l), l.s.tier);
+}
+
+/// Silver from 1,000 current points (lazy), kept a month by $300 in 30
+/// days, else the base; points last 41 days. The late order o3 lifted the
+/// customer back at the 14 May end (told `Member -> Silver` last); its
+/// whole return, late too, walked the course again, whose move down at
+/// that end the feed already held, so the walk told nothing and the feed
+/// ended at Silver with the customer Member. A walk that tells nothing
+/// now compares the tier the feed named last before it. Found by the
+/// forty-first session's adversary (5 of 2,134 late-order draws).
+#[test]
+fn a_late_return_of_a_late_order_leaves_the_feed_at_the_tier_held() {
+    let p = lapsing(1, 41, "negativeBalance");
+    let ev = [
+        ("order", "o0", "2026-03-09T00:00:00Z", "461"),
+        ("order", "o1", "2026-03-16T00:00:00Z", "452"),
+        ("order", "o2", "2026-04-14T04:00:00Z", "469"),
+        ("order", "o3", "2026-04-21T00:00:00Z", "387"),
+        ("late return", "o3", "2026-05-03T20:15:00Z", "387"),
+        ("return", "o2", "2026-05-29T11:00:00Z", "365"),
+    ];
+    let (t, l) = hand(&p, &ev, &["o3"]);
+    assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
     assert_eq!(last_told_tier(&p, &l), l.s.tier);
 }
 
