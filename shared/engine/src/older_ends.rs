@@ -187,6 +187,12 @@ impl Program {
             steps: course(&standing[kept..]),
             period_ends: [self.valid_until(state), state.grace_until],
             warned_through: state.warned_through,
+            last_moved: state
+                .history
+                .iter()
+                .rev()
+                .find(|c| c.from != c.to)
+                .map(|c| c.to.as_str()),
             last_named: state.history.last().map(|c| c.to.as_str()),
         };
         let anew = course(&walked.history[kept..]);
@@ -335,7 +341,8 @@ struct Told<'a> {
     period_ends: [Option<DateTime<Utc>>; 2],
     warned_through: Option<DateTime<Utc>>,
     /// The tier the feed named last before the walk, read in the order
-    /// told.
+    /// told: by its last change of tier, and by its last change.
+    last_moved: Option<&'a str>,
     last_named: Option<&'a str>,
 }
 
@@ -397,20 +404,28 @@ impl Telling {
             }
             _ => None,
         };
-        // What the feed names last, a renewal too: one told after the
-        // move down it preceded in time names the tier left.
         let names = |kind: &NoticeKind| match kind {
             NoticeKind::Changed { change, .. } => Some(change.to.clone()),
             NoticeKind::AtRisk { .. } => None,
         };
-        let last_told = notices
-            .iter()
-            .rev()
-            .filter(|(_, publish)| *publish)
-            .find_map(|(kind, _)| names(kind))
-            .or_else(|| corrections.last().map(|(c, _)| c.to.clone()))
-            .or_else(|| told.last_named.map(str::to_owned));
-        if last_told.as_deref().is_some_and(|to| to != tier_now) {
+        // Read in the order told, the feed names the tier held twice over:
+        // its last change of tier (a consumer of `TierChanged` alone) and
+        // its last change of any kind (a renewal too, one told after the
+        // move down it preceded in time naming the tier left).
+        let last_published = |pick: &dyn Fn(&NoticeKind) -> Option<String>,
+                              before: Option<&str>| {
+            notices
+                .iter()
+                .rev()
+                .filter(|(_, publish)| *publish)
+                .find_map(|(kind, _)| pick(kind))
+                .or_else(|| corrections.last().map(|(c, _)| c.to.clone()))
+                .or_else(|| before.map(str::to_owned))
+        };
+        let astray = |named: Option<String>| named.is_some_and(|to| to != tier_now);
+        if astray(last_published(&moves, told.last_moved))
+            || astray(last_published(&names, told.last_named))
+        {
             if let Some(last) = notices
                 .iter_mut()
                 .rev()
