@@ -172,6 +172,11 @@ impl Program {
         if none_redeemed {
             state.redemptions = Some(Redemptions::new(Vec::new()));
         }
+        // Once a late event was checked by the replay, the history may no
+        // longer tell the course it set right (a start moved silently):
+        // only the replay checks another late order then. Read before
+        // anything of this order marks the customer.
+        let late_seen_before = state.late_seen;
         // Points due to expire by the order's time no longer count toward
         // its decision, whether or not the scheduled job has run.
         self.expire(state, order.placed_at);
@@ -187,6 +192,7 @@ impl Program {
             .is_some_and(|last| order.placed_at <= last)
             .then_some(state.orders_applied);
         let arrived = state.tier_index(self);
+        let late_again = late && late_seen_before;
         state.saw_event(order.placed_at);
         if order.placed_at < state.joined() {
             // In time it was the customer's first event: `programJoin`
@@ -263,6 +269,7 @@ impl Program {
             && orders.is_empty()
             && !self.upgrades_on_points_never_told(state)
             && (crossed_since
+                || late_again && self.replay_may_take(state)
                 || late && self.walks_course_for(state, order.placed_at)
                 || reads_dropped
                 || returns_since

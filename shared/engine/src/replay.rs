@@ -193,6 +193,19 @@ impl Program {
         self.may_replay(state, std::iter::once(record).chain(others), marks)
     }
 
+    /// Whether a late order of the customer `state` may be checked by the
+    /// replay in time once the orders are read: within the bound, the
+    /// history told by events alone. A customer's second late event asks
+    /// for them even where its paths alone would decide it, since what
+    /// they leave of the first one's course (a start the replay moved
+    /// silently, the history still telling the paths') only the replay
+    /// sets right; a first one asks only on a sign, as before, which
+    /// spares a read of every order to the late orders of customers
+    /// otherwise in time.
+    pub(crate) fn replay_may_take(&self, state: &CustomerState) -> bool {
+        state.orders_applied < MAX_REPLAYED_EVENTS as u64 && state.history_told_by_events()
+    }
+
     /// Whether `orders` are every order of the customer `state` and, with
     /// their returns, the redemptions read and `more` events, within the
     /// bound, with no admin set or re-evaluation in the history.

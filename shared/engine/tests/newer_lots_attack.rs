@@ -1755,6 +1755,54 @@ fn a_late_return_of_a_late_order_leaves_the_feed_at_the_tier_held() {
     assert_eq!(last_told_tier(&p, &l), l.s.tier);
 }
 
+/// Silver from 1,000 current points (eager), kept a month by 400, else
+/// the base; points last 59 days. Told late: 221 points redeemed on 11
+/// March, then o4 (6 April). The redemption's replay moved the tier's
+/// start silently (the paths' course stays in the history); o4, decided
+/// alone at the tier that history told held at its instant, set nothing
+/// right, and the customer ended Silver since 18 April where in time
+/// since 6 April. Each late event alone ends as in time. A late order now
+/// reads the orders wherever the replay may check it. Found by the
+/// forty-first session's adversary (1 of 2,740 draws); F4 of the
+/// fortieth (two late orders) is the same.
+#[test]
+fn a_late_order_after_a_late_redemption_starts_the_tier_as_in_time() {
+    let p = lapsing(2, 59, "negativeBalance");
+    let feed = |late: bool| {
+        let mut c = Served::new(&p, true);
+        let redeem =
+            |c: &mut Served<'_>| assert!(c.redeem("x0", at("2026-03-11T22:30:00Z"), d("221")));
+        let o4 = order("o4", at("2026-04-06T00:00:00Z"), "545");
+        c.order(&order("o0", at("2026-03-07T00:00:00Z"), "585"));
+        if !late {
+            redeem(&mut c);
+        }
+        c.order(&order("o1", at("2026-03-23T08:00:00Z"), "607"));
+        assert!(c.give_back("o0", at("2026-03-23T08:00:00Z"), d("526")));
+        c.order(&order("o2", at("2026-03-25T00:00:00Z"), "252"));
+        c.order(&order("o3", at("2026-03-31T00:00:00Z"), "82"));
+        if !late {
+            c.order(&o4);
+        }
+        c.order(&order("o5", at("2026-04-18T00:00:00Z"), "452"));
+        if late {
+            redeem(&mut c);
+            c.order(&o4);
+        }
+        p.expire(&mut c.s, at("2026-04-18T00:00:00Z"));
+        c
+    };
+    let (t, l) = (feed(false), feed(true));
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since),
+        ("Silver", at("2026-04-06T00:00:00Z"))
+    );
+    assert_eq!(
+        (&l.s.tier, l.s.tier_since, l.s.renewed_at, l.s.grace_until),
+        (&t.s.tier, t.s.tier_since, t.s.renewed_at, t.s.grace_until)
+    );
+}
+
 /// Member, Silver from 10,000 current points, Gold from 20,000 (lazy),
 /// one point a dollar; nothing lapses, points never expire.
 fn three_by_current_points() -> Program {
