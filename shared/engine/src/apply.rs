@@ -250,7 +250,13 @@ impl Program {
             self.undo_moves_down(state, undone);
             decision.tier_after = state.tier_index(self);
         }
-        if decided_then && !decision.upgrades.is_empty() {
+        // Where the ends its upgrade brought are walked next, the walk
+        // makes the returns' moves down among them, from the tier the
+        // upgrade reached: made here first, the walk would start below it
+        // and lift the customer again where they held that tier already.
+        let ends_walk_moves_down = late
+            && self.walks_ends_after_late_upgrade(state, order, &decision, was_superseded, orders);
+        if decided_then && !decision.upgrades.is_empty() && !ends_walk_moves_down {
             let upgraded_at = decision.upgrades.last().map_or(order.placed_at, |u| u.at);
             self.returned_since(state, &record, orders, arrived, upgraded_at);
             decision.tier_after = state.tier_index(self);
@@ -305,6 +311,31 @@ impl Program {
             self.set_order_right(state, &mut applied, in_time);
         }
         Ok(applied)
+    }
+
+    /// Whether [`Program::judge_ends_since`] walks the ends a late order's
+    /// upgrades brought on its orders (its conditions, read before the
+    /// order is counted).
+    fn walks_ends_after_late_upgrade(
+        &self,
+        state: &CustomerState,
+        order: &Order,
+        decision: &Decision,
+        was_superseded: bool,
+        orders: &[OrderRecord],
+    ) -> bool {
+        let before_a_judged_end = state
+            .judged
+            .as_ref()
+            .is_some_and(|j| order.placed_at < j.at);
+        let first_upgrade = decision.upgrades.first().map(|u| u.at);
+        self.lapses
+            && !was_superseded
+            && !before_a_judged_end
+            && !orders.is_empty()
+            && first_upgrade
+                .zip(state.last_event_at)
+                .is_some_and(|(from, latest)| from < latest)
     }
 
     /// Tells the steps of a late order's course up to a tier the customer

@@ -92,6 +92,11 @@ fn retention(months: u32, from: Value, keep: Value, on_fail: &str, grace: u32) -
 /// points or $700 in 30 days (eager), kept a month by $200 in 30 days,
 /// 5 days' grace.
 fn lapsing(which: usize, expiry_days: u32, spent_points: &str) -> Program {
+    lapsing_expiring(which, json!({"days": expiry_days}), spent_points)
+}
+
+/// [`lapsing`] with the program's `pointsExpiry` (null: never).
+fn lapsing_expiring(which: usize, expiry: Value, spent_points: &str) -> Program {
     let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
     let p = current_points;
     let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
@@ -145,7 +150,7 @@ fn lapsing(which: usize, expiry_days: u32, spent_points: &str) -> Program {
             spend30d,
         ),
     };
-    program_expiring(tiers, trackers, json!({"days": expiry_days}), spent_points)
+    program_expiring(tiers, trackers, expiry, spent_points)
 }
 
 /// Shape `which` of every one (plain ones first, then lapsing ones).
@@ -1888,4 +1893,61 @@ fn late_events_keep_an_admin_setting_cut_from_the_history() {
             "redeemed {redeemed}"
         );
     }
+}
+
+/// Silver from 1,000 current points (lazy), kept a month by $300 in 30
+/// days, else the base; points outlast the events. In time o2 lifted the
+/// customer on 17 April and the return of $245 of it took Silver back on
+/// 4 May (o3 on 21 April never held it alone). Told late, o1 dates that
+/// lift, its return's move down is told, and the walk of the ends from
+/// the lift began from the tier held after that move: it told a lift by
+/// o3 that never happened and the move down again, in one commit. Found
+/// by the forty-first session's adversary (G3: 15 of 2,134 late-order
+/// draws).
+#[test]
+fn a_late_orders_commit_tells_each_change_of_its_course_once() {
+    let p = lapsing_expiring(1, Value::Null, "negativeBalance");
+    let mut late_commit = 0;
+    let feed = |late: bool, late_commit: &mut usize| {
+        let mut c = Served::new(&p, true);
+        let o1 = order("o1", at("2026-04-06T00:00:00Z"), "467");
+        c.order(&order("o0", at("2026-03-04T15:00:00Z"), "255"));
+        if !late {
+            c.order(&o1);
+        }
+        assert!(c.redeem("x0", at("2026-04-16T02:30:00Z"), d("172")));
+        c.order(&order("o2", at("2026-04-17T04:00:00Z"), "455"));
+        assert!(c.redeem("x1", at("2026-04-18T01:30:00Z"), d("182")));
+        assert!(c.redeem("x2", at("2026-04-20T08:30:00Z"), d("154")));
+        c.order(&order("o3", at("2026-04-21T00:00:00Z"), "458"));
+        assert!(c.give_back("o2", at("2026-05-04T04:00:00Z"), d("245")));
+        if late {
+            *late_commit = c.told.len();
+            c.order(&o1);
+        }
+        c
+    };
+    let t = feed(false, &mut late_commit);
+    let l = feed(true, &mut late_commit);
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since),
+        ("Member", at("2026-05-04T04:00:00Z"))
+    );
+    assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
+    let told: Vec<(&str, &str, DateTime<Utc>)> = l.told[late_commit..]
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NoticeKind::Changed { change, .. } if change.from != change.to => {
+                Some((change.from.as_str(), change.to.as_str(), change.at))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [
+            ("Member", "Silver", at("2026-04-17T04:00:00Z")),
+            ("Silver", "Member", at("2026-05-04T04:00:00Z")),
+        ]
+    );
 }
