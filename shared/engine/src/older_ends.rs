@@ -320,11 +320,21 @@ impl Program {
                 .find(|a| a.at <= at)
                 .map_or(&stint.to, |a| &a.to)
         };
+        // Not where the new course tells a change to that tier at that
+        // instant itself: the two would tell one change twice.
+        let tells_itself = |s: &Step| {
+            notices.iter().any(|n| match &n.kind {
+                NoticeKind::Changed { change, .. } => {
+                    change.at == s.at && change.to == *anew_at(s.at) && !told.holds(change)
+                }
+                NoticeKind::AtRisk { .. } => false,
+            })
+        };
         if let Some(s) = first_new.and_then(|n| {
             told.steps[k..]
                 .iter()
                 .rfind(|s| s.at > n && s.from != s.to)
-                .filter(|s| s.to != *anew_at(s.at))
+                .filter(|s| s.to != *anew_at(s.at) && !tells_itself(s))
         }) {
             corrections.push((set_right(s, anew_at(s.at)), Vec::new()));
         }

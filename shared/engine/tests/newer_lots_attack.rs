@@ -1951,3 +1951,66 @@ fn a_late_orders_commit_tells_each_change_of_its_course_once() {
         ]
     );
 }
+
+/// Silver from 600 current points, Gold from 1,200 (dynamic), each kept a
+/// month by 300 and 700 points, else one down after 10 days' grace;
+/// points last 46 days. Told late, o0 lets o1 lift the customer to Silver
+/// a day before o2, which now reaches Gold where it reached Silver. The
+/// walk's new course tells both lifts; it also set the told `Member ->
+/// Silver` of o2 right at its instant, `Silver -> Gold` as `late order`:
+/// one change told twice in one commit (2 of 2,134 clean late-order draws
+/// of the forty-first session's adversary, after its G3 was fixed).
+#[test]
+fn a_walk_sets_no_told_change_right_that_its_new_course_tells() {
+    let p = lapsing(6, 46, "negativeBalance");
+    let mut late_commit = 0;
+    let feed = |late: bool, late_commit: &mut usize| {
+        let mut c = Served::new(&p, true);
+        let o0 = order("o0", at("2026-03-16T00:00:00Z"), "579");
+        if !late {
+            c.order(&o0);
+        }
+        c.order(&order("o1", at("2026-03-17T12:00:00Z"), "425"));
+        c.order(&order("o2", at("2026-03-18T17:00:00Z"), "264"));
+        assert!(c.redeem("x1", at("2026-03-19T15:30:00Z"), d("329")));
+        c.order(&order("o3", at("2026-03-23T12:00:00Z"), "597"));
+        assert!(c.redeem("x2", at("2026-03-29T11:30:00Z"), d("268")));
+        assert!(c.redeem("x0", at("2026-04-01T01:30:00Z"), d("213")));
+        c.order(&order("o4", at("2026-04-09T19:00:00Z"), "12"));
+        c.order(&order("o5", at("2026-04-27T00:00:00Z"), "192"));
+        c.order(&order("o6", at("2026-04-28T17:00:00Z"), "474"));
+        assert!(c.give_back("o6", at("2026-05-07T22:00:00Z"), d("379")));
+        if late {
+            *late_commit = c.told.len();
+            c.order(&o0);
+        }
+        c
+    };
+    let t = feed(false, &mut late_commit);
+    let l = feed(true, &mut late_commit);
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since),
+        ("Gold", at("2026-03-18T17:00:00Z"))
+    );
+    assert_eq!(
+        (&l.s.tier, l.s.tier_since, l.s.renewed_at),
+        (&t.s.tier, t.s.tier_since, t.s.renewed_at)
+    );
+    let told: Vec<(&str, &str, DateTime<Utc>)> = l.told[late_commit..]
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NoticeKind::Changed { change, .. } => {
+                Some((change.from.as_str(), change.to.as_str(), change.at))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [
+            ("Member", "Silver", at("2026-03-17T12:00:00Z")),
+            ("Silver", "Gold", at("2026-03-18T17:00:00Z")),
+            ("Gold", "Gold", at("2026-04-18T17:00:00Z")),
+        ]
+    );
+}
