@@ -1697,6 +1697,19 @@ fn an_in_time_return_is_not_replayed_past_a_redemption_tied_to_an_order() {
 }
 
 /// The tier a customer's feed names last, read in the order told.
+/// Every change told from the `first` notice on: from, to, instant.
+fn changes_told<'c>(c: &'c Served<'_>, first: usize) -> Vec<(&'c str, &'c str, DateTime<Utc>)> {
+    c.told[first..]
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NoticeKind::Changed { change, .. } => {
+                Some((change.from.as_str(), change.to.as_str(), change.at))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn last_told_tier<'c>(p: &'c Program, c: &'c Served<'_>) -> &'c str {
     c.told
         .iter()
@@ -1934,17 +1947,8 @@ fn a_late_orders_commit_tells_each_change_of_its_course_once() {
         ("Member", at("2026-05-04T04:00:00Z"))
     );
     assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
-    let told: Vec<(&str, &str, DateTime<Utc>)> = l.told[late_commit..]
-        .iter()
-        .filter_map(|n| match &n.kind {
-            NoticeKind::Changed { change, .. } if change.from != change.to => {
-                Some((change.from.as_str(), change.to.as_str(), change.at))
-            }
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        told,
+        changes_told(&l, late_commit),
         [
             ("Member", "Silver", at("2026-04-17T04:00:00Z")),
             ("Silver", "Member", at("2026-05-04T04:00:00Z")),
@@ -1996,17 +2000,8 @@ fn a_walk_sets_no_told_change_right_that_its_new_course_tells() {
         (&l.s.tier, l.s.tier_since, l.s.renewed_at),
         (&t.s.tier, t.s.tier_since, t.s.renewed_at)
     );
-    let told: Vec<(&str, &str, DateTime<Utc>)> = l.told[late_commit..]
-        .iter()
-        .filter_map(|n| match &n.kind {
-            NoticeKind::Changed { change, .. } => {
-                Some((change.from.as_str(), change.to.as_str(), change.at))
-            }
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        told,
+        changes_told(&l, late_commit),
         [
             ("Member", "Silver", at("2026-03-17T12:00:00Z")),
             ("Silver", "Gold", at("2026-03-18T17:00:00Z")),
