@@ -84,6 +84,16 @@ pub(crate) fn kept_contribution(
     }
 }
 
+/// What a late order brings to the ends it changes: the highest tier its
+/// dated upgrades reached and, where the moves down by returns made since
+/// its lift were left to the walk of the ends that lift brought, the tier
+/// held when it came (below which those returns never move the customer).
+#[derive(Clone, Copy)]
+struct LateUpgrade {
+    reached: TierIndex,
+    returns_left: Option<TierIndex>,
+}
+
 impl Program {
     /// Whether the program takes this order at all, whatever its status: a
     /// well-formed order in the program's currency.
@@ -295,7 +305,10 @@ impl Program {
         if late && !orders.is_empty() && self.replays_expiry() {
             self.lots_as_in_time(state, &others_and(orders, &applied.record));
         }
-        let late_upgrade = late.then_some(reached);
+        let late_upgrade = late.then_some(LateUpgrade {
+            reached,
+            returns_left: (decided_then && ends_walk_moves_down).then_some(arrived),
+        });
         self.judge_ends_since(
             state,
             order,
@@ -390,15 +403,14 @@ impl Program {
     /// The validity ends an order just counted changes: a judged end it
     /// came before is judged again; ends its upgrade brought by the
     /// customer's latest instant are judged as the job would have
-    /// (`late_ends.rs`). `late`: placed before the customer's latest event,
-    /// with the highest tier its dated upgrades reached.
+    /// (`late_ends.rs`). `late`: placed before the customer's latest event.
     fn judge_ends_since(
         &self,
         state: &mut CustomerState,
         order: &Order,
         orders: &[OrderRecord],
         applied: &mut AppliedOrder,
-        late: Option<TierIndex>,
+        late: Option<LateUpgrade>,
         was_superseded: bool,
     ) {
         if was_superseded {
@@ -438,35 +450,81 @@ impl Program {
             applied.decision.tier_after = tier;
             applied.record.tier_after = self.tier_name(tier).to_owned();
         } else {
-            let in_grace = state.grace_until.is_some();
-            self.recover_by_order(state, order.placed_at);
-            if in_grace && state.grace_until.is_none() {
-                // Renewed as from an end before it: the period renewed may
-                // have ended by the latest instant, judged as the job would.
-                self.catch_up_to_latest(state);
+            let returns_left = late.and_then(|l| l.returns_left);
+            let before = returns_left.map(|_| state.clone());
+            let upgrades = &applied.decision.upgrades;
+            let reached = late.map(|l| l.reached);
+            let mut walked = self.judge_ends_after_late_order(
+                state,
+                order,
+                &all,
+                upgrades,
+                reached,
+                was_superseded,
+            );
+            if let (Some(false), Some(before), Some(arrived)) = (walked, before, returns_left) {
+                // Past one decision's notices the walk stopped before the
+                // returns' moves down it was left: made first, as before
+                // the walk was left them, they stand (its telling coarser).
+                *state = before;
+                let upgraded_at = upgrades.last().map_or(order.placed_at, |u| u.at);
+                self.returned_since(state, &applied.record, orders, arrived, upgraded_at);
+                walked = self.judge_ends_after_late_order(
+                    state,
+                    order,
+                    &all,
+                    upgrades,
+                    reached,
+                    was_superseded,
+                );
             }
-            // An upgrade dated before the customer's latest instant starts
-            // a validity that may have ended by then, as it would have in
-            // time.
-            let latest = state.last_event_at;
-            let first_upgrade = applied.decision.upgrades.first().map(|u| u.at);
-            let (Some(reached), Some(from), false) = (late, first_upgrade, was_superseded) else {
-                return;
-            };
-            if latest.is_none_or(|latest| from >= latest) {
-                return;
+            if walked.is_some() {
+                // As for an end judged again: the customer holds what the
+                // ends say.
+                let tier = state.tier_index(self);
+                applied.decision.tier_after = tier;
+                applied.record.tier_after = self.tier_name(tier).to_owned();
             }
-            // None read (a rule counts current points): the ends are judged
-            // on the figures as they stand, not on this order alone.
-            let reached = reached.max(state.tier_index(self));
-            let upgraded = applied.decision.upgrades.last().map_or(from, |u| u.at);
-            let _ = self.judge_ends_after_late_upgrade(state, &all, upgraded, reached);
-            // As for an end judged again: the customer holds what the ends
-            // say.
-            let tier = state.tier_index(self);
-            applied.decision.tier_after = tier;
-            applied.record.tier_after = self.tier_name(tier).to_owned();
         }
+    }
+
+    /// The ends of a lapsing program after an order decided in time or
+    /// upgrading late (not before a judged end): a grace it recovers, and
+    /// the ends a late upgrade brought by the customer's latest instant.
+    /// Whether every end by then was judged, where they were walked
+    /// (false: the walk stopped at one decision's notices).
+    fn judge_ends_after_late_order(
+        &self,
+        state: &mut CustomerState,
+        order: &Order,
+        all: &[&OrderRecord],
+        upgrades: &[Upgrade],
+        reached: Option<TierIndex>,
+        was_superseded: bool,
+    ) -> Option<bool> {
+        let in_grace = state.grace_until.is_some();
+        self.recover_by_order(state, order.placed_at);
+        if in_grace && state.grace_until.is_none() {
+            // Renewed as from an end before it: the period renewed may
+            // have ended by the latest instant, judged as the job would.
+            self.catch_up_to_latest(state);
+        }
+        // An upgrade dated before the customer's latest instant starts
+        // a validity that may have ended by then, as it would have in
+        // time.
+        let latest = state.last_event_at;
+        let first_upgrade = upgrades.first().map(|u| u.at);
+        let (Some(reached), Some(from), false) = (reached, first_upgrade, was_superseded) else {
+            return None;
+        };
+        if latest.is_none_or(|latest| from >= latest) {
+            return None;
+        }
+        // None read (a rule counts current points): the ends are judged
+        // on the figures as they stand, not on this order alone.
+        let reached = reached.max(state.tier_index(self));
+        let upgraded = upgrades.last().map_or(from, |u| u.at);
+        Some(self.judge_ends_after_late_upgrade(state, all, upgraded, reached))
     }
 
     pub(crate) fn record_of(

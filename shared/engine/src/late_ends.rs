@@ -17,6 +17,7 @@ use crate::net_walk::{NetWalk, Parked};
 use crate::notice::MAX_NOTICES_PER_DECISION;
 use crate::period::day_of;
 use crate::program::{Program, TierIndex};
+use crate::returns::Downgrade;
 use crate::reversal::CurrentRulesOnly;
 use crate::series::Series;
 use crate::state::{BestOrder, CustomerState, Lot, TierChange};
@@ -273,6 +274,10 @@ impl Program {
         );
         let held = state.tier_index(self);
         for step in self.reversed_steps(state, held, to, at) {
+            // The walk goes in time: the move came at the returns' instant,
+            // though the history still holds changes told after it (the
+            // course it replaces), which would date a late return's later.
+            let step = Downgrade { at, ..step };
             state.record_change(self.move_down_by_return(&step, &cause), Vec::new());
         }
     }

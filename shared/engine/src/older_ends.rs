@@ -320,12 +320,16 @@ impl Program {
                 .find(|a| a.at <= at)
                 .map_or(&stint.to, |a| &a.to)
         };
-        // Not where the new course tells a change to that tier at that
-        // instant itself: the two would tell one change twice.
+        // Not where the new course tells a move to that tier at that
+        // instant itself: the two would tell one change twice (a renewal
+        // there would leave the last change of tier on the told one).
         let tells_itself = |s: &Step| {
             notices.iter().any(|n| match &n.kind {
                 NoticeKind::Changed { change, .. } => {
-                    change.at == s.at && change.to == *anew_at(s.at) && !told.holds(change)
+                    change.at == s.at
+                        && change.from != change.to
+                        && change.to == *anew_at(s.at)
+                        && !told.holds(change)
                 }
                 NoticeKind::AtRisk { .. } => false,
             })

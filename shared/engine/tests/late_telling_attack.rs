@@ -1,0 +1,456 @@
+//! The forty-second session's adversary of a late order's telling:
+//! 291a8d7 (a late order leaves the move down by a return made since to
+//! the walk of the ends its lift brought) and 19ef950 (a walk's
+//! correction left out where its new course tells a move to the same tier
+//! at that instant), and a move down by returns a walk dated after
+//! changes it replaced. Every commit of a customer fed late is checked
+//! against the same events fed in time: the state, the feed's last word
+//! read in order both ways, and no change told twice in one commit. Each
+//! test failed on the commit it names.
+
+use chrono::{DateTime, Duration, Months, Utc};
+use serde_json::{json, Value};
+use tier_engine::*;
+
+mod common;
+mod spenders;
+use common::{at, d, order, program_expiring, rule};
+use spenders::Served;
+
+/// One event: ("order" | "return", order id, instant, amount).
+type Ev = (&'static str, String, DateTime<Utc>, String);
+
+fn ev(kind: &'static str, id: &str, when: DateTime<Utc>, amount: &str) -> Ev {
+    (kind, id.to_owned(), when, amount.to_owned())
+}
+
+/// Fed in time (sorted by instant, listed order among ties), or with the
+/// orders in `late` (and every return of them) told after every other
+/// event, each late order followed by its returns. Then expiry to the
+/// latest instant. The feed's last word checked after every commit.
+struct Fed<'a> {
+    c: Served<'a>,
+    /// (commit, last change's to, last change of tier's to, tier)
+    words: Vec<(String, String, String, String)>,
+    /// Changes (from, to, at) told twice in one commit.
+    twice: Vec<String>,
+}
+
+fn feed<'a>(p: &'a Program, events: &[Ev], late: &[&str]) -> Fed<'a> {
+    let mut evs: Vec<(usize, &Ev)> = events.iter().enumerate().collect();
+    evs.sort_by_key(|(i, e)| (e.2, *i));
+    let is_late = |e: &Ev| late.contains(&e.1.as_str());
+    let mut order_list: Vec<&Ev> = evs
+        .iter()
+        .map(|(_, e)| *e)
+        .filter(|e| !is_late(e))
+        .collect();
+    for l in late {
+        order_list.extend(
+            evs.iter()
+                .map(|(_, e)| *e)
+                .filter(|e| e.1 == *l && e.0 == "order"),
+        );
+        order_list.extend(
+            evs.iter()
+                .map(|(_, e)| *e)
+                .filter(|e| e.1 == *l && e.0 == "return"),
+        );
+    }
+    let mut c = Served::new(p, true);
+    let mut words = Vec::new();
+    let mut twice = Vec::new();
+    let (mut last_any, mut last_move) = (p.tier_name(0).to_owned(), p.tier_name(0).to_owned());
+    let latest = events.iter().map(|e| e.2).max().unwrap();
+    for e in order_list {
+        let before = c.told.len();
+        match e.0 {
+            "order" => c.order(&order(&e.1, e.2, &e.3)),
+            "redeem" => assert!(c.redeem(&e.1, e.2, d(&e.3)), "redemption {} refused", e.1),
+            _ => assert!(c.give_back(&e.1, e.2, d(&e.3)), "return of {} refused", e.1),
+        }
+        let mut seen = Vec::new();
+        for n in &c.told[before..] {
+            if let NoticeKind::Changed { change, .. } = &n.kind {
+                let k = (change.from.clone(), change.to.clone(), change.at);
+                if change.from != change.to && seen.contains(&k) {
+                    twice.push(format!("{} {}: {} -> {} at {}", e.0, e.1, k.0, k.1, k.2));
+                }
+                seen.push(k);
+                last_any.clone_from(&change.to);
+                if change.from != change.to {
+                    last_move.clone_from(&change.to);
+                }
+            }
+        }
+        words.push((
+            format!("{} {} {}", e.0, e.1, e.2),
+            last_any.clone(),
+            last_move.clone(),
+            c.s.tier.clone(),
+        ));
+    }
+    c.p.expire(&mut c.s, latest);
+    let notices = c.s.outbox.take();
+    c.told.extend(notices);
+    Fed { c, words, twice }
+}
+
+/// Tier, its start, the renewal and the grace.
+type Standing = (
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+fn key(s: &CustomerState) -> Standing {
+    (s.tier.clone(), s.tier_since, s.renewed_at, s.grace_until)
+}
+
+fn show(label: &str, f: &Fed<'_>) {
+    let s = &f.c.s;
+    eprintln!(
+        "{label}: {} since {} renewed {:?} grace {:?} cur {} notices {}",
+        s.tier,
+        s.tier_since,
+        s.renewed_at,
+        s.grace_until,
+        s.current_points,
+        f.c.told.len()
+    );
+    for h in &s.history {
+        eprintln!("   {} -> {} at {} ({})", h.from, h.to, h.at, h.cause);
+    }
+}
+
+fn changes(ns: &[Notice]) -> Vec<String> {
+    ns.iter()
+        .map(|n| match &n.kind {
+            NoticeKind::Changed { change, .. } => format!(
+                "#{} {} -> {} at {} ({})",
+                n.seq, change.from, change.to, change.at, change.cause
+            ),
+            NoticeKind::AtRisk { tier, on, .. } => format!("#{} at risk {tier} on {on}", n.seq),
+        })
+        .collect()
+}
+
+/// Silver from $1,000 in 30 days (`upgrade`), kept a month from its start
+/// by $100 in 30 days, warned 1 to 5 days before each end, else the base.
+fn warned_silver(upgrade: &str) -> Program {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
+    program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": rule(json!([s(1000)]), json!("all"), upgrade),
+             "retention": {"validity": {"months": 1, "from": "tierStart"}, "criteria": [s(100)],
+                           "condition": "all", "onFail": "base", "warnDaysBefore": [1, 2, 3, 4, 5]}}
+        ]),
+        spend30d,
+        Value::Null,
+        "negativeBalance",
+    )
+}
+
+/// o0 $900 (5 Jan 2026), the late order oL $200 (10 Jan: Silver, told
+/// late), two keepers a month just before each end ($60 each, after the
+/// warnings), and o0 returned whole at `returned`.
+fn many_ends(months: u32, returned: DateTime<Utc>) -> Vec<Ev> {
+    let lift = at("2026-01-10T00:00:00Z");
+    let mut evs = vec![
+        ev("order", "o0", at("2026-01-05T00:00:00Z"), "900"),
+        ev("order", "oL", lift, "200"),
+    ];
+    for k in 1..=months {
+        let end = lift.checked_add_months(Months::new(k)).unwrap();
+        evs.push(ev(
+            "order",
+            &format!("k{k}a"),
+            end - Duration::hours(12),
+            "60",
+        ));
+        evs.push(ev(
+            "order",
+            &format!("k{k}b"),
+            end - Duration::hours(6),
+            "60",
+        ));
+    }
+    evs.push(ev("return", "o0", returned, "900"));
+    evs
+}
+
+/// Silver from 1,000 current points (`upgrade`), kept a month from its
+/// start by 400 current points, else the base (`newer_lots_attack.rs`'s
+/// `lapsing(4)` for dynamic).
+fn silver_by_points(upgrade: &str, expiry_days: u32, spent: &str) -> Program {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": rule(json!([{"id": "P", "kind": "currentPoints", "min": 1000}]), json!("all"), upgrade),
+             "retention": {"validity": {"months": 1, "from": "tierStart"},
+                           "criteria": [{"id": "K", "kind": "currentPoints", "min": 400}],
+                           "condition": "all", "onFail": "base"}}
+        ]),
+        spend30d,
+        json!({"days": expiry_days}),
+        spent,
+    )
+}
+
+fn words_wrong(f: &Fed<'_>) -> Vec<String> {
+    f.words
+        .iter()
+        .filter(|w| w.1 != w.3 || w.2 != w.3)
+        .map(|w| {
+            format!(
+                "after {}: last change names {}, last change of tier names {}, tier {}",
+                w.0, w.1, w.2, w.3
+            )
+        })
+        .collect()
+}
+
+/// F2 (19ef950). Silver from 1,000 current points (dynamic), kept a month
+/// from its start by 400 current points, else the base; points last 35
+/// days. In time: o0 $451 (1 Mar), o1 $370 (8 Mar), o2 $60 (10 Mar), o3
+/// $142 (10 Mar 21:00: Silver) returned whole at `o3_back` (Member), o4
+/// $364 (16 Mar: Silver), o5 $99 (14 Mar), $185 of o4 returned on 23 Apr.
+/// The 16 April end renews Silver on o4 and o5 (463 points). Told late:
+/// o5. Without it the end had moved the customer down (`Silver -> Member`,
+/// retention, told); o5's walk renews Silver there and told the renewal
+/// (`Silver -> Silver`) but not the move back: the correction `Member ->
+/// Silver` at 16 April was left out because the new course told a change
+/// to the same tier at that instant (the renewal, which moves nobody).
+/// Read in order, the last change of tier named Member with the customer
+/// Silver. Only a move told there stands for the correction now.
+fn renewal_hides_the_move_back(o3_back: &str) -> (Vec<Ev>, Program) {
+    let p = silver_by_points("dynamic", 35, "negativeBalance");
+    let evs = vec![
+        ev("order", "o0", at("2026-03-01T00:00:00Z"), "451"),
+        ev("order", "o1", at("2026-03-08T10:00:00Z"), "370"),
+        ev("order", "o2", at("2026-03-10T00:00:00Z"), "60"),
+        ev("order", "o3", at("2026-03-10T21:00:00Z"), "142"),
+        ev("return", "o3", at(o3_back), "142"),
+        ev("order", "o4", at("2026-03-16T00:00:00Z"), "364"),
+        ev("order", "o5", at("2026-03-14T00:00:00Z"), "99"),
+        ev("return", "o4", at("2026-04-23T20:00:00Z"), "185"),
+    ];
+    (evs, p)
+}
+
+fn check_renewal_hides(o3_back: &str) {
+    let (evs, p) = renewal_hides_the_move_back(o3_back);
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["o5"]);
+    show("in time", &t);
+    show("late", &l);
+    eprintln!("told: {:#?}", changes(&l.c.told));
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert!(words_wrong(&t).is_empty());
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+}
+
+#[test]
+fn f2_a_late_orders_renewal_at_an_end_told_down_leaves_the_last_tier_change_on_member() {
+    check_renewal_hides("2026-03-10T21:00:00Z");
+}
+
+/// F1 (291a8d7). Silver from $1,000 in 30 days (eager), kept a month from
+/// its start by $100 in 30 days, warned 1 to 5 days before each end, else
+/// the base; points never expire. o0 $900 (5 Jan 2026), oL $200 (10 Jan:
+/// Silver), two $60 keepers just before each monthly end (renewals, each
+/// end warned up to five times), o0 returned whole on `returned`: in
+/// time the return takes Silver away (Member). oL is told last. Its lift
+/// is dated 10 January; the walk of the ends it brought tells a
+/// decision's 90 notices before it reaches the return and stops (the
+/// rest stay due), and `returned_since`, left to that walk by 291a8d7,
+/// made no move down: the customer kept Silver. Before 291a8d7 the late
+/// customer ended as in time; where the walk stops now, the returns'
+/// moves down are made first again, as then.
+fn keeps_silver_a_return_took(keepers: u32, returned: &str) {
+    let p = warned_silver("eager");
+    let evs = many_ends(keepers, at(returned));
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["oL"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(t.c.s.tier, "Member");
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+}
+
+#[test]
+fn f1_a_late_lift_whose_ends_walk_stops_at_the_notice_bound_keeps_a_tier_a_return_took() {
+    // Keepers through 9 June 2027; o0 returned on 25 June 2027.
+    keeps_silver_a_return_took(17, "2027-06-25T00:00:00Z");
+}
+
+/// F1, then the customer's next events in time: an order on 1 July 2027
+/// and the job on 1 August. In time Member throughout; told late, the
+/// customer stays Silver until the 10 July end, moved down there by
+/// retention, not by the return.
+#[test]
+fn f1b_the_tier_stays_until_the_next_end() {
+    let p = warned_silver("eager");
+    let evs = many_ends(17, at("2027-06-25T00:00:00Z"));
+    let mut t = feed(&p, &evs, &[]);
+    let mut l = feed(&p, &evs, &["oL"]);
+    let next = order("n1", at("2027-07-01T00:00:00Z"), "60");
+    t.c.order(&next);
+    l.c.order(&next);
+    let l_after_order = key(&l.c.s);
+    for c in [&mut t.c, &mut l.c] {
+        let p = c.p;
+        p.expire(&mut c.s, at("2027-08-01T00:00:00Z"));
+        let n = c.s.outbox.take();
+        c.told.extend(n);
+    }
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(t.c.s.tier, "Member");
+    assert_eq!(
+        l_after_order.0, "Member",
+        "after the order of 1 July: {l_after_order:?}"
+    );
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+}
+
+/// Three tiers by current points (Silver 600, Gold 1,200, eager), each
+/// kept a month from its start by $300 / $600 in 30 days, warned 10 and
+/// 3 days before, else the tier qualified for after 7 days' grace.
+fn three_qualified(expiry_days: u32) -> Program {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let p = |min: u32| json!({"id": "P", "kind": "currentPoints", "min": min});
+    let ks = |min: u32| json!({"id": "K", "kind": "tracker", "tracker": "spend30d", "min": min});
+    let ret = |keep: Value| {
+        json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [keep],
+               "condition": "all", "onFail": "qualified", "graceDays": 7, "warnDaysBefore": [3, 10]})
+    };
+    program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": rule(json!([p(600)]), json!("all"), "eager"), "retention": ret(ks(300))},
+            {"name": "Gold", "earnRate": "1", "upgrade": rule(json!([p(1200)]), json!("all"), "eager"), "retention": ret(ks(600))}
+        ]),
+        spend30d,
+        json!({"days": expiry_days}),
+        "negativeBalance",
+    )
+}
+
+/// F2c (19ef950), no two events at one instant. Three tiers by current
+/// points, `qualified` after 7 days' grace, points last 72 days. In time:
+/// o0 $866 (1 Mar: Silver), o1 $754 (16 Mar: Gold), o2 $878, o3 $385,
+/// $43 of o0 returned on 30 Apr, 26 points redeemed on 1 May, o4 $721 (9
+/// May), $627 of o4 returned on 15 Jun, o5 $873 (28 Jun). Told late: o4
+/// with its return, then o1. Before o1 arrives the customer is Gold by o2
+/// (19 Mar), moved down at the end of grace on 2 June, and lifted to
+/// Silver by o5 (told). o4's walk renews Gold at 26 May and in the grace
+/// by o5 on 28 June (`Gold -> Gold`, renewed): the correction of the told
+/// `Member -> Silver` at 28 June is left out, because the new course tells
+/// a change "to Gold at that instant" (the renewal). The last change of
+/// tier told names Silver; the customer is Gold.
+#[test]
+fn f2c_a_renewal_in_grace_at_a_told_lift_leaves_the_last_tier_change_on_silver() {
+    let p = three_qualified(72);
+    let evs = vec![
+        ev("order", "o0", at("2026-03-01T00:00:00Z"), "866"),
+        ev("order", "o1", at("2026-03-16T00:00:00Z"), "754"),
+        ev("order", "o2", at("2026-03-19T05:00:00Z"), "878"),
+        ev("order", "o3", at("2026-03-22T00:00:00Z"), "385"),
+        ev("return", "o0", at("2026-04-30T00:15:00Z"), "43"),
+        ev("redeem", "x0", at("2026-05-01T06:30:00Z"), "26"),
+        ev("order", "o4", at("2026-05-09T00:00:00Z"), "721"),
+        ev("return", "o4", at("2026-06-15T11:15:00Z"), "627"),
+        ev("order", "o5", at("2026-06-28T22:00:00Z"), "873"),
+    ];
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["o4", "o1"]);
+    show("in time", &t);
+    show("late", &l);
+    eprintln!("told: {:#?}", changes(&l.c.told));
+    assert!(words_wrong(&t).is_empty());
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+}
+
+/// Three tiers by current points (Silver 600, Gold 1,200, dynamic), kept
+/// a month from their start by 300 / 700, else one down after 10 days'
+/// grace (`newer_lots_attack.rs`'s `lapsing(6)`).
+fn three_one_down(expiry_days: u32) -> Program {
+    let p = |min: u32| json!({"id": "P", "kind": "currentPoints", "min": min});
+    let k = |min: u32| json!({"id": "K", "kind": "currentPoints", "min": min});
+    let ret = |keep: Value| {
+        json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [keep],
+               "condition": "all", "onFail": "oneDown", "graceDays": 10})
+    };
+    program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": rule(json!([p(600)]), json!("all"), "dynamic"), "retention": ret(k(300))},
+            {"name": "Gold", "earnRate": "1", "upgrade": rule(json!([p(1200)]), json!("all"), "dynamic"), "retention": ret(k(700))}
+        ]),
+        json!([]),
+        json!({"days": expiry_days}),
+        "negativeBalance",
+    )
+}
+
+fn told_twice_events(o2_back: &str) -> Vec<Ev> {
+    vec![
+        ev("order", "o0", at("2026-03-03T16:00:00Z"), "508"),
+        ev("order", "o1", at("2026-03-14T00:00:00Z"), "264"),
+        ev("order", "o2", at("2026-04-09T00:00:00Z"), "175"),
+        ev("return", "o2", at(o2_back), "131"),
+        ev("return", "o0", at("2026-04-26T00:00:00Z"), "508"),
+        ev("order", "o3", at("2026-04-27T00:00:00Z"), "568"),
+        ev("return", "o2", at("2026-05-14T01:00:00Z"), "44"),
+    ]
+}
+
+fn check_told_twice(o2_back: &str) {
+    let p = three_one_down(32);
+    let evs = told_twice_events(o2_back);
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["o1"]);
+    show("in time", &t);
+    show("late", &l);
+    eprintln!("told: {:#?}", changes(&l.c.told));
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(l.twice, Vec::<String>::new());
+    // The move down by o0's return is dated where it was in time.
+    assert!(
+        l.c.s
+            .history
+            .iter()
+            .any(|h| h.at == at("2026-04-26T00:00:00Z") && h.to == "Member"),
+        "no move down on 26 April"
+    );
+}
+
+/// F3 (not new: before both fixes too). Three tiers by current points
+/// (Silver 600, dynamic), kept a month by 300 points, else one down after
+/// 10 days' grace; points last 32 days. In time: o0 $508 (3 Mar), o1 $264
+/// (14 Mar: Silver), o2 $175 (9 Apr) with $131 of it returned at its
+/// instant, the 14 April end renews, o0 returned whole on 26 April
+/// (Member), o3 $568 (27 Apr: Silver), o2's last $44 returned on 14 May
+/// (Member). Told late: o1, whose lift a return made since took back. Its
+/// one commit told `Silver -> Member` at 14 May twice (once as "return of
+/// order o0", dated at o2's return, not at o0's on 26 April): the walk of
+/// the ends dated its move down by the history, which still held the
+/// course told after it.
+#[test]
+fn f3_a_late_lift_taken_back_by_a_return_tells_a_move_down_twice_at_a_later_return() {
+    check_told_twice("2026-04-09T00:00:00Z");
+}
+
+#[test]
+fn f3b_the_same_with_o2s_first_return_an_hour_after_it() {
+    check_told_twice("2026-04-09T01:00:00Z");
+}
