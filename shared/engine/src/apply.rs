@@ -454,14 +454,17 @@ impl Program {
             let before = returns_left.map(|_| state.clone());
             let upgrades = &applied.decision.upgrades;
             let reached = late.map(|l| l.reached);
-            let mut walked = self.judge_ends_after_late_order(
-                state,
-                order,
-                &all,
-                upgrades,
-                reached,
-                was_superseded,
-            );
+            let walk = |state: &mut CustomerState| {
+                self.judge_ends_after_late_order(
+                    state,
+                    order,
+                    &all,
+                    upgrades,
+                    reached,
+                    was_superseded,
+                )
+            };
+            let mut walked = walk(state);
             if let (Some(false), Some(before), Some(arrived)) = (walked, before, returns_left) {
                 // Past one decision's notices the walk stopped before the
                 // returns' moves down it was left: made first, as before
@@ -469,14 +472,7 @@ impl Program {
                 *state = before;
                 let upgraded_at = upgrades.last().map_or(order.placed_at, |u| u.at);
                 self.returned_since(state, &applied.record, orders, arrived, upgraded_at);
-                walked = self.judge_ends_after_late_order(
-                    state,
-                    order,
-                    &all,
-                    upgrades,
-                    reached,
-                    was_superseded,
-                );
+                walked = walk(state);
             }
             if walked.is_some() {
                 // As for an end judged again: the customer holds what the
