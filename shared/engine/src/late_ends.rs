@@ -88,6 +88,7 @@ impl Program {
             return true;
         }
         let figures = Figures::of(self, state, orders);
+        let told_every_warning = state.outbox.spare_warnings_of_ends_by(Some(latest));
         // The warning days of the tiers held from the upgrade on come in
         // this walk, though the tier held before warned later ones.
         if state.warned_through.is_some_and(|done| done > upgraded) {
@@ -159,10 +160,12 @@ impl Program {
             returns_from = at;
         }
         figures.restore(state);
-        caught_up
+        let caught_up = caught_up
             && self
                 .expire_publishing_at_most(state, latest, MAX_NOTICES_PER_DECISION)
-                .1
+                .1;
+        state.outbox.spare_warnings_of_ends_by(told_every_warning);
+        caught_up
     }
 
     /// The first instant of an order placed after `after` and before

@@ -72,7 +72,19 @@ impl Notice {
 /// a state is: two states that hold the same standing are equal whatever
 /// they still have to tell.
 #[derive(Debug, Clone, Default)]
-pub struct Outbox(Vec<Notice>);
+pub struct Outbox {
+    notices: Vec<Notice>,
+    /// While a late event's walk judges ends again up to this instant: the
+    /// at-risk warnings of those ends (each already told how it came out by
+    /// its own renewal or move down, and its act-by date past) are spared
+    /// once the outbox is half full, so that the walk's changes reach the
+    /// latest instant inside one decision's notices.
+    spare_warnings_of_ends_by: Option<DateTime<Utc>>,
+}
+
+/// Notices a walk's outbox holds before it spares the warnings of the ends
+/// it judges again ([`Outbox::spare_warnings_of_ends_by`]).
+const WARNINGS_OF_JUDGED_ENDS_TOLD_UNDER: usize = MAX_NOTICES_PER_DECISION / 2;
 
 impl PartialEq for Outbox {
     fn eq(&self, _: &Self) -> bool {
@@ -82,15 +94,30 @@ impl PartialEq for Outbox {
 
 impl Outbox {
     pub(crate) fn push(&mut self, notice: Notice) {
-        self.0.push(notice);
+        self.notices.push(notice);
     }
 
     /// Takes every notice, oldest first, leaving the outbox empty.
     pub fn take(&mut self) -> Vec<Notice> {
-        std::mem::take(&mut self.0)
+        std::mem::take(&mut self.notices)
     }
 
     pub fn notices(&self) -> &[Notice] {
-        &self.0
+        &self.notices
+    }
+
+    /// Spares the warnings of ends by `by` (none: tells every warning);
+    /// what was spared before.
+    pub(crate) fn spare_warnings_of_ends_by(
+        &mut self,
+        by: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        std::mem::replace(&mut self.spare_warnings_of_ends_by, by)
+    }
+
+    /// Whether a warning of the end `on` goes untold.
+    pub(crate) fn spares_warning_of(&self, on: DateTime<Utc>) -> bool {
+        self.spare_warnings_of_ends_by.is_some_and(|by| on <= by)
+            && self.notices.len() >= WARNINGS_OF_JUDGED_ENDS_TOLD_UNDER
     }
 }

@@ -343,6 +343,9 @@ impl CustomerState {
         on: DateTime<Utc>,
         criteria: Vec<CriterionProgress>,
     ) {
+        if self.outbox.spares_warning_of(on) {
+            return;
+        }
         let tier = self.tier.clone();
         let grace = self.grace_until == Some(on);
         self.publish(NoticeKind::AtRisk {

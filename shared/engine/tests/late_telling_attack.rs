@@ -139,15 +139,24 @@ fn changes(ns: &[Notice]) -> Vec<String> {
 /// Silver from $1,000 in 30 days (`upgrade`), kept a month from its start
 /// by $100 in 30 days, warned 1 to 5 days before each end, else the base.
 fn warned_silver(upgrade: &str) -> Program {
+    warned_silver_with_grace(upgrade, 0)
+}
+
+/// [`warned_silver`] with `grace_days` of grace (none: 0).
+fn warned_silver_with_grace(upgrade: &str, grace_days: u32) -> Program {
     let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
     let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
+    let mut retention = json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [s(100)],
+                               "condition": "all", "onFail": "base", "warnDaysBefore": [1, 2, 3, 4, 5]});
+    if grace_days > 0 {
+        retention["graceDays"] = json!(grace_days);
+    }
     program_expiring(
         json!([
             {"name": "Member", "earnRate": "1"},
             {"name": "Silver", "earnRate": "1",
              "upgrade": rule(json!([s(1000)]), json!("all"), upgrade),
-             "retention": {"validity": {"months": 1, "from": "tierStart"}, "criteria": [s(100)],
-                           "condition": "all", "onFail": "base", "warnDaysBefore": [1, 2, 3, 4, 5]}}
+             "retention": retention}
         ]),
         spend30d,
         Value::Null,
@@ -159,6 +168,11 @@ fn warned_silver(upgrade: &str) -> Program {
 /// late), two keepers a month just before each end ($60 each, after the
 /// warnings), and o0 returned whole at `returned`.
 fn many_ends(months: u32, returned: DateTime<Utc>) -> Vec<Ev> {
+    many_ends_kept_at(months, returned, [-12, -6])
+}
+
+/// [`many_ends`] with the keepers `hours` from each end.
+fn many_ends_kept_at(months: u32, returned: DateTime<Utc>, hours: [i64; 2]) -> Vec<Ev> {
     let lift = at("2026-01-10T00:00:00Z");
     let mut evs = vec![
         ev("order", "o0", at("2026-01-05T00:00:00Z"), "900"),
@@ -169,13 +183,13 @@ fn many_ends(months: u32, returned: DateTime<Utc>) -> Vec<Ev> {
         evs.push(ev(
             "order",
             &format!("k{k}a"),
-            end - Duration::hours(12),
+            end + Duration::hours(hours[0]),
             "60",
         ));
         evs.push(ev(
             "order",
             &format!("k{k}b"),
-            end - Duration::hours(6),
+            end + Duration::hours(hours[1]),
             "60",
         ));
     }
@@ -289,6 +303,13 @@ fn keeps_silver_a_return_took(keepers: u32, returned: &str) {
 fn f1_a_late_lift_whose_ends_walk_stops_at_the_notice_bound_keeps_a_tier_a_return_took() {
     // Keepers through 9 June 2027; o0 returned on 25 June 2027.
     keeps_silver_a_return_took(17, "2027-06-25T00:00:00Z");
+}
+
+/// F1 past the bound by renewals alone (60 monthly ends, the warnings of
+/// all but the first few spared): the returns' moves down are made first.
+#[test]
+fn f1d_past_the_bound_by_renewals_alone_the_return_still_takes_silver() {
+    keeps_silver_a_return_took(60, "2031-01-25T00:00:00Z");
 }
 
 /// F1, then the customer's next events in time: an order on 1 July 2027
@@ -453,4 +474,141 @@ fn f3_a_late_lift_taken_back_by_a_return_tells_a_move_down_twice_at_a_later_retu
 #[test]
 fn f3b_the_same_with_o2s_first_return_an_hour_after_it() {
     check_told_twice("2026-04-09T01:00:00Z");
+}
+
+/// A change told: from, to, at.
+type Told = (String, String, DateTime<Utc>);
+/// A warning told: tier, end, day.
+type Warned = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// The changes and warnings notices tell, sorted.
+fn changes_and_warnings(ns: &[Notice]) -> (Vec<Told>, Vec<Warned>) {
+    let (mut changed, mut warned) = (Vec::new(), Vec::new());
+    for n in ns {
+        match &n.kind {
+            NoticeKind::Changed { change, .. } => {
+                changed.push((change.from.clone(), change.to.clone(), change.at))
+            }
+            NoticeKind::AtRisk { tier, on, at, .. } => warned.push((tier.clone(), *on, *at)),
+        }
+    }
+    changed.sort();
+    warned.sort();
+    (changed, warned)
+}
+
+/// A late lift's walk past half a decision's notices spares the warnings
+/// of the ends it judges by the latest instant and tells every change of
+/// the course in time: F1's customer, told late, heard of Silver, its 17
+/// renewals and the return's move down (before, the walk stopped at the
+/// bound with 90 notices, and the returns' moves down, made first, left a
+/// history that never held Silver).
+fn tells_the_course_in_time(p: &Program, evs: &[Ev], course: &[(&str, &str)]) {
+    let t = feed(p, evs, &[]);
+    let l = feed(p, evs, &["oL"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+    let moves = |s: &CustomerState| -> Vec<(String, String)> {
+        s.history
+            .iter()
+            .filter(|h| h.from != h.to)
+            .map(|h| (h.from.clone(), h.to.clone()))
+            .collect()
+    };
+    let course: Vec<(String, String)> = course
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(moves(&t.c.s), course);
+    assert_eq!(moves(&l.c.s), course);
+    let (changed_in_time, warned_in_time) = changes_and_warnings(&t.c.told);
+    let (changed_late, warned_late) = changes_and_warnings(&l.c.told);
+    assert_eq!(changed_late, changed_in_time);
+    assert!(changed_late.len() > 17, "{changed_late:?}");
+    assert!(warned_late.len() < warned_in_time.len());
+    assert!(
+        warned_late.iter().all(|w| warned_in_time.contains(w)),
+        "{warned_late:?}"
+    );
+    // The late order's commit: one decision's notices at most.
+    let late_commit = l.c.told.len() - t_before_late(p, evs);
+    assert!(late_commit <= MAX_NOTICES_PER_DECISION, "{late_commit}");
+    assert!(l.twice.is_empty(), "{:?}", l.twice);
+}
+
+/// Notices told before the late order oL is.
+fn t_before_late(p: &Program, evs: &[Ev]) -> usize {
+    let others: Vec<Ev> = evs.iter().filter(|e| e.1 != "oL").cloned().collect();
+    let mut c = Served::new(p, true);
+    let mut sorted: Vec<&Ev> = others.iter().collect();
+    sorted.sort_by_key(|e| e.2);
+    for e in sorted {
+        match e.0 {
+            "order" => c.order(&order(&e.1, e.2, &e.3)),
+            _ => assert!(c.give_back(&e.1, e.2, d(&e.3))),
+        }
+    }
+    c.told.len()
+}
+
+#[test]
+fn f1c_a_late_lift_walks_past_the_warnings_of_ends_it_judged_and_tells_the_course() {
+    let p = warned_silver("eager");
+    let evs = many_ends(17, at("2027-06-25T00:00:00Z"));
+    tells_the_course_in_time(&p, &evs, &[("Member", "Silver"), ("Silver", "Member")]);
+}
+
+/// Silver from $950 and Gold from $1,000 in 30 days (eager), each kept a
+/// month from its start by $100 in 30 days, warned 1 to 5 days before
+/// each end, else one down.
+fn warned_silver_and_gold() -> Program {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
+    let ret = json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [s(100)],
+                     "condition": "all", "onFail": "oneDown", "warnDaysBefore": [1, 2, 3, 4, 5]});
+    program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": rule(json!([s(950)]), json!("all"), "eager"), "retention": ret},
+            {"name": "Gold", "earnRate": "1", "upgrade": rule(json!([s(1000)]), json!("all"), "eager"), "retention": ret}
+        ]),
+        spend30d,
+        Value::Null,
+        "negativeBalance",
+    )
+}
+
+/// G1's shape (the forty-second session's second adversary): the late
+/// order lifts to Gold, kept 17 months, and $120 of o0 returned takes it
+/// down to Silver. Told late, the course was `Member -> Silver` at the
+/// return, as the late order's: Gold was never heard of.
+#[test]
+fn g1_a_late_gold_lift_a_partial_return_takes_to_silver_is_told_as_in_time() {
+    let p = warned_silver_and_gold();
+    let mut evs = many_ends(17, at("2027-06-25T00:00:00Z"));
+    evs.last_mut().unwrap().3 = "120".into();
+    tells_the_course_in_time(&p, &evs, &[("Member", "Gold"), ("Gold", "Silver")]);
+}
+
+/// G2 and G3's shape (the same adversary): F1 with ten days' grace, the
+/// keepers before each end (G2) or inside each grace (G3: every end
+/// starts a grace, warned, and a keeper renews in it). Past the bound the
+/// returns' moves down were made first, at the late order's own instant,
+/// and the walk lifted the customer again: the end state was dated at a
+/// retention move that never happened (G2), or one move down was told
+/// twice (G3).
+#[test]
+fn g2_a_late_lift_with_a_grace_walks_to_the_return_as_in_time() {
+    let p = warned_silver_with_grace("eager", 10);
+    let evs = many_ends(17, at("2027-06-25T00:00:00Z"));
+    tells_the_course_in_time(&p, &evs, &[("Member", "Silver"), ("Silver", "Member")]);
+}
+
+#[test]
+fn g3_a_late_lift_renewed_in_every_grace_walks_to_the_return_as_in_time() {
+    let p = warned_silver_with_grace("eager", 10);
+    let evs = many_ends_kept_at(17, at("2027-06-25T00:00:00Z"), [12, 18]);
+    tells_the_course_in_time(&p, &evs, &[("Member", "Silver"), ("Silver", "Member")]);
 }
