@@ -87,8 +87,31 @@ impl Program {
             self.catch_up_to_latest(state);
             return true;
         }
-        let figures = Figures::of(self, state, orders);
+        let before = state.clone();
+        if self.walk_ends_after_late_upgrade(state, orders, upgraded, reached, latest) {
+            return true;
+        }
+        // Past one decision's notices: walked again without the warnings
+        // of the ends it judges by the latest instant (their act-by date
+        // is past, and each end's renewal or move down tells how it came
+        // out), so that its changes reach that instant where they fit.
+        *state = before;
         let told_every_warning = state.outbox.spare_warnings_of_ends_by(Some(latest));
+        let caught_up = self.walk_ends_after_late_upgrade(state, orders, upgraded, reached, latest);
+        state.outbox.spare_warnings_of_ends_by(told_every_warning);
+        caught_up
+    }
+
+    /// [`Program::judge_ends_after_late_upgrade`] once, up to `latest`.
+    fn walk_ends_after_late_upgrade(
+        &self,
+        state: &mut CustomerState,
+        orders: &[&OrderRecord],
+        upgraded: DateTime<Utc>,
+        reached: TierIndex,
+        latest: DateTime<Utc>,
+    ) -> bool {
+        let figures = Figures::of(self, state, orders);
         // The warning days of the tiers held from the upgrade on come in
         // this walk, though the tier held before warned later ones.
         if state.warned_through.is_some_and(|done| done > upgraded) {
@@ -160,12 +183,10 @@ impl Program {
             returns_from = at;
         }
         figures.restore(state);
-        let caught_up = caught_up
+        caught_up
             && self
                 .expire_publishing_at_most(state, latest, MAX_NOTICES_PER_DECISION)
-                .1;
-        state.outbox.spare_warnings_of_ends_by(told_every_warning);
-        caught_up
+                .1
     }
 
     /// The first instant of an order placed after `after` and before

@@ -74,17 +74,13 @@ impl Notice {
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
     notices: Vec<Notice>,
-    /// While a late event's walk judges ends again up to this instant: the
-    /// at-risk warnings of those ends (each already told how it came out by
-    /// its own renewal or move down, and its act-by date past) are spared
-    /// once the outbox is half full, so that the walk's changes reach the
-    /// latest instant inside one decision's notices.
+    /// While a late event's walk that would run out of notices judges ends
+    /// again up to this instant: the at-risk warnings of those ends go
+    /// untold (each end's own renewal or move down tells how it came out,
+    /// and their act-by date is past), so that the walk's changes reach
+    /// the latest instant inside one decision's notices.
     spare_warnings_of_ends_by: Option<DateTime<Utc>>,
 }
-
-/// Notices a walk's outbox holds before it spares the warnings of the ends
-/// it judges again ([`Outbox::spare_warnings_of_ends_by`]).
-const WARNINGS_OF_JUDGED_ENDS_TOLD_UNDER: usize = MAX_NOTICES_PER_DECISION / 2;
 
 impl PartialEq for Outbox {
     fn eq(&self, _: &Self) -> bool {
@@ -118,6 +114,5 @@ impl Outbox {
     /// Whether a warning of the end `on` goes untold.
     pub(crate) fn spares_warning_of(&self, on: DateTime<Utc>) -> bool {
         self.spare_warnings_of_ends_by.is_some_and(|by| on <= by)
-            && self.notices.len() >= WARNINGS_OF_JUDGED_ENDS_TOLD_UNDER
     }
 }
