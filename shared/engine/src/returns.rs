@@ -137,21 +137,17 @@ impl Program {
         };
         let cause = return_cause(ret, record);
         if self.set_right_as_replayed(state, replayed, &cause) {
-            self.reply_as_replayed(&mut back, state.tier_index(self), state.tier_since);
+            self.reply_chained_to(&mut back, state.tier_index(self), state.tier_since);
         }
         Ok(back)
     }
 
-    /// The reply of a return the replay set right, ending in `landing`
-    /// (reached at `since`): the paths' steps down that lie between the
-    /// tier before and `landing`, where they still make a chain from the
-    /// tier before, and a step on to `landing`.
-    fn reply_as_replayed(
-        &self,
-        back: &mut AppliedReturn,
-        landing: TierIndex,
-        since: DateTime<Utc>,
-    ) {
+    /// The reply of a return whose customer ends in `landing` (reached at
+    /// `since`) by more than its own reversals (a replay set it right, or a
+    /// walk told a course): the steps down that lie between the tier
+    /// before and `landing`, where they still make a chain from the tier
+    /// before, and a step on to `landing`.
+    fn reply_chained_to(&self, back: &mut AppliedReturn, landing: TierIndex, since: DateTime<Utc>) {
         let tier_before = back.tier_before;
         back.downgrades
             .retain(|d| d.from <= tier_before && d.from > landing);
@@ -209,7 +205,9 @@ impl Program {
         if self.lapses && self.walks_after_return(state, orders, record, ret) {
             // Late under a retention rule: the course from before it walked
             // again (`older_ends.rs`), its own move down among the rest.
-            // The reply names the moves down the walk told.
+            // The reply names the moves down the walk told, where they
+            // chain (a walk's telling may leave out a step its new course
+            // tells, or move up between two).
             back.downgrades = state.history[told..]
                 .iter()
                 .filter_map(|c| {
@@ -217,15 +215,7 @@ impl Program {
                     (to < from).then_some(Downgrade { from, to, at: c.at })
                 })
                 .collect();
-            let landing = state.tier_index(self);
-            if landing < current {
-                back.downgrade = Some(Downgrade {
-                    from: current,
-                    to: landing,
-                    at: back.downgrades.first().map_or(ret.returned_at, |d| d.at),
-                });
-            }
-            back.tier_after = landing;
+            self.reply_chained_to(&mut back, state.tier_index(self), state.tier_since);
             return Ok(back);
         }
         let in_time = self.in_time(state, orders, history.rules);

@@ -612,3 +612,65 @@ fn g3_a_late_lift_renewed_in_every_grace_walks_to_the_return_as_in_time() {
     let evs = many_ends_kept_at(17, at("2027-06-25T00:00:00Z"), [12, 18]);
     tells_the_course_in_time(&p, &evs, &[("Member", "Silver"), ("Silver", "Member")]);
 }
+
+/// Silver from $1,000 and Gold from $1,500 in 30 days (eager), each kept a
+/// month from the join by $100 / $200 in 30 days, warned 1, 2 and 5 days
+/// before, else one down after ten days' grace.
+fn joined_silver_and_gold() -> Program {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
+    let ret = |keep: u32| {
+        json!({"validity": {"months": 1, "from": "programJoin"}, "criteria": [s(keep)],
+               "condition": "all", "onFail": "oneDown", "graceDays": 10, "warnDaysBefore": [1, 2, 5]})
+    };
+    program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1", "upgrade": rule(json!([s(1000)]), json!("all"), "eager"), "retention": ret(100)},
+            {"name": "Gold", "earnRate": "1", "upgrade": rule(json!([s(1500)]), json!("all"), "eager"), "retention": ret(200)}
+        ]),
+        spend30d,
+        Value::Null,
+        "negativeBalance",
+    )
+}
+
+/// Found by the forty-third session's adversary (1,558 of 40,000 long
+/// histories): the reply of a late return whose walk told the course
+/// named every move down the walk told, chained or not, though the
+/// customer ended in the tier held before. o0 $566 (5 Jan 2026), oL $968
+/// (8 Jan: Gold, told late) returned whole on 1 February (told last: in
+/// time Gold -> Member there), two $120 keepers a month, $1,300 on 27
+/// June: Gold again there. The return's reply named `Gold -> Member` on
+/// 1 February with the customer Gold; it names no step now
+/// (`Served::give_back` checks every reply's chain).
+#[test]
+fn a_late_returns_reply_names_no_move_down_the_customer_no_longer_holds() {
+    let p = joined_silver_and_gold();
+    let mut evs = vec![
+        ev("order", "o0", at("2026-01-05T23:00:00Z"), "566"),
+        ev("order", "oL", at("2026-01-08T09:00:00Z"), "968"),
+        ev("return", "oL", at("2026-02-01T07:00:00Z"), "968"),
+        ev("order", "big", at("2026-06-27T12:00:00Z"), "1300"),
+    ];
+    let start = at("2026-02-03T05:00:00Z");
+    for m in 0..7 {
+        let day = start.checked_add_months(Months::new(m)).unwrap();
+        evs.push(ev("order", &format!("k{m}a"), day, "120"));
+        evs.push(ev(
+            "order",
+            &format!("k{m}b"),
+            day + Duration::hours(30),
+            "120",
+        ));
+    }
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["oL"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(t.c.s.tier, "Gold");
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    let back = l.c.returned.last().unwrap();
+    assert_eq!((back.tier_before, back.tier_after), (2, 2));
+    assert_eq!(back.downgrades, Vec::new());
+}

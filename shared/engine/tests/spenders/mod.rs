@@ -119,8 +119,30 @@ impl<'a> Served<'a> {
         self.s.redemptions = None;
         self.commit();
         let ok = reply.is_ok();
+        if let Ok(back) = &reply {
+            assert_chains(back);
+        }
         self.returned.extend(reply.ok());
         ok
+    }
+}
+
+/// A return's reply names its moves down as one chain from the tier before
+/// (each step from the tier the one before it reached), ending in the tier
+/// after where it moved the customer down; the reply's `downgrade` spans it.
+pub fn assert_chains(back: &AppliedReturn) {
+    let steps = &back.downgrades;
+    let chained = steps.windows(2).all(|w| w[0].to == w[1].from);
+    assert!(chained, "reply steps do not chain: {steps:?}");
+    if let (Some(first), Some(last)) = (steps.first(), steps.last()) {
+        assert_eq!(first.from, back.tier_before, "{steps:?}");
+        assert!(
+            last.to >= back.tier_after,
+            "{steps:?} to {}",
+            back.tier_after
+        );
+        let span = back.downgrade.as_ref().map(|d| (d.from, d.to));
+        assert_eq!(span, Some((first.from, last.to)), "{steps:?}");
     }
 }
 
