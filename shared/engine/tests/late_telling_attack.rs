@@ -18,7 +18,7 @@ use common::{at, d, order, program_expiring, rule};
 use spenders::Served;
 
 /// One event: ("order" | "return", order id, instant, amount).
-type Ev = (&'static str, String, DateTime<Utc>, String);
+type Ev = spenders::Event;
 
 fn ev(kind: &'static str, id: &str, when: DateTime<Utc>, amount: &str) -> Ev {
     (kind, id.to_owned(), when, amount.to_owned())
@@ -37,26 +37,7 @@ struct Fed<'a> {
 }
 
 fn feed<'a>(p: &'a Program, events: &[Ev], late: &[&str]) -> Fed<'a> {
-    let mut evs: Vec<(usize, &Ev)> = events.iter().enumerate().collect();
-    evs.sort_by_key(|(i, e)| (e.2, *i));
-    let is_late = |e: &Ev| late.contains(&e.1.as_str());
-    let mut order_list: Vec<&Ev> = evs
-        .iter()
-        .map(|(_, e)| *e)
-        .filter(|e| !is_late(e))
-        .collect();
-    for l in late {
-        order_list.extend(
-            evs.iter()
-                .map(|(_, e)| *e)
-                .filter(|e| e.1 == *l && e.0 == "order"),
-        );
-        order_list.extend(
-            evs.iter()
-                .map(|(_, e)| *e)
-                .filter(|e| e.1 == *l && e.0 == "return"),
-        );
-    }
+    let order_list = spenders::told_order(events, late);
     let mut c = Served::new(p, true);
     let mut words = Vec::new();
     let mut twice = Vec::new();

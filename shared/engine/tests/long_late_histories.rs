@@ -46,7 +46,7 @@ impl Rng {
 }
 
 /// ("order" | "return", id, instant, amount)
-type Ev = (&'static str, String, DateTime<Utc>, String);
+type Ev = spenders::Event;
 
 fn ev(kind: &'static str, id: &str, when: DateTime<Utc>, amount: i64) -> Ev {
     (kind, id.to_owned(), when, amount.to_string())
@@ -249,26 +249,7 @@ struct Fed<'a> {
 }
 
 fn feed<'a>(p: &'a Program, events: &[Ev], late: &[String]) -> Fed<'a> {
-    let mut evs: Vec<(usize, &Ev)> = events.iter().enumerate().collect();
-    evs.sort_by_key(|(i, e)| (e.2, *i));
-    let is_late = |e: &Ev| late.contains(&e.1);
-    let mut list: Vec<&Ev> = evs
-        .iter()
-        .map(|(_, e)| *e)
-        .filter(|e| !is_late(e))
-        .collect();
-    for l in late {
-        list.extend(
-            evs.iter()
-                .map(|(_, e)| *e)
-                .filter(|e| &e.1 == l && e.0 == "order"),
-        );
-        list.extend(
-            evs.iter()
-                .map(|(_, e)| *e)
-                .filter(|e| &e.1 == l && e.0 == "return"),
-        );
-    }
+    let list = spenders::told_order(events, late);
     let mut c = Served::new(p, true);
     let (mut over90, mut twice, mut words) = (Vec::new(), Vec::new(), Vec::new());
     let mut refused = 0;
@@ -359,22 +340,29 @@ fn seq_ok(ns: &[Notice]) -> bool {
     ns.iter().enumerate().all(|(i, n)| n.seq == i as u64 + 1)
 }
 
+/// A notice as a line: a change (from, to, instant) or a warning.
+fn describe(kind: &NoticeKind) -> String {
+    match kind {
+        NoticeKind::Changed { change, .. } => {
+            format!("{} -> {} at {}", change.from, change.to, change.at)
+        }
+        NoticeKind::AtRisk {
+            tier,
+            on,
+            at,
+            grace,
+            ..
+        } => format!("at risk {tier} on {on} at {at} grace {grace}"),
+    }
+}
+
 fn show(ns: &[Notice]) -> Vec<String> {
     ns.iter()
         .map(|n| match &n.kind {
-            NoticeKind::Changed { change, .. } => format!(
-                "#{} {} -> {} at {} ({})",
-                n.seq, change.from, change.to, change.at, change.cause
-            ),
-            NoticeKind::AtRisk {
-                tier,
-                on,
-                at,
-                grace,
-                ..
-            } => {
-                format!("#{} at risk {tier} on {on} at {at} grace {grace}", n.seq)
+            NoticeKind::Changed { change, .. } => {
+                format!("#{} {} ({})", n.seq, describe(&n.kind), change.cause)
             }
+            NoticeKind::AtRisk { .. } => format!("#{} {}", n.seq, describe(&n.kind)),
         })
         .collect()
 }
@@ -404,22 +392,7 @@ fn job(p: &Program, s: &CustomerState, until: DateTime<Utc>) -> Vec<String> {
     let mut out = Vec::new();
     for _ in 0..1000 {
         let (_, done) = p.expire_publishing_at_most(&mut s, until, MAX_NOTICES_PER_DECISION);
-        for n in s.outbox.take() {
-            out.push(match &n.kind {
-                NoticeKind::Changed { change, .. } => {
-                    format!("{} -> {} at {}", change.from, change.to, change.at)
-                }
-                NoticeKind::AtRisk {
-                    tier,
-                    on,
-                    at,
-                    grace,
-                    ..
-                } => {
-                    format!("at risk {tier} on {on} at {at} grace {grace}")
-                }
-            });
-        }
+        out.extend(s.outbox.take().iter().map(|n| describe(&n.kind)));
         if done {
             break;
         }

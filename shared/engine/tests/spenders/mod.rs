@@ -381,3 +381,29 @@ impl RuleBook for Versions {
         self.0.iter().find(|p| p.version() == version)
     }
 }
+
+/// An event of a drawn or hand-written history: ("order" | "return" |
+/// "redeem", order id, instant, amount).
+pub type Event = (&'static str, String, DateTime<Utc>, String);
+
+/// `events` in the order they are told: in time (by instant, listed order
+/// among ties), but the orders named in `late` (and every return of them)
+/// after every other event, each late order followed by its returns.
+pub fn told_order<'e>(events: &'e [Event], late: &[impl AsRef<str>]) -> Vec<&'e Event> {
+    let mut sorted: Vec<(usize, &Event)> = events.iter().enumerate().collect();
+    sorted.sort_by_key(|(i, e)| (e.2, *i));
+    let sorted: Vec<&Event> = sorted.into_iter().map(|(_, e)| e).collect();
+    let is_late = |e: &Event| late.iter().any(|l| l.as_ref() == e.1);
+    let mut told: Vec<&Event> = sorted.iter().copied().filter(|e| !is_late(e)).collect();
+    for l in late {
+        for kind in ["order", "return"] {
+            told.extend(
+                sorted
+                    .iter()
+                    .copied()
+                    .filter(|e| e.1 == l.as_ref() && e.0 == kind),
+            );
+        }
+    }
+    told
+}
