@@ -428,12 +428,14 @@ impl Program {
         let walked = late.is_some()
             && applied.decision.upgrades.is_empty()
             && !was_superseded
-            && self.judge_older_ends_again(
-                state,
-                &all,
-                order.placed_at,
-                &format!("{LATE_ORDER} {}", order.order_id),
-            );
+            && self
+                .judge_older_ends_again(
+                    state,
+                    &all,
+                    order.placed_at,
+                    &format!("{LATE_ORDER} {}", order.order_id),
+                )
+                .is_some();
         if !self.lapses {
             // No ends to judge: a walk only dated the lifts by orders anew
             // (the tier held now stays), and the order keeps what its own

@@ -68,12 +68,16 @@ impl Notice {
     }
 }
 
-/// The notices of the decision in progress. Not stored and not part of what
-/// a state is: two states that hold the same standing are equal whatever
-/// they still have to tell.
+/// The notices of the decision in progress, and how often the history let
+/// go of entries meanwhile. Not stored and not part of what a state is: two
+/// states that hold the same standing are equal whatever they still have
+/// to tell.
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
     notices: Vec<Notice>,
+    /// Counts every time the history let go of entries, so that a decision
+    /// taking back its own entries by position can tell none moved.
+    history_trims: u64,
     /// While a late event's walk that would run out of notices judges ends
     /// again up to this instant: the at-risk warnings of those ends go
     /// untold (each end's own renewal or move down tells how it came out,
@@ -109,6 +113,14 @@ impl Outbox {
         by: Option<DateTime<Utc>>,
     ) -> Option<DateTime<Utc>> {
         std::mem::replace(&mut self.spare_warnings_of_ends_by, by)
+    }
+
+    pub(crate) fn count_history_trim(&mut self) {
+        self.history_trims += 1;
+    }
+
+    pub(crate) fn history_trims(&self) -> u64 {
+        self.history_trims
     }
 
     /// Whether a warning of the end `on` goes untold.

@@ -59,13 +59,16 @@ impl Program {
         orders: &[OrderRecord],
         record: &OrderRecord,
         ret: &Return,
-    ) -> bool {
+    ) -> Option<Vec<TierChange>> {
         let late = state
             .last_event_at
             .is_some_and(|latest| ret.returned_at < latest);
+        if !late {
+            return None;
+        }
         let all: Vec<&OrderRecord> = orders.iter().collect();
         let cause = format!("{LATE_ORDER} {}", record.order_id);
-        late && self.judge_older_ends_again(state, &all, ret.returned_at, &cause)
+        self.judge_older_ends_again(state, &all, ret.returned_at, &cause)
     }
 
     /// Whether [`Program::judge_older_ends_again`] would walk the course
@@ -90,7 +93,6 @@ impl Program {
     ) -> Option<WalkStart> {
         if orders.is_empty()
             || self.walk_misses_current_points(state)
-            || state.history.len() >= HISTORY_KEPT
             || !self.walks_course_for(state, placed)
         {
             return None;
@@ -138,7 +140,8 @@ impl Program {
 
     /// Judges again the ends after a late event at `placed` (already
     /// counted in the state and in `orders`, every order of the customer):
-    /// whether it did. Not when the course since the change of tier
+    /// the history entries its telling added, None where it did not judge
+    /// them. Not when the course since the change of tier
     /// before the event holds anything the walk does not make (an admin
     /// set, a re-evaluation, another config
     /// version), nor past one decision's notices: then only the latest
@@ -149,16 +152,13 @@ impl Program {
         orders: &[&OrderRecord],
         placed: DateTime<Utc>,
         late_cause: &str,
-    ) -> bool {
-        let Some(WalkStart {
+    ) -> Option<Vec<TierChange>> {
+        let WalkStart {
             standing,
             stint,
             kept,
             from_the_join,
-        }) = self.course_walk_start(state, orders, placed)
-        else {
-            return false;
-        };
+        } = self.course_walk_start(state, orders, placed)?;
         let mut walked = state.clone();
         walked.outbox = Default::default();
         walked.history = standing[..kept].to_vec();
@@ -175,12 +175,17 @@ impl Program {
         }
         let top = self.tiers().len() - 1;
         if !self.judge_ends_after_late_upgrade(&mut walked, orders, stint.at, top) {
-            return false;
+            return None;
+        }
+        if walked.history.get(..kept) != Some(&standing[..kept]) {
+            // The walk ran the history past its limit and cut its start:
+            // its course can no longer be read from where it began.
+            return None;
         }
         if !self.lapses && walked.tier != state.tier {
             // Without ends, the walk only dates the lifts by orders again:
             // a tier it would change is the order's own decision's to make.
-            return false;
+            return None;
         }
         let told = Told {
             changes: &standing[kept..],
@@ -217,14 +222,9 @@ impl Program {
                     Telling::new(&told, Vec::new(), notices, &walked.tier, false)
                 }
             };
-        if state.history.len() + telling.history_entries() > HISTORY_KEPT {
-            // Past the history's limit its oldest entries, the course's
-            // start among them, would go.
-            return false;
-        }
-        telling.tell(state);
+        let added = telling.tell(state);
         state.adopt_validity_of(walked);
-        true
+        Some(added)
     }
 
     /// The base tier as a step just before the customer's join (so an
@@ -454,25 +454,23 @@ impl Telling {
         }
     }
 
-    fn history_entries(&self) -> usize {
-        let changes = self
-            .notices
-            .iter()
-            .filter(|(kind, _)| matches!(kind, NoticeKind::Changed { .. }))
-            .count();
-        self.corrections.len() + changes
-    }
-
-    fn tell(self, state: &mut CustomerState) {
+    /// Tells it; the history entries it added, in order.
+    fn tell(self, state: &mut CustomerState) -> Vec<TierChange> {
+        let mut added = Vec::with_capacity(self.corrections.len());
         for (change, criteria) in self.corrections {
+            added.push(change.clone());
             state.record_change(change, criteria);
         }
         for (kind, publish) in self.notices {
+            if let NoticeKind::Changed { change, .. } = &kind {
+                added.push(change.clone());
+            }
             match publish {
                 true => state.retell(kind),
                 false => state.keep_told(kind),
             }
         }
+        added
     }
 }
 

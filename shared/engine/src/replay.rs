@@ -25,7 +25,7 @@ use crate::program::Program;
 use crate::redeemed::{Redeemed, Redemptions};
 use crate::rejudge::LATE_ORDER;
 use crate::reversal::CurrentRulesOnly;
-use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
+use crate::state::{CustomerState, TierChange};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -46,6 +46,7 @@ pub(crate) struct Replayed {
 struct Told {
     tier: String,
     history: usize,
+    history_trims: u64,
     notices: usize,
     notices_sent: u64,
 }
@@ -55,6 +56,7 @@ impl Told {
         Told {
             tier: state.tier.clone(),
             history: state.history.len(),
+            history_trims: state.outbox.history_trims(),
             notices: state.outbox.notices().len(),
             notices_sent: state.notices_sent,
         }
@@ -65,7 +67,7 @@ impl Told {
     /// trimmed during the decision (its own entries no longer lie past
     /// where it stood).
     fn take_back(&self, state: &mut CustomerState) -> Option<Vec<NoticeKind>> {
-        let trimmed = state.history.len() >= HISTORY_KEPT;
+        let trimmed = state.outbox.history_trims() != self.history_trims;
         if trimmed
             || state.history.len() < self.history
             || state.outbox.notices().len() < self.notices

@@ -201,14 +201,17 @@ impl Program {
             rules,
         };
         let current = state.tier_index(self);
-        let told = state.history.len();
-        if self.lapses && self.walks_after_return(state, orders, record, ret) {
+        let walked = match self.lapses {
+            true => self.walks_after_return(state, orders, record, ret),
+            false => None,
+        };
+        if let Some(told) = walked {
             // Late under a retention rule: the course from before it walked
             // again (`older_ends.rs`), its own move down among the rest.
             // The reply names the moves down the walk told, where they
             // chain (a walk's telling may leave out a step its new course
             // tells, or move up between two).
-            back.downgrades = state.history[told..]
+            back.downgrades = told
                 .iter()
                 .filter_map(|c| {
                     let (from, to) = (self.tier_index(&c.from)?, self.tier_index(&c.to)?);

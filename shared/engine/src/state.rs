@@ -357,7 +357,20 @@ impl CustomerState {
         });
     }
 
+    /// Past its limit the history first lets go of the changes that no
+    /// longer stand (a later entry dated before them took their place;
+    /// they were told, and the feed keeps them), then of its oldest: the
+    /// course a late event's walk starts from is the last thing cut. An
+    /// admin set or a re-evaluation stays while it can, as what no event
+    /// tells.
     fn trim_history(&mut self) {
+        if self.history.len() <= HISTORY_KEPT {
+            return;
+        }
+        self.outbox.count_history_trim();
+        let mut stands = standing_flags(&self.history).into_iter();
+        self.history
+            .retain(|c| stands.next().unwrap_or(true) || c.admin || c.is_reevaluation());
         if self.history.len() > HISTORY_KEPT {
             let excess = self.history.len() - HISTORY_KEPT;
             self.history.drain(..excess);
@@ -574,6 +587,25 @@ mod delta_lots {
 }
 
 /// [`CustomerState::standing_changes`] of any history.
+/// Which entries of `history` stand (see [`standing_line`]).
+fn standing_flags(history: &[TierChange]) -> Vec<bool> {
+    let mut flags = vec![false; history.len()];
+    let mut line: Vec<usize> = Vec::with_capacity(history.len());
+    for (i, change) in history.iter().enumerate() {
+        while line
+            .last()
+            .is_some_and(|&kept| history[kept].at > change.at)
+        {
+            line.pop();
+        }
+        line.push(i);
+    }
+    for i in line {
+        flags[i] = true;
+    }
+    flags
+}
+
 pub(crate) fn standing_line(history: &[TierChange]) -> smallvec::SmallVec<[&TierChange; 8]> {
     let mut line: smallvec::SmallVec<[&TierChange; 8]> = smallvec::SmallVec::new();
     for change in history {

@@ -14,6 +14,8 @@ use tier_engine::*;
 
 mod common;
 mod spenders;
+#[allow(dead_code)]
+mod standing;
 use common::{at, d, order, program_expiring, rule};
 use spenders::Served;
 
@@ -654,4 +656,49 @@ fn a_late_returns_reply_names_no_move_down_the_customer_no_longer_holds() {
     let back = l.c.returned.last().unwrap();
     assert_eq!((back.tier_before, back.tier_after), (2, 2));
     assert_eq!(back.downgrades, Vec::new());
+}
+
+/// A monthly Silver held five years, then two late lifts, each a few
+/// days before the last, that start the tier and every end of it earlier:
+/// each walk tells 60 renewals anew, which with the 60 they supersede
+/// pass the history's 100 entries. The history lets go of what no longer
+/// stands first, so the course stays whole from the join and the second
+/// lift is walked from there too (before, the first walk declined past
+/// the limit, and only the latest end was judged again).
+#[test]
+fn late_lifts_that_retell_years_of_renewals_keep_the_course_in_the_history() {
+    let p = warned_silver_with_grace("eager", 0);
+    let lift = at("2026-01-10T00:00:00Z");
+    let mut evs = vec![ev("order", "o1", lift, "1000")];
+    for k in 1..=60 {
+        let end = lift.checked_add_months(Months::new(k)).unwrap();
+        for (keeper, hours) in [("a", 12), ("b", 6)] {
+            let id = format!("k{k}{keeper}");
+            evs.push(ev("order", &id, end - Duration::hours(hours), "60"));
+        }
+    }
+    evs.push(ev("order", "oE", at("2026-01-05T00:00:00Z"), "1000"));
+    evs.push(ev("order", "oF", at("2026-01-02T00:00:00Z"), "1000"));
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["oE", "oF"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(t.c.s.tier_since, at("2026-01-02T00:00:00Z"));
+    assert_eq!(t.c.s.history.len(), 61);
+    assert_eq!(
+        standing::course(&l.c.s.history),
+        vec![(
+            "Member".to_owned(),
+            "Silver".to_owned(),
+            at("2026-01-02T00:00:00Z")
+        )]
+    );
+    assert_eq!(
+        standing::course(&l.c.s.history),
+        standing::course(&t.c.s.history)
+    );
+    assert!(l.c.s.history.len() <= tier_engine::state::HISTORY_KEPT);
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+    assert!(l.twice.is_empty(), "{:?}", l.twice);
 }
