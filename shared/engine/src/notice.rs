@@ -84,6 +84,9 @@ pub struct Outbox {
     /// and their act-by date is past), so that the walk's changes reach
     /// the latest instant inside one decision's notices.
     spare_warnings_of_ends_by: Option<DateTime<Utc>>,
+    /// While one telling adds its entries, the history is trimmed once
+    /// after it (`CustomerState::trimming_once`).
+    trims_put_off: bool,
 }
 
 impl PartialEq for Outbox {
@@ -121,6 +124,15 @@ impl Outbox {
 
     pub(crate) fn history_trims(&self) -> u64 {
         self.history_trims
+    }
+
+    /// Puts trims off (or not); whether they were put off before.
+    pub(crate) fn put_off_trims(&mut self, put_off: bool) -> bool {
+        std::mem::replace(&mut self.trims_put_off, put_off)
+    }
+
+    pub(crate) fn trims_put_off(&self) -> bool {
+        self.trims_put_off
     }
 
     /// Whether a warning of the end `on` goes untold.

@@ -13,7 +13,7 @@ use crate::events::{OrderRecord, Return};
 use crate::notice::{Notice, NoticeKind};
 use crate::program::Program;
 use crate::rejudge::LATE_ORDER;
-use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
+use crate::state::{CustomerState, TierChange};
 use crate::validity::{RENEWED, RETENTION};
 use chrono::{DateTime, Utc};
 
@@ -222,7 +222,7 @@ impl Program {
                     Telling::new(&told, Vec::new(), notices, &walked.tier, false)
                 }
             };
-        let added = telling.tell(state);
+        let added = state.trimming_once(|state| telling.tell(state));
         state.adopt_validity_of(walked);
         Some(added)
     }
@@ -232,8 +232,8 @@ impl Program {
     /// and holds every change since.
     fn base_tier_from_the_join(&self, state: &CustomerState) -> Option<Step> {
         let base = self.tier_name(0);
-        let whole = state.history.len() < HISTORY_KEPT
-            && state.history.first().is_none_or(|c| c.from == base);
+        let whole =
+            !state.history_was_cut() && state.history.first().is_none_or(|c| c.from == base);
         whole.then(|| Step {
             at: state.joined() - chrono::Duration::nanoseconds(1),
             from: base.to_owned(),

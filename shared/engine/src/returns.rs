@@ -15,7 +15,7 @@ use crate::program::{Program, TierIndex};
 use crate::rejudge::{Late, LATE_ORDER};
 use crate::reversal::InTime;
 use crate::reversal::{ReturnHistory, RuleBook};
-use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
+use crate::state::{CustomerState, TierChange};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -417,7 +417,7 @@ impl Program {
                     Some((tier, Some(since))) if tier == landing => since,
                     // Held before the history's first change, which a
                     // history not cut at its limit starts at the join.
-                    Some((tier, None)) if tier == landing && state.history.len() < HISTORY_KEPT => {
+                    Some((tier, None)) if tier == landing && !state.history_was_cut() => {
                         state.joined()
                     }
                     _ => *at,

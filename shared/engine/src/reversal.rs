@@ -26,7 +26,7 @@ use crate::events::OrderRecord;
 use crate::net_walk::NetWalk;
 use crate::period::day_of;
 use crate::program::{Program, TierIndex};
-use crate::state::{CustomerState, TierChange, HISTORY_KEPT};
+use crate::state::{CustomerState, TierChange};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
@@ -173,7 +173,7 @@ impl Program {
     /// adversary's in-time Gold, 51 returns in).
     pub(crate) fn replay_start(&self, state: &CustomerState) -> TierIndex {
         match state.history.first() {
-            Some(first) if state.history.len() >= HISTORY_KEPT => {
+            Some(first) if state.history_was_cut() => {
                 let from = self.tier_index(&first.from).unwrap_or(0);
                 let to = self.tier_index(&first.to).unwrap_or(0);
                 from.min(to)

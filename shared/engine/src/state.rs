@@ -118,6 +118,14 @@ pub struct CustomerState {
     /// order` entries still tell most late events there).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub late_seen: bool,
+    /// Whether the history ever let go of an entry that still stood
+    /// (its oldest), once it reached its limit: a cut history holds fewer
+    /// than [`HISTORY_KEPT`] entries once superseded ones leave too, so its
+    /// length does not tell. Written only once the history reaches its
+    /// limit; absent, the length is the only sign (a state written before
+    /// it was kept reads cut at the limit, whole below it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_cut: Option<bool>,
     /// The customer's redemptions, when the service read them for this
     /// decision (`redeemed.rs`): with them the orders tell current points
     /// as of an instant for a customer who spent points. Never stored.
@@ -193,6 +201,7 @@ impl CustomerState {
             notices_sent: 0,
             points_apart: false,
             late_seen: false,
+            history_cut: None,
             redemptions: None,
             outbox: Outbox::default(),
         }
@@ -287,11 +296,19 @@ impl CustomerState {
     /// may have been one (an adversary's late redemption undid an admin's
     /// setting cut from the history).
     pub(crate) fn history_told_by_events(&self) -> bool {
-        self.history.len() < HISTORY_KEPT
+        !self.history_was_cut()
             && self
                 .history
                 .iter()
                 .all(|c| !c.admin && !c.is_reevaluation())
+    }
+
+    /// Whether the history let go of an entry that still stood: its first
+    /// entry may then be no change from the join, and an admin set or a
+    /// re-evaluation may be among what left.
+    pub(crate) fn history_was_cut(&self) -> bool {
+        self.history_cut
+            .unwrap_or(self.history.len() >= HISTORY_KEPT)
     }
 
     pub fn best_order(&self) -> Money {
@@ -326,8 +343,7 @@ impl CustomerState {
 
     /// A renewal: history only, the tier and its `tier_since` stay.
     pub(crate) fn record_renewal(&mut self, change: TierChange, criteria: Vec<String>) {
-        self.history.push(change.clone());
-        self.trim_history();
+        self.keep_in_history(change.clone());
         self.publish(NoticeKind::Changed { change, criteria });
     }
 
@@ -357,24 +373,63 @@ impl CustomerState {
         });
     }
 
+    fn keep_in_history(&mut self, change: TierChange) {
+        if self.outbox.trims_put_off() {
+            return self.history.push(change);
+        }
+        self.settle_cut_mark();
+        self.history.push(change);
+        self.trim_history();
+    }
+
+    /// Runs `tell`, which may add several entries, trimming the history
+    /// once after it: an entry added early must not cut the oldest before
+    /// a later one's superseding makes room.
+    pub(crate) fn trimming_once<T>(&mut self, tell: impl FnOnce(&mut Self) -> T) -> T {
+        self.settle_cut_mark();
+        let put_off = self.outbox.put_off_trims(true);
+        let told = tell(self);
+        self.outbox.put_off_trims(put_off);
+        if !put_off {
+            self.trim_history();
+        }
+        told
+    }
+
+    /// A state that reached the limit before the mark was kept may have
+    /// been cut: it is taken as cut from now on.
+    fn settle_cut_mark(&mut self) {
+        if self.history_cut.is_none() && self.history.len() >= HISTORY_KEPT {
+            self.history_cut = Some(true);
+        }
+    }
+
     /// Past its limit the history first lets go of the changes that no
     /// longer stand (a later entry dated before them took their place;
     /// they were told, and the feed keeps them), then of its oldest: the
-    /// course a late event's walk starts from is the last thing cut. An
-    /// admin set or a re-evaluation stays while it can, as what no event
-    /// tells.
+    /// course a late event's walk starts from is the last thing cut. Its
+    /// first entry stays while it can, as the tier held before every kept
+    /// change (`held_then.rs`) and the floor a replay starts from; an
+    /// admin set or a re-evaluation stays too, as what no event tells.
     fn trim_history(&mut self) {
-        if self.history.len() <= HISTORY_KEPT {
+        if self.history.len() < HISTORY_KEPT {
             return;
         }
-        self.outbox.count_history_trim();
-        let mut stands = standing_flags(&self.history).into_iter();
-        self.history
-            .retain(|c| stands.next().unwrap_or(true) || c.admin || c.is_reevaluation());
+        if self.history.len() > HISTORY_KEPT {
+            self.outbox.count_history_trim();
+            let mut stands = standing_flags(&self.history).into_iter();
+            let mut first = true;
+            self.history.retain(|c| {
+                let stands = stands.next().unwrap_or(true);
+                std::mem::take(&mut first) || stands || c.admin || c.is_reevaluation()
+            });
+        }
         if self.history.len() > HISTORY_KEPT {
             let excess = self.history.len() - HISTORY_KEPT;
             self.history.drain(..excess);
+            self.history_cut = Some(true);
         }
+        self.history_cut.get_or_insert(false);
     }
 
     /// The changes that still stand, in time order: an entry dated before
@@ -390,8 +445,7 @@ impl CustomerState {
     /// the tier and its validity.
     pub(crate) fn retell(&mut self, kind: NoticeKind) {
         if let NoticeKind::Changed { change, .. } = &kind {
-            self.history.push(change.clone());
-            self.trim_history();
+            self.keep_in_history(change.clone());
         }
         self.publish(kind);
     }
@@ -400,8 +454,7 @@ impl CustomerState {
     /// already: kept in the history, not told again.
     pub(crate) fn keep_told(&mut self, kind: NoticeKind) {
         if let NoticeKind::Changed { change, .. } = kind {
-            self.history.push(change);
-            self.trim_history();
+            self.keep_in_history(change);
         }
     }
 
@@ -422,8 +475,7 @@ impl CustomerState {
         // A new tier starts a validity period of its own.
         self.renewed_at = None;
         self.grace_until = None;
-        self.history.push(change.clone());
-        self.trim_history();
+        self.keep_in_history(change.clone());
         self.publish(NoticeKind::Changed { change, criteria });
     }
 
@@ -523,7 +575,140 @@ fn keep_best_by_sorting(best: &mut Vec<BestOrder>, order_id: &str, net: Money) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{Duration, TimeZone};
     use proptest::prelude::*;
+
+    fn two_tiers() -> CustomerState {
+        let config = serde_json::json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "tiers": [{"name": "Member", "earnRate": "1"},
+                {"name": "Silver", "earnRate": "1", "upgrade": {"criteria": [
+                    {"id": "P", "kind": "lifetimePoints", "min": 100}],
+                    "condition": "all", "upgradeType": "lazy"}}]
+        });
+        let program = Program::validate(serde_json::from_value(config).unwrap()).unwrap();
+        CustomerState::new(&program, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())
+    }
+
+    fn day(n: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::days(n)
+    }
+
+    /// Up or down on day `n`, as the order lifting or the return taking it.
+    fn change(n: i64, up: bool) -> TierChange {
+        let (from, to) = match up {
+            true => ("Member", "Silver"),
+            false => ("Silver", "Member"),
+        };
+        TierChange {
+            from: from.into(),
+            to: to.into(),
+            at: day(n),
+            cause: format!("order o{n}"),
+            config_version: Some(1),
+            admin: false,
+        }
+    }
+
+    /// A history of `n` changes on days 1..=n, alternating up and down.
+    fn moved(state: &mut CustomerState, n: i64) {
+        for i in 1..=n {
+            state.record_change(change(i, i % 2 == 1), Vec::new());
+        }
+    }
+
+    #[test]
+    fn a_history_at_its_limit_that_never_let_go_reads_whole() {
+        let mut state = two_tiers();
+        moved(&mut state, HISTORY_KEPT as i64);
+        assert_eq!(state.history.len(), HISTORY_KEPT);
+        assert!(!state.history_was_cut());
+        assert!(state.history_told_by_events());
+        let stored: CustomerState =
+            serde_json::from_value(serde_json::to_value(&state).unwrap()).unwrap();
+        assert!(!stored.history_was_cut());
+    }
+
+    #[test]
+    fn a_history_at_its_limit_stored_before_the_mark_reads_cut() {
+        let mut state = two_tiers();
+        moved(&mut state, HISTORY_KEPT as i64);
+        state.history_cut = None;
+        assert!(state.history_was_cut());
+        state.record_change(change(HISTORY_KEPT as i64 + 1, false), Vec::new());
+        assert_eq!(state.history_cut, Some(true));
+    }
+
+    #[test]
+    fn a_cut_history_stays_cut_when_superseded_entries_leave_it_shorter() {
+        let mut state = two_tiers();
+        moved(&mut state, HISTORY_KEPT as i64 + 1);
+        assert_eq!(state.history_cut, Some(true));
+        assert_eq!(state.history.first().map(|c| c.at), Some(day(2)));
+        // A late order's upgrade dated before the last ten changes
+        // supersedes them: the next trim lets them go, and the history,
+        // shorter than its limit, was still cut at its front.
+        let mut late = change(HISTORY_KEPT as i64 - 9, true);
+        late.at -= Duration::hours(1);
+        state.record_change(late, Vec::new());
+        assert!(
+            state.history.len() < HISTORY_KEPT,
+            "{}",
+            state.history.len()
+        );
+        assert!(state.history_was_cut());
+        assert!(!state.history_told_by_events());
+    }
+
+    #[test]
+    fn the_first_entry_and_an_admin_set_outlast_superseded_ones() {
+        let mut state = two_tiers();
+        let first = change(2, true);
+        state.record_change(first.clone(), Vec::new());
+        let mut admin = change(3, false);
+        admin.admin = true;
+        admin.cause = "admin".into();
+        state.record_change(admin.clone(), Vec::new());
+        let gone = change(4, true);
+        state.record_change(gone.clone(), Vec::new());
+        // Dated back before all three: none of them stands any more.
+        let mut back = change(0, true);
+        back.at += Duration::hours(1);
+        state.record_change(back.clone(), Vec::new());
+        for i in 5..=HISTORY_KEPT as i64 + 1 {
+            state.record_change(change(i, i % 2 == 0), Vec::new());
+        }
+        assert_eq!(state.history.len(), HISTORY_KEPT);
+        assert_eq!(state.history[..3], [first, admin, back]);
+        assert!(!state.history.contains(&gone));
+        assert_eq!(state.history_cut, Some(false));
+        assert!(!state.history_told_by_events(), "the admin set is kept");
+    }
+
+    #[test]
+    fn one_telling_trims_once_after_all_its_entries() {
+        let mut state = two_tiers();
+        moved(&mut state, HISTORY_KEPT as i64);
+        let oldest = state.history[0].clone();
+        let second = state.history[1].clone();
+        let trims = state.outbox.history_trims();
+        state.trimming_once(|state| {
+            // A correction first, then a change dated back before the
+            // correction and the last entry: once both are in, the two
+            // superseded make room, and nothing that stands is cut.
+            state.record_change(change(HISTORY_KEPT as i64 + 1, true), Vec::new());
+            let mut back = change(HISTORY_KEPT as i64, false);
+            back.at -= Duration::hours(1);
+            state.keep_told(NoticeKind::Changed {
+                change: back,
+                criteria: Vec::new(),
+            });
+        });
+        assert_eq!(state.outbox.history_trims(), trims + 1);
+        assert_eq!(state.history[0], oldest);
+        assert_eq!(state.history[1], second);
+        assert!(!state.history_was_cut());
+    }
 
     proptest! {
         /// Any list, ordinary or not, ends as sorting it would leave it.
@@ -586,7 +771,6 @@ mod delta_lots {
     }
 }
 
-/// [`CustomerState::standing_changes`] of any history.
 /// Which entries of `history` stand (see [`standing_line`]).
 fn standing_flags(history: &[TierChange]) -> Vec<bool> {
     let mut flags = vec![false; history.len()];
@@ -606,6 +790,7 @@ fn standing_flags(history: &[TierChange]) -> Vec<bool> {
     flags
 }
 
+/// [`CustomerState::standing_changes`] of any history.
 pub(crate) fn standing_line(history: &[TierChange]) -> smallvec::SmallVec<[&TierChange; 8]> {
     let mut line: smallvec::SmallVec<[&TierChange; 8]> = smallvec::SmallVec::new();
     for change in history {

@@ -94,6 +94,8 @@ struct Rest<'a> {
     points_apart: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     late_seen: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history_cut: Option<bool>,
     /// Each tracker's newest dropped day where reading the state back
     /// would not infer it ([`inferred_dropped`]), in the trackers' order
     /// (empty when none needs it), as days before the series' first kept
@@ -179,6 +181,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         notices_sent,
         points_apart,
         late_seen,
+        history_cut,
         // Not stored: the service writes it with the state.
         outbox: _,
         // Not stored: read with the orders for one decision.
@@ -206,6 +209,7 @@ pub(super) fn write(state: &CustomerState, out: &mut Vec<u8>) {
         notices_sent: *notices_sent,
         points_apart: *points_apart,
         late_seen: *late_seen,
+        history_cut: *history_cut,
         tracker_dropped: {
             let joined = day_of(state.joined());
             let gaps: Vec<Option<DayNumber>> = trackers
