@@ -99,12 +99,14 @@ impl Program {
         }
         let standing: Vec<TierChange> = state.standing_changes().into_iter().cloned().collect();
         // The last change of tier before the event, read as one step an
-        // instant (a move down set right at its instant is no change); with
-        // none, the base tier held from the join, when the history holds
-        // the whole course from there.
+        // instant (a move down set right at its instant is no change, but
+        // one an order lifted back from at that instant starts the tier
+        // anew, as a change of tier does); with none, the base tier held
+        // from the join, when the history holds the whole course from
+        // there.
         let stint = course(&standing)
             .into_iter()
-            .rfind(|s| s.at < placed && s.from != s.to);
+            .rfind(|s| s.at < placed && (s.from != s.to || lifted_anew(&standing, s.at)));
         let from_the_join = stint.is_none();
         let stint = stint.or_else(|| self.base_tier_from_the_join(state))?;
         let kept = standing.partition_point(|c| c.at <= stint.at);
@@ -161,6 +163,10 @@ impl Program {
         } = self.course_walk_start(state, orders, placed)?;
         let mut walked = state.clone();
         walked.outbox = Default::default();
+        // The walk's course is read off its copy's history past `kept`:
+        // a trim mid-walk would cut its start (a walk of months of ends
+        // on a full history declined). Its notices bound what it adds.
+        walked.outbox.put_off_trims(true);
         walked.history = standing[..kept].to_vec();
         walked.tier.clone_from(&stint.to);
         walked.tier_since = match from_the_join {
@@ -175,11 +181,6 @@ impl Program {
         }
         let top = self.tiers().len() - 1;
         if !self.judge_ends_after_late_upgrade(&mut walked, orders, stint.at, top) {
-            return None;
-        }
-        if walked.history.get(..kept) != Some(&standing[..kept]) {
-            // The walk ran the history past its limit and cut its start:
-            // its course can no longer be read from where it began.
             return None;
         }
         if !self.lapses && walked.tier != state.tier {
@@ -488,6 +489,18 @@ impl Program {
 /// retention.
 fn judged_end(c: &TierChange) -> bool {
     c.cause == RENEWED || c.cause == RETENTION
+}
+
+/// Whether the last of `changes` (in time order) at `at` is an order's
+/// lift: the tier it reached counts its period from there, even where a
+/// move down at the same instant left the step on the tier it started
+/// from (a retention end judged before an order of its instant). A walk
+/// of months of such ends started years back and ran out of notices.
+fn lifted_anew(changes: &[TierChange], at: DateTime<Utc>) -> bool {
+    changes
+        .iter()
+        .rfind(|c| c.at == at)
+        .is_some_and(|c| c.from != c.to && c.by_an_order())
 }
 
 /// The steps of `changes` (in time order), one an instant: an order that

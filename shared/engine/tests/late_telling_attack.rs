@@ -702,3 +702,71 @@ fn late_lifts_that_retell_years_of_renewals_keep_the_course_in_the_history() {
     assert_eq!(words_wrong(&l), Vec::<String>::new());
     assert!(l.twice.is_empty(), "{:?}", l.twice);
 }
+
+/// The forty-fifth session's trace of a long history (seed 43, draw
+/// 19807): each month's end finds too little spent and moves the customer
+/// down, and an order placed at the end's own instant (after it) lifts
+/// them back, so every step of the course is Silver to Silver. A late
+/// order at one of those ends was walked from the last step that changed
+/// the tier, the first lift four years back, ran out of one decision's
+/// notices and was judged as before. An order's lift at an end's instant
+/// starts the tier anew: the walk starts from the month before.
+#[test]
+fn a_late_order_at_one_of_years_of_ends_an_order_lifted_back_from_walks_from_the_month_before() {
+    late_order_at_an_end_lifted_back_from(48, "k46a");
+}
+
+/// The same past the history's 100 entries: the walk's own copy of the
+/// history passes them with its first months. Its start must stay (a trim
+/// mid-walk cut it, and the walk declined).
+#[test]
+fn a_late_order_at_an_end_lifted_back_from_walks_past_the_historys_limit() {
+    late_order_at_an_end_lifted_back_from(60, "k55a");
+}
+
+/// [`a_late_order_at_one_of_years_of_ends_an_order_lifted_back_from_walks_from_the_month_before`]
+/// over `months` ends, the order `late` told after every other event.
+fn late_order_at_an_end_lifted_back_from(months: u32, late: &str) {
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let s = json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": 200});
+    let retention = json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [s],
+                           "condition": "all", "onFail": "base", "warnDaysBefore": [1, 2, 3, 4, 5]});
+    let p = program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": rule(json!([common::current_points(1000)]), json!("all"), "eager"),
+             "retention": retention}
+        ]),
+        spend30d,
+        Value::Null,
+        "negativeBalance",
+    );
+    let lift = at("2026-01-10T00:00:00Z");
+    let mut evs = vec![ev("order", "o1", lift, "1000")];
+    for k in 1..=months {
+        let end = lift.checked_add_months(Months::new(k)).unwrap();
+        evs.push(ev(
+            "order",
+            &format!("k{k}b"),
+            end - Duration::hours(6),
+            "100",
+        ));
+        evs.push(ev("order", &format!("k{k}a"), end, "100"));
+    }
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &[late]);
+    show("in time", &t);
+    show("late", &l);
+    let last_end = lift.checked_add_months(Months::new(months)).unwrap();
+    assert_eq!(key(&t.c.s), ("Silver".to_owned(), last_end, None, None));
+    // More changes than one decision's notices since the first lift.
+    assert!(t.c.s.history.len() > 90, "{}", t.c.s.history.len());
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(
+        standing::course(&l.c.s.history),
+        standing::course(&t.c.s.history)
+    );
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+    assert!(l.twice.is_empty(), "{:?}", l.twice);
+}
