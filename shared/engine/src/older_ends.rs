@@ -374,10 +374,18 @@ impl Told<'_> {
     }
 
     /// Whether a warning of an end `on`, on day `at`, was told already: a
-    /// warning day passed of a period that ends where a told one did.
-    fn warned(&self, on: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+    /// warning day passed of a period that ends where a told one did. A
+    /// grace's warning only where a told grace ends there: the grace a
+    /// walk finds may end where the told period did, and its warning,
+    /// told at the end that failed, was never told.
+    fn warned(&self, on: DateTime<Utc>, at: DateTime<Utc>, grace: bool) -> bool {
+        let [period_end, grace_end] = self.period_ends;
+        let ended_there = match grace {
+            true => grace_end == Some(on),
+            false => period_end == Some(on) || grace_end == Some(on),
+        };
         self.warned_through.is_some_and(|done| at <= done)
-            && (self.period_ends.contains(&Some(on)) || self.steps.iter().any(|s| s.at == on))
+            && (ended_there || self.steps.iter().any(|s| s.at == on))
     }
 }
 
@@ -402,7 +410,7 @@ impl Telling {
         let mut notices: Vec<(NoticeKind, bool)> = notices
             .into_iter()
             .filter(|n| match &n.kind {
-                NoticeKind::AtRisk { on, at, .. } => !told.warned(*on, *at),
+                NoticeKind::AtRisk { on, at, grace, .. } => !told.warned(*on, *at, *grace),
                 NoticeKind::Changed { .. } => true,
             })
             .map(|n| {

@@ -770,3 +770,65 @@ fn late_order_at_an_end_lifted_back_from(months: u32, late: &str) {
     assert_eq!(words_wrong(&l), Vec::<String>::new());
     assert!(l.twice.is_empty(), "{:?}", l.twice);
 }
+
+/// Seed 82, draw 2953, traced in the forty-fifth session: told without the
+/// late order, a grace ran out and the customer requalified, so the
+/// periods counted from the grace's end, a week later than in time. In
+/// time, a later end fails and its grace ends exactly where the told
+/// period did. The walk's warning of that grace, told at the end that
+/// failed, was taken for one of the told period's warnings (told before
+/// its instant, of a period ending there) and left untold.
+#[test]
+fn a_walks_grace_ending_where_a_told_period_did_tells_its_warning() {
+    let spend14d = json!([{"id": "spend14d", "measure": "billAmount", "period": {"days": 14}}]);
+    let s = json!({"id": "S", "kind": "tracker", "tracker": "spend14d", "min": 100});
+    let retention = json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [s],
+                           "condition": "all", "onFail": "qualified", "graceDays": 7,
+                           "warnDaysBefore": [1, 2, 3, 4, 5]});
+    let p = program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": rule(json!([common::current_points(1000)]), json!("all"), "eager"),
+             "retention": retention}
+        ]),
+        spend14d,
+        Value::Null,
+        "negativeBalance",
+    );
+    let evs = vec![
+        ev("order", "o1", at("2026-01-10T00:00:00Z"), "1000"),
+        // In the grace after 10 February: with L, the two recover it.
+        ev("order", "k1", at("2026-02-11T00:00:00Z"), "60"),
+        ev("order", "L", at("2026-02-12T00:00:00Z"), "60"),
+        // In the grace after 10 March (in time): too little to recover.
+        ev("order", "k2", at("2026-03-16T12:00:00Z"), "10"),
+    ];
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["L"]);
+    show("in time", &t);
+    show("late", &l);
+    let grace_warning = |f: &Fed<'_>| {
+        f.c.told.iter().any(|n| {
+            matches!(&n.kind, NoticeKind::AtRisk { on, at: when, grace: true, .. }
+                if *on == at("2026-03-17T00:00:00Z") && *when == at("2026-03-10T00:00:00Z"))
+        })
+    };
+    assert!(
+        grace_warning(&t),
+        "in time the end of 10 March starts a grace"
+    );
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(
+        key(&t.c.s),
+        (
+            "Silver".to_owned(),
+            at("2026-01-10T00:00:00Z"),
+            Some(at("2026-02-10T00:00:00Z")),
+            Some(at("2026-03-17T00:00:00Z"))
+        )
+    );
+    assert!(grace_warning(&l), "the walk's grace warning goes untold");
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+    assert!(l.twice.is_empty(), "{:?}", l.twice);
+}
