@@ -127,10 +127,25 @@ fn warned_silver(upgrade: &str) -> Program {
 
 /// [`warned_silver`] with `grace_days` of grace (none: 0).
 fn warned_silver_with_grace(upgrade: &str, grace_days: u32) -> Program {
-    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
-    let s = |min: u32| json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": min});
-    let mut retention = json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [s(100)],
-                               "condition": "all", "onFail": "base", "warnDaysBefore": [1, 2, 3, 4, 5]});
+    let by_spend = json!({"id": "S", "kind": "tracker", "tracker": "spend", "min": 1000});
+    silver_kept_by_spend(by_spend, upgrade, [30, 100], "base", grace_days)
+}
+
+/// Silver by the criterion `upgrade` (of type `upgrade_type`), kept a
+/// month at a time by `min` spent over the last `days` days (tracker
+/// `spend`), warned one to five days before each end; `on_fail` and
+/// `grace_days` (none: 0) as given.
+fn silver_kept_by_spend(
+    upgrade: Value,
+    upgrade_type: &str,
+    [days, min]: [u32; 2],
+    on_fail: &str,
+    grace_days: u32,
+) -> Program {
+    let spend = json!([{"id": "spend", "measure": "billAmount", "period": {"days": days}}]);
+    let s = json!({"id": "S", "kind": "tracker", "tracker": "spend", "min": min});
+    let mut retention = json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [s],
+                               "condition": "all", "onFail": on_fail, "warnDaysBefore": [1, 2, 3, 4, 5]});
     if grace_days > 0 {
         retention["graceDays"] = json!(grace_days);
     }
@@ -138,10 +153,10 @@ fn warned_silver_with_grace(upgrade: &str, grace_days: u32) -> Program {
         json!([
             {"name": "Member", "earnRate": "1"},
             {"name": "Silver", "earnRate": "1",
-             "upgrade": rule(json!([s(1000)]), json!("all"), upgrade),
+             "upgrade": rule(json!([upgrade]), json!("all"), upgrade_type),
              "retention": retention}
         ]),
-        spend30d,
+        spend,
         Value::Null,
         "negativeBalance",
     )
@@ -727,21 +742,7 @@ fn a_late_order_at_an_end_lifted_back_from_walks_past_the_historys_limit() {
 /// [`a_late_order_at_one_of_years_of_ends_an_order_lifted_back_from_walks_from_the_month_before`]
 /// over `months` ends, the order `late` told after every other event.
 fn late_order_at_an_end_lifted_back_from(months: u32, late: &str) {
-    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
-    let s = json!({"id": "S", "kind": "tracker", "tracker": "spend30d", "min": 200});
-    let retention = json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [s],
-                           "condition": "all", "onFail": "base", "warnDaysBefore": [1, 2, 3, 4, 5]});
-    let p = program_expiring(
-        json!([
-            {"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "1",
-             "upgrade": rule(json!([common::current_points(1000)]), json!("all"), "eager"),
-             "retention": retention}
-        ]),
-        spend30d,
-        Value::Null,
-        "negativeBalance",
-    );
+    let p = silver_kept_by_spend(common::current_points(1000), "eager", [30, 200], "base", 0);
     let lift = at("2026-01-10T00:00:00Z");
     let mut evs = vec![ev("order", "o1", lift, "1000")];
     for k in 1..=months {
@@ -780,21 +781,12 @@ fn late_order_at_an_end_lifted_back_from(months: u32, late: &str) {
 /// its instant, of a period ending there) and left untold.
 #[test]
 fn a_walks_grace_ending_where_a_told_period_did_tells_its_warning() {
-    let spend14d = json!([{"id": "spend14d", "measure": "billAmount", "period": {"days": 14}}]);
-    let s = json!({"id": "S", "kind": "tracker", "tracker": "spend14d", "min": 100});
-    let retention = json!({"validity": {"months": 1, "from": "tierStart"}, "criteria": [s],
-                           "condition": "all", "onFail": "qualified", "graceDays": 7,
-                           "warnDaysBefore": [1, 2, 3, 4, 5]});
-    let p = program_expiring(
-        json!([
-            {"name": "Member", "earnRate": "1"},
-            {"name": "Silver", "earnRate": "1",
-             "upgrade": rule(json!([common::current_points(1000)]), json!("all"), "eager"),
-             "retention": retention}
-        ]),
-        spend14d,
-        Value::Null,
-        "negativeBalance",
+    let p = silver_kept_by_spend(
+        common::current_points(1000),
+        "eager",
+        [14, 100],
+        "qualified",
+        7,
     );
     let evs = vec![
         ev("order", "o1", at("2026-01-10T00:00:00Z"), "1000"),
