@@ -504,11 +504,13 @@ fn judged_end(c: &TierChange) -> bool {
 /// move down at the same instant left the step on the tier it started
 /// from (a retention end judged before an order of its instant). A walk
 /// of months of such ends started years back and ran out of notices.
+/// Not a late order's undoing of a return's move down (`down_since.rs`,
+/// which names no config version): the tier keeps its start from before.
 fn lifted_anew(changes: &[TierChange], at: DateTime<Utc>) -> bool {
     changes
         .iter()
         .rfind(|c| c.at == at)
-        .is_some_and(|c| c.from != c.to && c.by_an_order())
+        .is_some_and(|c| c.from != c.to && c.by_an_order() && c.config_version.is_some())
 }
 
 /// The steps of `changes` (in time order), one an instant: an order that

@@ -824,3 +824,57 @@ fn a_walks_grace_ending_where_a_told_period_did_tells_its_warning() {
     assert_eq!(words_wrong(&l), Vec::<String>::new());
     assert!(l.twice.is_empty(), "{:?}", l.twice);
 }
+
+/// The review of the forty-fifth session's walk start: a late order that
+/// undoes a return's move down records its lift at the return's instant
+/// (cause `order L`) and gives the tier back its start from before. That
+/// lift starts nothing: a later late order's walk must not start there,
+/// or the tier's start moves to the return's instant. The customer's
+/// first 2,000 orders (a cent each) are past what the replay in time
+/// takes, which would set the start right after the walk.
+#[test]
+fn a_lift_that_undoes_a_returns_move_down_starts_no_walk() {
+    let gold = json!({"validity": {"months": 1, "from": "tierStart"},
+                      "criteria": [common::current_points(5000)],
+                      "condition": "all", "onFail": "oneDown"});
+    let p = program_expiring(
+        json!([
+            {"name": "Member", "earnRate": "1"},
+            {"name": "Silver", "earnRate": "1",
+             "upgrade": rule(json!([common::current_points(1000)]), json!("all"), "eager")},
+            {"name": "Gold", "earnRate": "1",
+             "upgrade": rule(json!([common::current_points(5000)]), json!("all"), "eager"),
+             "retention": gold}
+        ]),
+        json!([]),
+        Value::Null,
+        "negativeBalance",
+    );
+    // replay.rs `MAX_REPLAYED_EVENTS`.
+    let mut evs: Vec<Ev> = (0..2_000)
+        .map(|i| {
+            let when = at("2026-01-01T00:00:00Z") + Duration::minutes(i as i64);
+            ev("order", &format!("cent{i}"), when, "0.01")
+        })
+        .collect();
+    evs.extend([
+        ev("order", "o1", at("2026-01-10T00:00:00Z"), "1000"),
+        ev("order", "L", at("2026-01-12T00:00:00Z"), "1000"),
+        ev("return", "o1", at("2026-01-15T00:00:00Z"), "1000"),
+        ev("order", "o2", at("2026-01-20T00:00:00Z"), "100"),
+        ev("order", "M", at("2026-01-22T00:00:00Z"), "10"),
+        ev("return", "o2", at("2026-01-25T00:00:00Z"), "50"),
+    ]);
+    let t = feed(&p, &evs, &[]);
+    let once = feed(&p, &evs, &["L"]);
+    let twice = feed(&p, &evs, &["L", "M"]);
+    show("in time", &t);
+    show("L late", &once);
+    show("L and M late", &twice);
+    assert_eq!(
+        key(&t.c.s),
+        ("Silver".to_owned(), at("2026-01-10T00:00:00Z"), None, None)
+    );
+    assert_eq!(key(&once.c.s), key(&t.c.s));
+    assert_eq!(key(&twice.c.s), key(&t.c.s));
+}
