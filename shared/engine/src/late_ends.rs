@@ -28,6 +28,14 @@ use rust_decimal::Decimal;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
+/// Whether [`Program::tiers_over`] tells the tier amid an instant with a
+/// return (its orders counted, its returns not yet made).
+#[derive(Clone, Copy, PartialEq)]
+enum Amid {
+    Told,
+    Untold,
+}
+
 /// Validity instants and warning days judged one by one at most, as
 /// `expiry.rs` bounds them.
 const MAX_INSTANTS: usize = 40_000;
@@ -209,19 +217,23 @@ impl Program {
         if instants.is_empty() {
             return None;
         }
-        self.tiers_after(state, figures, &instants, before)
+        // Amid an instant too: an order lifts before a return of its
+        // instant takes the customer back, as in time (up, then down).
+        self.tiers_over(state, figures, &instants, before, Amid::Told)
             .map(|(at, tier)| (at, tier.min(reached)))
             .find(|(_, tier)| *tier > held)
     }
 
     /// The tier the orders, replayed with the history as it stands, hold
-    /// just after each of `instants` (before `before`), its returns made.
-    fn tiers_after(
+    /// just after each of `instants` (before `before`), its returns made;
+    /// where `amid` is told, before them too, once its orders counted.
+    fn tiers_over(
         &self,
         state: &CustomerState,
         figures: &Figures,
         instants: &[DateTime<Utc>],
         before: DateTime<Utc>,
+        amid: Amid,
     ) -> impl Iterator<Item = (DateTime<Utc>, TierIndex)> {
         // Orders placed from `before` on change nothing the replay tells
         // before it.
@@ -232,7 +244,9 @@ impl Program {
         // An instant with a return is told twice, its orders counted and
         // then its returns made: the tier after it is the second.
         let last_of_each: Vec<bool> = (0..course.len())
-            .map(|i| course.get(i + 1).is_none_or(|next| next.0 != course[i].0))
+            .map(|i| {
+                amid == Amid::Told || course.get(i + 1).is_none_or(|next| next.0 != course[i].0)
+            })
             .collect();
         course
             .into_iter()
@@ -278,7 +292,7 @@ impl Program {
         if instants.is_empty() {
             return None;
         }
-        self.tiers_after(state, figures, &instants, before)
+        self.tiers_over(state, figures, &instants, before, Amid::Untold)
             .find(|(_, tier)| *tier < held)
     }
 

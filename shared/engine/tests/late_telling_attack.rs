@@ -878,3 +878,38 @@ fn a_lift_that_undoes_a_returns_move_down_starts_no_walk() {
     assert_eq!(key(&once.c.s), key(&t.c.s));
     assert_eq!(key(&twice.c.s), key(&t.c.s));
 }
+
+/// Seed 43, draw 21717, traced in the forty-fifth session: an order lifts
+/// the customer and a return of another order at its very instant (after
+/// it) takes them back. Told late, after the return and a later order,
+/// the late order's walk read each instant's tier once its returns were
+/// made, saw no lift, and told nothing: the tier's start stayed at the
+/// join. In time it is up and down at that instant.
+#[test]
+fn a_late_order_lifted_and_taken_back_at_its_own_instant_is_told_so() {
+    let by_spend = json!({"id": "S", "kind": "tracker", "tracker": "spend", "min": 1000});
+    let p = silver_kept_by_spend(by_spend, "eager", [30, 100], "base", 0);
+    let lifted = at("2026-01-09T02:00:00Z");
+    let evs = vec![
+        ev("order", "o0", at("2026-01-05T16:00:00Z"), "560"),
+        ev("order", "oL", lifted, "497"),
+        ev("return", "o0", lifted, "560"),
+        ev("order", "k1", at("2026-02-01T00:00:00Z"), "50"),
+    ];
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["oL"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(key(&t.c.s), ("Member".to_owned(), lifted, None, None));
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    let moves = |f: &Fed<'_>| {
+        f.c.s
+            .history
+            .iter()
+            .map(|c| (c.from.clone(), c.to.clone(), c.at))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(moves(&l), moves(&t));
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+    assert!(l.twice.is_empty(), "{:?}", l.twice);
+}
