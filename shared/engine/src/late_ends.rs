@@ -243,15 +243,15 @@ impl Program {
             .course_over(instants);
         // An instant with a return is told twice, its orders counted and
         // then its returns made: the tier after it is the second.
-        let last_of_each: Vec<bool> = (0..course.len())
+        let told: Vec<bool> = (0..course.len())
             .map(|i| {
                 amid == Amid::Told || course.get(i + 1).is_none_or(|next| next.0 != course[i].0)
             })
             .collect();
         course
             .into_iter()
-            .zip(last_of_each)
-            .filter_map(|(step, last)| last.then_some(step))
+            .zip(told)
+            .filter_map(|(step, told)| told.then_some(step))
     }
 
     /// The first instant from `from` on, and before `before`, at which
