@@ -16,6 +16,7 @@
 //! the redemption was the customer's latest event of that instant then).
 
 use crate::decimal::Points;
+use crate::period::{day_of, DayNumber};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
 
@@ -63,6 +64,11 @@ impl Redemptions {
             0 => Points::ZERO,
             n => self.spent_through[n - 1],
         }
+    }
+
+    /// Whether one was made on a day before `day`.
+    pub(crate) fn any_before_day(&self, day: DayNumber) -> bool {
+        self.list.first().is_some_and(|r| day_of(r.at) < day)
     }
 
     /// Whether one was made at `at`.

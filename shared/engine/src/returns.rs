@@ -520,7 +520,10 @@ impl Program {
             .iter()
             .map(|(_, p)| *p)
             .sum();
-        let points = points - covered;
+        let points = match self.own_lot_expired_since_unspent(state, record) {
+            true => Decimal::ZERO,
+            false => points - covered,
+        };
         let policy = self.config().return_policy.unwrap_or_default();
         match policy.spent_points {
             SpentPoints::NegativeBalance => (points, Decimal::ZERO),
@@ -529,6 +532,31 @@ impl Program {
                 (taken, points - taken)
             }
         }
+    }
+
+    /// Whether the order's own lot, still there when the return was made
+    /// (the caller checked), has expired since with nothing of it spent
+    /// before: in time the return took its points from that lot, which
+    /// then expired that much less, and current points hold none of it now
+    /// (expiry took the whole lot, or never let a late order's lot count).
+    /// What expiry took is remembered only [`crate::expired::EXPIRED_KEPT_DAYS`]
+    /// (and never for a late order's lot expired on arrival); past that,
+    /// the redemptions tell whether the lot was spent, so they must have
+    /// been read, none made before the lot expired. Without them a return
+    /// arriving so late takes from current points (docs/late-events.md).
+    fn own_lot_expired_since_unspent(&self, state: &CustomerState, record: &OrderRecord) -> bool {
+        let Some(period) = self.config().points_expiry else {
+            return false;
+        };
+        let own_day = day_of(record.placed_at);
+        let expired_on = period.forward_from(own_day);
+        let latest = state.last_event_at.map(day_of);
+        latest.is_some_and(|latest| expired_on <= latest)
+            && state.lots.iter().all(|lot| lot.day != own_day)
+            && state
+                .redemptions
+                .as_ref()
+                .is_some_and(|r| !r.any_before_day(expired_on))
     }
 
     /// Of `points` taken by an event at `at` that arrives after points

@@ -27,6 +27,7 @@ struct Cust<'a> {
     p: &'a Program,
     s: CustomerState,
     records: Vec<OrderRecord>,
+    redeemed: Vec<Redeemed>,
 }
 
 impl<'a> Cust<'a> {
@@ -35,6 +36,7 @@ impl<'a> Cust<'a> {
             p,
             s: CustomerState::new(p, at("2026-01-01T00:00:00Z")),
             records: Vec::new(),
+            redeemed: Vec::new(),
         }
     }
 
@@ -63,7 +65,21 @@ impl<'a> Cust<'a> {
             points: d(points),
             at: at(when),
         };
-        self.p.redeem(&mut self.s, &r)
+        self.p.redeem(&mut self.s, &r)?;
+        self.redeemed.push(Redeemed {
+            at: r.at,
+            points: r.points,
+        });
+        Ok(())
+    }
+
+    /// [`Cust::give_back`] with the customer's redemptions read, as the
+    /// service reads them when a decision asks (`wants_redemptions`).
+    fn give_back_reading_redemptions(&mut self, order_id: &str, when: &str) -> AppliedReturn {
+        self.s.redemptions = Some(Redemptions::new(self.redeemed.clone()));
+        let back = self.give_back(order_id, when);
+        self.s.redemptions = None;
+        back
     }
 
     fn job(&mut self, when: &str) {
@@ -235,10 +251,71 @@ fn what_expired_is_forgotten_after_the_days_kept() {
     assert_eq!(c.s.expired_lots.len(), 1);
     c.job(&(expired_on + chrono::Duration::days(kept + 1)).to_rfc3339());
     assert!(c.s.expired_lots.is_empty());
-    // Past the bound a late return takes the points from current points,
-    // as the state can no longer tell expired points from spent ones.
-    c.give_back("o1", "2026-01-10T10:00:00Z");
-    assert_eq!(c.points(), (d("-100"), d("0")));
+    // Past the bound, the state alone no longer tells expired points from
+    // spent ones: without the redemptions a late return takes the points
+    // from current points.
+    let mut unread = c.clone();
+    unread.give_back("o1", "2026-01-10T10:00:00Z");
+    assert_eq!(unread.points(), (d("-100"), d("0")));
+    // With them read, none made, the lot expired whole and the return took
+    // its points from it in time: nothing is owed, as in time.
+    c.give_back_reading_redemptions("o1", "2026-01-10T10:00:00Z");
+    assert_eq!(c.points(), (d("0"), d("0")));
+}
+
+/// A late order told once its lot had expired, and its return, made while
+/// the lot was still there, told after it: the lot never counted in
+/// current points, and in time the return took from that very lot, which
+/// then expired that much less. Before, the return took its points from
+/// the customer's newer points (long_late_histories, seed 43, draw 37115:
+/// a `currentPoints` renewal failed a period early).
+#[test]
+fn the_return_of_a_late_order_whose_lot_expired_before_it_came_takes_no_newer_points() {
+    for policy in ["negativeBalance", "withinBalance"] {
+        let p = expiring(policy);
+        let mut in_time = Cust::new(&p);
+        let mut late = Cust::new(&p);
+        in_time.order("oL", "2026-01-05T10:00:00Z", "80");
+        in_time.give_back_reading_redemptions("oL", "2026-01-20T10:00:00Z");
+        for c in [&mut in_time, &mut late] {
+            c.order("o2", "2026-03-10T10:00:00Z", "50");
+            c.job("2026-03-20T00:00:00Z");
+        }
+        late.order("oL", "2026-01-05T10:00:00Z", "80");
+        // The job, as time runs, expires the late lot before the return.
+        late.job("2026-03-21T00:00:00Z");
+        late.give_back_reading_redemptions("oL", "2026-01-20T10:00:00Z");
+        for c in [&mut in_time, &mut late] {
+            c.job("2026-03-25T00:00:00Z");
+        }
+        assert_eq!(in_time.points(), (d("50"), d("50")), "{policy}");
+        assert_eq!(late.points(), in_time.points(), "{policy}");
+        assert_eq!(late.s.lots, in_time.s.lots, "{policy}: o2's lot is whole");
+    }
+}
+
+/// A redemption made before the returned order's lot expired may have
+/// spent it, and then in time the return took from newer lots: the lot's
+/// having expired tells nothing, so, past the days kept, such a return
+/// still takes from current points. It may owe more than in time (the
+/// documented bound), never less.
+#[test]
+fn a_redemption_before_the_lot_expired_leaves_a_late_return_owing() {
+    let p = expiring("negativeBalance");
+    let mut in_time = Cust::new(&p);
+    let mut late = Cust::new(&p);
+    for c in [&mut in_time, &mut late] {
+        c.order("o1", "2026-01-01T10:00:00Z", "100");
+        c.redeem("x", "2026-01-05T10:00:00Z", "40").unwrap();
+    }
+    in_time.give_back_reading_redemptions("o1", "2026-01-10T10:00:00Z");
+    for c in [&mut in_time, &mut late] {
+        c.order("o2", "2026-03-10T10:00:00Z", "50");
+        c.job("2026-03-20T00:00:00Z");
+    }
+    late.give_back_reading_redemptions("o1", "2026-01-10T10:00:00Z");
+    assert_eq!(in_time.points(), (d("10"), d("50")));
+    assert_eq!(late.points(), (d("-50"), d("50")));
 }
 
 #[test]
