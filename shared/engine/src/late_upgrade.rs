@@ -30,7 +30,7 @@ use crate::upgrade::{Decision, Upgrade};
 use crate::Program;
 use chrono::{DateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
-use smallvec::{smallvec, SmallVec};
+use smallvec::SmallVec;
 use std::borrow::Borrow;
 
 /// Stretches between instants with returns since a late order (the last
@@ -196,10 +196,12 @@ impl Program {
     /// reached each tier before its instant: certainly where it came at
     /// or after the crossing on what remains now (less remained then at
     /// no instant); one between the two is walked on what remained then.
-    /// None where such a return would have undone a step, where the
-    /// orders as they stood reach a tier what remains does not (returns
-    /// took it back in time), or past [`MAX_RETURN_INSTANTS`] instants
-    /// with returns: the crossings stay dated on what remains.
+    /// A return that undid a step in time moved the customer back down, and
+    /// the step is dated where the orders after it crossed again. None
+    /// where such a return undid part of a step, where the orders as they
+    /// stood reach a tier what remains does not (returns took it back in
+    /// time), or past [`MAX_RETURN_INSTANTS`] instants with returns: the
+    /// crossings stay dated on what remains.
     fn crossings_as_they_stood(
         &self,
         state: &CustomerState,
@@ -230,25 +232,6 @@ impl Program {
         if ends.len() > MAX_RETURN_INSTANTS {
             return None;
         }
-        let mut held = first.from;
-        let mut stood_upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
-        let mut after = None;
-        for &end in &ends {
-            let stood: Vec<_> = sorted.iter().map(|o| o.as_it_stood(end)).collect();
-            let stretch = Crossings {
-                after,
-                until: Some(within.until.map_or(end, |u| u.min(end))),
-                ..within
-            };
-            self.walk_crossings(state, &stood, stretch, &mut held, &mut stood_upgrades);
-            after = Some(end);
-        }
-        // Up to then the orders as they stood reach at least what remains
-        // reaches (returns only take away): the same tier in the end, or
-        // the returns took some of it back in time.
-        if held != last.to {
-            return None;
-        }
         // A return between the two datings of a step judged it on what
         // remained then, up to its instant: kept where that reached the
         // step's tier by the return. The orders of its instant count only
@@ -275,21 +258,52 @@ impl Program {
             self.walk_crossings(state, &stood, upto, &mut held, &mut reached);
             held
         };
-        // What each return instant reached does not depend on the step
-        // judged: walked once, however many tiers the crossing passed.
-        let mut reached_at: SmallVec<[Option<TierIndex>; 16]> = smallvec![None; ends.len()];
-        for stood in &stood_upgrades {
-            let remains = on_what_remains.iter().find(|u| u.to >= stood.to);
-            let crossed = remains.map_or(last.at, |u| u.at);
-            for (i, at) in ends.iter().enumerate() {
-                if *at < stood.at || *at >= crossed {
-                    continue;
-                }
-                let held = *reached_at[i].get_or_insert_with(|| reached_by(*at));
-                if held < stood.to {
-                    return None;
-                }
+        let crossed_on_what_remains = |step: &Upgrade| {
+            on_what_remains
+                .iter()
+                .find(|u| u.to >= step.to)
+                .map_or(last.at, |u| u.at)
+        };
+        let mut held = first.from;
+        let mut stood_upgrades: SmallVec<[Upgrade; 1]> = SmallVec::new();
+        let mut after = None;
+        for &end in &ends {
+            let stood: Vec<_> = sorted.iter().map(|o| o.as_it_stood(end)).collect();
+            let stretch = Crossings {
+                after,
+                until: Some(within.until.map_or(end, |u| u.min(end))),
+                ..within
+            };
+            self.walk_crossings(state, &stood, stretch, &mut held, &mut stood_upgrades);
+            after = Some(end);
+            let judged = |step: &Upgrade| step.at <= end && end < crossed_on_what_remains(step);
+            if !stood_upgrades.iter().any(judged) {
+                continue;
             }
+            // A return that undid steps moved the customer back down to
+            // what remained then reached (`reversal.rs`); the orders after
+            // it cross again, and those steps are dated where they did.
+            // One that undid part of a step (a jump over several tiers,
+            // partly kept) is left to the dating on what remains.
+            let kept = reached_by(end);
+            if kept >= held {
+                continue;
+            }
+            let undone = |step: &Upgrade| step.to > kept;
+            if stood_upgrades
+                .iter()
+                .any(|step| undone(step) && (step.from < kept || !judged(step)))
+            {
+                return None;
+            }
+            stood_upgrades.retain(|step| !undone(step));
+            held = kept;
+        }
+        // Up to then the orders as they stood reach at least what remains
+        // reaches (returns only take away): the same tier in the end, or
+        // the returns took some of it back in time.
+        if held != last.to {
+            return None;
         }
         Some(stood_upgrades)
     }

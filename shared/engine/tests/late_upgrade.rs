@@ -1219,6 +1219,62 @@ fn a_late_order_whose_crossing_a_return_since_undid_upgrades_then_moves_down() {
     }
 }
 
+/// In time the late order lifted the customer, a return then undid it,
+/// and a later order lifted them again, which a return of its own after
+/// the next order kept. Told after both returns, the orders as they stood
+/// date the lift where the later order made it, not on what remains now
+/// (that order whole returned, the next one's instant): the change told
+/// and the tier's start, from which its periods and warnings run, are
+/// those in time (long_late_histories, seed 82, draw 6738). Before, the
+/// dating gave up on the undone lift and told the change at the next
+/// order's instant.
+#[test]
+fn a_late_lift_a_return_undid_is_dated_where_a_later_order_lifted_again() {
+    for kind in ["lazy", "eager", "dynamic"] {
+        let p = ladder_of(kind, 1000, 100_000);
+        let lifted_again = at("2026-10-16T08:00:00Z");
+        let o0 = order("o0", at("2026-01-05T10:00:00Z"), "600");
+        let late_one = order("late", at("2026-01-15T10:00:00Z"), "500");
+        let k1 = order("k1", at("2026-07-13T10:00:00Z"), "200");
+        let k2 = order("k2", lifted_again, "150");
+        let k3 = order("k3", at("2026-10-16T17:00:00Z"), "100");
+        let (undone, kept) = (at("2026-04-26T11:00:00Z"), at("2026-11-17T00:00:00Z"));
+        let mut in_time = Served::new(&p);
+        in_time.order(&o0);
+        in_time.order(&late_one);
+        in_time.give_back("o0", undone, d("400"));
+        for o in [&k1, &k2, &k3] {
+            in_time.order(o);
+        }
+        in_time.give_back("k2", kept, d("150"));
+        let mut late = Served::new(&p);
+        late.order(&o0);
+        late.give_back("o0", undone, d("400"));
+        for o in [&k1, &k2, &k3] {
+            late.order(o);
+        }
+        late.give_back("k2", kept, d("150"));
+        late.order(&late_one);
+        assert_eq!(
+            (in_time.s.tier.as_str(), in_time.s.tier_since),
+            ("Silver", lifted_again),
+            "{kind}"
+        );
+        assert_eq!(
+            (late.s.tier.as_str(), late.s.tier_since),
+            ("Silver", lifted_again),
+            "{kind}"
+        );
+        let told: Vec<_> = late
+            .s
+            .history
+            .iter()
+            .map(|h| (h.from.as_str(), h.to.as_str(), h.at))
+            .collect();
+        assert_eq!(told, vec![("Member", "Silver", lifted_again)], "{kind}");
+    }
+}
+
 /// A late order placed while the customer held a tier that a return made
 /// since took away: in time it was paid at that tier's rate, and counted
 /// when the return was judged. Enough to keep the tier: the move down is
