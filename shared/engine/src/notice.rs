@@ -50,6 +50,32 @@ pub enum NoticeKind {
     },
 }
 
+impl NoticeKind {
+    /// Whether both warn of the same end on the same day (the figures
+    /// they carry may have been read otherwise).
+    pub(crate) fn same_warning(&self, other: &NoticeKind) -> bool {
+        match (self, other) {
+            (
+                NoticeKind::AtRisk {
+                    tier,
+                    on,
+                    at,
+                    grace,
+                    ..
+                },
+                NoticeKind::AtRisk {
+                    tier: other_tier,
+                    on: other_on,
+                    at: other_at,
+                    grace: other_grace,
+                    ..
+                },
+            ) => tier == other_tier && on == other_on && at == other_at && grace == other_grace,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     /// The customer's count of notices so far, this one included: with the

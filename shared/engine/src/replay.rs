@@ -39,6 +39,10 @@ pub const MAX_REPLAYED_EVENTS: usize = 2_000;
 pub(crate) struct Replayed {
     in_time: CustomerState,
     told: Told,
+    /// The replay's warnings of the end the customer runs to at the latest
+    /// instant (the period's, or the grace's): the ones a decision it sets
+    /// right may not have told.
+    running_warnings: Vec<NoticeKind>,
 }
 
 /// How far a customer's telling went before a decision: what lies past it
@@ -49,17 +53,84 @@ struct Told {
     history_trims: u64,
     notices: usize,
     notices_sent: u64,
+    /// The period's end and the grace's the customer ran to, and the last
+    /// warning day judged: the warnings told of them.
+    ends: [Option<DateTime<Utc>>; 2],
+    warned_through: Option<DateTime<Utc>>,
 }
 
 impl Told {
-    fn of(state: &CustomerState) -> Self {
+    fn of(program: &Program, state: &CustomerState) -> Self {
         Told {
             tier: state.tier.clone(),
             history: state.history.len(),
             history_trims: state.outbox.history_trims(),
             notices: state.outbox.notices().len(),
             notices_sent: state.notices_sent,
+            ends: [program.valid_until(state), state.grace_until],
+            warned_through: state.warned_through,
         }
+    }
+
+    /// Takes back the decision's own warnings of an end after `latest`
+    /// other than the one `in_time` runs to (its tier, and its grace's end
+    /// while one runs, else its period's): they warned of a period the
+    /// replay moved, or of a grace it never began. The decision's notices
+    /// after them are numbered on from where it started.
+    fn take_back_warnings_of_other_ends(
+        &self,
+        program: &Program,
+        state: &mut CustomerState,
+        in_time: &CustomerState,
+    ) {
+        let latest = state.last_event_at;
+        let other_end = |kind: &NoticeKind| {
+            matches!(kind, NoticeKind::AtRisk { on, .. }
+                if latest.is_some_and(|latest| *on > latest))
+                && !program.warns_of_the_end_run_to(in_time, kind)
+        };
+        let notices = state.outbox.notices();
+        if notices.len() < self.notices
+            || !notices[self.notices..].iter().any(|n| other_end(&n.kind))
+        {
+            return;
+        }
+        let mut notices = state.outbox.take();
+        let own = notices.split_off(self.notices);
+        for notice in notices {
+            state.outbox.push(notice);
+        }
+        state.notices_sent = self.notices_sent;
+        for notice in own {
+            if !other_end(&notice.kind) {
+                state.publish(notice.kind);
+            }
+        }
+    }
+
+    /// Whether the warning was told before the decision: of the tier held
+    /// then, an end it ran to, on a warning day judged; a grace's, of the
+    /// grace it ran.
+    fn warned(&self, warning: &NoticeKind) -> bool {
+        let NoticeKind::AtRisk {
+            tier,
+            on,
+            at,
+            grace,
+            ..
+        } = warning
+        else {
+            return false;
+        };
+        let [_, grace_end] = self.ends;
+        *tier == self.tier
+            && match grace {
+                true => grace_end == Some(*on),
+                false => {
+                    self.ends.contains(&Some(*on))
+                        && self.warned_through.is_some_and(|done| *at <= done)
+                }
+            }
     }
 
     /// Takes back what the decision told (history and notices) and gives
@@ -90,6 +161,32 @@ impl Told {
     }
 }
 
+/// Tells the warnings of the period running now that the replay told and
+/// neither the decision nor any before it did: the decision may have
+/// judged no warning day of that period (a walk that told its course
+/// otherwise, a change set right), and in time they were told, and still
+/// run. Only of days the customer's state has judged (a grace's, while it
+/// runs; the job would tell the others), within one decision's notices.
+fn tell_running_warnings(state: &mut CustomerState, told: &Told, replayed: Vec<NoticeKind>) {
+    for warning in replayed {
+        let NoticeKind::AtRisk { on, at, grace, .. } = &warning else {
+            continue;
+        };
+        let judged = match grace {
+            true => state.grace_until == Some(*on),
+            false => state.warned_through.is_some_and(|done| *at <= done),
+        };
+        let notices = state.outbox.notices();
+        let told_now = notices[told.notices.min(notices.len())..]
+            .iter()
+            .any(|n| n.kind.same_warning(&warning));
+        let room = notices.len() < MAX_NOTICES_PER_DECISION;
+        if judged && room && !told_now && !told.warned(&warning) {
+            state.publish(warning);
+        }
+    }
+}
+
 /// The customer every replayed event names: events are checked to name
 /// one, and a replay's are never stored.
 const REPLAYED_CUSTOMER: &str = "replayed";
@@ -114,7 +211,7 @@ impl Program {
         others: &[OrderRecord],
         latest: Option<DateTime<Utc>>,
     ) -> Option<Replayed> {
-        let told = Told::of(before);
+        let told = Told::of(self, before);
         let events = self.events_in_time(before, late, others)?;
         let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
         let mut state = CustomerState::new(self, before.joined());
@@ -172,10 +269,20 @@ impl Program {
         if let Some(latest) = latest {
             self.expire(&mut state, latest);
         }
+        // A warning of an end the customer no longer runs to (a renewal in
+        // the grace it warned of) is past: only those of the end ahead.
+        let running_warnings = state
+            .outbox
+            .take()
+            .into_iter()
+            .map(|n| n.kind)
+            .filter(|kind| self.warns_of_the_end_run_to(&state, kind))
+            .collect();
         state.outbox = Default::default();
         Some(Replayed {
             in_time: state,
             told,
+            running_warnings,
         })
     }
 
@@ -305,7 +412,11 @@ impl Program {
         replayed: Replayed,
         cause: &str,
     ) -> bool {
-        let Replayed { in_time, told } = replayed;
+        let Replayed {
+            in_time,
+            told,
+            running_warnings,
+        } = replayed;
         let same = |state: &CustomerState| {
             state.tier == in_time.tier
                 && state.tier_since == in_time.tier_since
@@ -313,6 +424,7 @@ impl Program {
                 && state.grace_until == in_time.grace_until
         };
         if same(state) {
+            tell_running_warnings(state, &told, running_warnings);
             return false;
         }
         // The replay judged every end up to the latest instant; the
@@ -331,7 +443,7 @@ impl Program {
         // stands (a change dated back among it tells the new start).
         let moved = state.tier != in_time.tier;
         let (from, warnings) = match moved.then(|| told.take_back(state)).flatten() {
-            Some(warnings) => (told.tier, warnings),
+            Some(warnings) => (told.tier.clone(), warnings),
             None => (state.tier.clone(), Vec::new()),
         };
         if from != in_time.tier {
@@ -356,8 +468,21 @@ impl Program {
                 state.publish(warning);
             }
         }
+        told.take_back_warnings_of_other_ends(self, state, &in_time);
         state.adopt_validity_of(in_time);
+        tell_running_warnings(state, &told, running_warnings);
         true
+    }
+
+    /// Whether `kind` warns of the end `state` runs to: of its tier and
+    /// its grace's end while one runs, else its period's; the warning a
+    /// grace begins with only of a grace it runs (a warning day's is of
+    /// whichever end comes next).
+    fn warns_of_the_end_run_to(&self, state: &CustomerState, kind: &NoticeKind) -> bool {
+        matches!(kind, NoticeKind::AtRisk { tier, on, grace, .. }
+            if *tier == state.tier
+                && Some(*on) == self.next_validity_instant(state)
+                && (!*grace || state.grace_until == Some(*on)))
     }
 
     /// [`Program::set_right_as_replayed`] after the late order `applied`.
