@@ -53,22 +53,24 @@ struct Told {
     history_trims: u64,
     notices: usize,
     notices_sent: u64,
-    /// The period's end and the grace's the customer ran to, and the last
-    /// warning day judged: the warnings told of them.
-    ends: [Option<DateTime<Utc>>; 2],
+    /// The grace the customer ran, the last warning day judged and the
+    /// latest end judged: what earlier commits may have warned of.
+    grace_until: Option<DateTime<Utc>>,
     warned_through: Option<DateTime<Utc>>,
+    judged_end: Option<DateTime<Utc>>,
 }
 
 impl Told {
-    fn of(program: &Program, state: &CustomerState) -> Self {
+    fn of(state: &CustomerState) -> Self {
         Told {
             tier: state.tier.clone(),
             history: state.history.len(),
             history_trims: state.outbox.history_trims(),
             notices: state.outbox.notices().len(),
             notices_sent: state.notices_sent,
-            ends: [program.valid_until(state), state.grace_until],
+            grace_until: state.grace_until,
             warned_through: state.warned_through,
+            judged_end: state.judged.as_ref().map(|j| j.at),
         }
     }
 
@@ -108,29 +110,22 @@ impl Told {
         }
     }
 
-    /// Whether the warning was told before the decision: of the tier held
-    /// then, an end it ran to, on a warning day judged; a grace's, of the
-    /// grace it ran.
+    /// Whether the warning may have been told before the decision: a
+    /// warning day the customer had judged (in whichever course was told
+    /// then: the same day may have warned of the same end, and which ends
+    /// earlier commits warned of is kept nowhere); the warning a grace
+    /// begins with, where the customer ran that grace or had judged an end
+    /// at or after its start. Such a warning is left untold rather than
+    /// told twice.
     fn warned(&self, warning: &NoticeKind) -> bool {
-        let NoticeKind::AtRisk {
-            tier,
-            on,
-            at,
-            grace,
-            ..
-        } = warning
-        else {
+        let NoticeKind::AtRisk { on, at, grace, .. } = warning else {
             return false;
         };
-        let [_, grace_end] = self.ends;
-        *tier == self.tier
-            && match grace {
-                true => grace_end == Some(*on),
-                false => {
-                    self.ends.contains(&Some(*on))
-                        && self.warned_through.is_some_and(|done| *at <= done)
-                }
-            }
+        let judged_by = |done: Option<DateTime<Utc>>| done.is_some_and(|done| *at <= done);
+        match grace {
+            true => self.grace_until == Some(*on) || judged_by(self.judged_end),
+            false => judged_by(self.warned_through),
+        }
     }
 
     /// Takes back what the decision told (history and notices) and gives
@@ -211,7 +206,7 @@ impl Program {
         others: &[OrderRecord],
         latest: Option<DateTime<Utc>>,
     ) -> Option<Replayed> {
-        let told = Told::of(self, before);
+        let told = Told::of(before);
         let events = self.events_in_time(before, late, others)?;
         let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
         let mut state = CustomerState::new(self, before.joined());

@@ -544,10 +544,16 @@ impl Program {
     /// the redemptions tell whether the lot was spent, so they must have
     /// been read, none made before the lot expired. Without them a return
     /// arriving so late takes from current points (docs/late-events.md).
+    /// Only for an order decided under today's config: under an earlier
+    /// one, another `pointsExpiry` may have been in force when its lot
+    /// expired, and a redemption before that expiry spent from it.
     fn own_lot_expired_since_unspent(&self, state: &CustomerState, record: &OrderRecord) -> bool {
         let Some(period) = self.config().points_expiry else {
             return false;
         };
+        if record.config_version != Some(self.version()) {
+            return false;
+        }
         let own_day = day_of(record.placed_at);
         let expired_on = period.forward_from(own_day);
         let latest = state.last_event_at.map(day_of);

@@ -653,3 +653,65 @@ fn a_damaged_expired_list_reads_as_the_nearest_sorted_one() {
         .collect();
     assert_eq!(read, vec![(20497, 20527, d("8")), (20500, 20530, d("5"))]);
 }
+
+/// Found by review: A was earned under a config whose points lasted a
+/// year; a config of 90 days came before its lot expired, and a
+/// redemption before that expiry spent A's lot (oldest first) after the
+/// return had emptied it in time, so in time the redemption spent N. The
+/// return of A, arriving after the job, is of an order decided under
+/// another config: today's period says nothing of when its lot expired,
+/// and the return takes from current points as before, as in time here.
+#[test]
+fn a_late_return_of_an_order_decided_under_another_expiry_takes_as_before() {
+    let versioned = |days: u32, version: u64| {
+        let config = json!({
+            "currency": "USD", "startDate": "2026-01-01T00:00:00Z",
+            "pointsExpiry": {"days": days},
+            "returnPolicy": {"spentPoints": "negativeBalance"},
+            "tiers": [{"name": "Member", "earnRate": "1"}]
+        });
+        Program::validate(serde_json::from_value(config).unwrap())
+            .unwrap()
+            .with_version(version)
+    };
+    let (year, ninety) = (versioned(365, 1), versioned(90, 2));
+    let returned = Return {
+        return_id: "r-A".into(),
+        order_id: "A".into(),
+        customer_id: "c1".into(),
+        returned_at: at("2026-01-31T10:00:00Z"),
+        amount: None,
+    };
+    let redemption = Redemption {
+        redemption_id: "x".into(),
+        points: d("100"),
+        at: at("2026-06-10T10:00:00Z"),
+    };
+    let mut points = Vec::new();
+    for late in [false, true] {
+        let mut s = CustomerState::new(&year, at("2026-01-01T00:00:00Z"));
+        let mut records = vec![
+            year.apply_order(&mut s, &order("A", at("2026-01-01T10:00:00Z"), "100"))
+                .unwrap()
+                .record,
+        ];
+        if !late {
+            give_back_among(&year, &mut s, &mut records, &returned).unwrap();
+        }
+        let n = order("N", at("2026-05-31T10:00:00Z"), "500");
+        records.push(year.apply_order(&mut s, &n).unwrap().record);
+        year.redeem(&mut s, &redemption).unwrap();
+        ninety.expire(&mut s, at("2026-07-20T00:00:00Z"));
+        if late {
+            s.redemptions = Some(Redemptions::new(vec![Redeemed {
+                at: redemption.at,
+                points: redemption.points,
+            }]));
+            give_back_among(&ninety, &mut s, &mut records, &returned).unwrap();
+            s.redemptions = None;
+        }
+        ninety.expire(&mut s, at("2026-07-30T00:00:00Z"));
+        points.push(s.current_points);
+    }
+    assert_eq!(points, vec![d("400"), d("400")]);
+}

@@ -913,3 +913,54 @@ fn a_late_order_lifted_and_taken_back_at_its_own_instant_is_told_so() {
     assert_eq!(words_wrong(&l), Vec::<String>::new());
     assert!(l.twice.is_empty(), "{:?}", l.twice);
 }
+
+/// Found by review: warnings told before a late event are not told again
+/// by the warnings of the replay in time. o1's Silver ran to 5 February
+/// and was warned on 31 January, 1 and 2 February; a return on the 2nd
+/// took the customer down and o2 up again the next day. L, told late,
+/// keeps the first Silver from 5 January in time: the replay warns of the
+/// 5 February end on those same days, already told (before, they were
+/// told again, the state before the decision running to 3 March).
+#[test]
+fn a_late_order_that_restores_an_older_start_tells_no_warning_again() {
+    let by_spend = json!({"id": "S", "kind": "tracker", "tracker": "spend", "min": 1000});
+    let p = silver_kept_by_spend(by_spend, "eager", [30, 100], "base", 0);
+    let l = order("L", at("2026-01-04T10:00:00Z"), "200");
+    let o1 = order("o1", at("2026-01-05T10:00:00Z"), "1000");
+    let o2 = order("o2", at("2026-02-03T10:00:00Z"), "200");
+    let fed = |late: bool| {
+        let mut c = Served::new(&p, true);
+        if !late {
+            c.order(&l);
+        }
+        c.order(&o1);
+        p.expire(&mut c.s, at("2026-02-01T12:00:00Z"));
+        let told = c.s.outbox.take();
+        c.told.extend(told);
+        assert!(c.give_back("o1", at("2026-02-02T12:00:00Z"), d("100")));
+        c.order(&o2);
+        if late {
+            c.order(&l);
+        }
+        c
+    };
+    let (t, l) = (fed(false), fed(true));
+    assert_eq!(key(&l.s), key(&t.s));
+    let warnings: Vec<_> = l
+        .told
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NoticeKind::AtRisk {
+                tier,
+                on,
+                at,
+                grace,
+                ..
+            } => Some((tier, on, at, grace)),
+            NoticeKind::Changed { .. } => None,
+        })
+        .collect();
+    let once: std::collections::HashSet<_> = warnings.iter().collect();
+    assert_eq!(once.len(), warnings.len(), "{warnings:?}");
+    assert!(!warnings.is_empty());
+}
