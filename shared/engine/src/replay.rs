@@ -74,9 +74,9 @@ impl Told {
         }
     }
 
-    /// Takes back the decision's own warnings of an end after `latest`
-    /// other than the one `in_time` runs to (its tier, and its grace's end
-    /// while one runs, else its period's): they warned of a period the
+    /// Takes back the decision's own warnings of an end after the
+    /// customer's latest instant other than the one `in_time` runs to
+    /// (`Program::warns_of_the_end_run_to`): they warned of a period the
     /// replay moved, or of a grace it never began. The decision's notices
     /// after them are numbered on from where it started.
     fn take_back_warnings_of_other_ends(
@@ -156,8 +156,8 @@ impl Told {
     }
 }
 
-/// Tells the warnings of the period running now that the replay told and
-/// neither the decision nor any before it did: the decision may have
+/// Tells the warnings of the end the customer runs to that the replay told
+/// and neither the decision nor any before it did: the decision may have
 /// judged no warning day of that period (a walk that told its course
 /// otherwise, a change set right), and in time they were told, and still
 /// run. Only of days the customer's state has judged (a grace's, while it
