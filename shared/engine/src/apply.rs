@@ -8,6 +8,7 @@ use crate::decimal::{Money, Points};
 use crate::error::EngineError;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption};
 use crate::expired::Cover;
+use crate::older_ends::ToldBefore;
 use crate::period::day_of;
 use crate::program::{Program, TierIndex, Tracker};
 use crate::redeemed::Redemptions;
@@ -88,10 +89,11 @@ pub(crate) fn kept_contribution(
 /// dated upgrades reached and, where the moves down by returns made since
 /// its lift were left to the walk of the ends that lift brought, the tier
 /// held when it came (below which those returns never move the customer).
-#[derive(Clone, Copy)]
 struct LateUpgrade {
     reached: TierIndex,
     returns_left: Option<TierIndex>,
+    /// What the customer had told before the order came.
+    told: ToldBefore,
 }
 
 impl Program {
@@ -193,6 +195,7 @@ impl Program {
         let late = state
             .last_event_at
             .is_some_and(|last| order.placed_at < last);
+        let told_before = late.then(|| ToldBefore::of(self, state));
         // Orders of its instant may have come before it only when it is
         // not past the customer's latest event: then its record keeps its
         // arrival. One placed after it was the first of its instant, so a
@@ -305,9 +308,10 @@ impl Program {
         if late && !orders.is_empty() && self.replays_expiry() {
             self.lots_as_in_time(state, &others_and(orders, &applied.record));
         }
-        let late_upgrade = late.then_some(LateUpgrade {
+        let late_upgrade = told_before.map(|told| LateUpgrade {
             reached,
             returns_left: (decided_then && ends_walk_moves_down).then_some(arrived),
+            told,
         });
         self.judge_ends_since(
             state,
@@ -403,7 +407,9 @@ impl Program {
     /// The validity ends an order just counted changes: a judged end it
     /// came before is judged again; ends its upgrade brought by the
     /// customer's latest instant are judged as the job would have
-    /// (`late_ends.rs`). `late`: placed before the customer's latest event.
+    /// (`late_ends.rs`). `late`: placed before the customer's latest event;
+    /// what it judges on the state itself tells nothing told before
+    /// (a walk of older ends tells its difference itself).
     fn judge_ends_since(
         &self,
         state: &mut CustomerState,
@@ -413,6 +419,25 @@ impl Program {
         late: Option<LateUpgrade>,
         was_superseded: bool,
     ) {
+        let (from, sent) = (state.outbox.notices().len(), state.notices_sent);
+        let walked =
+            self.judge_each_end_since(state, order, orders, applied, late.as_ref(), was_superseded);
+        if let (Some(late), false) = (late, walked) {
+            self.spare_the_retold(state, &late.told, from, sent);
+        }
+    }
+
+    /// [`Program::judge_ends_since`]; whether the course was walked again
+    /// (`older_ends.rs`).
+    fn judge_each_end_since(
+        &self,
+        state: &mut CustomerState,
+        order: &Order,
+        orders: &[OrderRecord],
+        applied: &mut AppliedOrder,
+        late: Option<&LateUpgrade>,
+        was_superseded: bool,
+    ) -> bool {
         if was_superseded {
             // The new tier's period may have ended by now (an order later
             // than its validity): judged as the job would have.
@@ -440,7 +465,7 @@ impl Program {
             // No ends to judge: a walk only dated the lifts by orders anew
             // (the tier held now stays), and the order keeps what its own
             // decision reached.
-            return;
+            return walked;
         }
         if walked || before_a_judged_end {
             if !walked {
@@ -466,17 +491,18 @@ impl Program {
                     was_superseded,
                 )
             };
-            let mut walked = walk(state);
-            if let (Some(false), Some(before), Some(arrived)) = (walked, before, returns_left) {
+            let mut ends_walked = walk(state);
+            if let (Some(false), Some(before), Some(arrived)) = (ends_walked, before, returns_left)
+            {
                 // Past one decision's notices the walk stopped before the
                 // returns' moves down it was left: made first, as before
                 // the walk was left them, they stand (its telling coarser).
                 *state = before;
                 let upgraded_at = upgrades.last().map_or(order.placed_at, |u| u.at);
                 self.returned_since(state, &applied.record, orders, arrived, upgraded_at);
-                walked = walk(state);
+                ends_walked = walk(state);
             }
-            if walked.is_some() {
+            if ends_walked.is_some() {
                 // As for an end judged again: the customer holds what the
                 // ends say.
                 let tier = state.tier_index(self);
@@ -484,6 +510,7 @@ impl Program {
                 applied.record.tier_after = self.tier_name(tier).to_owned();
             }
         }
+        walked
     }
 
     /// The ends of a lapsing program after an order decided in time or

@@ -14,7 +14,7 @@ use crate::notice::{Notice, NoticeKind};
 use crate::program::Program;
 use crate::rejudge::LATE_ORDER;
 use crate::state::{CustomerState, TierChange};
-use crate::validity::{RENEWED, RETENTION};
+use crate::validity::{period_end, RENEWED, RETENTION};
 use chrono::{DateTime, Utc};
 
 /// Where a walk of the course starts: the history's standing changes, the
@@ -189,16 +189,15 @@ impl Program {
             return None;
         }
         let told = Told {
+            program: self,
+            joined: state.joined(),
+            held_from: Some(stint.clone()),
             changes: &standing[kept..],
             steps: course(&standing[kept..]),
+            tier: &state.tier,
             period_ends: [self.valid_until(state), state.grace_until],
             warned_through: state.warned_through,
-            last_moved: state
-                .history
-                .iter()
-                .rev()
-                .find(|c| c.from != c.to)
-                .map(|c| c.to.as_str()),
+            last_moved: last_change_of_tier(&state.history).map(|c| c.to.as_str()),
             last_named: state.history.last().map(|c| c.to.as_str()),
         };
         let anew = course(&walked.history[kept..]);
@@ -350,9 +349,14 @@ impl Program {
 /// The course as told before the walk, after the change of tier it
 /// starts from.
 struct Told<'a> {
+    program: &'a Program,
+    joined: DateTime<Utc>,
+    /// The tier held from before the first of `changes`, where known.
+    held_from: Option<Step>,
     changes: &'a [TierChange],
     steps: Vec<Step>,
-    /// The period's end and the grace's, as told.
+    /// The tier held, and its period's end and grace's, as told.
+    tier: &'a str,
     period_ends: [Option<DateTime<Utc>>; 2],
     warned_through: Option<DateTime<Utc>>,
     /// The tier the feed named last before the walk, read in the order
@@ -373,19 +377,107 @@ impl Told<'_> {
         })
     }
 
-    /// Whether a warning of an end `on`, on day `at`, was told already: a
-    /// warning day passed of a period that ends where a told one did. A
-    /// grace's warning only where a told grace ends there: the grace a
-    /// walk finds may end where the told period did, and its warning,
-    /// told at the end that failed, was never told.
-    fn warned(&self, on: DateTime<Utc>, at: DateTime<Utc>, grace: bool) -> bool {
+    /// Whether a warning of `tier`'s end `on`, on day `at`, was told
+    /// already: a warning day passed of the period running where it ends
+    /// where the told one did (a grace's warning only where a told grace
+    /// ends there: the grace a walk finds may end where the told period
+    /// did, and its warning, told at the end that failed, was never told),
+    /// or of a past end the told course judged.
+    fn warned(&self, tier: &str, on: DateTime<Utc>, at: DateTime<Utc>, grace: bool) -> bool {
         let [period_end, grace_end] = self.period_ends;
         let ended_there = match grace {
             true => grace_end == Some(on),
             false => period_end == Some(on) || grace_end == Some(on),
         };
-        self.warned_through.is_some_and(|done| at <= done)
-            && (ended_there || self.steps.iter().any(|s| s.at == on))
+        let running =
+            tier == self.tier && self.warned_through.is_some_and(|done| at <= done) && ended_there;
+        running || self.judged_after_warning(tier, on, at, grace)
+    }
+
+    /// Whether the told course judged the end a warning of `tier` on day
+    /// `at` was of, a period's end before the one running. The stint of
+    /// the tier that day started at the last change into it before (not
+    /// a renewal), and the told course judged its ends one by one from
+    /// there, each by a renewal or a move down by retention at the end or
+    /// in the grace after it (a renewal in a grace counting the next
+    /// period from the end, one where the grace ran out from there): the
+    /// warning's end must be one of them, or the next one where the stint
+    /// was left otherwise (a lift, a return's move) or is still held, its
+    /// day judged before, and its day after the judgment before it (a
+    /// recovery in a grace judges the next period's days from its own
+    /// instant). A stint left past an end it never judged (a
+    /// return's move dated after ends a told course skipped) tells
+    /// nothing of it. A day the told
+    /// course met the condition on warned of nothing then: its warning,
+    /// past, is left untold rather than told twice.
+    fn judged_after_warning(
+        &self,
+        tier: &str,
+        on: DateTime<Utc>,
+        at: DateTime<Utc>,
+        grace: bool,
+    ) -> bool {
+        let Some(r) = self.program.retention_named(tier) else {
+            return false;
+        };
+        // A grace's warning came at the end it followed.
+        let end = if grace { at } else { on };
+        // The start, and the changes told after it (one at its own
+        // instant too: a stint left as it began).
+        let into_tier = self
+            .changes
+            .iter()
+            .rposition(|c| c.to == tier && c.cause != RENEWED && c.at < at);
+        let held_from = self
+            .held_from
+            .as_ref()
+            .filter(|s| s.to == tier && s.at < at);
+        let (start, after) = match (into_tier, held_from) {
+            (Some(k), _) => (self.changes[k].at, &self.changes[k + 1..]),
+            // The base tier from the join is held from the join itself.
+            (None, Some(held)) => (held.at.max(self.joined), self.changes),
+            (None, None) => return false,
+        };
+        let grace_length = chrono::Duration::days(r.grace_days.into());
+        let Some(mut period_ends) = period_end(r, start, self.joined) else {
+            return false;
+        };
+        // Each judgment judged the next period's warning days from its own
+        // instant on (a renewal in a grace: those before it went untold).
+        let mut judged_from = start;
+        for c in after {
+            if period_ends > end {
+                return false;
+            }
+            let judges_it = judged_end(c)
+                && c.from == tier
+                && period_ends <= c.at
+                && c.at <= period_ends + grace_length;
+            if !judges_it {
+                // Left before the next end, every end before judged: its
+                // warning days up to then were.
+                return c.at < period_ends && period_ends == end && judged_from < at && at < c.at;
+            }
+            if period_ends == end {
+                // A grace's warning too where the told course renewed at
+                // the end itself: an order of that instant may have
+                // recovered the grace it began (the end comes first),
+                // which the history does not tell from a renewal.
+                return judged_from < at;
+            }
+            if c.to != tier {
+                return false;
+            }
+            let ran_out = r.grace_days > 0 && c.at == period_ends + grace_length;
+            let next_from = if ran_out { c.at } else { period_ends };
+            judged_from = c.at;
+            match period_end(r, next_from, self.joined) {
+                Some(next) => period_ends = next,
+                None => return false,
+            }
+        }
+        // Still held: its warning days up to the last judged.
+        period_ends == end && judged_from < at && self.warned_through.is_some_and(|done| at <= done)
     }
 }
 
@@ -410,7 +502,13 @@ impl Telling {
         let mut notices: Vec<(NoticeKind, bool)> = notices
             .into_iter()
             .filter(|n| match &n.kind {
-                NoticeKind::AtRisk { on, at, grace, .. } => !told.warned(*on, *at, *grace),
+                NoticeKind::AtRisk {
+                    tier,
+                    on,
+                    at,
+                    grace,
+                    ..
+                } => !told.warned(tier, *on, *at, *grace),
                 NoticeKind::Changed { .. } => true,
             })
             .map(|n| {
@@ -513,6 +611,12 @@ fn lifted_anew(changes: &[TierChange], at: DateTime<Utc>) -> bool {
         .is_some_and(|c| c.from != c.to && c.by_an_order() && c.config_version.is_some())
 }
 
+/// The last change of `history` that moved the customer (in the order
+/// told).
+fn last_change_of_tier(history: &[TierChange]) -> Option<&TierChange> {
+    history.iter().rev().find(|c| c.from != c.to)
+}
+
 /// The steps of `changes` (in time order), one an instant: an order that
 /// crosses two tiers at once, and a move down set right at its instant,
 /// are one step.
@@ -529,4 +633,94 @@ fn course(changes: &[TierChange]) -> Vec<Step> {
         }
     }
     steps
+}
+
+/// What a customer had told before a late order's decision: the changes
+/// of its history that still stand (a course a later entry dated before
+/// it set aside was told otherwise since), the period and grace it ran,
+/// and the warning days it judged.
+pub(crate) struct ToldBefore {
+    standing: Vec<TierChange>,
+    /// The tiers its feed named last: by its last change of tier, and by
+    /// its last change.
+    last_moved: Option<String>,
+    last_named: Option<String>,
+    tier: String,
+    period_ends: [Option<DateTime<Utc>>; 2],
+    warned_through: Option<DateTime<Utc>>,
+    joined: DateTime<Utc>,
+}
+
+impl ToldBefore {
+    pub(crate) fn of(program: &Program, state: &CustomerState) -> Self {
+        ToldBefore {
+            standing: state.standing_changes().into_iter().cloned().collect(),
+            last_moved: last_change_of_tier(&state.history).map(|c| c.to.clone()),
+            last_named: state.history.last().map(|c| c.to.clone()),
+            tier: state.tier.clone(),
+            period_ends: [program.valid_until(state), state.grace_until],
+            warned_through: state.warned_through,
+            joined: state.joined(),
+        }
+    }
+
+    fn told<'a>(&'a self, program: &'a Program) -> Told<'a> {
+        Told {
+            program,
+            joined: self.joined,
+            held_from: None,
+            changes: &self.standing,
+            steps: course(&self.standing),
+            tier: &self.tier,
+            period_ends: self.period_ends,
+            warned_through: self.warned_through,
+            last_moved: self.last_moved.as_deref(),
+            last_named: self.last_named.as_deref(),
+        }
+    }
+}
+
+impl Program {
+    /// After a late order's decision judged ends on the state itself (a
+    /// late upgrade's, or those it came before), from notice `from` (the
+    /// customer's count then `sent`) on: what the customer had told
+    /// before (`told`: a change its history holds, a warning of an end
+    /// its course judged) is kept in the history only, as a walk of older
+    /// ends keeps it, unless the feed would no longer name the tier held
+    /// last.
+    pub(crate) fn spare_the_retold(
+        &self,
+        state: &mut CustomerState,
+        told: &ToldBefore,
+        from: usize,
+        sent: u64,
+    ) {
+        if state.outbox.notices().len() <= from {
+            return;
+        }
+        let mut notices = state.outbox.take();
+        let own = notices.split_off(from);
+        // What the decision told before, the feed read last.
+        let mut told = told.told(self);
+        let changes = notices.iter().rev().filter_map(|n| match &n.kind {
+            NoticeKind::Changed { change, .. } => Some(change),
+            NoticeKind::AtRisk { .. } => None,
+        });
+        if let Some(named) = changes.clone().next() {
+            told.last_named = Some(&named.to);
+        }
+        if let Some(moved) = changes.clone().find(|c| c.from != c.to) {
+            told.last_moved = Some(&moved.to);
+        }
+        let telling = Telling::new(&told, Vec::new(), own, &state.tier, true);
+        state.notices_sent = sent;
+        for notice in notices {
+            state.outbox.push(notice);
+        }
+        for (kind, publish) in telling.notices {
+            if publish {
+                state.publish(kind);
+            }
+        }
+    }
 }

@@ -162,6 +162,14 @@ impl Program {
             .collect()
     }
 
+    /// The retention rule of the tier named `tier`, if it has one.
+    pub(crate) fn retention_named(&self, tier: &str) -> Option<&Retention> {
+        self.tiers
+            .iter()
+            .find(|t| t.name == tier)
+            .and_then(|t| t.retention.as_ref())
+    }
+
     /// The condition failed at the end of a period: grace if the tier has
     /// one, else the move down.
     pub(crate) fn judge_failed(

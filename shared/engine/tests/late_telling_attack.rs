@@ -964,3 +964,163 @@ fn a_late_order_that_restores_an_older_start_tells_no_warning_again() {
     assert_eq!(once.len(), warnings.len(), "{warnings:?}");
     assert!(!warnings.is_empty());
 }
+
+/// Warnings told more than once across the feed: (tier, end, day).
+fn warnings_told_again(ns: &[Notice]) -> Vec<Warned> {
+    let mut seen: Vec<Warned> = Vec::new();
+    let mut again = Vec::new();
+    for n in ns {
+        if let NoticeKind::AtRisk { tier, on, at, .. } = &n.kind {
+            let w = (tier.clone(), *on, *at);
+            match seen.contains(&w) {
+                true => again.push(w),
+                false => seen.push(w),
+            }
+        }
+    }
+    again
+}
+
+/// Long histories' seed 82, draw 30 (the forty-seventh session): Silver
+/// from 1,000 current points, kept a month at a time from the join by
+/// 400, warned 1 to 5 days before each end, points expiring after 74
+/// days. Told without oL, the customer reached Silver on 14 February,
+/// renewed four times, was warned four times and fell to Member on 1
+/// July. oL, told last, lifts them a month earlier: the walk of the ends
+/// that lift brought told the whole course again, the four renewals,
+/// the warnings and the move down. Only what differs is told now (the
+/// lift and the renewal of 1 February) and the move down again, which
+/// the feed must name last.
+#[test]
+fn h1_a_late_lift_before_a_told_course_tells_no_renewal_or_warning_again() {
+    let tiers = json!([
+        {"name": "Member", "earnRate": "1"},
+        {"name": "Silver", "earnRate": "1",
+         "upgrade": rule(json!([{"id": "P", "kind": "currentPoints", "min": 1000}]), json!("all"), "eager"),
+         "retention": {"validity": {"months": 1, "from": "programJoin"},
+                       "criteria": [{"id": "K", "kind": "currentPoints", "min": 400}],
+                       "condition": "all", "onFail": "base", "warnDaysBefore": [1, 2, 3, 4, 5]}}
+    ]);
+    let spend30d = json!([{"id": "spend30d", "measure": "billAmount", "period": {"days": 30}}]);
+    let p = program_expiring(tiers, spend30d, json!({"days": 74}), "negativeBalance");
+    let mut evs = vec![
+        ev("order", "o0", at("2026-01-05T00:00:00Z"), "801"),
+        ev("order", "oL", at("2026-01-16T07:00:00Z"), "345"),
+    ];
+    for (id, when, amount) in [
+        ("k1b", "2026-02-12T21:00:00Z", "120"),
+        ("k1a", "2026-02-14T02:00:00Z", "120"),
+        ("k2a", "2026-03-14T14:00:00Z", "120"),
+        ("k2b", "2026-03-16T02:00:00Z", "120"),
+        ("k3a", "2026-04-12T00:00:00Z", "120"),
+        ("k3b", "2026-04-14T04:00:00Z", "120"),
+        ("k4b", "2026-05-13T16:00:00Z", "120"),
+        ("k4a", "2026-05-15T23:00:00Z", "120"),
+        ("k5a", "2026-06-11T19:00:00Z", "120"),
+        ("k5b", "2026-06-15T17:00:00Z", "21"),
+        ("k6a", "2026-07-11T23:00:00Z", "18"),
+        ("k6b", "2026-07-13T07:00:00Z", "120"),
+        ("k7a", "2026-08-11T13:00:00Z", "120"),
+        ("k7b", "2026-08-14T18:00:00Z", "120"),
+        ("k8b", "2026-09-10T21:00:00Z", "120"),
+        ("k8a", "2026-09-14T20:00:00Z", "120"),
+        ("k9a", "2026-10-13T22:00:00Z", "35"),
+        ("k9b", "2026-10-14T22:00:00Z", "120"),
+        ("k10a", "2026-11-11T01:00:00Z", "120"),
+        ("k10b", "2026-11-13T05:00:00Z", "120"),
+        ("k11a", "2026-12-13T10:00:00Z", "120"),
+        ("k11b", "2026-12-15T17:00:00Z", "120"),
+        ("k12a", "2027-01-11T14:00:00Z", "120"),
+        ("k12b", "2027-01-12T09:00:00Z", "40"),
+    ] {
+        evs.push(ev("order", id, at(when), amount));
+    }
+    evs.push(ev("return", "k11b", at("2026-12-25T14:00:00Z"), "120"));
+    evs.push(ev("return", "k12b", at("2027-01-23T03:00:00Z"), "40"));
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["k11b", "oL"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(words_wrong(&l), Vec::<String>::new());
+    assert_eq!(warnings_told_again(&t.c.told), Vec::<Warned>::new());
+    assert_eq!(warnings_told_again(&l.c.told), Vec::<Warned>::new());
+    let late_commit = t_before_late(&p, &evs);
+    assert_eq!(
+        changes(&l.c.told[late_commit..]),
+        [
+            "#11 Member -> Silver at 2026-01-16 07:00:00 UTC (order oL)",
+            "#12 Silver -> Silver at 2026-02-01 00:00:00 UTC (renewed)",
+            "#13 Silver -> Member at 2026-07-01 00:00:00 UTC (retention)",
+        ]
+    );
+}
+
+/// Every warning told in time that the feed fed late never told.
+fn warnings_never_told_late(t: &Fed<'_>, l: &Fed<'_>) -> Vec<Warned> {
+    let (_, in_time) = changes_and_warnings(&t.c.told);
+    let (_, late) = changes_and_warnings(&l.c.told);
+    in_time.into_iter().filter(|w| !late.contains(w)).collect()
+}
+
+/// The review of the forty-seventh session (helper-86): Silver from $1,000
+/// and Gold from $2,000 in 30 days, kept a month from the join by $1,500
+/// and $2,500, warned 1 to 5 days before each end. Without oL the customer
+/// held Silver and heard Silver's warnings of the 1 February end; oL, told
+/// last, lifts them to Gold on 20 January, whose end falls on the same
+/// instant. A rule that took a warning of the running end for told
+/// whatever its tier left every Gold warning untold.
+#[test]
+fn h2_a_late_lift_tells_the_running_ends_warnings_of_the_tier_it_reached() {
+    let ret = |min: u32| {
+        json!({"validity": {"months": 1, "from": "programJoin"},
+               "criteria": [{"id": "K", "kind": "tracker", "tracker": "spend", "min": min}],
+               "condition": "all", "onFail": "base", "warnDaysBefore": [1, 2, 3, 4, 5]})
+    };
+    let up = |min: u32| json!([{"id": "S", "kind": "tracker", "tracker": "spend", "min": min}]);
+    let tiers = json!([
+        {"name": "Member", "earnRate": "1"},
+        {"name": "Silver", "earnRate": "1", "upgrade": rule(up(1000), json!("all"), "eager"), "retention": ret(1500)},
+        {"name": "Gold", "earnRate": "1", "upgrade": rule(up(2000), json!("all"), "eager"), "retention": ret(2500)}
+    ]);
+    let spend = json!([{"id": "spend", "measure": "billAmount", "period": {"days": 30}}]);
+    let p = program_expiring(tiers, spend, Value::Null, "negativeBalance");
+    let evs = vec![
+        ev("order", "o0", at("2026-01-05T00:00:00Z"), "1000"),
+        ev("order", "oL", at("2026-01-20T00:00:00Z"), "1000"),
+        ev("order", "x1", at("2026-01-31T12:00:00Z"), "10"),
+    ];
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["oL"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(warnings_never_told_late(&t, &l), Vec::<Warned>::new());
+}
+
+/// The same review: Silver from $1,000 in 30 days, kept a month from its
+/// start by $100, 29 days' grace. Without oL the 10 March end began a
+/// grace that r1 recovered on 7 April at noon, which judged the next
+/// period's warning days from then on only: none of its end (10 April)
+/// was told. oL, told last, renews at 10 March, and the new course warns
+/// on 5 to 7 April: a rule that took the end's renewal for a told
+/// judgment of those days left them untold.
+#[test]
+fn h3_warning_days_a_recovery_in_grace_skipped_are_told_by_a_late_order() {
+    let by_spend = json!({"id": "S", "kind": "tracker", "tracker": "spend", "min": 1000});
+    let p = silver_kept_by_spend(by_spend, "eager", [30, 100], "base", 29);
+    let evs = vec![
+        ev("order", "o0", at("2026-01-10T00:00:00Z"), "1000"),
+        ev("order", "k1", at("2026-02-05T00:00:00Z"), "100"),
+        ev("order", "oL", at("2026-03-01T00:00:00Z"), "100"),
+        ev("order", "r1", at("2026-04-07T12:00:00Z"), "100"),
+        ev("order", "z1", at("2026-05-05T00:00:00Z"), "100"),
+        ev("order", "z2", at("2026-06-05T00:00:00Z"), "100"),
+    ];
+    let t = feed(&p, &evs, &[]);
+    let l = feed(&p, &evs, &["oL"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(key(&l.c.s), key(&t.c.s));
+    assert_eq!(warnings_never_told_late(&t, &l), Vec::<Warned>::new());
+}
