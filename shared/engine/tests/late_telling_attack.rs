@@ -1056,11 +1056,18 @@ fn h1_a_late_lift_before_a_told_course_tells_no_renewal_or_warning_again() {
     );
 }
 
-/// Every warning told in time that the feed fed late never told.
-fn warnings_never_told_late(t: &Fed<'_>, l: &Fed<'_>) -> Vec<Warned> {
+/// Fed with oL told last, the customer ends as in time and has heard
+/// every warning told in time.
+fn ends_as_in_time_telling_every_warning(p: &Program, evs: &[Ev]) {
+    let t = feed(p, evs, &[]);
+    let l = feed(p, evs, &["oL"]);
+    show("in time", &t);
+    show("late", &l);
+    assert_eq!(key(&l.c.s), key(&t.c.s));
     let (_, in_time) = changes_and_warnings(&t.c.told);
     let (_, late) = changes_and_warnings(&l.c.told);
-    in_time.into_iter().filter(|w| !late.contains(w)).collect()
+    let never: Vec<Warned> = in_time.into_iter().filter(|w| !late.contains(w)).collect();
+    assert_eq!(never, Vec::<Warned>::new());
 }
 
 /// The review of the forty-seventh session (helper-86): Silver from $1,000
@@ -1090,12 +1097,7 @@ fn h2_a_late_lift_tells_the_running_ends_warnings_of_the_tier_it_reached() {
         ev("order", "oL", at("2026-01-20T00:00:00Z"), "1000"),
         ev("order", "x1", at("2026-01-31T12:00:00Z"), "10"),
     ];
-    let t = feed(&p, &evs, &[]);
-    let l = feed(&p, &evs, &["oL"]);
-    show("in time", &t);
-    show("late", &l);
-    assert_eq!(key(&l.c.s), key(&t.c.s));
-    assert_eq!(warnings_never_told_late(&t, &l), Vec::<Warned>::new());
+    ends_as_in_time_telling_every_warning(&p, &evs);
 }
 
 /// The same review: Silver from $1,000 in 30 days, kept a month from its
@@ -1117,10 +1119,5 @@ fn h3_warning_days_a_recovery_in_grace_skipped_are_told_by_a_late_order() {
         ev("order", "z1", at("2026-05-05T00:00:00Z"), "100"),
         ev("order", "z2", at("2026-06-05T00:00:00Z"), "100"),
     ];
-    let t = feed(&p, &evs, &[]);
-    let l = feed(&p, &evs, &["oL"]);
-    show("in time", &t);
-    show("late", &l);
-    assert_eq!(key(&l.c.s), key(&t.c.s));
-    assert_eq!(warnings_never_told_late(&t, &l), Vec::<Warned>::new());
+    ends_as_in_time_telling_every_warning(&p, &evs);
 }
