@@ -459,11 +459,12 @@ impl Told<'_> {
                 return c.at < period_ends && period_ends == end && judged_from < at && at < c.at;
             }
             if period_ends == end {
-                // A grace's warning too where the told course renewed at
-                // the end itself: an order of that instant may have
-                // recovered the grace it began (the end comes first),
-                // which the history does not tell from a renewal.
-                return judged_from < at;
+                // A grace's warning only where the told course judged the
+                // end after it, in a grace: a renewal at the end itself
+                // may have met the condition there (a late return can
+                // fail it now), though an order of that instant may also
+                // have recovered the grace it began, warned then.
+                return judged_from < at && (!grace || c.at > period_ends);
             }
             if c.to != tier {
                 return false;
