@@ -42,8 +42,15 @@ pub(crate) enum Cover {
     /// give was owed: a balance below zero may have let lots earned after
     /// it expire less (expiry takes no more than the balance), by how much
     /// depends on the balance at each expiry, which is not kept, so the
-    /// owed part is taken from current points.
-    Return { own_day: DayNumber },
+    /// owed part is taken from current points. `own_lot_held_it`: nothing
+    /// was redeemed from the order to the return, so its own lot gave all
+    /// of it; what of that lot is gone now and was not noted expired was
+    /// spent since by a redemption, which in time spent newer lots, still
+    /// there, instead.
+    Return {
+        own_day: DayNumber,
+        own_lot_held_it: bool,
+    },
     /// A redemption spends the lots there were when it was made, oldest
     /// first.
     Redemption,
@@ -134,7 +141,10 @@ impl CustomerState {
                     &mut left,
                 );
             }
-            Cover::Return { own_day } => {
+            Cover::Return {
+                own_day,
+                own_lot_held_it,
+            } => {
                 // The lots still there give first, as in time: the own lot,
                 // then those of the days up to the return.
                 let live = |pick: &dyn Fn(DayNumber) -> bool| -> Points {
@@ -151,6 +161,9 @@ impl CustomerState {
                     false,
                     &mut left,
                 );
+                if own_lot_held_it {
+                    left = Decimal::ZERO;
+                }
                 left -= left.min(live(&|d| d != own_day && d <= on));
                 take(
                     &mut self.expired_lots,

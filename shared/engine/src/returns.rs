@@ -512,8 +512,14 @@ impl Program {
         if expired {
             return (Decimal::ZERO, Decimal::ZERO);
         }
+        // Redemptions at either instant may have come between.
+        let own_lot_held_it = state.redemptions.as_ref().is_some_and(|r| {
+            r.before(record.placed_at)
+                == r.before(ret.returned_at + chrono::Duration::nanoseconds(1))
+        });
         let own_lot = Cover::Return {
             own_day: day_of(record.placed_at),
+            own_lot_held_it,
         };
         let covered: Points = self
             .cover_late(state, points, ret.returned_at, own_lot)

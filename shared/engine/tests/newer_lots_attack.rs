@@ -2009,3 +2009,56 @@ fn a_walk_sets_no_told_change_right_that_its_new_course_tells() {
         ]
     );
 }
+
+/// Found by `late_returns_whose_events_tell_all_end_as_in_time` at 30,000
+/// cases (generous, older than the forty-eighth session). Silver from 700
+/// current points (lazy), kept by 500 current points each month from the
+/// join; points last 27 days. In time: $100, $251, $349 by 8 March
+/// (Silver), o3 ($69, 29 March) returned whole at once, from its own lot;
+/// renewed on 1 April on 600; $289 and $342 on 6 April, 132 points
+/// redeemed from them: 499 on 1 May, back to Member. Told late, the
+/// return found o3's lot gone (the redemption had spent it, oldest first)
+/// and took its points from lots that had expired since, as though they
+/// gave it: nothing from current points, 568, renewed on 1 May. Where
+/// nothing was redeemed from the order to the return, its own lot gave
+/// all of it: what of that lot is gone and not noted expired was spent,
+/// in time from newer lots, still there.
+#[test]
+fn a_late_return_its_own_lot_gave_takes_what_a_redemption_spent_since_from_points_now() {
+    let p = shape(13, 27, false);
+    let ev = [
+        ("order", "o0", "2026-03-01T00:00:00Z", "100"),
+        ("order", "o1", "2026-03-06T00:00:00Z", "251"),
+        ("order", "o2", "2026-03-08T00:00:00Z", "349"),
+        ("order", "o3", "2026-03-29T00:00:00Z", "69"),
+        ("return", "o3", "2026-03-29T00:00:00Z", "69"),
+        ("order", "o4", "2026-04-06T00:00:00Z", "289"),
+        ("order", "o5", "2026-04-06T00:00:00Z", "342"),
+        ("redeem", "x0", "2026-04-06T00:30:00Z", "132"),
+    ];
+    let run = |late: bool| {
+        let mut c = Served::new(&p, true);
+        for e in ev.iter().filter(|e| !late || e.0 != "return") {
+            match e.0 {
+                "order" => c.order(&order(e.1, at(e.2), e.3)),
+                "redeem" => assert!(c.redeem(e.1, at(e.2), d(e.3))),
+                _ => assert!(c.give_back(e.1, at(e.2), d(e.3))),
+            }
+        }
+        if late {
+            assert!(c.give_back("o3", at("2026-03-29T00:00:00Z"), d("69")));
+        }
+        p.expire(&mut c.s, at("2026-05-01T00:00:00Z"));
+        dump(if late { "late" } else { "in time" }, &c);
+        c
+    };
+    let (t, l) = (run(false), run(true));
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.current_points),
+        ("Member", d("499"))
+    );
+    assert_eq!(
+        (&l.s.tier, l.s.tier_since, l.s.current_points),
+        (&t.s.tier, t.s.tier_since, t.s.current_points)
+    );
+}
