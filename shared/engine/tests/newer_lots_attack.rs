@@ -836,7 +836,16 @@ proptest! {
         prop_assume!(when < latest);
         // What expiry took is remembered 31 days (README, "Points
         // expiry"): a lot the redemption spent may be forgotten past that.
-        prop_assume!(when + Duration::days(i64::from(expiry_days) + 31) >= latest);
+        // It spends the oldest lot alive at its instant first, which
+        // expires before the redemption's day plus the period.
+        let expires = |o: &Order| o.placed_at.date_naive() + chrono::Days::new(expiry_days.into());
+        let first_spent = w
+            .orders
+            .iter()
+            .filter(|o| o.placed_at <= when && expires(o) > when.date_naive())
+            .map(expires)
+            .min();
+        prop_assume!(first_spent.is_none_or(|e| e + chrono::Days::new(31) >= latest.date_naive()));
         prop_assume!(!w.orders.iter().any(|o| o.placed_at == when));
         prop_assume!(!w.returns.iter().any(|r| r.2 == when));
         let p = shape(which, expiry_days, within);
