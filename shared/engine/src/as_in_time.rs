@@ -108,28 +108,7 @@ impl Program {
         // decided on the orders placed up to it, at the tier held then.
         let replays_expiry =
             late && !orders.is_empty() && self.counts_current_points() && self.replays_expiry();
-        // A move down since that the order would have prevented is undone
-        // where its course in time is exact (`down_since.rs`). Where not,
-        // and it held then the tier held now, it is decided on the orders
-        // up to it as where nothing moved the customer down since (a return
-        // from newer lots; its own points, expired by now, count for nothing
-        // there); held higher then, an upgrade so decided would be told
-        // before the move down, so it stays on the figures as they stand.
-        let held_now_then = moved_down
-            .as_ref()
-            .is_none_or(|m| m.then == state.tier_index(self));
-        if let Some(moved) = moved_down.filter(|_| !orders.is_empty()) {
-            if let Some((then, un)) = self.decided_before_moves_down(state, order, orders, moved) {
-                decision = then;
-                undone = Some(un);
-            }
-        }
-        if replays_expiry
-            && held_now_then
-            && undone.is_none()
-            && held_then.is_none()
-            && !decided_higher
-        {
+        if replays_expiry && moved_down.is_none() && held_then.is_none() && !decided_higher {
             if let Some(mut now) = HeldThen::at_tier_held_now(self, state) {
                 // Returns made since would have judged what it reached on
                 // the orders as they stand (`reversal.rs`): decided so.
@@ -140,6 +119,12 @@ impl Program {
                 if let Some(then) = then {
                     decision = then;
                 }
+            }
+        }
+        if let Some(moved) = moved_down.filter(|_| !orders.is_empty()) {
+            if let Some((then, un)) = self.decided_before_moves_down(state, order, orders, moved) {
+                decision = then;
+                undone = Some(un);
             }
         }
         let mut crossed_since = false;

@@ -166,15 +166,6 @@ impl Program {
         orders: &[OrderRecord],
         moved: MovedDownSince,
     ) -> Option<(Decision, Undone)> {
-        // The course runs past the order's instant: where points expire, a
-        // return that took from newer lots leaves the orders telling more
-        // current points after it than the customer held.
-        if self.replays_expiry()
-            && self.counts_current_points()
-            && !self.orders_tell_what_expired(state, orders)
-        {
-            return None;
-        }
         let as_they_stood = others_up_to_it_as_they_stood(orders, order);
         let held = HeldThen::at_tier(self, moved.then);
         let mut walk = NetWalk::new(self, &as_they_stood, order.placed_at, state);

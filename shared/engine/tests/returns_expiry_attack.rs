@@ -433,41 +433,6 @@ fn a_lift_a_late_orders_walk_told_again_is_judged_on_the_orders_by_a_later_retur
     }
 }
 
-/// Found by `returns_from_newer_lots_after_the_late_orders_are_never_generous`
-/// (generous, older than the forty-sixth session). Silver from 1,000
-/// current points (eager), points last 25 days. In time: o1 ($1, 1 March;
-/// its lot expires 26 March) ... o4 and o6 on 28 March reach 1,001:
-/// Silver; 2 points redeemed and o2 returned whole at 00:30 (248 from its
-/// own lot, 1 from a newer one): Member; o0 on 21 April leaves 999. Told
-/// o1 last: the course in time after it (would o1 have kept Silver?) was
-/// replayed on what remains of the orders, which past that return count
-/// one point more than the customer held: Silver again on 21 April. Such
-/// a course is not replayed; the order is decided on the orders up to its
-/// instant, as where nothing moved the customer down since (its own
-/// point, expired by now, counts for nothing on the points as they stand).
-#[test]
-fn a_late_order_before_a_return_from_newer_lots_replays_no_course_past_it() {
-    let p = shape(1, 25, "negativeBalance");
-    let ev = [
-        ("order", "o1", "2026-03-01T00:00:00Z", "1"),
-        ("order", "o5", "2026-03-04T00:00:00Z", "1"),
-        ("order", "o2", "2026-03-22T00:00:00Z", "249"),
-        ("order", "o3", "2026-03-23T00:00:00Z", "389"),
-        ("order", "o4", "2026-03-28T00:00:00Z", "236"),
-        ("order", "o6", "2026-03-28T00:00:00Z", "126"),
-        ("redeem", "x0", "2026-03-28T00:30:00Z", "2"),
-        ("return", "o2", "2026-03-28T00:30:00Z", "249"),
-        ("order", "o0", "2026-04-21T00:00:00Z", "638"),
-    ];
-    let (t, l) = hand(&p, &ev, &["o1"]);
-    assert_eq!(t.s.tier, "Member");
-    assert_eq!(
-        (&l.s.tier, l.s.current_points),
-        (&t.s.tier, t.s.current_points)
-    );
-    assert_eq!(l.s.history, t.s.history);
-}
-
 /// The review's claim of the thirty-fourth session (docs/late-events.md,
 /// item 2): a late order before a move down by a return from newer lots
 /// (its order's lot spent by redemptions). Silver from 700 current points
@@ -476,8 +441,8 @@ fn a_late_order_before_a_return_from_newer_lots_replays_no_course_past_it() {
 /// March: Silver) with $222 of it returned at once and 76 points
 /// redeemed, A returned whole on 11 March (from newer lots: Member), D
 /// ($456, 28 March): 699, a Member. Told L last, it was Silver from 28
-/// March. The course past that return is replayed no more: L is decided
-/// on the orders up to it.
+/// March then; the course in time after L (`down_since.rs`) keeps it a
+/// Member now.
 #[test]
 fn a_late_order_before_a_move_down_by_a_return_from_newer_lots_stays_a_member() {
     let p = shape(2, 21, "negativeBalance");
