@@ -43,10 +43,11 @@ pub(crate) enum Cover {
     /// it expire less (expiry takes no more than the balance), by how much
     /// depends on the balance at each expiry, which is not kept, so the
     /// owed part is taken from current points. `own_lot_held_it`: nothing
-    /// was redeemed from the order to the return, so its own lot gave all
-    /// of it; what of that lot is gone now and was not noted expired was
-    /// spent since by a redemption, which in time spent newer lots, still
-    /// there, instead.
+    /// took from the order's lot from its instant to the return's (no
+    /// redemption, no other order's return), so that lot gave all of it;
+    /// what of it is gone now and was not noted expired was spent since by
+    /// a redemption, which in time spent the lots after it instead: where
+    /// none of those has expired since, still there.
     Return {
         own_day: DayNumber,
         own_lot_held_it: bool,
@@ -161,7 +162,14 @@ impl CustomerState {
                     false,
                     &mut left,
                 );
-                if own_lot_held_it {
+                // The redemptions that spent the own lot since spent, in
+                // time, the lots after it instead: still there unless one
+                // of them expired since.
+                let newer_expired = self
+                    .expired_lots
+                    .iter()
+                    .any(|l| since(l) && l.day > own_day);
+                if own_lot_held_it && !newer_expired {
                     left = Decimal::ZERO;
                 }
                 left -= left.min(live(&|d| d != own_day && d <= on));

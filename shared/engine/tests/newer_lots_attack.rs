@@ -2071,3 +2071,58 @@ fn a_late_return_its_own_lot_gave_takes_what_a_redemption_spent_since_from_point
         (&t.s.tier, t.s.tier_since, t.s.current_points)
     );
 }
+
+/// The review of the forty-eighth session (helper-87) on the first
+/// version of the own-lot rule above, which took every point its own lot
+/// no longer held from current points: Silver from 1,000 current points
+/// (eager), points last 25 days. A: o1's lot (3 March) was drained by
+/// the return of o0, whose own lot a redemption had spent, so o1's
+/// return, told late, took from the newest lot (o2's, expired since); B:
+/// the redemption that spent o0's lot since would in time have spent o1's,
+/// expired since too. In both, nothing was redeemed between the order and
+/// its return, yet the points owed expired in time: the late customer
+/// lost Silver (900 points) that in time they reached (1,000).
+#[test]
+fn a_late_return_owes_nothing_for_lots_that_expired_in_time() {
+    let drained = [
+        ("order", "o0", "2026-03-01T00:00:00Z", "100"),
+        ("redeem", "x0", "2026-03-02T00:00:00Z", "100"),
+        ("order", "o1", "2026-03-03T00:00:00Z", "100"),
+        ("return", "o0", "2026-03-04T00:00:00Z", "100"),
+        ("order", "o2", "2026-03-05T00:00:00Z", "100"),
+        ("late return", "o1", "2026-03-06T00:00:00Z", "100"),
+    ];
+    let spent_newer = [
+        ("order", "o0", "2026-03-01T00:00:00Z", "100"),
+        ("order", "o1", "2026-03-02T00:00:00Z", "100"),
+        ("late return", "o0", "2026-03-03T00:00:00Z", "100"),
+        ("redeem", "x0", "2026-03-04T00:00:00Z", "100"),
+    ];
+    for spent in ["negativeBalance", "withinBalance"] {
+        let p = program_expiring(
+            common::silver_by_current_points(1),
+            json!([]),
+            json!({"days": 25}),
+            spent,
+        );
+        for history in [&drained[..], &spent_newer[..]] {
+            let mut ev = history.to_vec();
+            ev.extend([
+                ("order", "o3", "2026-04-04T00:00:00Z", "1"),
+                ("arrive", "", "", ""),
+                ("order", "o4", "2026-04-05T00:00:00Z", "999"),
+            ]);
+            let (t, l) = hand(&p, &ev, &[]);
+            assert_eq!(
+                (t.s.tier.as_str(), t.s.current_points),
+                ("Silver", d("1000"))
+            );
+            assert_eq!(
+                (&l.s.tier, l.s.tier_since, l.s.current_points),
+                (&t.s.tier, t.s.tier_since, t.s.current_points),
+                "{spent} {}",
+                history.len()
+            );
+        }
+    }
+}
