@@ -292,10 +292,13 @@ impl Program {
                 .as_ref()
                 .is_some_and(|r| r.before(spent_by(to, true)) != r.before(from))
         };
+        // A redemption at its instant that came before it spent no lot of
+        // its own.
+        let from = spent_by(order.placed_at, order.after_redemption);
         order
             .returns
             .iter()
-            .filter(|r| redeemed_between(order.placed_at, r.at.min(expires)))
+            .filter(|r| redeemed_between(from, r.at.min(expires)))
             .map(|r| r.at)
             .min()
     }

@@ -2072,6 +2072,41 @@ fn a_late_return_its_own_lot_gave_takes_what_a_redemption_spent_since_from_point
     );
 }
 
+/// Found by the review's harness of the forty-eighth session (seed 1, draw
+/// 10393): Silver from 1,000 current points (dynamic), kept by $300 in 30
+/// days each month from the tier's start; points last 30 days. A
+/// redemption at an order's instant that came before it (o5, 10 April
+/// 20:00, returned whole at once) was read as spending that order's own
+/// lot, so its return counted as one from newer lots, and the walk that
+/// dates the late order's lift stopped at it: Silver since 3 April, in
+/// time since 22 March. A redemption before the order at its instant
+/// spends no lot of its own (`OrderRecord::after_redemption`).
+#[test]
+fn a_redemption_before_an_order_of_its_instant_spends_none_of_its_lot() {
+    let p = shape(11, 30, false);
+    let ev = [
+        ("order", "o0", "2026-03-01T00:00:00Z", "241"),
+        ("order", "o1", "2026-03-04T00:00:00Z", "235"),
+        ("order", "o2", "2026-03-13T00:00:00Z", "101"),
+        ("order", "o3", "2026-03-22T00:00:00Z", "601"),
+        ("order", "o4", "2026-04-03T00:00:00Z", "403"),
+        ("redeem", "x0", "2026-04-10T20:00:00Z", "6"),
+        ("return", "o1", "2026-04-10T20:00:00Z", "47"),
+        ("order", "o5", "2026-04-10T20:00:00Z", "247"),
+        ("return", "o5", "2026-04-10T20:00:00Z", "247"),
+        ("order", "o6", "2026-04-14T11:00:00Z", "78"),
+    ];
+    let (t, l) = hand(&p, &ev, &["o0"]);
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since),
+        ("Silver", at("2026-03-22T00:00:00Z"))
+    );
+    assert_eq!(
+        (&l.s.tier, l.s.tier_since, l.s.current_points),
+        (&t.s.tier, t.s.tier_since, t.s.current_points)
+    );
+}
+
 /// The review of the forty-eighth session (helper-87) on the first
 /// version of the own-lot rule above, which took every point its own lot
 /// no longer held from current points: Silver from 1,000 current points
