@@ -42,16 +42,8 @@ pub(crate) enum Cover {
     /// give was owed: a balance below zero may have let lots earned after
     /// it expire less (expiry takes no more than the balance), by how much
     /// depends on the balance at each expiry, which is not kept, so the
-    /// owed part is taken from current points. `own_lot_held_it`: nothing
-    /// took from the order's lot from its instant to the return's (no
-    /// redemption, no other order's return), so that lot gave all of it;
-    /// what of it is gone now and was not noted expired was spent since by
-    /// a redemption, which in time spent the lots after it instead: where
-    /// none of those has expired since, still there.
-    Return {
-        own_day: DayNumber,
-        own_lot_held_it: bool,
-    },
+    /// owed part is taken from current points.
+    Return { own_day: DayNumber },
     /// A redemption spends the lots there were when it was made, oldest
     /// first.
     Redemption,
@@ -142,10 +134,7 @@ impl CustomerState {
                     &mut left,
                 );
             }
-            Cover::Return {
-                own_day,
-                own_lot_held_it,
-            } => {
+            Cover::Return { own_day } => {
                 // The lots still there give first, as in time: the own lot,
                 // then those of the days up to the return.
                 let live = |pick: &dyn Fn(DayNumber) -> bool| -> Points {
@@ -162,16 +151,6 @@ impl CustomerState {
                     false,
                     &mut left,
                 );
-                // The redemptions that spent the own lot since spent, in
-                // time, the lots after it instead: still there unless one
-                // of them expired since.
-                let newer_expired = self
-                    .expired_lots
-                    .iter()
-                    .any(|l| since(l) && l.day > own_day);
-                if own_lot_held_it && !newer_expired {
-                    left = Decimal::ZERO;
-                }
                 left -= left.min(live(&|d| d != own_day && d <= on));
                 take(
                     &mut self.expired_lots,

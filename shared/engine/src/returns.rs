@@ -505,7 +505,6 @@ impl Program {
         record: &OrderRecord,
         ret: &Return,
         points: Points,
-        others: &[OrderRecord],
     ) -> (Points, Points) {
         let expired = self.config().points_expiry.is_some_and(|period| {
             period.forward_from(day_of(record.placed_at)) <= day_of(ret.returned_at)
@@ -513,24 +512,8 @@ impl Program {
         if expired {
             return (Decimal::ZERO, Decimal::ZERO);
         }
-        // Its own lot gave all of it where nothing took from that lot
-        // between: no redemption, nor a return of another order, which
-        // takes from the newest lots once its own is gone (events at
-        // either instant may have come between).
-        let between = |at: DateTime<Utc>| record.placed_at <= at && at <= ret.returned_at;
-        let every_order_read = others.len() as u64 + 1 == state.orders_applied;
-        let own_lot_held_it = every_order_read
-            && state.redemptions.as_ref().is_some_and(|r| {
-                r.before(record.placed_at)
-                    == r.before(ret.returned_at + chrono::Duration::nanoseconds(1))
-            })
-            && others
-                .iter()
-                .filter(|o| o.order_id != record.order_id)
-                .all(|o| !o.returns.iter().any(|r| between(r.at)));
         let own_lot = Cover::Return {
             own_day: day_of(record.placed_at),
-            own_lot_held_it,
         };
         let covered: Points = self
             .cover_late(state, points, ret.returned_at, own_lot)
@@ -647,7 +630,7 @@ impl Program {
             state.lower_best_order(record, others);
         }
         let (from_current, shortfall) =
-            self.points_to_take_back(state, record, ret, points_reversed, others);
+            self.points_to_take_back(state, record, ret, points_reversed);
         state.reverse_points(day_of(record.placed_at), points_reversed, from_current);
         self.count_in_trackers(state, record, Some(returned_before), others);
         Ok(AppliedReturn {
