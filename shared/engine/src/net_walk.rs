@@ -13,8 +13,8 @@
 //! day that expires as the customer's own lots do, and redemptions spend
 //! the lots oldest first.
 
-use crate::events::OrderRecord;
-use crate::period::{date_of, day_of};
+use crate::events::{OrderRecord, ReturnMark};
+use crate::period::{date_of, day_of, DayNumber};
 use crate::program::Program;
 use crate::redeemed::{spent_by, Redemptions};
 use crate::state::CustomerState;
@@ -190,6 +190,85 @@ impl<'p, 'o, O: Borrow<OrderRecord>> NetWalk<'p, 'o, O> {
     }
 }
 
+/// The days the lots of some orders expire on, ascending, and whether the
+/// walks may read the events of an instant in another order than they
+/// came ([`read_out_of_order`]).
+struct LotExpiries {
+    days: Vec<DayNumber>,
+    out_of_order: bool,
+}
+
+impl LotExpiries {
+    /// Of `orders`, and of an order placed at `also` not among them (the
+    /// late order being decided, which came after every event of its
+    /// instant).
+    fn of(
+        program: &Program,
+        state: &CustomerState,
+        orders: &[&OrderRecord],
+        also: Option<DateTime<Utc>>,
+    ) -> Self {
+        let Some(period) = program.config().points_expiry else {
+            return LotExpiries {
+                days: Vec::new(),
+                out_of_order: false,
+            };
+        };
+        let mut days: Vec<_> = orders
+            .iter()
+            .map(|o| o.placed_at)
+            .chain(also)
+            .map(|at| period.forward_from(day_of(at)))
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        LotExpiries {
+            days,
+            out_of_order: read_out_of_order(state, orders, also),
+        }
+    }
+
+    /// Whether a lot may expire after day `after` and by day `by`.
+    fn any_between(&self, after: DayNumber, by: DayNumber) -> bool {
+        let first = self.days.partition_point(|&day| day <= after);
+        self.out_of_order || self.days.get(first).is_some_and(|&day| day <= by)
+    }
+}
+
+/// Whether the walks may count some events of one instant in another order
+/// than they came: they count a redemption or a return at an order's
+/// instant after that order (unless its record says it was decided after
+/// a redemption, which an order decided in time where points expire never
+/// reads), and a redemption at a return's instant either side of it. Where
+/// they may, the walks stand apart from the customer at that instant, and
+/// a return from other lots than its order's is left untold as before
+/// (docs/late-events.md, "A return from newer lots before any lot
+/// expired").
+fn read_out_of_order(
+    state: &CustomerState,
+    orders: &[&OrderRecord],
+    also: Option<DateTime<Utc>>,
+) -> bool {
+    let returns = || orders.iter().flat_map(|o| o.returns.iter());
+    let redeemed_at = |at: DateTime<Utc>| state.redemptions.as_ref().is_some_and(|r| r.any_at(at));
+    let order_after_return = |o: &OrderRecord, r: &ReturnMark| {
+        o.placed_at == r.at
+            && match (o.arrival, r.arrival) {
+                (Some(order), Some(ret)) => order >= ret,
+                (None, Some(_)) => false,
+                // A mark written before arrivals were kept.
+                (_, None) => true,
+            }
+    };
+    orders
+        .iter()
+        .map(|o| o.placed_at)
+        .chain(also)
+        .any(redeemed_at)
+        || returns().any(|r| redeemed_at(r.at) || also == Some(r.at))
+        || returns().any(|r| orders.iter().any(|o| order_after_return(o, r)))
+}
+
 impl Program {
     /// Whether what remains of `orders` tells what expired as of any
     /// instant: the same expiry all along the config versions they name
@@ -209,8 +288,10 @@ impl Program {
     /// expired by then: [`Program::orders_tell_what_expired`] where a
     /// return of a later order, which took from newer lots, changes
     /// nothing the walk counts up to `at` (the dating walk stops after
-    /// that return's instant: [`Program::untold_from`]), in a program
-    /// where no tier lapses.
+    /// that return's instant: [`Program::untold_from`]), nor does one of
+    /// an order placed up to `at` while no lot has expired since that
+    /// order ([`Program::untold_by_now`]), in a program where no tier
+    /// lapses.
     pub(crate) fn orders_tell_what_expired_up_to(
         &self,
         state: &CustomerState,
@@ -225,11 +306,12 @@ impl Program {
             return self.orders_tell_what_expired(state, orders);
         }
         let borrowed: Vec<&OrderRecord> = orders.iter().collect();
+        let expiries = LotExpiries::of(self, state, &borrowed, Some(at));
         self.expired_as_now(state, &borrowed, &crate::reversal::CurrentRulesOnly)
             && borrowed
                 .iter()
                 .filter(|o| o.placed_at <= at)
-                .all(|o| self.untold_return_of(state, o).is_none())
+                .all(|o| self.untold_by_now(state, o, &expiries).is_none())
     }
 
     /// Whether every return of `orders` took its points from its own
@@ -255,16 +337,40 @@ impl Program {
     /// The first instant from which what remains of `orders` no longer
     /// tells current points where points expire: the first return that
     /// took from other lots than its own order's (see
-    /// [`Program::returns_took_their_own_lots`]).
-    pub(crate) fn untold_from<O: Borrow<OrderRecord>>(
+    /// [`Program::returns_took_their_own_lots`]) where that can show by
+    /// the customer's latest instant ([`Program::untold_by_now`]).
+    pub(crate) fn untold_from(
         &self,
         state: &CustomerState,
-        orders: &[O],
+        orders: &[&OrderRecord],
     ) -> Option<DateTime<Utc>> {
+        let expiries = LotExpiries::of(self, state, orders, None);
         orders
             .iter()
-            .filter_map(|o| self.untold_return_of(state, o.borrow()))
+            .filter_map(|o| self.untold_by_now(state, o, &expiries))
             .min()
+    }
+
+    /// [`Program::untold_return_of`] where it can show by the customer's
+    /// latest instant: current points are the same whichever lots gave a
+    /// return or a redemption until one of the lots expires, so a return
+    /// that took from other lots than its order's changes nothing a walk
+    /// counts up to then while no lot expires after the order was placed
+    /// (the lots older than its own too: a return may have reached them
+    /// once every newer lot was empty). The order's own lot expires no
+    /// later than any newer lot that may differ, so the days of the orders
+    /// tell when the first that may differ does.
+    fn untold_by_now(
+        &self,
+        state: &CustomerState,
+        order: &OrderRecord,
+        expiries: &LotExpiries,
+    ) -> Option<DateTime<Utc>> {
+        let untold = self.untold_return_of(state, order)?;
+        let now = state.last_event_at.map_or(untold, |last| last.max(untold));
+        expiries
+            .any_between(day_of(order.placed_at), day_of(now))
+            .then_some(untold)
     }
 
     /// The instant of the first return of `order` that took from other

@@ -32,6 +32,8 @@ use tier_engine::*;
 mod common;
 mod drawn_history;
 mod spenders;
+#[allow(dead_code)]
+mod standing;
 use common::{at, current_points, d, member_and_silver, order, program_expiring, rule};
 use drawn_history::*;
 use spenders::Served;
@@ -2159,4 +2161,121 @@ fn a_late_return_owes_nothing_for_lots_that_expired_in_time() {
             );
         }
     }
+}
+
+/// A late order placed while the customer held Silver, before a return
+/// that moved them down which it would have prevented: the redemption
+/// between the returned order and its return took from that order's lot,
+/// so the return counted as one from newer lots, and the order was decided
+/// without the orders, at the tier held now (paid Member's rate, its
+/// upgrade from Member). Nothing expired by the customer's latest instant,
+/// so which lots gave the return changes no current points a walk counts:
+/// decided at Silver, held then, and the course restored at the return
+/// (the forty-eighth session's review, c1b and c1c: the return marked so
+/// came after the late order, or before it).
+#[test]
+fn a_return_from_newer_lots_before_any_lot_expired_leaves_the_late_order_its_tier_held_then() {
+    let earlier_return = [
+        ("order", "o9", "2026-02-20T00:00:00Z", "50"),
+        ("redeem", "x9", "2026-02-21T00:00:00Z", "10"),
+        ("return", "o9", "2026-02-22T00:00:00Z", "50"),
+    ];
+    let moved_down = [
+        ("order", "o0", "2026-03-01T00:00:00Z", "1100"),
+        ("order", "L", "2026-03-02T00:00:00Z", "100"),
+        ("redeem", "x0", "2026-03-03T00:00:00Z", "10"),
+        ("return", "o0", "2026-03-04T00:00:00Z", "150"),
+    ];
+    let tiers = json!([
+        {"name": "Member", "earnRate": "1"},
+        {"name": "Silver", "earnRate": "2",
+         "upgrade": rule(json!([current_points(1000)]), json!("all"), "lazy")},
+    ]);
+    for spent in ["negativeBalance", "withinBalance"] {
+        let p = program_expiring(tiers.clone(), json!([]), json!({"days": 25}), spent);
+        for before in [false, true] {
+            let mut ev = if before {
+                earlier_return.to_vec()
+            } else {
+                vec![]
+            };
+            ev.extend(moved_down);
+            eprintln!("== {spent}, a marked return before: {before}");
+            let (t, l) = hand(&p, &ev, &["L"]);
+            let late = |c: &spenders::Served<'_>| {
+                let r = c.records.iter().find(|r| r.order_id == "L").unwrap();
+                (r.tier_before.clone(), r.points_awarded)
+            };
+            assert_eq!(late(&t), ("Silver".to_string(), d("200")));
+            assert_eq!(late(&l), late(&t));
+            assert_eq!(
+                (&l.s.tier, l.s.tier_since, l.s.current_points),
+                (&t.s.tier, t.s.tier_since, t.s.current_points)
+            );
+            assert_eq!(
+                standing::course(&l.s.history),
+                standing::course(&t.s.history)
+            );
+        }
+    }
+}
+
+/// Where events of one instant may be read in another order than they
+/// came, a return from other lots than its order's stays untold, as before
+/// the rule above: a redemption before an order of its instant (which an
+/// order decided in time where points expire cannot record), read after
+/// it, lifted the late customer at that instant and back down at once by
+/// the returns of that instant (found on drawn histories, forty-ninth
+/// session).
+#[test]
+fn a_redemption_before_an_order_of_its_instant_leaves_a_return_from_newer_lots_untold() {
+    let redeemed_before_the_order = [
+        ("order", "o0", "2026-03-19T00:00:00Z", "601"),
+        ("order", "L", "2026-03-22T11:00:00Z", "88"),
+        ("redeem", "x0", "2026-04-01T17:30:00Z", "238"),
+        ("redeem", "x1", "2026-04-09T00:00:00Z", "59"),
+        ("order", "o2", "2026-04-09T00:00:00Z", "580"),
+        ("return", "o2", "2026-04-09T00:00:00Z", "145"),
+        ("return", "o2", "2026-04-09T00:00:00Z", "343"),
+        ("redeem", "x2", "2026-04-12T15:30:00Z", "142"),
+        ("return", "o0", "2026-04-24T18:00:00Z", "54"),
+    ];
+    let p = program_expiring(
+        common::silver_by_current_points(1),
+        json!([]),
+        json!({"days": 45}),
+        "negativeBalance",
+    );
+    let (t, l) = hand(&p, &redeemed_before_the_order, &["L"]);
+    assert!(t.s.history.is_empty());
+    assert_eq!(
+        (&l.s.tier, l.s.tier_since, l.s.current_points),
+        (&t.s.tier, t.s.tier_since, t.s.current_points)
+    );
+}
+
+/// The same for a return before an order of its instant, which the walks
+/// count after it: the customer told every event in time was lifted by
+/// the order and moved back down at once by that return.
+#[test]
+fn a_return_before_an_order_of_its_instant_leaves_a_return_from_newer_lots_untold() {
+    let returned_before_the_order = [
+        ("order", "o0", "2026-03-05T14:00:00Z", "112"),
+        ("order", "o1", "2026-03-30T13:00:00Z", "103"),
+        ("order", "o2", "2026-04-01T13:00:00Z", "553"),
+        ("redeem", "x0", "2026-04-01T16:30:00Z", "354"),
+        ("order", "o3", "2026-04-06T15:00:00Z", "483"),
+        ("return", "o2", "2026-04-09T00:00:00Z", "348"),
+        ("order", "o4", "2026-04-09T00:00:00Z", "558"),
+        ("return", "o2", "2026-04-17T02:00:00Z", "37"),
+        ("return", "o2", "2026-05-07T21:00:00Z", "51"),
+    ];
+    let p = program_expiring(
+        common::silver_by_current_points(0),
+        json!([]),
+        json!({"days": 25}),
+        "negativeBalance",
+    );
+    let (t, _) = hand(&p, &returned_before_the_order, &[]);
+    assert!(t.s.history.is_empty(), "{:?}", t.s.history);
 }
