@@ -228,10 +228,22 @@ impl LotExpiries {
         }
     }
 
-    /// Whether a lot may expire after day `after` and by day `by`.
-    fn any_between(&self, after: DayNumber, by: DayNumber) -> bool {
-        let first = self.days.partition_point(|&day| day <= after);
-        self.out_of_order || self.days.get(first).is_some_and(|&day| day <= by)
+    /// Whether a return of the order placed `placed` that took from other
+    /// lots than its own (`Program::untold_return_of`) may show by the
+    /// customer's latest instant. Current points are the same whichever
+    /// lots gave a return or a redemption until one of them expires, so
+    /// such a return changes nothing a walk counts while no lot has
+    /// expired since the order was placed (the lots older than its own
+    /// too: a return may have reached them once every newer lot was
+    /// empty). The order's own lot expires no later than any newer lot
+    /// that may differ, so the days of the orders tell when the first that
+    /// may differ does.
+    fn one_expired_since(&self, placed: DateTime<Utc>, state: &CustomerState) -> bool {
+        let Some(now) = state.last_event_at else {
+            return true;
+        };
+        let first = self.days.partition_point(|&day| day <= day_of(placed));
+        self.out_of_order || self.days.get(first).is_some_and(|&day| day <= day_of(now))
     }
 }
 
@@ -249,24 +261,34 @@ fn read_out_of_order(
     orders: &[&OrderRecord],
     also: Option<DateTime<Utc>>,
 ) -> bool {
-    let returns = || orders.iter().flat_map(|o| o.returns.iter());
     let redeemed_at = |at: DateTime<Utc>| state.redemptions.as_ref().is_some_and(|r| r.any_at(at));
-    let order_after_return = |o: &OrderRecord, r: &ReturnMark| {
-        o.placed_at == r.at
-            && match (o.arrival, r.arrival) {
-                (Some(order), Some(ret)) => order >= ret,
+    let mut placed: Vec<(DateTime<Utc>, Option<u64>)> =
+        orders.iter().map(|o| (o.placed_at, o.arrival)).collect();
+    placed.sort_unstable();
+    // The late order came after every event of its instant.
+    let late = also.map(|at| (at, Some(u64::MAX)));
+    let came_after = |r: &ReturnMark| {
+        let from = placed.partition_point(|(at, _)| *at < r.at);
+        placed[from..]
+            .iter()
+            .take_while(|(at, _)| *at == r.at)
+            .chain(late.iter().filter(|(at, _)| *at == r.at))
+            .any(|(_, arrival)| match (arrival, r.arrival) {
+                (Some(order), Some(ret)) => *order >= ret,
                 (None, Some(_)) => false,
                 // A mark written before arrivals were kept.
                 (_, None) => true,
-            }
+            })
     };
-    orders
+    placed
         .iter()
-        .map(|o| o.placed_at)
+        .map(|(at, _)| *at)
         .chain(also)
         .any(redeemed_at)
-        || returns().any(|r| redeemed_at(r.at) || also == Some(r.at))
-        || returns().any(|r| orders.iter().any(|o| order_after_return(o, r)))
+        || orders
+            .iter()
+            .flat_map(|o| o.returns.iter())
+            .any(|r| redeemed_at(r.at) || came_after(r))
 }
 
 impl Program {
@@ -288,9 +310,10 @@ impl Program {
     /// expired by then: [`Program::orders_tell_what_expired`] where a
     /// return of a later order, which took from newer lots, changes
     /// nothing the walk counts up to `at` (the dating walk stops after
-    /// that return's instant: [`Program::untold_from`]), nor does one of
-    /// an order placed up to `at` while no lot has expired since that
-    /// order ([`Program::untold_by_now`]), in a program where no tier
+    /// that return's instant: [`Program::untold_from`]), nor, where a
+    /// return takes its points whatever the balance, does one of an order
+    /// placed up to `at` while no lot has expired since that order
+    /// ([`LotExpiries::one_expired_since`]), in a program where no tier
     /// lapses.
     pub(crate) fn orders_tell_what_expired_up_to(
         &self,
@@ -306,12 +329,22 @@ impl Program {
             return self.orders_tell_what_expired(state, orders);
         }
         let borrowed: Vec<&OrderRecord> = orders.iter().collect();
-        let expiries = LotExpiries::of(self, state, &borrowed, Some(at));
+        // Read only for a customer with such a return: most have none.
+        // Under `withinBalance` the return may have found the balance
+        // short (the redemption between spent its points) and taken less
+        // from current points than the walk, which counts what remains of
+        // the order, takes; the record does not keep how much.
+        let mut expiries: Option<LotExpiries> = None;
+        let mut told = |o: &OrderRecord| {
+            self.untold_return_of(state, o).is_none_or(|_| {
+                self.returns_spend_below_zero()
+                    && !expiries
+                        .get_or_insert_with(|| LotExpiries::of(self, state, &borrowed, Some(at)))
+                        .one_expired_since(o.placed_at, state)
+            })
+        };
         self.expired_as_now(state, &borrowed, &crate::reversal::CurrentRulesOnly)
-            && borrowed
-                .iter()
-                .filter(|o| o.placed_at <= at)
-                .all(|o| self.untold_by_now(state, o, &expiries).is_none())
+            && orders.iter().filter(|o| o.placed_at <= at).all(&mut told)
     }
 
     /// Whether every return of `orders` took its points from its own
@@ -337,40 +370,27 @@ impl Program {
     /// The first instant from which what remains of `orders` no longer
     /// tells current points where points expire: the first return that
     /// took from other lots than its own order's (see
-    /// [`Program::returns_took_their_own_lots`]) where that can show by
-    /// the customer's latest instant ([`Program::untold_by_now`]).
-    pub(crate) fn untold_from(
+    /// [`Program::returns_took_their_own_lots`]). The walk that dates a
+    /// late order's crossings stops there even before a lot expired
+    /// ([`LotExpiries::one_expired_since`]): past it, it counts what remains of the
+    /// returned order as though it was returned all along, where the
+    /// course as told counted it whole.
+    pub(crate) fn untold_from<O: Borrow<OrderRecord>>(
         &self,
         state: &CustomerState,
-        orders: &[&OrderRecord],
+        orders: &[O],
     ) -> Option<DateTime<Utc>> {
-        let expiries = LotExpiries::of(self, state, orders, None);
         orders
             .iter()
-            .filter_map(|o| self.untold_by_now(state, o, &expiries))
+            .filter_map(|o| self.untold_return_of(state, o.borrow()))
             .min()
     }
 
-    /// [`Program::untold_return_of`] where it can show by the customer's
-    /// latest instant: current points are the same whichever lots gave a
-    /// return or a redemption until one of the lots expires, so a return
-    /// that took from other lots than its order's changes nothing a walk
-    /// counts up to then while no lot expires after the order was placed
-    /// (the lots older than its own too: a return may have reached them
-    /// once every newer lot was empty). The order's own lot expires no
-    /// later than any newer lot that may differ, so the days of the orders
-    /// tell when the first that may differ does.
-    fn untold_by_now(
-        &self,
-        state: &CustomerState,
-        order: &OrderRecord,
-        expiries: &LotExpiries,
-    ) -> Option<DateTime<Utc>> {
-        let untold = self.untold_return_of(state, order)?;
-        let now = state.last_event_at.map_or(untold, |last| last.max(untold));
-        expiries
-            .any_between(day_of(order.placed_at), day_of(now))
-            .then_some(untold)
+    /// Whether a return takes its points back whatever the balance
+    /// (`negativeBalance`), so that current points lose them all.
+    fn returns_spend_below_zero(&self) -> bool {
+        let policy = self.config().return_policy.unwrap_or_default();
+        policy.spent_points == crate::config::SpentPoints::NegativeBalance
     }
 
     /// The instant of the first return of `order` that took from other

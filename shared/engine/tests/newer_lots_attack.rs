@@ -2191,7 +2191,9 @@ fn a_return_from_newer_lots_before_any_lot_expired_leaves_the_late_order_its_tie
         {"name": "Silver", "earnRate": "2",
          "upgrade": rule(json!([current_points(1000)]), json!("all"), "lazy")},
     ]);
-    for spent in ["negativeBalance", "withinBalance"] {
+    // Under `withinBalance` such a return may have found the balance
+    // short, which the record does not keep: declined there as before.
+    for spent in ["negativeBalance"] {
         let p = program_expiring(tiers.clone(), json!([]), json!({"days": 25}), spent);
         for before in [false, true] {
             let mut ev = if before {
