@@ -261,7 +261,7 @@ fn read_out_of_order(
     orders: &[&OrderRecord],
     also: Option<DateTime<Utc>>,
 ) -> bool {
-    let redeemed_at = |at: DateTime<Utc>| state.redemptions.as_ref().is_some_and(|r| r.any_at(at));
+    let redeemed_at = |at: DateTime<Utc>| state.after_a_redemption_at(at);
     let mut placed: Vec<(DateTime<Utc>, Option<u64>)> =
         orders.iter().map(|o| (o.placed_at, o.arrival)).collect();
     placed.sort_unstable();
