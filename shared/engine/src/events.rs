@@ -340,6 +340,13 @@ pub struct ReturnMark {
     /// the thirty-eighth session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arrival: Option<u64>,
+    /// Under `withinBalance`, the points it could not take from current
+    /// points (the balance was short). A walk over the orders takes every
+    /// point a return took back, so it tells current points as in time
+    /// only where none fell short. None under `negativeBalance`, which
+    /// takes them all, and in a mark written before the fiftieth session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortfall: Option<Points>,
 }
 
 impl OrderRecord {
@@ -404,7 +411,13 @@ impl OrderRecord {
     /// are kept, so that a client sending thousands of tiny returns cannot
     /// grow the order's item without bound; an older one counts from then
     /// on as returned before any end (as records written before marks did).
-    pub(crate) fn mark_return(&mut self, at: DateTime<Utc>, amount: Money, arrival: u64) {
+    pub(crate) fn mark_return(
+        &mut self,
+        at: DateTime<Utc>,
+        amount: Money,
+        arrival: u64,
+        shortfall: Option<Points>,
+    ) {
         if self.returns.len() >= MARKED_RETURNS {
             self.returns.remove(0);
         }
@@ -412,6 +425,7 @@ impl OrderRecord {
             at,
             amount,
             arrival: Some(arrival),
+            shortfall,
         });
     }
 

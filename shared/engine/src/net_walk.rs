@@ -388,7 +388,7 @@ impl Program {
 
     /// Whether a return takes its points back whatever the balance
     /// (`negativeBalance`), so that current points lose them all.
-    fn returns_spend_below_zero(&self) -> bool {
+    pub(crate) fn returns_spend_below_zero(&self) -> bool {
         let policy = self.config().return_policy.unwrap_or_default();
         policy.spent_points == crate::config::SpentPoints::NegativeBalance
     }

@@ -13,8 +13,11 @@
 //!
 //! Layout: a version byte (1; 2 for an order decided after a redemption of
 //! its instant; 3 and 4 the same, the order's arrival after the fields;
-//! 5 to 8 the same four, each return's mark followed by its arrival),
-//! then the fields in declaration order. Strings
+//! 5 to 8 the same four, each return's mark followed by its arrival; 9 to
+//! 16 the same eight, each return's mark followed last by its shortfall:
+//! a decimal, or a single byte no decimal opens with, 0x7E for a whole
+//! zero (the usual shortfall) and 0x7F for none), then the fields in
+//! declaration order. Strings
 //! and lists are a varint length and their contents; instants are seconds
 //! (zigzag varint) and nanoseconds (varint); decimals are a byte (scale,
 //! plus 0x80 when negative, so that `-0` stays `-0`) and the magnitude of
@@ -41,7 +44,15 @@ const VERSION_4: u8 = 4;
 /// (a varint of arrival + 1, 0 for none), which a return of an order's
 /// instant is told apart from that order by (`ReturnMark::arrival`).
 const MARKS_WITH_ARRIVALS: u8 = 4;
+/// Versions 1 to 8 plus this: each return mark followed last by its
+/// shortfall (`ReturnMark::shortfall`).
+const MARKS_WITH_SHORTFALLS: u8 = 8;
 const NEGATIVE: u8 = 0x80;
+/// A return mark's shortfall of zero points at scale 0, in one byte (a
+/// decimal's first byte is its scale, at most 28, and the sign).
+const NOT_SHORT: u8 = 0x7E;
+/// A return mark that keeps no shortfall (written before marks kept it).
+const SHORTFALL_UNKNOWN: u8 = 0x7F;
 
 /// `record` appended to `out`, all but its `order_id`.
 pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
@@ -52,10 +63,12 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
         (true, true) => VERSION_4,
     };
     let marks_arrive = record.returns.iter().any(|m| m.arrival.is_some());
-    out.push(match marks_arrive {
-        true => version + MARKS_WITH_ARRIVALS,
-        false => version,
-    });
+    let marks_short = record.returns.iter().any(|m| m.shortfall.is_some());
+    out.push(
+        version
+            + MARKS_WITH_ARRIVALS * u8::from(marks_arrive)
+            + MARKS_WITH_SHORTFALLS * u8::from(marks_short),
+    );
     put_instant(out, record.placed_at);
     put_decimal(out, record.amount);
     put_decimal(out, record.gross_amount);
@@ -75,6 +88,13 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
         if marks_arrive {
             put_varint(out, mark.arrival.map_or(0, |a| u128::from(a) + 1));
         }
+        if marks_short {
+            match mark.shortfall {
+                None => out.push(SHORTFALL_UNKNOWN),
+                Some(points) if points.is_zero() && points.scale() == 0 => out.push(NOT_SHORT),
+                Some(points) => put_decimal(out, points),
+            }
+        }
     }
     put_decimal(out, record.points_reversed);
     put_str(out, &record.tier_before);
@@ -89,19 +109,18 @@ pub fn write(record: &OrderRecord, out: &mut Vec<u8>) {
 pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
     let mut r = ByteReader::new(bytes, "the record");
     let layout = r.byte()?;
-    let marks_arrive = layout > VERSION_4;
-    let (after_redemption, with_arrival) =
-        match layout - MARKS_WITH_ARRIVALS * u8::from(marks_arrive) {
-            VERSION_1 => (false, false),
-            VERSION_2 => (true, false),
-            VERSION_3 => (false, true),
-            VERSION_4 => (true, true),
-            _ => {
-                return Err(format!(
-                    "record layout {layout} is not one this release reads"
-                ))
-            }
-        };
+    if !(VERSION_1..=VERSION_4 + MARKS_WITH_ARRIVALS + MARKS_WITH_SHORTFALLS).contains(&layout) {
+        return Err(format!(
+            "record layout {layout} is not one this release reads"
+        ));
+    }
+    // Versions 1 to 4, plus what the return marks carry.
+    let marks = (layout - 1) / VERSION_4 * VERSION_4;
+    let marks_arrive = marks & MARKS_WITH_ARRIVALS != 0;
+    let marks_short = marks & MARKS_WITH_SHORTFALLS != 0;
+    let version = layout - marks;
+    let after_redemption = version == VERSION_2 || version == VERSION_4;
+    let with_arrival = version >= VERSION_3;
     let order_id = order_id.to_owned();
     let placed_at = r.instant()?;
     let amount = r.decimal()?;
@@ -127,10 +146,15 @@ pub fn read(order_id: &str, bytes: &[u8]) -> Result<OrderRecord, String> {
                 },
                 false => None,
             };
+            let shortfall = match marks_short {
+                true => r.shortfall()?,
+                false => None,
+            };
             Ok(ReturnMark {
                 at,
                 amount,
                 arrival,
+                shortfall,
             })
         })
         .collect::<Result<_, String>>()?;
@@ -293,6 +317,22 @@ impl ByteReader<'_> {
             .ok_or_else(|| format!("{seconds} s and {nanos} ns is not an instant"))
     }
 
+    /// A return mark's shortfall ([`NOT_SHORT`], [`SHORTFALL_UNKNOWN`]
+    /// or a decimal).
+    fn shortfall(&mut self) -> Result<Option<Decimal>, String> {
+        match self.bytes.first() {
+            Some(&NOT_SHORT) => {
+                self.byte()?;
+                Ok(Some(Decimal::ZERO))
+            }
+            Some(&SHORTFALL_UNKNOWN) => {
+                self.byte()?;
+                Ok(None)
+            }
+            _ => self.decimal().map(Some),
+        }
+    }
+
     fn decimal(&mut self) -> Result<Decimal, String> {
         let head = self.byte()?;
         let scale = u32::from(head & !NEGATIVE);
@@ -331,7 +371,20 @@ mod tests {
             (".{0,40}", instant(), decimal(), decimal(), decimal()),
             prop::collection::vec((".{0,20}", decimal()), 0..4),
             (any::<bool>(), decimal(), decimal()),
-            prop::collection::vec((instant(), decimal(), any::<Option<u64>>()), 0..40),
+            prop::collection::vec(
+                (
+                    instant(),
+                    decimal(),
+                    any::<Option<u64>>(),
+                    // A whole zero has a byte of its own.
+                    prop::option::of(prop_oneof![
+                        Just(Decimal::ZERO),
+                        Just(Decimal::new(0, 2)),
+                        decimal()
+                    ]),
+                ),
+                0..40,
+            ),
             (
                 decimal(),
                 ".{0,16}",
@@ -353,10 +406,11 @@ mod tests {
                 returned_amount: counts.2,
                 returns: returns
                     .into_iter()
-                    .map(|(at, amount, arrival)| ReturnMark {
+                    .map(|(at, amount, arrival, shortfall)| ReturnMark {
                         at,
                         amount,
                         arrival,
+                        shortfall,
                     })
                     .collect(),
                 points_reversed: tail.0,
@@ -449,7 +503,7 @@ mod tests {
         arrived.push(7);
         let back = read("o1", &arrived).unwrap();
         assert_eq!((back.after_redemption, back.arrival), (true, Some(7)));
-        for layout in [0, 9, 255] {
+        for layout in [0, 17, 255] {
             let mut other = bytes.clone();
             other[0] = layout;
             let refused = read("o1", &other).unwrap_err();

@@ -619,7 +619,6 @@ impl Program {
         let tier_before = state.tier_index(self);
         let returned_before = record.returned_amount;
         record.returned_amount += amount;
-        record.mark_return(ret.returned_at, amount, state.orders_applied);
         // Never more than were awarded: the share taken is capped by `taken`.
         let points_taken = taken(record.points_awarded, record.returned_amount, record.amount);
         let points_reversed = points_taken - record.points_reversed;
@@ -631,6 +630,10 @@ impl Program {
         }
         let (from_current, shortfall) =
             self.points_to_take_back(state, record, ret, points_reversed);
+        // Kept where a return may fall short: normalized, a whole zero
+        // (the usual one) takes a byte in the binary record.
+        let short = (!self.returns_spend_below_zero()).then(|| shortfall.normalize());
+        record.mark_return(ret.returned_at, amount, state.orders_applied, short);
         state.reverse_points(day_of(record.placed_at), points_reversed, from_current);
         self.count_in_trackers(state, record, Some(returned_before), others);
         Ok(AppliedReturn {

@@ -267,6 +267,7 @@ fn event_items_of_both_stored_forms_are_read() {
         at: "2026-02-24T00:00:00.5Z".parse().unwrap(),
         amount: "10.50".parse().unwrap(),
         arrival: Some(4),
+        shortfall: Some("0".parse().unwrap()),
     });
     let reply = r#"{"orderId":"o1","amountReturned":"10.50"}"#;
     for format in [ItemFormat::Json, ItemFormat::Binary] {

@@ -390,6 +390,7 @@ fn record(id: &str, placed: &str) -> tier_engine::OrderRecord {
             at: placed + chrono::Duration::days(3),
             amount: "20".parse().unwrap(),
             arrival: Some(1),
+            shortfall: Some("12.5".parse().unwrap()),
         }],
         points_reversed: "40".parse().unwrap(),
         tier_before: "Member".into(),
