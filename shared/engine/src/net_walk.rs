@@ -310,11 +310,11 @@ impl Program {
     /// expired by then: [`Program::orders_tell_what_expired`] where a
     /// return of a later order, which took from newer lots, changes
     /// nothing the walk counts up to `at` (the dating walk stops after
-    /// that return's instant: [`Program::untold_from`]), nor, where a
-    /// return takes its points whatever the balance, does one of an order
-    /// placed up to `at` while no lot has expired since that order
-    /// ([`LotExpiries::one_expired_since`]), in a program where no tier
-    /// lapses.
+    /// that return's instant: [`Program::untold_from`]), nor does one of
+    /// an order placed up to `at` that took every point it took back from
+    /// current points, as the walk does, while no lot has expired since
+    /// that order ([`LotExpiries::one_expired_since`]), in a program where
+    /// no tier lapses.
     pub(crate) fn orders_tell_what_expired_up_to(
         &self,
         state: &CustomerState,
@@ -330,14 +330,10 @@ impl Program {
         }
         let borrowed: Vec<&OrderRecord> = orders.iter().collect();
         // Read only for a customer with such a return: most have none.
-        // Under `withinBalance` the return may have found the balance
-        // short (the redemption between spent its points) and taken less
-        // from current points than the walk, which counts what remains of
-        // the order, takes; the record does not keep how much.
         let mut expiries: Option<LotExpiries> = None;
         let mut told = |o: &OrderRecord| {
             self.untold_return_of(state, o).is_none_or(|_| {
-                self.returns_spend_below_zero()
+                self.returns_took_every_point(o)
                     && !expiries
                         .get_or_insert_with(|| LotExpiries::of(self, state, &borrowed, Some(at)))
                         .one_expired_since(o.placed_at, state)
@@ -384,6 +380,24 @@ impl Program {
             .iter()
             .filter_map(|o| self.untold_return_of(state, o.borrow()))
             .min()
+    }
+
+    /// Whether every return of `order` took from current points every
+    /// point it took back, as a walk over what remains of the orders
+    /// does. Under `withinBalance` a return may have found the balance
+    /// short (a redemption between spent its points) and taken less; its
+    /// mark keeps by how much. A mark that keeps none (written under
+    /// `negativeBalance`, or before marks kept it), or one lost past the
+    /// latest [`crate::events::MARKED_RETURNS`], tells only where returns
+    /// take their points whatever the balance.
+    fn returns_took_every_point(&self, order: &OrderRecord) -> bool {
+        let marked: rust_decimal::Decimal = order.returns.iter().map(|r| r.amount).sum();
+        let below_zero = self.returns_spend_below_zero();
+        (marked == order.returned_amount || below_zero)
+            && order.returns.iter().all(|r| match r.shortfall {
+                Some(short) => short.is_zero(),
+                None => below_zero,
+            })
     }
 
     /// Whether a return takes its points back whatever the balance

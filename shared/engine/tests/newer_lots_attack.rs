@@ -2178,7 +2178,8 @@ fn a_return_from_newer_lots_before_any_lot_expired_leaves_the_late_order_its_tie
     let earlier_return = [
         ("order", "o9", "2026-02-20T00:00:00Z", "50"),
         ("redeem", "x9", "2026-02-21T00:00:00Z", "10"),
-        ("return", "o9", "2026-02-22T00:00:00Z", "50"),
+        // Not more than the 40 points left: never short.
+        ("return", "o9", "2026-02-22T00:00:00Z", "30"),
     ];
     let moved_down = [
         ("order", "o0", "2026-03-01T00:00:00Z", "1100"),
@@ -2191,9 +2192,9 @@ fn a_return_from_newer_lots_before_any_lot_expired_leaves_the_late_order_its_tie
         {"name": "Silver", "earnRate": "2",
          "upgrade": rule(json!([current_points(1000)]), json!("all"), "lazy")},
     ]);
-    // Under `withinBalance` such a return may have found the balance
-    // short, which the record does not keep: declined there as before.
-    for spent in ["negativeBalance"] {
+    // Under `withinBalance` the balance was not short at the return: its
+    // mark says so (a return that found it short: the next case).
+    for spent in ["negativeBalance", "withinBalance"] {
         let p = program_expiring(tiers.clone(), json!([]), json!({"days": 25}), spent);
         for before in [false, true] {
             let mut ev = if before {
@@ -2220,6 +2221,49 @@ fn a_return_from_newer_lots_before_any_lot_expired_leaves_the_late_order_its_tie
             );
         }
     }
+}
+
+/// A return from newer lots that found the balance short under
+/// `withinBalance` took fewer points than a walk over what remains of the
+/// orders takes: its mark keeps the shortfall, and the late order after it
+/// is not decided on that walk, which held 720 points at its instant where
+/// the customer held 800 (decided so, L never crossed, and the customer
+/// stayed a Member). Silver from 750 current points (lazy), points last
+/// 25 days: $50 on 25 February, $600 on 1 March, 580 redeemed on 2 March,
+/// on 3 March the $50 returned and $100 of the $600 (20 points taken back,
+/// 80 short), L ($800) on 4 March told after $300 on 5 March. In time L
+/// crossed at its instant. (The two returns of one instant keep the replay
+/// of every event out: which came first is kept nowhere.)
+#[test]
+fn a_return_that_found_the_balance_short_leaves_a_late_order_after_it_to_the_points_held() {
+    let tiers = json!([
+        {"name": "Member", "earnRate": "1"},
+        {"name": "Silver", "earnRate": "2",
+         "upgrade": rule(json!([current_points(750)]), json!("all"), "lazy")},
+    ]);
+    let p = program_expiring(tiers, json!([]), json!({"days": 25}), "withinBalance");
+    let ev = [
+        ("order", "o2", "2026-02-25T00:00:00Z", "50"),
+        ("order", "o0", "2026-03-01T00:00:00Z", "600"),
+        ("redeem", "x0", "2026-03-02T00:00:00Z", "580"),
+        ("return", "o2", "2026-03-03T00:00:00Z", "50"),
+        ("return", "o0", "2026-03-03T00:00:00Z", "100"),
+        ("order", "L", "2026-03-04T00:00:00Z", "800"),
+        ("order", "o1", "2026-03-05T00:00:00Z", "300"),
+    ];
+    let (t, l) = hand(&p, &ev, &["L"]);
+    let marks = &l
+        .records
+        .iter()
+        .find(|r| r.order_id == "o0")
+        .unwrap()
+        .returns;
+    assert_eq!(marks[0].shortfall, Some(d("80")));
+    assert_eq!(
+        (t.s.tier.as_str(), t.s.tier_since),
+        ("Silver", at("2026-03-04T00:00:00Z"))
+    );
+    assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
 }
 
 /// Where events of one instant may be read in another order than they
