@@ -402,7 +402,7 @@ fn starts_as_in_time(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, max_global_rejects: 100_000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, max_global_rejects: 10_000_000, .. ProptestConfig::default() })]
     /// Any orders, any one of them late: when the customer had not reached
     /// the tier before the late order came, the late customer holds the
     /// same tier from the same instant as the customer in time (lifetime,
