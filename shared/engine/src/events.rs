@@ -344,7 +344,9 @@ pub struct ReturnMark {
     /// points (the balance was short). A walk over the orders takes every
     /// point a return took back, so it tells current points as in time
     /// only where none fell short. None under `negativeBalance`, which
-    /// takes them all, and in a mark written before the fiftieth session.
+    /// takes them all, for a return told after later events (it met
+    /// another balance than in time), and in a mark written before the
+    /// fiftieth session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shortfall: Option<Points>,
 }

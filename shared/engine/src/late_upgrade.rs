@@ -106,13 +106,15 @@ impl Program {
         let mut sorted: Vec<&OrderRecord> = others.chain([&late]).collect();
         sorted.sort_by_key(|o| o.placed_at);
         // Past a return that took from newer lots the orders no longer
-        // tell current points (`Program::untold_from`): a crossing there
-        // is left to the next event, decided on the points as they stand.
-        // At its instant they tell what its own judgment replayed then
-        // (what remains, each return from its own lot), so that instant
-        // is walked (a window crossing there, `newer_lots_attack.rs`).
+        // tell current points (`Program::untold_from_on`): a crossing
+        // there is left to the next event, decided on the points as they
+        // stand. At its instant they tell what its own judgment replayed
+        // then (what remains, each return from its own lot), so that
+        // instant is walked (a window crossing there,
+        // `newer_lots_attack.rs`). One made before the order's instant
+        // does not stop the walk, which starts after it.
         let untold = match self.counts_current_points() && self.replays_expiry() {
-            true => self.untold_from(state, &sorted),
+            true => self.untold_from_on(state, &sorted, late.placed_at),
             false => None,
         };
         let mut held = decision.tier_before;

@@ -310,7 +310,7 @@ impl Program {
     /// expired by then: [`Program::orders_tell_what_expired`] where a
     /// return of a later order, which took from newer lots, changes
     /// nothing the walk counts up to `at` (the dating walk stops after
-    /// that return's instant: [`Program::untold_from`]), nor does one of
+    /// that return's instant: [`Program::untold_from_on`]), nor does one of
     /// an order placed up to `at` that took every point it took back from
     /// current points, as the walk does, while no lot has expired since
     /// that order ([`LotExpiries::one_expired_since`]), in a program where
@@ -363,22 +363,27 @@ impl Program {
             .all(|o| self.untold_return_of(state, o.borrow()).is_none())
     }
 
-    /// The first instant from which what remains of `orders` no longer
-    /// tells current points where points expire: the first return that
-    /// took from other lots than its own order's (see
+    /// The first instant from `from` on from which what remains of
+    /// `orders` (a decision admitted them:
+    /// [`Program::orders_tell_what_expired_up_to`]) no longer tells
+    /// current points where points expire: the first return at or after
+    /// `from` that took from other lots than its own order's (see
     /// [`Program::returns_took_their_own_lots`]). The walk that dates a
     /// late order's crossings stops there even before a lot expired
-    /// ([`LotExpiries::one_expired_since`]): past it, it counts what remains of the
-    /// returned order as though it was returned all along, where the
-    /// course as told counted it whole.
-    pub(crate) fn untold_from<O: Borrow<OrderRecord>>(
+    /// ([`LotExpiries::one_expired_since`]): past it, it counts what
+    /// remains of the returned order as though it was returned all
+    /// along, where the course as told counted it whole. One made before
+    /// `from` was admitted only while no lot has expired since its order,
+    /// and from `from` on its order stands as the walk counts it.
+    pub(crate) fn untold_from_on<O: Borrow<OrderRecord>>(
         &self,
         state: &CustomerState,
         orders: &[O],
+        from: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         orders
             .iter()
-            .filter_map(|o| self.untold_return_of(state, o.borrow()))
+            .filter_map(|o| self.untold_return_since(state, o.borrow(), from))
             .min()
     }
 
@@ -415,6 +420,17 @@ impl Program {
         state: &CustomerState,
         order: &OrderRecord,
     ) -> Option<DateTime<Utc>> {
+        self.untold_return_since(state, order, DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// [`Program::untold_return_of`] among the returns made at or after
+    /// `since` (its own instant still where the marks lost some).
+    fn untold_return_since(
+        &self,
+        state: &CustomerState,
+        order: &OrderRecord,
+        since: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         let period = self.config().points_expiry?;
         if order.returns.is_empty() && order.returned_amount.is_zero() {
             return None;
@@ -438,7 +454,7 @@ impl Program {
         order
             .returns
             .iter()
-            .filter(|r| redeemed_between(from, r.at.min(expires)))
+            .filter(|r| r.at >= since && redeemed_between(from, r.at.min(expires)))
             .map(|r| r.at)
             .min()
     }

@@ -615,6 +615,10 @@ impl Program {
         // (an end between the last event and the return sees the order
         // still whole).
         self.expire(state, ret.returned_at);
+        // Told after later events, it meets another balance than in time.
+        let told_in_time = state
+            .last_event_at
+            .is_none_or(|last| ret.returned_at >= last);
         state.saw_event(ret.returned_at);
         let tier_before = state.tier_index(self);
         let returned_before = record.returned_amount;
@@ -630,9 +634,11 @@ impl Program {
         }
         let (from_current, shortfall) =
             self.points_to_take_back(state, record, ret, points_reversed);
-        // Kept where a return may fall short: normalized, a whole zero
-        // (the usual one) takes a byte in the binary record.
-        let short = (!self.returns_spend_below_zero()).then(|| shortfall.normalize());
+        // Kept where a return may fall short, and only as it fell in time
+        // (a late return's is unknown): normalized, a whole zero (the usual
+        // one) takes a byte in the binary record.
+        let short =
+            (!self.returns_spend_below_zero() && told_in_time).then(|| shortfall.normalize());
         record.mark_return(ret.returned_at, amount, state.orders_applied, short);
         state.reverse_points(day_of(record.placed_at), points_reversed, from_current);
         self.count_in_trackers(state, record, Some(returned_before), others);
