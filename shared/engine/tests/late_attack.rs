@@ -936,7 +936,7 @@ fn shape(which: usize, grace: u32) -> Program {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, max_global_rejects: 4000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 400, max_global_rejects: 1_000_000, .. ProptestConfig::default() })]
     /// Orders (some with category `x`) and a return placed before the end,
     /// each perhaps late: the same customer in time or late, across
     /// criterion kinds and validity kinds, with the same points.
