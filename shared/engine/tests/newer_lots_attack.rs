@@ -2223,47 +2223,63 @@ fn a_return_from_newer_lots_before_any_lot_expired_leaves_the_late_order_its_tie
     }
 }
 
-/// A return from newer lots that found the balance short under
-/// `withinBalance` took fewer points than a walk over what remains of the
-/// orders takes: its mark keeps the shortfall, and the late order after it
-/// is not decided on that walk, which held 720 points at its instant where
-/// the customer held 800 (decided so, L crossed nothing at its instant,
-/// and Silver was dated at the next order, 5 March). Silver from 750 current points (lazy), points last
-/// 25 days: $50 on 25 February, $600 on 1 March, 580 redeemed on 2 March,
-/// on 3 March the $50 returned and $100 of the $600 (20 points taken back,
-/// 80 short), L ($800) on 4 March told after $300 on 5 March. In time L
-/// crossed at its instant. (The two returns of one instant keep the replay
-/// of every event out: which came first is kept nowhere.)
-#[test]
-fn a_return_that_found_the_balance_short_leaves_a_late_order_after_it_to_the_points_held() {
+/// Silver from 750 current points (lazy, earning 2), points lasting 25
+/// days: the fiftieth session's cases.
+fn silver_at_750_points_lasting_25_days(spent_points: &str) -> Program {
     let tiers = json!([
         {"name": "Member", "earnRate": "1"},
         {"name": "Silver", "earnRate": "2",
          "upgrade": rule(json!([current_points(750)]), json!("all"), "lazy")},
     ]);
-    let p = program_expiring(tiers, json!([]), json!({"days": 25}), "withinBalance");
-    let ev = [
+    program_expiring(tiers, json!([]), json!({"days": 25}), spent_points)
+}
+
+/// $50 on 25 February, $600 on 1 March, `redeemed` points on 2 March, on
+/// 3 March the $50 returned and $100 of the $600, L ($800) on 4 March
+/// (to be told late), $300 on 5 March. The two returns of one instant
+/// keep the replay of every event out: which came first is kept nowhere.
+fn two_returns_before_a_late_order(redeemed: &str) -> Vec<(&str, &str, &str, &str)> {
+    vec![
         ("order", "o2", "2026-02-25T00:00:00Z", "50"),
         ("order", "o0", "2026-03-01T00:00:00Z", "600"),
-        ("redeem", "x0", "2026-03-02T00:00:00Z", "580"),
+        ("redeem", "x0", "2026-03-02T00:00:00Z", redeemed),
         ("return", "o2", "2026-03-03T00:00:00Z", "50"),
         ("return", "o0", "2026-03-03T00:00:00Z", "100"),
         ("order", "L", "2026-03-04T00:00:00Z", "800"),
         ("order", "o1", "2026-03-05T00:00:00Z", "300"),
-    ];
-    let (t, l) = hand(&p, &ev, &["L"]);
-    let marks = &l
-        .records
-        .iter()
-        .find(|r| r.order_id == "o0")
-        .unwrap()
-        .returns;
-    assert_eq!(marks[0].shortfall, Some(d("80")));
+    ]
+}
+
+/// The shortfall the first return of `order_id` marked.
+fn first_shortfall(c: &Served<'_>, order_id: &str) -> Option<Decimal> {
+    let record = c.records.iter().find(|r| r.order_id == order_id).unwrap();
+    record.returns[0].shortfall
+}
+
+/// In time and late, Silver from L on.
+fn silver_from_l_in_time_and_late(t: &Served<'_>, l: &Served<'_>, spent_points: &str) {
     assert_eq!(
         (t.s.tier.as_str(), t.s.tier_since),
         ("Silver", at("2026-03-04T00:00:00Z"))
     );
-    assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
+    let late = (&l.s.tier, l.s.tier_since);
+    assert_eq!(late, (&t.s.tier, t.s.tier_since), "{spent_points}");
+}
+
+/// A return from newer lots that found the balance short under
+/// `withinBalance` took fewer points than a walk over what remains of the
+/// orders takes: its mark keeps the shortfall, and the late order after it
+/// is not decided on that walk, which held 720 points at its instant where
+/// the customer held 800 (decided so, L crossed nothing at its instant,
+/// and Silver was dated at the next order, 5 March). 580 redeemed: the
+/// $100 return takes back 20 points, 80 short. In time L crossed at its
+/// instant.
+#[test]
+fn a_return_that_found_the_balance_short_leaves_a_late_order_after_it_to_the_points_held() {
+    let p = silver_at_750_points_lasting_25_days("withinBalance");
+    let (t, l) = hand(&p, &two_returns_before_a_late_order("580"), &["L"]);
+    assert_eq!(first_shortfall(&l, "o0"), Some(d("80")));
+    silver_from_l_in_time_and_late(&t, &l, "withinBalance");
 }
 
 /// A return told after later events meets another balance than it met in
@@ -2272,12 +2288,7 @@ fn a_return_that_found_the_balance_short_leaves_a_late_order_after_it_to_the_poi
 /// points and marked 0, where in time it found 20 and fell 80 short).
 #[test]
 fn a_return_told_late_keeps_no_shortfall() {
-    let tiers = json!([
-        {"name": "Member", "earnRate": "1"},
-        {"name": "Silver", "earnRate": "2",
-         "upgrade": rule(json!([current_points(750)]), json!("all"), "lazy")},
-    ]);
-    let p = program_expiring(tiers, json!([]), json!({"days": 25}), "withinBalance");
+    let p = silver_at_750_points_lasting_25_days("withinBalance");
     let ev = [
         ("order", "o0", "2026-03-01T00:00:00Z", "600"),
         ("redeem", "x0", "2026-03-02T00:00:00Z", "580"),
@@ -2285,11 +2296,10 @@ fn a_return_told_late_keeps_no_shortfall() {
         ("order", "o1", "2026-03-05T00:00:00Z", "300"),
     ];
     let (t, l) = hand(&p, &ev, &[]);
-    let mark = |c: &spenders::Served<'_>| {
-        let o0 = c.records.iter().find(|r| r.order_id == "o0").unwrap();
-        o0.returns[0].shortfall
-    };
-    assert_eq!((mark(&t), mark(&l)), (Some(d("80")), None));
+    assert_eq!(
+        (first_shortfall(&t, "o0"), first_shortfall(&l, "o0")),
+        (Some(d("80")), None)
+    );
 }
 
 /// A late order decided among the orders after a return from newer lots
@@ -2298,38 +2308,13 @@ fn a_return_told_late_keeps_no_shortfall() {
 /// starts after that return, so the return does not stop it (the review
 /// of the fiftieth session, helper-90: the walk stopped at the return's
 /// instant, walked nothing, and the decision fell back to Member; a
-/// Member late, Silver in time). Silver from 750 current points (lazy),
-/// points last 25 days: $50 on 25 February, $600 on 1 March, 500 redeemed
-/// on 2 March, both returned in part on 3 March ($50 and $100), L ($800)
-/// on 4 March told after $300 on 5 March.
+/// Member late, Silver in time). 500 redeemed: neither return is short.
 #[test]
 fn a_return_from_newer_lots_before_a_late_order_leaves_it_its_own_crossing() {
-    let tiers = json!([
-        {"name": "Member", "earnRate": "1"},
-        {"name": "Silver", "earnRate": "2",
-         "upgrade": rule(json!([current_points(750)]), json!("all"), "lazy")},
-    ]);
     for spent in ["negativeBalance", "withinBalance"] {
-        let p = program_expiring(tiers.clone(), json!([]), json!({"days": 25}), spent);
-        let ev = [
-            ("order", "o2", "2026-02-25T00:00:00Z", "50"),
-            ("order", "o0", "2026-03-01T00:00:00Z", "600"),
-            ("redeem", "x0", "2026-03-02T00:00:00Z", "500"),
-            ("return", "o2", "2026-03-03T00:00:00Z", "50"),
-            ("return", "o0", "2026-03-03T00:00:00Z", "100"),
-            ("order", "L", "2026-03-04T00:00:00Z", "800"),
-            ("order", "o1", "2026-03-05T00:00:00Z", "300"),
-        ];
-        let (t, l) = hand(&p, &ev, &["L"]);
-        assert_eq!(
-            (t.s.tier.as_str(), t.s.tier_since),
-            ("Silver", at("2026-03-04T00:00:00Z"))
-        );
-        assert_eq!(
-            (&l.s.tier, l.s.tier_since),
-            (&t.s.tier, t.s.tier_since),
-            "{spent}"
-        );
+        let p = silver_at_750_points_lasting_25_days(spent);
+        let (t, l) = hand(&p, &two_returns_before_a_late_order("500"), &["L"]);
+        silver_from_l_in_time_and_late(&t, &l, spent);
     }
 }
 
