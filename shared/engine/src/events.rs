@@ -431,15 +431,21 @@ impl OrderRecord {
         });
     }
 
+    /// What was returned of the order that no mark keeps: returned before
+    /// marks were kept, or in a mark lost past the latest
+    /// [`MARKED_RETURNS`].
+    pub(crate) fn unmarked(&self) -> Money {
+        let marked: Money = self.returns.iter().map(|r| r.amount).sum();
+        self.returned_amount - marked
+    }
+
     /// What had been returned of the order before `instant` (a return at
     /// the instant itself had not happened yet there).
     pub fn returned_before(&self, instant: DateTime<Utc>) -> Money {
-        let marked: Money = self.returns.iter().map(|r| r.amount).sum();
-        let unmarked = self.returned_amount - marked;
         self.returns
             .iter()
             .filter(|r| r.at < instant)
-            .fold(unmarked, |sum, r| sum + r.amount)
+            .fold(self.unmarked(), |sum, r| sum + r.amount)
     }
 
     /// The record as it stood at `instant`: returns made since (at it or

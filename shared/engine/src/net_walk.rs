@@ -396,9 +396,8 @@ impl Program {
     /// latest [`crate::events::MARKED_RETURNS`], tells only where returns
     /// take their points whatever the balance.
     fn returns_took_every_point(&self, order: &OrderRecord) -> bool {
-        let marked: rust_decimal::Decimal = order.returns.iter().map(|r| r.amount).sum();
         let below_zero = self.returns_spend_below_zero();
-        (marked == order.returned_amount || below_zero)
+        (order.unmarked().is_zero() || below_zero)
             && order.returns.iter().all(|r| match r.shortfall {
                 Some(short) => short.is_zero(),
                 None => below_zero,
@@ -435,8 +434,7 @@ impl Program {
         if order.returns.is_empty() && order.returned_amount.is_zero() {
             return None;
         }
-        let marked: rust_decimal::Decimal = order.returns.iter().map(|r| r.amount).sum();
-        if marked != order.returned_amount {
+        if !order.unmarked().is_zero() {
             return Some(order.placed_at);
         }
         let expires = date_of(period.forward_from(day_of(order.placed_at)))
