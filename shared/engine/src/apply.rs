@@ -31,6 +31,11 @@ pub struct AppliedOrder {
     /// window may have crossed with (`late_upgrade.rs`). Apply it again, on
     /// the state as it was, with [`Program::apply_order_among`].
     pub wants_orders: bool,
+    /// The replay in time told the customer's course where the history's
+    /// line parted from it (`course_set_right.rs`): the changes this order
+    /// told are dated where they came in time, which may be before changes
+    /// told already.
+    pub course_set_right: bool,
 }
 
 /// Orders one customer may count. With every figure of an order at most
@@ -301,6 +306,7 @@ impl Program {
             decision,
             record,
             wants_orders,
+            course_set_right: false,
         };
         if let Some(r) = rewound {
             r.restore(state);

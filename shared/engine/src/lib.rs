@@ -7,6 +7,7 @@
 pub mod apply;
 mod as_in_time;
 pub mod config;
+mod course_set_right;
 pub mod decimal;
 mod down_since;
 pub mod error;

@@ -18,9 +18,11 @@
 //! alone.
 
 use crate::apply::AppliedOrder;
+use crate::course_set_right::{changes_setting_right, told_in_time_after};
 use crate::error::EngineError;
 use crate::events::{Order, OrderRecord, OrderStatus, Redemption, Return};
 use crate::notice::{NoticeKind, MAX_NOTICES_PER_DECISION};
+use crate::older_ends::ToldBefore;
 use crate::program::Program;
 use crate::redeemed::{Redeemed, Redemptions};
 use crate::rejudge::LATE_ORDER;
@@ -34,6 +36,18 @@ use rust_decimal::Decimal;
 /// and the late order's commit must stay well inside a Lambda's budget).
 pub const MAX_REPLAYED_EVENTS: usize = 2_000;
 
+/// What the ids of the returns and redemptions a replay makes start with
+/// (the marks keep no id).
+pub(crate) const REPLAYED: &str = "replayed-";
+
+/// What a replay set right of a decision: the tier or its validity, and
+/// the course the history tells (told as in time from where it parted).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SetRight {
+    pub(crate) tier: bool,
+    pub(crate) course: bool,
+}
+
 /// The customer replayed in time, and what they had told before the
 /// decision the replay checks.
 pub(crate) struct Replayed {
@@ -43,11 +57,19 @@ pub(crate) struct Replayed {
     /// instant (the period's, or the grace's): the ones a decision it sets
     /// right may not have told.
     running_warnings: Vec<NoticeKind>,
+    /// Everything the replay told, in the order told: the course in time
+    /// told where the history's line parts from it, and the warnings of
+    /// ends past that a decision whose telling is taken back told as in
+    /// time.
+    told_in_time: Vec<NoticeKind>,
 }
 
 /// How far a customer's telling went before a decision: what lies past it
 /// is the decision's own.
 struct Told {
+    /// The changes it had told, which the course set right does not tell
+    /// again (`Program::spare_the_retold`).
+    before: ToldBefore,
     tier: String,
     history: usize,
     history_trims: u64,
@@ -61,8 +83,9 @@ struct Told {
 }
 
 impl Told {
-    fn of(state: &CustomerState) -> Self {
+    fn of(program: &Program, state: &CustomerState) -> Self {
         Told {
+            before: ToldBefore::of(program, state),
             tier: state.tier.clone(),
             history: state.history.len(),
             history_trims: state.outbox.history_trims(),
@@ -126,6 +149,18 @@ impl Told {
             true => self.grace_until == Some(*on) || judged_by(self.judged_end),
             false => judged_by(self.warned_through),
         }
+    }
+
+    /// Whether the decision told a change (from, to, at) that `in_time`'s
+    /// course does not hold.
+    fn told_what_never_came(&self, state: &CustomerState, in_time: &CustomerState) -> bool {
+        let own = state.history.get(self.history..).unwrap_or_default();
+        own.iter().any(|told| {
+            !in_time
+                .history
+                .iter()
+                .any(|c| (&c.from, &c.to, c.at) == (&told.from, &told.to, told.at))
+        })
     }
 
     /// Takes back what the decision told (history and notices) and gives
@@ -206,7 +241,7 @@ impl Program {
         others: &[OrderRecord],
         latest: Option<DateTime<Utc>>,
     ) -> Option<Replayed> {
-        let told = Told::of(before);
+        let told = Told::of(self, before);
         let events = self.events_in_time(before, late, others)?;
         let reads_redemptions = self.counts_current_points() || self.keeps_by_current_points();
         let mut state = CustomerState::new(self, before.joined());
@@ -233,7 +268,7 @@ impl Program {
                     }
                     let i = records.iter().position(|r| r.order_id == order_id)?;
                     let ret = Return {
-                        return_id: format!("replayed-{order_id}"),
+                        return_id: format!("{REPLAYED}{order_id}"),
                         order_id: order_id.to_owned(),
                         customer_id: REPLAYED_CUSTOMER.to_owned(),
                         returned_at: at,
@@ -252,7 +287,7 @@ impl Program {
                 }
                 Event::Redemption(n, at, points) => {
                     let redemption = Redemption {
-                        redemption_id: format!("replayed-{n}"),
+                        redemption_id: format!("{REPLAYED}{n}"),
                         points,
                         at,
                     };
@@ -266,18 +301,19 @@ impl Program {
         }
         // A warning of an end the customer no longer runs to (a renewal in
         // the grace it warned of) is past: only those of the end ahead.
-        let running_warnings = state
-            .outbox
-            .take()
-            .into_iter()
-            .map(|n| n.kind)
+        let told_in_time: Vec<NoticeKind> =
+            state.outbox.take().into_iter().map(|n| n.kind).collect();
+        let running_warnings = told_in_time
+            .iter()
             .filter(|kind| self.warns_of_the_end_run_to(&state, kind))
+            .cloned()
             .collect();
         state.outbox = Default::default();
         Some(Replayed {
             in_time: state,
             told,
             running_warnings,
+            told_in_time,
         })
     }
 
@@ -393,24 +429,31 @@ impl Program {
         Ok(())
     }
 
-    /// Sets the tier and its validity right where the paths left them
-    /// otherwise than the replay in time. Where the paths ended in another
-    /// tier, what the decision told of its own is taken back (their
-    /// course, which the replay replaces, may tell a change twice or leave
-    /// a tier never held) and one change is told instead: from the tier
-    /// told before the decision to the tier held in time, dated where it
-    /// was reached then (an entry dated before those it supersedes, as
-    /// every late event's), with `cause`. Whether anything was set right.
+    /// Sets the tier, its validity and the course the history tells right
+    /// where the paths left them otherwise than the replay in time. What
+    /// the decision told of its own is taken back where it ended in
+    /// another tier, or told a change that never came in time (their
+    /// course, which the replay replaces, may tell a change twice, leave a
+    /// tier never held, date a lift where later orders made it, or renew a
+    /// period that never ran), unless its line holds the tier held in time
+    /// at every instant. From the first instant at which the history's line
+    /// then parts from the line in time, the course in time is told
+    /// (`course_set_right.rs`); where the history was cut, one change from
+    /// the tier told to the tier held in time, dated where it was reached
+    /// then (an entry dated before those it supersedes, as every late
+    /// event's), with `cause`. Whether the tier or its validity was set
+    /// right.
     pub(crate) fn set_right_as_replayed(
         &self,
         state: &mut CustomerState,
         replayed: Replayed,
         cause: &str,
-    ) -> bool {
+    ) -> SetRight {
         let Replayed {
             in_time,
             told,
             running_warnings,
+            told_in_time,
         } = replayed;
         let same = |state: &CustomerState| {
             state.tier == in_time.tier
@@ -418,55 +461,130 @@ impl Program {
                 && state.renewed_at == in_time.renewed_at
                 && state.grace_until == in_time.grace_until
         };
-        if same(state) {
-            tell_running_warnings(state, &told, running_warnings);
-            return false;
+        let version = self.version();
+        // Whether the history's line holds the tier held in time at every
+        // instant (None: it was cut, and tells no course from the join).
+        // Where the tier and its validity came out as in time, the line may
+        // still part (a start moved without a change of its own, a dip in
+        // time never came): the course alone is set right.
+        let holds_as_in_time = changes_setting_right(state, &state.tier, &in_time, cause, version)
+            .map(|changes| changes.is_empty());
+        let held_as_in_time = same(state);
+        if held_as_in_time {
+            if holds_as_in_time != Some(false) {
+                tell_running_warnings(state, &told, running_warnings);
+                return SetRight::default();
+            }
+        } else {
+            // The replay judged every end up to the latest instant; the
+            // decision may have left some to the job, which is compared as
+            // the job would leave it (as far as one commit's notices go).
+            let mut judged = state.clone();
+            self.catch_up_to_latest(&mut judged);
+            let caught_up = self
+                .next_validity_instant(&judged)
+                .is_none_or(|next| judged.last_event_at.is_none_or(|latest| next > latest));
+            let room = state.outbox.notices().len() < MAX_NOTICES_PER_DECISION;
+            if same(&judged) || !caught_up || !room {
+                return SetRight::default();
+            }
         }
-        // The replay judged every end up to the latest instant; the
-        // decision may have left some to the job, which is compared as the
-        // job would leave it (as far as one commit's notices go).
-        let mut judged = state.clone();
-        self.catch_up_to_latest(&mut judged);
-        let caught_up = self
-            .next_validity_instant(&judged)
-            .is_none_or(|next| judged.last_event_at.is_none_or(|latest| next > latest));
-        let room = state.outbox.notices().len() < MAX_NOTICES_PER_DECISION;
-        if same(&judged) || !caught_up || !room {
-            return false;
-        }
-        // Where the paths ended in the tier held in time, their telling
-        // stands (a change dated back among it tells the new start).
+        // A telling whose line holds as in time stands; one whose line
+        // parts is taken back, the course in time told in its place. Where
+        // the history was cut (no line to compare), one that ended in the
+        // tier held in time and told only changes that came in time stands
+        // (a change dated back among it tells the new start).
         let moved = state.tier != in_time.tier;
-        let (from, warnings) = match moved.then(|| told.take_back(state)).flatten() {
-            Some(warnings) => (told.tier.clone(), warnings),
-            None => (state.tier.clone(), Vec::new()),
+        let retell = match holds_as_in_time {
+            Some(holds) => !holds,
+            None => moved || told.told_what_never_came(state, &in_time),
         };
-        if from != in_time.tier {
-            let change = TierChange {
-                from,
-                to: in_time.tier.clone(),
-                at: in_time.tier_since,
-                cause: cause.to_owned(),
-                config_version: Some(self.version()),
-                admin: false,
-            };
-            state.record_change(change, Vec::new());
+        let warnings = retell.then(|| told.take_back(state)).flatten();
+        // The course goes on from the tier told before the decision, or
+        // from the paths' where their telling stands. One that could not be
+        // taken back (the history was trimmed during the decision) is not
+        // told again beside it.
+        let tier_told = match warnings {
+            Some(_) => told.tier.clone(),
+            None => state.tier.clone(),
+        };
+        let setting_right = warnings
+            .as_ref()
+            .and_then(|_| changes_setting_right(state, &tier_told, &in_time, cause, version))
+            .filter(|changes| {
+                state.outbox.notices().len() + changes.len() <= MAX_NOTICES_PER_DECISION
+            });
+        let course = setting_right
+            .as_ref()
+            .is_some_and(|changes| !changes.is_empty());
+        match setting_right {
+            Some(changes) => {
+                let (from, sent) = (state.outbox.notices().len(), state.notices_sent);
+                // From the first change on, everything told in time (its
+                // renewals and warnings too) where one decision's notices
+                // hold it; else its moves alone.
+                let mut changes = changes.into_iter();
+                let first = changes.next();
+                // The running end's warnings are told below, as ever.
+                let past: Vec<NoticeKind> = told_in_time
+                    .iter()
+                    .filter(|kind| !running_warnings.iter().any(|w| w.same_warning(kind)))
+                    .cloned()
+                    .collect();
+                let after = first
+                    .as_ref()
+                    .map(|first| told_in_time_after(first.at, &past, state))
+                    .filter(|after| from + 1 + after.len() <= MAX_NOTICES_PER_DECISION);
+                state.trimming_once(|state| {
+                    if let Some(first) = first {
+                        state.record_change(first, Vec::new());
+                    }
+                    match after {
+                        Some(after) => after.into_iter().for_each(|kind| state.retell(kind)),
+                        None => changes.for_each(|change| state.record_change(change, Vec::new())),
+                    }
+                });
+                // The feed's last word names the tier held in time.
+                state.tier.clone_from(&in_time.tier);
+                self.spare_the_retold(state, &told.before, from, sent);
+            }
+            // One change to the tier held in time, where it was reached.
+            None if tier_told != in_time.tier => {
+                let change = TierChange {
+                    from: tier_told,
+                    to: in_time.tier.clone(),
+                    at: in_time.tier_since,
+                    cause: cause.to_owned(),
+                    config_version: Some(version),
+                    admin: false,
+                };
+                state.record_change(change, Vec::new());
+            }
+            None => {}
         }
+        let warnings = warnings.unwrap_or_default();
         // A warning the decision gave still stands where it is about the
-        // tier held in time and the end it really runs to; others warned
-        // of what the replay took back.
+        // tier held in time and the end it really runs to, or one past the
+        // replay told too; others warned of what the replay took back.
         let at_risk_on = self.next_validity_instant(&in_time);
         for warning in warnings {
             let stands = matches!(&warning, NoticeKind::AtRisk { tier, on, .. }
-                if *tier == in_time.tier && Some(*on) == at_risk_on);
-            if stands {
+                if *tier == in_time.tier && Some(*on) == at_risk_on)
+                || told_in_time.iter().any(|w| w.same_warning(&warning));
+            let told_now = state.outbox.notices()[told.notices.min(state.outbox.notices().len())..]
+                .iter()
+                .any(|n| n.kind.same_warning(&warning));
+            if stands && !told_now {
                 state.publish(warning);
             }
         }
         told.take_back_warnings_of_other_ends(self, state, &in_time);
         state.adopt_validity_of(in_time);
         tell_running_warnings(state, &told, running_warnings);
-        true
+        SetRight {
+            tier: !held_as_in_time,
+            course,
+        }
     }
 
     /// Whether `kind` warns of the end `state` runs to: of its tier and
@@ -488,9 +606,11 @@ impl Program {
         replayed: Replayed,
     ) {
         let cause = format!("{LATE_ORDER} {}", applied.record.order_id);
-        if self.set_right_as_replayed(state, replayed, &cause) {
+        let set_right = self.set_right_as_replayed(state, replayed, &cause);
+        if set_right.tier {
             applied.decision.tier_after = state.tier_index(self);
         }
+        applied.course_set_right = set_right.course;
     }
 
     /// Every event of the customer in time order, the late order (if any)

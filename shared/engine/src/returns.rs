@@ -136,7 +136,7 @@ impl Program {
             return Ok(back);
         };
         let cause = return_cause(ret, record);
-        if self.set_right_as_replayed(state, replayed, &cause) {
+        if self.set_right_as_replayed(state, replayed, &cause).tier {
             self.reply_chained_to(&mut back, state.tier_index(self), state.tier_since);
         }
         Ok(back)

@@ -3812,7 +3812,25 @@ fn check_decision(
         .is_some_and(|c| c.cause == format!("late order {}", order.order_id))
         && after.history.len() > before.history.len();
     let upgrades_taken_back = !d.upgrades.is_empty() && after.history == before.history;
-    let set_right = replays_change || upgrades_taken_back;
+    // Or it told the course in time where the history's line parted from
+    // it (`course_set_right.rs`): dated where each change came in time,
+    // setting aside what was told after, and ending on the tier held.
+    if applied.course_set_right {
+        prop_assert_eq!(&after.history[..before.history.len()], &before.history[..]);
+        let mut line: Vec<&TierChange> = Vec::new();
+        for c in &after.history {
+            while line.last().is_some_and(|kept| kept.at > c.at) {
+                line.pop();
+            }
+            line.push(c);
+        }
+        prop_assert!(
+            line.last().is_some_and(|c| c.to == after.tier),
+            "the course told ends on the tier held: {:?}",
+            after.history
+        );
+    }
+    let set_right = replays_change || upgrades_taken_back || applied.course_set_right;
     if moved_down_since {
         // Late, or at the instant of the latest return (which came after).
         prop_assert!(before
@@ -3840,13 +3858,17 @@ fn check_decision(
             .collect();
         let tail = &after.history[after.history.len().saturating_sub(moves_back.len())..];
         prop_assert!(
-            tail.iter().eq(moves_back.iter().copied()),
+            applied.course_set_right || tail.iter().eq(moves_back.iter().copied()),
             "the moves back end the history: {:?}",
             after.history
         );
-        let mut tier = p.tier_name(held_now);
         let mut at = since.last().unwrap().at;
-        for c in &moves_back {
+        let (mut tier, checked_in_order) = match applied.course_set_right {
+            // Checked above, as every course told as in time.
+            true => (p.tier_name(d.tier_after), &[][..]),
+            false => (p.tier_name(held_now), &moves_back[..]),
+        };
+        for c in checked_in_order {
             prop_assert!(c.from != c.to, "no renewal among the moves back: {:?}", c);
             if set_right && std::ptr::eq(*c, *moves_back.last().unwrap()) {
                 // The replay's change, dated where the tier was reached in

@@ -11,7 +11,10 @@ use std::collections::HashSet;
 use tier_engine::*;
 
 mod common;
+#[allow(dead_code)]
+mod standing;
 use common::{apply_as_served, at, d, give_back_among, order, orders_of};
+use standing::course;
 
 /// Member -> Gold under one criterion (lazy: the crossing order earns at
 /// the old rate, in time or late).
@@ -1227,7 +1230,9 @@ fn a_late_order_whose_crossing_a_return_since_undid_upgrades_then_moves_down() {
 /// and the tier's start, from which its periods and warnings run, are
 /// those in time (long_late_histories, seed 82, draw 6738). Before, the
 /// dating gave up on the undone lift and told the change at the next
-/// order's instant.
+/// order's instant. Since the fifty-first session the history tells the
+/// course in time too, the lift and the move down the customer never
+/// heard of dated where they came (`course_set_right.rs`).
 #[test]
 fn a_late_lift_a_return_undid_is_dated_where_a_later_order_lifted_again() {
     for kind in ["lazy", "eager", "dynamic"] {
@@ -1254,6 +1259,7 @@ fn a_late_lift_a_return_undid_is_dated_where_a_later_order_lifted_again() {
             late.order(o);
         }
         late.give_back("k2", kept, d("150"));
+        let told = late.s.history.clone();
         late.order(&late_one);
         assert_eq!(
             (in_time.s.tier.as_str(), in_time.s.tier_since),
@@ -1265,13 +1271,22 @@ fn a_late_lift_a_return_undid_is_dated_where_a_later_order_lifted_again() {
             ("Silver", lifted_again),
             "{kind}"
         );
-        let told: Vec<_> = late
-            .s
-            .history
-            .iter()
-            .map(|h| (h.from.as_str(), h.to.as_str(), h.at))
-            .collect();
-        assert_eq!(told, vec![("Member", "Silver", lifted_again)], "{kind}");
+        assert!(told.is_empty(), "{kind}: without it never Silver");
+        let (undone_lift, again) = (late_one.placed_at, lifted_again);
+        assert_eq!(
+            course(&late.s.history),
+            [
+                ("Member".into(), "Silver".into(), undone_lift),
+                ("Silver".into(), "Member".into(), undone),
+                ("Member".into(), "Silver".into(), again),
+            ],
+            "{kind}"
+        );
+        assert_eq!(
+            course(&late.s.history),
+            course(&in_time.s.history),
+            "{kind}"
+        );
     }
 }
 
@@ -1345,7 +1360,9 @@ proptest! {
     /// order and the return), then the order arrives: the customer holds
     /// the tier they would have in time, from the same instant; the order
     /// is paid as in time, and the history keeps what was published and
-    /// stays in time order.
+    /// tells the course in time (since the fifty-first session; before, it
+    /// stayed in time order and told the course from the latest change
+    /// since).
     #[test]
     fn a_late_order_before_a_return_that_moved_the_customer_down_counts_as_in_time(
         kind in 0usize..3,
@@ -1416,16 +1433,19 @@ proptest! {
         if others_alike {
             prop_assert_eq!(arrival.s.current_points, in_time.s.current_points);
         }
-        // What was published stays; what the order adds comes after it.
+        // What was published stays; what the order adds tells the course
+        // in time.
         prop_assert_eq!(&arrival.s.history[..history_before.len()], &history_before[..]);
-        let instants: Vec<DateTime<Utc>> = arrival.s.history.iter().map(|c| c.at).collect();
-        prop_assert!(instants.is_sorted(), "{:?}", arrival.s.history);
+        prop_assert_eq!(course(&arrival.s.history), course(&in_time.s.history));
     }
 }
 
 /// The same late order crossing a further tier at its own instant, which
 /// in time the return then left standing: the customer holds it from the
-/// order's instant, one change from the tier held now.
+/// order's instant, told there from the tier the history held then
+/// (since the fifty-first session; before, one change at the return's
+/// instant from the tier held now, which left the history holding Silver
+/// where in time the customer held Gold).
 #[test]
 fn a_late_order_that_crossed_further_before_a_move_down_holds_that_tier_from_its_instant() {
     for kind in ["lazy", "eager", "dynamic"] {
@@ -1453,7 +1473,12 @@ fn a_late_order_that_crossed_further_before_a_move_down_holds_that_tier_from_its
         let last = late.s.history.last().unwrap();
         assert_eq!(
             (last.from.as_str(), last.to.as_str(), last.at),
-            ("Member", "Gold", t3),
+            ("Silver", "Gold", t2),
+            "{kind}"
+        );
+        assert_eq!(
+            course(&late.s.history),
+            course(&in_time.s.history),
             "{kind}"
         );
     }
@@ -1616,7 +1641,9 @@ fn moves(s: &CustomerState) -> Vec<(&str, &str, DateTime<Utc>, &str)> {
 /// had already lifted the customer back to the tier a return took away
 /// before the late order came. In time the return never moved them: they
 /// hold the tier since they first reached it. The dip and the lift stay
-/// published (the feed holds them), no change is added.
+/// published (the feed holds them); since the fifty-first session one
+/// change at the dip's instant sets the dip aside, so that the history
+/// tells the course in time (`course_set_right.rs`).
 #[test]
 fn a_late_order_before_a_dip_a_later_order_lifted_back_holds_the_tier_since_it_was_reached() {
     let p = ladder_of("lazy", 1000, 2000);
@@ -1640,7 +1667,12 @@ fn a_late_order_before_a_dip_a_later_order_lifted_back_holds_the_tier_since_it_w
         (in_time.s.tier.as_str(), in_time.s.tier_since)
     );
     assert_eq!((late.s.tier.as_str(), late.s.tier_since), ("Gold", t1));
-    assert_eq!(late.s.history, stored);
+    assert_eq!(&late.s.history[..stored.len()], &stored[..]);
+    assert_eq!(
+        moves(&late.s)[stored.len()..],
+        [("Silver", "Gold", t3, "late order late")]
+    );
+    assert_eq!(course(&late.s.history), course(&in_time.s.history));
 }
 
 /// The eighteenth session's adversary's D7: a second late order, after the
@@ -1693,9 +1725,13 @@ fn a_second_late_order_before_a_move_down_the_first_partly_undid_is_decided_at_t
 /// Counted in time, the late order crossed itself and the return never
 /// moved them. Before, it was decided on the figures as they stand, and
 /// its upgrade dated back before the move down put the feed out of time
-/// order; now the move back comes at the return's instant.
+/// order; then the move back came at the return's instant, which left the
+/// lift of the later order standing in the history where in time the late
+/// order crossed. Since the fifty-first session the lift is told where it
+/// came in time, setting aside the course told after it
+/// (`course_set_right.rs`; every late event's entry is dated so).
 #[test]
-fn a_late_order_before_an_upgrade_and_the_return_that_undid_it_moves_back_at_the_return() {
+fn a_late_order_before_an_upgrade_and_the_return_that_undid_it_is_told_where_it_crossed() {
     let p = ladder_of("lazy", 1000, 2000);
     let (t0, t1) = (at("2026-02-01T10:00:00Z"), at("2026-02-10T10:00:00Z"));
     let (t2, t3) = (at("2026-02-20T10:00:00Z"), at("2026-03-01T10:00:00Z"));
@@ -1723,9 +1759,10 @@ fn a_late_order_before_an_upgrade_and_the_return_that_undid_it_moves_back_at_the
             ("Member", "Silver", t0, "order a"),
             ("Silver", "Gold", t2, "order b"),
             ("Gold", "Silver", t3, "return r-a of order a"),
-            ("Silver", "Gold", t3, "order late"),
+            ("Silver", "Gold", t1, "order late"),
         ]
     );
+    assert_eq!(course(&late.s.history), course(&in_time.s.history));
 }
 
 /// Found by the twentieth session's adversary, three shapes of the widened

@@ -1967,6 +1967,36 @@ fn a_late_orders_commit_tells_each_change_of_its_course_once() {
     );
 }
 
+/// Silver from 1,000 current points (eager), kept a month by $300 in 30
+/// days, else the base; points last 90 days. In time o2 ($395 on 21
+/// March) left the customer at 983 points and o3 ($351, 1 April) lifted
+/// them. Told after a redemption and a return of o3, o2 was decided on the
+/// points held now and its lift told at its own instant, with a renewal a
+/// month on; the replay in time set the tier's start right (1 April) but
+/// kept that telling, since the tier was the same: a lift and a renewal
+/// that never came were published. Found by the fifty-first session in
+/// the review harness (draw 8 of seed 1).
+#[test]
+fn a_late_order_whose_lift_a_later_order_made_tells_no_lift_or_renewal_that_never_came() {
+    let p = lapsing_expiring(1, json!({"days": 90}), "negativeBalance");
+    let ev = [
+        ("order", "o1", "2026-03-15T16:00:00Z", "588"),
+        ("order", "o2", "2026-03-21T00:01:00Z", "395"),
+        ("order", "o3", "2026-04-01T04:03:00Z", "351"),
+        ("redeem", "x0", "2026-04-09T09:20:00Z", "140"),
+        ("order", "o4", "2026-04-09T18:02:00Z", "9"),
+        ("return", "o3", "2026-04-25T04:43:00Z", "49"),
+    ];
+    let (t, l) = hand(&p, &ev, &["o2"]);
+    let lift = [("Member", "Silver", at("2026-04-01T04:03:00Z"))];
+    assert_eq!(changes_told(&t, 0), lift);
+    assert_eq!((&l.s.tier, l.s.tier_since), (&t.s.tier, t.s.tier_since));
+    // Told without o2 the customer never changed tier: every change told
+    // is the late commit's.
+    assert_eq!(changes_told(&l, 0), lift);
+    assert_eq!(l.s.history.len(), 1);
+}
+
 /// Silver from 600 current points, Gold from 1,200 (dynamic), each kept a
 /// month by 300 and 700 points, else one down after 10 days' grace;
 /// points last 46 days. Told late, o0 lets o1 lift the customer to Silver
